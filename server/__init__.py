@@ -1,0 +1,39 @@
+"""AllianceCard central service."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from server.config import INSTANCE_DIR, PROJECT_ROOT, Config, config_from_env
+
+
+def create_app(config: type[Config] | None = None, **overrides) -> Flask:
+    """Build the Flask app; it never creates or migrates the schema (use `alliance-server db upgrade`)."""
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_object(config or config_from_env())
+    app.config.update(overrides)
+    app.json.ensure_ascii = False
+    if not app.config["SECRET_KEY"]:
+        from server.security.keys import development_secret_key
+
+        if app.config.get("REQUIRE_EXPLICIT_KEYS"):
+            raise RuntimeError("SECRET_KEY must be set in production")
+        app.config["SECRET_KEY"] = development_secret_key()
+
+    from server import models  # noqa: F401  (register tables)
+    from server.database import configure_engine
+    from server.extensions import api, db, migrate
+    from server.security.keys import load_keyring
+
+    app.extensions["alliance_keys"] = load_keyring(app)
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    api.init_app(app)
+
+    from server.api import register_api
+
+    register_api(app, api)
+    return app
+

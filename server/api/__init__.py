@@ -1,0 +1,23 @@
+"""REST API (flask-smorest): thin views that decode input, authorize, call one service, encode output."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, send_from_directory
+from flask_smorest import Api
+from swagger_ui_bundle import swagger_ui_path
+
+
+def register_api(app: Flask, api: Api) -> None:
+    """Register every API blueprint and the locally served Swagger UI assets."""
+    from server.api import terminal
+
+    for module in (terminal,):
+        api.register_blueprint(module.blp)
+
+    assets = Blueprint("swagger_ui_assets", __name__)
+
+    @assets.route("/api/v1/docs/static/<path:filename>")
+    def swagger_asset(filename):
+        return send_from_directory(swagger_ui_path, filename)
+
+    app.register_blueprint(assets)

@@ -1,0 +1,73 @@
+"""The Api object with the project's single JSON error shape."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from flask import Response, jsonify
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from server.domain.errors import DomainError
+
+HTTP_ERROR_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "invalid_request",
+    422: "invalid_request",
+    429: "rate_limited",
+}
+
+
+class ErrorSchema(ma.Schema):
+    """The one error shape of every 4xx/5xx response."""
+
+    error = ma.fields.String(required=True, metadata={"description": "Stable error code"})
+    message = ma.fields.String(required=True, metadata={"description": "Text for a person"})
+    status = ma.fields.Integer(required=True)
+    details = ma.fields.Dict(metadata={"description": "Machine-readable details"})
+
+
+def error_response(code: str, message: str, status: int, details: dict | None = None, headers=None) -> Response:
+    """A JSON error response in the project's shape."""
+    response = jsonify({"error": code, "message": message, "status": status, "details": details or {}})
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+class AllianceApi(Api):
+    """flask-smorest Api whose errors all use ErrorSchema's shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        super()._register_error_handlers()
+        self._app.register_error_handler(DomainError, self.handle_domain_error)
+
+    def handle_domain_error(self, error: DomainError):
+        """A business rule refused the request."""
+        return error_response(error.code, error.message, error.status, error.details)
+
+    def handle_http_exception(self, error: HTTPException):
+        """Any HTTP error (including validation errors and 500s) in the one shape."""
+        status = error.code or 500
+        data = getattr(error, "data", None) or {}
+        details = {}
+        if "messages" in data:  # webargs validation errors, by location
+            messages = data["messages"]
+            details = {"fields": messages.get("json", messages)}
+        if status == 422 or status == 400:
+            code, status = "invalid_request", 422
+            message = "The request is not valid." if details else (error.description or "The request is not valid.")
+        else:
+            code = HTTP_ERROR_CODES.get(status, "internal_error" if status >= 500 else "error")
+            message = data.get("message") or error.description or error.name
+        if status >= 500:
+            message = "Internal server error."
+        return error_response(code, message, status, details, data.get("headers"))

@@ -1,0 +1,162 @@
+"""The terminal endpoints of TERMINAL_API.md: who am I, identify, quote, sales and refunds."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from server.api.auth import ANY_SECURITY, TERMINAL_SECURITY, check_merchant_scope, current_actor, require, require_terminal
+from server.api.idempotent import IDEMPOTENCY_HEADER, idempotent
+from server.api.terminal_schemas import (
+    IdentifyRequestSchema,
+    IdentifyResponseSchema,
+    QuoteRequestSchema,
+    QuoteResponseSchema,
+    RefundEnvelopeSchema,
+    RefundRequestSchema,
+    SaleDetailEnvelopeSchema,
+    SaleDetailSchema,
+    SaleEnvelopeSchema,
+    SaleListQuerySchema,
+    SaleRequestSchema,
+)
+from server.models.base import utcnow
+from server.services import checkout, queries
+from server.services.alliance import get_settings
+
+blp = Blueprint("terminal", __name__, url_prefix="/api/v1", description="Checkout at a POS terminal")
+
+
+def level_ref(level) -> dict:
+    """``{"code", "name"}`` of a level."""
+    return {"code": level.code, "name": level.name}
+
+
+@blp.route("/terminal")
+class TerminalInfo(MethodView):
+    @blp.doc(security=TERMINAL_SECURITY)
+    @blp.response(200)
+    def get(self):
+        """Who am I: the terminal, its merchant, the alliance and the offline limits."""
+        terminal = require_terminal()
+        settings = get_settings()
+        merchant = terminal.merchant
+        return {
+            "terminal": {"id": terminal.id, "name": terminal.name},
+            "merchant": {"id": merchant.id, "name": merchant.name, "address": merchant.address},
+            "alliance": {
+                "name": settings.name,
+                "member_code_prefix": settings.member_code_prefix,
+                "point_value_fen": settings.point_value_fen,
+                "card_public_key": current_app.extensions["alliance_keys"].card_public_key(),
+            },
+            "offline_limits": {
+                "max_sale_fen": settings.offline_max_sale_fen,
+                "max_sales_per_shift": settings.offline_max_sales_per_shift,
+                "max_age_hours": settings.offline_max_age_hours,
+            },
+            "server_time": utcnow().isoformat(),
+        }
+
+
+@blp.route("/identify")
+class Identify(MethodView):
+    @blp.doc(security=TERMINAL_SECURITY)
+    @blp.arguments(IdentifyRequestSchema)
+    @blp.response(200, IdentifyResponseSchema)
+    def post(self, args):
+        """Identify a member by chip card, scanned code or phone number."""
+        result = checkout.identify(require_terminal(), **args)
+        member = result.who.member
+        return {
+            "member": {
+                "id": member.id,
+                "display_name": member.display_name,
+                "masked_phone": member.phone_masked,
+                "level": level_ref(result.who.level),
+            },
+            "points_balance": result.who.balance,
+            "discount_bp": result.who.discount_bp,
+            "identification": {"method": result.method, "token": result.token, "expires_at": result.expires_at},
+            "card_update": result.card_update,
+        }
+
+
+@blp.route("/sales/quote")
+class Quote(MethodView):
+    @blp.doc(security=TERMINAL_SECURITY)
+    @blp.arguments(QuoteRequestSchema)
+    @blp.response(200, QuoteResponseSchema)
+    def post(self, args):
+        """Price a sale for an identified member; changes nothing."""
+        return checkout.quote(require_terminal(), **args)
+
+
+def sale_body(result: checkout.SaleResult) -> dict:
+    """The JSON of a just-recorded sale."""
+    sale = result.sale
+    return SaleEnvelopeSchema().dump({"sale": {
+        **{name: getattr(sale, name) for name in SALE_FIELDS},
+        "points_balance": result.points_balance,
+        "level": level_ref(result.level),
+    }})
+
+
+SALE_FIELDS = ("id", "receipt_no", "amount_fen", "discount_fen", "redeem_points", "redeem_value_fen",
+               "payable_fen", "points_earned", "created_at")
+
+
+@blp.route("/sales")
+class Sales(MethodView):
+    @blp.doc(security=TERMINAL_SECURITY, parameters=[{"in": "header", "name": "Idempotency-Key", **IDEMPOTENCY_HEADER["Idempotency-Key"]}])
+    @blp.arguments(SaleRequestSchema)
+    @blp.response(201, SaleEnvelopeSchema)
+    def post(self, args):
+        """Record a sale (idempotent); offline replays send what they captured instead of a token."""
+        terminal = require_terminal()
+        return idempotent(current_actor(), 201, lambda: sale_body(checkout.record_sale(terminal, **args)))
+
+    @blp.doc(security=ANY_SECURITY)
+    @blp.arguments(SaleListQuerySchema, location="query")
+    @blp.response(200, SaleDetailSchema(many=True))
+    @blp.paginate()
+    def get(self, filters, pagination_parameters):
+        """List sales in the caller's scope, newest first (a terminal sees its merchant's only)."""
+        actor = require("sales:read")
+        if actor.merchant_id is not None:
+            filters["merchant_id"] = actor.merchant_id
+        return queries.list_sales(filters, pagination_parameters)
+
+
+@blp.route("/sales/<sale_id>")
+class SaleDetail(MethodView):
+    @blp.doc(security=ANY_SECURITY)
+    @blp.response(200, SaleDetailEnvelopeSchema)
+    def get(self, sale_id):
+        """One sale (the caller's merchant only)."""
+        actor = require("sales:read")
+        sale = checkout.get_sale(sale_id, actor.merchant_id)
+        check_merchant_scope(actor, sale.merchant_id)
+        return {"sale": queries.sale_detail(sale)}
+
+
+@blp.route("/sales/<sale_id>/refunds")
+class SaleRefunds(MethodView):
+    @blp.doc(security=ANY_SECURITY, parameters=[{"in": "header", "name": "Idempotency-Key", **IDEMPOTENCY_HEADER["Idempotency-Key"]}])
+    @blp.arguments(RefundRequestSchema)
+    @blp.response(201, RefundEnvelopeSchema)
+    def post(self, args, sale_id):
+        """Refund part or the rest of a sale (idempotent)."""
+        actor = require("sales:refund")
+
+        def work():
+            result = checkout.refund_sale(actor.key, sale_id, actor.merchant_id, args.get("amount_fen"), args["reason"])
+            refund = result.refund
+            return RefundEnvelopeSchema().dump({"refund": {
+                "id": refund.id, "sale_id": refund.sale_id, "amount_fen": refund.amount_fen,
+                "points_reversed": refund.points_reversed, "points_restored": refund.points_restored,
+                "points_balance": result.points_balance,
+            }})
+
+        return idempotent(actor, 201, work)

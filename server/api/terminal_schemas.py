@@ -1,0 +1,175 @@
+"""Request and response schemas of the terminal API (TERMINAL_API.md), field for field."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from server.api.fields import Fen, Points, StrictBoolean, Text
+
+HEX = validate.Regexp(r"^[0-9A-Fa-f]+$", error="Hexadecimal digits only.")
+
+
+class CardReadSchema(Schema):
+    uid = fields.String(required=True, validate=[validate.Length(min=8, max=20), HEX])
+    blocks = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^\d{1,3}$")),
+        values=fields.String(validate=[validate.Length(equal=32), HEX]),
+        required=True,
+        validate=validate.Length(max=64),
+    )
+
+
+def _exactly_one(data: dict, names: tuple[str, ...]) -> None:
+    given = [name for name in names if data.get(name) is not None]
+    if len(given) != 1:
+        raise ValidationError(f"Give exactly one of: {', '.join(names)}.", "_schema")
+
+
+class IdentifyRequestSchema(Schema):
+    card = fields.Nested(CardReadSchema)
+    code = Text(64)
+    phone = Text(32)
+
+    @validates_schema
+    def one_method(self, data, **kwargs):
+        _exactly_one(data, ("card", "code", "phone"))
+
+
+class LevelRefSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class IdentifiedMemberSchema(Schema):
+    id = fields.String()
+    display_name = fields.String()
+    masked_phone = fields.String()
+    level = fields.Nested(LevelRefSchema)
+
+
+class IdentificationSchema(Schema):
+    method = fields.String()
+    token = fields.String()
+    expires_at = fields.DateTime()
+
+
+class IdentifyResponseSchema(Schema):
+    member = fields.Nested(IdentifiedMemberSchema)
+    points_balance = fields.Integer()
+    discount_bp = fields.Integer()
+    identification = fields.Nested(IdentificationSchema)
+    card_update = fields.Dict(allow_none=True)
+
+
+class QuoteRequestSchema(Schema):
+    identification_token = Text(200, required=True)
+    amount_fen = Fen(required=True)
+    redeem_points = Points(load_default=0)
+
+
+class QuoteResponseSchema(Schema):
+    amount_fen = fields.Integer()
+    discount_fen = fields.Integer()
+    redeem_points = fields.Integer()
+    redeem_value_fen = fields.Integer()
+    payable_fen = fields.Integer()
+    points_to_earn = fields.Integer()
+    max_redeem_points = fields.Integer()
+
+
+class SaleRequestSchema(Schema):
+    identification_token = Text(200, allow_none=True)
+    amount_fen = Fen(required=True)
+    redeem_points = Points(load_default=0)
+    client_sale_id = Text(64, allow_none=True)
+    occurred_at = fields.AwareDateTime(allow_none=True)
+    offline = StrictBoolean(load_default=False)
+    card_update_written = StrictBoolean(allow_none=True)
+    card = fields.Nested(CardReadSchema, allow_none=True)
+    code = Text(64, allow_none=True)
+
+    @validates_schema
+    def token_or_capture(self, data, **kwargs):
+        if data.get("offline"):
+            _exactly_one(data, ("card", "code"))
+            if data.get("identification_token"):
+                raise ValidationError("An offline sale sends what it captured, not a token.", "identification_token")
+        else:
+            if not data.get("identification_token"):
+                raise ValidationError("Required for an online sale.", "identification_token")
+            if data.get("card") is not None or data.get("code") is not None:
+                raise ValidationError("Only offline sales send card or code.", "_schema")
+
+
+class SaleSchema(Schema):
+    id = fields.String()
+    receipt_no = fields.String()
+    amount_fen = fields.Integer()
+    discount_fen = fields.Integer()
+    redeem_points = fields.Integer()
+    redeem_value_fen = fields.Integer()
+    payable_fen = fields.Integer()
+    points_earned = fields.Integer()
+    points_balance = fields.Integer()
+    level = fields.Nested(LevelRefSchema)
+    created_at = fields.DateTime()
+
+
+class SaleEnvelopeSchema(Schema):
+    sale = fields.Nested(SaleSchema)
+
+
+class SaleDetailSchema(SaleSchema):
+    """A stored sale as the terminal's merchant or an operator sees it."""
+
+    merchant_id = fields.String()
+    terminal_id = fields.String()
+    member_id = fields.String()
+    method = fields.String()
+    client_sale_id = fields.String(allow_none=True)
+    discount_bp = fields.Integer()
+    refunded_fen = fields.Integer()
+    points_reversed = fields.Integer()
+    points_restored = fields.Integer()
+    offline = fields.Boolean()
+    occurred_at = fields.DateTime()
+
+
+class SaleDetailEnvelopeSchema(Schema):
+    sale = fields.Nested(SaleDetailSchema)
+
+
+class SaleListQuerySchema(Schema):
+    receipt_no = Text(32)
+    merchant_id = Text(24)
+    member_id = Text(24)
+    terminal_id = Text(24)
+    occurred_from = fields.AwareDateTime()
+    occurred_to = fields.AwareDateTime()
+
+
+class RefundRequestSchema(Schema):
+    amount_fen = Fen()
+    reason = Text(200, min_length=0, load_default="")
+
+
+class RefundSchema(Schema):
+    id = fields.String()
+    sale_id = fields.String()
+    amount_fen = fields.Integer()
+    points_reversed = fields.Integer()
+    points_restored = fields.Integer()
+    points_balance = fields.Integer()
+
+
+class RefundEnvelopeSchema(Schema):
+    refund = fields.Nested(RefundSchema)
+
+
+class TerminalInfoSchema(Schema):
+    terminal = fields.Dict()
+    merchant = fields.Dict()
+    alliance = fields.Dict()
+    offline_limits = fields.Dict()
+    server_time = fields.DateTime()
+

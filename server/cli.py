@@ -1,0 +1,122 @@
+"""`alliance-server`: the Flask CLI with the project's commands (db, seed-demo, merchants, terminals ...)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+from rich.console import Console
+from rich.table import Table
+
+from server import create_app
+
+console = Console()
+CLI_ACTOR = "system:cli"
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
+def main():
+    """AllianceCard server administration."""
+
+
+@main.command("seed-demo")
+@click.option("--json", "as_json", is_flag=True, help="Print what was created as JSON.")
+@with_appcontext
+def seed_demo_command(as_json):
+    """Create the demo alliance in an empty database and print its credentials."""
+    from server.services.demo import seed_demo
+
+    creds = seed_demo()
+    if creds is None:
+        raise click.ClickException("The database already holds an alliance; nothing was created.")
+    if as_json:
+        click.echo(json.dumps(creds.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print_demo_credentials(creds.as_dict())
+
+
+def print_demo_credentials(creds: dict) -> None:
+    """Show the demo's logins and tokens as tables."""
+    admin = creds["admin"]
+    console.print(f"[bold]Operator admin[/bold]: {admin['username']} / {admin['password']}   "
+                  f"API token: {admin['token']}", soft_wrap=True)
+    for merchant in creds["merchants"]:
+        console.print(f"Merchant [bold]{merchant['name']}[/bold] ({merchant['id']}) terminal token: "
+                      f"{merchant['terminal_token']}", soft_wrap=True)
+    table = Table("member", "phone", "card number")
+    for member in creds["members"]:
+        table.add_row(member["name"], member["phone"], member["card_no"])
+    console.print(table)
+
+
+@main.command("create-admin")
+@click.argument("username")
+@click.password_option()
+@with_appcontext
+def create_admin_command(username, password):
+    """Create an operator admin (and the alliance settings if missing); prints an API token once."""
+    from server.services.alliance import ensure_alliance
+    from server.services.staff import create_personal_token, create_staff_user
+
+    ensure_alliance()
+    user = create_staff_user(CLI_ACTOR, username, "admin", password)
+    token = create_personal_token(CLI_ACTOR, user.id, "cli").token
+    console.print(f"admin {username} created ({user.id}); API token (shown once): {token}")
+
+
+@main.group("merchant")
+def merchant_group():
+    """Alliance merchants."""
+
+
+@merchant_group.command("create")
+@click.option("--name", required=True)
+@click.option("--trade", required=True, help="food, retail, beauty, health, education, leisure, services, auto, other")
+@click.option("--region", default="")
+@click.option("--address", default="")
+@click.option("--earn-rate-bp", type=int, default=100, show_default=True)
+@click.option("--max-redeem-bp", type=int, default=5000, show_default=True)
+@with_appcontext
+def merchant_create_command(name, trade, region, address, earn_rate_bp, max_redeem_bp):
+    """Admit a merchant to the alliance."""
+    from server.services.catalog import create_merchant
+
+    merchant = create_merchant(CLI_ACTOR, name=name, trade=trade, region=region, address=address,
+                               earn_rate_bp=earn_rate_bp, max_redeem_bp=max_redeem_bp)
+    console.print(f"merchant {merchant.name} created: {merchant.id}")
+
+
+@main.group("terminal")
+def terminal_group():
+    """POS terminals."""
+
+
+@terminal_group.command("create")
+@click.option("--merchant", "merchant_id", required=True)
+@click.option("--name", default="收银台")
+@with_appcontext
+def terminal_create_command(merchant_id, name):
+    """Register a terminal and print its token (shown once, stored hashed)."""
+    from server.services.catalog import create_terminal
+
+    issued = create_terminal(CLI_ACTOR, merchant_id, name)
+    console.print(f"terminal {issued.terminal.id} ({issued.terminal.code}) created")
+    click.echo(f"token: {issued.token}")
+
+
+@main.group("levels")
+def levels_group():
+    """Member levels."""
+
+
+@levels_group.command("evaluate")
+@with_appcontext
+def levels_evaluate_command():
+    """Re-evaluate every member's level (run it from cron, e.g. daily)."""
+    from server.services.levels import evaluate_levels
+
+    outcome = evaluate_levels(CLI_ACTOR)
+    console.print(
+        f"upgraded {outcome['upgraded']}, downgraded {outcome['downgraded']}, kept {outcome['kept']}"
+    )

@@ -1,0 +1,99 @@
+"""Configuration read from the environment; one class per deployment kind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("ALLIANCE_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def normalize_database_url(url: str) -> str:
+    """Route plain postgres:// URLs to the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Defaults shared by every environment; every value can be set from the environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
+    SQLALCHEMY_DATABASE_URI = normalize_database_url(
+        os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'alliance.db'}")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    MAX_CONTENT_LENGTH = 64 * 1024
+
+    # Key material. Each key may be given explicitly (base64, 32 bytes); in development a missing key
+    # is derived from SECRET_KEY with HKDF under its own label, see server/security/keys.py.
+    PII_ENCRYPTION_KEY = os.environ.get("PII_ENCRYPTION_KEY", "")
+    PII_HASH_KEY = os.environ.get("PII_HASH_KEY", "")
+    CARD_SIGNING_KEY = os.environ.get("CARD_SIGNING_KEY", "")
+    CARD_MASTER_KEY = os.environ.get("CARD_MASTER_KEY", "")
+    REQUIRE_EXPLICIT_KEYS = False
+
+    # Initial alliance settings: copied into the database when the alliance is first created.
+    ALLIANCE_NAME = os.environ.get("ALLIANCE_NAME", "幸福街商家联盟")
+    POINT_VALUE_FEN = _env_int("POINT_VALUE_FEN", 1)
+    MEMBER_CODE_PREFIX = os.environ.get("MEMBER_CODE_PREFIX", "88")
+    CARD_NUMBER_PREFIX = os.environ.get("CARD_NUMBER_PREFIX", "8860")
+    ALLIANCE_TIMEZONE = os.environ.get("ALLIANCE_TIMEZONE", "Asia/Shanghai")
+
+    IDENTIFICATION_TTL_SECONDS = _env_int("IDENTIFICATION_TTL_SECONDS", 300)
+    IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 3)
+
+    API_TITLE = "AllianceCard API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/api/v1/docs/static/"
+    API_SPEC_OPTIONS = {
+        "info": {"description": "Merchant-alliance membership API: terminals, operators, members."},
+        "components": {
+            "securitySchemes": {
+                "terminalToken": {"type": "http", "scheme": "bearer", "description": "Terminal token (tt_...)"},
+                "personalToken": {"type": "http", "scheme": "bearer", "description": "Staff token (pt_...)"},
+            }
+        },
+    }
+
+
+class DevelopmentConfig(Config):
+    """Local development on the embedded SQLite database."""
+
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    """Tests: the database URL comes from the test fixtures."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+
+
+class ProductionConfig(Config):
+    """Production: every key must be set explicitly."""
+
+    REQUIRE_EXPLICIT_KEYS = True
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    """The configuration class named by ALLIANCE_ENV (default: development)."""
+    return CONFIGS[os.environ.get("ALLIANCE_ENV", "development")]

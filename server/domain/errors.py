@@ -1,0 +1,88 @@
+"""Domain errors, named after the condition; each carries the stable API error code and HTTP status."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A business rule refused the request; nothing was changed."""
+
+    code = "invalid_request"
+    status = 422
+    default_message = "The request is not valid."
+
+    def __init__(self, message: str | None = None, **details):
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.details = details
+
+
+class InvalidRequest(DomainError):
+    code, status, default_message = "invalid_request", 422, "The request is not valid."
+
+
+class Unauthorized(DomainError):
+    code, status, default_message = "unauthorized", 401, "Missing or invalid credentials."
+
+
+class Forbidden(DomainError):
+    code, status, default_message = "forbidden", 403, "You may not do this."
+
+
+class NotFound(DomainError):
+    code, status, default_message = "not_found", 404, "No such object."
+
+
+class Conflict(DomainError):
+    code, status, default_message = "conflict", 409, "The object is not in a state that allows this."
+
+
+class MemberNotFound(DomainError):
+    code, status, default_message = "member_not_found", 404, "No member matches."
+
+
+class CardUnknown(DomainError):
+    code, status, default_message = "card_unknown", 404, "This card is not known to the alliance."
+
+
+class CardInvalid(DomainError):
+    code, status, default_message = "card_invalid", 422, "The card data is not valid."
+
+
+class CardBlocked(DomainError):
+    code, status, default_message = "card_blocked", 409, "This card is blocked (lost, frozen, replaced or cancelled)."
+
+
+class CardStale(DomainError):
+    code, status, default_message = "card_stale", 409, "This card is behind its counter: suspected clone."
+
+
+class CodeInvalid(DomainError):
+    code, status, default_message = "code_invalid", 422, "This code is not a valid member code or card number."
+
+
+class CodeExpired(DomainError):
+    code, status, default_message = "code_expired", 422, "This member code has expired."
+
+
+class CodeUsed(DomainError):
+    code, status, default_message = "code_used", 409, "This member code was already used."
+
+
+class IdentificationExpired(DomainError):
+    code, status, default_message = (
+        "identification_expired", 409, "The identification expired or was used; identify the member again.",
+    )
+
+
+class InsufficientPoints(DomainError):
+    code, status, default_message = "insufficient_points", 409, "The member does not have enough points."
+
+
+class RedeemLimitExceeded(DomainError):
+    code, status, default_message = (
+        "redeem_limit_exceeded", 409, "Points may not pay this much of the bill at this merchant.",
+    )
+
+
+class RefundExceedsSale(DomainError):
+    code, status, default_message = "refund_exceeds_sale", 409, "The refund exceeds what is left of the sale."

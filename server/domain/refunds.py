@@ -1,0 +1,58 @@
+"""Split a refund into the points it reverses (earned) and restores (redeemed), proportionally."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.domain.errors import InvalidRequest, RefundExceedsSale
+
+
+@dataclass(frozen=True)
+class SaleRefundState:
+    """What a sale granted and how much of it was already refunded."""
+
+    payable_fen: int
+    points_earned: int
+    redeem_points: int
+    refunded_fen: int
+    points_reversed: int
+    points_restored: int
+
+
+@dataclass(frozen=True)
+class RefundSplit:
+    """One refund: money returned and its points."""
+
+    amount_fen: int
+    points_reversed: int
+    points_restored: int
+
+
+def _share(total: int, part_fen: int, whole_fen: int) -> int:
+    # Cumulative share, rounded down: after the last refund exactly ``total`` has moved.
+    return total if part_fen >= whole_fen else total * part_fen // whole_fen
+
+
+def split_refund(sale: SaleRefundState, amount_fen: int | None) -> RefundSplit:
+    """The refund of ``amount_fen`` (None: the whole rest) with its proportional points."""
+    remaining = sale.payable_fen - sale.refunded_fen
+    fully_refunded = sale.refunded_fen >= sale.payable_fen and sale.points_restored >= sale.redeem_points
+    if amount_fen is None:
+        if fully_refunded:
+            raise RefundExceedsSale("The sale is already fully refunded.", remaining_fen=0)
+        amount_fen = remaining
+    elif amount_fen <= 0:
+        raise InvalidRequest("A refund amount must be at least 1 fen.", field="amount_fen")
+    elif amount_fen > remaining:
+        raise RefundExceedsSale(remaining_fen=remaining, requested_fen=amount_fen)
+    refunded_after = sale.refunded_fen + amount_fen
+    if sale.payable_fen == 0:
+        reversed_after, restored_after = sale.points_earned, sale.redeem_points
+    else:
+        reversed_after = _share(sale.points_earned, refunded_after, sale.payable_fen)
+        restored_after = _share(sale.redeem_points, refunded_after, sale.payable_fen)
+    return RefundSplit(
+        amount_fen=amount_fen,
+        points_reversed=reversed_after - sale.points_reversed,
+        points_restored=restored_after - sale.points_restored,
+    )

@@ -1,0 +1,32 @@
+"""SQLAlchemy models; importing this package registers every table on the metadata."""
+
+from server.models.alliance import AllianceSettings, Level
+from server.models.base import Base
+from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
+from server.models.member import Card, Member
+from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
+from server.models.records import AuditLog, IdempotencyRecord
+from server.models.sale import Identification, Refund, Sale
+from server.models.staff import PersonalToken, StaffUser
+
+__all__ = [
+    "ALLIANCE_OWNER",
+    "AllianceSettings",
+    "AuditLog",
+    "Base",
+    "Card",
+    "IdempotencyRecord",
+    "Identification",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "Level",
+    "Member",
+    "Merchant",
+    "MerchantLevelDiscount",
+    "PersonalToken",
+    "Refund",
+    "Sale",
+    "StaffUser",
+    "Terminal",
+]

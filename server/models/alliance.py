@@ -1,0 +1,63 @@
+"""Alliance-wide settings and member levels.
+
+Levels are reached by the money a member paid over the alliance's rolling window
+(``AllianceSettings.level_window_days``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.models.base import Base, created_column, id_column, utcnow
+
+
+class AllianceSettings(Base):
+    """The single row of alliance-wide settings (id is always 1)."""
+
+    __tablename__ = "alliance_settings"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("point_value_fen > 0", name="point_value_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    name: Mapped[str] = mapped_column(String(100))
+    member_code_prefix: Mapped[str] = mapped_column(String(2))
+    card_number_prefix: Mapped[str] = mapped_column(String(8))
+    point_value_fen: Mapped[int] = mapped_column(default=1)
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    offline_max_sale_fen: Mapped[int] = mapped_column(default=50_000)
+    offline_max_sales_per_shift: Mapped[int] = mapped_column(default=50)
+    offline_max_age_hours: Mapped[int] = mapped_column(default=24)
+    card_serial_seq: Mapped[int] = mapped_column(default=0)
+    level_window_days: Mapped[int] = mapped_column(default=365)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Level(Base):
+    """A member tier with its discount bounds and upgrade/keep rules (rules are data)."""
+
+    __tablename__ = "levels"
+    __table_args__ = (
+        CheckConstraint(
+            "0 < min_discount_bp AND min_discount_bp <= default_discount_bp "
+            "AND default_discount_bp <= max_discount_bp AND max_discount_bp <= 10000",
+            name="discount_bounds",
+        ),
+        CheckConstraint("keep_spend_fen <= upgrade_spend_fen", name="keep_below_upgrade"),
+    )
+
+    id: Mapped[str] = id_column("lvl")
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(50))
+    name_en: Mapped[str] = mapped_column(String(50), default="")
+    rank: Mapped[int] = mapped_column(unique=True)
+    upgrade_spend_fen: Mapped[int] = mapped_column(default=0)
+    keep_spend_fen: Mapped[int] = mapped_column(default=0)
+    protection_days: Mapped[int] = mapped_column(default=90)
+    default_discount_bp: Mapped[int] = mapped_column(default=10_000)
+    min_discount_bp: Mapped[int] = mapped_column(default=5_000)
+    max_discount_bp: Mapped[int] = mapped_column(default=10_000)
+    created_at: Mapped[datetime] = created_column()

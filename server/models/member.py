@@ -1,0 +1,44 @@
+"""Members and their cards."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.models.base import Base, created_column, id_column
+
+
+class Member(Base):
+    """A member of the alliance; the phone is stored encrypted with a keyed hash for lookup."""
+
+    __tablename__ = "members"
+
+    id: Mapped[str] = id_column("mem")
+    display_name: Mapped[str] = mapped_column(String(50))
+    phone_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    phone_masked: Mapped[str] = mapped_column(String(16))
+    level_id: Mapped[str] = mapped_column(ForeignKey("levels.id"))
+    level_since: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    recruited_by_merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"))
+    points_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
+    created_at: Mapped[datetime] = created_column()
+
+
+class Card(Base):
+    """A membership card: printed number with check digit, optional chip UID, lifecycle status."""
+
+    __tablename__ = "cards"
+
+    id: Mapped[str] = id_column("crd")
+    card_no: Mapped[str] = mapped_column(String(20), unique=True)
+    chip_uid: Mapped[str | None] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="created")
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
+    key_version: Mapped[int] = mapped_column(default=1)
+    counter: Mapped[int] = mapped_column(default=0)
+    status_changed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_column()

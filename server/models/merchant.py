@@ -1,0 +1,62 @@
+"""Alliance merchants, their per-level discounts and their POS terminals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from server.models.base import Base, created_column, id_column
+
+
+class Merchant(Base):
+    """A shop of the alliance."""
+
+    __tablename__ = "merchants"
+    __table_args__ = (
+        CheckConstraint("earn_rate_bp >= 0 AND earn_rate_bp <= 10000", name="earn_rate_range"),
+        CheckConstraint("max_redeem_bp >= 0 AND max_redeem_bp <= 10000", name="max_redeem_range"),
+    )
+
+    id: Mapped[str] = id_column("mer")
+    name: Mapped[str] = mapped_column(String(100))
+    trade: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(64), default="")
+    address: Mapped[str] = mapped_column(String(200), default="")
+    contact_phone: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    earn_rate_bp: Mapped[int] = mapped_column(default=100)
+    max_redeem_bp: Mapped[int] = mapped_column(default=5_000)
+    terminal_seq: Mapped[int] = mapped_column(default=0)
+    points_issued_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    points_accepted_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    created_at: Mapped[datetime] = created_column()
+
+
+class MerchantLevelDiscount(Base):
+    """What a member of a level pays at a merchant, in basis points (9000 = 九折)."""
+
+    __tablename__ = "merchant_level_discounts"
+
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    level_id: Mapped[str] = mapped_column(ForeignKey("levels.id"), primary_key=True)
+    discount_bp: Mapped[int]
+
+
+class Terminal(Base):
+    """A POS terminal; its bearer token is stored only as a SHA-256 hash."""
+
+    __tablename__ = "terminals"
+    __table_args__ = (UniqueConstraint("merchant_id", "code"),)
+
+    id: Mapped[str] = id_column("trm")
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    code: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    receipt_seq: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = created_column()
+
+    merchant: Mapped[Merchant] = relationship(lazy="joined", innerjoin=True)

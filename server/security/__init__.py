@@ -1,0 +1,1 @@
+"""Key material, PII protection, tokens and passwords."""

@@ -1,0 +1,30 @@
+"""Phone numbers: AES-GCM encryption at rest plus a keyed hash (HMAC-SHA256) for exact lookup."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import current_app
+
+
+def _keys():
+    return current_app.extensions["alliance_keys"]
+
+
+def phone_lookup_hash(mobile: str) -> str:
+    """The keyed hash used to find a member by phone without storing the phone in clear."""
+    return hmac.new(_keys().pii_hash, mobile.encode(), hashlib.sha256).hexdigest()
+
+
+def encrypt_phone(mobile: str) -> bytes:
+    """Nonce + AES-256-GCM ciphertext of the phone number."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(_keys().pii_encryption).encrypt(nonce, mobile.encode(), b"phone")
+
+
+def decrypt_phone(blob: bytes) -> str:
+    """The phone number back from :func:`encrypt_phone` (callers audit-log the access)."""
+    return AESGCM(_keys().pii_encryption).decrypt(blob[:12], blob[12:], b"phone").decode()

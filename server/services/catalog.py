@@ -1,0 +1,224 @@
+"""Levels, merchants, their level discounts and terminals (operator reference data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+
+from server.domain.errors import Conflict, InvalidRequest, NotFound
+from server.domain.ledger import MERCHANT_ACCEPTED, MERCHANT_ISSUED
+from server.extensions import db
+from server.models import Level, Merchant, MerchantLevelDiscount, Terminal
+from server.models.base import new_id
+from server.security.credentials import TERMINAL_TOKEN_PREFIX, new_token, token_hash
+from server.services.audit import audit
+from server.services.ledger import open_account
+from server.services.unit_of_work import transactional
+
+TRADES = {
+    "food": ("餐饮", "Food & drink"),
+    "retail": ("零售", "Retail"),
+    "beauty": ("美容美发", "Beauty & hair"),
+    "health": ("医药健康", "Health"),
+    "education": ("教育培训", "Education"),
+    "leisure": ("休闲娱乐", "Leisure"),
+    "services": ("生活服务", "Services"),
+    "auto": ("汽车服务", "Auto"),
+    "other": ("其他", "Other"),
+}
+
+LEVEL_DEFAULTS = {
+    "name_en": "", "upgrade_spend_fen": 0, "keep_spend_fen": 0, "protection_days": 90,
+    "default_discount_bp": 10_000, "min_discount_bp": 5_000, "max_discount_bp": 10_000,
+}
+LEVEL_FIELDS = {"name", *LEVEL_DEFAULTS}
+MERCHANT_FIELDS = {"name", "trade", "region", "address", "contact_phone", "status", "earn_rate_bp", "max_redeem_bp"}
+
+
+def _check_level(level: Level) -> None:
+    if not 0 < level.min_discount_bp <= level.default_discount_bp <= level.max_discount_bp <= 10_000:
+        raise InvalidRequest("Discounts must satisfy 0 < min ≤ default ≤ max ≤ 10000 bp.", field="discount_bp")
+    if level.keep_spend_fen > level.upgrade_spend_fen:
+        raise InvalidRequest("keep_spend_fen may not exceed upgrade_spend_fen.", field="keep_spend_fen")
+
+
+def levels_by_rank() -> list[Level]:
+    """All levels, lowest first."""
+    return list(db.session.scalars(select(Level).order_by(Level.rank)))
+
+
+def get_level(level_id: str) -> Level:
+    """A level by id."""
+    level = db.session.get(Level, level_id)
+    if level is None:
+        raise NotFound("No such level.", level_id=level_id)
+    return level
+
+
+@transactional
+def create_level(actor: str, *, code: str, rank: int, **fields) -> Level:
+    """Add a level; every merchant gets the level's default discount."""
+    if db.session.scalar(select(Level.id).where((Level.code == code) | (Level.rank == rank))):
+        raise Conflict("A level with this code or rank exists.", code=code, rank=rank)
+    values = LEVEL_DEFAULTS | {k: v for k, v in fields.items() if k in LEVEL_FIELDS}
+    level = Level(id=new_id("lvl"), code=code, rank=rank, **values)
+    _check_level(level)
+    db.session.add(level)
+    for merchant_id in db.session.scalars(select(Merchant.id)):
+        db.session.add(
+            MerchantLevelDiscount(merchant_id=merchant_id, level_id=level.id, discount_bp=level.default_discount_bp)
+        )
+    audit(actor, "level.create", "level", level.id, code=code)
+    return level
+
+
+@transactional
+def update_level(actor: str, level_id: str, **fields) -> Level:
+    """Change a level's names, rules or discount bounds; merchant discounts are clamped into the bounds."""
+    level = get_level(level_id)
+    for name, value in fields.items():
+        if name in LEVEL_FIELDS:
+            setattr(level, name, value)
+    _check_level(level)
+    for bound, op in ((level.min_discount_bp, "lt"), (level.max_discount_bp, "gt")):
+        column = MerchantLevelDiscount.discount_bp
+        db.session.execute(
+            update(MerchantLevelDiscount)
+            .where(MerchantLevelDiscount.level_id == level.id, column < bound if op == "lt" else column > bound)
+            .values(discount_bp=bound)
+        )
+    audit(actor, "level.update", "level", level.id, **fields)
+    return level
+
+
+def get_merchant(merchant_id: str) -> Merchant:
+    """A merchant by id."""
+    merchant = db.session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise NotFound("No such merchant.", merchant_id=merchant_id)
+    return merchant
+
+
+def _check_merchant(fields: dict) -> None:
+    if "trade" in fields and fields["trade"] not in TRADES:
+        raise InvalidRequest("Unknown trade.", field="trade", allowed=sorted(TRADES))
+    if "status" in fields and fields["status"] not in {"active", "suspended", "closed"}:
+        raise InvalidRequest("Unknown merchant status.", field="status")
+
+
+@transactional
+def create_merchant(actor: str, *, name: str, trade: str, **fields) -> Merchant:
+    """Admit a merchant: its points accounts and the default discount of every level."""
+    _check_merchant({"trade": trade, **fields})
+    merchant_id = new_id("mer")
+    merchant = Merchant(
+        id=merchant_id,
+        name=name,
+        trade=trade,
+        points_issued_account_id=open_account(MERCHANT_ISSUED, merchant_id),
+        points_accepted_account_id=open_account(MERCHANT_ACCEPTED, merchant_id),
+        **{k: v for k, v in fields.items() if k in MERCHANT_FIELDS},
+    )
+    db.session.add(merchant)
+    db.session.flush()
+    for level in levels_by_rank():
+        db.session.add(
+            MerchantLevelDiscount(merchant_id=merchant.id, level_id=level.id, discount_bp=level.default_discount_bp)
+        )
+    audit(actor, "merchant.create", "merchant", merchant.id, name=name)
+    return merchant
+
+
+@transactional
+def update_merchant(actor: str, merchant_id: str, **fields) -> Merchant:
+    """Change a merchant's details, earn rate or redemption cap."""
+    merchant = get_merchant(merchant_id)
+    _check_merchant(fields)
+    for name, value in fields.items():
+        if name in MERCHANT_FIELDS:
+            setattr(merchant, name, value)
+    audit(actor, "merchant.update", "merchant", merchant.id, **fields)
+    return merchant
+
+
+def level_discounts(merchant_id: str) -> list[tuple[Level, int]]:
+    """Each level with the discount it gets at the merchant, lowest level first."""
+    rows = db.session.execute(
+        select(Level, MerchantLevelDiscount.discount_bp)
+        .join(MerchantLevelDiscount, MerchantLevelDiscount.level_id == Level.id)
+        .where(MerchantLevelDiscount.merchant_id == merchant_id)
+        .order_by(Level.rank)
+    )
+    return [(level, discount) for level, discount in rows]
+
+
+@transactional
+def set_level_discount(actor: str, merchant_id: str, level_id: str, discount_bp: int) -> MerchantLevelDiscount:
+    """Set what a level pays at a merchant, within the operator's bounds for the level."""
+    get_merchant(merchant_id)
+    level = get_level(level_id)
+    if not level.min_discount_bp <= discount_bp <= level.max_discount_bp:
+        raise InvalidRequest(
+            "The discount is outside the bounds the operator set for this level.",
+            field="discount_bp", min_discount_bp=level.min_discount_bp, max_discount_bp=level.max_discount_bp,
+        )
+    row = db.session.get(MerchantLevelDiscount, (merchant_id, level_id))
+    if row is None:
+        row = MerchantLevelDiscount(merchant_id=merchant_id, level_id=level_id, discount_bp=discount_bp)
+        db.session.add(row)
+    row.discount_bp = discount_bp
+    audit(actor, "merchant.set_level_discount", "merchant", merchant_id, level=level.code, discount_bp=discount_bp)
+    return row
+
+
+@dataclass(frozen=True)
+class IssuedTerminal:
+    """A terminal with its token, which exists only in this object (it is stored hashed)."""
+
+    terminal: Terminal
+    token: str
+
+
+@transactional
+def create_terminal(actor: str, merchant_id: str, name: str) -> IssuedTerminal:
+    """Register a terminal for a merchant; the token is returned once and stored hashed."""
+    merchant = get_merchant(merchant_id)
+    merchant.terminal_seq += 1
+    token = new_token(TERMINAL_TOKEN_PREFIX)
+    terminal = Terminal(
+        id=new_id("trm"), merchant_id=merchant.id, code=f"T{merchant.terminal_seq:02d}", name=name,
+        token_hash=token_hash(token),
+    )
+    db.session.add(terminal)
+    audit(actor, "terminal.create", "terminal", terminal.id, merchant_id=merchant.id)
+    return IssuedTerminal(terminal, token)
+
+
+def get_terminal(terminal_id: str) -> Terminal:
+    """A terminal by id."""
+    terminal = db.session.get(Terminal, terminal_id)
+    if terminal is None:
+        raise NotFound("No such terminal.", terminal_id=terminal_id)
+    return terminal
+
+
+@transactional
+def reset_terminal_token(actor: str, terminal_id: str) -> IssuedTerminal:
+    """Replace a terminal's token (the old one stops working at once); the new one is shown once."""
+    terminal = get_terminal(terminal_id)
+    token = new_token(TERMINAL_TOKEN_PREFIX)
+    terminal.token_hash = token_hash(token)
+    audit(actor, "terminal.reset_token", "terminal", terminal.id)
+    return IssuedTerminal(terminal, token)
+
+
+@transactional
+def set_terminal_status(actor: str, terminal_id: str, status: str) -> Terminal:
+    """Enable or disable a terminal."""
+    if status not in {"active", "disabled"}:
+        raise InvalidRequest("Unknown terminal status.", field="status")
+    terminal = get_terminal(terminal_id)
+    terminal.status = status
+    audit(actor, "terminal.set_status", "terminal", terminal.id, status=status)
+    return terminal

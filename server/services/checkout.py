@@ -1,0 +1,334 @@
+"""The terminal's use cases: identify a member, quote, record a sale, refund it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from server.domain.errors import (
+    CardBlocked,
+    CardInvalid,
+    CardUnknown,
+    CodeInvalid,
+    Conflict,
+    IdentificationExpired,
+    InvalidRequest,
+    MemberNotFound,
+    NotFound,
+)
+from server.domain.identifiers import classify_scanned_code
+from server.domain.ledger import refund_postings, sale_postings
+from server.domain.levels import level_after_sale
+from server.domain.pricing import SaleQuote, SaleTerms, quote_sale
+from server.domain.refunds import SaleRefundState, split_refund
+from server.extensions import db
+from server.models import (
+    AllianceSettings,
+    Card,
+    Identification,
+    LedgerAccount,
+    Level,
+    Member,
+    MerchantLevelDiscount,
+    Refund,
+    Sale,
+    Terminal,
+)
+from server.models.base import new_id, utcnow
+from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
+from server.services import ledger
+from server.services.alliance import get_settings
+from server.services.levels import level_rule
+from server.services.members import BLOCKED_CARD_STATUSES, find_member_by_phone
+from server.services.unit_of_work import transactional
+
+OFFLINE_CLOCK_SKEW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class MemberAtMerchant:
+    """A member as one merchant sees them: level, points and the terms that apply."""
+
+    member: Member
+    level: Level
+    balance: int
+    discount_bp: int
+
+
+@dataclass(frozen=True)
+class IdentifyResult:
+    """A member identified at a terminal, with the single-use token for the sale."""
+
+    who: MemberAtMerchant
+    method: str
+    token: str
+    expires_at: datetime
+    card_update: dict | None = None
+
+
+@dataclass(frozen=True)
+class SaleResult:
+    """A recorded sale with the member's balance and level after it."""
+
+    sale: Sale
+    points_balance: int
+    level: Level
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """A recorded refund with the member's balance after it."""
+
+    refund: Refund
+    points_balance: int
+
+
+def member_at_merchant(member_id: str, merchant_id: str, *, lock: bool = False) -> MemberAtMerchant:
+    """Load member, level, balance and the level's discount at the merchant in one query."""
+    query = (
+        select(Member, Level, LedgerAccount.balance, MerchantLevelDiscount.discount_bp)
+        .join(Level, Level.id == Member.level_id)
+        .join(LedgerAccount, LedgerAccount.id == Member.points_account_id)
+        .outerjoin(
+            MerchantLevelDiscount,
+            (MerchantLevelDiscount.level_id == Member.level_id) & (MerchantLevelDiscount.merchant_id == merchant_id),
+        )
+        .where(Member.id == member_id)
+    )
+    if lock:
+        query = query.with_for_update(of=Member)
+    row = db.session.execute(query).one_or_none()
+    if row is None or row[0].status != "active":
+        raise MemberNotFound()
+    member, level, balance, discount_bp = row
+    return MemberAtMerchant(member, level, balance, level.default_discount_bp if discount_bp is None else discount_bp)
+
+
+def _terms(who: MemberAtMerchant, terminal: Terminal, settings: AllianceSettings) -> SaleTerms:
+    merchant = terminal.merchant
+    return SaleTerms(who.discount_bp, merchant.earn_rate_bp, merchant.max_redeem_bp, settings.point_value_fen)
+
+
+def _card_by_number(card_no: str) -> Card:
+    card = db.session.scalar(select(Card).where(Card.card_no == card_no))
+    if card is None:
+        raise CardUnknown(card_no=card_no)
+    if card.status in BLOCKED_CARD_STATUSES:
+        raise CardBlocked(status=card.status)
+    if card.status != "active" or card.member_id is None:
+        raise MemberNotFound("This card is not bound to a member yet.")
+    return card
+
+
+def _resolve_member(card: dict | None, code: str | None, phone: str | None, settings) -> tuple[str, str, Card | None]:
+    """Return (method, member_id, card) for what the terminal captured."""
+    if card is not None:
+        raise CardInvalid("Chip cards cannot be verified by this server yet; type or scan the card number.")
+    if code is not None:
+        kind, digits = classify_scanned_code(code, settings.member_code_prefix)
+        if kind == "member_code":
+            raise CodeInvalid("Dynamic member codes cannot be verified by this server yet.")
+        found = _card_by_number(digits)
+        return "code", found.member_id, found
+    return "phone", find_member_by_phone(phone).id, None
+
+
+@transactional
+def identify(terminal: Terminal, *, card: dict | None = None, code: str | None = None, phone: str | None = None):
+    """Identify a member by card, scanned code or phone and open a single-use identification."""
+    settings = get_settings()
+    method, member_id, found_card = _resolve_member(card, code, phone, settings)
+    who = member_at_merchant(member_id, terminal.merchant_id)
+    token = new_token(IDENTIFICATION_TOKEN_PREFIX)
+    expires_at = utcnow() + timedelta(seconds=current_app.config["IDENTIFICATION_TTL_SECONDS"])
+    db.session.add(
+        Identification(
+            token_hash=token_hash(token), member_id=member_id, terminal_id=terminal.id,
+            card_id=found_card.id if found_card else None, method=method, expires_at=expires_at,
+        )
+    )
+    return IdentifyResult(who=who, method=method, token=token, expires_at=expires_at)
+
+
+def _open_identification(terminal: Terminal, token: str, *, consume: bool):
+    """The (member_id, card_id, method) of a live identification at this terminal, used up if ``consume``."""
+    now = utcnow()
+    conditions = (
+        Identification.token_hash == token_hash(token),
+        Identification.terminal_id == terminal.id,
+        Identification.used_at.is_(None),
+        Identification.expires_at > now,
+    )
+    if consume:  # one statement: two concurrent sales cannot both use the token
+        row = db.session.execute(
+            update(Identification).where(*conditions).values(used_at=now)
+            .returning(Identification.member_id, Identification.card_id, Identification.method)
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+    else:
+        row = db.session.execute(
+            select(Identification.member_id, Identification.card_id, Identification.method).where(*conditions)
+        ).one_or_none()
+    if row is None:
+        raise IdentificationExpired()
+    return row
+
+
+def quote(terminal: Terminal, identification_token: str, amount_fen: int, redeem_points: int) -> SaleQuote:
+    """Price a sale for an identified member; changes nothing."""
+    found = _open_identification(terminal, identification_token, consume=False)
+    who = member_at_merchant(found.member_id, terminal.merchant_id)
+    return quote_sale(amount_fen, redeem_points, who.balance, _terms(who, terminal, get_settings()))
+
+
+def _check_offline(settings: AllianceSettings, amount_fen: int, redeem_points: int, occurred_at: datetime) -> None:
+    now = utcnow()
+    if redeem_points:
+        raise InvalidRequest("An offline sale may earn points but never redeem them.", field="redeem_points")
+    if amount_fen > settings.offline_max_sale_fen:
+        raise InvalidRequest(
+            "The offline sale exceeds the per-sale cap.", field="amount_fen", max_sale_fen=settings.offline_max_sale_fen
+        )
+    if not now - timedelta(hours=settings.offline_max_age_hours) - OFFLINE_CLOCK_SKEW <= occurred_at <= now + OFFLINE_CLOCK_SKEW:
+        raise InvalidRequest(
+            "The offline sale is older than the terminal may keep it, or in the future.",
+            field="occurred_at", max_age_hours=settings.offline_max_age_hours,
+        )
+
+
+def _next_receipt_no(terminal: Terminal) -> str:
+    seq = db.session.execute(
+        update(Terminal).where(Terminal.id == terminal.id).values(receipt_seq=Terminal.receipt_seq + 1)
+        .returning(Terminal.receipt_seq).execution_options(synchronize_session=False)
+    ).scalar_one()
+    return f"{terminal.code}-{seq:06d}"
+
+
+def _level_after(who: MemberAtMerchant, settings: AllianceSettings, payable_fen: int, now: datetime) -> Level:
+    """Upgrade the member at once if this sale lifts the window spend over a higher threshold."""
+    levels = list(db.session.scalars(select(Level).order_by(Level.rank)))
+    if not any(level.rank > who.level.rank for level in levels):
+        return who.level
+    spend = payable_fen + db.session.scalar(
+        select(func.coalesce(func.sum(Sale.payable_fen - Sale.refunded_fen), 0)).where(
+            Sale.member_id == who.member.id,
+            Sale.occurred_at >= now - timedelta(days=settings.level_window_days),
+        )
+    )
+    rules = {level.id: level_rule(level) for level in levels}
+    target = level_after_sale(rules[who.level.id], list(rules.values()), spend)
+    if target.id == who.level.id:
+        return who.level
+    db.session.execute(
+        update(Member).where(Member.id == who.member.id).values(level_id=target.id, level_since=now)
+        .execution_options(synchronize_session=False)
+    )
+    return next(level for level in levels if level.id == target.id)
+
+
+
+@transactional
+def record_sale(
+    terminal: Terminal,
+    *,
+    amount_fen: int,
+    redeem_points: int = 0,
+    identification_token: str | None = None,
+    client_sale_id: str | None = None,
+    occurred_at: datetime | None = None,
+    offline: bool = False,
+    card: dict | None = None,
+    code: str | None = None,
+    card_update_written: bool | None = None,
+) -> SaleResult:
+    """Record a sale: discount, redemption, earning, ledger, receipt number and level upgrade."""
+    settings = get_settings()
+    now = utcnow()
+    if client_sale_id is not None and db.session.scalar(
+        select(Sale.id).where(Sale.terminal_id == terminal.id, Sale.client_sale_id == client_sale_id)
+    ):
+        raise Conflict("This terminal already recorded a sale with this client_sale_id.", client_sale_id=client_sale_id)
+    if offline:
+        occurred_at = occurred_at or now
+        _check_offline(settings, amount_fen, redeem_points, occurred_at)
+        method, member_id, found_card = _resolve_member(card, code, None, settings)
+        card_id = found_card.id if found_card else None
+    else:
+        found = _open_identification(terminal, identification_token, consume=True)
+        member_id, card_id, method = found.member_id, found.card_id, found.method
+        occurred_at = now
+    who = member_at_merchant(member_id, terminal.merchant_id)
+    priced = quote_sale(amount_fen, redeem_points, who.balance, _terms(who, terminal, settings))
+    merchant = terminal.merchant
+    sale_id = new_id("sal")
+    sale = Sale(
+        id=sale_id, merchant_id=merchant.id, terminal_id=terminal.id, member_id=member_id, card_id=card_id,
+        level_id=who.level.id, method=method, receipt_no=_next_receipt_no(terminal), client_sale_id=client_sale_id,
+        amount_fen=priced.amount_fen, discount_bp=who.discount_bp, discount_fen=priced.discount_fen,
+        redeem_points=priced.redeem_points, redeem_value_fen=priced.redeem_value_fen,
+        payable_fen=priced.payable_fen, points_earned=priced.points_to_earn, refunded_fen=0,
+        points_reversed=0, points_restored=0, offline=offline, occurred_at=occurred_at, created_at=now,
+    )
+    db.session.add(sale)
+    db.session.flush()
+    postings = sale_postings(
+        who.member.points_account_id, merchant.points_issued_account_id, merchant.points_accepted_account_id,
+        earned=priced.points_to_earn, redeemed=priced.redeem_points,
+    )
+    balances = ledger.post("sale", postings, f"terminal:{terminal.id}", sale_id=sale_id)
+    level = _level_after(who, settings, priced.payable_fen, now)
+    balance = balances.get(who.member.points_account_id, who.balance)
+    return SaleResult(sale=sale, points_balance=balance, level=level)
+
+
+def get_sale(sale_id: str, merchant_scope: str | None) -> Sale:
+    """A sale by id, seen from ``merchant_scope`` (None: the whole alliance)."""
+    sale = db.session.get(Sale, sale_id)
+    if sale is None or (merchant_scope is not None and sale.merchant_id != merchant_scope):
+        raise NotFound("No such sale.", sale_id=sale_id)
+    return sale
+
+
+@transactional
+def refund_sale(
+    actor: str, sale_id: str, merchant_scope: str | None, amount_fen: int | None = None, reason: str = ""
+) -> RefundResult:
+    """Refund part or the rest of a sale, reversing earned and restoring redeemed points in proportion.
+
+    If the member has already spent points this refund must take back, only what the member holds is
+    taken back; the shortfall is recorded on the refund and stays with the merchant that granted it.
+    """
+    sale = db.session.scalar(select(Sale).where(Sale.id == sale_id).with_for_update())
+    if sale is None or (merchant_scope is not None and sale.merchant_id != merchant_scope):
+        raise NotFound("No such sale.", sale_id=sale_id)
+    split = split_refund(
+        SaleRefundState(sale.payable_fen, sale.points_earned, sale.redeem_points, sale.refunded_fen,
+                        sale.points_reversed, sale.points_restored),
+        amount_fen,
+    )
+    member = db.session.get(Member, sale.member_id)
+    account = db.session.scalar(
+        select(LedgerAccount).where(LedgerAccount.id == member.points_account_id).with_for_update()
+    )
+    recoverable = min(split.points_reversed, account.balance + split.points_restored)
+    merchant = sale.merchant
+    refund = Refund(
+        id=new_id("rfd"), sale_id=sale.id, merchant_id=sale.merchant_id, actor=actor, amount_fen=split.amount_fen,
+        points_reversed=recoverable, points_restored=split.points_restored,
+        points_unrecovered=split.points_reversed - recoverable, reason=reason,
+    )
+    db.session.add(refund)
+    db.session.flush()
+    balances = ledger.post(
+        "refund",
+        refund_postings(member.points_account_id, merchant.points_issued_account_id,
+                        merchant.points_accepted_account_id, recoverable, split.points_restored),
+        actor, sale_id=sale.id, refund_id=refund.id,
+    )
+    sale.refunded_fen += split.amount_fen
+    sale.points_reversed += split.points_reversed
+    sale.points_restored += split.points_restored
+    return RefundResult(refund=refund, points_balance=balances.get(member.points_account_id, account.balance))

@@ -1,0 +1,55 @@
+"""The periodic level evaluation: upgrades, protected keeps and downgrades by the rules."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from server.domain.levels import LevelRule, level_at_evaluation
+from server.extensions import db
+from server.models import Level, Member, Sale
+from server.models.base import utcnow
+from server.services.alliance import get_settings
+from server.services.audit import audit
+from server.services.unit_of_work import transactional
+
+
+def level_rule(level: Level) -> LevelRule:
+    """The rule data of a level."""
+    return LevelRule(level.id, level.rank, level.upgrade_spend_fen, level.keep_spend_fen, level.protection_days)
+
+
+@transactional
+def evaluate_levels(actor: str, now: datetime | None = None) -> Counter:
+    """Re-evaluate every active member's level; return counts of upgraded / downgraded / kept."""
+    now = now or utcnow()
+    levels = {level.id: level for level in db.session.scalars(select(Level))}
+    rules = {level_id: level_rule(level) for level_id, level in levels.items()}
+    since = now - timedelta(days=get_settings().level_window_days)
+    spend = (
+        select(Sale.member_id, func.sum(Sale.payable_fen - Sale.refunded_fen).label("spend"))
+        .where(Sale.occurred_at >= since)
+        .group_by(Sale.member_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Member.id, Member.level_id, Member.level_since, func.coalesce(spend.c.spend, 0))
+        .outerjoin(spend, spend.c.member_id == Member.id)
+        .where(Member.status == "active")
+    )
+    outcome: Counter = Counter()
+    for member_id, level_id, level_since, window_spend in rows:
+        current = rules[level_id]
+        target = level_at_evaluation(current, list(rules.values()), window_spend, level_since, now)
+        if target.id == current.id:
+            outcome["kept"] += 1
+            continue
+        outcome["upgraded" if target.rank > current.rank else "downgraded"] += 1
+        db.session.execute(
+            update(Member).where(Member.id == member_id).values(level_id=target.id, level_since=now)
+            .execution_options(synchronize_session=False)
+        )
+        audit(actor, "member.level_change", "member", member_id, old=levels[level_id].code, new=levels[target.id].code)
+    return outcome

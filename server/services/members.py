@@ -1,0 +1,135 @@
+"""Members and their cards: registration, card creation and binding, points adjustments."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from server.domain.errors import CardBlocked, Conflict, InvalidRequest, MemberNotFound, NotFound
+from server.domain.identifiers import make_card_number, mask_mobile, normalize_mobile
+from server.domain.ledger import ALLIANCE_ADJUSTMENTS, MEMBER_POINTS, adjustment_postings
+from server.extensions import db
+from server.models import ALLIANCE_OWNER, AllianceSettings, Card, LedgerAccount, Level, Member
+from server.models.base import new_id, utcnow
+from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash
+from server.services import ledger
+from server.services.audit import audit
+from server.services.unit_of_work import transactional
+
+BLOCKED_CARD_STATUSES = {"lost", "frozen", "replaced", "cancelled"}
+
+
+def get_member(member_id: str) -> Member:
+    """A member by id."""
+    member = db.session.get(Member, member_id)
+    if member is None:
+        raise MemberNotFound(member_id=member_id)
+    return member
+
+
+def find_member_by_phone(phone: str) -> Member:
+    """The member registered with ``phone`` (any common notation)."""
+    member = db.session.scalar(select(Member).where(Member.phone_hash == phone_lookup_hash(normalize_mobile(phone))))
+    if member is None or member.status != "active":
+        raise MemberNotFound()
+    return member
+
+
+def points_balance(member: Member) -> int:
+    """The member's cached points balance."""
+    return db.session.get(LedgerAccount, member.points_account_id).balance
+
+
+@transactional
+def register_member(actor: str, phone: str, display_name: str = "", recruited_by: str | None = None) -> Member:
+    """Make a new member at the lowest level with an empty points account."""
+    mobile = normalize_mobile(phone)
+    lookup = phone_lookup_hash(mobile)
+    if db.session.scalar(select(Member.id).where(Member.phone_hash == lookup)):
+        raise Conflict("A member with this phone number exists.", field="phone")
+    lowest = db.session.scalar(select(Level).order_by(Level.rank).limit(1))
+    if lowest is None:
+        raise Conflict("The alliance has no levels yet.")
+    member_id = new_id("mem")
+    member = Member(
+        id=member_id,
+        display_name=display_name or f"会员{mobile[-4:]}",
+        phone_ciphertext=encrypt_phone(mobile),
+        phone_hash=lookup,
+        phone_masked=mask_mobile(mobile),
+        level_id=lowest.id,
+        level_since=utcnow(),
+        recruited_by_merchant_id=recruited_by,
+        points_account_id=ledger.open_account(MEMBER_POINTS, member_id),
+    )
+    db.session.add(member)
+    audit(actor, "member.register", "member", member.id, recruited_by=recruited_by)
+    return member
+
+
+@transactional
+def reveal_phone(actor: str, member_id: str) -> str:
+    """A member's full phone number; every access is audit-logged."""
+    member = get_member(member_id)
+    audit(actor, "member.reveal_phone", "member", member.id)
+    return decrypt_phone(member.phone_ciphertext)
+
+
+@transactional
+def create_cards(actor: str, count: int) -> list[Card]:
+    """Create ``count`` unbound cards with consecutive printed numbers."""
+    if not 1 <= count <= 10_000:
+        raise InvalidRequest("Create between 1 and 10000 cards at once.", field="count")
+    first = db.session.execute(
+        update(AllianceSettings)
+        .where(AllianceSettings.id == 1)
+        .values(card_serial_seq=AllianceSettings.card_serial_seq + count)
+        .returning(AllianceSettings.card_serial_seq, AllianceSettings.card_number_prefix)
+    ).one()
+    last_serial, prefix = first
+    cards = [
+        Card(id=new_id("crd"), card_no=make_card_number(prefix, serial), status="issued")
+        for serial in range(last_serial - count + 1, last_serial + 1)
+    ]
+    db.session.add_all(cards)
+    audit(actor, "card.create", "card", cards[0].id, count=count, first=cards[0].card_no, last=cards[-1].card_no)
+    return cards
+
+
+def get_card(card_id: str) -> Card:
+    """A card by id."""
+    card = db.session.get(Card, card_id)
+    if card is None:
+        raise NotFound("No such card.", card_id=card_id)
+    return card
+
+
+@transactional
+def bind_card(actor: str, member_id: str, card_no: str) -> Card:
+    """Bind an issued card to a member and activate it."""
+    member = get_member(member_id)
+    card = db.session.scalar(select(Card).where(Card.card_no == card_no).with_for_update())
+    if card is None:
+        raise NotFound("No card with this number.", card_no=card_no)
+    if card.status in BLOCKED_CARD_STATUSES:
+        raise CardBlocked(status=card.status)
+    if card.member_id is not None:
+        raise Conflict("This card is already bound to a member.", card_no=card_no)
+    card.member_id = member.id
+    card.status = "active"
+    card.status_changed_at = utcnow()
+    audit(actor, "card.bind", "card", card.id, member_id=member.id)
+    return card
+
+
+@transactional
+def adjust_points(actor: str, member_id: str, points: int, reason: str) -> int:
+    """An operator's audited correction of a member's points; returns the new balance."""
+    if points == 0 or not reason.strip():
+        raise InvalidRequest("An adjustment needs a non-zero number of points and a reason.")
+    member = get_member(member_id)
+    adjustments = ledger.account_id(ALLIANCE_ADJUSTMENTS, ALLIANCE_OWNER)
+    balances = ledger.post(
+        "adjustment", adjustment_postings(member.points_account_id, adjustments, points), actor, memo=reason[:200]
+    )
+    audit(actor, "points.adjust", "member", member.id, points=points, reason=reason)
+    return balances[member.points_account_id]

@@ -1,0 +1,151 @@
+"""App, database and client fixtures: SQLite by default, PostgreSQL when DATABASE_URL names it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from server import create_app
+from server.config import TestingConfig, normalize_database_url
+from server.extensions import db
+from tests.resources import unavailable
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_url() -> str:
+    """The PostgreSQL server tests use for what only PostgreSQL can show (real concurrency)."""
+    return normalize_database_url(os.environ.get("POSTGRES_TEST_URL", DEFAULT_POSTGRES_URL))
+
+
+def _postgres_reachable(url: str) -> str | None:
+    try:
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+        return f"PostgreSQL not reachable at {url}: {exc.__class__.__name__}"
+
+
+class Database:
+    """A throw-away database for one test session: a SQLite file or a fresh PostgreSQL schema."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.schema = None
+        self.engine_options: dict = {}
+        if url.startswith("postgresql"):
+            self.schema = f"t_{secrets.token_hex(6)}"
+            admin = create_engine(url)
+            with admin.begin() as connection:
+                connection.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+            admin.dispose()
+            self.engine_options = {"connect_args": {"options": f"-csearch_path={self.schema}"}, "pool_size": 30,
+                                   "max_overflow": 30}
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.schema is not None
+
+    def make_app(self, **overrides):
+        """A testing app on this database with the schema created."""
+        app = create_app(
+            TestingConfig, SQLALCHEMY_DATABASE_URI=self.url, SQLALCHEMY_ENGINE_OPTIONS=self.engine_options, **overrides
+        )
+        with app.app_context():
+            db.metadata.create_all(db.engine)
+        return app
+
+    def drop(self):
+        if self.schema:
+            admin = create_engine(self.url)
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+            admin.dispose()
+
+
+def wipe(app) -> None:
+    """Delete every row, children first (fast enough for the small data tests build)."""
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+                connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in reversed(db.metadata.sorted_tables):
+                    connection.execute(table.delete())
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory):
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        url = normalize_database_url(url)
+        if url.startswith("postgresql") and (reason := _postgres_reachable(url)):
+            pytest.exit(f"DATABASE_URL is set but {reason}", returncode=3)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    database = Database(url)
+    yield database
+    database.drop()
+
+
+@pytest.fixture(scope="session")
+def app(database):
+    """The application under test, on the session's database."""
+    return database.make_app()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request):
+    """Every test starts from empty tables in whichever apps it used."""
+    yield
+    for name in ("app", "pg_app"):
+        if name in request.fixturenames:
+            wipe(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context for calling services directly."""
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def pg_database(database):
+    """A PostgreSQL database even when the main run is on SQLite (skips locally without it, fails in CI)."""
+    if database.is_postgres:
+        yield database
+        return
+    url = postgres_url()
+    if reason := _postgres_reachable(url):
+        unavailable(reason)
+    pg = Database(url)
+    yield pg
+    pg.drop()
+
+
+@pytest.fixture(scope="session")
+def pg_app(pg_database, database, app):
+    """The application on PostgreSQL (the main app when the run is on PostgreSQL)."""
+    return app if pg_database is database else pg_database.make_app()
+
+
+@pytest.fixture(scope="session")
+def scratch_dir():
+    with tempfile.TemporaryDirectory() as path:
+        yield path
