@@ -10,12 +10,23 @@ from rich.console import Console
 from rich.table import Table
 
 from server import create_app
+from server.domain.errors import DomainError
 
 console = Console()
 CLI_ACTOR = "system:cli"
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
+class AllianceGroup(FlaskGroup):
+    """FlaskGroup that reports refused operations as clean CLI errors instead of tracebacks."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            raise click.ClickException(f"{exc.code}: {exc.message} {exc.details or ''}".strip()) from exc
+
+
+@click.group(cls=AllianceGroup, create_app=create_app, add_default_commands=True)
 def main():
     """AllianceCard server administration."""
 

@@ -38,6 +38,7 @@ class Config:
     PII_HASH_KEY = os.environ.get("PII_HASH_KEY", "")
     CARD_SIGNING_KEY = os.environ.get("CARD_SIGNING_KEY", "")
     CARD_MASTER_KEY = os.environ.get("CARD_MASTER_KEY", "")
+    CARD_READ_KEY = os.environ.get("CARD_READ_KEY", "")
     REQUIRE_EXPLICIT_KEYS = False
 
     # Initial alliance settings: copied into the database when the alliance is first created.

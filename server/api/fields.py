@@ -24,9 +24,16 @@ def BasisPoints(**kwargs) -> fields.Integer:  # noqa: N802
     return fields.Integer(strict=True, validate=validate.Range(min=0, max=10_000), **kwargs)
 
 
+class _JsonBoolean(fields.Boolean):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not bool:  # 1 == True and 0 == False, so truthy/falsy sets alone let them in
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def StrictBoolean(**kwargs) -> fields.Boolean:  # noqa: N802
     """Only JSON true or false."""
-    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+    return _JsonBoolean(**kwargs)
 
 
 def Text(max_length: int, min_length: int = 1, **kwargs) -> fields.String:  # noqa: N802

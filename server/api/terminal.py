@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.api.auth import ANY_SECURITY, TERMINAL_SECURITY, check_merchant_scope, current_actor, require, require_terminal
+from server.api.auth import (
+    ANY_SECURITY,
+    TERMINAL_SECURITY,
+    check_merchant_scope,
+    current_actor,
+    require,
+    require_terminal,
+)
 from server.api.idempotent import IDEMPOTENCY_HEADER, idempotent
 from server.api.terminal_schemas import (
     IdentifyRequestSchema,
@@ -21,11 +28,21 @@ from server.api.terminal_schemas import (
     SaleListQuerySchema,
     SaleRequestSchema,
 )
+from server.domain.errors import InvalidRequest
 from server.models.base import utcnow
 from server.services import checkout, queries
 from server.services.alliance import get_settings
 
 blp = Blueprint("terminal", __name__, url_prefix="/api/v1", description="Checkout at a POS terminal")
+
+
+@blp.before_request
+def authenticate():
+    """A missing or wrong token gets 401 before the request body is looked at; a POST body must be JSON."""
+    current_actor()
+    if request.method == "POST" and not (request.is_json and request.get_data(cache=True)):
+        # never read a missing or non-JSON body as {} (an empty refund request means "refund the whole rest")
+        raise InvalidRequest("Send a JSON body with 'Content-Type: application/json'.")
 
 
 def level_ref(level) -> dict:
@@ -50,6 +67,7 @@ class TerminalInfo(MethodView):
                 "member_code_prefix": settings.member_code_prefix,
                 "point_value_fen": settings.point_value_fen,
                 "card_public_key": current_app.extensions["alliance_keys"].card_public_key(),
+                "card_read_key": current_app.extensions["alliance_keys"].card_read_key(),
             },
             "offline_limits": {
                 "max_sale_fen": settings.offline_max_sale_fen,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """A business rule refused the request; nothing was changed."""
+    """A business rule refused the request; nothing was changed (unless ``keeps_changes``)."""
 
     code = "invalid_request"
     status = 422
     default_message = "The request is not valid."
+    keeps_changes = False  # True: the refusal itself is recorded (e.g. a suspected clone is blocked)
 
     def __init__(self, message: str | None = None, **details):
         super().__init__(message or self.default_message)
@@ -53,7 +54,10 @@ class CardBlocked(DomainError):
 
 
 class CardStale(DomainError):
-    code, status, default_message = "card_stale", 409, "This card is behind its counter: suspected clone."
+    code, status, default_message = (
+        "card_stale", 409, "This card is behind its counter: suspected clone. The card is now blocked.",
+    )
+    keeps_changes = True
 
 
 class CodeInvalid(DomainError):

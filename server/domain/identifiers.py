@@ -11,7 +11,12 @@ MEMBER_CODE_LENGTH = 18
 # Prefixes a POS must route elsewhere: WeChat Pay (10-15) and Alipay (25-30) payment codes.
 RESERVED_CODE_PREFIXES = {str(n) for n in (*range(10, 16), *range(25, 31))}
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")  # [0-9], not \d: \d also matches full-width digits
+
+
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit alone accepts full-width and superscript digits, which int() may then reject.
+    return text.isascii() and text.isdigit()
 
 
 def luhn_check_digit(digits: str) -> str:
@@ -39,13 +44,13 @@ def make_card_number(prefix: str, serial: int) -> str:
 def is_valid_card_number(text: str) -> bool:
     """True for a 16-digit number whose last digit is its Luhn check digit."""
     return (
-        len(text) == CARD_NUMBER_LENGTH and text.isdigit() and luhn_check_digit(text[:-1]) == text[-1]
+        len(text) == CARD_NUMBER_LENGTH and _ascii_digits(text) and luhn_check_digit(text[:-1]) == text[-1]
     )
 
 
 def check_member_code_prefix(prefix: str) -> str:
     """Return a valid 2-digit alliance member-code prefix; raise ValueError otherwise."""
-    if len(prefix) != 2 or not prefix.isdigit() or prefix in RESERVED_CODE_PREFIXES or prefix[0] == "0":
+    if len(prefix) != 2 or not _ascii_digits(prefix) or prefix in RESERVED_CODE_PREFIXES or prefix[0] == "0":
         raise ValueError("the member-code prefix must be 2 digits, not 0x, 10-15 (WeChat) or 25-30 (Alipay)")
     return prefix
 
@@ -53,7 +58,8 @@ def check_member_code_prefix(prefix: str) -> str:
 def classify_scanned_code(text: str, member_code_prefix: str) -> tuple[str, str]:
     """Route what a scanner returned: ``('member_code', digits)`` or ``('card_number', digits)``."""
     cleaned = re.sub(r"[\s-]", "", text)
-    if len(cleaned) == MEMBER_CODE_LENGTH and cleaned.isdigit() and cleaned.startswith(member_code_prefix):
+    is_member_code = len(cleaned) == MEMBER_CODE_LENGTH and cleaned.startswith(member_code_prefix)
+    if is_member_code and _ascii_digits(cleaned):
         return "member_code", cleaned
     if is_valid_card_number(cleaned):
         return "card_number", cleaned

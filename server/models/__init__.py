@@ -3,7 +3,8 @@
 from server.models.alliance import AllianceSettings, Level
 from server.models.base import Base
 from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
-from server.models.member import Card, Member
+from server.models.card import Card, CardAlert, CardBatch
+from server.models.member import Member
 from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
 from server.models.records import AuditLog, IdempotencyRecord
 from server.models.sale import Identification, Refund, Sale
@@ -15,6 +16,8 @@ __all__ = [
     "AuditLog",
     "Base",
     "Card",
+    "CardAlert",
+    "CardBatch",
     "IdempotencyRecord",
     "Identification",
     "LedgerAccount",

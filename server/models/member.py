@@ -1,4 +1,4 @@
-"""Members and their cards."""
+"""Members of the alliance."""
 
 from __future__ import annotations
 
@@ -27,18 +27,3 @@ class Member(Base):
     points_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
     created_at: Mapped[datetime] = created_column()
 
-
-class Card(Base):
-    """A membership card: printed number with check digit, optional chip UID, lifecycle status."""
-
-    __tablename__ = "cards"
-
-    id: Mapped[str] = id_column("crd")
-    card_no: Mapped[str] = mapped_column(String(20), unique=True)
-    chip_uid: Mapped[str | None] = mapped_column(String(20), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="created")
-    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
-    key_version: Mapped[int] = mapped_column(default=1)
-    counter: Mapped[int] = mapped_column(default=0)
-    status_changed_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = created_column()

@@ -14,22 +14,33 @@ from flask import Flask
 
 from server.config import INSTANCE_DIR
 
-KEY_NAMES = ("PII_ENCRYPTION_KEY", "PII_HASH_KEY", "CARD_SIGNING_KEY", "CARD_MASTER_KEY")
+KEY_NAMES = ("PII_ENCRYPTION_KEY", "PII_HASH_KEY", "CARD_SIGNING_KEY", "CARD_MASTER_KEY", "CARD_READ_KEY")
 
 
 @dataclass(frozen=True)
 class KeyRing:
-    """The secrets the server works with, each 32 bytes."""
+    """The secrets the server works with, each 32 bytes (``card_read`` is shared with terminals)."""
 
     pii_encryption: bytes
     pii_hash: bytes
     card_signing: bytes
     card_master: bytes
+    card_read: bytes
 
     def card_public_key(self) -> str:
         """The alliance's Ed25519 card-record public key, base64 (terminals verify cards with it)."""
         public = Ed25519PrivateKey.from_private_bytes(self.card_signing).public_key()
         return base64.b64encode(public.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+
+    def card_read_key(self) -> str:
+        """The terminal read secret, base64 (terminals derive each card's read key from it)."""
+        return base64.b64encode(self.card_read).decode()
+
+    def card_counter_key(self) -> bytes:
+        """The key of the anti-clone counter MAC, derived from the master key (server only)."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"card counter mac").derive(
+            self.card_master
+        )
 
 
 def _derive(secret_key: str, label: str) -> bytes:

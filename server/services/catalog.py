@@ -184,10 +184,13 @@ class IssuedTerminal:
 def create_terminal(actor: str, merchant_id: str, name: str) -> IssuedTerminal:
     """Register a terminal for a merchant; the token is returned once and stored hashed."""
     merchant = get_merchant(merchant_id)
-    merchant.terminal_seq += 1
+    seq = db.session.execute(  # atomic: two terminals created at once get distinct codes
+        update(Merchant).where(Merchant.id == merchant.id).values(terminal_seq=Merchant.terminal_seq + 1)
+        .returning(Merchant.terminal_seq).execution_options(synchronize_session=False)
+    ).scalar_one()
     token = new_token(TERMINAL_TOKEN_PREFIX)
     terminal = Terminal(
-        id=new_id("trm"), merchant_id=merchant.id, code=f"T{merchant.terminal_seq:02d}", name=name,
+        id=new_id("trm"), merchant_id=merchant.id, code=f"T{seq:02d}", name=name,
         token_hash=token_hash(token),
     )
     db.session.add(terminal)

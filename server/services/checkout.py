@@ -10,7 +10,6 @@ from sqlalchemy import func, select, update
 
 from server.domain.errors import (
     CardBlocked,
-    CardInvalid,
     CardUnknown,
     CodeInvalid,
     Conflict,
@@ -39,10 +38,11 @@ from server.models import (
 )
 from server.models.base import new_id, utcnow
 from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
-from server.services import ledger
+from server.services import cards, ledger
 from server.services.alliance import get_settings
 from server.services.levels import level_rule
-from server.services.members import BLOCKED_CARD_STATUSES, find_member_by_phone
+from server.services.cards import BLOCKED_CARD_STATUSES
+from server.services.members import find_member_by_phone
 from server.services.unit_of_work import transactional
 
 OFFLINE_CLOCK_SKEW = timedelta(minutes=10)
@@ -124,9 +124,10 @@ def _card_by_number(card_no: str) -> Card:
 
 
 def _resolve_member(card: dict | None, code: str | None, phone: str | None, settings) -> tuple[str, str, Card | None]:
-    """Return (method, member_id, card) for what the terminal captured."""
+    """Return (method, member_id, card) for what the terminal captured (chip counters are not checked here)."""
     if card is not None:
-        raise CardInvalid("Chip cards cannot be verified by this server yet; type or scan the card number.")
+        found = cards.verified_chip_card(card)[0]
+        return "card", found.member_id, found
     if code is not None:
         kind, digits = classify_scanned_code(code, settings.member_code_prefix)
         if kind == "member_code":
@@ -140,7 +141,12 @@ def _resolve_member(card: dict | None, code: str | None, phone: str | None, sett
 def identify(terminal: Terminal, *, card: dict | None = None, code: str | None = None, phone: str | None = None):
     """Identify a member by card, scanned code or phone and open a single-use identification."""
     settings = get_settings()
-    method, member_id, found_card = _resolve_member(card, code, phone, settings)
+    card_update = None
+    if card is not None:
+        found_card, card_update = cards.identify_chip(terminal, card)
+        method, member_id = "card", found_card.member_id
+    else:
+        method, member_id, found_card = _resolve_member(None, code, phone, settings)
     who = member_at_merchant(member_id, terminal.merchant_id)
     token = new_token(IDENTIFICATION_TOKEN_PREFIX)
     expires_at = utcnow() + timedelta(seconds=current_app.config["IDENTIFICATION_TTL_SECONDS"])
@@ -150,7 +156,7 @@ def identify(terminal: Terminal, *, card: dict | None = None, code: str | None =
             card_id=found_card.id if found_card else None, method=method, expires_at=expires_at,
         )
     )
-    return IdentifyResult(who=who, method=method, token=token, expires_at=expires_at)
+    return IdentifyResult(who=who, method=method, token=token, expires_at=expires_at, card_update=card_update)
 
 
 def _open_identification(terminal: Terminal, token: str, *, consume: bool):
@@ -173,6 +179,11 @@ def _open_identification(terminal: Terminal, token: str, *, consume: bool):
             select(Identification.member_id, Identification.card_id, Identification.method).where(*conditions)
         ).one_or_none()
     if row is None:
+        issued_to = db.session.scalar(
+            select(Identification.terminal_id).where(Identification.token_hash == token_hash(token))
+        )
+        if issued_to is not None and issued_to != terminal.id:  # outside this terminal's scope
+            raise NotFound("No such identification at this terminal.")
         raise IdentificationExpired()
     return row
 
@@ -207,12 +218,12 @@ def _next_receipt_no(terminal: Terminal) -> str:
     return f"{terminal.code}-{seq:06d}"
 
 
-def _level_after(who: MemberAtMerchant, settings: AllianceSettings, payable_fen: int, now: datetime) -> Level:
+def _level_after(who: MemberAtMerchant, settings: AllianceSettings, now: datetime) -> Level:
     """Upgrade the member at once if this sale lifts the window spend over a higher threshold."""
     levels = list(db.session.scalars(select(Level).order_by(Level.rank)))
     if not any(level.rank > who.level.rank for level in levels):
         return who.level
-    spend = payable_fen + db.session.scalar(
+    spend = db.session.scalar(  # the sale being recorded is already flushed, so it is in this sum
         select(func.coalesce(func.sum(Sale.payable_fen - Sale.refunded_fen), 0)).where(
             Sale.member_id == who.member.id,
             Sale.occurred_at >= now - timedelta(days=settings.level_window_days),
@@ -260,6 +271,8 @@ def record_sale(
         found = _open_identification(terminal, identification_token, consume=True)
         member_id, card_id, method = found.member_id, found.card_id, found.method
         occurred_at = now
+        if card_update_written and method == "card":
+            cards.confirm_write_back(card_id)
     who = member_at_merchant(member_id, terminal.merchant_id)
     priced = quote_sale(amount_fen, redeem_points, who.balance, _terms(who, terminal, settings))
     merchant = terminal.merchant
@@ -279,7 +292,7 @@ def record_sale(
         earned=priced.points_to_earn, redeemed=priced.redeem_points,
     )
     balances = ledger.post("sale", postings, f"terminal:{terminal.id}", sale_id=sale_id)
-    level = _level_after(who, settings, priced.payable_fen, now)
+    level = _level_after(who, settings, now)
     balance = balances.get(who.member.points_account_id, who.balance)
     return SaleResult(sale=sale, points_balance=balance, level=level)
 

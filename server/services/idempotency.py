@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 
 from server.domain.errors import DomainError
 from server.extensions import db
@@ -46,8 +47,18 @@ class StoredResponse:
     replayed: bool
 
 
-class _DuplicateKey(Exception):
-    pass
+_records = IdempotencyRecord.__table__
+# One statement claims a key: the insert either adds the record or, if (actor, key) exists, does nothing.
+_CLAIM = {
+    name: dialect.insert(_records).on_conflict_do_nothing(index_elements=["actor", "key"]).returning(_records.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_STORE_RESPONSE = (
+    update(_records)
+    .where(_records.c.id == bindparam("record_id"))
+    .values(status_code=bindparam("status"), response_body=bindparam("body", type_=_records.c.response_body.type))
+)
+_RESET_LOCK_TIMEOUT = text("SET LOCAL lock_timeout = DEFAULT")
 
 
 def _replay(actor: str, key: str, request_hash: str) -> StoredResponse | None:
@@ -65,34 +76,42 @@ def _is_lock_timeout(exc: OperationalError) -> bool:
     return getattr(exc.orig, "sqlstate", None) == "55P03"
 
 
+def _claim(actor: str, key: str, request_hash: str) -> int | None:
+    """Insert the (actor, key) record and return its id; None when the key already has a record.
+
+    A first request still running holds the key's index entry: the insert waits for it (on PostgreSQL at
+    most IDEMPOTENCY_WAIT_SECONDS, then lock_timeout) and finds the key taken if it committed, free if
+    it failed. On SQLite the write lock taken at BEGIN already serializes requests.
+    """
+    dialect = db.session.get_bind().dialect.name
+    values = {"actor": actor, "key": key, "request_hash": request_hash, "created_at": utcnow()}
+    if dialect != "postgresql":
+        return db.session.execute(_CLAIM[dialect], values).scalar()
+    wait_ms = int(current_app.config["IDEMPOTENCY_WAIT_SECONDS"] * 1000)
+    db.session.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
+    record_id = db.session.execute(_CLAIM[dialect], values).scalar()
+    db.session.execute(_RESET_LOCK_TIMEOUT)
+    return record_id
+
+
 def run_idempotent(actor: str, key: str, request_hash: str, work: Callable[[], tuple[int, dict]]) -> StoredResponse:
     """Run ``work`` (which returns status and JSON body) at most once for (actor, key)."""
-    postgres = db.session.get_bind().dialect.name == "postgresql"
     try:
         with transaction():
-            stored = _replay(actor, key, request_hash)
-            if stored is not None:
+            record_id = _claim(actor, key, request_hash)
+            if record_id is None:  # answered before (or by a concurrent request that has now committed)
+                stored = _replay(actor, key, request_hash)
+                if stored is None:
+                    raise RequestInProgress()
                 return stored
-            record = IdempotencyRecord(actor=actor, key=key, request_hash=request_hash, created_at=utcnow())
-            db.session.add(record)
             try:
-                if postgres:
-                    wait_ms = current_app.config["IDEMPOTENCY_WAIT_SECONDS"] * 1000
-                    db.session.execute(text(f"SET LOCAL lock_timeout = {int(wait_ms)}"))
-                db.session.flush()
-                if postgres:
-                    db.session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
-            except IntegrityError as exc:
-                raise _DuplicateKey() from exc
-            status, body = work()
-            record.status_code, record.response_body = status, body
+                status, body = work()
+            except DomainError as exc:
+                if exc.keeps_changes:  # the refusal's own changes commit, but the key stays unused
+                    db.session.execute(delete(_records).where(_records.c.id == record_id))
+                raise
+            db.session.execute(_STORE_RESPONSE, {"record_id": record_id, "status": status, "body": body})
             return StoredResponse(status, body, replayed=False)
-    except _DuplicateKey:
-        with transaction():
-            stored = _replay(actor, key, request_hash)
-        if stored is None:  # the other request failed and left nothing: ours may run now
-            raise RequestInProgress() from None
-        return stored
     except OperationalError as exc:
         if _is_lock_timeout(exc):
             raise RequestInProgress() from exc

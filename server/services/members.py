@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from server.domain.errors import CardBlocked, Conflict, InvalidRequest, MemberNotFound, NotFound
-from server.domain.identifiers import make_card_number, mask_mobile, normalize_mobile
+from server.domain.identifiers import mask_mobile, normalize_mobile
 from server.domain.ledger import ALLIANCE_ADJUSTMENTS, MEMBER_POINTS, adjustment_postings
 from server.extensions import db
-from server.models import ALLIANCE_OWNER, AllianceSettings, Card, LedgerAccount, Level, Member
+from server.models import ALLIANCE_OWNER, Card, CardBatch, LedgerAccount, Level, Member
 from server.models.base import new_id, utcnow
 from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash
 from server.services import ledger
 from server.services.audit import audit
+from server.services.cards import BLOCKED_CARD_STATUSES, allocate_card_numbers
 from server.services.unit_of_work import transactional
-
-BLOCKED_CARD_STATUSES = {"lost", "frozen", "replaced", "cancelled"}
 
 
 def get_member(member_id: str) -> Member:
@@ -76,20 +75,10 @@ def reveal_phone(actor: str, member_id: str) -> str:
 
 @transactional
 def create_cards(actor: str, count: int) -> list[Card]:
-    """Create ``count`` unbound cards with consecutive printed numbers."""
+    """Create ``count`` unbound printed cards (no chip) with consecutive numbers, ready to bind."""
     if not 1 <= count <= 10_000:
         raise InvalidRequest("Create between 1 and 10000 cards at once.", field="count")
-    first = db.session.execute(
-        update(AllianceSettings)
-        .where(AllianceSettings.id == 1)
-        .values(card_serial_seq=AllianceSettings.card_serial_seq + count)
-        .returning(AllianceSettings.card_serial_seq, AllianceSettings.card_number_prefix)
-    ).one()
-    last_serial, prefix = first
-    cards = [
-        Card(id=new_id("crd"), card_no=make_card_number(prefix, serial), status="issued")
-        for serial in range(last_serial - count + 1, last_serial + 1)
-    ]
+    cards = [Card(id=new_id("crd"), card_no=number, status="issued") for number in allocate_card_numbers(count)]
     db.session.add_all(cards)
     audit(actor, "card.create", "card", cards[0].id, count=count, first=cards[0].card_no, last=cards[-1].card_no)
     return cards
@@ -105,7 +94,7 @@ def get_card(card_id: str) -> Card:
 
 @transactional
 def bind_card(actor: str, member_id: str, card_no: str) -> Card:
-    """Bind an issued card to a member and activate it."""
+    """Bind an issued card to a member and activate it; a card from a levelled batch lifts the member to it."""
     member = get_member(member_id)
     card = db.session.scalar(select(Card).where(Card.card_no == card_no).with_for_update())
     if card is None:
@@ -117,6 +106,10 @@ def bind_card(actor: str, member_id: str, card_no: str) -> Card:
     card.member_id = member.id
     card.status = "active"
     card.status_changed_at = utcnow()
+    batch_level = db.session.scalar(select(Level).join(CardBatch, CardBatch.level_id == Level.id).where(CardBatch.id == card.batch_id))
+    member_level = db.session.get(Level, member.level_id)
+    if batch_level is not None and batch_level.rank > member_level.rank:  # a batch of e.g. gold cards
+        member.level_id, member.level_since = batch_level.id, utcnow()
     audit(actor, "card.bind", "card", card.id, member_id=member.id)
     return card
 

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from sqlalchemy import Select, func, select
 
+from server.domain.errors import NotFound
+from server.domain.identifiers import normalize_mobile
 from server.extensions import db
-from server.models import Level, Sale
+from server.models import (
+    Card,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    Level,
+    Member,
+    Merchant,
+    Sale,
+    StaffUser,
+    Terminal,
+)
+from server.security.pii import phone_lookup_hash
 
 
 def paginate(query: Select, pagination) -> list:
     """Run ``query`` for one page and tell flask-smorest the total count."""
-    pagination.item_count = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    counted = select(func.count()).select_from(query.order_by(None).subquery())
+    pagination.item_count = db.session.scalar(counted)
     offset = (pagination.page - 1) * pagination.page_size
     return list(db.session.execute(query.offset(offset).limit(pagination.page_size)))
 
@@ -22,7 +37,8 @@ def sale_detail(sale: Sale, level: Level | None = None) -> dict:
              "amount_fen", "discount_bp", "discount_fen", "redeem_points", "redeem_value_fen", "payable_fen",
              "points_earned", "refunded_fen", "points_reversed", "points_restored", "offline", "occurred_at",
              "created_at")
-    return {**{name: getattr(sale, name) for name in names}, "level": {"code": level.code, "name": level.name}}
+    level_ref = {"code": level.code, "name": level.name}
+    return {**{name: getattr(sale, name) for name in names}, "level": level_ref}
 
 
 def list_sales(filters: dict, pagination) -> list[dict]:
@@ -37,3 +53,140 @@ def list_sales(filters: dict, pagination) -> list[dict]:
         query = query.where(Sale.occurred_at < filters["occurred_to"])
     rows = paginate(query.order_by(Sale.created_at.desc(), Sale.id), pagination)
     return [sale_detail(sale, level) for sale, level in rows]
+
+
+def _page_of_objects(query: Select, pagination) -> list:
+    """One page of a single-entity query, as objects."""
+    return [row[0] for row in paginate(query, pagination)]
+
+
+def _where_equal(query: Select, model, filters: dict, names: tuple[str, ...]) -> Select:
+    for name in names:
+        if filters.get(name) is not None:
+            query = query.where(getattr(model, name) == filters[name])
+    return query
+
+
+def list_merchants(filters: dict, pagination) -> list[Merchant]:
+    """Merchants by id, trade, region, status and a case-insensitive name substring (``q``), oldest first."""
+    query = _where_equal(select(Merchant), Merchant, filters, ("id", "trade", "region", "status"))
+    if filters.get("q"):
+        query = query.where(func.lower(Merchant.name).contains(filters["q"].lower(), autoescape=True))
+    return _page_of_objects(query.order_by(Merchant.created_at, Merchant.id), pagination)
+
+
+def list_terminals(merchant_id: str, pagination) -> list[Terminal]:
+    """A merchant's terminals in the order they were registered."""
+    query = select(Terminal).where(Terminal.merchant_id == merchant_id)
+    return _page_of_objects(query.order_by(Terminal.created_at, Terminal.id), pagination)
+
+
+def list_levels(pagination) -> list[Level]:
+    """All levels, lowest rank first."""
+    return _page_of_objects(select(Level).order_by(Level.rank), pagination)
+
+
+def _level_brief(level: Level) -> dict:
+    return {"id": level.id, "code": level.code, "name": level.name}
+
+
+def member_summary(member: Member, level: Level) -> dict:
+    """A member as operator lists show it: the phone masked only."""
+    names = ("id", "display_name", "status", "level_since", "recruited_by_merchant_id", "created_at")
+    return {**{name: getattr(member, name) for name in names}, "masked_phone": member.phone_masked,
+            "level": _level_brief(level)}
+
+
+def list_members(filters: dict, pagination) -> list[dict]:
+    """Members by exact phone (keyed hash), card number, level code and status, newest first."""
+    query = select(Member, Level).join(Level, Level.id == Member.level_id)
+    if filters.get("phone"):
+        query = query.where(Member.phone_hash == phone_lookup_hash(normalize_mobile(filters["phone"])))
+    if filters.get("card_no"):
+        query = query.where(Member.id.in_(select(Card.member_id).where(Card.card_no == filters["card_no"])))
+    if filters.get("level"):
+        query = query.where(Level.code == filters["level"])
+    if filters.get("status"):
+        query = query.where(Member.status == filters["status"])
+    rows = paginate(query.order_by(Member.created_at.desc(), Member.id), pagination)
+    return [member_summary(member, level) for member, level in rows]
+
+
+def member_detail(member: Member) -> dict:
+    """A member with level, points balance and cards (operators only)."""
+    level = db.session.get(Level, member.level_id)
+    balance = db.session.get(LedgerAccount, member.points_account_id).balance
+    cards = db.session.scalars(select(Card).where(Card.member_id == member.id).order_by(Card.card_no))
+    return {**member_summary(member, level), "points_balance": balance, "cards": list(cards)}
+
+
+def list_cards(filters: dict, pagination) -> list[Card]:
+    """Cards by status, card number and member, in card-number order."""
+    query = _where_equal(select(Card), Card, filters, ("status", "card_no", "member_id"))
+    return _page_of_objects(query.order_by(Card.card_no), pagination)
+
+
+def get_account(account_id: int) -> LedgerAccount:
+    """A points account by id."""
+    account = db.session.get(LedgerAccount, account_id)
+    if account is None:
+        raise NotFound("No such account.", account_id=account_id)
+    return account
+
+
+def list_accounts(filters: dict, pagination) -> list[LedgerAccount]:
+    """Points accounts by kind and owner, in the order they were opened."""
+    query = _where_equal(select(LedgerAccount), LedgerAccount, filters, ("kind", "owner_id"))
+    return _page_of_objects(query.order_by(LedgerAccount.id), pagination)
+
+
+def account_entries(account_id: int, pagination) -> list[dict]:
+    """The entries of one account with their transactions, newest first."""
+    query = (
+        select(LedgerEntry, LedgerTransaction)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(LedgerEntry.account_id == account_id)
+        .order_by(LedgerEntry.id.desc())
+    )
+    return [
+        {"id": entry.id, "transaction_id": txn.id, "account_id": entry.account_id, "amount": entry.amount,
+         "kind": txn.kind, "sale_id": txn.sale_id, "refund_id": txn.refund_id, "actor": txn.actor,
+         "memo": txn.memo, "created_at": txn.created_at}
+        for entry, txn in paginate(query, pagination)
+    ]
+
+
+def list_transactions(filters: dict, pagination) -> list[dict]:
+    """Ledger transactions by kind and sale, newest first, each with its entries."""
+    query = _where_equal(select(LedgerTransaction), LedgerTransaction, filters, ("kind", "sale_id"))
+    transactions = _page_of_objects(query.order_by(LedgerTransaction.id.desc()), pagination)
+    entries: dict[int, list[dict]] = {txn.id: [] for txn in transactions}
+    rows = db.session.execute(
+        select(LedgerEntry, LedgerAccount.kind, LedgerAccount.owner_id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerEntry.transaction_id.in_(list(entries)))
+        .order_by(LedgerEntry.id)
+    )
+    for entry, kind, owner_id in rows:
+        entries[entry.transaction_id].append(
+            {"id": entry.id, "account_id": entry.account_id, "account_kind": kind, "owner_id": owner_id,
+             "amount": entry.amount}
+        )
+    names = ("id", "kind", "sale_id", "refund_id", "actor", "memo", "created_at")
+    return [
+        {**{name: getattr(txn, name) for name in names}, "entries": entries[txn.id]} for txn in transactions
+    ]
+
+
+def get_staff_user(user_id: str) -> StaffUser:
+    """A staff user by id."""
+    user = db.session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound("No such staff user.", user_id=user_id)
+    return user
+
+
+def list_staff(filters: dict, pagination) -> list[StaffUser]:
+    """Staff users by role and merchant, in the order they were created."""
+    query = _where_equal(select(StaffUser), StaffUser, filters, ("role", "merchant_id"))
+    return _page_of_objects(query.order_by(StaffUser.created_at, StaffUser.id), pagination)

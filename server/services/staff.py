@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from server.domain.errors import Conflict, InvalidRequest, Unauthorized
+from server.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from server.domain.permissions import MERCHANT_ROLES, ROLES
 from server.extensions import db
 from server.models import PersonalToken, StaffUser, Terminal
@@ -50,6 +50,8 @@ def create_staff_user(
 @transactional
 def create_personal_token(actor: str, user_id: str, name: str) -> IssuedToken:
     """Give a staff user an API token, shown once."""
+    if db.session.get(StaffUser, user_id) is None:
+        raise NotFound("No such staff user.", user_id=user_id)
     token = new_token(PERSONAL_TOKEN_PREFIX)
     record = PersonalToken(id=new_id("tok"), user_id=user_id, name=name, token_hash=token_hash(token))
     db.session.add(record)

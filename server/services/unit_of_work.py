@@ -1,4 +1,7 @@
-"""The one transaction a use case owns: commit on success, roll back on any error."""
+"""The one transaction a use case owns: commit on success, roll back on any error.
+
+A refusal that must itself be recorded (``DomainError.keeps_changes``) commits before it propagates.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from server.domain.errors import DomainError
 from server.extensions import db
 
 _depth: ContextVar[int] = ContextVar("transaction_depth", default=0)
@@ -21,6 +25,14 @@ def transaction() -> Iterator[None]:
         yield
         if depth == 0:
             db.session.commit()
+        else:  # a joined use case hands back its rows as stored (defaults filled in), like a committed one
+            db.session.flush()
+    except DomainError as exc:
+        if depth == 0 and exc.keeps_changes:
+            db.session.commit()
+        elif depth == 0:
+            db.session.rollback()
+        raise
     except BaseException:
         if depth == 0:
             db.session.rollback()

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# System packages the tests need on a fresh Debian 12 machine besides PC/SC (see install-pcsc.sh); as root.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  postgresql-client      # pg_isready, and pgbench for the benchmark
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

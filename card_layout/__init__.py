@@ -1,0 +1,4 @@
+"""The alliance's MIFARE Classic 1K card layout, shared by the server, the POS and the card tools.
+
+Pure functions and constants only; see docs/card-layout.md for the reasoning.
+"""

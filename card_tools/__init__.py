@@ -1,0 +1,1 @@
+"""Operator tools for physical cards: batch issuance, encoding, verification, lifecycle."""

@@ -1,0 +1,1 @@
+"""AllianceCard POS terminal: hardware, checkout core, server client, outbox and receipts."""

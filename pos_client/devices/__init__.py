@@ -1,0 +1,1 @@
+"""Terminal devices behind small interfaces: card reader, code scanner, receipt printer."""

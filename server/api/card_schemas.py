@@ -1,0 +1,95 @@
+"""Schemas of card batches, chip encoding and the card lifecycle."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from server.api.fields import Text
+from server.services.cards import CARD_TYPES, MAX_BATCH, batch_progress
+
+UID = validate.Regexp(r"^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{20})$", error="4, 7 or 10 bytes in hex.")
+
+
+class BatchCreateSchema(Schema):
+    count = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=MAX_BATCH))
+    card_type = fields.String(load_default="mifare-classic-1k", validate=validate.OneOf(sorted(CARD_TYPES)))
+    level = Text(32, load_default=None, allow_none=True)
+    name = Text(100, min_length=0, load_default="")
+    print_details = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=40)),
+        values=fields.String(validate=validate.Length(max=200)),
+        load_default=dict,
+    )
+
+
+class BatchSummarySchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    card_type = fields.String()
+    count = fields.Integer()
+    level_id = fields.String(allow_none=True)
+    first_card_no = fields.String()
+    last_card_no = fields.String()
+    print_details = fields.Dict()
+    state = fields.String()
+    created_at = fields.DateTime()
+
+
+class BatchSchema(BatchSummarySchema):
+    progress = fields.Method("batch_progress", metadata={"description": "How many cards are in each status"})
+
+    def batch_progress(self, batch) -> dict[str, int]:
+        return batch_progress(batch.id)
+
+
+class BatchEnvelopeSchema(Schema):
+    batch = fields.Nested(BatchSchema)
+
+
+class BatchCardSchema(Schema):
+    id = fields.String()
+    card_no = fields.String()
+    chip_uid = fields.String(allow_none=True)
+    status = fields.String()
+
+
+class ChipPathSchema(Schema):
+    uid = fields.String(required=True, validate=UID)
+
+
+class EncodePlanSchema(Schema):
+    card_id = fields.String()
+    card_no = fields.String()
+    uid = fields.String()
+    key_version = fields.Integer()
+    blocks = fields.Dict(keys=fields.String(), values=fields.String())
+    keys = fields.Dict(keys=fields.String(), values=fields.Dict())
+
+
+class LifecycleCardSchema(Schema):
+    id = fields.String()
+    card_no = fields.String()
+    chip_uid = fields.String(allow_none=True)
+    status = fields.String()
+    member_id = fields.String(allow_none=True)
+    batch_id = fields.String(allow_none=True)
+    replaced_by_id = fields.String(allow_none=True)
+    status_changed_at = fields.DateTime(allow_none=True)
+
+
+class LifecycleEnvelopeSchema(Schema):
+    card = fields.Nested(LifecycleCardSchema)
+
+
+class ReasonSchema(Schema):
+    reason = Text(200, min_length=0, load_default="")
+
+
+class ReplaceSchema(Schema):
+    new_card_no = fields.String(required=True, validate=validate.Regexp(r"^\d{16}$"))
+
+
+class ChipKeysSchema(Schema):
+    card_no = fields.String()
+    uid = fields.String()
+    keys = fields.Dict(keys=fields.String(), values=fields.Dict())

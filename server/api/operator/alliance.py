@@ -1,0 +1,41 @@
+"""The alliance's settings and the public card-verification material, for operator tools."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from server.api.auth import STAFF_SECURITY
+from server.api.operator.staff import require_staff, staff_only
+from server.services.alliance import get_settings
+
+blp = Blueprint("alliance", __name__, url_prefix="/api/v1", description="Alliance settings")
+blp.before_request(staff_only)
+
+
+class AllianceSchema(Schema):
+    name = fields.String()
+    member_code_prefix = fields.String()
+    card_number_prefix = fields.String()
+    point_value_fen = fields.Integer()
+    timezone = fields.String()
+    level_window_days = fields.Integer()
+    offline_max_sale_fen = fields.Integer()
+    offline_max_sales_per_shift = fields.Integer()
+    offline_max_age_hours = fields.Integer()
+    card_public_key = fields.String(metadata={"description": "Ed25519 public key verifying card records (base64)"})
+    card_read_key = fields.String(metadata={"description": "Secret terminals derive card read keys from (base64)"})
+
+
+@blp.route("/alliance")
+class Alliance(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, AllianceSchema)
+    def get(self):
+        """The alliance settings, with the card public key and read key that card tools verify cards with."""
+        require_staff("alliance:read")
+        keys = current_app.extensions["alliance_keys"]
+        settings = AllianceSchema().dump(get_settings())
+        return {**settings, "card_public_key": keys.card_public_key(), "card_read_key": keys.card_read_key()}

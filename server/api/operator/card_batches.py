@@ -1,0 +1,168 @@
+"""Card batches for the card factory, chip encoding, and the card lifecycle (挂失, 冻结, 补卡, 注销)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from server.api.auth import STAFF_SECURITY
+from server.api.card_schemas import (
+    BatchCardSchema,
+    BatchCreateSchema,
+    BatchEnvelopeSchema,
+    BatchSummarySchema,
+    ChipKeysSchema,
+    EncodePlanSchema,
+    LifecycleEnvelopeSchema,
+    ReasonSchema,
+    ReplaceSchema,
+)
+from server.api.idempotent import idempotent
+from server.api.operator.staff import IDEMPOTENCY_PARAMETER, require_staff, staff_only
+from server.services import cards
+
+blp = Blueprint("card_batches", __name__, url_prefix="/api/v1", description="Card batches, encoding and lifecycle")
+blp.before_request(staff_only)
+
+
+@blp.route("/card-batches")
+class Batches(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, BatchSummarySchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters):
+        """Card batches, newest first."""
+        require_staff("cards:read")
+        return cards.list_batches(pagination_parameters)
+
+    @blp.doc(security=STAFF_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
+    @blp.arguments(BatchCreateSchema)
+    @blp.response(201, BatchEnvelopeSchema)
+    def post(self, args):
+        """Create a batch of cards with consecutive numbers (idempotent)."""
+        actor = require_staff("cards:write")
+        return idempotent(
+            actor,
+            201,
+            lambda: BatchEnvelopeSchema().dump(
+                {
+                    "batch": cards.create_batch(
+                        actor.key, args["count"], args["card_type"], args["level"], args["name"], args["print_details"]
+                    )
+                }
+            ),
+        )
+
+
+@blp.route("/card-batches/<batch_id>")
+class BatchDetail(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, BatchEnvelopeSchema)
+    def get(self, batch_id):
+        """One batch with its progress."""
+        require_staff("cards:read")
+        return {"batch": cards.get_batch(batch_id)}
+
+
+@blp.route("/card-batches/<batch_id>/cards")
+class BatchCards(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, BatchCardSchema(many=True))
+    @blp.paginate(max_page_size=10_000)
+    def get(self, batch_id, pagination_parameters):
+        """The cards of a batch in card-number order (for print files and resuming encoding)."""
+        require_staff("cards:read")
+        cards.get_batch(batch_id)
+        return cards.list_batch_cards(batch_id, pagination_parameters)
+
+
+@blp.route("/card-batches/<batch_id>/chips/<uid>")
+class ChipEncoding(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, EncodePlanSchema)
+    def put(self, batch_id, uid):
+        """Assign this chip the batch's next free card number (or the one it already has) and return
+        the blocks and keys to write. Idempotent by design (PUT): the same chip always gets the same card."""
+        actor = require_staff("cards:write")
+        return cards.plan_encoding(actor.key, batch_id, uid).as_json()
+
+
+@blp.route("/card-batches/<batch_id>/chips/<uid>/confirmation")
+class ChipConfirmation(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, LifecycleEnvelopeSchema)
+    def put(self, batch_id, uid):
+        """The tool read the chip back and verified it: the card becomes issued. Idempotent (PUT)."""
+        actor = require_staff("cards:write")
+        return {"card": cards.confirm_encoding(actor.key, batch_id, uid)}
+
+
+@blp.route("/cards/by-number/<card_no>")
+class CardByNumber(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, LifecycleEnvelopeSchema)
+    def get(self, card_no):
+        """A card by its printed number."""
+        require_staff("cards:read")
+        return {"card": cards.card_by_number(card_no)}
+
+
+def _lifecycle(action):
+    """A POST endpoint changing a card's status (idempotent), audited by the service."""
+
+    @blp.doc(security=STAFF_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
+    @blp.arguments(ReasonSchema)
+    @blp.response(200, LifecycleEnvelopeSchema)
+    def post(self, args, card_no):
+        actor = require_staff("cards:write")
+        return idempotent(
+            actor, 200, lambda: LifecycleEnvelopeSchema().dump({"card": action(actor.key, card_no, args["reason"])})
+        )
+
+    post.__doc__ = action.__doc__
+    return post
+
+
+@blp.route("/cards/by-number/<card_no>/lost")
+class CardLost(MethodView):
+    post = _lifecycle(cards.report_lost)
+
+
+@blp.route("/cards/by-number/<card_no>/freeze")
+class CardFreeze(MethodView):
+    post = _lifecycle(cards.freeze)
+
+
+@blp.route("/cards/by-number/<card_no>/unfreeze")
+class CardUnfreeze(MethodView):
+    post = _lifecycle(cards.unfreeze)
+
+
+@blp.route("/cards/by-number/<card_no>/cancel")
+class CardCancel(MethodView):
+    post = _lifecycle(cards.cancel)
+
+
+@blp.route("/cards/by-number/<card_no>/replace")
+class CardReplace(MethodView):
+    @blp.doc(security=STAFF_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
+    @blp.arguments(ReplaceSchema)
+    @blp.response(200, LifecycleEnvelopeSchema)
+    def post(self, args, card_no):
+        """补卡: the new card takes over the member of this one, which is blocked for good (idempotent)."""
+        actor = require_staff("cards:write")
+        return idempotent(
+            actor,
+            200,
+            lambda: LifecycleEnvelopeSchema().dump({"card": cards.replace(actor.key, card_no, args["new_card_no"])}),
+        )
+
+
+@blp.route("/chips/<uid>/keys")
+class ChipKeys(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, ChipKeysSchema)
+    def get(self, uid):
+        """Every sector key of an issued chip, to reformat a test card (admin and card issuers; audited)."""
+        actor = require_staff("cards:format")
+        return cards.chip_keys(actor.key, uid)

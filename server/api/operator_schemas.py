@@ -1,0 +1,409 @@
+"""Request and response schemas of the operator and merchant-staff endpoints."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from server.api.fields import MAX_POINTS, BasisPoints, Text
+from server.domain.identifiers import is_valid_card_number
+from server.domain.ledger import (
+    ALLIANCE_ADJUSTMENTS,
+    ALLIANCE_EXPIRY,
+    MEMBER_POINTS,
+    MERCHANT_ACCEPTED,
+    MERCHANT_ISSUED,
+)
+from server.domain.money import MAX_AMOUNT_FEN
+from server.domain.permissions import ROLES
+from server.services.catalog import TRADES
+
+MERCHANT_STATUSES = ("active", "suspended", "closed")
+TERMINAL_STATUSES = ("active", "disabled")
+CARD_STATUSES = ("created", "encoding", "issued", "active", "lost", "frozen", "replaced", "cancelled")
+ACCOUNT_KINDS = (MEMBER_POINTS, MERCHANT_ISSUED, MERCHANT_ACCEPTED, ALLIANCE_ADJUSTMENTS, ALLIANCE_EXPIRY)
+MAX_CARDS_PER_REQUEST = 1_000
+
+CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]*$", error="Lower-case letters, digits, '_' and '-' only.")
+USERNAME = validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$", error="Letters, digits, '_', '.', '@' and '-' only."
+)
+
+
+def OptionalText(max_length: int, **kwargs) -> fields.String:  # noqa: N802 - reads like a field class
+    """A string that may be empty."""
+    return Text(max_length, min_length=0, **kwargs)
+
+
+def SpendFen(**kwargs) -> fields.Integer:  # noqa: N802
+    """A spend threshold in fen: a JSON integer from 0 to 10^10."""
+    return fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_AMOUNT_FEN), **kwargs)
+
+
+def Choice(values, **kwargs) -> fields.String:  # noqa: N802
+    """One of a fixed set of strings."""
+    return fields.String(validate=validate.OneOf(sorted(values)), **kwargs)
+
+
+def _card_number(value: str) -> None:
+    if not is_valid_card_number(value):
+        raise ValidationError("Not a valid card number (16 digits with a check digit).")
+
+
+class NotEmptyMixin:
+    """A PATCH body must change something."""
+
+    @validates_schema
+    def not_empty(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Give at least one field to change.", "_schema")
+
+
+class EmptySchema(Schema):
+    """A request without parameters (unknown fields are refused)."""
+
+
+# Merchants and level discounts
+
+
+class MerchantSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    trade = fields.String()
+    region = fields.String()
+    address = fields.String()
+    contact_phone = fields.String()
+    status = fields.String()
+    earn_rate_bp = fields.Integer()
+    max_redeem_bp = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class MerchantEnvelopeSchema(Schema):
+    merchant = fields.Nested(MerchantSchema)
+
+
+class MerchantQuerySchema(Schema):
+    trade = Choice(TRADES)
+    region = Text(64)
+    status = Choice(MERCHANT_STATUSES)
+    q = Text(100, metadata={"description": "Part of the name (case-insensitive)"})
+
+
+class MerchantCreateSchema(Schema):
+    name = Text(100, required=True)
+    trade = Choice(TRADES, required=True)
+    region = OptionalText(64)
+    address = OptionalText(200)
+    contact_phone = OptionalText(32)
+    earn_rate_bp = BasisPoints()
+    max_redeem_bp = BasisPoints()
+
+
+class MerchantUpdateSchema(NotEmptyMixin, Schema):
+    name = Text(100)
+    trade = Choice(TRADES)
+    region = OptionalText(64)
+    address = OptionalText(200)
+    contact_phone = OptionalText(32)
+    status = Choice(MERCHANT_STATUSES)
+    earn_rate_bp = BasisPoints()
+    max_redeem_bp = BasisPoints()
+
+
+class LevelDiscountSchema(Schema):
+    """What one level pays at a merchant, with the operator's bounds for it."""
+
+    merchant_id = fields.String()
+    level_id = fields.String()
+    level_code = fields.String()
+    level_name = fields.String()
+    rank = fields.Integer()
+    discount_bp = fields.Integer()
+    min_discount_bp = fields.Integer()
+    max_discount_bp = fields.Integer()
+
+
+class LevelDiscountUpdateSchema(Schema):
+    discount_bp = BasisPoints(required=True)
+
+
+# Terminals
+
+
+class TerminalSchema(Schema):
+    id = fields.String()
+    merchant_id = fields.String()
+    code = fields.String()
+    name = fields.String()
+    status = fields.String()
+    created_at = fields.DateTime()
+
+
+class TerminalEnvelopeSchema(Schema):
+    terminal = fields.Nested(TerminalSchema)
+
+
+class IssuedTerminalSchema(Schema):
+    terminal = fields.Nested(TerminalSchema)
+    token = fields.String(metadata={"description": "The terminal's bearer token (tt_...), shown only here"})
+
+
+class TerminalCreateSchema(Schema):
+    name = Text(100, required=True)
+
+
+class TerminalUpdateSchema(Schema):
+    status = Choice(TERMINAL_STATUSES, required=True)
+
+
+# Levels
+
+
+class LevelSchema(Schema):
+    id = fields.String()
+    code = fields.String()
+    name = fields.String()
+    name_en = fields.String()
+    rank = fields.Integer()
+    upgrade_spend_fen = fields.Integer()
+    keep_spend_fen = fields.Integer()
+    protection_days = fields.Integer()
+    default_discount_bp = fields.Integer()
+    min_discount_bp = fields.Integer()
+    max_discount_bp = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class LevelEnvelopeSchema(Schema):
+    level = fields.Nested(LevelSchema)
+
+
+class LevelUpdateSchema(NotEmptyMixin, Schema):
+    name = Text(50)
+    name_en = OptionalText(50)
+    upgrade_spend_fen = SpendFen()
+    keep_spend_fen = SpendFen()
+    protection_days = fields.Integer(strict=True, validate=validate.Range(min=0, max=3650))
+    default_discount_bp = BasisPoints()
+    min_discount_bp = BasisPoints()
+    max_discount_bp = BasisPoints()
+
+
+class LevelCreateSchema(LevelUpdateSchema):
+    code = fields.String(required=True, validate=[validate.Length(min=1, max=32), CODE])
+    name = Text(50, required=True)
+    rank = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=1000))
+
+
+class LevelEvaluationSchema(Schema):
+    upgraded = fields.Integer()
+    downgraded = fields.Integer()
+    kept = fields.Integer()
+
+
+# Members and cards
+
+
+class LevelBriefSchema(Schema):
+    id = fields.String()
+    code = fields.String()
+    name = fields.String()
+
+
+class CardSchema(Schema):
+    id = fields.String()
+    card_no = fields.String()
+    chip_uid = fields.String(allow_none=True)
+    status = fields.String()
+    member_id = fields.String(allow_none=True)
+    batch_id = fields.String(allow_none=True)
+    key_version = fields.Integer()
+    status_changed_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class CardEnvelopeSchema(Schema):
+    card = fields.Nested(CardSchema)
+
+
+class CardListEnvelopeSchema(Schema):
+    cards = fields.List(fields.Nested(CardSchema))
+
+
+class CardQuerySchema(Schema):
+    status = Choice(CARD_STATUSES)
+    card_no = Text(20)
+    member_id = Text(24)
+
+
+class CardCreateSchema(Schema):
+    count = fields.Integer(
+        strict=True, required=True, validate=validate.Range(min=1, max=MAX_CARDS_PER_REQUEST)
+    )
+
+
+class MemberSummarySchema(Schema):
+    """A member as operators list them: the phone is masked."""
+
+    id = fields.String()
+    display_name = fields.String()
+    masked_phone = fields.String()
+    status = fields.String()
+    level = fields.Nested(LevelBriefSchema)
+    level_since = fields.DateTime()
+    recruited_by_merchant_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class MemberDetailSchema(MemberSummarySchema):
+    points_balance = fields.Integer()
+    cards = fields.List(fields.Nested(CardSchema))
+
+
+class MemberEnvelopeSchema(Schema):
+    member = fields.Nested(MemberDetailSchema)
+
+
+class MemberQuerySchema(Schema):
+    phone = Text(32, metadata={"description": "Exact mobile number, any common notation"})
+    card_no = Text(20)
+    level = Text(32, metadata={"description": "Level code"})
+    status = Text(16)
+
+
+class MemberCreateSchema(Schema):
+    phone = Text(32, required=True)
+    display_name = OptionalText(50, load_default="")
+    recruited_by_merchant_id = Text(24)
+
+
+class MemberPhoneSchema(Schema):
+    member_id = fields.String()
+    phone = fields.String()
+
+
+class BindCardSchema(Schema):
+    card_no = fields.String(required=True, validate=_card_number)
+
+
+class PointsAdjustmentSchema(Schema):
+    points = fields.Integer(
+        strict=True, required=True, validate=validate.Range(min=-MAX_POINTS, max=MAX_POINTS),
+        metadata={"description": "Points to add (negative: take away); not zero"},
+    )
+    reason = Text(200, required=True)
+
+    @validates_schema
+    def real_change(self, data, **kwargs):
+        if data.get("points") == 0:
+            raise ValidationError("An adjustment must change the balance.", "points")
+        if "reason" in data and not data["reason"].strip():
+            raise ValidationError("Give a reason.", "reason")
+
+
+class PointsAdjustmentResultSchema(Schema):
+    member_id = fields.String()
+    points = fields.Integer()
+    points_balance = fields.Integer()
+
+
+# Ledger
+
+
+class LedgerAccountSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    owner_id = fields.String()
+    balance = fields.Integer()
+    allow_negative = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+class LedgerAccountQuerySchema(Schema):
+    kind = Choice(ACCOUNT_KINDS)
+    owner_id = Text(24)
+
+
+class AccountEntrySchema(Schema):
+    """One entry on an account, with what its transaction was."""
+
+    id = fields.Integer()
+    transaction_id = fields.Integer()
+    account_id = fields.Integer()
+    amount = fields.Integer()
+    kind = fields.String()
+    sale_id = fields.String(allow_none=True)
+    refund_id = fields.String(allow_none=True)
+    actor = fields.String()
+    memo = fields.String()
+    created_at = fields.DateTime()
+
+
+class TransactionEntrySchema(Schema):
+    id = fields.Integer()
+    account_id = fields.Integer()
+    account_kind = fields.String()
+    owner_id = fields.String()
+    amount = fields.Integer()
+
+
+class LedgerTransactionSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    sale_id = fields.String(allow_none=True)
+    refund_id = fields.String(allow_none=True)
+    actor = fields.String()
+    memo = fields.String()
+    created_at = fields.DateTime()
+    entries = fields.List(fields.Nested(TransactionEntrySchema))
+
+
+class LedgerTransactionQuerySchema(Schema):
+    kind = Text(32)
+    sale_id = Text(24)
+
+
+# Staff
+
+
+class StaffUserSchema(Schema):
+    id = fields.String()
+    username = fields.String()
+    display_name = fields.String()
+    role = fields.String()
+    merchant_id = fields.String(allow_none=True)
+    status = fields.String()
+    created_at = fields.DateTime()
+
+
+class StaffUserEnvelopeSchema(Schema):
+    staff_user = fields.Nested(StaffUserSchema)
+
+
+class StaffQuerySchema(Schema):
+    role = Choice(ROLES)
+    merchant_id = Text(24)
+
+
+class StaffCreateSchema(Schema):
+    username = fields.String(required=True, validate=[validate.Length(min=1, max=64), USERNAME])
+    role = Choice(ROLES, required=True)
+    merchant_id = Text(24)
+    display_name = OptionalText(100, load_default="")
+    password = fields.String(validate=validate.Length(min=10, max=200))
+
+
+class PersonalTokenSchema(Schema):
+    id = fields.String()
+    user_id = fields.String()
+    name = fields.String()
+    created_at = fields.DateTime()
+
+
+class PersonalTokenCreateSchema(Schema):
+    name = Text(100, required=True)
+
+
+class IssuedPersonalTokenSchema(Schema):
+    personal_token = fields.Nested(PersonalTokenSchema)
+    token = fields.String(metadata={"description": "The personal token (pt_...), shown only here"})

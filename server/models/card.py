@@ -1,0 +1,67 @@
+"""Membership cards, the batches they are issued in, and anti-clone alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.models.base import Base, created_column, id_column
+
+
+class CardBatch(Base):
+    """A print-and-encode run of cards for the card factory."""
+
+    __tablename__ = "card_batches"
+
+    id: Mapped[str] = id_column("bat")
+    name: Mapped[str] = mapped_column(String(100))
+    card_type: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int]
+    level_id: Mapped[str | None] = mapped_column(ForeignKey("levels.id"))
+    first_card_no: Mapped[str] = mapped_column(String(20))
+    last_card_no: Mapped[str] = mapped_column(String(20))
+    print_details: Mapped[dict] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="created")
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = created_column()
+
+
+class Card(Base):
+    """A membership card: printed number with check digit, optional chip UID, lifecycle status.
+
+    Status: created (in a batch) → encoding (chip being written) → issued → active (bound to a
+    member) → lost / frozen / replaced / cancelled. ``counter`` is the anti-clone counter the card
+    should hold; while ``counter_unconfirmed`` the previous value is still accepted (write-back pending).
+    """
+
+    __tablename__ = "cards"
+
+    id: Mapped[str] = id_column("crd")
+    card_no: Mapped[str] = mapped_column(String(20), unique=True)
+    chip_uid: Mapped[str | None] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="created")
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("card_batches.id"), index=True)
+    key_version: Mapped[int] = mapped_column(default=1)
+    counter: Mapped[int] = mapped_column(default=0)
+    counter_unconfirmed: Mapped[bool] = mapped_column(default=False)
+    level_rank: Mapped[int] = mapped_column(default=0)
+    replaced_by_id: Mapped[str | None] = mapped_column(ForeignKey("cards.id"))
+    status_changed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_column()
+
+
+class CardAlert(Base):
+    """Something the operator must look at, e.g. a card presented with a stale counter (suspected clone)."""
+
+    __tablename__ = "card_alerts"
+
+    id: Mapped[str] = id_column("alr")
+    card_id: Mapped[str] = mapped_column(ForeignKey("cards.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    terminal_id: Mapped[str | None] = mapped_column(ForeignKey("terminals.id"))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_column()

@@ -1,0 +1,398 @@
+"""Physical cards: batches, chip encoding, identification by chip with the anti-clone counter, lifecycle."""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import func, insert, select, update
+
+from card_layout.keys import sector_keys
+from card_layout.layout import COUNTER_BLOCK, COUNTER_SECTOR, RECORD_SECTOR, SECTOR_COUNT
+from card_layout.record import CardFormatError, CardRecord, counter_block, read_counter, sign_record, verify_record
+from server.domain.errors import (
+    CardBlocked,
+    CardInvalid,
+    CardStale,
+    CardUnknown,
+    Conflict,
+    InvalidRequest,
+    MemberNotFound,
+    NotFound,
+)
+from server.domain.identifiers import make_card_number
+from server.extensions import db
+from server.models import AllianceSettings, Card, CardAlert, CardBatch, Level, Member, Terminal
+from server.models.base import new_id, utcnow
+from server.services.audit import audit
+from server.services.queries import paginate
+from server.services.unit_of_work import transactional
+
+CARD_TYPES = {"mifare-classic-1k"}
+MAX_BATCH = 200_000
+BLOCKED_CARD_STATUSES = {"lost", "frozen", "replaced", "cancelled"}
+
+
+def _keys():
+    return current_app.extensions["alliance_keys"]
+
+
+def parse_uid(uid_hex: str) -> bytes:
+    """A chip UID from hex (4, 7 or 10 bytes)."""
+    try:
+        uid = bytes.fromhex(uid_hex)
+    except ValueError as exc:
+        raise InvalidRequest("The UID must be hexadecimal.", field="uid") from exc
+    if len(uid) not in (4, 7, 10):
+        raise InvalidRequest("A chip UID has 4, 7 or 10 bytes.", field="uid")
+    return uid
+
+
+def allocate_card_numbers(count: int) -> list[str]:
+    """Reserve ``count`` consecutive card numbers (prefix, serial, Luhn digit) under a row lock."""
+    last, prefix = db.session.execute(
+        update(AllianceSettings)
+        .where(AllianceSettings.id == 1)
+        .values(card_serial_seq=AllianceSettings.card_serial_seq + count)
+        .returning(AllianceSettings.card_serial_seq, AllianceSettings.card_number_prefix)
+    ).one()
+    return [make_card_number(prefix, serial) for serial in range(last - count + 1, last + 1)]
+
+
+def get_batch(batch_id: str) -> CardBatch:
+    """A card batch by id."""
+    batch = db.session.get(CardBatch, batch_id)
+    if batch is None:
+        raise NotFound("No such card batch.", batch_id=batch_id)
+    return batch
+
+
+@transactional
+def create_batch(
+    actor: str,
+    count: int,
+    card_type: str = "mifare-classic-1k",
+    level_code: str | None = None,
+    name: str = "",
+    print_details: dict | None = None,
+) -> CardBatch:
+    """Register a batch of ``count`` cards with consecutive numbers, ready to print and encode."""
+    if not 1 <= count <= MAX_BATCH:
+        raise InvalidRequest(f"A batch holds 1 to {MAX_BATCH} cards.", field="count")
+    if card_type not in CARD_TYPES:
+        raise InvalidRequest("Unknown card type.", field="card_type", allowed=sorted(CARD_TYPES))
+    level = None
+    if level_code is not None:
+        level = db.session.scalar(select(Level).where(Level.code == level_code))
+        if level is None:
+            raise InvalidRequest("Unknown level.", field="level")
+    numbers = allocate_card_numbers(count)
+    batch = CardBatch(
+        id=new_id("bat"),
+        name=name or f"{numbers[0]}–{numbers[-1]}",
+        card_type=card_type,
+        count=count,
+        level_id=level.id if level else None,
+        first_card_no=numbers[0],
+        last_card_no=numbers[-1],
+        print_details=print_details or {},
+        state="created",
+        created_by=actor,
+    )
+    db.session.add(batch)
+    db.session.flush()
+    now, rank = utcnow(), level.rank if level else 0
+    db.session.execute(
+        insert(Card),
+        [
+            {
+                "id": new_id("crd"),
+                "card_no": number,
+                "status": "created",
+                "batch_id": batch.id,
+                "key_version": 1,
+                "counter": 0,
+                "counter_unconfirmed": False,
+                "level_rank": rank,
+                "created_at": now,
+            }
+            for number in numbers
+        ],
+    )
+    audit(actor, "card_batch.create", "card_batch", batch.id, count=count, first=numbers[0], last=numbers[-1])
+    return batch
+
+
+def batch_progress(batch_id: str) -> dict[str, int]:
+    """How many cards of the batch are in each status."""
+    rows = db.session.execute(select(Card.status, func.count()).where(Card.batch_id == batch_id).group_by(Card.status))
+    return dict(rows.all())
+
+
+@dataclass(frozen=True)
+class EncodePlan:
+    """What to write on a blank chip: data blocks and every sector's new keys."""
+
+    card: Card
+    blocks: dict[int, bytes]
+    keys: dict[int, tuple[bytes, bytes]]
+
+    def as_json(self) -> dict:
+        """Hex-encoded for the API."""
+        return {
+            "card_id": self.card.id,
+            "card_no": self.card.card_no,
+            "uid": self.card.chip_uid,
+            "key_version": self.card.key_version,
+            "blocks": {str(block): data.hex().upper() for block, data in self.blocks.items()},
+            "keys": {str(sector): {"a": a.hex().upper(), "b": b.hex().upper()} for sector, (a, b) in self.keys.items()},
+        }
+
+
+def _card_image(card: Card, uid: bytes) -> tuple[dict[int, bytes], dict[int, tuple[bytes, bytes]]]:
+    keys = _keys()
+    record = CardRecord(card_no=card.card_no, key_version=card.key_version, level_rank=card.level_rank)
+    blocks = sign_record(keys.card_signing, uid, record)
+    blocks[COUNTER_BLOCK] = counter_block(keys.card_counter_key(), uid, card.card_no, card.counter)
+    sector_key_pairs = {
+        sector: sector_keys(keys.card_master, keys.card_read, uid, sector, card.key_version)
+        for sector in range(SECTOR_COUNT)
+    }
+    return blocks, sector_key_pairs
+
+
+@transactional
+def plan_encoding(actor: str, batch_id: str, uid_hex: str) -> EncodePlan:
+    """Assign the next free card number of the batch to this chip (or the one it already has) and plan it."""
+    uid = parse_uid(uid_hex)
+    uid_text = uid.hex().upper()
+    card = db.session.scalar(select(Card).where(Card.chip_uid == uid_text).with_for_update())
+    if card is not None and not (card.batch_id == batch_id and card.status == "encoding"):
+        raise Conflict("This chip is already encoded as an alliance card.", card_no=card.card_no, status=card.status)
+    if card is None:
+        get_batch(batch_id)
+        card = db.session.scalar(
+            select(Card)
+            .where(Card.batch_id == batch_id, Card.status == "created")
+            .order_by(Card.card_no)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if card is None:
+            raise Conflict("Every card of this batch is encoded.", batch_id=batch_id)
+        card.chip_uid, card.status, card.status_changed_at = uid_text, "encoding", utcnow()
+        audit(actor, "card.encode_start", "card", card.id, uid=uid_text)
+    blocks, keys = _card_image(card, uid)
+    return EncodePlan(card, blocks, keys)
+
+
+@transactional
+def confirm_encoding(actor: str, batch_id: str, uid_hex: str) -> Card:
+    """The tool read the chip back and verified it: the card becomes issued (repeating it changes nothing)."""
+    uid_text = parse_uid(uid_hex).hex().upper()
+    card = db.session.scalar(select(Card).where(Card.chip_uid == uid_text).with_for_update())
+    if card is None or card.batch_id != batch_id:
+        raise NotFound("No card of this batch is being encoded with this chip.", uid=uid_text)
+    if card.status == "encoding":
+        card.status, card.status_changed_at = "issued", utcnow()
+        audit(actor, "card.encode_confirm", "card", card.id, uid=uid_text)
+        unfinished = select(Card.id).where(Card.batch_id == batch_id, Card.status.in_(("created", "encoding")))
+        if not db.session.scalar(unfinished.limit(1)):
+            db.session.execute(update(CardBatch).where(CardBatch.id == batch_id).values(state="encoded"))
+    return card
+
+
+def list_batches(pagination) -> list[CardBatch]:
+    """Card batches, newest first."""
+    query = select(CardBatch).order_by(CardBatch.created_at.desc(), CardBatch.id)
+    return [row[0] for row in paginate(query, pagination)]
+
+
+def list_batch_cards(batch_id: str, pagination) -> list[Card]:
+    """The cards of a batch in card-number order."""
+    return [
+        row[0] for row in paginate(select(Card).where(Card.batch_id == batch_id).order_by(Card.card_no), pagination)
+    ]
+
+
+def card_by_number(card_no: str) -> Card:
+    """A card by its printed number."""
+    card = db.session.scalar(select(Card).where(Card.card_no == card_no))
+    if card is None:
+        raise NotFound("No card with this number.", card_no=card_no)
+    return card
+
+
+@transactional
+def chip_keys(actor: str, uid_hex: str) -> dict:
+    """All sector keys of an encoded chip (to return a test card to transport keys); audited."""
+    uid = parse_uid(uid_hex)
+    card = db.session.scalar(select(Card).where(Card.chip_uid == uid.hex().upper()))
+    if card is None:
+        raise NotFound("No card is encoded on this chip.", uid=uid.hex().upper())
+    keys = _keys()
+    audit(actor, "card.reveal_keys", "card", card.id, uid=card.chip_uid)
+    pairs = {
+        sector: sector_keys(keys.card_master, keys.card_read, uid, sector, card.key_version)
+        for sector in range(SECTOR_COUNT)
+    }
+    return {
+        "card_no": card.card_no,
+        "uid": card.chip_uid,
+        "keys": {str(sector): {"a": a.hex().upper(), "b": b.hex().upper()} for sector, (a, b) in pairs.items()},
+    }
+
+
+def _chip_blocks(blocks_hex: dict[str, str]) -> dict[int, bytes]:
+    return {int(block): binascii.unhexlify(data) for block, data in blocks_hex.items()}
+
+
+def verified_chip_card(card_read: dict) -> tuple[Card, bytes, int]:
+    """The card whose chip the terminal read, its UID and counter, after checking signature, binding and MAC."""
+    uid = parse_uid(card_read["uid"])
+    blocks = _chip_blocks(card_read["blocks"])
+    try:
+        record = verify_record(_keys().card_public_key(), uid, blocks)
+    except CardFormatError as exc:
+        raise CardInvalid(str(exc)) from exc
+    card = db.session.scalar(select(Card).where(Card.card_no == record.card_no).with_for_update())
+    if card is None:
+        raise CardUnknown(card_no=record.card_no)
+    if card.chip_uid != uid.hex().upper():
+        raise CardInvalid("This card record belongs to another chip.")
+    try:
+        presented = read_counter(_keys().card_counter_key(), uid, card.card_no, blocks.get(COUNTER_BLOCK, b""))
+    except CardFormatError as exc:
+        raise CardInvalid(str(exc)) from exc
+    if card.status in BLOCKED_CARD_STATUSES:
+        raise CardBlocked(status=card.status)
+    if card.status != "active" or card.member_id is None:
+        raise MemberNotFound("This card is not bound to a member yet.")
+    return card, uid, presented
+
+
+def identify_chip(terminal: Terminal, card_read: dict) -> tuple[Card, dict]:
+    """Check the anti-clone counter of a chip card tapped online and plan its write-back.
+
+    The card should hold ``card.counter``; while the last write-back is unconfirmed it may still hold
+    the value before. Anything lower is a clone (or the original after its clone was used): the card
+    is frozen, an alert is recorded, and CardStale (which keeps these changes) is raised.
+    """
+    card, uid, presented = verified_chip_card(card_read)
+    keys = _keys()
+    tolerated = {card.counter, card.counter - 1} if card.counter_unconfirmed else {card.counter}
+    if presented not in tolerated:
+        if presented > card.counter:
+            raise CardInvalid("The card's counter is ahead of the alliance's.")
+        card.status, card.status_changed_at = "frozen", utcnow()
+        db.session.add(
+            CardAlert(
+                id=new_id("alr"),
+                card_id=card.id,
+                kind="stale_counter",
+                terminal_id=terminal.id,
+                details={"presented": presented, "expected": card.counter, "merchant_id": terminal.merchant_id},
+            )
+        )
+        audit(
+            f"terminal:{terminal.id}", "card.block_stale", "card", card.id, presented=presented, expected=card.counter
+        )
+        raise CardStale(card_no=card.card_no)
+    card.counter, card.counter_unconfirmed = presented + 1, True
+    update_blocks = {COUNTER_BLOCK: counter_block(keys.card_counter_key(), uid, card.card_no, card.counter)}
+    write_keys = {
+        COUNTER_SECTOR: sector_keys(keys.card_master, keys.card_read, uid, COUNTER_SECTOR, card.key_version)[1]
+    }
+    level_rank = db.session.scalar(
+        select(Level.rank).join(Member, Member.level_id == Level.id).where(Member.id == card.member_id)
+    )
+    if level_rank != card.level_rank:  # re-sign the record so the level discount works offline too
+        card.level_rank = level_rank
+        record = CardRecord(card_no=card.card_no, key_version=card.key_version, level_rank=level_rank)
+        update_blocks.update(sign_record(keys.card_signing, uid, record))
+        write_keys[RECORD_SECTOR] = sector_keys(keys.card_master, keys.card_read, uid, RECORD_SECTOR, card.key_version)[
+            1
+        ]
+    return card, {
+        "blocks": {str(block): data.hex().upper() for block, data in sorted(update_blocks.items())},
+        "keys": {str(sector): {"b": key.hex().upper()} for sector, key in sorted(write_keys.items())},
+    }
+
+
+def confirm_write_back(card_id: str) -> None:
+    """The terminal wrote the card update: only the new counter is accepted from now on."""
+    db.session.execute(
+        update(Card)
+        .where(Card.id == card_id)
+        .values(counter_unconfirmed=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _card_by_number(card_no: str) -> Card:
+    card = db.session.scalar(select(Card).where(Card.card_no == card_no).with_for_update())
+    if card is None:
+        raise NotFound("No card with this number.", card_no=card_no)
+    return card
+
+
+def _set_status(actor: str, card: Card, status: str, action: str, **details) -> Card:
+    card.status, card.status_changed_at = status, utcnow()
+    audit(actor, action, "card", card.id, card_no=card.card_no, **details)
+    return card
+
+
+@transactional
+def report_lost(actor: str, card_no: str, reason: str = "") -> Card:
+    """挂失: block the card at once; the member keeps points and history."""
+    card = _card_by_number(card_no)
+    if card.status in {"replaced", "cancelled", "lost"}:
+        raise Conflict(f"The card is already {card.status}.", status=card.status)
+    return _set_status(actor, card, "lost", "card.report_lost", reason=reason)
+
+
+@transactional
+def freeze(actor: str, card_no: str, reason: str = "") -> Card:
+    """Temporarily block a card."""
+    card = _card_by_number(card_no)
+    if card.status not in {"issued", "active"}:
+        raise Conflict(f"A {card.status} card cannot be frozen.", status=card.status)
+    return _set_status(actor, card, "frozen", "card.freeze", reason=reason)
+
+
+@transactional
+def unfreeze(actor: str, card_no: str, reason: str = "") -> Card:
+    """Lift a freeze (or a loss report, if the card was found)."""
+    card = _card_by_number(card_no)
+    if card.status not in {"frozen", "lost"}:
+        raise Conflict(f"A {card.status} card is not blocked.", status=card.status)
+    db.session.execute(
+        update(CardAlert)
+        .where(CardAlert.card_id == card.id, CardAlert.resolved_at.is_(None))
+        .values(resolved_at=utcnow())
+    )
+    return _set_status(actor, card, "active" if card.member_id else "issued", "card.unfreeze", reason=reason)
+
+
+@transactional
+def replace(actor: str, old_card_no: str, new_card_no: str) -> Card:
+    """补卡: the new card takes over the member; the old one is blocked for good. Points stay with the member."""
+    old, new = _card_by_number(old_card_no), _card_by_number(new_card_no)
+    if old.member_id is None or old.status in {"replaced", "cancelled"}:
+        raise Conflict("Only a member's card that is not replaced or cancelled can be replaced.", status=old.status)
+    if new.status != "issued" or new.member_id is not None:
+        raise Conflict("The new card must be issued and not bound to anyone.", status=new.status)
+    new.member_id, new.status, new.status_changed_at = old.member_id, "active", utcnow()
+    old.replaced_by_id = new.id
+    _set_status(actor, old, "replaced", "card.replace", new_card_no=new.card_no, member_id=old.member_id)
+    return new
+
+
+@transactional
+def cancel(actor: str, card_no: str, reason: str = "") -> Card:
+    """Retire a card for good (注销)."""
+    card = _card_by_number(card_no)
+    if card.status in {"cancelled", "replaced"}:
+        raise Conflict(f"The card is already {card.status}.", status=card.status)
+    return _set_status(actor, card, "cancelled", "card.cancel", reason=reason)

@@ -1,0 +1,168 @@
+"""Alembic migrations: one head, upgrade/downgrade/upgrade on SQLite and PostgreSQL, models == migrations.
+
+These tests build their own apps on fresh databases: the session ``app`` fixture made its schema with
+``create_all`` and so says nothing about the migrations.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import Column, Integer, MetaData, create_engine, func, inspect, select, text
+
+from server import create_app
+from server.config import TestingConfig, normalize_database_url
+from server.extensions import db
+from server.models import Base, LedgerAccount, LedgerEntry
+from server.services import checkout
+from server.services.staff import terminal_for_token
+from tests.builders import make_member, make_world
+from tests.conftest import _postgres_reachable, postgres_url
+from tests.resources import unavailable
+
+VERSION_TABLE = "alembic_version"
+
+# migrations/env.py is Flask-Migrate's template: it tries the deprecated get_engine() first, then .engine
+pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:DeprecationWarning")
+
+
+@pytest.fixture
+def keep_logging():
+    """env.py runs logging.config.fileConfig, which disables every existing logger; undo that afterwards."""
+    manager = logging.root.manager
+    disabled = {name: logger.disabled for name, logger in manager.loggerDict.items()
+                if isinstance(logger, logging.Logger)}
+    root_handlers, root_level = list(logging.root.handlers), logging.root.level
+    yield
+    for name, logger in list(manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            logger.disabled = disabled.get(name, False)
+    for handler in list(logging.root.handlers):
+        if handler not in root_handlers:
+            logging.root.removeHandler(handler)
+    for handler in root_handlers:
+        if handler not in logging.root.handlers:
+            logging.root.addHandler(handler)
+    logging.root.setLevel(root_level)
+
+
+def _postgres_target_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    url = normalize_database_url(url) if url.startswith("postgres") else postgres_url()
+    if reason := _postgres_reachable(url):
+        unavailable(reason)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migration_app(request, tmp_path, keep_logging):
+    """An app on an empty database (a new SQLite file or a new PostgreSQL schema), schema not created."""
+    if request.param == "sqlite":
+        app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'migrations.db'}",
+                         SQLALCHEMY_ENGINE_OPTIONS={})
+        yield app
+        with app.app_context():
+            db.engine.dispose()
+        return
+    url = _postgres_target_url()
+    schema = f"t_mig_{secrets.token_hex(5)}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url,
+                         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={schema}"}})
+        yield app
+        with app.app_context():
+            db.engine.dispose()
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config())
+
+
+def current_revision() -> str | None:
+    with db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def table_names() -> set[str]:
+    return set(inspect(db.engine).get_table_names())
+
+
+def schema_differences(metadata: MetaData = Base.metadata) -> list:
+    """What autogenerate would put in a new migration (empty when models and migrations agree)."""
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "compare_server_default": False, "render_as_batch": True}
+        )
+        return compare_metadata(context, metadata)
+
+
+def test_there_is_exactly_one_head(keep_logging):
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI="sqlite://", SQLALCHEMY_ENGINE_OPTIONS={})
+    with app.app_context():
+        scripts = script_directory()
+        heads = scripts.get_heads()
+        assert len(heads) == 1, f"several heads, merge them: {heads}"
+        assert len(scripts.get_bases()) == 1
+        # every revision file lies on the one line from the base to the head
+        walked = [revision.revision for revision in scripts.walk_revisions("base", "heads")]
+        files = [name for name in os.listdir(os.path.join(scripts.dir, "versions")) if name.endswith(".py")]
+        assert len(walked) == len(set(walked)) == len(files)
+
+
+def test_upgrade_downgrade_upgrade_and_models_match(migration_app):
+    expected_tables = {table.name for table in Base.metadata.sorted_tables}
+    with migration_app.app_context():
+        head = script_directory().get_current_head()
+        assert table_names() == set()
+
+        upgrade()
+        assert current_revision() == head
+        assert table_names() == expected_tables | {VERSION_TABLE}
+
+        downgrade(revision="base")
+        assert current_revision() is None
+        assert table_names() <= {VERSION_TABLE}
+
+        upgrade()
+        assert current_revision() == head
+        assert table_names() == expected_tables | {VERSION_TABLE}
+
+        differences = schema_differences()
+        assert differences == [], f"models and migrations disagree; autogenerate would emit: {differences}"
+
+        # the comparison does see a model change that no migration made
+        altered = MetaData(naming_convention=Base.metadata.naming_convention)
+        for table in Base.metadata.sorted_tables:
+            table.to_metadata(altered)
+        altered.tables["sales"].append_column(Column("tip_fen", Integer, nullable=True))
+        assert [(diff[0], diff[3].name) for diff in schema_differences(altered)] == [("add_column", "tip_fen")]
+
+
+def test_migrated_schema_runs_the_services(migration_app):
+    """Defaults, constraints and sequences made by the migrations (not by create_all) work for a sale."""
+    with migration_app.app_context():
+        upgrade()
+        world = make_world()
+        member, card = make_member(points=300)
+        terminal = terminal_for_token(world.shop_a.token)
+        found = checkout.identify(terminal, code=card.card_no)
+        result = checkout.record_sale(terminal, identification_token=found.token, amount_fen=10_000, redeem_points=100)
+        assert result.points_balance == 300 - 100 + 99  # 1% of the 9 900 fen paid in money
+        assert db.session.scalar(select(func.sum(LedgerAccount.balance))) == 0
+        assert db.session.scalar(select(func.sum(LedgerEntry.amount))) == 0
+        db.session.remove()

@@ -1,0 +1,187 @@
+"""The OpenAPI document is the contract: terminal endpoints, operator endpoints, security, errors, UI."""
+
+from __future__ import annotations
+
+import pytest
+
+SPEC_URL = "/api/v1/openapi.json"
+
+# TERMINAL_API.md, endpoint by endpoint: these must exist exactly so.
+TERMINAL_ENDPOINTS = {
+    "/api/v1/terminal": {"get"},
+    "/api/v1/identify": {"post"},
+    "/api/v1/sales/quote": {"post"},
+    "/api/v1/sales": {"get", "post"},
+    "/api/v1/sales/{sale_id}": {"get"},
+    "/api/v1/sales/{sale_id}/refunds": {"post"},
+}
+IDEMPOTENT_TERMINAL_POSTS = ["/api/v1/sales", "/api/v1/sales/{sale_id}/refunds"]
+
+# The operator API: every area must be documented, and these operations at least (extend as it grows).
+OPERATOR_PREFIXES = [
+    "/api/v1/merchants", "/api/v1/terminals", "/api/v1/members", "/api/v1/levels", "/api/v1/cards", "/api/v1/ledger",
+]
+OPERATOR_ENDPOINTS = [
+    ("/api/v1/merchants", "get"),
+    ("/api/v1/merchants", "post"),
+    ("/api/v1/merchants/{merchant_id}", "get"),
+    ("/api/v1/merchants/{merchant_id}", "patch"),
+    ("/api/v1/merchants/{merchant_id}/terminals", "post"),
+    ("/api/v1/terminals/{terminal_id}", "get"),
+    ("/api/v1/levels", "get"),
+    ("/api/v1/levels", "post"),
+    ("/api/v1/levels/{level_id}", "patch"),
+    ("/api/v1/members", "get"),
+    ("/api/v1/members", "post"),
+    ("/api/v1/members/{member_id}", "get"),
+    ("/api/v1/members/{member_id}/points-adjustments", "post"),
+    ("/api/v1/cards", "get"),
+    ("/api/v1/ledger/accounts", "get"),
+    ("/api/v1/ledger/transactions", "get"),
+]
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+@pytest.fixture(scope="module")
+def spec(app):
+    response = app.test_client().get(SPEC_URL)
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    return response.json
+
+
+def operations(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
+def test_document_header(spec):
+    assert spec["openapi"].startswith("3.")
+    assert spec["info"]["title"] == "AllianceCard API"
+    assert spec["info"]["version"] == "v1"
+
+
+def test_document_is_valid_openapi(spec):
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(spec)
+
+
+@pytest.mark.parametrize("path", sorted(TERMINAL_ENDPOINTS))
+def test_terminal_endpoints_with_their_methods(spec, path):
+    assert path in spec["paths"], f"{path} is missing from the OpenAPI document"
+    assert set(spec["paths"][path]) & HTTP_METHODS == TERMINAL_ENDPOINTS[path]
+    for method in TERMINAL_ENDPOINTS[path]:
+        security = spec["paths"][path][method]["security"]
+        assert {"terminalToken": []} in security, f"{method.upper()} {path} does not accept a terminal token"
+
+
+def test_terminal_only_endpoints_refuse_staff_tokens_in_the_document(spec):
+    for path in ("/api/v1/terminal", "/api/v1/identify", "/api/v1/sales/quote"):
+        assert spec["paths"][path][next(iter(TERMINAL_ENDPOINTS[path]))]["security"] == [{"terminalToken": []}]
+    assert spec["paths"]["/api/v1/sales"]["post"]["security"] == [{"terminalToken": []}]
+
+
+@pytest.mark.parametrize("path", IDEMPOTENT_TERMINAL_POSTS)
+def test_idempotency_key_is_a_documented_required_header(spec, path):
+    parameters = spec["paths"][path]["post"]["parameters"]
+    headers = [p for p in parameters if p["in"] == "header" and p["name"] == "Idempotency-Key"]
+    assert len(headers) == 1
+    assert headers[0]["required"] is True
+    assert headers[0]["schema"]["maxLength"] == 255
+
+
+def test_terminal_request_and_response_schemas(spec):
+    schemas = spec["components"]["schemas"]
+
+    def body_schema(path, method, status):
+        content = spec["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+        return schemas[content["$ref"].rsplit("/", 1)[-1]]
+
+    quote = body_schema("/api/v1/sales/quote", "post", "200")
+    assert set(quote["properties"]) == {"amount_fen", "discount_fen", "redeem_points", "redeem_value_fen",
+                                        "payable_fen", "points_to_earn", "max_redeem_points"}
+    assert set(body_schema("/api/v1/identify", "post", "200")["properties"]) == {
+        "member", "points_balance", "discount_bp", "identification", "card_update"}
+    assert set(body_schema("/api/v1/sales", "post", "201")["properties"]) == {"sale"}
+    assert set(body_schema("/api/v1/sales/{sale_id}/refunds", "post", "201")["properties"]) == {"refund"}
+    quote_request = spec["paths"]["/api/v1/sales/quote"]["post"]["requestBody"]["content"]["application/json"]
+    request_schema = schemas[quote_request["schema"]["$ref"].rsplit("/", 1)[-1]]
+    assert set(request_schema["required"]) == {"identification_token", "amount_fen"}
+    assert request_schema["properties"]["amount_fen"]["type"] == "integer"
+
+
+@pytest.mark.parametrize("prefix", OPERATOR_PREFIXES)
+def test_operator_areas_are_documented(spec, prefix):
+    assert any(path == prefix or path.startswith(prefix + "/") for path in spec["paths"]), prefix
+
+
+@pytest.mark.parametrize(("path", "method"), OPERATOR_ENDPOINTS)
+def test_operator_endpoints(spec, path, method):
+    assert method in spec["paths"].get(path, {}), f"{method.upper()} {path} is not documented"
+    assert {"personalToken": []} in spec["paths"][path][method]["security"]
+
+
+def test_bearer_security_schemes(spec):
+    schemes = spec["components"]["securitySchemes"]
+    for name in ("terminalToken", "personalToken"):
+        assert schemes[name]["type"] == "http"
+        assert schemes[name]["scheme"] == "bearer"
+    # every operation says who may call it, with schemes that exist
+    for path, method, operation in operations(spec):
+        assert operation.get("security"), f"{method.upper()} {path} declares no security"
+        for requirement in operation["security"]:
+            assert set(requirement) <= set(schemes), (path, method, requirement)
+
+
+def test_error_schema_is_documented_and_used(spec):
+    error = spec["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"error", "message", "status", "details"}
+    assert set(error["required"]) == {"error", "message", "status"}
+    assert error["properties"]["status"]["type"] == "integer"
+    assert error["properties"]["details"]["type"] == "object"
+    responses = spec["components"]["responses"]
+    for name in ("DEFAULT_ERROR", "UNPROCESSABLE_ENTITY"):
+        assert responses[name]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+    for path, method, operation in operations(spec):
+        assert operation["responses"]["default"] == {"$ref": "#/components/responses/DEFAULT_ERROR"}, (path, method)
+        if "requestBody" in operation:
+            assert operation["responses"]["422"] == {"$ref": "#/components/responses/UNPROCESSABLE_ENTITY"}
+
+
+def test_the_error_shape_the_document_promises_is_what_the_api_sends(app, spec):
+    client = app.test_client()
+    for response in (
+        client.get("/api/v1/terminal"),  # no token: 401
+        client.post("/api/v1/identify", json={"phone": "1"}, headers={"Authorization": "Bearer tt_nope"}),
+        client.get("/api/v1/no-such-endpoint"),
+    ):
+        assert response.status_code in {401, 404}
+        body = response.json
+        assert set(body) == {"error", "message", "status", "details"}
+        assert body["status"] == response.status_code
+
+
+def test_swagger_ui_page_and_its_assets(app):
+    client = app.test_client()
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    assert page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert SPEC_URL in html
+    assert "SwaggerUIBundle" in html
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        assert f"/api/v1/docs/static/{asset}" in html
+        response = client.get(f"/api/v1/docs/static/{asset}")
+        assert response.status_code == 200, asset
+        assert len(response.data) > 1_000
+    bundle = client.get("/api/v1/docs/static/swagger-ui-bundle.js")
+    assert "javascript" in bundle.mimetype
+    assert b"SwaggerUIBundle" in bundle.data
+    missing = client.get("/api/v1/docs/static/no-such-file.js")
+    assert missing.status_code == 404
+    assert missing.json["error"] == "not_found"
+    # no path escape from the asset directory
+    assert client.get("/api/v1/docs/static/../../../setup.cfg").status_code == 404
