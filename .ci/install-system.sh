@@ -4,6 +4,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(
   postgresql-client      # pg_isready, and pgbench for the benchmark
+  poppler-utils          # pdftoppm: renders card print files so tests decode their QR codes
 )
 missing=()
 for package in "${packages[@]}"; do

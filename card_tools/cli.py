@@ -31,7 +31,7 @@ from card_tools.encoder import (
     keys_from_json,
     wait_for_removal,
 )
-from card_tools.print_files import write_csv, write_pdf
+from card_tools.print_files import PrintFileError, write_csv, write_pdf
 from pos_client.devices.card_reader import CardReader, CardReaderError, CardRemoved, NoCardPresent, WrongCardType
 
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_READER, EXIT_AUTH = 1, 3, 4, 5
@@ -57,8 +57,11 @@ ACTION_DONE = {
 }
 
 
+PIPE_WIDTH = 200  # rich assumes 80 columns when output goes to a file or pipe: too narrow for the tables
+
+
 def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_WIDTH)
 
 
 def _err() -> Console:
@@ -102,7 +105,7 @@ class CardsGroup(click.Group):
         except CardReaderError as exc:
             _err().print(f"读卡器 (card reader): {escape(str(exc))}")
             raise click.exceptions.Exit(EXIT_READER) from None
-        except EncodeError as exc:
+        except (EncodeError, PrintFileError) as exc:
             _err().print(escape(str(exc)))
             raise click.exceptions.Exit(EXIT_REFUSED) from None
 
@@ -119,7 +122,8 @@ class Settings:
         """The staff API client (a usage error without a token)."""
         if not self.token:
             raise click.UsageError(
-                "缺少个人令牌 (no token): 用 --token 或环境变量 ALLIANCE_TOKEN 提供 (give a staff personal token pt_...)."
+                "缺少个人令牌 (no token): 用 --token 或环境变量 ALLIANCE_TOKEN 提供 "
+                "(give a staff personal token pt_...)."
             )
         if self._client is None:
             self._client = StaffClient(self.server, self.token)
@@ -349,7 +353,8 @@ class _EncodeRun:
                 return
             if wait:
                 say(f"  请取走卡片 {uid} (remove the card)")
-                wait_for_removal(reader, info.uid, stop=self.idle)
+                if not wait_for_removal(reader, info.uid, stop=self.idle):
+                    return  # --wait seconds passed with the card still on the reader
                 self.last_activity = time.monotonic()
 
     def _one_card(self, reader, encoder: BatchEncoder, uid_bytes: bytes, say, advance) -> bool:

@@ -128,9 +128,9 @@ class StaffClient:
         """GET /card-batches/{id}: the batch with its progress per card status."""
         return self.request("GET", f"/card-batches/{_path(batch_id)}")["batch"]
 
-    def batch_cards(self, batch_id: str, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[list[dict]]:
+    def batch_cards(self, batch_id: str, page_size: int | None = None) -> Iterator[list[dict]]:
         """The cards of a batch in card-number order, one page (list) at a time."""
-        page = 1
+        page, page_size = 1, page_size or DEFAULT_PAGE_SIZE
         while True:
             cards = self.request(
                 "GET", f"/card-batches/{_path(batch_id)}/cards", params={"page": page, "page_size": page_size}

@@ -158,7 +158,8 @@ def inspect(chip: Chip, secrets: CardSecrets, key_version: int = DEFAULT_KEY_VER
     try:
         blocks = read_card_blocks(chip, secrets.read_secret, key_version)
     except AuthenticationFailed:
-        return Inspection(chip.uid, CardState.UNKNOWN, problem="neither the transport key nor the alliance read key opens it")
+        problem = "neither the transport key nor the alliance read key opens it"
+        return Inspection(chip.uid, CardState.UNKNOWN, problem=problem)
     try:
         record = verify_record(secrets.public_key_b64, chip.uid, blocks)
     except CardFormatError as exc:
@@ -183,7 +184,7 @@ class EncodePlan:
     def from_json(cls, plan: dict) -> EncodePlan:
         """Decode the hex plan of the API and check it covers what the layout needs."""
         blocks = {int(block): bytes.fromhex(data) for block, data in plan["blocks"].items()}
-        keys = {int(sector): (bytes.fromhex(pair["a"]), bytes.fromhex(pair["b"])) for sector, pair in plan["keys"].items()}
+        keys = keys_from_json(plan["keys"])
         if sorted(blocks) != sorted(CARD_BLOCKS) or sorted(keys) != list(range(SECTOR_COUNT)):
             raise EncodeError("The server's encoding plan is incomplete; the card was not written.")
         return cls(plan["card_no"], bytes.fromhex(plan["uid"]), plan["key_version"], blocks, keys)
@@ -363,13 +364,14 @@ def keys_from_json(keys: dict) -> dict[int, tuple[bytes, bytes]]:
 
 def wait_for_removal(
     reader: CardReader, uid: bytes, poll: float = 0.2, stop: Callable[[], bool] = lambda: False
-) -> None:
-    """Return once the card with ``uid`` left the reader (or another card took its place)."""
+) -> bool:
+    """Wait until the card with ``uid`` left the reader (or another took its place): True, or False if ``stop()``."""
     while not stop():
         try:
             data, sw = reader.transmit(GET_UID_APDU)
         except CardReaderError:
-            return
+            return True
         if sw != 0x9000 or data != uid:
-            return
+            return True
         time.sleep(poll)
+    return False

@@ -20,6 +20,10 @@ BARCODE_HEIGHT_MM = 11.0
 CJK_FONT = "STSong-Light"  # one of the Adobe Asian fonts reportlab knows without font files
 
 
+class PrintFileError(Exception):
+    """A print file cannot be made; str() says why and what to install."""
+
+
 def face_number(card_no: str) -> str:
     """The number as printed on the card face: groups of four digits ("8860 0000 0000 0010")."""
     return " ".join(card_no[i : i + 4] for i in range(0, len(card_no), 4))
@@ -45,6 +49,12 @@ def write_pdf(
     on_card: Callable[[], None] | None = None,
 ) -> int:
     """An A4 PDF, 10 cards a page (face number, QR code, Code 128); returns the number of pages."""
+    try:
+        import reportlab  # noqa: F401
+    except ImportError as exc:
+        raise PrintFileError(
+            "PDF 制卡文件需要 reportlab (PDF print files need reportlab): pip install 'alliancecard[cards]'"
+        ) from exc
     from reportlab.graphics import renderPDF
     from reportlab.graphics.barcode import code128, qr
     from reportlab.graphics.shapes import Drawing

@@ -73,7 +73,8 @@ def create_admin_command(username, password):
     ensure_alliance()
     user = create_staff_user(CLI_ACTOR, username, "admin", password)
     token = create_personal_token(CLI_ACTOR, user.id, "cli").token
-    console.print(f"admin {username} created ({user.id}); API token (shown once): {token}")
+    console.print(f"admin {username} created ({user.id})")
+    click.echo(f"API token (shown once): {token}")
 
 
 @main.group("merchant")

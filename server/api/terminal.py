@@ -114,7 +114,7 @@ class Quote(MethodView):
 def sale_body(result: checkout.SaleResult) -> dict:
     """The JSON of a just-recorded sale."""
     sale = result.sale
-    return SaleEnvelopeSchema().dump({"sale": {
+    return _SALE_ENVELOPE.dump({"sale": {
         **{name: getattr(sale, name) for name in SALE_FIELDS},
         "points_balance": result.points_balance,
         "level": level_ref(result.level),
@@ -123,6 +123,7 @@ def sale_body(result: checkout.SaleResult) -> dict:
 
 SALE_FIELDS = ("id", "receipt_no", "amount_fen", "discount_fen", "redeem_points", "redeem_value_fen",
                "payable_fen", "points_earned", "created_at")
+_SALE_ENVELOPE = SaleEnvelopeSchema()  # one instance: building a schema per sale copies all its fields
 
 
 @blp.route("/sales")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.domain.errors import InsufficientPoints, RedeemLimitExceeded
+from server.domain.errors import InsufficientPoints, InvalidRequest, RedeemLimitExceeded
 from server.domain.money import granted_at_rate, price_at_rate
 
 
@@ -39,6 +39,8 @@ def max_redeemable_points(discounted_fen: int, balance: int, terms: SaleTerms) -
 
 def quote_sale(amount_fen: int, redeem_points: int, balance: int, terms: SaleTerms) -> SaleQuote:
     """Price a sale; raise InsufficientPoints / RedeemLimitExceeded for an impossible redemption."""
+    if redeem_points < 0:
+        raise InvalidRequest("Points to redeem cannot be negative.", field="redeem_points")
     discounted = price_at_rate(amount_fen, terms.discount_bp)
     max_points = max_redeemable_points(discounted, balance, terms)
     if redeem_points > balance:

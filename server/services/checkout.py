@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from server.domain.errors import (
     CardBlocked,
@@ -47,6 +47,27 @@ from server.services.unit_of_work import transactional
 
 OFFLINE_CLOCK_SKEW = timedelta(minutes=10)
 
+# Statements of every sale, built once and run as Core statements (no per-sale construction, no ORM bulk path).
+_identifications = Identification.__table__
+_CONSUME_IDENTIFICATION = (  # one statement: two concurrent sales cannot both use the token
+    update(_identifications)
+    .where(
+        _identifications.c.token_hash == bindparam("hash"),
+        _identifications.c.terminal_id == bindparam("terminal"),
+        _identifications.c.used_at.is_(None),
+        _identifications.c.expires_at > bindparam("now"),
+    )
+    .values(used_at=bindparam("now"))
+    .returning(_identifications.c.member_id, _identifications.c.card_id, _identifications.c.method)
+)
+_terminals = Terminal.__table__
+_NEXT_RECEIPT_SEQ = (
+    update(_terminals)
+    .where(_terminals.c.id == bindparam("terminal"))
+    .values(receipt_seq=_terminals.c.receipt_seq + 1)
+    .returning(_terminals.c.receipt_seq)
+)
+
 
 @dataclass(frozen=True)
 class MemberAtMerchant:
@@ -86,21 +107,24 @@ class RefundResult:
     points_balance: int
 
 
+_MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it
+    select(Member, Level, LedgerAccount.balance, MerchantLevelDiscount.discount_bp)
+    .join(Level, Level.id == Member.level_id)
+    .join(LedgerAccount, LedgerAccount.id == Member.points_account_id)
+    .outerjoin(
+        MerchantLevelDiscount,
+        (MerchantLevelDiscount.level_id == Member.level_id)
+        & (MerchantLevelDiscount.merchant_id == bindparam("merchant_id")),
+    )
+    .where(Member.id == bindparam("member_id"))
+)
+_MEMBER_AT_MERCHANT_LOCKED = _MEMBER_AT_MERCHANT.with_for_update(of=Member)
+
+
 def member_at_merchant(member_id: str, merchant_id: str, *, lock: bool = False) -> MemberAtMerchant:
     """Load member, level, balance and the level's discount at the merchant in one query."""
-    query = (
-        select(Member, Level, LedgerAccount.balance, MerchantLevelDiscount.discount_bp)
-        .join(Level, Level.id == Member.level_id)
-        .join(LedgerAccount, LedgerAccount.id == Member.points_account_id)
-        .outerjoin(
-            MerchantLevelDiscount,
-            (MerchantLevelDiscount.level_id == Member.level_id) & (MerchantLevelDiscount.merchant_id == merchant_id),
-        )
-        .where(Member.id == member_id)
-    )
-    if lock:
-        query = query.with_for_update(of=Member)
-    row = db.session.execute(query).one_or_none()
+    query = _MEMBER_AT_MERCHANT_LOCKED if lock else _MEMBER_AT_MERCHANT
+    row = db.session.execute(query, {"member_id": member_id, "merchant_id": merchant_id}).one_or_none()
     if row is None or row[0].status != "active":
         raise MemberNotFound()
     member, level, balance, discount_bp = row
@@ -168,11 +192,9 @@ def _open_identification(terminal: Terminal, token: str, *, consume: bool):
         Identification.used_at.is_(None),
         Identification.expires_at > now,
     )
-    if consume:  # one statement: two concurrent sales cannot both use the token
+    if consume:
         row = db.session.execute(
-            update(Identification).where(*conditions).values(used_at=now)
-            .returning(Identification.member_id, Identification.card_id, Identification.method)
-            .execution_options(synchronize_session=False)
+            _CONSUME_IDENTIFICATION, {"hash": token_hash(token), "terminal": terminal.id, "now": now}
         ).one_or_none()
     else:
         row = db.session.execute(
@@ -211,24 +233,28 @@ def _check_offline(settings: AllianceSettings, amount_fen: int, redeem_points: i
 
 
 def _next_receipt_no(terminal: Terminal) -> str:
-    seq = db.session.execute(
-        update(Terminal).where(Terminal.id == terminal.id).values(receipt_seq=Terminal.receipt_seq + 1)
-        .returning(Terminal.receipt_seq).execution_options(synchronize_session=False)
-    ).scalar_one()
+    seq = db.session.execute(_NEXT_RECEIPT_SEQ, {"terminal": terminal.id}).scalar_one()
     return f"{terminal.code}-{seq:06d}"
+
+
+_LEVELS_AND_WINDOW_SPEND = select(  # every level, lowest first, each row with the member's spend in the window
+    Level,
+    select(func.coalesce(func.sum(Sale.payable_fen - Sale.refunded_fen), 0))
+    .where(Sale.member_id == bindparam("member_id"), Sale.occurred_at >= bindparam("since"))
+    .scalar_subquery(),
+).order_by(Level.rank)
 
 
 def _level_after(who: MemberAtMerchant, settings: AllianceSettings, now: datetime) -> Level:
     """Upgrade the member at once if this sale lifts the window spend over a higher threshold."""
-    levels = list(db.session.scalars(select(Level).order_by(Level.rank)))
+    rows = db.session.execute(  # the sale being recorded is already flushed, so it is in the spend
+        _LEVELS_AND_WINDOW_SPEND,
+        {"member_id": who.member.id, "since": now - timedelta(days=settings.level_window_days)},
+    ).all()
+    levels = [level for level, _ in rows]
     if not any(level.rank > who.level.rank for level in levels):
         return who.level
-    spend = db.session.scalar(  # the sale being recorded is already flushed, so it is in this sum
-        select(func.coalesce(func.sum(Sale.payable_fen - Sale.refunded_fen), 0)).where(
-            Sale.member_id == who.member.id,
-            Sale.occurred_at >= now - timedelta(days=settings.level_window_days),
-        )
-    )
+    spend = rows[0][1]
     rules = {level.id: level_rule(level) for level in levels}
     target = level_after_sale(rules[who.level.id], list(rules.values()), spend)
     if target.id == who.level.id:

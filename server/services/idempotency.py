@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, select, text, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 
@@ -58,7 +58,6 @@ _STORE_RESPONSE = (
     .where(_records.c.id == bindparam("record_id"))
     .values(status_code=bindparam("status"), response_body=bindparam("body", type_=_records.c.response_body.type))
 )
-_RESET_LOCK_TIMEOUT = text("SET LOCAL lock_timeout = DEFAULT")
 
 
 def _replay(actor: str, key: str, request_hash: str) -> StoredResponse | None:
@@ -88,9 +87,10 @@ def _claim(actor: str, key: str, request_hash: str) -> int | None:
     if dialect != "postgresql":
         return db.session.execute(_CLAIM[dialect], values).scalar()
     wait_ms = int(current_app.config["IDEMPOTENCY_WAIT_SECONDS"] * 1000)
-    db.session.execute(text(f"SET LOCAL lock_timeout = {wait_ms}"))
+    connection = db.session.connection()  # plain commands straight to the driver: nothing to flush or map
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
     record_id = db.session.execute(_CLAIM[dialect], values).scalar()
-    db.session.execute(_RESET_LOCK_TIMEOUT)
+    connection.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
     return record_id
 
 

@@ -101,6 +101,8 @@ def bind_card(actor: str, member_id: str, card_no: str) -> Card:
         raise NotFound("No card with this number.", card_no=card_no)
     if card.status in BLOCKED_CARD_STATUSES:
         raise CardBlocked(status=card.status)
+    if card.status in {"created", "encoding"}:
+        raise Conflict("This card's chip is not encoded yet; encode it before handing it out.", card_no=card_no)
     if card.member_id is not None:
         raise Conflict("This card is already bound to a member.", card_no=card_no)
     card.member_id = member.id

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from server.domain.identifiers import make_card_number
 from server.extensions import db
@@ -15,7 +15,9 @@ from server.services import catalog, members
 from tests.builders import ACTOR, make_shop
 from tests.live_server import assert_error, db_state, identify, next_key, scene, sell
 
-NOW = datetime.now(UTC).isoformat()
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def valid_bodies(s) -> dict[str, dict]:
         "/api/v1/identify": {"code": s.card.card_no},
         "/api/v1/sales/quote": {"identification_token": s.token, "amount_fen": 1_000, "redeem_points": 0},
         "/api/v1/sales": {"identification_token": s.token, "amount_fen": 1_000, "redeem_points": 0,
-                          "client_sale_id": "c-1", "occurred_at": NOW, "offline": False,
+                          "client_sale_id": "c-1", "occurred_at": now_iso(), "offline": False,
                           "card_update_written": None},
         f"/api/v1/sales/{s.sale['id']}/refunds": {"amount_fen": 100, "reason": "退货"},
     }
@@ -122,7 +124,6 @@ def test_unknown_fields_are_refused(app, client, s, path):
 
 
 def test_missing_fields(app, client, s):
-    bodies = valid_bodies(s)
     cases = [
         ("/api/v1/identify", {}, "_schema"),
         ("/api/v1/identify", {"code": s.card.card_no, "phone": "13800138000"}, "_schema"),
@@ -134,7 +135,6 @@ def test_missing_fields(app, client, s):
     ]
     for path, body, field in cases:
         expect_invalid(app, client, s, path, body, field)
-    assert set(bodies["/api/v1/sales"]) > {"amount_fen"}
 
 
 @pytest.mark.parametrize("path", ["/api/v1/identify", "/api/v1/sales/quote", "/api/v1/sales",
@@ -312,7 +312,7 @@ def test_card_unknown(app, client, s):
     unknown = make_card_number("8860", 9_999_999)
     assert_error(post(client, "/api/v1/identify", {"code": unknown}, s.auth), 404, "card_unknown")
     offline = post(client, "/api/v1/sales", {"offline": True, "code": unknown, "amount_fen": 100,
-                                             "occurred_at": NOW}, s.auth)
+                                             "occurred_at": now_iso()}, s.auth)
     assert_error(offline, 404, "card_unknown")
     assert db_state(app) == before
 
@@ -326,7 +326,7 @@ def test_blocked_card(app, client, s, status):
     error = assert_error(post(client, "/api/v1/identify", {"code": s.card.card_no}, s.auth), 409, "card_blocked")
     assert error["details"] == {"status": status}
     offline = post(client, "/api/v1/sales", {"offline": True, "code": s.card.card_no, "amount_fen": 100,
-                                             "occurred_at": NOW}, s.auth)
+                                             "occurred_at": now_iso()}, s.auth)
     assert_error(offline, 409, "card_blocked")
     assert db_state(app) == before
 
@@ -388,11 +388,9 @@ def test_insufficient_points_and_redeem_limit(app, client, s):
         assert db_state(app) == before  # also: the identification was not used up
     ok = sell(client, s.auth, identification_token=s.token, amount_fen=1_020, redeem_points=balance)
     assert ok.status_code == 201, ok.json
-    assert ok.json["sale"]["points_balance"] == 0 + ok.json["sale"]["points_earned"]
+    assert (ok.json["sale"]["payable_fen"], ok.json["sale"]["points_balance"]) == (510, 5)
 
 
 def test_error_responses_are_json_even_for_unknown_routes_and_methods(app, client, s):
     assert_error(client.get("/api/v1/no-such-thing", headers=s.auth), 404, "not_found")
     assert_error(client.delete("/api/v1/sales", headers=s.auth), 405, "method_not_allowed")
-    with app.app_context():
-        assert db.session.scalar(select(Identification.token_hash).limit(1)) is not None

@@ -116,13 +116,16 @@ def run_sale(world, model, member_ids, cards, op) -> None:
     max_points = checkout.quote(terminal, found.token, amount, 0).max_redeem_points
     if redeem == "max":
         redeem = max_points
+    refusal = None
     if redeem > model.balances[who]:
-        expect_failure(InsufficientPoints, lambda: checkout.record_sale(
+        refusal = InsufficientPoints  # reported before the merchant's cap
+    elif redeem > max_points:
+        refusal = RedeemLimitExceeded
+    if refusal is not None:
+        expect_failure(refusal, lambda: checkout.record_sale(
             terminal, identification_token=found.token, amount_fen=amount, redeem_points=redeem))
-        return
-    if redeem > max_points:
-        expect_failure(RedeemLimitExceeded, lambda: checkout.record_sale(
-            terminal, identification_token=found.token, amount_fen=amount, redeem_points=redeem))
+        # the refused sale did not use up the identification either
+        assert checkout.quote(terminal, found.token, amount, 0).max_redeem_points == max_points
         return
     result = checkout.record_sale(terminal, identification_token=found.token, amount_fen=amount,
                                   redeem_points=redeem)
