@@ -7,8 +7,6 @@ from marshmallow import Schema, fields, validate
 from server.api.fields import Text
 from server.services.cards import CARD_TYPES, MAX_BATCH, batch_progress
 
-UID = validate.Regexp(r"^([0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{20})$", error="4, 7 or 10 bytes in hex.")
-
 
 class BatchCreateSchema(Schema):
     count = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=MAX_BATCH))
@@ -46,17 +44,6 @@ class BatchEnvelopeSchema(Schema):
     batch = fields.Nested(BatchSchema)
 
 
-class BatchCardSchema(Schema):
-    id = fields.String()
-    card_no = fields.String()
-    chip_uid = fields.String(allow_none=True)
-    status = fields.String()
-
-
-class ChipPathSchema(Schema):
-    uid = fields.String(required=True, validate=UID)
-
-
 class EncodePlanSchema(Schema):
     card_id = fields.String()
     card_no = fields.String()
@@ -64,21 +51,6 @@ class EncodePlanSchema(Schema):
     key_version = fields.Integer()
     blocks = fields.Dict(keys=fields.String(), values=fields.String())
     keys = fields.Dict(keys=fields.String(), values=fields.Dict())
-
-
-class LifecycleCardSchema(Schema):
-    id = fields.String()
-    card_no = fields.String()
-    chip_uid = fields.String(allow_none=True)
-    status = fields.String()
-    member_id = fields.String(allow_none=True)
-    batch_id = fields.String(allow_none=True)
-    replaced_by_id = fields.String(allow_none=True)
-    status_changed_at = fields.DateTime(allow_none=True)
-
-
-class LifecycleEnvelopeSchema(Schema):
-    card = fields.Nested(LifecycleCardSchema)
 
 
 class ReasonSchema(Schema):

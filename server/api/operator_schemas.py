@@ -218,6 +218,7 @@ class CardSchema(Schema):
     member_id = fields.String(allow_none=True)
     batch_id = fields.String(allow_none=True)
     key_version = fields.Integer()
+    replaced_by_id = fields.String(allow_none=True)
     status_changed_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
 

@@ -16,7 +16,7 @@ from tests.builders import ACTOR, make_member
 
 def card_json(card, **changes) -> dict:
     body = {name: getattr(card, name) for name in ("id", "card_no", "chip_uid", "status", "member_id", "batch_id",
-                                                     "key_version")}
+                                                     "key_version", "replaced_by_id")}
     return {**body, "status_changed_at": card.status_changed_at and iso(card.status_changed_at),
             "created_at": iso(card.created_at), **changes}
 
@@ -34,7 +34,7 @@ def test_create_unbound_cards_with_consecutive_numbers(app, client):
     for card in cards:
         assert card["card_no"].startswith("8860") and is_valid_card_number(card["card_no"])
         assert card == {"id": card["id"], "card_no": card["card_no"], "chip_uid": None, "status": "issued",
-                        "member_id": None, "batch_id": None, "key_version": 1, "status_changed_at": None,
+                        "member_id": None, "batch_id": None, "key_version": 1, "replaced_by_id": None, "status_changed_at": None,
                         "created_at": card["created_at"]}
     replay = client.post(f"{API}/cards", json={"count": 3}, headers=headers)
     assert replay.json == created.json and replay.headers["Idempotent-Replayed"] == "true"

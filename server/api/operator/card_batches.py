@@ -7,18 +7,17 @@ from flask_smorest import Blueprint
 
 from server.api.auth import STAFF_SECURITY
 from server.api.card_schemas import (
-    BatchCardSchema,
     BatchCreateSchema,
     BatchEnvelopeSchema,
     BatchSummarySchema,
     ChipKeysSchema,
     EncodePlanSchema,
-    LifecycleEnvelopeSchema,
     ReasonSchema,
     ReplaceSchema,
 )
 from server.api.idempotent import idempotent
 from server.api.operator.staff import IDEMPOTENCY_PARAMETER, require_staff, staff_only
+from server.api.operator_schemas import CardEnvelopeSchema, CardSchema
 from server.services import cards
 
 blp = Blueprint("card_batches", __name__, url_prefix="/api/v1", description="Card batches, encoding and lifecycle")
@@ -67,7 +66,7 @@ class BatchDetail(MethodView):
 @blp.route("/card-batches/<batch_id>/cards")
 class BatchCards(MethodView):
     @blp.doc(security=STAFF_SECURITY)
-    @blp.response(200, BatchCardSchema(many=True))
+    @blp.response(200, CardSchema(many=True))
     @blp.paginate(max_page_size=10_000)
     def get(self, batch_id, pagination_parameters):
         """The cards of a batch in card-number order (for print files and resuming encoding)."""
@@ -90,7 +89,7 @@ class ChipEncoding(MethodView):
 @blp.route("/card-batches/<batch_id>/chips/<uid>/confirmation")
 class ChipConfirmation(MethodView):
     @blp.doc(security=STAFF_SECURITY)
-    @blp.response(200, LifecycleEnvelopeSchema)
+    @blp.response(200, CardEnvelopeSchema)
     def put(self, batch_id, uid):
         """The tool read the chip back and verified it: the card becomes issued. Idempotent (PUT)."""
         actor = require_staff("cards:write")
@@ -100,7 +99,7 @@ class ChipConfirmation(MethodView):
 @blp.route("/cards/by-number/<card_no>")
 class CardByNumber(MethodView):
     @blp.doc(security=STAFF_SECURITY)
-    @blp.response(200, LifecycleEnvelopeSchema)
+    @blp.response(200, CardEnvelopeSchema)
     def get(self, card_no):
         """A card by its printed number."""
         require_staff("cards:read")
@@ -112,11 +111,11 @@ def _lifecycle(action):
 
     @blp.doc(security=STAFF_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
     @blp.arguments(ReasonSchema)
-    @blp.response(200, LifecycleEnvelopeSchema)
+    @blp.response(200, CardEnvelopeSchema)
     def post(self, args, card_no):
         actor = require_staff("cards:write")
         return idempotent(
-            actor, 200, lambda: LifecycleEnvelopeSchema().dump({"card": action(actor.key, card_no, args["reason"])})
+            actor, 200, lambda: CardEnvelopeSchema().dump({"card": action(actor.key, card_no, args["reason"])})
         )
 
     post.__doc__ = action.__doc__
@@ -147,14 +146,14 @@ class CardCancel(MethodView):
 class CardReplace(MethodView):
     @blp.doc(security=STAFF_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
     @blp.arguments(ReplaceSchema)
-    @blp.response(200, LifecycleEnvelopeSchema)
+    @blp.response(200, CardEnvelopeSchema)
     def post(self, args, card_no):
         """补卡: the new card takes over the member of this one, which is blocked for good (idempotent)."""
         actor = require_staff("cards:write")
         return idempotent(
             actor,
             200,
-            lambda: LifecycleEnvelopeSchema().dump({"card": cards.replace(actor.key, card_no, args["new_card_no"])}),
+            lambda: CardEnvelopeSchema().dump({"card": cards.replace(actor.key, card_no, args["new_card_no"])}),
         )
 
 
