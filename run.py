@@ -41,8 +41,10 @@ def main() -> None:
         print_demo_credentials(creds)
         token = creds["merchants"][0]["terminal_token"]
         card = creds["members"][0]["card_no"]
-        print(f"\nTry it:\n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
-              f"-d '{{\"code\": \"{card}\"}}' {base}/api/v1/identify\n")
+        print(
+            f"\nTry it:\n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
+            f'-d \'{{"code": "{card}"}}\' {base}/api/v1/identify\n'
+        )
     else:
         print(f"  (the database was seeded elsewhere; no demo credentials in {CREDENTIALS_FILE})")
     app.run(host=host, port=port, threaded=True)

@@ -132,16 +132,28 @@ class Settings:
 
 pass_settings = click.make_pass_decorator(Settings)
 reader_option = click.option(
-    "--reader", "reader_name", envvar="ALLIANCE_READER", default=None,
+    "--reader",
+    "reader_name",
+    envvar="ALLIANCE_READER",
+    default=None,
     help="PC/SC reader name, or part of it / a regex (default: the first reader). Env: ALLIANCE_READER.",
 )
 
 
 @click.group(cls=CardsGroup)
-@click.option("--server", envvar="ALLIANCE_SERVER", default=DEFAULT_SERVER, show_default=True,
-              help="Server base URL. Env: ALLIANCE_SERVER.")
-@click.option("--token", envvar="ALLIANCE_TOKEN", default=None,
-              help="Staff personal token (pt_...), role card_issuer or admin. Env: ALLIANCE_TOKEN.")
+@click.option(
+    "--server",
+    envvar="ALLIANCE_SERVER",
+    default=DEFAULT_SERVER,
+    show_default=True,
+    help="Server base URL. Env: ALLIANCE_SERVER.",
+)
+@click.option(
+    "--token",
+    envvar="ALLIANCE_TOKEN",
+    default=None,
+    help="Staff personal token (pt_...), role card_issuer or admin. Env: ALLIANCE_TOKEN.",
+)
 @click.pass_context
 def main(ctx: click.Context, server: str, token: str | None):
     """联盟卡发卡工具 (AllianceCard card tools): batches, encoding, verification, lifecycle."""
@@ -165,8 +177,13 @@ def batch():
 @click.option("--type", "card_type", default="mifare-classic-1k", show_default=True, help="Card type.")
 @click.option("--level", default=None, help="Level code the cards lift their member to (e.g. gold).")
 @click.option("--name", default="", help="Batch name (default: its number range).")
-@click.option("--detail", "details", multiple=True, metavar="KEY=VALUE",
-              help="Print detail for the factory (repeatable), e.g. --detail design=gold-2026.")
+@click.option(
+    "--detail",
+    "details",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Print detail for the factory (repeatable), e.g. --detail design=gold-2026.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the batch as JSON.")
 @pass_settings
 def batch_create(settings: Settings, count, card_type, level, name, details, as_json):
@@ -204,9 +221,12 @@ def batch_list(settings: Settings, page, page_size, as_json):
     table = Table("批次 (batch)", "名称 (name)", "数量 (count)", "卡号 (numbers)", "状态 (state)", "创建 (created)")
     for item in batches:
         table.add_row(
-            item["id"], escape(item["name"]), str(item["count"]),
+            item["id"],
+            escape(item["name"]),
+            str(item["count"]),
             f"{item['first_card_no']} – {item['last_card_no']}",
-            BATCH_STATES.get(item["state"], item["state"]), item["created_at"][:19].replace("T", " "),
+            BATCH_STATES.get(item["state"], item["state"]),
+            item["created_at"][:19].replace("T", " "),
         )
     _out().print(table)
 
@@ -232,8 +252,13 @@ def batch_show(settings: Settings, batch_id, as_json):
 @batch.command("export")
 @click.argument("batch_id")
 @click.option("--format", "fmt", type=click.Choice(["csv", "pdf"]), required=True, help="Print file format.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Output file (default: BATCH.csv / BATCH.pdf in the current directory).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output file (default: BATCH.csv / BATCH.pdf in the current directory).",
+)
 @pass_settings
 def batch_export(settings: Settings, batch_id, fmt, output):
     """导出制卡文件 (export the print file for the card factory: face number, QR code, Code 128)."""
@@ -263,7 +288,10 @@ def batch_export(settings: Settings, batch_id, fmt, output):
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=_err(),
     )
 
@@ -282,8 +310,14 @@ def open_reader(reader_name: str | None) -> CardReader:
 @click.option("--batch", "batch_id", required=True, help="The batch whose next numbers the cards get.")
 @reader_option
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Encode at most N cards in this run.")
-@click.option("--wait", "idle_seconds", type=click.FloatRange(min=0), default=0, show_default=True,
-              help="Stop after this many seconds without a card (0: until every card is done or Ctrl+C).")
+@click.option(
+    "--wait",
+    "idle_seconds",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Stop after this many seconds without a card (0: until every card is done or Ctrl+C).",
+)
 @pass_settings
 def encode(settings: Settings, batch_id, reader_name, limit, idle_seconds):
     """写卡 (encode blank cards, one after the other, with the batch's next numbers).
@@ -304,13 +338,16 @@ def encode(settings: Settings, batch_id, reader_name, limit, idle_seconds):
     with open_reader(reader_name) as reader:
         out.print(f"读卡器 (reader): {escape(getattr(reader, 'name', ''))} — 请逐张放卡 (present the cards one by one)")
         if encoder.in_progress:
-            out.print(f"{len(encoder.in_progress)} 张卡上次未写完，放上即可续写 (unfinished cards from an earlier run "
-                      "resume with their numbers when presented)")
+            out.print(
+                f"{len(encoder.in_progress)} 张卡上次未写完，放上即可续写 (unfinished cards from an earlier run "
+                "resume with their numbers when presented)"
+            )
         with _progress() as progress:
             task = progress.add_task(f"写卡 (encoding) {batch_id}", total=target)
             try:
-                run.loop(reader, encoder, lambda message: progress.console.print(message),
-                         lambda: progress.advance(task))
+                run.loop(
+                    reader, encoder, lambda message: progress.console.print(message), lambda: progress.advance(task)
+                )
             except KeyboardInterrupt:
                 progress.console.print("已中断 (interrupted): 再次运行 encode 即可继续 (run encode again to resume)")
                 run.interrupted = True
@@ -366,8 +403,10 @@ class _EncodeRun:
             card_no = encoder.in_progress.get(uid)
             number = f" {card_no}" if card_no else ""
             self.failures[uid] = "removed"
-            say(f"✗ {uid}{number}: 写卡中卡片被移开 (card removed while writing) — 请放回同一张卡续写 "
-                "(put the same card back to finish it with the same number)")
+            say(
+                f"✗ {uid}{number}: 写卡中卡片被移开 (card removed while writing) — 请放回同一张卡续写 "
+                "(put the same card back to finish it with the same number)"
+            )
             return False
         except CardReaderError as exc:
             self.failures[uid] = str(exc)
@@ -404,8 +443,10 @@ class _EncodeRun:
 
     def summary(self) -> str:
         """The run's tally."""
-        text = (f"写卡 (encoded) {self.encoded + self.resumed}（续写 resumed {self.resumed}），"
-                f"跳过 (skipped) {self.skipped}，失败 (failed) {len(self.failures)}")
+        text = (
+            f"写卡 (encoded) {self.encoded + self.resumed}（续写 resumed {self.resumed}），"
+            f"跳过 (skipped) {self.skipped}，失败 (failed) {len(self.failures)}"
+        )
         if self.failures:
             text += " — 失败的卡 (failed cards): " + ", ".join(sorted(self.failures))
         return text
@@ -413,8 +454,14 @@ class _EncodeRun:
 
 @main.command()
 @reader_option
-@click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=10, show_default=True,
-              help="Seconds to wait for a card.")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=10,
+    show_default=True,
+    help="Seconds to wait for a card.",
+)
 @pass_settings
 def verify(settings: Settings, reader_name, wait_seconds):
     """验卡 (read the card on the reader, check its signature and show its status on the server)."""
@@ -434,8 +481,10 @@ def verify(settings: Settings, reader_name, wait_seconds):
         raise click.exceptions.Exit(EXIT_REFUSED)
     record = inspection.record
     out.print(f"卡号 (card number): {record.card_no}  签名有效 (signature valid)")
-    out.print(f"密钥版本 (key version) {record.key_version}, 等级 (level rank) {record.level_rank}, "
-              f"计数器 (counter) {inspection.counter}")
+    out.print(
+        f"密钥版本 (key version) {record.key_version}, 等级 (level rank) {record.level_rank}, "
+        f"计数器 (counter) {inspection.counter}"
+    )
     try:
         card = client.card(record.card_no)
     except ApiError as exc:
@@ -443,8 +492,10 @@ def verify(settings: Settings, reader_name, wait_seconds):
             raise
         out.print("✗ 服务器上没有此卡号 (the server does not know this card number)")
         raise click.exceptions.Exit(EXIT_REFUSED) from None
-    out.print(f"服务器状态 (server status): {status_label(card['status'])}"
-              + (f", 会员 (member) {card['member_id']}" if card.get("member_id") else ""))
+    out.print(
+        f"服务器状态 (server status): {status_label(card['status'])}"
+        + (f", 会员 (member) {card['member_id']}" if card.get("member_id") else "")
+    )
     if card.get("chip_uid") != uid:
         out.print(f"✗ 此卡号属于另一芯片 {card.get('chip_uid')} (the number belongs to another chip: a copy)")
         raise click.exceptions.Exit(EXIT_REFUSED)
@@ -456,8 +507,14 @@ def verify(settings: Settings, reader_name, wait_seconds):
 
 @main.command("format")
 @reader_option
-@click.option("--wait", "wait_seconds", type=click.FloatRange(min=0), default=10, show_default=True,
-              help="Seconds to wait for a card.")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=10,
+    show_default=True,
+    help="Seconds to wait for a card.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Also format a card bound to a member.")
 @pass_settings
@@ -480,15 +537,19 @@ def format_command(settings: Settings, reader_name, wait_seconds, yes, force):
             out.print(f"✗ 卡 {card['card_no']} 已绑定会员 (is bound to a member); 用 --force 强制 (use --force)")
             raise click.exceptions.Exit(EXIT_REFUSED)
         if not yes:
-            click.confirm(f"恢复卡 {card['card_no']} (UID {uid}) 为出厂状态 (format back to transport keys)?",
-                          abort=True)
+            click.confirm(
+                f"恢复卡 {card['card_no']} (UID {uid}) 为出厂状态 (format back to transport keys)?", abort=True
+            )
         chip = Chip(reader, info.uid)
         reset = format_card(chip, keys_from_json(chip_keys["keys"]))
         if not is_blank(chip):
-            raise EncodeError("恢复后校验失败 (after formatting the transport key does not open every sector).",
-                              uid=uid)
-    out.print(f"已恢复出厂密钥 (formatted) UID {uid}: {reset} 个扇区 (sectors) 改回出厂密钥 (transport keys); "
-              f"卡号 {card['card_no']} 在服务器仍为 {status_label(card['status'])} (unchanged on the server)")
+            raise EncodeError(
+                "恢复后校验失败 (after formatting the transport key does not open every sector).", uid=uid
+            )
+    out.print(
+        f"已恢复出厂密钥 (formatted) UID {uid}: {reset} 个扇区 (sectors) 改回出厂密钥 (transport keys); "
+        f"卡号 {card['card_no']} 在服务器仍为 {status_label(card['status'])} (unchanged on the server)"
+    )
 
 
 # --- card lifecycle -------------------------------------------------------------------------------------
@@ -501,8 +562,13 @@ def _print_card(card: dict, as_json: bool) -> None:
     out = _out()
     out.print(f"卡号 (card number): {card['card_no']}")
     out.print(f"  状态 (status): {status_label(card['status'])}")
-    for key, label in (("chip_uid", "芯片 (chip UID)"), ("member_id", "会员 (member)"), ("batch_id", "批次 (batch)"),
-                       ("replaced_by_id", "补卡为 (replaced by)"), ("status_changed_at", "状态变更 (changed)")):
+    for key, label in (
+        ("chip_uid", "芯片 (chip UID)"),
+        ("member_id", "会员 (member)"),
+        ("batch_id", "批次 (batch)"),
+        ("replaced_by_id", "补卡为 (replaced by)"),
+        ("status_changed_at", "状态变更 (changed)"),
+    ):
         if card.get(key):
             out.print(f"  {label}: {card[key]}")
 
@@ -549,8 +615,10 @@ def replace(settings: Settings, old_card_no, new_card_no, as_json):
     if as_json:
         _print_json(card)
         return
-    _out().print(f"已补卡 (replaced): {old_card_no} → {card['card_no']} {status_label(card['status'])}, "
-                 f"会员 (member) {card.get('member_id')}")
+    _out().print(
+        f"已补卡 (replaced): {old_card_no} → {card['card_no']} {status_label(card['status'])}, "
+        f"会员 (member) {card.get('member_id')}"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

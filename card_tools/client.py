@@ -30,8 +30,13 @@ class StaffClient(ApiClient):
         print_details: dict | None = None,
     ) -> dict:
         """POST /card-batches (idempotent): the new batch."""
-        body = {"count": count, "card_type": card_type, "level": level, "name": name,
-                "print_details": print_details or {}}
+        body = {
+            "count": count,
+            "card_type": card_type,
+            "level": level,
+            "name": name,
+            "print_details": print_details or {},
+        }
         return self._post("/card-batches", body)["batch"]
 
     def list_batches(self, page: int = 1, page_size: int = 50) -> list[dict]:

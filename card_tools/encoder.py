@@ -294,7 +294,11 @@ class BatchEncoder:
         resuming = uid_text in self.in_progress
         if inspection.state is CardState.ALLIANCE and not resuming:
             return EncodeOutcome(
-                uid_text, inspection.record.card_no, "skipped", chip.apdu_count, time.monotonic() - started,
+                uid_text,
+                inspection.record.card_no,
+                "skipped",
+                chip.apdu_count,
+                time.monotonic() - started,
                 "已是联盟卡，跳过 (already an alliance card, skipped)",
             )
         if inspection.state is CardState.UNKNOWN and not resuming:
@@ -322,7 +326,10 @@ class BatchEncoder:
         self.client.confirm_chip(self.batch_id, uid_text)
         del self.in_progress[uid_text]
         return EncodeOutcome(
-            uid_text, plan.card_no, "resumed" if resuming else "encoded", chip.apdu_count,
+            uid_text,
+            plan.card_no,
+            "resumed" if resuming else "encoded",
+            chip.apdu_count,
             time.monotonic() - started,
         )
 

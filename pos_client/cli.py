@@ -50,9 +50,7 @@ def register(config_path, server_url, token):
     config = PosConfig(server_url=server_url, token=token)
     info = _whoami(_client(config))
     config.save(config_path)
-    console.print(
-        f"已登记 / registered: {info['merchant']['name']} · {info['terminal']['name']} → {config_path}"
-    )
+    console.print(f"已登记 / registered: {info['merchant']['name']} · {info['terminal']['name']} → {config_path}")
 
 
 @main.command()
@@ -65,9 +63,7 @@ def status(config_path):
     console.print(f"服务器 / server: {config.server_url} (在线 / online, {info['server_time']})")
     console.print(f"商户 / merchant: {info['merchant']['name']} ({info['merchant']['address']})")
     console.print(f"终端 / terminal: {info['terminal']['name']} ({info['terminal']['id']})")
-    console.print(
-        f"联盟 / alliance: {info['alliance']['name']}, 1 积分 = {info['alliance']['point_value_fen']} 分"
-    )
+    console.print(f"联盟 / alliance: {info['alliance']['name']}, 1 积分 = {info['alliance']['point_value_fen']} 分")
     console.print(
         f"离线限额 / offline limits: ≤ {limits['max_sale_fen'] / 100:.2f} 元/笔, "
         f"{limits['max_sales_per_shift']} 笔/班, {limits['max_age_hours']} h"

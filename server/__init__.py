@@ -36,4 +36,3 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     register_api(app, api)
     return app
-

@@ -50,11 +50,15 @@ def seed_demo_command(as_json):
 def print_demo_credentials(creds: dict) -> None:
     """Show the demo's logins and tokens as tables."""
     admin = creds["admin"]
-    console.print(f"[bold]Operator admin[/bold]: {admin['username']} / {admin['password']}   "
-                  f"API token: {admin['token']}", soft_wrap=True)
+    console.print(
+        f"[bold]Operator admin[/bold]: {admin['username']} / {admin['password']}   API token: {admin['token']}",
+        soft_wrap=True,
+    )
     for merchant in creds["merchants"]:
-        console.print(f"Merchant [bold]{merchant['name']}[/bold] ({merchant['id']}) terminal token: "
-                      f"{merchant['terminal_token']}", soft_wrap=True)
+        console.print(
+            f"Merchant [bold]{merchant['name']}[/bold] ({merchant['id']}) terminal token: {merchant['terminal_token']}",
+            soft_wrap=True,
+        )
     table = Table("member", "phone", "card number")
     for member in creds["members"]:
         table.add_row(member["name"], member["phone"], member["card_no"])
@@ -94,8 +98,15 @@ def merchant_create_command(name, trade, region, address, earn_rate_bp, max_rede
     """Admit a merchant to the alliance."""
     from server.services.catalog import create_merchant
 
-    merchant = create_merchant(CLI_ACTOR, name=name, trade=trade, region=region, address=address,
-                               earn_rate_bp=earn_rate_bp, max_redeem_bp=max_redeem_bp)
+    merchant = create_merchant(
+        CLI_ACTOR,
+        name=name,
+        trade=trade,
+        region=region,
+        address=address,
+        earn_rate_bp=earn_rate_bp,
+        max_redeem_bp=max_redeem_bp,
+    )
     console.print(f"merchant {merchant.name} created: {merchant.id}")
 
 
@@ -129,6 +140,4 @@ def levels_evaluate_command():
     from server.services.levels import evaluate_levels
 
     outcome = evaluate_levels(CLI_ACTOR)
-    console.print(
-        f"upgraded {outcome['upgraded']}, downgraded {outcome['downgraded']}, kept {outcome['kept']}"
-    )
+    console.print(f"upgraded {outcome['upgraded']}, downgraded {outcome['downgraded']}, kept {outcome['kept']}")

@@ -18,7 +18,7 @@ def normalize_database_url(url: str) -> str:
     """Route plain postgres:// URLs to the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

@@ -46,8 +46,11 @@ class Database:
             with admin.begin() as connection:
                 connection.execute(text(f'CREATE SCHEMA "{self.schema}"'))
             admin.dispose()
-            self.engine_options = {"connect_args": {"options": f"-csearch_path={self.schema}"}, "pool_size": 30,
-                                   "max_overflow": 30}
+            self.engine_options = {
+                "connect_args": {"options": f"-csearch_path={self.schema}"},
+                "pool_size": 30,
+                "max_overflow": 30,
+            }
 
     @property
     def is_postgres(self) -> bool:

@@ -72,8 +72,10 @@ def _json(response):
 
 def assert_error(response, status: int, code: str, details: dict | None = None) -> dict:
     """Assert the one JSON error shape with this status and stable code; return the body."""
-    assert response.status_code == status, (response.status_code, response.text if hasattr(response, "text")
-                                            else response.get_data(as_text=True))
+    assert response.status_code == status, (
+        response.status_code,
+        response.text if hasattr(response, "text") else response.get_data(as_text=True),
+    )
     assert response.headers["Content-Type"].startswith("application/json")
     body = _json(response)
     assert_shape(body, {"error": str, "message": str, "status": int, "details": dict})

@@ -70,8 +70,20 @@ def _free_port() -> int:
 
 
 def test_batch_create_prints_the_batch_and_registers_its_cards(alliance):
-    result = alliance.cli("batch", "create", "--count", "3", "--type", "mifare-classic-1k", "--level", "gold",
-                          "--name", "金卡 2026", "--detail", "design=gold-v2")
+    result = alliance.cli(
+        "batch",
+        "create",
+        "--count",
+        "3",
+        "--type",
+        "mifare-classic-1k",
+        "--level",
+        "gold",
+        "--name",
+        "金卡 2026",
+        "--detail",
+        "design=gold-v2",
+    )
     assert result.exit_code == 0, result.output
     with alliance.app.app_context():
         batch = db.session.scalar(select(CardBatch))
@@ -80,14 +92,21 @@ def test_batch_create_prints_the_batch_and_registers_its_cards(alliance):
         db.session.remove()
     assert result.output == f"已创建批次 (batch created) {batch.id}: 3 张卡 (cards) {numbers[0]} – {numbers[-1]}\n"
     assert (batch.count, batch.name, batch.print_details, batch.state, batch.level_id) == (
-        3, "金卡 2026", {"design": "gold-v2"}, "created", gold_id
+        3,
+        "金卡 2026",
+        {"design": "gold-v2"},
+        "created",
+        gold_id,
     )
 
     result = alliance.cli("batch", "create", "--count", "2", "--json")
     assert result.exit_code == 0, result.output
     created = json.loads(result.output)
     assert (created["count"], created["card_type"], created["level_id"], created["progress"]) == (
-        2, "mifare-classic-1k", None, {"created": 2}
+        2,
+        "mifare-classic-1k",
+        None,
+        {"created": 2},
     )
     assert _count(alliance.app, CardBatch) == 2
     assert _count(alliance.app, Card) == 5
@@ -189,8 +208,11 @@ def test_info_shows_a_card(alliance):
     result = alliance.cli("info", card_no)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[:3] == [f"卡号 (card number): {card_no}", "  状态 (status): 已激活 (active)",
-                         f"  会员 (member): {member_id}"]
+    assert lines[:3] == [
+        f"卡号 (card number): {card_no}",
+        "  状态 (status): 已激活 (active)",
+        f"  会员 (member): {member_id}",
+    ]
 
     result = alliance.cli("info", card_no, "--json")
     assert json.loads(result.output)["member_id"] == member_id
@@ -265,8 +287,9 @@ def test_a_role_without_card_rights_is_refused(alliance):
         user = staff.create_staff_user(ACTOR, "finance-2", "finance")
         token = staff.create_personal_token(ACTOR, user.id, "t").token
         db.session.remove()
-    result = CliRunner().invoke(main, ["batch", "create", "--count", "2"],
-                                env={"ALLIANCE_SERVER": alliance.url, "ALLIANCE_TOKEN": token})
+    result = CliRunner().invoke(
+        main, ["batch", "create", "--count", "2"], env={"ALLIANCE_SERVER": alliance.url, "ALLIANCE_TOKEN": token}
+    )
     assert result.exit_code == 5
     assert "[forbidden]" in result.stderr and "your role may not do this" in result.stderr
     assert _count(alliance.app, CardBatch) == 0

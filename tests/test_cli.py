@@ -39,8 +39,10 @@ def run(app):
 
 def counts(app) -> dict:
     with app.app_context():
-        result = {model.__name__: db.session.scalar(select(func.count()).select_from(model))
-                  for model in (StaffUser, Merchant, Terminal, Member, Card, AllianceSettings)}
+        result = {
+            model.__name__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (StaffUser, Merchant, Terminal, Member, Card, AllianceSettings)
+        }
         db.session.remove()
         return result
 
@@ -139,15 +141,31 @@ def test_create_admin_refusals_are_clean_errors(app, run):
 
 
 def test_merchant_create(app, run):
-    result = run("merchant", "create", "--name", "老李面馆", "--trade", "food", "--region", "幸福街",
-                 "--earn-rate-bp", "150", "--max-redeem-bp", "2500")
+    result = run(
+        "merchant",
+        "create",
+        "--name",
+        "老李面馆",
+        "--trade",
+        "food",
+        "--region",
+        "幸福街",
+        "--earn-rate-bp",
+        "150",
+        "--max-redeem-bp",
+        "2500",
+    )
     assert result.exit_code == 0, result.output
     match = re.search(r"merchant 老李面馆 created: (mer_[A-Za-z0-9_-]+)", result.output)
     assert match, result.output
     with app.app_context():
         merchant = db.session.get(Merchant, match.group(1))
         assert (merchant.name, merchant.trade, merchant.region, merchant.earn_rate_bp, merchant.max_redeem_bp) == (
-            "老李面馆", "food", "幸福街", 150, 2_500,
+            "老李面馆",
+            "food",
+            "幸福街",
+            150,
+            2_500,
         )
         db.session.remove()
 
@@ -161,8 +179,9 @@ def test_merchant_create_with_unknown_trade(app, run):
 
 def test_terminal_create_prints_a_working_token(app, run):
     assert run("create-admin", "root", "--password", "correct horse battery").exit_code == 0
-    merchant_id = re.search(r"created: (mer_\S+)", run("merchant", "create", "--name", "鲜花店",
-                                                        "--trade", "retail").output).group(1)
+    merchant_id = re.search(
+        r"created: (mer_\S+)", run("merchant", "create", "--name", "鲜花店", "--trade", "retail").output
+    ).group(1)
     result = run("terminal", "create", "--merchant", merchant_id, "--name", "前台 2 号")
     assert result.exit_code == 0, result.output
     assert re.search(r"terminal trm_\S+ \(T01\) created", result.output), result.output

@@ -38,8 +38,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:'get_engine' is deprecated:Depre
 def keep_logging():
     """env.py runs logging.config.fileConfig, which disables every existing logger; undo that afterwards."""
     manager = logging.root.manager
-    disabled = {name: logger.disabled for name, logger in manager.loggerDict.items()
-                if isinstance(logger, logging.Logger)}
+    disabled = {
+        name: logger.disabled for name, logger in manager.loggerDict.items() if isinstance(logger, logging.Logger)
+    }
     root_handlers, root_level = list(logging.root.handlers), logging.root.level
     yield
     for name, logger in list(manager.loggerDict.items()):
@@ -66,8 +67,11 @@ def _postgres_target_url() -> str:
 def migration_app(request, tmp_path, keep_logging):
     """An app on an empty database (a new SQLite file or a new PostgreSQL schema), schema not created."""
     if request.param == "sqlite":
-        app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'migrations.db'}",
-                         SQLALCHEMY_ENGINE_OPTIONS={})
+        app = create_app(
+            TestingConfig,
+            SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'migrations.db'}",
+            SQLALCHEMY_ENGINE_OPTIONS={},
+        )
         yield app
         with app.app_context():
             db.engine.dispose()
@@ -78,8 +82,11 @@ def migration_app(request, tmp_path, keep_logging):
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url,
-                         SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={schema}"}})
+        app = create_app(
+            TestingConfig,
+            SQLALCHEMY_DATABASE_URI=url,
+            SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": f"-csearch_path={schema}"}},
+        )
         yield app
         with app.app_context():
             db.engine.dispose()

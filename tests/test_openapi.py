@@ -19,7 +19,12 @@ IDEMPOTENT_TERMINAL_POSTS = ["/api/v1/sales", "/api/v1/sales/{sale_id}/refunds"]
 
 # The operator API: every area must be documented, and these operations at least (extend as it grows).
 OPERATOR_PREFIXES = [
-    "/api/v1/merchants", "/api/v1/terminals", "/api/v1/members", "/api/v1/levels", "/api/v1/cards", "/api/v1/ledger",
+    "/api/v1/merchants",
+    "/api/v1/terminals",
+    "/api/v1/members",
+    "/api/v1/levels",
+    "/api/v1/cards",
+    "/api/v1/ledger",
 ]
 OPERATOR_ENDPOINTS = [
     ("/api/v1/merchants", "get"),
@@ -101,10 +106,22 @@ def test_terminal_request_and_response_schemas(spec):
         return schemas[content["$ref"].rsplit("/", 1)[-1]]
 
     quote = body_schema("/api/v1/sales/quote", "post", "200")
-    assert set(quote["properties"]) == {"amount_fen", "discount_fen", "redeem_points", "redeem_value_fen",
-                                        "payable_fen", "points_to_earn", "max_redeem_points"}
+    assert set(quote["properties"]) == {
+        "amount_fen",
+        "discount_fen",
+        "redeem_points",
+        "redeem_value_fen",
+        "payable_fen",
+        "points_to_earn",
+        "max_redeem_points",
+    }
     assert set(body_schema("/api/v1/identify", "post", "200")["properties"]) == {
-        "member", "points_balance", "discount_bp", "identification", "card_update"}
+        "member",
+        "points_balance",
+        "discount_bp",
+        "identification",
+        "card_update",
+    }
     assert set(body_schema("/api/v1/sales", "post", "201")["properties"]) == {"sale"}
     assert set(body_schema("/api/v1/sales/{sale_id}/refunds", "post", "201")["properties"]) == {"refund"}
     quote_request = spec["paths"]["/api/v1/sales/quote"]["post"]["requestBody"]["content"]["application/json"]

@@ -11,11 +11,17 @@ def test_identify_quote_sale_refund(app, client):
     found = client.post("/api/v1/identify", json={"code": card.card_no}, headers=auth)
     assert found.status_code == 200, found.json
     token = found.json["identification"]["token"]
-    quote = client.post("/api/v1/sales/quote", json={"identification_token": token, "amount_fen": 10000,
-                                                     "redeem_points": 100}, headers=auth)
+    quote = client.post(
+        "/api/v1/sales/quote",
+        json={"identification_token": token, "amount_fen": 10000, "redeem_points": 100},
+        headers=auth,
+    )
     assert quote.status_code == 200, quote.json
-    sale = client.post("/api/v1/sales", json={"identification_token": token, "amount_fen": 10000,
-                                              "redeem_points": 100}, headers={**auth, "Idempotency-Key": "s1"})
+    sale = client.post(
+        "/api/v1/sales",
+        json={"identification_token": token, "amount_fen": 10000, "redeem_points": 100},
+        headers={**auth, "Idempotency-Key": "s1"},
+    )
     assert sale.status_code == 201, sale.json
     body = sale.json["sale"]
     assert body["amount_fen"] == body["discount_fen"] + body["redeem_value_fen"] + body["payable_fen"]

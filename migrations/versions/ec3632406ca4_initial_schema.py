@@ -1,13 +1,12 @@
 """initial schema
 
 Revision ID: ec3632406ca4
-Revises: 
+Revises:
 Create Date: 2026-11-22 16:52:05.553004
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'ec3632406ca4'

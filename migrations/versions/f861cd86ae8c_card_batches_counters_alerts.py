@@ -5,9 +5,8 @@ Revises: ec3632406ca4
 Create Date: 2026-11-22 16:56:35.219638
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'f861cd86ae8c'

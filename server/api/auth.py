@@ -78,3 +78,22 @@ def check_merchant_scope(actor: Actor, merchant_id: str | None) -> None:
     """404 when a merchant-scoped caller asks for another merchant's object (its existence is not revealed)."""
     if actor.merchant_id is not None and merchant_id != actor.merchant_id:
         raise NotFound()
+
+
+def authenticate_staff() -> Actor:
+    """The calling staff member; a missing or bad token gets 401, a terminal 403."""
+    actor = current_actor()
+    if actor.user is None:
+        raise Forbidden("Only staff may do this.")
+    return actor
+
+
+def staff_only() -> None:
+    """Blueprint guard: only staff reach operator endpoints, so 401/403 come before any validation."""
+    authenticate_staff()
+
+
+def require_staff(permission: str) -> Actor:
+    """The calling staff member, if their role grants ``permission``; 403 otherwise (terminals too)."""
+    authenticate_staff()
+    return require(permission)

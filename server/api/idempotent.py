@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import os
 from collections.abc import Callable
 
-from flask import Response, jsonify, request
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import Response, current_app, jsonify, request
 
 from server.api.auth import Actor
 from server.domain.errors import DomainError, InvalidRequest
 from server.services.idempotency import run_idempotent
 
-IDEMPOTENCY_HEADER = {
-    "Idempotency-Key": {
-        "description": "1-255 printable ASCII characters, new for every distinct operation",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-        "required": True,
-    }
+IDEMPOTENCY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "description": "1-255 printable ASCII characters, new for every distinct operation",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "required": True,
 }
+_SEALED_SECRET_AAD = b"idempotent-response-secret"
 
 
 class IdempotencyKeyRequired(DomainError):
@@ -48,3 +52,35 @@ def idempotent(actor: Actor, status: int, work: Callable[[], dict]) -> Response:
     if stored.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
+
+
+def _seal(secret: str) -> str:
+    nonce = os.urandom(12)
+    key = current_app.extensions["alliance_keys"].pii_encryption
+    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, secret.encode(), _SEALED_SECRET_AAD)).decode()
+
+
+def _unseal(sealed: str) -> str:
+    blob = base64.b64decode(sealed)
+    key = current_app.extensions["alliance_keys"].pii_encryption
+    return AESGCM(key).decrypt(blob[:12], blob[12:], _SEALED_SECRET_AAD).decode()
+
+
+def idempotent_issuing_secret(actor: Actor, status: int, work: Callable[[], dict]):
+    """Like ``idempotent``, for a body whose ``token`` is a new secret: the stored copy holds it encrypted.
+
+    A retry with the same Idempotency-Key still gets the token back, but the database never holds a
+    usable token in clear (tokens themselves are stored only as hashes).
+    """
+
+    def sealed_work() -> dict:
+        body = work()
+        return body | {"token": _seal(body["token"])}
+
+    response = idempotent(actor, status, sealed_work)
+    body = response.get_json()
+    unsealed = jsonify(body | {"token": _unseal(body["token"])})
+    unsealed.status_code = response.status_code
+    if "Idempotent-Replayed" in response.headers:
+        unsealed.headers["Idempotent-Replayed"] = response.headers["Idempotent-Replayed"]
+    return unsealed

@@ -24,9 +24,7 @@ ACCOUNT_KINDS = (MEMBER_POINTS, MERCHANT_ISSUED, MERCHANT_ACCEPTED, ALLIANCE_ADJ
 MAX_CARDS_PER_REQUEST = 1_000
 
 CODE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]*$", error="Lower-case letters, digits, '_' and '-' only.")
-USERNAME = validate.Regexp(
-    r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$", error="Letters, digits, '_', '.', '@' and '-' only."
-)
+USERNAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$", error="Letters, digits, '_', '.', '@' and '-' only.")
 
 
 def OptionalText(max_length: int, **kwargs) -> fields.String:  # noqa: N802 - reads like a field class
@@ -238,9 +236,7 @@ class CardQuerySchema(Schema):
 
 
 class CardCreateSchema(Schema):
-    count = fields.Integer(
-        strict=True, required=True, validate=validate.Range(min=1, max=MAX_CARDS_PER_REQUEST)
-    )
+    count = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=MAX_CARDS_PER_REQUEST))
 
 
 class MemberSummarySchema(Schema):
@@ -289,7 +285,9 @@ class BindCardSchema(Schema):
 
 class PointsAdjustmentSchema(Schema):
     points = fields.Integer(
-        strict=True, required=True, validate=validate.Range(min=-MAX_POINTS, max=MAX_POINTS),
+        strict=True,
+        required=True,
+        validate=validate.Range(min=-MAX_POINTS, max=MAX_POINTS),
         metadata={"description": "Points to add (negative: take away); not zero"},
     )
     reason = Text(200, required=True)

@@ -14,7 +14,7 @@ from server.api.auth import (
     require,
     require_terminal,
 )
-from server.api.idempotent import IDEMPOTENCY_HEADER, idempotent
+from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.terminal_schemas import (
     IdentifyRequestSchema,
     IdentifyResponseSchema,
@@ -114,21 +114,34 @@ class Quote(MethodView):
 def sale_body(result: checkout.SaleResult) -> dict:
     """The JSON of a just-recorded sale."""
     sale = result.sale
-    return _SALE_ENVELOPE.dump({"sale": {
-        **{name: getattr(sale, name) for name in SALE_FIELDS},
-        "points_balance": result.points_balance,
-        "level": level_ref(result.level),
-    }})
+    return _SALE_ENVELOPE.dump(
+        {
+            "sale": {
+                **{name: getattr(sale, name) for name in SALE_FIELDS},
+                "points_balance": result.points_balance,
+                "level": level_ref(result.level),
+            }
+        }
+    )
 
 
-SALE_FIELDS = ("id", "receipt_no", "amount_fen", "discount_fen", "redeem_points", "redeem_value_fen",
-               "payable_fen", "points_earned", "created_at")
+SALE_FIELDS = (
+    "id",
+    "receipt_no",
+    "amount_fen",
+    "discount_fen",
+    "redeem_points",
+    "redeem_value_fen",
+    "payable_fen",
+    "points_earned",
+    "created_at",
+)
 _SALE_ENVELOPE = SaleEnvelopeSchema()  # one instance: building a schema per sale copies all its fields
 
 
 @blp.route("/sales")
 class Sales(MethodView):
-    @blp.doc(security=TERMINAL_SECURITY, parameters=[{"in": "header", "name": "Idempotency-Key", **IDEMPOTENCY_HEADER["Idempotency-Key"]}])
+    @blp.doc(security=TERMINAL_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
     @blp.arguments(SaleRequestSchema)
     @blp.response(201, SaleEnvelopeSchema)
     def post(self, args):
@@ -162,7 +175,7 @@ class SaleDetail(MethodView):
 
 @blp.route("/sales/<sale_id>/refunds")
 class SaleRefunds(MethodView):
-    @blp.doc(security=ANY_SECURITY, parameters=[{"in": "header", "name": "Idempotency-Key", **IDEMPOTENCY_HEADER["Idempotency-Key"]}])
+    @blp.doc(security=ANY_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
     @blp.arguments(RefundRequestSchema)
     @blp.response(201, RefundEnvelopeSchema)
     def post(self, args, sale_id):
@@ -172,10 +185,17 @@ class SaleRefunds(MethodView):
         def work():
             result = checkout.refund_sale(actor.key, sale_id, actor.merchant_id, args.get("amount_fen"), args["reason"])
             refund = result.refund
-            return RefundEnvelopeSchema().dump({"refund": {
-                "id": refund.id, "sale_id": refund.sale_id, "amount_fen": refund.amount_fen,
-                "points_reversed": refund.points_reversed, "points_restored": refund.points_restored,
-                "points_balance": result.points_balance,
-            }})
+            return RefundEnvelopeSchema().dump(
+                {
+                    "refund": {
+                        "id": refund.id,
+                        "sale_id": refund.sale_id,
+                        "amount_fen": refund.amount_fen,
+                        "points_reversed": refund.points_reversed,
+                        "points_restored": refund.points_restored,
+                        "points_balance": result.points_balance,
+                    }
+                }
+            )
 
         return idempotent(actor, 201, work)

@@ -172,4 +172,3 @@ class TerminalInfoSchema(Schema):
     alliance = fields.Dict()
     offline_limits = fields.Dict()
     server_time = fields.DateTime()
-

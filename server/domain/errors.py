@@ -55,7 +55,9 @@ class CardBlocked(DomainError):
 
 class CardStale(DomainError):
     code, status, default_message = (
-        "card_stale", 409, "This card is behind its counter: suspected clone. The card is now blocked.",
+        "card_stale",
+        409,
+        "This card is behind its counter: suspected clone. The card is now blocked.",
     )
     keeps_changes = True
 
@@ -74,7 +76,9 @@ class CodeUsed(DomainError):
 
 class IdentificationExpired(DomainError):
     code, status, default_message = (
-        "identification_expired", 409, "The identification expired or was used; identify the member again.",
+        "identification_expired",
+        409,
+        "The identification expired or was used; identify the member again.",
     )
 
 
@@ -84,7 +88,9 @@ class InsufficientPoints(DomainError):
 
 class RedeemLimitExceeded(DomainError):
     code, status, default_message = (
-        "redeem_limit_exceeded", 409, "Points may not pay this much of the bill at this merchant.",
+        "redeem_limit_exceeded",
+        409,
+        "Points may not pay this much of the bill at this merchant.",
     )
 
 

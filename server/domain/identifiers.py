@@ -43,9 +43,7 @@ def make_card_number(prefix: str, serial: int) -> str:
 
 def is_valid_card_number(text: str) -> bool:
     """True for a 16-digit number whose last digit is its Luhn check digit."""
-    return (
-        len(text) == CARD_NUMBER_LENGTH and _ascii_digits(text) and luhn_check_digit(text[:-1]) == text[-1]
-    )
+    return len(text) == CARD_NUMBER_LENGTH and _ascii_digits(text) and luhn_check_digit(text[:-1]) == text[-1]
 
 
 def check_member_code_prefix(prefix: str) -> str:
@@ -71,7 +69,7 @@ def normalize_mobile(text: str) -> str:
     cleaned = re.sub(r"[\s()-]", "", text)
     for prefix in ("+86", "0086"):
         if cleaned.startswith(prefix):
-            cleaned = cleaned[len(prefix):]
+            cleaned = cleaned[len(prefix) :]
     if not _MOBILE.match(cleaned):
         raise InvalidRequest("Not a valid mainland China mobile number.", field="phone")
     return cleaned

@@ -40,20 +40,26 @@ def balanced(postings: list[Posting]) -> list[Posting]:
 
 def sale_postings(member: int, issued: int, accepted: int, earned: int, redeemed: int) -> list[Posting]:
     """A sale: the member spends ``redeemed`` at the merchant and earns ``earned`` funded by it."""
-    return balanced([
-        Posting(member, -redeemed), Posting(accepted, redeemed),
-        Posting(member, earned), Posting(issued, -earned),
-    ])
+    return balanced(
+        [
+            Posting(member, -redeemed),
+            Posting(accepted, redeemed),
+            Posting(member, earned),
+            Posting(issued, -earned),
+        ]
+    )
 
 
-def refund_postings(
-    member: int, issued: int, accepted: int, reversed_points: int, restored: int
-) -> list[Posting]:
+def refund_postings(member: int, issued: int, accepted: int, reversed_points: int, restored: int) -> list[Posting]:
     """A refund: earned points go back to the merchant, redeemed points back to the member."""
-    return balanced([
-        Posting(member, -reversed_points), Posting(issued, reversed_points),
-        Posting(member, restored), Posting(accepted, -restored),
-    ])
+    return balanced(
+        [
+            Posting(member, -reversed_points),
+            Posting(issued, reversed_points),
+            Posting(member, restored),
+            Posting(accepted, -restored),
+        ]
+    )
 
 
 def adjustment_postings(member: int, adjustments: int, points: int) -> list[Posting]:

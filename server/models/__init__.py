@@ -2,8 +2,8 @@
 
 from server.models.alliance import AllianceSettings, Level
 from server.models.base import Base
-from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
 from server.models.card import Card, CardAlert, CardBatch
+from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
 from server.models.member import Member
 from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
 from server.models.records import AuditLog, IdempotencyRecord

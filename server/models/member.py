@@ -26,4 +26,3 @@ class Member(Base):
     recruited_by_merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"))
     points_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
     created_at: Mapped[datetime] = created_column()
-

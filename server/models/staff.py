@@ -15,9 +15,7 @@ class StaffUser(Base):
 
     __tablename__ = "staff_users"
     __table_args__ = (
-        CheckConstraint(
-            "(role IN ('owner', 'cashier')) = (merchant_id IS NOT NULL)", name="merchant_roles_scoped"
-        ),
+        CheckConstraint("(role IN ('owner', 'cashier')) = (merchant_id IS NOT NULL)", name="merchant_roles_scoped"),
     )
 
     id: Mapped[str] = id_column("usr")

@@ -38,15 +38,11 @@ class KeyRing:
 
     def card_counter_key(self) -> bytes:
         """The key of the anti-clone counter MAC, derived from the master key (server only)."""
-        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"card counter mac").derive(
-            self.card_master
-        )
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"card counter mac").derive(self.card_master)
 
 
 def _derive(secret_key: str, label: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label.encode()).derive(
-        secret_key.encode()
-    )
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label.encode()).derive(secret_key.encode())
 
 
 def _decode(name: str, value: str) -> bytes:

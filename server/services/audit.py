@@ -8,6 +8,4 @@ from server.models import AuditLog
 
 def audit(actor: str, action: str, object_type: str, object_id: str, **details) -> None:
     """Record that ``actor`` did ``action`` to an object (flushed with the change it describes)."""
-    db.session.add(
-        AuditLog(actor=actor, action=action, object_type=object_type, object_id=object_id, details=details)
-    )
+    db.session.add(AuditLog(actor=actor, action=action, object_type=object_type, object_id=object_id, details=details))

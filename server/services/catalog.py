@@ -29,8 +29,13 @@ TRADES = {
 }
 
 LEVEL_DEFAULTS = {
-    "name_en": "", "upgrade_spend_fen": 0, "keep_spend_fen": 0, "protection_days": 90,
-    "default_discount_bp": 10_000, "min_discount_bp": 5_000, "max_discount_bp": 10_000,
+    "name_en": "",
+    "upgrade_spend_fen": 0,
+    "keep_spend_fen": 0,
+    "protection_days": 90,
+    "default_discount_bp": 10_000,
+    "min_discount_bp": 5_000,
+    "max_discount_bp": 10_000,
 }
 LEVEL_FIELDS = {"name", *LEVEL_DEFAULTS}
 MERCHANT_FIELDS = {"name", "trade", "region", "address", "contact_phone", "status", "earn_rate_bp", "max_redeem_bp"}
@@ -161,7 +166,9 @@ def set_level_discount(actor: str, merchant_id: str, level_id: str, discount_bp:
     if not level.min_discount_bp <= discount_bp <= level.max_discount_bp:
         raise InvalidRequest(
             "The discount is outside the bounds the operator set for this level.",
-            field="discount_bp", min_discount_bp=level.min_discount_bp, max_discount_bp=level.max_discount_bp,
+            field="discount_bp",
+            min_discount_bp=level.min_discount_bp,
+            max_discount_bp=level.max_discount_bp,
         )
     row = db.session.get(MerchantLevelDiscount, (merchant_id, level_id))
     if row is None:
@@ -185,12 +192,18 @@ def create_terminal(actor: str, merchant_id: str, name: str) -> IssuedTerminal:
     """Register a terminal for a merchant; the token is returned once and stored hashed."""
     merchant = get_merchant(merchant_id)
     seq = db.session.execute(  # atomic: two terminals created at once get distinct codes
-        update(Merchant).where(Merchant.id == merchant.id).values(terminal_seq=Merchant.terminal_seq + 1)
-        .returning(Merchant.terminal_seq).execution_options(synchronize_session=False)
+        update(Merchant)
+        .where(Merchant.id == merchant.id)
+        .values(terminal_seq=Merchant.terminal_seq + 1)
+        .returning(Merchant.terminal_seq)
+        .execution_options(synchronize_session=False)
     ).scalar_one()
     token = new_token(TERMINAL_TOKEN_PREFIX)
     terminal = Terminal(
-        id=new_id("trm"), merchant_id=merchant.id, code=f"T{seq:02d}", name=name,
+        id=new_id("trm"),
+        merchant_id=merchant.id,
+        code=f"T{seq:02d}",
+        name=name,
         token_hash=token_hash(token),
     )
     db.session.add(terminal)

@@ -40,8 +40,8 @@ from server.models.base import new_id, utcnow
 from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
 from server.services import cards, ledger
 from server.services.alliance import get_settings
-from server.services.levels import level_rule
 from server.services.cards import BLOCKED_CARD_STATUSES
+from server.services.levels import level_rule
 from server.services.members import find_member_by_phone
 from server.services.unit_of_work import transactional
 
@@ -176,8 +176,12 @@ def identify(terminal: Terminal, *, card: dict | None = None, code: str | None =
     expires_at = utcnow() + timedelta(seconds=current_app.config["IDENTIFICATION_TTL_SECONDS"])
     db.session.add(
         Identification(
-            token_hash=token_hash(token), member_id=member_id, terminal_id=terminal.id,
-            card_id=found_card.id if found_card else None, method=method, expires_at=expires_at,
+            token_hash=token_hash(token),
+            member_id=member_id,
+            terminal_id=terminal.id,
+            card_id=found_card.id if found_card else None,
+            method=method,
+            expires_at=expires_at,
         )
     )
     return IdentifyResult(who=who, method=method, token=token, expires_at=expires_at, card_update=card_update)
@@ -225,10 +229,15 @@ def _check_offline(settings: AllianceSettings, amount_fen: int, redeem_points: i
         raise InvalidRequest(
             "The offline sale exceeds the per-sale cap.", field="amount_fen", max_sale_fen=settings.offline_max_sale_fen
         )
-    if not now - timedelta(hours=settings.offline_max_age_hours) - OFFLINE_CLOCK_SKEW <= occurred_at <= now + OFFLINE_CLOCK_SKEW:
+    if (
+        not now - timedelta(hours=settings.offline_max_age_hours) - OFFLINE_CLOCK_SKEW
+        <= occurred_at
+        <= now + OFFLINE_CLOCK_SKEW
+    ):
         raise InvalidRequest(
             "The offline sale is older than the terminal may keep it, or in the future.",
-            field="occurred_at", max_age_hours=settings.offline_max_age_hours,
+            field="occurred_at",
+            max_age_hours=settings.offline_max_age_hours,
         )
 
 
@@ -260,11 +269,12 @@ def _level_after(who: MemberAtMerchant, settings: AllianceSettings, now: datetim
     if target.id == who.level.id:
         return who.level
     db.session.execute(
-        update(Member).where(Member.id == who.member.id).values(level_id=target.id, level_since=now)
+        update(Member)
+        .where(Member.id == who.member.id)
+        .values(level_id=target.id, level_since=now)
         .execution_options(synchronize_session=False)
     )
     return next(level for level in levels if level.id == target.id)
-
 
 
 @transactional
@@ -304,18 +314,37 @@ def record_sale(
     merchant = terminal.merchant
     sale_id = new_id("sal")
     sale = Sale(
-        id=sale_id, merchant_id=merchant.id, terminal_id=terminal.id, member_id=member_id, card_id=card_id,
-        level_id=who.level.id, method=method, receipt_no=_next_receipt_no(terminal), client_sale_id=client_sale_id,
-        amount_fen=priced.amount_fen, discount_bp=who.discount_bp, discount_fen=priced.discount_fen,
-        redeem_points=priced.redeem_points, redeem_value_fen=priced.redeem_value_fen,
-        payable_fen=priced.payable_fen, points_earned=priced.points_to_earn, refunded_fen=0,
-        points_reversed=0, points_restored=0, offline=offline, occurred_at=occurred_at, created_at=now,
+        id=sale_id,
+        merchant_id=merchant.id,
+        terminal_id=terminal.id,
+        member_id=member_id,
+        card_id=card_id,
+        level_id=who.level.id,
+        method=method,
+        receipt_no=_next_receipt_no(terminal),
+        client_sale_id=client_sale_id,
+        amount_fen=priced.amount_fen,
+        discount_bp=who.discount_bp,
+        discount_fen=priced.discount_fen,
+        redeem_points=priced.redeem_points,
+        redeem_value_fen=priced.redeem_value_fen,
+        payable_fen=priced.payable_fen,
+        points_earned=priced.points_to_earn,
+        refunded_fen=0,
+        points_reversed=0,
+        points_restored=0,
+        offline=offline,
+        occurred_at=occurred_at,
+        created_at=now,
     )
     db.session.add(sale)
     db.session.flush()
     postings = sale_postings(
-        who.member.points_account_id, merchant.points_issued_account_id, merchant.points_accepted_account_id,
-        earned=priced.points_to_earn, redeemed=priced.redeem_points,
+        who.member.points_account_id,
+        merchant.points_issued_account_id,
+        merchant.points_accepted_account_id,
+        earned=priced.points_to_earn,
+        redeemed=priced.redeem_points,
     )
     balances = ledger.post("sale", postings, f"terminal:{terminal.id}", sale_id=sale_id)
     level = _level_after(who, settings, now)
@@ -344,8 +373,14 @@ def refund_sale(
     if sale is None or (merchant_scope is not None and sale.merchant_id != merchant_scope):
         raise NotFound("No such sale.", sale_id=sale_id)
     split = split_refund(
-        SaleRefundState(sale.payable_fen, sale.points_earned, sale.redeem_points, sale.refunded_fen,
-                        sale.points_reversed, sale.points_restored),
+        SaleRefundState(
+            sale.payable_fen,
+            sale.points_earned,
+            sale.redeem_points,
+            sale.refunded_fen,
+            sale.points_reversed,
+            sale.points_restored,
+        ),
         amount_fen,
     )
     member = db.session.get(Member, sale.member_id)
@@ -355,17 +390,30 @@ def refund_sale(
     recoverable = min(split.points_reversed, account.balance + split.points_restored)
     merchant = sale.merchant
     refund = Refund(
-        id=new_id("rfd"), sale_id=sale.id, merchant_id=sale.merchant_id, actor=actor, amount_fen=split.amount_fen,
-        points_reversed=recoverable, points_restored=split.points_restored,
-        points_unrecovered=split.points_reversed - recoverable, reason=reason,
+        id=new_id("rfd"),
+        sale_id=sale.id,
+        merchant_id=sale.merchant_id,
+        actor=actor,
+        amount_fen=split.amount_fen,
+        points_reversed=recoverable,
+        points_restored=split.points_restored,
+        points_unrecovered=split.points_reversed - recoverable,
+        reason=reason,
     )
     db.session.add(refund)
     db.session.flush()
     balances = ledger.post(
         "refund",
-        refund_postings(member.points_account_id, merchant.points_issued_account_id,
-                        merchant.points_accepted_account_id, recoverable, split.points_restored),
-        actor, sale_id=sale.id, refund_id=refund.id,
+        refund_postings(
+            member.points_account_id,
+            merchant.points_issued_account_id,
+            merchant.points_accepted_account_id,
+            recoverable,
+            split.points_restored,
+        ),
+        actor,
+        sale_id=sale.id,
+        refund_id=refund.id,
     )
     sale.refunded_fen += split.amount_fen
     sale.points_reversed += split.points_reversed

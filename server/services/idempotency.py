@@ -28,13 +28,17 @@ KEY_RETENTION = timedelta(days=8)
 
 class IdempotencyKeyReused(DomainError):
     code, status, default_message = (
-        "idempotency_key_reused", 422, "This Idempotency-Key was already used with a different request.",
+        "idempotency_key_reused",
+        422,
+        "This Idempotency-Key was already used with a different request.",
     )
 
 
 class RequestInProgress(DomainError):
     code, status, default_message = (
-        "request_in_progress", 409, "A request with this Idempotency-Key is still being processed.",
+        "request_in_progress",
+        409,
+        "A request with this Idempotency-Key is still being processed.",
     )
 
 

@@ -48,7 +48,9 @@ def evaluate_levels(actor: str, now: datetime | None = None) -> Counter:
             continue
         outcome["upgraded" if target.rank > current.rank else "downgraded"] += 1
         db.session.execute(
-            update(Member).where(Member.id == member_id).values(level_id=target.id, level_since=now)
+            update(Member)
+            .where(Member.id == member_id)
+            .values(level_id=target.id, level_since=now)
             .execution_options(synchronize_session=False)
         )
         audit(actor, "member.level_change", "member", member_id, old=levels[level_id].code, new=levels[target.id].code)

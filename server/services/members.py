@@ -8,7 +8,7 @@ from server.domain.errors import CardBlocked, Conflict, InvalidRequest, MemberNo
 from server.domain.identifiers import mask_mobile, normalize_mobile
 from server.domain.ledger import ALLIANCE_ADJUSTMENTS, MEMBER_POINTS, adjustment_postings
 from server.extensions import db
-from server.models import ALLIANCE_OWNER, Card, CardBatch, LedgerAccount, Level, Member
+from server.models import ALLIANCE_OWNER, Card, CardBatch, LedgerAccount, Level, Member, Merchant
 from server.models.base import new_id, utcnow
 from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash
 from server.services import ledger
@@ -45,6 +45,8 @@ def register_member(actor: str, phone: str, display_name: str = "", recruited_by
     lookup = phone_lookup_hash(mobile)
     if db.session.scalar(select(Member.id).where(Member.phone_hash == lookup)):
         raise Conflict("A member with this phone number exists.", field="phone")
+    if recruited_by is not None and db.session.get(Merchant, recruited_by) is None:
+        raise InvalidRequest("No such merchant.", field="recruited_by_merchant_id")
     lowest = db.session.scalar(select(Level).order_by(Level.rank).limit(1))
     if lowest is None:
         raise Conflict("The alliance has no levels yet.")
@@ -108,7 +110,9 @@ def bind_card(actor: str, member_id: str, card_no: str) -> Card:
     card.member_id = member.id
     card.status = "active"
     card.status_changed_at = utcnow()
-    batch_level = db.session.scalar(select(Level).join(CardBatch, CardBatch.level_id == Level.id).where(CardBatch.id == card.batch_id))
+    batch_level = db.session.scalar(
+        select(Level).join(CardBatch, CardBatch.level_id == Level.id).where(CardBatch.id == card.batch_id)
+    )
     member_level = db.session.get(Level, member.level_id)
     if batch_level is not None and batch_level.rank > member_level.rank:  # a batch of e.g. gold cards
         member.level_id, member.level_since = batch_level.id, utcnow()

@@ -33,10 +33,28 @@ def paginate(query: Select, pagination) -> list:
 def sale_detail(sale: Sale, level: Level | None = None) -> dict:
     """A stored sale as a dict for SaleDetailSchema."""
     level = level or sale.level
-    names = ("id", "receipt_no", "merchant_id", "terminal_id", "member_id", "method", "client_sale_id",
-             "amount_fen", "discount_bp", "discount_fen", "redeem_points", "redeem_value_fen", "payable_fen",
-             "points_earned", "refunded_fen", "points_reversed", "points_restored", "offline", "occurred_at",
-             "created_at")
+    names = (
+        "id",
+        "receipt_no",
+        "merchant_id",
+        "terminal_id",
+        "member_id",
+        "method",
+        "client_sale_id",
+        "amount_fen",
+        "discount_bp",
+        "discount_fen",
+        "redeem_points",
+        "redeem_value_fen",
+        "payable_fen",
+        "points_earned",
+        "refunded_fen",
+        "points_reversed",
+        "points_restored",
+        "offline",
+        "occurred_at",
+        "created_at",
+    )
     level_ref = {"code": level.code, "name": level.name}
     return {**{name: getattr(sale, name) for name in names}, "level": level_ref}
 
@@ -93,8 +111,11 @@ def _level_brief(level: Level) -> dict:
 def member_summary(member: Member, level: Level) -> dict:
     """A member as operator lists show it: the phone masked only."""
     names = ("id", "display_name", "status", "level_since", "recruited_by_merchant_id", "created_at")
-    return {**{name: getattr(member, name) for name in names}, "masked_phone": member.phone_masked,
-            "level": _level_brief(level)}
+    return {
+        **{name: getattr(member, name) for name in names},
+        "masked_phone": member.phone_masked,
+        "level": _level_brief(level),
+    }
 
 
 def list_members(filters: dict, pagination) -> list[dict]:
@@ -149,9 +170,18 @@ def account_entries(account_id: int, pagination) -> list[dict]:
         .order_by(LedgerEntry.id.desc())
     )
     return [
-        {"id": entry.id, "transaction_id": txn.id, "account_id": entry.account_id, "amount": entry.amount,
-         "kind": txn.kind, "sale_id": txn.sale_id, "refund_id": txn.refund_id, "actor": txn.actor,
-         "memo": txn.memo, "created_at": txn.created_at}
+        {
+            "id": entry.id,
+            "transaction_id": txn.id,
+            "account_id": entry.account_id,
+            "amount": entry.amount,
+            "kind": txn.kind,
+            "sale_id": txn.sale_id,
+            "refund_id": txn.refund_id,
+            "actor": txn.actor,
+            "memo": txn.memo,
+            "created_at": txn.created_at,
+        }
         for entry, txn in paginate(query, pagination)
     ]
 
@@ -169,13 +199,16 @@ def list_transactions(filters: dict, pagination) -> list[dict]:
     )
     for entry, kind, owner_id in rows:
         entries[entry.transaction_id].append(
-            {"id": entry.id, "account_id": entry.account_id, "account_kind": kind, "owner_id": owner_id,
-             "amount": entry.amount}
+            {
+                "id": entry.id,
+                "account_id": entry.account_id,
+                "account_kind": kind,
+                "owner_id": owner_id,
+                "amount": entry.amount,
+            }
         )
     names = ("id", "kind", "sale_id", "refund_id", "actor", "memo", "created_at")
-    return [
-        {**{name: getattr(txn, name) for name in names}, "entries": entries[txn.id]} for txn in transactions
-    ]
+    return [{**{name: getattr(txn, name) for name in names}, "entries": entries[txn.id]} for txn in transactions]
 
 
 def get_staff_user(user_id: str) -> StaffUser:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from server.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from server.domain.permissions import MERCHANT_ROLES, ROLES
 from server.extensions import db
-from server.models import PersonalToken, StaffUser, Terminal
+from server.models import Merchant, PersonalToken, StaffUser, Terminal
 from server.models.base import new_id, utcnow
 from server.security.credentials import PERSONAL_TOKEN_PREFIX, hash_password, new_token, token_hash
 from server.services.audit import audit
@@ -26,20 +26,32 @@ class IssuedToken:
 
 @transactional
 def create_staff_user(
-    actor: str, username: str, role: str, password: str | None = None, merchant_id: str | None = None,
+    actor: str,
+    username: str,
+    role: str,
+    password: str | None = None,
+    merchant_id: str | None = None,
     display_name: str = "",
 ) -> StaffUser:
     """Add a staff user; merchant roles must name their merchant, operator roles must not."""
     if role not in ROLES:
         raise InvalidRequest("Unknown role.", field="role", allowed=sorted(ROLES))
     if (role in MERCHANT_ROLES) != (merchant_id is not None):
-        raise InvalidRequest("Merchant roles need a merchant_id; operator roles must not have one.", field="merchant_id")
+        raise InvalidRequest(
+            "Merchant roles need a merchant_id; operator roles must not have one.", field="merchant_id"
+        )
+    if merchant_id is not None and db.session.get(Merchant, merchant_id) is None:
+        raise InvalidRequest("No such merchant.", field="merchant_id")
     if password is not None and len(password) < 10:
         raise InvalidRequest("Passwords need at least 10 characters.", field="password")
     if db.session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
         raise Conflict("This username is taken.", field="username")
     user = StaffUser(
-        id=new_id("usr"), username=username, role=role, merchant_id=merchant_id, display_name=display_name,
+        id=new_id("usr"),
+        username=username,
+        role=role,
+        merchant_id=merchant_id,
+        display_name=display_name,
         password_hash=hash_password(password) if password else None,
     )
     db.session.add(user)

@@ -33,6 +33,20 @@ def iso(moment) -> str:
     return moment.isoformat()
 
 
+CARD_FIELDS = ("id", "card_no", "chip_uid", "status", "member_id", "batch_id", "key_version", "replaced_by_id")
+
+
+def card_json(card, **changes) -> dict:
+    """What the API shows of a card."""
+    body = {name: getattr(card, name) for name in CARD_FIELDS}
+    return {
+        **body,
+        "status_changed_at": card.status_changed_at and iso(card.status_changed_at),
+        "created_at": iso(card.created_at),
+        **changes,
+    }
+
+
 @dataclass
 class Staffed:
     """The standard world plus a cashier for each shop; ``auth(role)`` for operator and shop-A roles."""

@@ -44,15 +44,15 @@ def test_fifty_terminals_racing_for_the_last_hundred_points_let_exactly_one_win(
     with live_server(pg_app) as base:
         tokens = []
         for _ in range(50):
-            found = requests.post(f"{base}/api/v1/identify", json={"code": s.card.card_no}, headers=s.auth,
-                                  timeout=10)
+            found = requests.post(f"{base}/api/v1/identify", json={"code": s.card.card_no}, headers=s.auth, timeout=10)
             assert found.status_code == 200, found.text
             tokens.append(found.json()["identification"]["token"])
 
         def redeem(index: int):
             body = {"identification_token": tokens[index], "amount_fen": 1_000, "redeem_points": 100}
-            return requests.post(f"{base}/api/v1/sales", json=body,
-                                 headers={**s.auth, "Idempotency-Key": f"redeem-{index}"}, timeout=60)
+            return requests.post(
+                f"{base}/api/v1/sales", json=body, headers={**s.auth, "Idempotency-Key": f"redeem-{index}"}, timeout=60
+            )
 
         responses = run_at_once(50, redeem)
     assert all(isinstance(r, requests.Response) for r in responses), responses
@@ -62,7 +62,11 @@ def test_fifty_terminals_racing_for_the_last_hundred_points_let_exactly_one_win(
             assert_error(response, 409, "insufficient_points")
     winner = next(r for r in responses if r.status_code == 201).json()["sale"]
     assert (winner["redeem_points"], winner["redeem_value_fen"], winner["payable_fen"], winner["points_balance"]) == (
-        100, 100, 900, 0)
+        100,
+        100,
+        900,
+        0,
+    )
     assert member_ledger_sum(pg_app, s.member.id) == (0, 0)
     state = db_state(pg_app)
     assert (state["sales"], state["idempotency_records"], state["identifications_used"]) == (1, 1, 1)
@@ -75,10 +79,12 @@ def test_twenty_concurrent_sales_at_one_terminal_get_distinct_receipt_numbers(pg
     client = pg_app.test_client()
     tokens = [identify(client, s.auth, code=card.card_no) for card in cards]
     with live_server(pg_app) as base:
+
         def buy(index: int):
             body = {"identification_token": tokens[index], "amount_fen": 1_000 + index, "redeem_points": 0}
-            return requests.post(f"{base}/api/v1/sales", json=body,
-                                 headers={**s.auth, "Idempotency-Key": f"sale-{index}"}, timeout=60)
+            return requests.post(
+                f"{base}/api/v1/sales", json=body, headers={**s.auth, "Idempotency-Key": f"sale-{index}"}, timeout=60
+            )
 
         responses = run_at_once(20, buy)
     assert [getattr(r, "status_code", r) for r in responses] == [201] * 20
@@ -102,10 +108,16 @@ def test_a_duplicate_that_waits_too_long_gets_request_in_progress(pg_app):
         holder = db.engine.connect()  # the "first request", still running: its record is not committed
     try:
         transaction = holder.begin()
-        holder.execute(insert(IdempotencyRecord).values(
-            actor=f"terminal:{s.world.shop_a.terminal.id}", key="slow-1", request_hash="0" * 64,
-            status_code=0, response_body=None, created_at=datetime.now(UTC),
-        ))
+        holder.execute(
+            insert(IdempotencyRecord).values(
+                actor=f"terminal:{s.world.shop_a.terminal.id}",
+                key="slow-1",
+                request_hash="0" * 64,
+                status_code=0,
+                response_body=None,
+                created_at=datetime.now(UTC),
+            )
+        )
         pg_app.config["IDEMPOTENCY_WAIT_SECONDS"] = 1
         started = time.monotonic()
         response = sell(client, s.auth, key="slow-1", **body)

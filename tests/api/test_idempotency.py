@@ -52,8 +52,9 @@ def test_same_key_with_another_body_is_refused_and_changes_nothing(app, client):
     for change in ({"amount_fen": 10_001}, {"redeem_points": 1}, {"client_sale_id": "x"}):
         assert_error(sell(client, s.auth, key="k-1", **{**body, **change}), 422, "idempotency_key_reused")
     # the same key on another endpoint is another request too
-    refund = client.post(f"/api/v1/sales/{first.json['sale']['id']}/refunds", json={},
-                         headers={**s.auth, "Idempotency-Key": "k-1"})
+    refund = client.post(
+        f"/api/v1/sales/{first.json['sale']['id']}/refunds", json={}, headers={**s.auth, "Idempotency-Key": "k-1"}
+    )
     assert_error(refund, 422, "idempotency_key_reused")
     assert db_state(app) == before
 
@@ -80,8 +81,9 @@ def test_a_failed_request_stores_nothing_so_the_key_can_be_retried(app, client):
     token = identify(client, s.auth, code=s.card.card_no)
     body = {"identification_token": token, "amount_fen": 10_000, "redeem_points": 300}
     before = db_state(app)
-    assert_error(sell(client, s.auth, key="retry-me", **body), 409, "insufficient_points",
-                 {"balance": 100, "requested": 300})
+    assert_error(
+        sell(client, s.auth, key="retry-me", **body), 409, "insufficient_points", {"balance": 100, "requested": 300}
+    )
     assert db_state(app) == before  # no idempotency record, identification not used
     with app.app_context():
         members.adjust_points(ACTOR, s.member.id, 200, "goodwill")
@@ -137,6 +139,7 @@ def test_refunds_are_idempotent(app, client):
 
 # --- concurrent duplicates through a real HTTP server ------------------------------------------------------
 
+
 @pytest.mark.parametrize("which", ["app", pytest.param("pg_app", marks=pytest.mark.postgres)])
 def test_twenty_concurrent_identical_sales_commit_once(request, which):
     app = request.getfixturevalue(which)
@@ -144,8 +147,11 @@ def test_twenty_concurrent_identical_sales_commit_once(request, which):
     with live_server(app) as base:
         found = requests.post(f"{base}/api/v1/identify", json={"code": s.card.card_no}, headers=s.auth, timeout=10)
         assert found.status_code == 200, found.text
-        body = {"identification_token": found.json()["identification"]["token"], "amount_fen": 10_000,
-                "redeem_points": 300}
+        body = {
+            "identification_token": found.json()["identification"]["token"],
+            "amount_fen": 10_000,
+            "redeem_points": 300,
+        }
         headers = {**s.auth, "Idempotency-Key": "double-tap"}
         start = threading.Barrier(20)
         responses: list = [None] * 20

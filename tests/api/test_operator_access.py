@@ -62,50 +62,101 @@ ENDPOINTS = [
     ("get merchant", ANYONE, 200, lambda c: ("get", f"/merchants/{c.s.a.merchant.id}", None)),
     ("patch merchant", {"admin"}, 200, lambda c: ("patch", f"/merchants/{c.s.a.merchant.id}", {"region": "北区"})),
     ("list level discounts", ANYONE, 200, lambda c: ("get", f"/merchants/{c.s.a.merchant.id}/level-discounts", None)),
-    ("set level discount", {"admin", "owner"}, 200,
-     lambda c: ("put", f"/merchants/{c.s.a.merchant.id}/level-discounts/{c.s.levels['gold'].id}",
-                {"discount_bp": 8800})),
-    ("list terminals", {"admin", "finance", "owner"}, 200,
-     lambda c: ("get", f"/merchants/{c.s.a.merchant.id}/terminals", None)),
-    ("create terminal", {"admin", "owner"}, 201,
-     lambda c: ("post", f"/merchants/{c.s.a.merchant.id}/terminals", {"name": "新机"})),
+    (
+        "set level discount",
+        {"admin", "owner"},
+        200,
+        lambda c: (
+            "put",
+            f"/merchants/{c.s.a.merchant.id}/level-discounts/{c.s.levels['gold'].id}",
+            {"discount_bp": 8800},
+        ),
+    ),
+    (
+        "list terminals",
+        {"admin", "finance", "owner"},
+        200,
+        lambda c: ("get", f"/merchants/{c.s.a.merchant.id}/terminals", None),
+    ),
+    (
+        "create terminal",
+        {"admin", "owner"},
+        201,
+        lambda c: ("post", f"/merchants/{c.s.a.merchant.id}/terminals", {"name": "新机"}),
+    ),
     ("get terminal", {"admin", "finance", "owner"}, 200, lambda c: ("get", f"/terminals/{c.s.a.terminal.id}", None)),
-    ("patch terminal", {"admin", "owner"}, 200,
-     lambda c: ("patch", f"/terminals/{c.s.a.terminal.id}", {"status": "active"})),
-    ("reset terminal token", {"admin", "owner"}, 200,
-     lambda c: ("post", f"/terminals/{c.s.a.terminal.id}/token", None)),
+    (
+        "patch terminal",
+        {"admin", "owner"},
+        200,
+        lambda c: ("patch", f"/terminals/{c.s.a.terminal.id}", {"status": "active"}),
+    ),
+    (
+        "reset terminal token",
+        {"admin", "owner"},
+        200,
+        lambda c: ("post", f"/terminals/{c.s.a.terminal.id}/token", None),
+    ),
     ("list levels", ANYONE, 200, lambda c: ("get", "/levels", None)),
     ("get level", ANYONE, 200, lambda c: ("get", f"/levels/{c.s.levels['gold'].id}", None)),
-    ("create level", {"admin"}, 201,
-     lambda c: ("post", "/levels", {"code": f"l{next(_unique)}", "name": "新等级", "rank": 10 + next(_unique)})),
+    (
+        "create level",
+        {"admin"},
+        201,
+        lambda c: ("post", "/levels", {"code": f"l{next(_unique)}", "name": "新等级", "rank": 10 + next(_unique)}),
+    ),
     ("patch level", {"admin"}, 200, lambda c: ("patch", f"/levels/{c.s.levels['gold'].id}", {"name_en": "Au"})),
     ("evaluate levels", {"admin"}, 200, lambda c: ("post", "/levels/evaluations", None)),
     ("list members", OPERATORS, 200, lambda c: ("get", "/members", None)),
     ("register member", {"admin", "support"}, 201, lambda c: ("post", "/members", {"phone": next_phone()})),
     ("get member", OPERATORS, 200, lambda c: ("get", f"/members/{c.member.id}", None)),
     ("reveal phone", {"admin", "support"}, 200, lambda c: ("get", f"/members/{c.member.id}/phone", None)),
-    ("bind card", {"admin", "card_issuer", "support"}, 201,
-     lambda c: ("post", f"/members/{c.member.id}/cards", {"card_no": c.spare_card_no()})),
-    ("adjust points", {"admin", "finance"}, 201,
-     lambda c: ("post", f"/members/{c.member.id}/points-adjustments", {"points": 1, "reason": "测试"})),
+    (
+        "bind card",
+        {"admin", "card_issuer", "support"},
+        201,
+        lambda c: ("post", f"/members/{c.member.id}/cards", {"card_no": c.spare_card_no()}),
+    ),
+    (
+        "adjust points",
+        {"admin", "finance"},
+        201,
+        lambda c: ("post", f"/members/{c.member.id}/points-adjustments", {"points": 1, "reason": "测试"}),
+    ),
     ("member ledger", {"admin", "finance", "support"}, 200, lambda c: ("get", f"/members/{c.member.id}/ledger", None)),
     ("list cards", OPERATORS, 200, lambda c: ("get", "/cards", None)),
     ("create cards", {"admin", "card_issuer", "support"}, 201, lambda c: ("post", "/cards", {"count": 1})),
     ("get card", OPERATORS, 200, lambda c: ("get", f"/cards/{c.card_id}", None)),
     ("list accounts", {"admin", "finance", "support"}, 200, lambda c: ("get", "/ledger/accounts", None)),
-    ("account entries", {"admin", "finance", "support"}, 200,
-     lambda c: ("get", f"/ledger/accounts/{c.account_id}/entries", None)),
+    (
+        "account entries",
+        {"admin", "finance", "support"},
+        200,
+        lambda c: ("get", f"/ledger/accounts/{c.account_id}/entries", None),
+    ),
     ("list transactions", {"admin", "finance", "support"}, 200, lambda c: ("get", "/ledger/transactions", None)),
     ("list staff", {"admin"}, 200, lambda c: ("get", "/staff", None)),
-    ("create staff", {"admin"}, 201,
-     lambda c: ("post", "/staff", {"username": f"u{next(_unique)}", "role": "support"})),
+    (
+        "create staff",
+        {"admin"},
+        201,
+        lambda c: ("post", "/staff", {"username": f"u{next(_unique)}", "role": "support"}),
+    ),
     ("create staff token", {"admin"}, 201, lambda c: ("post", f"/staff/{c.cashier_id}/tokens", {"name": "t"})),
     # The sales endpoints of the terminal API, as staff use them.
     ("list sales", {"admin", "finance", "support", "owner", "cashier"}, 200, lambda c: ("get", "/sales", None)),
-    ("get sale", {"admin", "finance", "support", "owner", "cashier"}, 200,
-     lambda c: ("get", f"/sales/{c.sale_a.id}", None)),
-    ("refund sale", {"admin", "finance", "owner"}, 201,
-     lambda c: ("post", f"/sales/{c.sale_a.id}/refunds", {"amount_fen": 1})),
+    (
+        "get sale",
+        {"admin", "finance", "support", "owner", "cashier"},
+        200,
+        lambda c: ("get", f"/sales/{c.sale_a.id}", None),
+    ),
+    (
+        "refund sale",
+        {"admin", "finance", "owner"},
+        201,
+        lambda c: ("post", f"/sales/{c.sale_a.id}/refunds", {"amount_fen": 1}),
+    ),
 ]
 
 
@@ -120,13 +171,17 @@ def _refused_staff_tokens(scenario: Scenario) -> list[dict]:
     """Admin tokens that must not work: a revoked token, a locked user's and a disabled user's."""
     tokens = []
     with scenario.app.app_context():
-        for username, change in (("revoked", None), ("locked", {"locked_until": utcnow() + timedelta(hours=1)}),
-                                 ("disabled", {"status": "disabled"})):
+        for username, change in (
+            ("revoked", None),
+            ("locked", {"locked_until": utcnow() + timedelta(hours=1)}),
+            ("disabled", {"status": "disabled"}),
+        ):
             user = staff.create_staff_user(ACTOR, f"admin-{username}", "admin")
             issued = staff.create_personal_token(ACTOR, user.id, "t")
             if change is None:
-                db.session.execute(update(PersonalToken).where(PersonalToken.id == issued.record.id)
-                                   .values(revoked_at=utcnow()))
+                db.session.execute(
+                    update(PersonalToken).where(PersonalToken.id == issued.record.id).values(revoked_at=utcnow())
+                )
             else:
                 db.session.execute(update(StaffUser).where(StaffUser.id == user.id).values(**change))
             db.session.commit()
@@ -142,9 +197,16 @@ def test_authorization_matrix(app, client, name, allowed, success, build):
     before = snapshot(app)
     if not name.endswith(("sales", "sale")):  # operator endpoints refuse terminals
         assert_error(call(client, scenario, build, s.a.auth), 403, "forbidden")
-    for headers in ({}, bearer("pt_unknown"), bearer("tt_unknown"), bearer("whatever"), *refused_tokens,
-                    {"Authorization": "Basic YWRtaW46YWRtaW4="}, {"Authorization": "Bearer "},
-                    {"Authorization": f"Token {s.tokens['admin']}"}):
+    for headers in (
+        {},
+        bearer("pt_unknown"),
+        bearer("tt_unknown"),
+        bearer("whatever"),
+        *refused_tokens,
+        {"Authorization": "Basic YWRtaW46YWRtaW4="},
+        {"Authorization": "Bearer "},
+        {"Authorization": f"Token {s.tokens['admin']}"},
+    ):
         assert_error(call(client, scenario, build, headers), 401, "unauthorized")
     outcome = {}
     for role in ALL_ROLES:
@@ -196,11 +258,15 @@ def test_merchant_staff_get_404_for_another_merchants_objects(app, client):
         headers = with_key(owner) if method == "post" else owner
         assert_error(getattr(client, method)(API + path, json=body, headers=headers), 404, "not_found")
     # A cashier may not refund at all; a terminal of A cannot reach B's sale either.
-    assert_error(client.post(f"{API}/sales/{scenario.sale_a.id}/refunds", json={}, headers=with_key(s.auth("cashier"))),
-                 403, "forbidden")
+    assert_error(
+        client.post(f"{API}/sales/{scenario.sale_a.id}/refunds", json={}, headers=with_key(s.auth("cashier"))),
+        403,
+        "forbidden",
+    )
     assert_error(client.get(f"{API}/sales/{scenario.sale_b.id}", headers=s.a.auth), 404, "not_found")
-    assert_error(client.post(f"{API}/sales/{scenario.sale_b.id}/refunds", json={}, headers=with_key(s.a.auth)),
-                 404, "not_found")
+    assert_error(
+        client.post(f"{API}/sales/{scenario.sale_b.id}/refunds", json={}, headers=with_key(s.a.auth)), 404, "not_found"
+    )
     assert snapshot(app) == before
     assert client.get(f"{API}/terminal", headers=s.b.auth).status_code == 200
     # The owner of B sees B's objects, as a check that the 404s above are about scope.
@@ -211,6 +277,13 @@ def test_merchant_staff_get_404_for_another_merchants_objects(app, client):
 def test_merchant_staff_never_see_member_data(app, client):
     scenario = Scenario(app)
     for role in ("owner", "cashier"):
-        for path in ("/members", f"/members/{scenario.member.id}", f"/members/{scenario.member.id}/phone",
-                     f"/members/{scenario.member.id}/ledger", "/cards", "/ledger/accounts", "/ledger/transactions"):
+        for path in (
+            "/members",
+            f"/members/{scenario.member.id}",
+            f"/members/{scenario.member.id}/phone",
+            f"/members/{scenario.member.id}/ledger",
+            "/cards",
+            "/ledger/accounts",
+            "/ledger/transactions",
+        ):
             assert_error(client.get(API + path, headers=scenario.s.auth(role)), 403, "forbidden")

@@ -10,15 +10,8 @@ from server.domain.identifiers import is_valid_card_number
 from server.extensions import db
 from server.models import AuditLog, Card
 from server.services import members
-from tests.api.operator_support import API, assert_error, iso, make_staffed_world, snapshot, with_key
+from tests.api.operator_support import API, assert_error, card_json, make_staffed_world, snapshot, with_key
 from tests.builders import ACTOR, make_member
-
-
-def card_json(card, **changes) -> dict:
-    body = {name: getattr(card, name) for name in ("id", "card_no", "chip_uid", "status", "member_id", "batch_id",
-                                                     "key_version", "replaced_by_id")}
-    return {**body, "status_changed_at": card.status_changed_at and iso(card.status_changed_at),
-            "created_at": iso(card.created_at), **changes}
 
 
 def test_create_unbound_cards_with_consecutive_numbers(app, client):
@@ -33,9 +26,18 @@ def test_create_unbound_cards_with_consecutive_numbers(app, client):
     assert serials == [serials[0], serials[0] + 1, serials[0] + 2]
     for card in cards:
         assert card["card_no"].startswith("8860") and is_valid_card_number(card["card_no"])
-        assert card == {"id": card["id"], "card_no": card["card_no"], "chip_uid": None, "status": "issued",
-                        "member_id": None, "batch_id": None, "key_version": 1, "replaced_by_id": None, "status_changed_at": None,
-                        "created_at": card["created_at"]}
+        assert card == {
+            "id": card["id"],
+            "card_no": card["card_no"],
+            "chip_uid": None,
+            "status": "issued",
+            "member_id": None,
+            "batch_id": None,
+            "key_version": 1,
+            "replaced_by_id": None,
+            "status_changed_at": None,
+            "created_at": card["created_at"],
+        }
     replay = client.post(f"{API}/cards", json={"count": 3}, headers=headers)
     assert replay.json == created.json and replay.headers["Idempotent-Replayed"] == "true"
     with app.app_context():
@@ -84,10 +86,21 @@ def test_bad_card_requests_change_nothing(app, client):
     with app.app_context():
         s = make_staffed_world()
     before = snapshot(app)
-    for body in ({}, {"count": 0}, {"count": -1}, {"count": 1001}, {"count": 10**9}, {"count": "5"}, {"count": 2.0},
-                 {"count": None}, {"count": True}, {"count": 1, "prefix": "9999"}):
+    for body in (
+        {},
+        {"count": 0},
+        {"count": -1},
+        {"count": 1001},
+        {"count": 10**9},
+        {"count": "5"},
+        {"count": 2.0},
+        {"count": None},
+        {"count": True},
+        {"count": 1, "prefix": "9999"},
+    ):
         response = client.post(f"{API}/cards", json=body, headers=with_key(s.auth("admin")))
         assert set(assert_error(response, 422, "invalid_request")["fields"]) <= {"count", "prefix"}, body
-    assert_error(client.post(f"{API}/cards", json={"count": 1}, headers=s.auth("admin")), 400,
-                 "idempotency_key_required")
+    assert_error(
+        client.post(f"{API}/cards", json={"count": 1}, headers=s.auth("admin")), 400, "idempotency_key_required"
+    )
     assert snapshot(app) == before

@@ -15,8 +15,14 @@ from tests.builders import ACTOR, make_member
 
 
 def account_json(account) -> dict:
-    return {"id": account.id, "kind": account.kind, "owner_id": account.owner_id, "balance": account.balance,
-            "allow_negative": account.allow_negative, "created_at": iso(account.created_at)}
+    return {
+        "id": account.id,
+        "kind": account.kind,
+        "owner_id": account.owner_id,
+        "balance": account.balance,
+        "allow_negative": account.allow_negative,
+        "created_at": iso(account.created_at),
+    }
 
 
 def _world_with_a_sale_and_refund(app):
@@ -24,8 +30,9 @@ def _world_with_a_sale_and_refund(app):
         s = make_staffed_world()
         member, card = make_member(points=300)
         found = checkout.identify(s.a.terminal, code=card.card_no)
-        sale = checkout.record_sale(s.a.terminal, identification_token=found.token, amount_fen=20_000,
-                                    redeem_points=100).sale
+        sale = checkout.record_sale(
+            s.a.terminal, identification_token=found.token, amount_fen=20_000, redeem_points=100
+        ).sale
         refund = checkout.refund_sale(ACTOR, sale.id, None, 9_950).refund
     return s, member, sale, refund
 
@@ -48,8 +55,10 @@ def test_accounts_with_filters(app, client):
 
     # sale: 20000 fen, 100 points redeemed, 1% of 19900 earned = 199; half refunded: 99 reversed, 50 restored
     assert rows(f"kind={MEMBER_POINTS}") == [(MEMBER_POINTS, member.id, 300 - 100 + 199 - 99 + 50)]
-    assert rows(f"owner_id={s.a.merchant.id}") == [(MERCHANT_ISSUED, s.a.merchant.id, -199 + 99),
-                                                  (MERCHANT_ACCEPTED, s.a.merchant.id, 100 - 50)]
+    assert rows(f"owner_id={s.a.merchant.id}") == [
+        (MERCHANT_ISSUED, s.a.merchant.id, -199 + 99),
+        (MERCHANT_ACCEPTED, s.a.merchant.id, 100 - 50),
+    ]
     assert rows(f"kind={MERCHANT_ISSUED}&owner_id={s.b.merchant.id}") == [(MERCHANT_ISSUED, s.b.merchant.id, 0)]
     assert rows(f"kind={ALLIANCE_ADJUSTMENTS}") == [(ALLIANCE_ADJUSTMENTS, ALLIANCE_OWNER, -300)]
     assert rows("owner_id=nobody") == []
@@ -62,13 +71,23 @@ def test_entries_of_an_account_newest_first(app, client):
     entries = client.get(url, headers=s.auth("support"))
     assert entries.status_code == 200
     assert [(e["kind"], e["amount"], e["sale_id"], e["refund_id"]) for e in entries.json] == [
-        ("refund", 50, sale.id, refund.id), ("refund", -99, sale.id, refund.id),
-        ("sale", 199, sale.id, None), ("sale", -100, sale.id, None), ("adjustment", 300, None, None)]
+        ("refund", 50, sale.id, refund.id),
+        ("refund", -99, sale.id, refund.id),
+        ("sale", 199, sale.id, None),
+        ("sale", -100, sale.id, None),
+        ("adjustment", 300, None, None),
+    ]
     assert entries.json[0]["actor"] == ACTOR and entries.json[2]["actor"] == f"terminal:{s.a.terminal.id}"
     page = client.get(f"{url}?page=2&page_size=4", headers=s.auth("admin"))
     assert [e["amount"] for e in page.json] == [300]
     assert json.loads(page.headers["X-Pagination"]) == {
-        "total": 5, "total_pages": 2, "first_page": 1, "last_page": 2, "page": 2, "previous_page": 1}
+        "total": 5,
+        "total_pages": 2,
+        "first_page": 1,
+        "last_page": 2,
+        "page": 2,
+        "previous_page": 1,
+    }
     with app.app_context():
         issued = s.a.merchant.points_issued_account_id
     merchant_entries = client.get(f"{API}/ledger/accounts/{issued}/entries", headers=s.auth("finance")).json
@@ -88,10 +107,18 @@ def test_transactions_with_their_entries(app, client):
     assert [t["kind"] for t in listed.json] == ["refund", "sale", "adjustment"]
     refund_txn, sale_txn, _ = listed.json
     assert {k: v for k, v in sale_txn.items() if k not in ("id", "created_at", "entries")} == {
-        "kind": "sale", "sale_id": sale.id, "refund_id": None, "actor": f"terminal:{s.a.terminal.id}", "memo": ""}
+        "kind": "sale",
+        "sale_id": sale.id,
+        "refund_id": None,
+        "actor": f"terminal:{s.a.terminal.id}",
+        "memo": "",
+    }
     assert [(e["account_id"], e["account_kind"], e["owner_id"], e["amount"]) for e in sale_txn["entries"]] == [
-        (member_account, MEMBER_POINTS, member.id, -100), (accepted, MERCHANT_ACCEPTED, s.a.merchant.id, 100),
-        (member_account, MEMBER_POINTS, member.id, 199), (issued, MERCHANT_ISSUED, s.a.merchant.id, -199)]
+        (member_account, MEMBER_POINTS, member.id, -100),
+        (accepted, MERCHANT_ACCEPTED, s.a.merchant.id, 100),
+        (member_account, MEMBER_POINTS, member.id, 199),
+        (issued, MERCHANT_ISSUED, s.a.merchant.id, -199),
+    ]
     for txn in listed.json:
         assert sum(e["amount"] for e in txn["entries"]) == 0
     assert refund_txn["refund_id"] == refund.id and refund_txn["actor"] == ACTOR

@@ -11,22 +11,22 @@ from server.extensions import db
 from server.models import AuditLog, Card, Member
 from server.services import checkout, members
 from server.services.staff import staff_for_token
-from tests.api.operator_support import API, assert_error, iso, make_staffed_world, snapshot, with_key
+from tests.api.operator_support import API, assert_error, card_json, iso, make_staffed_world, snapshot, with_key
 from tests.builders import ACTOR, make_member
 
 
 def summary_json(member, level, **changes) -> dict:
-    return {"id": member.id, "display_name": member.display_name, "masked_phone": member.phone_masked,
-            "status": member.status, "level": {"id": level.id, "code": level.code, "name": level.name},
-            "level_since": iso(member.level_since), "recruited_by_merchant_id": member.recruited_by_merchant_id,
-            "created_at": iso(member.created_at), **changes}
-
-
-def card_json(card, **changes) -> dict:
-    body = {name: getattr(card, name) for name in ("id", "card_no", "chip_uid", "status", "member_id", "batch_id",
-                                                     "key_version")}
-    return {**body, "status_changed_at": card.status_changed_at and iso(card.status_changed_at),
-            "created_at": iso(card.created_at), **changes}
+    return {
+        "id": member.id,
+        "display_name": member.display_name,
+        "masked_phone": member.phone_masked,
+        "status": member.status,
+        "level": {"id": level.id, "code": level.code, "name": level.name},
+        "level_since": iso(member.level_since),
+        "recruited_by_merchant_id": member.recruited_by_merchant_id,
+        "created_at": iso(member.created_at),
+        **changes,
+    }
 
 
 def test_list_members_newest_first_with_masked_phones_and_filters(app, client):
@@ -42,8 +42,11 @@ def test_list_members_newest_first_with_masked_phones_and_filters(app, client):
     auth = s.auth("card_issuer")
     listed = client.get(f"{API}/members", headers=auth)
     assert listed.status_code == 200
-    assert listed.json == [summary_json(third, s.levels["gold"]), summary_json(second, normal, status="frozen"),
-                           summary_json(first, normal)]
+    assert listed.json == [
+        summary_json(third, s.levels["gold"]),
+        summary_json(second, normal, status="frozen"),
+        summary_json(first, normal),
+    ]
     assert listed.json[2]["masked_phone"] == "138****8000"
     for phone in ("13800138000", "13900139000", "15000150000"):
         assert phone not in listed.get_data(as_text=True)
@@ -78,10 +81,18 @@ def test_register_member_and_read_it_back(app, client):
     assert created.status_code == 201, created.json
     member = created.json["member"]
     normal = s.levels["normal"]
-    assert member == {"id": member["id"], "display_name": "杨磊", "masked_phone": "186****6006", "status": "active",
-                      "level": {"id": normal.id, "code": "normal", "name": "普通会员"},
-                      "level_since": member["level_since"], "recruited_by_merchant_id": s.a.merchant.id,
-                      "created_at": member["created_at"], "points_balance": 0, "cards": []}
+    assert member == {
+        "id": member["id"],
+        "display_name": "杨磊",
+        "masked_phone": "186****6006",
+        "status": "active",
+        "level": {"id": normal.id, "code": "normal", "name": "普通会员"},
+        "level_since": member["level_since"],
+        "recruited_by_merchant_id": s.a.merchant.id,
+        "created_at": member["created_at"],
+        "points_balance": 0,
+        "cards": [],
+    }
     assert "18600186006" not in created.get_data(as_text=True)
     replay = client.post(f"{API}/members", json=body, headers=headers)
     assert replay.json == created.json and replay.headers["Idempotent-Replayed"] == "true"
@@ -104,8 +115,13 @@ def test_member_detail_shows_balance_level_and_cards(app, client):
         card = db.session.get(Card, card.id)
     detail = client.get(f"{API}/members/{member.id}", headers=s.auth("admin"))
     assert detail.status_code == 200
-    assert detail.json == {"member": {**summary_json(member, s.levels["normal"]), "points_balance": 700,
-                                      "cards": [card_json(card), card_json(second)]}}
+    assert detail.json == {
+        "member": {
+            **summary_json(member, s.levels["normal"]),
+            "points_balance": 700,
+            "cards": [card_json(card), card_json(second)],
+        }
+    }
     assert detail.json["member"]["cards"][0]["status"] == "active"
     assert_error(client.get(f"{API}/members/mem_nope", headers=s.auth("admin")), 404, "member_not_found")
 
@@ -122,7 +138,8 @@ def test_revealing_a_phone_is_audited(app, client):
     with app.app_context():
         rows = db.session.scalars(select(AuditLog).where(AuditLog.action == "member.reveal_phone")).all()
         assert [(row.actor, row.object_type, row.object_id) for row in rows] == [
-            (f"staff:{support_id}", "member", member.id)]
+            (f"staff:{support_id}", "member", member.id)
+        ]
     assert client.get(f"{API}/members/{member.id}/phone", headers=s.auth("admin")).status_code == 200
     before = snapshot(app)
     assert_error(client.get(f"{API}/members/mem_nope/phone", headers=s.auth("admin")), 404, "member_not_found")
@@ -130,8 +147,12 @@ def test_revealing_a_phone_is_audited(app, client):
         assert_error(client.get(f"{API}/members/{member.id}/phone", headers=s.auth(role)), 403, "forbidden")
     assert snapshot(app) == before
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(AuditLog)
-                                 .where(AuditLog.action == "member.reveal_phone")) == 2
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(AuditLog).where(AuditLog.action == "member.reveal_phone")
+            )
+            == 2
+        )
 
 
 def test_bind_a_card_to_a_member(app, client):
@@ -162,16 +183,24 @@ def test_bind_a_card_to_a_member(app, client):
         ({"card_no": card.card_no}, 409, "conflict"),  # already bound
         ({"card_no": bad_check_digit}, 422, "invalid_request"),
         ({"card_no": int(other.card_no)}, 422, "invalid_request"),
-        ({"card_no": other.card_no + "0"}, 422, "invalid_request"), ({"card_no": ""}, 422, "invalid_request"),
-        ({}, 422, "invalid_request"), ({"card_no": other.card_no, "member_id": member.id}, 422, "invalid_request"),
+        ({"card_no": other.card_no + "0"}, 422, "invalid_request"),
+        ({"card_no": ""}, 422, "invalid_request"),
+        ({}, 422, "invalid_request"),
+        ({"card_no": other.card_no, "member_id": member.id}, 422, "invalid_request"),
     ]:
         response = client.post(f"{API}/members/{another.id}/cards", json=body, headers=with_key(admin))
         assert_error(response, status, code)
     unknown = make_card_number("8860", 999_999)
-    assert_error(client.post(f"{API}/members/{another.id}/cards", json={"card_no": unknown}, headers=with_key(admin)),
-                 404, "not_found")
-    assert_error(client.post(f"{API}/members/mem_nope/cards", json={"card_no": other.card_no},
-                             headers=with_key(admin)), 404, "member_not_found")
+    assert_error(
+        client.post(f"{API}/members/{another.id}/cards", json={"card_no": unknown}, headers=with_key(admin)),
+        404,
+        "not_found",
+    )
+    assert_error(
+        client.post(f"{API}/members/mem_nope/cards", json={"card_no": other.card_no}, headers=with_key(admin)),
+        404,
+        "member_not_found",
+    )
     assert snapshot(app) == before
 
 
@@ -180,8 +209,9 @@ def test_points_adjustments_and_the_member_ledger(app, client):
         s = make_staffed_world()
         member, card = make_member(points=100)
         found = checkout.identify(s.a.terminal, code=card.card_no)
-        sale = checkout.record_sale(s.a.terminal, identification_token=found.token, amount_fen=10_000,
-                                    redeem_points=50).sale
+        sale = checkout.record_sale(
+            s.a.terminal, identification_token=found.token, amount_fen=10_000, redeem_points=50
+        ).sale
         finance_id = staff_for_token(s.tokens["finance"]).id
         admin_id = staff_for_token(s.tokens["admin"]).id
     url = f"{API}/members/{member.id}/points-adjustments"
@@ -195,20 +225,36 @@ def test_points_adjustments_and_the_member_ledger(app, client):
     assert replay.json == added.json and replay.headers["Idempotent-Replayed"] == "true"
 
     before = snapshot(app)
-    details = assert_error(client.post(url, json={"points": -601, "reason": "x"}, headers=with_key(s.auth("admin"))),
-                           409, "insufficient_points")
+    details = assert_error(
+        client.post(url, json={"points": -601, "reason": "x"}, headers=with_key(s.auth("admin"))),
+        409,
+        "insufficient_points",
+    )
     assert details == {"requested": 601}
-    for body, fields in [({"points": 0, "reason": "x"}, {"points"}), ({"points": "5", "reason": "x"}, {"points"}),
-                         ({"points": 1.5, "reason": "x"}, {"points"}), ({"points": 10**12, "reason": "x"}, {"points"}),
-                         ({"points": -10**12, "reason": "x"}, {"points"}), ({"points": 5}, {"reason"}),
-                         ({"points": 5, "reason": ""}, {"reason"}), ({"points": 5, "reason": "   "}, {"reason"}),
-                         ({"points": 5, "reason": "x" * 201}, {"reason"}),
-                         ({"points": True, "reason": "x"}, {"points"}),
-                         ({"points": 5, "reason": "x", "member_id": "m"}, {"member_id"})]:
+    for body, fields in [
+        ({"points": 0, "reason": "x"}, {"points"}),
+        ({"points": "5", "reason": "x"}, {"points"}),
+        ({"points": 1.5, "reason": "x"}, {"points"}),
+        ({"points": 10**12, "reason": "x"}, {"points"}),
+        ({"points": -(10**12), "reason": "x"}, {"points"}),
+        ({"points": 5}, {"reason"}),
+        ({"points": 5, "reason": ""}, {"reason"}),
+        ({"points": 5, "reason": "   "}, {"reason"}),
+        ({"points": 5, "reason": "x" * 201}, {"reason"}),
+        ({"points": True, "reason": "x"}, {"points"}),
+        ({"points": 5, "reason": "x", "member_id": "m"}, {"member_id"}),
+    ]:
         response = client.post(url, json=body, headers=with_key(s.auth("admin")))
         assert set(assert_error(response, 422, "invalid_request")["fields"]) == fields, body
-    assert_error(client.post(f"{API}/members/mem_nope/points-adjustments", json={"points": 5, "reason": "x"},
-                             headers=with_key(s.auth("admin"))), 404, "member_not_found")
+    assert_error(
+        client.post(
+            f"{API}/members/mem_nope/points-adjustments",
+            json={"points": 5, "reason": "x"},
+            headers=with_key(s.auth("admin")),
+        ),
+        404,
+        "member_not_found",
+    )
     assert snapshot(app) == before
 
     ledger = client.get(f"{API}/members/{member.id}/ledger", headers=s.auth("support"))
@@ -235,19 +281,31 @@ def test_bad_member_registrations_change_nothing(app, client):
         make_member(phone="13800138000")
     before = snapshot(app)
     support = s.auth("support")
-    for body, fields in [({}, {"phone"}), ({"phone": 13800138001}, {"phone"}), ({"phone": ""}, {"phone"}),
-                         ({"phone": "1" * 33}, {"phone"}), ({"phone": "13800138001", "display_name": "x" * 51},
-                                                            {"display_name"}),
-                         ({"phone": "13800138001", "level_id": "lvl"}, {"level_id"}),
-                         ({"phone": "13800138001", "points": 100}, {"points"})]:
+    for body, fields in [
+        ({}, {"phone"}),
+        ({"phone": 13800138001}, {"phone"}),
+        ({"phone": ""}, {"phone"}),
+        ({"phone": "1" * 33}, {"phone"}),
+        ({"phone": "13800138001", "display_name": "x" * 51}, {"display_name"}),
+        ({"phone": "13800138001", "level_id": "lvl"}, {"level_id"}),
+        ({"phone": "13800138001", "points": 100}, {"points"}),
+    ]:
         response = client.post(f"{API}/members", json=body, headers=with_key(support))
         assert set(assert_error(response, 422, "invalid_request")["fields"]) == fields, body
-    assert assert_error(client.post(f"{API}/members", json={"phone": "12345"}, headers=with_key(support)),
-                        422, "invalid_request") == {"field": "phone"}
-    assert assert_error(client.post(f"{API}/members", json={"phone": "+86 138 0013 8000"}, headers=with_key(support)),
-                        409, "conflict") == {"field": "phone"}
-    details = assert_error(client.post(f"{API}/members", json={"phone": "13800138001",
-                                                              "recruited_by_merchant_id": "mer_nope"},
-                                       headers=with_key(support)), 422, "invalid_request")
+    assert assert_error(
+        client.post(f"{API}/members", json={"phone": "12345"}, headers=with_key(support)), 422, "invalid_request"
+    ) == {"field": "phone"}
+    assert assert_error(
+        client.post(f"{API}/members", json={"phone": "+86 138 0013 8000"}, headers=with_key(support)), 409, "conflict"
+    ) == {"field": "phone"}
+    details = assert_error(
+        client.post(
+            f"{API}/members",
+            json={"phone": "13800138001", "recruited_by_merchant_id": "mer_nope"},
+            headers=with_key(support),
+        ),
+        422,
+        "invalid_request",
+    )
     assert details == {"field": "recruited_by_merchant_id"}
     assert snapshot(app) == before

@@ -15,15 +15,34 @@ from tests.builders import ACTOR
 
 
 def merchant_json(merchant, **changes) -> dict:
-    body = {name: getattr(merchant, name) for name in (
-        "id", "name", "trade", "region", "address", "contact_phone", "status", "earn_rate_bp", "max_redeem_bp")}
+    body = {
+        name: getattr(merchant, name)
+        for name in (
+            "id",
+            "name",
+            "trade",
+            "region",
+            "address",
+            "contact_phone",
+            "status",
+            "earn_rate_bp",
+            "max_redeem_bp",
+        )
+    }
     return {**body, "created_at": iso(merchant.created_at), **changes}
 
 
 def discount_json(merchant_id, level, discount_bp) -> dict:
-    return {"merchant_id": merchant_id, "level_id": level.id, "level_code": level.code, "level_name": level.name,
-            "rank": level.rank, "discount_bp": discount_bp, "min_discount_bp": level.min_discount_bp,
-            "max_discount_bp": level.max_discount_bp}
+    return {
+        "merchant_id": merchant_id,
+        "level_id": level.id,
+        "level_code": level.code,
+        "level_name": level.name,
+        "rank": level.rank,
+        "discount_bp": discount_bp,
+        "min_discount_bp": level.min_discount_bp,
+        "max_discount_bp": level.max_discount_bp,
+    }
 
 
 def test_list_merchants_in_creation_order_with_pagination_header(app, client):
@@ -33,12 +52,23 @@ def test_list_merchants_in_creation_order_with_pagination_header(app, client):
     assert response.status_code == 200
     assert response.json == [merchant_json(s.a.merchant), merchant_json(s.b.merchant)]
     assert json.loads(response.headers["X-Pagination"]) == {
-        "total": 2, "total_pages": 1, "first_page": 1, "last_page": 1, "page": 1}
+        "total": 2,
+        "total_pages": 1,
+        "first_page": 1,
+        "last_page": 1,
+        "page": 1,
+    }
 
     second = client.get(f"{API}/merchants?page=2&page_size=1", headers=s.auth("finance"))
     assert second.json == [merchant_json(s.b.merchant)]
     assert json.loads(second.headers["X-Pagination"]) == {
-        "total": 2, "total_pages": 2, "first_page": 1, "last_page": 2, "page": 2, "previous_page": 1}
+        "total": 2,
+        "total_pages": 2,
+        "first_page": 1,
+        "last_page": 2,
+        "page": 2,
+        "previous_page": 1,
+    }
 
 
 def test_merchant_filters(app, client):
@@ -79,8 +109,15 @@ def test_merchant_staff_list_only_their_own_merchant(app, client):
 def test_create_merchant_opens_accounts_and_default_discounts_once(app, client):
     with app.app_context():
         s = make_staffed_world()
-    body = {"name": "丽人美发", "trade": "beauty", "region": "光明路", "address": "光明路 8 号",
-            "contact_phone": "021-5555", "earn_rate_bp": 300, "max_redeem_bp": 2000}
+    body = {
+        "name": "丽人美发",
+        "trade": "beauty",
+        "region": "光明路",
+        "address": "光明路 8 号",
+        "contact_phone": "021-5555",
+        "earn_rate_bp": 300,
+        "max_redeem_bp": 2000,
+    }
     headers = with_key(s.auth("admin"), "new-merchant")
     created = client.post(f"{API}/merchants", json=body, headers=headers)
     assert created.status_code == 201, created.json
@@ -93,22 +130,35 @@ def test_create_merchant_opens_accounts_and_default_discounts_once(app, client):
     assert replay.headers["Idempotent-Replayed"] == "true"
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Merchant)) == 3
-        discounts = dict(db.session.execute(
-            select(MerchantLevelDiscount.level_id, MerchantLevelDiscount.discount_bp)
-            .where(MerchantLevelDiscount.merchant_id == merchant["id"])).all())
+        discounts = dict(
+            db.session.execute(
+                select(MerchantLevelDiscount.level_id, MerchantLevelDiscount.discount_bp).where(
+                    MerchantLevelDiscount.merchant_id == merchant["id"]
+                )
+            ).all()
+        )
         assert discounts == {level.id: level.default_discount_bp for level in s.levels.values()}
         log = db.session.scalars(select(AuditLog).where(AuditLog.object_id == merchant["id"])).all()
         admin_key = f"staff:{staff_for_token(s.tokens['admin']).id}"
         assert [(row.actor, row.action, row.details) for row in log] == [
-            (admin_key, "merchant.create", {"name": "丽人美发"})]
+            (admin_key, "merchant.create", {"name": "丽人美发"})
+        ]
 
-    defaults = client.post(f"{API}/merchants", json={"name": "小店", "trade": "other"},
-                           headers=with_key(s.auth("admin")))
+    defaults = client.post(
+        f"{API}/merchants", json={"name": "小店", "trade": "other"}, headers=with_key(s.auth("admin"))
+    )
     assert defaults.status_code == 201
-    assert {k: defaults.json["merchant"][k] for k in ("region", "address", "contact_phone", "earn_rate_bp",
-                                                      "max_redeem_bp", "status")} == {
-        "region": "", "address": "", "contact_phone": "", "earn_rate_bp": 100, "max_redeem_bp": 5000,
-        "status": "active"}
+    assert {
+        k: defaults.json["merchant"][k]
+        for k in ("region", "address", "contact_phone", "earn_rate_bp", "max_redeem_bp", "status")
+    } == {
+        "region": "",
+        "address": "",
+        "contact_phone": "",
+        "earn_rate_bp": 100,
+        "max_redeem_bp": 5000,
+        "status": "active",
+    }
 
 
 def test_get_and_patch_merchant(app, client):
@@ -116,12 +166,20 @@ def test_get_and_patch_merchant(app, client):
         s = make_staffed_world()
     merchant_id = s.a.merchant.id
     assert client.get(f"{API}/merchants/{merchant_id}", headers=s.auth("card_issuer")).json == {
-        "merchant": merchant_json(s.a.merchant)}
+        "merchant": merchant_json(s.a.merchant)
+    }
     assert client.get(f"{API}/merchants/{merchant_id}", headers=s.auth("cashier")).json == {
-        "merchant": merchant_json(s.a.merchant)}
+        "merchant": merchant_json(s.a.merchant)
+    }
 
-    changes = {"name": "甲店(新)", "status": "suspended", "earn_rate_bp": 0, "max_redeem_bp": 10000,
-               "region": "", "trade": "leisure"}
+    changes = {
+        "name": "甲店(新)",
+        "status": "suspended",
+        "earn_rate_bp": 0,
+        "max_redeem_bp": 10000,
+        "region": "",
+        "trade": "leisure",
+    }
     patched = client.patch(f"{API}/merchants/{merchant_id}", json=changes, headers=s.auth("admin"))
     assert patched.status_code == 200, patched.json
     assert patched.json == {"merchant": merchant_json(s.a.merchant, **changes)}
@@ -136,10 +194,12 @@ def test_get_and_patch_merchant(app, client):
 def test_unknown_merchant_is_404(app, client):
     with app.app_context():
         s = make_staffed_world()
-    for method, url, body in [("get", "/merchants/mer_nope", None), ("patch", "/merchants/mer_nope", {"name": "x"}),
-                              ("get", "/merchants/mer_nope/level-discounts", None),
-                              ("put", f"/merchants/mer_nope/level-discounts/{s.levels['gold'].id}",
-                               {"discount_bp": 9000})]:
+    for method, url, body in [
+        ("get", "/merchants/mer_nope", None),
+        ("patch", "/merchants/mer_nope", {"name": "x"}),
+        ("get", "/merchants/mer_nope/level-discounts", None),
+        ("put", f"/merchants/mer_nope/level-discounts/{s.levels['gold'].id}", {"discount_bp": 9000}),
+    ]:
         response = getattr(client, method)(API + url, json=body, headers=s.auth("admin"))
         assert_error(response, 404, "not_found")
 
@@ -150,13 +210,18 @@ def test_level_discounts_list_and_set_within_bounds(app, client):
     merchant_id, levels = s.a.merchant.id, s.levels
     listed = client.get(f"{API}/merchants/{merchant_id}/level-discounts", headers=s.auth("cashier"))
     assert listed.status_code == 200
-    assert listed.json == [discount_json(merchant_id, levels[code], levels[code].default_discount_bp)
-                           for code in ("normal", "silver", "gold", "diamond")]
+    assert listed.json == [
+        discount_json(merchant_id, levels[code], levels[code].default_discount_bp)
+        for code in ("normal", "silver", "gold", "diamond")
+    ]
 
     gold = levels["gold"]  # bounds 8000..9800
     for role, value in (("admin", gold.min_discount_bp), ("owner", gold.max_discount_bp), ("owner", 8800)):
-        response = client.put(f"{API}/merchants/{merchant_id}/level-discounts/{gold.id}",
-                              json={"discount_bp": value}, headers=s.auth(role))
+        response = client.put(
+            f"{API}/merchants/{merchant_id}/level-discounts/{gold.id}",
+            json={"discount_bp": value},
+            headers=s.auth(role),
+        )
         assert response.status_code == 200, response.json
         assert response.json == discount_json(merchant_id, gold, value)
     after = client.get(f"{API}/merchants/{merchant_id}/level-discounts", headers=s.auth("admin")).json
@@ -168,8 +233,11 @@ def test_level_discounts_list_and_set_within_bounds(app, client):
         actions = db.session.scalars(
             select(AuditLog.details).where(AuditLog.action == "merchant.set_level_discount").order_by(AuditLog.id)
         ).all()
-        assert actions == [{"level": "gold", "discount_bp": 8000}, {"level": "gold", "discount_bp": 9800},
-                           {"level": "gold", "discount_bp": 8800}]
+        assert actions == [
+            {"level": "gold", "discount_bp": 8000},
+            {"level": "gold", "discount_bp": 9800},
+            {"level": "gold", "discount_bp": 8800},
+        ]
 
 
 def test_discount_outside_the_level_bounds_is_refused_and_changes_nothing(app, client):
@@ -179,16 +247,32 @@ def test_discount_outside_the_level_bounds_is_refused_and_changes_nothing(app, c
     url = f"{API}/merchants/{s.a.merchant.id}/level-discounts/{gold.id}"
     before = snapshot(app)
     for value in (gold.min_discount_bp - 1, gold.max_discount_bp + 1):
-        details = assert_error(client.put(url, json={"discount_bp": value}, headers=s.auth("owner")),
-                               422, "invalid_request")
+        details = assert_error(
+            client.put(url, json={"discount_bp": value}, headers=s.auth("owner")), 422, "invalid_request"
+        )
         assert details == {"field": "discount_bp", "min_discount_bp": 8000, "max_discount_bp": 9800}
-    for body in ({"discount_bp": "9000"}, {"discount_bp": 9000.5}, {"discount_bp": -1}, {"discount_bp": 10001},
-                 {"discount_bp": 10**30}, {"discount_bp": None}, {"discount_bp": True}, {},
-                 {"discount_bp": 9000, "earn_rate_bp": 5}):
+    for body in (
+        {"discount_bp": "9000"},
+        {"discount_bp": 9000.5},
+        {"discount_bp": -1},
+        {"discount_bp": 10001},
+        {"discount_bp": 10**30},
+        {"discount_bp": None},
+        {"discount_bp": True},
+        {},
+        {"discount_bp": 9000, "earn_rate_bp": 5},
+    ):
         details = assert_error(client.put(url, json=body, headers=s.auth("admin")), 422, "invalid_request")
         assert set(details["fields"]) <= {"discount_bp", "earn_rate_bp"}, details
-    assert_error(client.put(f"{API}/merchants/{s.a.merchant.id}/level-discounts/lvl_nope",
-                            json={"discount_bp": 9000}, headers=s.auth("admin")), 404, "not_found")
+    assert_error(
+        client.put(
+            f"{API}/merchants/{s.a.merchant.id}/level-discounts/lvl_nope",
+            json={"discount_bp": 9000},
+            headers=s.auth("admin"),
+        ),
+        404,
+        "not_found",
+    )
     assert snapshot(app) == before
 
 
@@ -198,17 +282,29 @@ def test_bad_merchant_bodies_change_nothing(app, client):
     admin = s.auth("admin")
     valid = {"name": "新店", "trade": "food"}
     bad_creates = [
-        ({}, {"name", "trade"}), ({"name": "新店"}, {"trade"}), ({**valid, "name": ""}, {"name"}),
-        ({**valid, "name": "x" * 101}, {"name"}), ({**valid, "name": 5}, {"name"}),
-        ({**valid, "trade": "casino"}, {"trade"}), ({**valid, "earn_rate_bp": "100"}, {"earn_rate_bp"}),
-        ({**valid, "earn_rate_bp": 1.5}, {"earn_rate_bp"}), ({**valid, "earn_rate_bp": -1}, {"earn_rate_bp"}),
-        ({**valid, "max_redeem_bp": 10001}, {"max_redeem_bp"}), ({**valid, "max_redeem_bp": 2**70}, {"max_redeem_bp"}),
-        ({**valid, "earn_rate_bp": False}, {"earn_rate_bp"}), ({**valid, "status": "active"}, {"status"}),
-        ({**valid, "id": "mer_mine"}, {"id"}), ({**valid, "region": "r" * 65}, {"region"}),
+        ({}, {"name", "trade"}),
+        ({"name": "新店"}, {"trade"}),
+        ({**valid, "name": ""}, {"name"}),
+        ({**valid, "name": "x" * 101}, {"name"}),
+        ({**valid, "name": 5}, {"name"}),
+        ({**valid, "trade": "casino"}, {"trade"}),
+        ({**valid, "earn_rate_bp": "100"}, {"earn_rate_bp"}),
+        ({**valid, "earn_rate_bp": 1.5}, {"earn_rate_bp"}),
+        ({**valid, "earn_rate_bp": -1}, {"earn_rate_bp"}),
+        ({**valid, "max_redeem_bp": 10001}, {"max_redeem_bp"}),
+        ({**valid, "max_redeem_bp": 2**70}, {"max_redeem_bp"}),
+        ({**valid, "earn_rate_bp": False}, {"earn_rate_bp"}),
+        ({**valid, "status": "active"}, {"status"}),
+        ({**valid, "id": "mer_mine"}, {"id"}),
+        ({**valid, "region": "r" * 65}, {"region"}),
     ]
     bad_patches = [
-        ({}, {"_schema"}), ({"status": "gone"}, {"status"}), ({"earn_rate_bp": 10**20}, {"earn_rate_bp"}),
-        ({"name": None}, {"name"}), ({"name": ""}, {"name"}), ({"terminal_seq": 9}, {"terminal_seq"}),
+        ({}, {"_schema"}),
+        ({"status": "gone"}, {"status"}),
+        ({"earn_rate_bp": 10**20}, {"earn_rate_bp"}),
+        ({"name": None}, {"name"}),
+        ({"name": ""}, {"name"}),
+        ({"terminal_seq": 9}, {"terminal_seq"}),
         ({"trade": "casino"}, {"trade"}),
     ]
     before = snapshot(app)
@@ -218,8 +314,9 @@ def test_bad_merchant_bodies_change_nothing(app, client):
     for body, fields in bad_patches:
         response = client.patch(f"{API}/merchants/{s.a.merchant.id}", json=body, headers=admin)
         assert set(assert_error(response, 422, "invalid_request")["fields"]) == fields, body
-    not_json = client.post(f"{API}/merchants", data="{name", headers={**with_key(admin),
-                                                                       "Content-Type": "application/json"})
+    not_json = client.post(
+        f"{API}/merchants", data="{name", headers={**with_key(admin), "Content-Type": "application/json"}
+    )
     assert_error(not_json, 422, "invalid_request")
     assert_error(client.post(f"{API}/merchants", json=valid, headers=admin), 400, "idempotency_key_required")
     assert snapshot(app) == before

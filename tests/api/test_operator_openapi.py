@@ -3,31 +3,64 @@
 from __future__ import annotations
 
 OPERATOR_OPERATIONS = {
-    ("/api/v1/merchants", "get"), ("/api/v1/merchants", "post"), ("/api/v1/merchants/{merchant_id}", "get"),
-    ("/api/v1/merchants/{merchant_id}", "patch"), ("/api/v1/merchants/{merchant_id}/level-discounts", "get"),
+    ("/api/v1/merchants", "get"),
+    ("/api/v1/merchants", "post"),
+    ("/api/v1/merchants/{merchant_id}", "get"),
+    ("/api/v1/merchants/{merchant_id}", "patch"),
+    ("/api/v1/merchants/{merchant_id}/level-discounts", "get"),
     ("/api/v1/merchants/{merchant_id}/level-discounts/{level_id}", "put"),
-    ("/api/v1/merchants/{merchant_id}/terminals", "get"), ("/api/v1/merchants/{merchant_id}/terminals", "post"),
-    ("/api/v1/terminals/{terminal_id}", "get"), ("/api/v1/terminals/{terminal_id}", "patch"),
-    ("/api/v1/terminals/{terminal_id}/token", "post"), ("/api/v1/levels", "get"), ("/api/v1/levels", "post"),
-    ("/api/v1/levels/{level_id}", "get"), ("/api/v1/levels/{level_id}", "patch"),
-    ("/api/v1/levels/evaluations", "post"), ("/api/v1/members", "get"), ("/api/v1/members", "post"),
-    ("/api/v1/members/{member_id}", "get"), ("/api/v1/members/{member_id}/phone", "get"),
-    ("/api/v1/members/{member_id}/cards", "post"), ("/api/v1/members/{member_id}/points-adjustments", "post"),
-    ("/api/v1/members/{member_id}/ledger", "get"), ("/api/v1/cards", "get"), ("/api/v1/cards", "post"),
-    ("/api/v1/cards/{card_id}", "get"), ("/api/v1/ledger/accounts", "get"),
-    ("/api/v1/ledger/accounts/{account_id}/entries", "get"), ("/api/v1/ledger/transactions", "get"),
-    ("/api/v1/staff", "get"), ("/api/v1/staff", "post"), ("/api/v1/staff/{user_id}/tokens", "post"),
+    ("/api/v1/merchants/{merchant_id}/terminals", "get"),
+    ("/api/v1/merchants/{merchant_id}/terminals", "post"),
+    ("/api/v1/terminals/{terminal_id}", "get"),
+    ("/api/v1/terminals/{terminal_id}", "patch"),
+    ("/api/v1/terminals/{terminal_id}/token", "post"),
+    ("/api/v1/levels", "get"),
+    ("/api/v1/levels", "post"),
+    ("/api/v1/levels/{level_id}", "get"),
+    ("/api/v1/levels/{level_id}", "patch"),
+    ("/api/v1/levels/evaluations", "post"),
+    ("/api/v1/members", "get"),
+    ("/api/v1/members", "post"),
+    ("/api/v1/members/{member_id}", "get"),
+    ("/api/v1/members/{member_id}/phone", "get"),
+    ("/api/v1/members/{member_id}/cards", "post"),
+    ("/api/v1/members/{member_id}/points-adjustments", "post"),
+    ("/api/v1/members/{member_id}/ledger", "get"),
+    ("/api/v1/cards", "get"),
+    ("/api/v1/cards", "post"),
+    ("/api/v1/cards/{card_id}", "get"),
+    ("/api/v1/ledger/accounts", "get"),
+    ("/api/v1/ledger/accounts/{account_id}/entries", "get"),
+    ("/api/v1/ledger/transactions", "get"),
+    ("/api/v1/staff", "get"),
+    ("/api/v1/staff", "post"),
+    ("/api/v1/staff/{user_id}/tokens", "post"),
 }
-PAGINATED = {(path, "get") for path in (
-    "/api/v1/merchants", "/api/v1/merchants/{merchant_id}/terminals", "/api/v1/levels", "/api/v1/members",
-    "/api/v1/members/{member_id}/ledger", "/api/v1/cards", "/api/v1/ledger/accounts",
-    "/api/v1/ledger/accounts/{account_id}/entries", "/api/v1/ledger/transactions", "/api/v1/staff")}
+PAGINATED = {
+    (path, "get")
+    for path in (
+        "/api/v1/merchants",
+        "/api/v1/merchants/{merchant_id}/terminals",
+        "/api/v1/levels",
+        "/api/v1/members",
+        "/api/v1/members/{member_id}/ledger",
+        "/api/v1/cards",
+        "/api/v1/ledger/accounts",
+        "/api/v1/ledger/accounts/{account_id}/entries",
+        "/api/v1/ledger/transactions",
+        "/api/v1/staff",
+    )
+}
 
 
 def test_every_operator_operation_is_documented_for_staff_tokens(client):
     spec = client.get("/api/v1/openapi.json").json
-    documented = {(path, method) for path, item in spec["paths"].items() for method in item
-                  if method in {"get", "post", "put", "patch", "delete"}}
+    documented = {
+        (path, method)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
     assert not OPERATOR_OPERATIONS - documented
     for path, method in OPERATOR_OPERATIONS:
         operation = spec["paths"][path][method]

@@ -41,14 +41,26 @@ def test_list_staff_with_filters(app, client):
 def test_create_staff_and_give_them_a_token(app, client):
     with app.app_context():
         s = make_staffed_world()
-    body = {"username": "li.cashier", "role": "cashier", "merchant_id": s.b.merchant.id, "display_name": "李收银",
-            "password": "correct horse battery"}
+    body = {
+        "username": "li.cashier",
+        "role": "cashier",
+        "merchant_id": s.b.merchant.id,
+        "display_name": "李收银",
+        "password": "correct horse battery",
+    }
     headers = with_key(s.auth("admin"), "new-cashier")
     created = client.post(f"{API}/staff", json=body, headers=headers)
     assert created.status_code == 201, created.json
     user = created.json["staff_user"]
-    assert user == {"id": user["id"], "username": "li.cashier", "display_name": "李收银", "role": "cashier",
-                    "merchant_id": s.b.merchant.id, "status": "active", "created_at": user["created_at"]}
+    assert user == {
+        "id": user["id"],
+        "username": "li.cashier",
+        "display_name": "李收银",
+        "role": "cashier",
+        "merchant_id": s.b.merchant.id,
+        "status": "active",
+        "created_at": user["created_at"],
+    }
     assert "password" not in created.get_data(as_text=True)
     assert client.post(f"{API}/staff", json=body, headers=headers).json == created.json
     with app.app_context():
@@ -71,16 +83,22 @@ def test_create_staff_and_give_them_a_token(app, client):
     replay = client.post(f"{API}/staff/{user['id']}/tokens", json={"name": "平板"}, headers=token_headers)
     assert replay.json == issued.json and replay.headers["Idempotent-Replayed"] == "true"
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(PersonalToken)
-                                 .where(PersonalToken.user_id == user["id"])) == 1
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(PersonalToken).where(PersonalToken.user_id == user["id"])
+            )
+            == 1
+        )
         for record in db.session.scalars(select(IdempotencyRecord)):
             assert token not in json.dumps(record.response_body)
-        actions = db.session.scalars(select(AuditLog.action).where(AuditLog.object_id == user["id"])
-                                     .order_by(AuditLog.id)).all()
+        actions = db.session.scalars(
+            select(AuditLog.action).where(AuditLog.object_id == user["id"]).order_by(AuditLog.id)
+        ).all()
         assert actions == ["staff.create", "staff.create_token"]
 
-    operator = client.post(f"{API}/staff", json={"username": "fin2", "role": "finance"},
-                           headers=with_key(s.auth("admin")))
+    operator = client.post(
+        f"{API}/staff", json={"username": "fin2", "role": "finance"}, headers=with_key(s.auth("admin"))
+    )
     assert operator.status_code == 201
     assert operator.json["staff_user"]["merchant_id"] is None and operator.json["staff_user"]["display_name"] == ""
 
@@ -91,13 +109,16 @@ def test_bad_staff_requests_change_nothing(app, client):
         cashier_id = db.session.scalar(select(StaffUser.id).where(StaffUser.username == "cashier-a"))
     admin = s.auth("admin")
     before = snapshot(app)
-    for body, fields in [({}, {"username", "role"}), ({"username": "x", "role": "boss"}, {"role"}),
-                         ({"username": "has space", "role": "finance"}, {"username"}),
-                         ({"username": "", "role": "finance"}, {"username"}),
-                         ({"username": "x" * 65, "role": "finance"}, {"username"}),
-                         ({"username": "x", "role": "finance", "password": "short"}, {"password"}),
-                         ({"username": "x", "role": "finance", "password": 1234567890}, {"password"}),
-                         ({"username": "x", "role": "admin", "status": "active"}, {"status"})]:
+    for body, fields in [
+        ({}, {"username", "role"}),
+        ({"username": "x", "role": "boss"}, {"role"}),
+        ({"username": "has space", "role": "finance"}, {"username"}),
+        ({"username": "", "role": "finance"}, {"username"}),
+        ({"username": "x" * 65, "role": "finance"}, {"username"}),
+        ({"username": "x", "role": "finance", "password": "short"}, {"password"}),
+        ({"username": "x", "role": "finance", "password": 1234567890}, {"password"}),
+        ({"username": "x", "role": "admin", "status": "active"}, {"status"}),
+    ]:
         response = client.post(f"{API}/staff", json=body, headers=with_key(admin))
         assert set(assert_error(response, 422, "invalid_request")["fields"]) == fields, body
     for body, status, code, details in [
@@ -111,6 +132,7 @@ def test_bad_staff_requests_change_nothing(app, client):
     for body in ({}, {"name": ""}, {"name": "x" * 101}, {"name": "t", "user_id": cashier_id}):
         response = client.post(f"{API}/staff/{cashier_id}/tokens", json=body, headers=with_key(admin))
         assert_error(response, 422, "invalid_request")
-    assert_error(client.post(f"{API}/staff/usr_nope/tokens", json={"name": "t"}, headers=with_key(admin)),
-                 404, "not_found")
+    assert_error(
+        client.post(f"{API}/staff/usr_nope/tokens", json={"name": "t"}, headers=with_key(admin)), 404, "not_found"
+    )
     assert snapshot(app) == before

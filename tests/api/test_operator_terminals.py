@@ -31,9 +31,16 @@ def test_list_a_merchants_terminals_paginated(app, client):
     page = client.get(f"{url}?page=2&page_size=2", headers=s.auth("owner"))
     assert page.json == [terminal_json(third)]
     assert json.loads(page.headers["X-Pagination"]) == {
-        "total": 3, "total_pages": 2, "first_page": 1, "last_page": 2, "page": 2, "previous_page": 1}
+        "total": 3,
+        "total_pages": 2,
+        "first_page": 1,
+        "last_page": 2,
+        "page": 2,
+        "previous_page": 1,
+    }
     assert client.get(f"{API}/merchants/{s.b.merchant.id}/terminals", headers=s.auth("admin")).json == [
-        terminal_json(s.b.terminal)]
+        terminal_json(s.b.terminal)
+    ]
     assert_error(client.get(f"{API}/merchants/mer_nope/terminals", headers=s.auth("admin")), 404, "not_found")
 
 
@@ -45,24 +52,32 @@ def test_owner_registers_a_terminal_and_its_token_is_shown_once(app, client):
     assert created.status_code == 201, created.json
     terminal, token = created.json["terminal"], created.json["token"]
     assert set(created.json) == {"terminal", "token"}
-    assert terminal == {"id": terminal["id"], "merchant_id": s.a.merchant.id, "code": "T02", "name": "二号收银台",
-                        "status": "active", "created_at": terminal["created_at"]}
+    assert terminal == {
+        "id": terminal["id"],
+        "merchant_id": s.a.merchant.id,
+        "code": "T02",
+        "name": "二号收银台",
+        "status": "active",
+        "created_at": terminal["created_at"],
+    }
     assert token.startswith("tt_") and len(token) > 40
     me = client.get(f"{API}/terminal", headers=bearer(token))
     assert me.status_code == 200 and me.json["terminal"] == {"id": terminal["id"], "name": "二号收银台"}
 
-    replay = client.post(f"{API}/merchants/{s.a.merchant.id}/terminals", json={"name": "二号收银台"},
-                         headers=headers)
+    replay = client.post(f"{API}/merchants/{s.a.merchant.id}/terminals", json={"name": "二号收银台"}, headers=headers)
     assert replay.status_code == 201 and replay.json == created.json
     assert replay.headers["Idempotent-Replayed"] == "true"
     with app.app_context():
-        assert db.session.scalar(
-            select(func.count()).select_from(Terminal).where(Terminal.merchant_id == s.a.merchant.id)) == 2
+        assert (
+            db.session.scalar(select(func.count()).select_from(Terminal).where(Terminal.merchant_id == s.a.merchant.id))
+            == 2
+        )
         stored = db.session.scalars(select(IdempotencyRecord)).one()
         assert token not in json.dumps(stored.response_body)  # the database holds no usable token
         assert stored.response_body["terminal"] == terminal
-        row = db.session.scalars(select(AuditLog).where(AuditLog.action == "terminal.create",
-                                                        AuditLog.object_id == terminal["id"])).one()
+        row = db.session.scalars(
+            select(AuditLog).where(AuditLog.action == "terminal.create", AuditLog.object_id == terminal["id"])
+        ).one()
         assert row.details == {"merchant_id": s.a.merchant.id}
 
 
@@ -79,8 +94,9 @@ def test_get_disable_and_enable_a_terminal(app, client):
     assert enabled.json == {"terminal": terminal_json(s.a.terminal)}
     assert client.get(f"{API}/terminal", headers=s.a.auth).status_code == 200
     with app.app_context():
-        assert db.session.scalars(select(AuditLog.details).where(AuditLog.action == "terminal.set_status")
-                                  .order_by(AuditLog.id)).all() == [{"status": "disabled"}, {"status": "active"}]
+        assert db.session.scalars(
+            select(AuditLog.details).where(AuditLog.action == "terminal.set_status").order_by(AuditLog.id)
+        ).all() == [{"status": "disabled"}, {"status": "active"}]
 
 
 def test_resetting_the_token_makes_the_old_one_401(app, client):
@@ -107,8 +123,12 @@ def test_resetting_the_token_makes_the_old_one_401(app, client):
     assert_error(client.get(f"{API}/terminal", headers=new), 401, "unauthorized")
     assert client.get(f"{API}/terminal", headers=bearer(again.json["token"])).status_code == 200
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(AuditLog)
-                                 .where(AuditLog.action == "terminal.reset_token")) == 2
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(AuditLog).where(AuditLog.action == "terminal.reset_token")
+            )
+            == 2
+        )
 
 
 def test_bad_terminal_requests_change_nothing(app, client):
@@ -117,28 +137,44 @@ def test_bad_terminal_requests_change_nothing(app, client):
     owner = s.auth("owner")
     create_url = f"{API}/merchants/{s.a.merchant.id}/terminals"
     before = snapshot(app)
-    for body, fields in [({}, {"name"}), ({"name": ""}, {"name"}), ({"name": "x" * 101}, {"name"}),
-                         ({"name": 7}, {"name"}), ({"name": None}, {"name"}),
-                         ({"name": "ok", "code": "T09"}, {"code"}),
-                         ({"name": "ok", "merchant_id": "x"}, {"merchant_id"})]:
+    for body, fields in [
+        ({}, {"name"}),
+        ({"name": ""}, {"name"}),
+        ({"name": "x" * 101}, {"name"}),
+        ({"name": 7}, {"name"}),
+        ({"name": None}, {"name"}),
+        ({"name": "ok", "code": "T09"}, {"code"}),
+        ({"name": "ok", "merchant_id": "x"}, {"merchant_id"}),
+    ]:
         response = client.post(create_url, json=body, headers=with_key(owner))
         assert set(assert_error(response, 422, "invalid_request")["fields"]) == fields, body
-    for body, fields in [({}, {"status"}), ({"status": "broken"}, {"status"}), ({"status": True}, {"status"}),
-                         ({"status": "disabled", "name": "x"}, {"name"})]:
+    for body, fields in [
+        ({}, {"status"}),
+        ({"status": "broken"}, {"status"}),
+        ({"status": True}, {"status"}),
+        ({"status": "disabled", "name": "x"}, {"name"}),
+    ]:
         response = client.patch(f"{API}/terminals/{s.a.terminal.id}", json=body, headers=owner)
         assert set(assert_error(response, 422, "invalid_request")["fields"]) == fields, body
-    response = client.post(f"{API}/terminals/{s.a.terminal.id}/token", json={"token": "tt_mine"},
-                           headers=with_key(owner))
+    response = client.post(
+        f"{API}/terminals/{s.a.terminal.id}/token", json={"token": "tt_mine"}, headers=with_key(owner)
+    )
     assert set(assert_error(response, 422, "invalid_request")["fields"]) == {"token"}
-    assert_error(client.post(f"{API}/terminals/{s.a.terminal.id}/token", headers=owner), 400,
-                 "idempotency_key_required")
+    assert_error(
+        client.post(f"{API}/terminals/{s.a.terminal.id}/token", headers=owner), 400, "idempotency_key_required"
+    )
     assert_error(client.post(create_url, json={"name": "ok"}, headers=owner), 400, "idempotency_key_required")
-    for method, url in [("get", "/terminals/trm_nope"), ("patch", "/terminals/trm_nope"),
-                        ("post", "/terminals/trm_nope/token")]:
+    for method, url in [
+        ("get", "/terminals/trm_nope"),
+        ("patch", "/terminals/trm_nope"),
+        ("post", "/terminals/trm_nope/token"),
+    ]:
         body = {"status": "active"} if method == "patch" else None
-        assert_error(getattr(client, method)(API + url, json=body, headers=with_key(s.auth("admin"))),
-                     404, "not_found")
-    assert_error(client.post(f"{API}/merchants/mer_nope/terminals", json={"name": "x"},
-                             headers=with_key(s.auth("admin"))), 404, "not_found")
+        assert_error(getattr(client, method)(API + url, json=body, headers=with_key(s.auth("admin"))), 404, "not_found")
+    assert_error(
+        client.post(f"{API}/merchants/mer_nope/terminals", json={"name": "x"}, headers=with_key(s.auth("admin"))),
+        404,
+        "not_found",
+    )
     assert snapshot(app) == before
     assert client.get(f"{API}/terminal", headers=s.a.auth).status_code == 200

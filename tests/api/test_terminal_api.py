@@ -34,27 +34,55 @@ IDENTIFY_SHAPE = {
     "card_update": None,
 }
 QUOTE_SHAPE = {
-    "amount_fen": int, "discount_fen": int, "redeem_points": int, "redeem_value_fen": int, "payable_fen": int,
-    "points_to_earn": int, "max_redeem_points": int,
+    "amount_fen": int,
+    "discount_fen": int,
+    "redeem_points": int,
+    "redeem_value_fen": int,
+    "payable_fen": int,
+    "points_to_earn": int,
+    "max_redeem_points": int,
 }
 SALE_SHAPE = {
-    "id": str, "receipt_no": str, "amount_fen": int, "discount_fen": int, "redeem_points": int,
-    "redeem_value_fen": int, "payable_fen": int, "points_earned": int, "points_balance": int, "level": LEVEL,
+    "id": str,
+    "receipt_no": str,
+    "amount_fen": int,
+    "discount_fen": int,
+    "redeem_points": int,
+    "redeem_value_fen": int,
+    "payable_fen": int,
+    "points_earned": int,
+    "points_balance": int,
+    "level": LEVEL,
     "created_at": ISO_TIME,
 }
 SALE_DETAIL_SHAPE = {
     **{name: kind for name, kind in SALE_SHAPE.items() if name != "points_balance"},
-    "merchant_id": str, "terminal_id": str, "member_id": str, "method": str, "client_sale_id": str,
-    "discount_bp": int, "refunded_fen": int, "points_reversed": int, "points_restored": int, "offline": bool,
+    "merchant_id": str,
+    "terminal_id": str,
+    "member_id": str,
+    "method": str,
+    "client_sale_id": str,
+    "discount_bp": int,
+    "refunded_fen": int,
+    "points_reversed": int,
+    "points_restored": int,
+    "offline": bool,
     "occurred_at": ISO_TIME,
 }
 REFUND_SHAPE = {
-    "refund": {"id": str, "sale_id": str, "amount_fen": int, "points_reversed": int, "points_restored": int,
-               "points_balance": int},
+    "refund": {
+        "id": str,
+        "sale_id": str,
+        "amount_fen": int,
+        "points_reversed": int,
+        "points_restored": int,
+        "points_balance": int,
+    },
 }
 NORMAL = {"code": "normal", "name": "普通会员"}
 SILVER = {"code": "silver", "name": "银卡会员"}
 GOLD = {"code": "gold", "name": "金卡会员"}
+
 
 def sale_at(client, auth: dict, card_no: str, amount_fen: int, redeem_points: int = 0) -> dict:
     """Identify by card number and record a sale; return the sale JSON."""
@@ -66,8 +94,9 @@ def sale_at(client, auth: dict, card_no: str, amount_fen: int, redeem_points: in
 
 def refund(client, auth: dict, sale_id: str, amount_fen: int | None = None):
     body = {} if amount_fen is None else {"amount_fen": amount_fen}
-    return client.post(f"/api/v1/sales/{sale_id}/refunds", json=body,
-                       headers={**auth, "Idempotency-Key": next_key("refund")})
+    return client.post(
+        f"/api/v1/sales/{sale_id}/refunds", json=body, headers={**auth, "Idempotency-Key": next_key("refund")}
+    )
 
 
 def near_now(text: str, offset: timedelta = timedelta(0)) -> bool:
@@ -76,26 +105,37 @@ def near_now(text: str, offset: timedelta = timedelta(0)) -> bool:
 
 # --- GET /terminal ---------------------------------------------------------------------------------
 
+
 def test_terminal_info_has_exactly_the_contract_fields(app, client):
     s = scene(app)
     response = client.get("/api/v1/terminal", headers=s.auth)
     assert response.status_code == 200
     body = response.json
-    assert_shape(body, {
-        "terminal": {"id": str, "name": str},
-        "merchant": {"id": str, "name": str, "address": str},
-        # card_read_key: beyond the contract, the secret terminals derive each chip card's read key from
-        "alliance": {"name": str, "member_code_prefix": str, "point_value_fen": int, "card_public_key": str,
-                     "card_read_key": str},
-        "offline_limits": {"max_sale_fen": int, "max_sales_per_shift": int, "max_age_hours": int},
-        "server_time": ISO_TIME,
-    })
+    assert_shape(
+        body,
+        {
+            "terminal": {"id": str, "name": str},
+            "merchant": {"id": str, "name": str, "address": str},
+            # card_read_key: beyond the contract, the secret terminals derive each chip card's read key from
+            "alliance": {
+                "name": str,
+                "member_code_prefix": str,
+                "point_value_fen": int,
+                "card_public_key": str,
+                "card_read_key": str,
+            },
+            "offline_limits": {"max_sale_fen": int, "max_sales_per_shift": int, "max_age_hours": int},
+            "server_time": ISO_TIME,
+        },
+    )
     shop = s.world.shop_a
     assert body["terminal"] == {"id": shop.terminal.id, "name": "收银台"}
     assert body["merchant"] == {"id": shop.merchant.id, "name": "甲店", "address": ""}
     keys = ("card_public_key", "card_read_key")
     assert {k: v for k, v in body["alliance"].items() if k not in keys} == {
-        "name": "幸福街商家联盟", "member_code_prefix": "88", "point_value_fen": 1,
+        "name": "幸福街商家联盟",
+        "member_code_prefix": "88",
+        "point_value_fen": 1,
     }
     for key in keys:
         assert len(base64.b64decode(body["alliance"][key], validate=True)) == 32
@@ -108,18 +148,26 @@ def test_terminal_info_has_exactly_the_contract_fields(app, client):
 
 # --- POST /identify --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("spelling", ["plain", "spaced", "dashed"])
 def test_identify_by_printed_card_number(app, client, spelling):
     s = scene(app, points=500, phone="13800138000")
     number = s.card.card_no
-    code = {"plain": number, "spaced": " ".join(number[i:i + 4] for i in range(0, 16, 4)),
-            "dashed": "-".join(number[i:i + 4] for i in range(0, 16, 4))}[spelling]
+    code = {
+        "plain": number,
+        "spaced": " ".join(number[i : i + 4] for i in range(0, 16, 4)),
+        "dashed": "-".join(number[i : i + 4] for i in range(0, 16, 4)),
+    }[spelling]
     response = client.post("/api/v1/identify", json={"code": code}, headers=s.auth)
     assert response.status_code == 200, response.json
     body = response.json
     assert_shape(body, IDENTIFY_SHAPE)
-    assert body["member"] == {"id": s.member.id, "display_name": "测试会员", "masked_phone": "138****8000",
-                              "level": NORMAL}
+    assert body["member"] == {
+        "id": s.member.id,
+        "display_name": "测试会员",
+        "masked_phone": "138****8000",
+        "level": NORMAL,
+    }
     assert body["points_balance"] == 500
     assert body["discount_bp"] == 10_000
     assert body["identification"]["method"] == "code"
@@ -127,12 +175,18 @@ def test_identify_by_printed_card_number(app, client, spelling):
     with app.app_context():
         row = db.session.scalars(select(Identification)).one()
         assert (row.member_id, row.terminal_id, row.card_id, row.method, row.used_at) == (
-            s.member.id, s.world.shop_a.terminal.id, s.card.id, "code", None)
+            s.member.id,
+            s.world.shop_a.terminal.id,
+            s.card.id,
+            "code",
+            None,
+        )
         assert row.token_hash == token_hash(body["identification"]["token"])  # stored hashed only
 
 
-@pytest.mark.parametrize("phone", ["13800138000", "+86 138-0013-8000", "+8613800138000", "0086 138 0013 8000",
-                                   "138-0013-8000"])
+@pytest.mark.parametrize(
+    "phone", ["13800138000", "+86 138-0013-8000", "+8613800138000", "0086 138 0013 8000", "138-0013-8000"]
+)
 def test_identify_by_phone_in_any_notation(app, client, phone):
     s = scene(app, points=42, phone="13800138000", level="silver")
     response = client.post("/api/v1/identify", json={"phone": phone}, headers=s.auth)
@@ -160,8 +214,9 @@ def test_identify_shows_the_merchants_own_discount_for_the_level(app, client):
 def test_identify_refuses_what_it_cannot_verify(app, client):
     s = scene(app, points=10)
     before = db_state(app)
-    chip = client.post("/api/v1/identify", json={"card": {"uid": "04A1B2C3D4E5F6", "blocks": {"4": "00" * 16}}},
-                       headers=s.auth)
+    chip = client.post(
+        "/api/v1/identify", json={"card": {"uid": "04A1B2C3D4E5F6", "blocks": {"4": "00" * 16}}}, headers=s.auth
+    )
     assert_error(chip, 422, "card_invalid")
     dynamic = client.post("/api/v1/identify", json={"code": "88" + "1234567890123456"}, headers=s.auth)
     assert_error(dynamic, 422, "code_invalid")
@@ -174,56 +229,97 @@ def test_identify_refuses_what_it_cannot_verify(app, client):
 
 # --- POST /sales/quote -----------------------------------------------------------------------------
 
+
 def test_quote_prices_the_sale_and_changes_nothing(app, client):
     s = scene(app, points=10_000, level="silver")
     token = identify(client, s.auth, code=s.card.card_no)
     before = db_state(app)
-    response = client.post("/api/v1/sales/quote", json={"identification_token": token, "amount_fen": 12_345,
-                                                        "redeem_points": 200}, headers=s.auth)
+    response = client.post(
+        "/api/v1/sales/quote",
+        json={"identification_token": token, "amount_fen": 12_345, "redeem_points": 200},
+        headers=s.auth,
+    )
     assert response.status_code == 200, response.json
     quote = response.json
     assert_shape(quote, QUOTE_SHAPE)
     # 九五折 rounds half up (11727.75 -> 11728); points pay at most 50% of 11728; 1% earned, rounded down.
-    assert quote == {"amount_fen": 12_345, "discount_fen": 617, "redeem_points": 200, "redeem_value_fen": 200,
-                     "payable_fen": 11_528, "points_to_earn": 115, "max_redeem_points": 5_864}
-    again = client.post("/api/v1/sales/quote", json={"identification_token": token, "amount_fen": 12_345},
-                        headers=s.auth)
-    assert again.json == {**quote, "redeem_points": 0, "redeem_value_fen": 0, "payable_fen": 11_728,
-                          "points_to_earn": 117}
+    assert quote == {
+        "amount_fen": 12_345,
+        "discount_fen": 617,
+        "redeem_points": 200,
+        "redeem_value_fen": 200,
+        "payable_fen": 11_528,
+        "points_to_earn": 115,
+        "max_redeem_points": 5_864,
+    }
+    again = client.post(
+        "/api/v1/sales/quote", json={"identification_token": token, "amount_fen": 12_345}, headers=s.auth
+    )
+    assert again.json == {
+        **quote,
+        "redeem_points": 0,
+        "redeem_value_fen": 0,
+        "payable_fen": 11_728,
+        "points_to_earn": 117,
+    }
     assert db_state(app) == before
     # the quote did not use up the identification: the sale goes through with the same numbers
     sale = sell(client, s.auth, identification_token=token, amount_fen=12_345, redeem_points=200).json["sale"]
-    assert {k: sale[k] for k in ("amount_fen", "discount_fen", "redeem_points", "redeem_value_fen", "payable_fen")} \
-        == {k: quote[k] for k in ("amount_fen", "discount_fen", "redeem_points", "redeem_value_fen", "payable_fen")}
+    assert {k: sale[k] for k in ("amount_fen", "discount_fen", "redeem_points", "redeem_value_fen", "payable_fen")} == {
+        k: quote[k] for k in ("amount_fen", "discount_fen", "redeem_points", "redeem_value_fen", "payable_fen")
+    }
     assert sale["points_earned"] == quote["points_to_earn"]
 
 
 def test_quote_accepts_the_largest_amount(app, client):
     s = scene(app, points=0)
     token = identify(client, s.auth, code=s.card.card_no)
-    response = client.post("/api/v1/sales/quote", json={"identification_token": token, "amount_fen": 10**10},
-                           headers=s.auth)
+    response = client.post(
+        "/api/v1/sales/quote", json={"identification_token": token, "amount_fen": 10**10}, headers=s.auth
+    )
     assert response.status_code == 200, response.json
-    assert response.json == {"amount_fen": 10**10, "discount_fen": 0, "redeem_points": 0, "redeem_value_fen": 0,
-                             "payable_fen": 10**10, "points_to_earn": 10**8, "max_redeem_points": 0}
+    assert response.json == {
+        "amount_fen": 10**10,
+        "discount_fen": 0,
+        "redeem_points": 0,
+        "redeem_value_fen": 0,
+        "payable_fen": 10**10,
+        "points_to_earn": 10**8,
+        "max_redeem_points": 0,
+    }
 
 
 # --- POST /sales ------------------------------------------------------------------------------------
 
+
 def test_sale_parts_add_up_and_move_points_through_the_ledger(app, client):
     s = scene(app, points=10_000, level="silver")
     token = identify(client, s.auth, code=s.card.card_no)
-    response = sell(client, s.auth, identification_token=token, amount_fen=12_345, redeem_points=200,
-                    client_sale_id="pos-1", occurred_at="2026-01-01T10:00:00+08:00", offline=False,
-                    card_update_written=None)
+    response = sell(
+        client,
+        s.auth,
+        identification_token=token,
+        amount_fen=12_345,
+        redeem_points=200,
+        client_sale_id="pos-1",
+        occurred_at="2026-01-01T10:00:00+08:00",
+        offline=False,
+        card_update_written=None,
+    )
     assert response.status_code == 201, response.json
     assert response.headers.get("Idempotent-Replayed") is None
     assert_shape(response.json, {"sale": SALE_SHAPE})
     sale = response.json["sale"]
     assert sale["id"].startswith("sal_")
     assert {k: v for k, v in sale.items() if k not in ("id", "created_at")} == {
-        "receipt_no": "T01-000001", "amount_fen": 12_345, "discount_fen": 617, "redeem_points": 200,
-        "redeem_value_fen": 200, "payable_fen": 11_528, "points_earned": 115, "points_balance": 9_915,
+        "receipt_no": "T01-000001",
+        "amount_fen": 12_345,
+        "discount_fen": 617,
+        "redeem_points": 200,
+        "redeem_value_fen": 200,
+        "payable_fen": 11_528,
+        "points_earned": 115,
+        "points_balance": 9_915,
         "level": SILVER,
     }
     assert sale["amount_fen"] == sale["discount_fen"] + sale["redeem_value_fen"] + sale["payable_fen"]
@@ -232,7 +328,12 @@ def test_sale_parts_add_up_and_move_points_through_the_ledger(app, client):
     with app.app_context():
         stored = db.session.get(Sale, sale["id"])
         assert (stored.member_id, stored.card_id, stored.method, stored.client_sale_id, stored.offline) == (
-            s.member.id, s.card.id, "code", "pos-1", False)
+            s.member.id,
+            s.card.id,
+            "code",
+            "pos-1",
+            False,
+        )
         assert near_now(stored.occurred_at.isoformat())  # an online sale happens now, whatever the terminal says
         merchant = s.world.shop_a.merchant
         issued = db.session.get(LedgerAccount, merchant.points_issued_account_id).balance
@@ -247,8 +348,7 @@ def test_receipt_numbers_count_per_terminal_and_are_unique_per_merchant(app, cli
     first = sale_at(client, shop_a.auth, s.card.card_no, 100)
     second = sale_at(client, shop_a.auth, s.card.card_no, 200)
     at_b = sale_at(client, shop_b.auth, s.card.card_no, 300)
-    assert (first["receipt_no"], second["receipt_no"], at_b["receipt_no"]) == ("T01-000001", "T01-000002",
-                                                                               "T01-000001")
+    assert (first["receipt_no"], second["receipt_no"], at_b["receipt_no"]) == ("T01-000001", "T01-000002", "T01-000001")
     assert len({first["id"], second["id"], at_b["id"]}) == 3
     found_a = client.get("/api/v1/sales", query_string={"receipt_no": "T01-000001"}, headers=shop_a.auth)
     found_b = client.get("/api/v1/sales", query_string={"receipt_no": "T01-000001"}, headers=shop_b.auth)
@@ -279,13 +379,16 @@ def test_one_big_sale_can_skip_levels(app, client):
     assert sale["discount_fen"] == 0  # priced at the level the member had when the sale started
 
 
-@pytest.mark.parametrize(("earn_rate_bp", "amount_fen", "earned"), [
-    (250, 12_345, 308),   # 308.625 -> 308
-    (250, 39, 0),         # 0.975 -> 0
-    (100, 9_999, 99),     # 99.99 -> 99
-    (0, 100_000, 0),
-    (10_000, 777, 777),
-])
+@pytest.mark.parametrize(
+    ("earn_rate_bp", "amount_fen", "earned"),
+    [
+        (250, 12_345, 308),  # 308.625 -> 308
+        (250, 39, 0),  # 0.975 -> 0
+        (100, 9_999, 99),  # 99.99 -> 99
+        (0, 100_000, 0),
+        (10_000, 777, 777),
+    ],
+)
 def test_points_earned_follow_the_merchants_earn_rate_rounded_down(app, client, earn_rate_bp, amount_fen, earned):
     s = scene(app, points=0)
     with app.app_context():
@@ -297,23 +400,34 @@ def test_points_earned_follow_the_merchants_earn_rate_rounded_down(app, client, 
 
 # --- offline replay ----------------------------------------------------------------------------------
 
+
 def offline_sale(client, auth, card_no, amount_fen, occurred_at: datetime, key=None, **extra):
-    body = {"offline": True, "code": card_no, "amount_fen": amount_fen, "occurred_at": occurred_at.isoformat(),
-            **extra}
+    body = {"offline": True, "code": card_no, "amount_fen": amount_fen, "occurred_at": occurred_at.isoformat(), **extra}
     return client.post("/api/v1/sales", json=body, headers={**auth, "Idempotency-Key": key or next_key("offline")})
 
 
 def test_offline_sale_replays_with_its_original_time_and_earns_points(app, client):
     s = scene(app, points=0)
-    occurred = (datetime.now(UTC) - timedelta(hours=3)).astimezone(timezone(timedelta(hours=8))).replace(
-        microsecond=0)
-    response = offline_sale(client, s.auth, s.card.card_no, 20_000, occurred, client_sale_id="outbox-7",
-                            redeem_points=0, card_update_written=False)
+    occurred = (datetime.now(UTC) - timedelta(hours=3)).astimezone(timezone(timedelta(hours=8))).replace(microsecond=0)
+    response = offline_sale(
+        client,
+        s.auth,
+        s.card.card_no,
+        20_000,
+        occurred,
+        client_sale_id="outbox-7",
+        redeem_points=0,
+        card_update_written=False,
+    )
     assert response.status_code == 201, response.json
     assert_shape(response.json, {"sale": SALE_SHAPE})
     sale = response.json["sale"]
     assert (sale["amount_fen"], sale["payable_fen"], sale["points_earned"], sale["points_balance"]) == (
-        20_000, 20_000, 200, 200)
+        20_000,
+        20_000,
+        200,
+        200,
+    )
     detail = client.get(f"/api/v1/sales/{sale['id']}", headers=s.auth).json["sale"]
     assert detail["offline"] is True
     assert detail["method"] == "code"
@@ -330,12 +444,15 @@ def test_offline_sale_at_the_limits_is_accepted(app, client):
     assert response.json["sale"]["points_earned"] == 500
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"redeem_points": 1}, "redeem_points"),
-    ({"amount_fen": 50_001}, "amount_fen"),
-    ({"hours_ago": 25}, "occurred_at"),
-    ({"hours_ago": -1}, "occurred_at"),  # in the future
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"redeem_points": 1}, "redeem_points"),
+        ({"amount_fen": 50_001}, "amount_fen"),
+        ({"hours_ago": 25}, "occurred_at"),
+        ({"hours_ago": -1}, "occurred_at"),  # in the future
+    ],
+)
 def test_offline_sale_outside_the_offline_rules_is_refused(app, client, change, field):
     s = scene(app, points=1_000)
     before = db_state(app)
@@ -356,8 +473,9 @@ def test_offline_sale_may_not_send_a_token_and_an_online_sale_may_not_send_a_cap
     assert_error(with_token, 422, "invalid_request")
     online_with_code = sell(client, s.auth, identification_token=token, amount_fen=100, code=s.card.card_no)
     assert_error(online_with_code, 422, "invalid_request")
-    offline_without_capture = client.post("/api/v1/sales", json={"offline": True, "amount_fen": 100},
-                                          headers={**s.auth, "Idempotency-Key": "no-capture"})
+    offline_without_capture = client.post(
+        "/api/v1/sales", json={"offline": True, "amount_fen": 100}, headers={**s.auth, "Idempotency-Key": "no-capture"}
+    )
     assert_error(offline_without_capture, 422, "invalid_request")
     assert db_state(app) == before
 
@@ -374,20 +492,29 @@ def test_offline_replay_of_a_recorded_client_sale_id_with_a_new_key_is_a_conflic
 
 # --- GET /sales/{id}, GET /sales?receipt_no= ---------------------------------------------------------
 
+
 def test_get_sale_and_find_it_by_receipt_number(app, client):
     s = scene(app, points=1_000)
     token = identify(client, s.auth, code=s.card.card_no)
-    sale = sell(client, s.auth, identification_token=token, amount_fen=10_000, redeem_points=300,
-                client_sale_id="pos-42").json["sale"]
+    sale = sell(
+        client, s.auth, identification_token=token, amount_fen=10_000, redeem_points=300, client_sale_id="pos-42"
+    ).json["sale"]
     response = client.get(f"/api/v1/sales/{sale['id']}", headers=s.auth)
     assert response.status_code == 200
     assert_shape(response.json, {"sale": SALE_DETAIL_SHAPE})
     detail = response.json["sale"]
     assert detail == {
         **{k: v for k, v in sale.items() if k != "points_balance"},
-        "merchant_id": s.world.shop_a.merchant.id, "terminal_id": s.world.shop_a.terminal.id,
-        "member_id": s.member.id, "method": "code", "client_sale_id": "pos-42", "discount_bp": 10_000,
-        "refunded_fen": 0, "points_reversed": 0, "points_restored": 0, "offline": False,
+        "merchant_id": s.world.shop_a.merchant.id,
+        "terminal_id": s.world.shop_a.terminal.id,
+        "member_id": s.member.id,
+        "method": "code",
+        "client_sale_id": "pos-42",
+        "discount_bp": 10_000,
+        "refunded_fen": 0,
+        "points_reversed": 0,
+        "points_restored": 0,
+        "offline": False,
         "occurred_at": detail["occurred_at"],
     }
     assert near_now(detail["occurred_at"])
@@ -400,6 +527,7 @@ def test_get_sale_and_find_it_by_receipt_number(app, client):
 
 # --- POST /sales/{id}/refunds ---------------------------------------------------------------------------
 
+
 def test_whole_refund_reverses_the_earned_points(app, client):
     s = scene(app, points=0)
     sale = sale_at(client, s.auth, s.card.card_no, 5_000)
@@ -410,7 +538,10 @@ def test_whole_refund_reverses_the_earned_points(app, client):
     body = response.json["refund"]
     assert body["id"].startswith("rfd_")
     assert {k: v for k, v in body.items() if k != "id"} == {
-        "sale_id": sale["id"], "amount_fen": 5_000, "points_reversed": 50, "points_restored": 0,
+        "sale_id": sale["id"],
+        "amount_fen": 5_000,
+        "points_reversed": 50,
+        "points_restored": 0,
         "points_balance": 0,
     }
     detail = client.get(f"/api/v1/sales/{sale['id']}", headers=s.auth).json["sale"]
@@ -418,8 +549,9 @@ def test_whole_refund_reverses_the_earned_points(app, client):
     assert member_ledger_sum(app, s.member.id) == (0, 0)
     before = db_state(app)
     assert_error(refund(client, s.auth, sale["id"]), 409, "refund_exceeds_sale", {"remaining_fen": 0})
-    assert_error(refund(client, s.auth, sale["id"], 1), 409, "refund_exceeds_sale",
-                 {"remaining_fen": 0, "requested_fen": 1})
+    assert_error(
+        refund(client, s.auth, sale["id"], 1), 409, "refund_exceeds_sale", {"remaining_fen": 0, "requested_fen": 1}
+    )
     assert db_state(app) == before
 
 
@@ -429,13 +561,17 @@ def test_partial_refunds_move_points_in_proportion_and_add_up_exactly(app, clien
     assert (sale["payable_fen"], sale["points_earned"], sale["points_balance"]) == (9_700, 97, 797)
 
     steps = [  # (amount, reversed, restored, balance): cumulative shares rounded down
-        (1_000, 10, 30, 817),     # 97*1000/9700 = 10;   300*1000/9700 = 30.9
-        (2_333, 23, 73, 867),     # 97*3333/9700 = 33.3; 300*3333/9700 = 103.1
+        (1_000, 10, 30, 817),  # 97*1000/9700 = 10;   300*1000/9700 = 30.9
+        (2_333, 23, 73, 867),  # 97*3333/9700 = 33.3; 300*3333/9700 = 103.1
     ]
     for amount, reversed_points, restored, balance in steps:
         body = refund(client, s.auth, sale["id"], amount).json["refund"]
         assert (body["amount_fen"], body["points_reversed"], body["points_restored"], body["points_balance"]) == (
-            amount, reversed_points, restored, balance)
+            amount,
+            reversed_points,
+            restored,
+            balance,
+        )
 
     before = db_state(app)
     too_much = refund(client, s.auth, sale["id"], 6_368)
@@ -444,7 +580,11 @@ def test_partial_refunds_move_points_in_proportion_and_add_up_exactly(app, clien
 
     rest = refund(client, s.auth, sale["id"]).json["refund"]
     assert (rest["amount_fen"], rest["points_reversed"], rest["points_restored"], rest["points_balance"]) == (
-        6_367, 64, 197, 1_000)
+        6_367,
+        64,
+        197,
+        1_000,
+    )
     with app.app_context():
         refunds = db.session.scalars(select(Refund).where(Refund.sale_id == sale["id"])).all()
         assert sum(r.amount_fen for r in refunds) == 9_700
@@ -470,7 +610,11 @@ def test_refund_after_the_member_spent_the_earned_points_never_goes_negative(app
     assert response.status_code == 201, response.json
     body = response.json["refund"]
     assert (body["amount_fen"], body["points_reversed"], body["points_restored"], body["points_balance"]) == (
-        10_000, 1, 0, 0)
+        10_000,
+        1,
+        0,
+        0,
+    )
     assert member_ledger_sum(app, s.member.id) == (0, 0)
     with app.app_context():
         stored = db.session.get(Refund, body["id"])
@@ -486,6 +630,9 @@ def test_refund_of_a_sale_paid_entirely_with_points_restores_them(app, client):
     assert (sale["payable_fen"], sale["points_earned"], sale["points_balance"]) == (0, 0, 2_000)
     body = refund(client, s.auth, sale["id"]).json["refund"]
     assert (body["amount_fen"], body["points_reversed"], body["points_restored"], body["points_balance"]) == (
-        0, 0, 3_000, 5_000)
+        0,
+        0,
+        3_000,
+        5_000,
+    )
     assert_error(refund(client, s.auth, sale["id"]), 409, "refund_exceeds_sale", {"remaining_fen": 0})
-

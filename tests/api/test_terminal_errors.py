@@ -46,9 +46,15 @@ def valid_bodies(s) -> dict[str, dict]:
     return {
         "/api/v1/identify": {"code": s.card.card_no},
         "/api/v1/sales/quote": {"identification_token": s.token, "amount_fen": 1_000, "redeem_points": 0},
-        "/api/v1/sales": {"identification_token": s.token, "amount_fen": 1_000, "redeem_points": 0,
-                          "client_sale_id": "c-1", "occurred_at": now_iso(), "offline": False,
-                          "card_update_written": None},
+        "/api/v1/sales": {
+            "identification_token": s.token,
+            "amount_fen": 1_000,
+            "redeem_points": 0,
+            "client_sale_id": "c-1",
+            "occurred_at": now_iso(),
+            "offline": False,
+            "card_update_written": None,
+        },
         f"/api/v1/sales/{s.sale['id']}/refunds": {"amount_fen": 100, "reason": "退货"},
     }
 
@@ -69,8 +75,9 @@ BAD_AMOUNTS = [-1, 0, 1.5, 100.0, "100", "1e3", True, False, None, 10**10 + 1, 1
 
 @pytest.mark.parametrize("endpoint", ["quote", "sale", "refund"])
 def test_bad_amounts_are_invalid_requests(app, client, s, endpoint):
-    path = {"quote": "/api/v1/sales/quote", "sale": "/api/v1/sales",
-            "refund": f"/api/v1/sales/{s.sale['id']}/refunds"}[endpoint]
+    path = {"quote": "/api/v1/sales/quote", "sale": "/api/v1/sales", "refund": f"/api/v1/sales/{s.sale['id']}/refunds"}[
+        endpoint
+    ]
     for amount in BAD_AMOUNTS:
         body = {**valid_bodies(s)[path], "amount_fen": amount}
         expect_invalid(app, client, s, path, body, "amount_fen")
@@ -78,26 +85,55 @@ def test_bad_amounts_are_invalid_requests(app, client, s, endpoint):
 
 WRONG_FIELDS = {
     "/api/v1/identify": [
-        ("code", 123), ("code", ""), ("code", "8" * 65), ("code", ["x"]), ("code", True),
-        ("phone", 13800138000), ("phone", ""), ("phone", "1" * 33),
-        ("card", "04A1B2C3"), ("card", {"uid": "XYZXYZXY", "blocks": {}}), ("card", {"uid": "04A1B2C3"}),
-        ("card", {"uid": "04A1B2C3", "blocks": {"4": "00"}}), ("card", {"uid": "04A1B2C3", "blocks": {"x": "0" * 32}}),
-        ("card", {"uid": "04A1B2C3", "blocks": {"4": "G" * 32}}), ("card", {"uid": "04", "blocks": {}}),
+        ("code", 123),
+        ("code", ""),
+        ("code", "8" * 65),
+        ("code", ["x"]),
+        ("code", True),
+        ("phone", 13800138000),
+        ("phone", ""),
+        ("phone", "1" * 33),
+        ("card", "04A1B2C3"),
+        ("card", {"uid": "XYZXYZXY", "blocks": {}}),
+        ("card", {"uid": "04A1B2C3"}),
+        ("card", {"uid": "04A1B2C3", "blocks": {"4": "00"}}),
+        ("card", {"uid": "04A1B2C3", "blocks": {"x": "0" * 32}}),
+        ("card", {"uid": "04A1B2C3", "blocks": {"4": "G" * 32}}),
+        ("card", {"uid": "04", "blocks": {}}),
         ("card", {"uid": "04A1B2C3", "blocks": {}, "extra": 1}),
     ],
     "/api/v1/sales/quote": [
-        ("identification_token", 123), ("identification_token", ""), ("identification_token", "x" * 201),
-        ("identification_token", None), ("redeem_points", -1), ("redeem_points", 1.5), ("redeem_points", "1"),
-        ("redeem_points", True), ("redeem_points", None), ("redeem_points", 10**9 + 1),
+        ("identification_token", 123),
+        ("identification_token", ""),
+        ("identification_token", "x" * 201),
+        ("identification_token", None),
+        ("redeem_points", -1),
+        ("redeem_points", 1.5),
+        ("redeem_points", "1"),
+        ("redeem_points", True),
+        ("redeem_points", None),
+        ("redeem_points", 10**9 + 1),
     ],
     "/api/v1/sales": [
-        ("identification_token", 123), ("identification_token", "x" * 201), ("identification_token", ""),
-        ("redeem_points", -5), ("redeem_points", "0"), ("redeem_points", False),
-        ("client_sale_id", 7), ("client_sale_id", ""), ("client_sale_id", "x" * 65),
-        ("occurred_at", "yesterday"), ("occurred_at", "2026-01-01T10:00:00"), ("occurred_at", 1_700_000_000),
-        ("offline", "false"), ("offline", 0), ("offline", None),
-        ("card_update_written", "true"), ("card_update_written", 1),
-        ("code", 42), ("card", "04A1B2C3"),
+        ("identification_token", 123),
+        ("identification_token", "x" * 201),
+        ("identification_token", ""),
+        ("redeem_points", -5),
+        ("redeem_points", "0"),
+        ("redeem_points", False),
+        ("client_sale_id", 7),
+        ("client_sale_id", ""),
+        ("client_sale_id", "x" * 65),
+        ("occurred_at", "yesterday"),
+        ("occurred_at", "2026-01-01T10:00:00"),
+        ("occurred_at", 1_700_000_000),
+        ("offline", "false"),
+        ("offline", 0),
+        ("offline", None),
+        ("card_update_written", "true"),
+        ("card_update_written", 1),
+        ("code", 42),
+        ("card", "04A1B2C3"),
     ],
     "/api/v1/sales/{sale}/refunds": [("reason", 5), ("reason", "x" * 201), ("reason", None)],
 }
@@ -115,8 +151,9 @@ def test_wrong_types_and_values_for_every_field(app, client, s, path):
         expect_invalid(app, client, s, real_path, body, expected)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/identify", "/api/v1/sales/quote", "/api/v1/sales",
-                                  "/api/v1/sales/{sale}/refunds"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/identify", "/api/v1/sales/quote", "/api/v1/sales", "/api/v1/sales/{sale}/refunds"]
+)
 def test_unknown_fields_are_refused(app, client, s, path):
     real_path = path.format(sale=s.sale["id"])
     body = {**valid_bodies(s)[real_path], "discount_bp": 5_000}
@@ -137,8 +174,9 @@ def test_missing_fields(app, client, s):
         expect_invalid(app, client, s, path, body, field)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/identify", "/api/v1/sales/quote", "/api/v1/sales",
-                                  "/api/v1/sales/{sale}/refunds"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/identify", "/api/v1/sales/quote", "/api/v1/sales", "/api/v1/sales/{sale}/refunds"]
+)
 def test_malformed_or_non_json_bodies(app, client, s, path):
     real_path = path.format(sale=s.sale["id"])
     valid = valid_bodies(s)[real_path]
@@ -173,6 +211,7 @@ def test_oversize_body_is_413_in_the_error_shape(app, client, s):
 
 
 # --- unauthorized / forbidden / not_found -----------------------------------------------------------
+
 
 def all_requests(s) -> list[tuple[str, str, dict | None]]:
     bodies = valid_bodies(s)
@@ -233,8 +272,9 @@ def test_other_merchants_terminal_cannot_see_or_use_a_sale_or_identification(app
     assert_error(refund, 404, "not_found")
     listed = client.get("/api/v1/sales", query_string={"receipt_no": s.sale["receipt_no"]}, headers=shop_b)
     assert (listed.status_code, listed.json) == (200, [])
-    quote = client.post("/api/v1/sales/quote", json={"identification_token": s.token, "amount_fen": 100},
-                        headers=shop_b)
+    quote = client.post(
+        "/api/v1/sales/quote", json={"identification_token": s.token, "amount_fen": 100}, headers=shop_b
+    )
     assert_error(quote, 404, "not_found")
     sale = sell(client, shop_b, identification_token=s.token, amount_fen=100)
     assert_error(sale, 404, "not_found")
@@ -255,10 +295,12 @@ def test_another_terminal_of_the_same_merchant_cannot_use_the_identification(app
 def test_staff_token_may_not_act_as_a_terminal(app, client, s):
     owner_b = s.world.shop_b.owner_auth
     before = db_state(app)
-    assert_error(post(client, "/api/v1/identify", {"code": s.card.card_no}, s.world.shop_a.owner_auth), 403,
-                 "forbidden")
-    assert_error(post(client, "/api/v1/sales", valid_bodies(s)["/api/v1/sales"], s.world.shop_a.owner_auth), 403,
-                 "forbidden")
+    assert_error(
+        post(client, "/api/v1/identify", {"code": s.card.card_no}, s.world.shop_a.owner_auth), 403, "forbidden"
+    )
+    assert_error(
+        post(client, "/api/v1/sales", valid_bodies(s)["/api/v1/sales"], s.world.shop_a.owner_auth), 403, "forbidden"
+    )
     assert_error(client.get("/api/v1/terminal", headers=s.world.shop_a.owner_auth), 403, "forbidden")
     assert_error(client.get(f"/api/v1/sales/{s.sale['id']}", headers=owner_b), 404, "not_found")
     assert db_state(app) == before
@@ -266,13 +308,18 @@ def test_staff_token_may_not_act_as_a_terminal(app, client, s):
 
 def test_unknown_sale_is_not_found(app, client, s):
     before = db_state(app)
-    assert_error(client.get("/api/v1/sales/sal_doesnotexist0000", headers=s.auth), 404, "not_found",
-                 {"sale_id": "sal_doesnotexist0000"})
+    assert_error(
+        client.get("/api/v1/sales/sal_doesnotexist0000", headers=s.auth),
+        404,
+        "not_found",
+        {"sale_id": "sal_doesnotexist0000"},
+    )
     assert_error(post(client, "/api/v1/sales/sal_doesnotexist0000/refunds", {}, s.auth), 404, "not_found")
     assert db_state(app) == before
 
 
 # --- Idempotency-Key errors -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["/api/v1/sales", "/api/v1/sales/{sale}/refunds"])
 def test_idempotency_key_is_required_and_must_be_printable_ascii(app, client, s, path):
@@ -289,6 +336,7 @@ def test_idempotency_key_is_required_and_must_be_printable_ascii(app, client, s,
 
 
 # --- member and card errors -----------------------------------------------------------------------
+
 
 def test_member_not_found(app, client, s):
     with app.app_context():
@@ -311,8 +359,9 @@ def test_card_unknown(app, client, s):
     before = db_state(app)
     unknown = make_card_number("8860", 9_999_999)
     assert_error(post(client, "/api/v1/identify", {"code": unknown}, s.auth), 404, "card_unknown")
-    offline = post(client, "/api/v1/sales", {"offline": True, "code": unknown, "amount_fen": 100,
-                                             "occurred_at": now_iso()}, s.auth)
+    offline = post(
+        client, "/api/v1/sales", {"offline": True, "code": unknown, "amount_fen": 100, "occurred_at": now_iso()}, s.auth
+    )
     assert_error(offline, 404, "card_unknown")
     assert db_state(app) == before
 
@@ -325,20 +374,26 @@ def test_blocked_card(app, client, s, status):
     before = db_state(app)
     error = assert_error(post(client, "/api/v1/identify", {"code": s.card.card_no}, s.auth), 409, "card_blocked")
     assert error["details"] == {"status": status}
-    offline = post(client, "/api/v1/sales", {"offline": True, "code": s.card.card_no, "amount_fen": 100,
-                                             "occurred_at": now_iso()}, s.auth)
+    offline = post(
+        client,
+        "/api/v1/sales",
+        {"offline": True, "code": s.card.card_no, "amount_fen": 100, "occurred_at": now_iso()},
+        s.auth,
+    )
     assert_error(offline, 409, "card_blocked")
     assert db_state(app) == before
 
 
 # --- identification_expired -------------------------------------------------------------------------
 
+
 def test_identification_is_single_use(app, client, s):
     assert sell(client, s.auth, identification_token=s.token, amount_fen=100).status_code == 201
     before = db_state(app)
     assert_error(sell(client, s.auth, identification_token=s.token, amount_fen=100), 409, "identification_expired")
-    quote = client.post("/api/v1/sales/quote", json={"identification_token": s.token, "amount_fen": 100},
-                        headers=s.auth)
+    quote = client.post(
+        "/api/v1/sales/quote", json={"identification_token": s.token, "amount_fen": 100}, headers=s.auth
+    )
     assert_error(quote, 409, "identification_expired")
     made_up = sell(client, s.auth, identification_token="id_" + "x" * 43, amount_fen=100)
     assert_error(made_up, 409, "identification_expired")
@@ -359,18 +414,23 @@ def test_identification_expires_after_its_ttl(app, client, s):
 
 def test_identification_past_its_expiry_time_is_refused(app, client, s):
     with app.app_context():
-        db.session.execute(update(Identification).where(Identification.used_at.is_(None))
-                           .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        db.session.execute(
+            update(Identification)
+            .where(Identification.used_at.is_(None))
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
         db.session.commit()
     before = db_state(app)
-    quote = client.post("/api/v1/sales/quote", json={"identification_token": s.token, "amount_fen": 100},
-                        headers=s.auth)
+    quote = client.post(
+        "/api/v1/sales/quote", json={"identification_token": s.token, "amount_fen": 100}, headers=s.auth
+    )
     assert_error(quote, 409, "identification_expired")
     assert_error(sell(client, s.auth, identification_token=s.token, amount_fen=100), 409, "identification_expired")
     assert db_state(app) == before
 
 
 # --- points errors -------------------------------------------------------------------------------------
+
 
 def test_insufficient_points_and_redeem_limit(app, client, s):
     balance = 500 + s.sale["points_earned"]  # 510

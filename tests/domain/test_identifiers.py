@@ -72,7 +72,7 @@ def test_make_card_number_refuses_serials_that_do_not_fit(prefix, serial):
 def test_card_number_round_trip(prefix, serial):
     number = make_card_number(prefix, serial)
     assert len(number) == 16 and number.startswith(prefix)
-    assert int(number[len(prefix):-1]) == serial
+    assert int(number[len(prefix) : -1]) == serial
     assert is_valid_card_number(number)
     assert luhn_valid(number)
 
@@ -84,14 +84,22 @@ def test_card_number_round_trip(prefix, serial):
 )
 def test_any_single_digit_error_is_detected(serial, position, delta):
     number = make_card_number("8860", serial)
-    wrong = number[:position] + str((int(number[position]) + delta) % 10) + number[position + 1:]
+    wrong = number[:position] + str((int(number[position]) + delta) % 10) + number[position + 1 :]
     assert not is_valid_card_number(wrong)
 
 
 @pytest.mark.parametrize(
     "text",
-    ["8860000000000011", "886000000000001", "88600000000000100", "886000000000001a", "", "8860 0000 0000 0010",
-     "886000000000001０", "88600²0000000010"],
+    [
+        "8860000000000011",
+        "886000000000001",
+        "88600000000000100",
+        "886000000000001a",
+        "",
+        "8860 0000 0000 0010",
+        "886000000000001０",
+        "88600²0000000010",
+    ],
 )
 def test_invalid_card_numbers(text):
     assert not is_valid_card_number(text)
@@ -181,8 +189,15 @@ def test_classify_never_fails_other_than_code_invalid(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["13800138000", "+86 138-0013-8000", "+8613800138000", "0086 138 0013 8000", "(138) 0013-8000",
-     " 138 0013 8000 ", "008613800138000"],
+    [
+        "13800138000",
+        "+86 138-0013-8000",
+        "+8613800138000",
+        "0086 138 0013 8000",
+        "(138) 0013-8000",
+        " 138 0013 8000 ",
+        "008613800138000",
+    ],
 )
 def test_normalize_mobile_forms(text):
     assert normalize_mobile(text) == "13800138000"

@@ -82,7 +82,7 @@ def test_member_accounts_may_not_go_negative():
     assert MEMBER_POINTS not in ACCOUNTS_ALLOWED_NEGATIVE
 
 
-@given(earned=points, redeemed=points, reversed_points=points, restored=points, adjust=st.integers(-10**9, 10**9))
+@given(earned=points, redeemed=points, reversed_points=points, restored=points, adjust=st.integers(-(10**9), 10**9))
 def test_every_posting_set_sums_to_zero(earned, redeemed, reversed_points, restored, adjust):
     for postings in (
         sale_postings(MEMBER, ISSUED, ACCEPTED, earned, redeemed),

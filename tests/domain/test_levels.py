@@ -22,8 +22,16 @@ SINCE = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize(
     ("spend", "expected"),
-    [(0, NORMAL), (99_999, NORMAL), (100_000, SILVER), (499_999, SILVER), (500_000, GOLD),
-     (2_000_000, DIAMOND), (10**12, DIAMOND), (-5_000, NORMAL)],
+    [
+        (0, NORMAL),
+        (99_999, NORMAL),
+        (100_000, SILVER),
+        (499_999, SILVER),
+        (500_000, GOLD),
+        (2_000_000, DIAMOND),
+        (10**12, DIAMOND),
+        (-5_000, NORMAL),
+    ],
 )
 def test_reached_level(spend, expected):
     assert reached_level(LEVELS, spend) == expected
@@ -43,7 +51,7 @@ def test_sale_never_downgrades():
 
 @given(
     current=st.sampled_from(LEVELS),
-    spend=st.integers(min_value=-10**7, max_value=10**8),
+    spend=st.integers(min_value=-(10**7), max_value=10**8),
 )
 def test_level_after_sale_is_never_lower_and_never_above_reach(current, spend):
     after = level_after_sale(current, LEVELS, spend)

@@ -113,7 +113,10 @@ def test_quote_nine_tenths_discount_redeem_and_earn():
 def test_quote_without_points_earns_on_the_discounted_price():
     quote = quote_sale(12_345, 0, balance=0, terms=TERMS)
     assert (quote.discount_fen, quote.payable_fen, quote.points_to_earn, quote.max_redeem_points) == (
-        1_234, 11_111, 111, 0,
+        1_234,
+        11_111,
+        111,
+        0,
     )
 
 

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from server.domain.errors import InvalidRequest, RefundExceedsSale
 from server.domain.refunds import RefundSplit, SaleRefundState, split_refund
 
-SALE = SaleRefundState(payable_fen=10_000, points_earned=100, redeem_points=300, refunded_fen=0,
-                       points_reversed=0, points_restored=0)
+SALE = SaleRefundState(
+    payable_fen=10_000, points_earned=100, redeem_points=300, refunded_fen=0, points_reversed=0, points_restored=0
+)
 
 
 def apply(sale: SaleRefundState, split: RefundSplit) -> SaleRefundState:
@@ -48,8 +49,9 @@ def test_rest_after_partials_returns_exactly_what_is_left():
 
 def test_cumulative_rounding_never_loses_a_point():
     # Refunding 1 fen at a time: each step alone rounds to 0, the cumulative share still moves.
-    sale = SaleRefundState(payable_fen=7, points_earned=3, redeem_points=5, refunded_fen=0,
-                           points_reversed=0, points_restored=0)
+    sale = SaleRefundState(
+        payable_fen=7, points_earned=3, redeem_points=5, refunded_fen=0, points_reversed=0, points_restored=0
+    )
     steps = []
     for _ in range(7):
         split = split_refund(sale, 1)
@@ -87,8 +89,9 @@ def test_non_positive_amount_is_invalid(amount):
 
 def test_sale_paid_entirely_with_points():
     # Nothing was paid in money: refunding "the rest" gives back every point once.
-    sale = SaleRefundState(payable_fen=0, points_earned=0, redeem_points=4_500, refunded_fen=0,
-                           points_reversed=0, points_restored=0)
+    sale = SaleRefundState(
+        payable_fen=0, points_earned=0, redeem_points=4_500, refunded_fen=0, points_reversed=0, points_restored=0
+    )
     split = split_refund(sale, None)
     assert split == RefundSplit(amount_fen=0, points_reversed=0, points_restored=4_500)
     with pytest.raises(RefundExceedsSale):
@@ -98,8 +101,9 @@ def test_sale_paid_entirely_with_points():
 
 
 def test_free_sale_without_points_cannot_be_refunded():
-    sale = SaleRefundState(payable_fen=0, points_earned=0, redeem_points=0, refunded_fen=0,
-                           points_reversed=0, points_restored=0)
+    sale = SaleRefundState(
+        payable_fen=0, points_earned=0, redeem_points=0, refunded_fen=0, points_reversed=0, points_restored=0
+    )
     with pytest.raises(RefundExceedsSale):
         split_refund(sale, None)
 
@@ -111,7 +115,9 @@ def sale_and_refunds(draw):
         payable_fen=payable,
         points_earned=draw(st.integers(min_value=0, max_value=10**6)),
         redeem_points=draw(st.integers(min_value=0, max_value=10**6)),
-        refunded_fen=0, points_reversed=0, points_restored=0,
+        refunded_fen=0,
+        points_reversed=0,
+        points_restored=0,
     )
     amounts = draw(st.lists(st.integers(min_value=1, max_value=payable), max_size=12))
     return state, amounts

@@ -150,8 +150,9 @@ def test_a_record_copied_to_another_chip_is_invalid(alliance, vpcd, reader, issu
         for block in range(sector * 4, sector * 4 + 3):
             copy.set_block(block, original.block(block))
         key_a = read_key(alliance.read_secret, copy.uid, sector, 1)
-        copy.set_block(sector * 4 + 3, build_trailer(key_a, encode_access_bits(((0, 0, 0),) * 3 + ((0, 0, 1),)),
-                                                     b"\xff" * 6))
+        copy.set_block(
+            sector * 4 + 3, build_trailer(key_a, encode_access_bits(((0, 0, 0),) * 3 + ((0, 0, 1),)), b"\xff" * 6)
+        )
     before = alliance.db_card(card_no)
 
     refused = _refused(alliance, vpcd, reader, copy)

@@ -26,8 +26,18 @@ from tests.hardware.card_tools_helpers import (
 DICTIONARY_KEYS = [
     bytes.fromhex(key)
     for key in (
-        "FFFFFFFFFFFF", "A0A1A2A3A4A5", "B0B1B2B3B4B5", "D3F7D3F7D3F7", "000000000000", "4D3A99C351DD",
-        "1A982C7E459A", "AABBCCDDEEFF", "714C5C886E97", "587EE5F9350F", "A0478CC39091", "533CB6C723F6",
+        "FFFFFFFFFFFF",
+        "A0A1A2A3A4A5",
+        "B0B1B2B3B4B5",
+        "D3F7D3F7D3F7",
+        "000000000000",
+        "4D3A99C351DD",
+        "1A982C7E459A",
+        "AABBCCDDEEFF",
+        "714C5C886E97",
+        "587EE5F9350F",
+        "A0478CC39091",
+        "533CB6C723F6",
         "8FD0A4F256E9",
     )
 ]
@@ -57,9 +67,9 @@ def _encode_starts(app, card_no: str) -> int:
     with app.app_context():
         card_id = db.session.scalar(select(Card.id).where(Card.card_no == card_no))
         count = db.session.scalar(
-            select(func.count()).select_from(AuditLog).where(
-                AuditLog.action == "card.encode_start", AuditLog.object_id == card_id
-            )
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "card.encode_start", AuditLog.object_id == card_id)
         )
         db.session.remove()
     return count
@@ -120,13 +130,13 @@ def test_interrupted_run_resumes_without_duplicates(alliance, vpcd, vpcd_slot, r
     pull = Pull(pulled, lambda apdu: apdu[:4] == bytes([0xFF, 0xD6, 0x00, TRAILER_OF_SECTOR_5]))
     operator = Operator(vpcd, [first, pull])
     operator.start()
-    result = alliance.cli("encode", "--batch", batch["id"], "--reader", vpcd_slot.reader, "--limit", "2",
-                          "--wait", "1.5")
+    result = alliance.cli(
+        "encode", "--batch", batch["id"], "--reader", vpcd_slot.reader, "--limit", "2", "--wait", "1.5"
+    )
     operator.finish()
     assert result.exit_code == 1, result.output
     assert f"✓ {first.uid.hex().upper()} → {numbers[0]} 写卡完成 (encoded)" in result.output
-    assert (f"✗ {pulled.uid.hex().upper()} {numbers[1]}: 写卡中卡片被移开 (card removed while writing)"
-            in result.output)
+    assert f"✗ {pulled.uid.hex().upper()} {numbers[1]}: 写卡中卡片被移开 (card removed while writing)" in result.output
     assert "失败 (failed) 1 — 失败的卡 (failed cards): " + pulled.uid.hex().upper() in result.output
     assert [card["status"] for card in alliance.cards(batch["id"])] == ["issued", "encoding", "created", "created"]
     # half written: sectors 0-4 carry their new keys, sector 5 and up still the transport key

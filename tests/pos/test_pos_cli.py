@@ -22,7 +22,12 @@ def test_register_saves_token_privately_and_status_shows_the_merchant(app, tmp_p
         status = runner.invoke(main, ["--config", str(config), "status"])
     assert status.exit_code == 0, status.output
     assert "甲店" in status.output and "收银台" in status.output and "500.00" in status.output
-    assert json.loads(config.read_text()) == {"server_url": url, "token": shop.token, "reader": None, "printer": "dummy"}
+    assert json.loads(config.read_text()) == {
+        "server_url": url,
+        "token": shop.token,
+        "reader": None,
+        "printer": "dummy",
+    }
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
 
 

@@ -77,6 +77,7 @@ class Model:
 
 def snapshot() -> tuple:
     """Everything an operation could change."""
+
     def rows(*columns):
         return sorted(tuple(row) for row in db.session.execute(select(*columns)))
 
@@ -87,14 +88,19 @@ def snapshot() -> tuple:
         rows(LedgerAccount.id, LedgerAccount.balance),
         rows(Sale.id, Sale.refunded_fen, Sale.points_reversed, Sale.points_restored),
         rows(Member.id, Member.level_id, Member.level_since),
-        count(LedgerEntry), count(LedgerTransaction), count(Refund), count(AuditLog),
+        count(LedgerEntry),
+        count(LedgerTransaction),
+        count(Refund),
+        count(AuditLog),
     )
 
 
 def member_balances(member_ids: list[str]) -> list[int]:
-    found = dict(db.session.execute(
-        select(Member.id, LedgerAccount.balance).join(LedgerAccount, LedgerAccount.id == Member.points_account_id)
-    ).all())
+    found = dict(
+        db.session.execute(
+            select(Member.id, LedgerAccount.balance).join(LedgerAccount, LedgerAccount.id == Member.points_account_id)
+        ).all()
+    )
     return [found[member_id] for member_id in member_ids]
 
 
@@ -122,13 +128,16 @@ def run_sale(world, model, member_ids, cards, op) -> None:
     elif redeem > max_points:
         refusal = RedeemLimitExceeded
     if refusal is not None:
-        expect_failure(refusal, lambda: checkout.record_sale(
-            terminal, identification_token=found.token, amount_fen=amount, redeem_points=redeem))
+        expect_failure(
+            refusal,
+            lambda: checkout.record_sale(
+                terminal, identification_token=found.token, amount_fen=amount, redeem_points=redeem
+            ),
+        )
         # the refused sale did not use up the identification either
         assert checkout.quote(terminal, found.token, amount, 0).max_redeem_points == max_points
         return
-    result = checkout.record_sale(terminal, identification_token=found.token, amount_fen=amount,
-                                  redeem_points=redeem)
+    result = checkout.record_sale(terminal, identification_token=found.token, amount_fen=amount, redeem_points=redeem)
     sale = result.sale
     assert (sale.amount_fen, sale.redeem_points, sale.member_id) == (amount, redeem, member_ids[who])
     model.balances[who] += sale.points_earned - sale.redeem_points
@@ -203,9 +212,11 @@ def check_ledger(model: Model, member_ids: list[str]) -> None:
     ).all()
     assert unbalanced == []
 
-    entry_sums = dict(db.session.execute(
-        select(LedgerEntry.account_id, func.sum(LedgerEntry.amount)).group_by(LedgerEntry.account_id)
-    ).all())
+    entry_sums = dict(
+        db.session.execute(
+            select(LedgerEntry.account_id, func.sum(LedgerEntry.amount)).group_by(LedgerEntry.account_id)
+        ).all()
+    )
     accounts = db.session.scalars(select(LedgerAccount)).all()
     for account in accounts:
         assert account.balance == entry_sums.get(account.id, 0), account.kind
@@ -221,8 +232,9 @@ def check_ledger(model: Model, member_ids: list[str]) -> None:
     for refund in db.session.scalars(select(Refund)):
         refunds_by_sale[refund.sale_id].append(refund)
     merchants = {merchant.id: merchant for merchant in db.session.scalars(select(Merchant))}
-    discounts = {(row.merchant_id, row.level_id): row.discount_bp
-                 for row in db.session.scalars(select(MerchantLevelDiscount))}
+    discounts = {
+        (row.merchant_id, row.level_id): row.discount_bp for row in db.session.scalars(select(MerchantLevelDiscount))
+    }
     for sale in sales:
         assert sale.amount_fen == sale.discount_fen + sale.redeem_value_fen + sale.payable_fen
         # priced by the rules: the level's discount at the merchant, 1 point = 1 fen, the merchant's earn rate
@@ -245,15 +257,22 @@ def check_ledger(model: Model, member_ids: list[str]) -> None:
     for merchant in merchants.values():
         assert db.session.get(LedgerAccount, merchant.points_issued_account_id).balance == issued[merchant.id]
         assert db.session.get(LedgerAccount, merchant.points_accepted_account_id).balance == accepted[merchant.id]
-    adjustments = db.session.scalar(select(LedgerAccount.balance).where(
-        LedgerAccount.kind == ALLIANCE_ADJUSTMENTS, LedgerAccount.owner_id == ALLIANCE_OWNER))
+    adjustments = db.session.scalar(
+        select(LedgerAccount.balance).where(
+            LedgerAccount.kind == ALLIANCE_ADJUSTMENTS, LedgerAccount.owner_id == ALLIANCE_OWNER
+        )
+    )
     assert adjustments == -model.adjustments
 
 
 # No shrink phase: every shrink step rebuilds the world, and shrinking would run for minutes. A failure
 # reports the generated sequence of operations as it is (at most 20 of them).
-@settings(max_examples=30, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30,
+    deadline=None,
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(ops=operations)
 def test_random_operations_keep_the_ledger_exact(app, ops):
     wipe(app)

@@ -38,9 +38,7 @@ def level_of(member_id: str) -> tuple[str, object]:
 
 
 def level_changes() -> list[tuple]:
-    rows = db.session.scalars(
-        select(AuditLog).where(AuditLog.action == "member.level_change").order_by(AuditLog.id)
-    )
+    rows = db.session.scalars(select(AuditLog).where(AuditLog.action == "member.level_change").order_by(AuditLog.id))
     return [(row.actor, row.object_id, row.details["old"], row.details["new"]) for row in rows]
 
 

@@ -39,7 +39,10 @@ def test_register_member(world):
     assert member.status == "active"
     account = db.session.get(LedgerAccount, member.points_account_id)
     assert (account.kind, account.owner_id, account.balance, account.allow_negative) == (
-        "member_points", member.id, 0, False,
+        "member_points",
+        member.id,
+        0,
+        False,
     )
     assert [(row.actor, row.object_id) for row in audit_rows("member.register")] == [(ACTOR, member.id)]
 
@@ -116,7 +119,8 @@ def test_reveal_phone_is_audit_logged(world):
     assert members.reveal_phone("staff:usr_admin", member.id) == PHONE
     rows = audit_rows("member.reveal_phone")
     assert [(row.actor, row.object_type, row.object_id) for row in rows] == [
-        ("staff:usr_support", "member", member.id), ("staff:usr_admin", "member", member.id),
+        ("staff:usr_support", "member", member.id),
+        ("staff:usr_admin", "member", member.id),
     ]
     # the audit log itself does not hold the number either
     assert all(PHONE not in str(row.details) for row in db.session.scalars(select(AuditLog)))
@@ -203,5 +207,6 @@ def test_adjust_points(world):
     assert members.points_balance(db.session.get(Member, member.id)) == 60
     assert count(LedgerTransaction) == transactions
     assert [row.details for row in audit_rows("points.adjust")] == [
-        {"points": 100, "reason": "test set-up"}, {"points": -40, "reason": "correction"},
+        {"points": 100, "reason": "test set-up"},
+        {"points": -40, "reason": "correction"},
     ]

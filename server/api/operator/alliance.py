@@ -7,8 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from server.api.auth import STAFF_SECURITY
-from server.api.operator.staff import require_staff, staff_only
+from server.api.auth import STAFF_SECURITY, require_staff, staff_only
 from server.services.alliance import get_settings
 
 blp = Blueprint("alliance", __name__, url_prefix="/api/v1", description="Alliance settings")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.api.auth import STAFF_SECURITY
+from server.api.auth import STAFF_SECURITY, require_staff, staff_only
 from server.api.card_schemas import (
     BatchCreateSchema,
     BatchEnvelopeSchema,
@@ -15,8 +15,7 @@ from server.api.card_schemas import (
     ReasonSchema,
     ReplaceSchema,
 )
-from server.api.idempotent import idempotent
-from server.api.operator.staff import IDEMPOTENCY_PARAMETER, require_staff, staff_only
+from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.operator_schemas import CardEnvelopeSchema, CardSchema
 from server.services import cards
 

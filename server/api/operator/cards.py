@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.api.auth import STAFF_SECURITY
-from server.api.idempotent import idempotent
-from server.api.operator.staff import IDEMPOTENCY_PARAMETER, require_staff, staff_only
+from server.api.auth import STAFF_SECURITY, require_staff, staff_only
+from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.operator_schemas import (
     CardCreateSchema,
     CardEnvelopeSchema,
@@ -38,9 +37,9 @@ class Cards(MethodView):
     def post(self, args):
         """Create unbound cards with consecutive card numbers (idempotent)."""
         actor = require_staff("cards:write")
-        return idempotent(actor, 201, lambda: CardListEnvelopeSchema().dump(
-            {"cards": members.create_cards(actor.key, args["count"])}
-        ))
+        return idempotent(
+            actor, 201, lambda: CardListEnvelopeSchema().dump({"cards": members.create_cards(actor.key, args["count"])})
+        )
 
 
 @blp.route("/cards/<card_id>")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.api.auth import STAFF_SECURITY
-from server.api.operator.staff import require_staff, staff_only
+from server.api.auth import STAFF_SECURITY, require_staff, staff_only
 from server.api.operator_schemas import (
     AccountEntrySchema,
     LedgerAccountQuerySchema,
@@ -16,9 +15,7 @@ from server.api.operator_schemas import (
 )
 from server.services import queries
 
-blp = Blueprint(
-    "operator_ledger", __name__, url_prefix="/api/v1", description="The points ledger (read-only)"
-)
+blp = Blueprint("operator_ledger", __name__, url_prefix="/api/v1", description="The points ledger (read-only)")
 blp.before_request(staff_only)
 
 

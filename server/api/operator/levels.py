@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.api.auth import STAFF_SECURITY
-from server.api.idempotent import idempotent
-from server.api.operator.staff import IDEMPOTENCY_PARAMETER, require_staff, staff_only
+from server.api.auth import STAFF_SECURITY, require_staff, staff_only
+from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.operator_schemas import (
     EmptySchema,
     LevelCreateSchema,
@@ -19,9 +18,7 @@ from server.api.operator_schemas import (
 from server.services import catalog, queries
 from server.services.levels import evaluate_levels
 
-blp = Blueprint(
-    "operator_levels", __name__, url_prefix="/api/v1", description="Member levels and their rules"
-)
+blp = Blueprint("operator_levels", __name__, url_prefix="/api/v1", description="Member levels and their rules")
 blp.before_request(staff_only)
 
 
@@ -41,9 +38,9 @@ class Levels(MethodView):
     def post(self, args):
         """Add a level; every merchant starts with its default discount (idempotent)."""
         actor = require_staff("levels:write")
-        return idempotent(actor, 201, lambda: LevelEnvelopeSchema().dump(
-            {"level": catalog.create_level(actor.key, **args)}
-        ))
+        return idempotent(
+            actor, 201, lambda: LevelEnvelopeSchema().dump({"level": catalog.create_level(actor.key, **args)})
+        )
 
 
 @blp.route("/levels/evaluations")

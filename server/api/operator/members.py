@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.api.auth import STAFF_SECURITY
-from server.api.idempotent import idempotent
-from server.api.operator.staff import IDEMPOTENCY_PARAMETER, known_merchant, require_staff, staff_only
+from server.api.auth import STAFF_SECURITY, require_staff, staff_only
+from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.operator_schemas import (
     AccountEntrySchema,
     BindCardSchema,
@@ -22,9 +21,7 @@ from server.api.operator_schemas import (
 )
 from server.services import members, queries
 
-blp = Blueprint(
-    "operator_members", __name__, url_prefix="/api/v1", description="Members (operator staff only)"
-)
+blp = Blueprint("operator_members", __name__, url_prefix="/api/v1", description="Members (operator staff only)")
 blp.before_request(staff_only)
 
 
@@ -48,7 +45,6 @@ class Members(MethodView):
 
         def work():
             recruited_by = args.get("recruited_by_merchant_id")
-            known_merchant(recruited_by, "recruited_by_merchant_id")
             member = members.register_member(actor.key, args["phone"], args["display_name"], recruited_by)
             return MemberEnvelopeSchema().dump({"member": queries.member_detail(member)})
 
@@ -84,9 +80,11 @@ class MemberCards(MethodView):
     def post(self, args, member_id):
         """Bind an issued card to the member and activate it (idempotent)."""
         actor = require_staff("cards:write")
-        return idempotent(actor, 201, lambda: CardEnvelopeSchema().dump(
-            {"card": members.bind_card(actor.key, member_id, args["card_no"])}
-        ))
+        return idempotent(
+            actor,
+            201,
+            lambda: CardEnvelopeSchema().dump({"card": members.bind_card(actor.key, member_id, args["card_no"])}),
+        )
 
 
 @blp.route("/members/<member_id>/points-adjustments")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.api.auth import STAFF_SECURITY, check_merchant_scope
-from server.api.idempotent import idempotent
-from server.api.operator.staff import IDEMPOTENCY_PARAMETER, authenticate_staff, require_staff, staff_only
+from server.api.auth import STAFF_SECURITY, authenticate_staff, check_merchant_scope, require_staff, staff_only
+from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.operator_schemas import (
     LevelDiscountSchema,
     LevelDiscountUpdateSchema,
@@ -21,17 +20,20 @@ from server.domain.errors import Forbidden
 from server.models import Level
 from server.services import catalog, queries
 
-blp = Blueprint(
-    "operator_merchants", __name__, url_prefix="/api/v1", description="Merchants and level discounts"
-)
+blp = Blueprint("operator_merchants", __name__, url_prefix="/api/v1", description="Merchants and level discounts")
 blp.before_request(staff_only)
 
 
 def level_discount(merchant_id: str, level: Level, discount_bp: int) -> dict:
     """One level's discount at a merchant with the operator's bounds."""
     return {
-        "merchant_id": merchant_id, "level_id": level.id, "level_code": level.code, "level_name": level.name,
-        "rank": level.rank, "discount_bp": discount_bp, "min_discount_bp": level.min_discount_bp,
+        "merchant_id": merchant_id,
+        "level_id": level.id,
+        "level_code": level.code,
+        "level_name": level.name,
+        "rank": level.rank,
+        "discount_bp": discount_bp,
+        "min_discount_bp": level.min_discount_bp,
         "max_discount_bp": level.max_discount_bp,
     }
 
@@ -55,9 +57,9 @@ class Merchants(MethodView):
     def post(self, args):
         """Admit a merchant; every level starts at its default discount (idempotent)."""
         actor = require_staff("merchants:write")
-        return idempotent(actor, 201, lambda: MerchantEnvelopeSchema().dump(
-            {"merchant": catalog.create_merchant(actor.key, **args)}
-        ))
+        return idempotent(
+            actor, 201, lambda: MerchantEnvelopeSchema().dump({"merchant": catalog.create_merchant(actor.key, **args)})
+        )
 
 
 @blp.route("/merchants/<merchant_id>")

@@ -5,13 +5,8 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from server.api.auth import STAFF_SECURITY, check_merchant_scope
-from server.api.operator.staff import (
-    IDEMPOTENCY_PARAMETER,
-    idempotent_issuing_secret,
-    require_staff,
-    staff_only,
-)
+from server.api.auth import STAFF_SECURITY, check_merchant_scope, require_staff, staff_only
+from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent_issuing_secret
 from server.api.operator_schemas import (
     EmptySchema,
     IssuedTerminalSchema,
@@ -24,9 +19,7 @@ from server.models import Terminal
 from server.services import catalog, queries
 from server.services.catalog import IssuedTerminal
 
-blp = Blueprint(
-    "operator_terminals", __name__, url_prefix="/api/v1", description="POS terminals of merchants"
-)
+blp = Blueprint("operator_terminals", __name__, url_prefix="/api/v1", description="POS terminals of merchants")
 blp.before_request(staff_only)
 
 
