@@ -47,13 +47,14 @@ class StaffClient(ApiClient):
         """GET /card-batches/{id}: the batch with its progress per card status."""
         return self.request("GET", f"/card-batches/{path_part(batch_id)}")["batch"]
 
-    def batch_cards(self, batch_id: str, page_size: int | None = None) -> Iterator[list[dict]]:
-        """The cards of a batch in card-number order, one page (list) at a time."""
+    def batch_cards(
+        self, batch_id: str, page_size: int | None = None, status: str | None = None
+    ) -> Iterator[list[dict]]:
+        """The cards of a batch (optionally only those in ``status``) in card-number order, a page at a time."""
         page, page_size = 1, page_size or DEFAULT_PAGE_SIZE
         while True:
-            cards = self.request(
-                "GET", f"/card-batches/{path_part(batch_id)}/cards", params={"page": page, "page_size": page_size}
-            )
+            params = {"page": page, "page_size": page_size} | ({"status": status} if status else {})
+            cards = self.request("GET", f"/card-batches/{path_part(batch_id)}/cards", params=params)
             if cards:
                 yield cards
             pagination = json.loads(self.last_headers.get("X-Pagination") or "{}")

@@ -279,9 +279,9 @@ class BatchEncoder:
         secrets = CardSecrets.from_alliance(client.alliance())
         in_progress = {
             card["chip_uid"]: card["card_no"]
-            for page in client.batch_cards(batch_id)
+            for page in client.batch_cards(batch_id, status="encoding")
             for card in page
-            if card["status"] == "encoding" and card["chip_uid"]
+            if card["chip_uid"]
         }
         return cls(client, batch_id, secrets, in_progress)
 

@@ -52,7 +52,7 @@ def upgrade():
         batch_op.add_column(sa.Column('counter_unconfirmed', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('level_rank', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('replaced_by_id', sa.String(length=24), nullable=True))
-        batch_op.create_index(batch_op.f('ix_cards_batch_id'), ['batch_id'], unique=False)
+        batch_op.create_index('ix_cards_batch_status_card_no', ['batch_id', 'status', 'card_no'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_cards_replaced_by_id_cards'), 'cards', ['replaced_by_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_cards_batch_id_card_batches'), 'card_batches', ['batch_id'], ['id'])
 
@@ -64,7 +64,7 @@ def downgrade():
     with op.batch_alter_table('cards', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_cards_batch_id_card_batches'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_cards_replaced_by_id_cards'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_cards_batch_id'))
+        batch_op.drop_index('ix_cards_batch_status_card_no')
         batch_op.drop_column('replaced_by_id')
         batch_op.drop_column('level_rank')
         batch_op.drop_column('counter_unconfirmed')

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from server.api.fields import Text
-from server.services.cards import CARD_TYPES, MAX_BATCH, batch_progress
+from server.services.cards import BLOCKED_CARD_STATUSES, CARD_TYPES, MAX_BATCH, batch_progress
 
 
 class BatchCreateSchema(Schema):
@@ -42,6 +42,10 @@ class BatchSchema(BatchSummarySchema):
 
 class BatchEnvelopeSchema(Schema):
     batch = fields.Nested(BatchSchema)
+
+
+class BatchCardQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf(["created", "encoding", "issued", "active", *BLOCKED_CARD_STATUSES]))
 
 
 class EncodePlanSchema(Schema):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, created_column, id_column
@@ -37,13 +37,15 @@ class Card(Base):
     """
 
     __tablename__ = "cards"
+    # The encoder's "next free card of the batch" and the batch progress walk this index.
+    __table_args__ = (Index("ix_cards_batch_status_card_no", "batch_id", "status", "card_no"),)
 
     id: Mapped[str] = id_column("crd")
     card_no: Mapped[str] = mapped_column(String(20), unique=True)
     chip_uid: Mapped[str | None] = mapped_column(String(20), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="created")
     member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
-    batch_id: Mapped[str | None] = mapped_column(ForeignKey("card_batches.id"), index=True)
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("card_batches.id"))
     key_version: Mapped[int] = mapped_column(default=1)
     counter: Mapped[int] = mapped_column(default=0)
     counter_unconfirmed: Mapped[bool] = mapped_column(default=False)

@@ -209,11 +209,12 @@ def list_batches(pagination) -> list[CardBatch]:
     return [row[0] for row in paginate(query, pagination)]
 
 
-def list_batch_cards(batch_id: str, pagination) -> list[Card]:
-    """The cards of a batch in card-number order."""
-    return [
-        row[0] for row in paginate(select(Card).where(Card.batch_id == batch_id).order_by(Card.card_no), pagination)
-    ]
+def list_batch_cards(batch_id: str, pagination, status: str | None = None) -> list[Card]:
+    """The cards of a batch (optionally only those in ``status``) in card-number order."""
+    query = select(Card).where(Card.batch_id == batch_id)
+    if status is not None:
+        query = query.where(Card.status == status)
+    return [row[0] for row in paginate(query.order_by(Card.card_no), pagination)]
 
 
 def card_by_number(card_no: str) -> Card:

@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from server.api.auth import STAFF_SECURITY, require_staff, staff_only
 from server.api.card_schemas import (
+    BatchCardQuerySchema,
     BatchCreateSchema,
     BatchEnvelopeSchema,
     BatchSummarySchema,
@@ -65,13 +66,14 @@ class BatchDetail(MethodView):
 @blp.route("/card-batches/<batch_id>/cards")
 class BatchCards(MethodView):
     @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(BatchCardQuerySchema, location="query")
     @blp.response(200, CardSchema(many=True))
     @blp.paginate(max_page_size=10_000)
-    def get(self, batch_id, pagination_parameters):
+    def get(self, filters, batch_id, pagination_parameters):
         """The cards of a batch in card-number order (for print files and resuming encoding)."""
         require_staff("cards:read")
         cards.get_batch(batch_id)
-        return cards.list_batch_cards(batch_id, pagination_parameters)
+        return cards.list_batch_cards(batch_id, pagination_parameters, filters.get("status"))
 
 
 @blp.route("/card-batches/<batch_id>/chips/<uid>")

@@ -1,0 +1,728 @@
+"""Checkout throughput: sales through the HTTP API under gunicorn on PostgreSQL, against pgbench.
+
+    python -m bench.checkout [--duration 20] [--clients 8] [--workers 2] [--threads 2] [--show-sql]
+
+1. recreates ``alliance_bench``, migrates it (Alembic, as in production) and seeds an alliance through
+   the services: the demo levels, a few merchants, one terminal per client, members with cards and points;
+2. counts the SQL statements and database round trips of one identify and one sale, in-process;
+3. starts ``gunicorn 'server:create_app()'`` and lets each client process (one keep-alive connection,
+   its own terminal token) loop for --duration: ``POST /identify`` then ``POST /sales`` with a fresh
+   Idempotency-Key, 10 % of them redeeming points; meanwhile it meters the CPU of gunicorn, the
+   PostgreSQL backends, the clients and the rest of the machine (Linux /proc);
+4. checks the database afterwards (one sale per 201, ledger balanced, no negative member balance), then
+   runs pgbench's built-in TPC-B-like script on the same server with as many clients, and prints
+   sales/s ÷ pgbench tps.
+
+Exit status 1 only when the run itself failed (more than 1 % errors, or an inconsistent database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._postgres import (  # noqa: E402
+    DEFAULT_SERVER_URL,
+    checkpoint,
+    database_url,
+    drop_database,
+    pgbench_init,
+    pgbench_run,
+    recreate_database,
+    server_settings,
+    server_url,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+APP_DATABASE = "alliance_bench"
+PGBENCH_DATABASE = "alliance_pgbench"
+TARGET_RATIO = 0.5
+MAX_ERROR_SHARE = 0.01
+SEED_ACTOR = "system:bench"
+OPENING_POINTS = 1_000_000
+MIN_AMOUNT_FEN, MAX_AMOUNT_FEN = 1_000, 50_000
+MAX_REDEEM_POINTS = 100  # below every seeded merchant's cap on the smallest bill
+
+
+# --------------------------------------------------------------------------------------------- set-up
+
+
+@dataclass
+class Seeded:
+    """What the clients need: one terminal token per client and the members' card numbers."""
+
+    terminal_tokens: list[str]
+    card_numbers: list[str]
+
+
+def make_app(url: str, secret_key: str):
+    """The application on the benchmark database, configured as gunicorn's will be."""
+    from server import create_app
+
+    return create_app(SQLALCHEMY_DATABASE_URI=url, SECRET_KEY=secret_key)
+
+
+def migrate(app) -> None:
+    """Bring the empty database to the newest schema with the project's Alembic migrations."""
+    import logging
+
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade(directory=str(PROJECT_ROOT / "migrations"))
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def seed(app, clients: int, merchant_count: int, member_count: int) -> Seeded:
+    """Levels, merchants, a terminal per client and members with bound cards and points, via the services."""
+    from server.extensions import db
+    from server.services import catalog, members
+    from server.services.alliance import ensure_alliance
+    from server.services.demo import DEMO_LEVELS, DEMO_MERCHANTS
+    from server.services.unit_of_work import transaction
+
+    with app.app_context():
+        with transaction():  # one commit for the whole set-up: the services' transactions join it
+            ensure_alliance()
+            levels = {spec["code"]: catalog.create_level(SEED_ACTOR, **spec) for spec in DEMO_LEVELS}
+            merchants = []
+            for index in range(merchant_count):
+                spec = dict(DEMO_MERCHANTS[index % len(DEMO_MERCHANTS)])
+                discounts = spec.pop("discounts")
+                spec["name"] = f"{spec['name']} {index + 1}"
+                merchant = catalog.create_merchant(SEED_ACTOR, **spec)
+                for code, discount_bp in discounts.items():
+                    catalog.set_level_discount(SEED_ACTOR, merchant.id, levels[code].id, discount_bp)
+                merchants.append(merchant)
+            tokens = [
+                catalog.create_terminal(SEED_ACTOR, merchants[index % merchant_count].id, f"收银台 {index + 1}").token
+                for index in range(clients)
+            ]
+            cards = members.create_cards(SEED_ACTOR, member_count)
+            for index, card in enumerate(cards):
+                member = members.register_member(SEED_ACTOR, f"139{index:08d}", f"会员{index:05d}")
+                members.bind_card(SEED_ACTOR, member.id, card.card_no)
+                members.adjust_points(SEED_ACTOR, member.id, OPENING_POINTS, "benchmark opening balance")
+            card_numbers = [card.card_no for card in cards]
+        db.session.remove()
+    return Seeded(tokens, card_numbers)
+
+
+# ------------------------------------------------------------------------------ statements per sale
+
+
+@dataclass
+class Trace:
+    """What psycopg sent while active, in order: SQL statements and protocol commands (BEGIN/COMMIT)."""
+
+    sent: list[str] = field(default_factory=list)
+    statements: int = 0
+    active: bool = False
+
+    def reset(self) -> None:
+        """Forget what was seen and start tracing."""
+        self.sent.clear()
+        self.statements = 0
+        self.active = True
+
+    def statement(self, text: str) -> None:
+        if self.active:
+            self.sent.append(text)
+            self.statements += 1
+
+    def command(self, text: str) -> None:
+        if self.active:
+            self.sent.append(f"[{text}]")
+
+    @property
+    def round_trips(self) -> int:
+        return len(self.sent)
+
+
+def _install_trace(trace: Trace) -> None:
+    """Record every statement psycopg sends (pool pre-pings too) and its BEGIN/COMMIT/ROLLBACK commands."""
+    import psycopg
+
+    execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
+    command = psycopg.Connection._exec_command
+
+    def traced_execute(self, query, *args, **kwargs):
+        try:
+            return execute(self, query, *args, **kwargs)
+        finally:  # recorded after any BEGIN psycopg sent first
+            trace.statement(query if isinstance(query, str) else str(query))
+
+    def traced_executemany(self, query, params_seq, *args, **kwargs):
+        try:
+            return executemany(self, query, params_seq, *args, **kwargs)
+        finally:
+            trace.statement(f"{query}  -- executemany, pipelined")
+
+    def traced_command(self, cmd, *args, **kwargs):
+        trace.command(cmd.decode() if isinstance(cmd, bytes) else str(cmd))
+        return command(self, cmd, *args, **kwargs)
+
+    psycopg.Cursor.execute = traced_execute
+    psycopg.Cursor.executemany = traced_executemany
+    psycopg.Connection._exec_command = traced_command
+
+
+@dataclass(frozen=True)
+class StatementCount:
+    """SQL statements and database round trips (statements + BEGIN/COMMIT) of one request of each kind."""
+
+    identify: tuple[int, int]
+    sale: tuple[int, int]
+    redeeming_sale: tuple[int, int]
+    sale_sql: list[str]
+
+
+def count_statements(app, token: str, card_numbers: list[str]) -> StatementCount:
+    """Run identify + sale in-process (earning only, then redeeming) and count what each sends to PostgreSQL."""
+    trace = Trace()
+    _install_trace(trace)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    seen: dict[str, tuple[int, int]] = {}
+    sale_sql: list[str] = []
+    for index, redeem in enumerate((0, 0, 10)):  # the first pair warms caches and is not counted
+        trace.reset()
+        found = client.post("/api/v1/identify", json={"code": card_numbers[index]}, headers=headers)
+        trace.active = False
+        seen["identify"] = (trace.statements, trace.round_trips)
+        if found.status_code != 200:
+            raise RuntimeError(f"identify failed in-process: {found.status_code} {found.get_data(as_text=True)}")
+        trace.reset()
+        sold = client.post(
+            "/api/v1/sales",
+            json={
+                "identification_token": found.json["identification"]["token"],
+                "amount_fen": 12_345,
+                "redeem_points": redeem,
+            },
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        trace.active = False
+        if sold.status_code != 201:
+            raise RuntimeError(f"sale failed in-process: {sold.status_code} {sold.get_data(as_text=True)}")
+        seen["redeeming_sale" if redeem else "sale"] = (trace.statements, trace.round_trips)
+        if index == 1:
+            sale_sql = list(trace.sent)
+    return StatementCount(seen["identify"], seen["sale"], seen["redeeming_sale"], sale_sql)
+
+
+# ---------------------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_gunicorn(url: str, secret_key: str, instance_dir: str, port: int, args) -> subprocess.Popen:
+    """``gunicorn 'server:create_app()'`` on the benchmark database; returns once the API answers."""
+    executable = shutil.which("gunicorn")
+    command = [executable] if executable else [sys.executable, "-m", "gunicorn"]
+    command += [
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--threads",
+        str(args.threads),
+        "--keep-alive",
+        "75",
+        "--timeout",
+        "120",
+        "--log-level",
+        "warning",
+        "server:create_app()",
+    ]
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": secret_key,
+        "ALLIANCE_INSTANCE_DIR": instance_dir,
+        "ALLIANCE_ENV": "development",
+    }
+    log = open(Path(instance_dir) / "gunicorn.log", "w+")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process.log = log
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log.read()}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/api/v1/openapi.json")
+            if connection.getresponse().status == 200:
+                connection.close()
+                return process
+        except OSError:
+            pass
+        time.sleep(0.2)
+    stop_gunicorn(process)
+    raise RuntimeError("gunicorn did not answer GET /api/v1/openapi.json within 60 s")
+
+
+def stop_gunicorn(process: subprocess.Popen) -> str:
+    """Stop gunicorn gracefully (TERM, then KILL) and return what it logged."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    process.log.seek(0)
+    text = process.log.read()
+    process.log.close()
+    return text
+
+
+# ------------------------------------------------------------------------------------- CPU meter
+
+PG_BACKGROUND = ("checkpointer", "walwriter", "background writer", "autovacuum", "logical replication", "walsender")
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """The machine's busy and total CPU ticks and every process's (parent, ticks, command line), from /proc."""
+
+    at: float
+    busy: int
+    processes: dict[int, tuple[int, int, str]]
+
+
+def cpu_snapshot() -> CpuSnapshot | None:
+    """Now, or None where there is no Linux /proc."""
+    try:
+        ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    processes = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+            command = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        processes[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), command)
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return CpuSnapshot(time.monotonic(), sum(ticks) - idle, processes)
+
+
+def cpu_cores(before: CpuSnapshot | None, after: CpuSnapshot | None, classify) -> dict[str, float]:
+    """CPU used between two snapshots, in cores, per group ``classify(pid, ppid, command)`` names;
+    ``others`` is what the rest of the machine used."""
+    if before is None or after is None or after.at <= before.at:
+        return {}
+    scale = 1 / os.sysconf("SC_CLK_TCK") / (after.at - before.at)
+    cores: Counter = Counter()
+    for pid, (ppid, ticks, command) in after.processes.items():
+        group = classify(pid, ppid, command)
+        if group:
+            cores[group] += (ticks - before.processes.get(pid, (0, 0, ""))[1]) * scale
+    cores["others"] = max(0.0, (after.busy - before.busy) * scale - sum(cores.values()))
+    return dict(cores)
+
+
+def postgres_group(command: str, database: str) -> str | None:
+    """``postgres`` for a backend serving ``database``, ``postgres background`` for the shared processes."""
+    if not command.startswith("postgres:"):
+        return None
+    if f" {database} " in command:
+        return "postgres"
+    return "postgres background" if any(name in command for name in PG_BACKGROUND) else None
+
+
+# --------------------------------------------------------------------------------------- clients
+
+
+@dataclass
+class ClientResult:
+    """One client's counts and latencies (seconds) inside the measured window."""
+
+    sales: int = 0
+    sales_total: int = 0
+    attempts_total: int = 0
+    errors_total: int = 0
+    sale_latencies: list[float] = field(default_factory=list)
+    pair_latencies: list[float] = field(default_factory=list)
+    error_samples: list[str] = field(default_factory=list)
+
+
+def _post(connection: http.client.HTTPConnection, path: str, body: dict, headers: dict) -> tuple[int, bytes]:
+    connection.request("POST", path, body=json.dumps(body), headers=headers)
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+def run_client(
+    index: int,
+    port: int,
+    token: str,
+    card_numbers: list[str],
+    redeem_share: float,
+    start_at: float,
+    measure_from: float,
+    end_at: float,
+    results,
+) -> None:
+    """Sell until ``end_at`` (time.monotonic); count and time what completes in [measure_from, end_at)."""
+    rng = random.Random(1000 + index)
+    result = ClientResult()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def error(text: str) -> None:
+        result.errors_total += 1
+        if len(result.error_samples) < 5:
+            result.error_samples.append(text[:300])
+
+    time.sleep(max(0.0, start_at - time.monotonic()))
+    while time.monotonic() < end_at:
+        result.attempts_total += 1
+        amount = rng.randint(MIN_AMOUNT_FEN, MAX_AMOUNT_FEN)
+        redeem = rng.randint(1, MAX_REDEEM_POINTS) if rng.random() < redeem_share else 0
+        try:
+            started = time.perf_counter()
+            status, body = _post(connection, "/api/v1/identify", {"code": rng.choice(card_numbers)}, headers)
+            if status != 200:
+                error(f"identify {status}: {body.decode(errors='replace')}")
+                continue
+            sale = {
+                "identification_token": json.loads(body)["identification"]["token"],
+                "amount_fen": amount,
+                "redeem_points": redeem,
+            }
+            sale_started = time.perf_counter()
+            status, body = _post(connection, "/api/v1/sales", sale, {**headers, "Idempotency-Key": uuid.uuid4().hex})
+            finished = time.perf_counter()
+        except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
+            error(f"{exc.__class__.__name__}: {exc}")
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            continue
+        if status != 201:
+            error(f"sale {status}: {body.decode(errors='replace')}")
+            continue
+        result.sales_total += 1
+        if measure_from <= time.monotonic() < end_at:
+            result.sales += 1
+            result.sale_latencies.append(finished - sale_started)
+            result.pair_latencies.append(finished - started)
+    connection.close()
+    results.put(result)
+
+
+def drive_sales(port: int, server_pid: int, seeded: Seeded, args) -> tuple[list[ClientResult], dict[str, float]]:
+    """Run the client processes (fork) for the warm-up plus the measured duration; return their results
+    and the CPU (cores) gunicorn, PostgreSQL, the clients and the rest used in the measured window."""
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    start_at = time.monotonic() + 1.0
+    measure_from = start_at + args.warmup
+    end_at = measure_from + args.duration
+    processes = [
+        context.Process(
+            target=run_client,
+            args=(
+                index,
+                port,
+                seeded.terminal_tokens[index],
+                seeded.card_numbers,
+                args.redeem_share,
+                start_at,
+                measure_from,
+                end_at,
+                results,
+            ),
+            daemon=True,
+        )
+        for index in range(args.clients)
+    ]
+    for process in processes:
+        process.start()
+    clients = {process.pid for process in processes}
+
+    def classify(pid: int, ppid: int, command: str) -> str | None:
+        if server_pid in (pid, ppid):
+            return "gunicorn"
+        return "clients" if pid in clients else postgres_group(command, APP_DATABASE)
+
+    time.sleep(max(0.0, measure_from - time.monotonic()))
+    before = cpu_snapshot()
+    time.sleep(max(0.0, end_at - time.monotonic() - 0.05))
+    cpu = cpu_cores(before, cpu_snapshot(), classify)
+    collected = [results.get(timeout=end_at - time.monotonic() + 120) for _ in processes]
+    for process in processes:
+        process.join(timeout=10)
+    return collected, cpu
+
+
+def measure_pgbench_cpu(duration: int):
+    """A ``during`` hook for pgbench_run: the CPU used while pgbench is past its connection set-up."""
+
+    def during(process: subprocess.Popen) -> dict[str, float]:
+        def classify(pid: int, ppid: int, command: str) -> str | None:
+            return "pgbench" if pid == process.pid else postgres_group(command, PGBENCH_DATABASE)
+
+        settle = min(1.0, duration / 4)
+        time.sleep(settle)
+        before = cpu_snapshot()
+        time.sleep(max(0.1, duration - 2 * settle))
+        return cpu_cores(before, cpu_snapshot(), classify)
+
+    return during
+
+
+# ---------------------------------------------------------------------------------------- report
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile of ``values`` (0 when empty)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
+
+
+def check_database(url: str, expected_sales: int) -> list[str]:
+    """Problems found in the database after the run: lost or doubled sales, an unbalanced ledger."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        sales = connection.execute(text("SELECT count(*) FROM sales")).scalar_one()
+        keys = connection.execute(text("SELECT count(*) FROM idempotency_records")).scalar_one()
+        entries = connection.execute(text("SELECT coalesce(sum(amount), 0) FROM ledger_entries")).scalar_one()
+        balances = connection.execute(text("SELECT coalesce(sum(balance), 0) FROM ledger_accounts")).scalar_one()
+        negative = connection.execute(
+            text("SELECT count(*) FROM ledger_accounts WHERE NOT allow_negative AND balance < 0")
+        ).scalar_one()
+        drift = connection.execute(
+            text(
+                "SELECT count(*) FROM ledger_accounts a LEFT JOIN (SELECT account_id, sum(amount) AS total "
+                "FROM ledger_entries GROUP BY account_id) e ON e.account_id = a.id "
+                "WHERE a.balance <> coalesce(e.total, 0)"
+            )
+        ).scalar_one()
+    engine.dispose()
+    problems = []
+    if sales != expected_sales:
+        problems.append(f"{sales} sales in the database, {expected_sales} answered 201")
+    if keys != sales:
+        problems.append(f"{keys} idempotency records for {sales} sales")
+    if entries != 0 or balances != 0:
+        problems.append(f"ledger unbalanced: entries sum {entries}, balances sum {balances}")
+    if negative or drift:
+        problems.append(f"{negative} member accounts negative, {drift} cached balances differ from entries")
+    return problems
+
+
+def cpu_line(cores: dict[str, float], per_second: float, unit: str) -> str:
+    """``gunicorn 1.40 cores (10.2 ms per sale)  postgres 0.40 (2.9 ms) ...`` for the report."""
+    parts = []
+    for group in ("gunicorn", "postgres", "pgbench", "clients", "postgres background", "others"):
+        if group in cores:
+            per = (
+                f" = {cores[group] / per_second * 1000:.2f} ms per {unit}"
+                if per_second and group in ("gunicorn", "postgres")
+                else ""
+            )
+            parts.append(f"{group} {cores[group]:.2f}{per}")
+    return "; ".join(parts) + f"  (cores of {os.cpu_count()})"
+
+
+def report(args, settings, statements, results, pgbench, problems, sales_cpu, pgbench_cpu) -> int:
+    """Print the figures; return the exit status."""
+    sale_latencies = [value for result in results for value in result.sale_latencies]
+    pair_latencies = [value for result in results for value in result.pair_latencies]
+    sales = sum(result.sales for result in results)
+    attempts = sum(result.attempts_total for result in results)
+    errors = sum(result.errors_total for result in results)
+    sales_per_s = sales / args.duration
+    ratio = sales_per_s / pgbench.tps if pgbench and pgbench.tps else 0.0
+    ms = 1000.0
+
+    print()
+    print("== checkout benchmark ==")
+    print(
+        f"machine        {os.cpu_count()} CPUs; PostgreSQL {settings.get('server_version')} fsync="
+        f"{settings.get('fsync')} synchronous_commit={settings.get('synchronous_commit')}"
+    )
+    print(f"server         gunicorn {args.workers} workers x {args.threads} threads ({args.worker_class})")
+    print(
+        f"load           {args.clients} clients, {args.duration} s measured after {args.warmup} s warm-up, "
+        f"{args.members} members, {args.merchants} merchants, {args.redeem_share:.0%} of sales redeem points"
+    )
+    print(
+        f"SQL per request identify {statements.identify[0]} statements / {statements.identify[1]} round trips; "
+        f"sale {statements.sale[0]} / {statements.sale[1]} (redeeming points {statements.redeeming_sale[0]} / "
+        f"{statements.redeeming_sale[1]}); round trips count BEGIN/COMMIT and pool pre-pings"
+    )
+    if args.show_sql:
+        for line in statements.sale_sql:
+            print("    " + " ".join(line.split())[:160])
+    print(f"sales/s        {sales_per_s:8.1f}   ({sales} sales answered 201 in the measured {args.duration} s)")
+    print(
+        f"identify+sale/s{sales_per_s:8.1f}   (every sale follows its own identify: {2 * sales_per_s:.1f} HTTP "
+        f"requests/s)"
+    )
+    print(
+        f"sale latency   p50 {percentile(sale_latencies, 0.50) * ms:6.1f} ms   "
+        f"p99 {percentile(sale_latencies, 0.99) * ms:6.1f} ms   (POST /sales round trip)"
+    )
+    print(
+        f"identify+sale  p50 {percentile(pair_latencies, 0.50) * ms:6.1f} ms   "
+        f"p99 {percentile(pair_latencies, 0.99) * ms:6.1f} ms"
+    )
+    if sales_cpu:
+        print(f"CPU, sales     {cpu_line(sales_cpu, sales_per_s, 'sale')}")
+    print(f"errors         {errors} of {attempts} attempts ({errors / attempts if attempts else 0:.2%})")
+    for sample in sorted({sample for result in results for sample in result.error_samples})[:10]:
+        print(f"    {sample}")
+    if pgbench:
+        latency = f", latency {pgbench.latency_ms:.2f} ms" if pgbench.latency_ms is not None else ""
+        print(
+            f"pgbench tps    {pgbench.tps:8.1f}   (TPC-B-like, scale {args.pgbench_scale}, {args.clients} clients"
+            f"{latency})"
+        )
+        if pgbench_cpu:
+            print(f"CPU, pgbench   {cpu_line(pgbench_cpu, pgbench.tps, 'transaction')}")
+        print(f"ratio          {ratio:8.3f}   sales/s / pgbench tps")
+        print(f"target ratio >= {TARGET_RATIO}: {'MET' if ratio >= TARGET_RATIO else 'NOT MET'}")
+    else:
+        print("pgbench        skipped (--skip-pgbench)")
+    print(f"database check {'OK' if not problems else 'FAILED'}")
+    for problem in problems:
+        print(f"    {problem}")
+    if problems or not attempts or errors > MAX_ERROR_SHARE * attempts:
+        print(f"run FAILED: {'database inconsistent' if problems else f'errors above {MAX_ERROR_SHARE:.0%}'}")
+        return 1
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=20, help="measured seconds, for the sales and for pgbench")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of sales before measuring starts")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (also pgbench -c)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class")
+    parser.add_argument("--merchants", type=int, default=4, help="merchants; terminals are spread over them")
+    parser.add_argument("--members", type=int, default=1000, help="members, each with a card and points")
+    parser.add_argument("--redeem-share", type=float, default=0.1, help="share of sales that redeem points")
+    parser.add_argument("--pgbench-scale", type=int, default=10, help="pgbench -i -s")
+    parser.add_argument("--pgbench-threads", type=int, default=2, help="pgbench -j")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER_URL),
+        help="the PostgreSQL server (its database part is only used for CREATE/DROP DATABASE)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark databases afterwards")
+    parser.add_argument("--skip-pgbench", action="store_true", help="measure the sales only")
+    parser.add_argument("--show-sql", action="store_true", help="print the statements of one sale")
+    args = parser.parse_args(argv)
+    if args.clients < 1 or args.duration < 1 or args.workers < 1 or args.threads < 1:
+        parser.error("--clients, --duration, --workers and --threads must be at least 1")
+    if args.members < 1 or args.merchants < 1:
+        parser.error("--members and --merchants must be at least 1")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    base = server_url(args.database_url)
+    app_url = database_url(base, APP_DATABASE)
+    secret_key = secrets.token_urlsafe(32)
+    settings = server_settings(base)
+    pgbench, pgbench_cpu = None, {}
+    with tempfile.TemporaryDirectory(prefix="alliance-bench-") as instance_dir:
+        try:
+            started = time.monotonic()
+            recreate_database(base, APP_DATABASE)
+            app = make_app(app_url, secret_key)
+            migrate(app)
+            seeded = seed(app, args.clients, args.merchants, args.members)
+            statements = count_statements(app, seeded.terminal_tokens[0], seeded.card_numbers)
+            with app.app_context():
+                from sqlalchemy import text
+
+                from server.extensions import db
+
+                in_process_sales = db.session.execute(text("SELECT count(*) FROM sales")).scalar_one()
+                db.session.remove()
+                db.engine.dispose()
+            print(f"prepared {APP_DATABASE} in {time.monotonic() - started:.1f} s; starting gunicorn", flush=True)
+
+            checkpoint(base)
+            port = free_port()
+            server = start_gunicorn(app_url, secret_key, instance_dir, port, args)
+            try:
+                print(f"driving sales: {args.clients} clients for {args.warmup} + {args.duration} s", flush=True)
+                results, sales_cpu = drive_sales(port, server.pid, seeded, args)
+            finally:
+                log = stop_gunicorn(server)
+            if log.strip():
+                print("gunicorn said:\n" + "\n".join(log.strip().splitlines()[-20:]))
+            problems = check_database(app_url, in_process_sales + sum(r.sales_total for r in results))
+
+            if not args.skip_pgbench:
+                print(
+                    f"pgbench: loading scale {args.pgbench_scale}, then {args.clients} clients for {args.duration} s",
+                    flush=True,
+                )
+                recreate_database(base, PGBENCH_DATABASE)
+                pgbench_init(base, PGBENCH_DATABASE, args.pgbench_scale)
+                checkpoint(base)
+                pgbench, pgbench_cpu = pgbench_run(
+                    base,
+                    PGBENCH_DATABASE,
+                    args.clients,
+                    args.pgbench_threads,
+                    args.duration,
+                    during=measure_pgbench_cpu(args.duration),
+                )
+        finally:
+            if not args.keep:
+                drop_database(base, APP_DATABASE)
+                drop_database(base, PGBENCH_DATABASE)
+    return report(args, settings, statements, results, pgbench, problems, sales_cpu, pgbench_cpu)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
