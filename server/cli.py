@@ -141,3 +141,12 @@ def levels_evaluate_command():
 
     outcome = evaluate_levels(CLI_ACTOR)
     console.print(f"upgraded {outcome['upgraded']}, downgraded {outcome['downgraded']}, kept {outcome['kept']}")
+
+
+@main.command("purge-idempotency-keys")
+@with_appcontext
+def purge_idempotency_keys_command():
+    """Delete stored idempotent responses older than the retention period (run it daily from cron)."""
+    from server.services.idempotency import KEY_RETENTION, purge_expired_keys
+
+    console.print(f"deleted {purge_expired_keys()} idempotency records older than {KEY_RETENTION.days} days")

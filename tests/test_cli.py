@@ -235,3 +235,26 @@ def test_help_lists_the_commands(run):
     assert result.exit_code == 0
     for command in ("seed-demo", "create-admin", "merchant", "terminal", "levels", "db"):
         assert command in result.output
+
+
+def test_purge_idempotency_keys_deletes_only_expired_records(app, run):
+    from server.models import IdempotencyRecord
+
+    with app.app_context():
+        for key, age_days in (("old", 9), ("recent", 6)):
+            db.session.add(
+                IdempotencyRecord(
+                    actor="terminal:t",
+                    key=key,
+                    request_hash="h",
+                    status_code=201,
+                    response_body={},
+                    created_at=utcnow() - timedelta(days=age_days),
+                )
+            )
+        db.session.commit()
+    result = run("purge-idempotency-keys")
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 idempotency records older than 8 days" in result.output
+    with app.app_context():
+        assert db.session.scalars(select(IdempotencyRecord.key)).all() == ["recent"]

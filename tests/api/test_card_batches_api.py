@@ -17,7 +17,9 @@ def test_batch_progress_and_cards_filtered_by_status(app, client):
     encoding = client.get(f"{API}/card-batches/{batch['id']}/cards?status=encoding", headers=auth)
     assert [(card["card_no"], card["chip_uid"]) for card in encoding.json] == [(batch["first_card_no"], "04A1B2C3")]
     assert len(client.get(f"{API}/card-batches/{batch['id']}/cards?status=created", headers=auth).json) == 2
-    assert_error(client.get(f"{API}/card-batches/{batch['id']}/cards?status=nope", headers=auth), 422, "invalid_request")
+    assert_error(
+        client.get(f"{API}/card-batches/{batch['id']}/cards?status=nope", headers=auth), 422, "invalid_request"
+    )
 
     confirmed = client.put(f"{API}/card-batches/{batch['id']}/chips/04A1B2C3/confirmation", headers=auth)
     assert confirmed.json["card"]["status"] == "issued"
@@ -30,7 +32,8 @@ def test_batch_progress_and_cards_filtered_by_status(app, client):
 def test_cashiers_and_terminals_cannot_touch_batches(app, client):
     with app.app_context():
         world = make_staffed_world()
-    assert_error(client.post(f"{API}/card-batches", json={"count": 1}, headers=with_key(world.auth("finance"))),
-                 403, "forbidden")
+    assert_error(
+        client.post(f"{API}/card-batches", json={"count": 1}, headers=with_key(world.auth("finance"))), 403, "forbidden"
+    )
     assert_error(client.get(f"{API}/card-batches", headers=world.world.shop_a.auth), 403, "forbidden")
     assert_error(client.get(f"{API}/chips/04A1B2C3/keys", headers=world.auth("support")), 403, "forbidden")
