@@ -249,6 +249,15 @@ def _chip_blocks(blocks_hex: dict[str, str]) -> dict[int, bytes]:
     return {int(block): binascii.unhexlify(data) for block, data in blocks_hex.items()}
 
 
+def check_usable(card: Card) -> Card:
+    """``card`` if a member may use it now: not blocked, and bound to a member."""
+    if card.status in BLOCKED_CARD_STATUSES:
+        raise CardBlocked(status=card.status)
+    if card.status != "active" or card.member_id is None:
+        raise MemberNotFound("This card is not bound to a member yet.")
+    return card
+
+
 def verified_chip_card(card_read: dict) -> tuple[Card, bytes, int]:
     """The card whose chip the terminal read, its UID and counter, after checking signature, binding and MAC."""
     uid = parse_uid(card_read["uid"])
@@ -266,11 +275,7 @@ def verified_chip_card(card_read: dict) -> tuple[Card, bytes, int]:
         presented = read_counter(_keys().card_counter_key(), uid, card.card_no, blocks.get(COUNTER_BLOCK, b""))
     except CardFormatError as exc:
         raise CardInvalid(str(exc)) from exc
-    if card.status in BLOCKED_CARD_STATUSES:
-        raise CardBlocked(status=card.status)
-    if card.status != "active" or card.member_id is None:
-        raise MemberNotFound("This card is not bound to a member yet.")
-    return card, uid, presented
+    return check_usable(card), uid, presented
 
 
 def identify_chip(terminal: Terminal, card_read: dict) -> tuple[Card, dict]:

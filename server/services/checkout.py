@@ -9,7 +9,6 @@ from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 
 from server.domain.errors import (
-    CardBlocked,
     CardUnknown,
     CodeInvalid,
     Conflict,
@@ -40,7 +39,6 @@ from server.models.base import new_id, utcnow
 from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
 from server.services import cards, ledger
 from server.services.alliance import get_settings
-from server.services.cards import BLOCKED_CARD_STATUSES
 from server.services.levels import level_rule
 from server.services.members import find_member_by_phone
 from server.services.unit_of_work import transactional
@@ -118,13 +116,11 @@ _MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it
     )
     .where(Member.id == bindparam("member_id"))
 )
-_MEMBER_AT_MERCHANT_LOCKED = _MEMBER_AT_MERCHANT.with_for_update(of=Member)
 
 
-def member_at_merchant(member_id: str, merchant_id: str, *, lock: bool = False) -> MemberAtMerchant:
+def member_at_merchant(member_id: str, merchant_id: str) -> MemberAtMerchant:
     """Load member, level, balance and the level's discount at the merchant in one query."""
-    query = _MEMBER_AT_MERCHANT_LOCKED if lock else _MEMBER_AT_MERCHANT
-    row = db.session.execute(query, {"member_id": member_id, "merchant_id": merchant_id}).one_or_none()
+    row = db.session.execute(_MEMBER_AT_MERCHANT, {"member_id": member_id, "merchant_id": merchant_id}).one_or_none()
     if row is None or row[0].status != "active":
         raise MemberNotFound()
     member, level, balance, discount_bp = row
@@ -140,11 +136,7 @@ def _card_by_number(card_no: str) -> Card:
     card = db.session.scalar(select(Card).where(Card.card_no == card_no))
     if card is None:
         raise CardUnknown(card_no=card_no)
-    if card.status in BLOCKED_CARD_STATUSES:
-        raise CardBlocked(status=card.status)
-    if card.status != "active" or card.member_id is None:
-        raise MemberNotFound("This card is not bound to a member yet.")
-    return card
+    return cards.check_usable(card)
 
 
 def _resolve_member(card: dict | None, code: str | None, phone: str | None, settings) -> tuple[str, str, Card | None]:
