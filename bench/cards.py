@@ -22,18 +22,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import logging
 import math
 import os
 import secrets
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,12 +55,6 @@ CARD_COLUMNS = (
     "level_rank",
     "created_at",
 )
-# vpcd (Debian's /etc/reader.conf.d/vpcd) gives pcscd the readers "Virtual PCD 00 00" (port 35963) and
-# "Virtual PCD 00 01" (35964); the locks are the ones tests/hardware/conftest.py takes, so a test run
-# and this benchmark never share a slot or stop each other's pcscd.
-VPCD_DRIVER_CONFIG = Path("/etc/reader.conf.d/vpcd")
-PCSCD_USERS_LOCK = Path(tempfile.gettempdir()) / "alliancecard-pcscd.lock"
-PCSCD_START_TIMEOUT = 10.0
 CARD_SEEN_TIMEOUT = 10.0
 UID_READS = 50
 GET_UID_APDU = bytes.fromhex("FFCA000000")
@@ -321,109 +311,6 @@ class EncodingResult:
     uid_round_trips: list[float] = field(default_factory=list)
 
 
-def pcscd_readers() -> list[str] | None:
-    """Reader names of the running pcscd, or None if no pcscd answers."""
-    from smartcard import scard
-
-    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    if hresult != scard.SCARD_S_SUCCESS:
-        return None
-    try:
-        hresult, readers = scard.SCardListReaders(context, [])
-        if hresult == scard.SCARD_E_NO_READERS_AVAILABLE:
-            return []
-        return list(readers) if hresult == scard.SCARD_S_SUCCESS else None
-    finally:
-        scard.SCardReleaseContext(context)
-
-
-def vpcd_slots(readers: list[str]) -> list[tuple[str, int]]:
-    """(reader name, TCP port) of each vpcd slot among pcscd's readers."""
-    from tests.hardware.vpcd import VPCD_PORT
-
-    prefix = "Virtual PCD 00 "
-    return sorted(
-        (
-            (name, VPCD_PORT + int(name[len(prefix) :]))
-            for name in readers
-            if name.startswith(prefix) and name[len(prefix) :].isdigit()
-        ),
-        key=lambda slot: slot[1],
-    )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-@contextlib.contextmanager
-def pcscd_with_vpcd(log_path: Path) -> Iterator[tuple[list[tuple[str, int]], bool]]:
-    """The running pcscd, or one started here (and stopped afterwards if no test run uses it): its vpcd
-    slots and whether it was started here."""
-    try:
-        import smartcard.scard  # noqa: F401
-    except ImportError as exc:
-        raise Skipped("pyscard is not installed (pip install pyscard)") from exc
-    if not VPCD_DRIVER_CONFIG.exists():
-        raise Skipped(f"vsmartcard-vpcd is not installed ({VPCD_DRIVER_CONFIG} missing)")
-    users = PCSCD_USERS_LOCK.open("a")
-    fcntl.flock(users, fcntl.LOCK_EX)
-    process = None
-    try:
-        readers = pcscd_readers()
-        if readers is None:
-            executable = shutil.which("pcscd") or shutil.which("pcscd", path="/usr/sbin:/sbin")
-            if executable is None:
-                raise Skipped("pcscd is not installed (apt-get install pcscd)")
-            with log_path.open("wb") as log:
-                process = subprocess.Popen([executable, "--foreground"], stdout=log, stderr=subprocess.STDOUT)
-            deadline = time.monotonic() + PCSCD_START_TIMEOUT
-            while not vpcd_slots(pcscd_readers() or []):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise Skipped(
-                        "pcscd did not start with the vpcd reader: " + log_path.read_text(errors="replace")[-500:]
-                    )
-                time.sleep(0.05)
-            readers = pcscd_readers() or []
-        fcntl.flock(users, fcntl.LOCK_SH)
-        slots = vpcd_slots(readers)
-        if not slots:
-            raise Skipped(f"the running pcscd has no vpcd reader (its readers: {readers})")
-        yield slots, process is not None
-    finally:
-        if process is not None:
-            try:
-                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                pass  # a test run uses this pcscd now: leave it running
-            else:
-                _stop(process)
-        users.close()
-
-
-@contextlib.contextmanager
-def vpcd_slot(slots: list[tuple[str, int]]) -> Iterator[tuple[str, int]]:
-    """A vpcd slot no test run is using; if every slot is taken, the first one once it is free."""
-    for attempt, slot in enumerate([*slots, slots[0]]):
-        lock = (Path(tempfile.gettempdir()) / f"alliancecard-vpcd-{slot[1]}.lock").open("a")
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX if attempt == len(slots) else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            continue
-        break
-    try:
-        yield slot
-    finally:
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        lock.close()
-
-
 def analyze_cards(app) -> None:
     """Planner statistics for the new batch, as autovacuum gathers them within about a minute: without
     them choosing the next card of the batch sorts all of its cards (about 60 ms a card at 100,000)."""
@@ -471,67 +358,77 @@ def timed_client_class():
 
 def encode_cards(app, batch_id: str, count: int, workdir: Path) -> EncodingResult:
     """Encode ``count`` blank virtual cards of the batch, one after the other, through a live server."""
+    analyze_cards(app)
+    token = staff_token(app)
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.setLevel(logging.ERROR)
+    from tests.hardware.pcscd import PcscdUnavailable, claimed_slot, running_pcscd
+
+    try:
+        with running_pcscd(workdir / "pcscd.log") as (slots, started_pcscd), claimed_slot(slots[0]) as slot:
+            return _encode_on(app, batch_id, count, slot.reader, slot.port, started_pcscd, token)
+    except PcscdUnavailable as exc:
+        raise Skipped(str(exc)) from exc
+
+
+def _encode_on(app, batch_id: str, count: int, reader_name: str, port: int, started_pcscd: bool, token: str):
     from card_tools.encoder import BatchEncoder
     from pos_client.devices.pcsc_reader import PcscCardReader
     from tests.hardware.virtual_mifare import VirtualMifareClassic1K
     from tests.hardware.vpcd import VPCD_HOST, VirtualCardConnection, VpcdUnavailable, wait_for_reader_state
     from tests.live_server import live_server
 
-    analyze_cards(app)
-    token = staff_token(app)
-    werkzeug = logging.getLogger("werkzeug")
-    werkzeug.setLevel(logging.ERROR)
-    with pcscd_with_vpcd(workdir / "pcscd.log") as (slots, started_pcscd), vpcd_slot(slots) as (reader_name, port):
-        if not wait_for_reader_state(reader_name, present=False, timeout=3.0):
-            raise Skipped(f"a card is still in {reader_name!r}: is another virtual card connected to vpcd?")
-        with live_server(app) as url:
-            client = timed_client_class()(url, token)
-            started = time.perf_counter()
-            encoder = BatchEncoder.for_batch(client, batch_id)
-            result = EncodingResult(reader_name, started_pcscd, seconds_since(started), client.requests)
-            reader = PcscCardReader(reader_name)
-            connection = VirtualCardConnection(VPCD_HOST, port, reader_name=reader_name)
-            try:
-                for index in range(count):
-                    card = VirtualMifareClassic1K(uid=(FIRST_UID + index).to_bytes(4, "big"))
-                    started = time.perf_counter()
-                    try:
-                        connection.insert(card)
-                    except VpcdUnavailable as exc:
-                        raise Skipped(str(exc)) from exc
-                    info = reader.wait_for_card(CARD_SEEN_TIMEOUT)
-                    seen_seconds = seconds_since(started)
-                    client.requests, client.seconds = 0, 0.0
-                    outcome = encoder.encode(reader, info.uid)
-                    if outcome.result != "encoded":
-                        raise RunFailed(f"card {outcome.uid}: {outcome.result} {outcome.message}")
-                    timing = CardTiming(
-                        outcome.uid,
-                        outcome.card_no,
-                        outcome.apdu_count,
-                        len(card.apdu_log),
-                        outcome.seconds,
-                        client.requests,
-                        client.seconds,
-                        seen_seconds,
-                        0.0,
-                    )
-                    if index == count - 1:  # the round trip of one APDU, on the card still in the reader
-                        for _ in range(UID_READS):
-                            started = time.perf_counter()
-                            data, sw = reader.transmit(GET_UID_APDU)
-                            result.uid_round_trips.append(seconds_since(started))
-                            if sw != 0x9000 or data != info.uid:
-                                raise RunFailed(f"GET UID answered {data.hex()} {sw:04X}")
-                    started = time.perf_counter()
-                    connection.remove()  # returns once pcscd reports the reader empty
-                    timing.removed_seconds = seconds_since(started)
-                    if connection.error is not None:
-                        raise RunFailed(f"the virtual card failed: {connection.error!r}")
-                    result.cards.append(timing)
-            finally:
-                connection.remove(wait=False)
-                reader.close()
+    if not wait_for_reader_state(reader_name, present=False, timeout=3.0):
+        raise Skipped(f"a card is still in {reader_name!r}: is another virtual card connected to vpcd?")
+    with live_server(app) as url:
+        client = timed_client_class()(url, token)
+        started = time.perf_counter()
+        encoder = BatchEncoder.for_batch(client, batch_id)
+        result = EncodingResult(reader_name, started_pcscd, seconds_since(started), client.requests)
+        reader = PcscCardReader(reader_name)
+        connection = VirtualCardConnection(VPCD_HOST, port, reader_name=reader_name)
+        try:
+            for index in range(count):
+                card = VirtualMifareClassic1K(uid=(FIRST_UID + index).to_bytes(4, "big"))
+                started = time.perf_counter()
+                try:
+                    connection.insert(card)
+                except VpcdUnavailable as exc:
+                    raise Skipped(str(exc)) from exc
+                info = reader.wait_for_card(CARD_SEEN_TIMEOUT)
+                seen_seconds = seconds_since(started)
+                client.requests, client.seconds = 0, 0.0
+                outcome = encoder.encode(reader, info.uid)
+                if outcome.result != "encoded":
+                    raise RunFailed(f"card {outcome.uid}: {outcome.result} {outcome.message}")
+                timing = CardTiming(
+                    outcome.uid,
+                    outcome.card_no,
+                    outcome.apdu_count,
+                    len(card.apdu_log),
+                    outcome.seconds,
+                    client.requests,
+                    client.seconds,
+                    seen_seconds,
+                    0.0,
+                )
+                if index == count - 1:  # the round trip of one APDU, on the card still in the reader
+                    for _ in range(UID_READS):
+                        started = time.perf_counter()
+                        data, sw = reader.transmit(GET_UID_APDU)
+                        result.uid_round_trips.append(seconds_since(started))
+                        if sw != 0x9000 or data != info.uid:
+                            raise RunFailed(f"GET UID answered {data.hex()} {sw:04X}")
+                started = time.perf_counter()
+                connection.remove()  # returns once pcscd reports the reader empty
+                timing.removed_seconds = seconds_since(started)
+                if connection.error is not None:
+                    raise RunFailed(f"the virtual card failed: {connection.error!r}")
+                result.cards.append(timing)
+        finally:
+            connection.remove(wait=False)
+            reader.close()
+
     check_encoded(app, batch_id, result.cards)
     return result
 
