@@ -69,3 +69,18 @@ class ChipKeysSchema(Schema):
     card_no = fields.String()
     uid = fields.String()
     keys = fields.Dict(keys=fields.String(), values=fields.Dict())
+
+
+class CardAlertSchema(Schema):
+    id = fields.String()
+    card_id = fields.String()
+    card_no = fields.String()
+    kind = fields.String()
+    terminal_id = fields.String(allow_none=True)
+    details = fields.Dict()
+    resolved_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class CardAlertQuerySchema(Schema):
+    resolved = fields.Boolean(load_default=False)

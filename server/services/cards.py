@@ -217,6 +217,15 @@ def list_batch_cards(batch_id: str, pagination, status: str | None = None) -> li
     return [row[0] for row in paginate(query.order_by(Card.card_no), pagination)]
 
 
+def list_alerts(pagination, resolved: bool = False) -> list[dict]:
+    """Card alerts (e.g. suspected clones), newest first; unresolved ones unless ``resolved``."""
+    query = select(CardAlert, Card.card_no).join(Card, Card.id == CardAlert.card_id)
+    query = query.where(CardAlert.resolved_at.is_not(None) if resolved else CardAlert.resolved_at.is_(None))
+    rows = paginate(query.order_by(CardAlert.created_at.desc(), CardAlert.id), pagination)
+    names = ("id", "card_id", "kind", "terminal_id", "details", "resolved_at", "created_at")
+    return [{**{name: getattr(alert, name) for name in names}, "card_no": card_no} for alert, card_no in rows]
+
+
 def card_by_number(card_no: str) -> Card:
     """A card by its printed number."""
     card = db.session.scalar(select(Card).where(Card.card_no == card_no))

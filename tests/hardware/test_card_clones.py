@@ -97,6 +97,14 @@ def test_a_clone_is_caught_at_its_first_divergent_use(alliance, vpcd, reader, is
     # from now on neither copy is accepted until an operator looks into it
     refused = _refused(alliance, vpcd, reader, used)
     assert (refused.status, refused.code) == (409, "card_blocked")
+    alerts = alliance.staff.request("GET", "/card-alerts")
+    assert [(alert["card_no"], alert["kind"], alert["resolved_at"]) for alert in alerts] == [
+        (card_no, "stale_counter", None)
+    ]
+    assert alerts[0]["details"]["presented"] == 0 and alerts[0]["details"]["expected"] == 2
+    alliance.staff.change_card(card_no, "unfreeze", "checked with the member")
+    assert alliance.staff.request("GET", "/card-alerts") == []
+    assert len(alliance.staff.request("GET", "/card-alerts", params={"resolved": "true"})) == 1
 
 
 def test_lost_and_replaced_cards_are_refused(alliance, vpcd, reader, issued):

@@ -11,6 +11,8 @@ from server.api.card_schemas import (
     BatchCreateSchema,
     BatchEnvelopeSchema,
     BatchSummarySchema,
+    CardAlertQuerySchema,
+    CardAlertSchema,
     ChipKeysSchema,
     EncodePlanSchema,
     ReasonSchema,
@@ -95,6 +97,18 @@ class ChipConfirmation(MethodView):
         """The tool read the chip back and verified it: the card becomes issued. Idempotent (PUT)."""
         actor = require_staff("cards:write")
         return {"card": cards.confirm_encoding(actor.key, batch_id, uid)}
+
+
+@blp.route("/card-alerts")
+class CardAlerts(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(CardAlertQuerySchema, location="query")
+    @blp.response(200, CardAlertSchema(many=True))
+    @blp.paginate()
+    def get(self, filters, pagination_parameters):
+        """Alerts for the operator, newest first: e.g. a card blocked as a suspected clone (unfreeze resolves)."""
+        require_staff("cards:read")
+        return cards.list_alerts(pagination_parameters, filters["resolved"])
 
 
 @blp.route("/cards/by-number/<card_no>")
