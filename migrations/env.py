@@ -101,10 +101,21 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch migrations rebuild SQLite tables that other rows reference: foreign keys are checked
+            # once the migration is done instead. The PRAGMA only works outside a transaction, so it goes
+            # to the driver connection before the migration's transaction begins.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
         context.configure(connection=connection, target_metadata=get_metadata(), render_item=render_item, **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").all()):
+                raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:10]}")
+        if sqlite:
+            connection.commit()  # alembic leaves the connection's own transaction open on SQLite
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
 
 
 if context.is_offline_mode():
