@@ -66,8 +66,8 @@ class TerminalInfo(MethodView):
                 "name": settings.name,
                 "member_code_prefix": settings.member_code_prefix,
                 "point_value_fen": settings.point_value_fen,
-                "card_public_key": current_app.extensions["alliance_keys"].card_public_key(),
-                "card_read_key": current_app.extensions["alliance_keys"].card_read_key(),
+                "card_public_key": current_app.extensions["alliance_keys"].card_public_key,
+                "card_read_key": current_app.extensions["alliance_keys"].card_read_key,
             },
             "offline_limits": {
                 "max_sale_fen": settings.offline_max_sale_fen,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -27,15 +28,18 @@ class KeyRing:
     card_master: bytes
     card_read: bytes
 
+    @cached_property
     def card_public_key(self) -> str:
         """The alliance's Ed25519 card-record public key, base64 (terminals verify cards with it)."""
         public = Ed25519PrivateKey.from_private_bytes(self.card_signing).public_key()
         return base64.b64encode(public.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
 
+    @cached_property
     def card_read_key(self) -> str:
         """The terminal read secret, base64 (terminals derive each card's read key from it)."""
         return base64.b64encode(self.card_read).decode()
 
+    @cached_property
     def card_counter_key(self) -> bytes:
         """The key of the anti-clone counter MAC, derived from the master key (server only)."""
         return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"card counter mac").derive(self.card_master)

@@ -154,7 +154,7 @@ def _card_image(card: Card, uid: bytes) -> tuple[dict[int, bytes], dict[int, tup
     keys = _keys()
     record = CardRecord(card_no=card.card_no, key_version=card.key_version, level_rank=card.level_rank)
     blocks = sign_record(keys.card_signing, uid, record)
-    blocks[COUNTER_BLOCK] = counter_block(keys.card_counter_key(), uid, card.card_no, card.counter)
+    blocks[COUNTER_BLOCK] = counter_block(keys.card_counter_key, uid, card.card_no, card.counter)
     sector_key_pairs = {
         sector: sector_keys(keys.card_master, keys.card_read, uid, sector, card.key_version)
         for sector in range(SECTOR_COUNT)
@@ -226,9 +226,18 @@ def list_alerts(pagination, resolved: bool = False) -> list[dict]:
     return [{**{name: getattr(alert, name) for name in names}, "card_no": card_no} for alert, card_no in rows]
 
 
-def card_by_number(card_no: str) -> Card:
-    """A card by its printed number."""
-    card = db.session.scalar(select(Card).where(Card.card_no == card_no))
+def get_card(card_id: str) -> Card:
+    """A card by id."""
+    card = db.session.get(Card, card_id)
+    if card is None:
+        raise NotFound("No such card.", card_id=card_id)
+    return card
+
+
+def card_by_number(card_no: str, *, lock: bool = False) -> Card:
+    """A card by its printed number (row-locked for a status change if ``lock``)."""
+    query = select(Card).where(Card.card_no == card_no)
+    card = db.session.scalar(query.with_for_update() if lock else query)
     if card is None:
         raise NotFound("No card with this number.", card_no=card_no)
     return card
@@ -272,7 +281,7 @@ def verified_chip_card(card_read: dict) -> tuple[Card, bytes, int]:
     uid = parse_uid(card_read["uid"])
     blocks = _chip_blocks(card_read["blocks"])
     try:
-        record = verify_record(_keys().card_public_key(), uid, blocks)
+        record = verify_record(_keys().card_public_key, uid, blocks)
     except CardFormatError as exc:
         raise CardInvalid(str(exc)) from exc
     card = db.session.scalar(select(Card).where(Card.card_no == record.card_no).with_for_update())
@@ -281,7 +290,7 @@ def verified_chip_card(card_read: dict) -> tuple[Card, bytes, int]:
     if card.chip_uid != uid.hex().upper():
         raise CardInvalid("This card record belongs to another chip.")
     try:
-        presented = read_counter(_keys().card_counter_key(), uid, card.card_no, blocks.get(COUNTER_BLOCK, b""))
+        presented = read_counter(_keys().card_counter_key, uid, card.card_no, blocks.get(COUNTER_BLOCK, b""))
     except CardFormatError as exc:
         raise CardInvalid(str(exc)) from exc
     return check_usable(card), uid, presented
@@ -315,7 +324,7 @@ def identify_chip(terminal: Terminal, card_read: dict) -> tuple[Card, dict]:
         )
         raise CardStale(card_no=card.card_no)
     card.counter, card.counter_unconfirmed = presented + 1, True
-    update_blocks = {COUNTER_BLOCK: counter_block(keys.card_counter_key(), uid, card.card_no, card.counter)}
+    update_blocks = {COUNTER_BLOCK: counter_block(keys.card_counter_key, uid, card.card_no, card.counter)}
     write_keys = {
         COUNTER_SECTOR: sector_keys(keys.card_master, keys.card_read, uid, COUNTER_SECTOR, card.key_version)[1]
     }
@@ -345,13 +354,6 @@ def confirm_write_back(card_id: str) -> None:
     )
 
 
-def _card_by_number(card_no: str) -> Card:
-    card = db.session.scalar(select(Card).where(Card.card_no == card_no).with_for_update())
-    if card is None:
-        raise NotFound("No card with this number.", card_no=card_no)
-    return card
-
-
 def _set_status(actor: str, card: Card, status: str, action: str, **details) -> Card:
     card.status, card.status_changed_at = status, utcnow()
     audit(actor, action, "card", card.id, card_no=card.card_no, **details)
@@ -361,7 +363,7 @@ def _set_status(actor: str, card: Card, status: str, action: str, **details) -> 
 @transactional
 def report_lost(actor: str, card_no: str, reason: str = "") -> Card:
     """挂失: block the card at once; the member keeps points and history."""
-    card = _card_by_number(card_no)
+    card = card_by_number(card_no, lock=True)
     if card.status in {"replaced", "cancelled", "lost"}:
         raise Conflict(f"The card is already {card.status}.", status=card.status)
     return _set_status(actor, card, "lost", "card.report_lost", reason=reason)
@@ -370,7 +372,7 @@ def report_lost(actor: str, card_no: str, reason: str = "") -> Card:
 @transactional
 def freeze(actor: str, card_no: str, reason: str = "") -> Card:
     """Temporarily block a card."""
-    card = _card_by_number(card_no)
+    card = card_by_number(card_no, lock=True)
     if card.status not in {"issued", "active"}:
         raise Conflict(f"A {card.status} card cannot be frozen.", status=card.status)
     return _set_status(actor, card, "frozen", "card.freeze", reason=reason)
@@ -379,7 +381,7 @@ def freeze(actor: str, card_no: str, reason: str = "") -> Card:
 @transactional
 def unfreeze(actor: str, card_no: str, reason: str = "") -> Card:
     """Lift a freeze (or a loss report, if the card was found)."""
-    card = _card_by_number(card_no)
+    card = card_by_number(card_no, lock=True)
     if card.status not in {"frozen", "lost"}:
         raise Conflict(f"A {card.status} card is not blocked.", status=card.status)
     db.session.execute(
@@ -393,7 +395,7 @@ def unfreeze(actor: str, card_no: str, reason: str = "") -> Card:
 @transactional
 def replace(actor: str, old_card_no: str, new_card_no: str) -> Card:
     """补卡: the new card takes over the member; the old one is blocked for good. Points stay with the member."""
-    old, new = _card_by_number(old_card_no), _card_by_number(new_card_no)
+    old, new = card_by_number(old_card_no, lock=True), card_by_number(new_card_no, lock=True)
     if old.member_id is None or old.status in {"replaced", "cancelled"}:
         raise Conflict("Only a member's card that is not replaced or cancelled can be replaced.", status=old.status)
     if new.status != "issued" or new.member_id is not None:
@@ -407,7 +409,7 @@ def replace(actor: str, old_card_no: str, new_card_no: str) -> Card:
 @transactional
 def cancel(actor: str, card_no: str, reason: str = "") -> Card:
     """Retire a card for good (注销)."""
-    card = _card_by_number(card_no)
+    card = card_by_number(card_no, lock=True)
     if card.status in {"cancelled", "replaced"}:
         raise Conflict(f"The card is already {card.status}.", status=card.status)
     return _set_status(actor, card, "cancelled", "card.cancel", reason=reason)

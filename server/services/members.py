@@ -86,14 +86,6 @@ def create_cards(actor: str, count: int) -> list[Card]:
     return cards
 
 
-def get_card(card_id: str) -> Card:
-    """A card by id."""
-    card = db.session.get(Card, card_id)
-    if card is None:
-        raise NotFound("No such card.", card_id=card_id)
-    return card
-
-
 @transactional
 def bind_card(actor: str, member_id: str, card_no: str) -> Card:
     """Bind an issued card to a member and activate it; a card from a levelled batch lifts the member to it."""

@@ -37,4 +37,4 @@ class Alliance(MethodView):
         require_staff("alliance:read")
         keys = current_app.extensions["alliance_keys"]
         settings = AllianceSchema().dump(get_settings())
-        return {**settings, "card_public_key": keys.card_public_key(), "card_read_key": keys.card_read_key()}
+        return {**settings, "card_public_key": keys.card_public_key, "card_read_key": keys.card_read_key}

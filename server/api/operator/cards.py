@@ -14,7 +14,7 @@ from server.api.operator_schemas import (
     CardQuerySchema,
     CardSchema,
 )
-from server.services import members, queries
+from server.services import cards, members, queries
 
 blp = Blueprint("operator_cards", __name__, url_prefix="/api/v1", description="Membership cards")
 blp.before_request(staff_only)
@@ -49,4 +49,4 @@ class CardDetail(MethodView):
     def get(self, card_id):
         """One card."""
         require_staff("cards:read")
-        return {"card": members.get_card(card_id)}
+        return {"card": cards.get_card(card_id)}
