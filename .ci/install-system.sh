@@ -5,6 +5,11 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   postgresql-client      # pg_isready, and pgbench for the benchmark
   poppler-utils          # pdftoppm: renders card print files so tests decode their QR codes
+  chromium               # headless browser for the console and member page tests (driven by Playwright)
+  fonts-noto-cjk         # Chinese glyphs in browser screenshots and rendered receipts
+  xvfb                   # virtual screen for the Tk cashier window tests
+  xdotool                # keyboard and mouse input to the Tk window
+  imagemagick            # `import`: screenshots of the virtual screen
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -23,6 +23,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from server import models  # noqa: F401  (register tables)
     from server.database import configure_engine
     from server.extensions import api, db, migrate
+    from server.i18n import init_i18n
     from server.security.keys import load_keyring
 
     app.extensions["alliance_keys"] = load_keyring(app)
@@ -31,6 +32,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     api.init_app(app)
+    init_i18n(app)
 
     from server.api import register_api
 

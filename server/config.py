@@ -48,6 +48,8 @@ class Config:
     CARD_NUMBER_PREFIX = os.environ.get("CARD_NUMBER_PREFIX", "8860")
     ALLIANCE_TIMEZONE = os.environ.get("ALLIANCE_TIMEZONE", "Asia/Shanghai")
 
+    SMS_SENDER = os.environ.get("SMS_SENDER", "log")  # see server/notifications/sms.py SENDERS
+
     IDENTIFICATION_TTL_SECONDS = _env_int("IDENTIFICATION_TTL_SECONDS", 300)
     IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 3)
 

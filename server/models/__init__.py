@@ -6,6 +6,7 @@ from server.models.card import Card, CardAlert, CardBatch
 from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
 from server.models.member import Member
 from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
+from server.models.notification import SmsMessage
 from server.models.records import AuditLog, IdempotencyRecord
 from server.models.sale import Identification, Refund, Sale
 from server.models.staff import PersonalToken, StaffUser
@@ -30,6 +31,7 @@ __all__ = [
     "PersonalToken",
     "Refund",
     "Sale",
+    "SmsMessage",
     "StaffUser",
     "Terminal",
 ]

@@ -1,0 +1,92 @@
+"""User-facing languages: Simplified Chinese by default, English on request (Flask-Babel).
+
+Each feature keeps its own catalog at ``server/<feature>/translations/zh/LC_MESSAGES/messages.po``
+with English msgids. Catalogs are compiled to ``.mo`` under the instance folder when the app starts
+(compiled files are build products and never committed); Flask-Babel merges them all.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from urllib.parse import urlencode
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, request
+from flask_babel import Babel, get_locale
+
+SUPPORTED_LANGUAGES = {"zh": "简体中文", "en": "English"}
+DEFAULT_LANGUAGE = "zh"  # Simplified Chinese; catalogs live in translations/zh/
+LANGUAGE_COOKIE = "lang"
+LANGUAGE_ALIASES = {"zh": "zh", "zh_cn": "zh", "zh_hans": "zh", "zh_hans_cn": "zh", "en": "en", "en_us": "en"}
+SOURCE_ROOT = Path(__file__).resolve().parent
+
+babel = Babel()
+
+
+def normalize_language(value: str | None) -> str | None:
+    """A supported language code for what a user asked for (``zh``, ``zh-CN``, ``en``...), else None."""
+    if not value:
+        return None
+    return LANGUAGE_ALIASES.get(value.strip().lower().replace("-", "_"))
+
+
+def select_language() -> str:
+    """The language of this request: ``?lang=`` first, then the ``lang`` cookie, then Chinese."""
+    return (
+        normalize_language(request.args.get("lang"))
+        or normalize_language(request.cookies.get(LANGUAGE_COOKIE))
+        or DEFAULT_LANGUAGE
+    )
+
+
+def _remember_language(response):
+    """Keep a language chosen with ``?lang=`` for the next pages."""
+    chosen = normalize_language(request.args.get("lang"))
+    if chosen and chosen != normalize_language(request.cookies.get(LANGUAGE_COOKIE)):
+        response.set_cookie(LANGUAGE_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax")
+    return response
+
+
+def language_switch_url(language: str) -> str:
+    """The current page's URL in ``language``."""
+    args = request.args.to_dict()
+    args["lang"] = language
+    return f"{request.path}?{urlencode(args)}"
+
+
+def compile_catalogs(target: Path) -> list[str]:
+    """Compile every feature's ``.po`` into ``target/<feature>``; return the catalog directories."""
+    directories = []
+    for po_path in sorted(SOURCE_ROOT.glob("*/translations/*/LC_MESSAGES/*.po")):
+        feature = po_path.relative_to(SOURCE_ROOT).parts[0]
+        locale_dir = po_path.parent.parent.name
+        mo_path = target / feature / locale_dir / "LC_MESSAGES" / po_path.with_suffix(".mo").name
+        if not mo_path.exists() or mo_path.stat().st_mtime < po_path.stat().st_mtime:
+            mo_path.parent.mkdir(parents=True, exist_ok=True)
+            with po_path.open("rb") as po_file:
+                catalog = read_po(po_file, locale=locale_dir)
+            # Write then rename, so a second worker starting at the same moment never reads half a file.
+            with tempfile.NamedTemporaryFile("wb", dir=mo_path.parent, delete=False) as tmp:
+                write_mo(tmp, catalog)
+            os.replace(tmp.name, mo_path)
+        if str(target / feature) not in directories:
+            directories.append(str(target / feature))
+    return directories
+
+
+def init_i18n(app: Flask) -> None:
+    """Compile the catalogs, configure Flask-Babel and expose the language helpers to templates."""
+    directories = compile_catalogs(Path(app.instance_path) / "translations")
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("ALLIANCE_TIMEZONE", "Asia/Shanghai"))
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(directories) or str(SOURCE_ROOT / "translations")
+    babel.init_app(app, locale_selector=select_language)
+    app.after_request(_remember_language)
+    app.jinja_env.globals.update(
+        SUPPORTED_LANGUAGES=SUPPORTED_LANGUAGES,
+        language_switch_url=language_switch_url,
+        current_language=lambda: str(get_locale()),
+    )

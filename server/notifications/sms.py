@@ -1,0 +1,107 @@
+"""SMS: a small sender interface, the development sender, and the outbox every message goes through.
+
+A use case queues a message with :func:`queue_sms` inside its own transaction, so the message exists
+exactly when the change that caused it was committed. :func:`dispatch_pending` then hands pending
+messages to the configured sender (after the request, and from the jobs/CLI for retries).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from flask import current_app
+from sqlalchemy import select
+
+from server.domain.identifiers import mask_mobile
+from server.extensions import db
+from server.models import SmsMessage
+from server.models.base import utcnow
+from server.notifications.templates import render_sms
+from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+
+
+class SmsDeliveryFailed(Exception):
+    """The provider did not accept the message (it stays in the outbox for a retry)."""
+
+
+class SmsSender(Protocol):
+    """What an SMS provider adapter offers: send one text, return the provider's message id."""
+
+    name: str
+
+    @classmethod
+    def from_config(cls, config) -> SmsSender: ...
+
+    def send(self, phone: str, text: str) -> str: ...
+
+
+class LogSmsSender:
+    """Development sender: the message stays readable in the outbox table and is written to the log."""
+
+    name = "log"
+
+    @classmethod
+    def from_config(cls, config) -> LogSmsSender:
+        return cls()
+
+    def send(self, phone: str, text: str) -> str:
+        log.warning("SMS to %s: %s", mask_mobile(phone), text)
+        return "logged"
+
+
+SENDERS: dict[str, type] = {"log": LogSmsSender}
+
+
+def configured_sender() -> SmsSender:
+    """The sender named by the ``SMS_SENDER`` setting (default ``log``), built from the app config."""
+    name = current_app.config.get("SMS_SENDER", "log")
+    if name not in SENDERS:
+        raise RuntimeError(f"unknown SMS_SENDER {name!r}; known: {', '.join(sorted(SENDERS))}")
+    return SENDERS[name].from_config(current_app.config)
+
+
+def queue_sms(mobile: str, template: str, **params) -> SmsMessage:
+    """Add a message to the outbox in the caller's transaction (flushes, never commits)."""
+    message = SmsMessage(
+        phone_ciphertext=encrypt_phone(mobile),
+        phone_hash=phone_lookup_hash(mobile),
+        phone_masked=mask_mobile(mobile),
+        template=template,
+        text=render_sms(template, **params),
+    )
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def dispatch_pending(sender: SmsSender | None = None, limit: int = 100) -> int:
+    """Send up to ``limit`` pending messages, oldest first, one commit each; return how many were sent."""
+    sender = sender or configured_sender()
+    ids = db.session.scalars(
+        select(SmsMessage.id).where(SmsMessage.status == "pending").order_by(SmsMessage.id).limit(limit)
+    ).all()
+    db.session.commit()
+    sent = 0
+    for message_id in ids:
+        message = db.session.get(SmsMessage, message_id, with_for_update=True)
+        if message is None or message.status != "pending":  # another worker took it
+            db.session.commit()
+            continue
+        message.attempts += 1
+        message.sender = sender.name
+        try:
+            message.provider_message_id = sender.send(decrypt_phone(message.phone_ciphertext), message.text)
+        except SmsDeliveryFailed as exc:
+            message.last_error = str(exc)[:255]
+            if message.attempts >= MAX_ATTEMPTS:
+                message.status = "failed"
+        else:
+            message.status = "sent"
+            message.sent_at = utcnow()
+            sent += 1
+        db.session.commit()
+    return sent

@@ -1,0 +1,10 @@
+"""SMS texts by template name (Chinese: SMS goes to mainland mobile numbers)."""
+
+SMS_TEMPLATES = {
+    "login_code": "【{alliance}】您的验证码是{code}，{minutes}分钟内有效。如非本人操作，请忽略本短信。",
+}
+
+
+def render_sms(template: str, **params) -> str:
+    """The text of ``template`` with ``params`` filled in; an unknown template or parameter is a bug."""
+    return SMS_TEMPLATES[template].format(**params)
