@@ -37,4 +37,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from server.api import register_api
 
     register_api(app, api)
+
+    from server.console import init_console
+
+    init_console(app)
     return app

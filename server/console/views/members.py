@@ -1,0 +1,79 @@
+"""Members: search by card number or phone (phones stay masked), details, audited phone reveal."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from server.console import navigation
+from server.console.access import current_actor, operators_only, permission_required
+from server.console.forms import ActionForm
+from server.console.paging import page_from_request
+from server.domain.errors import DomainError
+from server.domain.identifiers import normalize_mobile
+from server.extensions import db
+from server.models import Sale
+from server.services import members, queries
+
+blp = Blueprint("members", __name__)
+navigation.add(
+    navigation.NavItem("console.members.index", _l("Members"), "people", "members:read", order=30, operators_only=True)
+)
+
+
+def search_filters(text: str) -> dict | None:
+    """A card number or a phone number typed in one box, as list filters (None: neither)."""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if not digits:
+        return None
+    try:
+        return {"phone": normalize_mobile(text)}
+    except DomainError:
+        return {"card_no": digits}
+
+
+@blp.route("/members")
+@permission_required("members:read")
+@operators_only
+def index():
+    """Newest members, or the member with a given card number or phone number."""
+    text = request.args.get("q", "").strip()
+    filters = {"level": request.args.get("level") or None}
+    if text:
+        found = search_filters(text)
+        if found is None:
+            flash(_("Type a card number or a phone number."), "warning")
+        filters.update(found or {"card_no": "-"})
+    page = page_from_request()
+    rows = queries.list_members(filters, page)
+    return render_template("console/members/index.html", members=rows, page=page, q=text)
+
+
+def _member_page(member, phone: str | None = None):
+    detail = queries.member_detail(member)
+    sales = db.session.scalars(
+        select(Sale).where(Sale.member_id == member.id).order_by(Sale.created_at.desc()).limit(20)
+    ).all()
+    return render_template(
+        "console/members/detail.html", member=detail, sales=sales, phone=phone, action=ActionForm(formdata=None)
+    )
+
+
+@blp.route("/members/<member_id>")
+@permission_required("members:read")
+@operators_only
+def detail(member_id):
+    """A member with level, points, cards and recent sales; the phone masked."""
+    return _member_page(members.get_member(member_id))
+
+
+@blp.route("/members/<member_id>/phone", methods=["POST"])
+@permission_required("members:phone")
+@operators_only
+def reveal_phone(member_id):
+    """Show the full phone number on this page only; the access is written to the audit log."""
+    member = members.get_member(member_id)
+    phone = members.reveal_phone(current_actor().key, member.id)
+    return _member_page(member, phone=phone)

@@ -1,0 +1,116 @@
+"""Console sign-in with passwords: argon2 check, lock-out after repeated failures, audited sign-in and -out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from server.domain.errors import DomainError, InvalidRequest, NotFound
+from server.extensions import db
+from server.models import StaffUser
+from server.models.base import utcnow
+from server.security.credentials import hash_password, verify_password
+from server.services.audit import audit
+from server.services.unit_of_work import transactional
+
+ANONYMOUS = "anonymous"
+# Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
+
+
+class SignInFailed(DomainError):
+    """Wrong username or password; the failure itself is recorded (counter, lock-out, audit)."""
+
+    code, status, default_message = "sign_in_failed", 401, "Wrong username or password."
+    keeps_changes = True
+
+
+class AccountLocked(DomainError):
+    """Too many failed sign-ins: the account is locked for a while."""
+
+    code, status, default_message = "account_locked", 423, "Too many failed sign-ins; try again later."
+    keeps_changes = True
+
+
+def _limits() -> tuple[int, timedelta]:
+    config = current_app.config
+    return config.get("CONSOLE_MAX_FAILED_LOGINS", 5), timedelta(minutes=config.get("CONSOLE_LOCKOUT_MINUTES", 15))
+
+
+def is_locked(user: StaffUser) -> bool:
+    """True while the user's lock-out lasts."""
+    return user.locked_until is not None and user.locked_until > utcnow()
+
+
+@transactional
+def sign_in(username: str, password: str, source: str = "") -> StaffUser:
+    """The active staff user with this username and password; failures count towards a lock-out."""
+    user = db.session.scalar(select(StaffUser).where(StaffUser.username == username.strip()).with_for_update())
+    if user is None or user.password_hash is None:
+        verify_password(_DUMMY_HASH, password)
+        audit(ANONYMOUS, "console.sign_in_failed", "staff_user", username.strip()[:40], source=source)
+        raise SignInFailed()
+    if is_locked(user):
+        audit(ANONYMOUS, "console.sign_in_refused_locked", "staff_user", user.id, source=source)
+        raise AccountLocked(locked_until=user.locked_until.isoformat())
+    if not verify_password(user.password_hash, password) or user.status != "active":
+        max_failures, lock_for = _limits()
+        user.failed_logins += 1
+        audit(ANONYMOUS, "console.sign_in_failed", "staff_user", user.id, failures=user.failed_logins, source=source)
+        if user.failed_logins >= max_failures:
+            user.locked_until = utcnow() + lock_for
+            user.failed_logins = 0
+            audit(ANONYMOUS, "console.account_locked", "staff_user", user.id, until=user.locked_until.isoformat())
+            raise AccountLocked(locked_until=user.locked_until.isoformat())
+        raise SignInFailed()
+    user.failed_logins = 0
+    user.locked_until = None
+    audit(f"staff:{user.id}", "console.sign_in", "staff_user", user.id, source=source)
+    return user
+
+
+@transactional
+def sign_out(user_id: str) -> None:
+    """Record that the user signed out of the console."""
+    audit(f"staff:{user_id}", "console.sign_out", "staff_user", user_id)
+
+
+def _staff_user(user_id: str) -> StaffUser:
+    user = db.session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound("No such staff user.", user_id=user_id)
+    return user
+
+
+@transactional
+def unlock(actor: str, user_id: str) -> StaffUser:
+    """Lift a lock-out and clear the failure counter."""
+    user = _staff_user(user_id)
+    user.locked_until, user.failed_logins = None, 0
+    audit(actor, "staff.unlock", "staff_user", user.id)
+    return user
+
+
+@transactional
+def set_password(actor: str, user_id: str, password: str) -> StaffUser:
+    """Give a staff user a new console password (at least 10 characters); other sessions end."""
+    if len(password) < 10:
+        raise InvalidRequest("Passwords need at least 10 characters.", field="password")
+    user = _staff_user(user_id)
+    user.password_hash = hash_password(password)
+    user.locked_until, user.failed_logins = None, 0
+    audit(actor, "staff.set_password", "staff_user", user.id)
+    return user
+
+
+@transactional
+def set_status(actor: str, user_id: str, status: str) -> StaffUser:
+    """Enable or disable a staff account (a disabled account cannot sign in or use its tokens)."""
+    if status not in {"active", "disabled"}:
+        raise InvalidRequest("Unknown staff status.", field="status")
+    user = _staff_user(user_id)
+    user.status = status
+    audit(actor, "staff.set_status", "staff_user", user.id, status=status)
+    return user
