@@ -11,6 +11,13 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from server.console.display import ROLE_LABELS
 
+try:  # WTForms 3.3+ wants choice objects; older releases take (value, label) pairs
+    from wtforms.fields.choices import SelectChoice as choice
+except ImportError:  # pragma: no cover
+
+    def choice(value, label):
+        return (value, label)
+
 
 def _two_places(form, field):
     if field.data is not None and field.data != field.data.quantize(Decimal("0.01")):
@@ -114,7 +121,7 @@ class AllianceForm(FlaskForm):
 class StaffForm(FlaskForm):
     username = StringField(_l("Username"), [DataRequired(), Length(max=64), Regexp(r"^[A-Za-z0-9_.@-]+$")])
     display_name = StringField(_l("Display name"), [Length(max=100)])
-    role = SelectField(_l("Role"), choices=[(code, label) for code, label in ROLE_LABELS.items()])
+    role = SelectField(_l("Role"), choices=[choice(code, label) for code, label in ROLE_LABELS.items()])
     merchant_id = SelectField(_l("Merchant (owners and cashiers)"), choices=[])
     password = PasswordField(_l("Password (at least 10 characters)"), [DataRequired(), Length(min=10, max=200)])
     submit = SubmitField(_l("Create user"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import desc, distinct, func, select
+from sqlalchemy import desc, func, select
 
 from server.extensions import db
 from server.models import Level, Member, Merchant, Sale, Terminal
@@ -121,7 +121,7 @@ def _members_per_level(merchant_id: str | None, since: datetime) -> list[tuple[L
     """Active members per level; for one merchant, the members who bought there in the period."""
     members = select(Member.level_id, func.count()).where(Member.status == "active").group_by(Member.level_id)
     if merchant_id is not None:
-        buyers = select(distinct(Sale.member_id)).where(Sale.merchant_id == merchant_id, Sale.occurred_at >= since)
+        buyers = select(Sale.member_id).where(Sale.merchant_id == merchant_id, Sale.occurred_at >= since).distinct()
         members = members.where(Member.id.in_(buyers))
     counts = dict(db.session.execute(members).all())
     levels = db.session.scalars(select(Level).order_by(Level.rank))

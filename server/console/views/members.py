@@ -34,12 +34,12 @@ def search_filters(text: str) -> dict | None:
         return {"card_no": digits}
 
 
-@blp.route("/members")
+@blp.route("/members", methods=["GET", "POST"])
 @permission_required("members:read")
 @operators_only
 def index():
-    """Newest members, or the member with a given card number or phone number."""
-    text = request.args.get("q", "").strip()
+    """Newest members; a search (POSTed, so phone numbers never land in URLs or access logs) finds one."""
+    text = request.form.get("q", "").strip() if request.method == "POST" else ""
     filters = {"level": request.args.get("level") or None}
     if text:
         found = search_filters(text)

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from server.console import navigation
 from server.console.access import can, check_merchant, current_actor, merchant_scope, permission_required
 from server.console.display import STATUS_LABELS, trade_label
-from server.console.forms import ActionForm, LevelDiscountForm, MerchantForm, TerminalForm
+from server.console.forms import ActionForm, LevelDiscountForm, MerchantForm, TerminalForm, choice
 from server.console.once import new_key, run_once
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
@@ -41,8 +41,8 @@ def join_url(merchant_id: str) -> str:
 
 
 def _merchant_form(form: MerchantForm) -> MerchantForm:
-    form.trade.choices = [(code, trade_label(code)) for code in TRADES]
-    form.status.choices = [(code, STATUS_LABELS[code]) for code in MERCHANT_STATUSES]
+    form.trade.choices = [choice(code, trade_label(code)) for code in TRADES]
+    form.status.choices = [choice(code, STATUS_LABELS[code]) for code in MERCHANT_STATUSES]
     return form
 
 
@@ -113,7 +113,7 @@ def detail(merchant_id):
     merchant = _scoped_merchant(merchant_id)
     discounts = []
     for level, discount_bp in catalog.level_discounts(merchant.id):
-        form = LevelDiscountForm(formdata=None, level_id=level.id, prefix=f"l{level.rank}")
+        form = LevelDiscountForm(formdata=None, level_id=level.id)
         form.pays.set_bp(discount_bp)
         discounts.append((level, discount_bp, form))
     terminals = queries.list_terminals(merchant.id, page_from_request(100)) if can("terminals:read") else []
@@ -163,7 +163,7 @@ def set_discount(merchant_id, level_id):
     if not _may_set_discounts(merchant.id):
         abort(403)
     level = catalog.get_level(level_id)
-    form = LevelDiscountForm(prefix=f"l{level.rank}")
+    form = LevelDiscountForm()
     if not form.validate_on_submit() or form.level_id.data != level.id:
         flash(_("Enter what the member pays in percent, e.g. 95 for 9.5折."), "danger")
     else:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import current_actor, permission_required
-from server.console.forms import ActionForm, PasswordForm, StaffForm
+from server.console.forms import ActionForm, PasswordForm, StaffForm, choice
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
 from server.domain.permissions import MERCHANT_ROLES
@@ -24,7 +24,7 @@ navigation.add(navigation.NavItem("console.staff.index", _l("Staff"), "person-ba
 
 def _merchant_choices() -> list[tuple[str, str]]:
     merchants = db.session.execute(select(Merchant.id, Merchant.name).order_by(Merchant.name)).all()
-    return [("", "—"), *[(merchant_id, name) for merchant_id, name in merchants]]
+    return [choice("", "—"), *[choice(merchant_id, name) for merchant_id, name in merchants]]
 
 
 @blp.route("/staff", methods=["GET", "POST"])
@@ -56,7 +56,7 @@ def index():
                 return redirect(url_for(".index"))
     page = page_from_request()
     users = queries.list_staff({}, page)
-    names = dict(_merchant_choices())
+    names = dict(db.session.execute(select(Merchant.id, Merchant.name)).all())
     return render_template(
         "console/staff/index.html", users=users, page=page, form=form, merchant_names=names, is_locked=is_locked,
         action=ActionForm(formdata=None), password_form=PasswordForm(formdata=None),
