@@ -98,8 +98,8 @@ def http_error(error: HTTPException):
 @console.errorhandler(DomainError)
 def domain_error(error: DomainError):
     """A refusal that a view did not turn into a form message."""
-    status = 404 if error.status == 404 else error.status
-    return render_template("console/error.html", status=status, message=_(error.message)), status
+    message = _("There is nothing here.") if error.status == 404 else _(error.message)
+    return render_template("console/error.html", status=error.status, message=message), error.status
 
 
 from server.console.views import register_views  # noqa: E402  (the areas attach to the blueprint above)

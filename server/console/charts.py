@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pygal
 from markupsafe import Markup
 from pygal.style import Style
@@ -38,14 +40,21 @@ COMMON = dict(
     style=CONSOLE_STYLE,
     js=[],  # no scripts from the internet; the SVG works without them
     disable_xml_declaration=True,
-    height=320,
-    width=720,
     margin=12,
+    margin_bottom=20,
     legend_at_bottom=True,
     legend_at_bottom_columns=3,
     show_y_guides=True,
     truncate_label=-1,
 )
+WIDE, NARROW = {"width": 720, "height": 330}, {"width": 460, "height": 360}
+
+
+def integer_ticks(values: list[int]) -> list[int]:
+    """Whole-number axis labels for counts (pygal would label 0.1, 0.2 ... for small counts)."""
+    top = max([*values, 1])
+    step = max(1, math.ceil(top / 5))
+    return list(range(0, top + step, step))
 
 
 def _svg(chart) -> Markup:
@@ -53,8 +62,13 @@ def _svg(chart) -> Markup:
     return Markup(chart.render(is_unicode=True))
 
 
-def daily_bars(title: str, labels: list[str], series: dict[str, list], formatter=None, no_data: str = "") -> Markup:
-    """Daily values as bars, one series per entry, every 5th day labelled."""
+def daily_bars(
+    title: str, labels: list[str], series: dict[str, list], formatter=None, no_data: str = "", counts: bool = False,
+    size: dict = WIDE,
+) -> Markup:
+    """Daily values as bars, one series per entry, every 5th day labelled (``counts``: whole-number axis)."""
+    if counts:
+        size = {**size, "y_labels": integer_ticks([v for values in series.values() for v in values])}
     chart = pygal.Bar(
         title=title,
         x_labels=labels,
@@ -63,6 +77,7 @@ def daily_bars(title: str, labels: list[str], series: dict[str, list], formatter
         value_formatter=formatter or str,
         no_data_text=no_data,
         show_legend=len(series) > 1,
+        **size,
         **COMMON,
     )
     for name, values in series.items():
@@ -71,7 +86,7 @@ def daily_bars(title: str, labels: list[str], series: dict[str, list], formatter
 
 
 def daily_lines(title: str, labels: list[str], series: dict[str, list], formatter=None, no_data: str = "") -> Markup:
-    """Daily values as lines (e.g. points granted against points redeemed)."""
+    """Daily whole-number values as lines (e.g. points granted against points redeemed)."""
     chart = pygal.Line(
         title=title,
         x_labels=labels,
@@ -81,6 +96,8 @@ def daily_lines(title: str, labels: list[str], series: dict[str, list], formatte
         no_data_text=no_data,
         dots_size=2.5,
         fill=False,
+        y_labels=integer_ticks([v for values in series.values() for v in values]),
+        **WIDE,
         **COMMON,
     )
     for name, values in series.items():
@@ -97,6 +114,8 @@ def ranking(title: str, rows: list[tuple[str, int]], formatter=None, no_data: st
         print_values=True,
         print_values_position="top",
         show_legend=False,
+        show_y_labels=False,  # the values are printed on the bars
+        **NARROW,
         **COMMON,
     )
     chart.x_labels = [name for name, _ in reversed(rows)]
@@ -107,7 +126,7 @@ def ranking(title: str, rows: list[tuple[str, int]], formatter=None, no_data: st
 
 def shares(title: str, rows: list[tuple[str, int]], no_data: str = "") -> Markup:
     """Parts of a whole as a donut with the counts in the legend."""
-    chart = pygal.Pie(title=title, inner_radius=0.45, no_data_text=no_data, print_values=True, **COMMON)
+    chart = pygal.Pie(title=title, inner_radius=0.45, no_data_text=no_data, print_values=True, **NARROW, **COMMON)
     for name, value in rows:
         chart.add(f"{name} ({value})", value)
     return _svg(chart)

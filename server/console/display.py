@@ -8,7 +8,6 @@ from flask import Flask
 from flask_babel import format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
-from server.domain.money import format_yuan
 from server.services.catalog import TRADES
 
 ROLE_LABELS = {
@@ -37,8 +36,12 @@ METHOD_LABELS = {"card": _l("Card"), "code": _l("Code"), "phone": _l("Phone")}
 
 
 def yuan(amount_fen: int | None) -> str:
-    """``12800`` → ``¥128.00``."""
-    return "" if amount_fen is None else f"¥{format_yuan(amount_fen)}"
+    """``1234500`` → ``¥12,345.00``."""
+    if amount_fen is None:
+        return ""
+    sign = "-" if amount_fen < 0 else ""
+    whole, fen = divmod(abs(amount_fen), 100)
+    return f"{sign}¥{whole:,}.{fen:02d}"
 
 
 def percent(rate_bp: int | None) -> str:

@@ -37,6 +37,8 @@ def index():
             labels,
             {_("New members"): [day.new_members for day in figures.days]},
             no_data=no_data,
+            counts=True,
+            size=charts.NARROW,
         ),
         "points": charts.daily_lines(
             _("Points granted and redeemed per day"),

@@ -249,7 +249,7 @@ def _poster_qr(merchant_id: str):
 def poster(merchant_id):
     """A printable poster with the QR code members scan to join at this merchant."""
     merchant = _scoped_merchant(merchant_id)
-    svg = _poster_qr(merchant.id).svg_inline(scale=9, border=2, dark="#111827")
+    svg = _poster_qr(merchant.id).svg_inline(scale=8, border=4, dark="#111827")
     return render_template(
         "console/merchants/poster.html", merchant=merchant, qr_svg=Markup(svg), join_url=join_url(merchant.id)
     )

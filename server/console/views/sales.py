@@ -19,7 +19,6 @@ from server.console.forms import RefundForm
 from server.console.once import new_key, run_once
 from server.console.paging import Page, page_from_request
 from server.domain.errors import DomainError
-from server.domain.money import format_yuan
 from server.extensions import db
 from server.models import Merchant, Refund
 from server.services import checkout, queries
@@ -121,7 +120,6 @@ def _sale_page(sale, form: RefundForm, status: int = 200):
             form=form,
             left_fen=sale.payable_fen - sale.refunded_fen,
             may_refund=can("sales:refund"),
-            format_yuan=format_yuan,
         ),
         status,
     )
