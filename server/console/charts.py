@@ -63,7 +63,12 @@ def _svg(chart) -> Markup:
 
 
 def daily_bars(
-    title: str, labels: list[str], series: dict[str, list], formatter=None, no_data: str = "", counts: bool = False,
+    title: str,
+    labels: list[str],
+    series: dict[str, list],
+    formatter=None,
+    no_data: str = "",
+    counts: bool = False,
     size: dict = WIDE,
 ) -> Markup:
     """Daily values as bars, one series per entry, every 5th day labelled (``counts``: whole-number axis)."""

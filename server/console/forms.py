@@ -111,10 +111,10 @@ class AllianceForm(FlaskForm):
     point_value_fen = IntegerField(_l("Value of one point (fen)"), [InputRequired(), NumberRange(1, 10_000)])
     level_window_days = IntegerField(_l("Level window (days)"), [InputRequired(), NumberRange(1, 3_650)])
     offline_max_sale = YuanField(_l("Offline sale cap (¥)"), [InputRequired(), NumberRange(0)])
-    offline_max_sales_per_shift = IntegerField(
-        _l("Offline sales per shift"), [InputRequired(), NumberRange(0, 10_000)]
+    offline_max_sales_per_shift = IntegerField(_l("Offline sales per shift"), [InputRequired(), NumberRange(0, 10_000)])
+    offline_max_age_hours = IntegerField(
+        _l("Offline sales kept at most (hours)"), [InputRequired(), NumberRange(1, 168)]
     )
-    offline_max_age_hours = IntegerField(_l("Offline sales kept at most (hours)"), [InputRequired(), NumberRange(1, 168)])
     submit = SubmitField(_l("Save"))
 
 

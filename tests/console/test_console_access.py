@@ -49,7 +49,7 @@ def test_sign_in_and_out_are_audited_and_sign_out_ends_the_session(app, scene, c
 
 
 def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(app, scene, client):
-    for attempt in range(4):
+    for _ in range(4):
         assert sign_in(client, "c-support", "wrong password!").status_code == 401
     assert sign_in(client, "c-support", "wrong password!").status_code == 423  # the fifth failure locks
     refused = sign_in(client, "c-support")  # even the right password, while locked
@@ -76,7 +76,9 @@ def test_repeated_failures_lock_the_account_until_an_admin_unlocks_it(app, scene
 def test_a_lock_ends_by_itself_after_the_lock_out_period(app, scene, client):
     with app.app_context():
         db.session.execute(
-            update(StaffUser).where(StaffUser.username == "c-finance").values(locked_until=utcnow() - timedelta(seconds=1))
+            update(StaffUser)
+            .where(StaffUser.username == "c-finance")
+            .values(locked_until=utcnow() - timedelta(seconds=1))
         )
         db.session.commit()
         db.session.remove()
@@ -155,9 +157,21 @@ def test_a_merchant_owner_sees_only_their_own_merchant(app, scene, client):
 @pytest.mark.parametrize(
     ("username", "allowed", "refused"),
     [
-        ("c-card_issuer", ["/console/cards", "/console/members", "/console/levels"], ["/console/sales", "/console/staff"]),
-        ("c-support", ["/console/members", "/console/sales", "/console/ledger"], ["/console/merchants/new", "/console/audit"]),
-        ("c-finance", ["/console/sales", "/console/ledger", "/console/alliance"], ["/console/levels/new", "/console/staff"]),
+        (
+            "c-card_issuer",
+            ["/console/cards", "/console/members", "/console/levels"],
+            ["/console/sales", "/console/staff"],
+        ),
+        (
+            "c-support",
+            ["/console/members", "/console/sales", "/console/ledger"],
+            ["/console/merchants/new", "/console/audit"],
+        ),
+        (
+            "c-finance",
+            ["/console/sales", "/console/ledger", "/console/alliance"],
+            ["/console/levels/new", "/console/staff"],
+        ),
         ("c-cashier-a", ["/console/sales", "/console/"], ["/console/members", "/console/levels/new"]),
     ],
 )
@@ -184,7 +198,9 @@ def test_a_new_password_ends_the_users_other_sessions(app, scene, client):
     with app.app_context():
         user_id = db.session.scalar(select(StaffUser.id).where(StaffUser.username == "c-support"))
         db.session.remove()
-    response = post_form(admin, "/console/staff", f"/console/staff/{user_id}/password", {"password": "another long one"})
+    response = post_form(
+        admin, "/console/staff", f"/console/staff/{user_id}/password", {"password": "another long one"}
+    )
     assert response.status_code == 302
     assert client.get("/console/").status_code == 302
     assert sign_in(client, "c-support", "another long one").status_code == 302

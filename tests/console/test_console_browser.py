@@ -195,7 +195,11 @@ def test_an_owner_sees_their_shop_and_cannot_reach_another_by_editing_urls(site,
     assert page.url.endswith(f"/console/merchants/{scene.world.shop_a.merchant.id}")
     watcher.check()
     other = scene.world.shop_b.merchant.id
-    for url in (f"/console/merchants/{other}", f"/console/sales/{scene.other_sale_id}", f"/console/merchants/{other}/poster"):
+    for url in (
+        f"/console/merchants/{other}",
+        f"/console/sales/{scene.other_sale_id}",
+        f"/console/merchants/{other}/poster",
+    ):
         assert page.goto(base_url + url).status == 404
         assert page.locator("text=这里什么也没有。").count() == 1
     assert page.goto(f"{base_url}/console/members").status == 403

@@ -12,7 +12,16 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from server.extensions import db
-from server.models import AllianceSettings, AuditLog, LedgerEntry, Merchant, MerchantLevelDiscount, Refund, Sale, Terminal
+from server.models import (
+    AllianceSettings,
+    AuditLog,
+    LedgerEntry,
+    Merchant,
+    MerchantLevelDiscount,
+    Refund,
+    Sale,
+    Terminal,
+)
 from server.security.credentials import token_hash
 from tests.console.support import build_console_world, page_text, post_form, sign_in
 
@@ -93,8 +102,15 @@ def test_a_terminal_token_is_shown_once_and_works(app, scene, client):
 
 def test_an_admin_admits_and_edits_a_merchant(app, scene, client):
     assert sign_in(client, "c-admin").status_code == 302
-    data = {"name": "好味面包房", "trade": "food", "region": "幸福街", "address": "", "contact_phone": "",
-            "earn_rate": "1.5", "max_redeem": "30"}
+    data = {
+        "name": "好味面包房",
+        "trade": "food",
+        "region": "幸福街",
+        "address": "",
+        "contact_phone": "",
+        "earn_rate": "1.5",
+        "max_redeem": "30",
+    }
     response = post_form(client, "/console/merchants/new", "/console/merchants/new", data)
     assert response.status_code == 302
     with app.app_context():
@@ -170,20 +186,43 @@ def test_sales_and_ledger_export_as_csv_with_filters(scene, client):
 
 def test_an_admin_changes_alliance_settings_and_a_level(app, scene, client):
     assert sign_in(client, "c-admin").status_code == 302
-    data = {"name": "光明路商家联盟", "point_value_fen": "1", "level_window_days": "180", "offline_max_sale": "300.00",
-            "offline_max_sales_per_shift": "20", "offline_max_age_hours": "12"}
+    data = {
+        "name": "光明路商家联盟",
+        "point_value_fen": "1",
+        "level_window_days": "180",
+        "offline_max_sale": "300.00",
+        "offline_max_sales_per_shift": "20",
+        "offline_max_age_hours": "12",
+    }
     assert post_form(client, "/console/alliance", "/console/alliance", data).status_code == 302
     with app.app_context():
         settings = db.session.get(AllianceSettings, 1)
-        assert (settings.name, settings.level_window_days, settings.offline_max_sale_fen) == ("光明路商家联盟", 180, 30_000)
+        assert (settings.name, settings.level_window_days, settings.offline_max_sale_fen) == (
+            "光明路商家联盟",
+            180,
+            30_000,
+        )
         db.session.remove()
     [entry] = audit_rows(app, "alliance.update")
-    assert entry.details == {"name": "光明路商家联盟", "level_window_days": 180, "offline_max_sale_fen": 30_000,
-                             "offline_max_sales_per_shift": 20, "offline_max_age_hours": 12}
+    assert entry.details == {
+        "name": "光明路商家联盟",
+        "level_window_days": 180,
+        "offline_max_sale_fen": 30_000,
+        "offline_max_sales_per_shift": 20,
+        "offline_max_age_hours": 12,
+    }
     silver = scene.world.levels["silver"]
     edit = f"/console/levels/{silver.id}/edit"
-    level = {"name": "银卡", "name_en": "Silver", "upgrade_spend": "800", "keep_spend": "600", "protection_days": "60",
-             "default_pays": "95", "min_pays": "90", "max_pays": "100"}
+    level = {
+        "name": "银卡",
+        "name_en": "Silver",
+        "upgrade_spend": "800",
+        "keep_spend": "600",
+        "protection_days": "60",
+        "default_pays": "95",
+        "min_pays": "90",
+        "max_pays": "100",
+    }
     assert post_form(client, edit, edit, level).status_code == 302
     assert post_form(client, edit, edit, {**level, "keep_spend": "900"}).status_code == 200  # keep above upgrade
     assert len(audit_rows(app, "level.update")) == 1

@@ -13,9 +13,7 @@ from server.domain.errors import DomainError
 from server.services import alliance
 
 blp = Blueprint("alliance", __name__)
-navigation.add(
-    navigation.NavItem("console.alliance.index", _l("Alliance settings"), "gear", "alliance:read", order=95)
-)
+navigation.add(navigation.NavItem("console.alliance.index", _l("Alliance settings"), "gear", "alliance:read", order=95))
 
 
 @blp.route("/alliance", methods=["GET", "POST"])
@@ -46,6 +44,9 @@ def index():
             return redirect(url_for(".index"))
     keys = current_app.extensions["alliance_keys"]
     return render_template(
-        "console/alliance.html", settings=settings, form=form, editable=can("alliance:write"),
+        "console/alliance.html",
+        settings=settings,
+        form=form,
+        editable=can("alliance:write"),
         card_public_key=keys.card_public_key,
     )

@@ -15,12 +15,14 @@ from server.services import cards, queries
 
 blp = Blueprint("cards", __name__)
 navigation.add(
-    navigation.NavItem("console.cards.index", _l("Cards"), "credit-card-2-front", "cards:read", order=40,
-                       operators_only=True)
+    navigation.NavItem(
+        "console.cards.index", _l("Cards"), "credit-card-2-front", "cards:read", order=40, operators_only=True
+    )
 )
 navigation.add(
-    navigation.NavItem("console.cards.batches", _l("Card batches"), "boxes", "cards:read", order=41,
-                       operators_only=True)
+    navigation.NavItem(
+        "console.cards.batches", _l("Card batches"), "boxes", "cards:read", order=41, operators_only=True
+    )
 )
 CARD_STATUSES = ("created", "encoding", "issued", "active", "lost", "frozen", "replaced", "cancelled")
 ACTIONS = {"lost": cards.report_lost, "freeze": cards.freeze, "unfreeze": cards.unfreeze, "cancel": cards.cancel}
@@ -87,6 +89,11 @@ def batch(batch_id):
     status = request.args.get("status") or None
     rows = cards.list_batch_cards(found.id, page, status)
     return render_template(
-        "console/cards/batch.html", batch=found, cards=rows, page=page, progress=cards.batch_progress(found.id),
-        statuses=CARD_STATUSES, status=status,
+        "console/cards/batch.html",
+        batch=found,
+        cards=rows,
+        page=page,
+        progress=cards.batch_progress(found.id),
+        statuses=CARD_STATUSES,
+        status=status,
     )

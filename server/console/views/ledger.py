@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, stream_with_context, render_template, request
+from flask import Blueprint, Response, render_template, request, stream_with_context
 from flask_babel import lazy_gettext as _l
 
 from server.console import navigation
@@ -17,8 +17,9 @@ from server.services import queries
 
 blp = Blueprint("ledger", __name__)
 navigation.add(
-    navigation.NavItem("console.ledger.index", _l("Points ledger"), "journal-text", "ledger:read", order=55,
-                       operators_only=True)
+    navigation.NavItem(
+        "console.ledger.index", _l("Points ledger"), "journal-text", "ledger:read", order=55, operators_only=True
+    )
 )
 KINDS = ("sale", "refund", "adjustment", "expiry")
 CSV_LIMIT = 100_000
@@ -53,8 +54,20 @@ def export():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(
-            ("transaction_id", "created_at", "kind", "sale_id", "refund_id", "actor", "memo",
-             "entry_id", "account_id", "account_kind", "owner_id", "amount")
+            (
+                "transaction_id",
+                "created_at",
+                "kind",
+                "sale_id",
+                "refund_id",
+                "actor",
+                "memo",
+                "entry_id",
+                "account_id",
+                "account_kind",
+                "owner_id",
+                "amount",
+            )
         )
         yield "\ufeff" + buffer.getvalue()
         page = Page(1, 500)
@@ -64,9 +77,20 @@ def export():
                 for entry in txn["entries"]:
                     buffer.seek(0), buffer.truncate()
                     writer.writerow(
-                        (txn["id"], local_time(txn["created_at"], "yyyy-MM-dd HH:mm:ss"), txn["kind"],
-                         txn["sale_id"] or "", txn["refund_id"] or "", txn["actor"], txn["memo"], entry["id"],
-                         entry["account_id"], entry["account_kind"], entry["owner_id"], entry["amount"])
+                        (
+                            txn["id"],
+                            local_time(txn["created_at"], "yyyy-MM-dd HH:mm:ss"),
+                            txn["kind"],
+                            txn["sale_id"] or "",
+                            txn["refund_id"] or "",
+                            txn["actor"],
+                            txn["memo"],
+                            entry["id"],
+                            entry["account_id"],
+                            entry["account_kind"],
+                            entry["owner_id"],
+                            entry["amount"],
+                        )
                     )
                     yield buffer.getvalue()
             if len(rows) < page.page_size:

@@ -72,7 +72,11 @@ def index():
     page = page_from_request()
     rows = queries.list_merchants(filters, page)
     return render_template(
-        "console/merchants/index.html", merchants=rows, page=page, filters=filters, trades=TRADES,
+        "console/merchants/index.html",
+        merchants=rows,
+        page=page,
+        filters=filters,
+        trades=TRADES,
         statuses=MERCHANT_STATUSES,
     )
 

@@ -7,7 +7,7 @@ import io
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, stream_with_context, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -28,9 +28,25 @@ blp = Blueprint("sales", __name__)
 navigation.add(navigation.NavItem("console.sales.index", _l("Sales"), "receipt", "sales:read", order=50))
 CSV_LIMIT = 100_000
 CSV_COLUMNS = (
-    "occurred_at", "receipt_no", "merchant", "merchant_id", "terminal_id", "member_id", "level", "method",
-    "amount_fen", "discount_fen", "redeem_points", "redeem_value_fen", "payable_fen", "points_earned",
-    "refunded_fen", "points_reversed", "points_restored", "offline", "sale_id",
+    "occurred_at",
+    "receipt_no",
+    "merchant",
+    "merchant_id",
+    "terminal_id",
+    "member_id",
+    "level",
+    "method",
+    "amount_fen",
+    "discount_fen",
+    "redeem_points",
+    "redeem_value_fen",
+    "payable_fen",
+    "points_earned",
+    "refunded_fen",
+    "points_reversed",
+    "points_restored",
+    "offline",
+    "sale_id",
 )
 
 
@@ -89,12 +105,25 @@ def export():
                 buffer.seek(0), buffer.truncate()
                 writer.writerow(
                     [
-                        local_time(sale["occurred_at"], "yyyy-MM-dd HH:mm:ss"), sale["receipt_no"],
-                        names.get(sale["merchant_id"], ""), sale["merchant_id"], sale["terminal_id"],
-                        sale["member_id"], sale["level"]["code"], sale["method"], sale["amount_fen"],
-                        sale["discount_fen"], sale["redeem_points"], sale["redeem_value_fen"], sale["payable_fen"],
-                        sale["points_earned"], sale["refunded_fen"], sale["points_reversed"],
-                        sale["points_restored"], int(sale["offline"]), sale["id"],
+                        local_time(sale["occurred_at"], "yyyy-MM-dd HH:mm:ss"),
+                        sale["receipt_no"],
+                        names.get(sale["merchant_id"], ""),
+                        sale["merchant_id"],
+                        sale["terminal_id"],
+                        sale["member_id"],
+                        sale["level"]["code"],
+                        sale["method"],
+                        sale["amount_fen"],
+                        sale["discount_fen"],
+                        sale["redeem_points"],
+                        sale["redeem_value_fen"],
+                        sale["payable_fen"],
+                        sale["points_earned"],
+                        sale["refunded_fen"],
+                        sale["points_reversed"],
+                        sale["points_restored"],
+                        int(sale["offline"]),
+                        sale["id"],
                     ]
                 )
                 yield buffer.getvalue()

@@ -58,8 +58,14 @@ def index():
     users = queries.list_staff({}, page)
     names = dict(db.session.execute(select(Merchant.id, Merchant.name)).all())
     return render_template(
-        "console/staff/index.html", users=users, page=page, form=form, merchant_names=names, is_locked=is_locked,
-        action=ActionForm(formdata=None), password_form=PasswordForm(formdata=None),
+        "console/staff/index.html",
+        users=users,
+        page=page,
+        form=form,
+        merchant_names=names,
+        is_locked=is_locked,
+        action=ActionForm(formdata=None),
+        password_form=PasswordForm(formdata=None),
     )
 
 
