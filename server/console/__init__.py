@@ -6,6 +6,8 @@ navigation entries (``server/console/navigation.py``); ``views/__init__.py`` lis
 
 from __future__ import annotations
 
+import os
+
 from flask import Flask
 
 
@@ -14,6 +16,7 @@ def init_console(app: Flask) -> None:
     app.config.setdefault("CONSOLE_MAX_FAILED_LOGINS", 5)
     app.config.setdefault("CONSOLE_LOCKOUT_MINUTES", 15)
     app.config.setdefault("CONSOLE_SESSION_HOURS", 8)
+    app.config.setdefault("PUBLIC_BASE_URL", os.environ.get("PUBLIC_BASE_URL", ""))  # printed on posters
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)  # the console may run offline on a LAN: no CDN
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session

@@ -119,7 +119,7 @@ def ranking(title: str, rows: list[tuple[str, int]], formatter=None, no_data: st
         print_values=True,
         print_values_position="top",
         show_legend=False,
-        show_y_labels=False,  # the values are printed on the bars
+        show_x_labels=False,  # (horizontal: the value axis) the values are printed on the bars
         **NARROW,
         **COMMON,
     )

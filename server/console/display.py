@@ -32,6 +32,17 @@ STATUS_LABELS = {
     "cancelled": _l("Cancelled"),
 }
 STATUS_COLORS = {"active": "success", "issued": "info", "suspended": "warning", "frozen": "warning", "lost": "danger"}
+LEDGER_LABELS = {
+    "member_points": _l("Member points"),
+    "merchant_points_issued": _l("Merchant: points granted"),
+    "merchant_points_accepted": _l("Merchant: points accepted"),
+    "alliance_adjustments": _l("Alliance adjustments"),
+    "alliance_expiry": _l("Points expiry"),
+    "sale": _l("Sale"),
+    "refund": _l("Refund"),
+    "adjustment": _l("Adjustment"),
+    "expiry": _l("Expiry"),
+}
 METHOD_LABELS = {"card": _l("Card"), "code": _l("Code"), "phone": _l("Phone")}
 
 
@@ -91,4 +102,5 @@ def init_display(app: Flask) -> None:
         status=lambda code: STATUS_LABELS.get(code, code),
         status_color=lambda code: STATUS_COLORS.get(code, "secondary"),
         method=lambda code: METHOD_LABELS.get(code, code),
+        ledger_kind=lambda code: LEDGER_LABELS.get(code, code),
     )
