@@ -106,6 +106,13 @@ class RefundForm(FlaskForm):
     submit = SubmitField(_l("Refund"))
 
 
+class PointsAdjustmentForm(FlaskForm):
+    once = HiddenField()
+    points = IntegerField(_l("Points (negative to take away)"), [InputRequired(), NumberRange(-10_000_000, 10_000_000)])
+    reason = StringField(_l("Reason"), [DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Adjust points"))
+
+
 class AllianceForm(FlaskForm):
     name = StringField(_l("Alliance name"), [DataRequired(), Length(max=100)])
     point_value_fen = IntegerField(_l("Value of one point (fen)"), [InputRequired(), NumberRange(1, 10_000)])

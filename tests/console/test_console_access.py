@@ -204,3 +204,16 @@ def test_a_new_password_ends_the_users_other_sessions(app, scene, client):
     assert response.status_code == 302
     assert client.get("/console/").status_code == 302
     assert sign_in(client, "c-support", "another long one").status_code == 302
+
+
+def test_a_feature_adds_its_menu_entry_in_one_place(monkeypatch):
+    from server.api.auth import Actor
+    from server.console import navigation
+
+    monkeypatch.setattr(navigation, "NAVIGATION", list(navigation.NAVIGATION))
+    navigation.add(navigation.NavItem("console.reports.index", "Reports", "graph-up", "ledger:read", order=60))
+    finance, owner = Actor("staff:f", "finance", None), Actor("staff:o", "owner", "mer_1")
+    finance_labels = [str(item.label) for item in navigation.items_for(finance)]
+    assert "Reports" in finance_labels
+    assert finance_labels.index("Reports") > finance_labels.index("Sales")  # ordered by ``order``
+    assert "Reports" not in [str(item.label) for item in navigation.items_for(owner)]

@@ -238,3 +238,34 @@ def test_chinese_by_default_english_on_request(scene, client):
     assert "仪表盘" in chinese and "今日销售额" in chinese
     english = page_text(client.get("/console/?lang=en"))
     assert "Dashboard" in english and "Sales today" in english and "仪表盘" not in english
+
+
+def test_finance_adjusts_points_with_a_reason_through_the_ledger(app, scene, client):
+    assert sign_in(client, "c-finance").status_code == 302
+    page = f"/console/members/{scene.member.id}"
+    url = f"{page}/points"
+    assert post_form(client, page, url, {"points": "200", "reason": ""}).status_code == 422
+    html = page_text(client.get(page))
+    once = re.search(r'class="row g-2 align-items-end adjust-form">.*?name="once"[^>]*value="([^"]+)"', html, re.S)
+    data = {"points": "-150", "reason": "重复积分更正", "once": once.group(1)}
+    assert post_form(client, page, url, data).status_code == 302
+    assert post_form(client, page, url, data).status_code == 302  # replayed, not applied twice
+    with app.app_context():
+        from server.services.members import get_member, points_balance
+
+        balance = points_balance(get_member(scene.member.id))
+        assert db.session.scalar(select(func.sum(LedgerEntry.amount))) == 0
+        db.session.remove()
+    assert balance == 500 - 100 - 100 + _earned(app, scene) - 150
+    [entry] = audit_rows(app, "points.adjust")[-1:]
+    assert entry.details == {"points": -150, "reason": "重复积分更正"}
+    support = app.test_client()
+    assert sign_in(support, "c-support").status_code == 302
+    assert post_form(support, page, url, {"points": "5", "reason": "x"}).status_code == 403
+
+
+def _earned(app, scene) -> int:
+    with app.app_context():
+        earned = db.session.scalar(select(func.sum(Sale.points_earned)))
+        db.session.remove()
+        return earned

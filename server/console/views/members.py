@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, render_template, request
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import current_actor, operators_only, permission_required
-from server.console.forms import ActionForm
+from server.console.forms import ActionForm, PointsAdjustmentForm
+from server.console.once import new_key, run_once
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
 from server.domain.identifiers import normalize_mobile
@@ -51,14 +52,21 @@ def index():
     return render_template("console/members/index.html", members=rows, page=page, q=text)
 
 
-def _member_page(member, phone: str | None = None):
+def _member_page(member, phone: str | None = None, adjust: PointsAdjustmentForm | None = None, status: int = 200):
     detail = queries.member_detail(member)
     sales = db.session.scalars(
         select(Sale).where(Sale.member_id == member.id).order_by(Sale.created_at.desc()).limit(20)
     ).all()
-    return render_template(
-        "console/members/detail.html", member=detail, sales=sales, phone=phone, action=ActionForm(formdata=None)
+    adjust = adjust or PointsAdjustmentForm(formdata=None, once=new_key())
+    page = render_template(
+        "console/members/detail.html",
+        member=detail,
+        sales=sales,
+        phone=phone,
+        action=ActionForm(formdata=None),
+        adjust=adjust,
     )
+    return page, status
 
 
 @blp.route("/members/<member_id>")
@@ -77,3 +85,28 @@ def reveal_phone(member_id):
     member = members.get_member(member_id)
     phone = members.reveal_phone(current_actor().key, member.id)
     return _member_page(member, phone=phone)
+
+
+@blp.route("/members/<member_id>/points", methods=["POST"])
+@permission_required("points:adjust")
+@operators_only
+def adjust_points(member_id):
+    """An audited correction of the member's points with a reason (a new ledger transaction)."""
+    member = members.get_member(member_id)
+    form = PointsAdjustmentForm()
+    if not form.validate_on_submit() or form.points.data == 0:
+        return _member_page(member, adjust=form, status=422)
+    try:
+        done = run_once(
+            form.once.data,
+            lambda: {
+                "balance": members.adjust_points(
+                    current_actor().key, member.id, form.points.data, form.reason.data.strip()
+                )
+            },
+        )
+    except DomainError as exc:
+        flash(_(exc.message), "danger")
+        return _member_page(member, adjust=form, status=409)
+    flash(_("Points adjusted; the balance is now %(balance)s.", balance=done.body["balance"]), "success")
+    return redirect(url_for(".detail", member_id=member.id))
