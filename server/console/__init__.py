@@ -15,6 +15,7 @@ def init_console(app: Flask) -> None:
     """Configure and register the console (its CSRF applies to console forms only, never to the JSON API)."""
     app.config.setdefault("CONSOLE_MAX_FAILED_LOGINS", 5)
     app.config.setdefault("CONSOLE_LOCKOUT_MINUTES", 15)
+    app.config.setdefault("CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS", 20)
     app.config.setdefault("CONSOLE_SESSION_HOURS", 8)
     app.config.setdefault("PUBLIC_BASE_URL", os.environ.get("PUBLIC_BASE_URL", ""))  # printed on posters
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)  # the console may run offline on a LAN: no CDN

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.domain.errors import DomainError, InvalidRequest, NotFound
 from server.extensions import db
-from server.models import StaffUser
+from server.models import AuditLog, StaffUser
 from server.models.base import utcnow
 from server.security.credentials import hash_password, verify_password
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
 
-ANONYMOUS = "anonymous"
+FAILED_SIGN_IN = "console.sign_in_failed"
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
 
@@ -25,6 +25,12 @@ class SignInFailed(DomainError):
 
     code, status, default_message = "sign_in_failed", 401, "Wrong username or password."
     keeps_changes = True
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed sign-ins from one address: it must wait (counted in the shared database)."""
+
+    code, status, default_message = "rate_limited", 429, "Too many failed sign-ins from this address; wait a while."
 
 
 class AccountLocked(DomainError):
@@ -39,6 +45,24 @@ def _limits() -> tuple[int, timedelta]:
     return config.get("CONSOLE_MAX_FAILED_LOGINS", 5), timedelta(minutes=config.get("CONSOLE_LOCKOUT_MINUTES", 15))
 
 
+def _source_actor(source: str) -> str:
+    """Failed sign-ins are logged as the address they came from, so they can be counted per address."""
+    return f"ip:{source or 'unknown'}"[:40]
+
+
+def _check_source(source: str) -> None:
+    """Refuse an address with too many failures in the lock-out period (whichever usernames it tried)."""
+    limit = current_app.config.get("CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS", 20)
+    since = utcnow() - _limits()[1]
+    failures = db.session.scalar(
+        select(func.count())
+        .select_from(AuditLog)
+        .where(AuditLog.actor == _source_actor(source), AuditLog.action == FAILED_SIGN_IN, AuditLog.created_at > since)
+    )
+    if failures >= limit:
+        raise TooManyAttempts()
+
+
 def is_locked(user: StaffUser) -> bool:
     """True while the user's lock-out lasts."""
     return user.locked_until is not None and user.locked_until > utcnow()
@@ -47,23 +71,25 @@ def is_locked(user: StaffUser) -> bool:
 @transactional
 def sign_in(username: str, password: str, source: str = "") -> StaffUser:
     """The active staff user with this username and password; failures count towards a lock-out."""
+    _check_source(source)
     user = db.session.scalar(select(StaffUser).where(StaffUser.username == username.strip()).with_for_update())
     if user is None or user.password_hash is None:
         verify_password(_DUMMY_HASH, password)
-        audit(ANONYMOUS, "console.sign_in_failed", "staff_user", username.strip()[:40], source=source)
+        audit(_source_actor(source), FAILED_SIGN_IN, "staff_user", username.strip()[:40])
         raise SignInFailed()
     if is_locked(user):
-        audit(ANONYMOUS, "console.sign_in_refused_locked", "staff_user", user.id, source=source)
+        audit(_source_actor(source), "console.sign_in_refused_locked", "staff_user", user.id)
         raise AccountLocked(locked_until=user.locked_until.isoformat())
     if not verify_password(user.password_hash, password) or user.status != "active":
         max_failures, lock_for = _limits()
         user.failed_logins += 1
-        audit(ANONYMOUS, "console.sign_in_failed", "staff_user", user.id, failures=user.failed_logins, source=source)
+        audit(_source_actor(source), FAILED_SIGN_IN, "staff_user", user.id, failures=user.failed_logins)
         if user.failed_logins >= max_failures:
             user.locked_until = utcnow() + lock_for
             user.failed_logins = 0
-            audit(ANONYMOUS, "console.account_locked", "staff_user", user.id, until=user.locked_until.isoformat())
-            raise AccountLocked(locked_until=user.locked_until.isoformat())
+            until = user.locked_until.isoformat()
+            audit("system:console", "console.account_locked", "staff_user", user.id, until=until)
+            raise AccountLocked(locked_until=until)
         raise SignInFailed()
     user.failed_logins = 0
     user.locked_until = None

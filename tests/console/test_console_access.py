@@ -217,3 +217,13 @@ def test_a_feature_adds_its_menu_entry_in_one_place(monkeypatch):
     assert "Reports" in finance_labels
     assert finance_labels.index("Reports") > finance_labels.index("Sales")  # ordered by ``order``
     assert "Reports" not in [str(item.label) for item in navigation.items_for(owner)]
+
+
+def test_many_failures_from_one_address_are_refused_whatever_the_username(app, scene, client, monkeypatch):
+    monkeypatch.setitem(app.config, "CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS", 3)
+    for username in ("nobody", "c-admin", "c-finance"):
+        assert sign_in(client, username, "guessing wrongly").status_code == 401
+    assert sign_in(client, "c-support").status_code == 429  # even the right password, from this address
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert sign_in(elsewhere, "c-support").status_code == 302

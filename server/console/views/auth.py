@@ -30,6 +30,9 @@ def sign_in():
         except console_auth.AccountLocked:
             flash(_("Too many failed sign-ins: this account is locked for a while. Ask an administrator."), "danger")
             status = 423
+        except console_auth.TooManyAttempts:
+            flash(_("Too many failed sign-ins from this address. Wait a while and try again."), "danger")
+            status = 429
         except console_auth.SignInFailed:
             flash(_("Wrong username or password."), "danger")
             status = 401
