@@ -19,6 +19,11 @@ except ImportError:  # pragma: no cover
         return (value, label)
 
 
+def _text(value):
+    """Text fields arrive trimmed and never as None (a field missing from the POST is empty)."""
+    return (value or "").strip()
+
+
 def _two_places(form, field):
     if field.data is not None and field.data != field.data.quantize(Decimal("0.01")):
         raise ValidationError(_l("Use at most two decimal places."))
@@ -56,17 +61,17 @@ class ActionForm(FlaskForm):
 
 
 class SignInForm(FlaskForm):
-    username = StringField(_l("Username"), [DataRequired(), Length(max=64)])
+    username = StringField(_l("Username"), [DataRequired(), Length(max=64)], filters=[_text])
     password = PasswordField(_l("Password"), [DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Sign in"))
 
 
 class MerchantForm(FlaskForm):
-    name = StringField(_l("Name"), [DataRequired(), Length(max=100)])
+    name = StringField(_l("Name"), [DataRequired(), Length(max=100)], filters=[_text])
     trade = SelectField(_l("Trade"))
-    region = StringField(_l("Region"), [Length(max=64)])
-    address = StringField(_l("Address"), [Length(max=200)])
-    contact_phone = StringField(_l("Contact phone"), [Length(max=32)])
+    region = StringField(_l("Region"), [Length(max=64)], filters=[_text])
+    address = StringField(_l("Address"), [Length(max=200)], filters=[_text])
+    contact_phone = StringField(_l("Contact phone"), [Length(max=32)], filters=[_text])
     status = SelectField(_l("Status"), choices=[])
     earn_rate = PercentField(_l("Points earned (% of the amount paid)"), [InputRequired()])
     max_redeem = PercentField(_l("Points may pay at most (% of the bill)"), [InputRequired()])
@@ -81,14 +86,14 @@ class LevelDiscountForm(FlaskForm):
 
 class TerminalForm(FlaskForm):
     once = HiddenField()
-    name = StringField(_l("Terminal name"), [DataRequired(), Length(max=100)])
+    name = StringField(_l("Terminal name"), [DataRequired(), Length(max=100)], filters=[_text])
     submit = SubmitField(_l("Register terminal"))
 
 
 class LevelForm(FlaskForm):
-    code = StringField(_l("Code"), [DataRequired(), Length(max=32), Regexp(r"^[a-z0-9_-]+$")])
-    name = StringField(_l("Name"), [DataRequired(), Length(max=50)])
-    name_en = StringField(_l("English name"), [Length(max=50)])
+    code = StringField(_l("Code"), [DataRequired(), Length(max=32), Regexp(r"^[a-z0-9_-]+$")], filters=[_text])
+    name = StringField(_l("Name"), [DataRequired(), Length(max=50)], filters=[_text])
+    name_en = StringField(_l("English name"), [Length(max=50)], filters=[_text])
     rank = IntegerField(_l("Rank (0 is the lowest)"), [InputRequired(), NumberRange(0, 100)])
     upgrade_spend = YuanField(_l("Upgrade at spend over the window (¥)"), [InputRequired(), NumberRange(0)])
     keep_spend = YuanField(_l("Keep the level with spend (¥)"), [InputRequired(), NumberRange(0)])
@@ -102,19 +107,31 @@ class LevelForm(FlaskForm):
 class RefundForm(FlaskForm):
     once = HiddenField()
     amount = YuanField(_l("Amount to refund (¥, empty: the rest)"), [Optional(), NumberRange(min=Decimal("0.01"))])
-    reason = StringField(_l("Reason"), [DataRequired(), Length(max=200)])
+    reason = StringField(_l("Reason"), [DataRequired(), Length(max=200)], filters=[_text])
     submit = SubmitField(_l("Refund"))
+
+
+class BindCardForm(FlaskForm):
+    card_no = StringField(_l("Card number"), [DataRequired(), Length(max=20), Regexp(r"^\d+$")], filters=[_text])
+    submit = SubmitField(_l("Bind card"))
+
+
+class MemberForm(FlaskForm):
+    once = HiddenField()
+    phone = StringField(_l("Mobile phone"), [DataRequired(), Length(max=20)], filters=[_text])
+    display_name = StringField(_l("Name"), [Length(max=50)], filters=[_text])
+    submit = SubmitField(_l("Register member"))
 
 
 class PointsAdjustmentForm(FlaskForm):
     once = HiddenField()
     points = IntegerField(_l("Points (negative to take away)"), [InputRequired(), NumberRange(-10_000_000, 10_000_000)])
-    reason = StringField(_l("Reason"), [DataRequired(), Length(max=200)])
+    reason = StringField(_l("Reason"), [DataRequired(), Length(max=200)], filters=[_text])
     submit = SubmitField(_l("Adjust points"))
 
 
 class AllianceForm(FlaskForm):
-    name = StringField(_l("Alliance name"), [DataRequired(), Length(max=100)])
+    name = StringField(_l("Alliance name"), [DataRequired(), Length(max=100)], filters=[_text])
     point_value_fen = IntegerField(_l("Value of one point (fen)"), [InputRequired(), NumberRange(1, 10_000)])
     level_window_days = IntegerField(_l("Level window (days)"), [InputRequired(), NumberRange(1, 3_650)])
     offline_max_sale = YuanField(_l("Offline sale cap (¥)"), [InputRequired(), NumberRange(0)])
@@ -126,8 +143,10 @@ class AllianceForm(FlaskForm):
 
 
 class StaffForm(FlaskForm):
-    username = StringField(_l("Username"), [DataRequired(), Length(max=64), Regexp(r"^[A-Za-z0-9_.@-]+$")])
-    display_name = StringField(_l("Display name"), [Length(max=100)])
+    username = StringField(
+        _l("Username"), [DataRequired(), Length(max=64), Regexp(r"^[A-Za-z0-9_.@-]+$")], filters=[_text]
+    )
+    display_name = StringField(_l("Display name"), [Length(max=100)], filters=[_text])
     role = SelectField(_l("Role"), choices=[choice(code, label) for code, label in ROLE_LABELS.items()])
     merchant_id = SelectField(_l("Merchant (owners and cashiers)"), choices=[])
     password = PasswordField(_l("Password (at least 10 characters)"), [DataRequired(), Length(min=10, max=200)])
@@ -140,5 +159,5 @@ class PasswordForm(FlaskForm):
 
 
 class CardActionForm(FlaskForm):
-    reason = StringField(_l("Reason"), [Length(max=200)])
+    reason = StringField(_l("Reason"), [Length(max=200)], filters=[_text])
     submit = SubmitField(_l("Apply"))

@@ -269,3 +269,28 @@ def _earned(app, scene) -> int:
         earned = db.session.scalar(select(func.sum(Sale.points_earned)))
         db.session.remove()
         return earned
+
+
+def test_support_registers_a_member_and_binds_a_card(app, scene, client):
+    with app.app_context():
+        from server.services.members import create_cards
+
+        card_no = create_cards("test", 1)[0].card_no
+        db.session.remove()
+    assert sign_in(client, "c-support").status_code == 302
+    created = post_form(
+        client, "/console/members", "/console/members/new", {"phone": "137 0000 1111", "display_name": "周芷若"}
+    )
+    assert created.status_code == 302 and "/console/members/mem_" in created.location
+    detail = created.location
+    assert "137****1111" in page_text(client.get(detail))
+    bound = post_form(client, detail, f"{detail}/cards", {"card_no": card_no})
+    assert bound.status_code == 302
+    assert card_no in page_text(client.get(detail))
+    again = post_form(client, detail, f"{detail}/cards", {"card_no": card_no})  # already bound: refused, shown
+    assert again.status_code == 302
+    assert {"member.register", "card.bind"} <= {row.action for row in audit_rows(app, "member.register")} | {
+        row.action for row in audit_rows(app, "card.bind")
+    }
+    duplicate = post_form(client, "/console/members", "/console/members/new", {"phone": "13700001111"})
+    assert duplicate.status_code == 302 and duplicate.location.endswith("/console/members")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import current_actor, operators_only, permission_required
-from server.console.forms import ActionForm, PointsAdjustmentForm
+from server.console.forms import ActionForm, BindCardForm, MemberForm, PointsAdjustmentForm
 from server.console.once import new_key, run_once
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
@@ -49,7 +49,33 @@ def index():
         filters.update(found or {"card_no": "-"})
     page = page_from_request()
     rows = queries.list_members(filters, page)
-    return render_template("console/members/index.html", members=rows, page=page, q=text)
+    register = MemberForm(formdata=None, once=new_key())
+    return render_template("console/members/index.html", members=rows, page=page, q=text, register=register)
+
+
+@blp.route("/members/new", methods=["POST"])
+@permission_required("members:write")
+@operators_only
+def register():
+    """Register a member at the lowest level (e.g. at the service desk); audited."""
+    form = MemberForm()
+    if form.validate_on_submit():
+        try:
+            done = run_once(
+                form.once.data,
+                lambda: {
+                    "id": members.register_member(
+                        current_actor().key, form.phone.data, (form.display_name.data or "").strip()
+                    ).id
+                },
+            )
+        except DomainError as exc:
+            flash(_(exc.message), "danger")
+        else:
+            return redirect(url_for(".detail", member_id=done.body["id"]))
+    else:
+        flash(_("Enter the member's mobile phone number."), "danger")
+    return redirect(url_for(".index"))
 
 
 def _member_page(member, phone: str | None = None, adjust: PointsAdjustmentForm | None = None, status: int = 200):
@@ -65,6 +91,7 @@ def _member_page(member, phone: str | None = None, adjust: PointsAdjustmentForm 
         phone=phone,
         action=ActionForm(formdata=None),
         adjust=adjust,
+        bind=BindCardForm(formdata=None),
     )
     return page, status
 
@@ -109,4 +136,23 @@ def adjust_points(member_id):
         flash(_(exc.message), "danger")
         return _member_page(member, adjust=form, status=409)
     flash(_("Points adjusted; the balance is now %(balance)s.", balance=done.body["balance"]), "success")
+    return redirect(url_for(".detail", member_id=member.id))
+
+
+@blp.route("/members/<member_id>/cards", methods=["POST"])
+@permission_required("cards:write")
+@operators_only
+def bind_card(member_id):
+    """Bind an issued card to the member and activate it (audited)."""
+    member = members.get_member(member_id)
+    form = BindCardForm()
+    if not form.validate_on_submit():
+        flash(_("Type the card number printed on the card."), "danger")
+    else:
+        try:
+            members.bind_card(current_actor().key, member.id, form.card_no.data)
+        except DomainError as exc:
+            flash(_(exc.message), "danger")
+        else:
+            flash(_("Card %(no)s bound.", no=form.card_no.data), "success")
     return redirect(url_for(".detail", member_id=member.id))
