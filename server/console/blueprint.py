@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from werkzeug.exceptions import HTTPException
@@ -33,6 +33,8 @@ def _setup(state):
 @console.before_request
 def require_sign_in():
     """Load the signed-in user; send everyone else to the sign-in page. Check CSRF on every POST."""
+    if request.endpoint == "console.static":
+        return None
     user = access.signed_in_user()
     g.console_user = user
     g.console_actor = access.actor_for(user) if user else None
@@ -73,6 +75,12 @@ def layout_context():
         "can": access.can,
         "alliance_name": alliance_name,
     }
+
+
+@console.route("/<path:unknown>")
+def unknown_page(unknown):
+    """A mistyped console address gets the console's 404 page (after the sign-in), not the API's JSON."""
+    abort(404)
 
 
 @console.errorhandler(CSRFError)

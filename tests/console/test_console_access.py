@@ -227,3 +227,11 @@ def test_many_failures_from_one_address_are_refused_whatever_the_username(app, s
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.7"
     assert sign_in(elsewhere, "c-support").status_code == 302
+
+
+def test_a_mistyped_console_address_gets_the_console_404_page(scene, client):
+    assert client.get("/console/no/such/page").status_code == 302  # the sign-in comes first
+    assert sign_in(client, "c-admin").status_code == 302
+    response = client.get("/console/no/such/page")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert client.get("/api/v1/no-such-thing").mimetype == "application/json"  # the API keeps its JSON errors

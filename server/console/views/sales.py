@@ -7,7 +7,7 @@ import io
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -186,13 +186,3 @@ def refund(sale_id):
     else:
         flash(_("Refund recorded."), "success")
     return redirect(url_for(".detail", sale_id=sale.id))
-
-
-@blp.route("/refunds/<refund_id>")
-@permission_required("sales:read")
-def refund_detail(refund_id):
-    """A refund leads to its sale."""
-    found = db.session.get(Refund, refund_id)
-    if found is None:
-        abort(404)
-    return redirect(url_for(".detail", sale_id=_scoped_sale(found.sale_id).id))
