@@ -39,6 +39,9 @@ class YuanField(DecimalField):
     def fen(self) -> int | None:
         return None if self.data is None else int(self.data * 100)
 
+    def set_fen(self, value: int) -> None:
+        self.data = Decimal(value) / 100
+
 
 class PercentField(DecimalField):
     """A rate typed in percent (up to two decimals); ``bp`` is the integer rate in basis points."""

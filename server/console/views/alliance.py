@@ -23,7 +23,7 @@ def index():
     settings = alliance.get_settings()
     form = AllianceForm(obj=settings)
     if request.method == "GET":
-        form.offline_max_sale.data = settings.offline_max_sale_fen / 100
+        form.offline_max_sale.set_fen(settings.offline_max_sale_fen)
     elif not can("alliance:write"):
         return redirect(url_for(".index"))
     elif form.validate_on_submit():

@@ -37,8 +37,8 @@ def _fields(form: LevelForm) -> dict:
 
 
 def _fill(form: LevelForm, level) -> None:
-    form.upgrade_spend.data = level.upgrade_spend_fen / 100
-    form.keep_spend.data = level.keep_spend_fen / 100
+    form.upgrade_spend.set_fen(level.upgrade_spend_fen)
+    form.keep_spend.set_fen(level.keep_spend_fen)
     form.default_pays.set_bp(level.default_discount_bp)
     form.min_pays.set_bp(level.min_discount_bp)
     form.max_pays.set_bp(level.max_discount_bp)

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from server.console import navigation
 from server.console.access import can, check_merchant, current_actor, merchant_scope, permission_required
-from server.console.display import STATUS_LABELS, trade_label
+from server.console.display import STATUS_LABELS, percent, trade_label
 from server.console.forms import ActionForm, LevelDiscountForm, MerchantForm, TerminalForm, choice
 from server.console.once import new_key, run_once
 from server.console.paging import page_from_request
@@ -178,8 +178,8 @@ def set_discount(merchant_id, level_id):
                 _(
                     "%(level)s must pay between %(low)s%% and %(high)s%%.",
                     level=level.name,
-                    low=level.min_discount_bp / 100,
-                    high=level.max_discount_bp / 100,
+                    low=percent(level.min_discount_bp).rstrip("%"),
+                    high=percent(level.max_discount_bp).rstrip("%"),
                 ),
                 "danger",
             )
