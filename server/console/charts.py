@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pygal
 from markupsafe import Markup
@@ -57,9 +58,16 @@ def integer_ticks(values: list[int]) -> list[int]:
     return list(range(0, top + step, step))
 
 
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
+
+
 def _svg(chart) -> Markup:
-    """The chart as inline SVG markup (pygal escapes every text it writes)."""
-    return Markup(chart.render(is_unicode=True))
+    """The chart as inline SVG markup (pygal escapes every text it writes).
+
+    pygal adds a script with its tooltip settings even without its JavaScript; it is dropped so the
+    console can forbid scripts in its Content-Security-Policy.
+    """
+    return Markup(_SCRIPT.sub("", chart.render(is_unicode=True)))
 
 
 def daily_bars(

@@ -42,6 +42,8 @@ def test_sign_in_and_out_are_audited_and_sign_out_ends_the_session(app, scene, c
     dashboard = client.get("/console/")
     assert dashboard.status_code == 200
     assert dashboard.headers["Cache-Control"] == "no-store"
+    assert "script-src 'none'" in dashboard.headers["Content-Security-Policy"]
+    assert "<svg" in page_text(dashboard) and "<script" not in page_text(dashboard)  # charts need no scripts
     response = client.post("/console/sign-out", data={"csrf_token": csrf_from(page_text(dashboard))})
     assert response.status_code == 302
     assert client.get("/console/").status_code == 302
