@@ -19,7 +19,10 @@ def init_console(app: Flask) -> None:
     app.config.setdefault("CONSOLE_SESSION_HOURS", 8)
     app.config.setdefault("PUBLIC_BASE_URL", os.environ.get("PUBLIC_BASE_URL", ""))  # printed on posters
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)  # the console may run offline on a LAN: no CDN
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:  # Flask's default is None: no SameSite protection
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"}:  # behind HTTPS
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     if "bootstrap" not in app.extensions:  # Bootstrap-Flask serves Bootstrap's files from its package
         from flask_bootstrap import Bootstrap5

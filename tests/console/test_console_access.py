@@ -38,7 +38,10 @@ def test_pages_need_a_sign_in_and_return_only_to_console_pages(scene, client):
 
 
 def test_sign_in_and_out_are_audited_and_sign_out_ends_the_session(app, scene, client):
-    assert sign_in(client, "c-admin").status_code == 302
+    signed_in = sign_in(client, "c-admin")
+    assert signed_in.status_code == 302
+    cookie = signed_in.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     dashboard = client.get("/console/")
     assert dashboard.status_code == 200
     assert dashboard.headers["Cache-Control"] == "no-store"
