@@ -17,6 +17,7 @@ def init_console(app: Flask) -> None:
     app.config.setdefault("CONSOLE_LOCKOUT_MINUTES", 15)
     app.config.setdefault("CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS", 20)
     app.config.setdefault("CONSOLE_SESSION_HOURS", 8)
+    app.config.setdefault("CONSOLE_IDLE_MINUTES", 60)
     app.config.setdefault("PUBLIC_BASE_URL", os.environ.get("PUBLIC_BASE_URL", ""))  # printed on posters
     app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)  # the console may run offline on a LAN: no CDN
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:  # Flask's default is None: no SameSite protection

@@ -3,59 +3,41 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
-from datetime import timedelta
 
-from flask import abort, current_app, g, session
+from flask import abort, g, session
 
 from server.api.auth import Actor
-from server.extensions import db
 from server.models import StaffUser
-from server.models.base import utcnow
-from server.services.console_auth import is_locked
+from server.services import console_auth
 
-SESSION_USER = "console_user"
-SESSION_FINGERPRINT = "console_fp"
-SESSION_SINCE = "console_since"
+SESSION_TOKEN = "console_session"  # the cookie holds only this random token; the session lives in the database
 
 
-def _fingerprint(user: StaffUser) -> str:
-    """Binds a session to the password it was opened with: a new password ends every other session."""
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, f"{user.id}:{user.password_hash}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def start_session(user: StaffUser) -> None:
-    """Sign ``user`` in: a fresh console session (and CSRF token) that ends after CONSOLE_SESSION_HOURS."""
+def start_session(opened: console_auth.OpenedSession) -> None:
+    """Remember the new console session in the browser, with a fresh CSRF token."""
     end_session()
-    session[SESSION_USER] = user.id
-    session[SESSION_FINGERPRINT] = _fingerprint(user)
-    session[SESSION_SINCE] = int(utcnow().timestamp())
+    session[SESSION_TOKEN] = opened.token
+
+
+def session_token() -> str | None:
+    """This browser's console session token, if any."""
+    return session.get(SESSION_TOKEN)
 
 
 def end_session() -> None:
-    """Forget the console sign-in (other keys of the session, e.g. a member's, stay)."""
-    for key in (SESSION_USER, SESSION_FINGERPRINT, SESSION_SINCE, "csrf_token"):
+    """Forget the console sign-in in this browser (other keys of the session, e.g. a member's, stay)."""
+    for key in (SESSION_TOKEN, "csrf_token"):
         session.pop(key, None)
 
 
 def signed_in_user() -> StaffUser | None:
-    """The staff user of this session, if still active, unlocked and with the same password."""
-    user_id = session.get(SESSION_USER)
-    if not user_id:
+    """The staff user of this browser's live console session (see ``console_auth.session_user``)."""
+    token = session_token()
+    if not token:
         return None
-    lifetime = timedelta(hours=current_app.config["CONSOLE_SESSION_HOURS"])
-    user = db.session.get(StaffUser, user_id)
-    if (
-        utcnow().timestamp() - session.get(SESSION_SINCE, 0) > lifetime.total_seconds()
-        or user is None
-        or user.status != "active"
-        or is_locked(user)
-        or not hmac.compare_digest(session.get(SESSION_FINGERPRINT, ""), _fingerprint(user))
-    ):
+    user = console_auth.session_user(token)
+    if user is None:
         end_session()
-        return None
     return user
 
 

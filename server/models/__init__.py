@@ -3,6 +3,7 @@
 from server.models.alliance import AllianceSettings, Level
 from server.models.base import Base
 from server.models.card import Card, CardAlert, CardBatch
+from server.models.console import ConsoleSession
 from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
 from server.models.member import Member
 from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
@@ -19,6 +20,7 @@ __all__ = [
     "Card",
     "CardAlert",
     "CardBatch",
+    "ConsoleSession",
     "IdempotencyRecord",
     "Identification",
     "LedgerAccount",

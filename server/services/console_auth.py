@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from server.domain.errors import DomainError, InvalidRequest, NotFound
 from server.extensions import db
-from server.models import AuditLog, StaffUser
+from server.models import AuditLog, ConsoleSession, StaffUser
 from server.models.base import utcnow
-from server.security.credentials import hash_password, verify_password
+from server.security.credentials import hash_password, new_token, token_hash, verify_password
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
 
 FAILED_SIGN_IN = "console.sign_in_failed"
+SESSION_TOKEN_PREFIX = "cs_"
+TOUCH_EVERY = timedelta(minutes=1)  # how stale ``last_seen_at`` may get before a request writes it
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
 
@@ -63,14 +66,22 @@ def _check_source(source: str) -> None:
         raise TooManyAttempts()
 
 
+@dataclass(frozen=True)
+class OpenedSession:
+    """A new console session; the clear token exists only here and in the user's browser."""
+
+    user: StaffUser
+    token: str
+
+
 def is_locked(user: StaffUser) -> bool:
     """True while the user's lock-out lasts."""
     return user.locked_until is not None and user.locked_until > utcnow()
 
 
 @transactional
-def sign_in(username: str, password: str, source: str = "") -> StaffUser:
-    """The active staff user with this username and password; failures count towards a lock-out."""
+def sign_in(username: str, password: str, source: str = "") -> OpenedSession:
+    """Open a session for the active staff user with this username and password; failures count towards a lock-out."""
     _check_source(source)
     user = db.session.scalar(select(StaffUser).where(StaffUser.username == username.strip()).with_for_update())
     if user is None or user.password_hash is None:
@@ -93,14 +104,54 @@ def sign_in(username: str, password: str, source: str = "") -> StaffUser:
         raise SignInFailed()
     user.failed_logins = 0
     user.locked_until = None
+    token = new_token(SESSION_TOKEN_PREFIX)
+    db.session.add(ConsoleSession(token_hash=token_hash(token), user_id=user.id, source=source[:64]))
     audit(f"staff:{user.id}", "console.sign_in", "staff_user", user.id, source=source)
+    return OpenedSession(user, token)
+
+
+def session_user(token: str) -> StaffUser | None:
+    """The user of a live session: not ended, not idle too long, not too old, the user active and unlocked."""
+    config = current_app.config
+    now = utcnow()
+    row = db.session.get(ConsoleSession, token_hash(token))
+    if (
+        row is None
+        or row.ended_at is not None
+        or now - row.created_at > timedelta(hours=config.get("CONSOLE_SESSION_HOURS", 8))
+        or now - row.last_seen_at > timedelta(minutes=config.get("CONSOLE_IDLE_MINUTES", 60))
+    ):
+        return None
+    user = db.session.get(StaffUser, row.user_id)
+    if user is None or user.status != "active" or is_locked(user):
+        return None
+    if now - row.last_seen_at > TOUCH_EVERY:
+        _touch(row.token_hash, now)
     return user
 
 
 @transactional
-def sign_out(user_id: str) -> None:
-    """Record that the user signed out of the console."""
-    audit(f"staff:{user_id}", "console.sign_out", "staff_user", user_id)
+def _touch(session_hash: str, now) -> None:
+    db.session.execute(update(ConsoleSession).where(ConsoleSession.token_hash == session_hash).values(last_seen_at=now))
+
+
+@transactional
+def sign_out(token: str) -> None:
+    """End the session for good (a copy of its cookie stops working too); audited."""
+    row = db.session.get(ConsoleSession, token_hash(token))
+    if row is None or row.ended_at is not None:
+        return
+    row.ended_at = utcnow()
+    audit(f"staff:{row.user_id}", "console.sign_out", "staff_user", row.user_id)
+
+
+def _end_sessions(user_id: str) -> None:
+    """End every open session of a user (new password, disabled account)."""
+    db.session.execute(
+        update(ConsoleSession)
+        .where(ConsoleSession.user_id == user_id, ConsoleSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
 
 
 def _staff_user(user_id: str) -> StaffUser:
@@ -121,12 +172,13 @@ def unlock(actor: str, user_id: str) -> StaffUser:
 
 @transactional
 def set_password(actor: str, user_id: str, password: str) -> StaffUser:
-    """Give a staff user a new console password (at least 10 characters); other sessions end."""
+    """Give a staff user a new console password (at least 10 characters); their open sessions end."""
     if len(password) < 10:
         raise InvalidRequest("Passwords need at least 10 characters.", field="password")
     user = _staff_user(user_id)
     user.password_hash = hash_password(password)
     user.locked_until, user.failed_logins = None, 0
+    _end_sessions(user.id)
     audit(actor, "staff.set_password", "staff_user", user.id)
     return user
 
@@ -138,5 +190,7 @@ def set_status(actor: str, user_id: str, status: str) -> StaffUser:
         raise InvalidRequest("Unknown staff status.", field="status")
     user = _staff_user(user_id)
     user.status = status
+    if status != "active":
+        _end_sessions(user.id)
     audit(actor, "staff.set_status", "staff_user", user.id, status=status)
     return user

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from server.extensions import db
-from server.models import AuditLog, Refund, Sale, StaffUser
+from server.models import AuditLog, ConsoleSession, Refund, Sale, StaffUser
 from server.models.base import utcnow
 from tests.console.support import PASSWORD, build_console_world, csrf_from, page_text, post_form, sign_in
 
@@ -240,3 +240,46 @@ def test_a_mistyped_console_address_gets_the_console_404_page(scene, client):
     response = client.get("/console/no/such/page")
     assert response.status_code == 404 and response.mimetype == "text/html"
     assert client.get("/api/v1/no-such-thing").mimetype == "application/json"  # the API keeps its JSON errors
+
+
+def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_is_useless(app, scene, client):
+    assert sign_in(client, "c-admin").status_code == 302
+    copy = app.test_client()
+    copy.set_cookie("session", client.get_cookie("session").value)
+    assert copy.get("/console/").status_code == 200
+    client.post("/console/sign-out", data={"csrf_token": csrf_from(page_text(client.get("/console/")))})
+    assert copy.get("/console/").status_code == 302
+    with app.app_context():
+        assert (
+            db.session.scalar(select(func.count()).select_from(ConsoleSession).where(ConsoleSession.ended_at.is_(None)))
+            == 0
+        )
+        db.session.remove()
+
+
+def test_an_idle_session_ends_and_a_busy_one_stays(app, scene, client, monkeypatch):
+    assert sign_in(client, "c-admin").status_code == 302
+    with app.app_context():
+        db.session.execute(update(ConsoleSession).values(last_seen_at=utcnow() - timedelta(minutes=50)))
+        db.session.commit()
+        db.session.remove()
+    assert client.get("/console/").status_code == 200  # within the hour: still signed in, and seen now
+    with app.app_context():
+        seen = db.session.scalar(select(ConsoleSession.last_seen_at))
+        assert utcnow() - seen < timedelta(minutes=1)
+        db.session.execute(update(ConsoleSession).values(last_seen_at=utcnow() - timedelta(minutes=61)))
+        db.session.commit()
+        db.session.remove()
+    assert client.get("/console/").status_code == 302
+
+
+def test_disabling_a_user_ends_their_sessions(app, scene, client):
+    assert sign_in(client, "c-support").status_code == 302
+    admin = app.test_client()
+    assert sign_in(admin, "c-admin").status_code == 302
+    with app.app_context():
+        user_id = db.session.scalar(select(StaffUser.id).where(StaffUser.username == "c-support"))
+        db.session.remove()
+    assert post_form(admin, "/console/staff", f"/console/staff/{user_id}/disable", {}).status_code == 302
+    assert client.get("/console/").status_code == 302
+    assert sign_in(client, "c-support").status_code == 401

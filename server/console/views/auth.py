@@ -26,7 +26,7 @@ def sign_in():
     status = 200
     if form.validate_on_submit():
         try:
-            user = console_auth.sign_in(form.username.data, form.password.data, source=request.remote_addr or "")
+            opened = console_auth.sign_in(form.username.data, form.password.data, source=request.remote_addr or "")
         except console_auth.AccountLocked:
             flash(_("Too many failed sign-ins: this account is locked for a while. Ask an administrator."), "danger")
             status = 423
@@ -37,7 +37,7 @@ def sign_in():
             flash(_("Wrong username or password."), "danger")
             status = 401
         else:
-            access.start_session(user)
+            access.start_session(opened)
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 422
@@ -48,7 +48,7 @@ def sign_in():
 def sign_out():
     """End the console session (audited)."""
     if ActionForm().validate_on_submit():
-        console_auth.sign_out(access.current_actor().user.id)
+        console_auth.sign_out(access.session_token())
         access.end_session()
         flash(_("You are signed out."), "info")
     return redirect(url_for("console.auth.sign_in"))
