@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from server.domain.errors import DomainError, InvalidRequest, NotFound
 from server.extensions import db
@@ -19,6 +19,7 @@ from server.services.unit_of_work import transactional
 FAILED_SIGN_IN = "console.sign_in_failed"
 SESSION_TOKEN_PREFIX = "cs_"
 TOUCH_EVERY = timedelta(minutes=1)  # how stale ``last_seen_at`` may get before a request writes it
+SESSION_RETENTION = timedelta(days=30)  # a user's old session rows are deleted when they next sign in
 # Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
 
@@ -104,6 +105,11 @@ def sign_in(username: str, password: str, source: str = "") -> OpenedSession:
         raise SignInFailed()
     user.failed_logins = 0
     user.locked_until = None
+    db.session.execute(
+        delete(ConsoleSession).where(
+            ConsoleSession.user_id == user.id, ConsoleSession.created_at < utcnow() - SESSION_RETENTION
+        )
+    )
     token = new_token(SESSION_TOKEN_PREFIX)
     db.session.add(ConsoleSession(token_hash=token_hash(token), user_id=user.id, source=source[:64]))
     audit(f"staff:{user.id}", "console.sign_in", "staff_user", user.id, source=source)
