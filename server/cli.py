@@ -172,7 +172,9 @@ def sms_outbox_command(limit):
     rows = db.session.scalars(select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)).all()
     for message in rows:
         created = message.created_at.strftime("%Y-%m-%d %H:%M:%S")
-        table.add_row(str(message.id), created, message.phone_masked, message.status, message.sender or "", message.text)
+        table.add_row(
+            str(message.id), created, message.phone_masked, message.status, message.sender or "", message.text
+        )
     console.print(table)
 
 

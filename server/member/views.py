@@ -6,6 +6,7 @@ import base64
 import json
 import secrets
 from functools import wraps
+from pathlib import Path
 
 from flask import (
     Response,
@@ -106,7 +107,11 @@ def rate_limited_page(error: RateLimited):
     headers = {"Retry-After": str(error.retry_after)}
     if request.path.startswith("/m/api/"):
         return error_response("rate_limited", "Too many requests; try again later.", 429, {}, headers)
-    return render_template("member/message.html", title=_("Please wait"), text=ERROR_TEXT["rate_limited"]()), 429, headers
+    return (
+        render_template("member/message.html", title=_("Please wait"), text=ERROR_TEXT["rate_limited"]()),
+        429,
+        headers,
+    )
 
 
 @bp.errorhandler(CSRFError)
@@ -390,7 +395,8 @@ def service_worker():
 @bp.route("/vendor/qrious.min.js")
 def qrious_js():
     """The QRious QR-code encoder, served from the js.qrious package (installed from PyPI, not vendored)."""
-    from importlib.resources import files
+    from importlib.util import find_spec
 
-    folder = files("js.qrious") / "resources"
-    return send_from_directory(str(folder), "qrious.min.js", mimetype="text/javascript", max_age=7 * 86400)
+    # Locate the package without importing it (its __init__ pulls in fanstatic, which we do not use).
+    folder = Path(find_spec("js.qrious").submodule_search_locations[0]) / "resources"
+    return send_from_directory(folder, "qrious.min.js", mimetype="text/javascript", max_age=7 * 86400)

@@ -57,7 +57,13 @@ class WechatOAuth:
         if scope not in SCOPES:
             raise ValueError(f"scope must be one of {sorted(SCOPES)}")
         query = urlencode(
-            {"appid": self.app_id, "redirect_uri": redirect_uri, "response_type": "code", "scope": scope, "state": state}
+            {
+                "appid": self.app_id,
+                "redirect_uri": redirect_uri,
+                "response_type": "code",
+                "scope": scope,
+                "state": state,
+            }
         )
         return f"{self.authorize_url_base}?{query}#wechat_redirect"
 
@@ -66,7 +72,12 @@ class WechatOAuth:
         try:
             response = requests.get(
                 f"{self.api_base}/sns/oauth2/access_token",
-                params={"appid": self.app_id, "secret": self.app_secret, "code": code, "grant_type": "authorization_code"},
+                params={
+                    "appid": self.app_id,
+                    "secret": self.app_secret,
+                    "code": code,
+                    "grant_type": "authorization_code",
+                },
                 timeout=self.timeout,
             )
             body = response.json()

@@ -150,7 +150,9 @@ def bind_wechat(member_id: str, openid: str) -> None:
 @transactional
 def log_in_with_wechat(openid: str, device_label: str = "") -> MemberLogin | None:
     """A new device for the member bound to ``openid``, or None (the phone must be verified first)."""
-    member_id = db.session.scalar(select(WechatBinding.member_id).where(WechatBinding.openid_hash == openid_hash(openid)))
+    member_id = db.session.scalar(
+        select(WechatBinding.member_id).where(WechatBinding.openid_hash == openid_hash(openid))
+    )
     member = db.session.get(Member, member_id) if member_id else None
     if member is None or member.status != "active":
         return None

@@ -235,7 +235,9 @@ def export_my_data(member_id: str) -> dict:
 
 def _forfeit_account() -> int:
     account = db.session.scalar(
-        select(LedgerAccount.id).where(LedgerAccount.kind == ALLIANCE_FORFEITED, LedgerAccount.owner_id == ALLIANCE_OWNER)
+        select(LedgerAccount.id).where(
+            LedgerAccount.kind == ALLIANCE_FORFEITED, LedgerAccount.owner_id == ALLIANCE_OWNER
+        )
     )
     return account if account is not None else ledger.open_account(ALLIANCE_FORFEITED, ALLIANCE_OWNER)
 
