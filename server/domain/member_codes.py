@@ -58,7 +58,7 @@ def match_step(secret: bytes, presented_otp: str, now_step: int) -> tuple[str, i
     for delta in ACCEPTED_STEPS:
         if hmac.compare_digest(otp(secret, now_step + delta), presented_otp):
             return "valid", now_step + delta
-    for step in range(now_step - 2, now_step - EXPIRED_LOOKBACK_STEPS, -1):
+    for step in range(now_step - 2, max(-1, now_step - EXPIRED_LOOKBACK_STEPS), -1):
         if hmac.compare_digest(otp(secret, step), presented_otp):
             return "expired", step
     return "invalid", None
