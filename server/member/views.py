@@ -231,6 +231,8 @@ def join():
             flash(_("Welcome! You are now a member."), "success")
             return _start_session(login, url_for("member.card"))
     elif request.method == "POST":
+        if form.csrf_token.errors:
+            return csrf_failed(None)
         flash(_("Please fill in every field and agree to the privacy terms."), "error")
     return render_template("member/join.html", form=form, merchant_name=merchant_name, alliance=get_settings())
 
@@ -248,6 +250,8 @@ def login():
             target = request.args.get("next", "")
             return _start_session(login_result, target if target.startswith("/m/") else url_for("member.card"))
     elif request.method == "POST":
+        if form.csrf_token.errors:
+            return csrf_failed(None)
         flash(_("Please enter your mobile number and the 6-digit code."), "error")
     return render_template("member/login.html", form=form, alliance=get_settings())
 
