@@ -87,7 +87,7 @@ def test_identify_is_rate_limited_per_terminal(app, client, monkeypatch):
     monkeypatch.setitem(ratelimit.LIMITS, "identify:terminal", "3/minute")
     with app.app_context():
         world = make_world()
-        _, card = members.register_member(ACTOR, "13900008888"), None
+        members.register_member(ACTOR, "13900008888")
         db.session.remove()
     for _ in range(3):
         response = client.post("/api/v1/identify", json={"phone": "13900008888"}, headers=world.shop_a.auth)
