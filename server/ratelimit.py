@@ -27,7 +27,6 @@ LIMITS = {
     "login:ip": "60/hour",
     "card_bind:member": "10/hour",
     "identify:terminal": "120/minute",
-    "identify:ip": "600/minute",
 }
 
 

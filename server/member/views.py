@@ -20,7 +20,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_datetime
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
@@ -67,14 +67,15 @@ def yuan(fen: int) -> str:
 
 @bp.app_template_filter("discount")
 def discount(bp_value: int) -> str:
-    """9500 bp → ``9.5折`` in Chinese, ``5% off`` in English; 10000 → no discount."""
+    """9500 bp → ``9.5折`` in Chinese, ``5% off`` in English; 10000 → no discount (integer arithmetic)."""
     if bp_value >= 10_000:
         return _("No discount")
-    if str(g.get("language", "")) == "en" or request.args.get("lang") == "en" or request.cookies.get("lang") == "en":
+    if str(get_locale()) == "en":
         off = 10_000 - bp_value
-        return f"{off // 100}{'.' + str(off % 100).rstrip('0') if off % 100 else ''}% off"
-    tenths = f"{bp_value / 1000:.2f}".rstrip("0").rstrip(".")  # display only; amounts never use this
-    return f"{tenths}折"
+        decimals = f"{off % 100:02d}".rstrip("0")
+        return f"{off // 100}{'.' + decimals if decimals else ''}% off"
+    decimals = f"{bp_value % 1000:03d}".rstrip("0")
+    return f"{bp_value // 1000}{'.' + decimals if decimals else ''}折"
 
 
 @bp.app_template_filter("local_time")
