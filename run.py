@@ -37,6 +37,7 @@ def main() -> None:
     print(f"\nAllianceCard demo on {app.config['SQLALCHEMY_DATABASE_URI']}")
     print(f"  API docs:  {base}/api/v1/docs")
     print(f"  OpenAPI:   {base}/api/v1/openapi.json")
+    print(f"  Members:   {base}/m/  (register: {base}/m/join; login codes: log and `alliance-server sms outbox`)")
     if creds:
         print_demo_credentials(creds)
         token = creds["merchants"][0]["terminal_token"]

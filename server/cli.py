@@ -59,6 +59,7 @@ def print_demo_credentials(creds: dict) -> None:
             f"Merchant [bold]{merchant['name']}[/bold] ({merchant['id']}) terminal token: {merchant['terminal_token']}",
             soft_wrap=True,
         )
+    console.print("Member pages (phone login; the SMS code is in the log and `alliance-server sms outbox`): /m/")
     table = Table("member", "phone", "card number")
     for member in creds["members"]:
         table.add_row(member["name"], member["phone"], member["card_no"])
@@ -150,3 +151,37 @@ def purge_idempotency_keys_command():
     from server.services.idempotency import KEY_RETENTION, purge_expired_keys
 
     console.print(f"deleted {purge_expired_keys()} idempotency records older than {KEY_RETENTION.days} days")
+
+
+@main.group("sms")
+def sms_group():
+    """Text messages (the outbox every SMS goes through)."""
+
+
+@sms_group.command("outbox")
+@click.option("--limit", type=int, default=20, show_default=True)
+@with_appcontext
+def sms_outbox_command(limit):
+    """Print the latest messages (phone numbers masked)."""
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.models import SmsMessage
+
+    table = Table("id", "created", "phone", "status", "sender", "text")
+    rows = db.session.scalars(select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)).all()
+    for message in rows:
+        created = message.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(
+            str(message.id), created, message.phone_masked, message.status, message.sender or "", message.text
+        )
+    console.print(table)
+
+
+@sms_group.command("dispatch")
+@with_appcontext
+def sms_dispatch_command():
+    """Send pending messages through the configured sender (SMS_SENDER); failures stay for a retry."""
+    from server.notifications.sms import dispatch_pending
+
+    console.print(f"sent {dispatch_pending()} messages")

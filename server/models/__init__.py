@@ -5,6 +5,7 @@ from server.models.base import Base
 from server.models.card import Card, CardAlert, CardBatch
 from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
 from server.models.member import Member
+from server.models.member_access import LoginCode, MemberCodeUse, MemberDevice, MerchantPoster, WechatBinding
 from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
 from server.models.notification import SmsMessage
 from server.models.records import AuditLog, IdempotencyRecord
@@ -25,13 +26,18 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransaction",
     "Level",
+    "LoginCode",
     "Member",
+    "MemberCodeUse",
+    "MemberDevice",
     "Merchant",
     "MerchantLevelDiscount",
+    "MerchantPoster",
     "PersonalToken",
     "Refund",
     "Sale",
     "SmsMessage",
     "StaffUser",
     "Terminal",
+    "WechatBinding",
 ]

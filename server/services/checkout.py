@@ -10,7 +10,6 @@ from sqlalchemy import bindparam, func, select, update
 
 from server.domain.errors import (
     CardUnknown,
-    CodeInvalid,
     Conflict,
     IdentificationExpired,
     InvalidRequest,
@@ -40,6 +39,7 @@ from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, 
 from server.services import cards, ledger
 from server.services.alliance import get_settings
 from server.services.levels import level_rule
+from server.services.member_codes import verify_member_code
 from server.services.members import find_member_by_phone
 from server.services.unit_of_work import transactional
 
@@ -139,15 +139,25 @@ def _card_by_number(card_no: str) -> Card:
     return cards.check_usable(card)
 
 
-def _resolve_member(card: dict | None, code: str | None, phone: str | None, settings) -> tuple[str, str, Card | None]:
-    """Return (method, member_id, card) for what the terminal captured (chip counters are not checked here)."""
+def _resolve_member(
+    card: dict | None,
+    code: str | None,
+    phone: str | None,
+    settings,
+    terminal_id: str | None = None,
+    at: datetime | None = None,
+) -> tuple[str, str, Card | None]:
+    """Return (method, member_id, card) for what the terminal captured (chip counters are not checked here).
+
+    A dynamic member code is checked against ``at`` (an offline sale's time) or now, and used up.
+    """
     if card is not None:
         found = cards.verified_chip_card(card)[0]
         return "card", found.member_id, found
     if code is not None:
         kind, digits = classify_scanned_code(code, settings.member_code_prefix)
         if kind == "member_code":
-            raise CodeInvalid("Dynamic member codes cannot be verified by this server yet.")
+            return "code", verify_member_code(digits, settings.member_code_prefix, terminal_id, at), None
         found = _card_by_number(digits)
         return "code", found.member_id, found
     return "phone", find_member_by_phone(phone).id, None
@@ -162,7 +172,7 @@ def identify(terminal: Terminal, *, card: dict | None = None, code: str | None =
         found_card, card_update = cards.identify_chip(terminal, card)
         method, member_id = "card", found_card.member_id
     else:
-        method, member_id, found_card = _resolve_member(None, code, phone, settings)
+        method, member_id, found_card = _resolve_member(None, code, phone, settings, terminal.id)
     who = member_at_merchant(member_id, terminal.merchant_id)
     token = new_token(IDENTIFICATION_TOKEN_PREFIX)
     expires_at = utcnow() + timedelta(seconds=current_app.config["IDENTIFICATION_TTL_SECONDS"])
@@ -293,7 +303,7 @@ def record_sale(
     if offline:
         occurred_at = occurred_at or now
         _check_offline(settings, amount_fen, redeem_points, occurred_at)
-        method, member_id, found_card = _resolve_member(card, code, None, settings)
+        method, member_id, found_card = _resolve_member(card, code, None, settings, terminal.id, occurred_at)
         card_id = found_card.id if found_card else None
     else:
         found = _open_identification(terminal, identification_token, consume=True)
