@@ -15,6 +15,7 @@ from server.domain.ledger import (
 )
 from server.domain.money import MAX_AMOUNT_FEN
 from server.domain.permissions import ROLES
+from server.services.cards import card_check_code
 from server.services.catalog import TRADES
 
 MERCHANT_STATUSES = ("active", "suspended", "closed")
@@ -219,6 +220,12 @@ class CardSchema(Schema):
     replaced_by_id = fields.String(allow_none=True)
     status_changed_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
+
+
+class PrintCardSchema(CardSchema):
+    check_code = fields.Function(
+        lambda card: card_check_code(card.card_no), metadata={"description": "Printed for the member to bind the card"}
+    )
 
 
 class CardEnvelopeSchema(Schema):

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import or_, select
 
 from server.domain.errors import CardCheckFailed, NotFound
@@ -40,7 +39,6 @@ from server.services.members import bind_card
 from server.services.unit_of_work import transactional
 
 ALLIANCE_FORFEITED = "alliance_forfeited"  # points given up when a member closes the account
-CARD_CHECK_DIGITS = 6
 HISTORY_LIMIT = 50
 
 
@@ -148,21 +146,11 @@ def merchant_regions() -> list[str]:
     return [r for r in db.session.scalars(select(Merchant.region).where(Merchant.status == "active").distinct()) if r]
 
 
-def card_check_code(card_no: str) -> str:
-    """The check code printed with a card (e.g. under a scratch-off strip): 6 digits keyed by the server.
-
-    Knowing a card number (it is on receipts) is not enough to bind someone else's card to oneself.
-    """
-    key = current_app.extensions["alliance_keys"].card_master
-    digest = hmac.new(key, f"card-check:{card_no}".encode(), hashlib.sha256).digest()
-    return f"{int.from_bytes(digest[:8], 'big') % 10**CARD_CHECK_DIGITS:0{CARD_CHECK_DIGITS}d}"
-
-
 @transactional
 def bind_physical_card(member_id: str, card_no: str, check_code: str) -> Card:
     """Bind a physical card the member holds, proven by its printed check code."""
     card_no = card_no.replace(" ", "")
-    if not is_valid_card_number(card_no) or not hmac.compare_digest(card_check_code(card_no), check_code.strip()):
+    if not is_valid_card_number(card_no) or not hmac.compare_digest(cards.card_check_code(card_no), check_code.strip()):
         raise CardCheckFailed()
     return bind_card(f"member:{member_id}", member_id, card_no)
 

@@ -17,7 +17,8 @@ from server.extensions import db
 from server.models import Card, LedgerAccount, LedgerEntry, LoginCode, Member
 from server.ratelimit import limiter
 from server.services import member_login, member_portal, members
-from server.services.member_portal import ALLIANCE_FORFEITED, card_check_code
+from server.services.cards import card_check_code
+from server.services.member_portal import ALLIANCE_FORFEITED
 from tests.builders import ACTOR, make_world
 from tests.live_server import assert_error
 from tests.member.support import last_login_code, register_phone
