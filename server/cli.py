@@ -150,3 +150,89 @@ def purge_idempotency_keys_command():
     from server.services.idempotency import KEY_RETENTION, purge_expired_keys
 
     console.print(f"deleted {purge_expired_keys()} idempotency records older than {KEY_RETENTION.days} days")
+
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@main.group("settlement")
+def settlement_group():
+    """Daily settlement between the alliance and its merchants."""
+
+
+@settlement_group.command("close")
+@click.option("--date", "day", type=DATE, help="Business day (default: yesterday's).")
+@with_appcontext
+def settlement_close_command(day):
+    """Close a business day for every merchant (closing it again changes nothing)."""
+    from server.services.jobs import run_job
+
+    outcome = run_job("close-settlement", day.date() if day else None)
+    console.print(f"close-settlement {outcome.run_date}: {outcome.status} {outcome.summary}", soft_wrap=True)
+
+
+@settlement_group.command("reconcile")
+@click.option("--date", "day", type=DATE, required=True, help="Business day to check.")
+@with_appcontext
+def settlement_reconcile_command(day):
+    """Check statements, ledger and sales agree to the fen; exit 1 naming every difference."""
+    from server.services.reconciliation import reconcile
+
+    differences = reconcile(day.date())
+    if differences:
+        for difference in differences:
+            click.echo(f"DIFFERENCE {difference}")
+        raise click.ClickException(f"{len(differences)} difference(s) on {day.date().isoformat()}")
+    click.echo(f"{day.date().isoformat()}: statements, ledger and sales agree; the ledger is balanced")
+
+
+@settlement_group.command("statement")
+@click.option("--merchant", "merchant_id", required=True)
+@click.option("--date", "day", type=DATE, required=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "pdf"]), default="csv", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), required=True)
+@with_appcontext
+def settlement_statement_command(merchant_id, day, fmt, output):
+    """Write a merchant's statement of a closed day as CSV or PDF."""
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.models import Settlement
+    from server.services.finance import render_statement
+
+    found = db.session.scalar(
+        select(Settlement.id).where(Settlement.merchant_id == merchant_id, Settlement.business_day == day.date())
+    )
+    if found is None:
+        raise click.ClickException("no settlement for this merchant and day (is the day closed?)")
+    content, _ = render_statement(found, None, fmt)
+    with open(output, "wb") as handle:
+        handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
+    console.print(f"statement written to {output}")
+
+
+@main.group("jobs")
+def jobs_group():
+    """Background jobs (run from cron; safe to run twice or from two workers at once)."""
+
+
+@jobs_group.command("run")
+@click.option("--job", "names", multiple=True, help="Job to run (repeatable; default: all, in order).")
+@click.option("--date", "day", type=DATE, help="Date the jobs run for (default: each job's own).")
+@with_appcontext
+def jobs_run_command(names, day):
+    """Run jobs: expire-points, notify-expiring, close-settlement, dispatch-sms, purge-idempotency-keys."""
+    from server.services.jobs import JOBS, run_job
+
+    unknown = [name for name in names if name not in JOBS]
+    if unknown:
+        raise click.BadParameter(f"unknown job(s) {', '.join(unknown)}; known: {', '.join(JOBS)}", param_hint="--job")
+    for name in names or JOBS:
+        outcome = run_job(name, day.date() if day else None)
+        click.echo(
+            json.dumps(
+                {"job": name, "date": outcome.run_date.isoformat(), "status": outcome.status, **outcome.summary},
+                ensure_ascii=False,
+                default=str,
+            )
+        )

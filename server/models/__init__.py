@@ -7,8 +7,10 @@ from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, Led
 from server.models.member import Member
 from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
 from server.models.notification import SmsMessage
+from server.models.points import PointsLot, PointsLotSpend
 from server.models.records import AuditLog, IdempotencyRecord
 from server.models.sale import Identification, Refund, Sale
+from server.models.settlement import JobRun, Settlement, SettlementDay
 from server.models.staff import PersonalToken, StaffUser
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "CardAlert",
     "CardBatch",
     "IdempotencyRecord",
+    "JobRun",
     "Identification",
     "LedgerAccount",
     "LedgerEntry",
@@ -29,8 +32,12 @@ __all__ = [
     "Merchant",
     "MerchantLevelDiscount",
     "PersonalToken",
+    "PointsLot",
+    "PointsLotSpend",
     "Refund",
     "Sale",
+    "Settlement",
+    "SettlementDay",
     "SmsMessage",
     "StaffUser",
     "Terminal",
