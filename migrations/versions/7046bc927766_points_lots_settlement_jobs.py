@@ -1,13 +1,19 @@
-"""points lots settlement jobs
+"""points lots and expiry, daily settlement, job runs; opening lots for existing balances
+
+Existing members' points become one opening lot each (earned today in the alliance's time zone,
+expiring by the default policy: the end of the year after next), so that a member's open lots sum to
+their points balance from the first moment.
 
 Revision ID: 7046bc927766
 Revises: 7040eb4a2493
 Create Date: 2026-11-22 19:11:48.856618
 
 """
-from alembic import op
-import sqlalchemy as sa
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '7046bc927766'
@@ -119,10 +125,17 @@ def upgrade():
         batch_op.add_column(sa.Column('points_expiry_months', sa.Integer(), server_default='24', nullable=False))
         batch_op.add_column(sa.Column('expiry_notice_days', sa.Integer(), server_default='30', nullable=False))
         batch_op.add_column(sa.Column('business_day_cutoff_hour', sa.Integer(), server_default='4', nullable=False))
+        batch_op.create_check_constraint(
+            op.f('ck_alliance_settings_cutoff_hour_range'), 'business_day_cutoff_hour >= 0 AND business_day_cutoff_hour < 24'
+        )
 
     with op.batch_alter_table('merchants', schema=None) as batch_op:
         batch_op.add_column(sa.Column('service_fee_bp', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('service_fee_per_sale_fen', sa.Integer(), server_default='0', nullable=False))
+        batch_op.create_check_constraint(
+            op.f('ck_merchants_service_fee_range'),
+            'service_fee_bp >= 0 AND service_fee_bp <= 10000 AND service_fee_per_sale_fen >= 0',
+        )
 
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.create_index('ix_refunds_created_at', ['created_at'], unique=False)
@@ -131,6 +144,43 @@ def upgrade():
         batch_op.create_index('ix_sales_created_at', ['created_at'], unique=False)
 
     # ### end Alembic commands ###
+    _open_lots_for_existing_balances()
+
+
+def _open_lots_for_existing_balances():
+    """One opening lot per member holding points (data migration)."""
+    connection = op.get_bind()
+    zone = connection.execute(sa.text("SELECT timezone FROM alliance_settings WHERE id = 1")).scalar()
+    today = datetime.now(ZoneInfo(zone or "Asia/Shanghai")).date()
+    holders = connection.execute(
+        sa.text(
+            "SELECT m.id, a.balance FROM members m JOIN ledger_accounts a ON a.id = m.points_account_id "
+            "WHERE a.balance > 0 ORDER BY m.id"
+        )
+    ).all()
+    if not holders:
+        return
+    names = ('member_id', 'source', 'earned_on', 'expires_on', 'points', 'remaining', 'expired_points', 'created_at')
+    lots = sa.table('points_lots', *(sa.column(name) for name in names))
+    now = datetime.now(ZoneInfo("UTC"))
+    if connection.dialect.name == "sqlite":  # the app stores naive UTC on SQLite
+        now = now.replace(tzinfo=None)
+    connection.execute(
+        lots.insert(),
+        [
+            {
+                'member_id': member_id,
+                'source': 'opening',
+                'earned_on': today,
+                'expires_on': date(today.year + 2, 12, 31),
+                'points': balance,
+                'remaining': balance,
+                'expired_points': 0,
+                'created_at': now,
+            }
+            for member_id, balance in holders
+        ],
+    )
 
 
 def downgrade():
@@ -142,10 +192,12 @@ def downgrade():
         batch_op.drop_index('ix_refunds_created_at')
 
     with op.batch_alter_table('merchants', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_merchants_service_fee_range'), type_='check')
         batch_op.drop_column('service_fee_per_sale_fen')
         batch_op.drop_column('service_fee_bp')
 
     with op.batch_alter_table('alliance_settings', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_alliance_settings_cutoff_hour_range'), type_='check')
         batch_op.drop_column('business_day_cutoff_hour')
         batch_op.drop_column('expiry_notice_days')
         batch_op.drop_column('points_expiry_months')
