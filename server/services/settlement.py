@@ -106,8 +106,11 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
             closable_from=(end + grace).isoformat(),
         )
     activity = day_activity(start, end)
+    # every active merchant gets its row (zero on a quiet day), any other merchant if it had activity
     merchants = db.session.execute(
-        select(Merchant.id, Merchant.service_fee_bp, Merchant.service_fee_per_sale_fen).where(Merchant.created_at < end)
+        select(Merchant.id, Merchant.service_fee_bp, Merchant.service_fee_per_sale_fen)
+        .where((Merchant.status == "active") | Merchant.id.in_(list(activity)))
+        .order_by(Merchant.id)
     ).all()
     closed_at = utcnow()
     rows = []
