@@ -55,7 +55,10 @@ def statement_csv(settlement: Settlement, merchant_name: str, lines: list[dict])
     writer.writerow(LINE_COLUMNS)
     for line in lines:
         writer.writerow(
-            [line["recorded_at"].isoformat() if name == "recorded_at" else line[name] or "" for name in LINE_COLUMNS]
+            [
+                line["recorded_at"].isoformat() if name == "recorded_at" else "" if line[name] is None else line[name]
+                for name in LINE_COLUMNS
+            ]
         )
     return out.getvalue()
 
