@@ -115,7 +115,9 @@ def points_report() -> dict:
     """Points outstanding (the alliance's liability), breakage, redemption rate, as the ledger stands now."""
     settings = get_settings()
     balances = dict(
-        db.session.execute(select(LedgerAccount.kind, func.sum(LedgerAccount.balance)).group_by(LedgerAccount.kind))
+        db.session.execute(
+            select(LedgerAccount.kind, func.sum(LedgerAccount.balance)).group_by(LedgerAccount.kind)
+        ).all()
     )
     outstanding = int(balances.get(MEMBER_POINTS, 0))
     granted = -int(balances.get(MERCHANT_ISSUED, 0))  # net of refunds' take-backs
