@@ -165,10 +165,16 @@ def settlement_group():
 @with_appcontext
 def settlement_close_command(day):
     """Close a business day for every merchant (closing it again changes nothing)."""
-    from server.services.jobs import run_job
+    from datetime import timedelta
 
-    outcome = run_job("close-settlement", day.date() if day else None)
-    console.print(f"close-settlement {outcome.run_date}: {outcome.status} {outcome.summary}", soft_wrap=True)
+    from server.services.settlement import close_day, current_business_day
+
+    business_day = day.date() if day else current_business_day() - timedelta(days=1)
+    result = close_day(CLI_ACTOR, business_day)
+    closed = result.day
+    summary = {"business_day": business_day.isoformat(), "closed_now": result.closed_now}
+    summary.update(merchants=closed.merchants, net_fen=closed.net_fen, closed_by=closed.closed_by)
+    click.echo(json.dumps(summary, ensure_ascii=False))
 
 
 @settlement_group.command("reconcile")
@@ -236,3 +242,7 @@ def jobs_run_command(names, day):
                 default=str,
             )
         )
+
+
+if __name__ == "__main__":  # python -m server.cli (tests and workers spawn it with the interpreter they run on)
+    main()
