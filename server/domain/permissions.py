@@ -18,7 +18,7 @@ _READ_ALL = {
 }
 
 # Granted to no role by name, only through admin's "*": alliance-wide writes and staff management.
-ADMIN_ONLY_PERMISSIONS = {"merchants:write", "levels:write", "staff:read", "staff:write"}
+ADMIN_ONLY_PERMISSIONS = {"merchants:write", "levels:write", "staff:read", "staff:write", "alliance:write"}
 
 PERMISSIONS: dict[str, set[str]] = {
     "admin": {"*"},
