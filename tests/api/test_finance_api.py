@@ -163,3 +163,29 @@ def test_finance_operations_are_documented(client):
     assert {"points_outstanding", "breakage_value_fen", "redemption_rate_bp"} <= set(
         schemas["PointsReport"]["properties"]
     )
+
+
+def test_admin_sets_the_expiry_policy_and_cut_off_until_a_day_is_closed(app, client):
+    with app.app_context():
+        staffed = make_staffed_world()
+        db.session.remove()
+    admin = staffed.auth("admin")
+    changed = client.patch(
+        f"{API}/alliance",
+        json={"points_expiry_policy": "months", "points_expiry_months": 18, "business_day_cutoff_hour": 5},
+        headers=admin,
+    )
+    assert changed.status_code == 200, changed.json
+    assert (changed.json["points_expiry_policy"], changed.json["points_expiry_months"]) == ("months", 18)
+    assert changed.json["business_day_cutoff_hour"] == 5
+    weekly = client.patch(f"{API}/alliance", json={"points_expiry_policy": "weekly"}, headers=admin)
+    assert_error(weekly, 422, "invalid_request")
+    by_finance = client.patch(f"{API}/alliance", json={"expiry_notice_days": 7}, headers=staffed.auth("finance"))
+    assert_error(by_finance, 403, "forbidden")
+    closing = client.post(
+        f"{API}/settlements/closings", json={"business_day": "2026-01-05"}, headers=with_key(staffed.auth("finance"))
+    )
+    assert closing.status_code == 201
+    moved = client.patch(f"{API}/alliance", json={"business_day_cutoff_hour": 6}, headers=admin)
+    assert_error(moved, 409, "conflict")
+    assert client.patch(f"{API}/alliance", json={"expiry_notice_days": 14}, headers=admin).status_code == 200
