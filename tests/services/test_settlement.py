@@ -176,3 +176,26 @@ def test_jobs_run_command_prints_one_line_per_job(app, run_cli):
     assert [(line["job"], line["status"]) for line in lines] == [("expire-points", "done"), ("dispatch-sms", "done")]
     bad = run_cli("jobs", "run", "--job", "nope")
     assert bad.exit_code == 2 and "unknown job" in bad.output
+
+
+def test_the_in_process_scheduler_runs_every_job(app):
+    import time
+
+    from server.services.jobs import JOBS, start_scheduler
+
+    with app.app_context():
+        make_world()
+        db.session.remove()
+    thread = start_scheduler(app, 0.05)
+    try:
+        deadline = time.monotonic() + 20
+        with app.app_context():
+            while set(db.session.scalars(select(JobRun.job).distinct())) != set(JOBS):
+                assert time.monotonic() < deadline, "the scheduler did not run every job"
+                db.session.remove()
+                time.sleep(0.05)
+            db.session.remove()
+    finally:
+        thread.stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
