@@ -132,7 +132,7 @@ def statement_pdf(settlement: Settlement, merchant_name: str, lines: list[dict],
         title=f"{merchant_name} {s.business_day} 结算单",
     )
     story = [
-        Paragraph(f"{alliance} · 商户日结算单 Settlement statement", title),
+        Paragraph(f"{alliance}  商户日结算单 Settlement statement", title),
         Paragraph(f"商户 Merchant：{merchant_name}（{s.merchant_id}）", body),
         Paragraph(
             f"营业日 Business day：{s.business_day.isoformat()}　结算单号：{s.id}　积分面值：{s.point_value_fen} 分",
