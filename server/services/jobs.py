@@ -51,8 +51,9 @@ def _notify_expiring(day: date) -> dict:
 
 
 def _close_settlement(day: date) -> dict:
-    result = settlement.close_day(ACTOR, day)
-    return {"business_day": day.isoformat(), "closed_now": result.closed_now, "merchants": result.day.merchants}
+    # every day still open through ``day`` (days missed while the job did not run get closed too)
+    closed = settlement.close_through(ACTOR, day)
+    return {"through": day.isoformat(), "closed_now": day in closed, "closed_days": [d.isoformat() for d in closed]}
 
 
 def _dispatch_sms(day: date) -> dict:

@@ -98,8 +98,8 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
         return CloseResult(existing, False)
     settings = get_settings()
     start, end = business_day_window(day, settings.timezone, settings.business_day_cutoff_hour)
-    grace = timedelta(minutes=current_app.config.get("SETTLEMENT_GRACE_MINUTES", 10))
-    if (now or utcnow()) < end + grace:
+    if not _closable(day, now):
+        grace = timedelta(minutes=current_app.config.get("SETTLEMENT_GRACE_MINUTES", 10))
         raise Conflict(
             "This business day has not ended yet (or ended moments ago).",
             business_day=day.isoformat(),
@@ -147,6 +147,57 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
     if rows:
         db.session.execute(insert(Settlement.__table__), rows)
     return CloseResult(closed, True)
+
+
+MAX_DAYS_PER_RUN = 92
+
+
+def first_activity_day() -> date | None:
+    """The business day of the earliest sale or refund (None: nothing happened yet)."""
+    earliest = [
+        moment
+        for moment in (
+            db.session.scalar(select(func.min(Sale.created_at))),
+            db.session.scalar(select(func.min(Refund.created_at))),
+        )
+        if moment is not None
+    ]
+    if not earliest:
+        return None
+    settings = get_settings()
+    return business_day_of(min(earliest), settings.timezone, settings.business_day_cutoff_hour)
+
+
+@transactional
+def close_through(actor: str, day: date, now: datetime | None = None) -> list[date]:
+    """Close every day still open from the first day with activity through ``day``, oldest first.
+
+    At most MAX_DAYS_PER_RUN days in one call (the next call goes on); returns the days closed now.
+    """
+    _lock_settlement()
+    start = min(first_activity_day() or day, day)
+    closed = set(
+        db.session.scalars(
+            select(SettlementDay.business_day).where(
+                SettlementDay.business_day >= start, SettlementDay.business_day <= day
+            )
+        )
+    )
+    open_days = [
+        start + timedelta(days=offset)
+        for offset in range((day - start).days + 1)
+        if start + timedelta(days=offset) not in closed
+    ]
+    if open_days and open_days[-1] == day and not _closable(day, now):
+        open_days.pop()  # still running (or within the grace period): the days before it can close
+        if not open_days:
+            close_day(actor, day, now)  # raises Conflict, naming when it can close
+    return [close_day(actor, open_day, now).day.business_day for open_day in open_days[:MAX_DAYS_PER_RUN]]
+
+
+def _closable(day: date, now: datetime | None) -> bool:
+    grace = timedelta(minutes=current_app.config.get("SETTLEMENT_GRACE_MINUTES", 10))
+    return (now or utcnow()) >= day_window(day)[1] + grace
 
 
 def get_settlement(settlement_id: str, merchant_scope: str | None) -> Settlement:

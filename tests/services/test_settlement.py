@@ -199,3 +199,15 @@ def test_the_in_process_scheduler_runs_every_job(app):
         thread.stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_the_job_closes_every_day_missed_since_the_last_closing(trading_day):
+    _, clock, *_ = trading_day
+    clock.now = datetime(2026, 3, 4, 21, tzinfo=UTC)  # 05:00 on 5 March, Beijing: 4 March has ended
+    outcome = run_job("close-settlement")
+    assert outcome.run_date == date(2026, 3, 4)
+    assert outcome.summary["closed_days"] == ["2026-03-02", "2026-03-03", "2026-03-04"]
+    assert run_job("close-settlement").summary["closed_days"] == []
+    assert all(reconcile(date(2026, 3, day)) == [] for day in (2, 3, 4))
+    clock.now = datetime(2026, 3, 5, 20, 5, tzinfo=UTC)  # 5 March ended 5 minutes ago: within the grace period
+    assert run_job("close-settlement", date(2026, 3, 5)).status == "skipped"
