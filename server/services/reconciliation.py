@@ -102,6 +102,48 @@ def check_ledger_against_sales(day: date) -> list[str]:
     return differences
 
 
+def check_merchant_balances() -> list[str]:
+    """Each merchant's issued and accepted balances equal what all its sales and refunds moved."""
+    sales = {
+        row[0]: row[1:]
+        for row in db.session.execute(
+            select(Sale.merchant_id, func.sum(Sale.points_earned), func.sum(Sale.redeem_points)).group_by(
+                Sale.merchant_id
+            )
+        )
+    }
+    refunds = {
+        row[0]: row[1:]
+        for row in db.session.execute(
+            select(Refund.merchant_id, func.sum(Refund.points_reversed), func.sum(Refund.points_restored)).group_by(
+                Refund.merchant_id
+            )
+        )
+    }
+    issued, accepted = LedgerAccount.__table__.alias("issued"), LedgerAccount.__table__.alias("accepted")
+    rows = db.session.execute(
+        select(Merchant.id, issued.c.id, issued.c.balance, accepted.c.id, accepted.c.balance)
+        .join(issued, issued.c.id == Merchant.points_issued_account_id)
+        .join(accepted, accepted.c.id == Merchant.points_accepted_account_id)
+        .order_by(Merchant.id)
+    )
+    differences = []
+    for merchant_id, issued_id, issued_balance, accepted_id, accepted_balance in rows:
+        earned, redeemed = (int(value or 0) for value in sales.get(merchant_id, (0, 0)))
+        reversed_points, restored = (int(value or 0) for value in refunds.get(merchant_id, (0, 0)))
+        if issued_balance != reversed_points - earned:
+            differences.append(
+                f"merchant {merchant_id}: ledger account {issued_id} (points issued) holds {issued_balance}, "
+                f"its sales and refunds say {reversed_points - earned}"
+            )
+        if accepted_balance != redeemed - restored:
+            differences.append(
+                f"merchant {merchant_id}: ledger account {accepted_id} (points accepted) holds {accepted_balance}, "
+                f"its sales and refunds say {redeemed - restored}"
+            )
+    return differences
+
+
 def check_ledger_balanced() -> list[str]:
     """Every transaction sums to zero, cached balances equal their entries, lots equal member balances."""
     differences = [
@@ -150,4 +192,4 @@ def check_ledger_balanced() -> list[str]:
 
 def reconcile(day: date) -> list[str]:
     """Every difference between statements, ledger and sales for ``day``, and in the ledger overall."""
-    return check_statements(day) + check_ledger_against_sales(day) + check_ledger_balanced()
+    return check_statements(day) + check_ledger_against_sales(day) + check_merchant_balances() + check_ledger_balanced()

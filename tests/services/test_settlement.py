@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from server.cli import main
 from server.domain.errors import Conflict
 from server.extensions import db
-from server.models import JobRun, LedgerEntry, PointsLot, Settlement, SettlementDay
+from server.models import JobRun, LedgerEntry, PointsLot, Sale, Settlement, SettlementDay
 from server.services import checkout, points, settlement
 from server.services.finance import render_statement
 from server.services.jobs import run_job
@@ -136,7 +136,7 @@ def run_cli(app):
 
 
 def test_reconcile_names_every_corrupted_row(trading_day, run_cli):
-    world, clock, member, *_ = trading_day
+    world, clock, member, _, _, second = trading_day
     clock.advance(minutes=10)
     settlement.close_day(ACTOR, DAY)
     db.session.commit()
@@ -150,6 +150,7 @@ def test_reconcile_names_every_corrupted_row(trading_day, run_cli):
     db.session.execute(update(Settlement).where(Settlement.id == row.id).values(points_redeemed=499))
     db.session.execute(text("UPDATE ledger_entries SET amount = amount + 1 WHERE id = :id"), {"id": entry.id})
     db.session.execute(update(PointsLot).where(PointsLot.id == lot.id).values(remaining=PointsLot.remaining + 3))
+    db.session.execute(update(Sale).where(Sale.id == second.id).values(points_earned=Sale.points_earned + 2))
     db.session.commit()
 
     found = run_cli("settlement", "reconcile", "--date", "2026-03-02")
@@ -160,6 +161,9 @@ def test_reconcile_names_every_corrupted_row(trading_day, run_cli):
     assert f"ledger transaction {entry.transaction_id} does not balance" in output
     assert f"ledger account {entry.account_id}" in output and "cached balance" in output
     assert f"member {member.id}" in output and "open lots hold" in output
+    # a sale claiming more earned points than the ledger moved, against the day and all time
+    assert f"merchant {world.shop_a.merchant.id} 2026-03-02: ledger account" in output
+    assert f"merchant {world.shop_a.merchant.id}: ledger account" in output and "(points issued) holds" in output
     assert "difference(s) on 2026-03-02" in output
 
     not_closed = run_cli("settlement", "reconcile", "--date", "2026-03-05")
