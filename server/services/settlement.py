@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, insert, select, text
 
-from server.domain.errors import Conflict, NotFound
+from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.settlement import DayActivity, FeeTerms, business_day_of, business_day_window, net_position
 from server.extensions import db
 from server.models import Merchant, Refund, Sale, Settlement, SettlementDay
@@ -208,8 +208,25 @@ def get_settlement(settlement_id: str, merchant_scope: str | None) -> Settlement
     return found
 
 
+MAX_LISTED_DAYS = 92
+
+
 def list_settlements(filters: dict) -> list[tuple[Settlement, str]]:
-    """Settlements (with the merchant's name) by day range and merchant, by day then merchant name."""
+    """Settlements (with the merchant's name) by day range and merchant, by day then merchant name.
+
+    Without a range: the last closed day. A range spans at most MAX_LISTED_DAYS days.
+    """
+    if not filters.get("day_from") and not filters.get("day_to"):
+        last = db.session.scalar(select(func.max(SettlementDay.business_day)))
+        filters = {**filters, "day_from": last, "day_to": last}
+    first, last = filters.get("day_from"), filters.get("day_to")
+    if first is None or last is None or (last - first).days >= MAX_LISTED_DAYS:
+        if first is not None or last is not None:
+            raise InvalidRequest(
+                f"List settlements over a range of at most {MAX_LISTED_DAYS} days (day_from and day_to).",
+                field="day_from",
+            )
+        return []
     query = select(Settlement, Merchant.name).join(Merchant, Merchant.id == Settlement.merchant_id)
     if filters.get("merchant_id"):
         query = query.where(Settlement.merchant_id == filters["merchant_id"])

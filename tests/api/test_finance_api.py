@@ -85,6 +85,10 @@ def test_finance_sees_every_merchant_owners_only_their_own(closed_world, client)
     assert_error(client.get(f"{API}/settlements", headers=staffed.auth("cashier")), 403, "forbidden")
     assert_error(client.get(f"{API}/reports/points", headers=staffed.auth("owner")), 403, "forbidden")
     assert_error(client.get(f"{API}/settlements"), 401, "unauthorized")
+    too_long = client.get(f"{API}/settlements?day_from=2026-01-01&day_to=2026-06-30", headers=staffed.auth("finance"))
+    assert_error(too_long, 422, "invalid_request")
+    open_ended = client.get(f"{API}/settlements?day_from=2026-01-01", headers=staffed.auth("finance"))
+    assert_error(open_ended, 422, "invalid_request")
     assert_error(client.get(f"{API}/settlements", headers=staffed.a.auth), 403, "forbidden")  # a terminal
 
 

@@ -83,7 +83,10 @@ class Settlements(MethodView):
     @blp.arguments(ReportQuerySchema, location="query")
     @blp.response(200, SettlementSchema(many=True))
     def get(self, filters):
-        """Closed settlements by business day range and merchant (owners: their own); CSV with format=csv."""
+        """Closed settlements by day range (default: the last closed day; at most 92 days) and merchant; CSV too.
+
+        Merchant owners see their own merchant's only.
+        """
         actor = require_staff("settlement:read")
         rows = [_settlement_row(found, name) for found, name in settlement.list_settlements(_scoped(actor, filters))]
         return _report(rows, SettlementSchema, filters, "settlements")
