@@ -383,7 +383,7 @@ def refund_sale(
     )
     now = utcnow()
     # redeemed points returning to lots that expired meanwhile expire again at once (server/services/points.py)
-    restore = points.plan_redeemed_restore(sale.id, split.points_restored, points.alliance_today(now=now))
+    restore, unplaced = points.plan_redeemed_restore(sale.id, split.points_restored, points.alliance_today(now=now))
     expiring_again = sum(part.expired for part in restore)
     recoverable = min(split.points_reversed, account.balance + split.points_restored - expiring_again)
     merchant = sale.merchant
@@ -416,6 +416,7 @@ def refund_sale(
     )
     balance = balances.get(member.points_account_id, account.balance)
     balance -= points.apply_restore(member, restore, actor, refund.id)
+    points.add_lot(member.id, unplaced, "restore", sale.id, now)
     points.spend_lots(member.id, recoverable, "reverse", sale.id, first_sale_lot=True)
     sale.refunded_fen += split.amount_fen
     sale.points_reversed += split.points_reversed

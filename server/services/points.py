@@ -95,10 +95,14 @@ def spend_lots(member_id: str, points: int, reason: str, sale_id: str | None = N
     )
 
 
-def plan_redeemed_restore(sale_id: str, points: int, today: date) -> list[Restore]:
-    """Where ``points`` a refund gives back to the sale's member go: the lots the sale spent."""
+def plan_redeemed_restore(sale_id: str, points: int, today: date) -> tuple[list[Restore], int]:
+    """Where ``points`` a refund gives back to the sale's member go: the lots the sale spent.
+
+    Returns the plan and the points no recorded spend covers (a sale recorded before lots existed):
+    those go into a new lot (:func:`add_lot`, source ``restore``).
+    """
     if points <= 0:
-        return []
+        return [], 0
     rows = db.session.execute(
         select(
             PointsLotSpend.id,
@@ -110,7 +114,9 @@ def plan_redeemed_restore(sale_id: str, points: int, today: date) -> list[Restor
         .join(PointsLot, PointsLot.id == PointsLotSpend.lot_id)
         .where(PointsLotSpend.sale_id == sale_id, PointsLotSpend.reason == "redeem")
     ).all()
-    return plan_restore([SpentPart(*row) for row in rows], points, today)
+    parts = [SpentPart(*row) for row in rows]
+    placed = min(points, sum(part.points - part.restored for part in parts))
+    return plan_restore(parts, placed, today), points - placed
 
 
 def apply_restore(member: Member, plan: list[Restore], actor: str, refund_id: str | None = None) -> int:

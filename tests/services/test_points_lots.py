@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from server.domain.ledger import ALLIANCE_EXPIRY
 from server.extensions import db
-from server.models import ALLIANCE_OWNER, LedgerAccount, LedgerTransaction, PointsLot, SmsMessage
+from server.models import ALLIANCE_OWNER, LedgerAccount, LedgerTransaction, PointsLot, PointsLotSpend, SmsMessage
 from server.services import checkout, members, points
 from server.services.alliance import get_settings
 from server.services.staff import terminal_for_token
@@ -139,4 +139,19 @@ def test_members_are_told_once_per_expiry_date_before_their_points_expire(app):
         assert "223积分" in texts[0] and "2026-02-10" in texts[0]
         assert "100积分" in texts[1] and "2026-02-13" in texts[1]
         assert db.session.scalar(select(func.count()).select_from(SmsMessage)) == 2
+        db.session.remove()
+
+
+def test_a_refund_of_a_sale_from_before_lots_existed_restores_into_a_new_lot(app):
+    with app.app_context(), frozen_clock(START):
+        world = make_world()
+        member, card = make_member(points=500)
+        sale = sell(world.shop_a, card, 10_000, redeem=300).sale
+        # as for a sale recorded before the lots migration: no record of which lots it spent
+        db.session.execute(PointsLotSpend.__table__.delete().where(PointsLotSpend.sale_id == sale.id))
+        db.session.commit()
+        result = checkout.refund_sale(ACTOR, sale.id, None, amount_fen=4_850)  # half the 9 700 fen paid
+        assert result.refund.points_restored == 150
+        assert ("restore", date(2028, 12, 31), 150, 150, 0) in lots_of(member.id)
+        assert points.lot_mismatches() == []
         db.session.remove()
