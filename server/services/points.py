@@ -8,8 +8,9 @@ two transactions at once. Invariant (checked by reconciliation): a member's open
 Refunds across an expiry: redeemed points a refund gives back return to the lots the sale spent; if such
 a lot is already past its expiry date, the points returning to it expire at once, in the same database
 transaction (a second ledger transaction ``expiry`` moves them to the alliance's expiry account), so a
-refund never revives expired points. Earned points a refund takes back come from the sale's own lot
-first, then from the lots closest to expiry.
+refund never revives expired points. A sale recorded before lots existed (no record of the lots it
+spent) restores into a new lot expiring by the current policy. Earned points a refund takes back come
+from the sale's own lot first, then from the lots closest to expiry.
 """
 
 from __future__ import annotations
