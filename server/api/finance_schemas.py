@@ -160,3 +160,17 @@ class PointsReportSchema(Schema):
     expiry_notice_days = fields.Integer()
     points_expiring_soon = fields.Integer(metadata={"description": "Open points expiring within the notice days"})
     open_lots = fields.Integer()
+
+
+class PointsLotSchema(Schema):
+    """Points earned together and when they expire."""
+
+    id = fields.Integer()
+    source = fields.String(metadata={"description": "sale, adjustment, opening or restore"})
+    sale_id = fields.String(allow_none=True)
+    earned_on = fields.Date()
+    expires_on = fields.Date(metadata={"description": "Last day the points may be spent"})
+    points = fields.Integer()
+    remaining = fields.Integer()
+    expired_points = fields.Integer()
+    notified_on = fields.Date(allow_none=True)

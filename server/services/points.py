@@ -245,3 +245,11 @@ def lot_mismatches() -> list[tuple[str, int, int]]:
         .order_by(Member.id)
     ).all()
     return [(row[0], row[1], row[2]) for row in rows]
+
+
+def member_lots(member_id: str, include_closed: bool = False) -> list[PointsLot]:
+    """A member's lots, closest expiry first (by default only those still holding points)."""
+    query = select(PointsLot).where(PointsLot.member_id == member_id)
+    if not include_closed:
+        query = query.where(PointsLot.remaining > 0)
+    return list(db.session.scalars(query.order_by(PointsLot.expires_on, PointsLot.id)))

@@ -128,6 +128,11 @@ def test_reports_by_merchant_day_level_and_points(closed_world, client):
     assert report["points_outstanding"] == 300 - 200 + granted + 40
     assert report["redemption_rate_bp"] == 200 * 10_000 // (granted + 340)
     assert report["points_expired"] == 0 and report["open_lots"] == 5
+    member_id = client.get(f"{API}/members", headers=finance).json[0]["id"]
+    lots = client.get(f"{API}/members/{member_id}/points-lots", headers=staffed.auth("support")).json
+    assert [lot["source"] for lot in lots] == ["adjustment", "sale", "sale", "sale", "adjustment"]
+    assert sum(lot["remaining"] for lot in lots) == report["points_outstanding"]
+    assert_error(client.get(f"{API}/members/{member_id}/points-lots", headers=staffed.auth("owner")), 403, "forbidden")
     as_csv = client.get(f"{API}/reports/merchants?format=csv", headers=finance)
     rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True).lstrip("\ufeff"))))
     assert [row["merchant_id"] for row in rows] == [row["merchant_id"] for row in merchants]
@@ -145,6 +150,7 @@ FINANCE_OPERATIONS = {
     ("/api/v1/reports/days", "get"),
     ("/api/v1/reports/levels", "get"),
     ("/api/v1/reports/points", "get"),
+    ("/api/v1/members/{member_id}/points-lots", "get"),
 }
 
 
@@ -156,7 +162,7 @@ def test_finance_operations_are_documented(client):
         assert operation.get("summary"), (path, method)
         parameters = {parameter["name"] for parameter in operation.get("parameters", [])}
         assert ("Idempotency-Key" in parameters) == (method == "post"), (path, method)
-        if method == "get":
+        if method == "get" and "points-lots" not in path:
             assert "format" in parameters, path
             assert "text/csv" in operation["responses"]["200"]["content"], path
             assert "application/json" in operation["responses"]["200"]["content"], path

@@ -15,6 +15,7 @@ from server.api.finance_schemas import (
     DayReportSchema,
     LevelReportSchema,
     MerchantReportSchema,
+    PointsLotSchema,
     PointsReportSchema,
     ReportQuerySchema,
     SettlementDaySchema,
@@ -23,7 +24,8 @@ from server.api.finance_schemas import (
     StatementSchema,
 )
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
-from server.services import finance, settlement
+from server.services import finance, points, settlement
+from server.services.members import get_member
 
 blp = Blueprint("operator_finance", __name__, url_prefix="/api/v1", description="Settlement and finance reports")
 blp.before_request(staff_only)
@@ -174,3 +176,13 @@ class PointsReport(MethodView):
         if _wanted_format(filters["format"], ("json", "csv")) == "csv":
             return _csv_response([report], PointsReportSchema, "points.csv")
         return report
+
+
+@blp.route("/members/<member_id>/points-lots")
+class MemberPointsLots(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, PointsLotSchema(many=True))
+    def get(self, member_id):
+        """A member's points lots still holding points, closest expiry first (a short list, not paginated)."""
+        require_staff("ledger:read")
+        return points.member_lots(get_member(member_id).id)
