@@ -10,14 +10,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from server.domain.errors import DomainError
 from server.domain.ledger import ALLIANCE_ADJUSTMENTS, ALLIANCE_EXPIRY, MEMBER_POINTS
 from server.extensions import db
-from server.models import ALLIANCE_OWNER, LedgerAccount, PointsLot, PointsLotSpend, Sale, Settlement, SettlementDay
+from server.models import (
+    ALLIANCE_OWNER,
+    LedgerAccount,
+    LedgerTransaction,
+    PointsLot,
+    PointsLotSpend,
+    Sale,
+    Settlement,
+    SettlementDay,
+)
 from server.services import checkout, members, points, settlement
 from server.services.alliance import get_settings
 from server.services.reconciliation import reconcile
@@ -38,10 +47,11 @@ sale_op = st.tuples(
     st.integers(1, 200_000),
     st.sampled_from([0, 0, "max", 1, 37]),
 )
-refund_op = st.tuples(st.just("refund"), step, st.integers(0, 40), st.one_of(st.none(), st.integers(1, 100_000)))
+# which sale (modulo the sales so far) and the share of what is left to refund in percent (None: all of it)
+refund_op = st.tuples(st.just("refund"), step, st.integers(0, 40), st.one_of(st.none(), st.integers(1, 120)))
 adjust_op = st.tuples(st.just("adjust"), step, st.integers(0, 2), st.integers(-400, 600))
 expire_op = st.tuples(st.just("expire"), step)
-operations = st.lists(st.one_of(sale_op, sale_op, refund_op, adjust_op, expire_op), min_size=1, max_size=25)
+operations = st.lists(st.one_of(sale_op, sale_op, refund_op, refund_op, adjust_op, expire_op), min_size=1, max_size=25)
 
 
 def balance(kind: str, owner: str | None = None) -> int:
@@ -93,11 +103,17 @@ def run(ops, clock, shops, cards, member_ids, sale_ids) -> None:
                 assert_closest_expiry_first(sale.id, member_ids[who])
                 event("sale with points" if redeem else "sale")
             elif op[0] == "refund" and sale_ids:
-                _, _, pick, amount = op
+                _, _, pick, share = op
                 sale = db.session.get(Sale, sale_ids[pick % len(sale_ids)])
                 db.session.refresh(sale)
-                checkout.refund_sale(ACTOR, sale.id, None, amount)
-                event("refund")
+                amount = None if share is None else max(1, (sale.payable_fen - sale.refunded_fen) * share // 100)
+                refund = checkout.refund_sale(ACTOR, sale.id, None, amount).refund
+                expired_again = db.session.scalar(
+                    select(func.count()).where(
+                        LedgerTransaction.refund_id == refund.id, LedgerTransaction.kind == "expiry"
+                    )
+                )
+                event("refund restoring into an expired lot" if expired_again else "refund")
             elif op[0] == "adjust" and op[3]:
                 members.adjust_points(ACTOR, member_ids[op[2]], op[3], "property test")
                 event("adjustment")
@@ -117,6 +133,9 @@ def run(ops, clock, shops, cards, member_ids, sale_ids) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(ops=operations)
+@example(  # points spent, their lot expires, then the sale is refunded: the restored points expire at once
+    ops=[("sale", (0, 0), 0, 0, 100_000, "max"), ("expire", (35, 0)), ("refund", (1, 0), 0, None), ("expire", (0, 1))]
+)
 def test_random_days_settle_and_conserve_every_point_and_fen(app, ops):
     wipe(app)
     with app.app_context(), frozen_clock(START) as clock:
