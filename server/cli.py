@@ -213,7 +213,7 @@ def settlement_statement_command(merchant_id, day, fmt, output):
         raise click.ClickException("no settlement for this merchant and day (is the day closed?)")
     content, _ = render_statement(found, None, fmt)
     with open(output, "wb") as handle:
-        handle.write(content if isinstance(content, bytes) else content.encode("utf-8"))
+        handle.write(content if isinstance(content, bytes) else content.encode("utf-8-sig"))  # BOM: Excel
     console.print(f"statement written to {output}")
 
 

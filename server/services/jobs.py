@@ -159,21 +159,32 @@ def run_all(run_date: date | None = None) -> list[JobOutcome]:
     return [run_job(name, run_date) for name in JOBS]
 
 
-def start_scheduler(app, interval_seconds: int) -> threading.Thread:
-    """Run every job every ``interval_seconds`` in a daemon thread of this process (JOBS_SCHEDULER=1)."""
-    stop = threading.Event()
+class Scheduler(threading.Thread):
+    """Runs every job every ``interval_seconds`` in a daemon thread of this process until stopped."""
 
-    def loop() -> None:
-        while not stop.wait(interval_seconds):
-            with app.app_context():
+    def __init__(self, app, interval_seconds: float):
+        super().__init__(name="alliance-jobs", daemon=True)
+        self.app, self.interval_seconds = app, interval_seconds
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval_seconds):
+            with self.app.app_context():
                 for name in JOBS:
                     try:
                         run_job(name)
-                    except Exception:  # logged in job_runs; the next round retries
+                    except Exception:  # logged in job_runs as failed; the next round retries
                         log.exception("job %s failed", name)
                 db.session.remove()
 
-    thread = threading.Thread(target=loop, name="alliance-jobs", daemon=True)
-    thread.stop = stop  # type: ignore[attr-defined]
-    thread.start()
-    return thread
+    def stop(self, timeout: float = 10) -> None:
+        """Stop after the round in progress."""
+        self.stopped.set()
+        self.join(timeout)
+
+
+def start_scheduler(app, interval_seconds: float) -> Scheduler:
+    """Start the in-process scheduler (``JOBS_SCHEDULER=1``; off by default: cron runs ``jobs run``)."""
+    scheduler = Scheduler(app, interval_seconds)
+    scheduler.start()
+    return scheduler

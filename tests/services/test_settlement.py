@@ -190,7 +190,7 @@ def test_the_in_process_scheduler_runs_every_job(app):
     with app.app_context():
         make_world()
         db.session.remove()
-    thread = start_scheduler(app, 0.05)
+    scheduler = start_scheduler(app, 0.05)
     try:
         deadline = time.monotonic() + 20
         with app.app_context():
@@ -200,9 +200,8 @@ def test_the_in_process_scheduler_runs_every_job(app):
                 time.sleep(0.05)
             db.session.remove()
     finally:
-        thread.stop.set()
-        thread.join(10)
-    assert not thread.is_alive()
+        scheduler.stop()
+    assert not scheduler.is_alive()
 
 
 def test_the_job_closes_every_day_missed_since_the_last_closing(trading_day):
