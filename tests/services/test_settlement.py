@@ -214,3 +214,32 @@ def test_the_job_closes_every_day_missed_since_the_last_closing(trading_day):
     assert all(reconcile(date(2026, 3, day)) == [] for day in (2, 3, 4))
     clock.now = datetime(2026, 3, 5, 20, 5, tzinfo=UTC)  # 5 March ended 5 minutes ago: within the grace period
     assert run_job("close-settlement", date(2026, 3, 5)).status == "skipped"
+
+
+def test_statement_command_writes_csv_and_pdf(trading_day, run_cli, tmp_path):
+    world, clock, *_ = trading_day
+    clock.advance(minutes=10)
+    closed = run_cli("settlement", "close", "--date", "2026-03-02")
+    assert closed.exit_code == 0 and json.loads(closed.output)["closed_now"] is True
+    merchant = world.shop_a.merchant.id
+    for fmt in ("csv", "pdf"):
+        target = tmp_path / f"statement.{fmt}"
+        result = run_cli(
+            "settlement",
+            "statement",
+            "--merchant",
+            merchant,
+            "--date",
+            "2026-03-02",
+            "--format",
+            fmt,
+            "--output",
+            str(target),
+        )
+        assert result.exit_code == 0, result.output
+    assert "T01-000002" in (tmp_path / "statement.csv").read_text(encoding="utf-8-sig")
+    assert (tmp_path / "statement.pdf").read_bytes().startswith(b"%PDF")
+    missing = run_cli(
+        "settlement", "statement", "--merchant", merchant, "--date", "2026-03-09", "--output", str(tmp_path / "x.csv")
+    )
+    assert missing.exit_code == 1 and "no settlement" in missing.output
