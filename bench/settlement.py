@@ -25,7 +25,7 @@ import argparse
 import statistics
 import sys
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -158,7 +158,7 @@ def fill_day(url: str, sales: int, refunds: int, start: datetime, end: datetime)
                 WHERE n = 0""",
             {
                 "level": level,
-                "before": start.replace(microsecond=0).replace(second=0) - (end - start) / 86400,
+                "before": start - timedelta(seconds=1),
                 "end": end,
             },
         )
