@@ -43,4 +43,8 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from server.member import register_member_pages
 
     register_member_pages(app)
+    if app.config.get("JOBS_SCHEDULER"):
+        from server.services.jobs import start_scheduler
+
+        app.extensions["alliance_scheduler"] = start_scheduler(app, app.config["JOBS_SCHEDULER_INTERVAL_SECONDS"])
     return app

@@ -66,6 +66,12 @@ class Config:
     WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com")
     WECHAT_AUTHORIZE_URL = os.environ.get("WECHAT_AUTHORIZE_URL", "https://open.weixin.qq.com/connect/oauth2/authorize")
 
+    # Settlement and jobs: a business day may be closed this long after it ended; JOBS_SCHEDULER=1 runs
+    # every job in-process every JOBS_SCHEDULER_INTERVAL_SECONDS (off by default: use cron + `jobs run`).
+    SETTLEMENT_GRACE_MINUTES = _env_int("SETTLEMENT_GRACE_MINUTES", 10)
+    JOBS_SCHEDULER = os.environ.get("JOBS_SCHEDULER", "") in {"1", "true", "yes"}
+    JOBS_SCHEDULER_INTERVAL_SECONDS = _env_int("JOBS_SCHEDULER_INTERVAL_SECONDS", 3600)
+
     IDENTIFICATION_TTL_SECONDS = _env_int("IDENTIFICATION_TTL_SECONDS", 300)
     IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 3)
 

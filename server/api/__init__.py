@@ -14,6 +14,7 @@ def register_api(app: Flask, api: Api) -> None:
         alliance,
         card_batches,
         cards,
+        finance,
         ledger,
         levels,
         members,
@@ -35,6 +36,7 @@ def register_api(app: Flask, api: Api) -> None:
         staff,
         alliance,
         posters,
+        finance,
     ):
         api.register_blueprint(module.blp)
 

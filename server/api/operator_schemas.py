@@ -74,6 +74,8 @@ class MerchantSchema(Schema):
     status = fields.String()
     earn_rate_bp = fields.Integer()
     max_redeem_bp = fields.Integer()
+    service_fee_bp = fields.Integer(metadata={"description": "Alliance service fee: bp of net member sales"})
+    service_fee_per_sale_fen = fields.Integer(metadata={"description": "Alliance service fee per sale"})
     created_at = fields.DateTime()
 
 
@@ -96,6 +98,8 @@ class MerchantCreateSchema(Schema):
     contact_phone = OptionalText(32)
     earn_rate_bp = BasisPoints()
     max_redeem_bp = BasisPoints()
+    service_fee_bp = BasisPoints(metadata={"description": "Settlement: bp of net member sales"})
+    service_fee_per_sale_fen = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
 
 
 class MerchantUpdateSchema(NotEmptyMixin, Schema):
@@ -107,6 +111,8 @@ class MerchantUpdateSchema(NotEmptyMixin, Schema):
     status = Choice(MERCHANT_STATUSES)
     earn_rate_bp = BasisPoints()
     max_redeem_bp = BasisPoints()
+    service_fee_bp = BasisPoints(metadata={"description": "Settlement: bp of net member sales (operators)"})
+    service_fee_per_sale_fen = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
 
 
 class LevelDiscountSchema(Schema):

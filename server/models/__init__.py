@@ -8,8 +8,10 @@ from server.models.member import Member
 from server.models.member_access import LoginCode, MemberCodeUse, MemberDevice, MerchantPoster, WechatBinding
 from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
 from server.models.notification import SmsMessage
+from server.models.points import PointsLot, PointsLotSpend
 from server.models.records import AuditLog, IdempotencyRecord
 from server.models.sale import Identification, Refund, Sale
+from server.models.settlement import JobRun, Settlement, SettlementDay
 from server.models.staff import PersonalToken, StaffUser
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "CardAlert",
     "CardBatch",
     "IdempotencyRecord",
+    "JobRun",
     "Identification",
     "LedgerAccount",
     "LedgerEntry",
@@ -34,8 +37,12 @@ __all__ = [
     "MerchantLevelDiscount",
     "MerchantPoster",
     "PersonalToken",
+    "PointsLot",
+    "PointsLotSpend",
     "Refund",
     "Sale",
+    "Settlement",
+    "SettlementDay",
     "SmsMessage",
     "StaffUser",
     "Terminal",

@@ -36,7 +36,7 @@ from server.models import (
 )
 from server.models.base import new_id, utcnow
 from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
-from server.services import cards, ledger
+from server.services import cards, ledger, points
 from server.services.alliance import get_settings
 from server.services.levels import level_rule
 from server.services.member_codes import verify_member_code
@@ -349,6 +349,8 @@ def record_sale(
         redeemed=priced.redeem_points,
     )
     balances = ledger.post("sale", postings, f"terminal:{terminal.id}", sale_id=sale_id)
+    points.spend_lots(member_id, priced.redeem_points, "redeem", sale_id)  # before the lot this sale earns
+    points.add_lot(member_id, priced.points_to_earn, "sale", sale_id, now)
     level = _level_after(who, settings, now)
     balance = balances.get(who.member.points_account_id, who.balance)
     return SaleResult(sale=sale, points_balance=balance, level=level)
@@ -389,7 +391,11 @@ def refund_sale(
     account = db.session.scalar(
         select(LedgerAccount).where(LedgerAccount.id == member.points_account_id).with_for_update()
     )
-    recoverable = min(split.points_reversed, account.balance + split.points_restored)
+    now = utcnow()
+    # redeemed points returning to lots that expired meanwhile expire again at once (server/services/points.py)
+    restore, unplaced = points.plan_redeemed_restore(sale.id, split.points_restored, points.alliance_today(now=now))
+    expiring_again = sum(part.expired for part in restore)
+    recoverable = min(split.points_reversed, account.balance + split.points_restored - expiring_again)
     merchant = sale.merchant
     refund = Refund(
         id=new_id("rfd"),
@@ -401,6 +407,7 @@ def refund_sale(
         points_restored=split.points_restored,
         points_unrecovered=split.points_reversed - recoverable,
         reason=reason,
+        created_at=now,
     )
     db.session.add(refund)
     db.session.flush()
@@ -417,7 +424,11 @@ def refund_sale(
         sale_id=sale.id,
         refund_id=refund.id,
     )
+    balance = balances.get(member.points_account_id, account.balance)
+    balance -= points.apply_restore(member, restore, actor, refund.id)
+    points.add_lot(member.id, unplaced, "restore", sale.id, now)
+    points.spend_lots(member.id, recoverable, "reverse", sale.id, first_sale_lot=True)
     sale.refunded_fen += split.amount_fen
     sale.points_reversed += split.points_reversed
     sale.points_restored += split.points_restored
-    return RefundResult(refund=refund, points_balance=balances.get(member.points_account_id, account.balance))
+    return RefundResult(refund=refund, points_balance=balance)
