@@ -185,6 +185,8 @@ def sms_dispatch_command():
     from server.notifications.sms import dispatch_pending
 
     console.print(f"sent {dispatch_pending()} messages")
+
+
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 

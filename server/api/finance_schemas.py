@@ -154,6 +154,7 @@ class PointsReportSchema(Schema):
     points_adjusted = fields.Integer()
     points_redeemed = fields.Integer()
     points_expired = fields.Integer(metadata={"description": "Breakage: expired points (alliance income)"})
+    points_forfeited = fields.Integer(metadata={"description": "Breakage: points of closed member accounts"})
     breakage_value_fen = fields.Integer()
     redemption_rate_bp = fields.Integer(metadata={"description": "Redeemed / (granted + adjusted), rounded down"})
     breakage_rate_bp = fields.Integer()

@@ -41,7 +41,7 @@ class PointsLotSpend(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("points_lots.id"), index=True)
-    reason: Mapped[str] = mapped_column(String(16))  # redeem, reverse, adjustment
+    reason: Mapped[str] = mapped_column(String(16))  # redeem, reverse, adjustment, forfeit
     sale_id: Mapped[str | None] = mapped_column(ForeignKey("sales.id"), index=True)
     points: Mapped[int]
     restored: Mapped[int] = mapped_column(default=0)

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from server.domain.ledger import (
     ALLIANCE_ADJUSTMENTS,
     ALLIANCE_EXPIRY,
+    ALLIANCE_FORFEITED,
     MEMBER_POINTS,
     MERCHANT_ACCEPTED,
     MERCHANT_ISSUED,
@@ -123,6 +124,7 @@ def points_report() -> dict:
     granted = -int(balances.get(MERCHANT_ISSUED, 0))  # net of refunds' take-backs
     redeemed = int(balances.get(MERCHANT_ACCEPTED, 0))
     expired = int(balances.get(ALLIANCE_EXPIRY, 0))
+    forfeited = int(balances.get(ALLIANCE_FORFEITED, 0))  # closed accounts: breakage like expiry
     adjusted = -int(balances.get(ALLIANCE_ADJUSTMENTS, 0))
     credited = granted + adjusted
     today = alliance_today(settings)
@@ -137,9 +139,10 @@ def points_report() -> dict:
         "points_adjusted": adjusted,
         "points_redeemed": redeemed,
         "points_expired": expired,
-        "breakage_value_fen": expired * value,
+        "points_forfeited": forfeited,
+        "breakage_value_fen": (expired + forfeited) * value,
         "redemption_rate_bp": _rate_bp(redeemed, credited),
-        "breakage_rate_bp": _rate_bp(expired, credited),
+        "breakage_rate_bp": _rate_bp(expired + forfeited, credited),
         "expiry_notice_days": settings.expiry_notice_days,
         "points_expiring_soon": int(
             db.session.scalar(horizon.where(PointsLot.expires_on < today + timedelta(days=settings.expiry_notice_days)))

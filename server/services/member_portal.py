@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from server.domain.errors import CardCheckFailed, NotFound
 from server.domain.identifiers import is_valid_card_number
-from server.domain.ledger import Posting, balanced
+from server.domain.ledger import ALLIANCE_FORFEITED, Posting, balanced
 from server.extensions import db
 from server.models import (
     ALLIANCE_OWNER,
@@ -29,16 +30,16 @@ from server.models import (
     WechatBinding,
 )
 from server.models.base import utcnow
+from server.models.points import PointsLot
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
-from server.services import cards, ledger, member_codes
+from server.services import cards, ledger, member_codes, points
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.catalog import TRADES
 from server.services.members import bind_card
 from server.services.unit_of_work import transactional
 
-ALLIANCE_FORFEITED = "alliance_forfeited"  # points given up when a member closes the account
 HISTORY_LIMIT = 50
 
 
@@ -69,11 +70,15 @@ def card_view(member_id: str) -> CardView:
 
 
 def points_expiring_soon(member_id: str, within_days: int = 30) -> list[dict]:
-    """Points lots of the member that expire within ``within_days``: ``[{"points", "expires_at"}]``.
-
-    Points lots and expiry arrive with the settlement issue; until then no points expire.
-    """
-    return []
+    """The member's points that expire within ``within_days``, per last day: ``[{"points", "expires_on"}]``."""
+    last_day = points.alliance_today() + timedelta(days=within_days)
+    query = (
+        select(PointsLot.expires_on, func.sum(PointsLot.remaining))
+        .where(PointsLot.member_id == member_id, PointsLot.remaining > 0, PointsLot.expires_on <= last_day)
+        .group_by(PointsLot.expires_on)
+        .order_by(PointsLot.expires_on)
+    )
+    return [{"points": int(points), "expires_on": day} for day, points in db.session.execute(query)]
 
 
 def history(member_id: str) -> dict:
@@ -240,6 +245,7 @@ def close_account(member_id: str) -> int:
     if forfeited:
         postings = balanced([Posting(member.points_account_id, -forfeited), Posting(_forfeit_account(), forfeited)])
         ledger.post("forfeit", postings, f"member:{member_id}", memo="account closed by the member")
+        points.spend_lots(member_id, forfeited, "forfeit")
     for card in view.cards:
         if card.status not in {"cancelled", "replaced"}:
             cards.cancel(f"member:{member_id}", card.card_no, "account closed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import timedelta
 
 import pytest
 import zxingcpp
@@ -13,12 +14,12 @@ from sqlalchemy import func, select
 
 from server.cli import main as cli_main
 from server.domain.errors import CardCheckFailed, LoginCodeInvalid, MemberNotFound
+from server.domain.ledger import ALLIANCE_FORFEITED
 from server.extensions import db
 from server.models import Card, LedgerAccount, LedgerEntry, LoginCode, Member
 from server.ratelimit import limiter
-from server.services import member_login, member_portal, members
+from server.services import finance, member_login, member_portal, members, points
 from server.services.cards import card_check_code
-from server.services.member_portal import ALLIANCE_FORFEITED
 from tests.builders import ACTOR, make_world
 from tests.live_server import assert_error
 from tests.member.support import last_login_code, register_phone
@@ -126,12 +127,26 @@ def test_export_and_close_account_forfeit_points_through_the_ledger(ctx):
     forfeited = db.session.scalar(select(LedgerAccount).where(LedgerAccount.kind == ALLIANCE_FORFEITED))
     assert forfeited.balance == 500
     assert db.session.scalar(select(func.sum(LedgerEntry.amount))) == 0  # every transaction balanced
+    assert points.lot_mismatches() == [] and points.member_lots(member.id) == []  # the lots went with the points
+    assert finance.points_report()["points_forfeited"] == 500
     assert {card.status for card in db.session.scalars(select(Card).where(Card.member_id == member.id))} == {
         "cancelled"
     }
     assert member_portal.active_devices(member.id) == []
     again = register_phone("13900003333")  # the number may register again, as a new member
     assert again.member.id != member.id
+
+
+def test_history_lists_points_expiring_within_30_days(ctx):
+    make_world()
+    login = register_phone("13900004444")
+    members.adjust_points(ACTOR, login.member.id, 300, "welcome")
+    assert member_portal.points_expiring_soon(login.member.id) == []  # the lot runs to the end of next year
+    lot = points.member_lots(login.member.id)[0]
+    soon = points.alliance_today() + timedelta(days=10)
+    lot.expires_on = soon
+    db.session.commit()
+    assert member_portal.history(login.member.id)["expiring"] == [{"points": 300, "expires_on": soon}]
 
 
 def test_poster_qr_opens_registration_and_records_the_recruiter(app, client):
