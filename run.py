@@ -38,6 +38,7 @@ def main() -> None:
     print(f"  Console:   {base}/console/")
     print(f"  API docs:  {base}/api/v1/docs")
     print(f"  OpenAPI:   {base}/api/v1/openapi.json")
+    print(f"  Members:   {base}/m/  (register: {base}/m/join; login codes: log and `alliance-server sms outbox`)")
     if creds:
         print_demo_credentials(creds, console_url=f"{base}/console/")
         token = creds["merchants"][0]["terminal_token"]

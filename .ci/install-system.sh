@@ -10,6 +10,7 @@ packages=(
   xvfb                   # virtual screen for the Tk cashier window tests
   xdotool                # keyboard and mouse input to the Tk window
   imagemagick            # `import`: screenshots of the virtual screen
+  redis-server           # shared rate-limit storage (RATELIMIT_STORAGE_URI) tested with several workers
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -151,7 +151,7 @@ class BatchResult:
     seconds: float
     sql: SqlTimer
     commit_seconds: float
-    numbers: list[str]
+    cards: list  # PrintCard: number and check code
     fetch_seconds: float
 
 
@@ -159,9 +159,11 @@ def time_create_batch(app, url: str, count: int) -> BatchResult:
     """create_batch(actor, count) in its own transaction, timed; then the rows it wrote are checked."""
     from sqlalchemy import event, func, select
 
+    from card_tools.print_files import PrintCard
     from server.extensions import db
     from server.models import AuditLog, Card
     from server.services import cards
+    from server.services.cards import card_check_code
 
     checkpoint(url)
     with app.app_context():
@@ -194,8 +196,9 @@ def time_create_batch(app, url: str, count: int) -> BatchResult:
         started = time.perf_counter()
         numbers = list(db.session.scalars(select(Card.card_no).where(Card.batch_id == batch_id).order_by(Card.card_no)))
         fetch_seconds = seconds_since(started)
+        cards = [PrintCard(number, card_check_code(number)) for number in numbers]  # as the batch-cards API gives
         db.session.remove()
-    return BatchResult(batch_id, count, seconds, timer, commit_seconds, numbers, fetch_seconds)
+    return BatchResult(batch_id, count, seconds, timer, commit_seconds, cards, fetch_seconds)
 
 
 @dataclass
@@ -267,21 +270,21 @@ def time_export(batch: BatchResult, pdf_cards: int, directory: Path) -> ExportRe
     """write_pdf over the first ``pdf_cards`` numbers of the batch and write_csv over all of them."""
     from card_tools.print_files import CARDS_PER_PAGE, write_csv, write_pdf
 
-    numbers = batch.numbers[:pdf_cards]
+    cards = batch.cards[:pdf_cards]
     pdf_path, csv_path = directory / f"{batch.batch_id}.pdf", directory / f"{batch.batch_id}.csv"
     started = time.perf_counter()
-    pages = write_pdf(numbers, str(pdf_path), title=f"bench.cards ({batch.batch_id})")
+    pages = write_pdf(cards, str(pdf_path), title=f"bench.cards ({batch.batch_id})")
     pdf_seconds = seconds_since(started)
-    if pages != max(1, math.ceil(len(numbers) / CARDS_PER_PAGE)) or pdf_path.read_bytes()[:5] != b"%PDF-":
-        raise RunFailed(f"write_pdf made {pages} pages for {len(numbers)} cards")
+    if pages != max(1, math.ceil(len(cards) / CARDS_PER_PAGE)) or pdf_path.read_bytes()[:5] != b"%PDF-":
+        raise RunFailed(f"write_pdf made {pages} pages for {len(cards)} cards")
     started = time.perf_counter()
     with csv_path.open("w", encoding="utf-8", newline="") as stream:
-        written = write_csv(batch.numbers, stream)
+        written = write_csv(batch.cards, stream)
     csv_seconds = seconds_since(started)
-    if written != len(batch.numbers):
-        raise RunFailed(f"write_csv wrote {written} rows for {len(batch.numbers)} cards")
+    if written != len(batch.cards):
+        raise RunFailed(f"write_csv wrote {written} rows for {len(batch.cards)} cards")
     return ExportResult(
-        len(numbers), pdf_seconds, pages, pdf_path.stat().st_size, written, csv_seconds, csv_path.stat().st_size
+        len(cards), pdf_seconds, pages, pdf_path.stat().st_size, written, csv_seconds, csv_path.stat().st_size
     )
 
 

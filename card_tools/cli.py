@@ -31,7 +31,7 @@ from card_tools.encoder import (
     keys_from_json,
     wait_for_removal,
 )
-from card_tools.print_files import PrintFileError, write_csv, write_pdf
+from card_tools.print_files import PrintCard, PrintFileError, write_csv, write_pdf
 from pos_client.devices.card_reader import CardReader, CardReaderError, CardRemoved, NoCardPresent, WrongCardType
 
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_READER, EXIT_AUTH = 1, 3, 4, 5
@@ -265,25 +265,25 @@ def batch_export(settings: Settings, batch_id, fmt, output):
     client = settings.client()
     found = client.batch(batch_id)
     output = output or Path(f"{batch_id}.{fmt}")
-    numbers: list[str] = []
+    cards: list[PrintCard] = []
     with _progress() as progress:
         fetching = progress.add_task("读取卡号 (fetching numbers)", total=found["count"])
         for page in client.batch_cards(batch_id):
-            numbers.extend(card["card_no"] for card in page)
-            progress.update(fetching, completed=len(numbers))
-        writing = progress.add_task(f"生成 {fmt.upper()} (writing)", total=len(numbers))
+            cards.extend(PrintCard(card["card_no"], card["check_code"]) for card in page)
+            progress.update(fetching, completed=len(cards))
+        writing = progress.add_task(f"生成 {fmt.upper()} (writing)", total=len(cards))
 
         def advance():
             progress.advance(writing)
 
         if fmt == "csv":
             with output.open("w", encoding="utf-8", newline="") as stream:
-                write_csv(numbers, stream, on_card=advance)
+                write_csv(cards, stream, on_card=advance)
             pages = None
         else:
-            pages = write_pdf(numbers, str(output), title=f"{found['name']} ({found['id']})", on_card=advance)
+            pages = write_pdf(cards, str(output), title=f"{found['name']} ({found['id']})", on_card=advance)
     extra = f", {pages} 页 (pages)" if pages else ""
-    _out().print(f"已导出 (exported) {len(numbers)} 张卡 (cards){extra} → {output}")
+    _out().print(f"已导出 (exported) {len(cards)} 张卡 (cards){extra} → {output}")
 
 
 def _progress() -> Progress:

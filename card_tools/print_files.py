@@ -1,5 +1,6 @@
-"""Print files for the card factory: a CSV and an A4 PDF with, per card, the face number and the card
-number as a QR code (zxing-cpp) and a Code 128 barcode (reportlab), imported only when a PDF is made."""
+"""Print files for the card factory: a CSV and an A4 PDF with, per card, the face number, the card
+number as a QR code (zxing-cpp) and a Code 128 barcode (reportlab), imported only when a PDF is made, and
+the check code the member types to bind the card (printed under a scratch-off strip)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import csv
 import re
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
-CSV_COLUMNS = ("seq", "card_no", "face_number", "qr_text", "barcode_text", "barcode_type")
+CSV_COLUMNS = ("seq", "card_no", "face_number", "qr_text", "barcode_text", "barcode_type", "check_code")
 BARCODE_TYPE = "CODE128"
 
 # CR80 cards (85.6 mm x 54 mm), 2 x 5 per A4 page inside 12 mm margins, with a header line.
@@ -22,6 +23,13 @@ QR_BORDER = 4  # quiet zone around the code, in modules
 BARCODE_BAR_WIDTH_MM = 0.33
 BARCODE_HEIGHT_MM = 11.0
 CJK_FONT = "STSong-Light"  # one of the Adobe Asian fonts reportlab knows without font files
+
+
+class PrintCard(NamedTuple):
+    """What is printed for one card: its number and its check code (from the batch's card list)."""
+
+    card_no: str
+    check_code: str
 
 
 class PrintFileError(Exception):
@@ -78,26 +86,26 @@ def _code128_class():
     return PathCode128
 
 
-def write_csv(card_numbers: Iterable[str], stream: TextIO, on_card: Callable[[], None] | None = None) -> int:
+def write_csv(cards: Iterable[PrintCard], stream: TextIO, on_card: Callable[[], None] | None = None) -> int:
     """One row per card with what the factory prints; returns the number of cards."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     count = 0
-    for count, card_no in enumerate(card_numbers, start=1):
-        writer.writerow((count, card_no, face_number(card_no), card_no, card_no, BARCODE_TYPE))
+    for count, (card_no, check_code) in enumerate(cards, start=1):
+        writer.writerow((count, card_no, face_number(card_no), card_no, card_no, BARCODE_TYPE, check_code))
         if on_card:
             on_card()
     return count
 
 
 def write_pdf(
-    card_numbers: Sequence[str],
+    cards: Sequence[PrintCard],
     path: str,
     *,
     title: str = "",
     on_card: Callable[[], None] | None = None,
 ) -> int:
-    """An A4 PDF, 10 cards a page (face number, QR code, Code 128); returns the number of pages."""
+    """An A4 PDF, 10 cards a page (face number, QR code, Code 128, check code); returns the number of pages."""
     try:
         import reportlab  # noqa: F401
         import zxingcpp  # noqa: F401
@@ -118,7 +126,7 @@ def write_pdf(
     card_w, card_h = CARD_WIDTH_MM * mm, CARD_HEIGHT_MM * mm
     left = (page_width - COLUMNS * card_w) / 2
     top = page_height - 18 * mm
-    pages = max(1, -(-len(card_numbers) // CARDS_PER_PAGE))
+    pages = max(1, -(-len(cards) // CARDS_PER_PAGE))
     pdf = canvas.Canvas(path, pagesize=A4, pageCompression=1)
     pdf.setTitle(title or "AllianceCard print file")
     pdf.setCreator("alliance-cards")
@@ -126,7 +134,7 @@ def write_pdf(
     for page in range(pages):
         pdf.setFont(CJK_FONT, 10)
         pdf.drawString(left, page_height - 11 * mm, f"{title}    page {page + 1}/{pages}")
-        for index, card_no in enumerate(card_numbers[page * CARDS_PER_PAGE : (page + 1) * CARDS_PER_PAGE]):
+        for index, (card_no, check_code) in enumerate(cards[page * CARDS_PER_PAGE : (page + 1) * CARDS_PER_PAGE]):
             seq = page * CARDS_PER_PAGE + index + 1
             column, row = index % COLUMNS, index // COLUMNS
             x, y = left + column * card_w, top - (row + 1) * card_h
@@ -149,6 +157,8 @@ def write_pdf(
                 rquiet=3 * mm,
             )
             barcode.drawOn(pdf, x + QR_SIZE_MM * mm + 4 * mm, y + 10 * mm)
+            pdf.setFont(CJK_FONT, 8)
+            pdf.drawString(x + QR_SIZE_MM * mm + 7 * mm, y + card_h - 20 * mm, f"绑卡验证码 {check_code}")
             if on_card:
                 on_card()
         pdf.showPage()

@@ -33,12 +33,22 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     api.init_app(app)
     init_i18n(app)
+    from server.ratelimit import init_rate_limits
+
+    init_rate_limits(app)
 
     from server.api import register_api
 
     register_api(app, api)
+    from server.member import register_member_pages
+
+    register_member_pages(app)
 
     from server.console import init_console
 
     init_console(app)
+    if app.config.get("JOBS_SCHEDULER"):
+        from server.services.jobs import start_scheduler
+
+        app.extensions["alliance_scheduler"] = start_scheduler(app, app.config["JOBS_SCHEDULER_INTERVAL_SECONDS"])
     return app

@@ -64,6 +64,7 @@ def print_demo_credentials(creds: dict, console_url: str | None = None) -> None:
             f"Merchant [bold]{merchant['name']}[/bold] ({merchant['id']}) terminal token: {merchant['terminal_token']}",
             soft_wrap=True,
         )
+    console.print("Member pages (phone login; the SMS code is in the log and `alliance-server sms outbox`): /m/")
     table = Table("member", "phone", "card number")
     for member in creds["members"]:
         table.add_row(member["name"], member["phone"], member["card_no"])
@@ -155,3 +156,133 @@ def purge_idempotency_keys_command():
     from server.services.idempotency import KEY_RETENTION, purge_expired_keys
 
     console.print(f"deleted {purge_expired_keys()} idempotency records older than {KEY_RETENTION.days} days")
+
+
+@main.group("sms")
+def sms_group():
+    """Text messages (the outbox every SMS goes through)."""
+
+
+@sms_group.command("outbox")
+@click.option("--limit", type=int, default=20, show_default=True)
+@with_appcontext
+def sms_outbox_command(limit):
+    """Print the latest messages (phone numbers masked)."""
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.models import SmsMessage
+
+    table = Table("id", "created", "phone", "status", "sender", "text")
+    rows = db.session.scalars(select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)).all()
+    for message in rows:
+        created = message.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(
+            str(message.id), created, message.phone_masked, message.status, message.sender or "", message.text
+        )
+    console.print(table)
+
+
+@sms_group.command("dispatch")
+@with_appcontext
+def sms_dispatch_command():
+    """Send pending messages through the configured sender (SMS_SENDER); failures stay for a retry."""
+    from server.notifications.sms import dispatch_pending
+
+    console.print(f"sent {dispatch_pending()} messages")
+
+
+DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@main.group("settlement")
+def settlement_group():
+    """Daily settlement between the alliance and its merchants."""
+
+
+@settlement_group.command("close")
+@click.option("--date", "day", type=DATE, help="Business day (default: yesterday's).")
+@with_appcontext
+def settlement_close_command(day):
+    """Close a business day for every merchant (closing it again changes nothing)."""
+    from datetime import timedelta
+
+    from server.services.settlement import close_day, current_business_day
+
+    business_day = day.date() if day else current_business_day() - timedelta(days=1)
+    result = close_day(CLI_ACTOR, business_day)
+    closed = result.day
+    summary = {"business_day": business_day.isoformat(), "closed_now": result.closed_now}
+    summary.update(merchants=closed.merchants, net_fen=closed.net_fen, closed_by=closed.closed_by)
+    click.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@settlement_group.command("reconcile")
+@click.option("--date", "day", type=DATE, required=True, help="Business day to check.")
+@with_appcontext
+def settlement_reconcile_command(day):
+    """Check statements, ledger and sales agree to the fen; exit 1 naming every difference."""
+    from server.services.reconciliation import reconcile
+
+    differences = reconcile(day.date())
+    if differences:
+        for difference in differences:
+            click.echo(f"DIFFERENCE {difference}")
+        raise click.ClickException(f"{len(differences)} difference(s) on {day.date().isoformat()}")
+    click.echo(f"{day.date().isoformat()}: statements, ledger and sales agree; the ledger is balanced")
+
+
+@settlement_group.command("statement")
+@click.option("--merchant", "merchant_id", required=True)
+@click.option("--date", "day", type=DATE, required=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "pdf"]), default="csv", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), required=True)
+@with_appcontext
+def settlement_statement_command(merchant_id, day, fmt, output):
+    """Write a merchant's statement of a closed day as CSV or PDF."""
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.models import Settlement
+    from server.services.finance import render_statement
+
+    found = db.session.scalar(
+        select(Settlement.id).where(Settlement.merchant_id == merchant_id, Settlement.business_day == day.date())
+    )
+    if found is None:
+        raise click.ClickException("no settlement for this merchant and day (is the day closed?)")
+    content, _ = render_statement(found, None, fmt)
+    with open(output, "wb") as handle:
+        handle.write(content if isinstance(content, bytes) else content.encode("utf-8-sig"))  # BOM: Excel
+    console.print(f"statement written to {output}")
+
+
+@main.group("jobs")
+def jobs_group():
+    """Background jobs (run from cron; safe to run twice or from two workers at once)."""
+
+
+@jobs_group.command("run")
+@click.option("--job", "names", multiple=True, help="Job to run (repeatable; default: all, in order).")
+@click.option("--date", "day", type=DATE, help="Date the jobs run for (default: each job's own).")
+@with_appcontext
+def jobs_run_command(names, day):
+    """Run jobs: expire-points, notify-expiring, close-settlement, dispatch-sms, purge-idempotency-keys."""
+    from server.services.jobs import JOBS, run_job
+
+    unknown = [name for name in names if name not in JOBS]
+    if unknown:
+        raise click.BadParameter(f"unknown job(s) {', '.join(unknown)}; known: {', '.join(JOBS)}", param_hint="--job")
+    for name in names or JOBS:
+        outcome = run_job(name, day.date() if day else None)
+        click.echo(
+            json.dumps(
+                {"job": name, "date": outcome.run_date.isoformat(), "status": outcome.status, **outcome.summary},
+                ensure_ascii=False,
+                default=str,
+            )
+        )
+
+
+if __name__ == "__main__":  # python -m server.cli (tests and workers spawn it with the interpreter they run on)
+    main()

@@ -49,6 +49,28 @@ class Config:
     ALLIANCE_TIMEZONE = os.environ.get("ALLIANCE_TIMEZONE", "Asia/Shanghai")
 
     SMS_SENDER = os.environ.get("SMS_SENDER", "log")  # see server/notifications/sms.py SENDERS
+    SMS_HTTP_URL = os.environ.get("SMS_HTTP_URL", "")  # the "http" sender: provider endpoint, key, signature
+    SMS_HTTP_KEY = os.environ.get("SMS_HTTP_KEY", "")
+    SMS_SIGN = os.environ.get("SMS_SIGN", "")
+    SMS_HTTP_TIMEOUT_SECONDS = _env_int("SMS_HTTP_TIMEOUT_SECONDS", 10)
+
+    # Member pages (server/member): login codes, rate limits (shared storage when several workers run),
+    # WeChat OAuth web login (optional; the phone flow works without it).
+    LOGIN_CODE_TTL_SECONDS = _env_int("LOGIN_CODE_TTL_SECONDS", 300)
+    LOGIN_CODE_MAX_ATTEMPTS = _env_int("LOGIN_CODE_MAX_ATTEMPTS", 5)
+    MEMBER_SESSION_DAYS = _env_int("MEMBER_SESSION_DAYS", 180)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    WECHAT_APP_ID = os.environ.get("WECHAT_APP_ID", "")
+    WECHAT_APP_SECRET = os.environ.get("WECHAT_APP_SECRET", "")
+    WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com")
+    WECHAT_AUTHORIZE_URL = os.environ.get("WECHAT_AUTHORIZE_URL", "https://open.weixin.qq.com/connect/oauth2/authorize")
+
+    # Settlement and jobs: a business day may be closed this long after it ended; JOBS_SCHEDULER=1 runs
+    # every job in-process every JOBS_SCHEDULER_INTERVAL_SECONDS (off by default: use cron + `jobs run`).
+    SETTLEMENT_GRACE_MINUTES = _env_int("SETTLEMENT_GRACE_MINUTES", 10)
+    JOBS_SCHEDULER = os.environ.get("JOBS_SCHEDULER", "") in {"1", "true", "yes"}
+    JOBS_SCHEDULER_INTERVAL_SECONDS = _env_int("JOBS_SCHEDULER_INTERVAL_SECONDS", 3600)
 
     IDENTIFICATION_TTL_SECONDS = _env_int("IDENTIFICATION_TTL_SECONDS", 300)
     IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 3)

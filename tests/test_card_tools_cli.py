@@ -14,6 +14,7 @@ from card_tools.cli import main
 from server.extensions import db
 from server.models import AuditLog, Card, CardBatch, Level
 from server.services import members
+from server.services.cards import card_check_code
 from tests.builders import ACTOR, make_member, make_world
 from tests.hardware.card_tools_helpers import make_alliance, quiet_live_server
 from tests.live_server import live_server
@@ -169,7 +170,7 @@ def test_batch_list_when_there_is_none(alliance):
     assert (result.exit_code, result.output) == (0, "没有卡批次 (no batches yet).\n")
 
 
-def test_batch_export_csv_and_pdf(alliance, tmp_path):
+def test_batch_export_csv_and_pdf(app, alliance, tmp_path):
     batch = alliance.staff.create_batch(12)
     numbers = [card["card_no"] for card in alliance.cards(batch["id"])]
 
@@ -181,6 +182,8 @@ def test_batch_export_csv_and_pdf(alliance, tmp_path):
     assert [(row["seq"], row["card_no"], row["qr_text"]) for row in rows] == [
         (str(seq), number, number) for seq, number in enumerate(numbers, start=1)
     ]
+    with app.app_context():  # the printed check code is the one a member binds the card with
+        assert [row["check_code"] for row in rows] == [card_check_code(number) for number in numbers]
 
     pdf_path = tmp_path / "factory.pdf"
     result = alliance.cli("batch", "export", batch["id"], "--format", "pdf", "-o", str(pdf_path))

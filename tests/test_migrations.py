@@ -204,3 +204,25 @@ def test_every_revision_step_keeps_existing_data(migration_app):
                 assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
                 assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         db.session.remove()
+
+
+def test_the_lots_migration_opens_a_lot_for_every_existing_balance(migration_app):
+    """Down to before lots existed and back up with demo data: open lots sum to member balances again."""
+    from server.models import PointsLot
+    from server.services.demo import seed_demo
+    from server.services.points import lot_mismatches
+
+    with migration_app.app_context():
+        upgrade()
+        seed_demo()
+        db.session.remove()
+        downgrade(revision="7040eb4a2493")
+        upgrade()
+        assert lot_mismatches() == []
+        sources = db.session.scalars(select(PointsLot.source).distinct()).all()
+        assert sources == ["opening"]
+        holders = db.session.scalar(
+            select(func.count()).where(LedgerAccount.kind == "member_points", LedgerAccount.balance > 0)
+        )
+        assert db.session.scalar(select(func.count()).select_from(PointsLot)) == holders == 4  # the demo's buyers
+        db.session.remove()

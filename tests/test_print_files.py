@@ -13,6 +13,7 @@ import pytest
 from card_tools.print_files import (
     CARDS_PER_PAGE,
     CSV_COLUMNS,
+    PrintCard,
     PrintFileError,
     face_number,
     write_csv,
@@ -22,6 +23,7 @@ from server.domain.identifiers import make_card_number
 from tests.resources import unavailable
 
 NUMBERS = [make_card_number("8860", serial) for serial in range(1, 13)]  # 12 cards: 2 pages
+CARDS = [PrintCard(number, f"{serial:06d}") for serial, number in enumerate(NUMBERS, start=1)]
 
 
 def test_face_number_groups_the_digits_by_four():
@@ -30,11 +32,11 @@ def test_face_number_groups_the_digits_by_four():
 
 def test_csv_has_a_row_per_card_with_what_the_factory_prints():
     stream = io.StringIO()
-    assert write_csv(NUMBERS[:3], stream) == 3
+    assert write_csv(CARDS[:3], stream) == 3
     rows = list(csv.reader(io.StringIO(stream.getvalue())))
     assert rows[0] == list(CSV_COLUMNS)
     assert rows[1:] == [
-        [str(seq), number, face_number(number), number, number, "CODE128"]
+        [str(seq), number, face_number(number), number, number, "CODE128", f"{seq:06d}"]
         for seq, number in enumerate(NUMBERS[:3], start=1)
     ]
 
@@ -64,7 +66,7 @@ def _render(pdf_path, tmp_path) -> list:
 
 def test_pdf_pages_carry_a_readable_qr_code_and_barcode_per_card(tmp_path):
     path = tmp_path / "batch.pdf"
-    assert write_pdf(NUMBERS, str(path), title="批次 gold-2026") == 2
+    assert write_pdf(CARDS, str(path), title="批次 gold-2026") == 2
     assert path.read_bytes().startswith(b"%PDF-")
     pages = _render(path, tmp_path)
     assert pages == [
@@ -75,8 +77,8 @@ def test_pdf_pages_carry_a_readable_qr_code_and_barcode_per_card(tmp_path):
 
 def test_progress_callback_is_called_once_per_card(tmp_path):
     calls = []
-    write_pdf(NUMBERS[:3], str(tmp_path / "three.pdf"), on_card=lambda: calls.append(1))
-    write_csv(NUMBERS[:3], io.StringIO(), on_card=lambda: calls.append(2))
+    write_pdf(CARDS[:3], str(tmp_path / "three.pdf"), on_card=lambda: calls.append(1))
+    write_csv(CARDS[:3], io.StringIO(), on_card=lambda: calls.append(2))
     assert calls == [1, 1, 1, 2, 2, 2]
 
 
@@ -89,5 +91,5 @@ def test_no_cards_give_a_valid_empty_page(tmp_path):
 def test_a_pdf_without_reportlab_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "reportlab", None)
     with pytest.raises(PrintFileError, match=r"pip install 'alliancecard\[cards\]'"):
-        write_pdf(NUMBERS, str(tmp_path / "none.pdf"))
+        write_pdf(CARDS, str(tmp_path / "none.pdf"))
     assert not (tmp_path / "none.pdf").exists()

@@ -1,7 +1,7 @@
 """console sessions
 
 Revision ID: 00317baa860d
-Revises: 7040eb4a2493
+Revises: 7046bc927766
 Create Date: 2026-11-22 19:37:59.676733
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '00317baa860d'
-down_revision = '7040eb4a2493'
+down_revision = '7046bc927766'
 branch_labels = None
 depends_on = None
 

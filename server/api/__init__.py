@@ -10,9 +10,34 @@ from swagger_ui_bundle import swagger_ui_path
 def register_api(app: Flask, api: Api) -> None:
     """Register every API blueprint and the locally served Swagger UI assets."""
     from server.api import terminal
-    from server.api.operator import alliance, card_batches, cards, ledger, levels, members, merchants, staff, terminals
+    from server.api.operator import (
+        alliance,
+        card_batches,
+        cards,
+        finance,
+        ledger,
+        levels,
+        members,
+        merchants,
+        posters,
+        staff,
+        terminals,
+    )
 
-    for module in (terminal, merchants, terminals, levels, members, cards, card_batches, ledger, staff, alliance):
+    for module in (
+        terminal,
+        merchants,
+        terminals,
+        levels,
+        members,
+        cards,
+        card_batches,
+        ledger,
+        staff,
+        alliance,
+        posters,
+        finance,
+    ):
         api.register_blueprint(module.blp)
 
     assets = Blueprint("swagger_ui_assets", __name__)

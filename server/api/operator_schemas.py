@@ -15,6 +15,7 @@ from server.domain.ledger import (
 )
 from server.domain.money import MAX_AMOUNT_FEN
 from server.domain.permissions import ROLES
+from server.services.cards import card_check_code
 from server.services.catalog import TRADES
 
 MERCHANT_STATUSES = ("active", "suspended", "closed")
@@ -73,6 +74,8 @@ class MerchantSchema(Schema):
     status = fields.String()
     earn_rate_bp = fields.Integer()
     max_redeem_bp = fields.Integer()
+    service_fee_bp = fields.Integer(metadata={"description": "Alliance service fee: bp of net member sales"})
+    service_fee_per_sale_fen = fields.Integer(metadata={"description": "Alliance service fee per sale"})
     created_at = fields.DateTime()
 
 
@@ -95,6 +98,8 @@ class MerchantCreateSchema(Schema):
     contact_phone = OptionalText(32)
     earn_rate_bp = BasisPoints()
     max_redeem_bp = BasisPoints()
+    service_fee_bp = BasisPoints(metadata={"description": "Settlement: bp of net member sales"})
+    service_fee_per_sale_fen = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
 
 
 class MerchantUpdateSchema(NotEmptyMixin, Schema):
@@ -106,6 +111,8 @@ class MerchantUpdateSchema(NotEmptyMixin, Schema):
     status = Choice(MERCHANT_STATUSES)
     earn_rate_bp = BasisPoints()
     max_redeem_bp = BasisPoints()
+    service_fee_bp = BasisPoints(metadata={"description": "Settlement: bp of net member sales (operators)"})
+    service_fee_per_sale_fen = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
 
 
 class LevelDiscountSchema(Schema):
@@ -219,6 +226,12 @@ class CardSchema(Schema):
     replaced_by_id = fields.String(allow_none=True)
     status_changed_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
+
+
+class PrintCardSchema(CardSchema):
+    check_code = fields.Function(
+        lambda card: card_check_code(card.card_no), metadata={"description": "Printed for the member to bind the card"}
+    )
 
 
 class CardEnvelopeSchema(Schema):

@@ -30,6 +30,7 @@ from server.api.terminal_schemas import (
 )
 from server.domain.errors import InvalidRequest
 from server.models.base import utcnow
+from server.ratelimit import enforce
 from server.services import checkout, queries
 from server.services.alliance import get_settings
 
@@ -84,8 +85,10 @@ class Identify(MethodView):
     @blp.arguments(IdentifyRequestSchema)
     @blp.response(200, IdentifyResponseSchema)
     def post(self, args):
-        """Identify a member by chip card, scanned code or phone number."""
-        result = checkout.identify(require_terminal(), **args)
+        """Identify a member by chip card, scanned code or phone number (rate-limited per terminal)."""
+        terminal = require_terminal()
+        enforce("identify:terminal", terminal.id)
+        result = checkout.identify(terminal, **args)
         member = result.who.member
         return {
             "member": {

@@ -96,3 +96,12 @@ class RedeemLimitExceeded(DomainError):
 
 class RefundExceedsSale(DomainError):
     code, status, default_message = "refund_exceeds_sale", 409, "The refund exceeds what is left of the sale."
+
+
+class LoginCodeInvalid(DomainError):
+    code, status, default_message = "login_code_invalid", 422, "The verification code is wrong or has expired."
+    keeps_changes = True  # the failed attempt is counted
+
+
+class CardCheckFailed(DomainError):
+    code, status, default_message = "card_check_failed", 422, "The card number and check code do not match."

@@ -14,6 +14,7 @@ MERCHANT_ISSUED = "merchant_points_issued"
 MERCHANT_ACCEPTED = "merchant_points_accepted"
 ALLIANCE_ADJUSTMENTS = "alliance_adjustments"
 ALLIANCE_EXPIRY = "alliance_expiry"
+ALLIANCE_FORFEITED = "alliance_forfeited"  # points given up when a member closes the account
 
 ACCOUNTS_ALLOWED_NEGATIVE = {MERCHANT_ISSUED, MERCHANT_ACCEPTED, ALLIANCE_ADJUSTMENTS, ALLIANCE_EXPIRY}
 

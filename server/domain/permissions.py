@@ -18,11 +18,11 @@ _READ_ALL = {
 }
 
 # Granted to no role by name, only through admin's "*": alliance-wide writes and staff management.
-ADMIN_ONLY_PERMISSIONS = {"merchants:write", "levels:write", "staff:read", "staff:write"}
+ADMIN_ONLY_PERMISSIONS = {"merchants:write", "levels:write", "staff:read", "staff:write", "alliance:write"}
 
 PERMISSIONS: dict[str, set[str]] = {
     "admin": {"*"},
-    "finance": _READ_ALL | {"points:adjust", "sales:refund"},
+    "finance": _READ_ALL | {"points:adjust", "sales:refund", "settlement:read", "settlement:close", "reports:read"},
     "card_issuer": {
         "levels:read",
         "merchants:read",
@@ -51,6 +51,7 @@ PERMISSIONS: dict[str, set[str]] = {
         "levels:read",
         "sales:read",
         "sales:refund",
+        "settlement:read",  # their own merchant's settlements, statements and reports only
     },
     "cashier": {"merchants:read", "levels:read", "sales:read"},
 }

@@ -6,10 +6,13 @@ from server.models.card import Card, CardAlert, CardBatch
 from server.models.console import ConsoleSession
 from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
 from server.models.member import Member
+from server.models.member_access import LoginCode, MemberCodeUse, MemberDevice, MerchantPoster, WechatBinding
 from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
 from server.models.notification import SmsMessage
+from server.models.points import PointsLot, PointsLotSpend
 from server.models.records import AuditLog, IdempotencyRecord
 from server.models.sale import Identification, Refund, Sale
+from server.models.settlement import JobRun, Settlement, SettlementDay
 from server.models.staff import PersonalToken, StaffUser
 
 __all__ = [
@@ -22,18 +25,28 @@ __all__ = [
     "CardBatch",
     "ConsoleSession",
     "IdempotencyRecord",
+    "JobRun",
     "Identification",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
     "Level",
+    "LoginCode",
     "Member",
+    "MemberCodeUse",
+    "MemberDevice",
     "Merchant",
     "MerchantLevelDiscount",
+    "MerchantPoster",
     "PersonalToken",
+    "PointsLot",
+    "PointsLotSpend",
     "Refund",
     "Sale",
+    "Settlement",
+    "SettlementDay",
     "SmsMessage",
     "StaffUser",
     "Terminal",
+    "WechatBinding",
 ]

@@ -20,6 +20,7 @@ class AllianceSettings(Base):
     __table_args__ = (
         CheckConstraint("id = 1", name="single_row"),
         CheckConstraint("point_value_fen > 0", name="point_value_positive"),
+        CheckConstraint("business_day_cutoff_hour >= 0 AND business_day_cutoff_hour < 24", name="cutoff_hour_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
@@ -33,6 +34,13 @@ class AllianceSettings(Base):
     offline_max_age_hours: Mapped[int] = mapped_column(default=24)
     card_serial_seq: Mapped[int] = mapped_column(default=0)
     level_window_days: Mapped[int] = mapped_column(default=365)
+    # Points expiry (server/domain/lots.py): "months" (N months after earning), "year_end" (end of the
+    # year after next) or "never"; members are told ``expiry_notice_days`` before.
+    points_expiry_policy: Mapped[str] = mapped_column(String(16), default="year_end", server_default="year_end")
+    points_expiry_months: Mapped[int] = mapped_column(default=24, server_default="24")
+    expiry_notice_days: Mapped[int] = mapped_column(default=30, server_default="30")
+    # Settlement: a business day starts at this hour, alliance time (server/domain/settlement.py).
+    business_day_cutoff_hour: Mapped[int] = mapped_column(default=4, server_default="4")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

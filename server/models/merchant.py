@@ -17,6 +17,10 @@ class Merchant(Base):
     __table_args__ = (
         CheckConstraint("earn_rate_bp >= 0 AND earn_rate_bp <= 10000", name="earn_rate_range"),
         CheckConstraint("max_redeem_bp >= 0 AND max_redeem_bp <= 10000", name="max_redeem_range"),
+        CheckConstraint(
+            "service_fee_bp >= 0 AND service_fee_bp <= 10000 AND service_fee_per_sale_fen >= 0",
+            name="service_fee_range",
+        ),
     )
 
     id: Mapped[str] = id_column("mer")
@@ -29,6 +33,9 @@ class Merchant(Base):
     earn_rate_bp: Mapped[int] = mapped_column(default=100)
     max_redeem_bp: Mapped[int] = mapped_column(default=5_000)
     terminal_seq: Mapped[int] = mapped_column(default=0)
+    # The alliance's service fee: basis points of net member sales and/or fen per sale (settlement).
+    service_fee_bp: Mapped[int] = mapped_column(default=0, server_default="0")
+    service_fee_per_sale_fen: Mapped[int] = mapped_column(default=0, server_default="0")
     points_issued_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     points_accepted_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     created_at: Mapped[datetime] = created_column()

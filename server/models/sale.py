@@ -36,6 +36,7 @@ class Sale(Base):
         UniqueConstraint("terminal_id", "client_sale_id"),
         Index("ix_sales_member_occurred", "member_id", "occurred_at"),
         Index("ix_sales_merchant_created", "merchant_id", "created_at"),
+        Index("ix_sales_created_at", "created_at"),  # settlement reads one business day of every merchant
     )
 
     id: Mapped[str] = id_column("sal")
@@ -69,6 +70,7 @@ class Refund(Base):
     """A whole or partial refund of a sale's payable amount with its proportional points."""
 
     __tablename__ = "refunds"
+    __table_args__ = (Index("ix_refunds_created_at", "created_at"),)
 
     id: Mapped[str] = id_column("rfd")
     sale_id: Mapped[str] = mapped_column(ForeignKey("sales.id"), index=True)

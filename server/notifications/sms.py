@@ -53,7 +53,52 @@ class LogSmsSender:
         return "logged"
 
 
-SENDERS: dict[str, type] = {"log": LogSmsSender}
+class HttpSmsSender:
+    """A provider's HTTP API: POST JSON ``{"phone", "text", "sign"}`` with ``Authorization: Bearer <key>``.
+
+    Settings: ``SMS_HTTP_URL``, ``SMS_HTTP_KEY``, ``SMS_SIGN`` (the approved signature, e.g. 【幸福街】),
+    ``SMS_HTTP_TIMEOUT_SECONDS``. A 2xx answer with ``{"message_id": ...}`` is a delivery; anything else,
+    or no answer, raises SmsDeliveryFailed so the message stays in the outbox for a retry.
+    """
+
+    name = "http"
+
+    def __init__(self, url: str, key: str, sign: str = "", timeout: float = 10.0):
+        if not url:
+            raise RuntimeError("SMS_SENDER=http needs SMS_HTTP_URL")
+        self.url, self.key, self.sign, self.timeout = url, key, sign, timeout
+
+    @classmethod
+    def from_config(cls, config) -> HttpSmsSender:
+        return cls(
+            config.get("SMS_HTTP_URL", ""),
+            config.get("SMS_HTTP_KEY", ""),
+            config.get("SMS_SIGN", ""),
+            config.get("SMS_HTTP_TIMEOUT_SECONDS", 10),
+        )
+
+    def send(self, phone: str, text: str) -> str:
+        import requests
+
+        try:
+            response = requests.post(
+                self.url,
+                json={"phone": phone, "text": text, "sign": self.sign},
+                headers={"Authorization": f"Bearer {self.key}"},
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise SmsDeliveryFailed(f"provider unreachable: {exc.__class__.__name__}") from exc
+        if not response.ok:
+            raise SmsDeliveryFailed(f"provider answered HTTP {response.status_code}: {response.text[:100]}")
+        try:
+            message_id = response.json()["message_id"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SmsDeliveryFailed("provider answer has no message_id") from exc
+        return str(message_id)
+
+
+SENDERS: dict[str, type] = {"log": LogSmsSender, "http": HttpSmsSender}
 
 
 def configured_sender() -> SmsSender:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flask import current_app
+from sqlalchemy import select
 
-from server.domain.errors import InvalidRequest
+from server.domain.errors import Conflict, InvalidRequest
 from server.domain.identifiers import check_member_code_prefix
 from server.domain.ledger import ALLIANCE_ADJUSTMENTS, ALLIANCE_EXPIRY
 from server.extensions import db
@@ -40,6 +41,38 @@ def ensure_alliance() -> AllianceSettings:
     db.session.add(settings)
     for kind in (ALLIANCE_ADJUSTMENTS, ALLIANCE_EXPIRY):
         open_account(kind, ALLIANCE_OWNER)
+    return settings
+
+
+POINTS_POLICY_FIELDS = {
+    "points_expiry_policy",
+    "points_expiry_months",
+    "expiry_notice_days",
+    "business_day_cutoff_hour",
+}
+
+
+@transactional
+def update_points_policy(actor: str, **fields) -> AllianceSettings:
+    """Change the points expiry policy, the notice period or the business day's cut-off hour.
+
+    A new expiry policy applies to points earned from now on (existing lots keep their dates). The
+    cut-off hour cannot change once a day has been closed: the next day would overlap or leave a gap.
+    """
+    from server.domain.lots import EXPIRY_POLICIES
+    from server.models import SettlementDay
+
+    settings = get_settings()
+    if fields.get("points_expiry_policy", settings.points_expiry_policy) not in EXPIRY_POLICIES:
+        raise InvalidRequest("Unknown expiry policy.", field="points_expiry_policy", allowed=list(EXPIRY_POLICIES))
+    cutoff = fields.get("business_day_cutoff_hour")
+    changes_cutoff = cutoff is not None and cutoff != settings.business_day_cutoff_hour
+    if changes_cutoff and db.session.scalar(select(SettlementDay.business_day).limit(1)) is not None:
+        raise Conflict("The business day's cut-off hour cannot change once days have been closed.")
+    for name, value in fields.items():
+        if name in POINTS_POLICY_FIELDS:
+            setattr(settings, name, value)
+    audit(actor, "alliance.update", "alliance", "1", **fields)
     return settings
 
 

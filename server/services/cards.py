@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import binascii
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 from flask import current_app
@@ -28,6 +30,8 @@ from server.models.base import new_id, utcnow
 from server.services.audit import audit
 from server.services.queries import paginate
 from server.services.unit_of_work import transactional
+
+CARD_CHECK_DIGITS = 6
 
 CARD_TYPES = {"mifare-classic-1k"}
 MAX_BATCH = 200_000
@@ -215,6 +219,16 @@ def list_batch_cards(batch_id: str, pagination, status: str | None = None) -> li
     if status is not None:
         query = query.where(Card.status == status)
     return [row[0] for row in paginate(query.order_by(Card.card_no), pagination)]
+
+
+def card_check_code(card_no: str) -> str:
+    """The check code printed with a card (e.g. under a scratch-off strip): 6 digits keyed by the server.
+
+    Knowing a card number (it is on receipts) is not enough to bind someone else's card to oneself.
+    """
+    key = current_app.extensions["alliance_keys"].card_master
+    digest = hmac.new(key, f"card-check:{card_no}".encode(), hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 10**CARD_CHECK_DIGITS:0{CARD_CHECK_DIGITS}d}"
 
 
 def list_alerts(pagination, resolved: bool = False) -> list[dict]:

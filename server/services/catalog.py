@@ -38,7 +38,18 @@ LEVEL_DEFAULTS = {
     "max_discount_bp": 10_000,
 }
 LEVEL_FIELDS = {"name", *LEVEL_DEFAULTS}
-MERCHANT_FIELDS = {"name", "trade", "region", "address", "contact_phone", "status", "earn_rate_bp", "max_redeem_bp"}
+MERCHANT_FIELDS = {
+    "name",
+    "trade",
+    "region",
+    "address",
+    "contact_phone",
+    "status",
+    "earn_rate_bp",
+    "max_redeem_bp",
+    "service_fee_bp",
+    "service_fee_per_sale_fen",
+}
 
 
 def _check_level(level: Level) -> None:

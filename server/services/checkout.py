@@ -10,7 +10,6 @@ from sqlalchemy import bindparam, func, select, update
 
 from server.domain.errors import (
     CardUnknown,
-    CodeInvalid,
     Conflict,
     IdentificationExpired,
     InvalidRequest,
@@ -37,10 +36,11 @@ from server.models import (
 )
 from server.models.base import new_id, utcnow
 from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
-from server.services import cards, ledger
+from server.services import cards, ledger, points
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.levels import level_rule
+from server.services.member_codes import verify_member_code
 from server.services.members import find_member_by_phone
 from server.services.unit_of_work import transactional
 
@@ -140,15 +140,25 @@ def _card_by_number(card_no: str) -> Card:
     return cards.check_usable(card)
 
 
-def _resolve_member(card: dict | None, code: str | None, phone: str | None, settings) -> tuple[str, str, Card | None]:
-    """Return (method, member_id, card) for what the terminal captured (chip counters are not checked here)."""
+def _resolve_member(
+    card: dict | None,
+    code: str | None,
+    phone: str | None,
+    settings,
+    terminal_id: str | None = None,
+    at: datetime | None = None,
+) -> tuple[str, str, Card | None]:
+    """Return (method, member_id, card) for what the terminal captured (chip counters are not checked here).
+
+    A dynamic member code is checked against ``at`` (an offline sale's time) or now, and used up.
+    """
     if card is not None:
         found = cards.verified_chip_card(card)[0]
         return "card", found.member_id, found
     if code is not None:
         kind, digits = classify_scanned_code(code, settings.member_code_prefix)
         if kind == "member_code":
-            raise CodeInvalid("Dynamic member codes cannot be verified by this server yet.")
+            return "code", verify_member_code(digits, settings.member_code_prefix, terminal_id, at), None
         found = _card_by_number(digits)
         return "code", found.member_id, found
     return "phone", find_member_by_phone(phone).id, None
@@ -163,7 +173,7 @@ def identify(terminal: Terminal, *, card: dict | None = None, code: str | None =
         found_card, card_update = cards.identify_chip(terminal, card)
         method, member_id = "card", found_card.member_id
     else:
-        method, member_id, found_card = _resolve_member(None, code, phone, settings)
+        method, member_id, found_card = _resolve_member(None, code, phone, settings, terminal.id)
     who = member_at_merchant(member_id, terminal.merchant_id)
     token = new_token(IDENTIFICATION_TOKEN_PREFIX)
     expires_at = utcnow() + timedelta(seconds=current_app.config["IDENTIFICATION_TTL_SECONDS"])
@@ -294,7 +304,7 @@ def record_sale(
     if offline:
         occurred_at = occurred_at or now
         _check_offline(settings, amount_fen, redeem_points, occurred_at)
-        method, member_id, found_card = _resolve_member(card, code, None, settings)
+        method, member_id, found_card = _resolve_member(card, code, None, settings, terminal.id, occurred_at)
         card_id = found_card.id if found_card else None
     else:
         found = _open_identification(terminal, identification_token, consume=True)
@@ -340,6 +350,8 @@ def record_sale(
         redeemed=priced.redeem_points,
     )
     balances = ledger.post("sale", postings, f"terminal:{terminal.id}", sale_id=sale_id)
+    points.spend_lots(member_id, priced.redeem_points, "redeem", sale_id)  # before the lot this sale earns
+    points.add_lot(member_id, priced.points_to_earn, "sale", sale_id, now)
     level = _level_after(who, settings, now)
     balance = balances.get(who.member.points_account_id, who.balance)
     return SaleResult(sale=sale, points_balance=balance, level=level)
@@ -383,7 +395,11 @@ def refund_sale(
     account = db.session.scalar(
         select(LedgerAccount).where(LedgerAccount.id == member.points_account_id).with_for_update()
     )
-    recoverable = min(split.points_reversed, account.balance + split.points_restored)
+    now = utcnow()
+    # redeemed points returning to lots that expired meanwhile expire again at once (server/services/points.py)
+    restore, unplaced = points.plan_redeemed_restore(sale.id, split.points_restored, points.alliance_today(now=now))
+    expiring_again = sum(part.expired for part in restore)
+    recoverable = min(split.points_reversed, account.balance + split.points_restored - expiring_again)
     merchant = sale.merchant
     refund = Refund(
         id=new_id("rfd"),
@@ -395,6 +411,7 @@ def refund_sale(
         points_restored=split.points_restored,
         points_unrecovered=split.points_reversed - recoverable,
         reason=reason,
+        created_at=now,
     )
     db.session.add(refund)
     db.session.flush()
@@ -411,8 +428,12 @@ def refund_sale(
         sale_id=sale.id,
         refund_id=refund.id,
     )
+    balance = balances.get(member.points_account_id, account.balance)
+    balance -= points.apply_restore(member, restore, actor, refund.id)
+    points.add_lot(member.id, unplaced, "restore", sale.id, now)
+    points.spend_lots(member.id, recoverable, "reverse", sale.id, first_sale_lot=True)
     sale.refunded_fen += split.amount_fen
     sale.points_reversed += split.points_reversed
     sale.points_restored += split.points_restored
     audit(actor, "sale.refund", "sale", sale.id, refund_id=refund.id, amount_fen=split.amount_fen, reason=reason)
-    return RefundResult(refund=refund, points_balance=balances.get(member.points_account_id, account.balance))
+    return RefundResult(refund=refund, points_balance=balance)

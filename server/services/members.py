@@ -14,6 +14,7 @@ from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash
 from server.services import ledger
 from server.services.audit import audit
 from server.services.cards import BLOCKED_CARD_STATUSES, allocate_card_numbers
+from server.services.points import add_lot, spend_lots
 from server.services.unit_of_work import transactional
 
 
@@ -122,5 +123,9 @@ def adjust_points(actor: str, member_id: str, points: int, reason: str) -> int:
     balances = ledger.post(
         "adjustment", adjustment_postings(member.points_account_id, adjustments, points), actor, memo=reason[:200]
     )
+    if points > 0:
+        add_lot(member.id, points, "adjustment")
+    else:
+        spend_lots(member.id, -points, "adjustment")
     audit(actor, "points.adjust", "member", member.id, points=points, reason=reason)
     return balances[member.points_account_id]

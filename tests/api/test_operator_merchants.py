@@ -27,6 +27,8 @@ def merchant_json(merchant, **changes) -> dict:
             "status",
             "earn_rate_bp",
             "max_redeem_bp",
+            "service_fee_bp",
+            "service_fee_per_sale_fen",
         )
     }
     return {**body, "created_at": iso(merchant.created_at), **changes}
@@ -117,6 +119,8 @@ def test_create_merchant_opens_accounts_and_default_discounts_once(app, client):
         "contact_phone": "021-5555",
         "earn_rate_bp": 300,
         "max_redeem_bp": 2000,
+        "service_fee_bp": 45,
+        "service_fee_per_sale_fen": 3,
     }
     headers = with_key(s.auth("admin"), "new-merchant")
     created = client.post(f"{API}/merchants", json=body, headers=headers)

@@ -161,13 +161,18 @@ def test_members_are_found_by_card_or_phone_and_the_full_phone_is_an_audited_rev
     assert post_form(finance, detail, f"{detail}/phone", {}).status_code == 403
 
 
-def test_the_registration_poster_qr_decodes_to_the_join_link(scene, client):
+def test_the_registration_poster_qr_decodes_to_the_join_link(app, scene, client):
     assert sign_in(client, "c-owner-a").status_code == 302
     merchant_id = scene.world.shop_a.merchant.id
     png = client.get(f"/console/merchants/{merchant_id}/poster.png")
     assert png.status_code == 200 and png.mimetype == "image/png"
     [result] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))
-    assert result.text == f"http://localhost/m/join?m={merchant_id}"
+    assert result.text.startswith("http://localhost/m/join?m=")
+    with app.app_context():
+        from server.services.member_login import poster_merchant
+
+        assert poster_merchant(result.text.rsplit("=", 1)[1]) == merchant_id  # the poster token of this merchant
+        db.session.remove()
     assert "<svg" in page_text(client.get(f"/console/merchants/{merchant_id}/poster"))
 
 

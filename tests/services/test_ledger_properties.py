@@ -39,6 +39,7 @@ from server.models import (
     Sale,
 )
 from server.services import checkout, members
+from server.services.points import lot_mismatches
 from server.services.staff import terminal_for_token
 from tests.builders import make_member, make_world
 from tests.conftest import wipe
@@ -224,6 +225,7 @@ def check_ledger(model: Model, member_ids: list[str]) -> None:
             assert account.balance >= 0
     assert sum(account.balance for account in accounts) == 0
     assert member_balances(member_ids) == model.balances
+    assert lot_mismatches() == []  # every member's open lots sum to their balance
 
     issued, accepted = defaultdict(int), defaultdict(int)
     sales = db.session.scalars(select(Sale)).all()

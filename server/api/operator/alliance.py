@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from server.api.auth import STAFF_SECURITY, require_staff, staff_only
-from server.services.alliance import get_settings
+from server.api.operator_schemas import NotEmptyMixin
+from server.domain.lots import EXPIRY_POLICIES
+from server.services.alliance import get_settings, update_points_policy
 
 blp = Blueprint("alliance", __name__, url_prefix="/api/v1", description="Alliance settings")
 blp.before_request(staff_only)
@@ -24,8 +26,19 @@ class AllianceSchema(Schema):
     offline_max_sale_fen = fields.Integer()
     offline_max_sales_per_shift = fields.Integer()
     offline_max_age_hours = fields.Integer()
+    points_expiry_policy = fields.String(metadata={"description": "months, year_end or never"})
+    points_expiry_months = fields.Integer()
+    expiry_notice_days = fields.Integer()
+    business_day_cutoff_hour = fields.Integer(metadata={"description": "A business day starts at this local hour"})
     card_public_key = fields.String(metadata={"description": "Ed25519 public key verifying card records (base64)"})
     card_read_key = fields.String(metadata={"description": "Secret terminals derive card read keys from (base64)"})
+
+
+class AlliancePolicyUpdateSchema(NotEmptyMixin, Schema):
+    points_expiry_policy = fields.String(validate=validate.OneOf(EXPIRY_POLICIES))
+    points_expiry_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=120))
+    expiry_notice_days = fields.Integer(strict=True, validate=validate.Range(min=0, max=365))
+    business_day_cutoff_hour = fields.Integer(strict=True, validate=validate.Range(min=0, max=23))
 
 
 @blp.route("/alliance")
@@ -37,4 +50,14 @@ class Alliance(MethodView):
         require_staff("alliance:read")
         keys = current_app.extensions["alliance_keys"]
         settings = AllianceSchema().dump(get_settings())
+        return {**settings, "card_public_key": keys.card_public_key, "card_read_key": keys.card_read_key}
+
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(AlliancePolicyUpdateSchema)
+    @blp.response(200, AllianceSchema)
+    def patch(self, args):
+        """Change the points expiry policy, the expiry notice period or the business day's cut-off hour (admin)."""
+        actor = require_staff("alliance:write")
+        keys = current_app.extensions["alliance_keys"]
+        settings = AllianceSchema().dump(update_points_policy(actor.key, **args))
         return {**settings, "card_public_key": keys.card_public_key, "card_read_key": keys.card_read_key}

@@ -19,7 +19,7 @@ from server.api.card_schemas import (
     ReplaceSchema,
 )
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
-from server.api.operator_schemas import CardEnvelopeSchema, CardSchema
+from server.api.operator_schemas import CardEnvelopeSchema, PrintCardSchema
 from server.services import cards
 
 blp = Blueprint("card_batches", __name__, url_prefix="/api/v1", description="Card batches, encoding and lifecycle")
@@ -69,7 +69,7 @@ class BatchDetail(MethodView):
 class BatchCards(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.arguments(BatchCardQuerySchema, location="query")
-    @blp.response(200, CardSchema(many=True))
+    @blp.response(200, PrintCardSchema(many=True))
     @blp.paginate(max_page_size=10_000)
     def get(self, filters, batch_id, pagination_parameters):
         """The cards of a batch in card-number order (for print files and resuming encoding)."""

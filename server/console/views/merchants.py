@@ -17,7 +17,7 @@ from server.console.forms import ActionForm, LevelDiscountForm, MerchantForm, Te
 from server.console.once import new_key, run_once
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
-from server.services import catalog, queries
+from server.services import catalog, posters, queries
 from server.services.catalog import TRADES
 
 blp = Blueprint("merchants", __name__)
@@ -35,9 +35,9 @@ MERCHANT_STATUSES = ("active", "suspended", "closed")
 
 
 def join_url(merchant_id: str) -> str:
-    """The member registration link a merchant's poster encodes (the member pages live under /m/)."""
+    """The member registration link of the merchant's recruiting poster (its poster token, see services/posters)."""
     base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
-    return f"{base.rstrip('/')}/m/join?m={merchant_id}"
+    return posters.join_url(base, posters.poster_token(merchant_id))
 
 
 def _merchant_form(form: MerchantForm) -> MerchantForm:
@@ -244,19 +244,14 @@ def terminal_status(terminal_id):
     return redirect(url_for(".detail", merchant_id=terminal.merchant_id) + "#terminals")
 
 
-def _poster_qr(merchant_id: str):
-    return segno.make(join_url(merchant_id), error="m")
-
-
 @blp.route("/merchants/<merchant_id>/poster")
 @permission_required("merchants:read")
 def poster(merchant_id):
     """A printable poster with the QR code members scan to join at this merchant."""
     merchant = _scoped_merchant(merchant_id)
-    svg = _poster_qr(merchant.id).svg_inline(scale=8, border=4, dark="#111827")
-    return render_template(
-        "console/merchants/poster.html", merchant=merchant, qr_svg=Markup(svg), join_url=join_url(merchant.id)
-    )
+    url = join_url(merchant.id)
+    svg = segno.make(url, error="m").svg_inline(scale=8, border=4, dark="#111827")
+    return render_template("console/merchants/poster.html", merchant=merchant, qr_svg=Markup(svg), join_url=url)
 
 
 @blp.route("/merchants/<merchant_id>/poster.png")
@@ -264,7 +259,5 @@ def poster(merchant_id):
 def poster_png(merchant_id):
     """The poster's QR code as a PNG for print shops."""
     merchant = _scoped_merchant(merchant_id)
-    buffer = io.BytesIO()
-    _poster_qr(merchant.id).save(buffer, kind="png", scale=16, border=4)
-    buffer.seek(0)
-    return send_file(buffer, mimetype="image/png", download_name=f"join-{merchant.id}.png")
+    png = io.BytesIO(posters.poster_qr(join_url(merchant.id), "png"))
+    return send_file(png, mimetype="image/png", download_name=f"join-{merchant.id}.png")

@@ -1,0 +1,188 @@
+"""Settlement and finance reports: closed days, statements (JSON, CSV, PDF), reports with CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from server.api.auth import STAFF_SECURITY, Actor, require_staff, staff_only
+from server.api.finance_schemas import (
+    CloseDaySchema,
+    DayReportSchema,
+    LevelReportSchema,
+    MerchantReportSchema,
+    PointsLotSchema,
+    PointsReportSchema,
+    ReportQuerySchema,
+    SettlementDaySchema,
+    SettlementSchema,
+    StatementQuerySchema,
+    StatementSchema,
+)
+from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
+from server.services import finance, points, settlement
+from server.services.members import get_member
+
+blp = Blueprint("operator_finance", __name__, url_prefix="/api/v1", description="Settlement and finance reports")
+blp.before_request(staff_only)
+
+
+def alternative_content(*mimetypes: str) -> dict:
+    """OpenAPI doc of the other media types a 200 response comes in (a new dict each time: smorest merges in place)."""
+    schemas = {"text/csv": {"type": "string"}, "application/pdf": {"type": "string", "format": "binary"}}
+    return {200: {"content": {mimetype: {"schema": dict(schemas[mimetype])} for mimetype in mimetypes}}}
+
+
+def _scoped(actor: Actor, filters: dict) -> dict:
+    """Merchant staff see their own merchant only, whatever they asked for."""
+    if actor.merchant_id is not None:
+        filters["merchant_id"] = actor.merchant_id
+    return filters
+
+
+def _wanted_format(asked: str, offered: tuple[str, ...]) -> str:
+    if asked != "json":
+        return asked
+    mimetypes = {"json": "application/json", "csv": "text/csv", "pdf": "application/pdf"}
+    best = request.accept_mimetypes.best_match([mimetypes[name] for name in offered], default="application/json")
+    return next(name for name in offered if mimetypes[name] == best)
+
+
+def _csv_response(rows: list[dict], schema, filename: str) -> Response:
+    columns = list(schema().fields)
+    dumped = schema(many=True).dump(rows)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(dumped)
+    return _download(out.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8", filename)
+
+
+def _download(content: bytes, mimetype: str, filename: str) -> Response:
+    return Response(content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _report(rows: list[dict], schema, filters: dict, name: str):
+    if _wanted_format(filters["format"], ("json", "csv")) == "csv":
+        return _csv_response(rows, schema, f"{name}.csv")
+    return rows
+
+
+def _settlement_row(found, merchant_name: str) -> dict:
+    return {
+        **{column: getattr(found, column) for column in SettlementSchema().fields if hasattr(found, column)},
+        "merchant_name": merchant_name,
+    }
+
+
+@blp.route("/settlements")
+class Settlements(MethodView):
+    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv"))
+    @blp.arguments(ReportQuerySchema, location="query")
+    @blp.response(200, SettlementSchema(many=True))
+    def get(self, filters):
+        """Closed settlements by day range (default: the last closed day; at most 92 days) and merchant; CSV too.
+
+        Merchant owners see their own merchant's only.
+        """
+        actor = require_staff("settlement:read")
+        rows = [_settlement_row(found, name) for found, name in settlement.list_settlements(_scoped(actor, filters))]
+        return _report(rows, SettlementSchema, filters, "settlements")
+
+
+@blp.route("/settlements/closings")
+class SettlementClosings(MethodView):
+    @blp.doc(security=STAFF_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
+    @blp.arguments(CloseDaySchema)
+    @blp.response(201, SettlementDaySchema)
+    def post(self, args):
+        """Close a business day for every merchant (finance); closing a closed day changes nothing (idempotent)."""
+        actor = require_staff("settlement:close")
+
+        def close():
+            result = settlement.close_day(actor.key, args["business_day"])
+            return SettlementDaySchema().dump({**vars(result.day), "closed_now": result.closed_now})
+
+        return idempotent(actor, 201, close)
+
+
+@blp.route("/settlements/<settlement_id>")
+class SettlementStatement(MethodView):
+    @blp.doc(
+        security=STAFF_SECURITY,
+        responses=alternative_content("text/csv", "application/pdf"),
+    )
+    @blp.arguments(StatementQuerySchema, location="query")
+    @blp.response(200, StatementSchema)
+    def get(self, args, settlement_id):
+        """A merchant's statement of one closed day down to each sale: JSON, CSV or printable PDF."""
+        actor = require_staff("settlement:read")
+        fmt = _wanted_format(args["format"], ("json", "csv", "pdf"))
+        if fmt != "json":
+            content, filename = finance.render_statement(settlement_id, actor.merchant_id, fmt)
+            if fmt == "csv":
+                return _download(content.encode("utf-8-sig"), "text/csv; charset=utf-8", filename)
+            return _download(content, "application/pdf", filename)
+        detail = finance.settlement_detail(settlement_id, actor.merchant_id)
+        return {"settlement": _settlement_row(detail["settlement"], detail["merchant_name"]), "lines": detail["lines"]}
+
+
+@blp.route("/reports/merchants")
+class MerchantsReport(MethodView):
+    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv"))
+    @blp.arguments(ReportQuerySchema, location="query")
+    @blp.response(200, MerchantReportSchema(many=True))
+    def get(self, filters):
+        """Per merchant over the closed days in range: points, fees, net position (owners: their own)."""
+        actor = require_staff("settlement:read")
+        return _report(finance.merchants_report(_scoped(actor, filters)), MerchantReportSchema, filters, "merchants")
+
+
+@blp.route("/reports/days")
+class DaysReport(MethodView):
+    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv"))
+    @blp.arguments(ReportQuerySchema, location="query")
+    @blp.response(200, DayReportSchema(many=True))
+    def get(self, filters):
+        """Per closed business day: totals over all merchants (owners: their own merchant's)."""
+        actor = require_staff("settlement:read")
+        return _report(finance.days_report(_scoped(actor, filters)), DayReportSchema, filters, "days")
+
+
+@blp.route("/reports/levels")
+class LevelsReport(MethodView):
+    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv"))
+    @blp.arguments(ReportQuerySchema, location="query")
+    @blp.response(200, LevelReportSchema(many=True))
+    def get(self, filters):
+        """Sales by member level over the business days in range (owners: at their merchant)."""
+        actor = require_staff("settlement:read")
+        return _report(finance.levels_report(_scoped(actor, filters)), LevelReportSchema, filters, "levels")
+
+
+@blp.route("/reports/points")
+class PointsReport(MethodView):
+    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv"))
+    @blp.arguments(ReportQuerySchema, location="query")
+    @blp.response(200, PointsReportSchema)
+    def get(self, filters):
+        """Points outstanding (liability), breakage and redemption rate, alliance-wide (operators)."""
+        require_staff("reports:read")
+        report = finance.points_report()
+        if _wanted_format(filters["format"], ("json", "csv")) == "csv":
+            return _csv_response([report], PointsReportSchema, "points.csv")
+        return report
+
+
+@blp.route("/members/<member_id>/points-lots")
+class MemberPointsLots(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, PointsLotSchema(many=True))
+    def get(self, member_id):
+        """A member's points lots still holding points, closest expiry first (a short list, not paginated)."""
+        require_staff("ledger:read")
+        return points.member_lots(get_member(member_id).id)

@@ -1,0 +1,407 @@
+"""Member pages: thin views that check the session, call one service and render a template."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from functools import wraps
+from pathlib import Path
+
+from flask import (
+    Response,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
+from flask_babel import format_datetime, get_locale
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
+
+from server.api.base import error_response
+from server.domain.errors import DomainError
+from server.member.blueprint import bp
+from server.member.forms import BindCardForm, CloseAccountForm, ConfirmForm, LoginForm, LostCardForm, RegisterForm
+from server.models.base import utcnow
+from server.notifications.sms import dispatch_pending
+from server.ratelimit import RateLimited, client_ip, enforce
+from server.services import member_codes, member_login, member_portal
+from server.services.alliance import get_settings
+from server.services.catalog import TRADES
+
+SESSION_COOKIE = "member_session"
+DEVICE_COOKIE = "mdev"
+ERROR_TEXT = {  # stable error codes → what the member reads
+    "login_code_invalid": lambda: _("The verification code is wrong or has expired."),
+    "member_not_found": lambda: _("No member has this phone number yet. Please register first."),
+    "invalid_request": lambda: _("Please check what you entered."),
+    "conflict": lambda: _("This cannot be done now."),
+    "card_check_failed": lambda: _("The card number and check code do not match."),
+    "card_blocked": lambda: _("This card is blocked."),
+    "not_found": lambda: _("Not found."),
+    "rate_limited": lambda: _("Too many attempts. Please wait a moment and try again."),
+}
+
+
+def member_error_text(error: DomainError) -> str:
+    """What the member reads for a refused request."""
+    if error.code == "conflict" and error.details.get("field") == "phone":
+        return _("This phone number is already registered. Please log in.")
+    return ERROR_TEXT.get(error.code, ERROR_TEXT["invalid_request"])()
+
+
+@bp.app_template_filter("yuan")
+def yuan(fen: int) -> str:
+    """Integer fen as ``12.80`` (never through a float)."""
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    return f"{sign}{fen // 100}.{fen % 100:02d}"
+
+
+@bp.app_template_filter("discount")
+def discount(bp_value: int) -> str:
+    """9500 bp → ``9.5折`` in Chinese, ``5% off`` in English; 10000 → no discount (integer arithmetic)."""
+    if bp_value >= 10_000:
+        return _("No discount")
+    if str(get_locale()) == "en":
+        off = 10_000 - bp_value
+        decimals = f"{off % 100:02d}".rstrip("0")
+        return f"{off // 100}{'.' + decimals if decimals else ''}% off"
+    decimals = f"{bp_value % 1000:03d}".rstrip("0")
+    return f"{bp_value // 1000}{'.' + decimals if decimals else ''}折"
+
+
+@bp.app_template_filter("local_time")
+def local_time(value) -> str:
+    """A time in the alliance's timezone, short."""
+    return format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
+
+
+@bp.before_request
+def load_member():
+    """The member of the session cookie (if any) and a device id for per-device rate limits."""
+    g.device = member_codes.device_for_session(request.cookies.get(SESSION_COOKIE, ""))
+    g.device_cookie = request.cookies.get(DEVICE_COOKIE) or secrets.token_urlsafe(12)
+
+
+@bp.after_request
+def page_headers(response: Response) -> Response:
+    """Device cookie, no caching of personal pages by proxies, no framing."""
+    if request.cookies.get(DEVICE_COOKIE) != g.get("device_cookie"):
+        response.set_cookie(DEVICE_COOKIE, g.device_cookie, max_age=5 * 365 * 86400, httponly=True, samesite="Lax")
+    if response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+@bp.errorhandler(RateLimited)
+def rate_limited_page(error: RateLimited):
+    """Pages get a readable page, JSON endpoints the API error shape; both with Retry-After."""
+    headers = {"Retry-After": str(error.retry_after)}
+    if request.path.startswith("/m/api/"):
+        return error_response("rate_limited", "Too many requests; try again later.", 429, {}, headers)
+    return (
+        render_template("member/message.html", title=_("Please wait"), text=ERROR_TEXT["rate_limited"]()),
+        429,
+        headers,
+    )
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(error):
+    """A form from another site or an expired page."""
+    text = _("The page expired. Please try again.")
+    return render_template("member/message.html", title=_("Please try again"), text=text), 400
+
+
+def login_required(view):
+    """Pages for logged-in members; others go to the login page."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.device is None:
+            return redirect(url_for("member.login", next=request.path))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _start_session(login: member_login.MemberLogin, target: str):
+    response = redirect(target)
+    response.set_cookie(
+        SESSION_COOKIE,
+        login.session_token,
+        max_age=_session_days() * 86400,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure,
+        path="/m",
+    )
+    session.pop("wechat_openid", None)
+    return response
+
+
+def _session_days() -> int:
+    from flask import current_app
+
+    return current_app.config["MEMBER_SESSION_DAYS"]
+
+
+def _send_pending_sms() -> None:
+    """Hand the queued message to the SMS provider right away (the outbox retries failures later)."""
+    try:
+        dispatch_pending(limit=5)
+    except Exception:  # noqa: BLE001 - the message stays pending in the outbox; `alliance-server sms dispatch`
+        from flask import current_app
+
+        current_app.logger.exception("SMS dispatch failed; the message stays in the outbox")
+
+
+def _submitted(form) -> bool:
+    """True when this (prefixed) form was posted and is valid, CSRF included."""
+    return any(name.startswith(form._prefix) for name in request.form) and form.validate_on_submit()
+
+
+@bp.route("/")
+def home():
+    """My card when logged in, else the login page."""
+    return redirect(url_for("member.card" if g.device else "member.login"))
+
+
+@bp.route("/api/login-code", methods=["POST"])
+def send_login_code():
+    """Send a one-time code by SMS (JSON; CSRF token in the X-CSRFToken header)."""
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except ValidationError:
+        return error_response("csrf_failed", "The page expired; reload it.", 400)
+    body = request.get_json(silent=True) or {}
+    phone = str(body.get("phone", ""))
+    from server.domain.identifiers import normalize_mobile
+
+    mobile = normalize_mobile(phone)
+    enforce("login_code:ip", client_ip())
+    enforce("login_code:device", g.device_cookie)
+    enforce("login_code:phone", mobile)
+    member_login.request_login_code(mobile)
+    _send_pending_sms()
+    return {"sent": True, "masked_phone": f"{mobile[:3]}****{mobile[-4:]}", "resend_after": 60}
+
+
+def _login_or_register(form, register: bool):
+    enforce("login:ip", client_ip())
+    enforce("login:phone", form.phone.data.strip())
+    return member_login.log_in(
+        form.phone.data,
+        form.code.data,
+        register=register,
+        consent=bool(getattr(form, "consent", None) and form.consent.data),
+        poster_token=getattr(form, "m", None) and form.m.data,
+        device_label=request.user_agent.string[:100],
+        wechat_openid=session.get("wechat_openid"),
+    )
+
+
+@bp.route("/join", methods=["GET", "POST"])
+def join():
+    """Register from a poster QR code (?m=<poster token> records the recruiting merchant)."""
+    form = RegisterForm()
+    if request.method == "GET":
+        form.m.data = request.args.get("m", "")
+    merchant_name = None
+    if form.m.data:
+        from server.extensions import db
+        from server.models import Merchant
+
+        merchant_id = member_login.poster_merchant(form.m.data)
+        merchant_name = db.session.get(Merchant, merchant_id).name if merchant_id else None
+    if form.validate_on_submit():
+        try:
+            login = _login_or_register(form, register=True)
+        except DomainError as error:
+            flash(member_error_text(error), "error")
+        else:
+            flash(_("Welcome! You are now a member."), "success")
+            return _start_session(login, url_for("member.card"))
+    elif request.method == "POST":
+        if form.csrf_token.errors:
+            return csrf_failed(None)
+        flash(_("Please fill in every field and agree to the privacy terms."), "error")
+    return render_template("member/join.html", form=form, merchant_name=merchant_name, alliance=get_settings())
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log in with phone number and one-time code."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            login_result = _login_or_register(form, register=False)
+        except DomainError as error:
+            flash(member_error_text(error), "error")
+        else:
+            target = request.args.get("next", "")
+            return _start_session(login_result, target if target.startswith("/m/") else url_for("member.card"))
+    elif request.method == "POST":
+        if form.csrf_token.errors:
+            return csrf_failed(None)
+        flash(_("Please enter your mobile number and the 6-digit code."), "error")
+    return render_template("member/login.html", form=form, alliance=get_settings())
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """End this phone's session; its codes stop working."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        member_login.log_out(request.cookies.get(SESSION_COOKIE, ""))
+    response = redirect(url_for("member.login", logged_out=1))
+    response.delete_cookie(SESSION_COOKIE, path="/m")
+    return response
+
+
+@bp.route("/card")
+@login_required
+def card():
+    """My card: level, points, card number and the dynamic code (computed on the phone)."""
+    device = g.device
+    member_login.touch_device(device.id)
+    view = member_portal.card_view(device.member_id)
+    code_config = {
+        "prefix": get_settings().member_code_prefix,
+        "index": device.code_index,
+        "secret": base64.b64encode(member_codes.device_secret(device)).decode(),
+        "serverTime": int(member_codes.now() * 1000),
+        "device": device.id,
+    }
+    return render_template(
+        "member/card.html",
+        view=view,
+        code_config=json.dumps(code_config),
+        logout_form=ConfirmForm(),
+        alliance=get_settings(),
+    )
+
+
+@bp.route("/history")
+@login_required
+def history():
+    """Sales, refunds, points movements and points expiring soon."""
+    return render_template("member/history.html", history=member_portal.history(g.device.member_id))
+
+
+@bp.route("/merchants")
+@login_required
+def merchants():
+    """Alliance merchants with what my level pays, searchable by trade, area and name."""
+    trade, region, text = request.args.get("trade", ""), request.args.get("region", ""), request.args.get("q", "")
+    return render_template(
+        "member/merchants.html",
+        rows=member_portal.merchants_for_member(g.device.member_id, trade, region, text),
+        trades=TRADES,
+        regions=member_portal.merchant_regions(),
+        chosen={"trade": trade, "region": region, "q": text},
+        view=member_portal.card_view(g.device.member_id),
+    )
+
+
+@bp.route("/cards", methods=["GET", "POST"])
+@login_required
+def cards():
+    """Bind a physical card (number + check code) and report a card lost."""
+    member_id = g.device.member_id
+    bind_form, lost_form = BindCardForm(prefix="bind"), LostCardForm(prefix="lost")
+    if request.method == "POST":
+        try:
+            if _submitted(bind_form):
+                enforce("card_bind:member", member_id)
+                bound = member_portal.bind_physical_card(member_id, bind_form.card_no.data, bind_form.check_code.data)
+                flash(_("Card %(card_no)s is now yours.", card_no=bound.card_no), "success")
+                return redirect(url_for("member.cards"))
+            if _submitted(lost_form):
+                lost = member_portal.report_my_card_lost(member_id, lost_form.card_no.data)
+                flash(_("Card %(card_no)s is reported lost and blocked.", card_no=lost.card_no), "success")
+                return redirect(url_for("member.cards"))
+            flash(_("Please check what you entered."), "error")
+        except DomainError as error:
+            flash(member_error_text(error), "error")
+    return render_template(
+        "member/cards.html", view=member_portal.card_view(member_id), bind_form=bind_form, lost_form=lost_form
+    )
+
+
+@bp.route("/privacy", methods=["GET", "POST"])
+@login_required
+def privacy():
+    """What is stored about me, export it, close my account."""
+    member_id = g.device.member_id
+    close_form = CloseAccountForm(prefix="close")
+    if request.method == "POST" and _submitted(close_form):
+        forfeited = member_portal.close_account(member_id)
+        _send_pending_sms()
+        response = make_response(
+            render_template(
+                "member/message.html",
+                title=_("Account closed"),
+                text=_("Your account is closed; %(points)s points were forfeited.", points=forfeited),
+            )
+        )
+        response.delete_cookie(SESSION_COOKIE, path="/m")
+        return response
+    if request.method == "POST":
+        flash(_("Tick the box to confirm that your points will be forfeited."), "error")
+    return render_template(
+        "member/privacy.html",
+        view=member_portal.card_view(member_id),
+        export_form=ConfirmForm(prefix="export"),
+        close_form=close_form,
+        devices=member_portal.active_devices(member_id),
+    )
+
+
+@bp.route("/privacy/export", methods=["POST"])
+@login_required
+def export():
+    """Download everything stored about me as JSON."""
+    form = ConfirmForm(prefix="export")
+    if not form.validate_on_submit():
+        return redirect(url_for("member.privacy"))
+    data = member_portal.export_my_data(g.device.member_id)
+    stamp = utcnow().strftime("%Y%m%d")
+    return Response(
+        json.dumps(data, ensure_ascii=False, indent=2),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="my-data-{stamp}.json"', "Cache-Control": "no-store"},
+    )
+
+
+@bp.route("/terms")
+def terms():
+    """The privacy terms members agree to."""
+    return render_template("member/terms.html", alliance=get_settings())
+
+
+@bp.route("/sw.js")
+def service_worker():
+    """The service worker that keeps the card page and its scripts available offline."""
+    response = send_from_directory(bp.static_folder, "sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Service-Worker-Allowed"] = "/m/"
+    return response
+
+
+@bp.route("/vendor/qrious.min.js")
+def qrious_js():
+    """The QRious QR-code encoder, served from the js.qrious package (installed from PyPI, not vendored)."""
+    from importlib.util import find_spec
+
+    # Locate the package without importing it (its __init__ pulls in fanstatic, which we do not use).
+    folder = Path(find_spec("js.qrious").submodule_search_locations[0]) / "resources"
+    return send_from_directory(folder, "qrious.min.js", mimetype="text/javascript", max_age=7 * 86400)

@@ -1,0 +1,70 @@
+"""Rate limits on logins and code verification (Flask-Limiter's storage: memory, or Redis shared by workers).
+
+Limits are checked in the views with keys that need the parsed request (the phone number, the terminal,
+the member's device), so the views call :func:`enforce` rather than decorating whole routes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+from flask import Flask, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from limits import parse
+from werkzeug.exceptions import TooManyRequests
+
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+# What each action may do per key, as limits strings ("5/minute;20/hour" = both apply).
+LIMITS = {
+    "login_code:phone": "1/minute;5/hour;10/day",
+    "login_code:ip": "30/hour",
+    "login_code:device": "10/hour",
+    "login:phone": "10/hour",
+    "login:ip": "60/hour",
+    "card_bind:member": "10/hour",
+    "identify:terminal": "120/minute",
+}
+
+
+class RateLimited(TooManyRequests):
+    """429 in the project's error shape (``rate_limited``) with ``Retry-After`` in seconds."""
+
+    def __init__(self, retry_after: int):
+        super().__init__("Too many requests; try again later.")
+        self.retry_after = retry_after
+        self.data = {"message": "Too many requests; try again later.", "headers": {"Retry-After": str(retry_after)}}
+
+
+def init_rate_limits(app: Flask) -> None:
+    """Bind the limiter to the app (storage from RATELIMIT_STORAGE_URI)."""
+    limiter.init_app(app)
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]  # keys in shared storage carry no phone numbers
+
+
+def enforce(action: str, value: str | None) -> None:
+    """Count one request of ``action`` for ``value`` (phone, IP, device...); raise RateLimited when over."""
+    if not value or not limiter.enabled:
+        return
+    strategy = limiter.limiter
+    key = _digest(f"{action}:{value}")
+    for item in parse_many(LIMITS[action]):
+        if not strategy.hit(item, "alliance", action, key):
+            reset_at, _ = strategy.get_window_stats(item, "alliance", action, key)
+            raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+
+def parse_many(spec: str):
+    """The limit items of a ``"1/minute;5/hour"`` string."""
+    return [parse(part) for part in spec.split(";") if part.strip()]
+
+
+def client_ip() -> str:
+    """The caller's address (behind a proxy, configure ProxyFix so this is the client's)."""
+    return request.remote_addr or "unknown"

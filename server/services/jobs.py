@@ -1,0 +1,190 @@
+"""Background jobs for cron (`alliance-server jobs run`) and the optional in-process scheduler.
+
+Each job is safe to run twice and from two workers at once: its work is idempotent (expired lots hold
+nothing more to expire, notified lots are marked, a closed day stays closed, an SMS is taken under a
+row lock) and the jobs that change points or settlements run in one transaction holding a database
+lock — a PostgreSQL advisory transaction lock per job (a second worker skips), on SQLite the writer
+lock of BEGIN IMMEDIATE. Every run is logged in ``job_runs``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import text
+
+from server.domain.errors import Conflict
+from server.extensions import db
+from server.models import JobRun
+from server.models.base import utcnow
+from server.services import points, settlement
+from server.services.unit_of_work import transaction
+
+log = logging.getLogger(__name__)
+ACTOR = "system:jobs"
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What one run of a job did: ``done``, ``skipped`` (another worker holds it, or nothing due) or ``failed``."""
+
+    job: str
+    run_date: date
+    status: str
+    summary: dict
+
+
+def _expire_points(day: date) -> dict:
+    return points.expire_points(ACTOR, day)
+
+
+def _notify_expiring(day: date) -> dict:
+    return points.notify_expiring(day)
+
+
+def _close_settlement(day: date) -> dict:
+    # every day still open through ``day`` (days missed while the job did not run get closed too)
+    closed = settlement.close_through(ACTOR, day)
+    return {"through": day.isoformat(), "closed_now": day in closed, "closed_days": [d.isoformat() for d in closed]}
+
+
+def _dispatch_sms(day: date) -> dict:
+    from server.notifications.sms import dispatch_pending
+
+    return {"sent": dispatch_pending()}
+
+
+def _purge_idempotency_keys(day: date) -> dict:
+    from server.services.idempotency import purge_expired_keys
+
+    return {"deleted": purge_expired_keys()}
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job: its function and whether it runs in one transaction under the job lock."""
+
+    run: Callable[[date], dict]
+    locked: bool
+    default_date: Callable[[], date]
+
+
+def _today() -> date:
+    return points.alliance_today()
+
+
+def _yesterday_business_day() -> date:
+    return settlement.current_business_day() - timedelta(days=1)
+
+
+JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
+    "expire-points": Job(_expire_points, True, _today),
+    "notify-expiring": Job(_notify_expiring, True, _today),
+    "close-settlement": Job(_close_settlement, True, _yesterday_business_day),
+    "dispatch-sms": Job(_dispatch_sms, False, _today),
+    "purge-idempotency-keys": Job(_purge_idempotency_keys, False, _today),
+}
+
+
+def _job_lock(name: str) -> bool:
+    """Take the job's lock for this transaction; False if another worker holds it (PostgreSQL only)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return True  # SQLite: the transaction began with BEGIN IMMEDIATE, the database's writer lock
+    key = zlib.crc32(f"alliance-job:{name}".encode())
+    return bool(db.session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))
+
+
+def _worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(name: str, run_date: date | None = None) -> JobOutcome:
+    """Run one job for ``run_date`` (its default: today, or yesterday's business day for settlement)."""
+    job = JOBS[name]
+    started = utcnow()
+    run_date = run_date or job.default_date()
+    status, summary = "done", {}
+    try:
+        if job.locked:
+            with transaction():
+                if not _job_lock(name):
+                    status, summary = "skipped", {"reason": "running in another worker"}
+                else:
+                    summary = job.run(run_date)
+                    _log_run(name, run_date, status, summary, started)
+            if status == "skipped":
+                with transaction():
+                    _log_run(name, run_date, status, summary, started)
+        else:
+            summary = job.run(run_date)
+            with transaction():
+                _log_run(name, run_date, status, summary, started)
+    except Conflict as exc:  # e.g. the business day has not ended: nothing due yet
+        db.session.rollback()
+        status, summary = "skipped", {"reason": exc.message, **exc.details}
+        with transaction():
+            _log_run(name, run_date, status, summary, started)
+    except Exception as exc:
+        db.session.rollback()
+        with transaction():
+            _log_run(name, run_date, "failed", {"error": f"{exc.__class__.__name__}: {exc}"}, started)
+        raise
+    return JobOutcome(name, run_date, status, summary)
+
+
+def _log_run(name: str, run_date: date, status: str, summary: dict, started) -> None:
+    db.session.add(
+        JobRun(
+            job=name,
+            run_date=run_date,
+            status=status,
+            summary=json.dumps(summary, ensure_ascii=False, default=str),
+            worker=_worker()[:80],
+            started_at=started,
+            finished_at=utcnow(),
+        )
+    )
+
+
+def run_all(run_date: date | None = None) -> list[JobOutcome]:
+    """Run every job in order (each with its own default date unless ``run_date`` is given)."""
+    return [run_job(name, run_date) for name in JOBS]
+
+
+class Scheduler(threading.Thread):
+    """Runs every job every ``interval_seconds`` in a daemon thread of this process until stopped."""
+
+    def __init__(self, app, interval_seconds: float):
+        super().__init__(name="alliance-jobs", daemon=True)
+        self.app, self.interval_seconds = app, interval_seconds
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval_seconds):
+            with self.app.app_context():
+                for name in JOBS:
+                    try:
+                        run_job(name)
+                    except Exception:  # logged in job_runs as failed; the next round retries
+                        log.exception("job %s failed", name)
+                db.session.remove()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop after the round in progress."""
+        self.stopped.set()
+        self.join(timeout)
+
+
+def start_scheduler(app, interval_seconds: float) -> Scheduler:
+    """Start the in-process scheduler (``JOBS_SCHEDULER=1``; off by default: cron runs ``jobs run``)."""
+    scheduler = Scheduler(app, interval_seconds)
+    scheduler.start()
+    return scheduler

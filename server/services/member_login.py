@@ -1,0 +1,176 @@
+"""Members logging in on their phone: one-time SMS codes, registration, devices, WeChat bindings."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from server.domain.errors import Conflict, InvalidRequest, LoginCodeInvalid, MemberNotFound
+from server.domain.identifiers import normalize_mobile
+from server.extensions import db
+from server.models import LoginCode, Member, MemberDevice, MerchantPoster, WechatBinding
+from server.models.base import utcnow
+from server.notifications.sms import queue_sms
+from server.security.pii import phone_lookup_hash
+from server.services import member_codes
+from server.services.alliance import get_settings
+from server.services.audit import audit
+from server.services.members import register_member
+from server.services.unit_of_work import transactional
+
+LOGIN_CODE_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class MemberLogin:
+    """A member logged in on a new device: the session token (cookie) and the device's code secret."""
+
+    member: Member
+    device: MemberDevice
+    session_token: str
+    code_secret: bytes
+    registered: bool
+
+
+def _keyed(value: str) -> str:
+    return hmac.new(current_app.extensions["alliance_keys"].pii_hash, value.encode(), hashlib.sha256).hexdigest()
+
+
+def _code_hash(phone_hash: str, code: str) -> str:
+    return _keyed(f"login-code:{phone_hash}:{code}")
+
+
+def openid_hash(openid: str) -> str:
+    """The keyed hash a WeChat openid is stored as."""
+    return _keyed(f"wechat-openid:{openid}")
+
+
+@transactional
+def request_login_code(phone: str) -> str:
+    """Send a one-time code to ``phone`` (queued in the SMS outbox); return the normalized number."""
+    mobile = normalize_mobile(phone)
+    lookup = phone_lookup_hash(mobile)
+    now = utcnow()
+    db.session.execute(  # only the newest code of a phone is valid
+        update(LoginCode).where(LoginCode.phone_hash == lookup, LoginCode.used_at.is_(None)).values(used_at=now)
+    )
+    code = f"{secrets.randbelow(10**LOGIN_CODE_DIGITS):0{LOGIN_CODE_DIGITS}d}"
+    ttl = current_app.config["LOGIN_CODE_TTL_SECONDS"]
+    db.session.add(
+        LoginCode(phone_hash=lookup, code_hash=_code_hash(lookup, code), expires_at=now + timedelta(seconds=ttl))
+    )
+    queue_sms(mobile, "login_code", alliance=get_settings().name, code=code, minutes=max(1, ttl // 60))
+    return mobile
+
+
+def _check_login_code(mobile: str, code: str) -> None:
+    lookup = phone_lookup_hash(mobile)
+    now = utcnow()
+    pending = db.session.scalar(
+        select(LoginCode)
+        .where(LoginCode.phone_hash == lookup, LoginCode.used_at.is_(None))
+        .order_by(LoginCode.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if pending is None or pending.expires_at <= now:
+        raise LoginCodeInvalid()
+    if not hmac.compare_digest(pending.code_hash, _code_hash(lookup, code.strip())):
+        pending.attempts += 1
+        if pending.attempts >= current_app.config["LOGIN_CODE_MAX_ATTEMPTS"]:
+            pending.used_at = now  # too many wrong guesses: the code is burnt, ask for a new one
+        raise LoginCodeInvalid(attempts_left=max(0, current_app.config["LOGIN_CODE_MAX_ATTEMPTS"] - pending.attempts))
+    pending.used_at = now
+
+
+def poster_merchant(token: str | None) -> str | None:
+    """The merchant id behind a poster token (None for the alliance's own poster or an unknown token)."""
+    if not token:
+        return None
+    return db.session.scalar(select(MerchantPoster.merchant_id).where(MerchantPoster.token == token))
+
+
+@transactional
+def log_in(
+    phone: str,
+    code: str,
+    *,
+    register: bool = False,
+    consent: bool = False,
+    poster_token: str | None = None,
+    device_label: str = "",
+    wechat_openid: str | None = None,
+) -> MemberLogin:
+    """Check the one-time code, register the member if asked (with consent), and provision a new device."""
+    mobile = normalize_mobile(phone)
+    _check_login_code(mobile, code)
+    member = db.session.scalar(select(Member).where(Member.phone_hash == phone_lookup_hash(mobile)))
+    registered = False
+    if member is not None and member.status != "active":
+        raise MemberNotFound("This account was closed.")
+    if member is None:
+        if not register:
+            raise MemberNotFound("No member has this phone number yet; register first.")
+        if not consent:
+            raise InvalidRequest("Please agree to the privacy terms.", field="consent")
+        member = register_member("member:self", mobile, recruited_by=poster_merchant(poster_token))
+        _issue_electronic_card(member.id)
+        registered = True
+    device, secret, token = member_codes.provision_device(member.id, device_label)
+    if wechat_openid:
+        bind_wechat(member.id, wechat_openid)
+    audit(f"member:{member.id}", "member.login", "member", member.id, device_id=device.id, registered=registered)
+    return MemberLogin(member, device, token, secret, registered)
+
+
+def _issue_electronic_card(member_id: str) -> None:
+    from server.services.members import bind_card, create_cards
+
+    card = create_cards(f"member:{member_id}", 1)[0]
+    bind_card(f"member:{member_id}", member_id, card.card_no)
+
+
+def bind_wechat(member_id: str, openid: str) -> None:
+    """Bind a WeChat openid to the member (flushes only); an openid bound to someone else is refused."""
+    hashed = openid_hash(openid)
+    bound_to = db.session.scalar(select(WechatBinding.member_id).where(WechatBinding.openid_hash == hashed))
+    if bound_to is not None and bound_to != member_id:
+        raise Conflict("This WeChat account is bound to another member.")
+    if bound_to is None:
+        db.session.add(WechatBinding(openid_hash=hashed, member_id=member_id))
+        audit(f"member:{member_id}", "member.bind_wechat", "member", member_id)
+
+
+@transactional
+def log_in_with_wechat(openid: str, device_label: str = "") -> MemberLogin | None:
+    """A new device for the member bound to ``openid``, or None (the phone must be verified first)."""
+    member_id = db.session.scalar(
+        select(WechatBinding.member_id).where(WechatBinding.openid_hash == openid_hash(openid))
+    )
+    member = db.session.get(Member, member_id) if member_id else None
+    if member is None or member.status != "active":
+        return None
+    device, secret, token = member_codes.provision_device(member.id, device_label)
+    audit(f"member:{member.id}", "member.login_wechat", "member", member.id, device_id=device.id)
+    return MemberLogin(member, device, token, secret, False)
+
+
+@transactional
+def log_out(session_token: str) -> None:
+    """End the device's session; its dynamic codes stop being accepted."""
+    device = member_codes.device_for_session(session_token)
+    if device is not None:
+        member_codes.revoke_device(device)
+        audit(f"member:{device.member_id}", "member.logout", "member", device.member_id, device_id=device.id)
+
+
+@transactional
+def touch_device(device_id: str) -> None:
+    """Remember when the device was last seen."""
+    db.session.execute(update(MemberDevice).where(MemberDevice.id == device_id).values(last_seen_at=utcnow()))

@@ -1,0 +1,41 @@
+"""Recruiting posters: each merchant's QR code opens the member registration page with its token."""
+
+from __future__ import annotations
+
+import io
+import secrets
+
+import segno
+from sqlalchemy import select
+
+from server.extensions import db
+from server.models import MerchantPoster
+from server.services.catalog import get_merchant
+from server.services.unit_of_work import transactional
+
+
+@transactional
+def poster_token(merchant_id: str) -> str:
+    """The merchant's poster token, created on first use."""
+    get_merchant(merchant_id)
+    token = db.session.scalar(select(MerchantPoster.token).where(MerchantPoster.merchant_id == merchant_id))
+    if token is None:
+        token = secrets.token_urlsafe(9)
+        db.session.add(MerchantPoster(token=token, merchant_id=merchant_id))
+    return token
+
+
+def join_url(base_url: str, token: str) -> str:
+    """The registration URL a poster's QR code holds."""
+    return f"{base_url.rstrip('/')}/m/join?m={token}"
+
+
+def poster_qr(url: str, kind: str) -> bytes:
+    """The QR code of ``url`` as SVG or PNG (segno, error correction M, big enough to print)."""
+    qr = segno.make(url, error="m", micro=False)
+    out = io.BytesIO()
+    if kind == "png":
+        qr.save(out, kind="png", scale=12, border=4)
+    else:
+        qr.save(out, kind="svg", scale=10, border=4, xmldecl=False)
+    return out.getvalue()

@@ -1,0 +1,298 @@
+"""Daily settlement: close a business day for every merchant, statements down to each sale.
+
+Closing is set-based: two GROUP BY queries over the day's sales and refunds (one row per merchant),
+the net positions computed by ``server.domain.settlement`` for each merchant, and one insert of the
+settlement rows. Sales and refunds belong to the business day in which the server recorded them
+(``created_at``): a refund or an offline sale arriving after its day was closed lands in the day it was
+recorded, the next open day, and a closed day never changes. A day may be closed only
+``SETTLEMENT_GRACE_MINUTES`` after it ended, so no transaction still running can write into it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, insert, select, text
+
+from server.domain.errors import Conflict, InvalidRequest, NotFound
+from server.domain.settlement import DayActivity, FeeTerms, business_day_of, business_day_window, net_position
+from server.extensions import db
+from server.models import Merchant, Refund, Sale, Settlement, SettlementDay
+from server.models.base import new_id, utcnow
+from server.services.alliance import get_settings
+from server.services.unit_of_work import transactional
+
+ACTIVITY_FIELDS = tuple(field.name for field in fields(DayActivity))
+POSITION_FIELDS = (
+    "points_granted",
+    "points_accepted",
+    "granted_value_fen",
+    "accepted_value_fen",
+    "service_fee_fen",
+    "commission_fen",
+    "net_fen",
+)
+SETTLEMENT_LOCK_KEY = 0x5E771E  # PostgreSQL advisory lock: one closer at a time
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    """A closed day and whether this call closed it (False: it was closed already, nothing changed)."""
+
+    day: SettlementDay
+    closed_now: bool
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC of a business day by the alliance's time zone and cut-off hour."""
+    settings = get_settings()
+    return business_day_window(day, settings.timezone, settings.business_day_cutoff_hour)
+
+
+def current_business_day(now: datetime | None = None) -> date:
+    """The business day running now."""
+    settings = get_settings()
+    return business_day_of(now or utcnow(), settings.timezone, settings.business_day_cutoff_hour)
+
+
+def day_activity(start: datetime, end: datetime, merchant_id: str | None = None) -> dict[str, DayActivity]:
+    """Each merchant's sales and refunds recorded in ``[start, end)`` (two GROUP BY queries)."""
+    sales = select(
+        Sale.merchant_id,
+        func.count(),
+        func.sum(Sale.payable_fen),
+        func.sum(Sale.points_earned),
+        func.sum(Sale.redeem_points),
+    ).where(Sale.created_at >= start, Sale.created_at < end)
+    refunds = select(
+        Refund.merchant_id,
+        func.count(),
+        func.sum(Refund.amount_fen),
+        func.sum(Refund.points_reversed),
+        func.sum(Refund.points_restored),
+    ).where(Refund.created_at >= start, Refund.created_at < end)
+    if merchant_id is not None:
+        sales, refunds = sales.where(Sale.merchant_id == merchant_id), refunds.where(Refund.merchant_id == merchant_id)
+    found: dict[str, dict] = {}
+    for row in db.session.execute(sales.group_by(Sale.merchant_id)):
+        found.setdefault(row[0], {}).update(zip(ACTIVITY_FIELDS[:4], map(int, row[1:]), strict=True))
+    for row in db.session.execute(refunds.group_by(Refund.merchant_id)):
+        found.setdefault(row[0], {}).update(zip(ACTIVITY_FIELDS[4:], map(int, row[1:]), strict=True))
+    return {merchant: DayActivity(**values) for merchant, values in found.items()}
+
+
+def _lock_settlement() -> None:
+    """Serialize closers on PostgreSQL (SQLite's BEGIN IMMEDIATE already admits one writer)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SETTLEMENT_LOCK_KEY})
+
+
+@transactional
+def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult:
+    """Close ``day`` for every merchant: one settlement row each, locked; closing again changes nothing."""
+    _lock_settlement()
+    existing = db.session.get(SettlementDay, day)
+    if existing is not None:
+        return CloseResult(existing, False)
+    settings = get_settings()
+    start, end = business_day_window(day, settings.timezone, settings.business_day_cutoff_hour)
+    if not _closable(day, now):
+        grace = timedelta(minutes=current_app.config.get("SETTLEMENT_GRACE_MINUTES", 10))
+        raise Conflict(
+            "This business day has not ended yet (or ended moments ago).",
+            business_day=day.isoformat(),
+            closable_from=(end + grace).isoformat(),
+        )
+    activity = day_activity(start, end)
+    # every active merchant gets its row (zero on a quiet day), any other merchant if it had activity
+    merchants = db.session.execute(
+        select(Merchant.id, Merchant.service_fee_bp, Merchant.service_fee_per_sale_fen)
+        .where((Merchant.status == "active") | Merchant.id.in_(list(activity)))
+        .order_by(Merchant.id)
+    ).all()
+    closed_at = utcnow()
+    rows = []
+    for merchant_id, fee_bp, fee_per_sale in merchants:
+        done = activity.get(merchant_id, DayActivity())
+        position = net_position(done, FeeTerms(fee_bp, fee_per_sale), settings.point_value_fen)
+        rows.append(
+            {
+                "id": new_id("stl"),
+                "merchant_id": merchant_id,
+                "business_day": day,
+                "status": "closed",
+                **{name: getattr(done, name) for name in ACTIVITY_FIELDS},
+                "point_value_fen": settings.point_value_fen,
+                "fee_bp": fee_bp,
+                "fee_per_sale_fen": fee_per_sale,
+                **{name: getattr(position, name) for name in POSITION_FIELDS},
+                "closed_at": closed_at,
+            }
+        )
+    closed = SettlementDay(
+        business_day=day,
+        status="closed",
+        window_start=start,
+        window_end=end,
+        point_value_fen=settings.point_value_fen,
+        merchants=len(rows),
+        net_fen=sum(row["net_fen"] for row in rows),
+        closed_by=actor,
+        closed_at=closed_at,
+    )
+    db.session.add(closed)
+    db.session.flush()
+    if rows:
+        db.session.execute(insert(Settlement.__table__), rows)
+    return CloseResult(closed, True)
+
+
+MAX_DAYS_PER_RUN = 92
+
+
+def first_activity_day() -> date | None:
+    """The business day of the earliest sale or refund (None: nothing happened yet)."""
+    earliest = [
+        moment
+        for moment in (
+            db.session.scalar(select(func.min(Sale.created_at))),
+            db.session.scalar(select(func.min(Refund.created_at))),
+        )
+        if moment is not None
+    ]
+    if not earliest:
+        return None
+    settings = get_settings()
+    return business_day_of(min(earliest), settings.timezone, settings.business_day_cutoff_hour)
+
+
+@transactional
+def close_through(actor: str, day: date, now: datetime | None = None) -> list[date]:
+    """Close every day still open from the first day with activity through ``day``, oldest first.
+
+    At most MAX_DAYS_PER_RUN days in one call (the next call goes on); returns the days closed now.
+    """
+    _lock_settlement()
+    start = min(first_activity_day() or day, day)
+    closed = set(
+        db.session.scalars(
+            select(SettlementDay.business_day).where(
+                SettlementDay.business_day >= start, SettlementDay.business_day <= day
+            )
+        )
+    )
+    open_days = [
+        start + timedelta(days=offset)
+        for offset in range((day - start).days + 1)
+        if start + timedelta(days=offset) not in closed
+    ]
+    if open_days and open_days[-1] == day and not _closable(day, now):
+        open_days.pop()  # still running (or within the grace period): the days before it can close
+        if not open_days:
+            close_day(actor, day, now)  # raises Conflict, naming when it can close
+    return [close_day(actor, open_day, now).day.business_day for open_day in open_days[:MAX_DAYS_PER_RUN]]
+
+
+def _closable(day: date, now: datetime | None) -> bool:
+    grace = timedelta(minutes=current_app.config.get("SETTLEMENT_GRACE_MINUTES", 10))
+    return (now or utcnow()) >= day_window(day)[1] + grace
+
+
+def get_settlement(settlement_id: str, merchant_scope: str | None) -> Settlement:
+    """A merchant's settlement by id, seen from ``merchant_scope`` (None: the whole alliance)."""
+    found = db.session.get(Settlement, settlement_id)
+    if found is None or (merchant_scope is not None and found.merchant_id != merchant_scope):
+        raise NotFound("No such settlement.", settlement_id=settlement_id)
+    return found
+
+
+MAX_LISTED_DAYS = 92
+
+
+def list_settlements(filters: dict) -> list[tuple[Settlement, str]]:
+    """Settlements (with the merchant's name) by day range and merchant, by day then merchant name.
+
+    Without a range: the last closed day. A range spans at most MAX_LISTED_DAYS days.
+    """
+    if not filters.get("day_from") and not filters.get("day_to"):
+        last = db.session.scalar(select(func.max(SettlementDay.business_day)))
+        filters = {**filters, "day_from": last, "day_to": last}
+    first, last = filters.get("day_from"), filters.get("day_to")
+    if first is None or last is None or (last - first).days >= MAX_LISTED_DAYS:
+        if first is not None or last is not None:
+            raise InvalidRequest(
+                f"List settlements over a range of at most {MAX_LISTED_DAYS} days (day_from and day_to).",
+                field="day_from",
+            )
+        return []
+    query = select(Settlement, Merchant.name).join(Merchant, Merchant.id == Settlement.merchant_id)
+    if filters.get("merchant_id"):
+        query = query.where(Settlement.merchant_id == filters["merchant_id"])
+    if filters.get("day_from"):
+        query = query.where(Settlement.business_day >= filters["day_from"])
+    if filters.get("day_to"):
+        query = query.where(Settlement.business_day <= filters["day_to"])
+    return [tuple(row) for row in db.session.execute(query.order_by(Settlement.business_day, Merchant.name))]
+
+
+def statement_lines(settlement: Settlement) -> list[dict]:
+    """The settlement's lines, one per sale and per refund of the day, in the order they were recorded.
+
+    Made from the sales and refunds on demand (not copied at closing); their sums are the settlement's.
+    """
+    start, end = db.session.execute(
+        select(SettlementDay.window_start, SettlementDay.window_end).where(
+            SettlementDay.business_day == settlement.business_day
+        )
+    ).one()
+    value = settlement.point_value_fen
+    lines = []
+    sales = db.session.execute(
+        select(Sale)
+        .where(Sale.merchant_id == settlement.merchant_id, Sale.created_at >= start, Sale.created_at < end)
+        .order_by(Sale.created_at, Sale.id)
+    ).scalars()
+    for sale in sales:
+        lines.append(
+            {
+                "kind": "sale",
+                "recorded_at": sale.created_at,
+                "sale_id": sale.id,
+                "refund_id": None,
+                "receipt_no": sale.receipt_no,
+                "amount_fen": sale.amount_fen,
+                "money_fen": sale.payable_fen,
+                "points_granted": sale.points_earned,
+                "points_accepted": sale.redeem_points,
+                "granted_value_fen": sale.points_earned * value,
+                "accepted_value_fen": sale.redeem_points * value,
+                "per_sale_fee_fen": settlement.fee_per_sale_fen,
+            }
+        )
+    refunds = db.session.execute(
+        select(Refund, Sale.receipt_no)
+        .join(Sale, Sale.id == Refund.sale_id)
+        .where(Refund.merchant_id == settlement.merchant_id, Refund.created_at >= start, Refund.created_at < end)
+        .order_by(Refund.created_at, Refund.id)
+    )
+    for refund, receipt_no in refunds:
+        lines.append(
+            {
+                "kind": "refund",
+                "recorded_at": refund.created_at,
+                "sale_id": refund.sale_id,
+                "refund_id": refund.id,
+                "receipt_no": receipt_no,
+                "amount_fen": -refund.amount_fen,
+                "money_fen": -refund.amount_fen,
+                "points_granted": -refund.points_reversed,
+                "points_accepted": -refund.points_restored,
+                "granted_value_fen": -refund.points_reversed * value,
+                "accepted_value_fen": -refund.points_restored * value,
+                "per_sale_fee_fen": 0,
+            }
+        )
+    lines.sort(key=lambda line: line["recorded_at"])
+    return lines

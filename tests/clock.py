@@ -1,0 +1,39 @@
+"""A settable clock for the services that read the time (sales, refunds, lots, settlement, jobs)."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager
+from datetime import datetime, timedelta
+from unittest.mock import patch
+
+CLOCK_MODULES = (
+    "server.services.checkout",
+    "server.services.points",
+    "server.services.settlement",
+    "server.services.jobs",
+)
+
+
+class Clock:
+    """Returns ``now`` until moved."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> datetime:
+        """Move the clock forward by ``timedelta(**delta)``."""
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@contextmanager
+def frozen_clock(start: datetime):
+    """Every service module in CLOCK_MODULES reads the time from the yielded Clock."""
+    clock = Clock(start)
+    with ExitStack() as stack:
+        for module in CLOCK_MODULES:
+            stack.enter_context(patch(f"{module}.utcnow", clock))
+        yield clock

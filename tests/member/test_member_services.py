@@ -1,0 +1,184 @@
+"""Login codes, rate limits, physical cards, privacy (export, close account), posters, CLI outbox."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import timedelta
+
+import pytest
+import zxingcpp
+from PIL import Image
+from sqlalchemy import func, select
+
+from server.cli import main as cli_main
+from server.domain.errors import CardCheckFailed, LoginCodeInvalid, MemberNotFound
+from server.domain.ledger import ALLIANCE_FORFEITED
+from server.extensions import db
+from server.models import Card, LedgerAccount, LedgerEntry, LoginCode, Member
+from server.ratelimit import limiter
+from server.services import finance, member_login, member_portal, members, points
+from server.services.cards import card_check_code
+from tests.builders import ACTOR, make_world
+from tests.live_server import assert_error
+from tests.member.support import last_login_code, register_phone
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    limiter.reset()
+    yield
+    limiter.reset()
+
+
+def test_login_code_is_hashed_single_use_and_attempts_are_limited(ctx):
+    make_world()
+    member_login.request_login_code("+86 139-0000-1234")
+    code = last_login_code("13900001234")
+    stored = db.session.scalars(select(LoginCode)).one()
+    assert code not in stored.code_hash
+    with pytest.raises(MemberNotFound):  # not registered yet, and login does not register
+        member_login.log_in("13900001234", code)
+    login = member_login.log_in("13900001234", code, register=True, consent=True)
+    assert login.registered and login.member.phone_masked == "139****1234"
+    with pytest.raises(LoginCodeInvalid):  # used up
+        member_login.log_in("13900001234", code)
+
+    member_login.request_login_code("13900001234")
+    good = last_login_code("13900001234")
+    wrong = "000000" if good != "000000" else "111111"
+    for _ in range(5):
+        with pytest.raises(LoginCodeInvalid):
+            member_login.log_in("13900001234", wrong)
+    with pytest.raises(LoginCodeInvalid):  # burnt after five wrong guesses, even the right code
+        member_login.log_in("13900001234", good)
+
+
+def _csrf(client, path="/m/login"):
+    return re.search(rb'data-csrf="([^"]+)"', client.get(path).data).group(1).decode()
+
+
+def test_login_code_requests_are_rate_limited_per_phone_with_retry_after(app, client):
+    with app.app_context():
+        make_world()
+        db.session.remove()
+    token = _csrf(client)
+    first = client.post("/m/api/login-code", json={"phone": "13900005555"}, headers={"X-CSRFToken": token})
+    assert first.status_code == 200
+    again = client.post("/m/api/login-code", json={"phone": "13900005555"}, headers={"X-CSRFToken": token})
+    body = assert_error(again, 429, "rate_limited")
+    assert 1 <= int(again.headers["Retry-After"]) <= 60 and body["status"] == 429
+    other = client.post("/m/api/login-code", json={"phone": "13900006666"}, headers={"X-CSRFToken": token})
+    assert other.status_code == 200
+    no_csrf = client.post("/m/api/login-code", json={"phone": "13900007777"})
+    assert_error(no_csrf, 400, "csrf_failed")
+
+
+def test_login_form_needs_csrf(app, client):
+    with app.app_context():
+        make_world()
+        db.session.remove()
+    response = client.post("/m/login", data={"phone": "13900001111", "code": "123456"})
+    assert response.status_code == 400 and "页面已过期".encode() in response.data
+
+
+def test_identify_is_rate_limited_per_terminal(app, client, monkeypatch):
+    from server import ratelimit
+
+    monkeypatch.setitem(ratelimit.LIMITS, "identify:terminal", "3/minute")
+    with app.app_context():
+        world = make_world()
+        members.register_member(ACTOR, "13900008888")
+        db.session.remove()
+    for _ in range(3):
+        response = client.post("/api/v1/identify", json={"phone": "13900008888"}, headers=world.shop_a.auth)
+        assert response.status_code == 200
+    limited = client.post("/api/v1/identify", json={"phone": "13900008888"}, headers=world.shop_a.auth)
+    assert_error(limited, 429, "rate_limited")
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert client.post("/api/v1/identify", json={"phone": "13900008888"}, headers=world.shop_b.auth).status_code == 200
+
+
+def test_bind_physical_card_needs_its_check_code_and_lost_blocks_it(ctx):
+    make_world()
+    login = register_phone("13900002222")
+    loose = members.create_cards(ACTOR, 1)[0]
+    with pytest.raises(CardCheckFailed):
+        member_portal.bind_physical_card(login.member.id, loose.card_no, "000000")
+    bound = member_portal.bind_physical_card(login.member.id, loose.card_no, card_check_code(loose.card_no))
+    assert bound.member_id == login.member.id and bound.status == "active"
+    member_portal.report_my_card_lost(login.member.id, loose.card_no)
+    assert db.session.get(Card, loose.id).status == "lost"
+
+
+def test_export_and_close_account_forfeit_points_through_the_ledger(ctx):
+    make_world()
+    login = register_phone("13900003333")
+    members.adjust_points(ACTOR, login.member.id, 500, "welcome")
+    exported = member_portal.export_my_data(login.member.id)
+    assert exported["member"]["phone"] == "13900003333" and exported["points_balance"] == 500
+    json.dumps(exported)
+
+    assert member_portal.close_account(login.member.id) == 500
+    member = db.session.get(Member, login.member.id)
+    assert member.status == "closed" and member.phone_ciphertext == b"" and member.phone_masked == "***"
+    assert db.session.get(LedgerAccount, member.points_account_id).balance == 0
+    forfeited = db.session.scalar(select(LedgerAccount).where(LedgerAccount.kind == ALLIANCE_FORFEITED))
+    assert forfeited.balance == 500
+    assert db.session.scalar(select(func.sum(LedgerEntry.amount))) == 0  # every transaction balanced
+    assert points.lot_mismatches() == [] and points.member_lots(member.id) == []  # the lots went with the points
+    assert finance.points_report()["points_forfeited"] == 500
+    assert {card.status for card in db.session.scalars(select(Card).where(Card.member_id == member.id))} == {
+        "cancelled"
+    }
+    assert member_portal.active_devices(member.id) == []
+    again = register_phone("13900003333")  # the number may register again, as a new member
+    assert again.member.id != member.id
+
+
+def test_history_lists_points_expiring_within_30_days(ctx):
+    make_world()
+    login = register_phone("13900004444")
+    members.adjust_points(ACTOR, login.member.id, 300, "welcome")
+    assert member_portal.points_expiring_soon(login.member.id) == []  # the lot runs to the end of next year
+    lot = points.member_lots(login.member.id)[0]
+    soon = points.alliance_today() + timedelta(days=10)
+    lot.expires_on = soon
+    db.session.commit()
+    assert member_portal.history(login.member.id)["expiring"] == [{"points": 300, "expires_on": soon}]
+
+
+def test_poster_qr_opens_registration_and_records_the_recruiter(app, client):
+    with app.app_context():
+        world = make_world()
+        db.session.remove()
+    url = f"/api/v1/merchants/{world.shop_a.merchant.id}/poster?format=png"
+    assert_error(client.get(url, headers=world.shop_b.owner_auth), 404, "not_found")
+    response = client.get(url, headers=world.staff_auth("admin"))
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.data)))
+    assert decoded and decoded[0].text == response.headers["X-Poster-URL"]
+    token = decoded[0].text.split("m=")[1]
+    assert client.get(f"/m/join?m={token}").status_code == 200
+    svg = client.get(url.replace("png", "svg"), headers=world.shop_a.owner_auth)
+    assert svg.status_code == 200 and svg.data.startswith(b"<svg")
+    page = client.get(url.replace("png", "html"), headers=world.staff_auth("admin"))
+    assert "扫码成为会员".encode() in page.data
+    with app.app_context():
+        login = register_phone("13900004444", poster_token=token)
+        assert login.member.recruited_by_merchant_id == world.shop_a.merchant.id
+        db.session.remove()
+
+
+def test_sms_outbox_cli_prints_masked_phones(app):
+    with app.app_context():
+        make_world()
+        member_login.request_login_code("13900009999")
+        db.session.remove()
+    runner = app.test_cli_runner()
+    result = runner.invoke(cli_main, ["sms", "outbox"])
+    assert result.exit_code == 0, result.output
+    assert "139****9999" in result.output and "13900009999" not in result.output
+    dispatched = runner.invoke(cli_main, ["sms", "dispatch"])
+    assert dispatched.exit_code == 0 and "sent 1" in dispatched.output

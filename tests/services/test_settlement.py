@@ -1,0 +1,245 @@
+"""Closing business days, late corrections, statements, jobs and reconciliation through the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select, text, update
+
+from server.cli import main
+from server.domain.errors import Conflict
+from server.extensions import db
+from server.models import JobRun, LedgerEntry, PointsLot, Sale, Settlement, SettlementDay
+from server.services import checkout, points, settlement
+from server.services.finance import render_statement
+from server.services.jobs import run_job
+from server.services.reconciliation import reconcile
+from server.services.staff import terminal_for_token
+from tests.builders import ACTOR, make_member, make_world
+from tests.clock import frozen_clock
+
+DAY = date(2026, 3, 2)
+# 2026-03-02 10:00 Beijing time; the business day runs 04:00 → 04:00 Beijing time (20:00 → 20:00 UTC)
+MORNING = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+
+
+def sell(shop, card, amount: int, redeem: int = 0):
+    terminal = terminal_for_token(shop.token)
+    found = checkout.identify(terminal, code=card.card_no)
+    return checkout.record_sale(terminal, identification_token=found.token, amount_fen=amount, redeem_points=redeem)
+
+
+@pytest.fixture
+def trading_day(app):
+    """Shop A (0.6 % + 5 fen a sale) and shop B sell on DAY, including after midnight; yields the world."""
+    with app.app_context(), frozen_clock(MORNING) as clock:
+        world = make_world()
+        world.shop_a.merchant.service_fee_bp, world.shop_a.merchant.service_fee_per_sale_fen = 60, 5
+        db.session.add(world.shop_a.merchant)
+        db.session.commit()
+        member, card = make_member(points=1_000)
+        first = sell(world.shop_a, card, 10_000, redeem=500).sale  # pays 9 500, earns 95
+        clock.now = datetime(2026, 3, 2, 19, 30, tzinfo=UTC)  # 03:30 on 3 March, Beijing: still DAY
+        second = sell(world.shop_a, card, 20_000).sale  # earns 200
+        sell(world.shop_b, card, 5_000)  # earns 50
+        clock.now = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)  # 04:00: the next business day
+        sell(world.shop_b, card, 7_000)
+        yield world, clock, member, card, first, second
+        db.session.remove()
+
+
+def test_a_day_closes_once_with_each_merchants_net_position(trading_day):
+    world, clock, _, _, first, second = trading_day
+    with pytest.raises(Conflict):  # 04:00 + 10 minutes' grace has not passed
+        settlement.close_day(ACTOR, DAY)
+    clock.advance(minutes=10)
+    result = settlement.close_day(ACTOR, DAY)
+    assert result.closed_now and result.day.merchants == 2
+    rows = {row.merchant_id: row for row in db.session.scalars(select(Settlement))}
+    a, b = rows[world.shop_a.merchant.id], rows[world.shop_b.merchant.id]
+    assert (a.sales_count, a.member_sales_fen, a.points_granted, a.points_accepted) == (2, 29_500, 295, 500)
+    assert a.service_fee_fen == 177 + 10  # 0.6 % of 29 500 fen, rounded half up; 2 sales at 5 fen
+    assert a.net_fen == 500 - 295 - 187
+    assert (b.sales_count, b.points_granted, b.service_fee_fen, b.net_fen) == (1, 50, 0, -50)
+    assert result.day.net_fen == a.net_fen + b.net_fen
+    assert not settlement.close_day(ACTOR, DAY).closed_now
+    assert db.session.scalar(select(func.count()).select_from(Settlement)) == 2
+    assert reconcile(DAY) == []
+
+
+def test_a_late_refund_lands_in_the_next_open_day_and_the_closed_day_stays(trading_day):
+    world, clock, _, _, first, _ = trading_day
+    clock.advance(minutes=10)
+    settlement.close_day(ACTOR, DAY)
+    before = sorted(tuple(row) for row in db.session.execute(select(Settlement.__table__)))
+    refund = checkout.refund_sale(ACTOR, first.id, None).refund  # on 3 March
+    assert sorted(tuple(row) for row in db.session.execute(select(Settlement.__table__))) == before
+    assert reconcile(DAY) == []
+    clock.now = datetime(2026, 3, 3, 20, 10, tzinfo=UTC)
+    settlement.close_day(ACTOR, date(2026, 3, 3))
+    late = db.session.scalar(
+        select(Settlement).where(
+            Settlement.business_day == date(2026, 3, 3), Settlement.merchant_id == world.shop_a.merchant.id
+        )
+    )
+    assert (late.refunds_count, late.refunds_fen) == (1, 9_500)
+    assert (late.points_granted, late.points_accepted) == (-refund.points_reversed, -500)
+    assert late.service_fee_fen == -57  # the fee on the refunded money comes back, half up: 57.0
+    assert reconcile(date(2026, 3, 3)) == []
+
+
+def test_statement_lines_go_down_to_each_sale_and_add_up(trading_day):
+    world, clock, *_ = trading_day
+    clock.advance(minutes=10)
+    settlement.close_day(ACTOR, DAY)
+    row = db.session.scalar(select(Settlement).where(Settlement.merchant_id == world.shop_a.merchant.id))
+    content, filename = render_statement(row.id, None, "csv")
+    assert filename == f"statement-2026-03-02-{world.shop_a.merchant.id}.csv"
+    lines = list(csv.reader(io.StringIO(content)))
+    header = lines[5]
+    sales = [dict(zip(header, line, strict=True)) for line in lines[6:]]
+    assert [line["receipt_no"] for line in sales] == ["T01-000001", "T01-000002"]
+    assert sum(int(line["points_granted"]) for line in sales) == row.points_granted
+    assert sum(int(line["accepted_value_fen"]) for line in sales) == row.accepted_value_fen
+    assert dict(zip(lines[2], lines[3], strict=True))["net_fen"] == str(row.net_fen)
+    pdf, _ = render_statement(row.id, None, "pdf")
+    assert pdf.startswith(b"%PDF") and b"STSong-Light" in pdf
+    with pytest.raises(Exception, match="No such settlement"):
+        render_statement(row.id, world.shop_b.merchant.id, "csv")  # another merchant's
+
+
+def test_jobs_run_twice_change_nothing_more(trading_day, app):
+    world, clock, member, *_ = trading_day
+    clock.advance(minutes=10)
+    first = run_job("close-settlement", DAY)
+    again = run_job("close-settlement", DAY)
+    assert (first.status, first.summary["closed_now"]) == ("done", True)
+    assert (again.status, again.summary["closed_now"]) == ("done", False)
+    early = run_job("close-settlement", date(2026, 3, 3))  # not over yet: skipped, nothing closed
+    assert early.status == "skipped" and db.session.get(SettlementDay, date(2026, 3, 3)) is None
+    clock.now = datetime(2031, 1, 2, tzinfo=UTC)  # every lot (end of the year after next) has expired
+    expired = run_job("expire-points", points.alliance_today())
+    assert expired.summary["points"] == 1_000 - 500 + 95 + 200 + 50 + 70
+    assert run_job("expire-points", points.alliance_today()).summary["points"] == 0
+    statuses = db.session.scalars(select(JobRun.status).order_by(JobRun.id)).all()
+    assert statuses == ["done", "done", "skipped", "done", "done"]
+
+
+@pytest.fixture
+def run_cli(app):
+    runner = app.test_cli_runner()
+    return lambda *args: runner.invoke(main, list(args))
+
+
+def test_reconcile_names_every_corrupted_row(trading_day, run_cli):
+    world, clock, member, _, _, second = trading_day
+    clock.advance(minutes=10)
+    settlement.close_day(ACTOR, DAY)
+    db.session.commit()
+    ok = run_cli("settlement", "reconcile", "--date", "2026-03-02")
+    assert ok.exit_code == 0, ok.output
+    assert "agree" in ok.output
+
+    row = db.session.scalar(select(Settlement).where(Settlement.merchant_id == world.shop_a.merchant.id))
+    entry = db.session.scalar(select(LedgerEntry).order_by(LedgerEntry.id.desc()).limit(1))
+    lot = db.session.scalar(select(PointsLot).where(PointsLot.member_id == member.id).limit(1))
+    db.session.execute(update(Settlement).where(Settlement.id == row.id).values(points_redeemed=499))
+    db.session.execute(text("UPDATE ledger_entries SET amount = amount + 1 WHERE id = :id"), {"id": entry.id})
+    db.session.execute(update(PointsLot).where(PointsLot.id == lot.id).values(remaining=PointsLot.remaining + 3))
+    db.session.execute(update(Sale).where(Sale.id == second.id).values(points_earned=Sale.points_earned + 2))
+    db.session.commit()
+
+    found = run_cli("settlement", "reconcile", "--date", "2026-03-02")
+    assert found.exit_code == 1
+    output = found.output
+    assert f"settlement {row.id}" in output and "points_redeemed is 499, sales say 500" in output
+    assert "points_accepted is 500, its figures give 499" in output
+    assert f"ledger transaction {entry.transaction_id} does not balance" in output
+    assert f"ledger account {entry.account_id}" in output and "cached balance" in output
+    assert f"member {member.id}" in output and "open lots hold" in output
+    # a sale claiming more earned points than the ledger moved, against the day and all time
+    assert f"merchant {world.shop_a.merchant.id} 2026-03-02: ledger account" in output
+    assert f"merchant {world.shop_a.merchant.id}: ledger account" in output and "(points issued) holds" in output
+    assert "difference(s) on 2026-03-02" in output
+
+    not_closed = run_cli("settlement", "reconcile", "--date", "2026-03-05")
+    assert not_closed.exit_code == 1 and "2026-03-05 is not closed" in not_closed.output
+
+
+def test_jobs_run_command_prints_one_line_per_job(app, run_cli):
+    with app.app_context():
+        make_world()
+        db.session.remove()
+    result = run_cli("jobs", "run", "--job", "expire-points", "--job", "dispatch-sms", "--date", "2026-03-02")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [(line["job"], line["status"]) for line in lines] == [("expire-points", "done"), ("dispatch-sms", "done")]
+    bad = run_cli("jobs", "run", "--job", "nope")
+    assert bad.exit_code == 2 and "unknown job" in bad.output
+
+
+def test_the_in_process_scheduler_runs_every_job(app):
+    import time
+
+    from server.services.jobs import JOBS, start_scheduler
+
+    with app.app_context():
+        make_world()
+        db.session.remove()
+    scheduler = start_scheduler(app, 0.05)
+    try:
+        deadline = time.monotonic() + 20
+        with app.app_context():
+            while set(db.session.scalars(select(JobRun.job).distinct())) != set(JOBS):
+                assert time.monotonic() < deadline, "the scheduler did not run every job"
+                db.session.remove()
+                time.sleep(0.05)
+            db.session.remove()
+    finally:
+        scheduler.stop()
+    assert not scheduler.is_alive()
+
+
+def test_the_job_closes_every_day_missed_since_the_last_closing(trading_day):
+    _, clock, *_ = trading_day
+    clock.now = datetime(2026, 3, 4, 21, tzinfo=UTC)  # 05:00 on 5 March, Beijing: 4 March has ended
+    outcome = run_job("close-settlement")
+    assert outcome.run_date == date(2026, 3, 4)
+    assert outcome.summary["closed_days"] == ["2026-03-02", "2026-03-03", "2026-03-04"]
+    assert run_job("close-settlement").summary["closed_days"] == []
+    assert all(reconcile(date(2026, 3, day)) == [] for day in (2, 3, 4))
+    clock.now = datetime(2026, 3, 5, 20, 5, tzinfo=UTC)  # 5 March ended 5 minutes ago: within the grace period
+    assert run_job("close-settlement", date(2026, 3, 5)).status == "skipped"
+
+
+def test_statement_command_writes_csv_and_pdf(trading_day, run_cli, tmp_path):
+    world, clock, *_ = trading_day
+    clock.advance(minutes=10)
+    closed = run_cli("settlement", "close", "--date", "2026-03-02")
+    assert closed.exit_code == 0 and json.loads(closed.output)["closed_now"] is True
+    merchant = world.shop_a.merchant.id
+    for fmt in ("csv", "pdf"):
+        target = tmp_path / f"statement.{fmt}"
+        result = run_cli(
+            "settlement",
+            "statement",
+            "--merchant",
+            merchant,
+            "--date",
+            "2026-03-02",
+            "--format",
+            fmt,
+            "--output",
+            str(target),
+        )
+        assert result.exit_code == 0, result.output
+    assert "T01-000002" in (tmp_path / "statement.csv").read_text(encoding="utf-8-sig")
+    assert (tmp_path / "statement.pdf").read_bytes().startswith(b"%PDF")
+    missing = run_cli(
+        "settlement", "statement", "--merchant", merchant, "--date", "2026-03-09", "--output", str(tmp_path / "x.csv")
+    )
+    assert missing.exit_code == 1 and "no settlement" in missing.output
