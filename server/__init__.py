@@ -43,6 +43,10 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from server.member import register_member_pages
 
     register_member_pages(app)
+
+    from server.console import init_console
+
+    init_console(app)
     if app.config.get("JOBS_SCHEDULER"):
         from server.services.jobs import start_scheduler
 

@@ -47,9 +47,14 @@ def seed_demo_command(as_json):
         print_demo_credentials(creds.as_dict())
 
 
-def print_demo_credentials(creds: dict) -> None:
-    """Show the demo's logins and tokens as tables."""
+def print_demo_credentials(creds: dict, console_url: str | None = None) -> None:
+    """Show the demo's logins and tokens as tables (and where the web console is, if given)."""
     admin = creds["admin"]
+    if console_url:
+        console.print(
+            f"[bold]Web console[/bold]: {console_url}   sign in as {admin['username']} / {admin['password']}",
+            soft_wrap=True,
+        )
     console.print(
         f"[bold]Operator admin[/bold]: {admin['username']} / {admin['password']}   API token: {admin['token']}",
         soft_wrap=True,

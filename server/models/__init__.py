@@ -3,6 +3,7 @@
 from server.models.alliance import AllianceSettings, Level
 from server.models.base import Base
 from server.models.card import Card, CardAlert, CardBatch
+from server.models.console import ConsoleSession
 from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
 from server.models.member import Member
 from server.models.member_access import LoginCode, MemberCodeUse, MemberDevice, MerchantPoster, WechatBinding
@@ -22,6 +23,7 @@ __all__ = [
     "Card",
     "CardAlert",
     "CardBatch",
+    "ConsoleSession",
     "IdempotencyRecord",
     "JobRun",
     "Identification",

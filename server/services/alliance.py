@@ -74,3 +74,36 @@ def update_points_policy(actor: str, **fields) -> AllianceSettings:
             setattr(settings, name, value)
     audit(actor, "alliance.update", "alliance", "1", **fields)
     return settings
+
+
+SETTINGS_LIMITS = {  # what operators may change after set-up, with sane ranges; prefixes stay fixed once cards exist
+    "name": None,
+    "point_value_fen": (1, 10_000),
+    "level_window_days": (1, 3_650),
+    "offline_max_sale_fen": (0, 100_000_000),
+    "offline_max_sales_per_shift": (0, 10_000),
+    "offline_max_age_hours": (1, 168),
+}
+
+
+@transactional
+def update_settings(actor: str, **fields) -> AllianceSettings:
+    """Change the alliance's name, point value, level window or offline caps; audited."""
+    settings = get_settings()
+    changed = {}
+    for name, value in fields.items():
+        if name not in SETTINGS_LIMITS:
+            raise InvalidRequest("This setting cannot be changed.", field=name)
+        limits = SETTINGS_LIMITS[name]
+        if limits is None:
+            value = str(value).strip()
+            if not 1 <= len(value) <= 100:
+                raise InvalidRequest("The name needs 1 to 100 characters.", field=name)
+        elif isinstance(value, bool) or not isinstance(value, int) or not limits[0] <= value <= limits[1]:
+            raise InvalidRequest("The value is out of range.", field=name, min=limits[0], max=limits[1])
+        if getattr(settings, name) != value:
+            changed[name] = value
+            setattr(settings, name, value)
+    if changed:
+        audit(actor, "alliance.update", "alliance", "1", **changed)
+    return settings

@@ -38,6 +38,7 @@ from server.models.base import new_id, utcnow
 from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
 from server.services import cards, ledger, points
 from server.services.alliance import get_settings
+from server.services.audit import audit
 from server.services.levels import level_rule
 from server.services.member_codes import verify_member_code
 from server.services.members import find_member_by_phone
@@ -373,7 +374,10 @@ def refund_sale(
     If the member has already spent points this refund must take back, only what the member holds is
     taken back; the shortfall is recorded on the refund and stays with the merchant that granted it.
     """
-    sale = db.session.scalar(select(Sale).where(Sale.id == sale_id).with_for_update())
+    # populate_existing: a caller that already loaded the sale must not refund from stale totals
+    sale = db.session.scalar(
+        select(Sale).where(Sale.id == sale_id).with_for_update().execution_options(populate_existing=True)
+    )
     if sale is None or (merchant_scope is not None and sale.merchant_id != merchant_scope):
         raise NotFound("No such sale.", sale_id=sale_id)
     split = split_refund(
@@ -431,4 +435,5 @@ def refund_sale(
     sale.refunded_fen += split.amount_fen
     sale.points_reversed += split.points_reversed
     sale.points_restored += split.points_restored
+    audit(actor, "sale.refund", "sale", sale.id, refund_id=refund.id, amount_fen=split.amount_fen, reason=reason)
     return RefundResult(refund=refund, points_balance=balance)

@@ -1,0 +1,106 @@
+"""How the console shows money, rates, times, roles and statuses to a person (template filters)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Flask
+from flask_babel import format_datetime, get_locale
+from flask_babel import lazy_gettext as _l
+
+from server.services.catalog import TRADES
+
+ROLE_LABELS = {
+    "admin": _l("Administrator"),
+    "finance": _l("Finance"),
+    "card_issuer": _l("Card issuer"),
+    "support": _l("Support"),
+    "owner": _l("Merchant owner"),
+    "cashier": _l("Cashier"),
+}
+STATUS_LABELS = {
+    "active": _l("Active"),
+    "suspended": _l("Suspended"),
+    "closed": _l("Closed"),
+    "disabled": _l("Disabled"),
+    "created": _l("Created"),
+    "encoding": _l("Encoding"),
+    "issued": _l("Issued"),
+    "lost": _l("Lost"),
+    "frozen": _l("Frozen"),
+    "replaced": _l("Replaced"),
+    "cancelled": _l("Cancelled"),
+}
+STATUS_COLORS = {"active": "success", "issued": "info", "suspended": "warning", "frozen": "warning", "lost": "danger"}
+LEDGER_LABELS = {
+    "member_points": _l("Member points"),
+    "merchant_points_issued": _l("Merchant: points granted"),
+    "merchant_points_accepted": _l("Merchant: points accepted"),
+    "alliance_adjustments": _l("Alliance adjustments"),
+    "alliance_expiry": _l("Points expiry"),
+    "sale": _l("Sale"),
+    "refund": _l("Refund"),
+    "adjustment": _l("Adjustment"),
+    "expiry": _l("Expiry"),
+}
+METHOD_LABELS = {"card": _l("Card"), "code": _l("Code"), "phone": _l("Phone")}
+
+
+def yuan(amount_fen: int | None) -> str:
+    """``1234500`` → ``¥12,345.00``."""
+    if amount_fen is None:
+        return ""
+    sign = "-" if amount_fen < 0 else ""
+    whole, fen = divmod(abs(amount_fen), 100)
+    return f"{sign}¥{whole:,}.{fen:02d}"
+
+
+def percent(rate_bp: int | None) -> str:
+    """``250`` → ``2.5%``."""
+    if rate_bp is None:
+        return "–"
+    return f"{rate_bp / 100:.2f}".rstrip("0").rstrip(".") + "%"
+
+
+def discount(rate_bp: int) -> str:
+    """What a level pays: ``9500`` → ``9.5折`` in Chinese, ``5% off`` in English."""
+    if rate_bp >= 10_000:
+        return str(_l("no discount"))
+    if str(get_locale()).startswith("zh"):
+        return f"{rate_bp / 1000:.2f}".rstrip("0").rstrip(".") + "折"
+    return f"{percent(10_000 - rate_bp)} off"
+
+
+def local_time(value: datetime | None, pattern: str = "yyyy-MM-dd HH:mm") -> str:
+    """A UTC time in the alliance's time zone."""
+    return "" if value is None else format_datetime(value, pattern)
+
+
+def trade_label(code: str) -> str:
+    """A trade in the user's language."""
+    zh, en = TRADES.get(code, (code, code))
+    return zh if str(get_locale()).startswith("zh") else en
+
+
+def level_label(level) -> str:
+    """A level's name in the user's language."""
+    if level is None:
+        return ""
+    return level.name if str(get_locale()).startswith("zh") or not level.name_en else level.name_en
+
+
+def init_display(app: Flask) -> None:
+    """Register the filters and label tables for templates."""
+    app.jinja_env.filters.update(
+        yuan=yuan,
+        percent=percent,
+        discount=discount,
+        local_time=local_time,
+        trade=trade_label,
+        level_name=level_label,
+        role=lambda code: ROLE_LABELS.get(code, code),
+        status=lambda code: STATUS_LABELS.get(code, code),
+        status_color=lambda code: STATUS_COLORS.get(code, "secondary"),
+        method=lambda code: METHOD_LABELS.get(code, code),
+        ledger_kind=lambda code: LEDGER_LABELS.get(code, code),
+    )

@@ -1,0 +1,30 @@
+"""Page numbers for console lists (the same interface the services' ``paginate`` fills in)."""
+
+from __future__ import annotations
+
+from flask import request, url_for
+
+PAGE_SIZE = 25
+
+
+class Page:
+    """One page of a list: ``item_count`` is set by ``server.services.queries.paginate``."""
+
+    def __init__(self, page: int = 1, page_size: int = PAGE_SIZE):
+        self.page = max(page, 1)
+        self.page_size = page_size
+        self.item_count = 0
+
+    @property
+    def pages(self) -> int:
+        return max((self.item_count + self.page_size - 1) // self.page_size, 1)
+
+    def url(self, number: int) -> str:
+        """This list's URL at page ``number``, keeping the filters."""
+        args = {**request.args.to_dict(), "page": number}
+        return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def page_from_request(page_size: int = PAGE_SIZE) -> Page:
+    """The page the request asks for (``?page=``)."""
+    return Page(request.args.get("page", 1, type=int) or 1, page_size)

@@ -1,0 +1,263 @@
+"""Merchants: list, admission, details, level discounts, terminals (tokens shown once), registration poster."""
+
+from __future__ import annotations
+
+import io
+
+import segno
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from server.console import navigation
+from server.console.access import can, check_merchant, current_actor, merchant_scope, permission_required
+from server.console.display import STATUS_LABELS, percent, trade_label
+from server.console.forms import ActionForm, LevelDiscountForm, MerchantForm, TerminalForm, choice
+from server.console.once import new_key, run_once
+from server.console.paging import page_from_request
+from server.domain.errors import DomainError
+from server.services import catalog, posters, queries
+from server.services.catalog import TRADES
+
+blp = Blueprint("merchants", __name__)
+navigation.add(
+    navigation.NavItem(
+        "console.merchants.index", _l("Merchants"), "shop", "merchants:read", order=10, operators_only=True
+    )
+)
+navigation.add(
+    navigation.NavItem(
+        "console.merchants.index", _l("My shop"), "shop", "merchants:read", order=10, merchant_staff_only=True
+    )
+)
+MERCHANT_STATUSES = ("active", "suspended", "closed")
+
+
+def join_url(merchant_id: str) -> str:
+    """The member registration link of the merchant's recruiting poster (its poster token, see services/posters)."""
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return posters.join_url(base, posters.poster_token(merchant_id))
+
+
+def _merchant_form(form: MerchantForm) -> MerchantForm:
+    form.trade.choices = [choice(code, trade_label(code)) for code in TRADES]
+    form.status.choices = [choice(code, STATUS_LABELS[code]) for code in MERCHANT_STATUSES]
+    return form
+
+
+def _merchant_fields(form: MerchantForm) -> dict:
+    return {
+        "name": form.name.data.strip(),
+        "trade": form.trade.data,
+        "region": form.region.data.strip(),
+        "address": form.address.data.strip(),
+        "contact_phone": form.contact_phone.data.strip(),
+        "earn_rate_bp": form.earn_rate.bp,
+        "max_redeem_bp": form.max_redeem.bp,
+    }
+
+
+@blp.route("/merchants")
+@permission_required("merchants:read")
+def index():
+    """Operators: every merchant, filtered; merchant staff go to their own shop."""
+    if merchant_scope() is not None:
+        return redirect(url_for(".detail", merchant_id=merchant_scope()))
+    filters = {
+        "q": request.args.get("q", "").strip() or None,
+        "trade": request.args.get("trade") or None,
+        "status": request.args.get("status") or None,
+    }
+    page = page_from_request()
+    rows = queries.list_merchants(filters, page)
+    return render_template(
+        "console/merchants/index.html",
+        merchants=rows,
+        page=page,
+        filters=filters,
+        trades=TRADES,
+        statuses=MERCHANT_STATUSES,
+    )
+
+
+@blp.route("/merchants/new", methods=["GET", "POST"])
+@permission_required("merchants:write")
+def create():
+    """Admit a merchant; every level starts at its default discount."""
+    form = _merchant_form(MerchantForm())
+    del form.status
+    if request.method == "GET":
+        form.earn_rate.set_bp(100)
+        form.max_redeem.set_bp(5_000)
+    once = request.form.get("once") or new_key()
+    if form.validate_on_submit():
+        try:
+            done = run_once(
+                once,
+                lambda: {"id": catalog.create_merchant(current_actor().key, **_merchant_fields(form)).id},
+            )
+        except DomainError as exc:
+            flash(_(exc.message), "danger")
+        else:
+            flash(_("Merchant %(name)s admitted.", name=form.name.data), "success")
+            return redirect(url_for(".detail", merchant_id=done.body["id"]))
+    return render_template("console/merchants/form.html", form=form, once=once, merchant=None)
+
+
+def _scoped_merchant(merchant_id: str):
+    check_merchant(merchant_id)
+    return catalog.get_merchant(merchant_id)
+
+
+@blp.route("/merchants/<merchant_id>")
+@permission_required("merchants:read")
+def detail(merchant_id):
+    """A merchant: details, what each level pays, terminals and the registration poster."""
+    merchant = _scoped_merchant(merchant_id)
+    discounts = []
+    for level, discount_bp in catalog.level_discounts(merchant.id):
+        form = LevelDiscountForm(formdata=None, level_id=level.id)
+        form.pays.set_bp(discount_bp)
+        discounts.append((level, discount_bp, form))
+    terminals = queries.list_terminals(merchant.id, page_from_request(100)) if can("terminals:read") else []
+    return render_template(
+        "console/merchants/detail.html",
+        merchant=merchant,
+        discounts=discounts,
+        terminals=terminals,
+        may_set_discounts=_may_set_discounts(merchant.id),
+        terminal_form=TerminalForm(formdata=None, once=new_key()),
+        action=ActionForm(formdata=None),
+        new_key=new_key,
+        join_url=join_url(merchant.id),
+    )
+
+
+@blp.route("/merchants/<merchant_id>/edit", methods=["GET", "POST"])
+@permission_required("merchants:write")
+def edit(merchant_id):
+    """Change a merchant's details, status, earn rate or redemption cap (operators)."""
+    merchant = _scoped_merchant(merchant_id)
+    form = _merchant_form(MerchantForm(obj=merchant))
+    if request.method == "GET":
+        form.earn_rate.set_bp(merchant.earn_rate_bp)
+        form.max_redeem.set_bp(merchant.max_redeem_bp)
+    if form.validate_on_submit():
+        try:
+            catalog.update_merchant(current_actor().key, merchant.id, status=form.status.data, **_merchant_fields(form))
+        except DomainError as exc:
+            flash(_(exc.message), "danger")
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for(".detail", merchant_id=merchant.id))
+    return render_template("console/merchants/form.html", form=form, once=None, merchant=merchant)
+
+
+def _may_set_discounts(merchant_id: str) -> bool:
+    actor = current_actor()
+    return actor.can("merchants:write") or (actor.can("merchants:write_own") and actor.merchant_id == merchant_id)
+
+
+@blp.route("/merchants/<merchant_id>/discounts/<level_id>", methods=["POST"])
+@permission_required("merchants:write", "merchants:write_own")
+def set_discount(merchant_id, level_id):
+    """Set what a level pays at the merchant, within the operator's bounds (owners: their own shop)."""
+    merchant = _scoped_merchant(merchant_id)
+    if not _may_set_discounts(merchant.id):
+        abort(403)
+    level = catalog.get_level(level_id)
+    form = LevelDiscountForm()
+    if not form.validate_on_submit() or form.level_id.data != level.id:
+        flash(_("Enter what the member pays in percent, e.g. 95 for 9.5折."), "danger")
+    else:
+        try:
+            catalog.set_level_discount(current_actor().key, merchant.id, level.id, form.pays.bp)
+        except DomainError:
+            flash(
+                _(
+                    "%(level)s must pay between %(low)s%% and %(high)s%%.",
+                    level=level.name,
+                    low=percent(level.min_discount_bp).rstrip("%"),
+                    high=percent(level.max_discount_bp).rstrip("%"),
+                ),
+                "danger",
+            )
+        else:
+            flash(_("Discount for %(level)s saved.", level=level.name), "success")
+    return redirect(url_for(".detail", merchant_id=merchant.id) + "#discounts")
+
+
+def _token_page(terminal, token: str | None, title: str):
+    return render_template("console/merchants/token.html", terminal=terminal, token=token, title=title)
+
+
+@blp.route("/merchants/<merchant_id>/terminals", methods=["POST"])
+@permission_required("terminals:write")
+def create_terminal(merchant_id):
+    """Register a terminal and show its token, once."""
+    merchant = _scoped_merchant(merchant_id)
+    form = TerminalForm()
+    if not form.validate_on_submit():
+        flash(_("Give the terminal a name."), "danger")
+        return redirect(url_for(".detail", merchant_id=merchant.id) + "#terminals")
+    issued = []
+
+    def work():
+        issued.append(catalog.create_terminal(current_actor().key, merchant.id, form.name.data.strip()))
+        return {"terminal_id": issued[0].terminal.id}  # the token is never stored, not even here
+
+    done = run_once(form.once.data, work)
+    terminal = catalog.get_terminal(done.body["terminal_id"])
+    return _token_page(terminal, issued[0].token if issued else None, _("Terminal registered"))
+
+
+def _scoped_terminal(terminal_id: str):
+    terminal = catalog.get_terminal(terminal_id)
+    check_merchant(terminal.merchant_id)
+    return terminal
+
+
+@blp.route("/terminals/<terminal_id>/token", methods=["POST"])
+@permission_required("terminals:write")
+def reset_token(terminal_id):
+    """Replace a terminal's token (the old one stops working at once); the new one is shown once."""
+    terminal = _scoped_terminal(terminal_id)
+    issued = []
+
+    def work():
+        issued.append(catalog.reset_terminal_token(current_actor().key, terminal.id))
+        return {"terminal_id": terminal.id}
+
+    run_once(request.form.get("once"), work)
+    return _token_page(terminal, issued[0].token if issued else None, _("New terminal token"))
+
+
+@blp.route("/terminals/<terminal_id>/status", methods=["POST"])
+@permission_required("terminals:write")
+def terminal_status(terminal_id):
+    """Enable or disable a terminal."""
+    terminal = _scoped_terminal(terminal_id)
+    status = "disabled" if terminal.status == "active" else "active"
+    catalog.set_terminal_status(current_actor().key, terminal.id, status)
+    flash(_("Terminal %(code)s is now %(status)s.", code=terminal.code, status=STATUS_LABELS[status]), "success")
+    return redirect(url_for(".detail", merchant_id=terminal.merchant_id) + "#terminals")
+
+
+@blp.route("/merchants/<merchant_id>/poster")
+@permission_required("merchants:read")
+def poster(merchant_id):
+    """A printable poster with the QR code members scan to join at this merchant."""
+    merchant = _scoped_merchant(merchant_id)
+    url = join_url(merchant.id)
+    svg = segno.make(url, error="m").svg_inline(scale=8, border=4, dark="#111827")
+    return render_template("console/merchants/poster.html", merchant=merchant, qr_svg=Markup(svg), join_url=url)
+
+
+@blp.route("/merchants/<merchant_id>/poster.png")
+@permission_required("merchants:read")
+def poster_png(merchant_id):
+    """The poster's QR code as a PNG for print shops."""
+    merchant = _scoped_merchant(merchant_id)
+    png = io.BytesIO(posters.poster_qr(join_url(merchant.id), "png"))
+    return send_file(png, mimetype="image/png", download_name=f"join-{merchant.id}.png")

@@ -1,0 +1,188 @@
+"""Sales: browse and filter (merchant staff: their own shop), CSV export, details and refunds with a reason."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from server.console import navigation
+from server.console.access import can, current_actor, merchant_scope, permission_required
+from server.console.display import local_time
+from server.console.forms import RefundForm
+from server.console.once import new_key, run_once
+from server.console.paging import Page, page_from_request
+from server.domain.errors import DomainError
+from server.extensions import db
+from server.models import Merchant, Refund
+from server.services import checkout, queries
+from server.services.alliance import get_settings
+
+blp = Blueprint("sales", __name__)
+navigation.add(navigation.NavItem("console.sales.index", _l("Sales"), "receipt", "sales:read", order=50))
+CSV_LIMIT = 100_000
+CSV_COLUMNS = (
+    "occurred_at",
+    "receipt_no",
+    "merchant",
+    "merchant_id",
+    "terminal_id",
+    "member_id",
+    "level",
+    "method",
+    "amount_fen",
+    "discount_fen",
+    "redeem_points",
+    "redeem_value_fen",
+    "payable_fen",
+    "points_earned",
+    "refunded_fen",
+    "points_reversed",
+    "points_restored",
+    "offline",
+    "sale_id",
+)
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def sale_filters() -> dict:
+    """The list filters from the query string; merchant staff are always confined to their shop."""
+    zone = ZoneInfo(get_settings().timezone)
+    start, end = _day(request.args.get("from")), _day(request.args.get("to"))
+    filters = {
+        "merchant_id": merchant_scope() or request.args.get("merchant_id") or None,
+        "receipt_no": request.args.get("receipt_no", "").strip() or None,
+        "member_id": request.args.get("member_id", "").strip() or None,
+        "occurred_from": datetime.combine(start, datetime.min.time(), zone) if start else None,
+        "occurred_to": datetime.combine(end + timedelta(days=1), datetime.min.time(), zone) if end else None,
+    }
+    return filters
+
+
+def _merchant_names() -> dict[str, str]:
+    query = select(Merchant.id, Merchant.name)
+    if merchant_scope():
+        query = query.where(Merchant.id == merchant_scope())
+    return dict(db.session.execute(query).all())
+
+
+@blp.route("/sales")
+@permission_required("sales:read")
+def index():
+    """Sales, newest first, by merchant, receipt, member and local dates."""
+    page = page_from_request()
+    rows = queries.list_sales(sale_filters(), page)
+    return render_template("console/sales/index.html", sales=rows, page=page, merchants=_merchant_names())
+
+
+@blp.route("/sales.csv")
+@permission_required("sales:read")
+def export():
+    """The filtered sales as CSV (UTF-8 with BOM so spreadsheet programs read the Chinese names)."""
+    filters, names = sale_filters(), _merchant_names()
+
+    def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        yield "\ufeff" + buffer.getvalue()
+        page = Page(1, 1_000)
+        while (page.page - 1) * page.page_size < CSV_LIMIT:
+            rows = queries.list_sales(filters, page)
+            for sale in rows:
+                buffer.seek(0), buffer.truncate()
+                writer.writerow(
+                    [
+                        local_time(sale["occurred_at"], "yyyy-MM-dd HH:mm:ss"),
+                        sale["receipt_no"],
+                        names.get(sale["merchant_id"], ""),
+                        sale["merchant_id"],
+                        sale["terminal_id"],
+                        sale["member_id"],
+                        sale["level"]["code"],
+                        sale["method"],
+                        sale["amount_fen"],
+                        sale["discount_fen"],
+                        sale["redeem_points"],
+                        sale["redeem_value_fen"],
+                        sale["payable_fen"],
+                        sale["points_earned"],
+                        sale["refunded_fen"],
+                        sale["points_reversed"],
+                        sale["points_restored"],
+                        int(sale["offline"]),
+                        sale["id"],
+                    ]
+                )
+                yield buffer.getvalue()
+            if len(rows) < page.page_size:
+                break
+            page = Page(page.page + 1, page.page_size)
+
+    headers = {"Content-Disposition": "attachment; filename=sales.csv"}
+    return Response(stream_with_context(lines()), mimetype="text/csv; charset=utf-8", headers=headers)
+
+
+def _scoped_sale(sale_id: str):
+    return checkout.get_sale(sale_id, merchant_scope())
+
+
+def _sale_page(sale, form: RefundForm, status: int = 200):
+    refunds = db.session.scalars(select(Refund).where(Refund.sale_id == sale.id).order_by(Refund.created_at)).all()
+    return (
+        render_template(
+            "console/sales/detail.html",
+            sale=sale,
+            refunds=refunds,
+            form=form,
+            left_fen=sale.payable_fen - sale.refunded_fen,
+            may_refund=can("sales:refund"),
+        ),
+        status,
+    )
+
+
+@blp.route("/sales/<sale_id>")
+@permission_required("sales:read")
+def detail(sale_id):
+    """A sale with its parts, points and refunds."""
+    return _sale_page(_scoped_sale(sale_id), RefundForm(formdata=None, once=new_key()))
+
+
+@blp.route("/sales/<sale_id>/refunds", methods=["POST"])
+@permission_required("sales:refund")
+def refund(sale_id):
+    """Refund part or the rest of the sale with a reason; points are reversed and restored in proportion."""
+    sale = _scoped_sale(sale_id)
+    form = RefundForm()
+    if not form.validate_on_submit():
+        return _sale_page(sale, form, 422)
+    try:
+        done = run_once(
+            form.once.data,
+            lambda: {
+                "refund_id": checkout.refund_sale(
+                    current_actor().key, sale.id, merchant_scope(), form.amount.fen, form.reason.data.strip()
+                ).refund.id
+            },
+        )
+    except DomainError as exc:
+        flash(_(exc.message), "danger")
+        return _sale_page(_scoped_sale(sale_id), form, 409)
+    if done.replayed:
+        flash(_("This refund was already made."), "info")
+    else:
+        flash(_("Refund recorded."), "success")
+    return redirect(url_for(".detail", sale_id=sale.id))

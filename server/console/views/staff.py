@@ -1,0 +1,95 @@
+"""Console users (staff): create with a role and password, unlock, reset password, disable (admins)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from server.console import navigation
+from server.console.access import current_actor, permission_required
+from server.console.forms import ActionForm, PasswordForm, StaffForm, choice
+from server.console.paging import page_from_request
+from server.domain.errors import DomainError
+from server.domain.permissions import MERCHANT_ROLES
+from server.extensions import db
+from server.models import Merchant
+from server.services import console_auth, queries, staff
+from server.services.console_auth import is_locked
+
+blp = Blueprint("staff", __name__)
+navigation.add(navigation.NavItem("console.staff.index", _l("Staff"), "person-badge", "staff:read", order=80))
+
+
+def _merchant_choices() -> list[tuple[str, str]]:
+    merchants = db.session.execute(select(Merchant.id, Merchant.name).order_by(Merchant.name)).all()
+    return [choice("", "—"), *[choice(merchant_id, name) for merchant_id, name in merchants]]
+
+
+@blp.route("/staff", methods=["GET", "POST"])
+@permission_required("staff:read")
+def index():
+    """Every console user with role, merchant and lock state; admins add users here."""
+    form = StaffForm()
+    form.merchant_id.choices = _merchant_choices()
+    if request.method == "POST":
+        if not current_actor().can("staff:write"):
+            return redirect(url_for(".index"))
+        if form.validate_on_submit():
+            merchant_id = form.merchant_id.data or None
+            if form.role.data not in MERCHANT_ROLES:
+                merchant_id = None
+            try:
+                staff.create_staff_user(
+                    current_actor().key,
+                    form.username.data.strip(),
+                    form.role.data,
+                    form.password.data,
+                    merchant_id=merchant_id,
+                    display_name=form.display_name.data.strip(),
+                )
+            except DomainError as exc:
+                flash(_(exc.message), "danger")
+            else:
+                flash(_("User %(name)s created.", name=form.username.data), "success")
+                return redirect(url_for(".index"))
+    page = page_from_request()
+    users = queries.list_staff({}, page)
+    names = dict(db.session.execute(select(Merchant.id, Merchant.name)).all())
+    return render_template(
+        "console/staff/index.html",
+        users=users,
+        page=page,
+        form=form,
+        merchant_names=names,
+        is_locked=is_locked,
+        action=ActionForm(formdata=None),
+        password_form=PasswordForm(formdata=None),
+    )
+
+
+@blp.route("/staff/<user_id>/<action>", methods=["POST"])
+@permission_required("staff:write")
+def change(user_id, action):
+    """Unlock, enable/disable or set a new password for a user (audited)."""
+    actor = current_actor()
+    try:
+        if action == "unlock":
+            console_auth.unlock(actor.key, user_id)
+        elif action in {"disable", "enable"}:
+            if user_id == actor.user.id:
+                raise DomainError(_("You cannot disable yourself."))
+            console_auth.set_status(actor.key, user_id, "disabled" if action == "disable" else "active")
+        elif action == "password":
+            form = PasswordForm()
+            if not form.validate_on_submit():
+                raise DomainError(_("Passwords need at least 10 characters."))
+            console_auth.set_password(actor.key, user_id, form.password.data)
+        else:
+            return redirect(url_for(".index"))
+    except DomainError as exc:
+        flash(_(exc.message), "danger")
+    else:
+        flash(_("Saved."), "success")
+    return redirect(url_for(".index"))

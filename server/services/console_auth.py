@@ -1,0 +1,202 @@
+"""Console sign-in with passwords: argon2 check, lock-out after repeated failures, audited sign-in and -out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+
+from server.domain.errors import DomainError, InvalidRequest, NotFound
+from server.extensions import db
+from server.models import AuditLog, ConsoleSession, StaffUser
+from server.models.base import utcnow
+from server.security.credentials import hash_password, new_token, token_hash, verify_password
+from server.services.audit import audit
+from server.services.unit_of_work import transactional
+
+FAILED_SIGN_IN = "console.sign_in_failed"
+SESSION_TOKEN_PREFIX = "cs_"
+TOUCH_EVERY = timedelta(minutes=1)  # how stale ``last_seen_at`` may get before a request writes it
+SESSION_RETENTION = timedelta(days=30)  # a user's old session rows are deleted when they next sign in
+# Verified against when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = hash_password("not-a-real-password-just-for-timing")
+
+
+class SignInFailed(DomainError):
+    """Wrong username or password; the failure itself is recorded (counter, lock-out, audit)."""
+
+    code, status, default_message = "sign_in_failed", 401, "Wrong username or password."
+    keeps_changes = True
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed sign-ins from one address: it must wait (counted in the shared database)."""
+
+    code, status, default_message = "rate_limited", 429, "Too many failed sign-ins from this address; wait a while."
+
+
+class AccountLocked(DomainError):
+    """Too many failed sign-ins: the account is locked for a while."""
+
+    code, status, default_message = "account_locked", 423, "Too many failed sign-ins; try again later."
+    keeps_changes = True
+
+
+def _limits() -> tuple[int, timedelta]:
+    config = current_app.config
+    return config.get("CONSOLE_MAX_FAILED_LOGINS", 5), timedelta(minutes=config.get("CONSOLE_LOCKOUT_MINUTES", 15))
+
+
+def _source_actor(source: str) -> str:
+    """Failed sign-ins are logged as the address they came from, so they can be counted per address."""
+    return f"ip:{source or 'unknown'}"[:40]
+
+
+def _check_source(source: str) -> None:
+    """Refuse an address with too many failures in the lock-out period (whichever usernames it tried)."""
+    limit = current_app.config.get("CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS", 20)
+    since = utcnow() - _limits()[1]
+    failures = db.session.scalar(
+        select(func.count())
+        .select_from(AuditLog)
+        .where(AuditLog.actor == _source_actor(source), AuditLog.action == FAILED_SIGN_IN, AuditLog.created_at > since)
+    )
+    if failures >= limit:
+        raise TooManyAttempts()
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    """A new console session; the clear token exists only here and in the user's browser."""
+
+    user: StaffUser
+    token: str
+
+
+def is_locked(user: StaffUser) -> bool:
+    """True while the user's lock-out lasts."""
+    return user.locked_until is not None and user.locked_until > utcnow()
+
+
+@transactional
+def sign_in(username: str, password: str, source: str = "") -> OpenedSession:
+    """Open a session for the active staff user with this username and password; failures count towards a lock-out."""
+    _check_source(source)
+    user = db.session.scalar(select(StaffUser).where(StaffUser.username == username.strip()).with_for_update())
+    if user is None or user.password_hash is None:
+        verify_password(_DUMMY_HASH, password)
+        audit(_source_actor(source), FAILED_SIGN_IN, "staff_user", username.strip()[:40])
+        raise SignInFailed()
+    if is_locked(user):
+        audit(_source_actor(source), "console.sign_in_refused_locked", "staff_user", user.id)
+        raise AccountLocked(locked_until=user.locked_until.isoformat())
+    if not verify_password(user.password_hash, password) or user.status != "active":
+        max_failures, lock_for = _limits()
+        user.failed_logins += 1
+        audit(_source_actor(source), FAILED_SIGN_IN, "staff_user", user.id, failures=user.failed_logins)
+        if user.failed_logins >= max_failures:
+            user.locked_until = utcnow() + lock_for
+            user.failed_logins = 0
+            until = user.locked_until.isoformat()
+            audit("system:console", "console.account_locked", "staff_user", user.id, until=until)
+            raise AccountLocked(locked_until=until)
+        raise SignInFailed()
+    user.failed_logins = 0
+    user.locked_until = None
+    db.session.execute(
+        delete(ConsoleSession).where(
+            ConsoleSession.user_id == user.id, ConsoleSession.created_at < utcnow() - SESSION_RETENTION
+        )
+    )
+    token = new_token(SESSION_TOKEN_PREFIX)
+    db.session.add(ConsoleSession(token_hash=token_hash(token), user_id=user.id, source=source[:64]))
+    audit(f"staff:{user.id}", "console.sign_in", "staff_user", user.id, source=source)
+    return OpenedSession(user, token)
+
+
+def session_user(token: str) -> StaffUser | None:
+    """The user of a live session: not ended, not idle too long, not too old, the user active and unlocked."""
+    config = current_app.config
+    now = utcnow()
+    row = db.session.get(ConsoleSession, token_hash(token))
+    if (
+        row is None
+        or row.ended_at is not None
+        or now - row.created_at > timedelta(hours=config.get("CONSOLE_SESSION_HOURS", 8))
+        or now - row.last_seen_at > timedelta(minutes=config.get("CONSOLE_IDLE_MINUTES", 60))
+    ):
+        return None
+    user = db.session.get(StaffUser, row.user_id)
+    if user is None or user.status != "active" or is_locked(user):
+        return None
+    if now - row.last_seen_at > TOUCH_EVERY:
+        _touch(row.token_hash, now)
+    return user
+
+
+@transactional
+def _touch(session_hash: str, now) -> None:
+    db.session.execute(update(ConsoleSession).where(ConsoleSession.token_hash == session_hash).values(last_seen_at=now))
+
+
+@transactional
+def sign_out(token: str) -> None:
+    """End the session for good (a copy of its cookie stops working too); audited."""
+    row = db.session.get(ConsoleSession, token_hash(token))
+    if row is None or row.ended_at is not None:
+        return
+    row.ended_at = utcnow()
+    audit(f"staff:{row.user_id}", "console.sign_out", "staff_user", row.user_id)
+
+
+def _end_sessions(user_id: str) -> None:
+    """End every open session of a user (new password, disabled account)."""
+    db.session.execute(
+        update(ConsoleSession)
+        .where(ConsoleSession.user_id == user_id, ConsoleSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+
+
+def _staff_user(user_id: str) -> StaffUser:
+    user = db.session.get(StaffUser, user_id)
+    if user is None:
+        raise NotFound("No such staff user.", user_id=user_id)
+    return user
+
+
+@transactional
+def unlock(actor: str, user_id: str) -> StaffUser:
+    """Lift a lock-out and clear the failure counter."""
+    user = _staff_user(user_id)
+    user.locked_until, user.failed_logins = None, 0
+    audit(actor, "staff.unlock", "staff_user", user.id)
+    return user
+
+
+@transactional
+def set_password(actor: str, user_id: str, password: str) -> StaffUser:
+    """Give a staff user a new console password (at least 10 characters); their open sessions end."""
+    if len(password) < 10:
+        raise InvalidRequest("Passwords need at least 10 characters.", field="password")
+    user = _staff_user(user_id)
+    user.password_hash = hash_password(password)
+    user.locked_until, user.failed_logins = None, 0
+    _end_sessions(user.id)
+    audit(actor, "staff.set_password", "staff_user", user.id)
+    return user
+
+
+@transactional
+def set_status(actor: str, user_id: str, status: str) -> StaffUser:
+    """Enable or disable a staff account (a disabled account cannot sign in or use its tokens)."""
+    if status not in {"active", "disabled"}:
+        raise InvalidRequest("Unknown staff status.", field="status")
+    user = _staff_user(user_id)
+    user.status = status
+    if status != "active":
+        _end_sessions(user.id)
+    audit(actor, "staff.set_status", "staff_user", user.id, status=status)
+    return user

@@ -1,0 +1,92 @@
+"""Console test helpers: staff with passwords, signing in through the form, CSRF tokens from pages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from server.extensions import db
+from server.services import staff
+from tests.builders import ACTOR, World, make_member, make_world
+from tests.live_server import identify, next_key
+
+PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+_ONCE = re.compile(r'name="once"[^>]*value="([^"]+)"')
+
+
+@dataclass
+class ConsoleWorld:
+    """The standard world plus console users (username → role) and one member with a sale at shop A."""
+
+    world: World
+    member: object
+    card: object
+    sale_id: str
+    other_sale_id: str
+
+
+def make_console_users(world: World) -> None:
+    """Console users with ``PASSWORD``: one per operator role, and an owner and a cashier per shop."""
+    for role in ("admin", "finance", "card_issuer", "support"):
+        staff.create_staff_user(ACTOR, f"c-{role}", role, PASSWORD)
+    for name, shop in (("a", world.shop_a), ("b", world.shop_b)):
+        staff.create_staff_user(ACTOR, f"c-owner-{name}", "owner", PASSWORD, merchant_id=shop.merchant.id)
+        staff.create_staff_user(ACTOR, f"c-cashier-{name}", "cashier", PASSWORD, merchant_id=shop.merchant.id)
+
+
+def build_console_world(app, client, amount_fen: int = 20_000) -> ConsoleWorld:
+    """World, console users, a member with points and a card, one sale at each shop (through the API)."""
+    with app.app_context():
+        world = make_world()
+        make_console_users(world)
+        member, card = make_member(points=500, phone="13912345678", name="赵敏")
+        db.session.remove()
+    sales = []
+    for shop in (world.shop_a, world.shop_b):
+        token = identify(client, shop.auth, code=card.card_no)
+        response = client.post(
+            "/api/v1/sales",
+            json={"identification_token": token, "amount_fen": amount_fen, "redeem_points": 100},
+            headers={**shop.auth, "Idempotency-Key": next_key()},
+        )
+        assert response.status_code == 201, response.json
+        sales.append(response.json["sale"]["id"])
+    return ConsoleWorld(world, member, card, sales[0], sales[1])
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = _CSRF.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def once_from(html: str) -> str:
+    """The one-time key of the first form on a page that has one."""
+    match = _ONCE.search(html)
+    assert match, "no one-time key on the page"
+    return match.group(1)
+
+
+def sign_in(client, username: str, password: str = PASSWORD):
+    """Sign in through the form (with its CSRF token); return the response."""
+    page = client.get("/console/sign-in")
+    return client.post(
+        "/console/sign-in",
+        data={"csrf_token": csrf_from(page.get_data(as_text=True)), "username": username, "password": password},
+    )
+
+
+def page_text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def post_form(client, page_url: str, action_url: str, data: dict):
+    """POST ``data`` to ``action_url`` with the CSRF token (and one-time key, if any) of ``page_url``."""
+    html = page_text(client.get(page_url))
+    fields = {"csrf_token": csrf_from(html), **data}
+    once = _ONCE.search(html)
+    if once and "once" not in fields:
+        fields["once"] = once.group(1)
+    return client.post(action_url, data=fields)

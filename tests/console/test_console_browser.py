@@ -1,0 +1,241 @@
+"""The console in headless Chromium: sign in, every page renders cleanly, the main tasks, screenshots.
+
+One live server and one browser context per role for the whole module (the data is built once).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from server.extensions import db
+from server.models import Refund, Sale
+from tests.browser import save_screenshot
+from tests.conftest import wipe
+from tests.console.support import PASSWORD, build_console_world
+from tests.live_server import identify, live_server, next_key
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module")
+def site(database, browser):
+    """A console app on the test database with a world and a month of sales, served over HTTP."""
+    app = database.make_app()
+    client = app.test_client()
+    scene = build_console_world(app, client)
+    _a_month_of_sales(app, client, scene)
+    with live_server(app) as base_url:
+        yield app, scene, base_url
+    wipe(app)
+
+
+def _a_month_of_sales(app, client, scene) -> None:
+    """Sales spread over the last days, so the charts have something to show."""
+    shops = (scene.world.shop_a, scene.world.shop_b)
+    for n in range(24):
+        shop = shops[n % 2]
+        token = identify(client, shop.auth, code=scene.card.card_no)
+        body = {"identification_token": token, "amount_fen": 3_000 + 1_700 * (n % 7), "redeem_points": 20 * (n % 3)}
+        response = client.post("/api/v1/sales", json=body, headers={**shop.auth, "Idempotency-Key": next_key()})
+        assert response.status_code == 201, response.json
+        with app.app_context():
+            sale = db.session.get(Sale, response.json["sale"]["id"])
+            db.session.execute(
+                update(Sale).where(Sale.id == sale.id).values(occurred_at=sale.occurred_at - timedelta(days=n + 1))
+            )
+            db.session.commit()
+            db.session.remove()
+
+
+class PageWatcher:
+    """Collects console errors, uncaught page errors and failed responses of a page."""
+
+    def __init__(self, page):
+        self.problems: list[str] = []
+        page.on("console", lambda msg: msg.type == "error" and self.problems.append(f"console: {msg.text}"))
+        page.on("pageerror", lambda exc: self.problems.append(f"pageerror: {exc}"))
+        page.on("response", lambda r: r.status >= 400 and self.problems.append(f"{r.status} {r.url}"))
+
+    def check(self):
+        problems, self.problems = self.problems, []
+        assert problems == []
+
+
+def _signed_in(browser, base_url: str, username: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    watcher = PageWatcher(page)
+    page.goto(f"{base_url}/console/")
+    assert "/console/sign-in" in page.url
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    page.wait_for_url(f"{base_url}/console/")
+    return context, page, watcher
+
+
+@pytest.fixture(scope="module")
+def admin(site, browser):
+    app, scene, base_url = site
+    context, page, watcher = _signed_in(browser, base_url, "c-admin")
+    yield page, watcher
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def owner(site, browser):
+    app, scene, base_url = site
+    context, page, watcher = _signed_in(browser, base_url, "c-owner-a")
+    yield page, watcher
+    context.close()
+
+
+def test_every_page_in_the_navigation_renders_cleanly(site, admin):
+    app, scene, base_url = site
+    page, watcher = admin
+    links = page.eval_on_selector_all(".console-nav .nav-link", "els => els.map(e => e.getAttribute('href'))")
+    assert len(links) >= 10
+    for href in links:
+        response = page.goto(base_url + href)
+        assert response.status == 200, href
+        assert page.locator("h1").first.is_visible()
+        watcher.check()
+    page.goto(f"{base_url}/console/")
+    assert page.locator(".chart-card svg").count() == 5
+    assert page.locator("text=每日会员销售额（扣除退款）").count() >= 1
+    save_screenshot(page, "console-dashboard")
+    for name, url in (
+        ("merchants", "/console/merchants"),
+        ("merchant", f"/console/merchants/{scene.world.shop_a.merchant.id}"),
+        ("poster", f"/console/merchants/{scene.world.shop_a.merchant.id}/poster"),
+        ("sales", "/console/sales"),
+        ("ledger", "/console/ledger"),
+        ("levels", "/console/levels"),
+        ("audit", "/console/audit"),
+        ("staff", "/console/staff"),
+    ):
+        assert page.goto(base_url + url).status == 200
+        save_screenshot(page, f"console-{name}")
+    page.goto(f"{base_url}/console/?lang=en")
+    assert page.locator("h1").first.inner_text().endswith("Dashboard")
+    save_screenshot(page, "console-dashboard-en")
+    page.goto(f"{base_url}/console/?lang=zh")
+    watcher.check()
+
+
+def test_admin_creates_a_merchant_and_a_terminal_whose_token_is_shown_once(site, admin):
+    app, scene, base_url = site
+    page, watcher = admin
+    page.goto(f"{base_url}/console/merchants/new")
+    page.fill("#name", "街角咖啡")
+    page.select_option("#trade", "food")
+    page.fill("#region", "光明路")
+    page.fill("#earn_rate", "2")
+    page.fill("#max_redeem", "40")
+    page.click("#submit")
+    page.wait_for_url(re.compile(r".*/console/merchants/mer_[^/]+$"))
+    assert page.locator("h1").inner_text().startswith("街角咖啡")
+    page.fill("#terminals input[name=name]", "吧台")
+    page.click("#terminals input[type=submit]")
+    token = page.locator("#terminal-token").inner_text().strip()
+    assert token.startswith("tt_")
+    save_screenshot(page, "console-terminal-token")
+    page.reload()  # a resubmitted form replays: the token is not shown again
+    assert page.locator("#terminal-token").count() == 0
+    page.go_back()
+    watcher.check()
+
+
+def test_support_finds_a_member_and_reveals_the_phone(site, browser):
+    app, scene, base_url = site
+    context, page, watcher = _signed_in(browser, base_url, "c-support")
+    page.goto(f"{base_url}/console/members")
+    page.fill("input[name=q]", scene.card.card_no)
+    page.click("form[role=search] button")
+    page.click("text=赵敏")
+    assert page.locator("text=139****5678").count() == 1
+    assert page.locator("text=13912345678").count() == 0
+    page.click("text=查看完整号码")
+    assert page.locator("#full-phone").inner_text() == "13912345678"
+    save_screenshot(page, "console-member")
+    watcher.check()
+    context.close()
+
+
+def test_finance_refunds_a_sale_with_a_reason(site, browser):
+    app, scene, base_url = site
+    context, page, watcher = _signed_in(browser, base_url, "c-finance")
+    page.goto(f"{base_url}/console/sales/{scene.sale_id}")
+    page.fill("#amount", "20.00")
+    page.fill("#reason", "顾客退菜")
+    page.click(".refund-form input[type=submit]")
+    page.wait_for_url(f"{base_url}/console/sales/{scene.sale_id}")
+    assert page.locator("text=退款已记录。").count() == 1
+    assert page.locator("td", has_text="顾客退菜").count() == 1
+    save_screenshot(page, "console-sale-refunded")
+    with app.app_context():
+        refund = db.session.scalar(select(Refund).where(Refund.sale_id == scene.sale_id))
+        assert (refund.amount_fen, refund.reason) == (2_000, "顾客退菜")
+        db.session.remove()
+    watcher.check()
+    context.close()
+
+
+def test_an_owner_sees_their_shop_and_cannot_reach_another_by_editing_urls(site, owner):
+    app, scene, base_url = site
+    page, watcher = owner
+    page.goto(f"{base_url}/console/")
+    assert scene.world.shop_a.merchant.name in page.locator("h1").inner_text()
+    save_screenshot(page, "console-owner-dashboard")
+    page.click(".console-nav >> text=我的店铺")
+    assert page.url.endswith(f"/console/merchants/{scene.world.shop_a.merchant.id}")
+    watcher.check()
+    other = scene.world.shop_b.merchant.id
+    for url in (
+        f"/console/merchants/{other}",
+        f"/console/sales/{scene.other_sale_id}",
+        f"/console/merchants/{other}/poster",
+    ):
+        assert page.goto(base_url + url).status == 404
+        assert page.locator("text=这里什么也没有。").count() == 1
+    assert page.goto(f"{base_url}/console/members").status == 403
+    save_screenshot(page, "console-owner-refused")
+    page.goto(f"{base_url}/console/sales?merchant_id={other}")
+    assert page.locator(f"a[href='/console/sales/{scene.other_sale_id}']").count() == 0
+    watcher.problems.clear()  # the 404/403 responses above were the point
+
+
+def test_a_post_without_the_csrf_token_is_refused_in_the_browser(site, owner):
+    app, scene, base_url = site
+    page, watcher = owner
+    status = page.evaluate(
+        """async (url) => (await fetch(url, {method: 'POST', body: new URLSearchParams({reason: 'x'})})).status""",
+        f"{base_url}/console/sales/{scene.sale_id}/refunds",
+    )
+    assert status == 400
+    watcher.problems.clear()
+    with app.app_context():
+        assert db.session.scalar(select(Refund).where(Refund.reason == "x")) is None
+        db.session.remove()
+
+
+def test_lock_out_after_repeated_failures(site, browser):
+    app, scene, base_url = site
+    context = browser.new_context()
+    page = context.new_page()
+    for _ in range(5):
+        page.goto(f"{base_url}/console/sign-in")
+        page.fill("#username", "c-cashier-b")
+        page.fill("#password", "not the password")
+        page.click("#submit")
+    assert page.locator(".alert-danger").inner_text().startswith("登录失败次数过多")
+    page.fill("#username", "c-cashier-b")
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    assert "/console/sign-in" in page.url
+    save_screenshot(page, "console-locked")
+    context.close()

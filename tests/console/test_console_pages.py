@@ -1,0 +1,301 @@
+"""Console pages doing real work through the services (Flask test client)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+import zxingcpp
+from PIL import Image
+from sqlalchemy import func, select
+
+from server.extensions import db
+from server.models import (
+    AllianceSettings,
+    AuditLog,
+    LedgerEntry,
+    Merchant,
+    MerchantLevelDiscount,
+    Refund,
+    Sale,
+    Terminal,
+)
+from server.security.credentials import token_hash
+from tests.console.support import build_console_world, page_text, post_form, sign_in
+
+
+@pytest.fixture
+def scene(app, client):
+    return build_console_world(app, client)
+
+
+def audit_rows(app, action: str) -> list[AuditLog]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(AuditLog).where(AuditLog.action == action)))
+        db.session.remove()
+        return rows
+
+
+def test_refund_with_a_reason_goes_through_the_service_once(app, scene, client):
+    assert sign_in(client, "c-finance").status_code == 302
+    page = f"/console/sales/{scene.sale_id}"
+    html = page_text(client.get(page))
+    once = re.search(r'name="once"[^>]*value="([^"]+)"', html).group(1)
+    assert post_form(client, page, f"{page}/refunds", {"amount": "50.00", "reason": ""}).status_code == 422
+    data = {"amount": "50.00", "reason": "菜品有误", "once": once}
+    assert post_form(client, page, f"{page}/refunds", data).status_code == 302
+    assert post_form(client, page, f"{page}/refunds", data).status_code == 302  # a resubmitted form replays
+    with app.app_context():
+        refunds = list(db.session.scalars(select(Refund).where(Refund.sale_id == scene.sale_id)))
+        assert [(r.amount_fen, r.reason, r.actor.startswith("staff:")) for r in refunds] == [(5_000, "菜品有误", True)]
+        assert db.session.get(Sale, scene.sale_id).refunded_fen == 5_000
+        assert db.session.scalar(select(func.sum(LedgerEntry.amount))) == 0
+        db.session.remove()
+    [entry] = audit_rows(app, "sale.refund")
+    assert entry.details["reason"] == "菜品有误" and entry.details["amount_fen"] == 5_000
+    assert "菜品有误" in page_text(client.get(page))
+    too_much = {"amount": "99999.00", "reason": "x", "once": "another-key"}
+    assert post_form(client, page, f"{page}/refunds", too_much).status_code == 409
+
+
+def test_an_owner_refunds_at_their_own_shop_but_a_cashier_may_not(app, scene, client):
+    assert sign_in(client, "c-cashier-a").status_code == 302
+    page = f"/console/sales/{scene.sale_id}"
+    assert post_form(client, page, f"{page}/refunds", {"reason": "x"}).status_code == 403
+    owner = app.test_client()
+    assert sign_in(owner, "c-owner-a").status_code == 302
+    assert post_form(owner, page, f"{page}/refunds", {"reason": "顾客取消"}).status_code == 302
+    with app.app_context():
+        sale = db.session.get(Sale, scene.sale_id)
+        assert sale.refunded_fen == sale.payable_fen  # empty amount: the rest of the sale
+        db.session.remove()
+
+
+def test_a_terminal_token_is_shown_once_and_works(app, scene, client):
+    assert sign_in(client, "c-owner-a").status_code == 302
+    merchant_id = scene.world.shop_a.merchant.id
+    page = f"/console/merchants/{merchant_id}"
+    html = page_text(client.get(page))
+    once = re.search(r'name="once"[^>]*value="([^"]+)"', html).group(1)
+    created = post_form(client, page, f"{page}/terminals", {"name": "二号收银台", "once": once})
+    assert created.status_code == 200
+    token = re.search(r'id="terminal-token">(tt_[^<]+)<', page_text(created)).group(1)
+    assert created.headers["Cache-Control"] == "no-store"
+    again = post_form(client, page, f"{page}/terminals", {"name": "二号收银台", "once": once})
+    assert "tt_" not in page_text(again)
+    who = client.get("/api/v1/terminal", headers={"Authorization": f"Bearer {token}"})
+    assert who.status_code == 200 and who.json["terminal"]["name"] == "二号收银台"
+    with app.app_context():
+        terminal = db.session.scalar(select(Terminal).where(Terminal.token_hash == token_hash(token)))
+        assert db.session.scalar(select(func.count()).select_from(Terminal).where(Terminal.name == "二号收银台")) == 1
+        db.session.remove()
+    reset = post_form(client, page, f"/console/terminals/{terminal.id}/token", {})
+    new_token = re.search(r'id="terminal-token">(tt_[^<]+)<', page_text(reset)).group(1)
+    assert client.get("/api/v1/terminal", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert client.get("/api/v1/terminal", headers={"Authorization": f"Bearer {new_token}"}).status_code == 200
+    assert {"terminal.create", "terminal.reset_token"} <= {row.action for row in audit_rows(app, "terminal.create")} | {
+        row.action for row in audit_rows(app, "terminal.reset_token")
+    }
+
+
+def test_an_admin_admits_and_edits_a_merchant(app, scene, client):
+    assert sign_in(client, "c-admin").status_code == 302
+    data = {
+        "name": "好味面包房",
+        "trade": "food",
+        "region": "幸福街",
+        "address": "",
+        "contact_phone": "",
+        "earn_rate": "1.5",
+        "max_redeem": "30",
+    }
+    response = post_form(client, "/console/merchants/new", "/console/merchants/new", data)
+    assert response.status_code == 302
+    with app.app_context():
+        merchant = db.session.scalar(select(Merchant).where(Merchant.name == "好味面包房"))
+        assert (merchant.earn_rate_bp, merchant.max_redeem_bp) == (150, 3_000)
+        db.session.remove()
+    assert response.location.endswith(f"/console/merchants/{merchant.id}")
+    edit = f"/console/merchants/{merchant.id}/edit"
+    response = post_form(client, edit, edit, {**data, "earn_rate": "2", "status": "suspended"})
+    assert response.status_code == 302
+    with app.app_context():
+        merchant = db.session.get(Merchant, merchant.id)
+        assert (merchant.earn_rate_bp, merchant.status) == (200, "suspended")
+        db.session.remove()
+    assert post_form(client, edit, edit, {**data, "earn_rate": "120"}).status_code == 200  # out of range: form error
+    assert [row.action for row in audit_rows(app, "merchant.update")] == ["merchant.update"]
+
+
+def test_level_discounts_stay_within_the_operators_bounds(app, scene, client):
+    assert sign_in(client, "c-owner-a").status_code == 302
+    merchant_id, gold = scene.world.shop_a.merchant.id, scene.world.levels["gold"]
+    page = f"/console/merchants/{merchant_id}"
+    url = f"{page}/discounts/{gold.id}"
+    post_form(client, page, url, {"level_id": gold.id, "pays": "50"})  # below the bound
+    post_form(client, page, url, {"level_id": gold.id, "pays": "88.5"})
+    with app.app_context():
+        assert db.session.get(MerchantLevelDiscount, (merchant_id, gold.id)).discount_bp == 8_850
+        db.session.remove()
+    assert len(audit_rows(app, "merchant.set_level_discount")) == 1
+
+
+def test_members_are_found_by_card_or_phone_and_the_full_phone_is_an_audited_reveal(app, scene, client):
+    assert sign_in(client, "c-support").status_code == 302
+    for query in (scene.card.card_no, "139 1234 5678", "+86 13912345678"):
+        html = page_text(post_form(client, "/console/members", "/console/members", {"q": query}))
+        assert "赵敏" in html and "139****5678" in html and "13912345678" not in html.replace(f'value="{query}"', "")
+    assert "赵敏" not in page_text(post_form(client, "/console/members", "/console/members", {"q": "13900000000"}))
+    detail = f"/console/members/{scene.member.id}"
+    assert "13912345678" not in page_text(client.get(detail))
+    assert audit_rows(app, "member.reveal_phone") == []
+    revealed = post_form(client, detail, f"{detail}/phone", {})
+    assert revealed.status_code == 200 and "13912345678" in page_text(revealed)
+    assert revealed.headers["Cache-Control"] == "no-store"
+    [entry] = audit_rows(app, "member.reveal_phone")
+    assert entry.object_id == scene.member.id and entry.actor.startswith("staff:")
+    finance = app.test_client()
+    assert sign_in(finance, "c-finance").status_code == 302
+    assert post_form(finance, detail, f"{detail}/phone", {}).status_code == 403
+
+
+def test_the_registration_poster_qr_decodes_to_the_join_link(app, scene, client):
+    assert sign_in(client, "c-owner-a").status_code == 302
+    merchant_id = scene.world.shop_a.merchant.id
+    png = client.get(f"/console/merchants/{merchant_id}/poster.png")
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    [result] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.data)))
+    assert result.text.startswith("http://localhost/m/join?m=")
+    with app.app_context():
+        from server.services.member_login import poster_merchant
+
+        assert poster_merchant(result.text.rsplit("=", 1)[1]) == merchant_id  # the poster token of this merchant
+        db.session.remove()
+    assert "<svg" in page_text(client.get(f"/console/merchants/{merchant_id}/poster"))
+
+
+def test_sales_and_ledger_export_as_csv_with_filters(scene, client):
+    assert sign_in(client, "c-finance").status_code == 302
+    response = client.get(f"/console/sales.csv?merchant_id={scene.world.shop_a.merchant.id}")
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [row["sale_id"] for row in rows] == [scene.sale_id]
+    assert rows[0]["merchant"] == "甲店" and int(rows[0]["payable_fen"]) > 0
+    ledger = client.get(f"/console/ledger.csv?sale_id={scene.sale_id}")
+    entries = list(csv.DictReader(io.StringIO(ledger.get_data(as_text=True).lstrip("\ufeff"))))
+    assert entries and sum(int(row["amount"]) for row in entries) == 0
+    assert {row["sale_id"] for row in entries} == {scene.sale_id}
+
+
+def test_an_admin_changes_alliance_settings_and_a_level(app, scene, client):
+    assert sign_in(client, "c-admin").status_code == 302
+    data = {
+        "name": "光明路商家联盟",
+        "point_value_fen": "1",
+        "level_window_days": "180",
+        "offline_max_sale": "300.00",
+        "offline_max_sales_per_shift": "20",
+        "offline_max_age_hours": "12",
+    }
+    assert post_form(client, "/console/alliance", "/console/alliance", data).status_code == 302
+    with app.app_context():
+        settings = db.session.get(AllianceSettings, 1)
+        assert (settings.name, settings.level_window_days, settings.offline_max_sale_fen) == (
+            "光明路商家联盟",
+            180,
+            30_000,
+        )
+        db.session.remove()
+    [entry] = audit_rows(app, "alliance.update")
+    assert entry.details == {
+        "name": "光明路商家联盟",
+        "level_window_days": 180,
+        "offline_max_sale_fen": 30_000,
+        "offline_max_sales_per_shift": 20,
+        "offline_max_age_hours": 12,
+    }
+    silver = scene.world.levels["silver"]
+    edit = f"/console/levels/{silver.id}/edit"
+    level = {
+        "name": "银卡",
+        "name_en": "Silver",
+        "upgrade_spend": "800",
+        "keep_spend": "600",
+        "protection_days": "60",
+        "default_pays": "95",
+        "min_pays": "90",
+        "max_pays": "100",
+    }
+    assert post_form(client, edit, edit, level).status_code == 302
+    assert post_form(client, edit, edit, {**level, "keep_spend": "900"}).status_code == 200  # keep above upgrade
+    assert len(audit_rows(app, "level.update")) == 1
+    finance = app.test_client()
+    assert sign_in(finance, "c-finance").status_code == 302
+    assert post_form(finance, "/console/alliance", "/console/alliance", data).status_code == 302
+    assert len(audit_rows(app, "alliance.update")) == 1  # finance may read, not change
+
+
+def test_chinese_by_default_english_on_request(scene, client):
+    assert sign_in(client, "c-admin").status_code == 302
+    chinese = page_text(client.get("/console/"))
+    assert "仪表盘" in chinese and "今日销售额" in chinese
+    english = page_text(client.get("/console/?lang=en"))
+    assert "Dashboard" in english and "Sales today" in english and "仪表盘" not in english
+
+
+def test_finance_adjusts_points_with_a_reason_through_the_ledger(app, scene, client):
+    assert sign_in(client, "c-finance").status_code == 302
+    page = f"/console/members/{scene.member.id}"
+    url = f"{page}/points"
+    assert post_form(client, page, url, {"points": "200", "reason": ""}).status_code == 422
+    html = page_text(client.get(page))
+    once = re.search(r'class="row g-2 align-items-end adjust-form">.*?name="once"[^>]*value="([^"]+)"', html, re.S)
+    data = {"points": "-150", "reason": "重复积分更正", "once": once.group(1)}
+    assert post_form(client, page, url, data).status_code == 302
+    assert post_form(client, page, url, data).status_code == 302  # replayed, not applied twice
+    with app.app_context():
+        from server.services.members import get_member, points_balance
+
+        balance = points_balance(get_member(scene.member.id))
+        assert db.session.scalar(select(func.sum(LedgerEntry.amount))) == 0
+        db.session.remove()
+    assert balance == 500 - 100 - 100 + _earned(app, scene) - 150
+    [entry] = audit_rows(app, "points.adjust")[-1:]
+    assert entry.details == {"points": -150, "reason": "重复积分更正"}
+    support = app.test_client()
+    assert sign_in(support, "c-support").status_code == 302
+    assert post_form(support, page, url, {"points": "5", "reason": "x"}).status_code == 403
+
+
+def _earned(app, scene) -> int:
+    with app.app_context():
+        earned = db.session.scalar(select(func.sum(Sale.points_earned)))
+        db.session.remove()
+        return earned
+
+
+def test_support_registers_a_member_and_binds_a_card(app, scene, client):
+    with app.app_context():
+        from server.services.members import create_cards
+
+        card_no = create_cards("test", 1)[0].card_no
+        db.session.remove()
+    assert sign_in(client, "c-support").status_code == 302
+    created = post_form(
+        client, "/console/members", "/console/members/new", {"phone": "137 0000 1111", "display_name": "周芷若"}
+    )
+    assert created.status_code == 302 and "/console/members/mem_" in created.location
+    detail = created.location
+    assert "137****1111" in page_text(client.get(detail))
+    bound = post_form(client, detail, f"{detail}/cards", {"card_no": card_no})
+    assert bound.status_code == 302
+    assert card_no in page_text(client.get(detail))
+    again = post_form(client, detail, f"{detail}/cards", {"card_no": card_no})  # already bound: refused, shown
+    assert again.status_code == 302
+    assert {"member.register", "card.bind"} <= {row.action for row in audit_rows(app, "member.register")} | {
+        row.action for row in audit_rows(app, "card.bind")
+    }
+    duplicate = post_form(client, "/console/members", "/console/members/new", {"phone": "13700001111"})
+    assert duplicate.status_code == 302 and duplicate.location.endswith("/console/members")
