@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import (
     Response,
+    abort,
     flash,
     g,
     make_response,
@@ -26,7 +27,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from server.api.base import error_response
-from server.domain.errors import DomainError
+from server.domain.errors import DomainError, NotFound
 from server.member.blueprint import bp
 from server.member.forms import BindCardForm, CloseAccountForm, ConfirmForm, LoginForm, LostCardForm, RegisterForm
 from server.models.base import utcnow
@@ -296,6 +297,17 @@ def card():
 def history():
     """Sales, refunds, points movements and points expiring soon."""
     return render_template("member/history.html", history=member_portal.history(g.device.member_id))
+
+
+@bp.route("/sales/<sale_id>")
+@login_required
+def sale_receipt(sale_id):
+    """The e-receipt a member opens from the QR code on the paper receipt."""
+    try:
+        receipt = member_portal.sale_receipt(g.device.member_id, sale_id)
+    except NotFound:
+        abort(404)
+    return render_template("member/receipt.html", receipt=receipt)
 
 
 @bp.route("/merchants")

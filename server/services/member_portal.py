@@ -81,6 +81,19 @@ def points_expiring_soon(member_id: str, within_days: int = 30) -> list[dict]:
     return [{"points": int(points), "expires_on": day} for day, points in db.session.execute(query)]
 
 
+def sale_receipt(member_id: str, sale_id: str) -> dict:
+    """The e-receipt of one of the member's sales (the QR on the paper receipt opens it), with its refunds."""
+    row = db.session.execute(
+        select(Sale, Merchant.name)
+        .join(Merchant, Merchant.id == Sale.merchant_id)
+        .where(Sale.id == sale_id, Sale.member_id == member_id)
+    ).first()
+    if row is None:
+        raise NotFound("No such purchase of yours.")
+    refunds = db.session.scalars(select(Refund).where(Refund.sale_id == sale_id).order_by(Refund.created_at)).all()
+    return {"sale": row[0], "merchant_name": row[1], "refunds": list(refunds)}
+
+
 def history(member_id: str) -> dict:
     """The member's latest sales, refunds and points movements, and points expiring soon."""
     sales = db.session.execute(

@@ -96,7 +96,7 @@ def test_register_show_code_pay_and_offline(app, browser, scene):
         timeout=10,
     )
     assert sale.status_code == 201, sale.text
-    receipt_no = sale.json()["sale"]["receipt_no"]
+    receipt_no, sale_id = sale.json()["sale"]["receipt_no"], sale.json()["sale"]["id"]
     assert identify_code(base, world.shop_b.auth, first).json()["error"] == "code_used"
 
     page.goto(f"{base}/m/history")
@@ -104,6 +104,13 @@ def test_register_show_code_pay_and_offline(app, browser, scene):
     assert "甲店" in page.text_content("#sales") and "128.00" in page.text_content("#sales")
     assert "+128" in page.text_content("#movements")
     save_screenshot(page, "member-history")
+
+    # the QR on the paper receipt opens the e-receipt; another member's sale is not found
+    page.goto(f"{base}/m/sales/{sale_id}")
+    assert receipt_no in page.text_content("#receipt") and "实付" in page.text_content("#receipt")
+    assert "¥128.00" in page.text_content("#receipt")
+    save_screenshot(page, "member-receipt")
+    assert page.goto(f"{base}/m/sales/sal_not-mine").status == 404
 
     page.goto(f"{base}/m/merchants")
     assert "甲店" in page.text_content("#merchant-list") and "乙店" in page.text_content("#merchant-list")
