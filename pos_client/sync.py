@@ -1,0 +1,67 @@
+"""Send the outbox to the server in order, each sale with the key it was stored with."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from pos_client.outbox import Outbox
+from pos_client.server_client import ApiError, ServerUnreachable, TerminalClient
+
+# Answers that will never change however often the sale is sent again: the sale leaves the queue.
+# (Anything else — 5xx, 429, 409 request_in_progress — is retried later, in order.)
+PERMANENT_STATUSES = {400, 401, 403, 404, 409, 422}
+EXPIRED = "identification_expired"
+FALLBACK_KEY_SUFFIX = "-offline"
+
+_send_lock = threading.Lock()
+
+
+@dataclass
+class SyncResult:
+    """What one pass over the outbox did."""
+
+    sent: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    remaining: int = 0
+    unreachable: str | None = None
+
+
+def replay(client: TerminalClient, outbox: Outbox, *, until_seq: int | None = None) -> SyncResult:
+    """Send pending sales oldest first (up to ``until_seq``); stop at the first one the server does not answer.
+
+    An online sale whose identification expired before it reached the server (it was never recorded:
+    a recorded one would have been answered from the idempotency store) is sent as the offline sale
+    it captured, under a key derived from its own, so a crash while switching cannot record it twice.
+    """
+    result = SyncResult()
+    with _send_lock:
+        for sale in outbox.pending():
+            if until_seq is not None and sale.seq > until_seq:
+                break
+            body, key = sale.body, sale.idempotency_key
+            try:
+                try:
+                    response = client.record_sale(body, key)
+                except ApiError as exc:
+                    if exc.code != EXPIRED or sale.fallback is None:
+                        raise
+                    key = sale.idempotency_key + FALLBACK_KEY_SUFFIX
+                    outbox.switch_to_fallback(sale.seq, key)
+                    response = client.record_sale(sale.fallback, key)
+            except ServerUnreachable as exc:
+                outbox.note_error(sale.seq, f"unreachable: {exc.reason}")
+                result.unreachable = exc.reason
+                break
+            except ApiError as exc:
+                if exc.status in PERMANENT_STATUSES and exc.code not in ("request_in_progress", "rate_limited"):
+                    outbox.mark_failed(sale.seq, f"{exc.code}: {exc.message}")
+                    result.failed.append(sale.seq)
+                    continue
+                outbox.note_error(sale.seq, f"{exc.code}: {exc.message}")
+                result.unreachable = f"{exc.status} {exc.code}"
+                break
+            outbox.mark_sent(sale.seq, response)
+            result.sent.append(sale.seq)
+    result.remaining = outbox.pending_count()
+    return result
