@@ -316,3 +316,7 @@ def gui(options: Options):
     from pos_client.gui.app import run
 
     run(options.config(), options.config_path)
+
+
+if __name__ == "__main__":
+    main()
