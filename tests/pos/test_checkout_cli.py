@@ -61,7 +61,9 @@ def test_card_number_sale_prints_merchant_amount_discount_points_receipt_no_and_
 
 
 def test_redeem_max_then_refund_part_reprint_and_shift_report(shop):
-    first = json.loads(pos(shop["config"], "checkout", "--amount", "50", "--code", shop["card_no"], "--redeem-max", "--json").output)
+    first = json.loads(
+        pos(shop["config"], "checkout", "--amount", "50", "--code", shop["card_no"], "--redeem-max", "--json").output
+    )
     assert first["redeem_points"] > 0 and first["payable_fen"] == 4750 - first["redeem_points"]
     receipt_no = first["receipt_no"]
     refunded = pos(shop["config"], "refund", receipt_no, "--amount", "10.00")

@@ -1,0 +1,121 @@
+"""The Tk cashier window under Xvfb, driven through a whole sale with key events; a screenshot is kept."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from pos_client.checkout import Checkout
+from pos_client.config import PosConfig
+from pos_client.devices.printer import open_printer
+from pos_client.outbox import Outbox
+from pos_client.terminal import terminal_client
+from server.services import catalog
+from tests.builders import ACTOR, make_member, make_world
+from tests.live_server import live_server
+from tests.pos.pos_helpers import TcpPrinter, printed_text_and_qr, write_config
+from tests.resources import unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def display():
+    """An Xvfb server on a free display number; yields its DISPLAY value."""
+    if shutil.which("Xvfb") is None:
+        unavailable("Xvfb is not installed (apt-get install xvfb)")
+    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    process = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            unavailable("Xvfb did not start")
+        time.sleep(0.05)
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = f":{number}"
+    yield f":{number}"
+    if old is None:
+        os.environ.pop("DISPLAY", None)
+    else:
+        os.environ["DISPLAY"] = old
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def pump(root, until, timeout: float = 15.0) -> None:
+    """Run the Tk event loop until ``until()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, "the window did not get there in time"
+        root.update()
+        time.sleep(0.01)
+
+
+def key(root, widget, keysym: str) -> None:
+    widget.focus_force()
+    widget.event_generate("<KeyPress>", keysym=keysym, when="tail")
+    root.update()
+
+
+def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
+    import tkinter as tk
+
+    from pos_client.gui.app import CashierWindow
+
+    with app.app_context():
+        world = make_world()
+        catalog.set_level_discount(ACTOR, world.shop_a.merchant.id, world.levels["normal"].id, 9000)
+        _, card = make_member(points=300, name="李小红")
+        token, card_no = world.shop_a.token, card.card_no
+    printer = TcpPrinter()
+    with live_server(app) as url:
+        config = write_config(tmp_path, url, token, printer=printer.spec)
+        core = Checkout(
+            terminal_client(PosConfig.load(config)), Outbox(PosConfig.outbox_path(config)), open_printer(printer.spec)
+        )
+        root = tk.Tk()
+        window = CashierWindow(root, core)
+        pump(root, lambda: "在线" in window.status_text.get())
+        assert "待上传: 0" in window.status_text.get()
+
+        # the scanner types the card number into the code field and presses Enter
+        window.code_entry.focus_force()
+        for digit in card_no:
+            key(root, window.code_entry, digit)
+        key(root, window.code_entry, "Return")
+        pump(root, lambda: "李小红" in window.member_text.get())
+        assert "90%" in window.member_text.get() and "300" in window.member_text.get()
+
+        # the cashier types 88.80 on the keyboard, chooses maximum redemption and presses F5
+        for keysym in ("8", "8", "period", "8", "0"):
+            key(root, window.amount_display, keysym)
+        assert window.amount.get() == "88.80"
+        window.redeem_mode.set("max")
+        key(root, window.amount_display, "F5")
+        pump(root, lambda: "交易成功" in window.message.get())
+        pump(root, lambda: len(printer.jobs) == 1)
+        receipt_no = window.message.get().split()[-1]
+        text = printed_text_and_qr(printer.jobs[0])[0]
+        assert "甲店" in text and "88.80" in text and "-8.88" in text and receipt_no in text
+        assert "应付" in window.quote_text.get()
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "pos-cashier-window.png"
+        subprocess.run(["import", "-display", display, "-window", "root", str(shot)], check=True, timeout=30)
+        assert shot.stat().st_size > 10_000
+
+        key(root, window.amount_display, "Escape")
+        assert window.amount.get() == "" and window.member_text.get() == "未识别会员"
+        root.destroy()
+    printer.close()
