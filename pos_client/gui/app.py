@@ -25,8 +25,8 @@ from pos_client.terminal import build_checkout, open_reader
 
 POLL_MS = 50
 SYNC_EVERY_MS = 30_000
-BIG = ("Noto Sans CJK SC", 20)
-HUGE = ("Noto Sans CJK SC", 32, "bold")
+BIG = ("Noto Sans CJK SC", 15)
+HUGE = ("Noto Sans CJK SC", 24, "bold")
 
 
 class CashierWindow:
@@ -77,7 +77,7 @@ class CashierWindow:
         self.card_button = tk.Button(ident, text=label["tap_card"], font=BIG, command=self.tap_card, height=2)
         self.card_button.pack(side="left", padx=4)
         tk.Label(ident, text=label["code"], font=BIG).pack(side="left")
-        self.code_entry = tk.Entry(ident, textvariable=self.code, font=BIG, width=20)
+        self.code_entry = tk.Entry(ident, textvariable=self.code, font=BIG, width=16)
         self.code_entry.pack(side="left", padx=4)
         self.code_entry.bind("<Return>", lambda event: self.identify_code())
         tk.Button(ident, text=label["phone"], font=BIG, command=self.identify_phone, height=2).pack(side="left")
@@ -94,9 +94,8 @@ class CashierWindow:
             tk.Radiobutton(redeem, text=label[key], variable=self.redeem_mode, value=value, font=BIG).pack(side="left")
         tk.Entry(redeem, textvariable=self.redeem_points, font=BIG, width=8).pack(side="left")
 
-        tk.Label(left, textvariable=self.message, font=BIG, fg="#b00000", wraplength=600, justify="left").pack(
-            fill="x", pady=10
-        )
+        self.message_label = tk.Label(left, textvariable=self.message, font=BIG, wraplength=560, justify="left")
+        self.message_label.pack(fill="x", pady=10)
 
         pad = tk.Frame(right)
         pad.pack()
@@ -150,9 +149,7 @@ class CashierWindow:
             current = ""
         elif key == "←":
             current = current[:-1]
-        elif key == "." and "." in current:
-            return
-        elif "." in current and len(current.split(".")[1]) >= 2:
+        elif "." in current and (key == "." or len(current.split(".")[1]) >= 2):
             return
         else:
             current += key
@@ -304,16 +301,19 @@ class CashierWindow:
         else:
             self.printer_state = "ok" if self.core.printer is not None else "none"
         self.message.set(done)
+        self.message_label.configure(fg="#1b5e20" if outcome.status == "approved" and not print_error else "#b00000")
         self._refresh_status()
 
     def _synced(self, result) -> None:
         self._info(self.label["synced"].format(sent=len(result.sent), remaining=result.remaining))
 
     def _info(self, message: str) -> None:
+        self.message_label.configure(fg="#1b5e20")
         self.message.set(message)
         self._refresh_status()
 
     def _show_error(self, message: str) -> None:
+        self.message_label.configure(fg="#b00000")
         self.message.set(message)
         self._refresh_status()
 
