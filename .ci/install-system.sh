@@ -5,6 +5,10 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   postgresql-client      # pg_isready, and pgbench for the benchmark
   poppler-utils          # pdftoppm: renders card print files so tests decode their QR codes
+  xvfb                   # X server for the Tk cashier window test
+  imagemagick            # `import`: screenshot of the cashier window
+  python3-tk             # Tk for the cashier window (the CI Python must be built with _tkinter)
+  fonts-noto-cjk         # Chinese glyphs in the window and its screenshot
 )
 missing=()
 for package in "${packages[@]}"; do
