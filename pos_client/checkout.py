@@ -246,6 +246,14 @@ class Checkout:
                 amount_fen, member.discount_bp, pricing.get("earn_rate_bp", 0), self.info["alliance"]["point_value_fen"]
             )
             quote = Quote(amount_fen, estimate.discount_fen, 0, 0, estimate.payable_fen, estimate.points_to_earn, 0)
+        elif not redeem and "earn_rate_bp" in self.info.get("offline_pricing", {}):
+            # Without redemption the price needs nothing but the member's discount, which identify gave:
+            # priced here with the server's rounding (saves a round trip per tap); the sale is the record.
+            pricing, info = self.info["offline_pricing"], self.info
+            local = offline_quote(
+                amount_fen, member.discount_bp, pricing["earn_rate_bp"], info["alliance"]["point_value_fen"]
+            )
+            quote = Quote(amount_fen, local.discount_fen, 0, 0, local.payable_fen, local.points_to_earn, 0)
         else:
             try:
                 priced = self.client.quote(member.token, amount_fen, 0)
@@ -315,8 +323,7 @@ class Checkout:
                 self.online = False
                 receipt = self._receipt(member, quote, now, offline=True)
                 outcome = SaleOutcome(seq, "unknown", receipt, pending=result.remaining)
-        self.outbox.set_receipt(seq, _receipt_json(outcome.receipt))
-        self.outbox.put_json(LAST_RECEIPT, _receipt_json(outcome.receipt))
+        self.outbox.keep_receipt(seq, _receipt_json(outcome.receipt), LAST_RECEIPT)
         self.outcome = outcome
         return outcome
 

@@ -98,13 +98,12 @@ class Outbox:
         *,
         offline: bool,
         fallback: dict | None = None,
-        receipt: dict | None = None,
     ) -> int:
         """Store a sale durably before it is sent; returns its sequence number."""
         with self._lock:
             cursor = self._db.execute(
-                "INSERT INTO sales (idempotency_key, client_sale_id, body, fallback, offline, shift_no, created_at,"
-                " receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO sales (idempotency_key, client_sale_id, body, fallback, offline, shift_no, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     idempotency_key,
                     client_sale_id,
@@ -113,7 +112,6 @@ class Outbox:
                     int(offline),
                     self.shift_no(),
                     _now(),
-                    json.dumps(receipt, ensure_ascii=False) if receipt is not None else None,
                 ),
             )
             return cursor.lastrowid
@@ -144,12 +142,18 @@ class Outbox:
                 (idempotency_key, seq),
             )
 
-    def set_receipt(self, seq: int, receipt: dict) -> None:
-        """Store the receipt printed (or to print) for a sale."""
+    def keep_receipt(self, seq: int, receipt: dict, last_key: str) -> None:
+        """Store a sale's receipt and make it the last receipt (for reprint), in one commit."""
+        text = json.dumps(receipt, ensure_ascii=False)
         with self._lock:
-            self._db.execute(
-                "UPDATE sales SET receipt = ? WHERE seq = ?", (json.dumps(receipt, ensure_ascii=False), seq)
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("UPDATE sales SET receipt = ? WHERE seq = ?", (text, seq))
+                self._put(last_key, text)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def sale(self, seq: int) -> OutboxSale:
         """One sale by sequence number."""
