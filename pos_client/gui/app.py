@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from pos_client.checkout import REDEEM_MAX, Checkout
 from pos_client.config import PosConfig
 from pos_client.devices.card_reader import CardReaderError
 from pos_client.devices.printer import PrinterError
+from pos_client.devices.scanner import KeyboardWedgeScanner, Scanned
 from pos_client.gui.labels import LABELS
 from pos_client.messages import PosError, text
 from pos_client.money import AmountError, parse_amount, yuan
@@ -24,6 +26,7 @@ from pos_client.shift_report import report_lines, shift_totals
 from pos_client.terminal import build_checkout, open_reader
 
 POLL_MS = 50
+SCANNER_FLUSH_MS = 20
 SYNC_EVERY_MS = 30_000
 BIG = ("Noto Sans CJK SC", 15)
 HUGE = ("Noto Sans CJK SC", 24, "bold")
@@ -36,6 +39,8 @@ class CashierWindow:
         self.root, self.core, self.lang = root, checkout, lang
         self.reader_factory = reader_factory
         self.label = LABELS[lang]
+        self.scanner = KeyboardWedgeScanner()
+        self._key_clock = (0.0, time.monotonic())  # (X event time of the last key in s, monotonic then)
         self.results: queue.Queue = queue.Queue()
         self.busy = False
         self.amount = tk.StringVar(value="")
@@ -54,6 +59,7 @@ class CashierWindow:
         self._build()
         self._bind_keys()
         self.root.after(POLL_MS, self._poll)
+        self.root.after(SCANNER_FLUSH_MS, self._flush_scanner)
         self.run_in_background(self._start_up, self._started)
 
     # --- layout ----------------------------------------------------------------------------------
@@ -129,16 +135,39 @@ class CashierWindow:
         root.bind("<F9>", lambda event: self.sync())
         root.bind("<F10>", lambda event: self.close_shift())
         root.bind("<Escape>", lambda event: self.next_customer())
-        # digits typed outside the entry fields go to the amount (a wedge scanner types into the code field)
+        # keys typed outside the entry fields: the amount, or a code when a wedge scanner typed them
         root.bind("<Key>", self._key)
 
     def _key(self, event) -> None:
-        if isinstance(event.widget, tk.Entry) or not event.char:
+        """Keys outside the entry fields: a wedge scanner's fast burst is a code, anything else is typing."""
+        if isinstance(event.widget, tk.Entry):
             return
-        if event.char in "0123456789.":
-            self.press(event.char)
-        elif event.keysym == "BackSpace":
+        if event.keysym == "BackSpace":
+            self._handle_keys(self.scanner.flush(float("inf")))
             self.press("←")
+            return
+        char = "\r" if event.keysym in ("Return", "KP_Enter") else event.char
+        if not char:
+            return
+        now = event.time / 1000
+        self._key_clock = (now, time.monotonic())
+        self._handle_keys(self.scanner.feed(char, now))
+
+    def _flush_scanner(self) -> None:
+        event_time, seen_at = self._key_clock
+        self._handle_keys(self.scanner.flush(event_time + time.monotonic() - seen_at))
+        self.root.after(SCANNER_FLUSH_MS, self._flush_scanner)
+
+    def _handle_keys(self, events) -> None:
+        for event in events:
+            if isinstance(event, Scanned):
+                self.identify_code(event.text)
+                continue
+            for char in event.text:
+                if char == "\n":
+                    self.price()
+                elif char in "0123456789.":
+                    self.press(char)
 
     # --- actions ---------------------------------------------------------------------------------
 
@@ -167,9 +196,9 @@ class CashierWindow:
         self.message.set(self.label["waiting_card"])
         self.run_in_background(self.core.identify_card, self._identified)
 
-    def identify_code(self) -> None:
-        """Identify by the scanned/typed member code or card number."""
-        code = self.code.get().strip()
+    def identify_code(self, scanned: str | None = None) -> None:
+        """Identify by a scanned member code or card number, or the one typed into the code field."""
+        code = (scanned or self.code.get()).strip()
         if code:
             self.run_in_background(lambda: self.core.identify_code(code), self._identified)
 

@@ -18,7 +18,7 @@ from pos_client.terminal import terminal_client
 from server.services import catalog
 from tests.builders import ACTOR, make_member, make_world
 from tests.live_server import live_server
-from tests.pos.pos_helpers import TcpPrinter, printed_text_and_qr, write_config
+from tests.pos.pos_helpers import FrontServer, TcpPrinter, printed_text_and_qr, write_config
 from tests.resources import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,10 +62,14 @@ def pump(root, until, timeout: float = 15.0) -> None:
         time.sleep(0.01)
 
 
-def key(root, widget, keysym: str) -> None:
+def key(root, widget, keysym: str, at_ms: int = 0) -> None:
+    """One key press on ``widget`` with the X event time ``at_ms`` (what tells a scanner from a person)."""
     widget.focus_force()
-    widget.event_generate("<KeyPress>", keysym=keysym, when="tail")
+    widget.event_generate("<KeyPress>", keysym=keysym, when="tail", time=at_ms)
     root.update()
+
+
+KEYSYMS = {".": "period"}
 
 
 def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
@@ -80,7 +84,9 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         token, card_no = world.shop_a.token, card.card_no
     printer = TcpPrinter()
     with live_server(app) as url:
-        config = write_config(tmp_path, url, token, printer=printer.spec)
+        front = FrontServer(url)
+        front.start()
+        config = write_config(tmp_path, front.url, token, printer=printer.spec)
         core = Checkout(
             terminal_client(PosConfig.load(config)), Outbox(PosConfig.outbox_path(config)), open_printer(printer.spec)
         )
@@ -88,34 +94,58 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         window = CashierWindow(root, core)
         pump(root, lambda: "在线" in window.status_text.get())
         assert "待上传: 0" in window.status_text.get()
+        pad = window.amount_display
 
-        # the scanner types the card number into the code field and presses Enter
-        window.code_entry.focus_force()
-        for digit in card_no:
-            key(root, window.code_entry, digit)
-        key(root, window.code_entry, "Return")
+        # the wedge scanner types the card number 5 ms a key and presses Enter: a scan, not an amount
+        clock = 1_000_000
+        for index, digit in enumerate(card_no):
+            key(root, pad, digit, clock + 5 * index)
+        key(root, pad, "Return", clock + 5 * len(card_no))
         pump(root, lambda: "李小红" in window.member_text.get())
         assert "90%" in window.member_text.get() and "300" in window.member_text.get()
+        assert window.amount.get() == ""
 
-        # the cashier types 88.80 on the keyboard, chooses maximum redemption and presses F5
-        for keysym in ("8", "8", "period", "8", "0"):
-            key(root, window.amount_display, keysym)
-        assert window.amount.get() == "88.80"
+        # the cashier types 88.80 (a key every 200 ms), chooses maximum redemption and presses F5
+        clock += 10_000
+        for index, char in enumerate("88.80"):
+            key(root, pad, KEYSYMS.get(char, char), clock + 200 * index)
+        pump(root, lambda: window.amount.get() == "88.80")
         window.redeem_mode.set("max")
-        key(root, window.amount_display, "F5")
+        key(root, pad, "F5")
         pump(root, lambda: "交易成功" in window.message.get())
         pump(root, lambda: len(printer.jobs) == 1)
         receipt_no = window.message.get().split()[-1]
         text = printed_text_and_qr(printer.jobs[0])[0]
         assert "甲店" in text and "88.80" in text and "-8.88" in text and receipt_no in text
-        assert "应付" in window.quote_text.get()
+        assert "应付 76.92" in window.quote_text.get()
 
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / "pos-cashier-window.png"
         subprocess.run(["import", "-display", display, "-window", "root", str(shot)], check=True, timeout=30)
         assert shot.stat().st_size > 10_000
 
-        key(root, window.amount_display, "Escape")
+        # Esc clears for the next customer; the printer fails: the sale stands and the cashier is told
+        key(root, pad, "Escape")
         assert window.amount.get() == "" and window.member_text.get() == "未识别会员"
+        printer.close()
+        window.code.set(card_no)
+        window.identify_code()
+        pump(root, lambda: "李小红" in window.member_text.get())
+        window.amount.set("10")
+        key(root, pad, "F5")
+        pump(root, lambda: "打印机无法打印" in window.message.get())
+        assert "交易已完成" in window.message.get() and "打印机: 故障" in window.status_text.get()
+
+        # the server goes away: codes are refused offline with a clear message, the status says offline
+        key(root, pad, "Escape")
+        front.stop()
+        window.code.set(card_no)
+        window.identify_code()
+        pump(root, lambda: "离线状态只能刷实体会员卡" in window.message.get())
+        assert "服务器: 离线" in window.status_text.get()
+        subprocess.run(
+            ["import", "-display", display, "-window", "root", str(ARTIFACTS / "pos-cashier-window-offline.png")],
+            check=True,
+            timeout=30,
+        )
         root.destroy()
-    printer.close()
