@@ -154,3 +154,41 @@ def test_an_unplugged_reader_gives_a_clear_message(app, till, pcscd):
     with pytest.raises(PosError) as missing:
         core.identify_card(timeout=1)
     assert str(missing.value).startswith("读卡器故障")
+
+
+def test_the_cashier_window_sells_with_a_card_tap(app, till):
+    import gc
+    import tkinter as tk
+
+    from pos_client.gui.app import CashierWindow
+    from tests.pos.pos_helpers import xvfb_display
+
+    core, card, _, printer, vpcd = till
+    with xvfb_display():
+        root = tk.Tk()
+        window = CashierWindow(root, core)
+
+        def pump(until):
+            def done():
+                root.update()
+                return until()
+
+            wait_until(done)
+
+        pump(lambda: "在线" in window.status_text.get())
+        vpcd.insert(card)
+        window.amount_display.event_generate("<KeyPress>", keysym="F2", when="tail")
+        pump(lambda: "普通会员" in window.member_text.get())
+        assert "90%" in window.member_text.get() and "读卡器: 正常" in window.status_text.get()
+        for key in ("2", "0", "0"):
+            window.press(key)
+        window.amount_display.event_generate("<KeyPress>", keysym="F5", when="tail")
+        pump(lambda: "交易成功" in window.message.get())
+        wait_until(lambda: len(printer.jobs) == 1)
+        assert (
+            "200.00" in printed_text_and_qr(printer.jobs[0])[0] and "-20.00" in printed_text_and_qr(printer.jobs[0])[0]
+        )
+        root.destroy()
+        window = root = None
+        gc.collect()
+    assert len(_sales(app)) == 1

@@ -160,3 +160,39 @@ def decode_qr_image(payload: str) -> str:
     results = zxingcpp.read_barcodes(Image.open(path))
     assert results, "no QR code found in the rendered image"
     return results[0].text
+
+
+@contextlib.contextmanager
+def xvfb_display():
+    """Run an Xvfb server on a free display number with DISPLAY pointing at it; yields the DISPLAY value."""
+    import os
+    import shutil
+    import subprocess
+
+    from tests.resources import unavailable
+
+    if shutil.which("Xvfb") is None:
+        unavailable("Xvfb is not installed (apt-get install xvfb)")
+    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    process = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            unavailable("Xvfb did not start")
+        time.sleep(0.05)
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = f":{number}"
+    try:
+        yield f":{number}"
+    finally:
+        if old is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = old
+        process.terminate()
+        process.wait(timeout=10)

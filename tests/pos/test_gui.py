@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
+import gc
 import subprocess
 import time
 from pathlib import Path
@@ -18,8 +17,7 @@ from pos_client.terminal import terminal_client
 from server.services import catalog
 from tests.builders import ACTOR, make_member, make_world
 from tests.live_server import live_server
-from tests.pos.pos_helpers import FrontServer, TcpPrinter, printed_text_and_qr, write_config
-from tests.resources import unavailable
+from tests.pos.pos_helpers import FrontServer, TcpPrinter, printed_text_and_qr, write_config, xvfb_display
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -28,29 +26,8 @@ ARTIFACTS = ROOT / "test-artifacts"
 @pytest.fixture(scope="module")
 def display():
     """An Xvfb server on a free display number; yields its DISPLAY value."""
-    if shutil.which("Xvfb") is None:
-        unavailable("Xvfb is not installed (apt-get install xvfb)")
-    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    process = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            unavailable("Xvfb did not start")
-        time.sleep(0.05)
-    old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = f":{number}"
-    yield f":{number}"
-    if old is None:
-        os.environ.pop("DISPLAY", None)
-    else:
-        os.environ["DISPLAY"] = old
-    process.terminate()
-    process.wait(timeout=10)
+    with xvfb_display() as value:
+        yield value
 
 
 def pump(root, until, timeout: float = 15.0) -> None:
@@ -149,3 +126,6 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
             timeout=30,
         )
         root.destroy()
+        # Tk variables must be freed on this (the Tk) thread, not by a collection in a server thread
+        window = root = None
+        gc.collect()
