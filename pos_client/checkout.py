@@ -323,7 +323,8 @@ class Checkout:
                 self.online = False
                 receipt = self._receipt(member, quote, now, offline=True)
                 outcome = SaleOutcome(seq, "unknown", receipt, pending=result.remaining)
-        self.outbox.keep_receipt(seq, _receipt_json(outcome.receipt), LAST_RECEIPT)
+        if not (outcome.status == "unknown" and quote.redeem_points):
+            self.outbox.keep_receipt(seq, _receipt_json(outcome.receipt), LAST_RECEIPT)
         self.outcome = outcome
         return outcome
 
@@ -331,6 +332,9 @@ class Checkout:
         """Print the committed sale's receipt; PosError (sale kept) when the printer fails."""
         if self.outcome is None:
             raise PosError("nothing_to_reprint")
+        if self.outcome.status == "unknown" and self.outcome.receipt.redeem_points:
+            # points spent on an unconfirmed sale may yet be refused: no receipt may promise them
+            raise PosError("outcome_unknown_redeem")
         self._print(self.outcome.receipt)
         self.state = State.PRINTED
 

@@ -42,7 +42,9 @@ class Options:
         """The checkout core for this terminal."""
         try:
             return build_checkout(self.config(), self.config_path, with_reader=with_reader)
-        except (CardReaderError, PrinterError) as exc:
+        except CardReaderError as exc:
+            raise click.ClickException(text("reader_problem", self.lang or "zh", reason=str(exc))) from exc
+        except PrinterError as exc:
             raise click.ClickException(str(exc)) from exc
 
 

@@ -15,6 +15,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "No answer from the server: the sale is saved and will be confirmed when the server is back. "
         "Do not charge again",
     ),
+    "outcome_unknown_redeem": (
+        "服务器无应答，积分抵扣未能确认：交易已保存，联网后自动确认，确认前不打印小票。请稍后点“上传”查看结果",
+        "No answer from the server: the points redemption is not confirmed. The sale is saved and confirmed "
+        "when the server is back; no receipt until then. Press Upload later to see the result",
+    ),
     "redeem_offline": (
         "离线状态不能使用积分抵扣，请选择不抵扣后继续",
         "Points cannot be redeemed offline; choose no redemption to continue",

@@ -192,3 +192,37 @@ def test_the_cashier_window_sells_with_a_card_tap(app, till):
         window = root = None
         gc.collect()
     assert len(_sales(app)) == 1
+
+
+def test_cli_checkout_with_a_card_online_then_offline_then_sync(app, till, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from pos_client.cli import main
+
+    core, card, front, printer, vpcd = till
+    config = core.outbox.path.with_name("config.json")
+    run = CliRunner().invoke
+    options = ["--config", str(config), "--reader", core.reader.name]
+    core.reader.close()
+    vpcd.insert(card)
+    online = run(main, [*options, "checkout", "--amount", "30.00", "--card", "--json"])
+    assert online.exit_code == 0, online.output
+    sold = json.loads(online.output)
+    assert sold["status"] == "approved" and sold["card_update_written"] is True and sold["payable_fen"] == 2700
+    front.stop()
+    offline = run(main, [*options, "checkout", "--amount", "30.00", "--card", "--redeem", "5", "--json"])
+    assert offline.exit_code == 1 and "离线状态不能使用积分抵扣" in offline.output
+    offline = run(main, [*options, "checkout", "--amount", "30.00", "--card", "--json"])
+    assert offline.exit_code == 0, offline.output
+    queued = json.loads(offline.output)
+    assert queued["status"] == "offline" and queued["pending"] == 1 and queued["payable_fen"] == 2700
+    status = run(main, [*options, "status"])
+    assert "待上传 / waiting to upload: 1" in status.output and status.exit_code == 1
+    front.start()
+    synced = run(main, [*options, "sync"])
+    assert synced.exit_code == 0 and "待上传 / waiting: 0" in synced.output
+    assert [(sale.payable_fen, sale.offline) for sale in _sales(app)] == [(2700, False), (2700, True)]
+    missing = run(main, ["--config", str(config), "--reader", "No Such Reader", "checkout", "--amount", "1", "--card"])
+    assert missing.exit_code == 1 and "读卡器故障" in missing.output

@@ -142,3 +142,20 @@ def test_offline_caps_per_shift_and_age(scene):
     core.clock = lambda: datetime.now(UTC) + timedelta(hours=limits["max_age_hours"], minutes=1)
     with pytest.raises(PosError, match="小时未上传"):
         core.quote(100)
+
+
+def test_an_unconfirmed_sale_with_points_prints_no_receipt_until_the_server_answers(scene):
+    core, card_no, front = scene
+    core.identify_code(card_no)
+    quote = core.quote(10_000, redeem=100)
+    front.stop()
+    outcome = core.commit()
+    assert outcome.status == "unknown" and quote.redeem_points == 100
+    with pytest.raises(PosError, match="积分抵扣未能确认"):
+        core.print_receipt()
+    with pytest.raises(PosError, match="没有可重打的小票"):
+        core.reprint()
+    front.start()
+    result = core.sync()  # the identification is still valid: the sale is recorded with its points
+    assert result.sent == [outcome.seq]
+    assert core.outbox.sale(outcome.seq).response["sale"]["redeem_points"] == 100
