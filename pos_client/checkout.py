@@ -309,12 +309,22 @@ class Checkout:
         if member.offline:
             outcome = SaleOutcome(seq, "offline", receipt, pending=self.outbox.pending_count())
         else:
-            result = replay(self.client, self.outbox, until_seq=seq)
+            printed: dict = {}
+
+            def receipt_for(sent, response):
+                if sent.seq != seq:
+                    return None
+                printed["receipt"] = self._receipt_of_sale(member, response["sale"], now)
+                return _receipt_json(printed["receipt"])
+
+            result = replay(
+                self.client, self.outbox, until_seq=seq, receipt_for=receipt_for, last_receipt_key=LAST_RECEIPT
+            )
             sale = self.outbox.sale(seq)
             if sale.state == "sent":
                 self.online = True
-                receipt = self._receipt_of_sale(member, sale.response["sale"], now)
-                outcome = SaleOutcome(seq, "approved", receipt, sale=sale.response["sale"], pending=result.remaining)
+                sold = sale.response["sale"]
+                outcome = SaleOutcome(seq, "approved", printed["receipt"], sale=sold, pending=result.remaining)
             elif sale.state == "failed":
                 self.state = State.QUOTED
                 code, _, message = (sale.error or "").partition(": ")
@@ -323,7 +333,7 @@ class Checkout:
                 self.online = False
                 receipt = self._receipt(member, quote, now, offline=True)
                 outcome = SaleOutcome(seq, "unknown", receipt, pending=result.remaining)
-        if not (outcome.status == "unknown" and quote.redeem_points):
+        if outcome.status != "approved" and not quote.redeem_points:  # approved: kept with the server's answer
             self.outbox.keep_receipt(seq, _receipt_json(outcome.receipt), LAST_RECEIPT)
         self.outcome = outcome
         return outcome

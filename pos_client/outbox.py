@@ -116,13 +116,27 @@ class Outbox:
             )
             return cursor.lastrowid
 
-    def mark_sent(self, seq: int, response: dict) -> None:
-        """The server recorded the sale; keep its answer."""
+    def mark_sent(self, seq: int, response: dict, receipt: dict | None = None, last_key: str | None = None) -> None:
+        """The server recorded the sale; keep its answer (and the receipt it printed as the last one), in one commit."""
         with self._lock:
-            self._db.execute(
-                "UPDATE sales SET state = 'sent', response = ?, error = NULL, sent_at = ? WHERE seq = ?",
-                (json.dumps(response, ensure_ascii=False), _now(), seq),
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "UPDATE sales SET state = 'sent', response = ?, error = NULL, sent_at = ?,"
+                    " receipt = coalesce(?, receipt) WHERE seq = ?",
+                    (
+                        json.dumps(response, ensure_ascii=False),
+                        _now(),
+                        json.dumps(receipt, ensure_ascii=False) if receipt is not None else None,
+                        seq,
+                    ),
+                )
+                if receipt is not None and last_key is not None:
+                    self._put(last_key, json.dumps(receipt, ensure_ascii=False))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def mark_failed(self, seq: int, error: str) -> None:
         """The server refused the sale for good (e.g. the card was blocked): it leaves the queue, kept for review."""

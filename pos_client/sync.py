@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pos_client.outbox import Outbox
+from pos_client.outbox import Outbox, OutboxSale
 from pos_client.server_client import ApiError, ServerUnreachable, TerminalClient
 
 # Answers that will never change however often the sale is sent again: the sale leaves the queue.
@@ -27,8 +28,18 @@ class SyncResult:
     unreachable: str | None = None
 
 
-def replay(client: TerminalClient, outbox: Outbox, *, until_seq: int | None = None) -> SyncResult:
+def replay(
+    client: TerminalClient,
+    outbox: Outbox,
+    *,
+    until_seq: int | None = None,
+    receipt_for: Callable[[OutboxSale, dict], dict | None] | None = None,
+    last_receipt_key: str | None = None,
+) -> SyncResult:
     """Send pending sales oldest first (up to ``until_seq``); stop at the first one the server does not answer.
+
+    ``receipt_for(sale, response)`` may give the receipt to keep with a sent sale (stored in the same
+    commit as the server's answer, as the last receipt under ``last_receipt_key``).
 
     An online sale whose identification expired before it reached the server (it was never recorded:
     a recorded one would have been answered from the idempotency store) is sent as the offline sale
@@ -61,7 +72,8 @@ def replay(client: TerminalClient, outbox: Outbox, *, until_seq: int | None = No
                 outbox.note_error(sale.seq, f"{exc.code}: {exc.message}")
                 result.unreachable = f"{exc.status} {exc.code}"
                 break
-            outbox.mark_sent(sale.seq, response)
+            receipt = receipt_for(sale, response) if receipt_for is not None else None
+            outbox.mark_sent(sale.seq, response, receipt, last_receipt_key)
             result.sent.append(sale.seq)
     result.remaining = outbox.pending_count()
     return result
