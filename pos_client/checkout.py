@@ -237,6 +237,7 @@ class Checkout:
     def quote(self, amount_fen: int, redeem: int | str = 0) -> Quote:
         """Price the sale; ``redeem`` is a number of points or REDEEM_MAX. Offline: no redemption."""
         member = self._require_member()
+        self._require_open_sale()
         if member.offline:
             if redeem:
                 raise PosError("redeem_offline")
@@ -284,6 +285,7 @@ class Checkout:
     def commit(self) -> SaleOutcome:
         """Store the sale in the outbox, then send it (after any older waiting sales)."""
         member, quote = self._require_member(), self.quote_
+        self._require_open_sale()
         if quote is None or self.state is not State.QUOTED:
             raise PosError("no_quote")
         now = self.clock()
@@ -406,6 +408,11 @@ class Checkout:
             member_phone=member.masked_phone,
             ereceipt_url=f"{self.client.base_url}/m/sales/{sale['id']}",
         )
+
+    def _require_open_sale(self) -> None:
+        # One identification is one sale: charging again needs the member identified again.
+        if self.state in (State.COMMITTED, State.PRINTED):
+            raise PosError("sale_already_done")
 
     def _require_member(self) -> Member:
         if self.member is None:

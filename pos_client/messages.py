@@ -61,6 +61,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The sale is complete but the printer failed: {reason}. Check the printer, then reprint",
     ),
     "no_member": ("请先识别会员（刷卡、扫码或输入手机号）", "Identify the member first (card, code or phone)"),
+    "sale_already_done": (
+        "本单已完成。下一位顾客请按 Esc 后重新识别会员",
+        "This sale is done. For the next customer press Esc and identify the member again",
+    ),
     "no_quote": ("请先输入金额", "Enter the amount first"),
     "nothing_to_reprint": ("没有可重打的小票", "No receipt to reprint"),
     "refund_needs_server": ("退款需要联网，请稍后再试", "Refunds need the server; try again later"),

@@ -39,6 +39,15 @@ def yuan(fen: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
+def discount_text(discount_bp: int, lang: str = "zh") -> str:
+    """What a member pays as a shop says it: 9000 -> '9折' (zh) / 'pays 90%' (en); 10000 -> '无折扣'."""
+    if discount_bp >= BP_SCALE:
+        return "无折扣" if lang == "zh" else "no discount"
+    if lang != "zh":
+        return f"pays {discount_bp / 100:g}%"
+    return f"{discount_bp / 1000:g}折"
+
+
 @dataclass(frozen=True)
 class OfflineQuote:
     """An offline sale's parts as the POS estimates them (the server prices the replay itself)."""

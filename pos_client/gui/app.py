@@ -21,10 +21,11 @@ from pos_client.devices.printer import PrinterError
 from pos_client.devices.scanner import KeyboardWedgeScanner, Scanned
 from pos_client.gui.labels import LABELS
 from pos_client.messages import PosError, text
-from pos_client.money import AmountError, parse_amount, yuan
+from pos_client.money import AmountError, discount_text, parse_amount, yuan
 from pos_client.shift_report import report_lines, shift_totals
 from pos_client.terminal import build_checkout, open_reader
 
+WINDOW_CLASS = "alliance-pos"
 POLL_MS = 50
 SCANNER_FLUSH_MS = 20
 SYNC_EVERY_MS = 30_000
@@ -42,7 +43,10 @@ class CashierWindow:
         self.scanner = KeyboardWedgeScanner()
         self._key_clock = (0.0, time.monotonic())  # (X event time of the last key in s, monotonic then)
         self.results: queue.Queue = queue.Queue()
+        self._jobs: queue.Queue = queue.Queue()
+        self._jobs_waiting = 0
         self.busy = False
+        threading.Thread(target=self._work, name="cashier worker", daemon=True).start()
         self.amount = tk.StringVar(value="")
         self.code = tk.StringVar(value="")
         self.redeem_mode = tk.StringVar(value="none")
@@ -218,6 +222,7 @@ class CashierWindow:
 
     def price(self) -> None:
         """Price the sale for the member."""
+        self._handle_keys(self.scanner.flush(float("inf")))  # keys typed just before the shortcut count
         try:
             amount_fen = parse_amount(self.amount.get())
         except AmountError as exc:
@@ -228,6 +233,7 @@ class CashierWindow:
 
     def pay(self) -> None:
         """Price (if needed), commit and print."""
+        self._handle_keys(self.scanner.flush(float("inf")))  # keys typed just before the shortcut count
         try:
             amount_fen = parse_amount(self.amount.get())
         except AmountError as exc:
@@ -244,7 +250,7 @@ class CashierWindow:
                 return outcome, exc
             return outcome, None
 
-        self.run_in_background(work, self._paid)
+        self.run_in_background(work, self._paid, exclusive=True)
 
     def reprint(self) -> None:
         """Print the last receipt again."""
@@ -295,9 +301,10 @@ class CashierWindow:
     def _identified(self, member) -> None:
         label = self.label
         points = label["unknown"] if member.points_balance is None else str(member.points_balance)
+        discount = discount_text(member.discount_bp, self.lang)
         lines = [
             f"{label['name']}: {member.display_name}  {member.masked_phone}",
-            f"{label['level']}: {member.level_name}   {label['discount']}: {member.discount_bp / 100:g}%",
+            f"{label['level']}: {member.level_name}   {label['discount']}: {discount}",
             f"{label['points']}: {points}" + (f"   {label['offline_member']}" if member.offline else ""),
         ]
         self.member_text.set("\n".join(lines))
@@ -359,25 +366,32 @@ class CashierWindow:
     def _start_up(self):
         return self.core.refresh()
 
-    def run_in_background(self, work: Callable, done: Callable) -> None:
-        """Run ``work`` on a worker thread and ``done(result)`` on the Tk thread (errors become messages)."""
-        if self.busy:
+    def run_in_background(self, work: Callable, done: Callable, *, exclusive: bool = False) -> None:
+        """Queue ``work`` for the worker thread and ``done(result)`` for the Tk thread (errors become messages).
+
+        Jobs run one at a time in order, so a scan during a slow request is not lost; an ``exclusive`` job
+        (charging) is ignored while anything runs, so a double press never charges twice.
+        """
+        if exclusive and self.busy:
             return
         self.busy = True
+        self._jobs_waiting += 1
+        self._jobs.put((work, done))
 
-        def worker():
+    def _work(self) -> None:
+        while True:
+            work, done = self._jobs.get()
             try:
                 self.results.put((done, work(), None))
             except Exception as exc:  # every failure is shown to the cashier, none kills the window
                 self.results.put((done, None, exc))
 
-        threading.Thread(target=worker, daemon=True).start()
-
     def _poll(self) -> None:
         try:
             while True:
                 done, result, error = self.results.get_nowait()
-                self.busy = False
+                self._jobs_waiting -= 1
+                self.busy = self._jobs_waiting > 0
                 if error is None:
                     done(result)
                 elif isinstance(error, PosError):
@@ -394,7 +408,7 @@ class CashierWindow:
 def run(config: PosConfig, config_path: Path) -> None:
     """Open the cashier window for this terminal and run until it is closed."""
     checkout = build_checkout(config, config_path)
-    root = tk.Tk()
+    root = tk.Tk(className=WINDOW_CLASS)
     window = CashierWindow(root, checkout, config.lang, reader_factory=lambda: open_reader(config.reader))
 
     def sync_now_and_then():

@@ -179,7 +179,7 @@ def test_the_cashier_window_sells_with_a_card_tap(app, till):
         vpcd.insert(card)
         window.amount_display.event_generate("<KeyPress>", keysym="F2", when="tail")
         pump(lambda: "普通会员" in window.member_text.get())
-        assert "90%" in window.member_text.get() and "读卡器: 正常" in window.status_text.get()
+        assert "9折" in window.member_text.get() and "读卡器: 正常" in window.status_text.get()
         for key in ("2", "0", "0"):
             window.press(key)
         window.amount_display.event_generate("<KeyPress>", keysym="F5", when="tail")

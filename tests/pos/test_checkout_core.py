@@ -159,3 +159,15 @@ def test_an_unconfirmed_sale_with_points_prints_no_receipt_until_the_server_answ
     result = core.sync()  # the identification is still valid: the sale is recorded with its points
     assert result.sent == [outcome.seq]
     assert core.outbox.sale(outcome.seq).response["sale"]["redeem_points"] == 100
+
+
+def test_a_done_sale_cannot_be_charged_again_with_the_same_identification(scene):
+    core, card_no, _ = scene
+    core.identify_code(card_no)
+    core.quote(1_000)
+    core.commit()
+    with pytest.raises(PosError, match="本单已完成"):
+        core.quote(1_000)
+    with pytest.raises(PosError, match="本单已完成"):
+        core.commit()
+    assert core.outbox.pending_count() == 0 and len(core.outbox.shift_sales(core.outbox.shift_no())) == 1

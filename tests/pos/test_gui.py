@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +18,14 @@ from pos_client.terminal import terminal_client
 from server.services import catalog
 from tests.builders import ACTOR, make_member, make_world
 from tests.live_server import live_server
-from tests.pos.pos_helpers import FrontServer, TcpPrinter, printed_text_and_qr, write_config, xvfb_display
+from tests.pos.pos_helpers import (
+    FrontServer,
+    TcpPrinter,
+    printed_text_and_qr,
+    wait_until,
+    write_config,
+    xvfb_display,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -79,7 +87,7 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
             key(root, pad, digit, clock + 5 * index)
         key(root, pad, "Return", clock + 5 * len(card_no))
         pump(root, lambda: "李小红" in window.member_text.get())
-        assert "90%" in window.member_text.get() and "300" in window.member_text.get()
+        assert "9折" in window.member_text.get() and "300" in window.member_text.get()
         assert window.amount.get() == ""
 
         # the cashier types 88.80 (a key every 200 ms), chooses maximum redemption and presses F5
@@ -129,3 +137,50 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         # Tk variables must be freed on this (the Tk) thread, not by a collection in a server thread
         window = root = None
         gc.collect()
+
+
+def test_alliance_pos_gui_sells_through_real_x_key_events(app, tmp_path, display):
+    """`alliance-pos gui` in its own process; xdotool types as the scanner and the cashier do."""
+    with app.app_context():
+        world = make_world()
+        _, card = make_member(points=0, name="赵大")
+        token, card_no = world.shop_a.token, card.card_no
+    printer = TcpPrinter()
+    with live_server(app) as url:
+        config = write_config(tmp_path, url, token, printer=printer.spec)
+        gui = subprocess.Popen(
+            [sys.executable, "-m", "pos_client.cli", "--config", str(config), "gui"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            found = subprocess.run(
+                ["xdotool", "search", "--sync", "--onlyvisible", "--class", "alliance-pos"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            window_id = found.stdout.split()[0]
+
+            def xdotool(*args):
+                subprocess.run(["xdotool", *args], check=True, timeout=30)
+
+            xdotool("windowfocus", "--sync", window_id)
+            xdotool("type", "--delay", "5", card_no)  # a scanner: 5 ms a key, then Enter
+            xdotool("key", "Return")
+            xdotool("type", "--delay", "150", "66.66")  # the cashier; the window runs its jobs in order
+            xdotool("key", "F5")
+            wait_until(lambda: len(printer.jobs) == 1, timeout=20)
+            text = printed_text_and_qr(printer.jobs[0])[0]
+            assert "甲店" in text and "66.66" in text
+            subprocess.run(
+                ["import", "-display", display, "-window", "root", str(ARTIFACTS / "pos-gui-process.png")],
+                check=True,
+                timeout=30,
+            )
+        finally:
+            gui.kill()
+            output = gui.communicate(timeout=10)[0].decode()
+        assert "Traceback" not in output, output
+    printer.close()
