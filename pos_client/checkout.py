@@ -15,11 +15,11 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from card_layout.record import CardFormatError, verify_record
-from pos_client.devices.card_reader import CardReader, CardReaderError, CardRemoved, NoCardPresent
+from pos_client.devices.card_reader import CardReader, CardReaderError
 from pos_client.devices.member_card import Chip, card_read_body, read_card_blocks, write_card_update
 from pos_client.devices.printer import PrinterError, ReceiptPrinter
 from pos_client.devices.receipt import Receipt
-from pos_client.messages import PosError, ServerRefused
+from pos_client.messages import PosError, ServerRefused, reader_error_key
 from pos_client.money import offline_quote, yuan
 from pos_client.outbox import Outbox
 from pos_client.server_client import ApiError, ServerUnreachable, TerminalClient, new_idempotency_key
@@ -139,18 +139,14 @@ class Checkout:
     def identify_card(self, timeout: float = CARD_WAIT_SECONDS) -> Member:
         """Wait for a card, read it, identify the member and write the anti-clone update while it is present."""
         if self.reader is None:
-            raise PosError("reader_problem", reason="未配置读卡器 / no reader configured")
+            raise PosError("reader_missing")
         info = self._require_info()
         try:
             card = self.reader.wait_for_card(timeout)
             chip = Chip(self.reader, card.uid)
             blocks = read_card_blocks(chip, base64.b64decode(info["alliance"]["card_read_key"]))
-        except CardRemoved as exc:
-            raise PosError("card_removed") from exc
-        except NoCardPresent as exc:
-            raise PosError("reader_problem", reason=str(exc)) from exc
         except CardReaderError as exc:
-            raise PosError("reader_problem", reason=str(exc)) from exc
+            raise PosError(reader_error_key(exc)) from exc
         read = card_read_body(card.uid, blocks)
         try:
             found = self.client.identify(card=read)

@@ -13,7 +13,7 @@ from pos_client.checkout import REDEEM_MAX, Checkout, SaleOutcome
 from pos_client.config import DEFAULT_CONFIG_PATH, PosConfig
 from pos_client.devices.card_reader import CardReaderError
 from pos_client.devices.printer import PrinterError
-from pos_client.messages import PosError, text
+from pos_client.messages import PosError, reader_error_key, text
 from pos_client.money import AmountError, parse_amount, yuan
 from pos_client.server_client import ApiError, ServerUnreachable
 from pos_client.terminal import build_checkout, terminal_client
@@ -43,7 +43,7 @@ class Options:
         try:
             return build_checkout(self.config(), self.config_path, with_reader=with_reader)
         except CardReaderError as exc:
-            raise click.ClickException(text("reader_problem", self.lang or "zh", reason=str(exc))) from exc
+            raise click.ClickException(text(reader_error_key(exc), self.lang or "zh")) from exc
         except PrinterError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -176,7 +176,7 @@ def checkout(options: Options, amount, by_card, code, phone, redeem, redeem_max,
         core.print_receipt()
     except PosError as exc:
         printed, print_error = False, exc.text(lang)
-    notice = text(member.notice, lang, rank="?") if member.notice else None
+    notice = text(member.notice, lang) if member.notice else None
     if as_json:
         click.echo(json.dumps(_outcome_json(outcome, member, printed, print_error, notice), ensure_ascii=False))
     else:

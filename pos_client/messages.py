@@ -46,8 +46,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "card_invalid_offline": ("卡片校验失败：{reason}", "The card failed its check: {reason}"),
     "level_unknown_offline": (
-        "卡片等级 {rank} 在本店无离线折扣资料，按原价收银",
-        "No offline discount for level {rank} at this shop: full price",
+        "本店没有该卡等级的离线折扣资料，按原价收银",
+        "No offline discount for this card's level at this shop: full price",
     ),
     "card_write_failed": (
         "卡片写入未完成（卡片过早移开），本次交易不受影响；请会员下次消费时再次刷卡",
@@ -55,7 +55,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the member should tap again next time",
     ),
     "card_removed": ("卡片过早移开，交易未受影响，请重新刷卡", "The card was removed too early; please tap again"),
-    "reader_problem": ("读卡器故障：{reason}", "Card reader problem: {reason}"),
+    "reader_missing": ("读卡器故障：未连接读卡器，请检查读卡器的 USB 线", "Card reader problem: no reader connected"),
+    "reader_service": (
+        "读卡器故障：读卡服务（pcscd）未运行，请联系管理员",
+        "Card reader problem: the smart card service (pcscd) is not running",
+    ),
+    "no_card": ("未检测到卡片，请将会员卡放在读卡器上再试", "No card on the reader: place the card and try again"),
+    "not_alliance_card": (
+        "不是本联盟的会员卡，或卡片未正确发卡",
+        "Not an alliance card, or the card was not issued correctly",
+    ),
+    "card_read_failed": (
+        "读卡失败，请重新刷卡；多次失败说明卡片可能损坏",
+        "The card could not be read; tap again (a card that keeps failing may be damaged)",
+    ),
     "printer_offline": (
         "交易已完成，但打印机无法打印：{reason}。请检查打印机后点“重打”",
         "The sale is complete but the printer failed: {reason}. Check the printer, then reprint",
@@ -96,6 +109,19 @@ SERVER_ERRORS: dict[str, tuple[str, str]] = {
     "redeem_limit_exceeded": ("超过本店积分抵扣上限", "Above this shop's redemption limit"),
     "refund_exceeds_sale": ("退款金额超过可退金额", "Refund exceeds what is left of the sale"),
 }
+
+
+def reader_error_key(exc: Exception) -> str:
+    """The message key for a card reader error (by its class in pos_client.devices.card_reader)."""
+    return {
+        "CardRemoved": "card_removed",
+        "NoCardPresent": "no_card",
+        "NoReaderFound": "reader_missing",
+        "PcscUnavailable": "reader_service",
+        "AuthenticationFailed": "not_alliance_card",
+        "WrongCardType": "not_alliance_card",
+        "CardCommandFailed": "card_read_failed",
+    }.get(type(exc).__name__, "card_read_failed")
 
 
 def text(key: str, lang: str = "zh", **values) -> str:

@@ -20,7 +20,7 @@ from pos_client.devices.card_reader import CardReaderError
 from pos_client.devices.printer import PrinterError
 from pos_client.devices.scanner import KeyboardWedgeScanner, Scanned
 from pos_client.gui.labels import LABELS
-from pos_client.messages import PosError, text
+from pos_client.messages import PosError, reader_error_key, text
 from pos_client.money import AmountError, discount_text, parse_amount, yuan
 from pos_client.shift_report import report_lines, shift_totals
 from pos_client.terminal import build_checkout, open_reader
@@ -195,7 +195,7 @@ class CashierWindow:
                 self.core.reader = self.reader_factory()
             except CardReaderError as exc:
                 self.reader_state = "fault"
-                self._show_error(text("reader_problem", self.lang, reason=str(exc)))
+                self._show_error(text(reader_error_key(exc), self.lang))
                 return
         self.message.set(self.label["waiting_card"])
         self.run_in_background(self.core.identify_card, self._identified)
@@ -309,7 +309,7 @@ class CashierWindow:
         ]
         self.member_text.set("\n".join(lines))
         self.code.set("")
-        self.message.set(text(member.notice, self.lang, rank="?") if member.notice else "")
+        self.message.set(text(member.notice, self.lang) if member.notice else "")
         self._refresh_status()
 
     def _priced(self, quote) -> None:
@@ -395,7 +395,7 @@ class CashierWindow:
                 if error is None:
                     done(result)
                 elif isinstance(error, PosError):
-                    if error.key == "reader_problem":
+                    if error.key in ("reader_missing", "reader_service"):
                         self.reader_state = "fault"
                     self._show_error(error.text(self.lang))
                 else:

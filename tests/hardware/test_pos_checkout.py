@@ -141,7 +141,7 @@ def test_card_pulled_while_reading_asks_to_tap_again(app, till):
     vpcd.pull_card_when(lambda apdu: apdu[:2] == bytes.fromhex("FFB0"))
     with pytest.raises(PosError) as pulled:
         core.identify_card(timeout=5)
-    assert "请重新刷卡" in str(pulled.value) or "读卡器" in str(pulled.value)
+    assert "请重新刷卡" in str(pulled.value)
     assert core.outbox.pending_count() == 0 and _sales(app) == []
 
 
@@ -164,33 +164,32 @@ def test_the_cashier_window_sells_with_a_card_tap(app, till):
     from tests.pos.pos_helpers import xvfb_display
 
     core, card, _, printer, vpcd = till
-    with xvfb_display():
-        root = tk.Tk()
-        window = CashierWindow(root, core)
+    xvfb_display()
+    root = tk.Tk()
+    window = CashierWindow(root, core)
 
-        def pump(until):
-            def done():
-                root.update()
-                return until()
+    def pump(until):
+        def done():
+            root.update()
+            return until()
 
-            wait_until(done)
+        wait_until(done)
 
-        pump(lambda: "在线" in window.status_text.get())
-        vpcd.insert(card)
-        window.amount_display.event_generate("<KeyPress>", keysym="F2", when="tail")
-        pump(lambda: "普通会员" in window.member_text.get())
-        assert "9折" in window.member_text.get() and "读卡器: 正常" in window.status_text.get()
-        for key in ("2", "0", "0"):
-            window.press(key)
-        window.amount_display.event_generate("<KeyPress>", keysym="F5", when="tail")
-        pump(lambda: "交易成功" in window.message.get())
-        wait_until(lambda: len(printer.jobs) == 1)
-        assert (
-            "200.00" in printed_text_and_qr(printer.jobs[0])[0] and "-20.00" in printed_text_and_qr(printer.jobs[0])[0]
-        )
-        root.destroy()
-        window = root = None
-        gc.collect()
+    pump(lambda: "在线" in window.status_text.get())
+    vpcd.insert(card)
+    window.amount_display.event_generate("<KeyPress>", keysym="F2", when="tail")
+    pump(lambda: "普通会员" in window.member_text.get())
+    assert "9折" in window.member_text.get() and "读卡器: 正常" in window.status_text.get()
+    for key in ("2", "0", "0"):
+        window.press(key)
+    window.amount_display.event_generate("<KeyPress>", keysym="F5", when="tail")
+    pump(lambda: "交易成功" in window.message.get())
+    wait_until(lambda: len(printer.jobs) == 1)
+    text, _ = printed_text_and_qr(printer.jobs[0])
+    assert "200.00" in text and "-20.00" in text and "180.00" in text
+    root.destroy()
+    window = root = None
+    gc.collect()
     assert len(_sales(app)) == 1
 
 

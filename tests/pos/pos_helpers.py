@@ -162,15 +162,23 @@ def decode_qr_image(payload: str) -> str:
     return results[0].text
 
 
-@contextlib.contextmanager
-def xvfb_display():
-    """Run an Xvfb server on a free display number with DISPLAY pointing at it; yields the DISPLAY value."""
+_xvfb: dict = {}
+
+
+def xvfb_display() -> str:
+    """DISPLAY of an Xvfb server started once per test process (on a free display number) and set in the
+    environment; it lives until the process ends, because Tk keeps its X connection and exits the whole
+    process when that server goes away."""
+    import atexit
     import os
     import shutil
     import subprocess
 
     from tests.resources import unavailable
 
+    if "display" in _xvfb:
+        os.environ["DISPLAY"] = _xvfb["display"]
+        return _xvfb["display"]
     if shutil.which("Xvfb") is None:
         unavailable("Xvfb is not installed (apt-get install xvfb)")
     number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
@@ -185,14 +193,6 @@ def xvfb_display():
             process.kill()
             unavailable("Xvfb did not start")
         time.sleep(0.05)
-    old = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = f":{number}"
-    try:
-        yield f":{number}"
-    finally:
-        if old is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = old
-        process.terminate()
-        process.wait(timeout=10)
+    atexit.register(process.terminate)
+    _xvfb["display"] = os.environ["DISPLAY"] = f":{number}"
+    return _xvfb["display"]

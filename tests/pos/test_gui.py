@@ -33,9 +33,8 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def display():
-    """An Xvfb server on a free display number; yields its DISPLAY value."""
-    with xvfb_display() as value:
-        yield value
+    """The test process's Xvfb server (started on first use); its DISPLAY value."""
+    return xvfb_display()
 
 
 def pump(root, until, timeout: float = 15.0) -> None:
