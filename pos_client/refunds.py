@@ -44,7 +44,6 @@ def refund_by_receipt(checkout: Checkout, receipt_no: str, amount_fen: int | Non
         payable_fen=sale["payable_fen"],
         points_balance=refund["points_balance"],
         level_name=sale["level"]["name"],
-        member_name="会员",
         refund=RefundInfo(refund["amount_fen"], refund["points_reversed"], refund["points_restored"]),
     )
     checkout._print(receipt)

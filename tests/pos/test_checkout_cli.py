@@ -82,7 +82,8 @@ def test_redeem_max_then_refund_part_reprint_and_shift_report(shop):
     assert totals["payable_fen"] == first["payable_fen"] and totals["pending"] == 0
     wait_until(lambda: len(shop["printer"].jobs) == 4)  # sale, refund, reprint, shift report
     texts = [printed_text_and_qr(job)[0] for job in shop["printer"].jobs]
-    assert "退款凭证" in texts[1] and receipt_no in texts[2]
+    assert "退款凭证" in texts[1] and "10.00" in texts[1] and "扣回积分" in texts[1] and "退回积分" in texts[1]
+    assert receipt_no in texts[1] and receipt_no in texts[2]
     assert "交班单" in texts[3] and "退款金额" in texts[3] and "-10.00" in texts[3]
     again = json.loads(pos(shop["config"], "shift", "close", "--json").output)
     assert again["shift_no"] == totals["shift_no"] + 1 and again["sales"] == 0

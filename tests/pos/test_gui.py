@@ -183,3 +183,27 @@ def test_alliance_pos_gui_sells_through_real_x_key_events(app, tmp_path, display
             output = gui.communicate(timeout=10)[0].decode()
         assert "Traceback" not in output, output
     printer.close()
+
+
+def test_the_window_in_english_without_a_server(tmp_path, display):
+    import tkinter as tk
+
+    from pos_client.gui.app import CashierWindow
+
+    core = Checkout(
+        terminal_client(PosConfig(server_url="http://127.0.0.1:9", token="tt_x")), Outbox(tmp_path / "o.sqlite3")
+    )
+    root = tk.Tk()
+    window = CashierWindow(root, core, lang="en")
+    pump(root, lambda: "Server: offline" in window.status_text.get())
+    assert root.title() == "AllianceCard POS" and "Waiting: 0" in window.status_text.get()
+    key(root, window.amount_display, "F5")
+    assert window.message.get() == "Enter an amount such as 128.00"
+    window.code.set("13800138000")
+    key(root, window.amount_display, "F3")
+    pump(root, lambda: "Offline only a chip card can be used" in window.message.get())
+    key(root, window.amount_display, "F2")
+    pump(root, lambda: "no reader connected" in window.message.get())
+    root.destroy()
+    window = root = None
+    gc.collect()
