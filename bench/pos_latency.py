@@ -15,6 +15,7 @@ trip (GET /terminal), and p50/floor (target <= 1.3).
 from __future__ import annotations
 
 import argparse
+import collections
 import logging
 import statistics
 import sys
@@ -32,6 +33,19 @@ def percentile(values: list[float], fraction: float) -> float:
     """The value below which ``fraction`` of ``values`` lie (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def timed(spent: collections.Counter, category: str, method):
+    """``method`` adding the seconds it takes to ``spent[category]``."""
+
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            spent[category] += time.perf_counter() - started
+
+    return wrapper
 
 
 def main(argv=None) -> int:
@@ -79,11 +93,18 @@ def main(argv=None) -> int:
             client.session.hooks["response"].append(lambda response, *a, **k: http_times.append(response.elapsed))
             core = Checkout(client, Outbox(workdir / "outbox.sqlite3"), None, reader)
             core.refresh()
+            spent: collections.Counter = collections.Counter()
+            reader.wait_for_card = timed(spent, "connect", reader.wait_for_card)
+            reader.transmit = timed(spent, "apdus", reader.transmit)
+            for name in ("add_sale", "mark_sent", "keep_receipt", "pending", "sale", "pending_count"):
+                setattr(core.outbox, name, timed(spent, "outbox", getattr(core.outbox, name)))
+            parts: dict[str, list[float]] = collections.defaultdict(list)
 
             # the card stays on the reader: each tap starts at "card present"
             timings, apdus, requests, server_seconds = [], [], [], []
             for _ in range(args.taps):
                 http_times.clear()
+                spent.clear()
                 started = time.perf_counter()
                 member = core.identify_card(timeout=5)
                 core.quote(1_000)
@@ -93,9 +114,12 @@ def main(argv=None) -> int:
                 apdus.append(core.last_apdus + 1)  # + the UID read of wait_for_card
                 requests.append(len(http_times))
                 server_seconds.append(sum(elapsed.total_seconds() for elapsed in http_times))
+                for category in ("connect", "apdus", "outbox"):
+                    parts[category].append(spent[category])
                 core.reset()
 
             reader.wait_for_card(5)
+            spent.clear()
             rounds = 200
             started = time.perf_counter()
             for _ in range(rounds):
@@ -122,6 +146,11 @@ def main(argv=None) -> int:
     waited = statistics.median(server_seconds)
     print(f"HTTP requests per tap: {requests_per_tap:g} (identify, sale); the floor counts one read-only round trip")
     pos_floor = per_tap * apdu_rtt + waited
+    medians = {category: statistics.median(values) * 1000 for category, values in parts.items()}
+    print(
+        f"p50 per tap: card connect (incl. UID) {medians['connect']:.1f} ms, APDUs {medians['apdus']:.1f} ms, "
+        f"outbox (2 fsync commits) {medians['outbox']:.1f} ms, HTTP {waited * 1000:.1f} ms"
+    )
     print(
         f"time waiting for those requests (p50) {waited * 1000:.1f} ms; POS's own share of p50 "
         f"{(p50 - pos_floor) * 1000:.1f} ms; p50 / (APDUs x rtt + those requests) {p50 / pos_floor:.2f}"

@@ -104,6 +104,7 @@ class Checkout:
         self.outcome: SaleOutcome | None = None
         self.online: bool | None = None
         self.last_apdus = 0
+        self._info: dict | None = None
 
     # --- server facts ----------------------------------------------------------------------------
 
@@ -116,13 +117,16 @@ class Checkout:
             return None
         self.online = True
         self.outbox.put_json(TERMINAL_INFO, info)
+        self._info = info
         self.sync()
         return info
 
     @property
     def info(self) -> dict | None:
-        """The last terminal info fetched from the server."""
-        return self.outbox.get_json(TERMINAL_INFO)
+        """The last terminal info fetched from the server (kept in the outbox for offline start-ups)."""
+        if self._info is None:
+            self._info = self.outbox.get_json(TERMINAL_INFO)
+        return self._info
 
     def sync(self):
         """Send the outbox now; returns the SyncResult."""
