@@ -78,6 +78,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "本单已完成。下一位顾客请按 Esc 后重新识别会员",
         "This sale is done. For the next customer press Esc and identify the member again",
     ),
+    "amount_invalid": ("请输入金额，例如 128.00", "Enter an amount such as 128.00"),
+    "redeem_points_invalid": ("请输入要抵扣的积分数（正整数）", "Enter the points to redeem (a whole number)"),
     "no_quote": ("请先输入金额", "Enter the amount first"),
     "nothing_to_reprint": ("没有可重打的小票", "No receipt to reprint"),
     "refund_needs_server": ("退款需要联网，请稍后再试", "Refunds need the server; try again later"),

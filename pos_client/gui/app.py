@@ -19,6 +19,7 @@ from pos_client.config import PosConfig
 from pos_client.devices.card_reader import CardReaderError
 from pos_client.devices.printer import PrinterError
 from pos_client.devices.scanner import KeyboardWedgeScanner, Scanned
+from pos_client.gui.amount_pad import amount_after_key
 from pos_client.gui.labels import LABELS
 from pos_client.messages import PosError, reader_error_key, text
 from pos_client.money import AmountError, discount_text, parse_amount, yuan
@@ -45,6 +46,7 @@ class CashierWindow:
         self.results: queue.Queue = queue.Queue()
         self._jobs: queue.Queue = queue.Queue()
         self._jobs_waiting = 0
+        self._charging = False
         self.busy = False
         threading.Thread(target=self._work, name="cashier worker", daemon=True).start()
         self.amount = tk.StringVar(value="")
@@ -177,16 +179,7 @@ class CashierWindow:
 
     def press(self, key: str) -> None:
         """One key of the amount pad."""
-        current = self.amount.get()
-        if key == "C":
-            current = ""
-        elif key == "←":
-            current = current[:-1]
-        elif "." in current and (key == "." or len(current.split(".")[1]) >= 2):
-            return
-        else:
-            current += key
-        self.amount.set(current)
+        self.amount.set(amount_after_key(self.amount.get(), key))
 
     def tap_card(self) -> None:
         """Wait for a card on the reader and identify its member."""
@@ -212,34 +205,38 @@ class CashierWindow:
         if phone:
             self.run_in_background(lambda: self.core.identify_phone(phone), self._identified)
 
-    def _redeem(self):
+    def _sale_inputs(self) -> tuple[int, int | str] | None:
+        """The amount in fen and the redemption chosen, or None after telling the cashier what is wrong."""
+        self._handle_keys(self.scanner.flush(float("inf")))  # keys typed just before the shortcut count
+        try:
+            amount_fen = parse_amount(self.amount.get())
+        except AmountError as exc:
+            self._show_error(str(exc) if self.lang == "zh" else text("amount_invalid", self.lang))
+            return None
         mode = self.redeem_mode.get()
         if mode == "max":
-            return REDEEM_MAX
+            return amount_fen, REDEEM_MAX
         if mode == "some":
-            return int(self.redeem_points.get() or 0)
-        return 0
+            points = self.redeem_points.get().strip()
+            if not points.isdigit() or int(points) <= 0:
+                self._show_error(text("redeem_points_invalid", self.lang))
+                return None
+            return amount_fen, int(points)
+        return amount_fen, 0
 
     def price(self) -> None:
         """Price the sale for the member."""
-        self._handle_keys(self.scanner.flush(float("inf")))  # keys typed just before the shortcut count
-        try:
-            amount_fen = parse_amount(self.amount.get())
-        except AmountError as exc:
-            self._show_error(str(exc) if self.lang == "zh" else "Enter an amount such as 128.00")
-            return
-        redeem = self._redeem()
-        self.run_in_background(lambda: self.core.quote(amount_fen, redeem), self._priced)
+        inputs = self._sale_inputs()
+        if inputs is not None:
+            amount_fen, redeem = inputs
+            self.run_in_background(lambda: self.core.quote(amount_fen, redeem), self._priced)
 
     def pay(self) -> None:
-        """Price (if needed), commit and print."""
-        self._handle_keys(self.scanner.flush(float("inf")))  # keys typed just before the shortcut count
-        try:
-            amount_fen = parse_amount(self.amount.get())
-        except AmountError as exc:
-            self._show_error(str(exc) if self.lang == "zh" else "Enter an amount such as 128.00")
+        """Price, commit and print (a second press while charging is ignored)."""
+        inputs = self._sale_inputs()
+        if inputs is None:
             return
-        redeem = self._redeem()
+        amount_fen, redeem = inputs
 
         def work():
             self.core.quote(amount_fen, redeem)
@@ -369,28 +366,32 @@ class CashierWindow:
     def run_in_background(self, work: Callable, done: Callable, *, exclusive: bool = False) -> None:
         """Queue ``work`` for the worker thread and ``done(result)`` for the Tk thread (errors become messages).
 
-        Jobs run one at a time in order, so a scan during a slow request is not lost; an ``exclusive`` job
-        (charging) is ignored while anything runs, so a double press never charges twice.
+        Jobs run one at a time in order, so a scan or a charge during a slow request is not lost; an
+        ``exclusive`` job (charging) is ignored while another one waits or runs, so a double press charges once.
         """
-        if exclusive and self.busy:
-            return
+        if exclusive:
+            if self._charging:
+                return
+            self._charging = True
         self.busy = True
         self._jobs_waiting += 1
-        self._jobs.put((work, done))
+        self._jobs.put((work, done, exclusive))
 
     def _work(self) -> None:
         while True:
-            work, done = self._jobs.get()
+            work, done, exclusive = self._jobs.get()
             try:
-                self.results.put((done, work(), None))
+                self.results.put((done, work(), None, exclusive))
             except Exception as exc:  # every failure is shown to the cashier, none kills the window
-                self.results.put((done, None, exc))
+                self.results.put((done, None, exc, exclusive))
 
     def _poll(self) -> None:
         try:
             while True:
-                done, result, error = self.results.get_nowait()
+                done, result, error, exclusive = self.results.get_nowait()
                 self._jobs_waiting -= 1
+                if exclusive:
+                    self._charging = False
                 self.busy = self._jobs_waiting > 0
                 if error is None:
                     done(result)

@@ -96,9 +96,11 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         pump(root, lambda: window.amount.get() == "88.80")
         window.redeem_mode.set("max")
         key(root, pad, "F5")
+        key(root, pad, "F5")  # pressed twice: charged once
         pump(root, lambda: "交易成功" in window.message.get())
         pump(root, lambda: len(printer.jobs) == 1)
         receipt_no = window.message.get().split()[-1]
+        assert core.outbox.pending_count() == 0 and len(core.outbox.shift_sales(1)) == 1
         text = printed_text_and_qr(printer.jobs[0])[0]
         assert "甲店" in text and "88.80" in text and "-8.88" in text and receipt_no in text
         assert "应付 76.92" in window.quote_text.get()
@@ -107,6 +109,10 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         shot = ARTIFACTS / "pos-cashier-window.png"
         subprocess.run(["import", "-display", display, "-window", "root", str(shot)], check=True, timeout=30)
         assert shot.stat().st_size > 10_000
+
+        key(root, pad, "F5")  # the same member again without identifying: refused
+        pump(root, lambda: "本单已完成" in window.message.get())
+        assert len(core.outbox.shift_sales(1)) == 1
 
         # Esc clears for the next customer; the printer fails: the sale stands and the cashier is told
         key(root, pad, "Escape")
@@ -166,18 +172,19 @@ def test_alliance_pos_gui_sells_through_real_x_key_events(app, tmp_path, display
                 subprocess.run(["xdotool", *args], check=True, timeout=30)
 
             xdotool("windowfocus", "--sync", window_id)
-            xdotool("type", "--delay", "5", card_no)  # a scanner: 5 ms a key, then Enter
-            xdotool("key", "Return")
+            xdotool("type", "--delay", "5", card_no + "\n")  # a scanner: 5 ms a key, then Enter
             xdotool("type", "--delay", "150", "66.66")  # the cashier; the window runs its jobs in order
             xdotool("key", "F5")
-            wait_until(lambda: len(printer.jobs) == 1, timeout=20)
+            try:
+                wait_until(lambda: len(printer.jobs) == 1, timeout=20)
+            finally:
+                subprocess.run(
+                    ["import", "-display", display, "-window", "root", str(ARTIFACTS / "pos-gui-process.png")],
+                    check=True,
+                    timeout=30,
+                )
             text = printed_text_and_qr(printer.jobs[0])[0]
             assert "甲店" in text and "66.66" in text
-            subprocess.run(
-                ["import", "-display", display, "-window", "root", str(ARTIFACTS / "pos-gui-process.png")],
-                check=True,
-                timeout=30,
-            )
         finally:
             gui.kill()
             output = gui.communicate(timeout=10)[0].decode()
@@ -204,6 +211,30 @@ def test_the_window_in_english_without_a_server(tmp_path, display):
     pump(root, lambda: "Offline only a chip card can be used" in window.message.get())
     key(root, window.amount_display, "F2")
     pump(root, lambda: "no reader connected" in window.message.get())
+    root.destroy()
+    window = root = None
+    gc.collect()
+
+
+def test_bad_redemption_input_is_explained(tmp_path, display):
+    import tkinter as tk
+
+    from pos_client.gui.app import CashierWindow
+
+    core = Checkout(
+        terminal_client(PosConfig(server_url="http://127.0.0.1:9", token="tt_x")), Outbox(tmp_path / "o.sqlite3")
+    )
+    root = tk.Tk()
+    window = CashierWindow(root, core)
+    pump(root, lambda: "服务器: 离线" in window.status_text.get())
+    window.amount.set("12.5")
+    window.redeem_mode.set("some")
+    window.redeem_points.set("abc")
+    key(root, window.amount_display, "F4")
+    assert window.message.get() == "请输入要抵扣的积分数（正整数）"
+    window.amount.set("12.345")
+    key(root, window.amount_display, "F5")
+    assert "金额格式不对" in window.message.get()
     root.destroy()
     window = root = None
     gc.collect()
