@@ -1,8 +1,9 @@
 """POS tap-to-approval latency: a chip card on the virtual reader to a sale recorded by a live server.
 
-    python -m bench.pos_latency [--taps 30]
+    python -m bench.pos_latency [--taps 100] [--postgres [URL]]
 
-Serves the app (SQLite file database, testing configuration) on a local port, uses the running pcscd
+Serves the app (testing configuration; a SQLite file database, or with --postgres a throw-away database
+``alliance_bench_pos`` on that PostgreSQL server) on a local port, uses the running pcscd
 or starts one with vsmartcard-vpcd, encodes one alliance card on a virtual MIFARE Classic 1K, binds it to
 a member, and then times --taps checkouts through ``pos_client.checkout.Checkout`` with the card lying on
 the reader: wait_for_card (connect + UID), read the named blocks, POST /identify, write the anti-clone
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TARGET_RATIO = 1.3
+BENCH_DATABASE = "alliance_bench_pos"
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -50,7 +52,14 @@ def timed(spent: collections.Counter, category: str, method):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--taps", type=int, default=30)
+    parser.add_argument("--taps", type=int, default=100)
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="postgresql://postgres@127.0.0.1:5432/postgres",
+        default=None,
+        help="run the server on PostgreSQL (default server: %(const)s)",
+    )
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -69,7 +78,14 @@ def main(argv=None) -> int:
 
     http_times: list = []
     workdir = Path(tempfile.mkdtemp(prefix="bench-pos-"))
-    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=f"sqlite:///{workdir / 'server.db'}")
+    database = f"sqlite:///{workdir / 'server.db'}"
+    if args.postgres:
+        from bench._postgres import database_url, recreate_database, server_url
+
+        base = server_url(args.postgres)
+        recreate_database(base, BENCH_DATABASE)
+        database = database_url(base, BENCH_DATABASE)
+    app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=database)
     with app.app_context():
         db.create_all()
     try:
@@ -133,11 +149,18 @@ def main(argv=None) -> int:
             vpcd.remove(wait=False)
     finally:
         pcscd.__exit__(None, None, None)
+        if args.postgres:
+            from bench._postgres import drop_database
+
+            with app.app_context():
+                db.engine.dispose()
+            drop_database(base, BENCH_DATABASE)
 
     per_tap = statistics.median(apdus)
     floor = per_tap * apdu_rtt + http_rtt
     p50, p99 = statistics.median(timings), percentile(timings, 0.99)
-    print(f"taps: {len(timings)} (SQLite server on 127.0.0.1, vpcd virtual reader)")
+    kind = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"taps: {len(timings)} ({kind} server on 127.0.0.1, vpcd virtual reader)")
     print(f"p50 {p50 * 1000:.1f} ms   p99 {p99 * 1000:.1f} ms")
     print(f"APDUs per tap: {per_tap:g} (UID 1, read {per_tap - 4:g} = 2 x (load key + auth) + 6 blocks, write-back 3)")
     print(f"APDU round trip {apdu_rtt * 1000:.2f} ms, HTTP round trip (GET /terminal) {http_rtt * 1000:.2f} ms")
