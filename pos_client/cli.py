@@ -267,32 +267,21 @@ def shift():
 @click.pass_obj
 def shift_close(options: Options, as_json):
     """Upload what waits, print the shift report (交班单) and start the next shift."""
-    from pos_client.shift_report import report_lines, shift_totals
+    from pos_client.shift_report import close_shift
 
     core = options.checkout()
-    core.refresh()
-    totals = shift_totals(core.outbox)
-    info = core.info or {}
-    lines = report_lines(
-        totals, info.get("merchant", {}).get("name", ""), info.get("terminal", {}).get("name", ""), core.width_mm
-    )
-    print_error = None
     try:
-        if core.printer is not None:
-            core.printer.print_text("交班单", lines)
-    except PrinterError as exc:
-        print_error = text("printer_offline", core.lang, reason=str(exc))
-    core.outbox.close_shift()
+        closed = close_shift(core)
+    except PosError as exc:
+        raise _fail(exc, core.lang) from exc
+    totals = closed.totals
     if as_json:
         data = asdict(totals)
         data["opened_at"], data["closed_at"] = totals.opened_at.isoformat(), totals.closed_at.isoformat()
         click.echo(json.dumps(data, ensure_ascii=False))
     else:
-        console.print("交班单 / shift report")
-        for line in lines:
+        for line in closed.lines:
             console.print(line, markup=False)
-    if print_error:
-        console.print(f"[yellow]{print_error}[/yellow]")
 
 
 @main.command()

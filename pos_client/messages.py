@@ -73,6 +73,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "交易已完成，但打印机无法打印：{reason}。请检查打印机后点“重打”",
         "The sale is complete but the printer failed: {reason}. Check the printer, then reprint",
     ),
+    "printer_offline_shift": (
+        "交班单无法打印：{reason}。本班未结束，请检查打印机后再交班",
+        "The shift report could not be printed: {reason}. The shift stays open; check the printer and close it again",
+    ),
     "no_member": ("请先识别会员（刷卡、扫码或输入手机号）", "Identify the member first (card, code or phone)"),
     "sale_already_done": (
         "本单已完成。下一位顾客请按 Esc 后重新识别会员",

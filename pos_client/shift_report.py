@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pos_client.checkout import Checkout
+from pos_client.devices.printer import PrinterError
 from pos_client.devices.receipt import columns_for, text_width
+from pos_client.messages import PosError
 from pos_client.money import yuan
 from pos_client.outbox import Outbox
 
@@ -60,37 +63,121 @@ def shift_totals(outbox: Outbox, closed_at: datetime | None = None) -> ShiftTota
     )
 
 
-def report_lines(totals: ShiftTotals, merchant: str, terminal: str, width_mm: int = 58) -> list[str]:
+_LABELS = {
+    "zh": {
+        "title": "交班单",
+        "terminal": "终端",
+        "shift": "班次",
+        "opened": "开始",
+        "closed": "结束",
+        "sales": "交易笔数",
+        "amount": "消费金额",
+        "discount": "会员折扣",
+        "redeem": "积分抵扣({points}分)",
+        "payable": "实收金额",
+        "earned": "赠送积分",
+        "refunds": "退款笔数",
+        "refunded": "退款金额",
+        "net": "净收金额",
+        "offline": "离线交易",
+        "pending": "待上传",
+        "failed": "被拒交易",
+        "signature": "收银员签字：",
+    },
+    "en": {
+        "title": "SHIFT REPORT",
+        "terminal": "Terminal",
+        "shift": "Shift",
+        "opened": "Opened",
+        "closed": "Closed",
+        "sales": "Sales",
+        "amount": "Amount",
+        "discount": "Member discounts",
+        "redeem": "Points used ({points})",
+        "payable": "Taken",
+        "earned": "Points granted",
+        "refunds": "Refunds",
+        "refunded": "Refunded",
+        "net": "Net taken",
+        "offline": "Offline sales",
+        "pending": "Waiting to upload",
+        "failed": "Refused sales",
+        "signature": "Cashier signature:",
+    },
+}
+
+
+def report_title(lang: str = "zh") -> str:
+    """The report's printed title: 交班单 / SHIFT REPORT."""
+    return _LABELS[lang]["title"]
+
+
+def report_lines(totals: ShiftTotals, merchant: str, terminal: str, width_mm: int = 58, lang: str = "zh") -> list[str]:
     """The 交班单 as fixed-width lines for the receipt printer."""
     columns = columns_for(width_mm)
+    label = _LABELS[lang]
 
-    def pair(label: str, value: str) -> str:
-        return label + " " * max(1, columns - text_width(label) - text_width(value)) + value
+    def pair(key: str, value: str, **values) -> str:
+        text = label[key].format(**values)
+        return text + " " * max(1, columns - text_width(text) - text_width(value)) + value
 
     rule = "-" * columns
     fmt = "%Y-%m-%d %H:%M"
     return [
         merchant,
-        pair("终端", terminal),
-        pair("班次", str(totals.shift_no)),
-        pair("开始", totals.opened_at.astimezone().strftime(fmt)),
-        pair("结束", totals.closed_at.astimezone().strftime(fmt)),
+        pair("terminal", terminal),
+        pair("shift", str(totals.shift_no)),
+        pair("opened", totals.opened_at.astimezone().strftime(fmt)),
+        pair("closed", totals.closed_at.astimezone().strftime(fmt)),
         rule,
-        pair("交易笔数", str(totals.sales)),
-        pair("消费金额", yuan(totals.amount_fen)),
-        pair("会员折扣", yuan(-totals.discount_fen)),
-        pair(f"积分抵扣({totals.redeem_points}分)", yuan(-totals.redeem_value_fen)),
-        pair("实收金额", yuan(totals.payable_fen)),
-        pair("赠送积分", str(totals.points_earned)),
+        pair("sales", str(totals.sales)),
+        pair("amount", yuan(totals.amount_fen)),
+        pair("discount", yuan(-totals.discount_fen)),
+        pair("redeem", yuan(-totals.redeem_value_fen), points=totals.redeem_points),
+        pair("payable", yuan(totals.payable_fen)),
+        pair("earned", str(totals.points_earned)),
         rule,
-        pair("退款笔数", str(totals.refunds)),
-        pair("退款金额", yuan(-totals.refunded_fen)),
-        pair("净收金额", yuan(totals.payable_fen - totals.refunded_fen)),
+        pair("refunds", str(totals.refunds)),
+        pair("refunded", yuan(-totals.refunded_fen)),
+        pair("net", yuan(totals.payable_fen - totals.refunded_fen)),
         rule,
-        pair("离线交易", str(totals.offline_sales)),
-        pair("待上传", str(totals.pending)),
-        pair("被拒交易", str(totals.failed)),
+        pair("offline", str(totals.offline_sales)),
+        pair("pending", str(totals.pending)),
+        pair("failed", str(totals.failed)),
         rule,
-        "收银员签字：",
+        label["signature"],
         "",
     ]
+
+
+@dataclass(frozen=True)
+class ShiftClosed:
+    """A closed shift: its totals and the report printed for it."""
+
+    totals: ShiftTotals
+    lines: list[str]
+
+
+def close_shift(checkout: Checkout) -> ShiftClosed:
+    """Upload waiting sales (if the server answers), print the 交班单 and start the next shift.
+
+    A printer failure raises PosError and leaves the shift open, so the report can be printed (and the
+    shift closed) once the printer works again.
+    """
+    checkout.refresh()
+    totals = shift_totals(checkout.outbox)
+    info = checkout.info or {}
+    lines = report_lines(
+        totals,
+        info.get("merchant", {}).get("name", ""),
+        info.get("terminal", {}).get("name", ""),
+        checkout.width_mm,
+        checkout.lang,
+    )
+    if checkout.printer is not None:
+        try:
+            checkout.printer.print_text(report_title(checkout.lang), lines)
+        except PrinterError as exc:
+            raise PosError("printer_offline_shift", reason=str(exc)) from exc
+    checkout.outbox.close_shift()
+    return ShiftClosed(totals, lines)

@@ -17,13 +17,12 @@ from tkinter import font as tkfont
 from pos_client.checkout import REDEEM_MAX, Checkout
 from pos_client.config import PosConfig
 from pos_client.devices.card_reader import CardReaderError
-from pos_client.devices.printer import PrinterError
 from pos_client.devices.scanner import KeyboardWedgeScanner, Scanned
 from pos_client.gui.amount_pad import amount_after_key
 from pos_client.gui.labels import LABELS
 from pos_client.messages import PosError, reader_error_key, text
 from pos_client.money import AmountError, discount_text, parse_amount, yuan
-from pos_client.shift_report import report_lines, shift_totals
+from pos_client.shift_report import close_shift
 from pos_client.terminal import build_checkout, open_reader
 
 WINDOW_CLASS = "alliance-pos"
@@ -259,28 +258,11 @@ class CashierWindow:
 
     def close_shift(self) -> None:
         """Print the shift report and start a new shift."""
-
-        def work():
-            self.core.sync()
-            info = self.core.info or {}
-            lines = report_lines(
-                shift_totals(self.core.outbox),
-                info.get("merchant", {}).get("name", ""),
-                info.get("terminal", {}).get("name", ""),
-                self.core.width_mm,
-            )
-            if self.core.printer is not None:
-                try:
-                    self.core.printer.print_text("交班单", lines)
-                except PrinterError as exc:
-                    raise PosError("printer_offline", reason=str(exc)) from exc
-            self.core.outbox.close_shift()
-
-        self.run_in_background(work, lambda _: self._info(self.label["shift_done"]))
+        self.run_in_background(lambda: close_shift(self.core), lambda _: self._info(self.label["shift_done"]))
 
     def next_customer(self) -> None:
-        """Clear everything for the next customer."""
-        self.core.reset()
+        """Clear everything for the next customer (the core resets after any job still running)."""
+        self.run_in_background(self.core.reset, lambda _: None)
         self.amount.set("")
         self.code.set("")
         self.redeem_mode.set("none")

@@ -114,3 +114,18 @@ def test_offline_code_and_phone_are_refused_with_a_clear_message(tmp_path, app):
     assert result.exit_code == 1 and "离线状态只能刷实体会员卡" in result.output
     bad = pos(config, "checkout", "--amount", "12.345", "--code", "1")
     assert bad.exit_code == 2 and "金额格式不对" in bad.output
+
+
+def test_shift_close_with_the_printer_off_keeps_the_shift_open(shop):
+    assert pos(shop["config"], "checkout", "--amount", "5", "--code", shop["card_no"]).exit_code == 0
+    shop["printer"].close()
+    failed = pos(shop["config"], "shift", "close")
+    assert failed.exit_code == 1 and "交班单无法打印" in failed.output and "本班未结束" in failed.output
+    printer = TcpPrinter()
+    closed = pos(shop["config"], "--printer", printer.spec, "--lang", "en", "shift", "close", "--json")
+    assert closed.exit_code == 0, closed.output
+    assert json.loads(closed.output)["sales"] == 1
+    wait_until(lambda: len(printer.jobs) == 1)
+    text = printed_text_and_qr(printer.jobs[0])[0]
+    assert "SHIFT REPORT" in text and "Net taken" in text and "5.00" in text
+    printer.close()
