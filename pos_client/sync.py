@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pos_client.outbox import Outbox, OutboxSale
 from pos_client.server_client import ApiError, ServerUnreachable, TerminalClient
 
-# Answers that will never change however often the sale is sent again: the sale leaves the queue.
-# (Anything else — 5xx, 429, 409 request_in_progress — is retried later, in order.)
-PERMANENT_STATUSES = {400, 401, 403, 404, 409, 422}
+# Answers about the sale itself that will never change however often it is sent again: it leaves the
+# queue (kept as "failed" for review). Anything else — 401/403 (the terminal's token, not the sale),
+# 5xx, 429, 409 request_in_progress — stops the replay; it is tried again later, in order.
+PERMANENT_STATUSES = {400, 404, 409, 422}
 EXPIRED = "identification_expired"
 FALLBACK_KEY_SUFFIX = "-offline"
 

@@ -171,3 +171,18 @@ def test_a_done_sale_cannot_be_charged_again_with_the_same_identification(scene)
     with pytest.raises(PosError, match="本单已完成"):
         core.commit()
     assert core.outbox.pending_count() == 0 and len(core.outbox.shift_sales(core.outbox.shift_no())) == 1
+
+
+def test_a_revoked_token_stops_the_replay_and_loses_nothing(scene):
+    core, card_no, _ = scene
+    core.identify_code(card_no)
+    core.quote(700)
+    core.commit()
+    core.reset()
+    seq = core.outbox.add_sale("key-x", "client-x", {"amount_fen": 100, "offline": True, "code": card_no}, offline=True)
+    good_token = core.client.session.headers["Authorization"]
+    core.client.session.headers["Authorization"] = "Bearer tt_revoked"
+    result = core.sync()
+    assert result.unreachable and result.failed == [] and core.outbox.pending_count() == 1
+    core.client.session.headers["Authorization"] = good_token
+    assert core.sync().sent == [seq]
