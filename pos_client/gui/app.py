@@ -22,6 +22,7 @@ from pos_client.gui.amount_pad import amount_after_key
 from pos_client.gui.labels import LABELS
 from pos_client.messages import PosError, reader_error_key, text
 from pos_client.money import AmountError, discount_text, parse_amount, yuan
+from pos_client.refunds import refund_by_receipt
 from pos_client.shift_report import close_shift
 from pos_client.terminal import build_checkout, open_reader
 
@@ -59,7 +60,7 @@ class CashierWindow:
         self.reader_state = "none" if checkout.reader is None and reader_factory is None else "ok"
         self.printer_state = "ok" if checkout.printer is not None else "none"
         root.title(self.label["title"])
-        root.geometry("1024x700")
+        root.geometry("1024x760")
         tkfont.nametofont("TkDefaultFont").configure(size=16)
         self._build()
         self._bind_keys()
@@ -124,6 +125,7 @@ class CashierWindow:
         for key, command in (
             ("quote", self.price),
             ("reprint", self.reprint),
+            ("refund", self.refund),
             ("sync", self.sync),
             ("shift", self.close_shift),
             ("next", self.next_customer),
@@ -136,6 +138,7 @@ class CashierWindow:
         root.bind("<F3>", lambda event: self.identify_phone())
         root.bind("<F4>", lambda event: self.price())
         root.bind("<F5>", lambda event: self.pay())
+        root.bind("<F7>", lambda event: self.refund())
         root.bind("<F8>", lambda event: self.reprint())
         root.bind("<F9>", lambda event: self.sync())
         root.bind("<F10>", lambda event: self.close_shift())
@@ -247,6 +250,30 @@ class CashierWindow:
             return outcome, None
 
         self.run_in_background(work, self._paid, exclusive=True)
+
+    def refund(self) -> None:
+        """Refund the sale whose receipt number is in the code field: the amount typed, or all that is left."""
+        receipt_no = self.code.get().strip()
+        if not receipt_no:
+            self._show_error(self.label["refund_how"])
+            return
+        self._handle_keys(self.scanner.flush(float("inf")))
+        amount_fen = None
+        if self.amount.get():
+            try:
+                amount_fen = parse_amount(self.amount.get())
+            except AmountError as exc:
+                self._show_error(str(exc) if self.lang == "zh" else text("amount_invalid", self.lang))
+                return
+        self.run_in_background(
+            lambda: refund_by_receipt(self.core, receipt_no, amount_fen), self._refunded, exclusive=True
+        )
+
+    def _refunded(self, result) -> None:
+        refund, _ = result
+        self.code.set("")
+        self.amount.set("")
+        self._info(self.label["refunded"].format(amount=yuan(refund["amount_fen"]), balance=refund["points_balance"]))
 
     def reprint(self) -> None:
         """Print the last receipt again."""

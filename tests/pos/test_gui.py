@@ -114,6 +114,17 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         pump(root, lambda: "本单已完成" in window.message.get())
         assert len(core.outbox.shift_sales(1)) == 1
 
+        # a refund of 10.00 by receipt number: typed into the code field and the amount, then F7
+        key(root, pad, "Escape")
+        window.code.set(receipt_no)
+        for index, char in enumerate("10"):
+            key(root, pad, char, clock + 60_000 + 200 * index)
+        pump(root, lambda: window.amount.get() == "10")
+        key(root, pad, "F7")
+        pump(root, lambda: "已退款 10.00 元" in window.message.get())
+        pump(root, lambda: len(printer.jobs) == 2)
+        assert "退款凭证" in printed_text_and_qr(printer.jobs[1])[0]
+
         # Esc clears for the next customer; the printer fails: the sale stands and the cashier is told
         key(root, pad, "Escape")
         assert window.amount.get() == "" and window.member_text.get() == "未识别会员"
