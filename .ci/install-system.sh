@@ -11,6 +11,7 @@ packages=(
   xdotool                # keyboard and mouse input to the Tk window
   imagemagick            # `import`: screenshots of the virtual screen
   redis-server           # shared rate-limit storage (RATELIMIT_STORAGE_URI) tested with several workers
+  python3-tk             # Tk for the cashier window (the CI Python must be built with _tkinter)
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -19,18 +19,16 @@ from card_layout.layout import CARD_BLOCKS, COUNTER_BLOCK, DATA_SECTORS, SECTOR_
 from card_layout.record import CardFormatError, CardRecord, counter_value, verify_record
 from card_tools.client import ApiError
 from pos_client.devices.card_reader import AuthenticationFailed, CardReader, CardReaderError
+from pos_client.devices.member_card import DEFAULT_KEY_VERSION, Chip, read_card_blocks
 from pos_client.devices.mifare import (
-    BLOCKS_PER_SECTOR,
     TRANSPORT_ACCESS_BITS,
     TRANSPORT_KEY,
-    MifareClassic1K,
     build_trailer,
     encode_access_bits,
     first_block,
     trailer_block,
 )
 
-DEFAULT_KEY_VERSION = 1
 GET_UID_APDU = bytes.fromhex("ffca000000")
 TRANSPORT_TRAILER = build_trailer(TRANSPORT_KEY, TRANSPORT_ACCESS_BITS, TRANSPORT_KEY)
 
@@ -93,62 +91,12 @@ class EncodeOutcome:
     message: str = ""
 
 
-class Chip:
-    """One presentation of a MIFARE Classic 1K: commands with the key loaded only when it changes."""
-
-    def __init__(self, reader: CardReader, uid: bytes):
-        self.card = MifareClassic1K(reader)
-        self.uid = uid
-        self._loaded: bytes | None = None
-
-    @property
-    def apdu_count(self) -> int:
-        """APDUs sent to this chip so far."""
-        return self.card.apdu_count
-
-    def open(self, sector: int, key: bytes, key_type: str) -> None:
-        """Authenticate ``sector`` with ``key``; AuthenticationFailed if the card refuses it."""
-        if key != self._loaded:
-            self.card.load_key(key)
-            self._loaded = key
-        self.card.authenticate(first_block(sector), key_type)
-
-    def try_open(self, sector: int, candidates: Iterable[tuple[bytes, str]]) -> tuple[bytes, str] | None:
-        """Authenticate with the first (key, type) the sector accepts; None if it accepts none."""
-        for key, key_type in candidates:
-            try:
-                self.open(sector, key, key_type)
-            except AuthenticationFailed:
-                continue
-            return key, key_type
-        return None
-
-    def read(self, block: int) -> bytes:
-        """Read a block of the authenticated sector."""
-        return self.card.read_block(block)
-
-    def write(self, block: int, data: bytes) -> None:
-        """Write a block of the authenticated sector."""
-        self.card.write_block(block, data)
-
-
 # --- looking at a card ----------------------------------------------------------------------------
 
 
 def is_blank(chip: Chip) -> bool:
     """True if the transport key A opens every sector (a new card, or one whose encoding never got to the keys)."""
     return all(chip.try_open(sector, [(TRANSPORT_KEY, "A")]) for sector in range(SECTOR_COUNT))
-
-
-def read_card_blocks(chip: Chip, read_secret: bytes, key_version: int = DEFAULT_KEY_VERSION) -> dict[int, bytes]:
-    """Blocks 4-6 and 8-10 read with the card's diversified read keys, as a terminal reads them."""
-    blocks = {}
-    for sector in DATA_SECTORS:
-        chip.open(sector, read_key(read_secret, chip.uid, sector, key_version), "A")
-        for block in CARD_BLOCKS:
-            if block // BLOCKS_PER_SECTOR == sector:
-                blocks[block] = chip.read(block)
-    return blocks
 
 
 def inspect(chip: Chip, secrets: CardSecrets, key_version: int = DEFAULT_KEY_VERSION) -> Inspection:

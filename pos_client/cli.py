@@ -1,16 +1,51 @@
-"""`alliance-pos`: the terminal's command line."""
+"""`alliance-pos`: the terminal's command line (scripted checkout, refunds, shift close, sync, the window)."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from pos_client.checkout import REDEEM_MAX, Checkout, SaleOutcome
 from pos_client.config import DEFAULT_CONFIG_PATH, PosConfig
-from pos_client.server_client import ApiError, ServerUnreachable, TerminalClient
+from pos_client.devices.card_reader import CardReaderError
+from pos_client.devices.printer import PrinterError
+from pos_client.messages import PosError, reader_error_key, text
+from pos_client.money import AmountError, parse_amount, yuan
+from pos_client.server_client import ApiError, ServerUnreachable
+from pos_client.terminal import build_checkout, terminal_client
 
 console = Console()
+
+
+class Options:
+    """The global options: which configuration, and device overrides for this run."""
+
+    def __init__(self, config_path: Path, reader: str | None, printer: str | None, lang: str | None):
+        self.config_path, self.reader, self.printer, self.lang = config_path, reader, printer, lang
+
+    def config(self) -> PosConfig:
+        """The saved configuration with this run's overrides."""
+        config = PosConfig.load(self.config_path)
+        if self.reader:
+            config.reader = self.reader
+        if self.printer:
+            config.printer = self.printer
+        if self.lang:
+            config.lang = self.lang
+        return config
+
+    def checkout(self, *, with_reader: bool = False) -> Checkout:
+        """The checkout core for this terminal."""
+        try:
+            return build_checkout(self.config(), self.config_path, with_reader=with_reader)
+        except CardReaderError as exc:
+            raise click.ClickException(text(reader_error_key(exc), self.lang or "zh")) from exc
+        except PrinterError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -20,21 +55,27 @@ console = Console()
     type=click.Path(path_type=Path),
     default=DEFAULT_CONFIG_PATH,
     show_default=True,
-    help="Configuration file.",
+    help="Configuration file (the outbox database lives beside it).",
+)
+@click.option("--reader", default=None, help="Card reader name (or part of it) for this run.")
+@click.option("--printer", default=None, help="Printer for this run: network:HOST[:PORT], usb:VID:PID, file:PATH, ...")
+@click.option(
+    "--lang", type=click.Choice(["zh", "en"]), default=None, help="Messages and receipts: zh (default) or en."
 )
 @click.pass_context
-def main(ctx, config_path):
+def main(ctx, config_path, reader, printer, lang):
     """AllianceCard POS terminal."""
-    ctx.obj = config_path
+    ctx.obj = Options(config_path, reader, printer, lang)
 
 
-def _client(config: PosConfig) -> TerminalClient:
-    return TerminalClient(config.server_url, config.token)
+def _fail(exc: Exception, lang: str = "zh") -> click.ClickException:
+    message = exc.text(lang) if isinstance(exc, PosError) else str(exc)
+    return click.ClickException(message)
 
 
-def _whoami(client: TerminalClient) -> dict:
+def _whoami(config: PosConfig) -> dict:
     try:
-        return client.whoami()
+        return terminal_client(config).whoami()
     except ServerUnreachable as exc:
         raise click.ClickException(f"服务器无法连接 / server unreachable: {exc}") from exc
     except ApiError as exc:
@@ -44,21 +85,38 @@ def _whoami(client: TerminalClient) -> dict:
 @main.command()
 @click.option("--server", "server_url", required=True, help="Server base URL, e.g. http://127.0.0.1:5000")
 @click.option("--token", required=True, help="The terminal token shown once when the terminal was created.")
+@click.option("--printer", "printer_spec", default="dummy", show_default=True, help="Receipt printer spec.")
+@click.option("--paper", "paper_mm", type=click.Choice(["58", "80"]), default="58", show_default=True)
 @click.pass_obj
-def register(config_path, server_url, token):
+def register(options: Options, server_url, token, printer_spec, paper_mm):
     """Check the token with the server and save this terminal's configuration."""
-    config = PosConfig(server_url=server_url, token=token)
-    info = _whoami(_client(config))
-    config.save(config_path)
-    console.print(f"已登记 / registered: {info['merchant']['name']} · {info['terminal']['name']} → {config_path}")
+    config = PosConfig(
+        server_url=server_url,
+        token=token,
+        reader=options.reader,
+        printer=options.printer or printer_spec,
+        paper_mm=int(paper_mm),
+        lang=options.lang or "zh",
+    )
+    info = _whoami(config)
+    config.save(options.config_path)
+    console.print(
+        f"已登记 / registered: {info['merchant']['name']} · {info['terminal']['name']} → {options.config_path}"
+    )
 
 
 @main.command()
 @click.pass_obj
-def status(config_path):
-    """Show the server, terminal and merchant this POS works for."""
-    config = PosConfig.load(config_path)
-    info = _whoami(_client(config))
+def status(options: Options):
+    """Show the server, terminal, merchant and the sales waiting in the outbox."""
+    config = options.config()
+    checkout = options.checkout()
+    pending = checkout.outbox.pending_count()
+    console.print(f"待上传 / waiting to upload: {pending} 笔")
+    failed = checkout.outbox.failed()
+    if failed:
+        console.print(f"[red]被服务器拒绝 / refused: {len(failed)} 笔[/red]")
+    info = _whoami(config)
     limits = info["offline_limits"]
     console.print(f"服务器 / server: {config.server_url} (在线 / online, {info['server_time']})")
     console.print(f"商户 / merchant: {info['merchant']['name']} ({info['merchant']['address']})")
@@ -68,3 +126,188 @@ def status(config_path):
         f"离线限额 / offline limits: ≤ {limits['max_sale_fen'] / 100:.2f} 元/笔, "
         f"{limits['max_sales_per_shift']} 笔/班, {limits['max_age_hours']} h"
     )
+    console.print(f"打印机 / printer: {config.printer}; 读卡器 / reader: {config.reader or '自动 / auto'}")
+
+
+def _amount(value: str) -> int:
+    try:
+        return parse_amount(value)
+    except AmountError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@main.command()
+@click.option("--amount", required=True, help="Amount in yuan, e.g. 128.00")
+@click.option("--card", "by_card", is_flag=True, help="Wait for a card on the reader.")
+@click.option("--code", default=None, help="A scanned member code or printed card number.")
+@click.option("--phone", default=None, help="The member's mobile number.")
+@click.option("--redeem", type=click.IntRange(min=1), default=None, help="Points to redeem.")
+@click.option("--redeem-max", is_flag=True, help="Redeem as many points as allowed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_obj
+def checkout(options: Options, amount, by_card, code, phone, redeem, redeem_max, as_json):
+    """Sell to a member: identify, price, commit (outbox first), write the card back, print."""
+    amount_fen = _amount(amount)
+    if sum(bool(x) for x in (by_card, code, phone)) != 1:
+        raise click.UsageError("Give exactly one of --card, --code, --phone.")
+    if redeem and redeem_max:
+        raise click.UsageError("Give --redeem or --redeem-max, not both.")
+    core = options.checkout(with_reader=by_card)
+    lang = core.lang
+    try:
+        core.refresh()
+        if by_card:
+            if not as_json:
+                console.print("请刷卡 / tap the card …")
+            member = core.identify_card()
+        elif code:
+            member = core.identify_code(code)
+        else:
+            member = core.identify_phone(phone)
+        core.quote(amount_fen, REDEEM_MAX if redeem_max else (redeem or 0))
+        outcome = core.commit()
+    except PosError as exc:
+        raise _fail(exc, lang) from exc
+    finally:
+        if core.reader is not None:
+            core.reader.close()
+    printed, print_error = True, None
+    try:
+        core.print_receipt()
+    except PosError as exc:
+        printed, print_error = False, exc.text(lang)
+    notice = text(member.notice, lang) if member.notice else None
+    if as_json:
+        click.echo(json.dumps(_outcome_json(outcome, member, printed, print_error, notice), ensure_ascii=False))
+    else:
+        _show_outcome(outcome, lang)
+        for message in (notice, print_error):
+            if message:
+                console.print(f"[yellow]{message}[/yellow]")
+    if print_error:
+        raise SystemExit(3)
+
+
+def _outcome_json(outcome: SaleOutcome, member, printed: bool, print_error: str | None, notice: str | None) -> dict:
+    receipt = outcome.receipt
+    return {
+        "status": outcome.status,
+        "outbox_seq": outcome.seq,
+        "pending": outcome.pending,
+        "receipt_no": receipt.receipt_no,
+        "amount_fen": receipt.amount_fen,
+        "discount_fen": receipt.discount_fen,
+        "redeem_points": receipt.redeem_points,
+        "payable_fen": receipt.payable_fen,
+        "points_earned": receipt.points_earned,
+        "points_balance": receipt.points_balance,
+        "sale": outcome.sale,
+        "member": {"display_name": member.display_name, "level": member.level_name, "offline": member.offline},
+        "card_update_written": member.card_written,
+        "printed": printed,
+        "print_error": print_error,
+        "notice": notice,
+    }
+
+
+def _show_outcome(outcome: SaleOutcome, lang: str) -> None:
+    receipt = outcome.receipt
+    if outcome.status == "approved":
+        console.print(f"[green]{text('sale_done', lang, receipt_no=receipt.receipt_no)}[/green]")
+    elif outcome.status == "offline":
+        console.print(f"[yellow]{text('sale_offline_done', lang, pending=outcome.pending)}[/yellow]")
+    else:
+        console.print(f"[yellow]{text('outcome_unknown', lang)}[/yellow]")
+    console.print(
+        f"消费 {yuan(receipt.amount_fen)}  折扣 -{yuan(receipt.discount_fen)}  "
+        f"积分抵扣 {receipt.redeem_points}  实付 {yuan(receipt.payable_fen)}  本次积分 +{receipt.points_earned}"
+    )
+
+
+@main.command()
+@click.argument("receipt_no")
+@click.option("--amount", default=None, help="Amount to refund in yuan (default: all that is left).")
+@click.pass_obj
+def refund(options: Options, receipt_no, amount):
+    """Refund a sale by its receipt number, whole or in part, and print the refund receipt."""
+    from pos_client.refunds import refund_by_receipt
+
+    amount_fen = _amount(amount) if amount is not None else None
+    core = options.checkout()
+    try:
+        core.refresh()
+        result, _ = refund_by_receipt(core, receipt_no, amount_fen)
+    except PosError as exc:
+        raise _fail(exc, core.lang) from exc
+    console.print(
+        f"[green]已退款 / refunded {yuan(result['amount_fen'])} 元[/green]  扣回积分 {result['points_reversed']}  "
+        f"退回积分 {result['points_restored']}  积分余额 {result['points_balance']}"
+    )
+
+
+@main.command()
+@click.pass_obj
+def reprint(options: Options):
+    """Print the last receipt again."""
+    core = options.checkout()
+    try:
+        receipt = core.reprint()
+    except PosError as exc:
+        raise _fail(exc, core.lang) from exc
+    console.print(f"已重打 / reprinted: {receipt.receipt_no} {yuan(receipt.payable_fen)}")
+
+
+@main.group()
+def shift():
+    """Shift (班次) commands."""
+
+
+@shift.command("close")
+@click.option("--json", "as_json", is_flag=True, help="Print the totals as JSON.")
+@click.pass_obj
+def shift_close(options: Options, as_json):
+    """Upload what waits, print the shift report (交班单) and start the next shift."""
+    from pos_client.shift_report import close_shift
+
+    core = options.checkout()
+    try:
+        closed = close_shift(core)
+    except PosError as exc:
+        raise _fail(exc, core.lang) from exc
+    totals = closed.totals
+    if as_json:
+        data = asdict(totals)
+        data["opened_at"], data["closed_at"] = totals.opened_at.isoformat(), totals.closed_at.isoformat()
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for line in closed.lines:
+            console.print(line, markup=False)
+
+
+@main.command()
+@click.pass_obj
+def sync(options: Options):
+    """Send the sales waiting in the outbox, oldest first, with their original keys."""
+    core = options.checkout()
+    result = core.sync()
+    console.print(
+        f"已上传 / sent: {len(result.sent)}  被拒 / refused: {len(result.failed)}  待上传 / waiting: {result.remaining}"
+    )
+    for sale in core.outbox.failed():
+        if sale.seq in result.failed:
+            console.print(f"[red]#{sale.seq}: {sale.error}[/red]")
+    if result.unreachable:
+        raise click.ClickException(text("server_unreachable", core.lang, reason=result.unreachable))
+
+
+@main.command()
+@click.pass_obj
+def gui(options: Options):
+    """Open the cashier window."""
+    from pos_client.gui.app import run
+
+    run(options.config(), options.config_path)
+
+
+if __name__ == "__main__":
+    main()

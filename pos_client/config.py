@@ -20,6 +20,8 @@ class PosConfig:
     token: str
     reader: str | None = None
     printer: str = "dummy"
+    paper_mm: int = 58
+    lang: str = "zh"
 
     @classmethod
     def load(cls, path: Path = DEFAULT_CONFIG_PATH) -> PosConfig:
@@ -27,7 +29,7 @@ class PosConfig:
         if not path.exists():
             raise click.ClickException(f"Not registered yet: run `alliance-pos register` ({path} missing).")
         data = json.loads(path.read_text())
-        return cls(**{key: data[key] for key in ("server_url", "token", "reader", "printer") if key in data})
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 
     def save(self, path: Path = DEFAULT_CONFIG_PATH) -> None:
         """Write the configuration with user-only permissions (it holds the terminal token)."""
@@ -36,3 +38,8 @@ class PosConfig:
         with os.fdopen(fd, "w") as handle:
             json.dump(asdict(self), handle, indent=2)
         path.chmod(0o600)
+
+    @staticmethod
+    def outbox_path(config_path: Path) -> Path:
+        """The terminal's outbox database, beside its configuration file."""
+        return config_path.with_name("outbox.sqlite3")

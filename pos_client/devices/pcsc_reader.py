@@ -119,41 +119,48 @@ class PcscCardReader(CardReader):
 
     def wait_for_card(self, timeout: float) -> CardInfo:
         """Wait up to timeout seconds for a card, connect to it and return its UID and ATR."""
-        scard = self._pyscard.scard
         deadline = time.monotonic() + timeout
         with self._lock:
             self._disconnect()
-            self.name = self._resolve_reader()
             context = self._establish_context()
             try:
-                known_state = scard.SCARD_STATE_UNAWARE
-                retry_ms: int | None = None
-                while True:
-                    remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
-                    wait_ms = remaining_ms if retry_ms is None else min(remaining_ms, retry_ms)
-                    hresult, states = scard.SCardGetStatusChange(context, wait_ms, [(self.name, known_state)])
-                    if hresult == scard.SCARD_E_TIMEOUT:
-                        if wait_ms == remaining_ms:
-                            raise NoCardPresent()
-                        event_state = known_state
-                    elif hresult != scard.SCARD_S_SUCCESS:
-                        raise self._error_for(hresult, "waiting for a card")
-                    else:
-                        event_state = states[0][1]
-                    if event_state & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE):
-                        raise NoReaderFound(f"The card reader '{self.name}' was disconnected.")
-                    if event_state & scard.SCARD_STATE_PRESENT and not event_state & scard.SCARD_STATE_MUTE:
-                        try:
-                            return self._connect()
-                        except CardRemoved:
-                            # The reader still reports the card that just left, or a new card arrived
-                            # before the reader noticed the gap: try again shortly even without a change.
-                            retry_ms = int(self._poll_interval * 1000)
-                    if remaining_ms == 0:
-                        raise NoCardPresent()
-                    known_state = event_state & ~scard.SCARD_STATE_CHANGED
+                try:
+                    return self._wait_on(self.name, context, deadline)
+                except NoReaderFound:
+                    # Replugged readers may come back under another name ("... 01 00"): look again, once.
+                    self.name = self._resolve_reader()
+                    return self._wait_on(self.name, context, deadline)
             finally:
-                scard.SCardReleaseContext(context)
+                self._pyscard.scard.SCardReleaseContext(context)
+
+    def _wait_on(self, name: str, context: Any, deadline: float) -> CardInfo:
+        scard = self._pyscard.scard
+        known_state = scard.SCARD_STATE_UNAWARE
+        retry_ms: int | None = None
+        while True:
+            remaining_ms = max(0, int((deadline - time.monotonic()) * 1000))
+            wait_ms = remaining_ms if retry_ms is None else min(remaining_ms, retry_ms)
+            hresult, states = scard.SCardGetStatusChange(context, wait_ms, [(name, known_state)])
+            if hresult == scard.SCARD_E_TIMEOUT:
+                if wait_ms == remaining_ms:
+                    raise NoCardPresent()
+                event_state = known_state
+            elif hresult != scard.SCARD_S_SUCCESS:
+                raise self._error_for(hresult, "waiting for a card")
+            else:
+                event_state = states[0][1]
+            if event_state & (scard.SCARD_STATE_UNKNOWN | scard.SCARD_STATE_UNAVAILABLE):
+                raise NoReaderFound(f"The card reader '{name}' was disconnected.")
+            if event_state & scard.SCARD_STATE_PRESENT and not event_state & scard.SCARD_STATE_MUTE:
+                try:
+                    return self._connect()
+                except CardRemoved:
+                    # The reader still reports the card that just left, or a new card arrived
+                    # before the reader noticed the gap: try again shortly even without a change.
+                    retry_ms = int(self._poll_interval * 1000)
+            if remaining_ms == 0:
+                raise NoCardPresent()
+            known_state = event_state & ~scard.SCARD_STATE_CHANGED
 
     def transmit(self, apdu: bytes) -> tuple[bytes, int]:
         """Send one APDU to the connected card; return (response data, status word)."""

@@ -73,6 +73,10 @@ class ReceiptPrinter(ABC):
     def print_receipt(self, receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> None:
         """Print the receipt (text, QR code, cut) or raise PrinterOffline / PrinterError."""
 
+    @abstractmethod
+    def print_text(self, title: str, lines: list[str]) -> None:
+        """Print a report (title big, then fixed-width lines, cut) or raise PrinterOffline / PrinterError."""
+
     def close(self) -> None:
         """Release the printer (transports here connect per receipt, so there is usually nothing to do)."""
         return None
@@ -117,6 +121,19 @@ def receipt_job(receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> bytes
     return job.output
 
 
+def text_job(title: str, lines: list[str]) -> bytes:
+    """An ESC/POS job for a report such as the shift report: a big title, GB18030 lines, cut."""
+    job = _escpos_printer_module().Dummy()
+    job._raw(ESC_INIT + FS_CHINESE_MODE_ON)
+    job.set(align="left", bold=True, double_height=True)
+    _text_lines(job, [title])
+    job.set(align="left", bold=False, normal_textsize=True)
+    _text_lines(job, lines)
+    job._raw(FS_CHINESE_MODE_OFF)
+    job.cut()
+    return job.output
+
+
 def _text_lines(job: Any, lines: list[str]) -> None:
     # python-escpos' magic encoder knows no two-byte code pages, so the text is encoded here (GB18030 is what
     # Chinese printers' resident fonts use). Trailing spaces only cost transfer time and are dropped.
@@ -136,6 +153,10 @@ class EscposPrinter(ReceiptPrinter):
     def print_receipt(self, receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> None:
         """Print the receipt in one write (built completely first, so a bad receipt sends nothing)."""
         self.send(receipt_job(receipt, width_mm, lang))
+
+    def print_text(self, title: str, lines: list[str]) -> None:
+        """Print a report in one write."""
+        self.send(text_job(title, lines))
 
     def send(self, job: bytes) -> None:
         """Open the transport, write the job, close it; raise PrinterOffline when the printer is not there."""
@@ -226,6 +247,10 @@ class DummyPrinter(ReceiptPrinter):
     def print_receipt(self, receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> None:
         """Append the receipt's ESC/POS job to jobs."""
         self.jobs.append(receipt_job(receipt, width_mm, lang))
+
+    def print_text(self, title: str, lines: list[str]) -> None:
+        """Append the report's ESC/POS job to jobs."""
+        self.jobs.append(text_job(title, lines))
 
     @property
     def output(self) -> bytes:

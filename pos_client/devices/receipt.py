@@ -192,7 +192,7 @@ def layout_receipt(receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> Re
         body += _pair(label["refund_amount"], format_fen(receipt.refund.refund_fen), columns)
     body.append(rule)
 
-    if receipt.member_name or receipt.member_phone:
+    if receipt.member_name or receipt.member_phone or receipt.refund:
         if receipt.member_name:
             body += _pair(label["member"] + sep, mask_name(receipt.member_name), columns)
         if receipt.member_phone:

@@ -56,7 +56,11 @@ class TerminalInfo(MethodView):
     @blp.doc(security=TERMINAL_SECURITY)
     @blp.response(200)
     def get(self):
-        """Who am I: the terminal, its merchant, the alliance and the offline limits."""
+        """Who am I: the terminal, its merchant, the alliance, the offline limits and offline pricing.
+
+        ``offline_pricing`` gives the merchant's earn rate and, per level rank (as the signed card record
+        carries it), the discount its members get here, so a terminal can price a card sale while offline.
+        """
         terminal = require_terminal()
         settings = get_settings()
         merchant = terminal.merchant
@@ -74,6 +78,11 @@ class TerminalInfo(MethodView):
                 "max_sale_fen": settings.offline_max_sale_fen,
                 "max_sales_per_shift": settings.offline_max_sales_per_shift,
                 "max_age_hours": settings.offline_max_age_hours,
+            },
+            # beyond the contract: what a terminal needs to price a sale offline from the signed card record
+            "offline_pricing": {
+                "earn_rate_bp": merchant.earn_rate_bp,
+                "levels": queries.offline_level_discounts(merchant.id),
             },
             "server_time": utcnow().isoformat(),
         }

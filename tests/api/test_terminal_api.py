@@ -125,6 +125,7 @@ def test_terminal_info_has_exactly_the_contract_fields(app, client):
                 "card_read_key": str,
             },
             "offline_limits": {"max_sale_fen": int, "max_sales_per_shift": int, "max_age_hours": int},
+            "offline_pricing": {"earn_rate_bp": int, "levels": list},
             "server_time": ISO_TIME,
         },
     )
@@ -144,6 +145,29 @@ def test_terminal_info_has_exactly_the_contract_fields(app, client):
     other = client.get("/api/v1/terminal", headers=s.world.shop_b.auth).json
     assert other["terminal"]["id"] == s.world.shop_b.terminal.id
     assert other["merchant"]["name"] == "乙店"
+
+
+def test_terminal_info_gives_the_merchants_discount_per_level_rank_for_offline_pricing(app, client):
+    s = scene(app)
+    with app.app_context():
+        shop, gold = s.world.shop_a, s.world.levels["gold"]
+        catalog.set_level_discount(ACTOR, shop.merchant.id, gold.id, gold.min_discount_bp)
+        expected = [
+            {
+                "rank": level.rank,
+                "code": level.code,
+                "name": level.name,
+                "discount_bp": gold.min_discount_bp if level.code == "gold" else level.default_discount_bp,
+            }
+            for level in sorted(s.world.levels.values(), key=lambda level: level.rank)
+        ]
+        earn_rate_bp = shop.merchant.earn_rate_bp
+    pricing = client.get("/api/v1/terminal", headers=s.world.shop_a.auth).json["offline_pricing"]
+    assert pricing == {"earn_rate_bp": earn_rate_bp, "levels": expected}
+    other = client.get("/api/v1/terminal", headers=s.world.shop_b.auth).json["offline_pricing"]
+    assert [level["discount_bp"] for level in other["levels"]] == [
+        level.default_discount_bp for level in sorted(s.world.levels.values(), key=lambda level: level.rank)
+    ]
 
 
 # --- POST /identify --------------------------------------------------------------------------------

@@ -248,3 +248,14 @@ def test_monitor_reports_insert_swap_and_remove(reader, vpcd):
     assert next_event() == ("removed", b"")
     reader.close()
     assert events.empty()
+
+
+def test_a_reader_back_under_another_name_is_found_again(vpcd_slot, virtual_card):
+    # a replugged USB reader often comes back as "... 01 00": the name is resolved once more from the setting
+    card_reader = PcscCardReader(vpcd_slot.reader)
+    try:
+        card_reader.name = "Virtual PCD 99 99"
+        info = card_reader.wait_for_card(5)
+        assert info.uid == virtual_card.uid and card_reader.name == vpcd_slot.reader
+    finally:
+        card_reader.close()

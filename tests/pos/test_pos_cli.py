@@ -27,6 +27,8 @@ def test_register_saves_token_privately_and_status_shows_the_merchant(app, tmp_p
         "token": shop.token,
         "reader": None,
         "printer": "dummy",
+        "paper_mm": 58,
+        "lang": "zh",
     }
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
 

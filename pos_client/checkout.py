@@ -1,0 +1,445 @@
+"""The checkout core, independent of any UI: idle → identified → quoted → committed → printed.
+
+Front ends (Tk window, CLI) call these methods and show ``PosError`` texts; nothing here draws or prints
+to a terminal. A sale is stored in the outbox with its Idempotency-Key before it is sent; the receipt
+prints only after the server recorded the sale or the outbox durably holds it as an offline sale.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+
+from card_layout.record import CardFormatError, verify_record
+from pos_client.devices.card_reader import CardReader, CardReaderError
+from pos_client.devices.member_card import Chip, card_read_body, read_card_blocks, write_card_update
+from pos_client.devices.printer import PrinterError, ReceiptPrinter
+from pos_client.devices.receipt import Receipt
+from pos_client.messages import PosError, ServerRefused, reader_error_key
+from pos_client.money import offline_quote, yuan
+from pos_client.outbox import Outbox
+from pos_client.server_client import ApiError, ServerUnreachable, TerminalClient, new_idempotency_key
+from pos_client.sync import replay
+
+TERMINAL_INFO = "terminal_info"
+LAST_RECEIPT = "last_receipt"
+REDEEM_MAX = "max"
+CARD_WAIT_SECONDS = 10.0
+
+
+class State(Enum):
+    """Where the current checkout stands."""
+
+    IDLE = "idle"
+    IDENTIFIED = "identified"
+    QUOTED = "quoted"
+    COMMITTED = "committed"
+    PRINTED = "printed"
+
+
+@dataclass
+class Member:
+    """The member being served, as the server (or, offline, the signed card record) describes them."""
+
+    display_name: str
+    level_name: str
+    discount_bp: int
+    points_balance: int | None
+    masked_phone: str = ""
+    method: str = "card"
+    token: str | None = None
+    offline: bool = False
+    capture: dict = field(default_factory=dict)  # {"card": {...}} or {"code": "..."}: what an offline sale sends
+    card_written: bool | None = None  # None: nothing to write; True/False: the anti-clone update was (not) written
+    notice: str = ""  # something the cashier should know (card write-back failed, full price offline...)
+
+
+@dataclass
+class Quote:
+    """A priced sale; redemption only online."""
+
+    amount_fen: int
+    discount_fen: int
+    redeem_points: int
+    redeem_value_fen: int
+    payable_fen: int
+    points_to_earn: int
+    max_redeem_points: int
+
+
+@dataclass
+class SaleOutcome:
+    """A committed sale: recorded by the server, queued offline, or stored with its outcome unknown."""
+
+    seq: int
+    status: str  # "approved", "offline", "unknown"
+    receipt: Receipt
+    sale: dict | None = None
+    pending: int = 0
+
+
+class Checkout:
+    """One terminal's checkout: one member and one sale at a time."""
+
+    def __init__(
+        self,
+        client: TerminalClient,
+        outbox: Outbox,
+        printer: ReceiptPrinter | None = None,
+        reader: CardReader | None = None,
+        *,
+        width_mm: int = 58,
+        lang: str = "zh",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.client, self.outbox, self.printer, self.reader = client, outbox, printer, reader
+        self.width_mm, self.lang, self.clock = width_mm, lang, clock
+        self.state = State.IDLE
+        self.member: Member | None = None
+        self.quote_: Quote | None = None
+        self.outcome: SaleOutcome | None = None
+        self.online: bool | None = None
+        self.last_apdus = 0
+        self._info: dict | None = None
+
+    # --- server facts ----------------------------------------------------------------------------
+
+    def refresh(self) -> dict | None:
+        """Fetch (and cache for offline use) who this terminal is; send waiting sales. None when offline."""
+        try:
+            info = self.client.whoami()
+        except ServerUnreachable:
+            self.online = False
+            return None
+        self.online = True
+        self.outbox.put_json(TERMINAL_INFO, info)
+        self._info = info
+        self.sync()
+        return info
+
+    @property
+    def info(self) -> dict | None:
+        """The last terminal info fetched from the server (kept in the outbox for offline start-ups)."""
+        if self._info is None:
+            self._info = self.outbox.get_json(TERMINAL_INFO)
+        return self._info
+
+    def sync(self):
+        """Send the outbox now; returns the SyncResult."""
+        result = replay(self.client, self.outbox)
+        self.online = result.unreachable is None
+        return result
+
+    # --- identify --------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to idle for the next customer."""
+        self.state, self.member, self.quote_, self.outcome = State.IDLE, None, None, None
+
+    def identify_card(self, timeout: float = CARD_WAIT_SECONDS) -> Member:
+        """Wait for a card, read it, identify the member and write the anti-clone update while it is present."""
+        if self.reader is None:
+            raise PosError("reader_missing")
+        info = self._require_info()
+        try:
+            card = self.reader.wait_for_card(timeout)
+            chip = Chip(self.reader, card.uid)
+            blocks = read_card_blocks(chip, base64.b64decode(info["alliance"]["card_read_key"]))
+        except CardReaderError as exc:
+            raise PosError(reader_error_key(exc)) from exc
+        read = card_read_body(card.uid, blocks)
+        try:
+            found = self.client.identify(card=read)
+        except ServerUnreachable:
+            member = self._offline_card_member(info, card.uid, blocks, read)
+        except ApiError as exc:
+            raise ServerRefused(exc.code, exc.message) from exc
+        else:
+            member = self._member(found, capture={"card": read})
+            member.card_written = self._write_back(chip, found.get("card_update"))
+            if member.card_written is False:
+                member.notice = "card_write_failed"
+        self.last_apdus = chip.apdu_count
+        return self._identified(member)
+
+    def identify_code(self, code: str) -> Member:
+        """Identify by a scanned or typed member code or printed card number."""
+        return self._identify_text(code=code.strip())
+
+    def identify_phone(self, phone: str) -> Member:
+        """Identify by mobile number (online only)."""
+        return self._identify_text(phone=phone.strip())
+
+    def _identify_text(self, *, code: str | None = None, phone: str | None = None) -> Member:
+        try:
+            found = self.client.identify(code=code, phone=phone)
+        except ServerUnreachable as exc:
+            self.online = False
+            raise PosError("offline_needs_card") from exc
+        except ApiError as exc:
+            raise ServerRefused(exc.code, exc.message) from exc
+        self.online = True
+        return self._identified(self._member(found, capture={"code": code} if code else {}))
+
+    def _identified(self, member: Member) -> Member:
+        self.member, self.quote_, self.outcome, self.state = member, None, None, State.IDENTIFIED
+        return member
+
+    @staticmethod
+    def _member(found: dict, capture: dict) -> Member:
+        return Member(
+            display_name=found["member"]["display_name"],
+            level_name=found["member"]["level"]["name"],
+            discount_bp=found["discount_bp"],
+            points_balance=found["points_balance"],
+            masked_phone=found["member"].get("masked_phone", ""),
+            method=found["identification"]["method"],
+            token=found["identification"]["token"],
+            capture=capture,
+        )
+
+    def _write_back(self, chip: Chip, card_update: dict | None) -> bool | None:
+        if not card_update:
+            return None
+        try:
+            write_card_update(chip, card_update)
+        except CardReaderError:
+            return False
+        return True
+
+    def _offline_card_member(self, info: dict, uid: bytes, blocks: dict, read: dict) -> Member:
+        self.online = False
+        try:
+            record = verify_record(info["alliance"]["card_public_key"], uid, blocks)
+        except CardFormatError as exc:
+            raise PosError("card_invalid_offline", reason=str(exc)) from exc
+        levels = {level["rank"]: level for level in info.get("offline_pricing", {}).get("levels", [])}
+        level = levels.get(record.level_rank)
+        member = Member(
+            display_name=f"卡号 {record.card_no[-4:]}",
+            level_name=level["name"] if level else "",
+            discount_bp=level["discount_bp"] if level else 10_000,
+            points_balance=None,
+            method="card",
+            offline=True,
+            capture={"card": read},
+        )
+        if level is None:
+            member.notice = "level_unknown_offline"
+        return member
+
+    # --- quote -----------------------------------------------------------------------------------
+
+    def quote(self, amount_fen: int, redeem: int | str = 0) -> Quote:
+        """Price the sale; ``redeem`` is a number of points or REDEEM_MAX. Offline: no redemption."""
+        member = self._require_member()
+        self._require_open_sale()
+        if member.offline:
+            if redeem:
+                raise PosError("redeem_offline")
+            self._check_offline_caps(amount_fen)
+            pricing = self.info.get("offline_pricing", {})
+            estimate = offline_quote(
+                amount_fen, member.discount_bp, pricing.get("earn_rate_bp", 0), self.info["alliance"]["point_value_fen"]
+            )
+            quote = Quote(amount_fen, estimate.discount_fen, 0, 0, estimate.payable_fen, estimate.points_to_earn, 0)
+        elif not redeem and "earn_rate_bp" in self.info.get("offline_pricing", {}):
+            # Without redemption the price needs nothing but the member's discount, which identify gave:
+            # priced here with the server's rounding (saves a round trip per tap); the sale is the record.
+            pricing, info = self.info["offline_pricing"], self.info
+            local = offline_quote(
+                amount_fen, member.discount_bp, pricing["earn_rate_bp"], info["alliance"]["point_value_fen"]
+            )
+            quote = Quote(amount_fen, local.discount_fen, 0, 0, local.payable_fen, local.points_to_earn, 0)
+        else:
+            try:
+                priced = self.client.quote(member.token, amount_fen, 0)
+                if redeem:
+                    points = priced["max_redeem_points"] if redeem == REDEEM_MAX else int(redeem)
+                    priced = self.client.quote(member.token, amount_fen, points)
+            except ServerUnreachable as exc:
+                self.online = False
+                raise PosError("server_unreachable", reason=exc.reason) from exc
+            except ApiError as exc:
+                raise ServerRefused(exc.code, exc.message) from exc
+            quote = Quote(**{name: priced[name] for name in Quote.__dataclass_fields__})
+        self.quote_, self.state = quote, State.QUOTED
+        return quote
+
+    def _check_offline_caps(self, amount_fen: int) -> None:
+        limits = self._require_info()["offline_limits"]
+        if amount_fen > limits["max_sale_fen"]:
+            raise PosError("offline_over_sale_cap", limit=yuan(limits["max_sale_fen"]))
+        if self.outbox.offline_sales_in_shift() >= limits["max_sales_per_shift"]:
+            raise PosError("offline_over_shift_cap", limit=limits["max_sales_per_shift"])
+        oldest = self.outbox.oldest_pending_offline()
+        if oldest is not None and self.clock() - oldest > timedelta(hours=limits["max_age_hours"]):
+            raise PosError("offline_too_old", hours=limits["max_age_hours"])
+
+    # --- commit and print ------------------------------------------------------------------------
+
+    def commit(self) -> SaleOutcome:
+        """Store the sale in the outbox, then send it (after any older waiting sales)."""
+        member, quote = self._require_member(), self.quote_
+        self._require_open_sale()
+        if quote is None or self.state is not State.QUOTED:
+            raise PosError("no_quote")
+        now = self.clock()
+        client_sale_id = str(uuid.uuid4())
+        key = new_idempotency_key()
+        common = {"amount_fen": quote.amount_fen, "client_sale_id": client_sale_id, "occurred_at": now.isoformat()}
+        offline_body = {**common, "redeem_points": 0, "offline": True, "card_update_written": None, **member.capture}
+        if member.offline:
+            body, fallback = offline_body, None
+        else:
+            body = {
+                **common,
+                "identification_token": member.token,
+                "redeem_points": quote.redeem_points,
+                "offline": False,
+                "card_update_written": member.card_written,
+            }
+            # Without points redeemed, a sale whose token expired before it reached the server is sent offline.
+            fallback = offline_body if member.capture and not quote.redeem_points else None
+        receipt = self._receipt(member, quote, now, offline=member.offline)
+        seq = self.outbox.add_sale(key, client_sale_id, body, offline=member.offline, fallback=fallback)
+        self.state = State.COMMITTED
+        if member.offline:
+            outcome = SaleOutcome(seq, "offline", receipt, pending=self.outbox.pending_count())
+        else:
+            printed: dict = {}
+
+            def receipt_for(sent, response):
+                if sent.seq != seq:
+                    return None
+                printed["receipt"] = self._receipt_of_sale(member, response["sale"], now)
+                return _receipt_json(printed["receipt"])
+
+            result = replay(
+                self.client, self.outbox, until_seq=seq, receipt_for=receipt_for, last_receipt_key=LAST_RECEIPT
+            )
+            sale = self.outbox.sale(seq)
+            if sale.state == "sent":
+                self.online = True
+                sold = sale.response["sale"]
+                outcome = SaleOutcome(seq, "approved", printed["receipt"], sale=sold, pending=result.remaining)
+            elif sale.state == "failed":
+                self.state = State.QUOTED
+                code, _, message = (sale.error or "").partition(": ")
+                raise ServerRefused(code, message)
+            else:
+                self.online = False
+                receipt = self._receipt(member, quote, now, offline=True)
+                outcome = SaleOutcome(seq, "unknown", receipt, pending=result.remaining)
+        if outcome.status != "approved" and not quote.redeem_points:  # approved: kept with the server's answer
+            self.outbox.keep_receipt(seq, _receipt_json(outcome.receipt), LAST_RECEIPT)
+        self.outcome = outcome
+        return outcome
+
+    def print_receipt(self) -> None:
+        """Print the committed sale's receipt; PosError (sale kept) when the printer fails."""
+        if self.outcome is None:
+            raise PosError("nothing_to_reprint")
+        if self.outcome.status == "unknown" and self.outcome.receipt.redeem_points:
+            # points spent on an unconfirmed sale may yet be refused: no receipt may promise them
+            raise PosError("outcome_unknown_redeem")
+        self._print(self.outcome.receipt)
+        self.state = State.PRINTED
+
+    def reprint(self) -> Receipt:
+        """Print the last receipt again."""
+        stored = self.outbox.get_json(LAST_RECEIPT)
+        if stored is None:
+            raise PosError("nothing_to_reprint")
+        receipt = receipt_from_json(stored)
+        self._print(receipt)
+        return receipt
+
+    def _print(self, receipt: Receipt) -> None:
+        if self.printer is None:
+            return
+        try:
+            self.printer.print_receipt(receipt, self.width_mm, self.lang)
+        except PrinterError as exc:
+            raise PosError("printer_offline", reason=str(exc)) from exc
+
+    def _receipt(self, member: Member, quote: Quote, when: datetime, *, offline: bool) -> Receipt:
+        info = self.info or {}
+        return Receipt(
+            merchant_name=info.get("merchant", {}).get("name", ""),
+            merchant_address=info.get("merchant", {}).get("address", ""),
+            terminal_name=info.get("terminal", {}).get("name", ""),
+            receipt_no="离线" if offline else "",
+            time=when.astimezone(),
+            amount_fen=quote.amount_fen,
+            discount_fen=quote.discount_fen,
+            redeem_points=quote.redeem_points,
+            redeem_value_fen=quote.redeem_value_fen,
+            payable_fen=quote.payable_fen,
+            points_earned=quote.points_to_earn,
+            points_balance=None,
+            level_name=member.level_name,
+            member_name=member.display_name,
+            member_phone=member.masked_phone,
+            offline=offline,
+        )
+
+    def _receipt_of_sale(self, member: Member, sale: dict, when: datetime) -> Receipt:
+        info = self.info or {}
+        return Receipt(
+            merchant_name=info.get("merchant", {}).get("name", ""),
+            merchant_address=info.get("merchant", {}).get("address", ""),
+            terminal_name=info.get("terminal", {}).get("name", ""),
+            receipt_no=sale["receipt_no"],
+            time=when.astimezone(),
+            amount_fen=sale["amount_fen"],
+            discount_fen=sale["discount_fen"],
+            redeem_points=sale["redeem_points"],
+            redeem_value_fen=sale["redeem_value_fen"],
+            payable_fen=sale["payable_fen"],
+            points_earned=sale["points_earned"],
+            points_balance=sale["points_balance"],
+            level_name=sale["level"]["name"],
+            member_name=member.display_name,
+            member_phone=member.masked_phone,
+            ereceipt_url=f"{self.client.base_url}/m/sales/{sale['id']}",
+        )
+
+    def _require_open_sale(self) -> None:
+        # One identification is one sale: charging again needs the member identified again.
+        if self.state in (State.COMMITTED, State.PRINTED):
+            raise PosError("sale_already_done")
+
+    def _require_member(self) -> Member:
+        if self.member is None:
+            raise PosError("no_member")
+        return self.member
+
+    def _require_info(self) -> dict:
+        info = self.info
+        if info is None:
+            info = self.refresh()
+        if info is None:
+            raise PosError("offline_no_info")
+        return info
+
+
+def _receipt_json(receipt: Receipt) -> dict:
+    data = asdict(receipt)
+    data["time"] = receipt.time.isoformat()
+    return data
+
+
+def receipt_from_json(data: dict) -> Receipt:
+    """A receipt stored by the outbox."""
+    from pos_client.devices.receipt import RefundInfo
+
+    values = dict(data)
+    values["time"] = datetime.fromisoformat(values["time"])
+    if values.get("refund"):
+        values["refund"] = RefundInfo(**values["refund"])
+    return Receipt(**values)

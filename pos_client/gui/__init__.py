@@ -1,0 +1,1 @@
+"""The Tk cashier window."""

@@ -1,0 +1,430 @@
+"""The Tk cashier window: big keys, amount pad, member panel, redemption, device and outbox status.
+
+Every server or card call runs on a worker thread; results come back to the Tk thread through
+``after`` so the window never freezes while the server is slow or the reader waits for a card.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import tkinter as tk
+from collections.abc import Callable
+from pathlib import Path
+from tkinter import font as tkfont
+
+from pos_client.checkout import REDEEM_MAX, Checkout
+from pos_client.config import PosConfig
+from pos_client.devices.card_reader import CardReaderError
+from pos_client.devices.scanner import KeyboardWedgeScanner, Scanned
+from pos_client.gui.amount_pad import amount_after_key
+from pos_client.gui.labels import LABELS
+from pos_client.messages import PosError, reader_error_key, text
+from pos_client.money import AmountError, discount_text, parse_amount, yuan
+from pos_client.refunds import refund_by_receipt
+from pos_client.shift_report import close_shift
+from pos_client.terminal import build_checkout, open_reader
+
+WINDOW_CLASS = "alliance-pos"
+POLL_MS = 50
+SCANNER_FLUSH_MS = 20
+SYNC_EVERY_MS = 30_000
+BIG = ("Noto Sans CJK SC", 15)
+HUGE = ("Noto Sans CJK SC", 24, "bold")
+
+
+class CashierWindow:
+    """The cashier's window over one Checkout."""
+
+    def __init__(self, root: tk.Tk, checkout: Checkout, lang: str = "zh", reader_factory: Callable | None = None):
+        self.root, self.core, self.lang = root, checkout, lang
+        self.reader_factory = reader_factory
+        self.label = LABELS[lang]
+        self.scanner = KeyboardWedgeScanner()
+        self._key_clock = (0.0, time.monotonic())  # (X event time of the last key in s, monotonic then)
+        self.results: queue.Queue = queue.Queue()
+        self._jobs: queue.Queue = queue.Queue()
+        self._jobs_waiting = 0
+        self._charging = False
+        self.busy = False
+        threading.Thread(target=self._work, name="cashier worker", daemon=True).start()
+        self.amount = tk.StringVar(value="")
+        self.code = tk.StringVar(value="")
+        self.redeem_mode = tk.StringVar(value="none")
+        self.redeem_points = tk.StringVar(value="")
+        self.message = tk.StringVar(value="")
+        self.member_text = tk.StringVar(value=self.label["no_member"])
+        self.quote_text = tk.StringVar(value="")
+        self.status_text = tk.StringVar(value="")
+        self.reader_state = "none" if checkout.reader is None and reader_factory is None else "ok"
+        self.printer_state = "ok" if checkout.printer is not None else "none"
+        root.title(self.label["title"])
+        root.geometry("1024x760")
+        tkfont.nametofont("TkDefaultFont").configure(size=16)
+        self._build()
+        self._bind_keys()
+        self.root.after(POLL_MS, self._poll)
+        self.root.after(SCANNER_FLUSH_MS, self._flush_scanner)
+        self.run_in_background(self._start_up, self._started)
+
+    # --- layout ----------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        label = self.label
+        status = tk.Label(self.root, textvariable=self.status_text, anchor="w", font=BIG, bg="#eeeeee")
+        status.pack(fill="x")
+        body = tk.Frame(self.root)
+        body.pack(fill="both", expand=True, padx=10, pady=10)
+        left = tk.Frame(body)
+        left.pack(side="left", fill="both", expand=True)
+        right = tk.Frame(body)
+        right.pack(side="right", fill="y")
+
+        member = tk.LabelFrame(left, text=label["member"], font=BIG)
+        member.pack(fill="x")
+        tk.Label(member, textvariable=self.member_text, font=BIG, justify="left", anchor="w").pack(fill="x")
+        ident = tk.Frame(member)
+        ident.pack(fill="x", pady=5)
+        self.card_button = tk.Button(ident, text=label["tap_card"], font=BIG, command=self.tap_card, height=2)
+        self.card_button.pack(side="left", padx=4)
+        tk.Label(ident, text=label["code"], font=BIG).pack(side="left")
+        self.code_entry = tk.Entry(ident, textvariable=self.code, font=BIG, width=16)
+        self.code_entry.pack(side="left", padx=4)
+        self.code_entry.bind("<Return>", lambda event: self.identify_code())
+        tk.Button(ident, text=label["phone"], font=BIG, command=self.identify_phone, height=2).pack(side="left")
+
+        amount = tk.LabelFrame(left, text=label["amount"], font=BIG)
+        amount.pack(fill="x", pady=10)
+        self.amount_display = tk.Label(amount, textvariable=self.amount, font=HUGE, anchor="e", bg="white")
+        self.amount_display.pack(fill="x")
+        tk.Label(amount, textvariable=self.quote_text, font=BIG, anchor="w", justify="left").pack(fill="x")
+
+        redeem = tk.LabelFrame(left, text=label["redeem"], font=BIG)
+        redeem.pack(fill="x")
+        for value, key in (("none", "redeem_none"), ("max", "redeem_max"), ("some", "redeem_some")):
+            tk.Radiobutton(redeem, text=label[key], variable=self.redeem_mode, value=value, font=BIG).pack(side="left")
+        tk.Entry(redeem, textvariable=self.redeem_points, font=BIG, width=8).pack(side="left")
+
+        self.message_label = tk.Label(left, textvariable=self.message, font=BIG, wraplength=560, justify="left")
+        self.message_label.pack(fill="x", pady=10)
+
+        pad = tk.Frame(right)
+        pad.pack()
+        keys = ["7", "8", "9", "4", "5", "6", "1", "2", "3", "0", ".", "←"]
+        for index, key in enumerate(keys):
+            button = tk.Button(pad, text=key, font=HUGE, width=3, height=1, command=lambda k=key: self.press(k))
+            button.grid(row=index // 3, column=index % 3, padx=3, pady=3)
+        tk.Button(pad, text=label["clear"], font=BIG, command=lambda: self.press("C")).grid(
+            row=4, column=0, columnspan=3, sticky="ew"
+        )
+        actions = tk.Frame(right)
+        actions.pack(fill="x", pady=10)
+        self.pay_button = tk.Button(actions, text=label["pay"], font=HUGE, bg="#2e7d32", fg="white", command=self.pay)
+        self.pay_button.pack(fill="x", pady=3)
+        for key, command in (
+            ("quote", self.price),
+            ("reprint", self.reprint),
+            ("refund", self.refund),
+            ("sync", self.sync),
+            ("shift", self.close_shift),
+            ("next", self.next_customer),
+        ):
+            tk.Button(actions, text=label[key], font=BIG, command=command).pack(fill="x", pady=2)
+
+    def _bind_keys(self) -> None:
+        root = self.root
+        root.bind("<F2>", lambda event: self.tap_card())
+        root.bind("<F3>", lambda event: self.identify_phone())
+        root.bind("<F4>", lambda event: self.price())
+        root.bind("<F5>", lambda event: self.pay())
+        root.bind("<F7>", lambda event: self.refund())
+        root.bind("<F8>", lambda event: self.reprint())
+        root.bind("<F9>", lambda event: self.sync())
+        root.bind("<F10>", lambda event: self.close_shift())
+        root.bind("<Escape>", lambda event: self.next_customer())
+        # keys typed outside the entry fields: the amount, or a code when a wedge scanner typed them
+        root.bind("<Key>", self._key)
+
+    def _key(self, event) -> None:
+        """Keys outside the entry fields: a wedge scanner's fast burst is a code, anything else is typing."""
+        if isinstance(event.widget, tk.Entry):
+            return
+        if event.keysym == "BackSpace":
+            self._handle_keys(self.scanner.flush(float("inf")))
+            self.press("←")
+            return
+        char = "\r" if event.keysym in ("Return", "KP_Enter") else event.char
+        if not char:
+            return
+        now = event.time / 1000
+        self._key_clock = (now, time.monotonic())
+        self._handle_keys(self.scanner.feed(char, now))
+
+    def _flush_scanner(self) -> None:
+        event_time, seen_at = self._key_clock
+        self._handle_keys(self.scanner.flush(event_time + time.monotonic() - seen_at))
+        self.root.after(SCANNER_FLUSH_MS, self._flush_scanner)
+
+    def _handle_keys(self, events) -> None:
+        for event in events:
+            if isinstance(event, Scanned):
+                self.identify_code(event.text)
+                continue
+            for char in event.text:
+                if char == "\n":
+                    self.price()
+                elif char in "0123456789.":
+                    self.press(char)
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def press(self, key: str) -> None:
+        """One key of the amount pad."""
+        self.amount.set(amount_after_key(self.amount.get(), key))
+
+    def tap_card(self) -> None:
+        """Wait for a card on the reader and identify its member."""
+        if self.core.reader is None and self.reader_factory is not None:
+            try:
+                self.core.reader = self.reader_factory()
+            except CardReaderError as exc:
+                self.reader_state = "fault"
+                self._show_error(text(reader_error_key(exc), self.lang))
+                return
+        self.message.set(self.label["waiting_card"])
+        self.run_in_background(self.core.identify_card, self._identified)
+
+    def identify_code(self, scanned: str | None = None) -> None:
+        """Identify by a scanned member code or card number, or the one typed into the code field."""
+        code = (scanned or self.code.get()).strip()
+        if code:
+            self.run_in_background(lambda: self.core.identify_code(code), self._identified)
+
+    def identify_phone(self) -> None:
+        """Identify by the phone number typed into the code field."""
+        phone = self.code.get().strip()
+        if phone:
+            self.run_in_background(lambda: self.core.identify_phone(phone), self._identified)
+
+    def _sale_inputs(self) -> tuple[int, int | str] | None:
+        """The amount in fen and the redemption chosen, or None after telling the cashier what is wrong."""
+        self._handle_keys(self.scanner.flush(float("inf")))  # keys typed just before the shortcut count
+        try:
+            amount_fen = parse_amount(self.amount.get())
+        except AmountError as exc:
+            self._show_error(str(exc) if self.lang == "zh" else text("amount_invalid", self.lang))
+            return None
+        mode = self.redeem_mode.get()
+        if mode == "max":
+            return amount_fen, REDEEM_MAX
+        if mode == "some":
+            points = self.redeem_points.get().strip()
+            if not points.isdigit() or int(points) <= 0:
+                self._show_error(text("redeem_points_invalid", self.lang))
+                return None
+            return amount_fen, int(points)
+        return amount_fen, 0
+
+    def price(self) -> None:
+        """Price the sale for the member."""
+        inputs = self._sale_inputs()
+        if inputs is not None:
+            amount_fen, redeem = inputs
+            self.run_in_background(lambda: self.core.quote(amount_fen, redeem), self._priced)
+
+    def pay(self) -> None:
+        """Price, commit and print (a second press while charging is ignored)."""
+        inputs = self._sale_inputs()
+        if inputs is None:
+            return
+        amount_fen, redeem = inputs
+
+        def work():
+            self.core.quote(amount_fen, redeem)
+            outcome = self.core.commit()
+            try:
+                self.core.print_receipt()
+            except PosError as exc:
+                return outcome, exc
+            return outcome, None
+
+        self.run_in_background(work, self._paid, exclusive=True)
+
+    def refund(self) -> None:
+        """Refund the sale whose receipt number is in the code field: the amount typed, or all that is left."""
+        receipt_no = self.code.get().strip()
+        if not receipt_no:
+            self._show_error(self.label["refund_how"])
+            return
+        self._handle_keys(self.scanner.flush(float("inf")))
+        amount_fen = None
+        if self.amount.get():
+            try:
+                amount_fen = parse_amount(self.amount.get())
+            except AmountError as exc:
+                self._show_error(str(exc) if self.lang == "zh" else text("amount_invalid", self.lang))
+                return
+        self.run_in_background(
+            lambda: refund_by_receipt(self.core, receipt_no, amount_fen), self._refunded, exclusive=True
+        )
+
+    def _refunded(self, result) -> None:
+        refund, _ = result
+        self.code.set("")
+        self.amount.set("")
+        self._info(self.label["refunded"].format(amount=yuan(refund["amount_fen"]), balance=refund["points_balance"]))
+
+    def reprint(self) -> None:
+        """Print the last receipt again."""
+        self.run_in_background(self.core.reprint, lambda receipt: self._info(self.label["reprinted"]))
+
+    def sync(self) -> None:
+        """Send the waiting sales now."""
+        self.run_in_background(self.core.sync, self._synced)
+
+    def close_shift(self) -> None:
+        """Print the shift report and start a new shift."""
+        self.run_in_background(lambda: close_shift(self.core), lambda _: self._info(self.label["shift_done"]))
+
+    def next_customer(self) -> None:
+        """Clear everything for the next customer (the core resets after any job still running)."""
+        self.run_in_background(self.core.reset, lambda _: None)
+        self.amount.set("")
+        self.code.set("")
+        self.redeem_mode.set("none")
+        self.redeem_points.set("")
+        self.member_text.set(self.label["no_member"])
+        self.quote_text.set("")
+        self.message.set("")
+        self._refresh_status()
+
+    # --- results (Tk thread) ---------------------------------------------------------------------
+
+    def _started(self, _info) -> None:
+        self._refresh_status()
+
+    def _identified(self, member) -> None:
+        label = self.label
+        points = label["unknown"] if member.points_balance is None else str(member.points_balance)
+        discount = discount_text(member.discount_bp, self.lang)
+        lines = [
+            f"{label['name']}: {member.display_name}  {member.masked_phone}",
+            f"{label['level']}: {member.level_name}   {label['discount']}: {discount}",
+            f"{label['points']}: {points}" + (f"   {label['offline_member']}" if member.offline else ""),
+        ]
+        self.member_text.set("\n".join(lines))
+        self.code.set("")
+        self.message.set(text(member.notice, self.lang) if member.notice else "")
+        self._refresh_status()
+
+    def _priced(self, quote) -> None:
+        label = self.label
+        self.quote_text.set(
+            f"{label['discount']} -{yuan(quote.discount_fen)}   {label['redeem']} {quote.redeem_points} "
+            f"(-{yuan(quote.redeem_value_fen)})\n{label['payable']} {yuan(quote.payable_fen)}   "
+            f"{label['points_to_earn']} +{quote.points_to_earn}"
+        )
+        self.message.set("")
+
+    def _paid(self, result) -> None:
+        outcome, print_error = result
+        self._priced(self.core.quote_)
+        receipt = outcome.receipt
+        if outcome.status == "approved":
+            done = text("sale_done", self.lang, receipt_no=receipt.receipt_no)
+        elif outcome.status == "offline":
+            done = text("sale_offline_done", self.lang, pending=outcome.pending)
+        else:
+            done = text("outcome_unknown", self.lang)
+        if print_error is not None:
+            self.printer_state = "fault"
+            done += "\n" + print_error.text(self.lang)
+        else:
+            self.printer_state = "ok" if self.core.printer is not None else "none"
+        self.message.set(done)
+        self.message_label.configure(fg="#1b5e20" if outcome.status == "approved" and not print_error else "#b00000")
+        self._refresh_status()
+
+    def _synced(self, result) -> None:
+        self._info(self.label["synced"].format(sent=len(result.sent), remaining=result.remaining))
+
+    def _info(self, message: str) -> None:
+        self.message_label.configure(fg="#1b5e20")
+        self.message.set(message)
+        self._refresh_status()
+
+    def _show_error(self, message: str) -> None:
+        self.message_label.configure(fg="#b00000")
+        self.message.set(message)
+        self._refresh_status()
+
+    def _refresh_status(self) -> None:
+        label = self.label
+        server = {True: label["online"], False: label["offline"], None: label["unknown"]}[self.core.online]
+        self.status_text.set(
+            f"  {label['server']}: {server}    {label['outbox']}: {self.core.outbox.pending_count()}    "
+            f"{label['reader']}: {label[self.reader_state]}    {label['printer']}: {label[self.printer_state]}"
+        )
+
+    # --- background work -------------------------------------------------------------------------
+
+    def _start_up(self):
+        return self.core.refresh()
+
+    def run_in_background(self, work: Callable, done: Callable, *, exclusive: bool = False) -> None:
+        """Queue ``work`` for the worker thread and ``done(result)`` for the Tk thread (errors become messages).
+
+        Jobs run one at a time in order, so a scan or a charge during a slow request is not lost; an
+        ``exclusive`` job (charging) is ignored while another one waits or runs, so a double press charges once.
+        """
+        if exclusive:
+            if self._charging:
+                return
+            self._charging = True
+        self.busy = True
+        self._jobs_waiting += 1
+        self._jobs.put((work, done, exclusive))
+
+    def _work(self) -> None:
+        while True:
+            work, done, exclusive = self._jobs.get()
+            try:
+                self.results.put((done, work(), None, exclusive))
+            except Exception as exc:  # every failure is shown to the cashier, none kills the window
+                self.results.put((done, None, exc, exclusive))
+
+    def _poll(self) -> None:
+        try:
+            while True:
+                done, result, error, exclusive = self.results.get_nowait()
+                self._jobs_waiting -= 1
+                if exclusive:
+                    self._charging = False
+                self.busy = self._jobs_waiting > 0
+                if error is None:
+                    done(result)
+                elif isinstance(error, PosError):
+                    if error.key in ("reader_missing", "reader_service"):
+                        self.reader_state = "fault"
+                    self._show_error(error.text(self.lang))
+                else:
+                    self._show_error(str(error))
+        except queue.Empty:
+            pass
+        self.root.after(POLL_MS, self._poll)
+
+
+def run(config: PosConfig, config_path: Path) -> None:
+    """Open the cashier window for this terminal and run until it is closed."""
+    checkout = build_checkout(config, config_path)
+    root = tk.Tk(className=WINDOW_CLASS)
+    window = CashierWindow(root, checkout, config.lang, reader_factory=lambda: open_reader(config.reader))
+
+    def sync_now_and_then():
+        if not window.busy and checkout.outbox.pending_count():
+            window.sync()
+        root.after(SYNC_EVERY_MS, sync_now_and_then)
+
+    root.after(SYNC_EVERY_MS, sync_now_and_then)
+    root.mainloop()

@@ -1,0 +1,198 @@
+"""Helpers for POS tests: a server the test can stop and start on a fixed port, holding requests on demand."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from pos_client.config import PosConfig
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Gate:
+    """What the front server does with POST /sales: forward it, hold it before (or after) the real server."""
+
+    hold_before: threading.Event = field(default_factory=threading.Event)
+    hold_after: threading.Event = field(default_factory=threading.Event)
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    sales_seen: list[dict] = field(default_factory=list)
+
+
+class FrontServer:
+    """An HTTP front for the real server on a fixed port, which the test can take down and bring back.
+
+    ``stop()`` closes the port (the POS sees connection refused: offline); ``start()`` opens it again.
+    A gate holds POST /sales before forwarding it or after the real server answered, so a test can kill
+    the POS at exactly that moment.
+    """
+
+    def __init__(self, upstream: str):
+        self.upstream, self.port, self.gate = upstream, free_port(), Gate()
+        self._server = None
+        self._thread: threading.Thread | None = None
+        self._session = requests.Session()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = make_server("127.0.0.1", self.port, self._app, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self.gate.release.set()
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=10)
+            self._server = None
+            self.gate.release.clear()
+
+    def _app(self, environ, start_response):
+        request = Request(environ)
+        body = request.get_data()
+        is_sale = request.method == "POST" and request.path == "/api/v1/sales"
+        if is_sale:
+            self.gate.sales_seen.append(json.loads(body))
+        if is_sale and self.gate.hold_before.is_set():
+            self.gate.held.set()
+            self.gate.release.wait(60)
+            return Response("held", status=503)(environ, start_response)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        answer = self._session.request(
+            request.method, self.upstream + request.full_path.rstrip("?"), data=body, headers=headers, timeout=30
+        )
+        if is_sale and self.gate.hold_after.is_set():
+            self.gate.held.set()
+            self.gate.release.wait(60)
+            return Response("held", status=503)(environ, start_response)
+        response = Response(answer.content, status=answer.status_code, content_type=answer.headers.get("Content-Type"))
+        return response(environ, start_response)
+
+
+def write_config(tmp_path: Path, url: str, token: str, printer: str = "dummy", reader: str | None = None) -> Path:
+    """A registered terminal's configuration file; returns its path (the outbox goes beside it)."""
+    path = tmp_path / "pos" / "config.json"
+    PosConfig(server_url=url, token=token, printer=printer, reader=reader).save(path)
+    return path
+
+
+def wait_until(predicate, timeout: float = 15.0, interval: float = 0.02) -> None:
+    """Poll ``predicate`` until it is true; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(interval)
+
+
+class TcpPrinter:
+    """A raw-TCP receipt 'printer' on a free local port keeping the bytes of every job (one per connection)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.jobs: list[bytes] = []
+        self._stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def spec(self) -> str:
+        return f"network:127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stop:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return
+            with connection:
+                chunks = []
+                while chunk := connection.recv(4096):
+                    chunks.append(chunk)
+                self.jobs.append(b"".join(chunks))
+
+    def close(self) -> None:
+        self._stop = True
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the accept() of the serving thread
+        self.server.close()
+
+
+def printed_text_and_qr(job: bytes) -> tuple[str, list[str]]:
+    """The GB18030 text of an ESC/POS job and the QR payloads it asks the printer to draw."""
+    from tests.pos.test_printer import parse_job
+
+    text, _, codes = parse_job(job)
+    stored = [code[3:].decode() for code in codes if code[:3] == b"1P0"]  # GS ( k <fn 80>: store the QR data
+    return text.decode("gb18030"), stored
+
+
+def decode_qr_image(payload: str) -> str:
+    """Draw ``payload`` as the printer would (a QR code) and read it back with zxing-cpp."""
+    import segno
+    import zxingcpp
+    from PIL import Image
+
+    path = Path(__import__("tempfile").mkdtemp()) / "qr.png"
+    segno.make_qr(payload).save(path, scale=6, border=4)
+    results = zxingcpp.read_barcodes(Image.open(path))
+    assert results, "no QR code found in the rendered image"
+    return results[0].text
+
+
+_xvfb: dict = {}
+
+
+def xvfb_display() -> str:
+    """DISPLAY of an Xvfb server started once per test process (on a free display number) and set in the
+    environment; it lives until the process ends, because Tk keeps its X connection and exits the whole
+    process when that server goes away."""
+    import atexit
+    import os
+    import shutil
+    import subprocess
+
+    from tests.resources import unavailable
+
+    if "display" in _xvfb:
+        os.environ["DISPLAY"] = _xvfb["display"]
+        return _xvfb["display"]
+    if shutil.which("Xvfb") is None:
+        unavailable("Xvfb is not installed (apt-get install xvfb)")
+    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    process = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists():
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            unavailable("Xvfb did not start")
+        time.sleep(0.05)
+    atexit.register(process.terminate)
+    _xvfb["display"] = os.environ["DISPLAY"] = f":{number}"
+    return _xvfb["display"]

@@ -1,0 +1,251 @@
+"""The Tk cashier window under Xvfb, driven through a whole sale with key events; a screenshot is kept."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pos_client.checkout import Checkout
+from pos_client.config import PosConfig
+from pos_client.devices.printer import open_printer
+from pos_client.outbox import Outbox
+from pos_client.terminal import terminal_client
+from server.services import catalog
+from tests.builders import ACTOR, make_member, make_world
+from tests.live_server import live_server
+from tests.pos.pos_helpers import (
+    FrontServer,
+    TcpPrinter,
+    printed_text_and_qr,
+    wait_until,
+    write_config,
+    xvfb_display,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def display():
+    """The test process's Xvfb server (started on first use); its DISPLAY value."""
+    return xvfb_display()
+
+
+def pump(root, until, timeout: float = 15.0) -> None:
+    """Run the Tk event loop until ``until()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, "the window did not get there in time"
+        root.update()
+        time.sleep(0.01)
+
+
+def key(root, widget, keysym: str, at_ms: int = 0) -> None:
+    """One key press on ``widget`` with the X event time ``at_ms`` (what tells a scanner from a person)."""
+    widget.focus_force()
+    widget.event_generate("<KeyPress>", keysym=keysym, when="tail", time=at_ms)
+    root.update()
+
+
+KEYSYMS = {".": "period"}
+
+
+def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
+    import tkinter as tk
+
+    from pos_client.gui.app import CashierWindow
+
+    with app.app_context():
+        world = make_world()
+        catalog.set_level_discount(ACTOR, world.shop_a.merchant.id, world.levels["normal"].id, 9000)
+        _, card = make_member(points=300, name="李小红")
+        token, card_no = world.shop_a.token, card.card_no
+    printer = TcpPrinter()
+    with live_server(app) as url:
+        front = FrontServer(url)
+        front.start()
+        config = write_config(tmp_path, front.url, token, printer=printer.spec)
+        core = Checkout(
+            terminal_client(PosConfig.load(config)), Outbox(PosConfig.outbox_path(config)), open_printer(printer.spec)
+        )
+        root = tk.Tk()
+        window = CashierWindow(root, core)
+        pump(root, lambda: "在线" in window.status_text.get())
+        assert "待上传: 0" in window.status_text.get()
+        pad = window.amount_display
+
+        # the wedge scanner types the card number 5 ms a key and presses Enter: a scan, not an amount
+        clock = 1_000_000
+        for index, digit in enumerate(card_no):
+            key(root, pad, digit, clock + 5 * index)
+        key(root, pad, "Return", clock + 5 * len(card_no))
+        pump(root, lambda: "李小红" in window.member_text.get())
+        assert "9折" in window.member_text.get() and "300" in window.member_text.get()
+        assert window.amount.get() == ""
+
+        # the cashier types 88.80 (a key every 200 ms), chooses maximum redemption and presses F5
+        clock += 10_000
+        for index, char in enumerate("88.80"):
+            key(root, pad, KEYSYMS.get(char, char), clock + 200 * index)
+        pump(root, lambda: window.amount.get() == "88.80")
+        window.redeem_mode.set("max")
+        key(root, pad, "F5")
+        key(root, pad, "F5")  # pressed twice: charged once
+        pump(root, lambda: "交易成功" in window.message.get())
+        pump(root, lambda: len(printer.jobs) == 1)
+        receipt_no = window.message.get().split()[-1]
+        assert core.outbox.pending_count() == 0 and len(core.outbox.shift_sales(1)) == 1
+        text = printed_text_and_qr(printer.jobs[0])[0]
+        assert "甲店" in text and "88.80" in text and "-8.88" in text and receipt_no in text
+        assert "应付 76.92" in window.quote_text.get()
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "pos-cashier-window.png"
+        subprocess.run(["import", "-display", display, "-window", "root", str(shot)], check=True, timeout=30)
+        assert shot.stat().st_size > 10_000
+
+        key(root, pad, "F5")  # the same member again without identifying: refused
+        pump(root, lambda: "本单已完成" in window.message.get())
+        assert len(core.outbox.shift_sales(1)) == 1
+
+        # a refund of 10.00 by receipt number: typed into the code field and the amount, then F7
+        key(root, pad, "Escape")
+        window.code.set(receipt_no)
+        for index, char in enumerate("10"):
+            key(root, pad, char, clock + 60_000 + 200 * index)
+        pump(root, lambda: window.amount.get() == "10")
+        key(root, pad, "F7")
+        pump(root, lambda: "已退款 10.00 元" in window.message.get())
+        pump(root, lambda: len(printer.jobs) == 2)
+        assert "退款凭证" in printed_text_and_qr(printer.jobs[1])[0]
+
+        # Esc clears for the next customer; the printer fails: the sale stands and the cashier is told
+        key(root, pad, "Escape")
+        assert window.amount.get() == "" and window.member_text.get() == "未识别会员"
+        printer.close()
+        window.code.set(card_no)
+        window.identify_code()
+        pump(root, lambda: "李小红" in window.member_text.get())
+        window.amount.set("10")
+        key(root, pad, "F5")
+        pump(root, lambda: "打印机无法打印" in window.message.get())
+        assert "交易已完成" in window.message.get() and "打印机: 故障" in window.status_text.get()
+
+        # the server goes away: codes are refused offline with a clear message, the status says offline
+        key(root, pad, "Escape")
+        front.stop()
+        window.code.set(card_no)
+        window.identify_code()
+        pump(root, lambda: "离线状态只能刷实体会员卡" in window.message.get())
+        assert "服务器: 离线" in window.status_text.get()
+        subprocess.run(
+            ["import", "-display", display, "-window", "root", str(ARTIFACTS / "pos-cashier-window-offline.png")],
+            check=True,
+            timeout=30,
+        )
+        root.destroy()
+        # Tk variables must be freed on this (the Tk) thread, not by a collection in a server thread
+        window = root = None
+        gc.collect()
+
+
+def test_alliance_pos_gui_sells_through_real_x_key_events(app, tmp_path, display):
+    """`alliance-pos gui` in its own process; xdotool types as the scanner and the cashier do."""
+    with app.app_context():
+        world = make_world()
+        _, card = make_member(points=0, name="赵大")
+        token, card_no = world.shop_a.token, card.card_no
+    printer = TcpPrinter()
+    with live_server(app) as url:
+        config = write_config(tmp_path, url, token, printer=printer.spec)
+        gui = subprocess.Popen(
+            [sys.executable, "-m", "pos_client.cli", "--config", str(config), "gui"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            found = subprocess.run(
+                ["xdotool", "search", "--sync", "--onlyvisible", "--class", "alliance-pos"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            window_id = found.stdout.split()[0]
+
+            def xdotool(*args):
+                subprocess.run(["xdotool", *args], check=True, timeout=30)
+
+            xdotool("windowfocus", "--sync", window_id)
+            xdotool("type", "--delay", "5", card_no + "\n")  # a scanner: 5 ms a key, then Enter
+            xdotool("type", "--delay", "150", "66.66")  # the cashier; the window runs its jobs in order
+            xdotool("key", "F5")
+            try:
+                wait_until(lambda: len(printer.jobs) == 1, timeout=20)
+            finally:
+                subprocess.run(
+                    ["import", "-display", display, "-window", "root", str(ARTIFACTS / "pos-gui-process.png")],
+                    check=True,
+                    timeout=30,
+                )
+            text = printed_text_and_qr(printer.jobs[0])[0]
+            assert "甲店" in text and "66.66" in text
+        finally:
+            gui.kill()
+            output = gui.communicate(timeout=10)[0].decode()
+        assert "Traceback" not in output, output
+    printer.close()
+
+
+def test_the_window_in_english_without_a_server(tmp_path, display):
+    import tkinter as tk
+
+    from pos_client.gui.app import CashierWindow
+
+    core = Checkout(
+        terminal_client(PosConfig(server_url="http://127.0.0.1:9", token="tt_x")), Outbox(tmp_path / "o.sqlite3")
+    )
+    root = tk.Tk()
+    window = CashierWindow(root, core, lang="en")
+    pump(root, lambda: "Server: offline" in window.status_text.get())
+    assert root.title() == "AllianceCard POS" and "Waiting: 0" in window.status_text.get()
+    key(root, window.amount_display, "F5")
+    assert window.message.get() == "Enter an amount such as 128.00"
+    window.code.set("13800138000")
+    key(root, window.amount_display, "F3")
+    pump(root, lambda: "Offline only a chip card can be used" in window.message.get())
+    key(root, window.amount_display, "F2")
+    pump(root, lambda: "no reader connected" in window.message.get())
+    root.destroy()
+    window = root = None
+    gc.collect()
+
+
+def test_bad_redemption_input_is_explained(tmp_path, display):
+    import tkinter as tk
+
+    from pos_client.gui.app import CashierWindow
+
+    core = Checkout(
+        terminal_client(PosConfig(server_url="http://127.0.0.1:9", token="tt_x")), Outbox(tmp_path / "o.sqlite3")
+    )
+    root = tk.Tk()
+    window = CashierWindow(root, core)
+    pump(root, lambda: "服务器: 离线" in window.status_text.get())
+    window.amount.set("12.5")
+    window.redeem_mode.set("some")
+    window.redeem_points.set("abc")
+    key(root, window.amount_display, "F4")
+    assert window.message.get() == "请输入要抵扣的积分数（正整数）"
+    window.amount.set("12.345")
+    key(root, window.amount_display, "F5")
+    assert "金额格式不对" in window.message.get()
+    root.destroy()
+    window = root = None
+    gc.collect()
