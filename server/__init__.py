@@ -23,6 +23,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from server import models  # noqa: F401  (register tables)
     from server.database import configure_engine
     from server.extensions import api, db, migrate
+    from server.formatting import init_formatting
     from server.i18n import init_i18n
     from server.security.keys import load_keyring
 
@@ -33,6 +34,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     api.init_app(app)
     init_i18n(app)
+    init_formatting(app)
     from server.ratelimit import init_rate_limits
 
     init_rate_limits(app)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Flask
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from server.services.catalog import TRADES
@@ -46,15 +44,6 @@ LEDGER_LABELS = {
 METHOD_LABELS = {"card": _l("Card"), "code": _l("Code"), "phone": _l("Phone")}
 
 
-def yuan(amount_fen: int | None) -> str:
-    """``1234500`` → ``¥12,345.00``."""
-    if amount_fen is None:
-        return ""
-    sign = "-" if amount_fen < 0 else ""
-    whole, fen = divmod(abs(amount_fen), 100)
-    return f"{sign}¥{whole:,}.{fen:02d}"
-
-
 def percent(rate_bp: int | None) -> str:
     """``250`` → ``2.5%``."""
     if rate_bp is None:
@@ -69,11 +58,6 @@ def discount(rate_bp: int) -> str:
     if str(get_locale()).startswith("zh"):
         return f"{rate_bp / 1000:.2f}".rstrip("0").rstrip(".") + "折"
     return f"{percent(10_000 - rate_bp)} off"
-
-
-def local_time(value: datetime | None, pattern: str = "yyyy-MM-dd HH:mm") -> str:
-    """A UTC time in the alliance's time zone."""
-    return "" if value is None else format_datetime(value, pattern)
 
 
 def trade_label(code: str) -> str:
@@ -92,10 +76,8 @@ def level_label(level) -> str:
 def init_display(app: Flask) -> None:
     """Register the filters and label tables for templates."""
     app.jinja_env.filters.update(
-        yuan=yuan,
         percent=percent,
         discount=discount,
-        local_time=local_time,
         trade=trade_label,
         level_name=level_label,
         role=lambda code: ROLE_LABELS.get(code, code),

@@ -21,7 +21,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
@@ -58,14 +58,6 @@ def member_error_text(error: DomainError) -> str:
     return ERROR_TEXT.get(error.code, ERROR_TEXT["invalid_request"])()
 
 
-@bp.app_template_filter("yuan")
-def yuan(fen: int) -> str:
-    """Integer fen as ``12.80`` (never through a float)."""
-    sign = "-" if fen < 0 else ""
-    fen = abs(fen)
-    return f"{sign}{fen // 100}.{fen % 100:02d}"
-
-
 @bp.app_template_filter("discount")
 def discount(bp_value: int) -> str:
     """9500 bp → ``9.5折`` in Chinese, ``5% off`` in English; 10000 → no discount (integer arithmetic)."""
@@ -77,12 +69,6 @@ def discount(bp_value: int) -> str:
         return f"{off // 100}{'.' + decimals if decimals else ''}% off"
     decimals = f"{bp_value % 1000:03d}".rstrip("0")
     return f"{bp_value // 1000}{'.' + decimals if decimals else ''}折"
-
-
-@bp.app_template_filter("local_time")
-def local_time(value) -> str:
-    """A time in the alliance's timezone, short."""
-    return format_datetime(value, "yyyy-MM-dd HH:mm") if value else ""
 
 
 @bp.before_request

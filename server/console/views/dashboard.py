@@ -9,7 +9,8 @@ from flask_babel import lazy_gettext as _l
 
 from server.console import charts, navigation
 from server.console.access import merchant_scope
-from server.console.display import level_label, percent, yuan
+from server.console.display import level_label, percent
+from server.formatting import yuan
 from server.services.catalog import get_merchant
 from server.services.dashboard import build_dashboard
 

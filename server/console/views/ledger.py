@@ -11,8 +11,8 @@ from flask_babel import lazy_gettext as _l
 
 from server.console import navigation
 from server.console.access import operators_only, permission_required
-from server.console.display import local_time
 from server.console.paging import Page, page_from_request
+from server.formatting import local_time
 from server.services import queries
 
 blp = Blueprint("ledger", __name__)

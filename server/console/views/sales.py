@@ -14,12 +14,12 @@ from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import can, current_actor, merchant_scope, permission_required
-from server.console.display import local_time
 from server.console.forms import RefundForm
 from server.console.once import new_key, run_once
 from server.console.paging import Page, page_from_request
 from server.domain.errors import DomainError
 from server.extensions import db
+from server.formatting import local_time
 from server.models import Merchant, Refund
 from server.services import checkout, queries
 from server.services.alliance import get_settings
