@@ -87,10 +87,9 @@ class MerchantForm(FlaskForm):
     status = SelectField(_l("Status"), choices=[])
     earn_rate = PercentField(_l("Points earned (% of the amount paid)"), [InputRequired()])
     max_redeem = PercentField(_l("Points may pay at most (% of the bill)"), [InputRequired()])
-    service_fee = PercentField(_l("Alliance service fee (% of member sales)"), [InputRequired()])
-    service_fee_per_sale = YuanField(
-        _l("Alliance service fee per sale (¥)"), [InputRequired(), NumberRange(0, 1_000)], default=Decimal(0)
-    )
+    # empty: unchanged (a new merchant: no fee)
+    service_fee = PercentField(_l("Alliance service fee (% of member sales)"), [Optional()])
+    service_fee_per_sale = YuanField(_l("Alliance service fee per sale (¥)"), [Optional(), NumberRange(0, 1_000)])
     submit = SubmitField(_l("Save"))
 
 

@@ -55,8 +55,13 @@ def _merchant_fields(form: MerchantForm) -> dict:
         "contact_phone": form.contact_phone.data.strip(),
         "earn_rate_bp": form.earn_rate.bp,
         "max_redeem_bp": form.max_redeem.bp,
-        "service_fee_bp": form.service_fee.bp,
-        "service_fee_per_sale_fen": form.service_fee_per_sale.fen,
+    } | {
+        name: value
+        for name, value in (
+            ("service_fee_bp", form.service_fee.bp),
+            ("service_fee_per_sale_fen", form.service_fee_per_sale.fen),
+        )
+        if value is not None
     }
 
 
@@ -93,6 +98,7 @@ def create():
         form.earn_rate.set_bp(100)
         form.max_redeem.set_bp(5_000)
         form.service_fee.set_bp(0)
+        form.service_fee_per_sale.set_fen(0)
     once = request.form.get("once") or new_key()
     if form.validate_on_submit():
         try:

@@ -97,7 +97,7 @@ def _net_chart(rows: list[dict]):
         _("Net position by day (positive: the alliance pays the merchants)"),
         labels,
         {_("Net position"): [row["net_fen"] for row in rows]},
-        formatter=yuan,
+        formatter=lambda value: yuan(round(value)),  # pygal hands axis positions as floats
         no_data=_("No closed days yet"),
     )
 
