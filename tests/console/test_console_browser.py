@@ -122,6 +122,7 @@ def test_every_page_in_the_navigation_renders_cleanly(site, admin):
         ("levels", "/console/levels"),
         ("audit", "/console/audit"),
         ("staff", "/console/staff"),
+        ("alliance", "/console/alliance"),
     ):
         assert page.goto(base_url + url).status == 200
         save_screenshot(page, f"console-{name}")
