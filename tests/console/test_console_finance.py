@@ -171,6 +171,9 @@ def test_reports_show_money_as_yuan_and_export_the_api_columns(app, client, clos
     header, values = list(csv.reader(io.StringIO(points_csv)))
     assert "points_forfeited" in header and "redemption_rate_bp" in header
     assert client.get("/console/reports").status_code == 302
+    english = page_text(client.get("/console/reports/points?lang=en"))
+    assert "Points outstanding (liability)" in english and "Redemption rate" in english
+    assert "By merchant" in page_text(client.get("/console/reports/days?lang=en"))
 
 
 def test_admin_sets_the_points_policy_and_the_cut_off_is_refused_after_a_closing(app, client, trading_day):
