@@ -74,7 +74,7 @@ def index(close_form: CloseDayForm | None = None, status: int = 200):
     except DomainError as exc:
         flash(_(exc.message), "danger")
         found = []
-    totals = {name: sum(getattr(row, name) for row, _ in found) for name in SUMMED}
+    totals = {name: sum(getattr(row, name) for row, _name in found) for name in SUMMED}
     page = page_from_request(100)
     page.item_count = len(found)
     shown = found[(page.page - 1) * page.page_size : page.page * page.page_size]
