@@ -6,7 +6,16 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, HiddenField, IntegerField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import (
+    DateField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from server.console.display import ROLE_LABELS
@@ -78,6 +87,9 @@ class MerchantForm(FlaskForm):
     status = SelectField(_l("Status"), choices=[])
     earn_rate = PercentField(_l("Points earned (% of the amount paid)"), [InputRequired()])
     max_redeem = PercentField(_l("Points may pay at most (% of the bill)"), [InputRequired()])
+    # empty: unchanged (a new merchant: no fee)
+    service_fee = PercentField(_l("Alliance service fee (% of member sales)"), [Optional()])
+    service_fee_per_sale = YuanField(_l("Alliance service fee per sale (¥)"), [Optional(), NumberRange(0, 1_000)])
     submit = SubmitField(_l("Save"))
 
 
@@ -143,6 +155,24 @@ class AllianceForm(FlaskForm):
         _l("Offline sales kept at most (hours)"), [InputRequired(), NumberRange(1, 168)]
     )
     submit = SubmitField(_l("Save"))
+
+
+class PointsPolicyForm(FlaskForm):
+    points_expiry_policy = SelectField(_l("Points expire"), choices=[])
+    points_expiry_months = IntegerField(
+        _l("Months after earning (policy: months)"), [InputRequired(), NumberRange(1, 120)]
+    )
+    expiry_notice_days = IntegerField(_l("Notify members before expiry (days)"), [InputRequired(), NumberRange(0, 365)])
+    business_day_cutoff_hour = IntegerField(
+        _l("Business day starts at (local hour)"), [InputRequired(), NumberRange(0, 23)]
+    )
+    submit = SubmitField(_l("Save points policy"))
+
+
+class CloseDayForm(FlaskForm):
+    once = HiddenField()
+    business_day = DateField(_l("Business day"), [InputRequired()])
+    submit = SubmitField(_l("Close the day"))
 
 
 class StaffForm(FlaskForm):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, func, select
 
 from server.domain.ledger import (
     ALLIANCE_ADJUSTMENTS,
@@ -52,8 +52,13 @@ def _settlement_filter(query, filters: dict):
     return query
 
 
+def _total(column):
+    """SUM as an integer (PostgreSQL sums BIGINT as NUMERIC, which would come back as Decimal)."""
+    return cast(func.coalesce(func.sum(column), 0), BigInteger)
+
+
 def _sums():
-    return [func.coalesce(func.sum(getattr(Settlement, name)), 0).label(name) for name in SUMMED]
+    return [_total(getattr(Settlement, name)).label(name) for name in SUMMED]
 
 
 def merchants_report(filters: dict) -> list[dict]:
@@ -88,12 +93,12 @@ def levels_report(filters: dict) -> list[dict]:
             Level.code.label("level_code"),
             Level.name.label("level_name"),
             func.count(Sale.id).label("sales_count"),
-            func.coalesce(func.sum(Sale.amount_fen), 0).label("amount_fen"),
-            func.coalesce(func.sum(Sale.discount_fen), 0).label("discount_fen"),
-            func.coalesce(func.sum(Sale.payable_fen), 0).label("member_sales_fen"),
-            func.coalesce(func.sum(Sale.refunded_fen), 0).label("refunded_fen"),
-            func.coalesce(func.sum(Sale.points_earned), 0).label("points_earned"),
-            func.coalesce(func.sum(Sale.redeem_points), 0).label("points_redeemed"),
+            _total(Sale.amount_fen).label("amount_fen"),
+            _total(Sale.discount_fen).label("discount_fen"),
+            _total(Sale.payable_fen).label("member_sales_fen"),
+            _total(Sale.refunded_fen).label("refunded_fen"),
+            _total(Sale.points_earned).label("points_earned"),
+            _total(Sale.redeem_points).label("points_redeemed"),
         )
         .join(Sale, Sale.level_id == Level.id)
         .group_by(Level.code, Level.name, Level.rank)

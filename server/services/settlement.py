@@ -22,6 +22,7 @@ from server.extensions import db
 from server.models import Merchant, Refund, Sale, Settlement, SettlementDay
 from server.models.base import new_id, utcnow
 from server.services.alliance import get_settings
+from server.services.audit import audit
 from server.services.unit_of_work import transactional
 
 ACTIVITY_FIELDS = tuple(field.name for field in fields(DayActivity))
@@ -91,7 +92,7 @@ def _lock_settlement() -> None:
 
 @transactional
 def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult:
-    """Close ``day`` for every merchant: one settlement row each, locked; closing again changes nothing."""
+    """Close ``day`` for every merchant: one settlement row each, locked, audited; closing again changes nothing."""
     _lock_settlement()
     existing = db.session.get(SettlementDay, day)
     if existing is not None:
@@ -146,6 +147,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
     db.session.flush()
     if rows:
         db.session.execute(insert(Settlement.__table__), rows)
+    audit(actor, "settlement.close", "settlement_day", day.isoformat(), merchants=len(rows), net_fen=closed.net_fen)
     return CloseResult(closed, True)
 
 

@@ -6,14 +6,16 @@ One live server and one browser context per role for the whole module (the data 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from server.extensions import db
-from server.models import Refund, Sale
+from server.models import Refund, Sale, Settlement
+from server.services import settlement
 from tests.browser import save_screenshot
+from tests.builders import ACTOR
 from tests.conftest import wipe
 from tests.console.support import PASSWORD, build_console_world
 from tests.live_server import identify, live_server, next_key
@@ -34,7 +36,7 @@ def site(database, browser):
 
 
 def _a_month_of_sales(app, client, scene) -> None:
-    """Sales spread over the last days, so the charts have something to show."""
+    """Sales spread over the last days, so the charts and the settlement have something to show."""
     shops = (scene.world.shop_a, scene.world.shop_b)
     for n in range(24):
         shop = shops[n % 2]
@@ -44,8 +46,11 @@ def _a_month_of_sales(app, client, scene) -> None:
         assert response.status_code == 201, response.json
         with app.app_context():
             sale = db.session.get(Sale, response.json["sale"]["id"])
+            earlier = timedelta(days=n + 1)  # recorded then too, so the days can be settled
             db.session.execute(
-                update(Sale).where(Sale.id == sale.id).values(occurred_at=sale.occurred_at - timedelta(days=n + 1))
+                update(Sale)
+                .where(Sale.id == sale.id)
+                .values(occurred_at=sale.occurred_at - earlier, created_at=sale.created_at - earlier)
             )
             db.session.commit()
             db.session.remove()
@@ -117,6 +122,7 @@ def test_every_page_in_the_navigation_renders_cleanly(site, admin):
         ("levels", "/console/levels"),
         ("audit", "/console/audit"),
         ("staff", "/console/staff"),
+        ("alliance", "/console/alliance"),
     ):
         assert page.goto(base_url + url).status == 200
         save_screenshot(page, f"console-{name}")
@@ -239,3 +245,49 @@ def test_lock_out_after_repeated_failures(site, browser):
     assert "/console/sign-in" in page.url
     save_screenshot(page, "console-locked")
     context.close()
+
+
+def test_settlement_statement_and_reports_render_cleanly(site, browser):
+    app, scene, base_url = site
+    context, page, watcher = _signed_in(browser, base_url, "c-finance")
+    page.goto(f"{base_url}/console/settlements")
+    page.fill("#business_day", (date.today() - timedelta(days=40)).isoformat())  # before the first sale: a quiet day
+    page.click(".close-day-form input[type=submit]")
+    assert page.locator(".alert-success").count() == 1
+    with app.app_context():
+        closed = settlement.close_through(ACTOR, settlement.current_business_day() - timedelta(days=1))
+        rows = db.session.scalar(select(func.count()).where(Settlement.business_day >= closed[0]))
+        db.session.remove()
+    assert len(closed) >= 20
+    first, last = closed[0].isoformat(), closed[-1].isoformat()
+    page.goto(f"{base_url}/console/settlements?from={first}&to={last}")
+    assert page.locator("tbody tr").count() == rows >= 2 * len(closed)
+    assert page.locator("tfoot").inner_text().startswith("合计")
+    save_screenshot(page, "console-settlement")
+    page.click(f"tbody tr:has-text('{scene.world.shop_a.merchant.name}') >> nth=-1 >> a")
+    assert page.locator("h1").inner_text().startswith("对账单")
+    assert page.locator(".statement-lines tbody tr").count() >= 1
+    save_screenshot(page, "console-settlement-statement")
+    page.goto(f"{base_url}/console/settlements/reconciliation?day={last}")
+    assert page.locator(".reconciliation-result").inner_text().strip().endswith("全部一致。")
+    save_screenshot(page, "console-settlement-reconciliation")
+    for name in ("merchants", "days", "levels", "points"):
+        assert page.goto(f"{base_url}/console/reports/{name}").status == 200
+        assert page.locator("h1").inner_text() == "报表"
+        save_screenshot(page, f"console-reports-{name}")
+    page.goto(f"{base_url}/console/reports/days")
+    assert page.locator(".chart-card svg").count() == 1
+    watcher.check()
+    context.close()
+
+
+def test_an_owner_sees_only_their_own_settlements(site, owner):
+    app, scene, base_url = site
+    page, watcher = owner
+    page.goto(f"{base_url}/console/settlements")
+    assert page.locator(".close-day-form").count() == 0
+    assert page.locator(f"td:has-text('{scene.world.shop_b.merchant.name}')").count() == 0
+    page.goto(f"{base_url}/console/reports/merchants")
+    assert page.locator(f"td:has-text('{scene.world.shop_b.merchant.name}')").count() == 0
+    save_screenshot(page, "console-reports-owner")
+    watcher.check()

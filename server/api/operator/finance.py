@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -24,6 +21,7 @@ from server.api.finance_schemas import (
     StatementSchema,
 )
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
+from server.exports import csv_download, download
 from server.services import finance, points, settlement
 from server.services.members import get_member
 
@@ -52,23 +50,9 @@ def _wanted_format(asked: str, offered: tuple[str, ...]) -> str:
     return next(name for name in offered if mimetypes[name] == best)
 
 
-def _csv_response(rows: list[dict], schema, filename: str) -> Response:
-    columns = list(schema().fields)
-    dumped = schema(many=True).dump(rows)
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(dumped)
-    return _download(out.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8", filename)
-
-
-def _download(content: bytes, mimetype: str, filename: str) -> Response:
-    return Response(content, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
 def _report(rows: list[dict], schema, filters: dict, name: str):
     if _wanted_format(filters["format"], ("json", "csv")) == "csv":
-        return _csv_response(rows, schema, f"{name}.csv")
+        return csv_download(rows, schema, f"{name}.csv")
     return rows
 
 
@@ -125,8 +109,8 @@ class SettlementStatement(MethodView):
         if fmt != "json":
             content, filename = finance.render_statement(settlement_id, actor.merchant_id, fmt)
             if fmt == "csv":
-                return _download(content.encode("utf-8-sig"), "text/csv; charset=utf-8", filename)
-            return _download(content, "application/pdf", filename)
+                return download(content.encode("utf-8-sig"), "text/csv; charset=utf-8", filename)
+            return download(content, "application/pdf", filename)
         detail = finance.settlement_detail(settlement_id, actor.merchant_id)
         return {"settlement": _settlement_row(detail["settlement"], detail["merchant_name"]), "lines": detail["lines"]}
 
@@ -174,7 +158,7 @@ class PointsReport(MethodView):
         require_staff("reports:read")
         report = finance.points_report()
         if _wanted_format(filters["format"], ("json", "csv")) == "csv":
-            return _csv_response([report], PointsReportSchema, "points.csv")
+            return csv_download([report], PointsReportSchema, "points.csv")
         return report
 
 

@@ -19,6 +19,8 @@ VIEW_MODULES = (
     "cards",
     "sales",
     "ledger",
+    "settlement",
+    "reports",
     "staff",
     "audit",
     "alliance",

@@ -55,6 +55,13 @@ def _merchant_fields(form: MerchantForm) -> dict:
         "contact_phone": form.contact_phone.data.strip(),
         "earn_rate_bp": form.earn_rate.bp,
         "max_redeem_bp": form.max_redeem.bp,
+    } | {
+        name: value
+        for name, value in (
+            ("service_fee_bp", form.service_fee.bp),
+            ("service_fee_per_sale_fen", form.service_fee_per_sale.fen),
+        )
+        if value is not None
     }
 
 
@@ -90,6 +97,8 @@ def create():
     if request.method == "GET":
         form.earn_rate.set_bp(100)
         form.max_redeem.set_bp(5_000)
+        form.service_fee.set_bp(0)
+        form.service_fee_per_sale.set_fen(0)
     once = request.form.get("once") or new_key()
     if form.validate_on_submit():
         try:
@@ -137,12 +146,14 @@ def detail(merchant_id):
 @blp.route("/merchants/<merchant_id>/edit", methods=["GET", "POST"])
 @permission_required("merchants:write")
 def edit(merchant_id):
-    """Change a merchant's details, status, earn rate or redemption cap (operators)."""
+    """Change a merchant's details, status, earn rate, redemption cap or service fees (admins)."""
     merchant = _scoped_merchant(merchant_id)
     form = _merchant_form(MerchantForm(obj=merchant))
     if request.method == "GET":
         form.earn_rate.set_bp(merchant.earn_rate_bp)
         form.max_redeem.set_bp(merchant.max_redeem_bp)
+        form.service_fee.set_bp(merchant.service_fee_bp)
+        form.service_fee_per_sale.set_fen(merchant.service_fee_per_sale_fen)
     if form.validate_on_submit():
         try:
             catalog.update_merchant(current_actor().key, merchant.id, status=form.status.data, **_merchant_fields(form))
