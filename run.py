@@ -35,12 +35,12 @@ def main() -> None:
     port = int(os.environ.get("PORT", "5000"))
     base = f"http://{host}:{port}"
     print(f"\nAllianceCard demo on {app.config['SQLALCHEMY_DATABASE_URI']}")
-    print(f"  Console:   {base}/console/")
+    print(f"  Console:   {base}/console/  (sign in as the operator admin below)")
     print(f"  API docs:  {base}/api/v1/docs")
     print(f"  OpenAPI:   {base}/api/v1/openapi.json")
     print(f"  Members:   {base}/m/  (register: {base}/m/join; login codes: log and `alliance-server sms outbox`)")
     if creds:
-        print_demo_credentials(creds, console_url=f"{base}/console/")
+        print_demo_credentials(creds)
         token = creds["merchants"][0]["terminal_token"]
         card = creds["members"][0]["card_no"]
         print(

@@ -47,16 +47,12 @@ def seed_demo_command(as_json):
         print_demo_credentials(creds.as_dict())
 
 
-def print_demo_credentials(creds: dict, console_url: str | None = None) -> None:
-    """Show the demo's logins and tokens as tables (and where the web console is, if given)."""
+def print_demo_credentials(creds: dict) -> None:
+    """Show the demo's logins and tokens as tables."""
     admin = creds["admin"]
-    if console_url:
-        console.print(
-            f"[bold]Web console[/bold]: {console_url}   sign in as {admin['username']} / {admin['password']}",
-            soft_wrap=True,
-        )
     console.print(
-        f"[bold]Operator admin[/bold]: {admin['username']} / {admin['password']}   API token: {admin['token']}",
+        f"[bold]Operator admin[/bold] (console and API): {admin['username']} / {admin['password']}   "
+        f"API token: {admin['token']}",
         soft_wrap=True,
     )
     for merchant in creds["merchants"]:
@@ -64,7 +60,7 @@ def print_demo_credentials(creds: dict, console_url: str | None = None) -> None:
             f"Merchant [bold]{merchant['name']}[/bold] ({merchant['id']}) terminal token: {merchant['terminal_token']}",
             soft_wrap=True,
         )
-    console.print("Member pages (phone login; the SMS code is in the log and `alliance-server sms outbox`): /m/")
+    console.print("Members log in on /m/ with phone + SMS code (code in the log and `alliance-server sms outbox`):")
     table = Table("member", "phone", "card number")
     for member in creds["members"]:
         table.add_row(member["name"], member["phone"], member["card_no"])
