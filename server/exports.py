@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 
-from flask import Response
+from flask import Response, stream_with_context
 
 
 def download(content: bytes, mimetype: str, filename: str) -> Response:
@@ -21,3 +22,20 @@ def csv_download(rows: list[dict], schema, filename: str) -> Response:
     writer.writeheader()
     writer.writerows(schema(many=True).dump(rows))
     return download(out.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8", filename)
+
+
+def csv_stream_download(header: Sequence, rows: Iterable[Sequence], filename: str) -> Response:
+    """Rows streamed as a CSV download (UTF-8 with BOM), for exports too large to build in memory."""
+
+    def chunks():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        yield "\ufeff" + buffer.getvalue()
+        for row in rows:
+            buffer.seek(0), buffer.truncate()
+            writer.writerow(row)
+            yield buffer.getvalue()
+
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(stream_with_context(chunks()), mimetype="text/csv; charset=utf-8", headers=headers)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from flask import request, url_for
 
 PAGE_SIZE = 25
+EXPORT_LIMIT = 100_000  # rows at most in one CSV export
 
 
 class Page:
@@ -28,3 +31,14 @@ class Page:
 def page_from_request(page_size: int = PAGE_SIZE) -> Page:
     """The page the request asks for (``?page=``)."""
     return Page(request.args.get("page", 1, type=int) or 1, page_size)
+
+
+def all_rows(fetch: Callable[[Page], list], page_size: int, limit: int = EXPORT_LIMIT) -> Iterator:
+    """Every row ``fetch`` returns, page after page, up to ``limit`` rows (for exports)."""
+    page = Page(1, page_size)
+    while (page.page - 1) * page_size < limit:
+        rows = fetch(page)
+        yield from rows
+        if len(rows) < page_size:
+            return
+        page = Page(page.page + 1, page_size)

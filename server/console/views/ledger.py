@@ -3,15 +3,13 @@ through the audited services, never through this page)."""
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Blueprint, Response, render_template, request, stream_with_context
+from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from server.console import navigation
 from server.console.access import operators_only, permission_required
-from server.console.paging import Page, page_from_request
+from server.console.paging import all_rows, page_from_request
+from server.exports import csv_stream_download
 from server.formatting import local_time
 from server.services import queries
 
@@ -22,7 +20,6 @@ navigation.add(
     )
 )
 KINDS = ("sale", "refund", "adjustment", "expiry")
-CSV_LIMIT = 100_000
 
 
 def ledger_filters() -> dict:
@@ -50,52 +47,36 @@ def export():
     """The filtered ledger as CSV, one line per entry."""
     filters = ledger_filters()
 
-    def lines():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(
-            (
-                "transaction_id",
-                "created_at",
-                "kind",
-                "sale_id",
-                "refund_id",
-                "actor",
-                "memo",
-                "entry_id",
-                "account_id",
-                "account_kind",
-                "owner_id",
-                "amount",
-            )
+    header = (
+        "transaction_id",
+        "created_at",
+        "kind",
+        "sale_id",
+        "refund_id",
+        "actor",
+        "memo",
+        "entry_id",
+        "account_id",
+        "account_kind",
+        "owner_id",
+        "amount",
+    )
+    lines = (
+        (
+            txn["id"],
+            local_time(txn["created_at"], "yyyy-MM-dd HH:mm:ss"),
+            txn["kind"],
+            txn["sale_id"] or "",
+            txn["refund_id"] or "",
+            txn["actor"],
+            txn["memo"],
+            entry["id"],
+            entry["account_id"],
+            entry["account_kind"],
+            entry["owner_id"],
+            entry["amount"],
         )
-        yield "\ufeff" + buffer.getvalue()
-        page = Page(1, 500)
-        while (page.page - 1) * page.page_size < CSV_LIMIT:
-            rows = queries.list_transactions(filters, page)
-            for txn in rows:
-                for entry in txn["entries"]:
-                    buffer.seek(0), buffer.truncate()
-                    writer.writerow(
-                        (
-                            txn["id"],
-                            local_time(txn["created_at"], "yyyy-MM-dd HH:mm:ss"),
-                            txn["kind"],
-                            txn["sale_id"] or "",
-                            txn["refund_id"] or "",
-                            txn["actor"],
-                            txn["memo"],
-                            entry["id"],
-                            entry["account_id"],
-                            entry["account_kind"],
-                            entry["owner_id"],
-                            entry["amount"],
-                        )
-                    )
-                    yield buffer.getvalue()
-            if len(rows) < page.page_size:
-                break
-            page = Page(page.page + 1, page.page_size)
-
-    headers = {"Content-Disposition": "attachment; filename=ledger.csv"}
-    return Response(stream_with_context(lines()), mimetype="text/csv; charset=utf-8", headers=headers)
+        for txn in all_rows(lambda page: queries.list_transactions(filters, page), 500)
+        for entry in txn["entries"]
+    )
+    return csv_stream_download(header, lines, "ledger.csv")

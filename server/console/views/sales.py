@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -16,8 +14,9 @@ from server.console import navigation
 from server.console.access import can, current_actor, merchant_scope, permission_required
 from server.console.forms import RefundForm
 from server.console.once import new_key, run_once
-from server.console.paging import Page, page_from_request
+from server.console.paging import all_rows, page_from_request
 from server.domain.errors import DomainError
+from server.exports import csv_stream_download
 from server.extensions import db
 from server.formatting import local_time
 from server.models import Merchant, Refund
@@ -26,7 +25,6 @@ from server.services.alliance import get_settings
 
 blp = Blueprint("sales", __name__)
 navigation.add(navigation.NavItem("console.sales.index", _l("Sales"), "receipt", "sales:read", order=50))
-CSV_LIMIT = 100_000
 CSV_COLUMNS = (
     "occurred_at",
     "receipt_no",
@@ -92,47 +90,32 @@ def index():
 def export():
     """The filtered sales as CSV (UTF-8 with BOM so spreadsheet programs read the Chinese names)."""
     filters, names = sale_filters(), _merchant_names()
-
-    def lines():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        yield "\ufeff" + buffer.getvalue()
-        page = Page(1, 1_000)
-        while (page.page - 1) * page.page_size < CSV_LIMIT:
-            rows = queries.list_sales(filters, page)
-            for sale in rows:
-                buffer.seek(0), buffer.truncate()
-                writer.writerow(
-                    [
-                        local_time(sale["occurred_at"], "yyyy-MM-dd HH:mm:ss"),
-                        sale["receipt_no"],
-                        names.get(sale["merchant_id"], ""),
-                        sale["merchant_id"],
-                        sale["terminal_id"],
-                        sale["member_id"],
-                        sale["level"]["code"],
-                        sale["method"],
-                        sale["amount_fen"],
-                        sale["discount_fen"],
-                        sale["redeem_points"],
-                        sale["redeem_value_fen"],
-                        sale["payable_fen"],
-                        sale["points_earned"],
-                        sale["refunded_fen"],
-                        sale["points_reversed"],
-                        sale["points_restored"],
-                        int(sale["offline"]),
-                        sale["id"],
-                    ]
-                )
-                yield buffer.getvalue()
-            if len(rows) < page.page_size:
-                break
-            page = Page(page.page + 1, page.page_size)
-
-    headers = {"Content-Disposition": "attachment; filename=sales.csv"}
-    return Response(stream_with_context(lines()), mimetype="text/csv; charset=utf-8", headers=headers)
+    rows = all_rows(lambda page: queries.list_sales(filters, page), 1_000)
+    lines = (
+        [
+            local_time(sale["occurred_at"], "yyyy-MM-dd HH:mm:ss"),
+            sale["receipt_no"],
+            names.get(sale["merchant_id"], ""),
+            sale["merchant_id"],
+            sale["terminal_id"],
+            sale["member_id"],
+            sale["level"]["code"],
+            sale["method"],
+            sale["amount_fen"],
+            sale["discount_fen"],
+            sale["redeem_points"],
+            sale["redeem_value_fen"],
+            sale["payable_fen"],
+            sale["points_earned"],
+            sale["refunded_fen"],
+            sale["points_reversed"],
+            sale["points_restored"],
+            int(sale["offline"]),
+            sale["id"],
+        ]
+        for sale in rows
+    )
+    return csv_stream_download(CSV_COLUMNS, lines, "sales.csv")
 
 
 def _scoped_sale(sale_id: str):
