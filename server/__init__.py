@@ -21,10 +21,14 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         app.config["SECRET_KEY"] = development_secret_key()
 
     from server import models  # noqa: F401  (register tables)
+    from server.api import register_api
+    from server.console import init_console
     from server.database import configure_engine
     from server.extensions import api, db, migrate
     from server.formatting import init_formatting
     from server.i18n import init_i18n
+    from server.member import register_member_pages
+    from server.ratelimit import init_rate_limits
     from server.security.keys import load_keyring
 
     app.extensions["alliance_keys"] = load_keyring(app)
@@ -35,19 +39,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     api.init_app(app)
     init_i18n(app)
     init_formatting(app)
-    from server.ratelimit import init_rate_limits
-
     init_rate_limits(app)
-
-    from server.api import register_api
-
     register_api(app, api)
-    from server.member import register_member_pages
-
     register_member_pages(app)
-
-    from server.console import init_console
-
     init_console(app)
     if app.config.get("JOBS_SCHEDULER"):
         from server.services.jobs import start_scheduler
