@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from server.console import navigation
-from server.console.access import can, current_actor, merchant_scope, permission_required
+from server.console.access import can, current_actor, merchant_names, merchant_scope, permission_required
 from server.console.forms import RefundForm
 from server.console.once import new_key, run_once
 from server.console.paging import all_rows, page_from_request
@@ -19,7 +19,7 @@ from server.domain.errors import DomainError
 from server.exports import csv_stream_download
 from server.extensions import db
 from server.formatting import local_time
-from server.models import Merchant, Refund
+from server.models import Refund
 from server.services import checkout, queries
 from server.services.alliance import get_settings
 
@@ -69,27 +69,20 @@ def sale_filters() -> dict:
     return filters
 
 
-def _merchant_names() -> dict[str, str]:
-    query = select(Merchant.id, Merchant.name)
-    if merchant_scope():
-        query = query.where(Merchant.id == merchant_scope())
-    return dict(db.session.execute(query).all())
-
-
 @blp.route("/sales")
 @permission_required("sales:read")
 def index():
     """Sales, newest first, by merchant, receipt, member and local dates."""
     page = page_from_request()
     rows = queries.list_sales(sale_filters(), page)
-    return render_template("console/sales/index.html", sales=rows, page=page, merchants=_merchant_names())
+    return render_template("console/sales/index.html", sales=rows, page=page, merchants=merchant_names())
 
 
 @blp.route("/sales.csv")
 @permission_required("sales:read")
 def export():
     """The filtered sales as CSV (UTF-8 with BOM so spreadsheet programs read the Chinese names)."""
-    filters, names = sale_filters(), _merchant_names()
+    filters, names = sale_filters(), merchant_names()
     rows = all_rows(lambda page: queries.list_sales(filters, page), 1_000)
     lines = (
         [

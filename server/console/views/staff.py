@@ -78,8 +78,6 @@ def change(user_id, action):
         if action == "unlock":
             console_auth.unlock(actor.key, user_id)
         elif action in {"disable", "enable"}:
-            if user_id == actor.user.id:
-                raise DomainError(_("You cannot disable yourself."))
             console_auth.set_status(actor.key, user_id, "disabled" if action == "disable" else "active")
         elif action == "password":
             form = PasswordForm()
