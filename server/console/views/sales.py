@@ -150,7 +150,7 @@ def refund(sale_id):
             form.once.data,
             lambda: {
                 "refund_id": checkout.refund_sale(
-                    current_actor().key, sale.id, merchant_scope(), form.amount.fen, form.reason.data.strip()
+                    current_actor().key, sale.id, merchant_scope(), form.amount.fen, form.reason.data
                 ).refund.id
             },
         )
