@@ -299,3 +299,22 @@ def test_support_registers_a_member_and_binds_a_card(app, scene, client):
     }
     duplicate = post_form(client, "/console/members", "/console/members/new", {"phone": "13700001111"})
     assert duplicate.status_code == 302 and duplicate.location.endswith("/console/members")
+
+
+def test_card_batches_show_each_batch_encoding_progress(app, scene, client):
+    from server.services import cards
+
+    with app.app_context():
+        first = cards.create_batch("test", 3, name="first batch")
+        second = cards.create_batch("test", 2, name="second batch")
+        cards.plan_encoding("test", first.id, "04A1B2C3")
+        cards.confirm_encoding("test", first.id, "04A1B2C3")
+        assert cards.batches_progress([first.id, second.id]) == {
+            first.id: {"created": 2, "issued": 1},
+            second.id: {"created": 2},
+        }
+        db.session.remove()
+    assert sign_in(client, "c-card_issuer").status_code == 302
+    html = page_text(client.get("/console/card-batches"))
+    done = dict(re.findall(r'>(first batch|second batch)</a>.*?aria-valuenow="(\d+)"', html, re.DOTALL))
+    assert done == {"first batch": "1", "second batch": "0"}
