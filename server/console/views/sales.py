@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -15,6 +15,7 @@ from server.console.access import can, current_actor, merchant_names, merchant_s
 from server.console.forms import RefundForm
 from server.console.once import new_key, run_once
 from server.console.paging import all_rows, page_from_request
+from server.console.views.settlement import day_arg
 from server.domain.errors import DomainError
 from server.exports import csv_stream_download
 from server.extensions import db
@@ -48,17 +49,10 @@ CSV_COLUMNS = (
 )
 
 
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def sale_filters() -> dict:
     """The list filters from the query string; merchant staff are always confined to their shop."""
     zone = ZoneInfo(get_settings().timezone)
-    start, end = _day(request.args.get("from")), _day(request.args.get("to"))
+    start, end = day_arg("from"), day_arg("to")
     filters = {
         "merchant_id": merchant_scope() or request.args.get("merchant_id") or None,
         "receipt_no": request.args.get("receipt_no", "").strip() or None,
