@@ -5,9 +5,11 @@ from __future__ import annotations
 import functools
 
 from flask import abort, g, session
+from sqlalchemy import select
 
 from server.api.auth import Actor
-from server.models import StaffUser
+from server.extensions import db
+from server.models import Merchant, StaffUser
 from server.services import console_auth
 
 SESSION_TOKEN = "console_session"  # the cookie holds only this random token; the session lives in the database
@@ -94,3 +96,11 @@ def check_merchant(merchant_id: str | None) -> None:
 def merchant_scope() -> str | None:
     """The merchant the user is confined to (None: the whole alliance)."""
     return current_actor().merchant_id
+
+
+def merchant_names() -> dict[str, str]:
+    """Merchants the user may see and filter by (merchant staff: their own), id → name, by name."""
+    query = select(Merchant.id, Merchant.name).order_by(Merchant.name)
+    if merchant_scope():
+        query = query.where(Merchant.id == merchant_scope())
+    return dict(db.session.execute(query).all())

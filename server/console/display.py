@@ -44,11 +44,19 @@ LEDGER_LABELS = {
 METHOD_LABELS = {"card": _l("Card"), "code": _l("Code"), "phone": _l("Phone")}
 
 
+def _decimal(value: int, places: int) -> str:
+    """``value`` / 10**places without a float and without trailing zeros: ``(9550, 3)`` → ``9.55``."""
+    sign = "-" if value < 0 else ""
+    whole, rest = divmod(abs(value), 10**places)
+    decimals = f"{rest:0{places}d}".rstrip("0")
+    return f"{sign}{whole}{'.' + decimals if decimals else ''}"
+
+
 def percent(rate_bp: int | None) -> str:
     """``250`` → ``2.5%``."""
     if rate_bp is None:
         return "–"
-    return f"{rate_bp / 100:.2f}".rstrip("0").rstrip(".") + "%"
+    return _decimal(rate_bp, 2) + "%"
 
 
 def discount(rate_bp: int) -> str:
@@ -56,7 +64,7 @@ def discount(rate_bp: int) -> str:
     if rate_bp >= 10_000:
         return str(_l("no discount"))
     if str(get_locale()).startswith("zh"):
-        return f"{rate_bp / 1000:.2f}".rstrip("0").rstrip(".") + "折"
+        return _decimal(rate_bp, 3) + "折"
     return f"{percent(10_000 - rate_bp)} off"
 
 

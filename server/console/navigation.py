@@ -6,7 +6,6 @@ there, e.g. ``add(NavItem("console.reports.index", _l("Reports"), "graph-up", "r
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import request
@@ -25,7 +24,6 @@ class NavItem:
     order: int = 100
     operators_only: bool = False
     merchant_staff_only: bool = False
-    visible: Callable[[Actor], bool] | None = None
 
     def shown_to(self, actor: Actor) -> bool:
         """True when ``actor`` should see this entry."""
@@ -33,9 +31,7 @@ class NavItem:
             return False
         if self.merchant_staff_only and actor.merchant_id is None:
             return False
-        if self.permission is not None and not actor.can(self.permission):
-            return False
-        return self.visible is None or self.visible(actor)
+        return self.permission is None or actor.can(self.permission)
 
     @property
     def active(self) -> bool:

@@ -130,8 +130,20 @@ def create_batch(
 
 def batch_progress(batch_id: str) -> dict[str, int]:
     """How many cards of the batch are in each status."""
-    rows = db.session.execute(select(Card.status, func.count()).where(Card.batch_id == batch_id).group_by(Card.status))
-    return dict(rows.all())
+    return batches_progress([batch_id])[batch_id]
+
+
+def batches_progress(batch_ids: list[str]) -> dict[str, dict[str, int]]:
+    """How many cards of each batch are in each status, for a page of batches in one query."""
+    progress: dict[str, dict[str, int]] = {batch_id: {} for batch_id in batch_ids}
+    rows = db.session.execute(
+        select(Card.batch_id, Card.status, func.count())
+        .where(Card.batch_id.in_(batch_ids))
+        .group_by(Card.batch_id, Card.status)
+    )
+    for batch_id, status, count in rows:
+        progress[batch_id][status] = count
+    return progress
 
 
 @dataclass(frozen=True)

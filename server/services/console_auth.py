@@ -194,6 +194,8 @@ def set_status(actor: str, user_id: str, status: str) -> StaffUser:
     """Enable or disable a staff account (a disabled account cannot sign in or use its tokens)."""
     if status not in {"active", "disabled"}:
         raise InvalidRequest("Unknown staff status.", field="status")
+    if status != "active" and actor == f"staff:{user_id}":
+        raise InvalidRequest("You cannot disable yourself.", field="status")
     user = _staff_user(user_id)
     user.status = status
     if status != "active":

@@ -7,9 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from server.domain.errors import InvalidRequest
 from server.extensions import db
 from server.models import AuditLog, ConsoleSession, Refund, Sale, StaffUser
 from server.models.base import utcnow
+from server.services import console_auth
 from tests.console.support import PASSWORD, build_console_world, csrf_from, page_text, post_form, sign_in
 
 
@@ -284,3 +286,17 @@ def test_disabling_a_user_ends_their_sessions(app, scene, client):
     assert post_form(admin, "/console/staff", f"/console/staff/{user_id}/disable", {}).status_code == 302
     assert client.get("/console/").status_code == 302
     assert sign_in(client, "c-support").status_code == 401
+
+
+def test_an_admin_cannot_disable_themselves(app, scene, client):
+    assert sign_in(client, "c-admin").status_code == 302
+    with app.app_context():
+        admin_id = db.session.scalar(select(StaffUser.id).where(StaffUser.username == "c-admin"))
+        with pytest.raises(InvalidRequest):
+            console_auth.set_status(f"staff:{admin_id}", admin_id, "disabled")
+        db.session.remove()
+    assert post_form(client, "/console/staff", f"/console/staff/{admin_id}/disable", {}).status_code == 302
+    assert "不能停用自己的账号" in page_text(client.get("/console/staff"))  # the service's refusal, in Chinese
+    with app.app_context():
+        assert db.session.get(StaffUser, admin_id).status == "active"
+        db.session.remove()

@@ -189,6 +189,28 @@ def test_sales_and_ledger_export_as_csv_with_filters(scene, client):
     assert {row["sale_id"] for row in entries} == {scene.sale_id}
 
 
+def test_sales_are_filtered_by_local_days(app, scene, client):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from server.services.alliance import get_settings
+
+    with app.app_context():  # both sales were made just now, on the same local day
+        today = db.session.get(Sale, scene.sale_id).occurred_at.astimezone(ZoneInfo(get_settings().timezone)).date()
+        db.session.remove()
+    assert sign_in(client, "c-finance").status_code == 302
+
+    def sale_ids(query: str) -> set[str]:
+        text = page_text(client.get(f"/console/sales.csv?{query}")).lstrip("\ufeff")
+        return {row["sale_id"] for row in csv.DictReader(io.StringIO(text))}
+
+    both = {scene.sale_id, scene.other_sale_id}
+    assert sale_ids(f"from={today}&to={today}") == both
+    assert sale_ids(f"to={today - timedelta(days=1)}") == set()
+    assert sale_ids(f"from={today + timedelta(days=1)}") == set()
+    assert sale_ids("from=not-a-day") == both  # a mistyped day is ignored
+
+
 def test_an_admin_changes_alliance_settings_and_a_level(app, scene, client):
     assert sign_in(client, "c-admin").status_code == 302
     data = {
@@ -299,3 +321,22 @@ def test_support_registers_a_member_and_binds_a_card(app, scene, client):
     }
     duplicate = post_form(client, "/console/members", "/console/members/new", {"phone": "13700001111"})
     assert duplicate.status_code == 302 and duplicate.location.endswith("/console/members")
+
+
+def test_card_batches_show_each_batch_encoding_progress(app, scene, client):
+    from server.services import cards
+
+    with app.app_context():
+        first = cards.create_batch("test", 3, name="first batch")
+        second = cards.create_batch("test", 2, name="second batch")
+        cards.plan_encoding("test", first.id, "04A1B2C3")
+        cards.confirm_encoding("test", first.id, "04A1B2C3")
+        assert cards.batches_progress([first.id, second.id]) == {
+            first.id: {"created": 2, "issued": 1},
+            second.id: {"created": 2},
+        }
+        db.session.remove()
+    assert sign_in(client, "c-card_issuer").status_code == 302
+    html = page_text(client.get("/console/card-batches"))
+    done = dict(re.findall(r'>(first batch|second batch)</a>.*?aria-valuenow="(\d+)"', html, re.DOTALL))
+    assert done == {"first batch": "1", "second batch": "0"}

@@ -75,7 +75,7 @@ def batches():
     """Card batches, newest first, with their encoding progress."""
     page = page_from_request()
     rows = cards.list_batches(page)
-    progress = {batch.id: cards.batch_progress(batch.id) for batch in rows}
+    progress = cards.batches_progress([batch.id for batch in rows])
     return render_template("console/cards/batches.html", batches=rows, progress=progress, page=page)
 
 

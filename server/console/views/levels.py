@@ -25,8 +25,8 @@ def index():
 
 def _fields(form: LevelForm) -> dict:
     return {
-        "name": form.name.data.strip(),
-        "name_en": form.name_en.data.strip(),
+        "name": form.name.data,
+        "name_en": form.name_en.data,
         "upgrade_spend_fen": form.upgrade_spend.fen,
         "keep_spend_fen": form.keep_spend.fen,
         "protection_days": form.protection_days.data,

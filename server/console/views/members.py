@@ -64,9 +64,7 @@ def register():
             done = run_once(
                 form.once.data,
                 lambda: {
-                    "id": members.register_member(
-                        current_actor().key, form.phone.data, (form.display_name.data or "").strip()
-                    ).id
+                    "id": members.register_member(current_actor().key, form.phone.data, form.display_name.data).id
                 },
             )
         except DomainError as exc:
@@ -127,9 +125,7 @@ def adjust_points(member_id):
         done = run_once(
             form.once.data,
             lambda: {
-                "balance": members.adjust_points(
-                    current_actor().key, member.id, form.points.data, form.reason.data.strip()
-                )
+                "balance": members.adjust_points(current_actor().key, member.id, form.points.data, form.reason.data)
             },
         )
     except DomainError as exc:

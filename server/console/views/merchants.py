@@ -48,11 +48,11 @@ def _merchant_form(form: MerchantForm) -> MerchantForm:
 
 def _merchant_fields(form: MerchantForm) -> dict:
     return {
-        "name": form.name.data.strip(),
+        "name": form.name.data,
         "trade": form.trade.data,
-        "region": form.region.data.strip(),
-        "address": form.address.data.strip(),
-        "contact_phone": form.contact_phone.data.strip(),
+        "region": form.region.data,
+        "address": form.address.data,
+        "contact_phone": form.contact_phone.data,
         "earn_rate_bp": form.earn_rate.bp,
         "max_redeem_bp": form.max_redeem.bp,
     } | {
@@ -215,7 +215,7 @@ def create_terminal(merchant_id):
     issued = []
 
     def work():
-        issued.append(catalog.create_terminal(current_actor().key, merchant.id, form.name.data.strip()))
+        issued.append(catalog.create_terminal(current_actor().key, merchant.id, form.name.data))
         return {"terminal_id": issued[0].terminal.id}  # the token is never stored, not even here
 
     done = run_once(form.once.data, work)

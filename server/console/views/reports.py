@@ -12,8 +12,8 @@ from flask_babel import lazy_gettext as _l
 
 from server.api.finance_schemas import DayReportSchema, LevelReportSchema, MerchantReportSchema, PointsReportSchema
 from server.console import charts, navigation
-from server.console.access import can, merchant_scope, operators_only, permission_required
-from server.console.views.settlement import finance_filters, merchant_names
+from server.console.access import can, merchant_names, merchant_scope, operators_only, permission_required
+from server.console.views.settlement import finance_filters
 from server.exports import csv_download
 from server.formatting import yuan
 from server.services import finance

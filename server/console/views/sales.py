@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -11,15 +11,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from server.console import navigation
-from server.console.access import can, current_actor, merchant_scope, permission_required
+from server.console.access import can, current_actor, merchant_names, merchant_scope, permission_required
 from server.console.forms import RefundForm
 from server.console.once import new_key, run_once
 from server.console.paging import all_rows, page_from_request
+from server.console.views.settlement import day_arg
 from server.domain.errors import DomainError
 from server.exports import csv_stream_download
 from server.extensions import db
 from server.formatting import local_time
-from server.models import Merchant, Refund
+from server.models import Refund
 from server.services import checkout, queries
 from server.services.alliance import get_settings
 
@@ -48,17 +49,10 @@ CSV_COLUMNS = (
 )
 
 
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def sale_filters() -> dict:
     """The list filters from the query string; merchant staff are always confined to their shop."""
     zone = ZoneInfo(get_settings().timezone)
-    start, end = _day(request.args.get("from")), _day(request.args.get("to"))
+    start, end = day_arg("from"), day_arg("to")
     filters = {
         "merchant_id": merchant_scope() or request.args.get("merchant_id") or None,
         "receipt_no": request.args.get("receipt_no", "").strip() or None,
@@ -69,27 +63,20 @@ def sale_filters() -> dict:
     return filters
 
 
-def _merchant_names() -> dict[str, str]:
-    query = select(Merchant.id, Merchant.name)
-    if merchant_scope():
-        query = query.where(Merchant.id == merchant_scope())
-    return dict(db.session.execute(query).all())
-
-
 @blp.route("/sales")
 @permission_required("sales:read")
 def index():
     """Sales, newest first, by merchant, receipt, member and local dates."""
     page = page_from_request()
     rows = queries.list_sales(sale_filters(), page)
-    return render_template("console/sales/index.html", sales=rows, page=page, merchants=_merchant_names())
+    return render_template("console/sales/index.html", sales=rows, page=page, merchants=merchant_names())
 
 
 @blp.route("/sales.csv")
 @permission_required("sales:read")
 def export():
     """The filtered sales as CSV (UTF-8 with BOM so spreadsheet programs read the Chinese names)."""
-    filters, names = sale_filters(), _merchant_names()
+    filters, names = sale_filters(), merchant_names()
     rows = all_rows(lambda page: queries.list_sales(filters, page), 1_000)
     lines = (
         [
@@ -157,7 +144,7 @@ def refund(sale_id):
             form.once.data,
             lambda: {
                 "refund_id": checkout.refund_sale(
-                    current_actor().key, sale.id, merchant_scope(), form.amount.fen, form.reason.data.strip()
+                    current_actor().key, sale.id, merchant_scope(), form.amount.fen, form.reason.data
                 ).refund.id
             },
         )

@@ -11,14 +11,21 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from server.console import navigation
-from server.console.access import can, current_actor, merchant_scope, operators_only, permission_required
+from server.console.access import (
+    can,
+    current_actor,
+    merchant_names,
+    merchant_scope,
+    operators_only,
+    permission_required,
+)
 from server.console.forms import CloseDayForm
 from server.console.once import new_key, run_once
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
 from server.exports import download
 from server.extensions import db
-from server.models import Merchant, SettlementDay
+from server.models import SettlementDay
 from server.services import finance, reconciliation, settlement
 from server.services.finance import SUMMED
 
@@ -43,14 +50,6 @@ def finance_filters() -> dict:
         "day_to": day_arg("to"),
         "merchant_id": merchant_scope() or request.args.get("merchant_id") or None,
     }
-
-
-def merchant_names() -> dict[str, str]:
-    """Merchants the user may filter by (merchant staff: their own), id → name."""
-    query = select(Merchant.id, Merchant.name).order_by(Merchant.name)
-    if merchant_scope():
-        query = query.where(Merchant.id == merchant_scope())
-    return dict(db.session.execute(query).all())
 
 
 def _close_form(form: CloseDayForm | None = None) -> CloseDayForm:

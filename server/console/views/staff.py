@@ -5,16 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from server.console import navigation
-from server.console.access import current_actor, permission_required
+from server.console.access import current_actor, merchant_names, permission_required
 from server.console.forms import ActionForm, PasswordForm, StaffForm, choice
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
 from server.domain.permissions import MERCHANT_ROLES
-from server.extensions import db
-from server.models import Merchant
 from server.services import console_auth, queries, staff
 from server.services.console_auth import is_locked
 
@@ -22,17 +19,17 @@ blp = Blueprint("staff", __name__)
 navigation.add(navigation.NavItem("console.staff.index", _l("Staff"), "person-badge", "staff:read", order=80))
 
 
-def _merchant_choices() -> list[tuple[str, str]]:
-    merchants = db.session.execute(select(Merchant.id, Merchant.name).order_by(Merchant.name)).all()
-    return [choice("", "—"), *[choice(merchant_id, name) for merchant_id, name in merchants]]
+def _merchant_choices(names: dict[str, str]) -> list[tuple[str, str]]:
+    return [choice("", "—"), *[choice(merchant_id, name) for merchant_id, name in names.items()]]
 
 
 @blp.route("/staff", methods=["GET", "POST"])
 @permission_required("staff:read")
 def index():
     """Every console user with role, merchant and lock state; admins add users here."""
+    names = merchant_names()  # admins only: every merchant
     form = StaffForm()
-    form.merchant_id.choices = _merchant_choices()
+    form.merchant_id.choices = _merchant_choices(names)
     if request.method == "POST":
         if not current_actor().can("staff:write"):
             return redirect(url_for(".index"))
@@ -43,11 +40,11 @@ def index():
             try:
                 staff.create_staff_user(
                     current_actor().key,
-                    form.username.data.strip(),
+                    form.username.data,
                     form.role.data,
                     form.password.data,
                     merchant_id=merchant_id,
-                    display_name=form.display_name.data.strip(),
+                    display_name=form.display_name.data,
                 )
             except DomainError as exc:
                 flash(_(exc.message), "danger")
@@ -56,7 +53,6 @@ def index():
                 return redirect(url_for(".index"))
     page = page_from_request()
     users = queries.list_staff({}, page)
-    names = dict(db.session.execute(select(Merchant.id, Merchant.name)).all())
     return render_template(
         "console/staff/index.html",
         users=users,
@@ -78,8 +74,6 @@ def change(user_id, action):
         if action == "unlock":
             console_auth.unlock(actor.key, user_id)
         elif action in {"disable", "enable"}:
-            if user_id == actor.user.id:
-                raise DomainError(_("You cannot disable yourself."))
             console_auth.set_status(actor.key, user_id, "disabled" if action == "disable" else "active")
         elif action == "password":
             form = PasswordForm()
