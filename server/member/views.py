@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import (
     Response,
     abort,
+    current_app,
     flash,
     g,
     make_response,
@@ -28,6 +29,7 @@ from wtforms import ValidationError
 
 from server.api.base import error_response
 from server.domain.errors import DomainError, NotFound
+from server.domain.identifiers import normalize_mobile
 from server.member.blueprint import bp
 from server.member.forms import BindCardForm, CloseAccountForm, ConfirmForm, LoginForm, LostCardForm, RegisterForm
 from server.models.base import utcnow
@@ -35,7 +37,7 @@ from server.notifications.sms import dispatch_pending
 from server.ratelimit import RateLimited, client_ip, enforce
 from server.services import member_codes, member_login, member_portal
 from server.services.alliance import get_settings
-from server.services.catalog import TRADES
+from server.services.catalog import TRADES, get_merchant
 
 SESSION_COOKIE = "member_session"
 DEVICE_COOKIE = "mdev"
@@ -121,12 +123,13 @@ def login_required(view):
     return wrapper
 
 
-def _start_session(login: member_login.MemberLogin, target: str):
+def start_session(login: member_login.MemberLogin, target: str):
+    """Redirect to ``target`` with the new device's session cookie (also used by the WeChat callback)."""
     response = redirect(target)
     response.set_cookie(
         SESSION_COOKIE,
         login.session_token,
-        max_age=_session_days() * 86400,
+        max_age=current_app.config["MEMBER_SESSION_DAYS"] * 86400,
         httponly=True,
         samesite="Lax",
         secure=request.is_secure,
@@ -136,19 +139,11 @@ def _start_session(login: member_login.MemberLogin, target: str):
     return response
 
 
-def _session_days() -> int:
-    from flask import current_app
-
-    return current_app.config["MEMBER_SESSION_DAYS"]
-
-
 def _send_pending_sms() -> None:
     """Hand the queued message to the SMS provider right away (the outbox retries failures later)."""
     try:
         dispatch_pending(limit=5)
     except Exception:  # noqa: BLE001 - the message stays pending in the outbox; `alliance-server sms dispatch`
-        from flask import current_app
-
         current_app.logger.exception("SMS dispatch failed; the message stays in the outbox")
 
 
@@ -171,10 +166,7 @@ def send_login_code():
     except ValidationError:
         return error_response("csrf_failed", "The page expired; reload it.", 400)
     body = request.get_json(silent=True) or {}
-    phone = str(body.get("phone", ""))
-    from server.domain.identifiers import normalize_mobile
-
-    mobile = normalize_mobile(phone)
+    mobile = normalize_mobile(str(body.get("phone", "")))
     enforce("login_code:ip", client_ip())
     enforce("login_code:device", g.device_cookie)
     enforce("login_code:phone", mobile)
@@ -185,14 +177,14 @@ def send_login_code():
 
 def _login_or_register(form, register: bool):
     enforce("login:ip", client_ip())
-    enforce("login:phone", form.phone.data.strip())
+    enforce("login:phone", normalize_mobile(form.phone.data))  # one key however the number was typed
     return member_login.log_in(
         form.phone.data,
         form.code.data,
         register=register,
         consent=bool(getattr(form, "consent", None) and form.consent.data),
         poster_token=getattr(form, "m", None) and form.m.data,
-        device_label=request.user_agent.string[:100],
+        device_label=request.user_agent.string,
         wechat_openid=session.get("wechat_openid"),
     )
 
@@ -203,13 +195,8 @@ def join():
     form = RegisterForm()
     if request.method == "GET":
         form.m.data = request.args.get("m", "")
-    merchant_name = None
-    if form.m.data:
-        from server.extensions import db
-        from server.models import Merchant
-
-        merchant_id = member_login.poster_merchant(form.m.data)
-        merchant_name = db.session.get(Merchant, merchant_id).name if merchant_id else None
+    merchant_id = member_login.poster_merchant(form.m.data)
+    merchant_name = get_merchant(merchant_id).name if merchant_id else None
     if form.validate_on_submit():
         try:
             login = _login_or_register(form, register=True)
@@ -217,7 +204,7 @@ def join():
             flash(member_error_text(error), "error")
         else:
             flash(_("Welcome! You are now a member."), "success")
-            return _start_session(login, url_for("member.card"))
+            return start_session(login, url_for("member.card"))
     elif request.method == "POST":
         if form.csrf_token.errors:
             return csrf_failed(None)
@@ -236,7 +223,7 @@ def login():
             flash(member_error_text(error), "error")
         else:
             target = request.args.get("next", "")
-            return _start_session(login_result, target if target.startswith("/m/") else url_for("member.card"))
+            return start_session(login_result, target if target.startswith("/m/") else url_for("member.card"))
     elif request.method == "POST":
         if form.csrf_token.errors:
             return csrf_failed(None)
@@ -301,13 +288,14 @@ def sale_receipt(sale_id):
 def merchants():
     """Alliance merchants with what my level pays, searchable by trade, area and name."""
     trade, region, text = request.args.get("trade", ""), request.args.get("region", ""), request.args.get("q", "")
+    view = member_portal.card_view(g.device.member_id)
     return render_template(
         "member/merchants.html",
-        rows=member_portal.merchants_for_member(g.device.member_id, trade, region, text),
+        rows=member_portal.merchants_for_member(view.level, trade, region, text),
         trades=TRADES,
         regions=member_portal.merchant_regions(),
         chosen={"trade": trade, "region": region, "q": text},
-        view=member_portal.card_view(g.device.member_id),
+        view=view,
     )
 
 

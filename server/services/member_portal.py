@@ -130,9 +130,8 @@ def history(member_id: str) -> dict:
     }
 
 
-def merchants_for_member(member_id: str, trade: str = "", region: str = "", text: str = "") -> list[dict]:
-    """Active merchants with what the member's level pays at each, filtered by trade, region and name."""
-    level = db.session.scalar(select(Level).join(Member, Member.level_id == Level.id).where(Member.id == member_id))
+def merchants_for_member(level: Level, trade: str = "", region: str = "", text: str = "") -> list[dict]:
+    """Active merchants with what a member of ``level`` pays at each, filtered by trade, region and name."""
     query = (
         select(Merchant, MerchantLevelDiscount.discount_bp)
         .outerjoin(

@@ -160,7 +160,10 @@ def test_poster_qr_opens_registration_and_records_the_recruiter(app, client):
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.data)))
     assert decoded and decoded[0].text == response.headers["X-Poster-URL"]
     token = decoded[0].text.split("m=")[1]
-    assert client.get(f"/m/join?m={token}").status_code == 200
+    join = client.get(f"/m/join?m={token}")
+    assert join.status_code == 200
+    assert f"推荐商家：{world.shop_a.merchant.name}".encode() in join.data  # the page names the recruiter
+    assert "推荐商家".encode() not in client.get("/m/join?m=unknown").data
     svg = client.get(url.replace("png", "svg"), headers=world.shop_a.owner_auth)
     assert svg.status_code == 200 and svg.data.startswith(b"<svg")
     page = client.get(url.replace("png", "html"), headers=world.staff_auth("admin"))
