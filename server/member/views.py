@@ -24,6 +24,7 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
@@ -34,7 +35,7 @@ from server.member.blueprint import bp
 from server.member.forms import BindCardForm, CloseAccountForm, ConfirmForm, LoginForm, LostCardForm, RegisterForm
 from server.models.base import utcnow
 from server.notifications.sms import dispatch_pending
-from server.ratelimit import RateLimited, client_ip, enforce
+from server.ratelimit import RateLimited, enforce
 from server.services import member_codes, member_login, member_portal
 from server.services.alliance import get_settings
 from server.services.catalog import TRADES, get_merchant
@@ -167,7 +168,7 @@ def send_login_code():
         return error_response("csrf_failed", "The page expired; reload it.", 400)
     body = request.get_json(silent=True) or {}
     mobile = normalize_mobile(str(body.get("phone", "")))
-    enforce("login_code:ip", client_ip())
+    enforce("login_code:ip", get_remote_address())
     enforce("login_code:device", g.device_cookie)
     enforce("login_code:phone", mobile)
     member_login.request_login_code(mobile)
@@ -176,7 +177,7 @@ def send_login_code():
 
 
 def _login_or_register(form, register: bool):
-    enforce("login:ip", client_ip())
+    enforce("login:ip", get_remote_address())
     enforce("login:phone", normalize_mobile(form.phone.data))  # one key however the number was typed
     return member_login.log_in(
         form.phone.data,

@@ -83,6 +83,20 @@ def test_login_form_needs_csrf(app, client):
     assert response.status_code == 400 and "页面已过期".encode() in response.data
 
 
+def test_login_attempts_are_limited_per_phone_however_it_is_typed(app, client, monkeypatch):
+    from server import ratelimit
+
+    monkeypatch.setitem(ratelimit.LIMITS, "login:phone", "1/minute")
+    with app.app_context():
+        make_world()
+        db.session.remove()
+    csrf = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/m/login").data).group(1)
+    form = {"code": "123456", "csrf_token": csrf.decode()}
+    assert client.post("/m/login", data={**form, "phone": "13900001212"}).status_code == 200  # wrong code: the form
+    again = client.post("/m/login", data={**form, "phone": "+86 139-0000-1212"})
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) >= 1
+
+
 def test_identify_is_rate_limited_per_terminal(app, client, monkeypatch):
     from server import ratelimit
 
