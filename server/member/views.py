@@ -22,7 +22,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -59,19 +58,6 @@ def member_error_text(error: DomainError) -> str:
     if error.code == "conflict" and error.details.get("field") == "phone":
         return _("This phone number is already registered. Please log in.")
     return ERROR_TEXT.get(error.code, ERROR_TEXT["invalid_request"])()
-
-
-@bp.app_template_filter("discount")
-def discount(bp_value: int) -> str:
-    """9500 bp → ``9.5折`` in Chinese, ``5% off`` in English; 10000 → no discount (integer arithmetic)."""
-    if bp_value >= 10_000:
-        return _("No discount")
-    if str(get_locale()) == "en":
-        off = 10_000 - bp_value
-        decimals = f"{off % 100:02d}".rstrip("0")
-        return f"{off // 100}{'.' + decimals if decimals else ''}% off"
-    decimals = f"{bp_value % 1000:03d}".rstrip("0")
-    return f"{bp_value // 1000}{'.' + decimals if decimals else ''}折"
 
 
 @bp.before_request
