@@ -126,6 +126,28 @@ def test_bind_physical_card_needs_its_check_code_and_lost_blocks_it(ctx):
     assert db.session.get(Card, loose.id).status == "lost"
 
 
+def test_cards_page_binds_a_physical_card_that_can_then_be_reported_lost(app, client):
+    with app.app_context():
+        make_world()
+        login = register_phone("13900002323")
+        loose = members.create_cards(ACTOR, 1)[0]
+        card_no, check = loose.card_no, card_check_code(loose.card_no)
+        db.session.remove()
+    client.set_cookie("member_session", login.session_token, path="/m")
+    page = client.get("/m/cards").data.decode()
+    listed = page.split('id="my-cards"')[1].split("</section>")[0]
+    assert "电子卡" in listed and "实体卡" not in listed and "挂失" not in listed  # the e-card cannot be reported lost
+    csrf = re.search(r'name="bind-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    bound = client.post("/m/cards", data={"bind-card_no": card_no, "bind-check_code": check, "bind-csrf_token": csrf})
+    assert bound.status_code == 302
+    listed = client.get("/m/cards").data.decode().split('id="my-cards"')[1].split("</section>")[0]
+    assert card_no in listed and "实体卡" in listed and listed.count('name="lost-card_no"') == 1
+    lost = client.post("/m/cards", data={"lost-card_no": card_no, "lost-csrf_token": csrf})
+    assert lost.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Card.status).where(Card.card_no == card_no)) == "lost"
+
+
 def test_export_and_close_account_forfeit_points_through_the_ledger(ctx):
     make_world()
     login = register_phone("13900003333")
