@@ -35,7 +35,7 @@ from server.member.forms import BindCardForm, CloseAccountForm, ConfirmForm, Log
 from server.models.base import utcnow
 from server.notifications.sms import dispatch_pending
 from server.ratelimit import RateLimited, enforce
-from server.services import member_codes, member_login, member_portal
+from server.services import member_codes, member_login, member_portal, posters
 from server.services.alliance import get_settings
 from server.services.catalog import TRADES, get_merchant
 
@@ -182,7 +182,7 @@ def join():
     form = RegisterForm()
     if request.method == "GET":
         form.m.data = request.args.get("m", "")
-    merchant_id = member_login.poster_merchant(form.m.data)
+    merchant_id = posters.poster_merchant(form.m.data)
     merchant_name = get_merchant(merchant_id).name if merchant_id else None
     if form.validate_on_submit():
         try:
