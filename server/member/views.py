@@ -29,7 +29,7 @@ from wtforms import ValidationError
 
 from server.api.base import error_response
 from server.domain.errors import DomainError, NotFound
-from server.domain.identifiers import normalize_mobile
+from server.domain.identifiers import mask_mobile, normalize_mobile
 from server.member.blueprint import bp
 from server.member.forms import BindCardForm, CloseAccountForm, ConfirmForm, LoginForm, LostCardForm, RegisterForm
 from server.models.base import utcnow
@@ -159,7 +159,7 @@ def send_login_code():
     enforce("login_code:phone", mobile)
     member_login.request_login_code(mobile)
     _send_pending_sms()
-    return {"sent": True, "masked_phone": f"{mobile[:3]}****{mobile[-4:]}", "resend_after": 60}
+    return {"sent": True, "masked_phone": mask_mobile(mobile), "resend_after": 60}
 
 
 def _login_or_register(form, register: bool):
