@@ -1,7 +1,8 @@
 """Rate limits on logins and code verification (Flask-Limiter's storage: memory, or Redis shared by workers).
 
 Limits are checked in the views with keys that need the parsed request (the phone number, the terminal,
-the member's device), so the views call :func:`enforce` rather than decorating whole routes.
+the member's device), so the views call :func:`enforce` rather than decorating whole routes. Per-IP keys use
+Flask-Limiter's ``get_remote_address``: behind a proxy, configure ProxyFix so it is the client's address.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ import hashlib
 import math
 import time
 
-from flask import Flask, request
+from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits import parse
+from limits import parse_many
 from werkzeug.exceptions import TooManyRequests
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
@@ -58,13 +59,3 @@ def enforce(action: str, value: str | None) -> None:
         if not strategy.hit(item, "alliance", action, key):
             reset_at, _ = strategy.get_window_stats(item, "alliance", action, key)
             raise RateLimited(max(1, math.ceil(reset_at - time.time())))
-
-
-def parse_many(spec: str):
-    """The limit items of a ``"1/minute;5/hour"`` string."""
-    return [parse(part) for part in spec.split(";") if part.strip()]
-
-
-def client_ip() -> str:
-    """The caller's address (behind a proxy, configure ProxyFix so this is the client's)."""
-    return request.remote_addr or "unknown"

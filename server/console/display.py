@@ -59,15 +59,6 @@ def percent(rate_bp: int | None) -> str:
     return _decimal(rate_bp, 2) + "%"
 
 
-def discount(rate_bp: int) -> str:
-    """What a level pays: ``9500`` → ``9.5折`` in Chinese, ``5% off`` in English."""
-    if rate_bp >= 10_000:
-        return str(_l("no discount"))
-    if str(get_locale()).startswith("zh"):
-        return _decimal(rate_bp, 3) + "折"
-    return f"{percent(10_000 - rate_bp)} off"
-
-
 def trade_label(code: str) -> str:
     """A trade in the user's language."""
     zh, en = TRADES.get(code, (code, code))
@@ -85,7 +76,6 @@ def init_display(app: Flask) -> None:
     """Register the filters and label tables for templates."""
     app.jinja_env.filters.update(
         percent=percent,
-        discount=discount,
         trade=trade_label,
         level_name=level_label,
         role=lambda code: ROLE_LABELS.get(code, code),

@@ -11,6 +11,7 @@ from pathlib import Path
 from flask import (
     Response,
     abort,
+    current_app,
     flash,
     g,
     make_response,
@@ -21,21 +22,22 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from server.api.base import error_response
 from server.domain.errors import DomainError, NotFound
+from server.domain.identifiers import mask_mobile, normalize_mobile
 from server.member.blueprint import bp
 from server.member.forms import BindCardForm, CloseAccountForm, ConfirmForm, LoginForm, LostCardForm, RegisterForm
 from server.models.base import utcnow
 from server.notifications.sms import dispatch_pending
-from server.ratelimit import RateLimited, client_ip, enforce
-from server.services import member_codes, member_login, member_portal
+from server.ratelimit import RateLimited, enforce
+from server.services import member_codes, member_login, member_portal, posters
 from server.services.alliance import get_settings
-from server.services.catalog import TRADES
+from server.services.catalog import TRADES, get_merchant
 
 SESSION_COOKIE = "member_session"
 DEVICE_COOKIE = "mdev"
@@ -56,19 +58,6 @@ def member_error_text(error: DomainError) -> str:
     if error.code == "conflict" and error.details.get("field") == "phone":
         return _("This phone number is already registered. Please log in.")
     return ERROR_TEXT.get(error.code, ERROR_TEXT["invalid_request"])()
-
-
-@bp.app_template_filter("discount")
-def discount(bp_value: int) -> str:
-    """9500 bp → ``9.5折`` in Chinese, ``5% off`` in English; 10000 → no discount (integer arithmetic)."""
-    if bp_value >= 10_000:
-        return _("No discount")
-    if str(get_locale()) == "en":
-        off = 10_000 - bp_value
-        decimals = f"{off % 100:02d}".rstrip("0")
-        return f"{off // 100}{'.' + decimals if decimals else ''}% off"
-    decimals = f"{bp_value % 1000:03d}".rstrip("0")
-    return f"{bp_value // 1000}{'.' + decimals if decimals else ''}折"
 
 
 @bp.before_request
@@ -121,12 +110,13 @@ def login_required(view):
     return wrapper
 
 
-def _start_session(login: member_login.MemberLogin, target: str):
+def start_session(login: member_login.MemberLogin, target: str):
+    """Redirect to ``target`` with the new device's session cookie (also used by the WeChat callback)."""
     response = redirect(target)
     response.set_cookie(
         SESSION_COOKIE,
         login.session_token,
-        max_age=_session_days() * 86400,
+        max_age=current_app.config["MEMBER_SESSION_DAYS"] * 86400,
         httponly=True,
         samesite="Lax",
         secure=request.is_secure,
@@ -136,19 +126,11 @@ def _start_session(login: member_login.MemberLogin, target: str):
     return response
 
 
-def _session_days() -> int:
-    from flask import current_app
-
-    return current_app.config["MEMBER_SESSION_DAYS"]
-
-
 def _send_pending_sms() -> None:
     """Hand the queued message to the SMS provider right away (the outbox retries failures later)."""
     try:
         dispatch_pending(limit=5)
     except Exception:  # noqa: BLE001 - the message stays pending in the outbox; `alliance-server sms dispatch`
-        from flask import current_app
-
         current_app.logger.exception("SMS dispatch failed; the message stays in the outbox")
 
 
@@ -171,28 +153,25 @@ def send_login_code():
     except ValidationError:
         return error_response("csrf_failed", "The page expired; reload it.", 400)
     body = request.get_json(silent=True) or {}
-    phone = str(body.get("phone", ""))
-    from server.domain.identifiers import normalize_mobile
-
-    mobile = normalize_mobile(phone)
-    enforce("login_code:ip", client_ip())
+    mobile = normalize_mobile(str(body.get("phone", "")))
+    enforce("login_code:ip", get_remote_address())
     enforce("login_code:device", g.device_cookie)
     enforce("login_code:phone", mobile)
     member_login.request_login_code(mobile)
     _send_pending_sms()
-    return {"sent": True, "masked_phone": f"{mobile[:3]}****{mobile[-4:]}", "resend_after": 60}
+    return {"sent": True, "masked_phone": mask_mobile(mobile), "resend_after": 60}
 
 
 def _login_or_register(form, register: bool):
-    enforce("login:ip", client_ip())
-    enforce("login:phone", form.phone.data.strip())
+    enforce("login:ip", get_remote_address())
+    enforce("login:phone", normalize_mobile(form.phone.data))  # one key however the number was typed
     return member_login.log_in(
         form.phone.data,
         form.code.data,
         register=register,
         consent=bool(getattr(form, "consent", None) and form.consent.data),
         poster_token=getattr(form, "m", None) and form.m.data,
-        device_label=request.user_agent.string[:100],
+        device_label=request.user_agent.string,
         wechat_openid=session.get("wechat_openid"),
     )
 
@@ -203,13 +182,8 @@ def join():
     form = RegisterForm()
     if request.method == "GET":
         form.m.data = request.args.get("m", "")
-    merchant_name = None
-    if form.m.data:
-        from server.extensions import db
-        from server.models import Merchant
-
-        merchant_id = member_login.poster_merchant(form.m.data)
-        merchant_name = db.session.get(Merchant, merchant_id).name if merchant_id else None
+    merchant_id = posters.poster_merchant(form.m.data)
+    merchant_name = get_merchant(merchant_id).name if merchant_id else None
     if form.validate_on_submit():
         try:
             login = _login_or_register(form, register=True)
@@ -217,7 +191,7 @@ def join():
             flash(member_error_text(error), "error")
         else:
             flash(_("Welcome! You are now a member."), "success")
-            return _start_session(login, url_for("member.card"))
+            return start_session(login, url_for("member.card"))
     elif request.method == "POST":
         if form.csrf_token.errors:
             return csrf_failed(None)
@@ -236,7 +210,7 @@ def login():
             flash(member_error_text(error), "error")
         else:
             target = request.args.get("next", "")
-            return _start_session(login_result, target if target.startswith("/m/") else url_for("member.card"))
+            return start_session(login_result, target if target.startswith("/m/") else url_for("member.card"))
     elif request.method == "POST":
         if form.csrf_token.errors:
             return csrf_failed(None)
@@ -301,13 +275,14 @@ def sale_receipt(sale_id):
 def merchants():
     """Alliance merchants with what my level pays, searchable by trade, area and name."""
     trade, region, text = request.args.get("trade", ""), request.args.get("region", ""), request.args.get("q", "")
+    view = member_portal.card_view(g.device.member_id)
     return render_template(
         "member/merchants.html",
-        rows=member_portal.merchants_for_member(g.device.member_id, trade, region, text),
+        rows=member_portal.merchants_for_member(view.level, trade, region, text),
         trades=TRADES,
         regions=member_portal.merchant_regions(),
         chosen={"trade": trade, "region": region, "q": text},
-        view=member_portal.card_view(g.device.member_id),
+        view=view,
     )
 
 

@@ -17,6 +17,7 @@ from flask import current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 
 from server.member.blueprint import bp
+from server.member.views import start_session
 from server.services import member_login
 
 SCOPES = {"snsapi_base", "snsapi_userinfo"}
@@ -103,8 +104,6 @@ def wechat_start():
 @bp.route("/wechat/callback")
 def wechat_callback():
     """WeChat's redirect: log in the bound member, or remember the openid until the phone is verified."""
-    from server.member.views import _start_session
-
     client = WechatOAuth.from_config(current_app.config)
     expected = session.pop("wechat_state", None)
     if client is None or not expected or not secrets.compare_digest(expected, request.args.get("state", "")):
@@ -118,7 +117,7 @@ def wechat_callback():
         return redirect(url_for("member.login"))
     login = member_login.log_in_with_wechat(openid, request.user_agent.string)
     if login is not None:
-        return _start_session(login, url_for("member.card"))
+        return start_session(login, url_for("member.card"))
     session["wechat_openid"] = openid
     flash(_("Verify your phone number once to link your WeChat."), "info")
     return redirect(url_for("member.login"))

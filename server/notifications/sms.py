@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+import requests
 from flask import current_app
 from sqlalchemy import select
 
@@ -78,8 +79,6 @@ class HttpSmsSender:
         )
 
     def send(self, phone: str, text: str) -> str:
-        import requests
-
         try:
             response = requests.post(
                 self.url,

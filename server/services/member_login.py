@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from server.domain.errors import Conflict, InvalidRequest, LoginCodeInvalid, MemberNotFound
 from server.domain.identifiers import normalize_mobile
 from server.extensions import db
-from server.models import LoginCode, Member, MemberDevice, MerchantPoster, WechatBinding
+from server.models import LoginCode, Member, MemberDevice, WechatBinding
 from server.models.base import utcnow
 from server.notifications.sms import queue_sms
 from server.security.pii import phone_lookup_hash
@@ -22,6 +22,7 @@ from server.services import member_codes
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.members import register_member
+from server.services.posters import poster_merchant
 from server.services.unit_of_work import transactional
 
 LOGIN_CODE_DIGITS = 6
@@ -87,13 +88,6 @@ def _check_login_code(mobile: str, code: str) -> None:
             pending.used_at = now  # too many wrong guesses: the code is burnt, ask for a new one
         raise LoginCodeInvalid(attempts_left=max(0, current_app.config["LOGIN_CODE_MAX_ATTEMPTS"] - pending.attempts))
     pending.used_at = now
-
-
-def poster_merchant(token: str | None) -> str | None:
-    """The merchant id behind a poster token (None for the alliance's own poster or an unknown token)."""
-    if not token:
-        return None
-    return db.session.scalar(select(MerchantPoster.merchant_id).where(MerchantPoster.token == token))
 
 
 @transactional

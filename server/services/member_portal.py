@@ -45,7 +45,7 @@ HISTORY_LIMIT = 50
 
 @dataclass(frozen=True)
 class CardView:
-    """The member's card page: level, balance and cards (the first card without a batch is the e-card)."""
+    """The member's card page: level, balance and cards (the first card without batch or chip is the e-card)."""
 
     member: Member
     level: Level
@@ -55,6 +55,10 @@ class CardView:
     @property
     def electronic_card(self) -> Card | None:
         return next((card for card in self.cards if card.batch_id is None and card.chip_uid is None), None)
+
+    def is_electronic(self, card: Card) -> bool:
+        """Only the e-card: printed cards bound later have no batch or chip either, and can be reported lost."""
+        return card is self.electronic_card
 
 
 def card_view(member_id: str) -> CardView:
@@ -130,9 +134,8 @@ def history(member_id: str) -> dict:
     }
 
 
-def merchants_for_member(member_id: str, trade: str = "", region: str = "", text: str = "") -> list[dict]:
-    """Active merchants with what the member's level pays at each, filtered by trade, region and name."""
-    level = db.session.scalar(select(Level).join(Member, Member.level_id == Level.id).where(Member.id == member_id))
+def merchants_for_member(level: Level, trade: str = "", region: str = "", text: str = "") -> list[dict]:
+    """Active merchants with what a member of ``level`` pays at each, filtered by trade, region and name."""
     query = (
         select(Merchant, MerchantLevelDiscount.discount_bp)
         .outerjoin(

@@ -25,6 +25,13 @@ def poster_token(merchant_id: str) -> str:
     return token
 
 
+def poster_merchant(token: str | None) -> str | None:
+    """The merchant id behind a poster token (None for the alliance's own poster or an unknown token)."""
+    if not token:
+        return None
+    return db.session.scalar(select(MerchantPoster.merchant_id).where(MerchantPoster.token == token))
+
+
 def join_url(base_url: str, token: str) -> str:
     """The registration URL a poster's QR code holds."""
     return f"{base_url.rstrip('/')}/m/join?m={token}"

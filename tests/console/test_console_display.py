@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from server.console.display import discount, percent
+from server.console.display import percent
+from server.formatting import discount
 
 
 def test_percent_of_basis_points():
@@ -15,4 +16,4 @@ def test_what_a_level_pays_in_chinese_and_english(app):
         assert [discount(bp) for bp in (9_500, 8_000, 9_550, 9_999)] == ["9.5折", "8折", "9.55折", "9.999折"]
         assert discount(10_000) == "无折扣"
     with app.test_request_context("/?lang=en"):
-        assert [discount(bp) for bp in (9_500, 8_850, 10_000)] == ["5% off", "11.5% off", "no discount"]
+        assert [discount(bp) for bp in (9_500, 8_850, 10_000)] == ["5% off", "11.5% off", "No discount"]

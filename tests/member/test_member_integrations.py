@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from server.extensions import db
 from server.member.wechat import WechatError, WechatOAuth
 from server.models import SmsMessage
 from server.notifications.sms import HttpSmsSender, SmsDeliveryFailed, dispatch_pending
-from server.services import member_login
+from server.services import member_codes, member_login
 from tests.builders import make_world
 from tests.live_server import live_server
 from tests.member.support import code_at, last_login_code, register_phone
@@ -123,8 +124,6 @@ def test_wechat_oauth_adapter_and_login_flow(app, client):
                 code = last_login_code("13800002222")
                 db.session.remove()
             page = client.get("/m/login")
-            import re
-
             csrf = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data).group(1).decode()
             logged = client.post("/m/login", data={"phone": "13800002222", "code": code, "csrf_token": csrf})
             assert logged.headers["Location"].endswith("/m/card")
@@ -132,7 +131,10 @@ def test_wechat_oauth_adapter_and_login_flow(app, client):
             state = parse_qs(urlparse(client.get("/m/wechat/start").headers["Location"]).query)["state"][0]
             bound = client.get(f"/m/wechat/callback?code=good-code&state={state}")
             assert bound.headers["Location"].endswith("/m/card")  # WeChat alone logs in now
-            assert "member_session=" in bound.headers.get("Set-Cookie", "")
+            session_token = re.search(r"member_session=([^;]+)", bound.headers.get("Set-Cookie", "")).group(1)
+            with app.app_context():  # the session is a new device of the member who verified the phone
+                assert member_codes.device_for_session(session_token).member_id == login.member.id
+                db.session.remove()
             state = parse_qs(urlparse(client.get("/m/wechat/start").headers["Location"]).query)["state"][0]
             refused_login = client.get(f"/m/wechat/callback?code=stale&state={state}")
             assert refused_login.headers["Location"].endswith("/m/login")

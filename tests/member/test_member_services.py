@@ -83,6 +83,20 @@ def test_login_form_needs_csrf(app, client):
     assert response.status_code == 400 and "页面已过期".encode() in response.data
 
 
+def test_login_attempts_are_limited_per_phone_however_it_is_typed(app, client, monkeypatch):
+    from server import ratelimit
+
+    monkeypatch.setitem(ratelimit.LIMITS, "login:phone", "1/minute")
+    with app.app_context():
+        make_world()
+        db.session.remove()
+    csrf = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/m/login").data).group(1)
+    form = {"code": "123456", "csrf_token": csrf.decode()}
+    assert client.post("/m/login", data={**form, "phone": "13900001212"}).status_code == 200  # wrong code: the form
+    again = client.post("/m/login", data={**form, "phone": "+86 139-0000-1212"})
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) >= 1
+
+
 def test_identify_is_rate_limited_per_terminal(app, client, monkeypatch):
     from server import ratelimit
 
@@ -110,6 +124,28 @@ def test_bind_physical_card_needs_its_check_code_and_lost_blocks_it(ctx):
     assert bound.member_id == login.member.id and bound.status == "active"
     member_portal.report_my_card_lost(login.member.id, loose.card_no)
     assert db.session.get(Card, loose.id).status == "lost"
+
+
+def test_cards_page_binds_a_physical_card_that_can_then_be_reported_lost(app, client):
+    with app.app_context():
+        make_world()
+        login = register_phone("13900002323")
+        loose = members.create_cards(ACTOR, 1)[0]
+        card_no, check = loose.card_no, card_check_code(loose.card_no)
+        db.session.remove()
+    client.set_cookie("member_session", login.session_token, path="/m")
+    page = client.get("/m/cards").data.decode()
+    listed = page.split('id="my-cards"')[1].split("</section>")[0]
+    assert "电子卡" in listed and "实体卡" not in listed and "挂失" not in listed  # the e-card cannot be reported lost
+    csrf = re.search(r'name="bind-csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    bound = client.post("/m/cards", data={"bind-card_no": card_no, "bind-check_code": check, "bind-csrf_token": csrf})
+    assert bound.status_code == 302
+    listed = client.get("/m/cards").data.decode().split('id="my-cards"')[1].split("</section>")[0]
+    assert card_no in listed and "实体卡" in listed and listed.count('name="lost-card_no"') == 1
+    lost = client.post("/m/cards", data={"lost-card_no": card_no, "lost-csrf_token": csrf})
+    assert lost.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Card.status).where(Card.card_no == card_no)) == "lost"
 
 
 def test_export_and_close_account_forfeit_points_through_the_ledger(ctx):
@@ -160,7 +196,10 @@ def test_poster_qr_opens_registration_and_records_the_recruiter(app, client):
     decoded = zxingcpp.read_barcodes(Image.open(io.BytesIO(response.data)))
     assert decoded and decoded[0].text == response.headers["X-Poster-URL"]
     token = decoded[0].text.split("m=")[1]
-    assert client.get(f"/m/join?m={token}").status_code == 200
+    join = client.get(f"/m/join?m={token}")
+    assert join.status_code == 200
+    assert f"推荐商家：{world.shop_a.merchant.name}".encode() in join.data  # the page names the recruiter
+    assert "推荐商家".encode() not in client.get("/m/join?m=unknown").data
     svg = client.get(url.replace("png", "svg"), headers=world.shop_a.owner_auth)
     assert svg.status_code == 200 and svg.data.startswith(b"<svg")
     page = client.get(url.replace("png", "html"), headers=world.staff_auth("admin"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import marshmallow as ma
 from flask import Response, render_template_string, request
 from flask.views import MethodView
@@ -9,6 +11,7 @@ from flask_smorest import Blueprint
 
 from server.api.auth import STAFF_SECURITY, check_merchant_scope, require_staff, staff_only
 from server.services import posters
+from server.services.alliance import get_settings
 from server.services.catalog import get_merchant
 
 blp = Blueprint("operator_posters", __name__, url_prefix="/api/v1", description="Recruiting posters")
@@ -36,10 +39,6 @@ class MerchantPoster(MethodView):
     @blp.response(200, description="The QR code (SVG or PNG) or a printable page")
     def get(self, args, merchant_id):
         """The merchant's recruiting poster QR code; members who register through it are recorded as its recruits."""
-        import base64
-
-        from server.services.alliance import get_settings
-
         actor = require_staff("merchants:read")
         check_merchant_scope(actor, merchant_id)
         url = posters.join_url(request.host_url, posters.poster_token(merchant_id))
