@@ -17,7 +17,7 @@ import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import text
 
@@ -81,14 +81,10 @@ def _today() -> date:
     return points.alliance_today()
 
 
-def _yesterday_business_day() -> date:
-    return settlement.current_business_day() - timedelta(days=1)
-
-
 JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "expire-points": Job(_expire_points, True, _today),
     "notify-expiring": Job(_notify_expiring, True, _today),
-    "close-settlement": Job(_close_settlement, True, _yesterday_business_day),
+    "close-settlement": Job(_close_settlement, True, settlement.last_ended_business_day),
     "dispatch-sms": Job(_dispatch_sms, False, _today),
     "purge-idempotency-keys": Job(_purge_idempotency_keys, False, _today),
 }
@@ -152,11 +148,6 @@ def _log_run(name: str, run_date: date, status: str, summary: dict, started) -> 
             finished_at=utcnow(),
         )
     )
-
-
-def run_all(run_date: date | None = None) -> list[JobOutcome]:
-    """Run every job in order (each with its own default date unless ``run_date`` is given)."""
-    return [run_job(name, run_date) for name in JOBS]
 
 
 class Scheduler(threading.Thread):
