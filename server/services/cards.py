@@ -25,7 +25,7 @@ from server.domain.errors import (
 )
 from server.domain.identifiers import make_card_number
 from server.extensions import db
-from server.models import AllianceSettings, Card, CardAlert, CardBatch, Level, Member, Terminal
+from server.models import AllianceSettings, Card, CardAlert, CardBatch, Level, Terminal
 from server.models.base import new_id, utcnow
 from server.services.audit import audit
 from server.services.queries import paginate
@@ -310,15 +310,15 @@ def verified_chip_card(card_read: dict) -> tuple[Card, bytes, int]:
     return check_usable(card), uid, presented
 
 
-def identify_chip(terminal: Terminal, card_read: dict) -> tuple[Card, dict]:
-    """Check the anti-clone counter of a chip card tapped online and plan its write-back.
+def check_chip_counter(terminal: Terminal, card_read: dict) -> tuple[Card, bytes]:
+    """Check the anti-clone counter of a chip card tapped online; return the card and its UID.
 
     The card should hold ``card.counter``; while the last write-back is unconfirmed it may still hold
     the value before. Anything lower is a clone (or the original after its clone was used): the card
-    is frozen, an alert is recorded, and CardStale (which keeps these changes) is raised.
+    is frozen, an alert is recorded, and CardStale (which keeps these changes) is raised. Otherwise the
+    counter moves on, unconfirmed until the terminal says it wrote it (:func:`plan_write_back`).
     """
     card, uid, presented = verified_chip_card(card_read)
-    keys = _keys()
     tolerated = {card.counter, card.counter - 1} if card.counter_unconfirmed else {card.counter}
     if presented not in tolerated:
         if presented > card.counter:
@@ -338,13 +338,16 @@ def identify_chip(terminal: Terminal, card_read: dict) -> tuple[Card, dict]:
         )
         raise CardStale(card_no=card.card_no)
     card.counter, card.counter_unconfirmed = presented + 1, True
+    return card, uid
+
+
+def plan_write_back(card: Card, uid: bytes, level_rank: int) -> dict:
+    """The blocks and keys the terminal writes: the new counter, and a re-signed record if the level changed."""
+    keys = _keys()
     update_blocks = {COUNTER_BLOCK: counter_block(keys.card_counter_key, uid, card.card_no, card.counter)}
     write_keys = {
         COUNTER_SECTOR: sector_keys(keys.card_master, keys.card_read, uid, COUNTER_SECTOR, card.key_version)[1]
     }
-    level_rank = db.session.scalar(
-        select(Level.rank).join(Member, Member.level_id == Level.id).where(Member.id == card.member_id)
-    )
     if level_rank != card.level_rank:  # re-sign the record so the level discount works offline too
         card.level_rank = level_rank
         record = CardRecord(card_no=card.card_no, key_version=card.key_version, level_rank=level_rank)
@@ -352,7 +355,7 @@ def identify_chip(terminal: Terminal, card_read: dict) -> tuple[Card, dict]:
         write_keys[RECORD_SECTOR] = sector_keys(keys.card_master, keys.card_read, uid, RECORD_SECTOR, card.key_version)[
             1
         ]
-    return card, {
+    return {
         "blocks": {str(block): data.hex().upper() for block, data in sorted(update_blocks.items())},
         "keys": {str(sector): {"b": key.hex().upper()} for sector, key in sorted(write_keys.items())},
     }
