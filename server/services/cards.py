@@ -159,11 +159,16 @@ def _card_image(card: Card, uid: bytes) -> tuple[dict[int, bytes], dict[int, tup
     record = CardRecord(card_no=card.card_no, key_version=card.key_version, level_rank=card.level_rank)
     blocks = sign_record(keys.card_signing, uid, record)
     blocks[COUNTER_BLOCK] = counter_block(keys.card_counter_key, uid, card.card_no, card.counter)
-    sector_key_pairs = {
-        sector: sector_keys(keys.card_master, keys.card_read, uid, sector, card.key_version)
+    return blocks, _sector_key_pairs(uid, card.key_version)
+
+
+def _sector_key_pairs(uid: bytes, key_version: int) -> dict[int, tuple[bytes, bytes]]:
+    """Every sector's (A, B) keys of the chip ``uid``."""
+    keys = _keys()
+    return {
+        sector: sector_keys(keys.card_master, keys.card_read, uid, sector, key_version)
         for sector in range(SECTOR_COUNT)
     }
-    return blocks, sector_key_pairs
 
 
 @transactional
@@ -226,8 +231,7 @@ def card_check_code(card_no: str) -> str:
 
     Knowing a card number (it is on receipts) is not enough to bind someone else's card to oneself.
     """
-    key = current_app.extensions["alliance_keys"].card_master
-    digest = hmac.new(key, f"card-check:{card_no}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(_keys().card_master, f"card-check:{card_no}".encode(), hashlib.sha256).digest()
     return f"{int.from_bytes(digest[:8], 'big') % 10**CARD_CHECK_DIGITS:0{CARD_CHECK_DIGITS}d}"
 
 
@@ -264,12 +268,8 @@ def chip_keys(actor: str, uid_hex: str) -> dict:
     card = db.session.scalar(select(Card).where(Card.chip_uid == uid.hex().upper()))
     if card is None:
         raise NotFound("No card is encoded on this chip.", uid=uid.hex().upper())
-    keys = _keys()
     audit(actor, "card.reveal_keys", "card", card.id, uid=card.chip_uid)
-    pairs = {
-        sector: sector_keys(keys.card_master, keys.card_read, uid, sector, card.key_version)
-        for sector in range(SECTOR_COUNT)
-    }
+    pairs = _sector_key_pairs(uid, card.key_version)
     return {
         "card_no": card.card_no,
         "uid": card.chip_uid,
