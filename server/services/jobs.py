@@ -111,14 +111,11 @@ def run_job(name: str, run_date: date | None = None) -> JobOutcome:
     try:
         if job.locked:
             with transaction():
-                if not _job_lock(name):
-                    status, summary = "skipped", {"reason": "running in another worker"}
-                else:
+                if _job_lock(name):
                     summary = job.run(run_date)
-                    _log_run(name, run_date, status, summary, started)
-            if status == "skipped":
-                with transaction():
-                    _log_run(name, run_date, status, summary, started)
+                else:
+                    status, summary = "skipped", {"reason": "running in another worker"}
+                _log_run(name, run_date, status, summary, started)
         else:
             summary = job.run(run_date)
             with transaction():
