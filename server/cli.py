@@ -201,11 +201,9 @@ def settlement_group():
 @with_appcontext
 def settlement_close_command(day):
     """Close a business day for every merchant (closing it again changes nothing)."""
-    from datetime import timedelta
+    from server.services.settlement import close_day, last_ended_business_day
 
-    from server.services.settlement import close_day, current_business_day
-
-    business_day = day.date() if day else current_business_day() - timedelta(days=1)
+    business_day = day.date() if day else last_ended_business_day()
     result = close_day(CLI_ACTOR, business_day)
     closed = result.day
     summary = {"business_day": business_day.isoformat(), "closed_now": result.closed_now}

@@ -25,7 +25,7 @@ from server.domain.errors import (
 )
 from server.domain.identifiers import make_card_number
 from server.extensions import db
-from server.models import AllianceSettings, Card, CardAlert, CardBatch, Level, Member, Terminal
+from server.models import AllianceSettings, Card, CardAlert, CardBatch, Level, Terminal
 from server.models.base import new_id, utcnow
 from server.services.audit import audit
 from server.services.queries import paginate
@@ -171,11 +171,16 @@ def _card_image(card: Card, uid: bytes) -> tuple[dict[int, bytes], dict[int, tup
     record = CardRecord(card_no=card.card_no, key_version=card.key_version, level_rank=card.level_rank)
     blocks = sign_record(keys.card_signing, uid, record)
     blocks[COUNTER_BLOCK] = counter_block(keys.card_counter_key, uid, card.card_no, card.counter)
-    sector_key_pairs = {
-        sector: sector_keys(keys.card_master, keys.card_read, uid, sector, card.key_version)
+    return blocks, _sector_key_pairs(uid, card.key_version)
+
+
+def _sector_key_pairs(uid: bytes, key_version: int) -> dict[int, tuple[bytes, bytes]]:
+    """Every sector's (A, B) keys of the chip ``uid``."""
+    keys = _keys()
+    return {
+        sector: sector_keys(keys.card_master, keys.card_read, uid, sector, key_version)
         for sector in range(SECTOR_COUNT)
     }
-    return blocks, sector_key_pairs
 
 
 @transactional
@@ -238,8 +243,7 @@ def card_check_code(card_no: str) -> str:
 
     Knowing a card number (it is on receipts) is not enough to bind someone else's card to oneself.
     """
-    key = current_app.extensions["alliance_keys"].card_master
-    digest = hmac.new(key, f"card-check:{card_no}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(_keys().card_master, f"card-check:{card_no}".encode(), hashlib.sha256).digest()
     return f"{int.from_bytes(digest[:8], 'big') % 10**CARD_CHECK_DIGITS:0{CARD_CHECK_DIGITS}d}"
 
 
@@ -276,12 +280,8 @@ def chip_keys(actor: str, uid_hex: str) -> dict:
     card = db.session.scalar(select(Card).where(Card.chip_uid == uid.hex().upper()))
     if card is None:
         raise NotFound("No card is encoded on this chip.", uid=uid.hex().upper())
-    keys = _keys()
     audit(actor, "card.reveal_keys", "card", card.id, uid=card.chip_uid)
-    pairs = {
-        sector: sector_keys(keys.card_master, keys.card_read, uid, sector, card.key_version)
-        for sector in range(SECTOR_COUNT)
-    }
+    pairs = _sector_key_pairs(uid, card.key_version)
     return {
         "card_no": card.card_no,
         "uid": card.chip_uid,
@@ -322,15 +322,15 @@ def verified_chip_card(card_read: dict) -> tuple[Card, bytes, int]:
     return check_usable(card), uid, presented
 
 
-def identify_chip(terminal: Terminal, card_read: dict) -> tuple[Card, dict]:
-    """Check the anti-clone counter of a chip card tapped online and plan its write-back.
+def check_chip_counter(terminal: Terminal, card_read: dict) -> tuple[Card, bytes]:
+    """Check the anti-clone counter of a chip card tapped online; return the card and its UID.
 
     The card should hold ``card.counter``; while the last write-back is unconfirmed it may still hold
     the value before. Anything lower is a clone (or the original after its clone was used): the card
-    is frozen, an alert is recorded, and CardStale (which keeps these changes) is raised.
+    is frozen, an alert is recorded, and CardStale (which keeps these changes) is raised. Otherwise the
+    counter moves on, unconfirmed until the terminal says it wrote it (:func:`plan_write_back`).
     """
     card, uid, presented = verified_chip_card(card_read)
-    keys = _keys()
     tolerated = {card.counter, card.counter - 1} if card.counter_unconfirmed else {card.counter}
     if presented not in tolerated:
         if presented > card.counter:
@@ -350,13 +350,16 @@ def identify_chip(terminal: Terminal, card_read: dict) -> tuple[Card, dict]:
         )
         raise CardStale(card_no=card.card_no)
     card.counter, card.counter_unconfirmed = presented + 1, True
+    return card, uid
+
+
+def plan_write_back(card: Card, uid: bytes, level_rank: int) -> dict:
+    """The blocks and keys the terminal writes: the new counter, and a re-signed record if the level changed."""
+    keys = _keys()
     update_blocks = {COUNTER_BLOCK: counter_block(keys.card_counter_key, uid, card.card_no, card.counter)}
     write_keys = {
         COUNTER_SECTOR: sector_keys(keys.card_master, keys.card_read, uid, COUNTER_SECTOR, card.key_version)[1]
     }
-    level_rank = db.session.scalar(
-        select(Level.rank).join(Member, Member.level_id == Level.id).where(Member.id == card.member_id)
-    )
     if level_rank != card.level_rank:  # re-sign the record so the level discount works offline too
         card.level_rank = level_rank
         record = CardRecord(card_no=card.card_no, key_version=card.key_version, level_rank=level_rank)
@@ -364,7 +367,7 @@ def identify_chip(terminal: Terminal, card_read: dict) -> tuple[Card, dict]:
         write_keys[RECORD_SECTOR] = sector_keys(keys.card_master, keys.card_read, uid, RECORD_SECTOR, card.key_version)[
             1
         ]
-    return card, {
+    return {
         "blocks": {str(block): data.hex().upper() for block, data in sorted(update_blocks.items())},
         "keys": {str(sector): {"b": key.hex().upper()} for sector, key in sorted(write_keys.items())},
     }

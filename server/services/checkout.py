@@ -168,13 +168,14 @@ def _resolve_member(
 def identify(terminal: Terminal, *, card: dict | None = None, code: str | None = None, phone: str | None = None):
     """Identify a member by card, scanned code or phone and open a single-use identification."""
     settings = get_settings()
-    card_update = None
     if card is not None:
-        found_card, card_update = cards.identify_chip(terminal, card)
+        found_card, uid = cards.check_chip_counter(terminal, card)
         method, member_id = "card", found_card.member_id
     else:
         method, member_id, found_card = _resolve_member(None, code, phone, settings, terminal.id)
     who = member_at_merchant(member_id, terminal.merchant_id)
+    # the level comes with the member: no query of its own for the chip's write-back
+    card_update = cards.plan_write_back(found_card, uid, who.level.rank) if card is not None else None
     token = new_token(IDENTIFICATION_TOKEN_PREFIX)
     expires_at = utcnow() + timedelta(seconds=current_app.config["IDENTIFICATION_TTL_SECONDS"])
     db.session.add(

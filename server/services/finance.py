@@ -24,7 +24,7 @@ from server.extensions import db
 from server.models import LedgerAccount, Level, Merchant, PointsLot, Sale, Settlement
 from server.services.alliance import get_settings
 from server.services.points import alliance_today
-from server.services.settlement import day_window, get_settlement, statement_lines
+from server.services.settlement import day_window, filter_settlements, get_settlement, statement_lines
 from server.services.statements import statement_csv, statement_pdf
 
 SUMMED = (
@@ -42,16 +42,6 @@ SUMMED = (
 )
 
 
-def _settlement_filter(query, filters: dict):
-    if filters.get("merchant_id"):
-        query = query.where(Settlement.merchant_id == filters["merchant_id"])
-    if filters.get("day_from"):
-        query = query.where(Settlement.business_day >= filters["day_from"])
-    if filters.get("day_to"):
-        query = query.where(Settlement.business_day <= filters["day_to"])
-    return query
-
-
 def _total(column):
     """SUM as an integer (PostgreSQL sums BIGINT as NUMERIC, which would come back as Decimal)."""
     return cast(func.coalesce(func.sum(column), 0), BigInteger)
@@ -63,7 +53,7 @@ def _sums():
 
 def merchants_report(filters: dict) -> list[dict]:
     """Per merchant over the closed days in range: activity, points, fees and net position."""
-    query = _settlement_filter(
+    query = filter_settlements(
         select(
             Settlement.merchant_id,
             Merchant.name.label("merchant_name"),
@@ -79,7 +69,7 @@ def merchants_report(filters: dict) -> list[dict]:
 
 def days_report(filters: dict) -> list[dict]:
     """Per closed business day (all merchants, or the one asked for): the same totals."""
-    query = _settlement_filter(
+    query = filter_settlements(
         select(Settlement.business_day, func.count().label("merchants"), *_sums()).group_by(Settlement.business_day),
         filters,
     )

@@ -17,7 +17,7 @@ import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import text
 
@@ -81,14 +81,10 @@ def _today() -> date:
     return points.alliance_today()
 
 
-def _yesterday_business_day() -> date:
-    return settlement.current_business_day() - timedelta(days=1)
-
-
 JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "expire-points": Job(_expire_points, True, _today),
     "notify-expiring": Job(_notify_expiring, True, _today),
-    "close-settlement": Job(_close_settlement, True, _yesterday_business_day),
+    "close-settlement": Job(_close_settlement, True, settlement.last_ended_business_day),
     "dispatch-sms": Job(_dispatch_sms, False, _today),
     "purge-idempotency-keys": Job(_purge_idempotency_keys, False, _today),
 }
@@ -115,14 +111,11 @@ def run_job(name: str, run_date: date | None = None) -> JobOutcome:
     try:
         if job.locked:
             with transaction():
-                if not _job_lock(name):
-                    status, summary = "skipped", {"reason": "running in another worker"}
-                else:
+                if _job_lock(name):
                     summary = job.run(run_date)
-                    _log_run(name, run_date, status, summary, started)
-            if status == "skipped":
-                with transaction():
-                    _log_run(name, run_date, status, summary, started)
+                else:
+                    status, summary = "skipped", {"reason": "running in another worker"}
+                _log_run(name, run_date, status, summary, started)
         else:
             summary = job.run(run_date)
             with transaction():
@@ -152,11 +145,6 @@ def _log_run(name: str, run_date: date, status: str, summary: dict, started) -> 
             finished_at=utcnow(),
         )
     )
-
-
-def run_all(run_date: date | None = None) -> list[JobOutcome]:
-    """Run every job in order (each with its own default date unless ``run_date`` is given)."""
-    return [run_job(name, run_date) for name in JOBS]
 
 
 class Scheduler(threading.Thread):

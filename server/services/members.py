@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from server.domain.errors import CardBlocked, Conflict, InvalidRequest, MemberNotFound, NotFound
+from server.domain.errors import CardBlocked, Conflict, InvalidRequest, MemberNotFound
 from server.domain.identifiers import mask_mobile, normalize_mobile
 from server.domain.ledger import ALLIANCE_ADJUSTMENTS, MEMBER_POINTS, adjustment_postings
 from server.extensions import db
@@ -13,7 +13,7 @@ from server.models.base import new_id, utcnow
 from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash
 from server.services import ledger
 from server.services.audit import audit
-from server.services.cards import BLOCKED_CARD_STATUSES, allocate_card_numbers
+from server.services.cards import BLOCKED_CARD_STATUSES, allocate_card_numbers, card_by_number
 from server.services.points import add_lot, spend_lots
 from server.services.unit_of_work import transactional
 
@@ -91,9 +91,7 @@ def create_cards(actor: str, count: int) -> list[Card]:
 def bind_card(actor: str, member_id: str, card_no: str) -> Card:
     """Bind an issued card to a member and activate it; a card from a levelled batch lifts the member to it."""
     member = get_member(member_id)
-    card = db.session.scalar(select(Card).where(Card.card_no == card_no).with_for_update())
-    if card is None:
-        raise NotFound("No card with this number.", card_no=card_no)
+    card = card_by_number(card_no, lock=True)
     if card.status in BLOCKED_CARD_STATUSES:
         raise CardBlocked(status=card.status)
     if card.status in {"created", "encoding"}:
@@ -103,11 +101,10 @@ def bind_card(actor: str, member_id: str, card_no: str) -> Card:
     card.member_id = member.id
     card.status = "active"
     card.status_changed_at = utcnow()
-    batch_level = db.session.scalar(
+    batch_level = card.batch_id and db.session.scalar(
         select(Level).join(CardBatch, CardBatch.level_id == Level.id).where(CardBatch.id == card.batch_id)
     )
-    member_level = db.session.get(Level, member.level_id)
-    if batch_level is not None and batch_level.rank > member_level.rank:  # a batch of e.g. gold cards
+    if batch_level and batch_level.rank > db.session.get(Level, member.level_id).rank:  # a batch of e.g. gold cards
         member.level_id, member.level_since = batch_level.id, utcnow()
     audit(actor, "card.bind", "card", card.id, member_id=member.id)
     return card

@@ -158,12 +158,15 @@ def apply_restore(member: Member, plan: list[Restore], actor: str, refund_id: st
 def expire_points(actor: str, as_of: date) -> dict:
     """Move every lot whose last valid day is before ``as_of`` to the expiry account (breakage)."""
     expiry = ledger.account_id(ALLIANCE_EXPIRY, ALLIANCE_OWNER)
-    member_ids = db.session.scalars(
-        select(PointsLot.member_id).where(PointsLot.expires_on < as_of, PointsLot.remaining > 0).distinct()
+    due_members = db.session.execute(
+        select(PointsLot.member_id, Member.points_account_id)
+        .join(Member, Member.id == PointsLot.member_id)
+        .where(PointsLot.expires_on < as_of, PointsLot.remaining > 0)
+        .distinct()
+        .order_by(PointsLot.member_id)
     ).all()
     members = points = 0
-    for member_id in sorted(member_ids):
-        account_id = db.session.scalar(select(Member.points_account_id).where(Member.id == member_id))
+    for member_id, account_id in due_members:
         # lock the account first, as every posting does, then read the lots it guards
         db.session.execute(select(LedgerAccount.id).where(LedgerAccount.id == account_id).with_for_update())
         due = db.session.execute(

@@ -17,7 +17,14 @@ from flask import current_app
 from sqlalchemy import func, insert, select, text
 
 from server.domain.errors import Conflict, InvalidRequest, NotFound
-from server.domain.settlement import DayActivity, FeeTerms, business_day_of, business_day_window, net_position
+from server.domain.settlement import (
+    DayActivity,
+    FeeTerms,
+    NetPosition,
+    business_day_of,
+    business_day_window,
+    net_position,
+)
 from server.extensions import db
 from server.models import Merchant, Refund, Sale, Settlement, SettlementDay
 from server.models.base import new_id, utcnow
@@ -26,15 +33,7 @@ from server.services.audit import audit
 from server.services.unit_of_work import transactional
 
 ACTIVITY_FIELDS = tuple(field.name for field in fields(DayActivity))
-POSITION_FIELDS = (
-    "points_granted",
-    "points_accepted",
-    "granted_value_fen",
-    "accepted_value_fen",
-    "service_fee_fen",
-    "commission_fen",
-    "net_fen",
-)
+POSITION_FIELDS = tuple(field.name for field in fields(NetPosition))
 SETTLEMENT_LOCK_KEY = 0x5E771E  # PostgreSQL advisory lock: one closer at a time
 
 
@@ -56,6 +55,11 @@ def current_business_day(now: datetime | None = None) -> date:
     """The business day running now."""
     settings = get_settings()
     return business_day_of(now or utcnow(), settings.timezone, settings.business_day_cutoff_hour)
+
+
+def last_ended_business_day() -> date:
+    """The business day before the one running now: the last one that has ended."""
+    return current_business_day() - timedelta(days=1)
 
 
 def day_activity(start: datetime, end: datetime, merchant_id: str | None = None) -> dict[str, DayActivity]:
@@ -213,6 +217,17 @@ def get_settlement(settlement_id: str, merchant_scope: str | None) -> Settlement
 MAX_LISTED_DAYS = 92
 
 
+def filter_settlements(query, filters: dict):
+    """``query`` narrowed to the merchant and the day range in ``filters`` (each optional)."""
+    if filters.get("merchant_id"):
+        query = query.where(Settlement.merchant_id == filters["merchant_id"])
+    if filters.get("day_from"):
+        query = query.where(Settlement.business_day >= filters["day_from"])
+    if filters.get("day_to"):
+        query = query.where(Settlement.business_day <= filters["day_to"])
+    return query
+
+
 def list_settlements(filters: dict) -> list[tuple[Settlement, str]]:
     """Settlements (with the merchant's name) by day range and merchant, by day then merchant name.
 
@@ -229,13 +244,9 @@ def list_settlements(filters: dict) -> list[tuple[Settlement, str]]:
                 field="day_from",
             )
         return []
-    query = select(Settlement, Merchant.name).join(Merchant, Merchant.id == Settlement.merchant_id)
-    if filters.get("merchant_id"):
-        query = query.where(Settlement.merchant_id == filters["merchant_id"])
-    if filters.get("day_from"):
-        query = query.where(Settlement.business_day >= filters["day_from"])
-    if filters.get("day_to"):
-        query = query.where(Settlement.business_day <= filters["day_to"])
+    query = filter_settlements(
+        select(Settlement, Merchant.name).join(Merchant, Merchant.id == Settlement.merchant_id), filters
+    )
     return [tuple(row) for row in db.session.execute(query.order_by(Settlement.business_day, Merchant.name))]
 
 

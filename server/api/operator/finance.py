@@ -56,9 +56,12 @@ def _report(rows: list[dict], schema, filters: dict, name: str):
     return rows
 
 
+_SETTLEMENT_COLUMNS = tuple(SettlementSchema().fields)  # built once, not per listed row
+
+
 def _settlement_row(found, merchant_name: str) -> dict:
     return {
-        **{column: getattr(found, column) for column in SettlementSchema().fields if hasattr(found, column)},
+        **{column: getattr(found, column) for column in _SETTLEMENT_COLUMNS if hasattr(found, column)},
         "merchant_name": merchant_name,
     }
 
