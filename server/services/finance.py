@@ -140,7 +140,9 @@ def points_report() -> dict:
         "breakage_rate_bp": _rate_bp(expired + forfeited, credited),
         "expiry_notice_days": settings.expiry_notice_days,
         "points_expiring_soon": int(
-            db.session.scalar(horizon.where(PointsLot.expires_on < today + timedelta(days=settings.expiry_notice_days)))
+            db.session.scalar(
+                horizon.where(PointsLot.expires_on <= today + timedelta(days=settings.expiry_notice_days))
+            )
         ),
         "open_lots": int(db.session.scalar(select(func.count()).where(PointsLot.remaining > 0)) or 0),
     }

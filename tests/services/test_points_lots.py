@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from server.domain.ledger import ALLIANCE_EXPIRY
 from server.extensions import db
 from server.models import ALLIANCE_OWNER, LedgerAccount, LedgerTransaction, PointsLot, PointsLotSpend, SmsMessage
-from server.services import checkout, members, points
+from server.services import checkout, finance, members, points
 from server.services.alliance import get_settings
 from server.services.staff import terminal_for_token
 from tests.builders import ACTOR, make_member, make_world
@@ -139,6 +139,19 @@ def test_members_are_told_once_per_expiry_date_before_their_points_expire(app):
         assert "223积分" in texts[0] and "2026-02-10" in texts[0]
         assert "100积分" in texts[1] and "2026-02-13" in texts[1]
         assert db.session.scalar(select(func.count()).select_from(SmsMessage)) == 2
+        db.session.remove()
+
+
+def test_the_points_report_counts_as_expiring_soon_what_the_members_are_told_about(app):
+    with app.app_context(), frozen_clock(START) as clock:
+        world = make_world()
+        monthly_expiry(months=1, notice_days=7)
+        _, card = make_member(points=100)  # valid through 2026-02-10
+        sell(world.shop_a, card, 12_300)  # 123 points, valid through 2026-02-10
+        clock.advance(days=24)  # 2026-02-03: the day the notice goes out, 7 days before the last day
+        assert points.alliance_today() == date(2026, 2, 3)
+        assert points.notify_expiring(date(2026, 2, 3)) == {"messages": 1, "lots": 2}
+        assert finance.points_report()["points_expiring_soon"] == 223
         db.session.remove()
 
 

@@ -3,7 +3,7 @@ closing a day (finance) and the reconciliation check, all through the same servi
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -55,7 +55,7 @@ def finance_filters() -> dict:
 def _close_form(form: CloseDayForm | None = None) -> CloseDayForm:
     if form is None:
         form = CloseDayForm(formdata=None, once=new_key())
-        form.business_day.data = settlement.current_business_day() - timedelta(days=1)
+        form.business_day.data = settlement.last_ended_business_day()
     return form
 
 
