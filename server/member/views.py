@@ -126,10 +126,10 @@ def start_session(login: member_login.MemberLogin, target: str):
     return response
 
 
-def _send_pending_sms() -> None:
-    """Hand the queued message to the SMS provider right away (the outbox retries failures later)."""
+def _send_now(message_id: int) -> None:
+    """Hand the message this request queued to the SMS provider right away (the outbox retries failures)."""
     try:
-        dispatch_pending(limit=5)
+        dispatch_pending(only=[message_id])
     except Exception:  # noqa: BLE001 - the message stays pending in the outbox; `alliance-server sms dispatch`
         current_app.logger.exception("SMS dispatch failed; the message stays in the outbox")
 
@@ -157,8 +157,7 @@ def send_login_code():
     enforce("login_code:ip", get_remote_address())
     enforce("login_code:device", g.device_cookie)
     enforce("login_code:phone", mobile)
-    member_login.request_login_code(mobile)
-    _send_pending_sms()
+    _send_now(member_login.request_login_code(mobile))
     return {"sent": True, "masked_phone": mask_mobile(mobile), "resend_after": 60}
 
 
@@ -318,8 +317,7 @@ def privacy():
     member_id = g.device.member_id
     close_form = CloseAccountForm(prefix="close")
     if request.method == "POST" and _submitted(close_form):
-        forfeited = member_portal.close_account(member_id)
-        _send_pending_sms()
+        forfeited = member_portal.close_account(member_id)  # its SMS goes out with the dispatch-sms job
         response = make_response(
             render_template(
                 "member/message.html",

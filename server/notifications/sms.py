@@ -8,6 +8,7 @@ messages to the configured sender (after the request, and from the jobs/CLI for 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Protocol
 
 import requests
@@ -122,12 +123,16 @@ def queue_sms(mobile: str, template: str, **params) -> SmsMessage:
     return message
 
 
-def dispatch_pending(sender: SmsSender | None = None, limit: int = 100) -> int:
-    """Send up to ``limit`` pending messages, oldest first, one commit each; return how many were sent."""
+def dispatch_pending(sender: SmsSender | None = None, limit: int = 100, only: Iterable[int] | None = None) -> int:
+    """Send up to ``limit`` pending messages (``only`` those ids, if given), oldest first, one commit each.
+
+    Returns how many were sent. A request sends ``only`` the message it queued, so it never waits on others.
+    """
     sender = sender or configured_sender()
-    ids = db.session.scalars(
-        select(SmsMessage.id).where(SmsMessage.status == "pending").order_by(SmsMessage.id).limit(limit)
-    ).all()
+    query = select(SmsMessage.id).where(SmsMessage.status == "pending")
+    if only is not None:
+        query = query.where(SmsMessage.id.in_(list(only)))
+    ids = db.session.scalars(query.order_by(SmsMessage.id).limit(limit)).all()
     db.session.commit()
     sent = 0
     for message_id in ids:

@@ -53,8 +53,8 @@ def openid_hash(openid: str) -> str:
 
 
 @transactional
-def request_login_code(phone: str) -> str:
-    """Send a one-time code to ``phone`` (queued in the SMS outbox); return the normalized number."""
+def request_login_code(phone: str) -> int:
+    """Send a one-time code to ``phone`` (queued in the SMS outbox); return the queued message's id."""
     mobile = normalize_mobile(phone)
     lookup = phone_lookup_hash(mobile)
     now = utcnow()
@@ -66,8 +66,7 @@ def request_login_code(phone: str) -> str:
     db.session.add(
         LoginCode(phone_hash=lookup, code_hash=_code_hash(lookup, code), expires_at=now + timedelta(seconds=ttl))
     )
-    queue_sms(mobile, "login_code", alliance=get_settings().name, code=code, minutes=max(1, ttl // 60))
-    return mobile
+    return queue_sms(mobile, "login_code", alliance=get_settings().name, code=code, minutes=max(1, ttl // 60)).id
 
 
 def _check_login_code(mobile: str, code: str) -> None:
