@@ -250,10 +250,10 @@ class Checkout:
             quote = self._local_quote(amount_fen, member.discount_bp, pricing["earn_rate_bp"])
         else:
             try:
-                priced = self.client.quote(member.token, amount_fen, 0)
-                if redeem:
-                    points = priced["max_redeem_points"] if redeem == REDEEM_MAX else int(redeem)
-                    priced = self.client.quote(member.token, amount_fen, points)
+                priced = self.client.quote(member.token, amount_fen, 0 if redeem == REDEEM_MAX else int(redeem))
+                if redeem == REDEEM_MAX and priced["max_redeem_points"]:
+                    # the first quote tells how many points the member may spend on this bill
+                    priced = self.client.quote(member.token, amount_fen, priced["max_redeem_points"])
             except ServerUnreachable as exc:
                 self.online = False
                 raise PosError("server_unreachable", reason=exc.reason) from exc
