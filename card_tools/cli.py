@@ -33,6 +33,7 @@ from card_tools.encoder import (
 )
 from card_tools.print_files import PrintCard, PrintFileError, write_csv, write_pdf
 from pos_client.devices.card_reader import CardReader, CardReaderError, CardRemoved, NoCardPresent, WrongCardType
+from pos_client.devices.pcsc_reader import PcscCardReader
 
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_READER, EXIT_AUTH = 1, 3, 4, 5
 DEFAULT_SERVER = "http://127.0.0.1:5000"
@@ -299,13 +300,6 @@ def _progress() -> Progress:
 # --- chips on the reader -----------------------------------------------------------------------------
 
 
-def open_reader(reader_name: str | None) -> CardReader:
-    """The PC/SC reader to use (pyscard is imported only here)."""
-    from pos_client.devices.pcsc_reader import PcscCardReader
-
-    return PcscCardReader(reader_name)
-
-
 @main.command()
 @click.option("--batch", "batch_id", required=True, help="The batch whose next numbers the cards get.")
 @reader_option
@@ -335,7 +329,7 @@ def encode(settings: Settings, batch_id, reader_name, limit, idle_seconds):
     encoder = BatchEncoder.for_batch(client, batch_id)
     target = min(limit or remaining, remaining)
     run = _EncodeRun(target, idle_seconds)
-    with open_reader(reader_name) as reader:
+    with PcscCardReader(reader_name) as reader:
         out.print(f"读卡器 (reader): {escape(getattr(reader, 'name', ''))} — 请逐张放卡 (present the cards one by one)")
         if encoder.in_progress:
             out.print(
@@ -468,7 +462,7 @@ def verify(settings: Settings, reader_name, wait_seconds):
     client = settings.client()
     secrets = CardSecrets.from_alliance(client.alliance())
     out = _out()
-    with open_reader(reader_name) as reader:
+    with PcscCardReader(reader_name) as reader:
         info = reader.wait_for_card(wait_seconds)
         inspection = inspect(Chip(reader, info.uid), secrets)
     uid = info.uid.hex().upper()
@@ -522,7 +516,7 @@ def format_command(settings: Settings, reader_name, wait_seconds, yes, force):
     """恢复测试卡 (return a test card to transport keys and empty blocks; the server keeps its record)."""
     client = settings.client()
     out = _out()
-    with open_reader(reader_name) as reader:
+    with PcscCardReader(reader_name) as reader:
         info = reader.wait_for_card(wait_seconds)
         uid = info.uid.hex().upper()
         try:

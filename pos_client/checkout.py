@@ -238,29 +238,22 @@ class Checkout:
         """Price the sale; ``redeem`` is a number of points or REDEEM_MAX. Offline: no redemption."""
         member = self._require_member()
         self._require_open_sale()
+        pricing = (self.info or {}).get("offline_pricing", {})
         if member.offline:
             if redeem:
                 raise PosError("redeem_offline")
             self._check_offline_caps(amount_fen)
-            pricing = self.info.get("offline_pricing", {})
-            estimate = offline_quote(
-                amount_fen, member.discount_bp, pricing.get("earn_rate_bp", 0), self.info["alliance"]["point_value_fen"]
-            )
-            quote = Quote(amount_fen, estimate.discount_fen, 0, 0, estimate.payable_fen, estimate.points_to_earn, 0)
-        elif not redeem and "earn_rate_bp" in self.info.get("offline_pricing", {}):
+            quote = self._local_quote(amount_fen, member.discount_bp, pricing.get("earn_rate_bp", 0))
+        elif not redeem and "earn_rate_bp" in pricing:
             # Without redemption the price needs nothing but the member's discount, which identify gave:
             # priced here with the server's rounding (saves a round trip per tap); the sale is the record.
-            pricing, info = self.info["offline_pricing"], self.info
-            local = offline_quote(
-                amount_fen, member.discount_bp, pricing["earn_rate_bp"], info["alliance"]["point_value_fen"]
-            )
-            quote = Quote(amount_fen, local.discount_fen, 0, 0, local.payable_fen, local.points_to_earn, 0)
+            quote = self._local_quote(amount_fen, member.discount_bp, pricing["earn_rate_bp"])
         else:
             try:
-                priced = self.client.quote(member.token, amount_fen, 0)
-                if redeem:
-                    points = priced["max_redeem_points"] if redeem == REDEEM_MAX else int(redeem)
-                    priced = self.client.quote(member.token, amount_fen, points)
+                priced = self.client.quote(member.token, amount_fen, 0 if redeem == REDEEM_MAX else int(redeem))
+                if redeem == REDEEM_MAX and priced["max_redeem_points"]:
+                    # the first quote tells how many points the member may spend on this bill
+                    priced = self.client.quote(member.token, amount_fen, priced["max_redeem_points"])
             except ServerUnreachable as exc:
                 self.online = False
                 raise PosError("server_unreachable", reason=exc.reason) from exc
@@ -269,6 +262,10 @@ class Checkout:
             quote = Quote(**{name: priced[name] for name in Quote.__dataclass_fields__})
         self.quote_, self.state = quote, State.QUOTED
         return quote
+
+    def _local_quote(self, amount_fen: int, discount_bp: int, earn_rate_bp: int) -> Quote:
+        local = offline_quote(amount_fen, discount_bp, earn_rate_bp, self.info["alliance"]["point_value_fen"])
+        return Quote(amount_fen, local.discount_fen, 0, 0, local.payable_fen, local.points_to_earn, 0)
 
     def _check_offline_caps(self, amount_fen: int) -> None:
         limits = self._require_info()["offline_limits"]
@@ -367,12 +364,18 @@ class Checkout:
         except PrinterError as exc:
             raise PosError("printer_offline", reason=str(exc)) from exc
 
-    def _receipt(self, member: Member, quote: Quote, when: datetime, *, offline: bool) -> Receipt:
+    def shop_header(self) -> dict:
+        """The receipt's shop lines from the terminal info: merchant name and address, terminal name."""
         info = self.info or {}
+        return {
+            "merchant_name": info.get("merchant", {}).get("name", ""),
+            "merchant_address": info.get("merchant", {}).get("address", ""),
+            "terminal_name": info.get("terminal", {}).get("name", ""),
+        }
+
+    def _receipt(self, member: Member, quote: Quote, when: datetime, *, offline: bool) -> Receipt:
         return Receipt(
-            merchant_name=info.get("merchant", {}).get("name", ""),
-            merchant_address=info.get("merchant", {}).get("address", ""),
-            terminal_name=info.get("terminal", {}).get("name", ""),
+            **self.shop_header(),
             receipt_no="离线" if offline else "",
             time=when.astimezone(),
             amount_fen=quote.amount_fen,
@@ -389,11 +392,8 @@ class Checkout:
         )
 
     def _receipt_of_sale(self, member: Member, sale: dict, when: datetime) -> Receipt:
-        info = self.info or {}
         return Receipt(
-            merchant_name=info.get("merchant", {}).get("name", ""),
-            merchant_address=info.get("merchant", {}).get("address", ""),
-            terminal_name=info.get("terminal", {}).get("name", ""),
+            **self.shop_header(),
             receipt_no=sale["receipt_no"],
             time=when.astimezone(),
             amount_fen=sale["amount_fen"],

@@ -123,7 +123,7 @@ def status(options: Options):
     console.print(f"终端 / terminal: {info['terminal']['name']} ({info['terminal']['id']})")
     console.print(f"联盟 / alliance: {info['alliance']['name']}, 1 积分 = {info['alliance']['point_value_fen']} 分")
     console.print(
-        f"离线限额 / offline limits: ≤ {limits['max_sale_fen'] / 100:.2f} 元/笔, "
+        f"离线限额 / offline limits: ≤ {yuan(limits['max_sale_fen'])} 元/笔, "
         f"{limits['max_sales_per_shift']} 笔/班, {limits['max_age_hours']} h"
     )
     console.print(f"打印机 / printer: {config.printer}; 读卡器 / reader: {config.reader or '自动 / auto'}")

@@ -52,11 +52,9 @@ def discount_text(discount_bp: int, lang: str = "zh") -> str:
 class OfflineQuote:
     """An offline sale's parts as the POS estimates them (the server prices the replay itself)."""
 
-    amount_fen: int
     discount_fen: int
     payable_fen: int
     points_to_earn: int
-    discount_bp: int
 
 
 def offline_quote(amount_fen: int, discount_bp: int, earn_rate_bp: int, point_value_fen: int) -> OfflineQuote:
@@ -66,4 +64,4 @@ def offline_quote(amount_fen: int, discount_bp: int, earn_rate_bp: int, point_va
     """
     payable = (amount_fen * discount_bp + BP_SCALE // 2) // BP_SCALE
     earned = payable * earn_rate_bp // BP_SCALE // max(point_value_fen, 1)
-    return OfflineQuote(amount_fen, amount_fen - payable, payable, earned, discount_bp)
+    return OfflineQuote(amount_fen - payable, payable, earned)

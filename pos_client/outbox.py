@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,6 +85,18 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        # One write transaction under the lock, rolled back on any error.
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
     def close(self) -> None:
         """Close the database file."""
         with self._lock:
@@ -118,25 +132,19 @@ class Outbox:
 
     def mark_sent(self, seq: int, response: dict, receipt: dict | None = None, last_key: str | None = None) -> None:
         """The server recorded the sale; keep its answer (and the receipt it printed as the last one), in one commit."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "UPDATE sales SET state = 'sent', response = ?, error = NULL, sent_at = ?,"
-                    " receipt = coalesce(?, receipt) WHERE seq = ?",
-                    (
-                        json.dumps(response, ensure_ascii=False),
-                        _now(),
-                        json.dumps(receipt, ensure_ascii=False) if receipt is not None else None,
-                        seq,
-                    ),
-                )
-                if receipt is not None and last_key is not None:
-                    self._put(last_key, json.dumps(receipt, ensure_ascii=False))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            self._db.execute(
+                "UPDATE sales SET state = 'sent', response = ?, error = NULL, sent_at = ?,"
+                " receipt = coalesce(?, receipt) WHERE seq = ?",
+                (
+                    json.dumps(response, ensure_ascii=False),
+                    _now(),
+                    json.dumps(receipt, ensure_ascii=False) if receipt is not None else None,
+                    seq,
+                ),
+            )
+            if receipt is not None and last_key is not None:
+                self._put(last_key, json.dumps(receipt, ensure_ascii=False))
 
     def mark_failed(self, seq: int, error: str) -> None:
         """The server refused the sale for good (e.g. the card was blocked): it leaves the queue, kept for review."""
@@ -159,15 +167,9 @@ class Outbox:
     def keep_receipt(self, seq: int, receipt: dict, last_key: str) -> None:
         """Store a sale's receipt and make it the last receipt (for reprint), in one commit."""
         text = json.dumps(receipt, ensure_ascii=False)
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("UPDATE sales SET receipt = ? WHERE seq = ?", (text, seq))
-                self._put(last_key, text)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            self._db.execute("UPDATE sales SET receipt = ? WHERE seq = ?", (text, seq))
+            self._put(last_key, text)
 
     def sale(self, seq: int) -> OutboxSale:
         """One sale by sequence number."""
@@ -258,14 +260,9 @@ class Outbox:
         """Start the next shift; returns the number of the one closed."""
         with self._lock:
             closed = self.shift_no()
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 self._put("shift_no", str(closed + 1))
                 self._put("shift_opened_at", _now())
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             return closed
 
     def get(self, key: str, default: str | None = None) -> str | None:

@@ -30,11 +30,8 @@ def refund_by_receipt(checkout: Checkout, receipt_no: str, amount_fen: int | Non
         raise ServerRefused(exc.code, exc.message) from exc
     outbox.refund_done(seq, response)
     refund = response["refund"]
-    info = checkout.info or {}
     receipt = Receipt(
-        merchant_name=info.get("merchant", {}).get("name", ""),
-        merchant_address=info.get("merchant", {}).get("address", ""),
-        terminal_name=info.get("terminal", {}).get("name", ""),
+        **checkout.shop_header(),
         receipt_no=sale["receipt_no"],
         time=datetime.now(UTC).astimezone(),
         amount_fen=sale["amount_fen"],

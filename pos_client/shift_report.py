@@ -166,14 +166,8 @@ def close_shift(checkout: Checkout) -> ShiftClosed:
     """
     checkout.refresh()
     totals = shift_totals(checkout.outbox)
-    info = checkout.info or {}
-    lines = report_lines(
-        totals,
-        info.get("merchant", {}).get("name", ""),
-        info.get("terminal", {}).get("name", ""),
-        checkout.width_mm,
-        checkout.lang,
-    )
+    shop = checkout.shop_header()
+    lines = report_lines(totals, shop["merchant_name"], shop["terminal_name"], checkout.width_mm, checkout.lang)
     if checkout.printer is not None:
         try:
             checkout.printer.print_text(report_title(checkout.lang), lines)

@@ -66,7 +66,7 @@ def replay(
                 result.unreachable = exc.reason
                 break
             except ApiError as exc:
-                if exc.status in PERMANENT_STATUSES and exc.code not in ("request_in_progress", "rate_limited"):
+                if exc.status in PERMANENT_STATUSES and exc.code != "request_in_progress":
                     outbox.mark_failed(sale.seq, f"{exc.code}: {exc.message}")
                     result.failed.append(sale.seq)
                     continue

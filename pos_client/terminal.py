@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pos_client.checkout import Checkout
 from pos_client.config import PosConfig
+from pos_client.devices.pcsc_reader import PcscCardReader
 from pos_client.devices.printer import open_printer
 from pos_client.outbox import Outbox
 from pos_client.server_client import TerminalClient
@@ -20,17 +21,10 @@ def terminal_client(config: PosConfig) -> TerminalClient:
     return TerminalClient(config.server_url, config.token, timeout=SERVER_TIMEOUT_SECONDS, retries=SERVER_RETRIES)
 
 
-def open_reader(name: str | None):
-    """The PC/SC reader whose name contains ``name`` (the first one if None)."""
-    from pos_client.devices.pcsc_reader import PcscCardReader
-
-    return PcscCardReader(name)
-
-
 def build_checkout(config: PosConfig, config_path: Path, *, with_reader: bool = False) -> Checkout:
     """The checkout core for this terminal; the reader is opened only when asked for (card sales)."""
     printer = open_printer(config.printer)
-    reader = open_reader(config.reader) if with_reader else None
+    reader = PcscCardReader(config.reader) if with_reader else None
     return Checkout(
         terminal_client(config),
         Outbox(PosConfig.outbox_path(config_path)),

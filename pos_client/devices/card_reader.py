@@ -115,11 +115,6 @@ class CardReader(ABC):
             self._listeners.append((on_inserted, on_removed))
         self._start_monitor()
 
-    def remove_listener(self, on_inserted: CardInsertedCallback, on_removed: CardRemovedCallback) -> None:
-        """Stop calling a listener added with add_listener."""
-        with self._listeners_lock:
-            self._listeners.remove((on_inserted, on_removed))
-
     def _notify_inserted(self, atr: bytes) -> None:
         with self._listeners_lock:
             listeners = list(self._listeners)

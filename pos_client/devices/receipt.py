@@ -7,6 +7,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pos_client.money import yuan
+
 COLUMNS_BY_WIDTH_MM = {58: 32, 80: 48}
 """Columns of Font A (12x24 dots) on 58 mm and 80 mm paper; a GB18030 character takes two."""
 
@@ -114,13 +116,6 @@ class ReceiptLayout:
         return [*self.header, *self.body, *self.footer]
 
 
-def format_fen(fen: int) -> str:
-    """Integer fen as yuan with two decimals: 12800 -> '128.00', -1280 -> '-12.80'."""
-    sign = "-" if fen < 0 else ""
-    yuan, cents = divmod(abs(fen), 100)
-    return f"{sign}{yuan}.{cents:02d}"
-
-
 def char_width(char: str) -> int:
     """Columns a character takes on a thermal printer in Chinese mode: 2 for CJK (and ambiguous), 0 for combining."""
     if unicodedata.combining(char):
@@ -181,15 +176,13 @@ def layout_receipt(receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> Re
     body += _pair(label["time"] + sep, receipt.time.strftime("%Y-%m-%d %H:%M:%S"), columns)
     body.append(rule)
 
-    body += _pair(label["amount"], format_fen(receipt.amount_fen), columns)
-    body += _pair(label["discount"], format_fen(-receipt.discount_fen), columns)
+    body += _pair(label["amount"], yuan(receipt.amount_fen), columns)
+    body += _pair(label["discount"], yuan(-receipt.discount_fen), columns)
     if receipt.redeem_points:
-        body += _pair(
-            label["redeem"].format(points=receipt.redeem_points), format_fen(-receipt.redeem_value_fen), columns
-        )
-    body += _pair(label["payable"], format_fen(receipt.payable_fen), columns)
+        body += _pair(label["redeem"].format(points=receipt.redeem_points), yuan(-receipt.redeem_value_fen), columns)
+    body += _pair(label["payable"], yuan(receipt.payable_fen), columns)
     if receipt.refund:
-        body += _pair(label["refund_amount"], format_fen(receipt.refund.refund_fen), columns)
+        body += _pair(label["refund_amount"], yuan(receipt.refund.refund_fen), columns)
     body.append(rule)
 
     if receipt.member_name or receipt.member_phone or receipt.refund:

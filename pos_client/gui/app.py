@@ -17,6 +17,7 @@ from tkinter import font as tkfont
 from pos_client.checkout import REDEEM_MAX, Checkout
 from pos_client.config import PosConfig
 from pos_client.devices.card_reader import CardReaderError
+from pos_client.devices.pcsc_reader import PcscCardReader
 from pos_client.devices.scanner import KeyboardWedgeScanner, Scanned
 from pos_client.gui.amount_pad import amount_after_key
 from pos_client.gui.labels import LABELS
@@ -24,7 +25,7 @@ from pos_client.messages import PosError, reader_error_key, text
 from pos_client.money import AmountError, discount_text, parse_amount, yuan
 from pos_client.refunds import refund_by_receipt
 from pos_client.shift_report import close_shift
-from pos_client.terminal import build_checkout, open_reader
+from pos_client.terminal import build_checkout
 
 WINDOW_CLASS = "alliance-pos"
 POLL_MS = 50
@@ -210,10 +211,8 @@ class CashierWindow:
     def _sale_inputs(self) -> tuple[int, int | str] | None:
         """The amount in fen and the redemption chosen, or None after telling the cashier what is wrong."""
         self._handle_keys(self.scanner.flush(float("inf")))  # keys typed just before the shortcut count
-        try:
-            amount_fen = parse_amount(self.amount.get())
-        except AmountError as exc:
-            self._show_error(str(exc) if self.lang == "zh" else text("amount_invalid", self.lang))
+        amount_fen = self._typed_amount()
+        if amount_fen is None:
             return None
         mode = self.redeem_mode.get()
         if mode == "max":
@@ -225,6 +224,14 @@ class CashierWindow:
                 return None
             return amount_fen, int(points)
         return amount_fen, 0
+
+    def _typed_amount(self) -> int | None:
+        """The amount typed, in fen, or None after telling the cashier what is wrong with it."""
+        try:
+            return parse_amount(self.amount.get())
+        except AmountError as exc:
+            self._show_error(str(exc) if self.lang == "zh" else text("amount_invalid", self.lang))
+            return None
 
     def price(self) -> None:
         """Price the sale for the member."""
@@ -260,10 +267,8 @@ class CashierWindow:
         self._handle_keys(self.scanner.flush(float("inf")))
         amount_fen = None
         if self.amount.get():
-            try:
-                amount_fen = parse_amount(self.amount.get())
-            except AmountError as exc:
-                self._show_error(str(exc) if self.lang == "zh" else text("amount_invalid", self.lang))
+            amount_fen = self._typed_amount()
+            if amount_fen is None:
                 return
         self.run_in_background(
             lambda: refund_by_receipt(self.core, receipt_no, amount_fen), self._refunded, exclusive=True
@@ -419,7 +424,7 @@ def run(config: PosConfig, config_path: Path) -> None:
     """Open the cashier window for this terminal and run until it is closed."""
     checkout = build_checkout(config, config_path)
     root = tk.Tk(className=WINDOW_CLASS)
-    window = CashierWindow(root, checkout, config.lang, reader_factory=lambda: open_reader(config.reader))
+    window = CashierWindow(root, checkout, config.lang, reader_factory=lambda: PcscCardReader(config.reader))
 
     def sync_now_and_then():
         if not window.busy and checkout.outbox.pending_count():

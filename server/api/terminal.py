@@ -31,7 +31,7 @@ from server.api.terminal_schemas import (
 from server.domain.errors import InvalidRequest
 from server.models.base import utcnow
 from server.ratelimit import enforce
-from server.services import checkout, queries
+from server.services import catalog, checkout, queries
 from server.services.alliance import get_settings
 
 blp = Blueprint("terminal", __name__, url_prefix="/api/v1", description="Checkout at a POS terminal")
@@ -82,7 +82,10 @@ class TerminalInfo(MethodView):
             # beyond the contract: what a terminal needs to price a sale offline from the signed card record
             "offline_pricing": {
                 "earn_rate_bp": merchant.earn_rate_bp,
-                "levels": queries.offline_level_discounts(merchant.id),
+                "levels": [
+                    {"rank": level.rank, "code": level.code, "name": level.name, "discount_bp": discount_bp}
+                    for level, discount_bp in catalog.level_discounts(merchant.id)
+                ],
             },
             "server_time": utcnow().isoformat(),
         }

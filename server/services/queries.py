@@ -15,7 +15,6 @@ from server.models import (
     Level,
     Member,
     Merchant,
-    MerchantLevelDiscount,
     Sale,
     StaffUser,
     Terminal,
@@ -224,24 +223,3 @@ def list_staff(filters: dict, pagination) -> list[StaffUser]:
     """Staff users by role and merchant, in the order they were created."""
     query = _where_equal(select(StaffUser), StaffUser, filters, ("role", "merchant_id"))
     return _page_of_objects(query.order_by(StaffUser.created_at, StaffUser.id), pagination)
-
-
-def offline_level_discounts(merchant_id: str) -> list[dict]:
-    """Every level by rank with what its members pay at the merchant, for terminals pricing offline."""
-    rows = db.session.execute(
-        select(Level, MerchantLevelDiscount.discount_bp)
-        .outerjoin(
-            MerchantLevelDiscount,
-            (MerchantLevelDiscount.level_id == Level.id) & (MerchantLevelDiscount.merchant_id == merchant_id),
-        )
-        .order_by(Level.rank)
-    )
-    return [
-        {
-            "rank": level.rank,
-            "code": level.code,
-            "name": level.name,
-            "discount_bp": level.default_discount_bp if discount_bp is None else discount_bp,
-        }
-        for level, discount_bp in rows
-    ]

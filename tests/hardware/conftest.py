@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from pos_client.devices.pcsc_reader import PcscCardReader
+from tests.hardware.card_tools_helpers import Alliance, make_alliance, quiet_live_server
 from tests.hardware.pcscd import PcscdUnavailable, VpcdSlot, claimed_slot, running_pcscd
 from tests.hardware.virtual_mifare import VirtualMifareClassic1K
 from tests.hardware.vpcd import VPCD_HOST, VirtualCardConnection, wait_for_reader_state
@@ -69,3 +70,16 @@ def reader(vpcd_slot: VpcdSlot) -> Iterator[PcscCardReader]:
     card_reader = PcscCardReader(vpcd_slot.reader)
     yield card_reader
     card_reader.close()
+
+
+@pytest.fixture(scope="module")
+def server_url(app) -> Iterator[str]:
+    """A live server for the module's tests (quiet), its base URL."""
+    with quiet_live_server(app) as url:
+        yield url
+
+
+@pytest.fixture
+def alliance(app, server_url: str) -> Alliance:
+    """The test alliance in the (emptied) database, reached through the live server."""
+    return make_alliance(app, server_url)

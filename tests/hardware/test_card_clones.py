@@ -16,24 +16,11 @@ from server.models import CardAlert, Identification
 from tests.hardware.card_tools_helpers import (
     blank_cards,
     encode_cards,
-    make_alliance,
     present,
-    quiet_live_server,
     terminal_read,
     use_card,
 )
 from tests.hardware.virtual_mifare import VirtualMifareClassic1K
-
-
-@pytest.fixture(scope="module")
-def server_url(app):
-    with quiet_live_server(app) as url:
-        yield url
-
-
-@pytest.fixture
-def alliance(app, server_url):
-    return make_alliance(app, server_url)
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import re
 
-import pytest
 from sqlalchemy import func, select
 
 from card_tools.encoder import Chip, is_blank
@@ -17,9 +16,7 @@ from tests.hardware.card_tools_helpers import (
     Operator,
     Pull,
     blank_cards,
-    make_alliance,
     present,
-    quiet_live_server,
     terminal_read,
 )
 
@@ -42,17 +39,6 @@ DICTIONARY_KEYS = [
     )
 ]
 TRAILER_OF_SECTOR_5 = 23
-
-
-@pytest.fixture(scope="module")
-def server_url(app):
-    with quiet_live_server(app) as url:
-        yield url
-
-
-@pytest.fixture
-def alliance(app, server_url):
-    return make_alliance(app, server_url)
 
 
 def _opens(chip: Chip, sector: int, key: bytes, key_type: str) -> bool:

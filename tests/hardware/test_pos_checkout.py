@@ -16,28 +16,19 @@ from pos_client.messages import PosError
 from pos_client.outbox import Outbox
 from pos_client.terminal import terminal_client
 from server.extensions import db
-from server.models import Sale
+from server.models import Level, Merchant, Sale
 from server.services import catalog
 from tests.builders import ACTOR
-from tests.hardware.card_tools_helpers import blank_cards, encode_cards, make_alliance, quiet_live_server
+from tests.hardware.card_tools_helpers import blank_cards, encode_cards
 from tests.pos.pos_helpers import FrontServer, TcpPrinter, printed_text_and_qr, wait_until, write_config
 
 WRITE_APDU = bytes.fromhex("FFD6")
 
 
-@pytest.fixture(scope="module")
-def server_url(app):
-    with quiet_live_server(app) as url:
-        yield url
-
-
 @pytest.fixture
-def till(app, server_url, vpcd, reader, tmp_path):
+def till(app, alliance, vpcd, reader, tmp_path):
     """Shop A (level-0 members pay 90%), a member's encoded card on the virtual reader, a POS behind a front."""
-    alliance = make_alliance(app, server_url)
     with app.app_context():
-        from server.models import Level, Merchant
-
         merchant = db.session.scalar(select(Merchant).where(Merchant.name == "甲店"))
         level = db.session.scalar(select(Level).where(Level.rank == 0))
         catalog.set_level_discount(ACTOR, merchant.id, level.id, 9000)
@@ -46,7 +37,7 @@ def till(app, server_url, vpcd, reader, tmp_path):
     card = blank_cards(1, first_uid=0x5A6B7C8D)[0]
     (card_no,) = encode_cards(alliance, vpcd, reader, batch["id"], [card])
     alliance.staff.bind_card(alliance.new_member(), card_no)
-    front = FrontServer(server_url)
+    front = FrontServer(alliance.url)
     front.start()
     printer = TcpPrinter()
     token = alliance.terminal.session.headers["Authorization"].removeprefix("Bearer ")

@@ -16,6 +16,7 @@ from pos_client.devices.printer import open_printer
 from pos_client.outbox import Outbox
 from pos_client.terminal import terminal_client
 from server.services import catalog
+from tests.browser import ARTIFACTS_DIR as ARTIFACTS
 from tests.builders import ACTOR, make_member, make_world
 from tests.live_server import live_server
 from tests.pos.pos_helpers import (
@@ -28,7 +29,6 @@ from tests.pos.pos_helpers import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")

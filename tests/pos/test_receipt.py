@@ -8,13 +8,13 @@ import pytest
 from pos_client.devices.receipt import (
     Receipt,
     RefundInfo,
-    format_fen,
     layout_receipt,
     mask_name,
     mask_phone,
     render_lines,
     text_width,
 )
+from pos_client.money import yuan
 
 CST = timezone(timedelta(hours=8))
 
@@ -149,8 +149,8 @@ def test_receipt_without_member_or_qr_has_no_member_section():
     ("fen", "text"),
     [(0, "0.00"), (5, "0.05"), (99, "0.99"), (12800, "128.00"), (-1280, "-12.80"), (100000001, "1000000.01")],
 )
-def test_format_fen(fen, text):
-    assert format_fen(fen) == text
+def test_yuan(fen, text):
+    assert yuan(fen) == text
 
 
 def test_widths_and_masks():
