@@ -13,12 +13,14 @@ from pos_client.checkout import REDEEM_MAX, Checkout, SaleOutcome
 from pos_client.config import DEFAULT_CONFIG_PATH, PosConfig
 from pos_client.devices.card_reader import CardReaderError
 from pos_client.devices.printer import PrinterError
+from pos_client.devices.scanner import CameraScanner, ImageScanner, ScannerError
 from pos_client.messages import PosError, reader_error_key, text
 from pos_client.money import AmountError, parse_amount, yuan
 from pos_client.server_client import ApiError, ServerUnreachable
 from pos_client.terminal import build_checkout, terminal_client
 
 console = Console()
+CAMERA_SCAN_SECONDS = 15  # how long --camera looks for a code
 
 
 class Options:
@@ -129,6 +131,24 @@ def status(options: Options):
     console.print(f"打印机 / printer: {config.printer}; 读卡器 / reader: {config.reader or '自动 / auto'}")
 
 
+def _scanned_code(image: Path | None, camera: int | None) -> str:
+    """The member code or card number decoded from a picture or read from a camera."""
+    try:
+        if image is not None:
+            found = ImageScanner().decode(image)
+        else:
+            scanner = CameraScanner(camera)
+            try:
+                found = scanner.read(timeout=CAMERA_SCAN_SECONDS)
+            finally:
+                scanner.close()
+    except ScannerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if found is None:
+        raise click.ClickException("没有识别到二维码或条码 / no QR code or barcode found")
+    return found
+
+
 def _amount(value: str) -> int:
     try:
         return parse_amount(value)
@@ -141,15 +161,24 @@ def _amount(value: str) -> int:
 @click.option("--card", "by_card", is_flag=True, help="Wait for a card on the reader.")
 @click.option("--code", default=None, help="A scanned member code or printed card number.")
 @click.option("--phone", default=None, help="The member's mobile number.")
+@click.option(
+    "--code-image",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A picture of the member's QR code or barcode (e.g. from a camera) to decode.",
+)
+@click.option("--camera", type=int, default=None, help="Scan the code with camera N (needs OpenCV).")
 @click.option("--redeem", type=click.IntRange(min=1), default=None, help="Points to redeem.")
 @click.option("--redeem-max", is_flag=True, help="Redeem as many points as allowed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_obj
-def checkout(options: Options, amount, by_card, code, phone, redeem, redeem_max, as_json):
+def checkout(options: Options, amount, by_card, code, phone, code_image, camera, redeem, redeem_max, as_json):
     """Sell to a member: identify, price, commit (outbox first), write the card back, print."""
     amount_fen = _amount(amount)
-    if sum(bool(x) for x in (by_card, code, phone)) != 1:
-        raise click.UsageError("Give exactly one of --card, --code, --phone.")
+    if sum((by_card, bool(code), bool(phone), code_image is not None, camera is not None)) != 1:
+        raise click.UsageError("Give exactly one of --card, --code, --phone, --code-image, --camera.")
+    if code_image is not None or camera is not None:
+        code = _scanned_code(code_image, camera)
     if redeem and redeem_max:
         raise click.UsageError("Give --redeem or --redeem-max, not both.")
     core = options.checkout(with_reader=by_card)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import segno
 from click.testing import CliRunner
+from PIL import Image
 
 from pos_client.cli import main
 from pos_client.money import AmountError, parse_amount
@@ -58,6 +60,21 @@ def test_card_number_sale_prints_merchant_amount_discount_points_receipt_no_and_
     assert sale["receipt_no"] in text and f"+{sale['points_earned']}" in text and "王*明" in text
     assert str(sale["points_balance"]) in text
     assert decode_qr_image(qr[0]) == f"{shop['url']}/m/sales/{sale['id']}"
+
+
+def test_code_decoded_from_a_picture_of_the_card_sells_to_its_member(shop, tmp_path):
+    picture = tmp_path / "card.png"
+    segno.make_qr(shop["card_no"]).save(picture, scale=8)
+    result = pos(shop["config"], "checkout", "--amount", "10", "--code-image", str(picture), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["sale"]["amount_fen"] == 1_000
+
+    blank = tmp_path / "blank.png"
+    Image.new("L", (64, 64), 255).save(blank)
+    refused = pos(shop["config"], "checkout", "--amount", "10", "--code-image", str(blank))
+    assert refused.exit_code == 1 and "no QR code or barcode found" in refused.output
+    both = pos(shop["config"], "checkout", "--amount", "10", "--code-image", str(picture), "--code", shop["card_no"])
+    assert both.exit_code == 2 and "exactly one of" in both.output
 
 
 def test_redeem_max_then_refund_part_reprint_and_shift_report(shop):
