@@ -14,9 +14,14 @@ def _keys():
     return current_app.extensions["alliance_keys"]
 
 
+def keyed_hash(value: str) -> str:
+    """HMAC-SHA256 of ``value`` under the PII hash key: findable, but useless without the key."""
+    return hmac.new(_keys().pii_hash, value.encode(), hashlib.sha256).hexdigest()
+
+
 def phone_lookup_hash(mobile: str) -> str:
     """The keyed hash used to find a member by phone without storing the phone in clear."""
-    return hmac.new(_keys().pii_hash, mobile.encode(), hashlib.sha256).hexdigest()
+    return keyed_hash(mobile)
 
 
 def encrypt_phone(mobile: str) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from server.extensions import db
 from server.models import LoginCode, Member, MemberDevice, WechatBinding
 from server.models.base import utcnow
 from server.notifications.sms import queue_sms
-from server.security.pii import phone_lookup_hash
+from server.security.pii import keyed_hash, phone_lookup_hash
 from server.services import member_codes
 from server.services.alliance import get_settings
 from server.services.audit import audit
@@ -39,17 +38,13 @@ class MemberLogin:
     registered: bool
 
 
-def _keyed(value: str) -> str:
-    return hmac.new(current_app.extensions["alliance_keys"].pii_hash, value.encode(), hashlib.sha256).hexdigest()
-
-
 def _code_hash(phone_hash: str, code: str) -> str:
-    return _keyed(f"login-code:{phone_hash}:{code}")
+    return keyed_hash(f"login-code:{phone_hash}:{code}")
 
 
 def openid_hash(openid: str) -> str:
     """The keyed hash a WeChat openid is stored as."""
-    return _keyed(f"wechat-openid:{openid}")
+    return keyed_hash(f"wechat-openid:{openid}")
 
 
 @transactional
