@@ -15,6 +15,9 @@ from server.extensions import db
 from tests.resources import unavailable
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Rate-limit counters of this test run, also in a Redis shared with other runs: ``limiter.reset()``
+# deletes only the keys under this prefix (not Flask-Limiter's default "LIMITS" of every other user).
+RATE_LIMIT_STORAGE_OPTIONS = {"key_prefix": f"alliance-test-{secrets.token_hex(6)}"}
 
 
 def postgres_url() -> str:
@@ -59,7 +62,10 @@ class Database:
     def make_app(self, **overrides):
         """A testing app on this database with the schema created."""
         app = create_app(
-            TestingConfig, SQLALCHEMY_DATABASE_URI=self.url, SQLALCHEMY_ENGINE_OPTIONS=self.engine_options, **overrides
+            TestingConfig,
+            SQLALCHEMY_DATABASE_URI=self.url,
+            SQLALCHEMY_ENGINE_OPTIONS=self.engine_options,
+            **{"RATELIMIT_STORAGE_OPTIONS": RATE_LIMIT_STORAGE_OPTIONS, **overrides},
         )
         with app.app_context():
             db.metadata.create_all(db.engine)
