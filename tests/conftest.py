@@ -1,4 +1,11 @@
-"""App, database and client fixtures: SQLite by default, PostgreSQL when DATABASE_URL names it."""
+"""App, database and client fixtures: SQLite by default, PostgreSQL when DATABASE_URL names it.
+
+CI runs the suite twice, on SQLite and then with DATABASE_URL on PostgreSQL. The second pass sets
+``ALLIANCE_TESTS_DATABASE_ONLY=1``: only the tests that use the session's database (the ``database``
+fixture, through ``app``, ``ctx``, ``client`` or any fixture built on them) run again; a test that uses
+no database, or only PostgreSQL through ``pg_app``/``pg_database`` (which the first pass already ran on
+PostgreSQL), would do the same thing twice and is deselected.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +30,37 @@ RATE_LIMIT_STORAGE_OPTIONS = {"key_prefix": f"alliance-test-{secrets.token_hex(6
 def postgres_url() -> str:
     """The PostgreSQL server tests use for what only PostgreSQL can show (real concurrency)."""
     return normalize_database_url(os.environ.get("POSTGRES_TEST_URL", DEFAULT_POSTGRES_URL))
+
+
+DATABASE_ONLY_ENV = "ALLIANCE_TESTS_DATABASE_ONLY"
+POSTGRES_ONLY_FIXTURES = frozenset({"pg_app", "pg_database"})
+
+
+def uses_session_database(item: pytest.Item) -> bool:
+    """Whether the test reaches the ``database`` fixture other than through the PostgreSQL-only fixtures."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return True  # not a test function whose fixtures pytest knows: keep it
+    seen: set[str] = set()
+    todo = list(info.initialnames)
+    while todo:
+        name = todo.pop()
+        if name in seen or name in POSTGRES_ONLY_FIXTURES:
+            continue
+        seen.add(name)
+        for fixture in info.name2fixturedefs.get(name, ()):
+            todo.extend(fixture.argnames)
+    return "database" in seen
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ALLIANCE_TESTS_DATABASE_ONLY=1, deselect the tests whose outcome does not depend on DATABASE_URL."""
+    if os.environ.get(DATABASE_ONLY_ENV, "") not in {"1", "true", "yes"}:
+        return
+    deselected = [item for item in items if not uses_session_database(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if uses_session_database(item)]
 
 
 def _postgres_reachable(url: str) -> str | None:
