@@ -3,7 +3,7 @@
 Each job is safe to run twice and from two workers at once: its work is idempotent (expired lots hold
 nothing more to expire, notified lots are marked, a closed day stays closed, an SMS is taken under a
 row lock) and the jobs that change points or settlements run in one transaction holding a database
-lock — a PostgreSQL advisory transaction lock per job (a second worker skips), on SQLite the writer
+lock — a PostgreSQL advisory transaction lock per job and schema (a second worker skips), on SQLite the writer
 lock of BEGIN IMMEDIATE. Every run is logged in ``job_runs``.
 """
 
