@@ -1,4 +1,11 @@
-"""App, database and client fixtures: SQLite by default, PostgreSQL when DATABASE_URL names it."""
+"""App, database and client fixtures: SQLite by default, PostgreSQL when DATABASE_URL names it.
+
+CI runs the suite twice, on SQLite and then with DATABASE_URL on PostgreSQL. The second pass sets
+``ALLIANCE_TESTS_DATABASE_ONLY=1``: only the tests that use the session's database (the ``database``
+fixture, through ``app``, ``ctx``, ``client`` or any fixture built on them) run again; a test that uses
+no database, or only PostgreSQL through ``pg_app``/``pg_database`` (which the first pass already ran on
+PostgreSQL), would do the same thing twice and is deselected.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +22,45 @@ from server.extensions import db
 from tests.resources import unavailable
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Rate-limit counters of this test run, also in a Redis shared with other runs: ``limiter.reset()``
+# deletes only the keys under this prefix (not Flask-Limiter's default "LIMITS" of every other user).
+RATE_LIMIT_STORAGE_OPTIONS = {"key_prefix": f"alliance-test-{secrets.token_hex(6)}"}
 
 
 def postgres_url() -> str:
     """The PostgreSQL server tests use for what only PostgreSQL can show (real concurrency)."""
     return normalize_database_url(os.environ.get("POSTGRES_TEST_URL", DEFAULT_POSTGRES_URL))
+
+
+DATABASE_ONLY_ENV = "ALLIANCE_TESTS_DATABASE_ONLY"
+POSTGRES_ONLY_FIXTURES = frozenset({"pg_app", "pg_database"})
+
+
+def uses_session_database(item: pytest.Item) -> bool:
+    """Whether the test reaches the ``database`` fixture other than through the PostgreSQL-only fixtures."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return True  # not a test function whose fixtures pytest knows: keep it
+    seen: set[str] = set()
+    todo = list(info.initialnames)
+    while todo:
+        name = todo.pop()
+        if name in seen or name in POSTGRES_ONLY_FIXTURES:
+            continue
+        seen.add(name)
+        for fixture in info.name2fixturedefs.get(name, ()):
+            todo.extend(fixture.argnames)
+    return "database" in seen
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ALLIANCE_TESTS_DATABASE_ONLY=1, deselect the tests whose outcome does not depend on DATABASE_URL."""
+    if os.environ.get(DATABASE_ONLY_ENV, "") not in {"1", "true", "yes"}:
+        return
+    deselected = [item for item in items if not uses_session_database(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if uses_session_database(item)]
 
 
 def _postgres_reachable(url: str) -> str | None:
@@ -59,7 +100,10 @@ class Database:
     def make_app(self, **overrides):
         """A testing app on this database with the schema created."""
         app = create_app(
-            TestingConfig, SQLALCHEMY_DATABASE_URI=self.url, SQLALCHEMY_ENGINE_OPTIONS=self.engine_options, **overrides
+            TestingConfig,
+            SQLALCHEMY_DATABASE_URI=self.url,
+            SQLALCHEMY_ENGINE_OPTIONS=self.engine_options,
+            **{"RATELIMIT_STORAGE_OPTIONS": RATE_LIMIT_STORAGE_OPTIONS, **overrides},
         )
         with app.app_context():
             db.metadata.create_all(db.engine)

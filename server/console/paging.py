@@ -34,11 +34,13 @@ def page_from_request(page_size: int = PAGE_SIZE) -> Page:
 
 
 def all_rows(fetch: Callable[[Page], list], page_size: int, limit: int = EXPORT_LIMIT) -> Iterator:
-    """Every row ``fetch`` returns, page after page, up to ``limit`` rows (for exports)."""
+    """Every row ``fetch`` returns, page after page, at most ``limit`` rows (for exports)."""
     page = Page(1, page_size)
-    while (page.page - 1) * page_size < limit:
+    remaining = limit
+    while remaining > 0:
         rows = fetch(page)
-        yield from rows
+        yield from rows[:remaining]
+        remaining -= len(rows)
         if len(rows) < page_size:
             return
         page = Page(page.page + 1, page_size)

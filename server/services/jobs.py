@@ -3,7 +3,7 @@
 Each job is safe to run twice and from two workers at once: its work is idempotent (expired lots hold
 nothing more to expire, notified lots are marked, a closed day stays closed, an SMS is taken under a
 row lock) and the jobs that change points or settlements run in one transaction holding a database
-lock — a PostgreSQL advisory transaction lock per job (a second worker skips), on SQLite the writer
+lock — a PostgreSQL advisory transaction lock per job and schema (a second worker skips), on SQLite the writer
 lock of BEGIN IMMEDIATE. Every run is logged in ``job_runs``.
 """
 
@@ -14,18 +14,15 @@ import logging
 import os
 import socket
 import threading
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-
-from sqlalchemy import text
 
 from server.domain.errors import Conflict
 from server.extensions import db
 from server.models import JobRun
 from server.models.base import utcnow
-from server.services import points, settlement
+from server.services import locks, points, settlement
 from server.services.unit_of_work import transaction
 
 log = logging.getLogger(__name__)
@@ -92,10 +89,7 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
 
 def _job_lock(name: str) -> bool:
     """Take the job's lock for this transaction; False if another worker holds it (PostgreSQL only)."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return True  # SQLite: the transaction began with BEGIN IMMEDIATE, the database's writer lock
-    key = zlib.crc32(f"alliance-job:{name}".encode())
-    return bool(db.session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))
+    return locks.try_lock(f"job:{name}")  # on SQLite the transaction's BEGIN IMMEDIATE is the lock
 
 
 def _worker() -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
 from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.settlement import (
@@ -28,13 +28,14 @@ from server.domain.settlement import (
 from server.extensions import db
 from server.models import Merchant, Refund, Sale, Settlement, SettlementDay
 from server.models.base import new_id, utcnow
+from server.services import locks
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
 
 ACTIVITY_FIELDS = tuple(field.name for field in fields(DayActivity))
 POSITION_FIELDS = tuple(field.name for field in fields(NetPosition))
-SETTLEMENT_LOCK_KEY = 0x5E771E  # PostgreSQL advisory lock: one closer at a time
+SETTLEMENT_LOCK = "settlement"  # advisory lock (server/services/locks.py): one closer at a time
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,7 @@ def day_activity(start: datetime, end: datetime, merchant_id: str | None = None)
 
 def _lock_settlement() -> None:
     """Serialize closers on PostgreSQL (SQLite's BEGIN IMMEDIATE already admits one writer)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SETTLEMENT_LOCK_KEY})
+    locks.lock(SETTLEMENT_LOCK)
 
 
 @transactional

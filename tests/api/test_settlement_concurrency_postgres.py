@@ -22,7 +22,8 @@ from sqlalchemy import func, select, text
 from server.extensions import db
 from server.models import JobRun, Merchant, Settlement, SettlementDay
 from server.services import checkout
-from server.services.settlement import SETTLEMENT_LOCK_KEY
+from server.services.locks import lock_keys
+from server.services.settlement import SETTLEMENT_LOCK
 from server.services.staff import terminal_for_token
 from tests.builders import make_member, make_world
 from tests.clock import frozen_clock
@@ -37,9 +38,13 @@ def child_env(pg_database) -> dict:
 
 
 def waiting_on_settlement_lock(connection) -> int:
+    namespace, key = lock_keys(connection, SETTLEMENT_LOCK)
     return connection.execute(
-        text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = :key"),
-        {"key": SETTLEMENT_LOCK_KEY},
+        text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND classid = :namespace AND objid = :key AND objsubid = 2"
+        ),
+        {"namespace": namespace, "key": key},
     ).scalar()
 
 
@@ -63,7 +68,8 @@ def test_three_processes_closing_one_day_make_one_settlement(pg_app, pg_database
     with pg_app.app_context():
         holder = db.engine.connect()
     try:
-        holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SETTLEMENT_LOCK_KEY})
+        namespace, key = lock_keys(holder, SETTLEMENT_LOCK)
+        holder.execute(text("SELECT pg_advisory_lock(:namespace, :key)"), {"namespace": namespace, "key": key})
         holder.commit()
         processes = [
             subprocess.Popen(
@@ -82,7 +88,7 @@ def test_three_processes_closing_one_day_make_one_settlement(pg_app, pg_database
         while waiting_on_settlement_lock(holder) < 2 or all(p.poll() is None for p in processes[:2]):
             assert time.monotonic() < deadline, "the processes never reached the settlement lock"
             time.sleep(0.05)
-        holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SETTLEMENT_LOCK_KEY})
+        holder.execute(text("SELECT pg_advisory_unlock(:namespace, :key)"), {"namespace": namespace, "key": key})
         holder.commit()
         outputs = [process.communicate(timeout=60) for process in processes]
     finally:

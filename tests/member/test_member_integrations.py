@@ -154,13 +154,25 @@ def test_rate_limits_shared_through_redis_between_workers(database):
 
     first, second = (database.make_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379") for _ in range(2))
     phone = f"1390000{int(time.time() * 1000) % 10_000:04d}"
+    # the Redis is shared with other test runs: this run's keys carry its own prefix, and a reset
+    # deletes only those (another user's keys survive it)
+    shared = redis.Redis.from_url("redis://127.0.0.1:6379")
+    prefix = first.config["RATELIMIT_STORAGE_OPTIONS"]["key_prefix"]
+    someone_else = f"alliance-test-someone-else-{phone}:LIMITER/alliance/login_code:phone"
+    shared.set(someone_else, 1, ex=60)
     try:
         with first.test_request_context():
             limiter.reset()
             enforce("login_code:phone", phone)
         with second.test_request_context(), pytest.raises(RateLimited):
             enforce("login_code:phone", phone)  # the other worker saw the first request
+        ours = shared.keys(f"{prefix}:*")
+        assert ours and all(b"/alliance/login_code:phone/" in key for key in ours)
+        with first.test_request_context():
+            limiter.reset()
+        assert shared.keys(f"{prefix}:*") == [] and shared.exists(someone_else)
     finally:
+        shared.delete(someone_else)
         with first.test_request_context():
             limiter.reset()
 

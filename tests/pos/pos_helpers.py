@@ -166,11 +166,13 @@ _xvfb: dict = {}
 
 
 def xvfb_display() -> str:
-    """DISPLAY of an Xvfb server started once per test process (on a free display number) and set in the
-    environment; it lives until the process ends, because Tk keeps its X connection and exits the whole
-    process when that server goes away."""
+    """DISPLAY of an Xvfb server started once per test process and set in the environment; it lives until
+    the process ends, because Tk keeps its X connection and exits the whole process when that server
+    goes away. Xvfb picks a free display itself (``-displayfd``: it takes the display's lock file, then
+    writes the number back), so test runs started side by side never share, or take over, a display."""
     import atexit
     import os
+    import select
     import shutil
     import subprocess
 
@@ -181,18 +183,27 @@ def xvfb_display() -> str:
         return _xvfb["display"]
     if shutil.which("Xvfb") is None:
         unavailable("Xvfb is not installed (apt-get install xvfb)")
-    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
-    process = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while not Path(f"/tmp/.X11-unix/X{number}").exists():
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.kill()
-            unavailable("Xvfb did not start")
-        time.sleep(0.05)
+    read_end, write_end = os.pipe()
+    try:
+        process = subprocess.Popen(
+            ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+            pass_fds=(write_end,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    finally:
+        os.close(write_end)
+    number, deadline = b"", time.monotonic() + 10
+    try:
+        while not number.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            chunk = os.read(read_end, 16) if left > 0 and select.select([read_end], [], [], left)[0] else b""
+            if not chunk:  # timed out, or Xvfb exited (end of the pipe) without a display
+                process.kill()
+                unavailable("Xvfb did not start")
+            number += chunk
+    finally:
+        os.close(read_end)
     atexit.register(process.terminate)
-    _xvfb["display"] = os.environ["DISPLAY"] = f":{number}"
+    _xvfb["display"] = os.environ["DISPLAY"] = f":{int(number)}"
     return _xvfb["display"]

@@ -1,0 +1,70 @@
+"""The checks CI runs besides the tests, run by the test command itself: ruff (lint and format) and
+import-linter's layering contracts from setup.cfg (the server imports no client, clients import no
+server, domain rules import neither Flask nor SQLAlchemy, the card layout imports no application package).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTRACTS = (
+    "The server imports no client",
+    "Clients import no server (the HTTP API is the contract)",
+    "Domain rules import neither Flask nor SQLAlchemy",
+    "The card layout imports no application package",
+)
+LINT_IMPORTS = "from importlinter.cli import lint_imports_command; lint_imports_command()"
+
+
+def lint_imports(project: Path) -> subprocess.CompletedProcess:
+    """``lint-imports`` on ``project`` (its setup.cfg, its packages), without writing a cache into it."""
+    return subprocess.run(
+        [sys.executable, "-c", LINT_IMPORTS, "--no-cache", "--no-logo"],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_import_contracts_hold():
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for contract in CONTRACTS:  # every contract is configured and checked
+        assert f"{contract} KEPT" in result.stdout, result.stdout
+
+
+def test_the_import_contracts_catch_each_violation(tmp_path):
+    shutil.copy(ROOT / "setup.cfg", tmp_path / "setup.cfg")
+    modules = {
+        "server/__init__.py": "",
+        "server/domain/__init__.py": "",
+        "server/domain/rule.py": "import flask\nfrom sqlalchemy import select\n",
+        "server/views.py": "from pos_client import checkout\n",
+        "pos_client/__init__.py": "",
+        "pos_client/checkout.py": "from server.domain import rule\n",
+        "card_tools/__init__.py": "import pos_client\n",
+        "card_layout/__init__.py": "from server import views\n",
+    }
+    for path, source in modules.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(source)
+    result = lint_imports(tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    for contract in CONTRACTS:
+        assert f"{contract} BROKEN" in result.stdout, result.stdout
+    assert "server.domain.rule -> flask" in result.stdout and "server.domain.rule -> sqlalchemy" in result.stdout
+
+
+def test_ruff_finds_nothing_to_fix_or_reformat():
+    for command in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, f"ruff {' '.join(command)}:\n{result.stdout}{result.stderr}"
