@@ -1,0 +1,28 @@
+"""Short-lived secrets sealed at rest (AES-256-GCM under a key of their own), e.g. SMS codes until sent."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import current_app
+
+_SMS = b"sms outbox"
+
+
+def _aead() -> AESGCM:
+    return AESGCM(current_app.extensions["alliance_keys"].sms_secret_key)
+
+
+def seal_sms(text: str, secret: str) -> bytes:
+    """Nonce + ciphertext of an SMS's full text and the secret it carries (only the sender opens it)."""
+    nonce = os.urandom(12)
+    payload = json.dumps({"text": text, "secret": secret}, ensure_ascii=False).encode()
+    return nonce + _aead().encrypt(nonce, payload, _SMS)
+
+
+def open_sms(blob: bytes) -> tuple[str, str]:
+    """The ``(text, secret)`` sealed by :func:`seal_sms`."""
+    payload = json.loads(_aead().decrypt(blob[:12], blob[12:], _SMS))
+    return payload["text"], payload["secret"]
