@@ -17,7 +17,7 @@ from server.services import member_login
 
 
 class _SmsLog(logging.Handler):
-    """What the development sender wrote: the outbox keeps codes masked, so a code is read where a developer reads it."""
+    """What the development sender wrote: the outbox keeps codes masked, so tests read them where developers do."""
 
     def __init__(self):
         super().__init__(logging.DEBUG)
