@@ -131,15 +131,15 @@ def queue_sms(
     """
     if "code" in params:
         raise TypeError("pass a one-time code as secret=..., never as a plain template parameter")
-    sealed = None
+    lookup, sealed = phone_lookup_hash(mobile), None
     if secret is not None:
         if secret_expires_at is None:
             raise TypeError("a message with a secret needs secret_expires_at")
-        sealed = seal_sms(render_sms(template, **params, code=secret), secret)
+        sealed = seal_sms(render_sms(template, **params, code=secret), secret, lookup)
         params["code"] = mask_secret(secret)
     message = SmsMessage(
         phone_ciphertext=encrypt_phone(mobile),
-        phone_hash=phone_lookup_hash(mobile),
+        phone_hash=lookup,
         phone_masked=mask_mobile(mobile),
         template=template,
         text=render_sms(template, **params),
@@ -194,7 +194,10 @@ def dispatch_pending(sender: SmsSender | None = None, limit: int = 100, only: It
             db.session.commit()
             continue
         phone = decrypt_phone(message.phone_ciphertext)
-        text, secret = open_sms(message.sealed_text) if message.sealed_text is not None else (message.text, None)
+        if message.sealed_text is not None:
+            text, secret = open_sms(message.sealed_text, message.phone_hash)
+        else:
+            text, secret = message.text, None
         message.attempts += 1
         message.sender = sender.name
         try:
