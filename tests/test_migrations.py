@@ -226,3 +226,32 @@ def test_the_lots_migration_opens_a_lot_for_every_existing_balance(migration_app
         )
         assert db.session.scalar(select(func.count()).select_from(PointsLot)) == holders == 4  # the demo's buyers
         db.session.remove()
+
+
+def test_the_sms_secrets_migration_masks_codes_already_stored_in_clear(migration_app):
+    """Codes the outbox kept in clear before sealing existed are masked; an unsent one will never be sent."""
+    from server.models import SmsMessage
+
+    with migration_app.app_context():
+        upgrade(revision="00317baa860d")
+        with db.engine.begin() as connection:
+            for status, text_ in (
+                ("sent", "【幸福街】您的验证码是368852，5分钟内有效。"),
+                ("pending", "【幸福街】您的验证码是901234，5分钟内有效。"),
+                ("sent", "【幸福街】您有120积分将于2026-02-10后过期，请及时在联盟商家使用。"),
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO sms_messages (phone_ciphertext, phone_hash, phone_masked, template, text, status,"
+                        " attempts, created_at) VALUES (:blob, 'h', '138****8000', 't', :text, :status, 0, :at)"
+                    ),
+                    {"blob": b"x", "text": text_, "status": status, "at": "2026-12-01 10:00:00+00:00"},
+                )
+        upgrade()
+        rows = db.session.execute(select(SmsMessage.status, SmsMessage.text).order_by(SmsMessage.id)).all()
+        db.session.remove()
+    assert [tuple(row) for row in rows] == [
+        ("sent", "【幸福街】您的验证码是******，5分钟内有效。"),
+        ("expired", "【幸福街】您的验证码是******，5分钟内有效。"),
+        ("sent", "【幸福街】您有120积分将于2026-02-10后过期，请及时在联盟商家使用。"),
+    ]

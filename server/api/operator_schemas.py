@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from server.api.fields import MAX_POINTS, BasisPoints, Text
 from server.domain.identifiers import is_valid_card_number
@@ -274,11 +274,26 @@ class MemberEnvelopeSchema(Schema):
     member = fields.Nested(MemberDetailSchema)
 
 
-class MemberQuerySchema(Schema):
-    phone = Text(32, metadata={"description": "Exact mobile number, any common notation"})
+class MemberFilterSchema(Schema):
     card_no = Text(20)
     level = Text(32, metadata={"description": "Level code"})
     status = Text(16)
+
+
+class MemberQuerySchema(MemberFilterSchema):
+    """List filters. A phone number is refused here: URLs end up in access logs (search by POST instead)."""
+
+    @pre_load
+    def _no_phone_in_urls(self, data, **kwargs):
+        if any(name in data for name in ("phone", "mobile")):
+            raise ValidationError("Search by phone with POST /api/v1/members/search.", "phone")
+        return data
+
+
+class MemberSearchSchema(MemberFilterSchema):
+    """Find a member by phone: the number travels in the body, never in the URL."""
+
+    phone = Text(32, required=True, metadata={"description": "Exact mobile number, any common notation"})
 
 
 class MemberCreateSchema(Schema):

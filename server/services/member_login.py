@@ -58,10 +58,17 @@ def request_login_code(phone: str) -> int:
     )
     code = f"{secrets.randbelow(10**LOGIN_CODE_DIGITS):0{LOGIN_CODE_DIGITS}d}"
     ttl = current_app.config["LOGIN_CODE_TTL_SECONDS"]
-    db.session.add(
-        LoginCode(phone_hash=lookup, code_hash=_code_hash(lookup, code), expires_at=now + timedelta(seconds=ttl))
+    expires_at = now + timedelta(seconds=ttl)
+    db.session.add(LoginCode(phone_hash=lookup, code_hash=_code_hash(lookup, code), expires_at=expires_at))
+    message = queue_sms(
+        mobile,
+        "login_code",
+        secret=code,
+        secret_expires_at=expires_at,
+        alliance=get_settings().name,
+        minutes=max(1, ttl // 60),
     )
-    return queue_sms(mobile, "login_code", alliance=get_settings().name, code=code, minutes=max(1, ttl // 60)).id
+    return message.id
 
 
 def _check_login_code(mobile: str, code: str) -> None:
