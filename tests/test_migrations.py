@@ -226,3 +226,25 @@ def test_the_lots_migration_opens_a_lot_for_every_existing_balance(migration_app
         )
         assert db.session.scalar(select(func.count()).select_from(PointsLot)) == holders == 4  # the demo's buyers
         db.session.remove()
+
+
+def test_the_card_kind_migration_marks_the_e_cards_members_registered_with(migration_app):
+    """Before the kind was stored, e-cards were told from printed cards by guessing: the backfill knows."""
+    from server.models import Card
+    from server.services import members
+
+    with migration_app.app_context():
+        upgrade()
+        make_world()
+        printed = members.create_cards("test:builder", 1)[0]  # older than the member, as at the till
+        member = members.register_member("member:self", "13900007777")
+        ecard = members.issue_electronic_card(f"member:{member.id}", member.id)  # as a registration on the phone
+        members.bind_card(f"member:{member.id}", member.id, printed.card_no)
+        _, other = make_member()
+        ids = {"printed": printed.id, "ecard": ecard.id, "other": other.id}
+        db.session.remove()
+        downgrade(revision="00317baa860d")
+        upgrade()
+        kinds = {name: db.session.scalar(select(Card.kind).where(Card.id == card_id)) for name, card_id in ids.items()}
+        assert kinds == {"printed": "physical", "ecard": "electronic", "other": "physical"}
+        db.session.remove()
