@@ -13,7 +13,14 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from server.cli import main as cli_main
-from server.domain.errors import CardBlocked, CardCheckFailed, Conflict, LoginCodeInvalid, MemberNotFound
+from server.domain.errors import (
+    CardBlocked,
+    CardCheckFailed,
+    Conflict,
+    IdentificationExpired,
+    LoginCodeInvalid,
+    MemberNotFound,
+)
 from server.domain.ledger import ALLIANCE_FORFEITED
 from server.domain.lots import NEVER_EXPIRES
 from server.extensions import db
@@ -142,9 +149,12 @@ def test_a_printed_card_older_than_the_member_is_physical_and_reporting_it_lost_
 
     with pytest.raises(Conflict):  # an e-card has nothing to lose; the phone is what may be lost
         member_portal.report_my_card_lost(login.member.id, ecard.card_no)
+    terminal = terminal_for_token(world.shop_a.token)
+    opened = checkout.identify(terminal, code=printed.card_no)  # the finder is at a till right now
     member_portal.report_my_card_lost(login.member.id, printed.card_no)
     assert db.session.get(Card, printed.id).status == "lost" and db.session.get(Card, ecard.id).status == "active"
-    terminal = terminal_for_token(world.shop_a.token)
+    with pytest.raises(IdentificationExpired):  # the sale opened with the card cannot finish either
+        checkout.record_sale(terminal, identification_token=opened.token, amount_fen=5_000)
     with pytest.raises(CardBlocked):
         checkout.identify(terminal, code=printed.card_no)
     assert checkout.identify(terminal, code=ecard.card_no).who.member.id == login.member.id
