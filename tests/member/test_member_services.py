@@ -255,7 +255,7 @@ def test_level_progress_counts_the_window_spend_to_the_next_level(app, ctx):
         assert "积分有效期" in page
 
 
-def test_member_errors_are_chinese_pages_and_the_json_api_keeps_its_errors(app, client):
+def test_member_errors_are_chinese_pages_and_the_json_api_keeps_its_errors(app, client, monkeypatch):
     for path in ("/m/no-such-page", "/m/sales/sal_nothing/more"):
         page = client.get(path)
         assert page.status_code == 404 and page.mimetype == "text/html"
@@ -268,6 +268,15 @@ def test_member_errors_are_chinese_pages_and_the_json_api_keeps_its_errors(app, 
     client.set_cookie("member_session", login.session_token, path="/m")
     receipt = client.get("/m/sales/sal_not-mine")
     assert receipt.status_code == 404 and "页面不存在" in receipt.data.decode()
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # as in production: no traceback to the page
+
+    def broken(member_id):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(member_portal, "history", broken)
+    failed = client.get("/m/history")
+    assert failed.status_code == 500 and failed.mimetype == "text/html" and "出错了" in failed.data.decode()
+    assert "database went away" not in failed.data.decode()
     assert_error(client.get("/api/v1/no-such-thing"), 404, "not_found")
     token = re.search(r'data-csrf="([^"]+)"', client.get("/m/login").data.decode()).group(1)
     refused = client.post("/m/api/login-code", json={"phone": "12"}, headers={"X-CSRFToken": token})
