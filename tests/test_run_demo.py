@@ -25,7 +25,13 @@ def test_run_py_shows_the_login_sms_with_its_code_and_the_code_logs_in(tmp_path)
     run.py migrates with Alembic first, whose logging set-up used to silence every logger that existed.
     """
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "SMS_SENDER"}}
+    # as a developer's shell: no test database, the default sender, and not inside a `flask` command (an
+    # in-process CLI test leaves FLASK_RUN_FROM_CLI set, which makes app.run() return at once)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "SMS_SENDER"} and not key.startswith("FLASK_")
+    }
     env.update(ALLIANCE_INSTANCE_DIR=str(tmp_path), ALLIANCE_ENV="development", PORT=str(port), PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     process = subprocess.Popen(
