@@ -15,6 +15,7 @@ from server.domain.ledger import (
 )
 from server.domain.money import MAX_AMOUNT_FEN
 from server.domain.permissions import ROLES
+from server.models.card import CARD_KINDS
 from server.services.cards import card_check_code
 from server.services.catalog import TRADES
 
@@ -218,6 +219,7 @@ class LevelBriefSchema(Schema):
 class CardSchema(Schema):
     id = fields.String()
     card_no = fields.String()
+    kind = fields.String(metadata={"description": "physical (printed, with or without a chip) or electronic (e-card)"})
     chip_uid = fields.String(allow_none=True)
     status = fields.String()
     member_id = fields.String(allow_none=True)
@@ -244,6 +246,7 @@ class CardListEnvelopeSchema(Schema):
 
 class CardQuerySchema(Schema):
     status = Choice(CARD_STATUSES)
+    kind = Choice(CARD_KINDS)
     card_no = Text(20)
     member_id = Text(24)
 

@@ -27,7 +27,7 @@ class Cards(MethodView):
     @blp.response(200, CardSchema(many=True))
     @blp.paginate()
     def get(self, filters, pagination_parameters):
-        """Cards by status, card number or member, in card-number order."""
+        """Cards by status, kind (physical or electronic), card number or member, in card-number order."""
         require_staff("cards:read")
         return queries.list_cards(filters, pagination_parameters)
 
