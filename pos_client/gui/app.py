@@ -249,7 +249,7 @@ class CashierWindow:
 
         def work():
             self.core.quote(amount_fen, redeem)
-            outcome = self.core.commit()
+            outcome = self.core.commit(amount_fen, redeem)
             try:
                 self.core.print_receipt()
             except PosError as exc:

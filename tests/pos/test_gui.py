@@ -245,7 +245,7 @@ def test_bad_redemption_input_is_explained(tmp_path, display):
     assert window.message.get() == "请输入要抵扣的积分数（正整数）"
     window.amount.set("12.345")
     key(root, window.amount_display, "F5")
-    assert "金额格式不对" in window.message.get()
+    assert "金额最多两位小数" in window.message.get()
     root.destroy()
     window = root = None
     gc.collect()

@@ -171,7 +171,8 @@ def test_nothing_listening_raises_printer_offline_quickly():
 
     assert time.monotonic() - started < 2
     assert f"127.0.0.1:{port}" in str(raised.value)
-    assert "switched on" in str(raised.value)
+    assert "连接不上" in str(raised.value) and "开机" in str(raised.value)
+    assert "switched on" in raised.value.text("en")
 
 
 def test_a_printer_that_never_answers_the_connection_times_out():
@@ -230,7 +231,8 @@ def test_bad_printer_settings_are_refused_with_the_accepted_forms(spec):
     with pytest.raises(InvalidPrinterSpec) as raised:
         open_printer(spec)
 
-    assert "network:HOST[:PORT]" in str(raised.value) or "usb:0416:5011" in str(raised.value)
+    assert "无法识别" in str(raised.value) and "network:HOST[:PORT]" in str(raised.value)
+    assert "usb:0416:5011" in raised.value.text("en")
 
 
 def test_usb_printer_without_pyusb_says_what_to_install():
