@@ -144,6 +144,7 @@ class Checkout:
 
     def identify_card(self, timeout: float = CARD_WAIT_SECONDS) -> Member:
         """Wait for a card, read it, identify the member and write the anti-clone update while it is present."""
+        self.reset()  # a new identification is a new customer, even when it fails
         if self.reader is None:
             raise PosError("reader_missing")
         info = self._require_info()
@@ -177,6 +178,7 @@ class Checkout:
         return self._identify_text(phone=phone.strip())
 
     def _identify_text(self, *, code: str | None = None, phone: str | None = None) -> Member:
+        self.reset()  # a new identification is a new customer, even when it fails
         try:
             found = self.client.identify(code=code, phone=phone)
         except ServerUnreachable as exc:

@@ -215,3 +215,14 @@ def test_a_new_identification_starts_a_new_sale(scene):
         core.commit(6_660)
     core.quote(2_000)
     assert core.commit(2_000).sale["amount_fen"] == 2_000
+
+
+def test_a_failed_identification_leaves_no_member_to_charge(scene):
+    core, card_no, _ = scene
+    core.identify_code(card_no)
+    core.quote(3_000)
+    with pytest.raises(PosError):
+        core.identify_code("1234")  # the next customer's code is refused: the last member must not be charged
+    assert core.member is None and core.state is State.IDLE
+    with pytest.raises(PosError, match="请先识别会员"):
+        core.quote(3_000)
