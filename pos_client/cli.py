@@ -181,7 +181,7 @@ def _scanned_code(image: Path | None, camera: int | None, lang: str) -> str:
             finally:
                 scanner.close()
     except ScannerError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(exc.text(lang)) from exc
     if found is None:
         raise click.ClickException(text("cli_no_code_found", lang))
     return found

@@ -150,6 +150,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The printer setting '{spec}' is not understood. Use network:HOST[:PORT], usb:VID:PID (hex, e.g. "
         "usb:0416:5011), serial:DEVICE[@BAUD], file:PATH or dummy",
     ),
+    "scanner_error": ("扫码出错，请重新扫码", "The code scanner reported an error. Please scan again"),
+    "scanner_library_missing": (
+        "本机未安装扫码程序库 {what}，请手工输入会员码，或联系管理员安装（pip install {package}）",
+        "The code decoder {what} is not installed on this terminal; enter the code by hand, or ask the operator "
+        "to install it (pip install {package})",
+    ),
+    "scanner_image_unreadable": (
+        "图片 {path} 无法打开（{reason}），请重新拍摄",
+        "The picture {path} could not be opened ({reason}); take it again",
+    ),
+    "scanner_camera_closed": (
+        "摄像头 {camera} 无法打开，请检查连线后再试",
+        "Camera {camera} could not be opened; check its cable, then try again",
+    ),
     "not_registered": (
         "本机尚未登记为收银终端：请先运行 alliance-pos register（找不到 {path}）",
         "Not registered yet: run `alliance-pos register` ({path} missing)",
