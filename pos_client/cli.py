@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 
 from pos_client.checkout import REDEEM_MAX, Checkout, SaleOutcome
-from pos_client.click_zh import use_language
+from pos_client.click_zh import click_language
 from pos_client.config import DEFAULT_CONFIG_PATH, NotRegistered, PosConfig
 from pos_client.devices.card_reader import CardReaderError
 from pos_client.devices.printer import PrinterError
@@ -84,8 +84,8 @@ class PosCommandLine(click.Group):
     """The `alliance-pos` group: click's usage and error lines in the terminal's language (Chinese by default)."""
 
     def main(self, args=None, *rest, **options):
-        use_language(_language_of(list(sys.argv[1:] if args is None else args)))
-        return super().main(args, *rest, **options)
+        with click_language(_language_of(list(sys.argv[1:] if args is None else args))):
+            return super().main(args, *rest, **options)
 
 
 @click.group(cls=PosCommandLine)

@@ -1,14 +1,15 @@
 """click's own words (usage lines, error prefixes, option errors) in Simplified Chinese for `alliance-pos`.
 
 click marks its texts for gettext (``from gettext import gettext as _`` in each of its modules) and ships no
-catalogs. ``use_language`` points those module-level ``_`` / ``ngettext`` names at this catalog, so every
+catalogs. ``click_language`` points those module-level ``_`` / ``ngettext`` names at this catalog, so every
 line click prints to a cashier is Chinese by default; English (click's msgids) with ``--lang en``.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 # click's msgids (click 8.x) -> Chinese. Singular and plural of an ngettext pair share one Chinese text.
 CLICK_ZH: dict[str, str] = {
@@ -85,12 +86,23 @@ def _en_ngettext(singular: str, plural: str, count: int) -> str:
     return singular if count == 1 else plural
 
 
-def use_language(lang: str) -> None:
-    """Make click speak ``lang`` ("zh" or "en") from now on, in this process."""
+@contextmanager
+def click_language(lang: str) -> Iterator[None]:
+    """Make click speak ``lang`` ("zh" or "en") inside the block; click's own gettext afterwards (the same
+    process may run other click programs, such as `alliance-server` in the tests)."""
     gettext: Callable[[str], str] = _en_gettext if lang == "en" else _zh_gettext
     ngettext: Callable[[str, str, int], str] = _en_ngettext if lang == "en" else _zh_ngettext
+    saved = []
     for name in _CLICK_MODULES:
         module = importlib.import_module(name)
+        saved.append((module, module._, getattr(module, "ngettext", None)))
         module._ = gettext
         if hasattr(module, "ngettext"):
             module.ngettext = ngettext
+    try:
+        yield
+    finally:
+        for module, old_gettext, old_ngettext in saved:
+            module._ = old_gettext
+            if old_ngettext is not None:
+                module.ngettext = old_ngettext

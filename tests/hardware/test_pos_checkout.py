@@ -173,6 +173,7 @@ def test_the_cashier_window_sells_with_a_card_tap(app, till):
     assert "9折" in window.member_text.get() and "读卡器: 正常" in window.status_text.get()
     for key in ("2", "0", "0"):
         window.press(key)
+    pump(lambda: window.payable_text.get() == "应付 180.00")  # F5 charges the 应付 on screen
     window.amount_display.event_generate("<KeyPress>", keysym="F5", when="tail")
     pump(lambda: "交易成功" in window.message.get())
     wait_until(lambda: len(printer.jobs) == 1)

@@ -178,3 +178,16 @@ def test_click_usage_errors_are_chinese(tmp_path):
     assert "Error" not in missing.output + unknown.output and "Usage" not in missing.output + unknown.output
     not_registered = pos(config, "reprint")
     assert not_registered.exit_code == 1 and not_registered.output.startswith("错误：本机尚未登记为收银终端")
+
+
+def test_other_click_programs_in_the_same_process_keep_their_english(tmp_path):
+    import click
+
+    assert "错误" in pos(tmp_path / "config.json", "checkout", "--code", "1").output
+
+    @click.command()
+    @click.option("--n", type=int, required=True)
+    def other(n):
+        """Not the POS."""
+
+    assert "Error: Missing option '--n'" in CliRunner().invoke(other, []).output
