@@ -364,7 +364,8 @@ def sync(options: Options):
     )
     for sale in core.outbox.failed():
         if sale.seq in result.failed:
-            console.print(f"[red]#{sale.seq}: {sale.error}[/red]")
+            code, _, message = (sale.error or "").partition(": ")
+            console.print(f"[red]#{sale.seq}: {server_error_text(code, message, core.lang)}[/red]")
     if result.unreachable:
         raise click.ClickException(text("server_unreachable", core.lang, reason=result.unreachable))
 
