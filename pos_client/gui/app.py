@@ -332,6 +332,9 @@ class CashierWindow:
         if inputs is None:
             return
         amount_fen, redeem = inputs
+        if self.sale_state == "none":  # no member yet, or still being looked up
+            self._show_error(text("no_member", self.lang))
+            return
         if self.sale_state == "open" and self.shown_for != inputs:
             self.price()
             self._info(self.label["confirm_payable"])
@@ -429,7 +432,8 @@ class CashierWindow:
             return  # priced for inputs no longer on screen: a fresh price is on its way
         self._show_quote(quote, quote.points_to_earn)
         self.shown_for = inputs
-        self.message.set("")
+        if self.message.get() != self.label["confirm_payable"]:  # that prompt stays until F5
+            self.message.set("")
 
     def _current_inputs(self) -> tuple[int, int | str] | None:
         try:

@@ -309,11 +309,15 @@ def test_the_payable_on_screen_is_always_the_one_charged(app, tmp_path, display)
         window = CashierWindow(root, core)
         pad = window.amount_display
         pump(root, lambda: "在线" in window.status_text.get())
+        # the amount typed before the member shows the code: F5 first needs the member; the amount stays
+        for index, char in enumerate("50"):
+            key(root, pad, char, 5_000_000 + 200 * index)  # a person's pace, not a scanner's
+        pump(root, lambda: window.amount.get() == "50")
+        key(root, pad, "F5")
+        assert window.message.get() == "请先识别会员（刷卡、扫码或输入手机号）"
         window.code.set(card_no)
         window.identify_code()
         pump(root, lambda: "钱多多" in window.member_text.get())
-        for index, char in enumerate("50"):
-            key(root, pad, char, 5_000_000 + 200 * index)  # a person's pace, not a scanner's
         pump(root, lambda: window.payable_text.get() == "应付 45.00")
         assert int(str(window.payable_display.cget("font")).split()[-2]) > 24  # larger than the amount's 24
 
