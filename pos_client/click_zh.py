@@ -57,6 +57,7 @@ CLICK_ZH: dict[str, str] = {
     "Commands": "命令",
     "Show this message and exit.": "显示本帮助并退出。",
     "default: {default}": "默认：{default}",
+    "required": "必填",
 }
 
 # click's modules that print to the user, each with its own ``_`` (and some with ``ngettext``).

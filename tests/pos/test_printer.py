@@ -245,3 +245,17 @@ def test_usb_printer_without_pyusb_says_what_to_install():
 
     assert "pip install pyusb" in str(raised.value)
     assert not isinstance(raised.value, PrinterOffline)
+
+
+def test_check_tells_a_reachable_printer_from_a_missing_one(tmp_path):
+    listening = socket.create_server(("127.0.0.1", 0))
+    try:
+        open_printer(f"network:127.0.0.1:{listening.getsockname()[1]}").check()  # answers: no error, prints nothing
+    finally:
+        listening.close()
+    with pytest.raises(PrinterOffline) as raised:
+        open_printer(f"network:127.0.0.1:{free_port()}").check()
+    assert "连接不上" in str(raised.value)
+    with pytest.raises(PrinterOffline):
+        open_printer("file:/dev/usb/no-such-lp9").check()
+    open_printer(f"file:{tmp_path}/receipt.bin").check()  # a plain file in an existing folder is created on print
