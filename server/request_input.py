@@ -44,11 +44,19 @@ class UnacceptableInput(InvalidRequest):
     def __init__(self, message: str, reason: str, location: str, path: tuple = ()):
         fields: dict = {}
         node = fields if location == "json" else fields.setdefault(location, {})
+        # name the field without echoing bad text (a key with NUL) or a path as deep as the input
+        path = tuple(_printable(step) for step in path[: 1 if reason == "too_deep" else MAX_JSON_DEPTH])
         *parents, leaf = path or ("_schema",)
         for name in parents:
             node = node.setdefault(name, {})
         node[leaf] = [message]
         super().__init__(message, fields=fields, reason=reason)
+
+
+def _printable(step) -> str | int:
+    if isinstance(step, str) and _BAD_TEXT.search(step):
+        return _BAD_TEXT.sub(lambda match: f"\\u{ord(match.group()):04x}", step)
+    return step
 
 
 TEXT_MESSAGES = {
@@ -126,6 +134,8 @@ class RequestJSONProvider(DefaultJSONProvider):
 
 def check_request() -> None:
     """Before every view: the path, headers, query and form parameters and the JSON body keep the rules."""
+    if request.routing_exception is not None:
+        return  # no view will read it: the 404 or 405 says more
     if text_fault(request.path):
         names = [
             name for name, value in (request.view_args or {}).items() if isinstance(value, str) and text_fault(value)
