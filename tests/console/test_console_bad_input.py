@@ -65,3 +65,10 @@ def test_nul_in_member_pages_and_their_json_call(app, client, scene):
     assert response.status_code == 422
     assert response.json["error"] == "invalid_request"
     assert snapshot(app) == before
+
+
+def test_a_console_405_says_what_is_allowed(client, scene):
+    assert sign_in(client, "c-admin").status_code == 302
+    response = client.delete("/console/merchants")
+    assert response.status_code == 405
+    assert {name.strip() for name in response.headers["Allow"].split(",")} >= {"GET"}
