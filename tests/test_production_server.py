@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Database
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = PROJECT_ROOT / "deploy" / "gunicorn.conf.py"
 
@@ -56,11 +58,14 @@ def request(path: str = "/api/v1/terminal", method: str = "GET", headers: dict |
 
 
 @pytest.fixture(scope="module")
-def gunicorn(tmp_path_factory, database, app):
-    """``gunicorn -c deploy/gunicorn.conf.py`` (one worker, on a free port) on the session's database."""
+def gunicorn(tmp_path_factory, database):
+    """``gunicorn -c deploy/gunicorn.conf.py`` (one worker, on a free port) on a database of its own, of
+    the session's kind (a new SQLite file or a new PostgreSQL schema)."""
     instance = tmp_path_factory.mktemp("gunicorn")
+    own = Database(database.url if database.is_postgres else f"sqlite:///{instance / 'gunicorn.db'}")
+    own.make_app()  # creates the tables
     port = free_port()
-    url = database.url + (f"?options=-csearch_path%3D{database.schema}" if database.is_postgres else "")
+    url = own.url + (f"?options=-csearch_path%3D{own.schema}" if own.is_postgres else "")
     env = {
         **os.environ,
         "ALLIANCE_ENV": "testing",
@@ -86,6 +91,7 @@ def gunicorn(tmp_path_factory, database, app):
         process.terminate()
         process.wait(timeout=30)
         log.close()
+        own.drop()
 
 
 def assert_json_error(answer, status: int, code: str) -> dict:
