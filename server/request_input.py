@@ -6,8 +6,9 @@ deeper than its recursion limit, and no text a person means contains NUL or half
 
 - the path, every query and form parameter, every header and every string in a JSON body (keys too)
   must be text without NUL and without lone surrogates (``check_request``, run before every view);
-- a JSON body is parsed once by ``load_json`` (the app's JSON provider): nested at most
-  ``MAX_JSON_DEPTH`` deep, integers within 64 bits, no ``NaN``/``Infinity``;
+- a JSON body is read by ``load_json`` (the app's JSON provider, so ``request.get_json()`` everywhere)
+  before the view: nested at most ``MAX_JSON_DEPTH`` deep, integers within 64 bits, no
+  ``NaN``/``Infinity`` (webargs then parses the same, already checked, text again for the schemas);
 - path converters are bounded: ``<int:...>`` within 64 bits, string segments at most
   ``MAX_PATH_SEGMENT`` characters (a longer one matches no route: 404).
 
