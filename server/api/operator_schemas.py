@@ -311,7 +311,7 @@ class MemberPhoneSchema(Schema):
 
 
 class BindCardSchema(Schema):
-    card_no = fields.String(required=True, validate=_card_number)
+    card_no = fields.String(required=True, validate=[validate.Length(equal=16), _card_number])
 
 
 class PointsAdjustmentSchema(Schema):
