@@ -203,6 +203,8 @@ SERVER_ERRORS: dict[str, tuple[str, str]] = {
     "conflict": ("当前状态不允许此操作", "Not possible in the current state"),
     "method_not_allowed": ("服务器不支持此操作（请升级收银软件）", "The server does not support this (update the POS)"),
     "payload_too_large": ("发送的数据过大", "The request is too large"),
+    "uri_too_long": ("请求地址过长", "The request address is too long"),
+    "headers_too_large": ("请求头过大", "The request headers are too large"),
     "rate_limited": ("操作过于频繁，请稍后再试", "Too many requests; try again shortly"),
     "internal_error": ("服务器内部错误，请稍后再试或联系管理员", "Server error; try again later or call the operator"),
     "error": ("服务器出错，请稍后再试", "The server reported an error; try again later"),
