@@ -22,7 +22,8 @@ class CardReadSchema(Schema):
 def _exactly_one(data: dict, names: tuple[str, ...]) -> None:
     given = [name for name in names if data.get(name) is not None]
     if len(given) != 1:
-        raise ValidationError(f"Give exactly one of: {', '.join(names)}.", "_schema")
+        choices = ", ".join(names)
+        raise ValidationError(f"Give exactly one of: {choices}.", "_schema")
 
 
 class IdentifyRequestSchema(Schema):
