@@ -1,0 +1,76 @@
+"""`alliance-pos checkout --phone ... --redeem N`: spending points by phone needs the SMS code the member reads out."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from server.extensions import db
+from server.models import Sale, SmsMessage
+from tests.builders import make_member, make_world
+from tests.live_server import live_server
+from tests.pos.pos_helpers import wait_until, write_config
+
+PHONE = "13911112222"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def till(app, tmp_path):
+    """Shop A under the default till policy (proof needed to spend), a member with 1000 points."""
+    with app.app_context():
+        world = make_world(spend_requires_proof=True)
+        member, _ = make_member(points=1000, phone=PHONE, name="王小明")
+        token = world.shop_a.token
+    with live_server(app) as url:
+        yield {"config": write_config(tmp_path, url, token), "member_id": member.id}
+
+
+def pos(config: Path, *args: str) -> subprocess.Popen:
+    """The POS command line in its own process (stdin is the cashier's keyboard)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from pos_client.cli import main; main()", "--config", str(config), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def proof_codes(app) -> list[str]:
+    with app.app_context():
+        texts = db.session.scalars(select(SmsMessage.text).where(SmsMessage.template == "till_proof_code")).all()
+        db.session.remove()
+    return [re.search(r"验证码是(\d{6})", text).group(1) for text in texts]
+
+
+def test_redeeming_by_phone_asks_for_the_sms_code_and_sells_with_it(app, till):
+    cashier = pos(till["config"], "checkout", "--amount", "50", "--phone", PHONE, "--redeem", "100", "--json")
+    wait_until(lambda: proof_codes(app), timeout=30)
+    code = proof_codes(app)[0]
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    out, err = cashier.communicate(f"{wrong}\n{code}\n", timeout=60)
+    assert cashier.returncode == 0, (out, err)
+    assert "验证码已发送到 139****2222" in err and "验证码错误或已过期" in err and "会员已验证" in err
+    outcome = json.loads(out)
+    assert outcome["status"] == "approved" and outcome["redeem_points"] == 100
+    assert outcome["member"]["display_name"] == "王*明"  # a phone lookup shows the masked name
+    with app.app_context():
+        assert db.session.scalars(select(Sale.redeem_points)).all() == [100]
+
+
+def test_without_the_code_no_points_are_spent(app, till):
+    cashier = pos(till["config"], "checkout", "--amount", "50", "--phone", PHONE, "--redeem", "100", "--json")
+    out, err = cashier.communicate("", timeout=60)  # the member cannot say the code: the cashier gives up
+    assert cashier.returncode != 0, (out, err)
+    with app.app_context():
+        assert db.session.scalars(select(Sale.id)).all() == []
