@@ -104,9 +104,9 @@ class Identify(MethodView):
     def post(self, args):
         """Identify a member by chip card, scanned code or phone number (rate-limited per terminal).
 
-        Phone lookups are also rate-limited per terminal and per number. An identification without the
-        member's proof (phone, typed card number) shows the masked name and cannot spend points while
-        the till policy asks for proof (``spend_needs_proof``): see ``/identifications/{token}/proof``.
+        Phone lookups are also rate-limited per terminal and per number and show the masked name only. An
+        identification without the member's proof (phone, typed card number) cannot spend points while the
+        till policy asks for proof (``spend_needs_proof``): see ``/identifications/{token}/proof``.
         """
         terminal = require_terminal()
         enforce("identify:terminal", terminal.id)
@@ -118,7 +118,7 @@ class Identify(MethodView):
         return {
             "member": {
                 "id": member.id,
-                "display_name": member.display_name if result.proof else mask_name(member.display_name),
+                "display_name": mask_name(member.display_name) if result.method == "phone" else member.display_name,
                 "masked_phone": member.phone_masked,
                 "level": level_ref(result.who.level),
             },

@@ -1,7 +1,9 @@
-"""`alliance-pos checkout --phone ... --redeem N`: spending points by phone needs the SMS code the member reads out."""
+"""Spending points by phone needs the SMS code the member reads out: `alliance-pos checkout --phone ... --redeem N`
+and the cashier window."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -12,11 +14,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from pos_client.checkout import Checkout
+from pos_client.config import PosConfig
+from pos_client.outbox import Outbox
+from pos_client.terminal import terminal_client
 from server.extensions import db
 from server.models import Sale, SmsMessage
 from tests.builders import make_member, make_world
 from tests.live_server import live_server
-from tests.pos.pos_helpers import wait_until, write_config
+from tests.pos.pos_helpers import wait_until, write_config, xvfb_display
+from tests.pos.test_gui import pump
 
 PHONE = "13911112222"
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +38,11 @@ def till(app, tmp_path):
         token = world.shop_a.token
     with live_server(app) as url:
         yield {"config": write_config(tmp_path, url, token), "member_id": member.id}
+
+
+@pytest.fixture(scope="module")
+def display():
+    return xvfb_display()
 
 
 def pos(config: Path, *args: str) -> subprocess.Popen:
@@ -74,3 +86,40 @@ def test_without_the_code_no_points_are_spent(app, till):
     assert cashier.returncode != 0, (out, err)
     with app.app_context():
         assert db.session.scalars(select(Sale.id)).all() == []
+
+
+def test_the_cashier_window_asks_for_the_sms_code_before_spending_points(app, till, display, monkeypatch):
+    import tkinter as tk
+
+    from pos_client.gui import app as gui
+
+    codes = []
+
+    def cashier_types_the_code(title, prompt, parent):  # the dialog's answer: the code the member reads out
+        codes.append(prompt)
+        return proof_codes(app)[0]
+
+    monkeypatch.setattr(gui.simpledialog, "askstring", cashier_types_the_code)
+    config = PosConfig.load(till["config"])
+    core = Checkout(terminal_client(config), Outbox(PosConfig.outbox_path(till["config"])))
+    root = tk.Tk()
+    try:
+        window = gui.CashierWindow(root, core)
+        pump(root, lambda: "在线" in window.status_text.get())
+        window.code.set(PHONE)
+        window.identify_phone()
+        pump(root, lambda: "王*明" in window.member_text.get())
+        window.amount.set("50")
+        window.redeem_mode.set("some")
+        window.redeem_points.set("100")
+        window.pay()
+        pump(root, lambda: "会员已验证" in window.message.get())
+        assert codes == ["验证码已发送到 139****2222，请会员告诉您验证码"]
+        window.pay()
+        pump(root, lambda: "交易成功" in window.message.get())
+        with app.app_context():
+            assert db.session.scalars(select(Sale.redeem_points)).all() == [100]
+    finally:
+        root.destroy()
+        window = root = None  # Tk variables are freed on this (the Tk) thread, as in test_gui
+        gc.collect()
