@@ -38,8 +38,8 @@ CARD_TYPES = {"mifare-classic-1k"}
 MAX_BATCH = 200_000
 BLOCKED_CARD_STATUSES = {"lost", "frozen", "replaced", "cancelled"}
 MAX_SPACE_FILL = 10  # at most a tenth of the number space is issued: a guessed number is rarely a card
-_LOOKUP_CHUNK = 5_000
-_RANDOM = secrets.SystemRandom()
+_LOOKUP_CHUNK = 30_000  # bound parameters per query: below SQLite's 32,766 and PostgreSQL's 65,535
+_random_bytes = secrets.token_bytes
 
 
 def _keys():
@@ -76,10 +76,20 @@ def allocate_card_numbers(count: int) -> list[str]:
         raise Conflict("The card number space of this prefix is used up.", issued=issued, space=space)
     chosen: set[str] = set()
     while len(chosen) < count:
-        drawn = {make_card_number(prefix, serial) for serial in _RANDOM.sample(range(1, space), count - len(chosen))}
+        drawn = {make_card_number(prefix, serial) for serial in _random_serials(count - len(chosen), space)}
         drawn -= chosen
         chosen |= drawn - _existing_numbers(drawn)
     return sorted(chosen)
+
+
+def _random_serials(count: int, space: int) -> list[int]:
+    """``count`` uniformly random serials in 1..space-1 from the OS's CSPRNG, in one read.
+
+    Eight random bytes per serial reduced modulo the space: a bias of at most space / 2^64 (under 10^-5
+    even for a one-digit prefix).
+    """
+    blob = _random_bytes(8 * count)
+    return [1 + int.from_bytes(blob[i : i + 8], "big") % (space - 1) for i in range(0, len(blob), 8)]
 
 
 def _existing_numbers(numbers: set[str]) -> set[str]:
