@@ -17,6 +17,7 @@ from sqlalchemy import select
 from pos_client.checkout import Checkout
 from pos_client.config import PosConfig
 from pos_client.outbox import Outbox
+from pos_client.server_client import ApiError
 from pos_client.terminal import terminal_client
 from server.extensions import db
 from server.models import Sale, SmsMessage
@@ -123,3 +124,12 @@ def test_the_cashier_window_asks_for_the_sms_code_before_spending_points(app, ti
         root.destroy()
         window = root = None  # Tk variables are freed on this (the Tk) thread, as in test_gui
         gc.collect()
+
+
+def test_the_terminal_asks_for_server_messages_in_its_language(till):
+    config = PosConfig.load(till["config"])
+    for lang, message in (("zh", "不是有效的中国大陆手机号。"), ("en", "Not a valid mainland China mobile number.")):
+        config.lang = lang
+        with pytest.raises(ApiError) as refused:
+            terminal_client(config).identify(phone="12345")
+        assert refused.value.message == message
