@@ -3,8 +3,9 @@
 Messages keep English as their msgids in ``server/api/translations/zh/LC_MESSAGES/messages.po``: a domain
 error's message or a marshmallow field message is looked up as is; a message built from a template
 ("Longer than maximum length 64.", "A batch holds 1 to 200000 cards.") matches a catalog msgid with
-``{name}`` placeholders, and the translated template is filled with the same values. A new message is
-covered by adding its catalog entry; an unknown one stays English.
+``{name}`` placeholders, and the translated template is filled with the same values (each translated too
+when the catalog has it, e.g. a card status). A new message is covered by adding its catalog entry; an
+unknown one stays English.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def translate(message: str) -> str:
         match = pattern.fullmatch(message)
         if match:
             try:
-                return gettext(msgid).format(**match.groupdict())
+                values = {name: gettext(value) for name, value in match.groupdict().items()}  # "lost" → 已挂失
+                return gettext(msgid).format(**values)
             except (KeyError, IndexError, ValueError):  # a translation whose placeholders differ: keep English
                 return message
     return message
