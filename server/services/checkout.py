@@ -14,7 +14,6 @@ from server.domain.errors import (
     IdentificationExpired,
     InvalidRequest,
     MemberNotFound,
-    MemberProofRequired,
     NotFound,
 )
 from server.domain.identifiers import classify_scanned_code
@@ -23,6 +22,7 @@ from server.domain.levels import level_after_sale
 from server.domain.money import format_yuan
 from server.domain.pricing import SaleQuote, SaleTerms, quote_sale
 from server.domain.refunds import SaleRefundState, split_refund
+from server.domain.till_policy import check_spend, identification_proof, spend_needs_proof
 from server.extensions import db
 from server.models import (
     AllianceSettings,
@@ -176,22 +176,6 @@ def _resolve_member(
     return "phone", find_member_by_phone(phone).id, None
 
 
-def _proof_of(method: str, found_card: Card | None) -> str | None:
-    """What an identification proves: a chip card or a dynamic member code is the member's; a phone
-    number or a typed/printed card number is only something someone knows."""
-    if method == "card":
-        return "card"
-    if method == "code" and found_card is None:  # a dynamic member code (a card number finds a card)
-        return "code"
-    return None
-
-
-def _check_proof(settings: AllianceSettings, proof: str | None, redeem_points: int) -> None:
-    """The till policy: spending points needs the member's proof (unless the alliance turned it off)."""
-    if redeem_points > 0 and proof is None and settings.spend_requires_proof:
-        raise MemberProofRequired()
-
-
 @transactional
 def identify(terminal: Terminal, *, card: dict | None = None, code: str | None = None, phone: str | None = None):
     """Identify a member by card, scanned code or phone and open a single-use identification."""
@@ -204,7 +188,7 @@ def identify(terminal: Terminal, *, card: dict | None = None, code: str | None =
     who = member_at_merchant(member_id, terminal.merchant_id)
     # the level comes with the member: no query of its own for the chip's write-back
     card_update = cards.plan_write_back(found_card, uid, who.level.rank) if card is not None else None
-    proof = _proof_of(method, found_card)
+    proof = identification_proof(method, by_card_number=found_card is not None)
     token = new_token(IDENTIFICATION_TOKEN_PREFIX)
     expires_at = utcnow() + timedelta(seconds=current_app.config["IDENTIFICATION_TTL_SECONDS"])
     db.session.add(
@@ -225,7 +209,7 @@ def identify(terminal: Terminal, *, card: dict | None = None, code: str | None =
         expires_at=expires_at,
         card_update=card_update,
         proof=proof,
-        spend_needs_proof=proof is None and settings.spend_requires_proof,
+        spend_needs_proof=spend_needs_proof(settings.spend_requires_proof, proof),
     )
 
 
@@ -262,7 +246,7 @@ def quote(terminal: Terminal, identification_token: str, amount_fen: int, redeem
     """Price a sale for an identified member; changes nothing."""
     found = _open_identification(terminal, identification_token, consume=False)
     settings = get_settings()
-    _check_proof(settings, found.proof, redeem_points)
+    check_spend(settings.spend_requires_proof, found.proof, redeem_points)
     who = member_at_merchant(found.member_id, terminal.merchant_id)
     return quote_sale(amount_fen, redeem_points, who.balance, _terms(who, terminal, settings))
 
@@ -397,7 +381,7 @@ def record_sale(
     else:
         found = _open_identification(terminal, identification_token, consume=True)
         member_id, card_id, method = found.member_id, found.card_id, found.method
-        _check_proof(settings, found.proof, redeem_points)
+        check_spend(settings.spend_requires_proof, found.proof, redeem_points)
         occurred_at = now
         if card_update_written and method == "card":
             cards.confirm_write_back(card_id)
