@@ -56,6 +56,7 @@ class Member:
     capture: dict = field(default_factory=dict)  # {"card": {...}} or {"code": "..."}: what an offline sale sends
     card_written: bool | None = None  # None: nothing to write; True/False: the anti-clone update was (not) written
     notice: str = ""  # something the cashier should know (card write-back failed, full price offline...)
+    spend_needs_proof: bool = False  # identified by phone or typed card number: a code must prove the member
 
 
 @dataclass
@@ -206,6 +207,7 @@ class Checkout:
             method=found["identification"]["method"],
             token=found["identification"]["token"],
             capture=capture,
+            spend_needs_proof=bool(found["identification"].get("spend_needs_proof")),
         )
 
     def _write_back(self, chip: Chip, card_update: dict | None) -> bool | None:
@@ -248,6 +250,8 @@ class Checkout:
         if self.state is State.QUOTED:
             self.state = State.IDENTIFIED
         pricing = (self.info or {}).get("offline_pricing", {})
+        if redeem and member.spend_needs_proof and not member.offline:
+            raise PosError("proof_needed")
         if member.offline:
             if redeem:
                 raise PosError("redeem_offline")
@@ -276,6 +280,28 @@ class Checkout:
     def is_priced_for(self, amount_fen: int, redeem: int | str = 0) -> bool:
         """Whether the current quote was made for exactly this amount and redemption choice."""
         return self.quote_ is not None and self._priced_for == (amount_fen, _redeem_choice(redeem))
+
+    def request_proof_code(self) -> str:
+        """Have the server text the member a one-time code; returns the masked phone it went to."""
+        member = self._require_member()
+        sent = self._call(lambda: self.client.request_proof_code(member.token))
+        return sent["masked_phone"]
+
+    def confirm_proof(self, code: str) -> Member:
+        """The code the member read out: once the server accepts it, the member may spend points."""
+        member = self._require_member()
+        self._call(lambda: self.client.confirm_proof(member.token, code.strip()))
+        member.spend_needs_proof = False
+        return member
+
+    def _call(self, request: Callable[[], dict]) -> dict:
+        try:
+            return request()
+        except ServerUnreachable as exc:
+            self.online = False
+            raise PosError("server_unreachable", reason=exc.reason) from exc
+        except ApiError as exc:
+            raise ServerRefused(exc.code, exc.message) from exc
 
     def _local_quote(self, amount_fen: int, discount_bp: int, earn_rate_bp: int) -> Quote:
         local = offline_quote(amount_fen, discount_bp, earn_rate_bp, self.info["alliance"]["point_value_fen"])

@@ -16,7 +16,7 @@ from pos_client.config import DEFAULT_CONFIG_PATH, NotRegistered, PosConfig
 from pos_client.devices.card_reader import CardReaderError
 from pos_client.devices.printer import PrinterError
 from pos_client.devices.scanner import CameraScanner, ImageScanner, ScannerError
-from pos_client.messages import PosError, reader_error_key, server_error_text, text
+from pos_client.messages import PosError, ServerRefused, reader_error_key, server_error_text, text
 from pos_client.money import AmountError, parse_amount, yuan
 from pos_client.server_client import ApiError, ServerUnreachable
 from pos_client.terminal import build_checkout, terminal_client
@@ -233,6 +233,8 @@ def checkout(options: Options, amount, by_card, code, phone, code_image, camera,
             member = core.identify_code(code)
         else:
             member = core.identify_phone(phone)
+        if (redeem or redeem_max) and member.spend_needs_proof:
+            _prove_member(core, lang)
         core.quote(amount_fen, redeem_choice)
         outcome = core.commit(amount_fen, redeem_choice)
     except PosError as exc:
@@ -255,6 +257,26 @@ def checkout(options: Options, amount, by_card, code, phone, code_image, camera,
                 console.print(f"[yellow]{message}[/yellow]")
     if print_error:
         raise SystemExit(3)
+
+
+def _prove_member(core, lang: str) -> None:
+    """Points after a phone number or typed card number: text the member a code and ask the cashier for it.
+
+    A wrong code may be typed again (the server burns the code after too many tries); end input to give up.
+    """
+    masked_phone = core.request_proof_code()
+    click.echo(text("proof_code_sent", lang, masked_phone=masked_phone), err=True)
+    while True:
+        code = click.prompt(text("proof_code_prompt", lang), err=True)
+        try:
+            core.confirm_proof(code)
+        except ServerRefused as exc:
+            if exc.code != "login_code_invalid":
+                raise
+            click.echo(exc.text(lang), err=True)
+        else:
+            click.echo(text("proof_confirmed", lang), err=True)
+            return
 
 
 def _outcome_json(outcome: SaleOutcome, member, printed: bool, print_error: str | None, notice: str | None) -> dict:

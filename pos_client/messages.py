@@ -276,3 +276,31 @@ class ServerRefused(PosError):
     def text(self, lang: str = "zh") -> str:
         """The message in ``lang``."""
         return server_error_text(self.code, self.message, lang)
+
+
+# --- member-proof: spending points needs the member's proof (a code texted to the member) ---
+MESSAGES.update(
+    {
+        "proof_needed": (
+            "凭手机号或手输卡号识别的会员使用积分须本人验证：请刷卡、扫会员码，或发送短信验证码",
+            "Spending points after a phone number or typed card number needs the member's proof: "
+            "tap the card, scan the member code, or send an SMS code",
+        ),
+        "proof_code_sent": (
+            "验证码已发送到 {masked_phone}，请会员告诉您验证码",
+            "A code was sent to {masked_phone}; ask the member for it",
+        ),
+        "proof_code_prompt": ("短信验证码", "SMS code"),
+        "proof_confirmed": ("会员已验证，可以使用积分", "Member verified: points can be spent"),
+    }
+)
+SERVER_ERRORS.update(
+    {
+        "member_proof_required": (
+            "使用积分须会员本人验证（刷卡、会员码或短信验证码）",
+            "Spending points needs the member's proof (card, member code or SMS code)",
+        ),
+        "login_code_invalid": ("验证码错误或已过期", "The code is wrong or has expired"),
+        "rate_limited": ("操作过于频繁，请稍后再试", "Too many requests; try again later"),
+    }
+)

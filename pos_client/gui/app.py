@@ -14,6 +14,7 @@ import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
 from tkinter import font as tkfont
+from tkinter import simpledialog
 
 from pos_client.checkout import REDEEM_MAX, Checkout
 from pos_client.config import PosConfig
@@ -584,6 +585,8 @@ class CashierWindow:
                 self.busy = self._jobs_waiting > 0
                 if error is None:
                     done(result)
+                elif isinstance(error, PosError) and error.key == "proof_needed":
+                    self.prove_member()
                 elif isinstance(error, PosError):
                     if error.key in READER_STATES:
                         self.reader_state = READER_STATES[error.key]
@@ -604,6 +607,21 @@ class CashierWindow:
 def _reader_state(exc: CardReaderError) -> str:
     """The status line's word for a reader that failed: not connected, no pcscd, or some other fault."""
     return READER_STATES.get(reader_error_key(exc), "fault")
+
+    # --- member proof (appended: spending points after a phone number or typed card number) --------
+
+    def prove_member(self) -> None:
+        """Have the server text the member a code, then ask the cashier for the code the member reads out."""
+        self.run_in_background(self.core.request_proof_code, self._ask_proof_code)
+
+    def _ask_proof_code(self, masked_phone: str) -> None:
+        sent = text("proof_code_sent", self.lang, masked_phone=masked_phone)
+        self._info(sent)
+        code = simpledialog.askstring(text("proof_code_prompt", self.lang), sent, parent=self.root)
+        if code and code.strip():
+            self.run_in_background(
+                lambda: self.core.confirm_proof(code), lambda _member: self._info(text("proof_confirmed", self.lang))
+            )
 
 
 def run(config: PosConfig, config_path: Path) -> None:

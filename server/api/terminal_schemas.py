@@ -22,7 +22,8 @@ class CardReadSchema(Schema):
 def _exactly_one(data: dict, names: tuple[str, ...]) -> None:
     given = [name for name in names if data.get(name) is not None]
     if len(given) != 1:
-        raise ValidationError(f"Give exactly one of: {', '.join(names)}.", "_schema")
+        choices = ", ".join(names)
+        raise ValidationError(f"Give exactly one of: {choices}.", "_schema")
 
 
 class IdentifyRequestSchema(Schema):
@@ -51,6 +52,12 @@ class IdentificationSchema(Schema):
     method = fields.String()
     token = fields.String()
     expires_at = fields.DateTime()
+    proof = fields.String(
+        allow_none=True, metadata={"description": "card, code, sms, or null (phone or typed card number)"}
+    )
+    spend_needs_proof = fields.Boolean(
+        metadata={"description": "True: redeeming points needs the member's proof first (till policy)"}
+    )
 
 
 class IdentifyResponseSchema(Schema):
@@ -59,6 +66,25 @@ class IdentifyResponseSchema(Schema):
     discount_bp = fields.Integer()
     identification = fields.Nested(IdentificationSchema)
     card_update = fields.Dict(allow_none=True)
+
+
+class ProofCodeResponseSchema(Schema):
+    sent = fields.Boolean()
+    masked_phone = fields.String()
+    resend_after = fields.Integer(metadata={"description": "Seconds before another code may be asked for"})
+
+
+class ProofRequestSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\s*[0-9]{6}\s*$", error="Six digits."))
+
+
+class ProofStateSchema(Schema):
+    proof = fields.String()
+    spend_needs_proof = fields.Boolean()
+
+
+class ProofResponseSchema(Schema):
+    identification = fields.Nested(ProofStateSchema)
 
 
 class QuoteRequestSchema(Schema):

@@ -35,7 +35,7 @@ from server.extensions import api
 from server.member.blueprint import bp
 from server.member.forms import BindCardForm, CloseAccountForm, ConfirmForm, LoginForm, LostCardForm, RegisterForm
 from server.models.base import utcnow
-from server.notifications.sms import dispatch_pending
+from server.notifications.sms import send_now
 from server.ratelimit import RateLimited, enforce
 from server.request_input import UnacceptableInput
 from server.services import member_codes, member_login, member_portal, posters
@@ -180,14 +180,6 @@ def start_session(login: member_login.MemberLogin, target: str):
     return response
 
 
-def _send_now(message_id: int) -> None:
-    """Hand the message this request queued to the SMS provider right away (the outbox retries failures)."""
-    try:
-        dispatch_pending(only=[message_id])
-    except Exception:  # noqa: BLE001 - the message stays pending in the outbox; `alliance-server sms dispatch`
-        current_app.logger.exception("SMS dispatch failed; the message stays in the outbox")
-
-
 def _submitted(form) -> bool:
     """True when this (prefixed) form was posted and is valid, CSRF included."""
     return any(name.startswith(form._prefix) for name in request.form) and form.validate_on_submit()
@@ -211,7 +203,7 @@ def send_login_code():
     enforce("login_code:ip", get_remote_address())
     enforce("login_code:device", g.device_cookie)
     enforce("login_code:phone", mobile)
-    _send_now(member_login.request_login_code(mobile))
+    send_now(member_login.request_login_code(mobile))
     return {"sent": True, "masked_phone": mask_mobile(mobile), "resend_after": 60}
 
 

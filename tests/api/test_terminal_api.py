@@ -30,7 +30,7 @@ IDENTIFY_SHAPE = {
     "member": {"id": str, "display_name": str, "masked_phone": str, "level": LEVEL},
     "points_balance": int,
     "discount_bp": int,
-    "identification": {"method": str, "token": str, "expires_at": ISO_TIME},
+    "identification": {"method": str, "token": str, "expires_at": ISO_TIME, "proof": None, "spend_needs_proof": bool},
     "card_update": None,
 }
 QUOTE_SHAPE = {
@@ -219,6 +219,7 @@ def test_identify_by_phone_in_any_notation(app, client, phone):
     assert_shape(body, IDENTIFY_SHAPE)
     assert body["member"]["id"] == s.member.id
     assert body["member"]["masked_phone"] == "138****8000"
+    assert body["member"]["display_name"] == "测**员"  # a phone lookup shows the masked name only
     assert body["member"]["level"] == SILVER
     assert body["points_balance"] == 42
     assert body["discount_bp"] == 9_500
