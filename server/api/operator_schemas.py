@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from server.api.contract import CARD_NUMBER, MOBILE
 from server.api.fields import MAX_POINTS, BasisPoints, Text
 from server.domain.identifiers import is_valid_card_number
 from server.domain.ledger import (
@@ -50,6 +51,8 @@ def _card_number(value: str) -> None:
 
 class NotEmptyMixin:
     """A PATCH body must change something."""
+
+    OPENAPI_RULES = {"minProperties": 1}
 
     @validates_schema
     def not_empty(self, data, **kwargs):
@@ -275,14 +278,14 @@ class MemberEnvelopeSchema(Schema):
 
 
 class MemberQuerySchema(Schema):
-    phone = Text(32, metadata={"description": "Exact mobile number, any common notation"})
+    phone = Text(32, metadata=MOBILE)
     card_no = Text(20)
     level = Text(32, metadata={"description": "Level code"})
     status = Text(16)
 
 
 class MemberCreateSchema(Schema):
-    phone = Text(32, required=True)
+    phone = Text(32, required=True, metadata=MOBILE)
     display_name = OptionalText(50, load_default="")
     recruited_by_merchant_id = Text(24)
 
@@ -293,7 +296,7 @@ class MemberPhoneSchema(Schema):
 
 
 class BindCardSchema(Schema):
-    card_no = fields.String(required=True, validate=_card_number)
+    card_no = fields.String(required=True, validate=_card_number, metadata=CARD_NUMBER)
 
 
 class PointsAdjustmentSchema(Schema):
@@ -301,9 +304,9 @@ class PointsAdjustmentSchema(Schema):
         strict=True,
         required=True,
         validate=validate.Range(min=-MAX_POINTS, max=MAX_POINTS),
-        metadata={"description": "Points to add (negative: take away); not zero"},
+        metadata={"description": "Points to add (negative: take away); not zero", "not": {"enum": [0]}},
     )
-    reason = Text(200, required=True)
+    reason = Text(200, required=True, metadata={"pattern": r"\S", "description": "Not blank"})
 
     @validates_schema
     def real_change(self, data, **kwargs):

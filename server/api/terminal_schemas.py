@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from server.api.contract import null_or_absent
 from server.api.fields import Fen, Points, StrictBoolean, Text
 
 HEX = validate.Regexp(r"^[0-9A-Fa-f]+$", error="Hexadecimal digits only.")
@@ -26,6 +27,10 @@ def _exactly_one(data: dict, names: tuple[str, ...]) -> None:
 
 
 class IdentifyRequestSchema(Schema):
+    """Exactly one of ``card`` (a chip read), ``code`` (a scanned member code or card number), ``phone``."""
+
+    OPENAPI_RULES = {"oneOf": [{"title": name, "required": [name]} for name in ("card", "code", "phone")]}
+
     card = fields.Nested(CardReadSchema)
     code = Text(64)
     phone = Text(32)
@@ -78,6 +83,45 @@ class QuoteResponseSchema(Schema):
 
 
 class SaleRequestSchema(Schema):
+    """An online sale sends the ``identification_token`` of a fresh identify (and no card or code);
+    an offline replay sends ``offline: true`` and exactly one of the captured ``card`` or ``code`` (no token).
+    """
+
+    OPENAPI_RULES = {
+        "oneOf": [
+            {
+                "title": "online",
+                "required": ["identification_token"],
+                "properties": {
+                    "identification_token": {"type": "string"},
+                    "offline": {"type": "boolean", "enum": [False]},
+                    "card": null_or_absent(),
+                    "code": null_or_absent(),
+                },
+            },
+            {
+                "title": "offline",
+                "required": ["offline"],
+                "properties": {
+                    "offline": {"type": "boolean", "enum": [True]},
+                    "identification_token": null_or_absent(),
+                },
+                "oneOf": [
+                    {
+                        "title": "offline card",
+                        "required": ["card"],
+                        "properties": {"card": {"type": "object"}, "code": null_or_absent()},
+                    },
+                    {
+                        "title": "offline code",
+                        "required": ["code"],
+                        "properties": {"code": {"type": "string"}, "card": null_or_absent()},
+                    },
+                ],
+            },
+        ]
+    }
+
     identification_token = Text(200, allow_none=True)
     amount_fen = Fen(required=True)
     redeem_points = Points(load_default=0)

@@ -1,0 +1,65 @@
+"""OpenAPI keywords for rules the field types alone do not carry, declared next to the rule they document.
+
+A request schema whose validator relates several fields (exactly one of card / code / phone, a PATCH must
+change something) states the same rule for the document in its ``OPENAPI_RULES`` class attribute;
+:class:`ContractPlugin` merges it into the schema's component. Formats and patterns the server checks
+outside marshmallow (card numbers, mobile numbers, chip UIDs) are defined here once and used by the
+schemas and the path parameters.
+"""
+
+from __future__ import annotations
+
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import resolve_schema_instance
+
+# server.domain.identifiers.normalize_mobile: 11 digits 1[3-9]..., optionally +86 / 0086, with spaces, '-', '()'
+_SEP = "[ ()-]*"
+MOBILE_PATTERN = rf"^{_SEP}(?:(?:\+|00){_SEP}8{_SEP}6{_SEP})?1{_SEP}[3-9](?:{_SEP}[0-9]){{9}}{_SEP}$"
+MOBILE = {
+    "pattern": MOBILE_PATTERN,
+    "description": "Mainland China mobile number, e.g. 13800138000 or +86 138-0013-8000",
+}
+# server.domain.identifiers.is_valid_card_number: 16 digits, the last the Luhn check digit of the others
+CARD_NUMBER = {
+    "type": "string",
+    "format": "card-number",
+    "pattern": "^[0-9]{16}$",
+    "description": "Printed card number: 16 digits, the last a Luhn check digit",
+}
+# server.services.cards.parse_uid: 4, 7 or 10 bytes in hexadecimal
+CHIP_UID_PATTERN = "^(?:[0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{20})$"
+
+
+def path_parameter(name: str, schema: dict, description: str | None = None) -> dict:
+    """A documented path parameter (overrides the plain string flask-smorest derives from the URL rule)."""
+    parameter = {"in": "path", "name": name, "required": True, "schema": schema}
+    if description:
+        parameter["description"] = description
+    return parameter
+
+
+def null_or_absent() -> dict:
+    """A property that, within one alternative of a ``oneOf``, may only be null (or left out)."""
+    return {"nullable": True, "enum": [None]}
+
+
+class ContractPlugin(MarshmallowPlugin):
+    """The marshmallow plugin, plus each schema's ``OPENAPI_RULES`` merged into its component."""
+
+    def schema_helper(self, name, _, schema=None, **kwargs):
+        json_schema = super().schema_helper(name, _, schema=schema, **kwargs)
+        if json_schema is not None:
+            for prop in json_schema.get("properties", {}).values():
+                _only_null_beside_ref(prop)
+            json_schema.update(getattr(type(resolve_schema_instance(schema)), "OPENAPI_RULES", {}))
+        return json_schema
+
+
+def _only_null_beside_ref(prop: dict) -> None:
+    """A nullable nested field: apispec offers ``{"type": "object", "nullable": true}`` (any object at all)
+    beside the nested schema's $ref; what the field accepts there is null only."""
+    alternatives = prop.get("anyOf", [])
+    if any("$ref" in item for item in alternatives):
+        prop["anyOf"] = [
+            null_or_absent() if item == {"type": "object", "nullable": True} else item for item in alternatives
+        ]
