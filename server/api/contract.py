@@ -26,6 +26,11 @@ CARD_NUMBER = {
     "pattern": "^[0-9]{16}$",
     "description": "Printed card number: 16 digits, the last a Luhn check digit",
 }
+# server.domain.identifiers.classify_scanned_code: an 18-digit member code or a card number, spaces and '-' aside
+MEMBER_CODE = {
+    "pattern": r"^[ -]*(?:[0-9][ -]*){16}(?:[0-9][ -]*[0-9][ -]*)?$",
+    "description": "What the scanner read: the member's 18-digit dynamic code or a 16-digit card number",
+}
 # server.services.cards.parse_uid: 4, 7 or 10 bytes in hexadecimal
 CHIP_UID_PATTERN = "^(?:[0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{20})$"
 
@@ -43,8 +48,24 @@ def null_or_absent() -> dict:
     return {"nullable": True, "enum": [None]}
 
 
+def _object_field_rules(self, field, ret: dict, **kwargs) -> dict:
+    """A Dict field: its Length validator bounds the number of entries (apispec writes maxLength), and
+    ``additionalProperties`` given in its metadata stands (apispec writes the value schema over it)."""
+    if ret.get("type") == "object":
+        for length, size in (("minLength", "minProperties"), ("maxLength", "maxProperties")):
+            if length in ret:
+                ret[size] = ret.pop(length)
+        if "additionalProperties" in field.metadata:
+            ret["additionalProperties"] = field.metadata["additionalProperties"]
+    return {}
+
+
 class ContractPlugin(MarshmallowPlugin):
     """The marshmallow plugin, plus each schema's ``OPENAPI_RULES`` merged into its component."""
+
+    def init_spec(self, spec) -> None:
+        super().init_spec(spec)
+        self.converter.add_attribute_function(_object_field_rules)
 
     def schema_helper(self, name, _, schema=None, **kwargs):
         json_schema = super().schema_helper(name, _, schema=schema, **kwargs)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from server.api.contract import CARD_NUMBER, MOBILE
+from card_layout.layout import MAX_LEVEL_RANK
+from server.api.contract import CARD_NUMBER, MOBILE, null_or_absent
 from server.api.fields import MAX_POINTS, BasisPoints, Text
 from server.domain.identifiers import is_valid_card_number
 from server.domain.ledger import (
@@ -15,7 +16,7 @@ from server.domain.ledger import (
     MERCHANT_ISSUED,
 )
 from server.domain.money import MAX_AMOUNT_FEN
-from server.domain.permissions import ROLES
+from server.domain.permissions import MERCHANT_ROLES, OPERATOR_ROLES, ROLES
 from server.services.cards import card_check_code
 from server.services.catalog import TRADES
 
@@ -200,7 +201,12 @@ class LevelUpdateSchema(NotEmptyMixin, Schema):
 class LevelCreateSchema(LevelUpdateSchema):
     code = fields.String(required=True, validate=[validate.Length(min=1, max=32), CODE])
     name = Text(50, required=True)
-    rank = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=1000))
+    rank = fields.Integer(
+        strict=True,
+        required=True,
+        validate=validate.Range(min=0, max=MAX_LEVEL_RANK),
+        metadata={"description": "0 is the lowest; a card records it in one byte"},
+    )
 
 
 class LevelEvaluationSchema(Schema):
@@ -401,6 +407,22 @@ class StaffQuerySchema(Schema):
 
 
 class StaffCreateSchema(Schema):
+    """Merchant roles (owner, cashier) belong to the ``merchant_id`` given; operator roles to no merchant."""
+
+    OPENAPI_RULES = {
+        "oneOf": [
+            {
+                "title": "operator staff",
+                "properties": {"role": {"enum": sorted(OPERATOR_ROLES)}, "merchant_id": null_or_absent()},
+            },
+            {
+                "title": "merchant staff",
+                "required": ["merchant_id"],
+                "properties": {"role": {"enum": sorted(MERCHANT_ROLES)}, "merchant_id": {"type": "string"}},
+            },
+        ]
+    }
+
     username = fields.String(required=True, validate=[validate.Length(min=1, max=64), USERNAME])
     role = Choice(ROLES, required=True)
     merchant_id = Text(24)

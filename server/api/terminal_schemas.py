@@ -4,19 +4,33 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from server.api.contract import null_or_absent
+from card_layout.layout import CARD_BLOCKS
+from server.api.contract import CHIP_UID_PATTERN, MEMBER_CODE, MOBILE, null_or_absent
 from server.api.fields import Fen, Points, StrictBoolean, Text
 
 HEX = validate.Regexp(r"^[0-9A-Fa-f]+$", error="Hexadecimal digits only.")
 
 
+BLOCK_DATA = {"type": "string", "pattern": "^[0-9A-Fa-f]{32}$", "description": "16 bytes in hex"}
+
+
 class CardReadSchema(Schema):
-    uid = fields.String(required=True, validate=[validate.Length(min=8, max=20), HEX])
+    uid = fields.String(
+        required=True,
+        validate=[validate.Length(min=8, max=20), HEX],
+        metadata={"pattern": CHIP_UID_PATTERN, "description": "Chip UID: 4, 7 or 10 bytes in hex"},
+    )
     blocks = fields.Dict(
         keys=fields.String(validate=validate.Regexp(r"^\d{1,3}$")),
         values=fields.String(validate=[validate.Length(equal=32), HEX]),
         required=True,
         validate=validate.Length(max=64),
+        metadata={
+            "description": "The blocks read, by block number: those of the card record",
+            # OpenAPI 3.0 has no propertyNames: the blocks a terminal reads, listed
+            "properties": {str(block): BLOCK_DATA for block in CARD_BLOCKS},
+            "additionalProperties": False,
+        },
     )
 
 
@@ -32,8 +46,8 @@ class IdentifyRequestSchema(Schema):
     OPENAPI_RULES = {"oneOf": [{"title": name, "required": [name]} for name in ("card", "code", "phone")]}
 
     card = fields.Nested(CardReadSchema)
-    code = Text(64)
-    phone = Text(32)
+    code = Text(64, metadata=MEMBER_CODE)
+    phone = Text(32, metadata=MOBILE)
 
     @validates_schema
     def one_method(self, data, **kwargs):
@@ -130,7 +144,7 @@ class SaleRequestSchema(Schema):
     offline = StrictBoolean(load_default=False)
     card_update_written = StrictBoolean(allow_none=True)
     card = fields.Nested(CardReadSchema, allow_none=True)
-    code = Text(64, allow_none=True)
+    code = Text(64, allow_none=True, metadata=MEMBER_CODE)
 
     @validates_schema
     def token_or_capture(self, data, **kwargs):
