@@ -98,7 +98,8 @@ class QuoteResponseSchema(Schema):
 
 class SaleRequestSchema(Schema):
     """An online sale sends the ``identification_token`` of a fresh identify (and no card or code);
-    an offline replay sends ``offline: true`` and exactly one of the captured ``card`` or ``code`` (no token).
+    an offline replay sends ``offline: true`` and exactly one of the captured ``card`` or ``code`` (no token),
+    redeems no points, and stays within the ``offline_limits`` of GET /terminal (amount, age of ``occurred_at``).
     """
 
     OPENAPI_RULES = {
@@ -119,6 +120,7 @@ class SaleRequestSchema(Schema):
                 "properties": {
                     "offline": {"type": "boolean", "enum": [True]},
                     "identification_token": null_or_absent(),
+                    "redeem_points": {"type": "integer", "enum": [0]},
                 },
                 "oneOf": [
                     {
