@@ -35,6 +35,14 @@ MEMBER_CODE = {
 CHIP_UID_PATTERN = "^(?:[0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{20})$"
 
 
+# server.api.idempotent: sent on a replay of the stored response
+IDEMPOTENT_REPLAYED = {
+    "description": "Present on the stored response of an earlier request with the same Idempotency-Key",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+RETRY_AFTER = {"description": "Seconds to wait before trying again", "schema": {"type": "integer", "minimum": 0}}
+
+
 def path_parameter(name: str, schema: dict, description: str | None = None) -> dict:
     """A documented path parameter (overrides the plain string flask-smorest derives from the URL rule)."""
     parameter = {"in": "path", "name": name, "required": True, "schema": schema}
@@ -66,6 +74,14 @@ class ContractPlugin(MarshmallowPlugin):
     def init_spec(self, spec) -> None:
         super().init_spec(spec)
         self.converter.add_attribute_function(_object_field_rules)
+
+    def operation_helper(self, path=None, operations=None, **kwargs) -> None:
+        super().operation_helper(path=path, operations=operations, **kwargs)
+        for operation in (operations or {}).values():
+            if any(parameter.get("name") == "Idempotency-Key" for parameter in operation.get("parameters", [])):
+                for status, response in operation.get("responses", {}).items():
+                    if str(status).startswith("2") and isinstance(response, dict):
+                        response.setdefault("headers", {})["Idempotent-Replayed"] = IDEMPOTENT_REPLAYED
 
     def schema_helper(self, name, _, schema=None, **kwargs):
         json_schema = super().schema_helper(name, _, schema=schema, **kwargs)

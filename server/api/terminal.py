@@ -14,6 +14,8 @@ from server.api.auth import (
     require,
     require_terminal,
 )
+from server.api.base import ErrorSchema
+from server.api.contract import RETRY_AFTER
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.terminal_schemas import (
     IdentifyRequestSchema,
@@ -96,6 +98,9 @@ class Identify(MethodView):
     @blp.doc(security=TERMINAL_SECURITY)
     @blp.arguments(IdentifyRequestSchema)
     @blp.response(200, IdentifyResponseSchema)
+    @blp.alt_response(
+        429, schema=ErrorSchema, description="Too many identifications", headers={"Retry-After": RETRY_AFTER}
+    )
     def post(self, args):
         """Identify a member by chip card, scanned code or phone number (rate-limited per terminal)."""
         terminal = require_terminal()

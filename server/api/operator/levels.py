@@ -46,7 +46,7 @@ class Levels(MethodView):
 @blp.route("/levels/evaluations")
 class LevelEvaluations(MethodView):
     @blp.doc(security=STAFF_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
-    @blp.arguments(EmptySchema)
+    @blp.arguments(EmptySchema, required=False)
     @blp.response(200, LevelEvaluationSchema)
     def post(self, args):
         """Re-evaluate every active member's level now; returns how many were upgraded, downgraded, kept."""
