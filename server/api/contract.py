@@ -74,6 +74,8 @@ class ContractPlugin(MarshmallowPlugin):
     def init_spec(self, spec) -> None:
         super().init_spec(spec)
         self.converter.add_attribute_function(_object_field_rules)
+        to_dict = spec.to_dict
+        spec.to_dict = lambda: _responses_carry_every_field(to_dict())
 
     def operation_helper(self, path=None, operations=None, **kwargs) -> None:
         super().operation_helper(path=path, operations=operations, **kwargs)
@@ -100,3 +102,46 @@ def _only_null_beside_ref(prop: dict) -> None:
         prop["anyOf"] = [
             null_or_absent() if item == {"type": "object", "nullable": True} else item for item in alternatives
         ]
+
+
+def _refs(node, found: set[str]) -> set[str]:
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            found.add(ref.rsplit("/", 1)[-1])
+        for value in node.values():
+            _refs(value, found)
+    elif isinstance(node, list):
+        for item in node:
+            _refs(item, found)
+    return found
+
+
+def _closure(names: set[str], schemas: dict) -> set[str]:
+    pending, seen = list(names), set()
+    while pending:
+        name = pending.pop()
+        if name not in seen and name in schemas:
+            seen.add(name)
+            pending.extend(_refs(schemas[name], set()))
+    return seen
+
+
+def _responses_carry_every_field(document: dict) -> dict:
+    """Every field of a schema that only responses use is always sent: mark it required.
+
+    (Schemas a request also uses keep their own ``required``; so does one that states it already.)
+    """
+    schemas = document.get("components", {}).get("schemas", {})
+    requests, responses = set(), set()
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict):
+                _refs([operation.get("parameters", []), operation.get("requestBody", {})], requests)
+                _refs(operation.get("responses", {}), responses)
+    _refs(document.get("components", {}).get("responses", {}), responses)
+    for name in _closure(responses, schemas) - _closure(requests, schemas):
+        schema = schemas[name]
+        if schema.get("properties") and "required" not in schema:
+            schema["required"] = sorted(schema["properties"])
+    return document

@@ -182,6 +182,9 @@ class SaleEnvelopeSchema(Schema):
 class SaleDetailSchema(SaleSchema):
     """A stored sale as the terminal's merchant or an operator sees it."""
 
+    class Meta:
+        exclude = ("points_balance",)  # the balance right after the sale: in the response to POST /sales only
+
     merchant_id = fields.String()
     terminal_id = fields.String()
     member_id = fields.String()
