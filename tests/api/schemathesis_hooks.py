@@ -1,17 +1,17 @@
 """Schemathesis hooks for tests/api/test_schemathesis.py (loaded by the CLI through its config file).
 
-JSON Schema cannot state every rule the document gives in words. For documented-valid requests (the
-positive cases) these hooks make the generated data follow the rules the operation descriptions state,
-so that the positive_data_acceptance check tests the rest strictly (TOLERATED_REFUSALS below lists the
-few refusals that depend on stored state instead):
+JSON Schema cannot state every rule the document gives in words. These hooks make generated data follow
+the rules the operation descriptions state, turning valid values into other valid values only (an invalid
+value is left as it is), so that the positive_data_acceptance check tests everything else strictly:
 
 - a card number's last digit is its Luhn check digit (the ``card-number`` format);
 - every state-changing POST is a new operation with a new ``Idempotency-Key`` (a reused key with another
   body is refused by design, TERMINAL_API.md);
 - a day range has ``day_from`` <= ``day_to``; settlements take both or neither, at most 92 days apart;
-- a level's discounts satisfy 0 < min <= default <= max <= 10000.
+- a level's discounts satisfy 0 < min <= default <= max <= 10000, and keep_spend <= upgrade_spend.
 
-Negative cases are left exactly as generated.
+TOLERATED_REFUSALS lists the few refusals of well-formed requests that depend on stored state or on signed
+data no generator can make; each names its reason. Any other refusal of a documented-valid request fails.
 """
 
 from __future__ import annotations
@@ -50,9 +50,12 @@ _IDENTIFY = ("POST", "/api/v1/identify")
 OFFLINE_LIMITS = "offline limits are the alliance's settings (GET /terminal offline_limits), and time passes"
 SIGNED_CODE = "a member code is signed and valid for minutes, a card number carries a Luhn check digit"
 TOLERATED_REFUSALS = {
-    ("PUT", "/api/v1/merchants/{merchant_id}/level-discounts/{level_id}", "invalid_request", None): (
-        "the discount must lie within the bounds the operator set on the level (stored state)"
-    ),
+    (
+        "PUT",
+        "/api/v1/merchants/{merchant_id}/level-discounts/{level_id}",
+        "invalid_request",
+        "The discount is outside the bounds the operator set for this level.",
+    ): "the discount must lie within the bounds the operator set on the level (stored state)",
     (*_OFFLINE_SALE, "invalid_request", "The offline sale exceeds the per-sale cap."): OFFLINE_LIMITS,
     (*_OFFLINE_SALE, "invalid_request", "The offline sale is older than the terminal may keep it, or in the future."): (
         OFFLINE_LIMITS
