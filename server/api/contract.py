@@ -1,10 +1,13 @@
-"""OpenAPI keywords for rules the field types alone do not carry, declared next to the rule they document.
+"""The OpenAPI document says exactly what the server accepts and sends (tests/api/test_schemathesis.py).
 
 A request schema whose validator relates several fields (exactly one of card / code / phone, a PATCH must
 change something) states the same rule for the document in its ``OPENAPI_RULES`` class attribute;
 :class:`ContractPlugin` merges it into the schema's component. Formats and patterns the server checks
 outside marshmallow (card numbers, mobile numbers, chip UIDs) are defined here once and used by the
-schemas and the path parameters.
+schemas and the path parameters. The plugin also corrects what apispec writes loosely, for every schema
+at once: a nullable nested field accepts null or the nested object (not any object), a Dict's Length
+bounds its entries, the 2xx responses of idempotent operations carry ``Idempotent-Replayed``, and every
+field of a response-only schema is required (the server always sends it).
 """
 
 from __future__ import annotations
