@@ -25,6 +25,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     from server import models  # noqa: F401  (register tables)
     from server.api import register_api
+    from server.api.contract import ContractPlugin
     from server.console import init_console
     from server.database import configure_engine
     from server.extensions import api, db, migrate
@@ -39,7 +40,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"marshmallow_plugin": ContractPlugin()})
     init_i18n(app)
     init_formatting(app)
     init_rate_limits(app)

@@ -13,7 +13,9 @@ from server.api.auth import (
     require,
     require_terminal,
 )
+from server.api.base import ErrorSchema
 from server.api.blueprint import Blueprint
+from server.api.contract import RETRY_AFTER
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.terminal_schemas import (
     IdentifyRequestSchema,
@@ -101,6 +103,9 @@ class Identify(MethodView):
     @blp.doc(security=TERMINAL_SECURITY)
     @blp.arguments(IdentifyRequestSchema)
     @blp.response(200, IdentifyResponseSchema)
+    @blp.alt_response(
+        429, schema=ErrorSchema, description="Too many identifications", headers={"Retry-After": RETRY_AFTER}
+    )
     def post(self, args):
         """Identify a member by chip card, scanned code or phone number (rate-limited per terminal).
 

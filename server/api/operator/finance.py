@@ -74,6 +74,8 @@ class Settlements(MethodView):
     def get(self, filters):
         """Closed settlements by day range (default: the last closed day; at most 92 days) and merchant; CSV too.
 
+        Give both day_from and day_to, or neither.
+
         Merchant owners see their own merchant's only.
         """
         actor = require_staff("settlement:read")

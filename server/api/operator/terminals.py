@@ -81,7 +81,7 @@ class TerminalDetail(MethodView):
 @blp.route("/terminals/<terminal_id>/token")
 class TerminalToken(MethodView):
     @blp.doc(security=STAFF_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
-    @blp.arguments(EmptySchema)
+    @blp.arguments(EmptySchema, required=False)
     @blp.response(200, IssuedTerminalSchema)
     def post(self, args, terminal_id):
         """Replace the terminal's token: the old one stops working at once, the new one is shown once."""
