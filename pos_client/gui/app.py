@@ -319,9 +319,19 @@ class CashierWindow:
             inputs = self._redeem_inputs(amount_fen, quiet=True)
         else:
             inputs = self._sale_inputs()
-        if inputs is not None:
-            amount_fen, redeem = inputs
-            self.run_in_background(lambda: (inputs, self.core.quote(amount_fen, redeem)), self._priced)
+        if inputs is None:
+            return
+        amount_fen, redeem = inputs
+
+        def work():
+            try:
+                return inputs, self.core.quote(amount_fen, redeem)
+            except PosError as exc:
+                if quiet and exc.key == "proof_needed":  # typing never texts the member: F4/F5 asks for proof
+                    return inputs, exc
+                raise
+
+        self.run_in_background(work, self._priced)
 
     def pay(self) -> None:
         """F5: charge the 应付 on screen (a second press while charging is ignored).
@@ -431,6 +441,9 @@ class CashierWindow:
         inputs, quote = result
         if self.sale_state != "open" or inputs != self._current_inputs():
             return  # priced for inputs no longer on screen: a fresh price is on its way
+        if isinstance(quote, PosError):  # points need the member's proof first: say so, F5 starts it
+            self._info(quote.text(self.lang))
+            return
         self._show_quote(quote, quote.points_to_earn)
         self.shown_for = inputs
         if self.message.get() != self.label["confirm_payable"]:  # that prompt stays until F5
@@ -603,11 +616,6 @@ class CashierWindow:
         except queue.Empty:
             pass
 
-
-def _reader_state(exc: CardReaderError) -> str:
-    """The status line's word for a reader that failed: not connected, no pcscd, or some other fault."""
-    return READER_STATES.get(reader_error_key(exc), "fault")
-
     # --- member proof (appended: spending points after a phone number or typed card number) --------
 
     def prove_member(self) -> None:
@@ -619,9 +627,23 @@ def _reader_state(exc: CardReaderError) -> str:
         self._info(sent)
         code = simpledialog.askstring(text("proof_code_prompt", self.lang), sent, parent=self.root)
         if code and code.strip():
-            self.run_in_background(
-                lambda: self.core.confirm_proof(code), lambda _member: self._info(text("proof_confirmed", self.lang))
-            )
+            self.run_in_background(lambda: self.core.confirm_proof(code), self._proven)
+
+    def _proven(self, _member) -> None:
+        """The member proved who they are: price again with the points, so F5 charges the 应付 shown."""
+        confirmed = text("proof_confirmed", self.lang)
+        inputs = self._current_inputs()
+        if inputs is None:
+            self._info(confirmed)
+            return
+        self.run_in_background(
+            lambda: (inputs, self.core.quote(*inputs)), lambda priced: (self._priced(priced), self._info(confirmed))
+        )
+
+
+def _reader_state(exc: CardReaderError) -> str:
+    """The status line's word for a reader that failed: not connected, no pcscd, or some other fault."""
+    return READER_STATES.get(reader_error_key(exc), "fault")
 
 
 def run(config: PosConfig, config_path: Path) -> None:

@@ -11,7 +11,13 @@ from server.api.fields import Fen, Points, StrictBoolean, Text
 HEX = validate.Regexp(r"^[0-9A-Fa-f]+$", error="Hexadecimal digits only.")
 
 
-BLOCK_DATA = {"type": "string", "pattern": "^[0-9A-Fa-f]{32}$", "description": "16 bytes in hex"}
+BLOCK_DATA = {
+    "type": "string",
+    "minLength": 32,
+    "maxLength": 32,
+    "pattern": "^[0-9A-Fa-f]{32}$",
+    "description": "16 bytes in hex",
+}
 
 
 class CardReadSchema(Schema):
@@ -94,7 +100,9 @@ class ProofCodeResponseSchema(Schema):
 
 
 class ProofRequestSchema(Schema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^\s*[0-9]{6}\s*$", error="Six digits."))
+    code = fields.String(
+        required=True, validate=[validate.Length(max=16), validate.Regexp(r"^\s*[0-9]{6}\s*$", error="Six digits.")]
+    )
 
 
 class ProofStateSchema(Schema):
