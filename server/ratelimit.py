@@ -28,6 +28,7 @@ LIMITS = {
     "login:ip": "60/hour",
     "card_bind:member": "10/hour",
     "identify:terminal": "120/minute",
+    "refund_pin:merchant": "5/10minute;20/day",  # wrong supervisor PINs only
 }
 
 
@@ -59,3 +60,24 @@ def enforce(action: str, value: str | None) -> None:
         if not strategy.hit(item, "alliance", action, key):
             reset_at, _ = strategy.get_window_stats(item, "alliance", action, key)
             raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+
+def check_failures(action: str, value: str) -> None:
+    """Raise RateLimited if ``value`` already used up its failures of ``action`` (counted by count_failure)."""
+    if not value or not limiter.enabled:
+        return
+    strategy = limiter.limiter
+    key = _digest(f"{action}:{value}")
+    for item in parse_many(LIMITS[action]):
+        if not strategy.test(item, "alliance", action, key):
+            reset_at, _ = strategy.get_window_stats(item, "alliance", action, key)
+            raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+
+def count_failure(action: str, value: str) -> None:
+    """Count one failed attempt of ``action`` for ``value`` (a wrong PIN), checked by check_failures."""
+    if not value or not limiter.enabled:
+        return
+    key = _digest(f"{action}:{value}")
+    for item in parse_many(LIMITS[action]):
+        limiter.limiter.hit(item, "alliance", action, key)
