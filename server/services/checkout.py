@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 
+from server.domain import payments
 from server.domain.errors import (
     CardUnknown,
     Conflict,
@@ -21,9 +22,8 @@ from server.domain.errors import (
 )
 from server.domain.identifiers import classify_scanned_code
 from server.domain.ledger import refund_postings, sale_postings
-from server.domain import payments
-from server.domain.payments import DEFAULT_PAYMENT_METHOD
 from server.domain.levels import level_after_sale
+from server.domain.payments import DEFAULT_PAYMENT_METHOD
 from server.domain.pricing import SaleQuote, SaleTerms, quote_sale
 from server.domain.refunds import SaleRefundState, split_refund
 from server.extensions import db
@@ -464,7 +464,9 @@ def refund_sale(
         ),
         amount_fen,
     )
-    authorised_by = _check_refund_authorisation(sale.merchant, split.amount_fen, supervisor_pin) if at_terminal else None
+    authorised_by = None
+    if at_terminal:
+        authorised_by = _check_refund_authorisation(sale.merchant, split.amount_fen, supervisor_pin)
     member = db.session.get(Member, sale.member_id)
     account = db.session.scalar(
         select(LedgerAccount).where(LedgerAccount.id == member.points_account_id).with_for_update()
