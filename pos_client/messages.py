@@ -98,6 +98,48 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "离线交易已保存，联网后上传（待上传 {pending} 笔）",
         "Offline sale saved ({pending} waiting)",
     ),
+    # --- till-money ---
+    "refund_reason_missing": ("请输入退款原因", "Enter the reason for the refund"),
+    "refund_unknown": (
+        "服务器无应答，退款结果未知：退款已保存，请稍后再点“退款”继续这笔退款（不会重复退款）。确认前请勿退钱给顾客",
+        "No answer from the server: the refund's outcome is unknown. It is saved; press Refund again later to "
+        "finish this same refund (it is never made twice). Do not pay the customer until it is confirmed",
+    ),
+    "printer_offline_refund": (
+        "退款已成功，但退款凭证无法打印：{reason}。请检查打印机后按 F8 重打（不要再次退款）",
+        "The refund succeeded but its slip could not be printed: {reason}. Check the printer and press F8 "
+        "to reprint (do not refund again)",
+    ),
+    "refund_done": (
+        "退款成功：{amount} 元（{method}），积分余额 {balance}",
+        "Refunded {amount} yuan ({method}); points balance {balance}",
+    ),
+    "refund_replayed": (
+        "这笔退款之前已经完成，没有重复退款",
+        "This refund was already made; nothing was refunded again",
+    ),
+    "refund_pin_needed": (
+        "退款金额超过 {limit} 元，需要主管输入授权密码",
+        "Refunds above {limit} yuan need the supervisor PIN",
+    ),
+    "refundable": (
+        "小票 {receipt_no}：实付 {paid} 元，已退 {refunded} 元，最多可退 {refundable} 元",
+        "Receipt {receipt_no}: paid {paid}, refunded {refunded}, at most {refundable} yuan left to refund",
+    ),
+    "refund_confirm": (
+        "输入退款金额（不填为全部可退金额）、原因和退款方式后再按 F7 确认退款",
+        "Enter the amount (empty: all that is left), the reason and the method, then press F7 again to refund",
+    ),
+    "sales_rejected": (
+        "服务器拒绝了 {count} 笔已收款交易，共 {amount} 元，请联系管理员处理：",
+        "The server refused {count} paid sales, {amount} yuan in all; call the operator:",
+    ),
+    "rejected_line": (
+        "小票 {receipt_no}  {amount} 元  {reason}",
+        "Receipt {receipt_no}  {amount} yuan  {reason}",
+    ),
+    "no_rejected": ("没有被服务器拒绝的交易", "No sales refused by the server"),
+    "reprinted": ("已重打：{receipt_no}", "Reprinted: {receipt_no}"),
 }
 
 # Server error codes the cashier sees in words rather than as a code.
@@ -114,6 +156,14 @@ SERVER_ERRORS: dict[str, tuple[str, str]] = {
     "insufficient_points": ("积分不足", "Not enough points"),
     "redeem_limit_exceeded": ("超过本店积分抵扣上限", "Above this shop's redemption limit"),
     "refund_exceeds_sale": ("退款金额超过可退金额", "Refund exceeds what is left of the sale"),
+    # --- till-money ---
+    "refund_authorisation_required": (
+        "该退款金额需要主管授权，请输入主管密码",
+        "This refund needs the supervisor PIN",
+    ),
+    "refund_pin_wrong": ("主管密码错误，未退款", "Wrong supervisor PIN; nothing was refunded"),
+    "rate_limited": ("尝试次数过多，请稍后再试", "Too many attempts; try again later"),
+    "receipt_no_taken": ("小票号已被其他交易使用", "The receipt number is already used by another sale"),
 }
 
 
