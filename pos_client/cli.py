@@ -125,7 +125,7 @@ def status(options: Options):
     checkout = options.checkout()
     pending = checkout.outbox.pending_count()
     console.print(f"待上传 / waiting to upload: {pending} 笔")
-    failed = checkout.outbox.failed()
+    failed = checkout.outbox.rejected()
     if failed:
         console.print(f"[red]被服务器拒绝 / refused: {len(failed)} 笔[/red]")
     info = _whoami(config)
@@ -368,7 +368,7 @@ def reprint(options: Options, receipt_no):
 @click.pass_obj
 def rejected(options: Options, as_json):
     """List the sales the server refused after the customer paid (kept here and reported to the server)."""
-    from pos_client.sync import rejected_report
+    from pos_client.sync import rejected_lines, rejected_report
 
     core = options.checkout()
     sales = core.outbox.rejected()
@@ -379,21 +379,8 @@ def rejected(options: Options, as_json):
     if not sales:
         console.print(text("no_rejected", core.lang))
         return
-    reports = [rejected_report(sale) for sale in sales]
-    total = sum(report["payable_fen"] for report in reports)
-    console.print(f"[red]{text('sales_rejected', core.lang, count=len(sales), amount=yuan(total))}[/red]")
-    for report in reports:
-        line = _rejected_line(report, core.lang)
-        console.print(f"[red]{line}[/red]", markup=True)
-
-
-def _rejected_line(report: dict, lang: str) -> str:
-    from pos_client.messages import server_error_text
-
-    reason = server_error_text(report["error_code"], report["error_message"], lang)
-    return text(
-        "rejected_line", lang, receipt_no=report["receipt_no"], amount=yuan(report["payable_fen"]), reason=reason
-    )
+    for line in rejected_lines(sales, core.lang):
+        console.print(line, style="red", markup=False)
 
 
 @main.group()
@@ -433,13 +420,10 @@ def sync(options: Options):
         f"已上传 / sent: {len(result.sent)}  被拒 / refused: {len(result.failed)}  待上传 / waiting: {result.remaining}"
     )
     if result.rejected:
-        from pos_client.sync import rejected_report
+        from pos_client.sync import rejected_lines
 
-        reports = [rejected_report(sale) for sale in result.rejected]
-        total = yuan(sum(report["payable_fen"] for report in reports))
-        console.print(f"[red]{text('sales_rejected', core.lang, count=len(reports), amount=total)}[/red]")
-        for report in reports:
-            console.print(f"[red]{_rejected_line(report, core.lang)}[/red]")
+        for line in rejected_lines(result.rejected, core.lang):
+            console.print(line, style="red", markup=False)
     if result.unreachable:
         raise click.ClickException(text("server_unreachable", core.lang, reason=result.unreachable))
 

@@ -6,6 +6,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pos_client.messages import server_error_text, text
+from pos_client.money import yuan
 from pos_client.outbox import Outbox, OutboxRefund, OutboxSale
 from pos_client.server_client import ApiError, ServerUnreachable, TerminalClient
 
@@ -104,6 +106,18 @@ def rejected_report(sale: OutboxSale) -> dict:
         "occurred_at": sale.body.get("occurred_at") or sale.created_at.isoformat(),
         "request": {k: v for k, v in sale.body.items() if k not in ("identification_token", "card")},
     }
+
+
+def rejected_lines(sales: list[OutboxSale], lang: str = "zh") -> list[str]:
+    """What the cashier reads about refused sales: how many and how much, then each receipt with its reason."""
+    reports = [rejected_report(sale) for sale in sales]
+    total = yuan(sum(report["payable_fen"] for report in reports))
+    lines = [text("sales_rejected", lang, count=len(reports), amount=total)]
+    for report in reports:
+        reason = server_error_text(report["error_code"], report["error_message"], lang)
+        amount = yuan(report["payable_fen"])
+        lines.append(text("rejected_line", lang, receipt_no=report["receipt_no"], amount=amount, reason=reason))
+    return lines
 
 
 def _report_rejected(client: TerminalClient, outbox: Outbox) -> None:

@@ -114,14 +114,20 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         pump(root, lambda: "本单已完成" in window.message.get())
         assert len(core.outbox.shift_sales(1)) == 1
 
-        # a refund of 10.00 by receipt number: typed into the code field and the amount, then F7
+        # a refund of 10.00 by receipt number: typed into the code field and the amount, F7 shows what can
+        # still be refunded, then the reason and F7 again refund it
         key(root, pad, "Escape")
         window.code.set(receipt_no)
         for index, char in enumerate("10"):
             key(root, pad, char, clock + 60_000 + 200 * index)
         pump(root, lambda: window.amount.get() == "10")
         key(root, pad, "F7")
-        pump(root, lambda: "已退款 10.00 元" in window.message.get())
+        pump(root, lambda: "最多可退 76.92 元" in window.message.get())
+        key(root, pad, "F7")  # no reason yet: asked for
+        pump(root, lambda: "请输入退款原因" in window.message.get())
+        window.refund_reason.set("退一件")
+        key(root, pad, "F7")
+        pump(root, lambda: "退款成功：10.00 元（现金）" in window.message.get())
         pump(root, lambda: len(printer.jobs) == 2)
         assert "退款凭证" in printed_text_and_qr(printer.jobs[1])[0]
 
