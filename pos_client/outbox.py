@@ -125,6 +125,7 @@ class Outbox:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA secure_delete=ON")  # a supervisor PIN removed from a row leaves no copy behind
         self._db.executescript(SCHEMA)
         self._add_columns()
 
@@ -319,23 +320,28 @@ class Outbox:
 
     def refund_done(self, seq: int, response: dict) -> None:
         """Keep the server's answer to a refund (and forget the supervisor PIN it carried)."""
-        with self._lock:
-            body = self.refund(seq).body
-            body.pop("supervisor_pin", None)
-            self._db.execute(
-                "UPDATE refunds SET response = ?, state = 'done', error = NULL, body = ? WHERE seq = ?",
-                (json.dumps(response, ensure_ascii=False), json.dumps(body, ensure_ascii=False), seq),
-            )
+        self._settle_refund(seq, "done", None, response)
 
     def refund_failed(self, seq: int, error: str) -> None:
         """The server refused the refund (nothing was refunded): a new attempt is a new refund."""
+        self._settle_refund(seq, "failed", error, None)
+
+    def _settle_refund(self, seq: int, state: str, error: str | None, response: dict | None) -> None:
         with self._lock:
             body = self.refund(seq).body
-            body.pop("supervisor_pin", None)
+            had_pin = body.pop("supervisor_pin", None) is not None
             self._db.execute(
-                "UPDATE refunds SET state = 'failed', error = ?, body = ? WHERE seq = ?",
-                (error, json.dumps(body, ensure_ascii=False), seq),
+                "UPDATE refunds SET state = ?, error = ?, response = coalesce(?, response), body = ? WHERE seq = ?",
+                (
+                    state,
+                    error,
+                    json.dumps(response, ensure_ascii=False) if response is not None else None,
+                    json.dumps(body, ensure_ascii=False),
+                    seq,
+                ),
             )
+            if had_pin:  # the write-ahead log still holds the row with the PIN: fold it in and empty it
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def keep_refund_receipt(self, seq: int, receipt: dict, last_key: str) -> None:
         """Store a refund's slip and make it the last receipt (for reprint), in one commit."""

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pos_client.checkout import LAST_RECEIPT, Checkout, _receipt_json, receipt_from_json
 from pos_client.devices.receipt import Receipt, RefundInfo
 from pos_client.messages import PosError, ServerRefused
-from pos_client.outbox import REFUND_DONE, OutboxRefund
+from pos_client.outbox import REFUND_DONE, REFUND_FAILED, OutboxRefund
 from pos_client.payments import DEFAULT as DEFAULT_PAYMENT
 from pos_client.server_client import ApiError, ServerUnreachable, new_idempotency_key
 from pos_client.sync import send_refund
@@ -85,6 +85,8 @@ def refund_by_receipt(
         except ServerUnreachable as exc:
             raise PosError("refund_unknown") from exc
         except ApiError as exc:
+            if outbox.refund(open_refund.seq).state != REFUND_FAILED:  # 5xx, 429...: the outcome is not known
+                raise PosError("refund_unknown") from exc
             raise ServerRefused(exc.code, exc.message) from exc
         open_refund = outbox.refund(open_refund.seq)
     receipt = _slip(checkout, open_refund)

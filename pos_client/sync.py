@@ -135,7 +135,7 @@ def send_refund(client: TerminalClient, outbox: Outbox, refund: OutboxRefund) ->
     try:
         response = client.refund(refund.sale_id, refund.body, refund.idempotency_key)
     except ApiError as exc:
-        if exc.status in PERMANENT_STATUSES | {403} and exc.code != "request_in_progress":
+        if exc.status in PERMANENT_STATUSES | {403, 429} and exc.code != "request_in_progress":
             outbox.refund_failed(refund.seq, f"{exc.code}: {exc.message}")
         raise
     outbox.refund_done(refund.seq, response)
