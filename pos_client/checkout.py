@@ -384,6 +384,8 @@ class Checkout:
             raise PosError("nothing_to_reprint")
         receipt = replace(receipt_from_json(stored), reprint=True)
         self._print(receipt)
+        if receipt.refund is not None:
+            self.outbox.refund_slips_printed(receipt.receipt_no)
         return receipt
 
     def _print(self, receipt: Receipt) -> None:

@@ -350,6 +350,14 @@ class Outbox:
             self._db.execute("UPDATE refunds SET receipt = ? WHERE seq = ?", (text, seq))
             self._put(last_key, text)
 
+    def refund_slips_printed(self, receipt_no: str) -> None:
+        """A refund slip of this receipt was (re)printed: its refund is finished, the next one is a new refund."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE refunds SET printed = 1 WHERE receipt_no = ? AND state = 'done' AND receipt IS NOT NULL",
+                (receipt_no,),
+            )
+
     def refund_printed(self, seq: int) -> None:
         """The refund slip came out of the printer."""
         with self._lock:
