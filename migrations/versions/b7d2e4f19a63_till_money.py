@@ -74,7 +74,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['merchant_id'], ['merchants.id'], name=op.f('fk_rejected_sales_merchant_id_merchants')),
     sa.ForeignKeyConstraint(['terminal_id'], ['terminals.id'], name=op.f('fk_rejected_sales_terminal_id_terminals')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rejected_sales')),
-    sa.UniqueConstraint('terminal_id', 'client_sale_id', name=op.f('uq_rejected_sales_terminal_id'))
+    sa.UniqueConstraint('terminal_id', 'client_sale_id', name=op.f('uq_rejected_sales_terminal_id_client_sale_id'))
     )
     with op.batch_alter_table('rejected_sales', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_rejected_sales_merchant_id'), ['merchant_id'], unique=False)
