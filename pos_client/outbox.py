@@ -386,6 +386,14 @@ class Outbox:
             ).fetchone()
         return json.loads(sale[0]) if sale is not None else None
 
+    def waiting_with_receipt(self, receipt_no: str) -> bool:
+        """True when a sale with this receipt number still waits to be uploaded."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM sales WHERE state = 'pending' AND json_extract(body, '$.receipt_no') = ?", (receipt_no,)
+            ).fetchone()
+        return row is not None
+
     # --- receipt numbers -------------------------------------------------------------------------
 
     def next_receipt_seq(self, server_last_seq: int) -> int:

@@ -40,6 +40,8 @@ def find_sale(checkout: Checkout, receipt_no: str) -> dict:
     except ApiError as exc:
         raise ServerRefused(exc.code, exc.message) from exc
     if sale is None:
+        if checkout.outbox.waiting_with_receipt(receipt_no.strip()):
+            raise PosError("offline_receipt_pending")
         raise PosError("receipt_not_found", receipt_no=receipt_no)
     return sale
 

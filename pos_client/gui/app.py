@@ -523,7 +523,8 @@ def run(config: PosConfig, config_path: Path) -> None:
     window = CashierWindow(root, checkout, config.lang, reader_factory=lambda: PcscCardReader(config.reader))
 
     def sync_now_and_then():
-        if not window.busy and checkout.outbox.pending_count():
+        outbox = checkout.outbox
+        if not window.busy and (outbox.pending_count() or outbox.pending_refunds() or outbox.unreported_rejected()):
             window.sync()
         root.after(SYNC_EVERY_MS, sync_now_and_then)
 
