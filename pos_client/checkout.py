@@ -413,6 +413,8 @@ class Checkout:
             receipt_no=number or ("离线" if offline else ""),
             time=when.astimezone(self.zone),
             payment_method=paid_by,
+            # the sale has no id yet: the e-receipt is found by its (alliance-wide) number once uploaded
+            ereceipt_url=f"{self.client.base_url}/m/receipts/{number}" if number else "",
             amount_fen=quote.amount_fen,
             discount_fen=quote.discount_fen,
             redeem_points=quote.redeem_points,

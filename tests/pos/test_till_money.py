@@ -176,6 +176,8 @@ def test_a_member_code_sale_made_while_the_server_went_away_reaches_the_books_wi
     number = outcome.receipt.receipt_no
     assert number.startswith("0001-") and re.search(rf"小票号：\s+{number}", paper)
     assert "离线" not in number and "支付宝" in paper
+    qr = printed_text_and_qr(till["printer"].jobs[0])[1]
+    assert qr == [f"{front.url}/m/receipts/{number}"]  # the e-receipt, found by number once uploaded
     # times on paper are in the alliance's time zone (Asia/Shanghai), whatever the till's own zone
     printed_at = re.search(r"时间：\s+(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)", paper).group(1)
     shanghai = datetime.fromisoformat(printed_at).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -188,6 +190,12 @@ def test_a_member_code_sale_made_while_the_server_went_away_reaches_the_books_wi
         stored = db.session.scalars(select(Sale)).one()
         assert (stored.receipt_no, stored.payment_method, stored.amount_fen) == (number, "alipay", 8_800)
         assert stored.member_id == till["login"].member.id and stored.points_earned == 88
+        sale_id = stored.id
+    member = app.test_client()
+    member.set_cookie("member_session", till["login"].session_token, path="/m")
+    opened = member.get(f"/m/receipts/{number}")
+    assert opened.status_code == 302 and opened.location.endswith(f"/m/sales/{sale_id}")
+    assert member.get("/m/receipts/0001-999999").status_code == 404
     assert pos(till["config"], "rejected").output.strip() == "没有被服务器拒绝的交易"
 
 
