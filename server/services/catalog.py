@@ -131,10 +131,12 @@ def _check_merchant(fields: dict) -> None:
 
 
 def _set_refund_pin(merchant: Merchant, fields: dict) -> None:
-    """Store a new supervisor PIN hashed (argon2); an empty PIN removes it."""
+    """Store a new supervisor PIN hashed (argon2); an empty PIN removes it. A threshold needs a PIN."""
     if "refund_pin" in fields:
         pin = fields["refund_pin"]
         merchant.refund_pin_hash = hash_password(pin) if pin else None
+    if merchant.refund_auth_threshold_fen is not None and merchant.refund_pin_hash is None:
+        raise InvalidRequest("Set the supervisor PIN that authorises refunds above the threshold.", field="refund_pin")
 
 
 @transactional

@@ -127,6 +127,9 @@ def test_payment_method_is_one_of_the_five_and_defaults_to_cash(app, client):
 @pytest.fixture
 def pin_shop(app, client):
     s = scene(app)
+    merchant_url = f"/api/v1/merchants/{s.world.shop_a.merchant.id}"
+    no_pin = client.patch(merchant_url, json={"refund_auth_threshold_fen": 5_000}, headers=s.world.staff_auth("admin"))
+    assert_error(no_pin, 422, "invalid_request", {"field": "refund_pin"})
     response = client.patch(
         f"/api/v1/merchants/{s.world.shop_a.merchant.id}",
         json={"refund_auth_threshold_fen": 5_000, "refund_pin": "2468"},
