@@ -1,7 +1,7 @@
 """till money: payment methods, refund authorisation, alliance-wide receipt numbers, rejected sales
 
 Revision ID: b7d2e4f19a63
-Revises: 00317baa860d
+Revises: b7d3e1f0a9c2
 Create Date: 2026-12-06 03:50:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b7d2e4f19a63'
-down_revision = '00317baa860d'
+down_revision = "b7d3e1f0a9c2"
 branch_labels = None
 depends_on = None
 
