@@ -374,9 +374,10 @@ class CashierWindow:
             self.price()
             self._info(self.label["confirm_payable"])
             return
+        payment_method = self.pay_method.get()
 
         def work():
-            outcome = self.core.commit(amount_fen, redeem)
+            outcome = self.core.commit(amount_fen, redeem, payment_method)
             try:
                 self.core.print_receipt()
             except PosError as exc:
@@ -457,10 +458,10 @@ class CashierWindow:
         if outcome.replayed:
             done += "\n" + text("refund_replayed", self.lang)
         if outcome.print_error is not None:
-            self.printer_state = "fault"
+            self.printer_state = "print_failed"
             self._show_error(done + "\n" + outcome.print_error.text(self.lang))
             return
-        self.printer_state = "ok" if self.core.printer is not None else "none"
+        self._printed_fine()
         self._info(done)
 
     def reprint(self) -> None:

@@ -418,7 +418,7 @@ def test_refund_after_a_printer_error_and_a_refused_sale_in_the_window(app, tmp_
         pump(root, lambda: "赵一" in window.member_text.get())
         window.amount.set("40")
         key(root, pad, "w", 1_000)  # W: paid by WeChat
-        pump(root, lambda: window.pay_method.get() == "wechat")
+        pump(root, lambda: window.pay_method.get() == "wechat" and window.shown_for is not None)  # 应付 shown
         key(root, pad, "F5")
         pump(root, lambda: "交易成功" in window.message.get())
         receipt_no = window.message.get().split()[-1]
@@ -435,7 +435,7 @@ def test_refund_after_a_printer_error_and_a_refused_sale_in_the_window(app, tmp_
         pump(root, lambda: "退款凭证无法打印" in window.message.get())
         message = window.message.get()
         assert "退款成功：40.00 元" in message and "请检查打印机后按 F8 重打" in message
-        assert window.message_label.cget("fg") == "#b00000" and "打印机: 故障" in window.status_text.get()
+        assert window.message_label.cget("fg") == "#b00000" and "打印机: 上次打印失败" in window.status_text.get()
 
         # the cashier, unsure, refunds again: the same refund, nothing paid twice
         window.code.set(receipt_no)
@@ -460,6 +460,7 @@ def test_refund_after_a_printer_error_and_a_refused_sale_in_the_window(app, tmp_
         pump(root, lambda: "赵一" in window.member_text.get())
         front.stop()
         window.amount.set("600")
+        pump(root, lambda: window.shown_for is not None)  # 应付 on screen (priced on the till: no points)
         key(root, pad, "F5")
         pump(root, lambda: "服务器无应答" in window.message.get())
         with app.app_context():
