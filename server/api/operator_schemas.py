@@ -119,7 +119,10 @@ class MerchantCreateSchema(Schema):
         metadata={"description": "Terminal refunds above this many fen need the supervisor PIN (null: never)"},
     )
     refund_pin = fields.String(
-        validate=validate.Regexp(r"^(\d{4,8})?$", error="4 to 8 digits, or empty to remove the PIN."),
+        validate=[
+            validate.Length(max=8),
+            validate.Regexp(r"^(\d{4,8})?$", error="4 to 8 digits, or empty to remove the PIN."),
+        ],
         load_only=True,
         metadata={"description": "The supervisor PIN for refunds (stored hashed; empty removes it)"},
     )
@@ -143,7 +146,10 @@ class MerchantUpdateSchema(NotEmptyMixin, Schema):
         metadata={"description": "Terminal refunds above this many fen need the supervisor PIN (null: never)"},
     )
     refund_pin = fields.String(
-        validate=validate.Regexp(r"^(\d{4,8})?$", error="4 to 8 digits, or empty to remove the PIN."),
+        validate=[
+            validate.Length(max=8),
+            validate.Regexp(r"^(\d{4,8})?$", error="4 to 8 digits, or empty to remove the PIN."),
+        ],
         load_only=True,
         metadata={"description": "The supervisor PIN for refunds (stored hashed; empty removes it)"},
     )

@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from card_layout.layout import CARD_BLOCKS
 from server.api.contract import CHIP_UID_PATTERN, MEMBER_CODE, MOBILE, null_or_absent
 from server.api.fields import Fen, Points, StrictBoolean, Text
+from server.domain.money import MAX_AMOUNT_FEN
 from server.domain.payments import DEFAULT_PAYMENT_METHOD, PAYMENT_METHODS
 
 HEX = validate.Regexp(r"^[0-9A-Fa-f]+$", error="Hexadecimal digits only.")
@@ -268,7 +269,7 @@ class RefundRequestSchema(Schema):
     reason = Text(200, min_length=0, load_default="")
     payment_method = PaymentMethod()
     supervisor_pin = fields.String(
-        validate=validate.Regexp(r"^\d{4,8}$", error="4 to 8 digits."),
+        validate=[validate.Length(max=8), validate.Regexp(r"^\d{4,8}$", error="4 to 8 digits.")],
         load_default=None,
         metadata={"description": "Needed at a terminal above the merchant's refund threshold (GET /terminal)"},
     )
@@ -307,12 +308,12 @@ class RejectedSaleRequestSchema(Schema):
     client_sale_id = Text(64, required=True)
     receipt_no = Text(32, min_length=0, load_default="")
     amount_fen = Fen(required=True)
-    payable_fen = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=10**10))
+    payable_fen = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=MAX_AMOUNT_FEN))
     payment_method = PaymentMethod()
     error_code = Text(40, required=True)
     error_message = Text(400, min_length=0, load_default="")
     occurred_at = fields.AwareDateTime(required=True)
-    request = fields.Dict(load_default=dict)
+    request = fields.Dict(load_default=dict, validate=validate.Length(max=32))  # the sale's body as it was sent
 
 
 class RejectedSaleSchema(Schema):
