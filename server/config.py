@@ -14,6 +14,12 @@ def _env_int(name: str, default: int) -> int:
     return default if raw in (None, "") else int(raw)
 
 
+def _env_limits(name: str) -> dict[str, str]:
+    """``action=limits`` pairs separated by commas, e.g. ``identify:terminal=600/minute`` (server/ratelimit.py)."""
+    pairs = [item.split("=", 1) for item in os.environ.get(name, "").split(",") if "=" in item]
+    return {action.strip(): limits.strip() for action, limits in pairs}
+
+
 def normalize_database_url(url: str) -> str:
     """Route plain postgres:// URLs to the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -61,6 +67,7 @@ class Config:
     MEMBER_SESSION_DAYS = _env_int("MEMBER_SESSION_DAYS", 180)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    RATE_LIMITS = _env_limits("RATE_LIMITS")  # overrides of server/ratelimit.py LIMITS, by action
     WECHAT_APP_ID = os.environ.get("WECHAT_APP_ID", "")
     WECHAT_APP_SECRET = os.environ.get("WECHAT_APP_SECRET", "")
     WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com")
