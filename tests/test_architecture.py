@@ -1,6 +1,7 @@
 """The checks CI runs besides the tests, run by the test command itself: ruff (lint and format) and
 import-linter's layering contracts from setup.cfg (the server imports no client, clients import no
-server, domain rules import neither Flask nor SQLAlchemy, the card layout imports no application package).
+server, domain rules import neither Flask nor SQLAlchemy, the card layout imports no application package,
+the console imports nothing from the API).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ CONTRACTS = (
     "Clients import no server (the HTTP API is the contract)",
     "Domain rules import neither Flask nor SQLAlchemy",
     "The card layout imports no application package",
+    "The console imports nothing from the API",
 )
 LINT_IMPORTS = "from importlinter.cli import lint_imports_command; lint_imports_command()"
 
@@ -47,6 +49,9 @@ def test_the_import_contracts_catch_each_violation(tmp_path):
         "server/domain/__init__.py": "",
         "server/domain/rule.py": "import flask\nfrom sqlalchemy import select\n",
         "server/views.py": "from pos_client import checkout\n",
+        "server/api/__init__.py": "",
+        "server/api/auth.py": "",
+        "server/console/__init__.py": "from server.api.auth import *\n",
         "pos_client/__init__.py": "",
         "pos_client/checkout.py": "from server.domain import rule\n",
         "card_tools/__init__.py": "import pos_client\n",

@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import func, insert, select
 
 from server.domain.errors import Conflict, InvalidRequest, NotFound
+from server.domain.permissions import merchant_in_scope
 from server.domain.settlement import (
     DayActivity,
     FeeTerms,
@@ -209,7 +210,7 @@ def _closable(day: date, now: datetime | None) -> bool:
 def get_settlement(settlement_id: str, merchant_scope: str | None) -> Settlement:
     """A merchant's settlement by id, seen from ``merchant_scope`` (None: the whole alliance)."""
     found = db.session.get(Settlement, settlement_id)
-    if found is None or (merchant_scope is not None and found.merchant_id != merchant_scope):
+    if found is None or not merchant_in_scope(merchant_scope, found.merchant_id):
         raise NotFound("No such settlement.", settlement_id=settlement_id)
     return found
 

@@ -17,6 +17,7 @@ from server.console.forms import ActionForm, LevelDiscountForm, MerchantForm, Te
 from server.console.once import new_key, run_once
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
+from server.domain.permissions import SET_DISCOUNTS_PERMISSIONS
 from server.services import catalog, posters, queries
 from server.services.catalog import TRADES
 
@@ -166,12 +167,11 @@ def edit(merchant_id):
 
 
 def _may_set_discounts(merchant_id: str) -> bool:
-    actor = current_actor()
-    return actor.can("merchants:write") or (actor.can("merchants:write_own") and actor.merchant_id == merchant_id)
+    return current_actor().may_set_discounts(merchant_id)
 
 
 @blp.route("/merchants/<merchant_id>/discounts/<level_id>", methods=["POST"])
-@permission_required("merchants:write", "merchants:write_own")
+@permission_required(*SET_DISCOUNTS_PERMISSIONS)
 def set_discount(merchant_id, level_id):
     """Set what a level pays at the merchant, within the operator's bounds (owners: their own shop)."""
     merchant = _scoped_merchant(merchant_id)
