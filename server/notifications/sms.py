@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from server.domain.identifiers import mask_mobile
+from server.domain.statuses import SmsStatus
 from server.extensions import db
 from server.models import SmsMessage
 from server.models.base import utcnow
@@ -129,7 +130,7 @@ def dispatch_pending(sender: SmsSender | None = None, limit: int = 100, only: It
     Returns how many were sent. A request sends ``only`` the message it queued, so it never waits on others.
     """
     sender = sender or configured_sender()
-    query = select(SmsMessage.id).where(SmsMessage.status == "pending")
+    query = select(SmsMessage.id).where(SmsMessage.status == SmsStatus.PENDING)
     if only is not None:
         query = query.where(SmsMessage.id.in_(list(only)))
     ids = db.session.scalars(query.order_by(SmsMessage.id).limit(limit)).all()
@@ -137,7 +138,7 @@ def dispatch_pending(sender: SmsSender | None = None, limit: int = 100, only: It
     sent = 0
     for message_id in ids:
         message = db.session.get(SmsMessage, message_id, with_for_update=True)
-        if message is None or message.status != "pending":  # another worker took it
+        if message is None or message.status != SmsStatus.PENDING:  # another worker took it
             db.session.commit()
             continue
         message.attempts += 1
@@ -147,9 +148,9 @@ def dispatch_pending(sender: SmsSender | None = None, limit: int = 100, only: It
         except SmsDeliveryFailed as exc:
             message.last_error = str(exc)[:255]
             if message.attempts >= MAX_ATTEMPTS:
-                message.status = "failed"
+                message.status = SmsStatus.FAILED
         else:
-            message.status = "sent"
+            message.status = SmsStatus.SENT
             message.sent_at = utcnow()
             sent += 1
         db.session.commit()

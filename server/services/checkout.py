@@ -21,6 +21,7 @@ from server.domain.ledger import refund_postings, sale_postings
 from server.domain.levels import level_after_sale
 from server.domain.pricing import SaleQuote, SaleTerms, quote_sale
 from server.domain.refunds import SaleRefundState, split_refund
+from server.domain.statuses import MemberStatus
 from server.extensions import db
 from server.models import (
     AllianceSettings,
@@ -122,7 +123,7 @@ _MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it
 def member_at_merchant(member_id: str, merchant_id: str) -> MemberAtMerchant:
     """Load member, level, balance and the level's discount at the merchant in one query."""
     row = db.session.execute(_MEMBER_AT_MERCHANT, {"member_id": member_id, "merchant_id": merchant_id}).one_or_none()
-    if row is None or row[0].status != "active":
+    if row is None or row[0].status != MemberStatus.ACTIVE:
         raise MemberNotFound()
     member, level, balance, discount_bp = row
     return MemberAtMerchant(member, level, balance, level.default_discount_bp if discount_bp is None else discount_bp)

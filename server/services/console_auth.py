@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from server.domain.errors import DomainError, InvalidRequest, NotFound
+from server.domain.statuses import StaffStatus
 from server.extensions import db
 from server.models import AuditLog, ConsoleSession, StaffUser
 from server.models.base import utcnow
@@ -92,7 +93,7 @@ def sign_in(username: str, password: str, source: str = "") -> OpenedSession:
     if is_locked(user):
         audit(_source_actor(source), "console.sign_in_refused_locked", "staff_user", user.id)
         raise AccountLocked(locked_until=user.locked_until.isoformat())
-    if not verify_password(user.password_hash, password) or user.status != "active":
+    if not verify_password(user.password_hash, password) or user.status != StaffStatus.ACTIVE:
         max_failures, lock_for = _limits()
         user.failed_logins += 1
         audit(_source_actor(source), FAILED_SIGN_IN, "staff_user", user.id, failures=user.failed_logins)
@@ -129,7 +130,7 @@ def session_user(token: str) -> StaffUser | None:
     ):
         return None
     user = db.session.get(StaffUser, row.user_id)
-    if user is None or user.status != "active" or is_locked(user):
+    if user is None or user.status != StaffStatus.ACTIVE or is_locked(user):
         return None
     if now - row.last_seen_at > TOUCH_EVERY:
         _touch(row.token_hash, now)
@@ -192,13 +193,13 @@ def set_password(actor: str, user_id: str, password: str) -> StaffUser:
 @transactional
 def set_status(actor: str, user_id: str, status: str) -> StaffUser:
     """Enable or disable a staff account (a disabled account cannot sign in or use its tokens)."""
-    if status not in {"active", "disabled"}:
+    if status not in set(StaffStatus):
         raise InvalidRequest("Unknown staff status.", field="status")
-    if status != "active" and actor == f"staff:{user_id}":
+    if status != StaffStatus.ACTIVE and actor == f"staff:{user_id}":
         raise InvalidRequest("You cannot disable yourself.", field="status")
     user = _staff_user(user_id)
     user.status = status
-    if status != "active":
+    if status != StaffStatus.ACTIVE:
         _end_sessions(user.id)
     audit(actor, "staff.set_status", "staff_user", user.id, status=status)
     return user

@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 from server.domain.errors import CardCheckFailed, NotFound
 from server.domain.identifiers import is_valid_card_number
 from server.domain.ledger import ALLIANCE_FORFEITED, Posting, balanced
+from server.domain.statuses import CardStatus, DeviceStatus, MemberStatus, MerchantStatus
 from server.extensions import db
 from server.models import (
     ALLIANCE_OWNER,
@@ -142,7 +143,7 @@ def merchants_for_member(level: Level, trade: str = "", region: str = "", text: 
             MerchantLevelDiscount,
             (MerchantLevelDiscount.merchant_id == Merchant.id) & (MerchantLevelDiscount.level_id == level.id),
         )
-        .where(Merchant.status == "active")
+        .where(Merchant.status == MerchantStatus.ACTIVE)
         .order_by(Merchant.region, Merchant.name)
     )
     if trade:
@@ -164,7 +165,11 @@ def merchants_for_member(level: Level, trade: str = "", region: str = "", text: 
 
 def merchant_regions() -> list[str]:
     """The regions where active merchants are, for the search form."""
-    return [r for r in db.session.scalars(select(Merchant.region).where(Merchant.status == "active").distinct()) if r]
+    return [
+        r
+        for r in db.session.scalars(select(Merchant.region).where(Merchant.status == MerchantStatus.ACTIVE).distinct())
+        if r
+    ]
 
 
 @transactional
@@ -263,14 +268,14 @@ def close_account(member_id: str) -> int:
         ledger.post("forfeit", postings, f"member:{member_id}", memo="account closed by the member")
         points.spend_lots(member_id, forfeited, "forfeit")
     for card in view.cards:
-        if card.status not in {"cancelled", "replaced"}:
+        if card.status not in {CardStatus.CANCELLED, CardStatus.REPLACED}:
             cards.cancel(f"member:{member_id}", card.card_no, "account closed")
     for device in db.session.scalars(select(MemberDevice).where(MemberDevice.member_id == member_id)):
-        if device.status == "active":
+        if device.status == DeviceStatus.ACTIVE:
             member_codes.revoke_device(device)
     db.session.execute(WechatBinding.__table__.delete().where(WechatBinding.member_id == member_id))
     queue_sms(phone, "account_closed", alliance=get_settings().name)
-    member.status = "closed"
+    member.status = MemberStatus.CLOSED
     member.display_name = "已注销"
     member.phone_ciphertext = b""
     member.phone_hash = hashlib.sha256(f"closed:{member.id}".encode()).hexdigest()  # the number may register again
@@ -284,7 +289,7 @@ def active_devices(member_id: str) -> list[MemberDevice]:
     return list(
         db.session.scalars(
             select(MemberDevice)
-            .where(MemberDevice.member_id == member_id, MemberDevice.status == "active")
+            .where(MemberDevice.member_id == member_id, MemberDevice.status == DeviceStatus.ACTIVE)
             .order_by(MemberDevice.created_at)
         )
     )

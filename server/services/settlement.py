@@ -26,6 +26,7 @@ from server.domain.settlement import (
     business_day_window,
     net_position,
 )
+from server.domain.statuses import MerchantStatus, SettlementStatus
 from server.extensions import db
 from server.models import Merchant, Refund, Sale, Settlement, SettlementDay
 from server.models.base import new_id, utcnow
@@ -115,7 +116,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
     # every active merchant gets its row (zero on a quiet day), any other merchant if it had activity
     merchants = db.session.execute(
         select(Merchant.id, Merchant.service_fee_bp, Merchant.service_fee_per_sale_fen)
-        .where((Merchant.status == "active") | Merchant.id.in_(list(activity)))
+        .where((Merchant.status == MerchantStatus.ACTIVE) | Merchant.id.in_(list(activity)))
         .order_by(Merchant.id)
     ).all()
     closed_at = utcnow()
@@ -128,7 +129,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
                 "id": new_id("stl"),
                 "merchant_id": merchant_id,
                 "business_day": day,
-                "status": "closed",
+                "status": SettlementStatus.CLOSED,
                 **{name: getattr(done, name) for name in ACTIVITY_FIELDS},
                 "point_value_fen": settings.point_value_fen,
                 "fee_bp": fee_bp,
@@ -139,7 +140,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
         )
     closed = SettlementDay(
         business_day=day,
-        status="closed",
+        status=SettlementStatus.CLOSED,
         window_start=start,
         window_end=end,
         point_value_fen=settings.point_value_fen,

@@ -18,6 +18,7 @@ from server.console.once import new_key, run_once
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
 from server.domain.permissions import SET_DISCOUNTS_PERMISSIONS
+from server.domain.statuses import MerchantStatus, TerminalStatus
 from server.services import catalog, posters, queries
 from server.services.catalog import TRADES
 
@@ -32,7 +33,7 @@ navigation.add(
         "console.merchants.index", _l("My shop"), "shop", "merchants:read", order=10, merchant_staff_only=True
     )
 )
-MERCHANT_STATUSES = ("active", "suspended", "closed")
+MERCHANT_STATUSES = tuple(MerchantStatus)
 
 
 def join_url(merchant_id: str) -> str:
@@ -249,7 +250,7 @@ def reset_token(terminal_id):
 def terminal_status(terminal_id):
     """Enable or disable a terminal."""
     terminal = _scoped_terminal(terminal_id)
-    status = "disabled" if terminal.status == "active" else "active"
+    status = TerminalStatus.DISABLED if terminal.status == TerminalStatus.ACTIVE else TerminalStatus.ACTIVE
     catalog.set_terminal_status(current_actor().key, terminal.id, status)
     flash(_("Terminal %(code)s is now %(status)s.", code=terminal.code, status=STATUS_LABELS[status]), "success")
     return redirect(url_for(".detail", merchant_id=terminal.merchant_id) + "#terminals")
