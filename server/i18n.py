@@ -81,7 +81,7 @@ def init_i18n(app: Flask) -> None:
     """Compile the catalogs, configure Flask-Babel and expose the language helpers to templates."""
     directories = compile_catalogs(Path(app.instance_path) / "translations")
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("ALLIANCE_TIMEZONE", "Asia/Shanghai"))
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config["ALLIANCE_TIMEZONE"])
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(directories) or str(SOURCE_ROOT / "translations")
     babel.init_app(app, locale_selector=select_language)
     app.after_request(_remember_language)

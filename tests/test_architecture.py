@@ -7,6 +7,7 @@ the console imports nothing from the API).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,3 +74,18 @@ def test_ruff_finds_nothing_to_fix_or_reformat():
             [sys.executable, "-m", "ruff", *command], cwd=ROOT, capture_output=True, text=True, timeout=120
         )
         assert result.returncode == 0, f"ruff {' '.join(command)}:\n{result.stdout}{result.stderr}"
+
+
+def test_settings_have_their_defaults_in_one_place():
+    """server/config.py sets every setting's default; no module repeats one (``config.get(NAME, default)``)."""
+    from server.config import Config
+
+    names = "|".join(name for name in dir(Config) if name.isupper())
+    repeated = re.compile(rf"""config\.(?:get\(|setdefault\()\s*["']({names})["']\s*,""")
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in (ROOT / "server").rglob("*.py")
+        if path != ROOT / "server" / "config.py"
+        for match in repeated.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []

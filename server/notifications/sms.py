@@ -74,10 +74,10 @@ class HttpSmsSender:
     @classmethod
     def from_config(cls, config) -> HttpSmsSender:
         return cls(
-            config.get("SMS_HTTP_URL", ""),
-            config.get("SMS_HTTP_KEY", ""),
-            config.get("SMS_SIGN", ""),
-            config.get("SMS_HTTP_TIMEOUT_SECONDS", 10),
+            config["SMS_HTTP_URL"],
+            config["SMS_HTTP_KEY"],
+            config["SMS_SIGN"],
+            config["SMS_HTTP_TIMEOUT_SECONDS"],
         )
 
     def send(self, phone: str, text: str) -> str:
@@ -104,7 +104,7 @@ SENDERS: dict[str, type] = {"log": LogSmsSender, "http": HttpSmsSender}
 
 def configured_sender() -> SmsSender:
     """The sender named by the ``SMS_SENDER`` setting (default ``log``), built from the app config."""
-    name = current_app.config.get("SMS_SENDER", "log")
+    name = current_app.config["SMS_SENDER"]
     if name not in SENDERS:
         raise RuntimeError(f"unknown SMS_SENDER {name!r}; known: {', '.join(sorted(SENDERS))}")
     return SENDERS[name].from_config(current_app.config)

@@ -47,7 +47,7 @@ class AccountLocked(DomainError):
 
 def _limits() -> tuple[int, timedelta]:
     config = current_app.config
-    return config.get("CONSOLE_MAX_FAILED_LOGINS", 5), timedelta(minutes=config.get("CONSOLE_LOCKOUT_MINUTES", 15))
+    return config["CONSOLE_MAX_FAILED_LOGINS"], timedelta(minutes=config["CONSOLE_LOCKOUT_MINUTES"])
 
 
 def _source_actor(source: str) -> str:
@@ -57,7 +57,7 @@ def _source_actor(source: str) -> str:
 
 def _check_source(source: str) -> None:
     """Refuse an address with too many failures in the lock-out period (whichever usernames it tried)."""
-    limit = current_app.config.get("CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS", 20)
+    limit = current_app.config["CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS"]
     since = utcnow() - _limits()[1]
     failures = db.session.scalar(
         select(func.count())
@@ -125,8 +125,8 @@ def session_user(token: str) -> StaffUser | None:
     if (
         row is None
         or row.ended_at is not None
-        or now - row.created_at > timedelta(hours=config.get("CONSOLE_SESSION_HOURS", 8))
-        or now - row.last_seen_at > timedelta(minutes=config.get("CONSOLE_IDLE_MINUTES", 60))
+        or now - row.created_at > timedelta(hours=config["CONSOLE_SESSION_HOURS"])
+        or now - row.last_seen_at > timedelta(minutes=config["CONSOLE_IDLE_MINUTES"])
     ):
         return None
     user = db.session.get(StaffUser, row.user_id)

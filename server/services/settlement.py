@@ -106,7 +106,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
     settings = get_settings()
     start, end = business_day_window(day, settings.timezone, settings.business_day_cutoff_hour)
     if not _closable(day, now):
-        grace = timedelta(minutes=current_app.config.get("SETTLEMENT_GRACE_MINUTES", 10))
+        grace = timedelta(minutes=current_app.config["SETTLEMENT_GRACE_MINUTES"])
         raise Conflict(
             "This business day has not ended yet (or ended moments ago).",
             business_day=day.isoformat(),
@@ -204,7 +204,7 @@ def close_through(actor: str, day: date, now: datetime | None = None) -> list[da
 
 
 def _closable(day: date, now: datetime | None) -> bool:
-    grace = timedelta(minutes=current_app.config.get("SETTLEMENT_GRACE_MINUTES", 10))
+    grace = timedelta(minutes=current_app.config["SETTLEMENT_GRACE_MINUTES"])
     return (now or utcnow()) >= day_window(day)[1] + grace
 
 
