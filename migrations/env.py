@@ -9,9 +9,9 @@ from sqlalchemy.types import TypeDecorator
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# Interpret the config file for Python logging. Loggers that exist already (the app's, e.g. the
+# development SMS sender's, when run.py migrates before serving) must keep working.
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger("alembic.env")
 
 

@@ -12,6 +12,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.from_object(config or config_from_env())
     app.config.update(overrides)
+    from server.request_input import init_request_input
+
+    init_request_input(app)  # before any route is added: the bounded path converters apply to all
     app.json.ensure_ascii = False
     if not app.config["SECRET_KEY"]:
         from server.security.keys import development_secret_key

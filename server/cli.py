@@ -60,7 +60,7 @@ def print_demo_credentials(creds: dict) -> None:
             f"Merchant [bold]{merchant['name']}[/bold] ({merchant['id']}) terminal token: {merchant['terminal_token']}",
             soft_wrap=True,
         )
-    console.print("Members log in on /m/ with phone + SMS code (code in the log and `alliance-server sms outbox`):")
+    console.print("Members log in on /m/ with phone + SMS code (in development the code is in the server log):")
     table = Table("member", "phone", "card number")
     for member in creds["members"]:
         table.add_row(member["name"], member["phone"], member["card_no"])
@@ -163,7 +163,7 @@ def sms_group():
 @click.option("--limit", type=int, default=20, show_default=True)
 @with_appcontext
 def sms_outbox_command(limit):
-    """Print the latest messages (phone numbers masked)."""
+    """Print the latest messages (phone numbers and one-time codes masked)."""
     from sqlalchemy import select
 
     from server.extensions import db

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import timedelta
 
@@ -258,3 +259,25 @@ def test_purge_idempotency_keys_deletes_only_expired_records(app, run):
     assert "deleted 1 idempotency records older than 8 days" in result.output
     with app.app_context():
         assert db.session.scalars(select(IdempotencyRecord.key)).all() == ["recent"]
+
+
+def test_sms_outbox_shows_codes_masked_and_only_the_development_log_has_them(app, run, caplog, monkeypatch):
+    from server.cli import console
+    from server.services import member_login
+
+    monkeypatch.setattr(console, "width", 200)  # one table row per message
+
+    with app.app_context():
+        make_world()
+        member_login.request_login_code("13812345678")
+        db.session.remove()
+    queued = run("sms", "outbox")
+    assert queued.exit_code == 0, queued.output
+    assert "138****5678" in queued.output and "******" in queued.output and "pending" in queued.output
+    assert "13812345678" not in queued.output
+    with caplog.at_level(logging.INFO, logger="server.notifications.sms"):
+        assert "sent 1 messages" in run("sms", "dispatch").output
+    code = re.search(r"验证码是(\d{6})", caplog.text).group(1)  # the developer's console shows it, phone masked
+    assert "138****5678" in caplog.text and "13812345678" not in caplog.text
+    sent = run("sms", "outbox").output
+    assert "sent" in sent and "******" in sent and code not in sent

@@ -257,3 +257,54 @@ def test_the_database_refuses_a_status_outside_its_lifecycle(migration_app):
         assert {"cards", "members", "merchants", "terminals", "staff_users", "job_runs"} <= refused
         assert db.session.scalar(select(func.count()).select_from(JobRun)) == 1
         db.session.remove()
+
+
+def test_the_sms_secrets_migration_masks_codes_already_stored_in_clear(migration_app):
+    """Codes the outbox kept in clear before sealing existed are masked; an unsent one will never be sent."""
+    from server.models import SmsMessage
+
+    with migration_app.app_context():
+        upgrade(revision="00317baa860d")
+        with db.engine.begin() as connection:
+            for status, text_ in (
+                ("sent", "【幸福街】您的验证码是368852，5分钟内有效。"),
+                ("pending", "【幸福街】您的验证码是901234，5分钟内有效。"),
+                ("sent", "【幸福街】您有120积分将于2026-02-10后过期，请及时在联盟商家使用。"),
+            ):
+                connection.execute(
+                    text(
+                        "INSERT INTO sms_messages (phone_ciphertext, phone_hash, phone_masked, template, text, status,"
+                        " attempts, created_at) VALUES (:blob, 'h', '138****8000', 't', :text, :status, 0, :at)"
+                    ),
+                    {"blob": b"x", "text": text_, "status": status, "at": "2026-12-01 10:00:00+00:00"},
+                )
+        upgrade()
+        rows = db.session.execute(select(SmsMessage.status, SmsMessage.text).order_by(SmsMessage.id)).all()
+        db.session.remove()
+    assert [tuple(row) for row in rows] == [
+        ("sent", "【幸福街】您的验证码是******，5分钟内有效。"),
+        ("expired", "【幸福街】您的验证码是******，5分钟内有效。"),
+        ("sent", "【幸福街】您有120积分将于2026-02-10后过期，请及时在联盟商家使用。"),
+    ]
+
+
+def test_the_card_kind_migration_marks_the_e_cards_members_registered_with(migration_app):
+    """Before the kind was stored, e-cards were told from printed cards by guessing: the backfill knows."""
+    from server.models import Card
+    from server.services import members
+
+    with migration_app.app_context():
+        upgrade()
+        make_world()
+        printed = members.create_cards("test:builder", 1)[0]  # older than the member, as at the till
+        member = members.register_member("member:self", "13900007777")
+        ecard = members.issue_electronic_card(f"member:{member.id}", member.id)  # as a registration on the phone
+        members.bind_card(f"member:{member.id}", member.id, printed.card_no)
+        _, other = make_member()
+        ids = {"printed": printed.id, "ecard": ecard.id, "other": other.id}
+        db.session.remove()
+        downgrade(revision="5c1e0a9d7f42")
+        upgrade()
+        kinds = {name: db.session.scalar(select(Card.kind).where(Card.id == card_id)) for name, card_id in ids.items()}
+        assert kinds == {"printed": "physical", "ecard": "electronic", "other": "physical"}
+        db.session.remove()

@@ -1,7 +1,7 @@
 """status checks: the database refuses a status outside its lifecycle (server/domain/statuses.py)
 
 Revision ID: 5c1e7a9d3b20
-Revises: 00317baa860d
+Revises: 5b1e0c7d9a42
 Create Date: 2026-12-06 04:00:00
 
 The allowed values are written out here, not imported from the enums: a migration states the schema as it
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "5c1e7a9d3b20"
-down_revision = "00317baa860d"
+down_revision = "5b1e0c7d9a42"
 branch_labels = None
 depends_on = None
 
@@ -25,7 +25,7 @@ STATUSES = {  # table: (column, allowed values)
     "terminals": ("status", ("active", "disabled")),
     "staff_users": ("status", ("active", "disabled")),
     "member_devices": ("status", ("active", "revoked")),
-    "sms_messages": ("status", ("pending", "sent", "failed")),
+    "sms_messages": ("status", ("pending", "sent", "failed", "expired")),
     "settlement_days": ("status", ("closed",)),
     "settlements": ("status", ("closed",)),
     "job_runs": ("status", ("done", "skipped", "failed")),

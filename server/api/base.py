@@ -17,9 +17,11 @@ HTTP_ERROR_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "invalid_request",
     422: "invalid_request",
     429: "rate_limited",
+    431: "headers_too_large",
 }
 
 
@@ -70,4 +72,6 @@ class AllianceApi(Api):
             message = data.get("message") or error.description or error.name
         if status >= 500:
             message = "Internal server error."
-        return error_response(code, message, status, details, data.get("headers"))
+        # the headers HTTP defines for the error (Allow of a 405, WWW-Authenticate, Retry-After), not its HTML type
+        headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+        return error_response(code, message, status, details, {**headers, **(data.get("headers") or {})})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from server.api.fields import MAX_POINTS, BasisPoints, Text
 from server.domain.identifiers import is_valid_card_number
@@ -16,6 +16,7 @@ from server.domain.ledger import (
 from server.domain.money import MAX_AMOUNT_FEN
 from server.domain.permissions import ROLES
 from server.domain.statuses import CardStatus, MerchantStatus, TerminalStatus
+from server.models.card import CARD_KINDS
 from server.services.cards import card_check_code
 from server.services.catalog import TRADES
 
@@ -216,6 +217,7 @@ class LevelBriefSchema(Schema):
 class CardSchema(Schema):
     id = fields.String()
     card_no = fields.String()
+    kind = fields.String(metadata={"description": "physical (printed, with or without a chip) or electronic (e-card)"})
     chip_uid = fields.String(allow_none=True)
     status = fields.String()
     member_id = fields.String(allow_none=True)
@@ -242,6 +244,7 @@ class CardListEnvelopeSchema(Schema):
 
 class CardQuerySchema(Schema):
     status = Choice(CardStatus)
+    kind = Choice(CARD_KINDS)
     card_no = Text(20)
     member_id = Text(24)
 
@@ -272,11 +275,26 @@ class MemberEnvelopeSchema(Schema):
     member = fields.Nested(MemberDetailSchema)
 
 
-class MemberQuerySchema(Schema):
-    phone = Text(32, metadata={"description": "Exact mobile number, any common notation"})
+class MemberFilterSchema(Schema):
     card_no = Text(20)
     level = Text(32, metadata={"description": "Level code"})
     status = Text(16)
+
+
+class MemberQuerySchema(MemberFilterSchema):
+    """List filters. A phone number is refused here: URLs end up in access logs (search by POST instead)."""
+
+    @pre_load
+    def _no_phone_in_urls(self, data, **kwargs):
+        if any(name in data for name in ("phone", "mobile")):
+            raise ValidationError("Search by phone with POST /api/v1/members/search.", "phone")
+        return data
+
+
+class MemberSearchSchema(MemberFilterSchema):
+    """Find a member by phone: the number travels in the body, never in the URL."""
+
+    phone = Text(32, required=True, metadata={"description": "Exact mobile number, any common notation"})
 
 
 class MemberCreateSchema(Schema):
@@ -291,7 +309,7 @@ class MemberPhoneSchema(Schema):
 
 
 class BindCardSchema(Schema):
-    card_no = fields.String(required=True, validate=_card_number)
+    card_no = fields.String(required=True, validate=[validate.Length(equal=16), _card_number])
 
 
 class PointsAdjustmentSchema(Schema):

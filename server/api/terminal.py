@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.api.auth import (
     ANY_SECURITY,
@@ -14,6 +13,7 @@ from server.api.auth import (
     require,
     require_terminal,
 )
+from server.api.blueprint import Blueprint
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.terminal_schemas import (
     IdentifyRequestSchema,

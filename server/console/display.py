@@ -41,6 +41,11 @@ LEDGER_LABELS = {
     "adjustment": _l("Adjustment"),
     "expiry": _l("Expiry"),
 }
+CARD_KIND_LABELS = {
+    "electronic": _l("E-card"),
+    "chip": _l("Chip card"),
+    "printed": _l("Printed card"),
+}
 METHOD_LABELS = {"card": _l("Card"), "code": _l("Code"), "phone": _l("Phone")}
 
 
@@ -72,6 +77,13 @@ def level_label(level) -> str:
     return level.name if str(get_locale()).startswith("zh") or not level.name_en else level.name_en
 
 
+def card_kind_label(card) -> str:
+    """What a card is, from its stored kind: an e-card, a chip card or a printed card without a chip."""
+    if card.kind == "electronic":
+        return str(CARD_KIND_LABELS["electronic"])
+    return str(CARD_KIND_LABELS["chip" if card.chip_uid else "printed"])
+
+
 def init_display(app: Flask) -> None:
     """Register the filters and label tables for templates."""
     app.jinja_env.filters.update(
@@ -83,4 +95,5 @@ def init_display(app: Flask) -> None:
         status_color=lambda code: STATUS_COLORS.get(code, "secondary"),
         method=lambda code: METHOD_LABELS.get(code, code),
         ledger_kind=lambda code: LEDGER_LABELS.get(code, code),
+        card_kind=card_kind_label,
     )

@@ -50,3 +50,40 @@ def level_at_evaluation(
         return current
     lower = [rule for rule in _by_rank(levels) if rule.rank < current.rank and rule.keep_spend_fen <= spend_fen]
     return lower[-1] if lower else _by_rank(levels)[0]
+
+
+@dataclass(frozen=True)
+class UpgradeProgress:
+    """How far a member is from the next level.
+
+    ``left_fen`` more spent before ``deadline`` reaches ``target`` (0: reached, the upgrade comes with the
+    next sale or evaluation). At ``deadline`` the oldest counted spend leaves the rolling window and
+    ``left_after_fen`` is left; ``deadline`` is None when nothing counted would leave (nothing spent yet).
+    """
+
+    target: LevelRule
+    spend_fen: int
+    left_fen: int
+    deadline: datetime | None
+    left_after_fen: int
+
+
+def upgrade_progress(
+    current: LevelRule, levels: list[LevelRule], spends: list[tuple[datetime, int]], now: datetime, window_days: int
+) -> UpgradeProgress | None:
+    """Progress to the level above ``current`` from the member's ``(time, net spend)`` sales; None at the top.
+
+    A sale counts while it is younger than ``window_days`` (the same window as :func:`level_after_sale`).
+    """
+    higher = [rule for rule in _by_rank(levels) if rule.rank > current.rank]
+    if not higher:
+        return None
+    target, window = higher[0], timedelta(days=window_days)
+    counted = sorted((at, fen) for at, fen in spends if at >= now - window)
+    spend = sum(fen for _, fen in counted)
+    left = max(0, target.upgrade_spend_fen - spend)
+    leaving = next((at for at, fen in counted if fen > 0), None)
+    if left == 0 or leaving is None:
+        return UpgradeProgress(target, spend, left, None, left)
+    still_counted = sum(fen for at, fen in counted if at > leaving)
+    return UpgradeProgress(target, spend, left, leaving + window, max(0, target.upgrade_spend_fen - still_counted))

@@ -73,11 +73,12 @@ class DeviceStatus(StrEnum):
 
 
 class SmsStatus(StrEnum):
-    """A text message in the SMS outbox."""
+    """A text message in the SMS outbox; a one-time code that expired unsent is never sent (expired)."""
 
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
+    EXPIRED = "expired"
 
 
 class SettlementStatus(StrEnum):

@@ -25,16 +25,19 @@ from flask import (
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
 from server.api.base import error_response
 from server.domain.errors import DomainError, NotFound
 from server.domain.identifiers import mask_mobile, normalize_mobile
+from server.extensions import api
 from server.member.blueprint import bp
 from server.member.forms import BindCardForm, CloseAccountForm, ConfirmForm, LoginForm, LostCardForm, RegisterForm
 from server.models.base import utcnow
 from server.notifications.sms import dispatch_pending
 from server.ratelimit import RateLimited, enforce
+from server.request_input import UnacceptableInput
 from server.services import member_codes, member_login, member_portal, posters
 from server.services.alliance import get_settings
 from server.services.catalog import TRADES, get_merchant
@@ -57,6 +60,8 @@ def member_error_text(error: DomainError) -> str:
     """What the member reads for a refused request."""
     if error.code == "conflict" and error.details.get("field") == "phone":
         return _("This phone number is already registered. Please log in.")
+    if error.code == "conflict" and error.details.get("field") == "card_kind":
+        return _("The e-card cannot be reported lost. If you lost your phone, please contact customer service.")
     return ERROR_TEXT.get(error.code, ERROR_TEXT["invalid_request"])()
 
 
@@ -70,8 +75,9 @@ def load_member():
 @bp.after_request
 def page_headers(response: Response) -> Response:
     """Device cookie, no caching of personal pages by proxies, no framing."""
-    if request.cookies.get(DEVICE_COOKIE) != g.get("device_cookie"):
-        response.set_cookie(DEVICE_COOKIE, g.device_cookie, max_age=5 * 365 * 86400, httponly=True, samesite="Lax")
+    device_cookie = g.get("device_cookie")  # unset when the request was refused before load_member
+    if device_cookie and request.cookies.get(DEVICE_COOKIE) != device_cookie:
+        response.set_cookie(DEVICE_COOKIE, device_cookie, max_age=5 * 365 * 86400, httponly=True, samesite="Lax")
     if response.mimetype == "text/html":
         response.headers["Cache-Control"] = "private, no-store"
         response.headers["X-Frame-Options"] = "DENY"
@@ -91,11 +97,59 @@ def rate_limited_page(error: RateLimited):
     )
 
 
+@bp.errorhandler(UnacceptableInput)
+def unacceptable_input(error: UnacceptableInput):
+    """Text no page accepts (NUL, a broken character): a readable page, the API's shape for /m/api/."""
+    if request.path.startswith("/m/api/"):
+        return error_response(error.code, error.message, error.status, error.details)
+    text = ERROR_TEXT["invalid_request"]()
+    return render_template("member/message.html", title=_("Please try again"), text=text), error.status
+
+
 @bp.errorhandler(CSRFError)
 def csrf_failed(error):
     """A form from another site or an expired page."""
     text = _("The page expired. Please try again.")
     return render_template("member/message.html", title=_("Please try again"), text=text), 400
+
+
+HTTP_ERROR_PAGES = {  # status → (title, text) of the page a member reads
+    404: lambda: (_("Page not found"), _("There is nothing at this address. It may have moved or been mistyped.")),
+    405: lambda: (_("Page not found"), _("There is nothing at this address. It may have moved or been mistyped.")),
+    500: lambda: (_("Something went wrong"), _("Please try again in a moment.")),
+}
+
+
+def _json_endpoint() -> bool:
+    """The pages' own JSON calls (``/m/api/...``) answer in the API's error shape, as the page script expects."""
+    return request.path.startswith(f"{bp.url_prefix}/api/")
+
+
+@bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown_page(unknown):
+    """A mistyped member address gets the member pages' 404 page, not the API's JSON."""
+    abort(404)
+
+
+@bp.errorhandler(HTTPException)
+def http_error_page(error: HTTPException):
+    """Errors under /m/ as member pages in the member's language."""
+    if _json_endpoint():
+        return api.handle_http_exception(error)
+    status = error.code or 500
+    title, text = HTTP_ERROR_PAGES.get(status if status < 500 else 500, HTTP_ERROR_PAGES[404])()
+    if status < 500 and status not in HTTP_ERROR_PAGES:
+        title, text = _("Please try again"), ERROR_TEXT["invalid_request"]()
+    return render_template("member/message.html", title=title, text=text), status
+
+
+@bp.errorhandler(DomainError)
+def domain_error_page(error: DomainError):
+    """A refusal that a view did not turn into a message on its own page."""
+    if _json_endpoint():
+        return api.handle_domain_error(error)
+    title = HTTP_ERROR_PAGES[404]()[0] if error.status == 404 else _("Please try again")
+    return render_template("member/message.html", title=title, text=member_error_text(error)), error.status
 
 
 def login_required(view):
@@ -245,6 +299,8 @@ def card():
     return render_template(
         "member/card.html",
         view=view,
+        progress=member_portal.level_progress(view),
+        expiry=member_portal.points_expiry(device.member_id),
         code_config=json.dumps(code_config),
         logout_form=ConfirmForm(),
         alliance=get_settings(),
@@ -254,8 +310,14 @@ def card():
 @bp.route("/history")
 @login_required
 def history():
-    """Sales, refunds, points movements and points expiring soon."""
-    return render_template("member/history.html", history=member_portal.history(g.device.member_id))
+    """Progress to the next level, when points expire, sales, refunds and points movements."""
+    view = member_portal.card_view(g.device.member_id)
+    return render_template(
+        "member/history.html",
+        history=member_portal.history(view.member.id),
+        view=view,
+        progress=member_portal.level_progress(view),
+    )
 
 
 @bp.route("/sales/<sale_id>")

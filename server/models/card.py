@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from server.domain.statuses import CardBatchState, CardStatus
 from server.models.base import Base, created_column, id_column, status_column
 
+PHYSICAL = "physical"  # a plastic card: printed number, with or without a chip
+ELECTRONIC = "electronic"  # the e-card issued with a member's registration on the phone; nothing to lose
+CARD_KINDS = (PHYSICAL, ELECTRONIC)
+
 
 class CardBatch(Base):
     """A print-and-encode run of cards for the card factory."""
@@ -32,6 +36,10 @@ class CardBatch(Base):
 class Card(Base):
     """A membership card: printed number with check digit, optional chip UID, lifecycle status.
 
+    ``kind`` says what the card is, set once when it is created: a physical card (from a batch, or a
+    printed card without a chip) or a member's electronic card. Nothing else (batch, chip, age) tells them
+    apart: a printed card without a chip and an e-card look the same otherwise.
+
     Status: created (in a batch) → encoding (chip being written) → issued → active (bound to a
     member) → lost / frozen / replaced / cancelled. ``counter`` is the anti-clone counter the card
     should hold; while ``counter_unconfirmed`` the previous value is still accepted (write-back pending).
@@ -43,6 +51,7 @@ class Card(Base):
 
     id: Mapped[str] = id_column("crd")
     card_no: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default=PHYSICAL, server_default=PHYSICAL)
     chip_uid: Mapped[str | None] = mapped_column(String(20), unique=True)
     status: Mapped[str] = status_column(CardStatus, CardStatus.CREATED)
     member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)

@@ -12,7 +12,11 @@ from server.models.base import Base, created_column, status_column
 
 
 class SmsMessage(Base):
-    """One SMS: queued in the transaction that caused it, sent after commit; the phone is encrypted."""
+    """One SMS: queued in the transaction that caused it, sent after commit; the phone is encrypted.
+
+    ``text`` is what may be read: a message that carries a secret (a one-time code) keeps it masked there,
+    and its full text is in ``sealed_text`` (AES-GCM) only until it is sent, fails or ``secret_expires_at``.
+    """
 
     __tablename__ = "sms_messages"
 
@@ -22,6 +26,8 @@ class SmsMessage(Base):
     phone_masked: Mapped[str] = mapped_column(String(16))
     template: Mapped[str] = mapped_column(String(40))
     text: Mapped[str] = mapped_column(Text)
+    sealed_text: Mapped[bytes | None] = mapped_column(LargeBinary)
+    secret_expires_at: Mapped[datetime | None]
     status: Mapped[str] = status_column(SmsStatus, SmsStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     sender: Mapped[str | None] = mapped_column(String(20))

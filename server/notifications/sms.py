@@ -3,17 +3,22 @@
 A use case queues a message with :func:`queue_sms` inside its own transaction, so the message exists
 exactly when the change that caused it was committed. :func:`dispatch_pending` then hands pending
 messages to the configured sender (after the request, and from the jobs/CLI for retries).
+
+A message that carries a secret (a one-time code) is queued with ``secret=``: the outbox keeps a copy
+with the code masked (what operators read), and the full text sealed under its own key only while it
+can still be sent; it is wiped when the message is sent, given up, or the code expires.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Protocol
 
 import requests
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 
 from server.domain.identifiers import mask_mobile
 from server.domain.statuses import SmsStatus
@@ -22,6 +27,7 @@ from server.models import SmsMessage
 from server.models.base import utcnow
 from server.notifications.templates import render_sms
 from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash
+from server.security.sealed import open_sms, seal_sms
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -43,7 +49,7 @@ class SmsSender(Protocol):
 
 
 class LogSmsSender:
-    """Development sender: the message stays readable in the outbox table and is written to the log."""
+    """Development sender: writes the full text (codes included, the phone masked) to the log."""
 
     name = "log"
 
@@ -110,26 +116,70 @@ def configured_sender() -> SmsSender:
     return SENDERS[name].from_config(current_app.config)
 
 
-def queue_sms(mobile: str, template: str, **params) -> SmsMessage:
-    """Add a message to the outbox in the caller's transaction (flushes, never commits)."""
+def mask_secret(secret: str) -> str:
+    """What a secret looks like in the readable copy of a message."""
+    return "*" * len(secret)
+
+
+def queue_sms(
+    mobile: str, template: str, *, secret: str | None = None, secret_expires_at: datetime | None = None, **params
+) -> SmsMessage:
+    """Add a message to the outbox in the caller's transaction (flushes, never commits).
+
+    A one-time code goes in ``secret`` (it fills the template's ``{code}``), with ``secret_expires_at``, the
+    moment it stops working: the stored text shows it masked, the full text is sealed until it is sent,
+    given up or expired (an expired code is never sent).
+    """
+    if "code" in params:
+        raise TypeError("pass a one-time code as secret=..., never as a plain template parameter")
+    lookup, sealed = phone_lookup_hash(mobile), None
+    if secret is not None:
+        if secret_expires_at is None:
+            raise TypeError("a message with a secret needs secret_expires_at")
+        sealed = seal_sms(render_sms(template, **params, code=secret), secret, lookup)
+        params["code"] = mask_secret(secret)
     message = SmsMessage(
         phone_ciphertext=encrypt_phone(mobile),
-        phone_hash=phone_lookup_hash(mobile),
+        phone_hash=lookup,
         phone_masked=mask_mobile(mobile),
         template=template,
         text=render_sms(template, **params),
+        sealed_text=sealed,
+        secret_expires_at=secret_expires_at if secret is not None else None,
     )
     db.session.add(message)
     db.session.flush()
     return message
 
 
+def wipe_expired_secrets() -> int:
+    """Forget the sealed text of messages whose code expired; unsent ones become ``expired`` (no commit)."""
+    result = db.session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.sealed_text.is_not(None), SmsMessage.secret_expires_at <= utcnow())
+        .values(
+            sealed_text=None,
+            status=case((SmsMessage.status == SmsStatus.PENDING, SmsStatus.EXPIRED), else_=SmsMessage.status),
+        )
+    )
+    return result.rowcount
+
+
+def _scrub(error: str, phone: str, secret: str | None) -> str:
+    """A provider's error text without the phone number or the code (providers may echo the request)."""
+    error = error.replace(phone, mask_mobile(phone))
+    return error.replace(secret, mask_secret(secret)) if secret else error
+
+
 def dispatch_pending(sender: SmsSender | None = None, limit: int = 100, only: Iterable[int] | None = None) -> int:
     """Send up to ``limit`` pending messages (``only`` those ids, if given), oldest first, one commit each.
 
-    Returns how many were sent. A request sends ``only`` the message it queued, so it never waits on others.
+    Returns how many were sent. A request sends ``only`` the message it queued, so it never waits on others;
+    a full run (jobs, CLI) first wipes the codes that expired unsent.
     """
     sender = sender or configured_sender()
+    if only is None:
+        wipe_expired_secrets()
     query = select(SmsMessage.id).where(SmsMessage.status == SmsStatus.PENDING)
     if only is not None:
         query = query.where(SmsMessage.id.in_(list(only)))
@@ -141,16 +191,27 @@ def dispatch_pending(sender: SmsSender | None = None, limit: int = 100, only: It
         if message is None or message.status != SmsStatus.PENDING:  # another worker took it
             db.session.commit()
             continue
+        if message.secret_expires_at is not None and (
+            message.sealed_text is None or message.secret_expires_at <= utcnow()
+        ):  # a code that no longer works is not worth sending
+            message.status, message.sealed_text = SmsStatus.EXPIRED, None
+            db.session.commit()
+            continue
+        phone = decrypt_phone(message.phone_ciphertext)
+        if message.sealed_text is not None:
+            text, secret = open_sms(message.sealed_text, message.phone_hash)
+        else:
+            text, secret = message.text, None
         message.attempts += 1
         message.sender = sender.name
         try:
-            message.provider_message_id = sender.send(decrypt_phone(message.phone_ciphertext), message.text)
+            message.provider_message_id = sender.send(phone, text)
         except SmsDeliveryFailed as exc:
-            message.last_error = str(exc)[:255]
+            message.last_error = _scrub(str(exc), phone, secret)[:255]
             if message.attempts >= MAX_ATTEMPTS:
-                message.status = SmsStatus.FAILED
+                message.status, message.sealed_text = SmsStatus.FAILED, None
         else:
-            message.status = SmsStatus.SENT
+            message.status, message.sealed_text = SmsStatus.SENT, None
             message.sent_at = utcnow()
             sent += 1
         db.session.commit()

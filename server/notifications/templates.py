@@ -1,4 +1,8 @@
-"""SMS texts by template name (Chinese: SMS goes to mainland mobile numbers)."""
+"""SMS texts by template name (Chinese: SMS goes to mainland mobile numbers).
+
+``{code}`` is the slot of a one-time code: only ``queue_sms(..., secret=...)`` fills it, so the outbox
+keeps it masked.
+"""
 
 SMS_TEMPLATES = {
     "login_code": "【{alliance}】您的验证码是{code}，{minutes}分钟内有效。如非本人操作，请忽略本短信。",

@@ -44,6 +44,13 @@ class KeyRing:
         """The key of the anti-clone counter MAC, derived from the master key (server only)."""
         return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"card counter mac").derive(self.card_master)
 
+    @cached_property
+    def sms_secret_key(self) -> bytes:
+        """The key that seals one-time codes in the SMS outbox until sent, derived from the PII key."""
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"sms outbox secrets").derive(
+            self.pii_encryption
+        )
+
 
 def _derive(secret_key: str, label: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label.encode()).derive(secret_key.encode())

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 
-from server.domain.levels import LevelRule, level_at_evaluation
+from server.domain.levels import LevelRule, UpgradeProgress, level_at_evaluation, upgrade_progress
 from server.domain.statuses import MemberStatus
 from server.extensions import db
 from server.models import Level, Member, Sale
@@ -16,10 +16,30 @@ from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
 
+# What a sale adds to the spend the level rules count: paid in money, refunds deducted.
+NET_SPEND_FEN = Sale.payable_fen - Sale.refunded_fen
+
 
 def level_rule(level: Level) -> LevelRule:
     """The rule data of a level."""
     return LevelRule(level.id, level.rank, level.upgrade_spend_fen, level.keep_spend_fen, level.protection_days)
+
+
+def upgrade_progress_of(
+    member_id: str, level: Level, now: datetime | None = None
+) -> tuple[Level, UpgradeProgress] | None:
+    """The next level above ``level`` and the member's progress to it (None at the top level)."""
+    now = now or utcnow()
+    window_days = get_settings().level_window_days
+    levels = {row.id: row for row in db.session.scalars(select(Level))}
+    spends = db.session.execute(
+        select(Sale.occurred_at, NET_SPEND_FEN).where(
+            Sale.member_id == member_id, Sale.occurred_at >= now - timedelta(days=window_days)
+        )
+    ).all()
+    rules = [level_rule(row) for row in levels.values()]
+    progress = upgrade_progress(level_rule(level), rules, [(at, fen) for at, fen in spends], now, window_days)
+    return None if progress is None else (levels[progress.target.id], progress)
 
 
 @transactional
@@ -30,7 +50,7 @@ def evaluate_levels(actor: str, now: datetime | None = None) -> Counter:
     rules = {level_id: level_rule(level) for level_id, level in levels.items()}
     since = now - timedelta(days=get_settings().level_window_days)
     spend = (
-        select(Sale.member_id, func.sum(Sale.payable_fen - Sale.refunded_fen).label("spend"))
+        select(Sale.member_id, func.sum(NET_SPEND_FEN).label("spend"))
         .where(Sale.occurred_at >= since)
         .group_by(Sale.member_id)
         .subquery()

@@ -21,7 +21,7 @@ from server.security.pii import keyed_hash, phone_lookup_hash
 from server.services import member_codes
 from server.services.alliance import get_settings
 from server.services.audit import audit
-from server.services.members import register_member
+from server.services.members import issue_electronic_card, register_member
 from server.services.posters import poster_merchant
 from server.services.unit_of_work import transactional
 
@@ -59,10 +59,17 @@ def request_login_code(phone: str) -> int:
     )
     code = f"{secrets.randbelow(10**LOGIN_CODE_DIGITS):0{LOGIN_CODE_DIGITS}d}"
     ttl = current_app.config["LOGIN_CODE_TTL_SECONDS"]
-    db.session.add(
-        LoginCode(phone_hash=lookup, code_hash=_code_hash(lookup, code), expires_at=now + timedelta(seconds=ttl))
+    expires_at = now + timedelta(seconds=ttl)
+    db.session.add(LoginCode(phone_hash=lookup, code_hash=_code_hash(lookup, code), expires_at=expires_at))
+    message = queue_sms(
+        mobile,
+        "login_code",
+        secret=code,
+        secret_expires_at=expires_at,
+        alliance=get_settings().name,
+        minutes=max(1, ttl // 60),
     )
-    return queue_sms(mobile, "login_code", alliance=get_settings().name, code=code, minutes=max(1, ttl // 60)).id
+    return message.id
 
 
 def _check_login_code(mobile: str, code: str) -> None:
@@ -109,20 +116,13 @@ def log_in(
         if not consent:
             raise InvalidRequest("Please agree to the privacy terms.", field="consent")
         member = register_member("member:self", mobile, recruited_by=poster_merchant(poster_token))
-        _issue_electronic_card(member.id)
+        issue_electronic_card(f"member:{member.id}", member.id)
         registered = True
     device, secret, token = member_codes.provision_device(member.id, device_label)
     if wechat_openid:
         bind_wechat(member.id, wechat_openid)
     audit(f"member:{member.id}", "member.login", "member", member.id, device_id=device.id, registered=registered)
     return MemberLogin(member, device, token, secret, registered)
-
-
-def _issue_electronic_card(member_id: str) -> None:
-    from server.services.members import bind_card, create_cards
-
-    card = create_cards(f"member:{member_id}", 1)[0]
-    bind_card(f"member:{member_id}", member_id, card.card_no)
 
 
 def bind_wechat(member_id: str, openid: str) -> None:

@@ -9,9 +9,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, or_, select
 
-from server.domain.errors import CardCheckFailed, NotFound
+from server.domain.errors import CardCheckFailed, Conflict, NotFound
 from server.domain.identifiers import is_valid_card_number
 from server.domain.ledger import ALLIANCE_FORFEITED, Posting, balanced
+from server.domain.levels import UpgradeProgress
+from server.domain.lots import NEVER_EXPIRES
 from server.domain.statuses import CardStatus, DeviceStatus, MemberStatus, MerchantStatus
 from server.extensions import db
 from server.models import (
@@ -31,10 +33,11 @@ from server.models import (
     WechatBinding,
 )
 from server.models.base import utcnow
+from server.models.card import ELECTRONIC
 from server.models.points import PointsLot
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
-from server.services import cards, ledger, member_codes, points
+from server.services import cards, ledger, levels, member_codes, points
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.catalog import TRADES
@@ -46,7 +49,7 @@ HISTORY_LIMIT = 50
 
 @dataclass(frozen=True)
 class CardView:
-    """The member's card page: level, balance and cards (the first card without batch or chip is the e-card)."""
+    """The member's card page: level, balance and cards (the e-card first, then physical cards)."""
 
     member: Member
     level: Level
@@ -55,11 +58,15 @@ class CardView:
 
     @property
     def electronic_card(self) -> Card | None:
-        return next((card for card in self.cards if card.batch_id is None and card.chip_uid is None), None)
+        """The member's e-card in use (the one shown with the dynamic code), if they have one."""
+        return next(
+            (card for card in self.cards if self.is_electronic(card) and card.status == CardStatus.ACTIVE), None
+        )
 
-    def is_electronic(self, card: Card) -> bool:
-        """Only the e-card: printed cards bound later have no batch or chip either, and can be reported lost."""
-        return card is self.electronic_card
+    @staticmethod
+    def is_electronic(card: Card) -> bool:
+        """The card's own kind, never guessed: a printed card has no batch or chip either."""
+        return card.kind == ELECTRONIC
 
 
 def card_view(member_id: str) -> CardView:
@@ -70,20 +77,51 @@ def card_view(member_id: str) -> CardView:
         .join(LedgerAccount, LedgerAccount.id == Member.points_account_id)
         .where(Member.id == member_id)
     ).one()
-    owned = db.session.scalars(select(Card).where(Card.member_id == member_id).order_by(Card.created_at)).all()
+    owned = db.session.scalars(
+        select(Card)
+        .where(Card.member_id == member_id)
+        .order_by((Card.kind == ELECTRONIC).desc(), Card.created_at, Card.card_no)
+    ).all()
     return CardView(member, level, balance, list(owned))
 
 
-def points_expiring_soon(member_id: str, within_days: int = 30) -> list[dict]:
-    """The member's points that expire within ``within_days``, per last day: ``[{"points", "expires_on"}]``."""
-    last_day = points.alliance_today() + timedelta(days=within_days)
+@dataclass(frozen=True)
+class LevelProgressView:
+    """What the member reads about the next level: its name, what is left to spend and by when."""
+
+    level: Level
+    progress: UpgradeProgress
+    window_days: int
+
+
+def level_progress(view: CardView) -> LevelProgressView | None:
+    """The member's progress to the next level (None at the top level)."""
+    found = levels.upgrade_progress_of(view.member.id, view.level)
+    return None if found is None else LevelProgressView(found[0], found[1], get_settings().level_window_days)
+
+
+def points_expiry(member_id: str) -> dict:
+    """When the member's points expire, from the open lots.
+
+    ``{"dates": [{"expires_on", "points", "soon"}], "never": points}``: one row per last valid day, closest
+    first (``soon``: within the alliance's expiry notice days, as the SMS notice), and points that never expire.
+    """
+    settings = get_settings()
+    today = points.alliance_today(settings)
     query = (
         select(PointsLot.expires_on, func.sum(PointsLot.remaining))
-        .where(PointsLot.member_id == member_id, PointsLot.remaining > 0, PointsLot.expires_on <= last_day)
+        .where(PointsLot.member_id == member_id, PointsLot.remaining > 0)
         .group_by(PointsLot.expires_on)
         .order_by(PointsLot.expires_on)
     )
-    return [{"points": int(points), "expires_on": day} for day, points in db.session.execute(query)]
+    dates, never = [], 0
+    for day, total in db.session.execute(query):
+        if day == NEVER_EXPIRES:
+            never += int(total)
+        else:
+            soon = day <= today + timedelta(days=settings.expiry_notice_days)
+            dates.append({"expires_on": day, "points": int(total), "soon": soon})
+    return {"dates": dates, "never": never}
 
 
 def sale_receipt(member_id: str, sale_id: str) -> dict:
@@ -100,7 +138,7 @@ def sale_receipt(member_id: str, sale_id: str) -> dict:
 
 
 def history(member_id: str) -> dict:
-    """The member's latest sales, refunds and points movements, and points expiring soon."""
+    """The member's latest sales, refunds and points movements, and when their points expire."""
     sales = db.session.execute(
         select(Sale, Merchant.name)
         .join(Merchant, Merchant.id == Sale.merchant_id)
@@ -131,7 +169,7 @@ def history(member_id: str) -> dict:
             {"kind": kind, "created_at": created_at, "memo": memo, "points": amount}
             for kind, created_at, memo, amount in movements
         ],
-        "expiring": points_expiring_soon(member_id),
+        "expiry": points_expiry(member_id),
     }
 
 
@@ -183,10 +221,12 @@ def bind_physical_card(member_id: str, card_no: str, check_code: str) -> Card:
 
 @transactional
 def report_my_card_lost(member_id: str, card_no: str) -> Card:
-    """挂失 one of the member's own cards."""
+    """挂失 one of the member's own physical cards (exactly that card; an e-card has nothing to lose)."""
     card = db.session.scalar(select(Card).where(Card.card_no == card_no))
     if card is None or card.member_id != member_id:
         raise NotFound("No such card of yours.")
+    if card.kind == ELECTRONIC:
+        raise Conflict("An e-card cannot be reported lost; log out the lost phone instead.", field="card_kind")
     return cards.report_lost(f"member:{member_id}", card_no, "reported by the member")
 
 
@@ -214,7 +254,10 @@ def export_my_data(member_id: str) -> dict:
             "created_at": _dt(member.created_at),
         },
         "points_balance": view.balance,
-        "cards": [{"card_no": c.card_no, "status": c.status, "created_at": _dt(c.created_at)} for c in view.cards],
+        "cards": [
+            {"card_no": c.card_no, "kind": c.kind, "status": c.status, "created_at": _dt(c.created_at)}
+            for c in view.cards
+        ],
         "devices": [
             {"id": d.id, "label": d.label, "status": d.status, "created_at": _dt(d.created_at)} for d in devices
         ],

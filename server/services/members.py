@@ -11,6 +11,7 @@ from server.domain.statuses import BLOCKED_CARD_STATUSES, CardStatus, MemberStat
 from server.extensions import db
 from server.models import ALLIANCE_OWNER, Card, CardBatch, LedgerAccount, Level, Member, Merchant
 from server.models.base import new_id, utcnow
+from server.models.card import ELECTRONIC, PHYSICAL
 from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash
 from server.services import ledger
 from server.services.audit import audit
@@ -78,16 +79,23 @@ def reveal_phone(actor: str, member_id: str) -> str:
 
 
 @transactional
-def create_cards(actor: str, count: int) -> list[Card]:
-    """Create ``count`` unbound printed cards (no chip) with consecutive numbers, ready to bind."""
+def create_cards(actor: str, count: int, kind: str = PHYSICAL) -> list[Card]:
+    """Create ``count`` unbound cards with consecutive numbers, ready to bind: printed cards (no chip) by default."""
     if not 1 <= count <= 10_000:
         raise InvalidRequest("Create between 1 and 10000 cards at once.", field="count")
-    cards = [
-        Card(id=new_id("crd"), card_no=number, status=CardStatus.ISSUED) for number in allocate_card_numbers(count)
-    ]
+    numbers = allocate_card_numbers(count)
+    cards = [Card(id=new_id("crd"), card_no=number, kind=kind, status=CardStatus.ISSUED) for number in numbers]
     db.session.add_all(cards)
-    audit(actor, "card.create", "card", cards[0].id, count=count, first=cards[0].card_no, last=cards[-1].card_no)
+    details = {"count": count, "first": cards[0].card_no, "last": cards[-1].card_no, "kind": kind}
+    audit(actor, "card.create", "card", cards[0].id, **details)
     return cards
+
+
+@transactional
+def issue_electronic_card(actor: str, member_id: str) -> Card:
+    """The member's e-card (电子卡): a card number of their own for the phone, bound at once."""
+    card = create_cards(actor, 1, kind=ELECTRONIC)[0]
+    return bind_card(actor, member_id, card.card_no)
 
 
 @transactional

@@ -142,8 +142,8 @@ def member_detail(member: Member) -> dict:
 
 
 def list_cards(filters: dict, pagination) -> list[Card]:
-    """Cards by status, card number and member, in card-number order."""
-    query = _where_equal(select(Card), Card, filters, ("status", "card_no", "member_id"))
+    """Cards by status, kind, card number and member, in card-number order."""
+    query = _where_equal(select(Card), Card, filters, ("status", "kind", "card_no", "member_id"))
     return _page_of_objects(query.order_by(Card.card_no), pagination)
 
 

@@ -33,7 +33,17 @@ def iso(moment) -> str:
     return moment.isoformat()
 
 
-CARD_FIELDS = ("id", "card_no", "chip_uid", "status", "member_id", "batch_id", "key_version", "replaced_by_id")
+CARD_FIELDS = (
+    "id",
+    "card_no",
+    "kind",
+    "chip_uid",
+    "status",
+    "member_id",
+    "batch_id",
+    "key_version",
+    "replaced_by_id",
+)
 
 
 def card_json(card, **changes) -> dict:

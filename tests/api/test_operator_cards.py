@@ -29,6 +29,7 @@ def test_create_unbound_cards_with_consecutive_numbers(app, client):
         assert card == {
             "id": card["id"],
             "card_no": card["card_no"],
+            "kind": "physical",
             "chip_uid": None,
             "status": "issued",
             "member_id": None,
@@ -43,7 +44,8 @@ def test_create_unbound_cards_with_consecutive_numbers(app, client):
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Card)) == 3
         log = db.session.scalars(select(AuditLog).where(AuditLog.action == "card.create")).one()
-        assert log.details == {"count": 3, "first": cards[0]["card_no"], "last": cards[2]["card_no"]}
+        expected = {"count": 3, "first": cards[0]["card_no"], "last": cards[2]["card_no"], "kind": "physical"}
+        assert log.details == expected
     more = client.post(f"{API}/cards", json={"count": 1}, headers=with_key(s.auth("support")))
     assert int(more.json["cards"][0]["card_no"][4:15]) == serials[2] + 1
 
@@ -73,6 +75,9 @@ def test_list_and_get_cards_with_filters(app, client):
     assert numbers(f"member_id={other.id}") == [other_card.card_no]
     assert numbers(f"card_no={spare[1].card_no}") == [spare[1].card_no]
     assert numbers(f"card_no={spare[1].card_no}&status=active") == []
+    assert numbers("kind=physical") == [card.card_no for card in everything]
+    ecard = client.get(f"{API}/cards?kind=electronic", headers=auth)
+    assert ecard.status_code == 200 and ecard.json == []
     assert numbers("page=2&page_size=3") == [spare[1].card_no]
 
     one = client.get(f"{API}/cards/{bound.id}", headers=s.auth("card_issuer"))

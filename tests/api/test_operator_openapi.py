@@ -21,6 +21,7 @@ OPERATOR_OPERATIONS = {
     ("/api/v1/levels/evaluations", "post"),
     ("/api/v1/members", "get"),
     ("/api/v1/members", "post"),
+    ("/api/v1/members/search", "post"),
     ("/api/v1/members/{member_id}", "get"),
     ("/api/v1/members/{member_id}/phone", "get"),
     ("/api/v1/members/{member_id}/cards", "post"),
@@ -36,7 +37,8 @@ OPERATOR_OPERATIONS = {
     ("/api/v1/staff", "post"),
     ("/api/v1/staff/{user_id}/tokens", "post"),
 }
-PAGINATED = {
+READ_ONLY_POSTS = {("/api/v1/members/search", "post")}  # a search by phone: POST keeps it out of URLs
+PAGINATED = READ_ONLY_POSTS | {
     (path, "get")
     for path in (
         "/api/v1/merchants",
@@ -66,8 +68,26 @@ def test_every_operator_operation_is_documented_for_staff_tokens(client):
         operation = spec["paths"][path][method]
         assert operation["security"] == [{"personalToken": []}], (path, method)
         parameters = {parameter["name"] for parameter in operation.get("parameters", [])}
-        assert ("Idempotency-Key" in parameters) == (method == "post"), (path, method)
+        assert ("Idempotency-Key" in parameters) == (method == "post" and (path, method) not in READ_ONLY_POSTS)
         assert ({"page", "page_size"} <= parameters) == ((path, method) in PAGINATED), (path, method)
         assert operation.get("summary"), (path, method)
     member = spec["components"]["schemas"]["MemberSummary"]["properties"]
     assert "masked_phone" in member and "phone" not in member
+
+
+def test_no_operation_takes_a_phone_number_in_its_url(client):
+    """Phone numbers go in request bodies only: URLs are written to access logs."""
+    spec = client.get("/api/v1/openapi.json").json
+    in_urls = [
+        (path, method, parameter["name"])
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+        for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]
+        if parameter["in"] in {"query", "path"} and any(word in parameter["name"] for word in ("phone", "mobile"))
+    ]
+    assert in_urls == []
+    search = spec["paths"]["/api/v1/members/search"]["post"]
+    body = search["requestBody"]["content"]["application/json"]["schema"]
+    schema = spec["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]
+    assert "phone" in schema["required"]

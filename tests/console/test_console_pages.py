@@ -314,6 +314,16 @@ def test_support_registers_a_member_and_binds_a_card(app, scene, client):
     bound = post_form(client, detail, f"{detail}/cards", {"card_no": card_no})
     assert bound.status_code == 302
     assert card_no in page_text(client.get(detail))
+    with app.app_context():
+        from server.services.members import issue_electronic_card
+
+        member_id = detail.rsplit("/", 1)[1]
+        ecard_no = issue_electronic_card(f"member:{member_id}", member_id).card_no  # as a phone registration does
+        db.session.remove()
+    html = page_text(client.get(detail))  # the kind stored, not guessed: neither card has a chip or a batch
+    assert re.search(rf"{card_no}(</a>)?</td><td>印刷卡</td>", html) and re.search(
+        rf"{ecard_no}(</a>)?</td><td>电子卡</td>", html
+    )
     again = post_form(client, detail, f"{detail}/cards", {"card_no": card_no})  # already bound: refused, shown
     assert again.status_code == 302
     assert {"member.register", "card.bind"} <= {row.action for row in audit_rows(app, "member.register")} | {

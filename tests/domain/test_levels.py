@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.domain.levels import LevelRule, level_after_sale, level_at_evaluation, reached_level
+from server.domain.levels import (
+    LevelRule,
+    level_after_sale,
+    level_at_evaluation,
+    reached_level,
+    upgrade_progress,
+)
 
 NORMAL = LevelRule("normal", 0, upgrade_spend_fen=0, keep_spend_fen=0, protection_days=90)
 SILVER = LevelRule("silver", 1, upgrade_spend_fen=100_000, keep_spend_fen=80_000, protection_days=90)
@@ -115,3 +121,31 @@ def test_evaluation_properties(current, spend, days):
         assert spend >= after.keep_spend_fen
         # it is the highest lower level whose keep threshold is met
         assert all(rule.keep_spend_fen > spend for rule in LEVELS if after.rank < rule.rank < current.rank)
+
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def test_progress_says_what_is_left_and_when_the_oldest_counted_spend_leaves_the_window():
+    spends = [
+        (NOW - timedelta(days=400), 300_000),  # outside the 365-day window: does not count
+        (NOW - timedelta(days=300), 0),  # fully refunded: leaving changes nothing
+        (NOW - timedelta(days=200), 30_000),
+        (NOW - timedelta(days=10), 40_000),
+    ]
+    progress = upgrade_progress(NORMAL, LEVELS, spends, NOW, 365)
+    assert progress.target is SILVER
+    assert (progress.spend_fen, progress.left_fen) == (70_000, 30_000)
+    assert progress.deadline == NOW - timedelta(days=200) + timedelta(days=365)
+    assert progress.left_after_fen == 60_000  # the 300 yuan of 200 days ago no longer count
+
+
+def test_progress_without_spend_has_no_deadline_and_at_the_top_there_is_none():
+    progress = upgrade_progress(SILVER, LEVELS, [], NOW, 365)
+    assert (progress.target, progress.spend_fen, progress.left_fen, progress.deadline) == (GOLD, 0, 500_000, None)
+    assert upgrade_progress(DIAMOND, LEVELS, [(NOW, 10**7)], NOW, 365) is None
+
+
+def test_progress_reached_but_not_yet_upgraded_leaves_nothing_to_spend():
+    progress = upgrade_progress(NORMAL, LEVELS, [(NOW - timedelta(days=1), 150_000)], NOW, 365)
+    assert (progress.target, progress.left_fen, progress.deadline) == (SILVER, 0, None)

@@ -1,24 +1,47 @@
-"""Helpers for member tests: read login codes from the SMS outbox, log a phone in, compute its codes."""
+"""Helpers for member tests: read login codes as the development SMS sender logs them, log a phone in, compute codes."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 from sqlalchemy import select
 
+from server.domain.identifiers import mask_mobile
 from server.domain.member_codes import member_code, time_step
 from server.extensions import db
 from server.models import SmsMessage
+from server.notifications import sms
 from server.security.pii import phone_lookup_hash
 from server.services import member_login
 
 
+class _SmsLog(logging.Handler):
+    """What the development sender wrote: the outbox keeps codes masked, so tests read them where developers do."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+_sms_log = _SmsLog()
+logging.getLogger(sms.__name__).addHandler(_sms_log)
+
+
 def last_login_code(phone: str) -> str:
-    """The code in the newest SMS to ``phone``."""
-    text = db.session.scalars(
-        select(SmsMessage.text).where(SmsMessage.phone_hash == phone_lookup_hash(phone)).order_by(SmsMessage.id.desc())
-    ).first()
-    return re.search(r"验证码是(\d{6})", text).group(1)
+    """The code in the newest SMS to ``phone``, as the development sender logged it (sent now if still queued)."""
+    queued = db.session.scalars(
+        select(SmsMessage.id).where(SmsMessage.phone_hash == phone_lookup_hash(phone), SmsMessage.status == "pending")
+    ).all()
+    if queued:
+        sms.dispatch_pending(sms.LogSmsSender(), only=queued)
+    for line in reversed(_sms_log.lines):
+        if mask_mobile(phone) in line and (found := re.search(r"验证码是(\d{6})", line)):
+            return found.group(1)
+    raise AssertionError(f"no login code was sent to {mask_mobile(phone)}")
 
 
 def register_phone(phone: str, poster_token: str | None = None) -> member_login.MemberLogin:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -22,44 +19,7 @@ from tests.builders import make_world
 from tests.live_server import live_server
 from tests.member.support import code_at, last_login_code, register_phone
 from tests.resources import unavailable
-
-
-@contextmanager
-def stand_in(handler_func):
-    """A local HTTP server whose GET/POST answers come from ``handler_func(method, path, query, body, headers)``."""
-    seen = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self, method):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            url = urlparse(self.path)
-            seen.append((method, url.path, parse_qs(url.query), body, dict(self.headers)))
-            status, payload = handler_func(method, url.path, parse_qs(url.query), body, self.headers)
-            data = json.dumps(payload, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self):
-            self._answer("GET")
-
-        def do_POST(self):
-            self._answer("POST")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+from tests.stand_in import stand_in
 
 
 def test_http_sms_sender_against_a_provider_stand_in(app, ctx):

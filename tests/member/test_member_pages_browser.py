@@ -12,12 +12,14 @@ from PIL import Image
 from sqlalchemy import select
 
 from server.extensions import db
-from server.models import Member, Sale
-from server.services import posters
+from server.models import Card, Member, Sale
+from server.services import checkout, members, posters
+from server.services.cards import card_check_code
+from server.services.staff import terminal_for_token
 from tests.browser import save_screenshot
-from tests.builders import make_world
-from tests.live_server import live_server, next_key
-from tests.member.support import last_login_code
+from tests.builders import ACTOR, make_world
+from tests.live_server import assert_error, live_server, next_key
+from tests.member.support import last_login_code, register_phone
 
 PHONE = "13712345678"
 VIEWPORT = {"width": 390, "height": 844}
@@ -157,3 +159,54 @@ def database_dump() -> str:
             parts.append(repr(tuple(row)))
             parts.extend(bytes(value).hex() for value in row if isinstance(value, bytes | memoryview))
     return "\n".join(parts)
+
+
+def test_bind_a_printed_card_report_it_lost_and_the_till_refuses_it(app, browser):
+    """The printed card (older than the member's e-card) is the one labelled 实体卡 and blocked by 挂失."""
+    with app.app_context():
+        world = make_world()
+        printed = members.create_cards(ACTOR, 1)[0]  # handed out at a shop before the member registered
+        login = register_phone("13712340077")
+        terminal = terminal_for_token(world.shop_a.token)
+        for amount in (300_00, 200_00):  # a history with points and progress to show (silver needs ¥1,000.00)
+            found = checkout.identify(terminal, phone="13712340077")
+            checkout.record_sale(terminal, identification_token=found.token, amount_fen=amount)
+        ecard_no = db.session.scalar(select(Card.card_no).where(Card.member_id == login.member.id))
+        card_no, check = printed.card_no, card_check_code(printed.card_no)
+        db.session.remove()
+    with live_server(app) as base:
+        context = browser.new_context(viewport=VIEWPORT, device_scale_factor=2, locale="zh-CN", is_mobile=True)
+        context.add_cookies([{"name": "member_session", "value": login.session_token, "url": f"{base}/m/"}])
+        page = context.new_page()
+
+        page.goto(f"{base}/m/card")
+        progress = page.text_content("#level-progress")
+        assert "下一等级：银卡会员" in progress and "前再消费 ¥500.00" in progress, progress
+        assert "500 积分" in page.text_content("#points-expiry") and "到期" in page.text_content("#points-expiry")
+        save_screenshot(page, "member-card-progress")
+        page.goto(f"{base}/m/history")
+        assert "到期" in page.text_content("#points-expiry") and "银卡会员" in page.text_content("#level-progress")
+        save_screenshot(page, "member-history-expiry")
+
+        page.goto(f"{base}/m/cards")
+        page.fill("input[name=bind-card_no]", f"{card_no[:4]} {card_no[4:8]} {card_no[8:12]} {card_no[12:]}")
+        page.fill("input[name=bind-check_code]", check)
+        page.click("#bind-form button[type=submit]")
+        page.wait_for_selector(".flash.success")
+        rows = page.locator("#my-cards .item")
+        assert rows.count() == 2
+        ecard_row, printed_row = rows.filter(has_text=ecard_no), rows.filter(has_text=card_no)
+        assert "电子卡" in ecard_row.text_content() and ecard_row.locator("button").count() == 0
+        assert "实体卡" in printed_row.text_content() and "挂失" in printed_row.locator("button").text_content()
+        page.once("dialog", lambda dialog: dialog.accept())
+        printed_row.locator("button").click()
+        page.wait_for_selector(".flash.success")
+        assert card_no in page.text_content(".flash.success")
+        assert "已挂失" in page.locator("#my-cards .item").filter(has_text=card_no).text_content()
+        save_screenshot(page, "member-cards-lost")
+        context.close()
+
+        refused = identify_code(base, world.shop_b.auth, card_no)
+        assert_error(refused, 409, "card_blocked")
+        still = identify_code(base, world.shop_b.auth, ecard_no)
+        assert still.status_code == 200, still.text

@@ -13,13 +13,22 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from server.cli import main as cli_main
-from server.domain.errors import CardCheckFailed, LoginCodeInvalid, MemberNotFound
+from server.domain.errors import (
+    CardBlocked,
+    CardCheckFailed,
+    Conflict,
+    IdentificationExpired,
+    LoginCodeInvalid,
+    MemberNotFound,
+)
 from server.domain.ledger import ALLIANCE_FORFEITED
+from server.domain.lots import NEVER_EXPIRES
 from server.extensions import db
-from server.models import Card, LedgerAccount, LedgerEntry, LoginCode, Member
+from server.models import Card, LedgerAccount, LedgerEntry, LoginCode, Member, Sale
 from server.ratelimit import limiter
-from server.services import finance, member_login, member_portal, members, points
+from server.services import checkout, finance, member_login, member_portal, members, points
 from server.services.cards import card_check_code
+from server.services.staff import terminal_for_token
 from tests.builders import ACTOR, make_world
 from tests.live_server import assert_error
 from tests.member.support import last_login_code, register_phone
@@ -126,11 +135,36 @@ def test_bind_physical_card_needs_its_check_code_and_lost_blocks_it(ctx):
     assert db.session.get(Card, loose.id).status == "lost"
 
 
+def test_a_printed_card_older_than_the_member_is_physical_and_reporting_it_lost_blocks_only_it(ctx):
+    world = make_world()
+    printed = members.create_cards(ACTOR, 1)[0]  # printed and handed out before the member registered
+    login = register_phone("13900002424")
+    member_portal.bind_physical_card(login.member.id, printed.card_no, card_check_code(printed.card_no))
+    view = member_portal.card_view(login.member.id)
+    kinds = {card.card_no: (card.kind, view.is_electronic(card)) for card in view.cards}
+    ecard = view.electronic_card
+    assert ecard is not None and ecard.card_no != printed.card_no
+    assert kinds == {ecard.card_no: ("electronic", True), printed.card_no: ("physical", False)}
+    assert view.cards[0] is ecard  # the e-card first
+
+    with pytest.raises(Conflict):  # an e-card has nothing to lose; the phone is what may be lost
+        member_portal.report_my_card_lost(login.member.id, ecard.card_no)
+    terminal = terminal_for_token(world.shop_a.token)
+    opened = checkout.identify(terminal, code=printed.card_no)  # the finder is at a till right now
+    member_portal.report_my_card_lost(login.member.id, printed.card_no)
+    assert db.session.get(Card, printed.id).status == "lost" and db.session.get(Card, ecard.id).status == "active"
+    with pytest.raises(IdentificationExpired):  # the sale opened with the card cannot finish either
+        checkout.record_sale(terminal, identification_token=opened.token, amount_fen=5_000)
+    with pytest.raises(CardBlocked):
+        checkout.identify(terminal, code=printed.card_no)
+    assert checkout.identify(terminal, code=ecard.card_no).who.member.id == login.member.id
+
+
 def test_cards_page_binds_a_physical_card_that_can_then_be_reported_lost(app, client):
     with app.app_context():
         make_world()
+        loose = members.create_cards(ACTOR, 1)[0]  # older than the member's e-card
         login = register_phone("13900002323")
-        loose = members.create_cards(ACTOR, 1)[0]
         card_no, check = loose.card_no, card_check_code(loose.card_no)
         db.session.remove()
     client.set_cookie("member_session", login.session_token, path="/m")
@@ -141,11 +175,14 @@ def test_cards_page_binds_a_physical_card_that_can_then_be_reported_lost(app, cl
     bound = client.post("/m/cards", data={"bind-card_no": card_no, "bind-check_code": check, "bind-csrf_token": csrf})
     assert bound.status_code == 302
     listed = client.get("/m/cards").data.decode().split('id="my-cards"')[1].split("</section>")[0]
-    assert card_no in listed and "实体卡" in listed and listed.count('name="lost-card_no"') == 1
+    rows = listed.split('<div class="item">')[1:]
+    assert len(rows) == 2 and card_no not in rows[0] and "电子卡" in rows[0] and "挂失" not in rows[0]
+    assert card_no in rows[1] and "实体卡" in rows[1] and f'name="lost-card_no" value="{card_no}"' in rows[1]
     lost = client.post("/m/cards", data={"lost-card_no": card_no, "lost-csrf_token": csrf})
     assert lost.status_code == 302
     with app.app_context():
         assert db.session.scalar(select(Card.status).where(Card.card_no == card_no)) == "lost"
+        assert db.session.scalar(select(Card.status).where(Card.kind == "electronic")) == "active"
 
 
 def test_export_and_close_account_forfeit_points_through_the_ledger(ctx):
@@ -173,16 +210,79 @@ def test_export_and_close_account_forfeit_points_through_the_ledger(ctx):
     assert again.member.id != member.id
 
 
-def test_history_lists_points_expiring_within_30_days(ctx):
+def test_points_expiry_lists_every_expiry_date_with_its_points(ctx):
     make_world()
     login = register_phone("13900004444")
-    members.adjust_points(ACTOR, login.member.id, 300, "welcome")
-    assert member_portal.points_expiring_soon(login.member.id) == []  # the lot runs to the end of next year
-    lot = points.member_lots(login.member.id)[0]
-    soon = points.alliance_today() + timedelta(days=10)
-    lot.expires_on = soon
+    member_id = login.member.id
+    assert member_portal.points_expiry(member_id) == {"dates": [], "never": 0}
+    for points_added in (300, 200, 50, 20):
+        members.adjust_points(ACTOR, member_id, points_added, "welcome")
+    today = points.alliance_today()
+    soon, later = today + timedelta(days=10), today + timedelta(days=400)
+    for lot, expires_on in zip(points.member_lots(member_id), (soon, later, NEVER_EXPIRES, later), strict=True):
+        lot.expires_on = expires_on
     db.session.commit()
-    assert member_portal.history(login.member.id)["expiring"] == [{"points": 300, "expires_on": soon}]
+    expected = {
+        "dates": [
+            {"expires_on": soon, "points": 300, "soon": True},  # within the notice days (30): the SMS says so too
+            {"expires_on": later, "points": 220, "soon": False},
+        ],
+        "never": 50,
+    }
+    assert member_portal.points_expiry(member_id) == expected
+    assert member_portal.history(member_id)["expiry"] == expected
+
+
+def test_level_progress_counts_the_window_spend_to_the_next_level(app, ctx):
+    world = make_world()
+    login = register_phone("13900004545")
+    terminal = terminal_for_token(world.shop_a.token)
+    for amount in (30_000, 20_000):
+        found = checkout.identify(terminal, phone="13900004545")
+        checkout.record_sale(terminal, identification_token=found.token, amount_fen=amount)
+    first_sale = db.session.scalars(select(Sale).order_by(Sale.occurred_at)).first()
+    shown = member_portal.level_progress(member_portal.card_view(login.member.id))
+    silver = world.levels["silver"]
+    assert shown.level.id == silver.id and shown.window_days == 365
+    assert shown.progress.spend_fen == 50_000 and shown.progress.left_fen == silver.upgrade_spend_fen - 50_000
+    assert shown.progress.deadline == first_sale.occurred_at + timedelta(days=365)
+
+    client = app.test_client()
+    client.set_cookie("member_session", login.session_token, path="/m")
+    for path in ("/m/card", "/m/history"):
+        page = client.get(path).data.decode()
+        assert "下一等级：银卡会员" in page and f"再消费 ¥{(silver.upgrade_spend_fen - 50_000) // 100:,}.00" in page
+        assert "积分有效期" in page
+
+
+def test_member_errors_are_chinese_pages_and_the_json_api_keeps_its_errors(app, client, monkeypatch):
+    for path in ("/m/no-such-page", "/m/sales/sal_nothing/more"):
+        page = client.get(path)
+        assert page.status_code == 404 and page.mimetype == "text/html"
+        assert "页面不存在" in page.data.decode() and "not found" not in page.data.decode().lower()
+    assert client.post("/m/no-such-page").status_code == 404
+    with app.app_context():
+        make_world()
+        login = register_phone("13900004646")
+        db.session.remove()
+    client.set_cookie("member_session", login.session_token, path="/m")
+    receipt = client.get("/m/sales/sal_not-mine")
+    assert receipt.status_code == 404 and "页面不存在" in receipt.data.decode()
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # as in production: no traceback to the page
+
+    def broken(member_id):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(member_portal, "history", broken)
+    failed = client.get("/m/history")
+    assert failed.status_code == 500 and failed.mimetype == "text/html" and "出错了" in failed.data.decode()
+    assert "database went away" not in failed.data.decode()
+    assert_error(client.get("/api/v1/no-such-thing"), 404, "not_found")
+    token = re.search(r'data-csrf="([^"]+)"', client.get("/m/login").data.decode()).group(1)
+    refused = client.post("/m/api/login-code", json={"phone": "12"}, headers={"X-CSRFToken": token})
+    assert_error(refused, 422, "invalid_request")  # the page script reads the API's error shape
+    english = client.get("/m/no-such-page?lang=en")
+    assert english.status_code == 404 and "Page not found" in english.data.decode()
 
 
 def test_poster_qr_opens_registration_and_records_the_recruiter(app, client):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from server.api.auth import STAFF_SECURITY, require_staff, staff_only
+from server.api.blueprint import Blueprint
 from server.api.operator_schemas import NotEmptyMixin
 from server.domain.lots import EXPIRY_POLICIES
 from server.services.alliance import get_settings, update_points_policy

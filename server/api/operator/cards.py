@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.api.auth import STAFF_SECURITY, require_staff, staff_only
+from server.api.blueprint import Blueprint
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.operator_schemas import (
     CardCreateSchema,
@@ -27,7 +27,7 @@ class Cards(MethodView):
     @blp.response(200, CardSchema(many=True))
     @blp.paginate()
     def get(self, filters, pagination_parameters):
-        """Cards by status, card number or member, in card-number order."""
+        """Cards by status, kind (physical or electronic), card number or member, in card-number order."""
         require_staff("cards:read")
         return queries.list_cards(filters, pagination_parameters)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.api.auth import STAFF_SECURITY, Actor, require_staff, staff_only
+from server.api.blueprint import Blueprint
 from server.api.finance_schemas import (
     CloseDaySchema,
     DayReportSchema,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.api.auth import STAFF_SECURITY, require_staff, staff_only
+from server.api.blueprint import Blueprint
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.operator_schemas import (
     AccountEntrySchema,
@@ -15,6 +15,7 @@ from server.api.operator_schemas import (
     MemberEnvelopeSchema,
     MemberPhoneSchema,
     MemberQuerySchema,
+    MemberSearchSchema,
     MemberSummarySchema,
     PointsAdjustmentResultSchema,
     PointsAdjustmentSchema,
@@ -32,7 +33,7 @@ class Members(MethodView):
     @blp.response(200, MemberSummarySchema(many=True))
     @blp.paginate()
     def get(self, filters, pagination_parameters):
-        """Members by exact phone, card number, level code or status, newest first; phones are masked."""
+        """Members by card number, level code or status, newest first; phones are masked (by phone: POST search)."""
         require_staff("members:read")
         return queries.list_members(filters, pagination_parameters)
 
@@ -49,6 +50,21 @@ class Members(MethodView):
             return MemberEnvelopeSchema().dump({"member": queries.member_detail(member)})
 
         return idempotent(actor, 201, work)
+
+
+@blp.route("/members/search")
+class MemberSearch(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(MemberSearchSchema)
+    @blp.response(200, MemberSummarySchema(many=True))
+    @blp.paginate()
+    def post(self, filters, pagination_parameters):
+        """Members by exact phone (in the body, so it stays out of URLs and access logs); phones are masked.
+
+        Reads only: no Idempotency-Key. Card number, level code and status narrow the search as in the list.
+        """
+        require_staff("members:read")
+        return queries.list_members(filters, pagination_parameters)
 
 
 @blp.route("/members/<member_id>")
