@@ -79,6 +79,20 @@ class Config:
     JOBS_SCHEDULER = os.environ.get("JOBS_SCHEDULER", "") in {"1", "true", "yes"}
     JOBS_SCHEDULER_INTERVAL_SECONDS = _env_int("JOBS_SCHEDULER_INTERVAL_SECONDS", 3600)
 
+    # Console (server/console): failed sign-ins lock an account (or refuse an address) for a while; a console
+    # session ends after this long idle or in total. The console may run offline on a LAN: Bootstrap's files
+    # come from its package, not a CDN. SESSION_COOKIE_SECURE=1 when the console is served over HTTPS.
+    CONSOLE_MAX_FAILED_LOGINS = _env_int("CONSOLE_MAX_FAILED_LOGINS", 5)
+    CONSOLE_LOCKOUT_MINUTES = _env_int("CONSOLE_LOCKOUT_MINUTES", 15)
+    CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS = _env_int("CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS", 20)
+    CONSOLE_SESSION_HOURS = _env_int("CONSOLE_SESSION_HOURS", 8)
+    CONSOLE_IDLE_MINUTES = _env_int("CONSOLE_IDLE_MINUTES", 60)
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")  # printed on posters; default: the console's address
+    BOOTSTRAP_SERVE_LOCAL = True
+    SESSION_COOKIE_SAMESITE = "Lax"  # Flask's default is None: no SameSite protection
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"}
+    WTF_CSRF_TIME_LIMIT = None  # the CSRF token lives as long as the session
+
     IDENTIFICATION_TTL_SECONDS = _env_int("IDENTIFICATION_TTL_SECONDS", 300)
     IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 3)
 

@@ -17,6 +17,8 @@ from babel.messages.pofile import read_po
 from flask import Flask, request
 from flask_babel import Babel, get_locale
 
+from server.config import Config
+
 SUPPORTED_LANGUAGES = {"zh": "简体中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh"  # Simplified Chinese; catalogs live in translations/zh/
 LANGUAGE_COOKIE = "lang"
@@ -96,7 +98,7 @@ def init_i18n(app: Flask) -> None:
     """Compile the catalogs, configure Flask-Babel and expose the language helpers to templates."""
     directories = compile_catalogs(Path(app.instance_path) / "translations")
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("ALLIANCE_TIMEZONE", "Asia/Shanghai"))
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", app.config.get("ALLIANCE_TIMEZONE", Config.ALLIANCE_TIMEZONE))
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(directories) or str(SOURCE_ROOT / "translations")
     babel.init_app(app, locale_selector=select_language)
     app.after_request(_remember_language)

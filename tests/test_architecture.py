@@ -1,11 +1,13 @@
 """The checks CI runs besides the tests, run by the test command itself: ruff (lint and format) and
 import-linter's layering contracts from setup.cfg (the server imports no client, clients import no
-server, domain rules import neither Flask nor SQLAlchemy, the card layout imports no application package).
+server, domain rules import neither Flask nor SQLAlchemy, the card layout imports no application package,
+the console imports nothing from the API).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,7 @@ CONTRACTS = (
     "Clients import no server (the HTTP API is the contract)",
     "Domain rules import neither Flask nor SQLAlchemy",
     "The card layout imports no application package",
+    "The console imports nothing from the API",
 )
 LINT_IMPORTS = "from importlinter.cli import lint_imports_command; lint_imports_command()"
 
@@ -47,6 +50,9 @@ def test_the_import_contracts_catch_each_violation(tmp_path):
         "server/domain/__init__.py": "",
         "server/domain/rule.py": "import flask\nfrom sqlalchemy import select\n",
         "server/views.py": "from pos_client import checkout\n",
+        "server/api/__init__.py": "",
+        "server/api/auth.py": "",
+        "server/console/__init__.py": "from server.api.auth import *\n",
         "pos_client/__init__.py": "",
         "pos_client/checkout.py": "from server.domain import rule\n",
         "card_tools/__init__.py": "import pos_client\n",
@@ -68,3 +74,19 @@ def test_ruff_finds_nothing_to_fix_or_reformat():
             [sys.executable, "-m", "ruff", *command], cwd=ROOT, capture_output=True, text=True, timeout=120
         )
         assert result.returncode == 0, f"ruff {' '.join(command)}:\n{result.stdout}{result.stderr}"
+
+
+def test_settings_have_their_defaults_in_one_place():
+    """server/config.py sets every setting's default; no module repeats one (``config.get(NAME, default)``
+    with a default other than ``Config.NAME``)."""
+    from server.config import Config
+
+    names = "|".join(name for name in dir(Config) if name.isupper())
+    repeated = re.compile(rf"""config\.(?:get\(|setdefault\()\s*["']({names})["']\s*,(?!\s*Config\.\1\))""")
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in (ROOT / "server").rglob("*.py")
+        if path != ROOT / "server" / "config.py"
+        for match in repeated.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []

@@ -17,11 +17,13 @@ from alembic.script import ScriptDirectory
 from flask import current_app
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import Column, Integer, MetaData, create_engine, func, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from server import create_app
 from server.config import TestingConfig, normalize_database_url
 from server.extensions import db
-from server.models import Base, LedgerAccount, LedgerEntry
+from server.models import Base, JobRun, LedgerAccount, LedgerEntry
+from server.models.base import utcnow
 from server.services import checkout
 from server.services.staff import terminal_for_token
 from tests.builders import make_member, make_world
@@ -225,6 +227,35 @@ def test_the_lots_migration_opens_a_lot_for_every_existing_balance(migration_app
             select(func.count()).where(LedgerAccount.kind == "member_points", LedgerAccount.balance > 0)
         )
         assert db.session.scalar(select(func.count()).select_from(PointsLot)) == holders == 4  # the demo's buyers
+        db.session.remove()
+
+
+def test_the_database_refuses_a_status_outside_its_lifecycle(migration_app):
+    """The migrations' CHECK constraints: a status that is not one of its enum's values is refused."""
+    from server.services.demo import seed_demo
+
+    with migration_app.app_context():
+        upgrade()
+        seed_demo()
+        db.session.remove()
+        job_run = {"job": "expire", "run_date": utcnow().date(), "started_at": utcnow(), "finished_at": utcnow()}
+        with db.engine.begin() as connection:
+            connection.execute(JobRun.__table__.insert().values(status="done", **job_run))
+        with db.engine.connect() as connection, pytest.raises(IntegrityError, match="status"):
+            connection.execute(JobRun.__table__.insert().values(status="finished", **job_run))
+        refused = set()
+        for table in Base.metadata.sorted_tables:
+            column = next((name for name in ("status", "state") if name in table.c), None)
+            if column is None:
+                continue
+            with db.engine.connect() as connection:
+                if not connection.scalar(select(func.count()).select_from(table)):
+                    continue
+                with pytest.raises(IntegrityError, match=column):
+                    connection.execute(table.update().values({column: "paused"}))
+                refused.add(table.name)
+        assert {"cards", "members", "merchants", "terminals", "staff_users", "job_runs"} <= refused
+        assert db.session.scalar(select(func.count()).select_from(JobRun)) == 1
         db.session.remove()
 
 

@@ -1,38 +1,21 @@
-"""Who is calling: terminal bearer tokens (tt_...) and staff personal tokens (pt_...)."""
+"""Who is calling: terminal bearer tokens (tt_...) and staff personal tokens (pt_...).
+
+The actor and what it may do live in ``server.domain.permissions``; ``Actor`` is re-exported here.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from flask import g, request
 
 from server.domain.errors import Forbidden, NotFound, Unauthorized
-from server.domain.permissions import role_allows
-from server.models import StaffUser, Terminal
+from server.domain.permissions import Actor, staff_actor, terminal_actor
+from server.models import Terminal
 from server.security.credentials import PERSONAL_TOKEN_PREFIX, TERMINAL_TOKEN_PREFIX
 from server.services.staff import staff_for_token, terminal_for_token
 
-TERMINAL_PERMISSIONS = {"checkout", "sales:read", "sales:refund", "merchants:read", "levels:read"}
 TERMINAL_SECURITY = [{"terminalToken": []}]
 STAFF_SECURITY = [{"personalToken": []}]
 ANY_SECURITY = [{"terminalToken": []}, {"personalToken": []}]
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The authenticated caller and its scope (``merchant_id`` None: the whole alliance)."""
-
-    key: str
-    role: str
-    merchant_id: str | None
-    terminal: Terminal | None = None
-    user: StaffUser | None = None
-
-    def can(self, permission: str) -> bool:
-        """True when the caller's role grants ``permission``."""
-        if self.terminal is not None:
-            return permission in TERMINAL_PERMISSIONS
-        return role_allows(self.role, permission)
 
 
 def _bearer_token() -> str:
@@ -49,10 +32,10 @@ def current_actor() -> Actor:
         token = _bearer_token()
         if token.startswith(TERMINAL_TOKEN_PREFIX):
             terminal = terminal_for_token(token)
-            g.actor = Actor(f"terminal:{terminal.id}", "terminal", terminal.merchant_id, terminal=terminal)
+            g.actor = terminal_actor(terminal)
         elif token.startswith(PERSONAL_TOKEN_PREFIX):
             user = staff_for_token(token)
-            g.actor = Actor(f"staff:{user.id}", user.role, user.merchant_id, user=user)
+            g.actor = staff_actor(user)
         else:
             raise Unauthorized()
     return g.actor
@@ -76,7 +59,7 @@ def require_terminal() -> Terminal:
 
 def check_merchant_scope(actor: Actor, merchant_id: str | None) -> None:
     """404 when a merchant-scoped caller asks for another merchant's object (its existence is not revealed)."""
-    if actor.merchant_id is not None and merchant_id != actor.merchant_id:
+    if not actor.sees_merchant(merchant_id):
         raise NotFound()
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from server.api.fields import Text
-from server.services.cards import BLOCKED_CARD_STATUSES, CARD_TYPES, MAX_BATCH, batch_progress
+from server.domain.statuses import CardStatus
+from server.services.cards import CARD_TYPES, MAX_BATCH, batch_progress
 
 MAX_PRINT_DETAILS = 20
 
@@ -48,7 +49,7 @@ class BatchEnvelopeSchema(Schema):
 
 
 class BatchCardQuerySchema(Schema):
-    status = fields.String(validate=validate.OneOf(["created", "encoding", "issued", "active", *BLOCKED_CARD_STATUSES]))
+    status = fields.String(validate=validate.OneOf([str(status) for status in CardStatus]))
 
 
 class EncodePlanSchema(Schema):

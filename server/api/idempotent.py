@@ -11,8 +11,8 @@ from collections.abc import Callable
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Response, current_app, jsonify, request
 
-from server.api.auth import Actor
 from server.domain.errors import DomainError, InvalidRequest
+from server.domain.permissions import Actor
 from server.services.idempotency import run_idempotent
 
 IDEMPOTENCY_PARAMETER = {

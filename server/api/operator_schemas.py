@@ -17,13 +17,11 @@ from server.domain.ledger import (
 )
 from server.domain.money import MAX_AMOUNT_FEN
 from server.domain.permissions import MERCHANT_ROLES, OPERATOR_ROLES, ROLES
+from server.domain.statuses import CardStatus, MerchantStatus, TerminalStatus
 from server.models.card import CARD_KINDS
 from server.services.cards import card_check_code
 from server.services.catalog import TRADES
 
-MERCHANT_STATUSES = ("active", "suspended", "closed")
-TERMINAL_STATUSES = ("active", "disabled")
-CARD_STATUSES = ("created", "encoding", "issued", "active", "lost", "frozen", "replaced", "cancelled")
 ACCOUNT_KINDS = (MEMBER_POINTS, MERCHANT_ISSUED, MERCHANT_ACCEPTED, ALLIANCE_ADJUSTMENTS, ALLIANCE_EXPIRY)
 MAX_CARDS_PER_REQUEST = 1_000
 
@@ -43,7 +41,7 @@ def SpendFen(**kwargs) -> fields.Integer:  # noqa: N802
 
 def Choice(values, **kwargs) -> fields.String:  # noqa: N802
     """One of a fixed set of strings."""
-    return fields.String(validate=validate.OneOf(sorted(values)), **kwargs)
+    return fields.String(validate=validate.OneOf(sorted(str(value) for value in values)), **kwargs)
 
 
 def _card_number(value: str) -> None:
@@ -98,7 +96,7 @@ class MerchantEnvelopeSchema(Schema):
 class MerchantQuerySchema(Schema):
     trade = Choice(TRADES)
     region = Text(64)
-    status = Choice(MERCHANT_STATUSES)
+    status = Choice(MerchantStatus)
     q = Text(100, metadata={"description": "Part of the name (case-insensitive)"})
 
 
@@ -134,7 +132,7 @@ class MerchantUpdateSchema(NotEmptyMixin, Schema):
     region = OptionalText(64)
     address = OptionalText(200)
     contact_phone = OptionalText(32)
-    status = Choice(MERCHANT_STATUSES)
+    status = Choice(MerchantStatus)
     earn_rate_bp = BasisPoints()
     max_redeem_bp = BasisPoints()
     service_fee_bp = BasisPoints(metadata={"description": "Settlement: bp of net member sales (operators)"})
@@ -198,7 +196,7 @@ class TerminalCreateSchema(Schema):
 
 
 class TerminalUpdateSchema(Schema):
-    status = Choice(TERMINAL_STATUSES, required=True)
+    status = Choice(TerminalStatus, required=True)
 
 
 # Levels
@@ -289,7 +287,7 @@ class CardListEnvelopeSchema(Schema):
 
 
 class CardQuerySchema(Schema):
-    status = Choice(CARD_STATUSES)
+    status = Choice(CardStatus)
     kind = Choice(CARD_KINDS)
     card_no = Text(20)
     member_id = Text(24)

@@ -7,7 +7,7 @@ import functools
 from flask import abort, g, session
 from sqlalchemy import select
 
-from server.api.auth import Actor
+from server.domain.permissions import Actor, staff_actor
 from server.extensions import db
 from server.models import Merchant, StaffUser
 from server.services import console_auth
@@ -45,7 +45,7 @@ def signed_in_user() -> StaffUser | None:
 
 def actor_for(user: StaffUser) -> Actor:
     """The console user as the actor services and audit entries know."""
-    return Actor(f"staff:{user.id}", user.role, user.merchant_id, user=user)
+    return staff_actor(user)
 
 
 def current_actor() -> Actor:
@@ -65,7 +65,8 @@ def permission_required(*permissions: str):
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            if not any(can(permission) for permission in permissions):
+            actor = g.get("console_actor")
+            if actor is None or not actor.can_any(*permissions):
                 abort(403)
             return view(*args, **kwargs)
 
@@ -79,7 +80,7 @@ def operators_only(view):
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        if current_actor().merchant_id is not None:
+        if not current_actor().alliance_wide:
             abort(403)
         return view(*args, **kwargs)
 
@@ -88,8 +89,7 @@ def operators_only(view):
 
 def check_merchant(merchant_id: str | None) -> None:
     """404 when merchant staff reach for another merchant's object (its existence is not revealed)."""
-    scope = current_actor().merchant_id
-    if scope is not None and merchant_id != scope:
+    if not current_actor().sees_merchant(merchant_id):
         abort(404)
 
 

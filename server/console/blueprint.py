@@ -79,6 +79,7 @@ def layout_context():
     return {
         "nav_items": navigation.items_for(actor) if actor else [],
         "console_user": g.get("console_user"),
+        "console_actor": actor,
         "can": access.can,
         "alliance_name": alliance_name,
     }

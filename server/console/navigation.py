@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flask import request
 
-from server.api.auth import Actor
+from server.domain.permissions import Actor
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,9 @@ class NavItem:
 
     def shown_to(self, actor: Actor) -> bool:
         """True when ``actor`` should see this entry."""
-        if self.operators_only and actor.merchant_id is not None:
+        if self.operators_only and not actor.alliance_wide:
             return False
-        if self.merchant_staff_only and actor.merchant_id is None:
+        if self.merchant_staff_only and actor.alliance_wide:
             return False
         return self.permission is None or actor.can(self.permission)
 

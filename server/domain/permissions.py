@@ -1,10 +1,20 @@
-"""Roles and what each may do; merchant roles are confined to their own merchant."""
+"""Who may do what: the actor, the roles, what each role may do, and which merchants each actor may reach.
+
+This is the one home of every permission and merchant-scope decision; the API (``server/api/auth.py``), the
+console (``server/console/access.py``) and the services ask it. A new role is one entry in :data:`PERMISSIONS`
+(and :data:`OPERATOR_ROLES` or :data:`MERCHANT_ROLES`); a new kind of scope (e.g. an agent's "the merchants I
+service") is one change of :meth:`Actor.sees_merchant` and :meth:`Actor.confine`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 OPERATOR_ROLES = {"admin", "finance", "card_issuer", "support"}
 MERCHANT_ROLES = {"owner", "cashier"}
-ROLES = OPERATOR_ROLES | MERCHANT_ROLES
+ROLES = OPERATOR_ROLES | MERCHANT_ROLES  # the roles a staff user may have
+TERMINAL_ROLE = "terminal"  # the role of a calling POS terminal (never a staff user's)
 
 _READ_ALL = {
     "merchants:read",
@@ -54,10 +64,68 @@ PERMISSIONS: dict[str, set[str]] = {
         "settlement:read",  # their own merchant's settlements, statements and reports only
     },
     "cashier": {"merchants:read", "levels:read", "sales:read"},
+    TERMINAL_ROLE: {"checkout", "sales:read", "sales:refund", "merchants:read", "levels:read"},
 }
+TERMINAL_PERMISSIONS = PERMISSIONS[TERMINAL_ROLE]
+
+# Either lets a user set what a level pays at a merchant (see Actor.may_set_discounts).
+SET_DISCOUNTS_PERMISSIONS = ("merchants:write", "merchants:write_own")
 
 
 def role_allows(role: str, permission: str) -> bool:
     """True when ``role`` grants ``permission``."""
     granted = PERMISSIONS.get(role, set())
     return "*" in granted or permission in granted
+
+
+def merchant_in_scope(scope: str | None, merchant_id: str | None) -> bool:
+    """The merchant-scope rule: ``scope`` None (the whole alliance) reaches every merchant, else only its own."""
+    return scope is None or merchant_id == scope
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The authenticated caller and its scope (``merchant_id`` None: the whole alliance)."""
+
+    key: str
+    role: str
+    merchant_id: str | None
+    terminal: Any = None  # the calling terminal (a server.models.Terminal), if a terminal calls
+    user: Any = None  # the staff user (a server.models.StaffUser), if staff call
+
+    @property
+    def alliance_wide(self) -> bool:
+        """True for operators (and anyone else not confined to one merchant)."""
+        return self.merchant_id is None
+
+    def can(self, permission: str) -> bool:
+        """True when the caller's role grants ``permission``."""
+        return role_allows(self.role, permission)
+
+    def can_any(self, *permissions: str) -> bool:
+        """True when the caller's role grants one of ``permissions``."""
+        return any(self.can(permission) for permission in permissions)
+
+    def sees_merchant(self, merchant_id: str | None) -> bool:
+        """True when the caller may reach ``merchant_id``'s objects (merchant staff and terminals: their own)."""
+        return merchant_in_scope(self.merchant_id, merchant_id)
+
+    def confine(self, filters: dict, key: str = "merchant_id") -> dict:
+        """``filters`` narrowed to the caller's scope: merchant staff see their own merchant, whatever they asked."""
+        if not self.alliance_wide:
+            filters[key] = self.merchant_id
+        return filters
+
+    def may_set_discounts(self, merchant_id: str) -> bool:
+        """True when the caller may set what a level pays at ``merchant_id`` (operators; owners: their own)."""
+        return self.can("merchants:write") or (self.can("merchants:write_own") and self.merchant_id == merchant_id)
+
+
+def staff_actor(user: Any) -> Actor:
+    """A staff user (a server.models.StaffUser) as an actor, whether signed in to the console or by token."""
+    return Actor(f"staff:{user.id}", user.role, user.merchant_id, user=user)
+
+
+def terminal_actor(terminal: Any) -> Actor:
+    """A POS terminal (a server.models.Terminal) as an actor, confined to its merchant."""
+    return Actor(f"terminal:{terminal.id}", TERMINAL_ROLE, terminal.merchant_id, terminal=terminal)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from enum import StrEnum
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import CheckConstraint, DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+
+from server.domain.statuses import sql_in
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -58,6 +61,17 @@ class Base(DeclarativeBase):
 def id_column(prefix: str) -> Mapped[str]:
     """A string primary key filled with an unguessable id."""
     return mapped_column(String(24), primary_key=True, default=lambda: new_id(prefix))
+
+
+def status_column(
+    statuses: type[StrEnum], default: StrEnum | None = None, name: str = "status", **kwargs
+) -> Mapped[str]:
+    """A lifecycle status: one of ``statuses`` (server.domain.statuses), which a CHECK constraint enforces.
+
+    ``name`` is the column's name (the constraint's SQL refers to it).
+    """
+    check = CheckConstraint(sql_in(name, statuses), name=name)
+    return mapped_column(String(16), check, default=default, **kwargs)
 
 
 def created_column() -> Mapped[datetime]:

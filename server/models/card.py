@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.models.base import Base, created_column, id_column
+from server.domain.statuses import CardBatchState, CardStatus
+from server.models.base import Base, created_column, id_column, status_column
 
 PHYSICAL = "physical"  # a plastic card: printed number, with or without a chip
 ELECTRONIC = "electronic"  # the e-card issued with a member's registration on the phone; nothing to lose
@@ -27,7 +28,7 @@ class CardBatch(Base):
     first_card_no: Mapped[str] = mapped_column(String(20))
     last_card_no: Mapped[str] = mapped_column(String(20))
     print_details: Mapped[dict] = mapped_column(JSON, default=dict)
-    state: Mapped[str] = mapped_column(String(16), default="created")
+    state: Mapped[str] = status_column(CardBatchState, CardBatchState.CREATED, name="state")
     created_by: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = created_column()
 
@@ -52,7 +53,7 @@ class Card(Base):
     card_no: Mapped[str] = mapped_column(String(20), unique=True)
     kind: Mapped[str] = mapped_column(String(16), default=PHYSICAL, server_default=PHYSICAL)
     chip_uid: Mapped[str | None] = mapped_column(String(20), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="created")
+    status: Mapped[str] = status_column(CardStatus, CardStatus.CREATED)
     member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
     batch_id: Mapped[str | None] = mapped_column(ForeignKey("card_batches.id"))
     key_version: Mapped[int] = mapped_column(default=1)

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.models.base import Base, created_column, id_column
+from server.domain.statuses import MemberStatus
+from server.models.base import Base, created_column, id_column, status_column
 
 
 class Member(Base):
@@ -22,7 +23,7 @@ class Member(Base):
     phone_masked: Mapped[str] = mapped_column(String(16))
     level_id: Mapped[str] = mapped_column(ForeignKey("levels.id"))
     level_since: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = status_column(MemberStatus, MemberStatus.ACTIVE)
     recruited_by_merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"))
     points_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
     created_at: Mapped[datetime] = created_column()

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.models.base import Base, created_column, id_column
+from server.domain.statuses import DeviceStatus
+from server.models.base import Base, created_column, id_column, status_column
 
 
 class LoginCode(Base):
@@ -44,7 +45,7 @@ class MemberDevice(Base):
     secret_seed: Mapped[bytes] = mapped_column(LargeBinary(32))
     session_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(100), default="")
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active, revoked
+    status: Mapped[str] = status_column(DeviceStatus, DeviceStatus.ACTIVE)
     last_seen_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_column()

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.models.base import Base, created_column, id_column
+from server.domain.statuses import MerchantStatus, TerminalStatus
+from server.models.base import Base, created_column, id_column, status_column
 
 
 class Merchant(Base):
@@ -29,7 +30,7 @@ class Merchant(Base):
     region: Mapped[str] = mapped_column(String(64), default="")
     address: Mapped[str] = mapped_column(String(200), default="")
     contact_phone: Mapped[str] = mapped_column(String(32), default="")
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = status_column(MerchantStatus, MerchantStatus.ACTIVE)
     earn_rate_bp: Mapped[int] = mapped_column(default=100)
     max_redeem_bp: Mapped[int] = mapped_column(default=5_000)
     terminal_seq: Mapped[int] = mapped_column(default=0)
@@ -65,7 +66,7 @@ class Terminal(Base):
     code: Mapped[str] = mapped_column(String(8))
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = status_column(TerminalStatus, TerminalStatus.ACTIVE)
     receipt_seq: Mapped[int] = mapped_column(default=0)
     # alliance-wide unique start of this terminal's receipt numbers, e.g. "P0007" (receipt "P0007-000123")
     receipt_prefix: Mapped[str | None] = mapped_column(String(12), unique=True)

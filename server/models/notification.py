@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.models.base import Base, created_column
+from server.domain.statuses import SmsStatus
+from server.models.base import Base, created_column, status_column
 
 
 class SmsMessage(Base):
@@ -27,7 +28,7 @@ class SmsMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     sealed_text: Mapped[bytes | None] = mapped_column(LargeBinary)
     secret_expires_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending, sent, failed, expired
+    status: Mapped[str] = status_column(SmsStatus, SmsStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     sender: Mapped[str | None] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(64))

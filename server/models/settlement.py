@@ -7,7 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.models.base import Base, created_column, id_column
+from server.domain.statuses import JobRunStatus, SettlementStatus
+from server.models.base import Base, created_column, id_column, status_column
 from server.models.ledger import BigId
 
 
@@ -17,7 +18,7 @@ class SettlementDay(Base):
     __tablename__ = "settlement_days"
 
     business_day: Mapped[date] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(16), default="closed")
+    status: Mapped[str] = status_column(SettlementStatus, SettlementStatus.CLOSED)
     window_start: Mapped[datetime]
     window_end: Mapped[datetime]
     point_value_fen: Mapped[int]
@@ -39,7 +40,7 @@ class Settlement(Base):
     id: Mapped[str] = id_column("stl")
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
     business_day: Mapped[date] = mapped_column(ForeignKey("settlement_days.business_day"))
-    status: Mapped[str] = mapped_column(String(16), default="closed")
+    status: Mapped[str] = status_column(SettlementStatus, SettlementStatus.CLOSED)
     sales_count: Mapped[int]
     member_sales_fen: Mapped[int] = mapped_column(BigInteger)
     points_earned: Mapped[int] = mapped_column(BigInteger)
@@ -70,7 +71,7 @@ class JobRun(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     job: Mapped[str] = mapped_column(String(40))
     run_date: Mapped[date]
-    status: Mapped[str] = mapped_column(String(16))  # done, skipped, failed
+    status: Mapped[str] = status_column(JobRunStatus)
     summary: Mapped[str] = mapped_column(Text, default="")
     worker: Mapped[str] = mapped_column(String(80), default="")
     started_at: Mapped[datetime]

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.models.base import Base, created_column, id_column
+from server.domain.statuses import StaffStatus
+from server.models.base import Base, created_column, id_column, status_column
 
 
 class StaffUser(Base):
@@ -24,7 +25,7 @@ class StaffUser(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = status_column(StaffStatus, StaffStatus.ACTIVE)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_column()

@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy import case, select, update
 
 from server.domain.identifiers import mask_mobile
+from server.domain.statuses import SmsStatus
 from server.extensions import db
 from server.models import SmsMessage
 from server.models.base import utcnow
@@ -79,10 +80,10 @@ class HttpSmsSender:
     @classmethod
     def from_config(cls, config) -> HttpSmsSender:
         return cls(
-            config.get("SMS_HTTP_URL", ""),
-            config.get("SMS_HTTP_KEY", ""),
-            config.get("SMS_SIGN", ""),
-            config.get("SMS_HTTP_TIMEOUT_SECONDS", 10),
+            config["SMS_HTTP_URL"],
+            config["SMS_HTTP_KEY"],
+            config["SMS_SIGN"],
+            config["SMS_HTTP_TIMEOUT_SECONDS"],
         )
 
     def send(self, phone: str, text: str) -> str:
@@ -109,7 +110,7 @@ SENDERS: dict[str, type] = {"log": LogSmsSender, "http": HttpSmsSender}
 
 def configured_sender() -> SmsSender:
     """The sender named by the ``SMS_SENDER`` setting (default ``log``), built from the app config."""
-    name = current_app.config.get("SMS_SENDER", "log")
+    name = current_app.config["SMS_SENDER"]
     if name not in SENDERS:
         raise RuntimeError(f"unknown SMS_SENDER {name!r}; known: {', '.join(sorted(SENDERS))}")
     return SENDERS[name].from_config(current_app.config)
@@ -156,7 +157,10 @@ def wipe_expired_secrets() -> int:
     result = db.session.execute(
         update(SmsMessage)
         .where(SmsMessage.sealed_text.is_not(None), SmsMessage.secret_expires_at <= utcnow())
-        .values(sealed_text=None, status=case((SmsMessage.status == "pending", "expired"), else_=SmsMessage.status))
+        .values(
+            sealed_text=None,
+            status=case((SmsMessage.status == SmsStatus.PENDING, SmsStatus.EXPIRED), else_=SmsMessage.status),
+        )
     )
     return result.rowcount
 
@@ -176,7 +180,7 @@ def dispatch_pending(sender: SmsSender | None = None, limit: int = 100, only: It
     sender = sender or configured_sender()
     if only is None:
         wipe_expired_secrets()
-    query = select(SmsMessage.id).where(SmsMessage.status == "pending")
+    query = select(SmsMessage.id).where(SmsMessage.status == SmsStatus.PENDING)
     if only is not None:
         query = query.where(SmsMessage.id.in_(list(only)))
     ids = db.session.scalars(query.order_by(SmsMessage.id).limit(limit)).all()
@@ -184,13 +188,13 @@ def dispatch_pending(sender: SmsSender | None = None, limit: int = 100, only: It
     sent = 0
     for message_id in ids:
         message = db.session.get(SmsMessage, message_id, with_for_update=True)
-        if message is None or message.status != "pending":  # another worker took it
+        if message is None or message.status != SmsStatus.PENDING:  # another worker took it
             db.session.commit()
             continue
         if message.secret_expires_at is not None and (
             message.sealed_text is None or message.secret_expires_at <= utcnow()
         ):  # a code that no longer works is not worth sending
-            message.status, message.sealed_text = "expired", None
+            message.status, message.sealed_text = SmsStatus.EXPIRED, None
             db.session.commit()
             continue
         phone = decrypt_phone(message.phone_ciphertext)
@@ -205,9 +209,9 @@ def dispatch_pending(sender: SmsSender | None = None, limit: int = 100, only: It
         except SmsDeliveryFailed as exc:
             message.last_error = _scrub(str(exc), phone, secret)[:255]
             if message.attempts >= MAX_ATTEMPTS:
-                message.status, message.sealed_text = "failed", None
+                message.status, message.sealed_text = SmsStatus.FAILED, None
         else:
-            message.status, message.sealed_text = "sent", None
+            message.status, message.sealed_text = SmsStatus.SENT, None
             message.sent_at = utcnow()
             sent += 1
         db.session.commit()

@@ -25,6 +25,7 @@ from server.domain.errors import (
     NotFound,
 )
 from server.domain.identifiers import card_serial_space, make_card_number
+from server.domain.statuses import BLOCKED_CARD_STATUSES, CardBatchState, CardStatus
 from server.extensions import db
 from server.models import AllianceSettings, Card, CardAlert, CardBatch, Identification, Level, Terminal
 from server.models.base import new_id, utcnow
@@ -36,7 +37,6 @@ CARD_CHECK_DIGITS = 6
 
 CARD_TYPES = {"mifare-classic-1k"}
 MAX_BATCH = 100_000  # about 4 s on PostgreSQL (bench.cards): one request, well inside a worker timeout
-BLOCKED_CARD_STATUSES = {"lost", "frozen", "replaced", "cancelled"}
 MAX_SPACE_FILL = 10  # at most a tenth of the number space is issued: a guessed number is rarely a card
 _LOOKUP_CHUNK = 30_000  # bound parameters per query: below SQLite's 32,766 and PostgreSQL's 65,535
 _random_bytes = secrets.token_bytes
@@ -138,7 +138,7 @@ def create_batch(
         first_card_no=numbers[0],
         last_card_no=numbers[-1],
         print_details=print_details or {},
-        state="created",
+        state=CardBatchState.CREATED,
         created_by=actor,
     )
     db.session.add(batch)
@@ -150,7 +150,7 @@ def create_batch(
             {
                 "id": new_id("crd"),
                 "card_no": number,
-                "status": "created",
+                "status": CardStatus.CREATED,
                 "batch_id": batch.id,
                 "key_version": 1,
                 "counter": 0,
@@ -226,20 +226,20 @@ def plan_encoding(actor: str, batch_id: str, uid_hex: str) -> EncodePlan:
     uid = parse_uid(uid_hex)
     uid_text = uid.hex().upper()
     card = db.session.scalar(select(Card).where(Card.chip_uid == uid_text).with_for_update())
-    if card is not None and not (card.batch_id == batch_id and card.status == "encoding"):
+    if card is not None and not (card.batch_id == batch_id and card.status == CardStatus.ENCODING):
         raise Conflict("This chip is already encoded as an alliance card.", card_no=card.card_no, status=card.status)
     if card is None:
         get_batch(batch_id)
         card = db.session.scalar(
             select(Card)
-            .where(Card.batch_id == batch_id, Card.status == "created")
+            .where(Card.batch_id == batch_id, Card.status == CardStatus.CREATED)
             .order_by(Card.card_no)
             .limit(1)
             .with_for_update(skip_locked=True)
         )
         if card is None:
             raise Conflict("Every card of this batch is encoded.", batch_id=batch_id)
-        card.chip_uid, card.status, card.status_changed_at = uid_text, "encoding", utcnow()
+        card.chip_uid, card.status, card.status_changed_at = uid_text, CardStatus.ENCODING, utcnow()
         audit(actor, "card.encode_start", "card", card.id, uid=uid_text)
     blocks, keys = _card_image(card, uid)
     return EncodePlan(card, blocks, keys)
@@ -252,12 +252,14 @@ def confirm_encoding(actor: str, batch_id: str, uid_hex: str) -> Card:
     card = db.session.scalar(select(Card).where(Card.chip_uid == uid_text).with_for_update())
     if card is None or card.batch_id != batch_id:
         raise NotFound("No card of this batch is being encoded with this chip.", uid=uid_text)
-    if card.status == "encoding":
-        card.status, card.status_changed_at = "issued", utcnow()
+    if card.status == CardStatus.ENCODING:
+        card.status, card.status_changed_at = CardStatus.ISSUED, utcnow()
         audit(actor, "card.encode_confirm", "card", card.id, uid=uid_text)
-        unfinished = select(Card.id).where(Card.batch_id == batch_id, Card.status.in_(("created", "encoding")))
+        unfinished = select(Card.id).where(
+            Card.batch_id == batch_id, Card.status.in_((CardStatus.CREATED, CardStatus.ENCODING))
+        )
         if not db.session.scalar(unfinished.limit(1)):
-            db.session.execute(update(CardBatch).where(CardBatch.id == batch_id).values(state="encoded"))
+            db.session.execute(update(CardBatch).where(CardBatch.id == batch_id).values(state=CardBatchState.ENCODED))
     return card
 
 
@@ -334,7 +336,7 @@ def check_usable(card: Card) -> Card:
     """``card`` if a member may use it now: not blocked, and bound to a member."""
     if card.status in BLOCKED_CARD_STATUSES:
         raise CardBlocked(status=card.status)
-    if card.status != "active" or card.member_id is None:
+    if card.status != CardStatus.ACTIVE or card.member_id is None:
         raise MemberNotFound("This card is not bound to a member yet.")
     return card
 
@@ -372,7 +374,7 @@ def check_chip_counter(terminal: Terminal, card_read: dict) -> tuple[Card, bytes
     if presented not in tolerated:
         if presented > card.counter:
             raise CardInvalid("The card's counter is ahead of the alliance's.")
-        card.status, card.status_changed_at = "frozen", utcnow()
+        card.status, card.status_changed_at = CardStatus.FROZEN, utcnow()
         db.session.add(
             CardAlert(
                 id=new_id("alr"),
@@ -438,45 +440,47 @@ def _set_status(actor: str, card: Card, status: str, action: str, **details) -> 
 def report_lost(actor: str, card_no: str, reason: str = "") -> Card:
     """挂失: block the card at once; the member keeps points and history."""
     card = card_by_number(card_no, lock=True)
-    if card.status in {"replaced", "cancelled", "lost"}:
+    if card.status in {CardStatus.REPLACED, CardStatus.CANCELLED, CardStatus.LOST}:
         raise Conflict(f"The card is already {card.status}.", status=card.status)
-    return _set_status(actor, card, "lost", "card.report_lost", reason=reason)
+    return _set_status(actor, card, CardStatus.LOST, "card.report_lost", reason=reason)
 
 
 @transactional
 def freeze(actor: str, card_no: str, reason: str = "") -> Card:
     """Temporarily block a card."""
     card = card_by_number(card_no, lock=True)
-    if card.status not in {"issued", "active"}:
+    if card.status not in {CardStatus.ISSUED, CardStatus.ACTIVE}:
         raise Conflict(f"A {card.status} card cannot be frozen.", status=card.status)
-    return _set_status(actor, card, "frozen", "card.freeze", reason=reason)
+    return _set_status(actor, card, CardStatus.FROZEN, "card.freeze", reason=reason)
 
 
 @transactional
 def unfreeze(actor: str, card_no: str, reason: str = "") -> Card:
     """Lift a freeze (or a loss report, if the card was found)."""
     card = card_by_number(card_no, lock=True)
-    if card.status not in {"frozen", "lost"}:
+    if card.status not in {CardStatus.FROZEN, CardStatus.LOST}:
         raise Conflict(f"A {card.status} card is not blocked.", status=card.status)
     db.session.execute(
         update(CardAlert)
         .where(CardAlert.card_id == card.id, CardAlert.resolved_at.is_(None))
         .values(resolved_at=utcnow())
     )
-    return _set_status(actor, card, "active" if card.member_id else "issued", "card.unfreeze", reason=reason)
+    return _set_status(
+        actor, card, CardStatus.ACTIVE if card.member_id else CardStatus.ISSUED, "card.unfreeze", reason=reason
+    )
 
 
 @transactional
 def replace(actor: str, old_card_no: str, new_card_no: str) -> Card:
     """补卡: the new card takes over the member; the old one is blocked for good. Points stay with the member."""
     old, new = card_by_number(old_card_no, lock=True), card_by_number(new_card_no, lock=True)
-    if old.member_id is None or old.status in {"replaced", "cancelled"}:
+    if old.member_id is None or old.status in {CardStatus.REPLACED, CardStatus.CANCELLED}:
         raise Conflict("Only a member's card that is not replaced or cancelled can be replaced.", status=old.status)
-    if new.status != "issued" or new.member_id is not None:
+    if new.status != CardStatus.ISSUED or new.member_id is not None:
         raise Conflict("The new card must be issued and not bound to anyone.", status=new.status)
-    new.member_id, new.status, new.status_changed_at = old.member_id, "active", utcnow()
+    new.member_id, new.status, new.status_changed_at = old.member_id, CardStatus.ACTIVE, utcnow()
     old.replaced_by_id = new.id
-    _set_status(actor, old, "replaced", "card.replace", new_card_no=new.card_no, member_id=old.member_id)
+    _set_status(actor, old, CardStatus.REPLACED, "card.replace", new_card_no=new.card_no, member_id=old.member_id)
     return new
 
 
@@ -484,6 +488,6 @@ def replace(actor: str, old_card_no: str, new_card_no: str) -> Card:
 def cancel(actor: str, card_no: str, reason: str = "") -> Card:
     """Retire a card for good (注销)."""
     card = card_by_number(card_no, lock=True)
-    if card.status in {"cancelled", "replaced"}:
+    if card.status in {CardStatus.CANCELLED, CardStatus.REPLACED}:
         raise Conflict(f"The card is already {card.status}.", status=card.status)
-    return _set_status(actor, card, "cancelled", "card.cancel", reason=reason)
+    return _set_status(actor, card, CardStatus.CANCELLED, "card.cancel", reason=reason)

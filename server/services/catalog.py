@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.ledger import MERCHANT_ACCEPTED, MERCHANT_ISSUED
 from server.domain.payments import terminal_receipt_prefix
+from server.domain.statuses import MerchantStatus, TerminalStatus
 from server.extensions import db
 from server.models import AllianceSettings, Level, Merchant, MerchantLevelDiscount, Terminal
 from server.models.base import new_id
@@ -121,7 +122,7 @@ def get_merchant(merchant_id: str) -> Merchant:
 def _check_merchant(fields: dict) -> None:
     if "trade" in fields and fields["trade"] not in TRADES:
         raise InvalidRequest("Unknown trade.", field="trade", allowed=sorted(TRADES))
-    if "status" in fields and fields["status"] not in {"active", "suspended", "closed"}:
+    if "status" in fields and fields["status"] not in set(MerchantStatus):
         raise InvalidRequest("Unknown merchant status.", field="status")
     if fields.get("refund_auth_threshold_fen") is not None and fields["refund_auth_threshold_fen"] < 0:
         raise InvalidRequest("The refund threshold cannot be negative.", field="refund_auth_threshold_fen")
@@ -270,7 +271,7 @@ def reset_terminal_token(actor: str, terminal_id: str) -> IssuedTerminal:
 @transactional
 def set_terminal_status(actor: str, terminal_id: str, status: str) -> Terminal:
     """Enable or disable a terminal."""
-    if status not in {"active", "disabled"}:
+    if status not in set(TerminalStatus):
         raise InvalidRequest("Unknown terminal status.", field="status")
     terminal = get_terminal(terminal_id)
     terminal.status = status

@@ -27,6 +27,7 @@ from server.domain.money import format_yuan
 from server.domain.payments import DEFAULT_PAYMENT_METHOD
 from server.domain.pricing import SaleQuote, SaleTerms, quote_sale
 from server.domain.refunds import SaleRefundState, split_refund
+from server.domain.statuses import MemberStatus
 from server.domain.till_policy import check_spend, identification_proof, spend_needs_proof
 from server.extensions import db
 from server.models import (
@@ -146,7 +147,7 @@ _MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it
 def member_at_merchant(member_id: str, merchant_id: str) -> MemberAtMerchant:
     """Load member, level, balance and the level's discount at the merchant in one query."""
     row = db.session.execute(_MEMBER_AT_MERCHANT, {"member_id": member_id, "merchant_id": merchant_id}).one_or_none()
-    if row is None or row[0].status != "active":
+    if row is None or row[0].status != MemberStatus.ACTIVE:
         raise MemberNotFound()
     member, level, balance, discount_bp = row
     return MemberAtMerchant(member, level, balance, level.default_discount_bp if discount_bp is None else discount_bp)

@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from server.domain.errors import DomainError, InvalidRequest, NotFound
+from server.domain.statuses import StaffStatus
 from server.extensions import db
 from server.models import AuditLog, ConsoleSession, StaffUser
 from server.models.base import utcnow
@@ -46,7 +47,7 @@ class AccountLocked(DomainError):
 
 def _limits() -> tuple[int, timedelta]:
     config = current_app.config
-    return config.get("CONSOLE_MAX_FAILED_LOGINS", 5), timedelta(minutes=config.get("CONSOLE_LOCKOUT_MINUTES", 15))
+    return config["CONSOLE_MAX_FAILED_LOGINS"], timedelta(minutes=config["CONSOLE_LOCKOUT_MINUTES"])
 
 
 def _source_actor(source: str) -> str:
@@ -56,7 +57,7 @@ def _source_actor(source: str) -> str:
 
 def _check_source(source: str) -> None:
     """Refuse an address with too many failures in the lock-out period (whichever usernames it tried)."""
-    limit = current_app.config.get("CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS", 20)
+    limit = current_app.config["CONSOLE_MAX_FAILED_LOGINS_PER_ADDRESS"]
     since = utcnow() - _limits()[1]
     failures = db.session.scalar(
         select(func.count())
@@ -92,7 +93,7 @@ def sign_in(username: str, password: str, source: str = "") -> OpenedSession:
     if is_locked(user):
         audit(_source_actor(source), "console.sign_in_refused_locked", "staff_user", user.id)
         raise AccountLocked(locked_until=user.locked_until.isoformat())
-    if not verify_password(user.password_hash, password) or user.status != "active":
+    if not verify_password(user.password_hash, password) or user.status != StaffStatus.ACTIVE:
         max_failures, lock_for = _limits()
         user.failed_logins += 1
         audit(_source_actor(source), FAILED_SIGN_IN, "staff_user", user.id, failures=user.failed_logins)
@@ -124,12 +125,12 @@ def session_user(token: str) -> StaffUser | None:
     if (
         row is None
         or row.ended_at is not None
-        or now - row.created_at > timedelta(hours=config.get("CONSOLE_SESSION_HOURS", 8))
-        or now - row.last_seen_at > timedelta(minutes=config.get("CONSOLE_IDLE_MINUTES", 60))
+        or now - row.created_at > timedelta(hours=config["CONSOLE_SESSION_HOURS"])
+        or now - row.last_seen_at > timedelta(minutes=config["CONSOLE_IDLE_MINUTES"])
     ):
         return None
     user = db.session.get(StaffUser, row.user_id)
-    if user is None or user.status != "active" or is_locked(user):
+    if user is None or user.status != StaffStatus.ACTIVE or is_locked(user):
         return None
     if now - row.last_seen_at > TOUCH_EVERY:
         _touch(row.token_hash, now)
@@ -192,13 +193,13 @@ def set_password(actor: str, user_id: str, password: str) -> StaffUser:
 @transactional
 def set_status(actor: str, user_id: str, status: str) -> StaffUser:
     """Enable or disable a staff account (a disabled account cannot sign in or use its tokens)."""
-    if status not in {"active", "disabled"}:
+    if status not in set(StaffStatus):
         raise InvalidRequest("Unknown staff status.", field="status")
-    if status != "active" and actor == f"staff:{user_id}":
+    if status != StaffStatus.ACTIVE and actor == f"staff:{user_id}":
         raise InvalidRequest("You cannot disable yourself.", field="status")
     user = _staff_user(user_id)
     user.status = status
-    if status != "active":
+    if status != StaffStatus.ACTIVE:
         _end_sessions(user.id)
     audit(actor, "staff.set_status", "staff_user", user.id, status=status)
     return user

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import desc, func, select
 
+from server.domain.statuses import MemberStatus
 from server.extensions import db
 from server.models import Level, Member, Merchant, Sale, Terminal
 from server.models.base import utcnow
@@ -119,7 +120,9 @@ def _top_sellers(merchant_id: str | None, since: datetime) -> list[tuple[str, in
 
 def _members_per_level(merchant_id: str | None, since: datetime) -> list[tuple[Level, int]]:
     """Active members per level; for one merchant, the members who bought there in the period."""
-    members = select(Member.level_id, func.count()).where(Member.status == "active").group_by(Member.level_id)
+    members = (
+        select(Member.level_id, func.count()).where(Member.status == MemberStatus.ACTIVE).group_by(Member.level_id)
+    )
     if merchant_id is not None:
         buyers = select(Sale.member_id).where(Sale.merchant_id == merchant_id, Sale.occurred_at >= since).distinct()
         members = members.where(Member.id.in_(buyers))

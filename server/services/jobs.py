@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from server.domain.errors import Conflict
+from server.domain.statuses import JobRunStatus
 from server.extensions import db
 from server.models import JobRun
 from server.models.base import utcnow
@@ -101,14 +102,14 @@ def run_job(name: str, run_date: date | None = None) -> JobOutcome:
     job = JOBS[name]
     started = utcnow()
     run_date = run_date or job.default_date()
-    status, summary = "done", {}
+    status, summary = JobRunStatus.DONE, {}
     try:
         if job.locked:
             with transaction():
                 if _job_lock(name):
                     summary = job.run(run_date)
                 else:
-                    status, summary = "skipped", {"reason": "running in another worker"}
+                    status, summary = JobRunStatus.SKIPPED, {"reason": "running in another worker"}
                 _log_run(name, run_date, status, summary, started)
         else:
             summary = job.run(run_date)
@@ -116,13 +117,13 @@ def run_job(name: str, run_date: date | None = None) -> JobOutcome:
                 _log_run(name, run_date, status, summary, started)
     except Conflict as exc:  # e.g. the business day has not ended: nothing due yet
         db.session.rollback()
-        status, summary = "skipped", {"reason": exc.message, **exc.details}
+        status, summary = JobRunStatus.SKIPPED, {"reason": exc.message, **exc.details}
         with transaction():
             _log_run(name, run_date, status, summary, started)
     except Exception as exc:
         db.session.rollback()
         with transaction():
-            _log_run(name, run_date, "failed", {"error": f"{exc.__class__.__name__}: {exc}"}, started)
+            _log_run(name, run_date, JobRunStatus.FAILED, {"error": f"{exc.__class__.__name__}: {exc}"}, started)
         raise
     return JobOutcome(name, run_date, status, summary)
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from server.domain.levels import LevelRule, UpgradeProgress, level_at_evaluation, upgrade_progress
+from server.domain.statuses import MemberStatus
 from server.extensions import db
 from server.models import Level, Member, Sale
 from server.models.base import utcnow
@@ -57,7 +58,7 @@ def evaluate_levels(actor: str, now: datetime | None = None) -> Counter:
     rows = db.session.execute(
         select(Member.id, Member.level_id, Member.level_since, func.coalesce(spend.c.spend, 0))
         .outerjoin(spend, spend.c.member_id == Member.id)
-        .where(Member.status == "active")
+        .where(Member.status == MemberStatus.ACTIVE)
     )
     outcome: Counter = Counter()
     for member_id, level_id, level_since, window_spend in rows:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.domain.errors import CodeExpired, CodeInvalid, CodeUsed
 from server.domain.member_codes import INDEX_DIGITS, match_step, parse_member_code, time_step
+from server.domain.statuses import DeviceStatus
 from server.extensions import db
 from server.models import MemberCodeUse, MemberDevice
 from server.models.base import new_id, utcnow
@@ -62,7 +63,7 @@ def provision_device(member_id: str, label: str = "") -> tuple[MemberDevice, byt
         secret_seed=os.urandom(32),
         session_hash=token_hash(SESSION_TOKEN_PREFIX + token),
         label=label[:100],
-        status="active",
+        status=DeviceStatus.ACTIVE,
         last_seen_at=utcnow(),
     )
     db.session.add(device)
@@ -77,12 +78,12 @@ def device_for_session(token: str) -> MemberDevice | None:
     device = db.session.scalar(
         select(MemberDevice).where(MemberDevice.session_hash == token_hash(SESSION_TOKEN_PREFIX + token))
     )
-    return device if device is not None and device.status == "active" else None
+    return device if device is not None and device.status == DeviceStatus.ACTIVE else None
 
 
 def revoke_device(device: MemberDevice) -> None:
     """Log the device out: its session ends and its codes stop being accepted. Flushes only."""
-    device.status, device.revoked_at = "revoked", utcnow()
+    device.status, device.revoked_at = DeviceStatus.REVOKED, utcnow()
 
 
 def verify_member_code(digits: str, prefix: str, terminal_id: str | None, at: datetime | None = None) -> str:
@@ -92,7 +93,7 @@ def verify_member_code(digits: str, prefix: str, terminal_id: str | None, at: da
     """
     parsed = parse_member_code(digits, prefix)
     device = db.session.scalar(select(MemberDevice).where(MemberDevice.code_index == parsed.device_index))
-    if device is None or device.status != "active":
+    if device is None or device.status != DeviceStatus.ACTIVE:
         raise CodeInvalid()
     moment = at.timestamp() if at is not None else now()
     verdict, step = match_step(device_secret(device), parsed.otp, time_step(moment))

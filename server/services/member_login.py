@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from server.domain.errors import Conflict, InvalidRequest, MemberNotFound
 from server.domain.identifiers import normalize_mobile
+from server.domain.statuses import MemberStatus
 from server.extensions import db
 from server.models import Member, MemberDevice, WechatBinding
 from server.models.base import utcnow
@@ -68,7 +69,7 @@ def log_in(
     one_time_codes.check_code("login", phone_lookup_hash(mobile), code)
     member = db.session.scalar(select(Member).where(Member.phone_hash == phone_lookup_hash(mobile)))
     registered = False
-    if member is not None and member.status != "active":
+    if member is not None and member.status != MemberStatus.ACTIVE:
         raise MemberNotFound("This account was closed.")
     if member is None:
         if not register:
@@ -103,7 +104,7 @@ def log_in_with_wechat(openid: str, device_label: str = "") -> MemberLogin | Non
         select(WechatBinding.member_id).where(WechatBinding.openid_hash == openid_hash(openid))
     )
     member = db.session.get(Member, member_id) if member_id else None
-    if member is None or member.status != "active":
+    if member is None or member.status != MemberStatus.ACTIVE:
         return None
     device, secret, token = member_codes.provision_device(member.id, device_label)
     audit(f"member:{member.id}", "member.login_wechat", "member", member.id, device_id=device.id)

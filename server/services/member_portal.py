@@ -14,6 +14,7 @@ from server.domain.identifiers import is_valid_card_number
 from server.domain.ledger import ALLIANCE_FORFEITED, Posting, balanced
 from server.domain.levels import UpgradeProgress
 from server.domain.lots import NEVER_EXPIRES
+from server.domain.statuses import CardStatus, DeviceStatus, MemberStatus, MerchantStatus
 from server.extensions import db
 from server.models import (
     ALLIANCE_OWNER,
@@ -60,7 +61,9 @@ class CardView:
     @property
     def electronic_card(self) -> Card | None:
         """The member's e-card in use (the one shown with the dynamic code), if they have one."""
-        return next((card for card in self.cards if self.is_electronic(card) and card.status == "active"), None)
+        return next(
+            (card for card in self.cards if self.is_electronic(card) and card.status == CardStatus.ACTIVE), None
+        )
 
     @staticmethod
     def is_electronic(card: Card) -> bool:
@@ -202,7 +205,7 @@ def merchants_for_member(level: Level, trade: str = "", region: str = "", text: 
             MerchantLevelDiscount,
             (MerchantLevelDiscount.merchant_id == Merchant.id) & (MerchantLevelDiscount.level_id == level.id),
         )
-        .where(Merchant.status == "active")
+        .where(Merchant.status == MerchantStatus.ACTIVE)
         .order_by(Merchant.region, Merchant.name)
     )
     if trade:
@@ -224,7 +227,11 @@ def merchants_for_member(level: Level, trade: str = "", region: str = "", text: 
 
 def merchant_regions() -> list[str]:
     """The regions where active merchants are, for the search form."""
-    return [r for r in db.session.scalars(select(Merchant.region).where(Merchant.status == "active").distinct()) if r]
+    return [
+        r
+        for r in db.session.scalars(select(Merchant.region).where(Merchant.status == MerchantStatus.ACTIVE).distinct())
+        if r
+    ]
 
 
 @transactional
@@ -328,14 +335,14 @@ def close_account(member_id: str) -> int:
         ledger.post("forfeit", postings, f"member:{member_id}", memo="account closed by the member")
         points.spend_lots(member_id, forfeited, "forfeit")
     for card in view.cards:
-        if card.status not in {"cancelled", "replaced"}:
+        if card.status not in {CardStatus.CANCELLED, CardStatus.REPLACED}:
             cards.cancel(f"member:{member_id}", card.card_no, "account closed")
     for device in db.session.scalars(select(MemberDevice).where(MemberDevice.member_id == member_id)):
-        if device.status == "active":
+        if device.status == DeviceStatus.ACTIVE:
             member_codes.revoke_device(device)
     db.session.execute(WechatBinding.__table__.delete().where(WechatBinding.member_id == member_id))
     queue_sms(phone, "account_closed", alliance=get_settings().name)
-    member.status = "closed"
+    member.status = MemberStatus.CLOSED
     member.display_name = "已注销"
     member.phone_ciphertext = b""
     member.phone_hash = hashlib.sha256(f"closed:{member.id}".encode()).hexdigest()  # the number may register again
@@ -349,7 +356,7 @@ def active_devices(member_id: str) -> list[MemberDevice]:
     return list(
         db.session.scalars(
             select(MemberDevice)
-            .where(MemberDevice.member_id == member_id, MemberDevice.status == "active")
+            .where(MemberDevice.member_id == member_id, MemberDevice.status == DeviceStatus.ACTIVE)
             .order_by(MemberDevice.created_at)
         )
     )

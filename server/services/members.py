@@ -7,6 +7,7 @@ from sqlalchemy import select
 from server.domain.errors import CardBlocked, Conflict, InvalidRequest, MemberNotFound
 from server.domain.identifiers import mask_mobile, normalize_mobile
 from server.domain.ledger import ALLIANCE_ADJUSTMENTS, MEMBER_POINTS, adjustment_postings
+from server.domain.statuses import BLOCKED_CARD_STATUSES, CardStatus, MemberStatus
 from server.extensions import db
 from server.models import ALLIANCE_OWNER, Card, CardBatch, LedgerAccount, Level, Member, Merchant
 from server.models.base import new_id, utcnow
@@ -14,7 +15,7 @@ from server.models.card import ELECTRONIC, PHYSICAL
 from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash
 from server.services import ledger
 from server.services.audit import audit
-from server.services.cards import BLOCKED_CARD_STATUSES, allocate_card_numbers, card_by_number
+from server.services.cards import allocate_card_numbers, card_by_number
 from server.services.points import add_lot, spend_lots
 from server.services.unit_of_work import transactional
 
@@ -30,7 +31,7 @@ def get_member(member_id: str) -> Member:
 def find_member_by_phone(phone: str) -> Member:
     """The member registered with ``phone`` (any common notation)."""
     member = db.session.scalar(select(Member).where(Member.phone_hash == phone_lookup_hash(normalize_mobile(phone))))
-    if member is None or member.status != "active":
+    if member is None or member.status != MemberStatus.ACTIVE:
         raise MemberNotFound()
     return member
 
@@ -83,7 +84,7 @@ def create_cards(actor: str, count: int, kind: str = PHYSICAL) -> list[Card]:
     if not 1 <= count <= 10_000:
         raise InvalidRequest("Create between 1 and 10000 cards at once.", field="count")
     numbers = allocate_card_numbers(count)
-    cards = [Card(id=new_id("crd"), card_no=number, kind=kind, status="issued") for number in numbers]
+    cards = [Card(id=new_id("crd"), card_no=number, kind=kind, status=CardStatus.ISSUED) for number in numbers]
     db.session.add_all(cards)
     details = {"count": count, "first": cards[0].card_no, "last": cards[-1].card_no, "kind": kind}
     audit(actor, "card.create", "card", cards[0].id, **details)
@@ -104,12 +105,12 @@ def bind_card(actor: str, member_id: str, card_no: str) -> Card:
     card = card_by_number(card_no, lock=True)
     if card.status in BLOCKED_CARD_STATUSES:
         raise CardBlocked(status=card.status)
-    if card.status in {"created", "encoding"}:
+    if card.status in {CardStatus.CREATED, CardStatus.ENCODING}:
         raise Conflict("This card's chip is not encoded yet; encode it before handing it out.", card_no=card_no)
     if card.member_id is not None:
         raise Conflict("This card is already bound to a member.", card_no=card_no)
     card.member_id = member.id
-    card.status = "active"
+    card.status = CardStatus.ACTIVE
     card.status_changed_at = utcnow()
     batch_level = card.batch_id and db.session.scalar(
         select(Level).join(CardBatch, CardBatch.level_id == Level.id).where(CardBatch.id == card.batch_id)

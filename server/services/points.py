@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 
 from server.domain.ledger import ALLIANCE_EXPIRY, Posting, balanced
 from server.domain.lots import OpenLot, Restore, SpentPart, allocate_spend, expiry_date, plan_restore
+from server.domain.statuses import MemberStatus
 from server.extensions import db
 from server.models import ALLIANCE_OWNER, AllianceSettings, LedgerAccount, Member, PointsLot, PointsLotSpend
 from server.models.base import utcnow
@@ -207,7 +208,7 @@ def notify_expiring(as_of: date) -> dict:
             PointsLot.notified_on.is_(None),
             PointsLot.expires_on >= as_of,
             PointsLot.expires_on <= horizon,
-            Member.status == "active",
+            Member.status == MemberStatus.ACTIVE,
         )
         .order_by(PointsLot.member_id, PointsLot.expires_on, PointsLot.id)
         .with_for_update(of=PointsLot)

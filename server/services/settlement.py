@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import func, insert, select
 
 from server.domain.errors import Conflict, InvalidRequest, NotFound
+from server.domain.permissions import merchant_in_scope
 from server.domain.settlement import (
     DayActivity,
     FeeTerms,
@@ -25,6 +26,7 @@ from server.domain.settlement import (
     business_day_window,
     net_position,
 )
+from server.domain.statuses import MerchantStatus, SettlementStatus
 from server.extensions import db
 from server.models import Merchant, Refund, Sale, Settlement, SettlementDay
 from server.models.base import new_id, utcnow
@@ -104,7 +106,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
     settings = get_settings()
     start, end = business_day_window(day, settings.timezone, settings.business_day_cutoff_hour)
     if not _closable(day, now):
-        grace = timedelta(minutes=current_app.config.get("SETTLEMENT_GRACE_MINUTES", 10))
+        grace = timedelta(minutes=current_app.config["SETTLEMENT_GRACE_MINUTES"])
         raise Conflict(
             "This business day has not ended yet (or ended moments ago).",
             business_day=day.isoformat(),
@@ -114,7 +116,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
     # every active merchant gets its row (zero on a quiet day), any other merchant if it had activity
     merchants = db.session.execute(
         select(Merchant.id, Merchant.service_fee_bp, Merchant.service_fee_per_sale_fen)
-        .where((Merchant.status == "active") | Merchant.id.in_(list(activity)))
+        .where((Merchant.status == MerchantStatus.ACTIVE) | Merchant.id.in_(list(activity)))
         .order_by(Merchant.id)
     ).all()
     closed_at = utcnow()
@@ -127,7 +129,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
                 "id": new_id("stl"),
                 "merchant_id": merchant_id,
                 "business_day": day,
-                "status": "closed",
+                "status": SettlementStatus.CLOSED,
                 **{name: getattr(done, name) for name in ACTIVITY_FIELDS},
                 "point_value_fen": settings.point_value_fen,
                 "fee_bp": fee_bp,
@@ -138,7 +140,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
         )
     closed = SettlementDay(
         business_day=day,
-        status="closed",
+        status=SettlementStatus.CLOSED,
         window_start=start,
         window_end=end,
         point_value_fen=settings.point_value_fen,
@@ -202,14 +204,14 @@ def close_through(actor: str, day: date, now: datetime | None = None) -> list[da
 
 
 def _closable(day: date, now: datetime | None) -> bool:
-    grace = timedelta(minutes=current_app.config.get("SETTLEMENT_GRACE_MINUTES", 10))
+    grace = timedelta(minutes=current_app.config["SETTLEMENT_GRACE_MINUTES"])
     return (now or utcnow()) >= day_window(day)[1] + grace
 
 
 def get_settlement(settlement_id: str, merchant_scope: str | None) -> Settlement:
     """A merchant's settlement by id, seen from ``merchant_scope`` (None: the whole alliance)."""
     found = db.session.get(Settlement, settlement_id)
-    if found is None or (merchant_scope is not None and found.merchant_id != merchant_scope):
+    if found is None or not merchant_in_scope(merchant_scope, found.merchant_id):
         raise NotFound("No such settlement.", settlement_id=settlement_id)
     return found
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from server.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from server.domain.permissions import MERCHANT_ROLES, ROLES
+from server.domain.statuses import MerchantStatus, StaffStatus, TerminalStatus
 from server.extensions import db
 from server.models import Merchant, PersonalToken, StaffUser, Terminal
 from server.models.base import new_id, utcnow
@@ -74,7 +75,11 @@ def create_personal_token(actor: str, user_id: str, name: str) -> IssuedToken:
 def terminal_for_token(token: str) -> Terminal:
     """The active terminal (with its merchant loaded) that owns ``token``."""
     terminal = db.session.scalar(select(Terminal).where(Terminal.token_hash == token_hash(token)))
-    if terminal is None or terminal.status != "active" or terminal.merchant.status != "active":
+    if (
+        terminal is None
+        or terminal.status != TerminalStatus.ACTIVE
+        or terminal.merchant.status != MerchantStatus.ACTIVE
+    ):
         raise Unauthorized()
     return terminal
 
@@ -86,6 +91,6 @@ def staff_for_token(token: str) -> StaffUser:
         .join(PersonalToken, PersonalToken.user_id == StaffUser.id)
         .where(PersonalToken.token_hash == token_hash(token), PersonalToken.revoked_at.is_(None))
     )
-    if user is None or user.status != "active" or (user.locked_until and user.locked_until > utcnow()):
+    if user is None or user.status != StaffStatus.ACTIVE or (user.locked_until and user.locked_until > utcnow()):
         raise Unauthorized()
     return user

@@ -214,8 +214,8 @@ def test_a_new_password_ends_the_users_other_sessions(app, scene, client):
 
 
 def test_a_feature_adds_its_menu_entry_in_one_place(monkeypatch):
-    from server.api.auth import Actor
     from server.console import navigation
+    from server.domain.permissions import Actor
 
     monkeypatch.setattr(navigation, "NAVIGATION", list(navigation.NAVIGATION))
     navigation.add(navigation.NavItem("console.commissions.index", "Commissions", "percent", "ledger:read", order=60))

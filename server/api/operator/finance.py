@@ -37,9 +37,7 @@ def alternative_content(*mimetypes: str) -> dict:
 
 def _scoped(actor: Actor, filters: dict) -> dict:
     """Merchant staff see their own merchant only, whatever they asked for."""
-    if actor.merchant_id is not None:
-        filters["merchant_id"] = actor.merchant_id
-    return filters
+    return actor.confine(filters)
 
 
 def _wanted_format(asked: str, offered: tuple[str, ...]) -> str:

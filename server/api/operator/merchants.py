@@ -17,6 +17,7 @@ from server.api.operator_schemas import (
     MerchantUpdateSchema,
 )
 from server.domain.errors import Forbidden
+from server.domain.permissions import SET_DISCOUNTS_PERMISSIONS
 from server.models import Level
 from server.services import catalog, queries
 
@@ -47,9 +48,7 @@ class Merchants(MethodView):
     def get(self, filters, pagination_parameters):
         """List merchants by trade, region, status or name (merchant staff see their own only)."""
         actor = require_staff("merchants:read")
-        if actor.merchant_id is not None:
-            filters["id"] = actor.merchant_id
-        return queries.list_merchants(filters, pagination_parameters)
+        return queries.list_merchants(actor.confine(filters, "id"), pagination_parameters)
 
     @blp.doc(security=STAFF_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
     @blp.arguments(MerchantCreateSchema)
@@ -102,8 +101,10 @@ class MerchantLevelDiscount(MethodView):
     def put(self, args, merchant_id, level_id):
         """Set what a level pays at the merchant, within the level's bounds (operators; owners: their own)."""
         actor = authenticate_staff()
-        if not (actor.can("merchants:write") or (actor.can("merchants:write_own") and actor.merchant_id)):
+        if not actor.can_any(*SET_DISCOUNTS_PERMISSIONS):
             raise Forbidden()
         check_merchant_scope(actor, merchant_id)
+        if not actor.may_set_discounts(merchant_id):
+            raise Forbidden()
         row = catalog.set_level_discount(actor.key, merchant_id, level_id, args["discount_bp"])
         return level_discount(merchant_id, catalog.get_level(level_id), row.discount_bp)

@@ -11,6 +11,7 @@ from server.console.access import current_actor, operators_only, permission_requ
 from server.console.forms import CardActionForm
 from server.console.paging import Page, page_from_request
 from server.domain.errors import DomainError
+from server.domain.statuses import CardStatus
 from server.services import cards, queries
 
 blp = Blueprint("cards", __name__)
@@ -24,7 +25,7 @@ navigation.add(
         "console.cards.batches", _l("Card batches"), "boxes", "cards:read", order=41, operators_only=True
     )
 )
-CARD_STATUSES = ("created", "encoding", "issued", "active", "lost", "frozen", "replaced", "cancelled")
+CARD_STATUSES = tuple(CardStatus)
 ACTIONS = {"lost": cards.report_lost, "freeze": cards.freeze, "unfreeze": cards.unfreeze, "cancel": cards.cancel}
 
 

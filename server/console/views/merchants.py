@@ -17,6 +17,8 @@ from server.console.forms import ActionForm, LevelDiscountForm, MerchantForm, Te
 from server.console.once import new_key, run_once
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
+from server.domain.permissions import SET_DISCOUNTS_PERMISSIONS
+from server.domain.statuses import MerchantStatus, TerminalStatus
 from server.services import catalog, posters, queries
 from server.services.catalog import TRADES
 
@@ -31,7 +33,7 @@ navigation.add(
         "console.merchants.index", _l("My shop"), "shop", "merchants:read", order=10, merchant_staff_only=True
     )
 )
-MERCHANT_STATUSES = ("active", "suspended", "closed")
+MERCHANT_STATUSES = tuple(MerchantStatus)
 
 
 def join_url(merchant_id: str) -> str:
@@ -172,12 +174,11 @@ def edit(merchant_id):
 
 
 def _may_set_discounts(merchant_id: str) -> bool:
-    actor = current_actor()
-    return actor.can("merchants:write") or (actor.can("merchants:write_own") and actor.merchant_id == merchant_id)
+    return current_actor().may_set_discounts(merchant_id)
 
 
 @blp.route("/merchants/<merchant_id>/discounts/<level_id>", methods=["POST"])
-@permission_required("merchants:write", "merchants:write_own")
+@permission_required(*SET_DISCOUNTS_PERMISSIONS)
 def set_discount(merchant_id, level_id):
     """Set what a level pays at the merchant, within the operator's bounds (owners: their own shop)."""
     merchant = _scoped_merchant(merchant_id)
@@ -255,7 +256,7 @@ def reset_token(terminal_id):
 def terminal_status(terminal_id):
     """Enable or disable a terminal."""
     terminal = _scoped_terminal(terminal_id)
-    status = "disabled" if terminal.status == "active" else "active"
+    status = TerminalStatus.DISABLED if terminal.status == TerminalStatus.ACTIVE else TerminalStatus.ACTIVE
     catalog.set_terminal_status(current_actor().key, terminal.id, status)
     flash(_("Terminal %(code)s is now %(status)s.", code=terminal.code, status=STATUS_LABELS[status]), "success")
     return redirect(url_for(".detail", merchant_id=terminal.merchant_id) + "#terminals")

@@ -10,12 +10,12 @@ from flask import Blueprint, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from server.api.finance_schemas import DayReportSchema, LevelReportSchema, MerchantReportSchema, PointsReportSchema
 from server.console import charts, navigation
 from server.console.access import can, merchant_names, merchant_scope, operators_only, permission_required
 from server.console.views.settlement import finance_filters
 from server.exports import csv_download
 from server.formatting import yuan
+from server.report_schemas import DayReportSchema, LevelReportSchema, MerchantReportSchema, PointsReportSchema
 from server.services import finance
 
 blp = Blueprint("reports", __name__)

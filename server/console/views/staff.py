@@ -12,6 +12,7 @@ from server.console.forms import ActionForm, PasswordForm, StaffForm, choice
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
 from server.domain.permissions import MERCHANT_ROLES
+from server.domain.statuses import StaffStatus
 from server.services import console_auth, queries, staff
 from server.services.console_auth import is_locked
 
@@ -74,7 +75,9 @@ def change(user_id, action):
         if action == "unlock":
             console_auth.unlock(actor.key, user_id)
         elif action in {"disable", "enable"}:
-            console_auth.set_status(actor.key, user_id, "disabled" if action == "disable" else "active")
+            console_auth.set_status(
+                actor.key, user_id, StaffStatus.DISABLED if action == "disable" else StaffStatus.ACTIVE
+            )
         elif action == "password":
             form = PasswordForm()
             if not form.validate_on_submit():

@@ -1,0 +1,101 @@
+"""The lifecycle of each kind of record: one enum per lifecycle, the one spelling of its statuses.
+
+Each is a ``StrEnum`` whose values are the strings stored in the database (``CardStatus.ACTIVE == "active"``),
+so models, schemas, console and services compare and store them as before; the models add a CHECK
+constraint from each enum (:func:`sql_in`), so the database refuses any other value.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CardStatus(StrEnum):
+    """A membership card: made, written in a batch, issued to a member (active), then possibly blocked."""
+
+    CREATED = "created"
+    ENCODING = "encoding"
+    ISSUED = "issued"
+    ACTIVE = "active"
+    LOST = "lost"
+    FROZEN = "frozen"
+    REPLACED = "replaced"
+    CANCELLED = "cancelled"
+
+
+class CardBatchState(StrEnum):
+    """A batch of cards to write: created, then encoded once every card of it is written."""
+
+    CREATED = "created"
+    ENCODED = "encoded"
+
+
+# A card in one of these may not be used, bound or replaced again.
+BLOCKED_CARD_STATUSES = frozenset({CardStatus.LOST, CardStatus.FROZEN, CardStatus.REPLACED, CardStatus.CANCELLED})
+
+
+class MemberStatus(StrEnum):
+    """A member account: only an active member buys or signs in; a frozen one is held by the operator;
+    a member may close their account (their points are forfeited)."""
+
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    CLOSED = "closed"
+
+
+class MerchantStatus(StrEnum):
+    """A merchant of the alliance."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+class TerminalStatus(StrEnum):
+    """A POS terminal; a disabled one's token is refused."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class StaffStatus(StrEnum):
+    """A staff user; a disabled one cannot sign in or use a personal token."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class DeviceStatus(StrEnum):
+    """A member's device for member codes."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class SmsStatus(StrEnum):
+    """A text message in the SMS outbox; a one-time code that expired unsent is never sent (expired)."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class SettlementStatus(StrEnum):
+    """A business day's settlement (and the day itself); closing is the only step today."""
+
+    CLOSED = "closed"
+
+
+class JobRunStatus(StrEnum):
+    """How a run of a scheduled job ended."""
+
+    DONE = "done"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+def sql_in(column: str, statuses: type[StrEnum]) -> str:
+    """The SQL condition that ``column`` holds one of ``statuses`` (for a CHECK constraint)."""
+    values = ", ".join(f"'{status.value}'" for status in statuses)
+    return f"{column} IN ({values})"
