@@ -59,7 +59,7 @@ def _digest(value: str) -> str:
 
 def limits_of(action: str):
     """The limits of ``action``: the RATE_LIMITS setting's, else the default above."""
-    return parse_many(current_app.config.get("RATE_LIMITS", {}).get(action, LIMITS[action]))
+    return parse_many(current_app.config["RATE_LIMITS"].get(action, LIMITS[action]))
 
 
 def enforce(action: str, value: str | None) -> None:
