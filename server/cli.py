@@ -229,11 +229,11 @@ def settlement_reconcile_command(day):
 @settlement_group.command("statement")
 @click.option("--merchant", "merchant_id", required=True)
 @click.option("--date", "day", type=DATE, required=True)
-@click.option("--format", "fmt", type=click.Choice(["csv", "pdf"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "pdf"]), default="csv", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), required=True)
 @with_appcontext
 def settlement_statement_command(merchant_id, day, fmt, output):
-    """Write a merchant's statement of a closed day as CSV or PDF."""
+    """Write a merchant's statement of a closed day as CSV, XLSX or PDF (the account number in full)."""
     from sqlalchemy import select
 
     from server.extensions import db
@@ -245,9 +245,9 @@ def settlement_statement_command(merchant_id, day, fmt, output):
     )
     if found is None:
         raise click.ClickException("no settlement for this merchant and day (is the day closed?)")
-    content, _ = render_statement(found, None, fmt)
+    content, _name, _type = render_statement(found, None, fmt, reveal_account=True)
     with open(output, "wb") as handle:
-        handle.write(content if isinstance(content, bytes) else content.encode("utf-8-sig"))  # BOM: Excel
+        handle.write(content)
     console.print(f"statement written to {output}")
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_babel import Babel, get_locale
 
 from server.config import Config
@@ -46,11 +46,14 @@ def _accepted_language() -> str | None:
 
 
 def select_language() -> str:
-    """The language of this request: ``?lang=`` first, then the ``lang`` cookie, then Chinese.
+    """The language of this request: ``?lang=`` first, then the ``lang`` cookie, then Chinese (also outside
+    a request, e.g. a statement written by the CLI).
 
     API requests (terminals, tools: no cookie) also follow their ``Accept-Language`` header; pages do
     not, so a browser set to English still shows the console and member pages in Chinese by default.
     """
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
     return (
         normalize_language(request.args.get("lang"))
         or normalize_language(request.cookies.get(LANGUAGE_COOKIE))

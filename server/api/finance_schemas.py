@@ -10,7 +10,7 @@ from server.report_schemas import MerchantReportSchema as MerchantReportSchema
 from server.report_schemas import PointsReportSchema as PointsReportSchema
 from server.report_schemas import TotalsMixin
 
-FORMATS = ("json", "csv")
+FORMATS = ("json", "csv", "xlsx")
 
 
 class ReportQuerySchema(Schema):
@@ -22,7 +22,10 @@ class ReportQuerySchema(Schema):
     format = fields.String(
         load_default="json",
         validate=validate.OneOf(FORMATS),
-        metadata={"description": "json (default) or csv; `Accept: text/csv` works too"},
+        metadata={
+            "description": "json (default), csv or xlsx (one table, Chinese headers, yuan, alliance time);"
+            " `Accept: text/csv` works too"
+        },
     )
 
     @validates_schema
@@ -36,8 +39,8 @@ class StatementQuerySchema(Schema):
 
     format = fields.String(
         load_default="json",
-        validate=validate.OneOf(("json", "csv", "pdf")),
-        metadata={"description": "json (default), csv or pdf; `Accept: text/csv` / `application/pdf` work too"},
+        validate=validate.OneOf(("json", "csv", "xlsx", "pdf")),
+        metadata={"description": "json (default), csv, xlsx or pdf; `Accept: text/csv` / `application/pdf` work too"},
     )
 
 
@@ -63,12 +66,25 @@ class SettlementSchema(TotalsMixin):
     fee_bp = fields.Integer()
     fee_per_sale_fen = fields.Integer()
     closed_at = fields.DateTime()
+    paid = fields.Boolean(metadata={"description": "Whether finance has marked the net position paid"})
+    paid_at = fields.DateTime(allow_none=True)
+    paid_by = fields.String(allow_none=True)
+    payment_reference = fields.String(metadata={"description": "The transfer's reference, as finance noted it"})
+
+
+class PaymentSchema(Schema):
+    """Mark a settlement paid (with the transfer's reference) or unpaid again."""
+
+    paid = fields.Boolean(required=True)
+    reference = fields.String(load_default="", validate=validate.Length(max=100))
 
 
 class StatementLineSchema(Schema):
     """A sale or refund of the day with its share of the position (refunds negative)."""
 
-    kind = fields.String(metadata={"description": "sale or refund"})
+    kind = fields.String(
+        metadata={"description": "sale, refund, service_fee (on net member sales) or commission; nets add up"}
+    )
     recorded_at = fields.DateTime()
     receipt_no = fields.String()
     sale_id = fields.String()
@@ -80,6 +96,8 @@ class StatementLineSchema(Schema):
     granted_value_fen = fields.Integer()
     accepted_value_fen = fields.Integer()
     per_sale_fee_fen = fields.Integer()
+    fee_fen = fields.Integer(metadata={"description": "Fees of the line (per-sale fee, or the day's service fee)"})
+    net_fen = fields.Integer(metadata={"description": "accepted value - granted value - fees; lines sum to net_fen"})
 
 
 class StatementSchema(Schema):

@@ -28,12 +28,15 @@ CONSOLE_STYLE = Style(
     title_font_family=FONT,
     legend_font_family=FONT,
     no_data_font_family=FONT,
-    label_font_size=12,
-    major_label_font_size=12,
-    legend_font_size=13,
-    value_font_size=12,
-    title_font_size=15,
-    no_data_font_size=20,
+    # big enough to read when a chart is scaled down to a phone's width
+    label_font_size=17,
+    major_label_font_size=17,
+    legend_font_size=17,
+    value_font_size=16,
+    value_label_font_size=16,
+    tooltip_font_size=16,
+    title_font_size=20,
+    no_data_font_size=22,
     guide_stroke_color="#e2e8f0",
     major_guide_stroke_color="#cbd5e1",
 )
@@ -42,20 +45,39 @@ COMMON = dict(
     js=[],  # no scripts from the internet; the SVG works without them
     disable_xml_declaration=True,
     margin=12,
-    margin_bottom=20,
+    margin_bottom=32,  # room for the legend's descenders at the larger font
     legend_at_bottom=True,
     legend_at_bottom_columns=3,
     show_y_guides=True,
     truncate_label=-1,
 )
-WIDE, NARROW = {"width": 720, "height": 330}, {"width": 460, "height": 360}
+WIDE, NARROW = {"width": 540, "height": 360}, {"width": 400, "height": 400}  # ~ their width on a desk
+LABELLED_DAYS = 8  # at most this many day labels under a chart, whatever the range
 
 
-def integer_ticks(values: list[int]) -> list[int]:
-    """Whole-number axis labels for counts (pygal would label 0.1, 0.2 ... for small counts)."""
-    top = max([*values, 1])
-    step = max(1, math.ceil(top / 5))
-    return list(range(0, top + step, step))
+def nice_step(span: int, ticks: int = 5) -> int:
+    """The round step (1, 2 or 5 × 10ⁿ, at least 1) dividing ``span`` into at most about ``ticks`` parts."""
+    rough = max(1, math.ceil(span / ticks))
+    magnitude = 10 ** (len(str(rough)) - 1)
+    return next(factor * magnitude for factor in (1, 2, 5, 10) if factor * magnitude >= rough)
+
+
+def round_ticks(values: list[int], unit: int = 1) -> list[int]:
+    """Round axis labels from 0 (or the lowest value) to just above the highest.
+
+    ``unit``: the smallest step (100 for amounts in fen, so the axis reads ¥100, ¥200 ... not ¥137.50).
+    """
+    low, high = min([*values, 0]), max([*values, 0])
+    if low == high:
+        high = unit
+    step = nice_step(math.ceil((high - low) / unit)) * unit
+    return list(range(math.floor(low / step) * step, math.ceil(high / step) * step + step, step))
+
+
+def major_every(labels: list[str], size: dict = WIDE) -> int:
+    """Label every n-th day so that the labels fit (LABELLED_DAYS on a wide chart, fewer on a narrow one)."""
+    fitting = LABELLED_DAYS * size["width"] // WIDE["width"]
+    return max(1, math.ceil(len(labels) / max(fitting, 1)))
 
 
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
@@ -76,17 +98,17 @@ def daily_bars(
     series: dict[str, list],
     formatter=None,
     no_data: str = "",
-    counts: bool = False,
     size: dict = WIDE,
+    unit: int = 1,
 ) -> Markup:
-    """Daily values as bars, one series per entry, every 5th day labelled (``counts``: whole-number axis)."""
-    if counts:
-        size = {**size, "y_labels": integer_ticks([v for values in series.values() for v in values])}
+    """Daily whole-number values (counts, or fen with ``unit=100``) as bars on round axis ticks."""
+    ticks = round_ticks([v for values in series.values() for v in values], unit)
     chart = pygal.Bar(
         title=title,
         x_labels=labels,
-        x_labels_major_every=5,
+        x_labels_major_every=major_every(labels, size),
         show_minor_x_labels=False,
+        y_labels=ticks,
         value_formatter=formatter or str,
         no_data_text=no_data,
         show_legend=len(series) > 1,
@@ -103,13 +125,13 @@ def daily_lines(title: str, labels: list[str], series: dict[str, list], formatte
     chart = pygal.Line(
         title=title,
         x_labels=labels,
-        x_labels_major_every=5,
+        x_labels_major_every=major_every(labels),
         show_minor_x_labels=False,
         value_formatter=formatter or str,
         no_data_text=no_data,
         dots_size=2.5,
         fill=False,
-        y_labels=integer_ticks([v for values in series.values() for v in values]),
+        y_labels=round_ticks([v for values in series.values() for v in values]),
         **WIDE,
         **COMMON,
     )
@@ -119,21 +141,26 @@ def daily_lines(title: str, labels: list[str], series: dict[str, list], formatte
 
 
 def ranking(title: str, rows: list[tuple[str, int]], formatter=None, no_data: str = "") -> Markup:
-    """Named totals as horizontal bars, largest on top, with their values printed."""
+    """Named totals as horizontal bars, largest on top, with their values printed.
+
+    The names are in the legend under the chart, one a line and in full (as axis labels, long Chinese
+    names would be cut or squeeze the bars: pygal measures text as if every character were narrow).
+    """
+    top = max((value for _, value in rows), default=0)
     chart = pygal.HorizontalBar(
         title=title,
         value_formatter=formatter or str,
         no_data_text=no_data,
         print_values=True,
         print_values_position="top",
-        show_legend=False,
+        range=(0, top * 1.3 or 1),  # room right of the longest bar for its printed value
         show_x_labels=False,  # (horizontal: the value axis) the values are printed on the bars
-        **NARROW,
-        **COMMON,
+        show_y_labels=False,
+        **{**NARROW, "height": NARROW["height"] + 30 * max(len(rows) - 3, 0)},
+        **{**COMMON, "legend_at_bottom_columns": 1, "truncate_legend": -1},
     )
-    chart.x_labels = [name for name, _ in reversed(rows)]
-    if rows:
-        chart.add(title, [value for _, value in reversed(rows)])
+    for name, value in rows:
+        chart.add(name, [value])
     return _svg(chart)
 
 

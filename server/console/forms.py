@@ -99,6 +99,20 @@ class MerchantForm(FlaskForm):
         _l("Supervisor PIN for refunds (4-8 digits)"),
         [Optional(), Regexp(r"^\d{4,8}$", message=_l("4 to 8 digits."))],
     )
+    bank_account_name = StringField(_l("Settlement account holder"), [Length(max=100)], filters=[_text])
+    bank_name = StringField(_l("Bank and branch"), [Length(max=100)], filters=[_text])
+    # empty: unchanged (the stored number is never sent back to the browser)
+    bank_account_no = StringField(
+        _l("Account number"),
+        [Optional(), Regexp(r"^[0-9A-Za-z ]{8,40}$", message=_l("8 to 34 letters and digits."))],
+        filters=[_text],
+    )
+    submit = SubmitField(_l("Save"))
+
+
+class PaymentForm(FlaskForm):
+    paid = HiddenField(validators=[Regexp("^[01]$")])
+    reference = StringField(_l("Transfer reference"), [Length(max=100)], filters=[_text])
     submit = SubmitField(_l("Save"))
 
 

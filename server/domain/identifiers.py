@@ -85,6 +85,12 @@ def mask_mobile(mobile: str) -> str:
     return f"{mobile[:3]}****{mobile[-4:]}"
 
 
+def mask_account_number(number: str) -> str:
+    """A bank account number shown to most eyes: its last four digits only (``**** **** 1234``)."""
+    digits = "".join(number.split())
+    return f"**** **** {digits[-4:]}" if len(digits) > 4 else "****"
+
+
 def mask_name(name: str) -> str:
     """``王小明`` → ``王*明``, ``张三`` → ``张*``: what a till may show of a member it cannot trust yet."""
     if len(name) <= 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.domain.statuses import MerchantStatus, TerminalStatus
@@ -40,6 +40,11 @@ class Merchant(Base):
     # Refunds above this many fen need a supervisor PIN (argon2 hash); None: no authorisation asked.
     refund_auth_threshold_fen: Mapped[int | None]
     refund_pin_hash: Mapped[str | None] = mapped_column(String(200))
+    # Where settlements are paid: the account number is encrypted (server/security/pii.py), shown masked.
+    bank_account_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    bank_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    bank_account_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    bank_account_masked: Mapped[str] = mapped_column(String(40), default="", server_default="")
     points_issued_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     points_accepted_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     created_at: Mapped[datetime] = created_column()

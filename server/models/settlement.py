@@ -60,6 +60,10 @@ class Settlement(Base):
     commission_fen: Mapped[int] = mapped_column(BigInteger)
     net_fen: Mapped[int] = mapped_column(BigInteger)
     closed_at: Mapped[datetime] = created_column()
+    # Whether the net position has been paid (finance marks it, audited); None: unpaid.
+    paid_at: Mapped[datetime | None]
+    paid_by: Mapped[str | None] = mapped_column(String(40))
+    payment_reference: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class JobRun(Base):

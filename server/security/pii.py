@@ -1,4 +1,6 @@
-"""Phone numbers: AES-GCM encryption at rest plus a keyed hash (HMAC-SHA256) for exact lookup."""
+"""Personal data at rest: AES-GCM encryption plus a keyed hash (HMAC-SHA256) for exact lookup.
+
+Phones, and merchants' settlement account numbers (each under its own associated data)."""
 
 from __future__ import annotations
 
@@ -33,3 +35,14 @@ def encrypt_phone(mobile: str) -> bytes:
 def decrypt_phone(blob: bytes) -> str:
     """The phone number back from :func:`encrypt_phone` (callers audit-log the access)."""
     return AESGCM(_keys().pii_encryption).decrypt(blob[:12], blob[12:], b"phone").decode()
+
+
+def encrypt_text(value: str, purpose: bytes) -> bytes:
+    """Nonce + AES-256-GCM ciphertext of ``value``, bound to ``purpose`` (e.g. ``b"bank_account"``)."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(_keys().pii_encryption).encrypt(nonce, value.encode(), purpose)
+
+
+def decrypt_text(blob: bytes, purpose: bytes) -> str:
+    """The text back from :func:`encrypt_text` with the same ``purpose``."""
+    return AESGCM(_keys().pii_encryption).decrypt(blob[:12], blob[12:], purpose).decode()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from server.domain.errors import Conflict, InvalidRequest, NotFound
+from server.domain.identifiers import mask_account_number
 from server.domain.ledger import MERCHANT_ACCEPTED, MERCHANT_ISSUED
 from server.domain.payments import terminal_receipt_prefix
 from server.domain.statuses import MerchantStatus, TerminalStatus
@@ -14,6 +15,7 @@ from server.extensions import db
 from server.models import AllianceSettings, Level, Merchant, MerchantLevelDiscount, Terminal
 from server.models.base import new_id
 from server.security.credentials import TERMINAL_TOKEN_PREFIX, hash_password, new_token, token_hash
+from server.security.pii import decrypt_text, encrypt_text
 from server.services.audit import audit
 from server.services.ledger import open_account
 from server.services.unit_of_work import transactional
@@ -52,7 +54,10 @@ MERCHANT_FIELDS = {
     "service_fee_bp",
     "service_fee_per_sale_fen",
     "refund_auth_threshold_fen",
+    "bank_account_name",
+    "bank_name",
 }
+BANK_ACCOUNT_PURPOSE = b"bank_account"
 
 
 def _check_level(level: Level) -> None:
@@ -154,6 +159,7 @@ def create_merchant(actor: str, *, name: str, trade: str, **fields) -> Merchant:
         **{k: v for k, v in fields.items() if k in MERCHANT_FIELDS},
     )
     _set_refund_pin(merchant, fields)
+    _set_bank_account(merchant, fields)
     db.session.add(merchant)
     db.session.flush()
     for level in levels_by_rank():
@@ -173,9 +179,30 @@ def update_merchant(actor: str, merchant_id: str, **fields) -> Merchant:
         if name in MERCHANT_FIELDS:
             setattr(merchant, name, value)
     _set_refund_pin(merchant, fields)
+    _set_bank_account(merchant, fields)
     logged = {name: ("***" if name == "refund_pin" else value) for name, value in fields.items()}
+    if "bank_account_no" in fields:  # the audit log keeps the masked number only
+        logged["bank_account_no"] = merchant.bank_account_masked
     audit(actor, "merchant.update", "merchant", merchant.id, **logged)
     return merchant
+
+
+def _set_bank_account(merchant: Merchant, fields: dict) -> None:
+    """Store ``fields["bank_account_no"]`` (if given) encrypted, with its masked form; empty clears it."""
+    if "bank_account_no" not in fields or fields["bank_account_no"] is None:
+        return
+    number = "".join(str(fields["bank_account_no"]).split())
+    if number and not (8 <= len(number) <= 34 and number.isalnum()):
+        raise InvalidRequest("A bank account number has 8 to 34 letters and digits.", field="bank_account_no")
+    merchant.bank_account_ciphertext = encrypt_text(number, BANK_ACCOUNT_PURPOSE) if number else None
+    merchant.bank_account_masked = mask_account_number(number) if number else ""
+
+
+def bank_account_number(merchant: Merchant) -> str:
+    """The merchant's settlement account number in clear (for finance's statement; "" when none)."""
+    if merchant.bank_account_ciphertext is None:
+        return ""
+    return decrypt_text(merchant.bank_account_ciphertext, BANK_ACCOUNT_PURPOSE)
 
 
 def level_discounts(merchant_id: str) -> list[tuple[Level, int]]:

@@ -20,12 +20,14 @@ from server.domain.ledger import (
     MERCHANT_ISSUED,
 )
 from server.domain.money import BP_SCALE
+from server.exports import MIMETYPES
 from server.extensions import db
 from server.models import LedgerAccount, Level, Merchant, PointsLot, Sale, Settlement
 from server.services.alliance import get_settings
+from server.services.catalog import bank_account_number
 from server.services.points import alliance_today
 from server.services.settlement import day_window, filter_settlements, get_settlement, statement_lines
-from server.services.statements import statement_csv, statement_pdf
+from server.services.statements import StatementParty, statement_pdf, statement_table
 
 SUMMED = (
     "sales_count",
@@ -149,18 +151,31 @@ def points_report() -> dict:
 
 
 def settlement_detail(settlement_id: str, merchant_scope: str | None) -> dict:
-    """A settlement with its merchant's name and its lines down to each sale."""
+    """A settlement with its merchant (and the merchant's name) and its lines down to each sale."""
     found = get_settlement(settlement_id, merchant_scope)
-    name = db.session.scalar(select(Merchant.name).where(Merchant.id == found.merchant_id))
-    return {"settlement": found, "merchant_name": name, "lines": statement_lines(found)}
+    merchant = db.session.get(Merchant, found.merchant_id)
+    return {"settlement": found, "merchant": merchant, "merchant_name": merchant.name, "lines": statement_lines(found)}
 
 
-def render_statement(settlement_id: str, merchant_scope: str | None, fmt: str) -> tuple[bytes | str, str]:
-    """The statement as ``csv`` or ``pdf`` content with its file name."""
+STATEMENT_FORMATS = ("csv", "xlsx", "pdf")
+
+
+def render_statement(
+    settlement_id: str, merchant_scope: str | None, fmt: str, reveal_account: bool = False
+) -> tuple[bytes, str, str]:
+    """The statement as ``csv``, ``xlsx`` or ``pdf``: its content, file name and media type.
+
+    The PDF names the merchant's settlement account, its number in full only for finance (``reveal_account``).
+    """
     detail = settlement_detail(settlement_id, merchant_scope)
-    found, name = detail["settlement"], detail["merchant_name"]
+    found, merchant = detail["settlement"], detail["merchant"]
     filename = f"statement-{found.business_day.isoformat()}-{found.merchant_id}.{fmt}"
-    if fmt == "csv":
-        return statement_csv(found, name, detail["lines"]), filename
-    settings = get_settings()
-    return statement_pdf(found, name, detail["lines"], settings.name, settings.timezone), filename
+    if fmt != "pdf":
+        return statement_table(detail["lines"], fmt), filename, MIMETYPES[fmt]
+    party = StatementParty(
+        merchant.name,
+        merchant.bank_account_name,
+        merchant.bank_name,
+        bank_account_number(merchant) if reveal_account else merchant.bank_account_masked,
+    )
+    return statement_pdf(found, party, detail["lines"], get_settings().name), filename, "application/pdf"

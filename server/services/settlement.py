@@ -284,6 +284,7 @@ def statement_lines(settlement: Settlement) -> list[dict]:
                 "granted_value_fen": sale.points_earned * value,
                 "accepted_value_fen": sale.redeem_points * value,
                 "per_sale_fee_fen": settlement.fee_per_sale_fen,
+                "fee_fen": settlement.fee_per_sale_fen,
             }
         )
     refunds = db.session.execute(
@@ -307,7 +308,59 @@ def statement_lines(settlement: Settlement) -> list[dict]:
                 "granted_value_fen": -refund.points_reversed * value,
                 "accepted_value_fen": -refund.points_restored * value,
                 "per_sale_fee_fen": 0,
+                "fee_fen": 0,
             }
         )
     lines.sort(key=lambda line: line["recorded_at"])
+    lines.extend(_closing_lines(settlement, end))
+    for line in lines:
+        line["net_fen"] = line["accepted_value_fen"] - line["granted_value_fen"] - line["fee_fen"]
     return lines
+
+
+def _closing_lines(settlement: Settlement, day_end: datetime) -> list[dict]:
+    """The day's charges not tied to one sale: the service fee on net member sales, commissions.
+
+    With them the lines' net positions add up to the settlement's net position to the fen.
+    """
+    per_sale = settlement.sales_count * settlement.fee_per_sale_fen
+    charges = (("service_fee", settlement.service_fee_fen - per_sale), ("commission", settlement.commission_fen))
+    blank = dict.fromkeys(("amount_fen", "money_fen", "points_granted", "points_accepted"), 0)
+    return [
+        {
+            "kind": kind,
+            "recorded_at": day_end,
+            "sale_id": None,
+            "refund_id": None,
+            "receipt_no": "",
+            **blank,
+            "granted_value_fen": 0,
+            "accepted_value_fen": 0,
+            "per_sale_fee_fen": 0,
+            "fee_fen": amount,
+        }
+        for kind, amount in charges
+        if amount
+    ]
+
+
+@transactional
+def set_payment(actor: str, settlement_id: str, paid: bool, reference: str = "") -> Settlement:
+    """Mark a settlement paid (with the transfer's reference) or unpaid again; audited, repeatable."""
+    found = get_settlement(settlement_id, None)
+    if paid and found.paid_at is None:
+        found.paid_at, found.paid_by = utcnow(), actor
+    elif not paid:
+        found.paid_at, found.paid_by = None, None
+    found.payment_reference = reference.strip() if paid else ""
+    audit(
+        actor,
+        "settlement.paid" if paid else "settlement.unpaid",
+        "settlement",
+        found.id,
+        merchant_id=found.merchant_id,
+        business_day=found.business_day.isoformat(),
+        net_fen=found.net_fen,
+        reference=found.payment_reference,
+    )
+    return found

@@ -1,70 +1,84 @@
-"""A merchant's settlement statement as CSV and as a printable PDF (reportlab, Chinese CID font)."""
+"""A merchant's settlement statement as one table (CSV or XLSX) and as a printable PDF (reportlab, Chinese CID font).
+
+The lines are those of ``settlement.statement_lines``: every sale and refund, then the service fee on
+net member sales (and commissions), so the lines' net positions add up to the statement's total.
+"""
 
 from __future__ import annotations
 
-import csv
 import io
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
 
-from server.domain.money import format_yuan
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from server.exports import Column, cell_text, csv_bytes, percent_text, xlsx_bytes
+from server.formatting import local_time, yuan
 from server.models import Settlement
 
+LINE_KINDS = {
+    "sale": _l("Sale"),
+    "refund": _l("Refund"),
+    "service_fee": _l("Service fee on net member sales"),
+    "commission": _l("Commission"),
+}
 LINE_COLUMNS = (
-    "kind",
-    "recorded_at",
-    "receipt_no",
-    "sale_id",
-    "refund_id",
-    "amount_fen",
-    "money_fen",
-    "points_granted",
-    "points_accepted",
-    "granted_value_fen",
-    "accepted_value_fen",
-    "per_sale_fee_fen",
-)
-TOTAL_FIELDS = (
-    "sales_count",
-    "member_sales_fen",
-    "refunds_count",
-    "refunds_fen",
-    "points_granted",
-    "points_accepted",
-    "granted_value_fen",
-    "accepted_value_fen",
-    "fee_bp",
-    "fee_per_sale_fen",
-    "service_fee_fen",
-    "commission_fen",
-    "net_fen",
+    Column("recorded_at", _l("Recorded at"), "time"),
+    Column("kind_label", _l("Kind"), "text"),
+    Column("receipt_no", _l("Receipt"), "text"),
+    Column("amount_fen", _l("Amount (¥)"), "yuan"),
+    Column("money_fen", _l("Paid in money (¥)"), "yuan"),
+    Column("points_granted", _l("Points granted"), "int"),
+    Column("points_accepted", _l("Points accepted"), "int"),
+    Column("granted_value_fen", _l("Granted value (¥)"), "yuan"),
+    Column("accepted_value_fen", _l("Accepted value (¥)"), "yuan"),
+    Column("fee_fen", _l("Fees (¥)"), "yuan"),
+    Column("net_fen", _l("Net position (¥)"), "yuan"),
 )
 CJK_FONT = "STSong-Light"  # reportlab's built-in Adobe CID font: no font file needed
 
 
-def statement_csv(settlement: Settlement, merchant_name: str, lines: list[dict]) -> str:
-    """The statement as CSV: a totals block, a blank row, then one row per sale and refund."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["settlement_id", "merchant_id", "merchant_name", "business_day", "point_value_fen"])
-    writer.writerow(
-        [settlement.id, settlement.merchant_id, merchant_name, settlement.business_day, settlement.point_value_fen]
+@dataclass(frozen=True)
+class StatementParty:
+    """Who the statement is for and where it is paid (the account number masked unless shown to finance)."""
+
+    merchant_name: str
+    bank_account_name: str = ""
+    bank_name: str = ""
+    bank_account_no: str = ""
+
+
+def labelled(lines: list[dict]) -> list[dict]:
+    """The lines with their kind in the reader's language."""
+    return [{**line, "kind_label": str(LINE_KINDS.get(line["kind"], line["kind"]))} for line in lines]
+
+
+def payment_status(settlement: Settlement) -> str:
+    """``Paid on <time> (reference)`` or ``Unpaid``, in the reader's language and the alliance's time."""
+    if settlement.paid_at is None:
+        return _("Unpaid")
+    paid = _("Paid on %(time)s", time=local_time(settlement.paid_at))
+    return f"{paid} ({settlement.payment_reference})" if settlement.payment_reference else paid
+
+
+def fee_terms(settlement: Settlement) -> str:
+    """The fee terms as people read them: ``0.60% + ¥0.10 per sale``."""
+    return _(
+        "%(rate)s of net member sales + %(per_sale)s per sale",
+        rate=percent_text(settlement.fee_bp),
+        per_sale=yuan(settlement.fee_per_sale_fen),
     )
-    writer.writerow(TOTAL_FIELDS)
-    writer.writerow([getattr(settlement, name) for name in TOTAL_FIELDS])
-    writer.writerow([])
-    writer.writerow(LINE_COLUMNS)
-    for line in lines:
-        writer.writerow(
-            [
-                line["recorded_at"].isoformat() if name == "recorded_at" else "" if line[name] is None else line[name]
-                for name in LINE_COLUMNS
-            ]
-        )
-    return out.getvalue()
 
 
-def statement_pdf(settlement: Settlement, merchant_name: str, lines: list[dict], alliance: str, timezone: str) -> bytes:
-    """The statement as an A4 PDF a merchant can print: header, totals, then every sale and refund."""
+def statement_table(lines: list[dict], fmt: str) -> bytes:
+    """The statement's lines as one table: a CSV file or an XLSX workbook."""
+    if fmt == "xlsx":
+        return xlsx_bytes(LINE_COLUMNS, labelled(lines), _("Statement"))
+    return csv_bytes(LINE_COLUMNS, labelled(lines))
+
+
+def statement_pdf(settlement: Settlement, party: StatementParty, lines: list[dict], alliance: str) -> bytes:
+    """The statement as an A4 PDF a merchant can print: header, bank details, totals, every line."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -77,50 +91,51 @@ def statement_pdf(settlement: Settlement, merchant_name: str, lines: list[dict],
         pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
     title = ParagraphStyle("title", fontName=CJK_FONT, fontSize=15, leading=20)
     body = ParagraphStyle("body", fontName=CJK_FONT, fontSize=9, leading=13)
-    zone = ZoneInfo(timezone)
     s = settlement
     totals = [
-        ["销售笔数 Sales", str(s.sales_count), "会员消费 Member sales", format_yuan(s.member_sales_fen)],
-        ["退款笔数 Refunds", str(s.refunds_count), "退款金额 Refunded", format_yuan(s.refunds_fen)],
-        ["发放积分 Points granted", str(s.points_granted), "积分成本 Granted value", format_yuan(s.granted_value_fen)],
-        [
-            "收取积分 Points accepted",
-            str(s.points_accepted),
-            "积分应收 Accepted value",
-            format_yuan(s.accepted_value_fen),
-        ],
-        [
-            "服务费 Service fee",
-            format_yuan(s.service_fee_fen),
-            f"费率 {s.fee_bp} bp + {format_yuan(s.fee_per_sale_fen)}/笔",
-            "",
-        ],
-        ["佣金 Commission", format_yuan(s.commission_fen), "净额 Net (联盟应付为正)", format_yuan(s.net_fen)],
+        [_("Number of sales"), str(s.sales_count), _("Member sales"), yuan(s.member_sales_fen)],
+        [_("Number of refunds"), str(s.refunds_count), _("Refunded"), yuan(s.refunds_fen)],
+        [_("Points granted"), str(s.points_granted), _("Granted value"), yuan(s.granted_value_fen)],
+        [_("Points accepted"), str(s.points_accepted), _("Accepted value"), yuan(s.accepted_value_fen)],
+        [_("Service fee"), yuan(s.service_fee_fen), _("Fee terms"), fee_terms(s)],
+        [_("Commission"), yuan(s.commission_fen), _("Net position (positive: the alliance pays)"), yuan(s.net_fen)],
+        [_("Payment"), payment_status(s), "", ""],
     ]
-    rows = [["时间 Time", "类型", "小票号 Receipt", "金额", "实付", "发放积分", "收取积分", "净额 Net"]]
-    for line in lines:
-        net = line["accepted_value_fen"] - line["granted_value_fen"] - line["per_sale_fee_fen"]
+    shown = labelled(lines)
+    sold = {"sale", "refund"}
+    rows = [[_("Recorded at"), _("Kind"), _("Receipt"), _("Amount"), _("Paid"), _("Points granted")]]
+    rows[0] += [_("Points accepted"), _("Fees"), _("Net")]
+    for line in shown:
         rows.append(
             [
-                line["recorded_at"].astimezone(zone).strftime("%m-%d %H:%M:%S"),
-                "销售" if line["kind"] == "sale" else "退款",
+                cell_text("time", line["recorded_at"]),
+                line["kind_label"],
                 line["receipt_no"],
-                format_yuan(line["amount_fen"]),
-                format_yuan(line["money_fen"]),
-                str(line["points_granted"]),
-                str(line["points_accepted"]),
-                format_yuan(net),
+                *(
+                    [yuan(line["amount_fen"]), yuan(line["money_fen"])]
+                    + [str(line["points_granted"]), str(line["points_accepted"])]
+                    if line["kind"] in sold
+                    else ["", "", "", ""]
+                ),
+                yuan(line["fee_fen"]),
+                yuan(line["net_fen"]),
             ]
         )
+    rows.append([_("Total"), "", "", "", "", "", "", yuan(sum(line["fee_fen"] for line in lines)), yuan(s.net_fen)])
     grid = TableStyle(
         [
             ("FONTNAME", (0, 0), (-1, -1), CJK_FONT),
             ("FONTSIZE", (0, 0), (-1, -1), 8),
             ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+        ]
+    )
+    lines_style = TableStyle(
+        [
+            ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke),
+            ("BACKGROUND", (0, -1), (-1, -1), colors.whitesmoke),
             ("ALIGN", (3, 1), (-1, -1), "RIGHT"),
         ]
     )
-    header = TableStyle([("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)])
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
@@ -129,19 +144,22 @@ def statement_pdf(settlement: Settlement, merchant_name: str, lines: list[dict],
         rightMargin=15 * mm,
         topMargin=15 * mm,
         bottomMargin=15 * mm,
-        title=f"{merchant_name} {s.business_day} 结算单",
+        title=f"{party.merchant_name} {s.business_day} {_('Settlement statement')}",
     )
+    bank = " ".join(part for part in (party.bank_account_name, party.bank_name, party.bank_account_no) if part)
     story = [
-        Paragraph(f"{alliance}  商户日结算单 Settlement statement", title),
-        Paragraph(f"商户 Merchant：{merchant_name}（{s.merchant_id}）", body),
+        Paragraph(f"{alliance}  {_('Settlement statement')}", title),
+        Paragraph(f"{_('Merchant')}：{party.merchant_name}", body),
+        Paragraph(f"{_('Settlement account')}：{bank or _('not on file')}", body),
         Paragraph(
-            f"营业日 Business day：{s.business_day.isoformat()}　结算单号：{s.id}　积分面值：{s.point_value_fen} 分",
+            f"{_('Business day')}：{s.business_day.isoformat()} · {_('Statement number')}：{s.id} · "
+            f"{_('Point value')}：{yuan(s.point_value_fen)}",
             body,
         ),
         Spacer(1, 4 * mm),
         Table(totals, style=grid, hAlign="LEFT"),
         Spacer(1, 6 * mm),
-        Table(rows, style=TableStyle(grid.getCommands() + header.getCommands()), repeatRows=1, hAlign="LEFT"),
+        Table(rows, style=TableStyle(grid.getCommands() + lines_style.getCommands()), repeatRows=1, hAlign="LEFT"),
     ]
     document.build(story)
     return buffer.getvalue()

@@ -7,8 +7,11 @@ import io
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
+from server.exports import MIMETYPES
 from server.extensions import db
+from server.models import AuditLog
 from server.services import checkout, members
 from server.services.staff import terminal_for_token
 from tests.api.operator_support import API, assert_error, make_staffed_world, with_key
@@ -99,9 +102,14 @@ def test_statement_as_json_csv_and_pdf(closed_world, client):
     statement = client.get(url, headers=staffed.auth("owner")).json
     assert [line["kind"] for line in statement["lines"]] == ["sale", "sale"]
     assert sum(line["points_accepted"] for line in statement["lines"]) == statement["settlement"]["points_accepted"]
+    assert sum(line["net_fen"] for line in statement["lines"]) == statement["settlement"]["net_fen"]
+    assert statement["settlement"]["paid"] is False
     as_csv = client.get(f"{url}?format=csv", headers=staffed.auth("owner"))
     assert as_csv.mimetype == "text/csv" and "attachment" in as_csv.headers["Content-Disposition"]
-    assert listed[0]["id"] in as_csv.get_data(as_text=True)
+    table = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True).lstrip("\ufeff"))))
+    assert [line["小票号"] for line in table] == [line["receipt_no"] for line in statement["lines"]]
+    as_xlsx = client.get(f"{url}?format=xlsx", headers=staffed.auth("owner"))
+    assert as_xlsx.mimetype == MIMETYPES["xlsx"] and as_xlsx.data.startswith(b"PK")
     by_accept = client.get(url, headers={**staffed.auth("finance"), "Accept": "application/pdf"})
     assert by_accept.mimetype == "application/pdf" and by_accept.data.startswith(b"%PDF")
 
@@ -135,15 +143,49 @@ def test_reports_by_merchant_day_level_and_points(closed_world, client):
     assert_error(client.get(f"{API}/members/{member_id}/points-lots", headers=staffed.auth("owner")), 403, "forbidden")
     as_csv = client.get(f"{API}/reports/merchants?format=csv", headers=finance)
     rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True).lstrip("\ufeff"))))
-    assert [row["merchant_id"] for row in rows] == [row["merchant_id"] for row in merchants]
+    assert [row["商户编号"] for row in rows] == [row["merchant_id"] for row in merchants]
     by_accept = client.get(f"{API}/reports/days", headers={**finance, "Accept": "text/csv"})
-    assert by_accept.mimetype == "text/csv" and "net_fen" in by_accept.get_data(as_text=True)
+    assert by_accept.mimetype == "text/csv" and "净额（元）" in by_accept.get_data(as_text=True)
+    english = client.get(f"{API}/reports/days?format=csv&lang=en", headers=finance).get_data(as_text=True)
+    assert "Net position (¥)" in english.splitlines()[0]
     backwards = client.get(f"{API}/reports/days?day_from=2026-03-03&day_to=2026-03-02", headers=finance)
     assert_error(backwards, 422, "invalid_request")
 
 
+def test_finance_marks_a_statement_paid_and_everyone_sees_it(closed_world, client, app):
+    staffed = closed_world
+    listed = client.get(f"{API}/settlements", headers=staffed.auth("finance")).json
+    settlement_id = listed[0]["id"]
+    url = f"{API}/settlements/{settlement_id}/payment"
+    paid = client.post(url, json={"paid": True, "reference": "BANK-0042"}, headers=with_key(staffed.auth("finance")))
+    assert paid.status_code == 200, paid.json
+    assert (paid.json["paid"], paid.json["payment_reference"]) == (True, "BANK-0042") and paid.json["paid_at"]
+    again = client.post(url, json={"paid": True, "reference": "BANK-0042"}, headers=with_key(staffed.auth("admin")))
+    assert again.json["paid_at"] == paid.json["paid_at"]  # the first payment time stays
+    shown = client.get(f"{API}/settlements/{settlement_id}", headers=staffed.auth("finance")).json["settlement"]
+    assert shown["paid"] is True and shown["payment_reference"] == "BANK-0042"
+    for role in ("owner", "support", "cashier"):
+        assert_error(client.post(url, json={"paid": False}, headers=with_key(staffed.auth(role))), 403, "forbidden")
+    assert_error(
+        client.post(url, json={"paid": "maybe"}, headers=with_key(staffed.auth("finance"))), 422, "invalid_request"
+    )
+    missing = client.post(
+        f"{API}/settlements/stl_nope/payment", json={"paid": True}, headers=with_key(staffed.auth("finance"))
+    )
+    assert_error(missing, 404, "not_found")
+    unpaid = client.post(url, json={"paid": False}, headers=with_key(staffed.auth("finance")))
+    assert unpaid.json["paid"] is False and unpaid.json["paid_at"] is None
+    with app.app_context():
+        actions = db.session.scalars(
+            select(AuditLog.action).where(AuditLog.object_id == settlement_id).order_by(AuditLog.id)
+        ).all()
+        db.session.remove()
+    assert actions == ["settlement.paid", "settlement.paid", "settlement.unpaid"]
+
+
 FINANCE_OPERATIONS = {
     ("/api/v1/settlements", "get"),
+    ("/api/v1/settlements/{settlement_id}/payment", "post"),
     ("/api/v1/settlements/closings", "post"),
     ("/api/v1/settlements/{settlement_id}", "get"),
     ("/api/v1/reports/merchants", "get"),
@@ -169,7 +211,9 @@ def test_finance_operations_are_documented(client):
     statement = spec["paths"]["/api/v1/settlements/{settlement_id}"]["get"]["responses"]["200"]["content"]
     assert "application/pdf" in statement
     schemas = spec["components"]["schemas"]
-    assert {"net_fen", "service_fee_fen", "commission_fen"} <= set(schemas["Settlement"]["properties"])
+    assert {"net_fen", "service_fee_fen", "commission_fen", "paid", "paid_at"} <= set(
+        schemas["Settlement"]["properties"]
+    )
     assert {"points_outstanding", "breakage_value_fen", "redemption_rate_bp"} <= set(
         schemas["PointsReport"]["properties"]
     )

@@ -6,6 +6,7 @@ One live server and one browser context per role for the whole module (the data 
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import date, timedelta
 
 import pytest
@@ -13,8 +14,8 @@ from sqlalchemy import func, select, update
 
 from server.extensions import db
 from server.models import Refund, Sale, Settlement
-from server.services import settlement
-from tests.browser import save_screenshot
+from server.services import catalog, settlement
+from tests.browser import ARTIFACTS_DIR, save_screenshot
 from tests.builders import ACTOR
 from tests.conftest import wipe
 from tests.console.support import PASSWORD, build_console_world
@@ -291,3 +292,140 @@ def test_an_owner_sees_only_their_own_settlements(site, owner):
     assert page.locator(f"td:has-text('{scene.world.shop_b.merchant.name}')").count() == 0
     save_screenshot(page, "console-reports-owner")
     watcher.check()
+
+
+def _at_widths(page, name: str, check) -> None:
+    """Run ``check`` on the page at desk (1366 px) and phone (390 px) width, with a screenshot of each."""
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        save_screenshot(page, f"{name}-{width}")
+        check(width)
+    page.set_viewport_size({"width": 1400, "height": 900})
+
+
+LONG_NAME = "乙店·西湖区文三路数码港旗舰店（新开业）"
+
+
+@pytest.fixture
+def long_named_shop(site):
+    """Shop B under a long name for one test (the ranking chart must show it whole), then its name back."""
+    app, scene, base_url = site
+    merchant = scene.world.shop_b.merchant
+    with app.app_context():
+        catalog.update_merchant(ACTOR, merchant.id, name=LONG_NAME)
+        db.session.remove()
+    yield LONG_NAME
+    with app.app_context():
+        catalog.update_merchant(ACTOR, merchant.id, name=merchant.name)
+        db.session.remove()
+
+
+def test_the_dashboard_starts_the_day_over_a_chosen_range(site, admin, long_named_shop):
+    app, scene, base_url = site
+    page, watcher = admin
+    page.goto(f"{base_url}/console/")
+    for figure in ("#yesterday-sales", "#yesterday-members", "#points-liability", "#alerts-waiting"):
+        assert page.locator(figure).is_visible(), figure
+    assert page.locator("#points-liability .stat-value").inner_text().startswith("¥")
+    page.click("text=7 天")
+    assert page.url.endswith("days=7")
+    labels = page.locator(".chart-card svg").first.locator(".axis.x text").all_text_contents()
+    assert len([label for label in labels if label.strip()]) == 7
+    first = (date.today() - timedelta(days=20)).isoformat()
+    page.fill("#range-from", first)
+    page.fill("#range-to", date.today().isoformat())
+    page.click(".dashboard-range button[type=submit]")
+    assert f"显示 {first} 至" in page.locator("h1 + span").inner_text()
+    watcher.check()
+
+    def readable(width):
+        # every sale figure on an axis is a round amount, and the chart text stays readable
+        ticks = page.locator(".chart-card svg").first.locator(".axis.y .guides text").all_text_contents()
+        assert ticks and all(re.fullmatch(r"-?¥[\d,]+\.00", tick) for tick in ticks if tick), ticks
+        sizes = page.eval_on_selector_all(
+            ".chart-card svg .axis text", "els => els.map(e => e.getBoundingClientRect().height)"
+        )
+        # at least 10 px once the chart gets a phone's width (about 350 px; the menu is another branch's)
+        card = page.evaluate("document.querySelector('.chart-card svg').getBoundingClientRect().width")
+        assert min(size for size in sizes if size) * max(1, 350 / card) >= 10, (width, card, sorted(sizes)[:5])
+        names = page.locator(".chart-card svg").nth(3).locator("text").all_text_contents()
+        for merchant in (scene.world.shop_a.merchant.name, long_named_shop):
+            assert merchant in names  # whole, not truncated
+        clipped = page.eval_on_selector_all(
+            ".chart-card svg",
+            """svgs => svgs.flatMap(svg => { const box = svg.getBoundingClientRect();
+                return [...svg.querySelectorAll('text')].filter(t => t.textContent.trim()).filter(t => {
+                    const r = t.getBoundingClientRect();
+                    return r.width && (r.left < box.left - 1 || r.right > box.right + 1);
+                }).map(t => t.textContent); })""",
+        )
+        assert clipped == [], (width, clipped)
+
+    _at_widths(page, "console-dashboard-range", readable)
+    response = page.goto(f"{base_url}/console/?from=2026-03-05&to=2026-03-01")
+    assert response.status == 422 and "结束日期早于开始日期" in page.locator("#range-error").inner_text()
+    save_screenshot(page, "console-dashboard-range-invalid")
+    watcher.problems.clear()  # the 422 just asserted
+
+
+def test_finance_marks_a_statement_paid_and_prints_it(site, browser, tmp_path):
+    app, scene, base_url = site
+    context, page, watcher = _signed_in(browser, base_url, "c-finance")
+    with app.app_context():
+        settlement.close_through(ACTOR, settlement.current_business_day() - timedelta(days=1))
+        merchant = scene.world.shop_a.merchant
+        catalog.update_merchant(
+            ACTOR,
+            merchant.id,
+            bank_account_name="甲店餐饮有限公司",
+            bank_name="中国银行杭州西湖支行",
+            bank_account_no="6217856000012345678",
+        )
+        row = db.session.scalar(
+            select(Settlement)
+            .where(Settlement.merchant_id == merchant.id, Settlement.sales_count > 0)
+            .order_by(Settlement.business_day.desc())
+            .limit(1)
+        )
+        settlement_id = row.id
+        db.session.remove()
+    page.goto(f"{base_url}/console/settlements/{settlement_id}")
+    assert "未付款" in page.locator(".statement-payment").inner_text()
+    page.fill("#reference", "BANK-0042")
+    page.click(".payment-form button[type=submit]")
+    assert "已付款" in page.locator(".statement-payment").inner_text()
+    assert "**** **** 5678" in page.locator(".statement-payment").inner_text()
+    fee_line = page.locator(".statement-lines tbody tr:has-text('服务费')")
+    assert fee_line.count() <= 1
+    nets = page.eval_on_selector_all(
+        ".statement-lines tbody tr", "rows => rows.map(r => r.lastElementChild.textContent.trim())"
+    )
+    total = page.locator(".statement-lines tfoot td").last.inner_text().strip()
+    assert sum(_fen(net) for net in nets) == _fen(total)
+    watcher.check()
+
+    def statement(width):
+        assert page.locator(".statement-payment .badge").inner_text() == "已付款"
+
+    _at_widths(page, "console-settlement-statement-paid", statement)
+    with page.expect_download() as download:
+        page.click("text=下载 PDF")
+    pdf = tmp_path / "statement.pdf"
+    download.value.save_as(pdf)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", str(pdf), str(ARTIFACTS_DIR / "statement-pdf")],
+        check=True,
+    )
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, check=True).stdout.decode()
+    assert "6217856000012345678" in text and "已于" in text and "BANK-0042" in text
+    page.goto(f"{base_url}/console/settlements?from={row.business_day}&to={row.business_day}")
+    assert page.locator(f"tbody tr:has-text('{merchant.name}') .badge").inner_text() == "已付款"
+    watcher.check()
+    context.close()
+
+
+def _fen(text: str) -> int:
+    """``-¥1,234.50`` → ``-123450``."""
+    digits = text.replace("¥", "").replace(",", "")
+    whole, _, fen = digits.lstrip("-").partition(".")
+    return (-1 if digits.startswith("-") else 1) * (int(whole) * 100 + int(fen))

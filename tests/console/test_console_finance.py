@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
 from datetime import UTC, date, datetime
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from server.api.finance_schemas import MerchantReportSchema
@@ -118,14 +120,17 @@ def test_the_statement_lists_each_sale_and_its_csv_and_pdf_match_the_sales(app, 
     response = client.get(f"{SETTLEMENTS}/{row.id}/statement.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert f"statement-{DAY}-{row.merchant_id}.csv" in response.headers["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
-    totals = dict(zip(rows[2], rows[3], strict=True))
-    assert int(totals["member_sales_fen"]) == sum(sale.payable_fen for sale in sales) == row.member_sales_fen
-    assert int(totals["points_accepted"]) == sum(sale.redeem_points for sale in sales)
-    lines = [dict(zip(rows[5], line, strict=True)) for line in rows[6:]]
-    assert [(line["receipt_no"], int(line["money_fen"]), int(line["points_granted"])) for line in lines] == [
+    lines = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))  # one table
+    sold = [line for line in lines if line["类型"] == "交易"]
+    assert [(line["小票号"], yuan_fen(line["实付金额（元）"]), int(line["发放积分"])) for line in sold] == [
         (sale.receipt_no, sale.payable_fen, sale.points_earned) for sale in sales
     ]
+    assert sum(yuan_fen(line["实付金额（元）"]) for line in lines) == row.member_sales_fen
+    assert sum(yuan_fen(line["净额（元）"]) for line in lines) == row.net_fen
+    workbook = client.get(f"{SETTLEMENTS}/{row.id}/statement.xlsx")
+    assert workbook.status_code == 200 and workbook.headers["Content-Disposition"].endswith('.xlsx"')
+    sheet = load_workbook(io.BytesIO(workbook.get_data())).active
+    assert [cell.value for cell in sheet[1]][:3] == ["记账时间", "类型", "小票号"] and sheet.max_row == len(lines) + 1
     pdf = client.get(f"{SETTLEMENTS}/{row.id}/statement.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.get_data().startswith(b"%PDF")
 
@@ -155,8 +160,8 @@ def test_reports_show_money_as_yuan_and_export_the_api_columns(app, client, clos
     exported = client.get(f"/console/reports/merchants.csv?from={DAY}&to={DAY}")
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(exported.get_data().decode("utf-8-sig"))))
-    assert list(rows[0]) == list(MerchantReportSchema().fields)
-    assert {row["merchant_id"]: int(row["net_fen"]) for row in rows} == {
+    assert len(list(rows[0])) == len(MerchantReportSchema().fields) and "净额（元）" in rows[0]
+    assert {row["商户编号"]: yuan_fen(row["净额（元）"]) for row in rows} == {
         a.merchant_id: a.net_fen,
         b.merchant_id: b.net_fen,
     }
@@ -169,7 +174,7 @@ def test_reports_show_money_as_yuan_and_export_the_api_columns(app, client, clos
     assert "未兑积分（负债）" in points and "兑换率" in points and "即将过期" in points
     points_csv = client.get("/console/reports/points.csv").get_data().decode("utf-8-sig")
     header, values = list(csv.reader(io.StringIO(points_csv)))
-    assert "points_forfeited" in header and "redemption_rate_bp" in header
+    assert "注销积分" in header and "兑换率" in header and values[header.index("兑换率")].endswith("%")
     assert client.get("/console/reports").status_code == 302
     english = page_text(client.get("/console/reports/points?lang=en"))
     assert "Points outstanding (liability)" in english and "Redemption rate" in english
@@ -242,3 +247,79 @@ def test_service_fees_are_set_by_an_admin_on_the_merchant_page(app, client, trad
     row = settlement_of(app, merchant.id)
     assert (row.fee_bp, row.fee_per_sale_fen) == (125, 30) and row.service_fee_fen > 0
     assert date.fromisoformat(DAY) == row.business_day
+
+
+def yuan_fen(text: str) -> int:
+    """An exported yuan figure back to fen, exactly: ``-1.23`` → ``-123``."""
+    whole, _, fen = text.lstrip("-").partition(".")
+    return (-1 if text.startswith("-") else 1) * (int(whole) * 100 + int(fen))
+
+
+def pdf_text(content: bytes) -> str:
+    """The text of a PDF as poppler's pdftotext reads it."""
+    return subprocess.run(["pdftotext", "-", "-"], input=content, capture_output=True, check=True).stdout.decode()
+
+
+def test_bank_details_are_kept_encrypted_and_shown_in_full_to_finance_only(app, client, trading_day):
+    merchant = trading_day.world.shop_a.merchant
+    edit = f"/console/merchants/{merchant.id}/edit"
+    assert sign_in(client, "c-admin").status_code == 302
+    data = {
+        "name": merchant.name,
+        "trade": merchant.trade,
+        "status": "active",
+        "earn_rate": "1",
+        "max_redeem": "50",
+        "bank_account_name": "甲店餐饮有限公司",
+        "bank_name": "中国银行杭州西湖支行",
+        "bank_account_no": "6217 8560 0001 2345 678",
+    }
+    assert post_form(client, edit, edit, {**data, "bank_account_no": "12-34"}).status_code == 200  # refused
+    assert post_form(client, edit, edit, data).status_code == 302
+    assert post_form(client, edit, edit, {**data, "bank_account_no": ""}).status_code == 302  # empty: kept
+    with app.app_context():
+        found = db.session.get(Merchant, merchant.id)
+        assert b"5678" not in found.bank_account_ciphertext and found.bank_account_masked == "**** **** 5678"
+        audit_text = " ".join(str(row.details) for row in db.session.scalars(select(AuditLog)))
+        assert "62178560" not in audit_text
+        db.session.remove()
+    detail = page_text(client.get(f"/console/merchants/{merchant.id}"))
+    assert "**** **** 5678" in detail and "6217856000012345678" not in detail
+    assert "6217856000012345678" not in page_text(client.get(edit))
+    assert sign_in(client, "c-finance").status_code == 302
+    assert close_day(client).status_code == 302
+    row = settlement_of(app, merchant.id)
+    statement = page_text(client.get(f"{SETTLEMENTS}/{row.id}"))
+    assert "中国银行杭州西湖支行" in statement and "**** **** 5678" in statement
+    for_finance = pdf_text(client.get(f"{SETTLEMENTS}/{row.id}/statement.pdf").get_data())
+    assert "6217856000012345678" in for_finance and "中国银行杭州西湖支行" in for_finance
+    owner = app.test_client()
+    assert sign_in(owner, "c-owner-a").status_code == 302
+    for_owner = pdf_text(owner.get(f"{SETTLEMENTS}/{row.id}/statement.pdf").get_data())
+    assert "5678" in for_owner and "6217856000012345678" not in for_owner
+
+
+def test_finance_marks_a_statement_paid_in_the_console(app, client, closed_day):
+    row = settlement_of(app, closed_day.world.shop_a.merchant.id)
+    page, action = f"{SETTLEMENTS}/{row.id}", f"{SETTLEMENTS}/{row.id}/payment"
+    assert "未付款" in page_text(client.get(page))
+    assert "未付款" in pdf_text(client.get(f"{page}/statement.pdf").get_data())
+    done = post_form(client, page, action, {"paid": "1", "reference": "BANK-0042"})
+    assert done.status_code == 302
+    shown = page_text(client.get(page))
+    assert "已付款" in shown and "BANK-0042" in shown and "标记为未付款" in shown
+    assert "已付款" in page_text(client.get(f"{SETTLEMENTS}?from={DAY}&to={DAY}"))
+    listed = client.get(f"{SETTLEMENTS}.csv?from={DAY}&to={DAY}").get_data().decode("utf-8-sig")
+    by_number = {line["结算单号"]: line for line in csv.DictReader(io.StringIO(listed))}
+    assert by_number[row.id]["付款状态"] == "已付款" and by_number[row.id]["付款流水号"] == "BANK-0042"
+    assert "已于" in pdf_text(client.get(f"{page}/statement.pdf").get_data())
+    owner = app.test_client()
+    assert sign_in(owner, "c-owner-a").status_code == 302
+    assert "标记为" not in page_text(owner.get(page))  # no payment form for the merchant
+    assert post_form(owner, page, action, {"paid": "0"}).status_code == 403
+    assert post_form(client, page, action, {"paid": "0"}).status_code == 302
+    assert "未付款" in page_text(client.get(page))
+    with app.app_context():
+        actions = db.session.scalars(select(AuditLog.action).where(AuditLog.object_id == row.id)).all()
+        db.session.remove()
+    assert actions == ["settlement.paid", "settlement.unpaid"]

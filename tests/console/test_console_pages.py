@@ -8,6 +8,7 @@ import re
 
 import pytest
 import zxingcpp
+from openpyxl import load_workbook
 from PIL import Image
 from sqlalchemy import func, select
 
@@ -198,12 +199,17 @@ def test_sales_and_ledger_export_as_csv_with_filters(scene, client):
     response = client.get(f"/console/sales.csv?merchant_id={scene.world.shop_a.merchant.id}")
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert [row["sale_id"] for row in rows] == [scene.sale_id]
-    assert rows[0]["merchant"] == "甲店" and int(rows[0]["payable_fen"]) > 0
+    assert [row["交易编号"] for row in rows] == [scene.sale_id]
+    assert rows[0]["商户"] == "甲店" and re.fullmatch(r"[1-9]\d*\.\d\d", rows[0]["实付金额（元）"])  # yuan, not fen
+    page = page_text(client.get(f"/console/sales?merchant_id={scene.world.shop_a.merchant.id}"))
+    assert rows[0]["时间"][:16] in page  # the page's local time, not UTC
     ledger = client.get(f"/console/ledger.csv?sale_id={scene.sale_id}")
     entries = list(csv.DictReader(io.StringIO(ledger.get_data(as_text=True).lstrip("\ufeff"))))
-    assert entries and sum(int(row["amount"]) for row in entries) == 0
-    assert {row["sale_id"] for row in entries} == {scene.sale_id}
+    assert entries and sum(int(row["积分"]) for row in entries) == 0
+    assert {row["交易编号"] for row in entries} == {scene.sale_id}
+    workbook = client.get(f"/console/sales.xlsx?merchant_id={scene.world.shop_a.merchant.id}")
+    sheet = load_workbook(io.BytesIO(workbook.get_data())).active
+    assert sheet.max_row == 2 and sheet.cell(1, 1).value == "时间" and sheet.cell(2, 2).value == rows[0]["小票号"]
 
 
 def test_sales_are_filtered_by_local_days(app, scene, client):
@@ -219,7 +225,7 @@ def test_sales_are_filtered_by_local_days(app, scene, client):
 
     def sale_ids(query: str) -> set[str]:
         text = page_text(client.get(f"/console/sales.csv?{query}")).lstrip("\ufeff")
-        return {row["sale_id"] for row in csv.DictReader(io.StringIO(text))}
+        return {row["交易编号"] for row in csv.DictReader(io.StringIO(text))}
 
     both = {scene.sale_id, scene.other_sale_id}
     assert sale_ids(f"from={today}&to={today}") == both

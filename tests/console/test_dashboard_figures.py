@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import func, select, update
 
+from server.console.charts import round_ticks
+from server.domain.errors import InvalidRequest
+from server.domain.ledger import MEMBER_POINTS
 from server.extensions import db
-from server.models import Sale
+from server.models import CardAlert, LedgerAccount, Sale
 from server.models.base import utcnow
 from server.services import checkout
-from server.services.dashboard import build_dashboard, local_day_start
+from server.services.alliance import get_settings
+from server.services.dashboard import build_dashboard, choose_range, local_day_start
 from server.services.staff import terminal_for_token
 from tests.builders import ACTOR, make_member, make_world
 
@@ -63,3 +68,65 @@ def test_days_are_local_days_figures_are_net_and_scoped(ctx):
 
 def _restored(sale_id: str) -> int:
     return db.session.get(Sale, sale_id).points_restored
+
+
+def test_a_chosen_range_and_the_morning_figures(ctx):
+    world = make_world()
+    member, card = make_member(points=1_000)
+    now = utcnow()
+    today = now.astimezone(SHANGHAI).date()
+    start = local_day_start(today, SHANGHAI)
+    sell_at(world.shop_a, card, 20_000, start - timedelta(hours=2))  # yesterday evening
+    sell_at(world.shop_b, card, 5_000, start - timedelta(hours=1))  # yesterday too
+    sell_at(world.shop_a, card, 7_000, start - timedelta(days=20))  # inside 30 days, not 7
+    db.session.add(CardAlert(card_id=card.id, kind="stale_counter", details={}))
+    db.session.commit()
+
+    week = build_dashboard(first=today - timedelta(days=6), last=today, now=now)
+    assert len(week.days) == 7 and week.total("sales_count") == 2
+    month = build_dashboard(now=now)
+    assert month.total("sales_count") == 3
+    past = build_dashboard(first=today - timedelta(days=25), last=today - timedelta(days=10), now=now)
+    assert (past.first, past.last, past.total("sales_fen")) == (
+        today - timedelta(days=25),
+        today - timedelta(days=10),
+        7_000,
+    )
+
+    morning = month.morning
+    assert morning.yesterday == today - timedelta(days=1)
+    assert (morning.sales_count, morning.sales_fen) == (2, 25_000)
+    held = db.session.scalar(select(func.sum(LedgerAccount.balance)).where(LedgerAccount.kind == MEMBER_POINTS))
+    assert morning.points_outstanding == held > 0
+    assert morning.liability_fen == held * get_settings().point_value_fen
+    assert (morning.card_alerts, morning.alerts) == (1, 1)
+    shop = build_dashboard(world.shop_b.merchant.id, now=now).morning
+    assert (shop.sales_count, shop.sales_fen, shop.liability_fen, shop.card_alerts) == (1, 5_000, None, None)
+
+
+def test_ranges_are_chosen_or_refused_never_silently_replaced():
+    today = date(2026, 3, 10)
+    assert choose_range(today) == (date(2026, 2, 9), today)
+    assert choose_range(today, "7") == (date(2026, 3, 4), today)
+    assert choose_range(today, "90")[0] == date(2025, 12, 11)
+    assert choose_range(today, None, "2026-03-01", "2026-03-05") == (date(2026, 3, 1), date(2026, 3, 5))
+    assert choose_range(today, None, "2026-03-01") == (date(2026, 3, 1), today)
+    for days, first, last in (
+        ("8", None, None),
+        ("x", None, None),
+        (None, "2026-03-05", "2026-03-01"),  # backwards
+        (None, "2026-03-01", "2026-03-11"),  # ends in the future
+        (None, "2025-01-01", "2026-03-01"),  # more than 366 days
+        (None, "1.3.2026", None),
+        (None, None, "2026-03-01"),  # an end without a start
+    ):
+        with pytest.raises(InvalidRequest):
+            choose_range(today, days, first, last)
+
+
+def test_axis_ticks_are_round():
+    assert round_ticks([0, 3]) == [0, 1, 2, 3]
+    assert round_ticks([1_370_00], unit=100) == [0, 50_000, 100_000, 150_000]  # ¥0, ¥500, ¥1,000, ¥1,500
+    assert round_ticks([-2_746, 1_506], unit=100) == [-3_000, -2_000, -1_000, 0, 1_000, 2_000]
+    assert round_ticks([]) == [0, 1]
+    assert all(tick % 100 == 0 for tick in round_ticks([987_654], unit=100))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 from datetime import UTC, date, datetime
 
 import pytest
@@ -18,7 +19,9 @@ from server.services import checkout, points, settlement
 from server.services.finance import render_statement
 from server.services.jobs import run_job
 from server.services.reconciliation import reconcile
+from server.services.settlement import statement_lines
 from server.services.staff import terminal_for_token
+from tests.browser import ARTIFACTS_DIR
 from tests.builders import ACTOR, make_member, make_world
 from tests.clock import frozen_clock
 
@@ -97,19 +100,37 @@ def test_statement_lines_go_down_to_each_sale_and_add_up(trading_day):
     clock.advance(minutes=10)
     settlement.close_day(ACTOR, DAY)
     row = db.session.scalar(select(Settlement).where(Settlement.merchant_id == world.shop_a.merchant.id))
-    content, filename = render_statement(row.id, None, "csv")
-    assert filename == f"statement-2026-03-02-{world.shop_a.merchant.id}.csv"
-    lines = list(csv.reader(io.StringIO(content)))
-    header = lines[5]
-    sales = [dict(zip(header, line, strict=True)) for line in lines[6:]]
-    assert [line["receipt_no"] for line in sales] == ["0001-000001", "0001-000002"]
-    assert sum(int(line["points_granted"]) for line in sales) == row.points_granted
-    assert sum(int(line["accepted_value_fen"]) for line in sales) == row.accepted_value_fen
-    assert dict(zip(lines[2], lines[3], strict=True))["net_fen"] == str(row.net_fen)
-    pdf, _ = render_statement(row.id, None, "pdf")
+    content, filename, mimetype = render_statement(row.id, None, "csv")
+    assert filename == f"statement-2026-03-02-{world.shop_a.merchant.id}.csv" and mimetype.startswith("text/csv")
+    assert content.startswith("\ufeff".encode())  # BOM: spreadsheet programs read the Chinese
+    table = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))  # one table: one header row
+    assert list(table[0])[:3] == ["记账时间", "类型", "小票号"]
+    sales = [line for line in table if line["小票号"]]
+    assert [line["小票号"] for line in sales] == ["0001-000001", "0001-000002"]
+    assert sales[0]["记账时间"] == "2026-03-02 10:00:00"  # 02:00 UTC is 10:00 in the alliance
+    assert sales[0]["实付金额（元）"] == "95.00"  # yuan with two decimals, not fen
+    assert sum(int(line["发放积分"]) for line in sales) == row.points_granted
+    # the service fee on net member sales is a line, so the lines add up to the statement's net position
+    fee = [line for line in table if line["类型"] == "按净会员消费收取的服务费"]
+    assert [line["费用（元）"] for line in fee] == ["1.77"]  # 0.6 % of ¥295.00, half up (per-sale fees on the sales)
+    assert sum(yuan_fen(line["净额（元）"]) for line in table) == row.net_fen
+    assert sum(line["net_fen"] for line in statement_lines(row)) == row.net_fen
+    pdf, _, _ = render_statement(row.id, None, "pdf")
     assert pdf.startswith(b"%PDF") and b"STSong-Light" in pdf
+    ARTIFACTS_DIR.mkdir(exist_ok=True)  # for people to look at: pdftoppm -png test-artifacts/statement-with-fee.pdf
+    (ARTIFACTS_DIR / "statement-with-fee.pdf").write_bytes(pdf)
+    text = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+    assert "按净会员消费收取的服务费" in text and "0.60%" in text and "未付款" in text
     with pytest.raises(Exception, match="No such settlement"):
         render_statement(row.id, world.shop_b.merchant.id, "csv")  # another merchant's
+
+
+def yuan_fen(text: str) -> int:
+    """``-1.23`` → ``-123`` (exact)."""
+    whole, _, fen = text.lstrip("-").partition(".")
+    return (-1 if text.startswith("-") else 1) * (int(whole) * 100 + int(fen))
 
 
 def test_jobs_run_twice_change_nothing_more(trading_day, app):

@@ -12,6 +12,7 @@ from server.api.finance_schemas import (
     DayReportSchema,
     LevelReportSchema,
     MerchantReportSchema,
+    PaymentSchema,
     PointsLotSchema,
     PointsReportSchema,
     ReportQuerySchema,
@@ -21,8 +22,9 @@ from server.api.finance_schemas import (
     StatementSchema,
 )
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
-from server.exports import csv_download, download
+from server.exports import MIMETYPES, download, schema_download
 from server.services import finance, points, settlement
+from server.services.catalog import get_merchant
 from server.services.members import get_member
 
 blp = Blueprint("operator_finance", __name__, url_prefix="/api/v1", description="Settlement and finance reports")
@@ -31,7 +33,11 @@ blp.before_request(staff_only)
 
 def alternative_content(*mimetypes: str) -> dict:
     """OpenAPI doc of the other media types a 200 response comes in (a new dict each time: smorest merges in place)."""
-    schemas = {"text/csv": {"type": "string"}, "application/pdf": {"type": "string", "format": "binary"}}
+    schemas = {
+        "text/csv": {"type": "string"},
+        MIMETYPES["xlsx"]: {"type": "string", "format": "binary"},
+        "application/pdf": {"type": "string", "format": "binary"},
+    }
     return {200: {"content": {mimetype: {"schema": dict(schemas[mimetype])} for mimetype in mimetypes}}}
 
 
@@ -43,14 +49,15 @@ def _scoped(actor: Actor, filters: dict) -> dict:
 def _wanted_format(asked: str, offered: tuple[str, ...]) -> str:
     if asked != "json":
         return asked
-    mimetypes = {"json": "application/json", "csv": "text/csv", "pdf": "application/pdf"}
+    mimetypes = {"json": "application/json", "csv": "text/csv", "xlsx": MIMETYPES["xlsx"], "pdf": "application/pdf"}
     best = request.accept_mimetypes.best_match([mimetypes[name] for name in offered], default="application/json")
     return next(name for name in offered if mimetypes[name] == best)
 
 
-def _report(rows: list[dict], schema, filters: dict, name: str):
-    if _wanted_format(filters["format"], ("json", "csv")) == "csv":
-        return csv_download(rows, schema, f"{name}.csv")
+def _report(rows: list[dict], schema, filters: dict, name: str, skip: tuple[str, ...] = ()):
+    fmt = _wanted_format(filters["format"], ("json", "csv", "xlsx"))
+    if fmt != "json":
+        return schema_download(rows, schema, fmt, name, skip)
     return rows
 
 
@@ -61,12 +68,13 @@ def _settlement_row(found, merchant_name: str) -> dict:
     return {
         **{column: getattr(found, column) for column in _SETTLEMENT_COLUMNS if hasattr(found, column)},
         "merchant_name": merchant_name,
+        "paid": found.paid_at is not None,
     }
 
 
 @blp.route("/settlements")
 class Settlements(MethodView):
-    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv"))
+    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv", MIMETYPES["xlsx"]))
     @blp.arguments(ReportQuerySchema, location="query")
     @blp.response(200, SettlementSchema(many=True))
     def get(self, filters):
@@ -78,7 +86,7 @@ class Settlements(MethodView):
         """
         actor = require_staff("settlement:read")
         rows = [_settlement_row(found, name) for found, name in settlement.list_settlements(_scoped(actor, filters))]
-        return _report(rows, SettlementSchema, filters, "settlements")
+        return _report(rows, SettlementSchema, filters, "settlements", ("paid_by",))
 
 
 @blp.route("/settlements/closings")
@@ -101,26 +109,48 @@ class SettlementClosings(MethodView):
 class SettlementStatement(MethodView):
     @blp.doc(
         security=STAFF_SECURITY,
-        responses=alternative_content("text/csv", "application/pdf"),
+        responses=alternative_content("text/csv", MIMETYPES["xlsx"], "application/pdf"),
     )
     @blp.arguments(StatementQuerySchema, location="query")
     @blp.response(200, StatementSchema)
     def get(self, args, settlement_id):
-        """A merchant's statement of one closed day down to each sale: JSON, CSV or printable PDF."""
+        """A merchant's statement of one closed day down to each sale: JSON, CSV, XLSX or printable PDF.
+
+        The lines (sales, refunds, then the day's service fee on net member sales) add up to the net
+        position. The PDF shows the merchant's settlement account, in full only to finance.
+        """
         actor = require_staff("settlement:read")
-        fmt = _wanted_format(args["format"], ("json", "csv", "pdf"))
+        fmt = _wanted_format(args["format"], ("json", "csv", "xlsx", "pdf"))
         if fmt != "json":
-            content, filename = finance.render_statement(settlement_id, actor.merchant_id, fmt)
-            if fmt == "csv":
-                return download(content.encode("utf-8-sig"), "text/csv; charset=utf-8", filename)
-            return download(content, "application/pdf", filename)
+            reveal = actor.merchant_id is None and actor.can("settlement:close")
+            content, filename, mimetype = finance.render_statement(settlement_id, actor.merchant_id, fmt, reveal)
+            return download(content, mimetype, filename)
         detail = finance.settlement_detail(settlement_id, actor.merchant_id)
         return {"settlement": _settlement_row(detail["settlement"], detail["merchant_name"]), "lines": detail["lines"]}
 
 
+@blp.route("/settlements/<settlement_id>/payment")
+class SettlementPayment(MethodView):
+    @blp.doc(security=STAFF_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
+    @blp.arguments(PaymentSchema)
+    @blp.response(200, SettlementSchema)
+    def post(self, args, settlement_id):
+        """Mark a statement paid, with the transfer's reference, or unpaid again (finance; audited).
+
+        Marking paid what is paid already keeps the first payment time.
+        """
+        actor = require_staff("settlement:close")
+
+        def mark():
+            found = settlement.set_payment(actor.key, settlement_id, args["paid"], args["reference"])
+            return SettlementSchema().dump(_settlement_row(found, get_merchant(found.merchant_id).name))
+
+        return idempotent(actor, 200, mark)
+
+
 @blp.route("/reports/merchants")
 class MerchantsReport(MethodView):
-    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv"))
+    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv", MIMETYPES["xlsx"]))
     @blp.arguments(ReportQuerySchema, location="query")
     @blp.response(200, MerchantReportSchema(many=True))
     def get(self, filters):
@@ -131,7 +161,7 @@ class MerchantsReport(MethodView):
 
 @blp.route("/reports/days")
 class DaysReport(MethodView):
-    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv"))
+    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv", MIMETYPES["xlsx"]))
     @blp.arguments(ReportQuerySchema, location="query")
     @blp.response(200, DayReportSchema(many=True))
     def get(self, filters):
@@ -142,7 +172,7 @@ class DaysReport(MethodView):
 
 @blp.route("/reports/levels")
 class LevelsReport(MethodView):
-    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv"))
+    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv", MIMETYPES["xlsx"]))
     @blp.arguments(ReportQuerySchema, location="query")
     @blp.response(200, LevelReportSchema(many=True))
     def get(self, filters):
@@ -153,15 +183,16 @@ class LevelsReport(MethodView):
 
 @blp.route("/reports/points")
 class PointsReport(MethodView):
-    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv"))
+    @blp.doc(security=STAFF_SECURITY, responses=alternative_content("text/csv", MIMETYPES["xlsx"]))
     @blp.arguments(ReportQuerySchema, location="query")
     @blp.response(200, PointsReportSchema)
     def get(self, filters):
         """Points outstanding (liability), breakage and redemption rate, alliance-wide (operators)."""
         require_staff("reports:read")
         report = finance.points_report()
-        if _wanted_format(filters["format"], ("json", "csv")) == "csv":
-            return csv_download([report], PointsReportSchema, "points.csv")
+        fmt = _wanted_format(filters["format"], ("json", "csv", "xlsx"))
+        if fmt != "json":
+            return schema_download([report], PointsReportSchema, fmt, "points")
         return report
 
 

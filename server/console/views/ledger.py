@@ -8,9 +8,9 @@ from flask_babel import lazy_gettext as _l
 
 from server.console import navigation
 from server.console.access import operators_only, permission_required
+from server.console.display import LEDGER_LABELS
 from server.console.paging import all_rows, page_from_request
-from server.exports import csv_stream_download
-from server.formatting import local_time
+from server.exports import Column, table_download
 from server.services import queries
 
 blp = Blueprint("ledger", __name__)
@@ -40,43 +40,44 @@ def index():
     return render_template("console/ledger/index.html", transactions=rows, page=page, kinds=KINDS)
 
 
-@blp.route("/ledger.csv")
+EXPORT_COLUMNS = (
+    Column("created_at", _l("Time"), "time"),
+    Column("kind", _l("Kind"), "text"),
+    Column("transaction_id", _l("Transaction"), "text"),
+    Column("sale_id", _l("Sale ID"), "text"),
+    Column("refund_id", _l("Refund ID"), "text"),
+    Column("actor", _l("By"), "text"),
+    Column("memo", _l("Memo"), "text"),
+    Column("entry_id", _l("Entry"), "text"),
+    Column("account_kind", _l("Account"), "text"),
+    Column("owner_id", _l("Account holder"), "text"),
+    Column("account_id", _l("Account ID"), "text"),
+    Column("amount", _l("Points"), "int"),
+)
+
+
+@blp.route("/ledger.<any(csv, xlsx):fmt>")
 @permission_required("ledger:read")
 @operators_only
-def export():
-    """The filtered ledger as CSV, one line per entry."""
+def export(fmt):
+    """The filtered ledger as one table (CSV or XLSX), one line per entry, in the alliance's time."""
     filters = ledger_filters()
-
-    header = (
-        "transaction_id",
-        "created_at",
-        "kind",
-        "sale_id",
-        "refund_id",
-        "actor",
-        "memo",
-        "entry_id",
-        "account_id",
-        "account_kind",
-        "owner_id",
-        "amount",
-    )
     lines = (
-        (
-            txn["id"],
-            local_time(txn["created_at"], "yyyy-MM-dd HH:mm:ss"),
-            txn["kind"],
-            txn["sale_id"] or "",
-            txn["refund_id"] or "",
-            txn["actor"],
-            txn["memo"],
-            entry["id"],
-            entry["account_id"],
-            entry["account_kind"],
-            entry["owner_id"],
-            entry["amount"],
-        )
+        {
+            "transaction_id": txn["id"],
+            "created_at": txn["created_at"],
+            "kind": str(LEDGER_LABELS.get(txn["kind"], txn["kind"])),
+            "sale_id": txn["sale_id"],
+            "refund_id": txn["refund_id"],
+            "actor": txn["actor"],
+            "memo": txn["memo"],
+            "entry_id": entry["id"],
+            "account_id": entry["account_id"],
+            "account_kind": entry["account_kind"],
+            "owner_id": entry["owner_id"],
+            "amount": entry["amount"],
+        }
         for txn in all_rows(lambda page: queries.list_transactions(filters, page), 500)
         for entry in txn["entries"]
     )
-    return csv_stream_download(header, lines, "ledger.csv")
+    return table_download(EXPORT_COLUMNS, lines, fmt, "ledger")

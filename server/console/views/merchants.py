@@ -57,11 +57,14 @@ def _merchant_fields(form: MerchantForm) -> dict:
         "contact_phone": form.contact_phone.data,
         "earn_rate_bp": form.earn_rate.bp,
         "max_redeem_bp": form.max_redeem.bp,
+        "bank_account_name": form.bank_account_name.data or "",
+        "bank_name": form.bank_name.data or "",
     } | {
         name: value
         for name, value in (
             ("service_fee_bp", form.service_fee.bp),
             ("service_fee_per_sale_fen", form.service_fee_per_sale.fen),
+            ("bank_account_no", form.bank_account_no.data or None),
         )
         if value is not None
     }

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from server.console import charts, navigation
 from server.console.access import can, merchant_names, merchant_scope, operators_only, permission_required
 from server.console.views.settlement import finance_filters
-from server.exports import csv_download
+from server.exports import schema_download
 from server.formatting import yuan
 from server.report_schemas import DayReportSchema, LevelReportSchema, MerchantReportSchema, PointsReportSchema
 from server.services import finance
@@ -99,6 +99,7 @@ def _net_chart(rows: list[dict]):
         {_("Net position"): [row["net_fen"] for row in rows]},
         formatter=lambda value: yuan(round(value)),  # pygal hands axis positions as floats
         no_data=_("No closed days yet"),
+        unit=100,
     )
 
 
@@ -128,12 +129,12 @@ def table(name):
     )
 
 
-@blp.route("/reports/<any(merchants, days, levels):name>.csv")
+@blp.route("/reports/<any(merchants, days, levels):name>.<any(csv, xlsx):fmt>")
 @permission_required("settlement:read")
-def export(name):
-    """A report as CSV (the API's columns)."""
+def export(name, fmt):
+    """A report as one table, CSV or XLSX (the API's columns)."""
     report = REPORTS[name]
-    return csv_download(report.rows(finance_filters()), report.schema, f"{name}.csv")
+    return schema_download(report.rows(finance_filters()), report.schema, fmt, name)
 
 
 @blp.route("/reports/points")
@@ -146,9 +147,9 @@ def points():
     )
 
 
-@blp.route("/reports/points.csv")
+@blp.route("/reports/points.<any(csv, xlsx):fmt>")
 @permission_required("reports:read")
 @operators_only
-def points_export():
-    """The points report as CSV."""
-    return csv_download([finance.points_report()], PointsReportSchema, "points.csv")
+def points_export(fmt):
+    """The points report as one table, CSV or XLSX."""
+    return schema_download([finance.points_report()], PointsReportSchema, fmt, "points")

@@ -12,40 +12,39 @@ from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import can, current_actor, merchant_names, merchant_scope, permission_required
+from server.console.display import METHOD_LABELS
 from server.console.forms import RefundForm
 from server.console.once import new_key, run_once
 from server.console.paging import all_rows, page_from_request
 from server.console.views.settlement import day_arg
 from server.domain.errors import DomainError
-from server.exports import csv_stream_download
+from server.exports import Column, table_download
 from server.extensions import db
-from server.formatting import local_time
 from server.models import Refund
 from server.services import checkout, queries
 from server.services.alliance import get_settings
 
 blp = Blueprint("sales", __name__)
 navigation.add(navigation.NavItem("console.sales.index", _l("Sales"), "receipt", "sales:read", order=50))
-CSV_COLUMNS = (
-    "occurred_at",
-    "receipt_no",
-    "merchant",
-    "merchant_id",
-    "terminal_id",
-    "member_id",
-    "level",
-    "method",
-    "amount_fen",
-    "discount_fen",
-    "redeem_points",
-    "redeem_value_fen",
-    "payable_fen",
-    "points_earned",
-    "refunded_fen",
-    "points_reversed",
-    "points_restored",
-    "offline",
-    "sale_id",
+EXPORT_COLUMNS = (
+    Column("occurred_at", _l("Time"), "time"),
+    Column("receipt_no", _l("Receipt"), "text"),
+    Column("merchant", _l("Merchant"), "text"),
+    Column("terminal_id", _l("Terminal"), "text"),
+    Column("member_id", _l("Member"), "text"),
+    Column("level", _l("Level"), "text"),
+    Column("method", _l("Identified by"), "text"),
+    Column("amount_fen", _l("Amount (¥)"), "yuan"),
+    Column("discount_fen", _l("Discount (¥)"), "yuan"),
+    Column("redeem_points", _l("Points redeemed"), "int"),
+    Column("redeem_value_fen", _l("Paid with points (¥)"), "yuan"),
+    Column("payable_fen", _l("Paid in money (¥)"), "yuan"),
+    Column("points_earned", _l("Points earned"), "int"),
+    Column("refunded_fen", _l("Refunded (¥)"), "yuan"),
+    Column("points_reversed", _l("Points taken back by refunds"), "int"),
+    Column("points_restored", _l("Points given back by refunds"), "int"),
+    Column("offline", _l("Recorded offline"), "text"),
+    Column("id", _l("Sale ID"), "text"),
 )
 
 
@@ -72,37 +71,23 @@ def index():
     return render_template("console/sales/index.html", sales=rows, page=page, merchants=merchant_names())
 
 
-@blp.route("/sales.csv")
+@blp.route("/sales.<any(csv, xlsx):fmt>")
 @permission_required("sales:read")
-def export():
-    """The filtered sales as CSV (UTF-8 with BOM so spreadsheet programs read the Chinese names)."""
+def export(fmt):
+    """The filtered sales as one table (CSV or XLSX): Chinese headers, yuan, the alliance's time."""
     filters, names = sale_filters(), merchant_names()
     rows = all_rows(lambda page: queries.list_sales(filters, page), 1_000)
     lines = (
-        [
-            local_time(sale["occurred_at"], "yyyy-MM-dd HH:mm:ss"),
-            sale["receipt_no"],
-            names.get(sale["merchant_id"], ""),
-            sale["merchant_id"],
-            sale["terminal_id"],
-            sale["member_id"],
-            sale["level"]["code"],
-            sale["method"],
-            sale["amount_fen"],
-            sale["discount_fen"],
-            sale["redeem_points"],
-            sale["redeem_value_fen"],
-            sale["payable_fen"],
-            sale["points_earned"],
-            sale["refunded_fen"],
-            sale["points_reversed"],
-            sale["points_restored"],
-            int(sale["offline"]),
-            sale["id"],
-        ]
+        {
+            **sale,
+            "merchant": names.get(sale["merchant_id"], ""),
+            "level": sale["level"]["name"],
+            "method": str(METHOD_LABELS.get(sale["method"], sale["method"])),
+            "offline": _("Yes") if sale["offline"] else _("No"),
+        }
         for sale in rows
     )
-    return csv_stream_download(CSV_COLUMNS, lines, "sales.csv")
+    return table_download(EXPORT_COLUMNS, lines, fmt, "sales")
 
 
 def _scoped_sale(sale_id: str):

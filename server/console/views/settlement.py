@@ -19,15 +19,16 @@ from server.console.access import (
     operators_only,
     permission_required,
 )
-from server.console.forms import CloseDayForm
+from server.console.forms import CloseDayForm, PaymentForm
 from server.console.once import new_key, run_once
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
-from server.exports import download
+from server.exports import Column, download, table_download
 from server.extensions import db
 from server.models import SettlementDay
 from server.services import finance, reconciliation, settlement
 from server.services.finance import SUMMED
+from server.services.statements import LINE_KINDS, fee_terms
 
 blp = Blueprint("settlement", __name__)
 navigation.add(
@@ -113,22 +114,98 @@ def close():
     return redirect(url_for(".index", **{"from": day.isoformat(), "to": day.isoformat()}))
 
 
+LIST_COLUMNS = (
+    Column("business_day", _l("Business day"), "date"),
+    Column("merchant_name", _l("Merchant"), "text"),
+    Column("id", _l("Statement number"), "text"),
+    Column("sales_count", _l("Number of sales"), "int"),
+    Column("member_sales_fen", _l("Member sales (¥)"), "yuan"),
+    Column("refunds_count", _l("Number of refunds"), "int"),
+    Column("refunds_fen", _l("Refunded (¥)"), "yuan"),
+    Column("points_granted", _l("Points granted"), "int"),
+    Column("granted_value_fen", _l("Granted value (¥)"), "yuan"),
+    Column("points_accepted", _l("Points accepted"), "int"),
+    Column("accepted_value_fen", _l("Accepted value (¥)"), "yuan"),
+    Column("fee_bp", _l("Service fee rate"), "percent"),
+    Column("service_fee_fen", _l("Service fee (¥)"), "yuan"),
+    Column("commission_fen", _l("Commission (¥)"), "yuan"),
+    Column("net_fen", _l("Net position (¥)"), "yuan"),
+    Column("payment", _l("Payment"), "text"),
+    Column("paid_at", _l("Paid at"), "time"),
+    Column("payment_reference", _l("Payment reference"), "text"),
+)
+
+
+@blp.route("/settlements.<any(csv, xlsx):fmt>")
+@permission_required("settlement:read")
+def export(fmt):
+    """The listed settlements as one table (CSV or XLSX), with whether each has been paid."""
+    try:
+        found = settlement.list_settlements(finance_filters())
+    except DomainError as exc:
+        flash(_(exc.message), "danger")
+        return redirect(url_for(".index"))
+    rows = (
+        {
+            **{column.key: getattr(row, column.key, None) for column in LIST_COLUMNS},
+            "merchant_name": name,
+            "payment": _("Paid out") if row.paid_at else _("Unpaid"),
+        }
+        for row, name in found
+    )
+    return table_download(LIST_COLUMNS, rows, fmt, "settlements")
+
+
+def _payment_form(found) -> PaymentForm | None:
+    if not can("settlement:close") or merchant_scope() is not None:
+        return None
+    form = PaymentForm(formdata=None, paid="0" if found.paid_at else "1")
+    form.reference.data = found.payment_reference
+    return form
+
+
 @blp.route("/settlements/<settlement_id>")
 @permission_required("settlement:read")
-def detail(settlement_id):
-    """A merchant's statement of one closed day, down to each sale and refund."""
+def detail(settlement_id, payment_form: PaymentForm | None = None, status: int = 200):
+    """A merchant's statement of one closed day, down to each sale and refund, and whether it is paid."""
     found = finance.settlement_detail(settlement_id, merchant_scope())
-    return render_template("console/settlement/detail.html", **found)
+    form = payment_form or _payment_form(found["settlement"])
+    return (
+        render_template(
+            "console/settlement/detail.html",
+            payment_form=form,
+            line_kinds=LINE_KINDS,
+            fee_terms=fee_terms(found["settlement"]),
+            **found,
+        ),
+        status,
+    )
 
 
-@blp.route("/settlements/<settlement_id>/statement.<any(csv, pdf):fmt>")
+@blp.route("/settlements/<settlement_id>/payment", methods=["POST"])
+@permission_required("settlement:close")
+@operators_only
+def payment(settlement_id):
+    """Finance marks a statement paid (with the transfer's reference) or unpaid again (audited)."""
+    form = PaymentForm()
+    if not form.validate_on_submit():
+        return detail(settlement_id, form, 422)
+    try:
+        settlement.set_payment(current_actor().key, settlement_id, form.paid.data == "1", form.reference.data or "")
+    except DomainError as exc:
+        flash(_(exc.message), "danger")
+        return detail(settlement_id, form, exc.status)
+    flash(_("Marked paid.") if form.paid.data == "1" else _("Marked unpaid."), "success")
+    return redirect(url_for(".detail", settlement_id=settlement_id))
+
+
+@blp.route("/settlements/<settlement_id>/statement.<any(csv, xlsx, pdf):fmt>")
 @permission_required("settlement:read")
 def statement(settlement_id, fmt):
-    """The statement as CSV or as a printable PDF (the same files as the API gives)."""
-    content, filename = finance.render_statement(settlement_id, merchant_scope(), fmt)
-    if fmt == "csv":
-        return download(content.encode("utf-8-sig"), "text/csv; charset=utf-8", filename)
-    return download(content, "application/pdf", filename)
+    """The statement as CSV, XLSX or a printable PDF (the same files as the API gives)."""
+    reveal = can("settlement:close") and merchant_scope() is None  # finance sees the full account number
+    content, filename, mimetype = finance.render_statement(settlement_id, merchant_scope(), fmt, reveal)
+    return download(content, mimetype, filename)
 
 
 @blp.route("/settlements/reconciliation")
