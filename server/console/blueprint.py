@@ -11,6 +11,7 @@ from wtforms.validators import ValidationError
 from server.console import access, navigation
 from server.console.display import init_display
 from server.domain.errors import DomainError
+from server.i18n import use_area_catalog
 from server.services.alliance import get_settings
 
 console = Blueprint(
@@ -22,6 +23,7 @@ console = Blueprint(
     static_url_path="/static",
 )
 PUBLIC_ENDPOINTS = {"console.auth.sign_in", "console.static"}
+use_area_catalog(console, "console")  # the console's words ("Name" → 名称) win over other areas' on its pages
 
 
 @console.record_once
@@ -76,8 +78,10 @@ def layout_context():
         alliance_name = get_settings().name
     except RuntimeError:
         alliance_name = "AllianceCard"
+    nav_items = navigation.items_for(actor) if actor else []
     return {
-        "nav_items": navigation.items_for(actor) if actor else [],
+        "nav_items": nav_items,
+        "nav_active": navigation.active_item(nav_items, request.endpoint),
         "console_user": g.get("console_user"),
         "can": access.can,
         "alliance_name": alliance_name,

@@ -21,7 +21,13 @@ navigation.add(
 )
 navigation.add(
     navigation.NavItem(
-        "console.cards.batches", _l("Card batches"), "boxes", "cards:read", order=41, operators_only=True
+        "console.cards.batches",
+        _l("Card batches"),
+        "boxes",
+        "cards:read",
+        order=41,
+        operators_only=True,
+        pages=("console.cards.batch",),
     )
 )
 CARD_STATUSES = ("created", "encoding", "issued", "active", "lost", "frozen", "replaced", "cancelled")

@@ -1,0 +1,89 @@
+"""Every console page in Chinese: rendered as an administrator with data of every kind, no English text leaks.
+
+The pages are enumerated from the console blueprint's GET routes (tests/console/support.py), so a new page
+is covered without editing this test.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from tests.console.support import build_console_world, every_console_page, seed_every_kind_of_object, sign_in
+
+# Words that stay as they are in Chinese text: product and format names, units and the seeded test data.
+ALLOWED_WORDS = {"AllianceCard", "API", "CSV", "PDF", "XLSX", "QR", "UID", "TOTP", "PNG", "English", "ID"}
+ENGLISH_RUN = re.compile(r"\b[A-Za-z][a-z]+(?:[ ,.'-]+[A-Za-z][a-z]+)+\b")  # two or more English words
+LONE_WORD = re.compile(r"^[a-z]+(?:[_.][a-z]+)*$")  # a whole text that is one code word: "created", "card.replace"
+
+
+class VisibleText(HTMLParser):
+    """The texts a person sees: text nodes outside <script>/<style>/<code>, and placeholders and labels."""
+
+    HIDDEN = {"script", "style", "code", "title"}
+
+    def __init__(self):
+        super().__init__()
+        self.texts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.HIDDEN:
+            self._hidden += 1
+        for name, value in attrs:
+            if name in {"placeholder", "aria-label"} and value:
+                self.texts.append(value)
+
+    def handle_endtag(self, tag):
+        if tag in self.HIDDEN:
+            self._hidden = max(self._hidden - 1, 0)
+
+    def handle_data(self, data):
+        if not self._hidden and data.strip():
+            self.texts.append(data.strip())
+
+
+def untranslated(html: str) -> list[str]:
+    """English words a Chinese page shows (runs of two or more, or a lone code word), allow-list removed."""
+    parser = VisibleText()
+    parser.feed(html)
+    found = []
+    for text in parser.texts:
+        if LONE_WORD.match(text):
+            found.append(text)
+            continue
+        for run in ENGLISH_RUN.findall(text):
+            if not set(re.split(r"[ ,.'-]+", run)) <= ALLOWED_WORDS:
+                found.append(run)
+    return found
+
+
+def test_the_detector_finds_english_sentences_and_code_words_but_not_names_or_amounts():
+    html = (
+        "<p>卡片已挂失。</p><div>The card is already lost.</div><td>created</td><td>card.replace</td>"
+        "<td>¥2,700.00</td><td>AllianceCard API</td><code>mem_abc def</code><span>8860 0000 0077</span>"
+        '<input placeholder="Card number">'
+    )
+    assert untranslated(html) == ["The card is already lost", "created", "card.replace", "Card number"]
+
+
+@pytest.mark.timeout(120)
+def test_every_console_page_is_in_chinese(app, client):
+    scene = build_console_world(app, client)
+    ids = seed_every_kind_of_object(app, client, scene)
+    assert sign_in(client, "c-admin").status_code == 302
+    pages = every_console_page(app, ids)
+    assert len(pages) >= 25
+    leaks = {}
+    for url in pages:
+        response = client.get(url, follow_redirects=True)  # /console/reports opens its first tab
+        assert response.status_code == 200, url
+        if found := untranslated(response.get_data(as_text=True)):
+            leaks[url] = found
+    client.post("/console/sign-out")
+    sign_in_page = client.get("/console/sign-in").get_data(as_text=True)
+    if found := untranslated(sign_in_page):
+        leaks["/console/sign-in"] = found
+    assert leaks == {}, "\n".join(f"{url}: {found}" for url, found in leaks.items())
