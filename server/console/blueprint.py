@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
 from server.console import access, navigation
-from server.console.display import init_display
+from server.console.display import domain_message, init_display
 from server.domain.errors import DomainError
 from server.i18n import use_area_catalog
 from server.services.alliance import get_settings
@@ -117,7 +117,7 @@ def http_error(error: HTTPException):
 @console.errorhandler(DomainError)
 def domain_error(error: DomainError):
     """A refusal that a view did not turn into a form message."""
-    message = _("There is nothing here.") if error.status == 404 else _(error.message)
+    message = _("There is nothing here.") if error.status == 404 else domain_message(error)
     return render_template("console/error.html", status=error.status, message=message), error.status
 
 

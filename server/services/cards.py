@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select, update
 from card_layout.keys import sector_keys
 from card_layout.layout import COUNTER_BLOCK, COUNTER_SECTOR, RECORD_SECTOR, SECTOR_COUNT
 from card_layout.record import CardFormatError, CardRecord, counter_block, read_counter, sign_record, verify_record
+from server.domain import card_actions
 from server.domain.errors import (
     CardBlocked,
     CardInvalid,
@@ -401,7 +402,7 @@ def _set_status(actor: str, card: Card, status: str, action: str, **details) -> 
 def report_lost(actor: str, card_no: str, reason: str = "") -> Card:
     """挂失: block the card at once; the member keeps points and history."""
     card = card_by_number(card_no, lock=True)
-    if card.status in {"replaced", "cancelled", "lost"}:
+    if not card_actions.allows("lost", card.status):
         raise Conflict(f"The card is already {card.status}.", status=card.status)
     return _set_status(actor, card, "lost", "card.report_lost", reason=reason)
 
@@ -410,7 +411,7 @@ def report_lost(actor: str, card_no: str, reason: str = "") -> Card:
 def freeze(actor: str, card_no: str, reason: str = "") -> Card:
     """Temporarily block a card."""
     card = card_by_number(card_no, lock=True)
-    if card.status not in {"issued", "active"}:
+    if not card_actions.allows("freeze", card.status):
         raise Conflict(f"A {card.status} card cannot be frozen.", status=card.status)
     return _set_status(actor, card, "frozen", "card.freeze", reason=reason)
 
@@ -419,7 +420,7 @@ def freeze(actor: str, card_no: str, reason: str = "") -> Card:
 def unfreeze(actor: str, card_no: str, reason: str = "") -> Card:
     """Lift a freeze (or a loss report, if the card was found)."""
     card = card_by_number(card_no, lock=True)
-    if card.status not in {"frozen", "lost"}:
+    if not card_actions.allows("unfreeze", card.status):
         raise Conflict(f"A {card.status} card is not blocked.", status=card.status)
     db.session.execute(
         update(CardAlert)
@@ -447,6 +448,6 @@ def replace(actor: str, old_card_no: str, new_card_no: str) -> Card:
 def cancel(actor: str, card_no: str, reason: str = "") -> Card:
     """Retire a card for good (注销)."""
     card = card_by_number(card_no, lock=True)
-    if card.status in {"cancelled", "replaced"}:
+    if not card_actions.allows("cancel", card.status):
         raise Conflict(f"The card is already {card.status}.", status=card.status)
     return _set_status(actor, card, "cancelled", "card.cancel", reason=reason)

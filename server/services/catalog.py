@@ -12,7 +12,7 @@ from server.extensions import db
 from server.models import Level, Merchant, MerchantLevelDiscount, Terminal
 from server.models.base import new_id
 from server.security.credentials import TERMINAL_TOKEN_PREFIX, new_token, token_hash
-from server.services.audit import audit
+from server.services.audit import audit, values_before
 from server.services.ledger import open_account
 from server.services.unit_of_work import transactional
 
@@ -93,6 +93,7 @@ def create_level(actor: str, *, code: str, rank: int, **fields) -> Level:
 def update_level(actor: str, level_id: str, **fields) -> Level:
     """Change a level's names, rules or discount bounds; merchant discounts are clamped into the bounds."""
     level = get_level(level_id)
+    before = values_before(level, fields)
     for name, value in fields.items():
         if name in LEVEL_FIELDS:
             setattr(level, name, value)
@@ -104,7 +105,7 @@ def update_level(actor: str, level_id: str, **fields) -> Level:
             .where(MerchantLevelDiscount.level_id == level.id, column < bound if op == "lt" else column > bound)
             .values(discount_bp=bound)
         )
-    audit(actor, "level.update", "level", level.id, **fields)
+    audit(actor, "level.update", "level", level.id, **fields, before=before)
     return level
 
 
@@ -151,10 +152,11 @@ def update_merchant(actor: str, merchant_id: str, **fields) -> Merchant:
     """Change a merchant's details, earn rate or redemption cap."""
     merchant = get_merchant(merchant_id)
     _check_merchant(fields)
+    before = values_before(merchant, fields)
     for name, value in fields.items():
         if name in MERCHANT_FIELDS:
             setattr(merchant, name, value)
-    audit(actor, "merchant.update", "merchant", merchant.id, **fields)
+    audit(actor, "merchant.update", "merchant", merchant.id, **fields, before=before)
     return merchant
 
 

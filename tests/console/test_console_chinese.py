@@ -20,28 +20,35 @@ LONE_WORD = re.compile(r"^[a-z]+(?:[_.][a-z]+)*$")  # a whole text that is one c
 
 
 class VisibleText(HTMLParser):
-    """The texts a person sees: text nodes outside <script>/<style>/<code>, and placeholders and labels."""
+    """The texts a person sees in the page's language: text nodes and placeholders and labels, except in
+    <script>/<style>/<code> and in elements marked ``translate="no"`` (names, usernames, what people typed)."""
 
     HIDDEN = {"script", "style", "code", "title"}
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 
     def __init__(self):
         super().__init__()
         self.texts: list[str] = []
-        self._hidden = 0
+        self._depth = 0  # open elements since the outermost hidden one (0: not hidden)
 
     def handle_starttag(self, tag, attrs):
-        if tag in self.HIDDEN:
-            self._hidden += 1
-        for name, value in attrs:
-            if name in {"placeholder", "aria-label"} and value:
-                self.texts.append(value)
+        if tag in self.VOID:
+            if not self._depth:
+                self.texts.extend(value for name, value in attrs if name in {"placeholder", "aria-label"} and value)
+            return
+        if self._depth:
+            self._depth += 1
+        elif tag in self.HIDDEN or ("translate", "no") in attrs:
+            self._depth = 1
+        else:
+            self.texts.extend(value for name, value in attrs if name in {"placeholder", "aria-label"} and value)
 
     def handle_endtag(self, tag):
-        if tag in self.HIDDEN:
-            self._hidden = max(self._hidden - 1, 0)
+        if self._depth and tag not in self.VOID:
+            self._depth -= 1
 
     def handle_data(self, data):
-        if not self._hidden and data.strip():
+        if not self._depth and data.strip():
             self.texts.append(data.strip())
 
 
@@ -64,9 +71,10 @@ def test_the_detector_finds_english_sentences_and_code_words_but_not_names_or_am
     html = (
         "<p>卡片已挂失。</p><div>The card is already lost.</div><td>created</td><td>card.replace</td>"
         "<td>¥2,700.00</td><td>AllianceCard API</td><code>mem_abc def</code><span>8860 0000 0077</span>"
+        '<a translate="no" title="staff:usr_1">admin <b>user</b></a><span>也译 Also this</span>'
         '<input placeholder="Card number">'
     )
-    assert untranslated(html) == ["The card is already lost", "created", "card.replace", "Card number"]
+    assert untranslated(html) == ["The card is already lost", "created", "card.replace", "Also this", "Card number"]
 
 
 @pytest.mark.timeout(120)

@@ -231,6 +231,7 @@ def test_an_admin_changes_alliance_settings_and_a_level(app, scene, client):
         )
         db.session.remove()
     [entry] = audit_rows(app, "alliance.update")
+    assert entry.details.pop("before")["level_window_days"] != 180  # the old values, for the log's diff
     assert entry.details == {
         "name": "光明路商家联盟",
         "level_window_days": 180,
