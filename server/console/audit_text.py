@@ -85,7 +85,7 @@ FIELD_LABELS = {
     "discount_bp": _l("Discount"),
     "min_discount_bp": _l("Lowest discount"),
     "max_discount_bp": _l("Highest discount"),
-    "earn_rate_bp": _l("Points earned per yuan"),
+    "earn_rate_bp": _l("Earn rate"),
     "max_redeem_bp": _l("Points may pay at most"),
     "service_fee_bp": _l("Service fee"),
     "service_fee_per_sale_fen": _l("Service fee per sale"),

@@ -10,6 +10,7 @@ from wtforms.validators import ValidationError
 
 from server.console import access, navigation
 from server.console.display import domain_message, init_display
+from server.console.paging import invalid_filters
 from server.domain.errors import DomainError
 from server.i18n import use_area_catalog
 from server.services.alliance import get_settings
@@ -82,6 +83,7 @@ def layout_context():
     return {
         "nav_items": nav_items,
         "nav_active": navigation.active_item(nav_items, request.endpoint),
+        "invalid_filters": invalid_filters,
         "console_user": g.get("console_user"),
         "can": access.can,
         "alliance_name": alliance_name,

@@ -184,6 +184,41 @@ def account_link(account_kind: str, owner_id: str | None) -> Markup:
     return object_link(kind, owner_id)
 
 
+SETTLEMENT_FIELD_LABELS = {  # the figures of a settlement, as reconciliation names them
+    "sales_count": _l("Sales"),
+    "member_sales_fen": _l("Member sales (fen)"),
+    "points_earned": _l("Points earned"),
+    "points_redeemed": _l("Points redeemed"),
+    "refunds_count": _l("Refunds"),
+    "refunds_fen": _l("Refunded (fen)"),
+    "points_reversed": _l("Points reversed"),
+    "points_restored": _l("Points restored"),
+    "points_granted": _l("Points granted"),
+    "points_accepted": _l("Points accepted"),
+    "granted_value_fen": _l("Value of points granted (fen)"),
+    "accepted_value_fen": _l("Value of points accepted (fen)"),
+    "service_fee_fen": _l("Service fee (fen)"),
+    "commission_fen": _l("Commission (fen)"),
+    "net_fen": _l("Net (fen)"),
+}
+
+
+def difference_text(difference) -> Markup:
+    """A reconciliation difference in the user's language, merchants and members by name (linked)."""
+    values = dict(getattr(difference, "values", {}))
+    template = getattr(difference, "template", None)
+    if template is None:
+        return Markup("{}").format(difference)
+    for name, kind in (("merchant", "merchant"), ("member", "member")):
+        if name in values:
+            values[name] = object_link(kind, values[name])
+    if "field" in values:
+        values["field"] = SETTLEMENT_FIELD_LABELS.get(values["field"], values["field"])
+    if "kind" in values:
+        values["kind"] = LEDGER_LABELS.get(values["kind"], values["kind"])
+    return Markup(_(template)) % values
+
+
 def domain_message(error) -> str:
     """A service's refusal (``DomainError``) in the user's language: its English message is the msgid."""
     return _(error.message)
@@ -203,5 +238,6 @@ def init_display(app: Flask) -> None:
         card_kind=card_kind_label,
         actor=actor_link,
         account_owner=lambda entry: account_link(entry["account_kind"], entry["owner_id"]),
+        difference=difference_text,
     )
     app.jinja_env.globals.update(object_link=object_link)

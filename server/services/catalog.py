@@ -233,12 +233,12 @@ def get_terminal(terminal_id: str) -> Terminal:
 
 
 @transactional
-def reset_terminal_token(actor: str, terminal_id: str) -> IssuedTerminal:
+def reset_terminal_token(actor: str, terminal_id: str, reason: str = "") -> IssuedTerminal:
     """Replace a terminal's token (the old one stops working at once); the new one is shown once."""
     terminal = get_terminal(terminal_id)
     token = new_token(TERMINAL_TOKEN_PREFIX)
     terminal.token_hash = token_hash(token)
-    audit(actor, "terminal.reset_token", "terminal", terminal.id)
+    audit(actor, "terminal.reset_token", "terminal", terminal.id, **({"reason": reason} if reason else {}))
     return IssuedTerminal(terminal, token)
 
 

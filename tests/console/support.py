@@ -115,7 +115,7 @@ def seed_every_kind_of_object(app, client, scene: ConsoleWorld) -> dict:
     """
     from sqlalchemy import select
 
-    from server.models import Level, Settlement
+    from server.models import Level, Settlement, StaffUser
     from server.services import cards, settlement
     from server.services.checkout import refund_sale
 
@@ -133,6 +133,8 @@ def seed_every_kind_of_object(app, client, scene: ConsoleWorld) -> dict:
             "sale_id": scene.sale_id,
             "level_id": db.session.scalar(select(Level.id).order_by(Level.code)),
             "settlement_id": db.session.scalar(select(Settlement.id).order_by(Settlement.id)),
+            "terminal_id": scene.world.shop_a.terminal.id,
+            "user_id": db.session.scalar(select(StaffUser.id).where(StaffUser.username == "c-support")),
         }
         db.session.remove()
     assert all(ids.values()), ids
@@ -144,17 +146,24 @@ def every_console_page(app, ids: dict) -> list[str]:
 
     A new page whose URL takes an argument not in ``ids`` fails here, so the page tests keep covering all.
     """
+    from itertools import product
+
+    from flask import url_for
+    from werkzeug.routing import AnyConverter
+
     urls = []
     for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
         if not rule.endpoint.startswith("console.") or "GET" not in rule.methods or rule.endpoint in NOT_PAGES:
             continue
-        if rule.endpoint == "console.reports.table":
-            urls.extend(f"/console/reports/{name}" for name in ("merchants", "days", "levels"))
-            continue
-        missing = set(rule.arguments) - set(ids)
-        assert not missing, f"{rule.endpoint}: no test data for {missing}"
+        choices = {}  # an <any(a, b):name> argument: every one of its values
+        for name in rule.arguments:
+            converter = rule._converters.get(name)
+            if isinstance(converter, AnyConverter):
+                choices[name] = sorted(converter.items)
+            else:
+                assert name in ids, f"{rule.endpoint}: no test data for {name}"
+                choices[name] = [ids[name]]
         with app.test_request_context():
-            from flask import url_for
-
-            urls.append(url_for(rule.endpoint, **{name: ids[name] for name in rule.arguments}))
+            for values in product(*choices.values()):
+                urls.append(url_for(rule.endpoint, **dict(zip(choices, values, strict=True))))
     return urls

@@ -10,7 +10,7 @@ from server.console import navigation
 from server.console.access import current_actor, operators_only, permission_required
 from server.console.confirm import Confirmation, confirm_form, confirm_page
 from server.console.display import STATUS_LABELS, domain_message
-from server.console.paging import Page, page_from_request
+from server.console.paging import Page, choice_arg, page_from_request
 from server.domain import card_actions
 from server.domain.errors import DomainError
 from server.services import cards, queries
@@ -56,7 +56,7 @@ ACTION_TEXTS = {  # button, confirmation title, what happens
 def index():
     """Cards by status or number, in number order, with open alerts on top."""
     filters = {
-        "status": request.args.get("status") or None,
+        "status": choice_arg("status", CARD_STATUSES, _("Status")),
         "card_no": request.args.get("card_no", "").strip() or None,
     }
     page = page_from_request()
@@ -132,7 +132,7 @@ def batch(batch_id):
     """One batch with its cards."""
     found = cards.get_batch(batch_id)
     page = page_from_request(50)
-    status = request.args.get("status") or None
+    status = choice_arg("status", CARD_STATUSES, _("Status"))
     rows = cards.list_batch_cards(found.id, page, status)
     return render_template(
         "console/cards/batch.html",

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import can, current_actor, merchant_names, merchant_scope, permission_required
+from server.console.confirm import Confirmation, confirm_form, confirm_page
 from server.console.forms import RefundForm
 from server.console.once import new_key, run_once
 from server.console.paging import all_rows, page_from_request
@@ -19,7 +20,7 @@ from server.console.views.settlement import day_arg
 from server.domain.errors import DomainError
 from server.exports import csv_stream_download
 from server.extensions import db
-from server.formatting import local_time
+from server.formatting import local_time, yuan
 from server.models import Refund
 from server.services import checkout, queries
 from server.services.alliance import get_settings
@@ -131,6 +132,23 @@ def detail(sale_id):
     return _sale_page(_scoped_sale(sale_id), RefundForm(formdata=None, once=new_key()))
 
 
+def _confirm_refund(sale, form: RefundForm):
+    left_fen = sale.payable_fen - sale.refunded_fen
+    amount_fen = form.amount.fen if form.amount.fen is not None else left_fen
+    confirm = confirm_form()
+    confirm.once.data, confirm.reason.data = form.once.data, form.reason.data
+    confirmation = Confirmation(
+        title=_("Refund %(amount)s", amount=yuan(amount_fen)),
+        subject=_("Sale %(receipt)s at %(merchant)s", receipt=sale.receipt_no, merchant=sale.merchant.name),
+        warning=_("The money is returned, the sale's points reversed and restored in proportion. It cannot be undone."),
+        button=_("Refund %(amount)s", amount=yuan(amount_fen)),
+        action_url=url_for(".refund", sale_id=sale.id),
+        back_url=url_for(".detail", sale_id=sale.id),
+        carried={"amount": request.form.get("amount", "")},
+    )
+    return confirm_page(confirmation, confirm)
+
+
 @blp.route("/sales/<sale_id>/refunds", methods=["POST"])
 @permission_required("sales:refund")
 def refund(sale_id):
@@ -139,6 +157,8 @@ def refund(sale_id):
     form = RefundForm()
     if not form.validate_on_submit():
         return _sale_page(sale, form, 422)
+    if request.form.get("confirmed") != "yes":  # first the confirmation page, with the reason to check
+        return _confirm_refund(sale, form)
     try:
         done = run_once(
             form.once.data,

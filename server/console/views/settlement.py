@@ -21,7 +21,7 @@ from server.console.access import (
 )
 from server.console.forms import CloseDayForm
 from server.console.once import new_key, run_once
-from server.console.paging import page_from_request
+from server.console.paging import date_arg, page_from_request
 from server.domain.errors import DomainError
 from server.exports import download
 from server.extensions import db
@@ -36,11 +36,8 @@ navigation.add(
 
 
 def day_arg(name: str) -> date | None:
-    """A ``YYYY-MM-DD`` query argument (None when missing or mistyped)."""
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
+    """A ``YYYY-MM-DD`` query argument (None when missing; a mistyped one is reported)."""
+    return date_arg(name, _("From") if name == "from" else _("To"))
 
 
 def finance_filters() -> dict:
