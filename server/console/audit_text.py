@@ -15,6 +15,7 @@ from server.console.display import (
     actor_link,
     object_link,
     percent,
+    trade_label,
 )
 from server.formatting import yuan
 
@@ -132,6 +133,8 @@ def _value(name: str, value) -> Markup:
         return Markup("{}").format(percent(value))
     if name == "status":
         return Markup("{}").format(STATUS_LABELS.get(value, value))
+    if name == "trade":
+        return Markup("{}").format(trade_label(value))
     if name == "role":
         return Markup("{}").format(ROLE_LABELS.get(value, value))
     return Markup("{}").format(value)
@@ -169,6 +172,8 @@ def describe(entry) -> AuditLine:
     for name, value in details.items():
         if name not in FIELD_LABELS:
             continue  # identifiers (card_no, refund_id, token_id...) are the object's own; not a change
+        if name in before and before[name] == value:
+            continue  # a field that was sent but did not change
         old = _value(name, before[name]) if name in before else None
         changes.append((str(FIELD_LABELS[name]), old, _value(name, value)))
     return AuditLine(sentence, reason_text, changes)

@@ -33,7 +33,6 @@ class Page:
         args = {**request.args.to_dict(), "page": number}
         return url_for(request.endpoint, **(request.view_args or {}), **args)
 
-
     @property
     def beyond_last(self) -> bool:
         """True when the page asked for is past the last one (the list shows nothing)."""

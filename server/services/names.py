@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.extensions import db
-from server.models import Card, CardBatch, Level, Member, Merchant, StaffUser, Terminal
+from server.models import Card, CardBatch, Level, Member, Merchant, Sale, StaffUser, Terminal
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,13 @@ def _level(object_id: str) -> Named | None:
     return Named("level", object_id, level.name) if level else None
 
 
+def _sale(object_id: str) -> Named | None:
+    sale = db.session.get(Sale, object_id)
+    return Named("sale", object_id, sale.receipt_no, sale.merchant_id) if sale else None
+
+
 LOOKUPS = {
+    "sale": _sale,
     "member": _member,
     "merchant": _merchant,
     "terminal": _terminal,
