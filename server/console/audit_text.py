@@ -172,8 +172,8 @@ def describe(entry) -> AuditLine:
     for name, value in details.items():
         if name not in FIELD_LABELS:
             continue  # identifiers (card_no, refund_id, token_id...) are the object's own; not a change
-        if name in before and before[name] == value:
-            continue  # a field that was sent but did not change
+        if (name in before and before[name] == value) or (name not in before and value in (None, "")):
+            continue  # a field that was sent but did not change, or an empty one
         old = _value(name, before[name]) if name in before else None
         changes.append((str(FIELD_LABELS[name]), old, _value(name, value)))
     return AuditLine(sentence, reason_text, changes)
