@@ -11,7 +11,13 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.console.support import build_console_world, every_console_page, seed_every_kind_of_object, sign_in
+from tests.console.support import (
+    build_console_world,
+    every_console_page,
+    page_text,
+    seed_every_kind_of_object,
+    sign_in,
+)
 
 # Words that stay as they are in Chinese text: product and format names, units and the seeded test data.
 ALLOWED_WORDS = {"AllianceCard", "API", "CSV", "PDF", "XLSX", "QR", "UID", "TOTP", "PNG", "English", "ID"}
@@ -95,3 +101,19 @@ def test_every_console_page_is_in_chinese(app, client):
     if found := untranslated(sign_in_page):
         leaks["/console/sign-in"] = found
     assert leaks == {}, "\n".join(f"{url}: {found}" for url, found in leaks.items())
+
+
+def test_each_area_keeps_its_own_words_for_the_same_english(app, client):
+    """ "Name" is 名称 for a merchant in the console and 昵称 for a member in the portal (one app, both catalogs)."""
+    from flask import render_template_string
+
+    from server.i18n import area_domain
+
+    build_console_world(app, client)
+    assert sign_in(client, "c-admin").status_code == 302
+    head = page_text(client.get("/console/merchants")).split("<thead>", 1)[1].split("</thead>", 1)[0]
+    assert "<th>名称</th>" in head and "昵称" not in head
+    with app.test_request_context("/member/privacy"):
+        assert render_template_string('{{ _("Name") }}') == "昵称"  # the member portal's word is untouched
+        area_domain(app, "console").as_default()
+        assert render_template_string('{{ _("Name") }}') == "名称"
