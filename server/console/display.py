@@ -130,6 +130,12 @@ def _page_url(kind: str, object_id: str | None, named: names.Named | None) -> st
     return url_for(endpoint, **{argument: object_id})
 
 
+def _may(permission: str) -> bool:
+    from server.console.access import can
+
+    return can(permission)
+
+
 def _link(text: str, identifier: str, url: str | None) -> Markup:
     if url:
         return Markup('<a href="{}" title="{}" translate="no">{}</a>').format(url, identifier, text)
@@ -157,9 +163,10 @@ def actor_link(actor: str | None) -> Markup:
     kind, _sep, object_id = actor.partition(":")
     if kind == "staff":
         named = _named("staff_user", object_id)
+        trail = url_for("console.audit.index", actor=actor) if _may("audit:read") else None  # what they did
         if named is None:
-            return _link(actor, actor, None)
-        return _link(f"{ROLE_LABELS.get(named.role or '', '')} {named.name}".strip(), actor, None)
+            return _link(actor, actor, trail)
+        return _link(f"{ROLE_LABELS.get(named.role or '', '')} {named.name}".strip(), actor, trail)
     if kind == "terminal":
         named = _named("terminal", object_id)
         if named:

@@ -14,6 +14,7 @@ from tests.builders import ACTOR
 from tests.console.support import (
     build_console_world,
     csrf_from,
+    every_console_page,
     page_text,
     post_form,
     seed_every_kind_of_object,
@@ -21,7 +22,7 @@ from tests.console.support import (
 )
 from tests.console.test_console_chinese import VisibleText
 
-IDENTIFIER = re.compile(r"\b(?:mem|mer|usr|trm|lvl|sal|ref)_\w+|\b(?:staff|terminal|member):\w+")
+IDENTIFIER = re.compile(r"(?<![\w-])(?:mem|mer|usr|trm|lvl|sal|ref)_[\w-]+|\b(?:staff|terminal|member):[a-z]{3}_[\w-]+")
 
 
 def visible(html: str) -> str:
@@ -50,6 +51,8 @@ def test_pages_show_names_with_identifiers_only_in_tooltips(scene, client):
         html = page_text(client.get(url))
         assert IDENTIFIER.findall(visible(html)) == [], url
         assert "赵* 139****5678" in html and member_link in html, url
+    for url in every_console_page(client.application, scene.ids):  # and no page shows one in its text
+        assert IDENTIFIER.findall(visible(page_text(client.get(url, follow_redirects=True)))) == [], url
     ledger = page_text(client.get("/console/ledger"))
     assert '<a href="/console/merchants/' in ledger and "甲店" in ledger  # merchants' accounts by name
 
@@ -123,7 +126,9 @@ def test_a_fully_refunded_sale_offers_no_refund(app, scene, client):
     assert post_form(client, sale, f"{sale}/refunds", data).status_code == 302
     html = page_text(client.get(sale))
     assert "refund-form" not in html and "已全额退款" in html
-    assert re.search(r'<span title="staff:usr_\w+" translate="no">管理员 c-admin</span>', html)  # who refunded
+    who = r'<a href="/console/audit\?actor=staff(?:%3A|:)usr_[\w-]+" title="staff:usr_[\w-]+" translate="no">'
+    who += "管理员 c-admin</a>"
+    assert re.search(who, html)  # who refunded, by name, linked to what they did
     assert IDENTIFIER.findall(visible(html)) == []
 
 
@@ -155,8 +160,6 @@ def test_long_lists_have_first_and_last_page_and_a_page_jump(app, scene, client)
 
 
 def test_exactly_one_menu_entry_is_lit_on_every_page(scene, client):
-    from tests.console.support import every_console_page
-
     for url in every_console_page(client.application, scene.ids):
         html = page_text(client.get(url, follow_redirects=True))
         assert len(re.findall(r'class="nav-link active"', menu(html))) == 1, url
