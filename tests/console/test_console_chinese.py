@@ -96,6 +96,9 @@ def test_every_console_page_is_in_chinese(app, client):
         assert response.status_code == 200, url
         if found := untranslated(response.get_data(as_text=True)):
             leaks[url] = found
+    for url in pages:  # and every page still renders in English
+        assert client.get(url + ("&" if "?" in url else "?") + "lang=en", follow_redirects=True).status_code == 200
+    client.get("/console/?lang=zh")
     client.post("/console/sign-out")
     sign_in_page = client.get("/console/sign-in").get_data(as_text=True)
     if found := untranslated(sign_in_page):

@@ -139,6 +139,7 @@ def test_a_fully_refunded_sale_offers_no_refund(app, scene, client):
         ("/console/sales?from=2026-13-01", "“2026-13-01”"),
         ("/console/ledger?kind=gift", "“gift”"),
         ("/console/merchants?trade=space", "“space”"),
+        ("/console/sales?merchant_id=mer_gone", "商户：无法识别“mer_gone”"),
         ("/console/cards?page=abc", "页码：无法识别“abc”"),
         ("/console/cards?page=99", "第 99 页不存在"),
     ],

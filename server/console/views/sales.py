@@ -15,7 +15,7 @@ from server.console.access import can, current_actor, merchant_names, merchant_s
 from server.console.confirm import Confirmation, confirm_form, confirm_page
 from server.console.forms import RefundForm
 from server.console.once import new_key, run_once
-from server.console.paging import all_rows, page_from_request
+from server.console.paging import all_rows, choice_arg, page_from_request
 from server.console.views.settlement import day_arg
 from server.domain.errors import DomainError
 from server.exports import csv_stream_download
@@ -55,7 +55,7 @@ def sale_filters() -> dict:
     zone = ZoneInfo(get_settings().timezone)
     start, end = day_arg("from"), day_arg("to")
     filters = {
-        "merchant_id": merchant_scope() or request.args.get("merchant_id") or None,
+        "merchant_id": merchant_scope() or choice_arg("merchant_id", merchant_names(), _("Merchant")),
         "receipt_no": request.args.get("receipt_no", "").strip() or None,
         "member_id": request.args.get("member_id", "").strip() or None,
         "occurred_from": datetime.combine(start, datetime.min.time(), zone) if start else None,
