@@ -124,7 +124,7 @@ def main(argv=None) -> int:
                 started = time.perf_counter()
                 member = core.identify_card(timeout=5)
                 core.quote(1_000)
-                outcome = core.commit()
+                outcome = core.commit(1_000)
                 timings.append(time.perf_counter() - started)
                 assert outcome.status == "approved" and member.card_written, outcome
                 apdus.append(core.last_apdus + 1)  # + the UID read of wait_for_card

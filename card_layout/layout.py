@@ -4,6 +4,7 @@ from __future__ import annotations
 
 FORMAT_VERSION = 1
 MAGIC = b"AC"
+MAX_LEVEL_RANK = 255  # the card record holds the member's level rank in one byte
 
 RECORD_SECTOR = 1
 COUNTER_SECTOR = 2

@@ -56,6 +56,7 @@ class Member:
     capture: dict = field(default_factory=dict)  # {"card": {...}} or {"code": "..."}: what an offline sale sends
     card_written: bool | None = None  # None: nothing to write; True/False: the anti-clone update was (not) written
     notice: str = ""  # something the cashier should know (card write-back failed, full price offline...)
+    spend_needs_proof: bool = False  # identified by phone or typed card number: a code must prove the member
 
 
 @dataclass
@@ -105,6 +106,7 @@ class Checkout:
         self.online: bool | None = None
         self.last_apdus = 0
         self._info: dict | None = None
+        self._priced_for: tuple[int, int | str] | None = None  # (amount_fen, redeem) the quote was made for
 
     # --- server facts ----------------------------------------------------------------------------
 
@@ -139,9 +141,11 @@ class Checkout:
     def reset(self) -> None:
         """Back to idle for the next customer."""
         self.state, self.member, self.quote_, self.outcome = State.IDLE, None, None, None
+        self._priced_for = None
 
     def identify_card(self, timeout: float = CARD_WAIT_SECONDS) -> Member:
         """Wait for a card, read it, identify the member and write the anti-clone update while it is present."""
+        self.reset()  # a new identification is a new customer, even when it fails
         if self.reader is None:
             raise PosError("reader_missing")
         info = self._require_info()
@@ -175,6 +179,7 @@ class Checkout:
         return self._identify_text(phone=phone.strip())
 
     def _identify_text(self, *, code: str | None = None, phone: str | None = None) -> Member:
+        self.reset()  # a new identification is a new customer, even when it fails
         try:
             found = self.client.identify(code=code, phone=phone)
         except ServerUnreachable as exc:
@@ -186,7 +191,9 @@ class Checkout:
         return self._identified(self._member(found, capture={"code": code} if code else {}))
 
     def _identified(self, member: Member) -> Member:
+        # a new identification is a new customer: a new sale, nothing priced for anyone before survives it
         self.member, self.quote_, self.outcome, self.state = member, None, None, State.IDENTIFIED
+        self._priced_for = None
         return member
 
     @staticmethod
@@ -200,6 +207,7 @@ class Checkout:
             method=found["identification"]["method"],
             token=found["identification"]["token"],
             capture=capture,
+            spend_needs_proof=bool(found["identification"].get("spend_needs_proof")),
         )
 
     def _write_back(self, chip: Chip, card_update: dict | None) -> bool | None:
@@ -238,7 +246,12 @@ class Checkout:
         """Price the sale; ``redeem`` is a number of points or REDEEM_MAX. Offline: no redemption."""
         member = self._require_member()
         self._require_open_sale()
+        self.quote_, self._priced_for = None, None  # a failed quote leaves nothing committable behind
+        if self.state is State.QUOTED:
+            self.state = State.IDENTIFIED
         pricing = (self.info or {}).get("offline_pricing", {})
+        if redeem and member.spend_needs_proof and not member.offline:
+            raise PosError("proof_needed")
         if member.offline:
             if redeem:
                 raise PosError("redeem_offline")
@@ -261,7 +274,34 @@ class Checkout:
                 raise ServerRefused(exc.code, exc.message) from exc
             quote = Quote(**{name: priced[name] for name in Quote.__dataclass_fields__})
         self.quote_, self.state = quote, State.QUOTED
+        self._priced_for = (amount_fen, _redeem_choice(redeem))
         return quote
+
+    def is_priced_for(self, amount_fen: int, redeem: int | str = 0) -> bool:
+        """Whether the current quote was made for exactly this amount and redemption choice."""
+        return self.quote_ is not None and self._priced_for == (amount_fen, _redeem_choice(redeem))
+
+    def request_proof_code(self) -> str:
+        """Have the server text the member a one-time code; returns the masked phone it went to."""
+        member = self._require_member()
+        sent = self._call(lambda: self.client.request_proof_code(member.token))
+        return sent["masked_phone"]
+
+    def confirm_proof(self, code: str) -> Member:
+        """The code the member read out: once the server accepts it, the member may spend points."""
+        member = self._require_member()
+        self._call(lambda: self.client.confirm_proof(member.token, code.strip()))
+        member.spend_needs_proof = False
+        return member
+
+    def _call(self, request: Callable[[], dict]) -> dict:
+        try:
+            return request()
+        except ServerUnreachable as exc:
+            self.online = False
+            raise PosError("server_unreachable", reason=exc.reason) from exc
+        except ApiError as exc:
+            raise ServerRefused(exc.code, exc.message) from exc
 
     def _local_quote(self, amount_fen: int, discount_bp: int, earn_rate_bp: int) -> Quote:
         local = offline_quote(amount_fen, discount_bp, earn_rate_bp, self.info["alliance"]["point_value_fen"])
@@ -279,12 +319,18 @@ class Checkout:
 
     # --- commit and print ------------------------------------------------------------------------
 
-    def commit(self) -> SaleOutcome:
-        """Store the sale in the outbox, then send it (after any older waiting sales)."""
+    def commit(self, amount_fen: int, redeem: int | str = 0) -> SaleOutcome:
+        """Store the sale in the outbox, then send it (after any older waiting sales).
+
+        ``amount_fen`` and ``redeem`` are what the cashier's screen holds now: the sale is committed only when
+        the quote was made for exactly those, so a figure priced for other inputs can never be charged.
+        """
         member, quote = self._require_member(), self.quote_
         self._require_open_sale()
         if quote is None or self.state is not State.QUOTED:
             raise PosError("no_quote")
+        if not self.is_priced_for(amount_fen, redeem):
+            raise PosError("quote_stale")
         now = self.clock()
         client_sale_id = str(uuid.uuid4())
         key = new_idempotency_key()
@@ -362,7 +408,7 @@ class Checkout:
         try:
             self.printer.print_receipt(receipt, self.width_mm, self.lang)
         except PrinterError as exc:
-            raise PosError("printer_offline", reason=str(exc)) from exc
+            raise PosError("printer_offline", reason=exc) from exc
 
     def shop_header(self) -> dict:
         """The receipt's shop lines from the terminal info: merchant name and address, terminal name."""
@@ -426,6 +472,11 @@ class Checkout:
         if info is None:
             raise PosError("offline_no_info")
         return info
+
+
+def _redeem_choice(redeem: int | str | None) -> int | str:
+    """A redemption choice in one form: REDEEM_MAX, or a number of points (0: none)."""
+    return REDEEM_MAX if redeem == REDEEM_MAX else int(redeem or 0)
 
 
 def _receipt_json(receipt: Receipt) -> dict:

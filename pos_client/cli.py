@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -10,11 +11,12 @@ import click
 from rich.console import Console
 
 from pos_client.checkout import REDEEM_MAX, Checkout, SaleOutcome
-from pos_client.config import DEFAULT_CONFIG_PATH, PosConfig
+from pos_client.click_zh import click_language
+from pos_client.config import DEFAULT_CONFIG_PATH, NotRegistered, PosConfig
 from pos_client.devices.card_reader import CardReaderError
 from pos_client.devices.printer import PrinterError
 from pos_client.devices.scanner import CameraScanner, ImageScanner, ScannerError
-from pos_client.messages import PosError, reader_error_key, text
+from pos_client.messages import PosError, ServerRefused, reader_error_key, server_error_text, text
 from pos_client.money import AmountError, parse_amount, yuan
 from pos_client.server_client import ApiError, ServerUnreachable
 from pos_client.terminal import build_checkout, terminal_client
@@ -31,7 +33,10 @@ class Options:
 
     def config(self) -> PosConfig:
         """The saved configuration with this run's overrides."""
-        config = PosConfig.load(self.config_path)
+        try:
+            config = PosConfig.load(self.config_path)
+        except NotRegistered as exc:
+            raise click.ClickException(exc.text(self.lang or "zh")) from exc
         if self.reader:
             config.reader = self.reader
         if self.printer:
@@ -40,17 +45,50 @@ class Options:
             config.lang = self.lang
         return config
 
+    def language(self) -> str:
+        """The language of this run's messages: --lang, else the configuration's, else Chinese."""
+        return self.lang or _configured_language(self.config_path)
+
     def checkout(self, *, with_reader: bool = False) -> Checkout:
         """The checkout core for this terminal."""
         try:
             return build_checkout(self.config(), self.config_path, with_reader=with_reader)
         except CardReaderError as exc:
-            raise click.ClickException(text(reader_error_key(exc), self.lang or "zh")) from exc
+            raise click.ClickException(text(reader_error_key(exc), self.language())) from exc
         except PrinterError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(exc.text(self.language())) from exc
 
 
-@click.group()
+def _configured_language(config_path: Path) -> str:
+    try:
+        return PosConfig.load(config_path).lang
+    except Exception:  # no or unreadable configuration yet: the default language
+        return "zh"
+
+
+def _language_of(args: list[str]) -> str:
+    """The language a command line asks for, read before click parses it (click's own errors come first)."""
+    config_path = DEFAULT_CONFIG_PATH
+    for index, arg in enumerate(args):
+        name, _, value = arg.partition("=")
+        if name in ("--lang", "--config") and not value and index + 1 < len(args):
+            value = args[index + 1]
+        if name == "--lang" and value in ("zh", "en"):
+            return value
+        if name == "--config" and value:
+            config_path = Path(value)
+    return _configured_language(config_path)
+
+
+class PosCommandLine(click.Group):
+    """The `alliance-pos` group: click's usage and error lines in the terminal's language (Chinese by default)."""
+
+    def main(self, args=None, *rest, **options):
+        with click_language(_language_of(list(sys.argv[1:] if args is None else args))):
+            return super().main(args, *rest, **options)
+
+
+@click.group(cls=PosCommandLine)
 @click.option(
     "--config",
     "config_path",
@@ -79,9 +117,9 @@ def _whoami(config: PosConfig) -> dict:
     try:
         return terminal_client(config).whoami()
     except ServerUnreachable as exc:
-        raise click.ClickException(f"服务器无法连接 / server unreachable: {exc}") from exc
+        raise click.ClickException(text("server_unreachable", config.lang, reason=exc.reason)) from exc
     except ApiError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.message}") from exc
+        raise click.ClickException(server_error_text(exc.code, exc.message, config.lang)) from exc
 
 
 @main.command()
@@ -131,7 +169,7 @@ def status(options: Options):
     console.print(f"打印机 / printer: {config.printer}; 读卡器 / reader: {config.reader or '自动 / auto'}")
 
 
-def _scanned_code(image: Path | None, camera: int | None) -> str:
+def _scanned_code(image: Path | None, camera: int | None, lang: str) -> str:
     """The member code or card number decoded from a picture or read from a camera."""
     try:
         if image is not None:
@@ -143,17 +181,17 @@ def _scanned_code(image: Path | None, camera: int | None) -> str:
             finally:
                 scanner.close()
     except ScannerError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(exc.text(lang)) from exc
     if found is None:
-        raise click.ClickException("没有识别到二维码或条码 / no QR code or barcode found")
+        raise click.ClickException(text("cli_no_code_found", lang))
     return found
 
 
-def _amount(value: str) -> int:
+def _amount(value: str, lang: str) -> int:
     try:
         return parse_amount(value)
     except AmountError as exc:
-        raise click.BadParameter(str(exc)) from exc
+        raise click.BadParameter(exc.text(lang), param_hint="'--amount'") from exc
 
 
 @main.command()
@@ -174,13 +212,15 @@ def _amount(value: str) -> int:
 @click.pass_obj
 def checkout(options: Options, amount, by_card, code, phone, code_image, camera, redeem, redeem_max, as_json):
     """Sell to a member: identify, price, commit (outbox first), write the card back, print."""
-    amount_fen = _amount(amount)
+    lang = options.language()
+    amount_fen = _amount(amount, lang)
     if sum((by_card, bool(code), bool(phone), code_image is not None, camera is not None)) != 1:
-        raise click.UsageError("Give exactly one of --card, --code, --phone, --code-image, --camera.")
+        raise click.UsageError(text("cli_one_identification", lang))
     if code_image is not None or camera is not None:
-        code = _scanned_code(code_image, camera)
+        code = _scanned_code(code_image, camera, lang)
     if redeem and redeem_max:
-        raise click.UsageError("Give --redeem or --redeem-max, not both.")
+        raise click.UsageError(text("cli_redeem_both", lang))
+    redeem_choice = REDEEM_MAX if redeem_max else (redeem or 0)
     core = options.checkout(with_reader=by_card)
     lang = core.lang
     try:
@@ -193,8 +233,10 @@ def checkout(options: Options, amount, by_card, code, phone, code_image, camera,
             member = core.identify_code(code)
         else:
             member = core.identify_phone(phone)
-        core.quote(amount_fen, REDEEM_MAX if redeem_max else (redeem or 0))
-        outcome = core.commit()
+        if (redeem or redeem_max) and member.spend_needs_proof:
+            _prove_member(core, lang)
+        core.quote(amount_fen, redeem_choice)
+        outcome = core.commit(amount_fen, redeem_choice)
     except PosError as exc:
         raise _fail(exc, lang) from exc
     finally:
@@ -215,6 +257,26 @@ def checkout(options: Options, amount, by_card, code, phone, code_image, camera,
                 console.print(f"[yellow]{message}[/yellow]")
     if print_error:
         raise SystemExit(3)
+
+
+def _prove_member(core, lang: str) -> None:
+    """Points after a phone number or typed card number: text the member a code and ask the cashier for it.
+
+    A wrong code may be typed again (the server burns the code after too many tries); end input to give up.
+    """
+    masked_phone = core.request_proof_code()
+    click.echo(text("proof_code_sent", lang, masked_phone=masked_phone), err=True)
+    while True:
+        code = click.prompt(text("proof_code_prompt", lang), err=True)
+        try:
+            core.confirm_proof(code)
+        except ServerRefused as exc:
+            if exc.code != "login_code_invalid":
+                raise
+            click.echo(exc.text(lang), err=True)
+        else:
+            click.echo(text("proof_confirmed", lang), err=True)
+            return
 
 
 def _outcome_json(outcome: SaleOutcome, member, printed: bool, print_error: str | None, notice: str | None) -> dict:
@@ -261,7 +323,7 @@ def refund(options: Options, receipt_no, amount):
     """Refund a sale by its receipt number, whole or in part, and print the refund receipt."""
     from pos_client.refunds import refund_by_receipt
 
-    amount_fen = _amount(amount) if amount is not None else None
+    amount_fen = _amount(amount, options.language()) if amount is not None else None
     core = options.checkout()
     try:
         core.refresh()
@@ -324,7 +386,8 @@ def sync(options: Options):
     )
     for sale in core.outbox.failed():
         if sale.seq in result.failed:
-            console.print(f"[red]#{sale.seq}: {sale.error}[/red]")
+            code, _, message = (sale.error or "").partition(": ")
+            console.print(f"[red]#{sale.seq}: {server_error_text(code, message, core.lang)}[/red]")
     if result.unreachable:
         raise click.ClickException(text("server_unreachable", core.lang, reason=result.unreachable))
 

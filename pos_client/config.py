@@ -9,7 +9,13 @@ from pathlib import Path
 
 import click
 
+from pos_client.messages import PosError
+
 DEFAULT_CONFIG_PATH = Path(click.get_app_dir("alliance-pos")) / "config.json"
+
+
+class NotRegistered(PosError, click.ClickException):
+    """No configuration file: the terminal was not registered (a click error, in Chinese unless re-raised)."""
 
 
 @dataclass
@@ -27,7 +33,7 @@ class PosConfig:
     def load(cls, path: Path = DEFAULT_CONFIG_PATH) -> PosConfig:
         """Read the configuration; a missing file means the terminal is not registered yet."""
         if not path.exists():
-            raise click.ClickException(f"Not registered yet: run `alliance-pos register` ({path} missing).")
+            raise NotRegistered("not_registered", path=path)
         data = json.loads(path.read_text())
         return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
 

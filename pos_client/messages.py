@@ -98,9 +98,87 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "离线交易已保存，联网后上传（待上传 {pending} 笔）",
         "Offline sale saved ({pending} waiting)",
     ),
+    # --- till-ui ---
+    "quote_stale": (
+        "金额或积分抵扣已改动，显示的应付金额已作废：请重新计算后再收款",
+        "The amount or the redemption changed after pricing: price the sale again before charging",
+    ),
+    "amount_missing": ("请输入金额，例如 128.00", "Enter an amount such as 128.00"),
+    "amount_format": (
+        "金额格式不对：{text}（只能输入数字和小数点，例如 128.00）",
+        "Not an amount: {text} (digits and one decimal point only, e.g. 128.00)",
+    ),
+    "amount_comma": (
+        "金额不能含逗号：{text}。请用小数点表示角分（例如 12.50），不要用千位分隔符",
+        "An amount may not contain a comma: {text}. Use a decimal point (12.50) and no thousands separators",
+    ),
+    "amount_sign": ("金额不能带正负号：{text}", "An amount may not carry a sign: {text}"),
+    "amount_space": ("金额中间不能有空格：{text}", "An amount may not contain spaces: {text}"),
+    "amount_dots": ("金额只能有一个小数点：{text}", "An amount has at most one decimal point: {text}"),
+    "amount_decimals": (
+        "金额最多两位小数（角、分）：{text}",
+        "An amount has at most two decimals (jiao and fen): {text}",
+    ),
+    "amount_not_positive": ("金额必须大于 0", "The amount must be more than 0"),
+    "amount_too_large": ("金额过大（单笔最多 {limit} 元），请核对", "The amount is too large (at most {limit} yuan)"),
+    "printer_error": (
+        "小票打印机出错，请检查打印机后重打",
+        "The receipt printer reported an error. Check the printer, then print the receipt again",
+    ),
+    "printer_unreachable": (
+        "小票打印机（{where}）连接不上，请检查打印机是否开机、联网或插好连线，然后重打",
+        "The receipt printer at {where} is not reachable. Check that it is switched on and connected, "
+        "then print the receipt again",
+    ),
+    "printer_stalled": (
+        "小票打印机（{where}）不接收数据（缺纸或纸仓盖未合上？），请检查打印机后重打",
+        "The receipt printer at {where} stopped accepting data (out of paper or cover open?). "
+        "Check the printer, then print the receipt again",
+    ),
+    "printer_reported": (
+        "小票打印机（{where}）报错：{detail}",
+        "The receipt printer at {where} reported an error: {detail}",
+    ),
+    "printer_library_missing": (
+        "本机未安装打印机程序库 {package}，请联系管理员安装（pip install {package}）",
+        "The printer library {package} is not installed on this terminal; ask the operator to install it "
+        "(pip install {package})",
+    ),
+    "printer_spec_invalid": (
+        "打印机设置“{spec}”无法识别。可用的写法：network:HOST[:PORT]、usb:VID:PID（十六进制，例如 "
+        "usb:0416:5011）、serial:DEVICE[@BAUD]、file:PATH 或 dummy",
+        "The printer setting '{spec}' is not understood. Use network:HOST[:PORT], usb:VID:PID (hex, e.g. "
+        "usb:0416:5011), serial:DEVICE[@BAUD], file:PATH or dummy",
+    ),
+    "scanner_error": ("扫码出错，请重新扫码", "The code scanner reported an error. Please scan again"),
+    "scanner_library_missing": (
+        "本机未安装扫码程序库 {what}，请手工输入会员码，或联系管理员安装（pip install {package}）",
+        "The code decoder {what} is not installed on this terminal; enter the code by hand, or ask the operator "
+        "to install it (pip install {package})",
+    ),
+    "scanner_image_unreadable": (
+        "图片 {path} 无法打开（{reason}），请重新拍摄",
+        "The picture {path} could not be opened ({reason}); take it again",
+    ),
+    "scanner_camera_closed": (
+        "摄像头 {camera} 无法打开，请检查连线后再试",
+        "Camera {camera} could not be opened; check its cable, then try again",
+    ),
+    "not_registered": (
+        "本机尚未登记为收银终端：请先运行 alliance-pos register（找不到 {path}）",
+        "Not registered yet: run `alliance-pos register` ({path} missing)",
+    ),
+    "cli_one_identification": (
+        "请只给出 --card、--code、--phone、--code-image、--camera 中的一个",
+        "Give exactly one of --card, --code, --phone, --code-image, --camera",
+    ),
+    "cli_redeem_both": ("--redeem 和 --redeem-max 只能选一个", "Give --redeem or --redeem-max, not both"),
+    "cli_no_code_found": ("没有识别到二维码或条码", "No QR code or barcode found"),
 }
 
-# Server error codes the cashier sees in words rather than as a code.
+# Every stable error code the server can answer with, in the cashier's words: the POS never depends on the
+# server's own (possibly English) message, which is shown only for a code this table does not know yet.
+# tests/pos/test_messages.py collects the codes from the server's source and fails when one is missing here.
 SERVER_ERRORS: dict[str, tuple[str, str]] = {
     "member_not_found": ("找不到该会员", "Member not found"),
     "card_unknown": ("未知卡片，不是本联盟的会员卡", "Unknown card: not an alliance card"),
@@ -114,6 +192,36 @@ SERVER_ERRORS: dict[str, tuple[str, str]] = {
     "insufficient_points": ("积分不足", "Not enough points"),
     "redeem_limit_exceeded": ("超过本店积分抵扣上限", "Above this shop's redemption limit"),
     "refund_exceeds_sale": ("退款金额超过可退金额", "Refund exceeds what is left of the sale"),
+    # --- till-ui ---
+    "invalid_request": ("请求内容不正确，请核对后重试", "The request is not valid; check it and try again"),
+    "unauthorized": (
+        "本终端未获授权（终端令牌无效或已停用），请联系管理员重新登记终端",
+        "This terminal is not authorised (token invalid or revoked); ask the operator to register it again",
+    ),
+    "forbidden": ("本终端无权执行此操作", "This terminal may not do this"),
+    "not_found": ("找不到要操作的记录", "No such record"),
+    "conflict": ("当前状态不允许此操作", "Not possible in the current state"),
+    "method_not_allowed": ("服务器不支持此操作（请升级收银软件）", "The server does not support this (update the POS)"),
+    "payload_too_large": ("发送的数据过大", "The request is too large"),
+    "uri_too_long": ("请求地址过长", "The request address is too long"),
+    "headers_too_large": ("请求头过大", "The request headers are too large"),
+    "rate_limited": ("操作过于频繁，请稍后再试", "Too many requests; try again shortly"),
+    "internal_error": ("服务器内部错误，请稍后再试或联系管理员", "Server error; try again later or call the operator"),
+    "error": ("服务器出错，请稍后再试", "The server reported an error; try again later"),
+    "login_code_invalid": ("验证码错误或已过期", "The verification code is wrong or has expired"),
+    "card_check_failed": ("卡号与校验码不符", "The card number and check code do not match"),
+    "idempotency_key_required": (
+        "请求缺少幂等键（请升级收银软件）",
+        "The request has no Idempotency-Key (update the POS)",
+    ),
+    "idempotency_key_reused": (
+        "同一交易编号已用于另一笔不同的请求，请联系管理员",
+        "This operation's key was already used for a different request; call the operator",
+    ),
+    "request_in_progress": ("同一笔交易正在处理中，请稍候再查看结果", "The same operation is still in progress; wait"),
+    "sign_in_failed": ("账号或密码错误", "Wrong account or password"),
+    "account_locked": ("账号已锁定，请联系管理员", "The account is locked; call the operator"),
+    "csrf_failed": ("页面已过期，请刷新后重试", "The page expired; reload it"),
 }
 
 
@@ -131,9 +239,10 @@ def reader_error_key(exc: Exception) -> str:
 
 
 def text(key: str, lang: str = "zh", **values) -> str:
-    """The message ``key`` in ``lang`` with ``values`` filled in."""
+    """The message ``key`` in ``lang`` with ``values`` filled in (a PosError value in the same language)."""
     zh, en = MESSAGES[key]
-    return (en if lang == "en" else zh).format(**values)
+    shown = {name: value.text(lang) if isinstance(value, PosError) else value for name, value in values.items()}
+    return (en if lang == "en" else zh).format(**shown)
 
 
 def server_error_text(code: str, message: str, lang: str = "zh") -> str:
@@ -167,3 +276,31 @@ class ServerRefused(PosError):
     def text(self, lang: str = "zh") -> str:
         """The message in ``lang``."""
         return server_error_text(self.code, self.message, lang)
+
+
+# --- member-proof: spending points needs the member's proof (a code texted to the member) ---
+MESSAGES.update(
+    {
+        "proof_needed": (
+            "凭手机号或手输卡号识别的会员使用积分须本人验证：请刷卡、扫会员码，或发送短信验证码",
+            "Spending points after a phone number or typed card number needs the member's proof: "
+            "tap the card, scan the member code, or send an SMS code",
+        ),
+        "proof_code_sent": (
+            "验证码已发送到 {masked_phone}，请会员告诉您验证码",
+            "A code was sent to {masked_phone}; ask the member for it",
+        ),
+        "proof_code_prompt": ("短信验证码", "SMS code"),
+        "proof_confirmed": ("会员已验证，可以使用积分", "Member verified: points can be spent"),
+    }
+)
+SERVER_ERRORS.update(
+    {
+        "member_proof_required": (
+            "使用积分须会员本人验证（刷卡、会员码或短信验证码）",
+            "Spending points needs the member's proof (card, member code or SMS code)",
+        ),
+        "login_code_invalid": ("验证码错误或已过期", "The code is wrong or has expired"),
+        "rate_limited": ("操作过于频繁，请稍后再试", "Too many requests; try again later"),
+    }
+)

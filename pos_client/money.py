@@ -3,33 +3,60 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+
+from pos_client.messages import PosError
 
 BP_SCALE = 10_000
 MAX_AMOUNT_FEN = 100_000_000  # 1,000,000.00 yuan: nothing a shop till rings up in one sale
 
-_AMOUNT = re.compile(r"^\d+(\.\d{1,2})?$")
+# Yuan with at most two decimals: "128", "128.5", "128.50", "128." (the pad's dot before the cents).
+_AMOUNT = re.compile(r"(?P<yuan>[0-9]+)(?:\.(?P<fen>[0-9]{0,2}))?")
 
 
-class AmountError(ValueError):
-    """The text is not an amount in yuan with at most two decimals; str() says so in Chinese."""
+class AmountError(PosError, ValueError):
+    """The text is not an unambiguous amount in yuan; str() says why in Chinese, ``text("en")`` in English."""
 
 
 def parse_amount(text: str) -> int:
-    """'128.00' / '128' / '0.5' (yuan) as integer fen, exactly; AmountError for anything else."""
-    cleaned = text.strip().replace("¥", "").replace("￥", "").replace(",", "")
-    if not _AMOUNT.match(cleaned):
-        raise AmountError(f"金额格式不对：{text!r}（例如 128.00）")
-    try:
-        fen = int(Decimal(cleaned) * 100)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern already rules this out
-        raise AmountError(f"金额格式不对：{text!r}") from exc
+    """An amount in yuan as the cashier types it, as integer fen, exactly; AmountError for anything ambiguous.
+
+    Accepted: digits with an optional dot and at most two decimals ("128", "128.5", "128.50", "128."),
+    optionally after a yuan sign, with spaces around it; full-width digits, dot and yuan sign (a Chinese
+    input method's "１２８．５０") are read as their ASCII forms. Refused, because a reader could take them
+    for another amount: thousands separators and decimal commas ("12,5" is 12.50 in some countries and
+    125 in others), more than one dot, a third decimal, signs, spaces inside, exponents, and "。".
+    """
+    cleaned = unicodedata.normalize("NFKC", text).strip()
+    if cleaned.startswith("¥"):
+        cleaned = cleaned[1:].lstrip()
+    match = _AMOUNT.fullmatch(cleaned)
+    if match is None:
+        raise AmountError(_amount_problem(cleaned), text=text)
+    fen = int(match["yuan"]) * 100 + int((match["fen"] or "").ljust(2, "0"))
     if fen <= 0:
-        raise AmountError("金额必须大于 0")
+        raise AmountError("amount_not_positive")
     if fen > MAX_AMOUNT_FEN:
-        raise AmountError("金额过大，请核对")
+        raise AmountError("amount_too_large", limit=yuan(MAX_AMOUNT_FEN))
     return fen
+
+
+def _amount_problem(cleaned: str) -> str:
+    """The message key saying what is wrong with an amount the pattern refused."""
+    if not cleaned:
+        return "amount_missing"
+    if "," in cleaned:
+        return "amount_comma"
+    if cleaned[0] in "+-" or "-" in cleaned:
+        return "amount_sign"
+    if any(char.isspace() for char in cleaned):
+        return "amount_space"
+    if cleaned.count(".") > 1:
+        return "amount_dots"
+    if re.fullmatch(r"[0-9]*\.[0-9]{3,}", cleaned):
+        return "amount_decimals"
+    return "amount_format"
 
 
 def yuan(fen: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pos_client.api_client import ApiClient, ApiError, ServerUnreachable, new_idempotency_key
+from pos_client.api_client import ApiClient, ApiError, ServerUnreachable, new_idempotency_key, path_part
 
 __all__ = ["ApiError", "ServerUnreachable", "TerminalClient", "new_idempotency_key"]
 
@@ -18,6 +18,15 @@ class TerminalClient(ApiClient):
         """POST /identify with exactly one of card, code, phone."""
         body = {name: value for name, value in (("card", card), ("code", code), ("phone", phone)) if value is not None}
         return self.request("POST", "/identify", json_body=body)
+
+    def request_proof_code(self, identification_token: str) -> dict:
+        """POST /identifications/{token}/proof-code: text the member a one-time code."""
+        return self.request("POST", f"/identifications/{path_part(identification_token)}/proof-code", json_body={})
+
+    def confirm_proof(self, identification_token: str, code: str) -> dict:
+        """POST /identifications/{token}/proof: the code the member read out upgrades the identification."""
+        path = f"/identifications/{path_part(identification_token)}/proof"
+        return self.request("POST", path, json_body={"code": code})
 
     def quote(self, identification_token: str, amount_fen: int, redeem_points: int = 0) -> dict:
         """POST /sales/quote."""

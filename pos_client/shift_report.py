@@ -172,6 +172,6 @@ def close_shift(checkout: Checkout) -> ShiftClosed:
         try:
             checkout.printer.print_text(report_title(checkout.lang), lines)
         except PrinterError as exc:
-            raise PosError("printer_offline_shift", reason=str(exc)) from exc
+            raise PosError("printer_offline_shift", reason=exc) from exc
     checkout.outbox.close_shift()
     return ShiftClosed(totals, lines)

@@ -17,8 +17,13 @@ SERVER_RETRIES = 1
 
 
 def terminal_client(config: PosConfig) -> TerminalClient:
-    """The server client with the POS's short timeout (a slow server means: sell offline)."""
-    return TerminalClient(config.server_url, config.token, timeout=SERVER_TIMEOUT_SECONDS, retries=SERVER_RETRIES)
+    """The server client with the POS's short timeout (a slow server means: sell offline).
+
+    It asks for the server's messages in the POS's language (the server answers Chinese by default).
+    """
+    client = TerminalClient(config.server_url, config.token, timeout=SERVER_TIMEOUT_SECONDS, retries=SERVER_RETRIES)
+    client.session.headers["Accept-Language"] = config.lang or "zh"
+    return client
 
 
 def build_checkout(config: PosConfig, config_path: Path, *, with_reader: bool = False) -> Checkout:

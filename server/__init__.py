@@ -12,6 +12,9 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
     app.config.from_object(config or config_from_env())
     app.config.update(overrides)
+    from server.request_input import init_request_input
+
+    init_request_input(app)  # before any route is added: the bounded path converters apply to all
     app.json.ensure_ascii = False
     if not app.config["SECRET_KEY"]:
         from server.security.keys import development_secret_key
@@ -22,6 +25,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
 
     from server import models  # noqa: F401  (register tables)
     from server.api import register_api
+    from server.api.contract import ContractPlugin
     from server.console import init_console
     from server.database import configure_engine
     from server.extensions import api, db, migrate
@@ -36,7 +40,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     with app.app_context():
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
-    api.init_app(app)
+    api.init_app(app, spec_kwargs={"marshmallow_plugin": ContractPlugin()})
     init_i18n(app)
     init_formatting(app)
     init_rate_limits(app)

@@ -24,6 +24,7 @@ from flask_babel import Babel, Domain, get_locale
 SUPPORTED_LANGUAGES = {"zh": "简体中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh"  # Simplified Chinese; catalogs live in translations/zh/
 LANGUAGE_COOKIE = "lang"
+API_PREFIX = "/api/"
 LANGUAGE_ALIASES = {"zh": "zh", "zh_cn": "zh", "zh_hans": "zh", "zh_hans_cn": "zh", "en": "en", "en_us": "en"}
 SOURCE_ROOT = Path(__file__).resolve().parent
 
@@ -37,11 +38,25 @@ def normalize_language(value: str | None) -> str | None:
     return LANGUAGE_ALIASES.get(value.strip().lower().replace("-", "_"))
 
 
+def _accepted_language() -> str | None:
+    """The first supported language of the ``Accept-Language`` header (``en-GB`` counts as ``en``)."""
+    for value, _quality in request.accept_languages:  # best first
+        language = normalize_language(value) or normalize_language(value.split("-")[0])
+        if language:
+            return language
+    return None
+
+
 def select_language() -> str:
-    """The language of this request: ``?lang=`` first, then the ``lang`` cookie, then Chinese."""
+    """The language of this request: ``?lang=`` first, then the ``lang`` cookie, then Chinese.
+
+    API requests (terminals, tools: no cookie) also follow their ``Accept-Language`` header; pages do
+    not, so a browser set to English still shows the console and member pages in Chinese by default.
+    """
     return (
         normalize_language(request.args.get("lang"))
         or normalize_language(request.cookies.get(LANGUAGE_COOKIE))
+        or (_accepted_language() if request.path.startswith(API_PREFIX) else None)
         or DEFAULT_LANGUAGE
     )
 

@@ -29,6 +29,10 @@ LIMITS = {
     "login:ip": "60/hour",
     "card_bind:member": "10/hour",
     "identify:terminal": "120/minute",
+    "identify_phone:terminal": "10/minute;100/hour",
+    "identify_phone:member": "5/minute;30/hour",
+    "proof_code:terminal": "10/minute;60/hour",
+    "proof_code:member": "1/minute;5/hour;10/day",
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from server.extensions import db
 from server.services import catalog, members, staff
 from server.services.alliance import ensure_alliance
 from server.services.demo import DEMO_LEVELS
@@ -57,9 +58,14 @@ def make_shop(name: str, trade: str = "food", **fields) -> Shop:
     return Shop(merchant, issued.terminal, issued.token, staff.create_personal_token(ACTOR, owner.id, "t").token)
 
 
-def make_world(**shop_fields) -> World:
-    """The standard test alliance (call inside an app context)."""
-    ensure_alliance()
+def make_world(spend_requires_proof: bool = False, **shop_fields) -> World:
+    """The standard test alliance (call inside an app context).
+
+    Its till policy lets any identification spend points (the checkout arithmetic tests redeem by typed
+    card number); the member-proof tests pass ``spend_requires_proof=True``, the production default.
+    """
+    ensure_alliance().spend_requires_proof = spend_requires_proof
+    db.session.commit()
     levels = {spec["code"]: catalog.create_level(ACTOR, **spec) for spec in DEMO_LEVELS}
     world = World(levels, make_shop("甲店", **shop_fields), make_shop("乙店", trade="retail", **shop_fields))
     for role in ("admin", "finance", "card_issuer", "support"):

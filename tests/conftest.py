@@ -214,3 +214,13 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with empty rate-limit counters (the limiter's memory storage outlives one app)."""
+    from server.ratelimit import limiter
+
+    if getattr(limiter, "_storage", None) is not None:
+        limiter.reset()
+    yield

@@ -116,7 +116,7 @@ def test_batch_create_prints_the_batch_and_registers_its_cards(alliance):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--count", "3", "--level", "platinum"], "[invalid_request] Unknown level. (field=level)"),
+        (["--count", "3", "--level", "platinum"], "[invalid_request] 未知的等级。 (field=level)"),
         (["--count", "3", "--type", "desfire"], "[invalid_request]"),
         (["--count", "200001"], "[invalid_request]"),
     ],
@@ -162,7 +162,7 @@ def test_batch_list_and_show(alliance):
 
     result = alliance.cli("batch", "show", "bat_nonexistent")
     assert result.exit_code == 1
-    assert "[not_found] No such card batch. (batch_id=bat_nonexistent)" in result.stderr
+    assert "[not_found] 卡批次不存在。 (batch_id=bat_nonexistent)" in result.stderr
 
 
 def test_batch_list_when_there_is_none(alliance):
@@ -222,7 +222,7 @@ def test_info_shows_a_card(alliance):
 
     result = alliance.cli("info", "8860999999999999")
     assert result.exit_code == 1
-    assert "[not_found] No card with this number. (card_no=8860999999999999)" in result.stderr
+    assert "[not_found] 没有这个卡号。 (card_no=8860999999999999)" in result.stderr
 
 
 def test_freeze_unfreeze_lost_and_their_refusals(alliance):
@@ -235,7 +235,7 @@ def test_freeze_unfreeze_lost_and_their_refusals(alliance):
     audit_rows = _count(alliance.app, AuditLog)
     result = alliance.cli("freeze", card_no)
     assert result.exit_code == 1
-    assert "[conflict] A frozen card cannot be frozen. (status=frozen)" in result.stderr
+    assert "[conflict] “已冻结”状态的卡不能冻结。 (status=frozen)" in result.stderr
     assert _count(alliance.app, AuditLog) == audit_rows  # a refusal changes nothing
 
     result = alliance.cli("unfreeze", card_no)
@@ -248,7 +248,7 @@ def test_freeze_unfreeze_lost_and_their_refusals(alliance):
 
     result = alliance.cli("lost", card_no)
     assert result.exit_code == 1
-    assert "[conflict] The card is already lost. (status=lost)" in result.stderr
+    assert "[conflict] 此卡已是“已挂失”状态。 (status=lost)" in result.stderr
 
 
 def test_replace_moves_the_member_to_the_new_card(alliance):
@@ -314,7 +314,7 @@ def test_an_unreachable_server_is_reported_clearly():
 def test_encode_an_unknown_batch_fails_before_touching_a_reader(alliance):
     result = alliance.cli("encode", "--batch", "bat_missing", "--reader", "no such reader")
     assert result.exit_code == 1
-    assert "[not_found] No such card batch." in result.stderr
+    assert "[not_found] 卡批次不存在。" in result.stderr
 
 
 # --- retries ------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 SPEC_URL = "/api/v1/openapi.json"
@@ -202,3 +204,75 @@ def test_swagger_ui_page_and_its_assets(app):
     assert missing.json["error"] == "not_found"
     # no path escape from the asset directory
     assert client.get("/api/v1/docs/static/../../../setup.cfg").status_code == 404
+
+
+# --- rules between fields, stated in the document (tests/api/test_schemathesis.py checks the server) ---
+
+
+def _request_schema(spec, path, method="post"):
+    ref = spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    return spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+
+
+def _valid(spec, schema, instance) -> bool:
+    jsonschema = pytest.importorskip("jsonschema")
+    # OpenAPI 3.0 ``nullable`` -> JSON Schema, enough for these schemas; $refs resolve in "components"
+    text = json.dumps({**schema, "components": spec["components"]})
+
+    def convert(node):
+        if isinstance(node, dict):
+            node = {key: convert(value) for key, value in node.items()}
+            if node.pop("nullable", False):
+                node = {"anyOf": [node, {"type": "null"}]}
+            return node
+        if isinstance(node, list):
+            return [convert(item) for item in node]
+        return node
+
+    return jsonschema.Draft7Validator(convert(json.loads(text))).is_valid(instance)
+
+
+def test_identify_takes_exactly_one_of_card_code_phone(spec):
+    schema = _request_schema(spec, "/api/v1/identify")
+    card = {"uid": "04A1B2C3", "blocks": {}}
+    assert _valid(spec, schema, {"phone": "13800138000"})
+    assert _valid(spec, schema, {"code": "8860000000000010"})
+    assert _valid(spec, schema, {"card": card})
+    assert not _valid(spec, schema, {})
+    assert not _valid(spec, schema, {"phone": "13800138000", "code": "8860000000000010"})
+    assert not _valid(spec, schema, {"phone": "0"})  # not a mobile number
+
+
+def test_online_and_offline_sales_have_their_own_shapes(spec):
+    schema = _request_schema(spec, "/api/v1/sales")
+    card = {"uid": "04A1B2C3", "blocks": {"4": "00" * 16}}
+    assert _valid(spec, schema, {"identification_token": "id_x", "amount_fen": 100})
+    assert not _valid(spec, schema, {"amount_fen": 100})  # an online sale needs its identification
+    assert not _valid(spec, schema, {"identification_token": "id_x", "amount_fen": 100, "code": "8860000000000010"})
+    assert _valid(spec, schema, {"offline": True, "card": card, "amount_fen": 100})
+    assert _valid(spec, schema, {"offline": True, "code": "8860000000000010", "amount_fen": 100, "card": None})
+    assert not _valid(spec, schema, {"offline": True, "amount_fen": 100})
+    assert not _valid(spec, schema, {"offline": True, "card": card, "code": "8860000000000010", "amount_fen": 100})
+    assert not _valid(spec, schema, {"offline": True, "card": card, "amount_fen": 100, "identification_token": "x"})
+    assert not _valid(spec, schema, {"offline": True, "card": card, "amount_fen": 100, "redeem_points": 5})
+
+
+def test_idempotency_key_character_set_and_replay_header(spec):
+    for path, method, operation in operations(spec):
+        keys = [p for p in operation.get("parameters", []) if p.get("name") == "Idempotency-Key"]
+        if not keys:
+            continue
+        assert keys[0]["schema"] == {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"}
+        success = [response for status, response in operation["responses"].items() if status.startswith("2")]
+        assert success and all("Idempotent-Replayed" in response["headers"] for response in success), (path, method)
+
+
+def test_patches_must_change_something_and_staff_roles_match_merchants(spec):
+    for path, method, _operation in operations(spec):
+        if method == "patch" and path != "/api/v1/terminals/{terminal_id}":
+            assert _request_schema(spec, path, "patch")["minProperties"] == 1, path
+    staff = _request_schema(spec, "/api/v1/staff")
+    assert _valid(spec, staff, {"username": "ann", "role": "finance"})
+    assert not _valid(spec, staff, {"username": "ann", "role": "finance", "merchant_id": "mer_x"})
+    assert _valid(spec, staff, {"username": "bob", "role": "cashier", "merchant_id": "mer_x"})
+    assert not _valid(spec, staff, {"username": "bob", "role": "cashier"})

@@ -105,6 +105,11 @@ class CardReader(ABC):
     def close(self) -> None:
         """Disconnect from the card, stop the monitor and release the reader."""
 
+    def check(self) -> None:
+        """Raise CardReaderError (NoReaderFound, PcscUnavailable) when the reader is not usable right now;
+        the status line asks this. A reader with nothing to check is always there."""
+        return None
+
     @abstractmethod
     def _start_monitor(self) -> None:
         """Start delivering insert/remove events (idempotent); called by add_listener."""

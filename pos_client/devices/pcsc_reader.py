@@ -162,6 +162,10 @@ class PcscCardReader(CardReader):
                 raise NoCardPresent()
             known_state = event_state & ~scard.SCARD_STATE_CHANGED
 
+    def check(self) -> None:
+        """NoReaderFound when no reader matching the setting is connected, PcscUnavailable without pcscd."""
+        choose_reader(self._list_readers(), self.reader_pattern)
+
     def transmit(self, apdu: bytes) -> tuple[bytes, int]:
         """Send one APDU to the connected card; return (response data, status word)."""
         with self._lock:

@@ -15,9 +15,11 @@ import re
 import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pos_client.devices.receipt import Receipt, layout_receipt
+from pos_client.messages import PosError
 
 DEFAULT_NETWORK_PORT = 9100
 DEFAULT_TIMEOUT = 5.0
@@ -29,28 +31,28 @@ ESC_INIT = b"\x1b@"
 FS_CHINESE_MODE_ON = b"\x1c&"
 FS_CHINESE_MODE_OFF = b"\x1c."
 QR_MODULE_SIZE = 6
+CHECK_TIMEOUT = 1.0  # seconds the status line's reachability check may wait for a network printer
 
 
-class PrinterError(Exception):
-    """Base of all printer errors; str() is a message a cashier can act on."""
+class PrinterError(PosError):
+    """Base of all printer errors: a message key of pos_client.messages (str() Chinese, ``text("en")``)."""
 
-    default_message = "The receipt printer reported an error. Check the printer, then print the receipt again."
+    default_key = "printer_error"
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.default_message)
+    def __init__(self, key: str | None = None, **values: Any) -> None:
+        super().__init__(key or self.default_key, **values)
 
 
 class PrinterOffline(PrinterError):
     """The printer cannot be reached: connection refused or timed out, or the device is missing."""
 
-    default_message = (
-        "The receipt printer is not reachable. Check that it is switched on, has paper and is connected, "
-        "then print the receipt again."
-    )
+    default_key = "printer_unreachable"
 
 
 class InvalidPrinterSpec(PrinterError):
     """The printer setting cannot be understood."""
+
+    default_key = "printer_spec_invalid"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,10 @@ class ReceiptPrinter(ABC):
     def print_text(self, title: str, lines: list[str]) -> None:
         """Print a report (title big, then fixed-width lines, cut) or raise PrinterOffline / PrinterError."""
 
+    def check(self) -> None:
+        """Raise PrinterOffline when the printer cannot be reached right now (the status line asks this)."""
+        return None
+
     def close(self) -> None:
         """Release the printer (transports here connect per receipt, so there is usually nothing to do)."""
         return None
@@ -92,10 +98,7 @@ def _escpos_printer_module() -> Any:
     try:
         from escpos import printer
     except ImportError as exc:
-        raise PrinterError(
-            "The printer library (python-escpos) is not installed on this terminal. "
-            "Ask the operator to install it ('pip install python-escpos')."
-        ) from exc
+        raise PrinterError("printer_library_missing", package="python-escpos") from exc
     return printer
 
 
@@ -164,26 +167,47 @@ class EscposPrinter(ReceiptPrinter):
         try:
             device = self._open_device()
         except (escpos_exceptions.DeviceNotFoundError, OSError) as exc:
-            raise PrinterOffline(self._offline_message()) from exc
+            raise PrinterOffline(where=self.describe()) from exc
         except escpos_exceptions.Error as exc:
-            raise PrinterError(f"The receipt printer at {self.describe()} reported an error: {exc}") from exc
+            raise PrinterError("printer_reported", where=self.describe(), detail=exc) from exc
         try:
             device._raw(job)
             if self.spec.kind == "file":
                 device.flush()
         except escpos_exceptions.DeviceNotFoundError as exc:
-            raise PrinterOffline(self._offline_message()) from exc
+            raise PrinterOffline(where=self.describe()) from exc
         except TimeoutError as exc:
-            raise PrinterOffline(
-                f"The receipt printer at {self.describe()} stopped accepting data (out of paper or cover open?). "
-                "Check the printer, then print the receipt again."
-            ) from exc
+            raise PrinterOffline("printer_stalled", where=self.describe()) from exc
         except OSError as exc:
-            raise PrinterOffline(self._offline_message()) from exc
+            raise PrinterOffline(where=self.describe()) from exc
         except escpos_exceptions.Error as exc:
-            raise PrinterError(f"The receipt printer at {self.describe()} reported an error: {exc}") from exc
+            raise PrinterError("printer_reported", where=self.describe(), detail=exc) from exc
         finally:
             self._close_device(device)
+
+    def check(self) -> None:
+        """Raise PrinterOffline when the printer is not there: nothing answers at its address, its device file
+        is missing, or (USB) no device with its ids is plugged in. Prints nothing."""
+        spec = self.spec
+        if spec.kind == "network":
+            try:
+                socket.create_connection((spec.host, spec.port), timeout=min(self.timeout, CHECK_TIMEOUT)).close()
+            except OSError as exc:
+                raise PrinterOffline(where=self.describe()) from exc
+        elif spec.kind in ("file", "serial"):
+            device = Path(spec.device)
+            # a plain file (not a device) is created by the first receipt, so only its folder must exist
+            if not device.exists() and (spec.device.startswith("/dev/") or not device.parent.is_dir()):
+                raise PrinterOffline(where=self.describe())
+        elif spec.kind == "usb":
+            import usb.core  # present: __init__ checked that the Usb transport is usable
+
+            try:
+                found = usb.core.find(idVendor=spec.vendor_id, idProduct=spec.product_id)
+            except usb.core.USBError as exc:
+                raise PrinterError("printer_reported", where=self.describe(), detail=exc) from exc
+            if found is None:
+                raise PrinterOffline(where=self.describe())
 
     def describe(self) -> str:
         """Where this printer is, for messages: '192.168.1.50:9100', 'USB 0416:5011', '/dev/usb/lp0'."""
@@ -194,22 +218,13 @@ class EscposPrinter(ReceiptPrinter):
             return f"USB {spec.vendor_id:04x}:{spec.product_id:04x}"
         return spec.device
 
-    def _offline_message(self) -> str:
-        return (
-            f"The receipt printer at {self.describe()} is not reachable. Check that it is switched on and "
-            "connected, then print the receipt again."
-        )
-
     def _check_transport_available(self) -> None:
         # python-escpos' Usb and Serial fail even in __del__ when their library is missing, so check first.
         needs = {"usb": ("Usb", "pyusb"), "serial": ("Serial", "pyserial")}
         if self.spec.kind in needs:
             class_name, package = needs[self.spec.kind]
             if not getattr(self._module, class_name).is_usable():
-                raise PrinterError(
-                    f"{self.spec.kind.upper()} printers need the '{package}' library on this terminal. "
-                    f"Ask the operator to install it ('pip install {package}')."
-                )
+                raise PrinterError("printer_library_missing", package=package)
 
     def _open_device(self) -> Any:
         spec, module = self.spec, self._module
@@ -225,7 +240,7 @@ class EscposPrinter(ReceiptPrinter):
         elif spec.kind == "file":
             device = module.File(devfile=spec.device, auto_flush=False)
         else:
-            raise InvalidPrinterSpec(f"Unknown printer type '{spec.kind}'.")
+            raise InvalidPrinterSpec(spec=spec.kind)
         device.open()
         return device
 
@@ -258,9 +273,6 @@ class DummyPrinter(ReceiptPrinter):
         return b"".join(self.jobs)
 
 
-_SPEC_HELP = "Use network:HOST[:PORT], usb:VID:PID, serial:DEVICE[@BAUD], file:PATH or dummy."
-
-
 def parse_printer_spec(spec: str) -> PrinterSpec:
     """Parse a printer setting such as 'network:192.168.1.50:9100' or 'usb:0416:5011'."""
     kind, _, rest = spec.strip().partition(":")
@@ -271,28 +283,26 @@ def parse_printer_spec(spec: str) -> PrinterSpec:
         host, port = rest, DEFAULT_NETWORK_PORT
         match = re.fullmatch(r"\[(?P<v6>[^\]]+)\](?::(?P<port6>\d+))?|(?P<host>[^:]+)(?::(?P<port>\d+))?", rest)
         if match is None:
-            raise InvalidPrinterSpec(f"Printer setting '{spec}' has no valid host. {_SPEC_HELP}")
+            raise InvalidPrinterSpec(spec=spec)
         host = match["v6"] or match["host"]
         port_text = match["port6"] or match["port"]
         port = int(port_text) if port_text else DEFAULT_NETWORK_PORT
         if not 0 < port < 65536:
-            raise InvalidPrinterSpec(f"Printer setting '{spec}' has an invalid port {port}. {_SPEC_HELP}")
+            raise InvalidPrinterSpec(spec=spec)
         return PrinterSpec(kind="network", host=host, port=port)
     if kind == "usb":
         match = re.fullmatch(r"(?:0x)?([0-9a-fA-F]{1,4}):(?:0x)?([0-9a-fA-F]{1,4})", rest)
         if match is None:
-            raise InvalidPrinterSpec(
-                f"Printer setting '{spec}' needs the USB vendor and product id in hex, e.g. usb:0416:5011."
-            )
+            raise InvalidPrinterSpec(spec=spec)
         return PrinterSpec(kind="usb", vendor_id=int(match[1], 16), product_id=int(match[2], 16))
     if kind == "serial" and rest:
         device, _, baud = rest.partition("@")
         if baud and not baud.isdigit():
-            raise InvalidPrinterSpec(f"Printer setting '{spec}' has an invalid baud rate '{baud}'. {_SPEC_HELP}")
+            raise InvalidPrinterSpec(spec=spec)
         return PrinterSpec(kind="serial", device=device, baudrate=int(baud) if baud else 9600)
     if kind == "file" and rest:
         return PrinterSpec(kind="file", device=rest)
-    raise InvalidPrinterSpec(f"Printer setting '{spec}' is not understood. {_SPEC_HELP}")
+    raise InvalidPrinterSpec(spec=spec)
 
 
 def open_printer(spec: str, timeout: float = DEFAULT_TIMEOUT) -> ReceiptPrinter:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pos_client.messages import PosError
+
 DEFAULT_MAX_KEY_GAP = 0.05
 """Seconds between two keys of one scan: wedge scanners type a whole code at 1-20 ms per key."""
 
@@ -22,25 +24,25 @@ DEFAULT_MIN_SCAN_LENGTH = 4
 TERMINATORS = ("\r", "\n")
 
 
-class ScannerError(Exception):
-    """Base of all scanner errors; str() is a message a cashier can act on."""
+class ScannerError(PosError):
+    """Base of all scanner errors: a message key of pos_client.messages (str() Chinese, ``text("en")``)."""
 
-    default_message = "The code scanner reported an error. Please scan again."
+    default_key = "scanner_error"
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.default_message)
+    def __init__(self, key: str | None = None, **values: Any) -> None:
+        super().__init__(key or self.default_key, **values)
 
 
 class ScannerUnavailable(ScannerError):
     """A library or device the scanner needs is missing."""
 
-    default_message = "The code scanner is not available on this terminal. Enter the code by hand."
+    default_key = "scanner_library_missing"
 
 
 class ImageUnreadable(ScannerError):
     """The image to decode cannot be opened."""
 
-    default_message = "The picture could not be opened. Take it again."
+    default_key = "scanner_image_unreadable"
 
 
 class CodeScanner(ABC):
@@ -142,10 +144,7 @@ def _zxingcpp() -> Any:
     try:
         import zxingcpp
     except ImportError as exc:
-        raise ScannerUnavailable(
-            "The code decoder (zxing-cpp) is not installed on this terminal. "
-            "Ask the operator to install it ('pip install zxing-cpp')."
-        ) from exc
+        raise ScannerUnavailable(what="zxing-cpp", package="zxing-cpp") from exc
     return zxingcpp
 
 
@@ -171,13 +170,13 @@ def _open_image(path: Path) -> Any:
     try:
         from PIL import Image
     except ImportError as exc:
-        raise ScannerUnavailable("Decoding image files needs Pillow ('pip install pillow').") from exc
+        raise ScannerUnavailable(what="Pillow", package="pillow") from exc
     try:
         with Image.open(path) as opened:
             opened.load()
             return opened.convert("L")
     except (OSError, Image.DecompressionBombError) as exc:
-        raise ImageUnreadable(f"The picture '{path}' could not be opened: {exc}") from exc
+        raise ImageUnreadable(path=path, reason=exc) from exc
 
 
 class CameraScanner(CodeScanner):
@@ -187,16 +186,13 @@ class CameraScanner(CodeScanner):
         try:
             import cv2
         except ImportError as exc:
-            raise ScannerUnavailable(
-                "Camera scanning needs OpenCV, which is not installed on this terminal. "
-                "Use the hand scanner, or ask the operator to install it ('pip install opencv-python-headless')."
-            ) from exc
+            raise ScannerUnavailable(what="OpenCV", package="opencv-python-headless") from exc
         self._decoder = ImageScanner()
         self._frame_interval = frame_interval
         self._capture = cv2.VideoCapture(camera_index)
         if not self._capture.isOpened():
             self._capture.release()
-            raise ScannerUnavailable(f"Camera {camera_index} could not be opened. Check its cable, then try again.")
+            raise ScannerUnavailable("scanner_camera_closed", camera=camera_index)
 
     def read(self, timeout: float) -> str | None:
         """Grab frames for up to timeout seconds; return the first code decoded, or None."""

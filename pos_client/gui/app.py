@@ -7,17 +7,20 @@ Every server or card call runs on a worker thread; results come back to the Tk t
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
 from tkinter import font as tkfont
+from tkinter import simpledialog
 
 from pos_client.checkout import REDEEM_MAX, Checkout
 from pos_client.config import PosConfig
 from pos_client.devices.card_reader import CardReaderError
 from pos_client.devices.pcsc_reader import PcscCardReader
+from pos_client.devices.printer import DummyPrinter, PrinterError
 from pos_client.devices.scanner import KeyboardWedgeScanner, Scanned
 from pos_client.gui.amount_pad import amount_after_key
 from pos_client.gui.labels import LABELS
@@ -31,8 +34,13 @@ WINDOW_CLASS = "alliance-pos"
 POLL_MS = 50
 SCANNER_FLUSH_MS = 20
 SYNC_EVERY_MS = 30_000
+PRICE_DELAY_MS = 120  # the sale is re-priced this long after the amount or redemption last changed
+PROBE_EVERY_MS = 15_000  # how often the status line checks the reader and the printer
 BIG = ("Noto Sans CJK SC", 15)
 HUGE = ("Noto Sans CJK SC", 24, "bold")
+PAYABLE = ("Noto Sans CJK SC", 44, "bold")  # 应付: the largest figure on the screen
+READER_STATES = {"reader_missing": "missing", "reader_service": "service"}  # message key -> status word
+MOBILE = re.compile(r"1[3-9][0-9]{9}")  # typed into the code field: a phone number, not a card number or code
 
 
 class CashierWindow:
@@ -57,17 +65,27 @@ class CashierWindow:
         self.message = tk.StringVar(value="")
         self.member_text = tk.StringVar(value=self.label["no_member"])
         self.quote_text = tk.StringVar(value="")
+        self.payable_text = tk.StringVar(value="")
         self.status_text = tk.StringVar(value="")
-        self.reader_state = "none" if checkout.reader is None and reader_factory is None else "ok"
-        self.printer_state = "ok" if checkout.printer is not None else "none"
+        # the sale on screen: "none" (no member yet), "open" (member identified), "done" (charged)
+        self.sale_state = "none"
+        self.shown_for: tuple[int, int | str] | None = None  # the inputs of the 应付 on screen
+        self._price_after: str | None = None
+        self.reader_state = "none" if checkout.reader is None and reader_factory is None else "checking"
+        self.printer_state = "none" if checkout.printer is None else "checking"
+        self._probes: queue.Queue = queue.Queue()
+        self._probing = False
         root.title(self.label["title"])
         root.geometry("1024x760")
         tkfont.nametofont("TkDefaultFont").configure(size=16)
         self._build()
         self._bind_keys()
+        for variable in (self.amount, self.redeem_mode, self.redeem_points):
+            variable.trace_add("write", lambda *_: self._inputs_changed())
         self.root.after(POLL_MS, self._poll)
         self.root.after(SCANNER_FLUSH_MS, self._flush_scanner)
         self.run_in_background(self._start_up, self._started)
+        self._probe_now_and_then()
 
     # --- layout ----------------------------------------------------------------------------------
 
@@ -92,7 +110,9 @@ class CashierWindow:
         tk.Label(ident, text=label["code"], font=BIG).pack(side="left")
         self.code_entry = tk.Entry(ident, textvariable=self.code, font=BIG, width=16)
         self.code_entry.pack(side="left", padx=4)
-        self.code_entry.bind("<Return>", lambda event: self.identify_code())
+        self.code_entry.bind("<Return>", lambda event: self.identify_typed())
+        self.code_entry.bind("<KP_Enter>", lambda event: self.identify_typed())
+        self.code_entry.bind("<Linefeed>", lambda event: self.identify_typed())  # scanners set to send LF
         tk.Button(ident, text=label["phone"], font=BIG, command=self.identify_phone, height=2).pack(side="left")
 
         amount = tk.LabelFrame(left, text=label["amount"], font=BIG)
@@ -100,8 +120,10 @@ class CashierWindow:
         self.amount_display = tk.Label(amount, textvariable=self.amount, font=HUGE, anchor="e", bg="white")
         self.amount_display.pack(fill="x")
         tk.Label(amount, textvariable=self.quote_text, font=BIG, anchor="w", justify="left").pack(fill="x")
+        self.payable_display = tk.Label(amount, textvariable=self.payable_text, font=PAYABLE, anchor="e", fg="#b00000")
+        self.payable_display.pack(fill="x")
 
-        redeem = tk.LabelFrame(left, text=label["redeem"], font=BIG)
+        redeem = tk.LabelFrame(left, text=label["redeem_keys"], font=BIG)
         redeem.pack(fill="x")
         for value, key in (("none", "redeem_none"), ("max", "redeem_max"), ("some", "redeem_some")):
             tk.Radiobutton(redeem, text=label[key], variable=self.redeem_mode, value=value, font=BIG).pack(side="left")
@@ -139,6 +161,7 @@ class CashierWindow:
         root.bind("<F3>", lambda event: self.identify_phone())
         root.bind("<F4>", lambda event: self.price())
         root.bind("<F5>", lambda event: self.pay())
+        root.bind("<F6>", lambda event: self.toggle_redeem())
         root.bind("<F7>", lambda event: self.refund())
         root.bind("<F8>", lambda event: self.reprint())
         root.bind("<F9>", lambda event: self.sync())
@@ -190,9 +213,10 @@ class CashierWindow:
             try:
                 self.core.reader = self.reader_factory()
             except CardReaderError as exc:
-                self.reader_state = "fault"
+                self.reader_state = _reader_state(exc)
                 self._show_error(text(reader_error_key(exc), self.lang))
                 return
+        self._new_customer()
         self.message.set(self.label["waiting_card"])
         self.run_in_background(self.core.identify_card, self._identified)
 
@@ -200,13 +224,45 @@ class CashierWindow:
         """Identify by a scanned member code or card number, or the one typed into the code field."""
         code = (scanned or self.code.get()).strip()
         if code:
+            self._new_customer()
             self.run_in_background(lambda: self.core.identify_code(code), self._identified)
 
     def identify_phone(self) -> None:
-        """Identify by the phone number typed into the code field."""
+        """F3: identify by the phone number in the code field; with the field empty, put the cursor there."""
         phone = self.code.get().strip()
-        if phone:
-            self.run_in_background(lambda: self.core.identify_phone(phone), self._identified)
+        if not phone:
+            self.code_entry.focus_set()
+            self._info(self.label["phone_how"])
+            return
+        self._new_customer()
+        self.run_in_background(lambda: self.core.identify_phone(phone), self._identified)
+
+    def identify_typed(self) -> None:
+        """Enter in the code field: a mobile number identifies by phone, anything else as a code or card number."""
+        if MOBILE.fullmatch(self.code.get().strip()):
+            self.identify_phone()
+        else:
+            self.identify_code()
+
+    def _new_customer(self) -> None:
+        """An identification starts: after a member or a sale on screen it is the next customer's new sale.
+
+        Amount, redemption and 应付 of the last customer are cleared (the core forgets its member and quote
+        too); an amount typed before the very first identification is this customer's and stays.
+        """
+        if self.sale_state != "none":
+            self.amount.set("")
+            self.redeem_mode.set("none")
+            self.redeem_points.set("")
+        self.sale_state = "none"
+        self.member_text.set(self.label["no_member"])
+        self.message.set("")
+        self._inputs_changed()
+        self.amount_display.focus_set()  # keys typed while the member is looked up are the amount
+
+    def toggle_redeem(self) -> None:
+        """F6: no redemption <-> maximum redemption (the points field stays for the mouse)."""
+        self.redeem_mode.set("none" if self.redeem_mode.get() == "max" else "max")
 
     def _sale_inputs(self) -> tuple[int, int | str] | None:
         """The amount in fen and the redemption chosen, or None after telling the cashier what is wrong."""
@@ -214,13 +270,17 @@ class CashierWindow:
         amount_fen = self._typed_amount()
         if amount_fen is None:
             return None
+        return self._redeem_inputs(amount_fen)
+
+    def _redeem_inputs(self, amount_fen: int, *, quiet: bool = False) -> tuple[int, int | str] | None:
         mode = self.redeem_mode.get()
         if mode == "max":
             return amount_fen, REDEEM_MAX
         if mode == "some":
             points = self.redeem_points.get().strip()
             if not points.isdigit() or int(points) <= 0:
-                self._show_error(text("redeem_points_invalid", self.lang))
+                if not quiet:
+                    self._show_error(text("redeem_points_invalid", self.lang))
                 return None
             return amount_fen, int(points)
         return amount_fen, 0
@@ -230,26 +290,59 @@ class CashierWindow:
         try:
             return parse_amount(self.amount.get())
         except AmountError as exc:
-            self._show_error(str(exc) if self.lang == "zh" else text("amount_invalid", self.lang))
+            self._show_error(exc.text(self.lang))
             return None
 
-    def price(self) -> None:
-        """Price the sale for the member."""
-        inputs = self._sale_inputs()
+    def _inputs_changed(self) -> None:
+        """The amount or the redemption changed: the 应付 on screen is void; price again shortly."""
+        self.shown_for = None
+        self.quote_text.set("")
+        self.payable_text.set("")
+        if self._price_after is not None:
+            self.root.after_cancel(self._price_after)
+            self._price_after = None
+        if self.sale_state == "open" and self.amount.get():
+            self._price_after = self.root.after(PRICE_DELAY_MS, self._price_quietly)
+
+    def _price_quietly(self) -> None:
+        self._price_after = None
+        if self.sale_state == "open" and not self._charging:
+            self.price(quiet=True)
+
+    def price(self, *, quiet: bool = False) -> None:
+        """Price the sale for the member and show 应付 (F4 / Enter; also by itself as the amount is typed)."""
+        if quiet:  # re-pricing while typing: an amount still being typed is no mistake yet
+            try:
+                amount_fen = parse_amount(self.amount.get())
+            except AmountError:
+                return
+            inputs = self._redeem_inputs(amount_fen, quiet=True)
+        else:
+            inputs = self._sale_inputs()
         if inputs is not None:
             amount_fen, redeem = inputs
-            self.run_in_background(lambda: self.core.quote(amount_fen, redeem), self._priced)
+            self.run_in_background(lambda: (inputs, self.core.quote(amount_fen, redeem)), self._priced)
 
     def pay(self) -> None:
-        """Price, commit and print (a second press while charging is ignored)."""
+        """F5: charge the 应付 on screen (a second press while charging is ignored).
+
+        Only the figure the cashier sees can be charged: when the amount or the redemption changed since it
+        was priced, or nothing is priced yet, F5 prices and shows 应付 and the cashier presses F5 again.
+        """
         inputs = self._sale_inputs()
         if inputs is None:
             return
         amount_fen, redeem = inputs
+        if self.sale_state == "none":  # no member yet, or still being looked up
+            self._show_error(text("no_member", self.lang))
+            return
+        if self.sale_state == "open" and self.shown_for != inputs:
+            self.price()
+            self._info(self.label["confirm_payable"])
+            return
 
         def work():
-            self.core.quote(amount_fen, redeem)
-            outcome = self.core.commit()
+            outcome = self.core.commit(amount_fen, redeem)
             try:
                 self.core.print_receipt()
             except PosError as exc:
@@ -282,7 +375,11 @@ class CashierWindow:
 
     def reprint(self) -> None:
         """Print the last receipt again."""
-        self.run_in_background(self.core.reprint, lambda receipt: self._info(self.label["reprinted"]))
+        self.run_in_background(self.core.reprint, self._reprinted)
+
+    def _reprinted(self, _receipt) -> None:
+        self._printed_fine()
+        self._info(self.label["reprinted"])
 
     def sync(self) -> None:
         """Send the waiting sales now."""
@@ -295,13 +392,15 @@ class CashierWindow:
     def next_customer(self) -> None:
         """Clear everything for the next customer (the core resets after any job still running)."""
         self.run_in_background(self.core.reset, lambda _: None)
+        self.sale_state = "none"
         self.amount.set("")
         self.code.set("")
         self.redeem_mode.set("none")
         self.redeem_points.set("")
         self.member_text.set(self.label["no_member"])
-        self.quote_text.set("")
+        self._inputs_changed()
         self.message.set("")
+        self.amount_display.focus_set()
         self._refresh_status()
 
     # --- results (Tk thread) ---------------------------------------------------------------------
@@ -321,21 +420,44 @@ class CashierWindow:
         self.member_text.set("\n".join(lines))
         self.code.set("")
         self.message.set(text(member.notice, self.lang) if member.notice else "")
+        if member.method == "card":
+            self.reader_state = "ok"
+        self.sale_state = "open"
+        self.amount_display.focus_set()  # the amount typed next is the amount, never a code or phone
+        self._inputs_changed()  # an amount typed before the identification is priced now
         self._refresh_status()
 
-    def _priced(self, quote) -> None:
+    def _priced(self, result) -> None:
+        inputs, quote = result
+        if self.sale_state != "open" or inputs != self._current_inputs():
+            return  # priced for inputs no longer on screen: a fresh price is on its way
+        self._show_quote(quote, quote.points_to_earn)
+        self.shown_for = inputs
+        if self.message.get() != self.label["confirm_payable"]:  # that prompt stays until F5
+            self.message.set("")
+
+    def _current_inputs(self) -> tuple[int, int | str] | None:
+        try:
+            amount_fen = parse_amount(self.amount.get())
+        except AmountError:
+            return None
+        return self._redeem_inputs(amount_fen, quiet=True)
+
+    def _show_quote(self, quote, points: int) -> None:
+        """A Quote or the Receipt of a charged sale: its parts small, 应付 the largest figure on screen."""
         label = self.label
         self.quote_text.set(
             f"{label['discount']} -{yuan(quote.discount_fen)}   {label['redeem']} {quote.redeem_points} "
-            f"(-{yuan(quote.redeem_value_fen)})\n{label['payable']} {yuan(quote.payable_fen)}   "
-            f"{label['points_to_earn']} +{quote.points_to_earn}"
+            f"(-{yuan(quote.redeem_value_fen)})   {label['points_to_earn']} +{points}"
         )
-        self.message.set("")
+        self.payable_text.set(f"{label['payable']} {yuan(quote.payable_fen)}")
 
     def _paid(self, result) -> None:
         outcome, print_error = result
-        self._priced(self.core.quote_)
+        self.sale_state = "done"
         receipt = outcome.receipt
+        self._show_quote(receipt, receipt.points_earned)  # what was charged, as the receipt says
+        self.shown_for = None
         if outcome.status == "approved":
             done = text("sale_done", self.lang, receipt_no=receipt.receipt_no)
         elif outcome.status == "offline":
@@ -343,10 +465,10 @@ class CashierWindow:
         else:
             done = text("outcome_unknown", self.lang)
         if print_error is not None:
-            self.printer_state = "fault"
+            self.printer_state = "print_failed"
             done += "\n" + print_error.text(self.lang)
         else:
-            self.printer_state = "ok" if self.core.printer is not None else "none"
+            self._printed_fine()
         self.message.set(done)
         self.message_label.configure(fg="#1b5e20" if outcome.status == "approved" and not print_error else "#b00000")
         self._refresh_status()
@@ -369,8 +491,61 @@ class CashierWindow:
         server = {True: label["online"], False: label["offline"], None: label["unknown"]}[self.core.online]
         self.status_text.set(
             f"  {label['server']}: {server}    {label['outbox']}: {self.core.outbox.pending_count()}    "
-            f"{label['reader']}: {label[self.reader_state]}    {label['printer']}: {label[self.printer_state]}"
+            f"{label['reader']}: {label['reader_' + self.reader_state]}    "
+            f"{label['printer']}: {label['printer_' + self.printer_state]}"
         )
+
+    def _printed_fine(self) -> None:
+        if self.printer_state != "none":
+            self.printer_state = "dummy" if isinstance(self.core.printer, DummyPrinter) else "ok"
+
+    # --- device checks for the status line (own thread: a hanging printer never delays a sale) ----
+
+    def _probe_now_and_then(self) -> None:
+        self.probe_devices()
+        self.root.after(PROBE_EVERY_MS, self._probe_now_and_then)
+
+    def probe_devices(self) -> None:
+        """Check the reader and the printer now; the status line shows what is true."""
+        if self._probing:
+            return
+        self._probing = True
+        reader, printer = self.core.reader, self.core.printer
+        threading.Thread(target=lambda: self._probes.put(self._probe(reader, printer)), daemon=True).start()
+
+    def _probe(self, reader, printer) -> tuple[str, object, str]:
+        """(reader state, a reader opened here or None, printer state), off the Tk thread."""
+        opened, reader_state = None, "none"
+        try:
+            if reader is not None:
+                reader.check()
+                reader_state = "ok"
+            elif self.reader_factory is not None:
+                opened, reader_state = self.reader_factory(), "ok"
+        except CardReaderError as exc:
+            reader_state = _reader_state(exc)
+        printer_state = "none"
+        if isinstance(printer, DummyPrinter):
+            printer_state = "dummy"
+        elif printer is not None:
+            try:
+                printer.check()
+                printer_state = "ok"
+            except PrinterError:
+                printer_state = "unreachable"
+        return reader_state, opened, printer_state
+
+    def _probed(self, reader_state: str, opened, printer_state: str) -> None:
+        self._probing = False
+        if opened is not None:
+            if self.core.reader is None:
+                self.core.reader = opened
+            else:
+                opened.close()
+        self.reader_state = reader_state
+        if not (printer_state == "ok" and self.printer_state == "print_failed"):
+            self.printer_state = printer_state  # reachable after a failed print: shown failed until one prints
+        self._refresh_status()
 
     # --- background work -------------------------------------------------------------------------
 
@@ -400,6 +575,7 @@ class CashierWindow:
                 self.results.put((done, None, exc, exclusive))
 
     def _poll(self) -> None:
+        self.root.after(POLL_MS, self._poll)  # first: a failing callback must not stop the window's results
         try:
             while True:
                 done, result, error, exclusive = self.results.get_nowait()
@@ -409,15 +585,43 @@ class CashierWindow:
                 self.busy = self._jobs_waiting > 0
                 if error is None:
                     done(result)
+                elif isinstance(error, PosError) and error.key == "proof_needed":
+                    self.prove_member()
                 elif isinstance(error, PosError):
-                    if error.key in ("reader_missing", "reader_service"):
-                        self.reader_state = "fault"
+                    if error.key in READER_STATES:
+                        self.reader_state = READER_STATES[error.key]
+                    if error.key in ("printer_offline", "printer_offline_shift"):
+                        self.printer_state = "print_failed"
                     self._show_error(error.text(self.lang))
                 else:
                     self._show_error(str(error))
         except queue.Empty:
             pass
-        self.root.after(POLL_MS, self._poll)
+        try:
+            while True:
+                self._probed(*self._probes.get_nowait())
+        except queue.Empty:
+            pass
+
+
+def _reader_state(exc: CardReaderError) -> str:
+    """The status line's word for a reader that failed: not connected, no pcscd, or some other fault."""
+    return READER_STATES.get(reader_error_key(exc), "fault")
+
+    # --- member proof (appended: spending points after a phone number or typed card number) --------
+
+    def prove_member(self) -> None:
+        """Have the server text the member a code, then ask the cashier for the code the member reads out."""
+        self.run_in_background(self.core.request_proof_code, self._ask_proof_code)
+
+    def _ask_proof_code(self, masked_phone: str) -> None:
+        sent = text("proof_code_sent", self.lang, masked_phone=masked_phone)
+        self._info(sent)
+        code = simpledialog.askstring(text("proof_code_prompt", self.lang), sent, parent=self.root)
+        if code and code.strip():
+            self.run_in_background(
+                lambda: self.core.confirm_proof(code), lambda _member: self._info(text("proof_confirmed", self.lang))
+            )
 
 
 def run(config: PosConfig, config_path: Path) -> None:

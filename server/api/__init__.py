@@ -10,6 +10,7 @@ from swagger_ui_bundle import swagger_ui_path
 def register_api(app: Flask, api: Api) -> None:
     """Register every API blueprint and the locally served Swagger UI assets."""
     from server.api import terminal
+    from server.api.fields import document_dict_size
     from server.api.operator import (
         alliance,
         card_batches,
@@ -24,6 +25,7 @@ def register_api(app: Flask, api: Api) -> None:
         terminals,
     )
 
+    api.ma_plugin.converter.add_attribute_function(document_dict_size)
     for module in (
         terminal,
         merchants,

@@ -7,6 +7,7 @@ from flask import Response, jsonify
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from server.api.error_text import translate, translate_fields
 from server.domain.errors import DomainError
 
 HTTP_ERROR_CODES = {
@@ -17,9 +18,11 @@ HTTP_ERROR_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "invalid_request",
     422: "invalid_request",
     429: "rate_limited",
+    431: "headers_too_large",
 }
 
 
@@ -52,7 +55,7 @@ class AllianceApi(Api):
 
     def handle_domain_error(self, error: DomainError):
         """A business rule refused the request."""
-        return error_response(error.code, error.message, error.status, error.details)
+        return error_response(error.code, translate(error.message), error.status, error.details)
 
     def handle_http_exception(self, error: HTTPException):
         """Any HTTP error (including validation errors and 500s) in the one shape."""
@@ -61,7 +64,7 @@ class AllianceApi(Api):
         details = {}
         if "messages" in data:  # webargs validation errors, by location
             messages = data["messages"]
-            details = {"fields": messages.get("json", messages)}
+            details = {"fields": translate_fields(messages.get("json", messages))}
         if status == 422 or status == 400:
             code, status = "invalid_request", 422
             message = "The request is not valid." if details else (error.description or "The request is not valid.")
@@ -70,4 +73,6 @@ class AllianceApi(Api):
             message = data.get("message") or error.description or error.name
         if status >= 500:
             message = "Internal server error."
-        return error_response(code, message, status, details, data.get("headers"))
+        # the headers HTTP defines for the error (Allow of a 405, WWW-Authenticate, Retry-After), not its HTML type
+        headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+        return error_response(code, translate(message), status, details, {**headers, **(data.get("headers") or {})})

@@ -7,6 +7,8 @@ from marshmallow import Schema, fields, validate
 from server.api.fields import Text
 from server.services.cards import BLOCKED_CARD_STATUSES, CARD_TYPES, MAX_BATCH, batch_progress
 
+MAX_PRINT_DETAILS = 20
+
 
 class BatchCreateSchema(Schema):
     count = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=MAX_BATCH))
@@ -16,6 +18,7 @@ class BatchCreateSchema(Schema):
     print_details = fields.Dict(
         keys=fields.String(validate=validate.Length(max=40)),
         values=fields.String(validate=validate.Length(max=200)),
+        validate=validate.Length(max=MAX_PRINT_DETAILS),
         load_default=dict,
     )
 
@@ -62,7 +65,7 @@ class ReasonSchema(Schema):
 
 
 class ReplaceSchema(Schema):
-    new_card_no = fields.String(required=True, validate=validate.Regexp(r"^\d{16}$"))
+    new_card_no = fields.String(required=True, validate=[validate.Length(equal=16), validate.Regexp(r"^\d{16}$")])
 
 
 class ChipKeysSchema(Schema):

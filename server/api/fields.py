@@ -36,6 +36,14 @@ def StrictBoolean(**kwargs) -> fields.Boolean:  # noqa: N802
     return _JsonBoolean(**kwargs)
 
 
+def document_dict_size(self, field, ret, **kwargs) -> dict:
+    """apispec attribute function: a Length on a Dict bounds its entries (maxProperties, not maxLength)."""
+    if not isinstance(field, fields.Dict):
+        return {}
+    bounds = {"minLength": "minProperties", "maxLength": "maxProperties"}
+    return {bounds[name]: ret.pop(name) for name in list(ret) if name in bounds}
+
+
 def Text(max_length: int, min_length: int = 1, **kwargs) -> fields.String:  # noqa: N802
     """A string with length bounds."""
     return fields.String(validate=validate.Length(min=min_length, max=max_length), **kwargs)

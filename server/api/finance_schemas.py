@@ -10,7 +10,7 @@ FORMATS = ("json", "csv")
 class ReportQuerySchema(Schema):
     """A range of business days, one merchant, and the output format."""
 
-    day_from = fields.Date(metadata={"description": "First business day (inclusive)"})
+    day_from = fields.Date(metadata={"description": "First business day (inclusive), not after day_to"})
     day_to = fields.Date(metadata={"description": "Last business day (inclusive)"})
     merchant_id = fields.String(validate=validate.Length(max=24))
     format = fields.String(

@@ -19,7 +19,7 @@ IDEMPOTENCY_PARAMETER = {
     "in": "header",
     "name": "Idempotency-Key",
     "description": "1-255 printable ASCII characters, new for every distinct operation",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     "required": True,
 }
 _SEALED_SECRET_AAD = b"idempotent-response-secret"

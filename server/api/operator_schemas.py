@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from card_layout.layout import MAX_LEVEL_RANK
+from server.api.contract import CARD_NUMBER, MOBILE, null_or_absent
 from server.api.fields import MAX_POINTS, BasisPoints, Text
 from server.domain.identifiers import is_valid_card_number
 from server.domain.ledger import (
@@ -14,7 +16,7 @@ from server.domain.ledger import (
     MERCHANT_ISSUED,
 )
 from server.domain.money import MAX_AMOUNT_FEN
-from server.domain.permissions import ROLES
+from server.domain.permissions import MERCHANT_ROLES, OPERATOR_ROLES, ROLES
 from server.models.card import CARD_KINDS
 from server.services.cards import card_check_code
 from server.services.catalog import TRADES
@@ -51,6 +53,8 @@ def _card_number(value: str) -> None:
 
 class NotEmptyMixin:
     """A PATCH body must change something."""
+
+    OPENAPI_RULES = {"minProperties": 1}
 
     @validates_schema
     def not_empty(self, data, **kwargs):
@@ -198,7 +202,12 @@ class LevelUpdateSchema(NotEmptyMixin, Schema):
 class LevelCreateSchema(LevelUpdateSchema):
     code = fields.String(required=True, validate=[validate.Length(min=1, max=32), CODE])
     name = Text(50, required=True)
-    rank = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=1000))
+    rank = fields.Integer(
+        strict=True,
+        required=True,
+        validate=validate.Range(min=0, max=MAX_LEVEL_RANK),
+        metadata={"description": "0 is the lowest; a card records it in one byte"},
+    )
 
 
 class LevelEvaluationSchema(Schema):
@@ -296,11 +305,11 @@ class MemberQuerySchema(MemberFilterSchema):
 class MemberSearchSchema(MemberFilterSchema):
     """Find a member by phone: the number travels in the body, never in the URL."""
 
-    phone = Text(32, required=True, metadata={"description": "Exact mobile number, any common notation"})
+    phone = Text(32, required=True, metadata=MOBILE)
 
 
 class MemberCreateSchema(Schema):
-    phone = Text(32, required=True)
+    phone = Text(32, required=True, metadata=MOBILE)
     display_name = OptionalText(50, load_default="")
     recruited_by_merchant_id = Text(24)
 
@@ -311,7 +320,7 @@ class MemberPhoneSchema(Schema):
 
 
 class BindCardSchema(Schema):
-    card_no = fields.String(required=True, validate=_card_number)
+    card_no = fields.String(required=True, validate=[validate.Length(equal=16), _card_number], metadata=CARD_NUMBER)
 
 
 class PointsAdjustmentSchema(Schema):
@@ -319,9 +328,9 @@ class PointsAdjustmentSchema(Schema):
         strict=True,
         required=True,
         validate=validate.Range(min=-MAX_POINTS, max=MAX_POINTS),
-        metadata={"description": "Points to add (negative: take away); not zero"},
+        metadata={"description": "Points to add (negative: take away); not zero", "not": {"enum": [0]}},
     )
-    reason = Text(200, required=True)
+    reason = Text(200, required=True, metadata={"pattern": r"\S", "description": "Not blank"})
 
     @validates_schema
     def real_change(self, data, **kwargs):
@@ -416,6 +425,22 @@ class StaffQuerySchema(Schema):
 
 
 class StaffCreateSchema(Schema):
+    """Merchant roles (owner, cashier) belong to the ``merchant_id`` given; operator roles to no merchant."""
+
+    OPENAPI_RULES = {
+        "oneOf": [
+            {
+                "title": "operator staff",
+                "properties": {"role": {"enum": sorted(OPERATOR_ROLES)}, "merchant_id": null_or_absent()},
+            },
+            {
+                "title": "merchant staff",
+                "required": ["merchant_id"],
+                "properties": {"role": {"enum": sorted(MERCHANT_ROLES)}, "merchant_id": {"type": "string"}},
+            },
+        ]
+    }
+
     username = fields.String(required=True, validate=[validate.Length(min=1, max=64), USERNAME])
     role = Choice(ROLES, required=True)
     merchant_id = Text(24)

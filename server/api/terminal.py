@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.api.auth import (
     ANY_SECURITY,
@@ -14,10 +13,16 @@ from server.api.auth import (
     require,
     require_terminal,
 )
+from server.api.base import ErrorSchema
+from server.api.blueprint import Blueprint
+from server.api.contract import RETRY_AFTER
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.terminal_schemas import (
     IdentifyRequestSchema,
     IdentifyResponseSchema,
+    ProofCodeResponseSchema,
+    ProofRequestSchema,
+    ProofResponseSchema,
     QuoteRequestSchema,
     QuoteResponseSchema,
     RefundEnvelopeSchema,
@@ -29,7 +34,9 @@ from server.api.terminal_schemas import (
     SaleRequestSchema,
 )
 from server.domain.errors import InvalidRequest
+from server.domain.identifiers import mask_name, normalize_mobile
 from server.models.base import utcnow
+from server.notifications.sms import send_now
 from server.ratelimit import enforce
 from server.services import catalog, checkout, queries
 from server.services.alliance import get_settings
@@ -96,22 +103,39 @@ class Identify(MethodView):
     @blp.doc(security=TERMINAL_SECURITY)
     @blp.arguments(IdentifyRequestSchema)
     @blp.response(200, IdentifyResponseSchema)
+    @blp.alt_response(
+        429, schema=ErrorSchema, description="Too many identifications", headers={"Retry-After": RETRY_AFTER}
+    )
     def post(self, args):
-        """Identify a member by chip card, scanned code or phone number (rate-limited per terminal)."""
+        """Identify a member by chip card, scanned code or phone number (rate-limited per terminal).
+
+        Phone lookups are also rate-limited per terminal and per number and show the masked name only. An
+        identification without the member's proof (phone, typed card number) cannot spend points while the
+        till policy asks for proof (``spend_needs_proof``): see ``/identifications/{token}/proof``.
+        """
         terminal = require_terminal()
         enforce("identify:terminal", terminal.id)
+        if args.get("phone") is not None:
+            enforce("identify_phone:terminal", terminal.id)
+            enforce("identify_phone:member", normalize_mobile(args["phone"]))
         result = checkout.identify(terminal, **args)
         member = result.who.member
         return {
             "member": {
                 "id": member.id,
-                "display_name": member.display_name,
+                "display_name": mask_name(member.display_name) if result.method == "phone" else member.display_name,
                 "masked_phone": member.phone_masked,
                 "level": level_ref(result.who.level),
             },
             "points_balance": result.who.balance,
             "discount_bp": result.who.discount_bp,
-            "identification": {"method": result.method, "token": result.token, "expires_at": result.expires_at},
+            "identification": {
+                "method": result.method,
+                "token": result.token,
+                "expires_at": result.expires_at,
+                "proof": result.proof,
+                "spend_needs_proof": result.spend_needs_proof,
+            },
             "card_update": result.card_update,
         }
 
@@ -124,6 +148,34 @@ class Quote(MethodView):
     def post(self, args):
         """Price a sale for an identified member; changes nothing."""
         return checkout.quote(require_terminal(), **args)
+
+
+@blp.route("/identifications/<token>/proof-code")
+class IdentificationProofCode(MethodView):
+    @blp.doc(security=TERMINAL_SECURITY)
+    @blp.response(200, ProofCodeResponseSchema)
+    def post(self, token):
+        """Text the identified member a one-time code (body ``{}``); rate-limited per terminal and member."""
+        terminal = require_terminal()
+        enforce("proof_code:terminal", terminal.id)
+        enforce("proof_code:member", checkout.identification_member(terminal, token))
+        message_id, masked_phone = checkout.request_proof_code(terminal, token)
+        send_now(message_id)
+        return {"sent": True, "masked_phone": masked_phone, "resend_after": 60}
+
+
+@blp.route("/identifications/<token>/proof")
+class IdentificationProof(MethodView):
+    @blp.doc(security=TERMINAL_SECURITY)
+    @blp.arguments(ProofRequestSchema)
+    @blp.response(200, ProofResponseSchema)
+    def post(self, args, token):
+        """Confirm the code the member received: the identification may then spend points.
+
+        A wrong code answers 422 ``login_code_invalid`` with ``attempts_left``; too many wrong tries burn it.
+        """
+        proof = checkout.confirm_proof(require_terminal(), token, args["code"])
+        return {"identification": {"proof": proof, "spend_needs_proof": False}}
 
 
 def sale_body(result: checkout.SaleResult) -> dict:
@@ -162,7 +214,23 @@ class Sales(MethodView):
     def post(self, args):
         """Record a sale (idempotent); offline replays send what they captured instead of a token."""
         terminal = require_terminal()
-        return idempotent(current_actor(), 201, lambda: sale_body(checkout.record_sale(terminal, **args)))
+        notices = []
+
+        def work():
+            result = checkout.record_sale(terminal, **args)
+            notices.append(result.notice_sms_id)
+            return sale_body(result)
+
+        response = idempotent(current_actor(), 201, work)
+        if notices and notices[0] is not None:  # "points spent" SMS: sent once the answer is on its way
+            app, message_id = current_app._get_current_object(), notices[0]
+
+            def notify():
+                with app.app_context():
+                    send_now(message_id)
+
+            response.call_on_close(notify)
+        return response
 
     @blp.doc(security=ANY_SECURITY)
     @blp.arguments(SaleListQuerySchema, location="query")

@@ -4,31 +4,51 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from card_layout.layout import CARD_BLOCKS
+from server.api.contract import CHIP_UID_PATTERN, MEMBER_CODE, MOBILE, null_or_absent
 from server.api.fields import Fen, Points, StrictBoolean, Text
 
 HEX = validate.Regexp(r"^[0-9A-Fa-f]+$", error="Hexadecimal digits only.")
 
 
+BLOCK_DATA = {"type": "string", "pattern": "^[0-9A-Fa-f]{32}$", "description": "16 bytes in hex"}
+
+
 class CardReadSchema(Schema):
-    uid = fields.String(required=True, validate=[validate.Length(min=8, max=20), HEX])
+    uid = fields.String(
+        required=True,
+        validate=[validate.Length(min=8, max=20), HEX],
+        metadata={"pattern": CHIP_UID_PATTERN, "description": "Chip UID: 4, 7 or 10 bytes in hex"},
+    )
     blocks = fields.Dict(
         keys=fields.String(validate=validate.Regexp(r"^\d{1,3}$")),
         values=fields.String(validate=[validate.Length(equal=32), HEX]),
         required=True,
         validate=validate.Length(max=64),
+        metadata={
+            "description": "The blocks read, by block number: those of the card record",
+            # OpenAPI 3.0 has no propertyNames: the blocks a terminal reads, listed
+            "properties": {str(block): BLOCK_DATA for block in CARD_BLOCKS},
+            "additionalProperties": False,
+        },
     )
 
 
 def _exactly_one(data: dict, names: tuple[str, ...]) -> None:
     given = [name for name in names if data.get(name) is not None]
     if len(given) != 1:
-        raise ValidationError(f"Give exactly one of: {', '.join(names)}.", "_schema")
+        choices = ", ".join(names)
+        raise ValidationError(f"Give exactly one of: {choices}.", "_schema")
 
 
 class IdentifyRequestSchema(Schema):
+    """Exactly one of ``card`` (a chip read), ``code`` (a scanned member code or card number), ``phone``."""
+
+    OPENAPI_RULES = {"oneOf": [{"title": name, "required": [name]} for name in ("card", "code", "phone")]}
+
     card = fields.Nested(CardReadSchema)
-    code = Text(64)
-    phone = Text(32)
+    code = Text(64, metadata=MEMBER_CODE)
+    phone = Text(32, metadata=MOBILE)
 
     @validates_schema
     def one_method(self, data, **kwargs):
@@ -51,6 +71,12 @@ class IdentificationSchema(Schema):
     method = fields.String()
     token = fields.String()
     expires_at = fields.DateTime()
+    proof = fields.String(
+        allow_none=True, metadata={"description": "card, code, sms, or null (phone or typed card number)"}
+    )
+    spend_needs_proof = fields.Boolean(
+        metadata={"description": "True: redeeming points needs the member's proof first (till policy)"}
+    )
 
 
 class IdentifyResponseSchema(Schema):
@@ -59,6 +85,25 @@ class IdentifyResponseSchema(Schema):
     discount_bp = fields.Integer()
     identification = fields.Nested(IdentificationSchema)
     card_update = fields.Dict(allow_none=True)
+
+
+class ProofCodeResponseSchema(Schema):
+    sent = fields.Boolean()
+    masked_phone = fields.String()
+    resend_after = fields.Integer(metadata={"description": "Seconds before another code may be asked for"})
+
+
+class ProofRequestSchema(Schema):
+    code = fields.String(required=True, validate=validate.Regexp(r"^\s*[0-9]{6}\s*$", error="Six digits."))
+
+
+class ProofStateSchema(Schema):
+    proof = fields.String()
+    spend_needs_proof = fields.Boolean()
+
+
+class ProofResponseSchema(Schema):
+    identification = fields.Nested(ProofStateSchema)
 
 
 class QuoteRequestSchema(Schema):
@@ -78,6 +123,47 @@ class QuoteResponseSchema(Schema):
 
 
 class SaleRequestSchema(Schema):
+    """An online sale sends the ``identification_token`` of a fresh identify (and no card or code);
+    an offline replay sends ``offline: true`` and exactly one of the captured ``card`` or ``code`` (no token),
+    redeems no points, and stays within the ``offline_limits`` of GET /terminal (amount, age of ``occurred_at``).
+    """
+
+    OPENAPI_RULES = {
+        "oneOf": [
+            {
+                "title": "online",
+                "required": ["identification_token"],
+                "properties": {
+                    "identification_token": {"type": "string"},
+                    "offline": {"type": "boolean", "enum": [False]},
+                    "card": null_or_absent(),
+                    "code": null_or_absent(),
+                },
+            },
+            {
+                "title": "offline",
+                "required": ["offline"],
+                "properties": {
+                    "offline": {"type": "boolean", "enum": [True]},
+                    "identification_token": null_or_absent(),
+                    "redeem_points": {"type": "integer", "enum": [0]},
+                },
+                "oneOf": [
+                    {
+                        "title": "offline card",
+                        "required": ["card"],
+                        "properties": {"card": {"type": "object"}, "code": null_or_absent()},
+                    },
+                    {
+                        "title": "offline code",
+                        "required": ["code"],
+                        "properties": {"code": {"type": "string"}, "card": null_or_absent()},
+                    },
+                ],
+            },
+        ]
+    }
+
     identification_token = Text(200, allow_none=True)
     amount_fen = Fen(required=True)
     redeem_points = Points(load_default=0)
@@ -86,7 +172,7 @@ class SaleRequestSchema(Schema):
     offline = StrictBoolean(load_default=False)
     card_update_written = StrictBoolean(allow_none=True)
     card = fields.Nested(CardReadSchema, allow_none=True)
-    code = Text(64, allow_none=True)
+    code = Text(64, allow_none=True, metadata=MEMBER_CODE)
 
     @validates_schema
     def token_or_capture(self, data, **kwargs):
@@ -121,6 +207,9 @@ class SaleEnvelopeSchema(Schema):
 
 class SaleDetailSchema(SaleSchema):
     """A stored sale as the terminal's merchant or an operator sees it."""
+
+    class Meta:
+        exclude = ("points_balance",)  # the balance right after the sale: in the response to POST /sales only
 
     merchant_id = fields.String()
     terminal_id = fields.String()

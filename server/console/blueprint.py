@@ -113,7 +113,8 @@ def http_error(error: HTTPException):
     }
     status = error.code or 500
     message = messages.get(status, error.description if status < 500 else _("Something went wrong."))
-    return render_template("console/error.html", status=status, message=message), status
+    headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]  # Allow
+    return render_template("console/error.html", status=status, message=message), status, headers
 
 
 @console.errorhandler(DomainError)

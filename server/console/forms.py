@@ -7,6 +7,7 @@ from decimal import Decimal
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     DecimalField,
     HiddenField,
@@ -166,6 +167,7 @@ class PointsPolicyForm(FlaskForm):
     business_day_cutoff_hour = IntegerField(
         _l("Business day starts at (local hour)"), [InputRequired(), NumberRange(0, 23)]
     )
+    spend_requires_proof = BooleanField(_l("Spending points needs the member's proof"))
     submit = SubmitField(_l("Save points policy"))
 
 

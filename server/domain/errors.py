@@ -105,3 +105,11 @@ class LoginCodeInvalid(DomainError):
 
 class CardCheckFailed(DomainError):
     code, status, default_message = "card_check_failed", 422, "The card number and check code do not match."
+
+
+class MemberProofRequired(DomainError):
+    code, status, default_message = (
+        "member_proof_required",
+        403,
+        "Spending points needs the member's proof: a chip card, a member code or the SMS code sent to the member.",
+    )

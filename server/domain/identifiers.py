@@ -1,4 +1,4 @@
-"""Card numbers (prefix + serial + Luhn check digit), mobile numbers and scanned-code routing."""
+"""Card numbers (prefix + random serial + Luhn check digit), mobile numbers and scanned-code routing."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ def make_card_number(prefix: str, serial: int) -> str:
     return body + luhn_check_digit(body)
 
 
+def card_serial_space(prefix: str) -> int:
+    """How many serials a card number with ``prefix`` can hold (serial 0 is never issued)."""
+    return 10 ** (CARD_NUMBER_LENGTH - len(prefix) - 1)
+
+
 def is_valid_card_number(text: str) -> bool:
     """True for a 16-digit number whose last digit is its Luhn check digit."""
     return len(text) == CARD_NUMBER_LENGTH and _ascii_digits(text) and luhn_check_digit(text[:-1]) == text[-1]
@@ -78,3 +83,12 @@ def normalize_mobile(text: str) -> str:
 def mask_mobile(mobile: str) -> str:
     """``13800138000`` → ``138****8000``."""
     return f"{mobile[:3]}****{mobile[-4:]}"
+
+
+def mask_name(name: str) -> str:
+    """``王小明`` → ``王*明``, ``张三`` → ``张*``: what a till may show of a member it cannot trust yet."""
+    if len(name) <= 1:
+        return "*" if name else ""
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]

@@ -8,7 +8,9 @@ grants more than the rate says.
 from __future__ import annotations
 
 BP_SCALE = 10_000
-MAX_AMOUNT_FEN = 10_000_000_000  # 1 亿元: anything above is a typo, not a sale
+# 1000 万元: the largest sale, refund or spend threshold; anything above is a typo, not a sale. The points
+# such an amount earns at any rate, and every stored amount, fit the database's 32-bit integer columns.
+MAX_AMOUNT_FEN = 1_000_000_000
 
 
 def check_fen(value: int, name: str = "amount_fen") -> int:

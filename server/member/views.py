@@ -35,8 +35,9 @@ from server.extensions import api
 from server.member.blueprint import bp
 from server.member.forms import BindCardForm, CloseAccountForm, ConfirmForm, LoginForm, LostCardForm, RegisterForm
 from server.models.base import utcnow
-from server.notifications.sms import dispatch_pending
+from server.notifications.sms import send_now
 from server.ratelimit import RateLimited, enforce
+from server.request_input import UnacceptableInput
 from server.services import member_codes, member_login, member_portal, posters
 from server.services.alliance import get_settings
 from server.services.catalog import TRADES, get_merchant
@@ -74,8 +75,9 @@ def load_member():
 @bp.after_request
 def page_headers(response: Response) -> Response:
     """Device cookie, no caching of personal pages by proxies, no framing."""
-    if request.cookies.get(DEVICE_COOKIE) != g.get("device_cookie"):
-        response.set_cookie(DEVICE_COOKIE, g.device_cookie, max_age=5 * 365 * 86400, httponly=True, samesite="Lax")
+    device_cookie = g.get("device_cookie")  # unset when the request was refused before load_member
+    if device_cookie and request.cookies.get(DEVICE_COOKIE) != device_cookie:
+        response.set_cookie(DEVICE_COOKIE, device_cookie, max_age=5 * 365 * 86400, httponly=True, samesite="Lax")
     if response.mimetype == "text/html":
         response.headers["Cache-Control"] = "private, no-store"
         response.headers["X-Frame-Options"] = "DENY"
@@ -93,6 +95,15 @@ def rate_limited_page(error: RateLimited):
         429,
         headers,
     )
+
+
+@bp.errorhandler(UnacceptableInput)
+def unacceptable_input(error: UnacceptableInput):
+    """Text no page accepts (NUL, a broken character): a readable page, the API's shape for /m/api/."""
+    if request.path.startswith("/m/api/"):
+        return error_response(error.code, error.message, error.status, error.details)
+    text = ERROR_TEXT["invalid_request"]()
+    return render_template("member/message.html", title=_("Please try again"), text=text), error.status
 
 
 @bp.errorhandler(CSRFError)
@@ -169,14 +180,6 @@ def start_session(login: member_login.MemberLogin, target: str):
     return response
 
 
-def _send_now(message_id: int) -> None:
-    """Hand the message this request queued to the SMS provider right away (the outbox retries failures)."""
-    try:
-        dispatch_pending(only=[message_id])
-    except Exception:  # noqa: BLE001 - the message stays pending in the outbox; `alliance-server sms dispatch`
-        current_app.logger.exception("SMS dispatch failed; the message stays in the outbox")
-
-
 def _submitted(form) -> bool:
     """True when this (prefixed) form was posted and is valid, CSRF included."""
     return any(name.startswith(form._prefix) for name in request.form) and form.validate_on_submit()
@@ -200,7 +203,7 @@ def send_login_code():
     enforce("login_code:ip", get_remote_address())
     enforce("login_code:device", g.device_cookie)
     enforce("login_code:phone", mobile)
-    _send_now(member_login.request_login_code(mobile))
+    send_now(member_login.request_login_code(mobile))
     return {"sent": True, "masked_phone": mask_mobile(mobile), "resend_after": 60}
 
 

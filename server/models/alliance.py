@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, created_column, id_column, utcnow
@@ -41,6 +41,9 @@ class AllianceSettings(Base):
     expiry_notice_days: Mapped[int] = mapped_column(default=30, server_default="30")
     # Settlement: a business day starts at this hour, alliance time (server/domain/settlement.py).
     business_day_cutoff_hour: Mapped[int] = mapped_column(default=4, server_default="4")
+    # Till policy: spending points needs proof from the member (chip card, dynamic member code or a
+    # one-time SMS code); identification by phone or typed card number then only gives the discount.
+    spend_requires_proof: Mapped[bool] = mapped_column(default=True, server_default=true())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -11,11 +11,16 @@ from server.models.base import Base, created_column, id_column
 
 
 class LoginCode(Base):
-    """A one-time SMS code for a phone: stored as a keyed hash, short-lived, with limited attempts."""
+    """A one-time SMS code: stored as a keyed hash, short-lived, with limited attempts.
+
+    ``purpose`` is what the code proves: ``login`` (the phone, ``phone_hash`` is the phone's lookup hash)
+    or ``till_proof`` (the member at a till, ``phone_hash`` is the identification's token hash).
+    """
 
     __tablename__ = "login_codes"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16), default="login", server_default="login")
     phone_hash: Mapped[str] = mapped_column(String(64), index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime]

@@ -22,6 +22,9 @@ class Identification(Base):
     terminal_id: Mapped[str] = mapped_column(ForeignKey("terminals.id"))
     card_id: Mapped[str | None] = mapped_column(ForeignKey("cards.id"))
     method: Mapped[str] = mapped_column(String(8))
+    # the member's proof it carries: "card" (chip), "code" (dynamic member code), "sms" (one-time code
+    # confirmed at the till) or None (phone number or typed card number: discount and earning only)
+    proof: Mapped[str | None] = mapped_column(String(8))
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_column()

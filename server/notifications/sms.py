@@ -212,3 +212,16 @@ def dispatch_pending(sender: SmsSender | None = None, limit: int = 100, only: It
             sent += 1
         db.session.commit()
     return sent
+
+
+def send_now(message_id: int | None) -> None:
+    """Hand a message a request just queued (and committed) to the provider right away.
+
+    Any failure leaves it pending in the outbox for ``alliance-server sms dispatch`` or the jobs.
+    """
+    if message_id is None:
+        return
+    try:
+        dispatch_pending(only=[message_id])
+    except Exception:  # noqa: BLE001 - the message stays pending in the outbox
+        current_app.logger.exception("SMS dispatch failed; the message stays in the outbox")

@@ -8,6 +8,12 @@ SMS_TEMPLATES = {
     "login_code": "【{alliance}】您的验证码是{code}，{minutes}分钟内有效。如非本人操作，请忽略本短信。",
     "account_closed": "【{alliance}】您的会员账户已注销，积分已作废。如非本人操作，请联系客服。",
     "points_expiring": "【{alliance}】您有{points}积分将于{date}后过期，请及时在联盟商家使用。",
+    "till_proof_code": (
+        "【{alliance}】您在{merchant}使用积分的验证码是{code}，{minutes}分钟内有效。请只告诉本店收银员。"
+    ),
+    "points_spent": (
+        "【{alliance}】您在{merchant}使用了{points}积分，抵扣{value}元，剩余{balance}积分。如非本人操作，请联系客服。"
+    ),
 }
 
 

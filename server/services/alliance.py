@@ -49,12 +49,13 @@ POINTS_POLICY_FIELDS = {
     "points_expiry_months",
     "expiry_notice_days",
     "business_day_cutoff_hour",
+    "spend_requires_proof",  # the till policy: spending points needs the member's proof
 }
 
 
 @transactional
 def update_points_policy(actor: str, **fields) -> AllianceSettings:
-    """Change the points expiry policy, the notice period or the business day's cut-off hour.
+    """Change the points expiry policy, the notice period, the business day's cut-off hour or the till policy.
 
     A new expiry policy applies to points earned from now on (existing lots keep their dates). The
     cut-off hour cannot change once a day has been closed: the next day would overlap or leave a gap.

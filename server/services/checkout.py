@@ -19,8 +19,10 @@ from server.domain.errors import (
 from server.domain.identifiers import classify_scanned_code
 from server.domain.ledger import refund_postings, sale_postings
 from server.domain.levels import level_after_sale
+from server.domain.money import format_yuan
 from server.domain.pricing import SaleQuote, SaleTerms, quote_sale
 from server.domain.refunds import SaleRefundState, split_refund
+from server.domain.till_policy import check_spend, identification_proof, spend_needs_proof
 from server.extensions import db
 from server.models import (
     AllianceSettings,
@@ -35,8 +37,10 @@ from server.models import (
     Terminal,
 )
 from server.models.base import new_id, utcnow
+from server.notifications.sms import queue_sms
 from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
-from server.services import cards, ledger, points
+from server.security.pii import decrypt_phone
+from server.services import cards, ledger, one_time_codes, points
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.levels import level_rule
@@ -57,7 +61,12 @@ _CONSUME_IDENTIFICATION = (  # one statement: two concurrent sales cannot both u
         _identifications.c.expires_at > bindparam("now"),
     )
     .values(used_at=bindparam("now"))
-    .returning(_identifications.c.member_id, _identifications.c.card_id, _identifications.c.method)
+    .returning(
+        _identifications.c.member_id,
+        _identifications.c.card_id,
+        _identifications.c.method,
+        _identifications.c.proof,
+    )
 )
 _terminals = Terminal.__table__
 _NEXT_RECEIPT_SEQ = (
@@ -87,6 +96,8 @@ class IdentifyResult:
     token: str
     expires_at: datetime
     card_update: dict | None = None
+    proof: str | None = None  # the member's proof: "card", "code", "sms", or None (discount and earning only)
+    spend_needs_proof: bool = False  # this identification cannot spend points under the till policy
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,7 @@ class SaleResult:
     sale: Sale
     points_balance: int
     level: Level
+    notice_sms_id: int | None = None  # the "points spent" SMS this sale queued, to send after commit
 
 
 @dataclass(frozen=True)
@@ -176,6 +188,7 @@ def identify(terminal: Terminal, *, card: dict | None = None, code: str | None =
     who = member_at_merchant(member_id, terminal.merchant_id)
     # the level comes with the member: no query of its own for the chip's write-back
     card_update = cards.plan_write_back(found_card, uid, who.level.rank) if card is not None else None
+    proof = identification_proof(method, by_card_number=found_card is not None)
     token = new_token(IDENTIFICATION_TOKEN_PREFIX)
     expires_at = utcnow() + timedelta(seconds=current_app.config["IDENTIFICATION_TTL_SECONDS"])
     db.session.add(
@@ -185,14 +198,23 @@ def identify(terminal: Terminal, *, card: dict | None = None, code: str | None =
             terminal_id=terminal.id,
             card_id=found_card.id if found_card else None,
             method=method,
+            proof=proof,
             expires_at=expires_at,
         )
     )
-    return IdentifyResult(who=who, method=method, token=token, expires_at=expires_at, card_update=card_update)
+    return IdentifyResult(
+        who=who,
+        method=method,
+        token=token,
+        expires_at=expires_at,
+        card_update=card_update,
+        proof=proof,
+        spend_needs_proof=spend_needs_proof(settings.spend_requires_proof, proof),
+    )
 
 
 def _open_identification(terminal: Terminal, token: str, *, consume: bool):
-    """The (member_id, card_id, method) of a live identification at this terminal, used up if ``consume``."""
+    """The (member_id, card_id, method, proof) of a live identification at this terminal, used up if ``consume``."""
     now = utcnow()
     conditions = (
         Identification.token_hash == token_hash(token),
@@ -206,7 +228,9 @@ def _open_identification(terminal: Terminal, token: str, *, consume: bool):
         ).one_or_none()
     else:
         row = db.session.execute(
-            select(Identification.member_id, Identification.card_id, Identification.method).where(*conditions)
+            select(Identification.member_id, Identification.card_id, Identification.method, Identification.proof).where(
+                *conditions
+            )
         ).one_or_none()
     if row is None:
         issued_to = db.session.scalar(
@@ -221,8 +245,56 @@ def _open_identification(terminal: Terminal, token: str, *, consume: bool):
 def quote(terminal: Terminal, identification_token: str, amount_fen: int, redeem_points: int) -> SaleQuote:
     """Price a sale for an identified member; changes nothing."""
     found = _open_identification(terminal, identification_token, consume=False)
+    settings = get_settings()
+    check_spend(settings.spend_requires_proof, found.proof, redeem_points)
     who = member_at_merchant(found.member_id, terminal.merchant_id)
-    return quote_sale(amount_fen, redeem_points, who.balance, _terms(who, terminal, get_settings()))
+    return quote_sale(amount_fen, redeem_points, who.balance, _terms(who, terminal, settings))
+
+
+def identification_member(terminal: Terminal, identification_token: str) -> str:
+    """The member of a live identification at this terminal (for rate limits before a proof code is sent)."""
+    return _open_identification(terminal, identification_token, consume=False).member_id
+
+
+@transactional
+def request_proof_code(terminal: Terminal, identification_token: str) -> tuple[int, str]:
+    """Send the identified member a one-time code to prove at the till that they are there.
+
+    Returns the queued SMS's id and the masked phone it goes to. Only the newest code counts.
+    """
+    found = _open_identification(terminal, identification_token, consume=False)
+    member = db.session.get(Member, found.member_id)
+    code, expires_at = one_time_codes.issue_code("till_proof", token_hash(identification_token))
+    message = queue_sms(
+        decrypt_phone(member.phone_ciphertext),
+        "till_proof_code",
+        secret=code,
+        secret_expires_at=expires_at,
+        alliance=get_settings().name,
+        merchant=terminal.merchant.name,
+        minutes=one_time_codes.ttl_minutes(),
+    )
+    return message.id, member.phone_masked
+
+
+@transactional
+def confirm_proof(terminal: Terminal, identification_token: str, code: str) -> str:
+    """Upgrade a live identification with the code the member received; return its proof.
+
+    A wrong code is counted and burns the code after too many tries, as for login codes.
+    """
+    found = _open_identification(terminal, identification_token, consume=False)
+    if found.proof is not None:
+        return found.proof
+    one_time_codes.check_code("till_proof", token_hash(identification_token), code)
+    db.session.execute(
+        update(Identification)
+        .where(Identification.token_hash == token_hash(identification_token))
+        .values(proof="sms")
+        .execution_options(synchronize_session=False)
+    )
+    audit(f"terminal:{terminal.id}", "identification.proof", "member", found.member_id, proof="sms")
+    return "sms"
 
 
 def _check_offline(settings: AllianceSettings, amount_fen: int, redeem_points: int, occurred_at: datetime) -> None:
@@ -310,6 +382,7 @@ def record_sale(
     else:
         found = _open_identification(terminal, identification_token, consume=True)
         member_id, card_id, method = found.member_id, found.card_id, found.method
+        check_spend(settings.spend_requires_proof, found.proof, redeem_points)
         occurred_at = now
         if card_update_written and method == "card":
             cards.confirm_write_back(card_id)
@@ -355,7 +428,23 @@ def record_sale(
     points.add_lot(member_id, priced.points_to_earn, "sale", sale_id, now)
     level = _level_after(who, settings, now)
     balance = balances.get(who.member.points_account_id, who.balance)
-    return SaleResult(sale=sale, points_balance=balance, level=level)
+    notice = None
+    if priced.redeem_points:
+        notice = _notify_points_spent(who.member, merchant.name, priced, balance, settings)
+    return SaleResult(sale=sale, points_balance=balance, level=level, notice_sms_id=notice)
+
+
+def _notify_points_spent(member: Member, merchant_name: str, priced: SaleQuote, balance: int, settings) -> int:
+    """Tell the member their points were spent, where and for how much (SMS outbox; shown in their history)."""
+    return queue_sms(
+        decrypt_phone(member.phone_ciphertext),
+        "points_spent",
+        alliance=settings.name,
+        merchant=merchant_name,
+        points=priced.redeem_points,
+        value=format_yuan(priced.redeem_value_fen),
+        balance=balance,
+    ).id
 
 
 def get_sale(sale_id: str, merchant_scope: str | None) -> Sale:

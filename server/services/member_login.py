@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 
-from server.domain.errors import Conflict, InvalidRequest, LoginCodeInvalid, MemberNotFound
+from server.domain.errors import Conflict, InvalidRequest, MemberNotFound
 from server.domain.identifiers import normalize_mobile
 from server.extensions import db
-from server.models import LoginCode, Member, MemberDevice, WechatBinding
+from server.models import Member, MemberDevice, WechatBinding
 from server.models.base import utcnow
 from server.notifications.sms import queue_sms
 from server.security.pii import keyed_hash, phone_lookup_hash
-from server.services import member_codes
+from server.services import member_codes, one_time_codes
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.members import issue_electronic_card, register_member
 from server.services.posters import poster_merchant
 from server.services.unit_of_work import transactional
-
-LOGIN_CODE_DIGITS = 6
 
 
 @dataclass(frozen=True)
@@ -38,10 +32,6 @@ class MemberLogin:
     registered: bool
 
 
-def _code_hash(phone_hash: str, code: str) -> str:
-    return keyed_hash(f"login-code:{phone_hash}:{code}")
-
-
 def openid_hash(openid: str) -> str:
     """The keyed hash a WeChat openid is stored as."""
     return keyed_hash(f"wechat-openid:{openid}")
@@ -51,44 +41,15 @@ def openid_hash(openid: str) -> str:
 def request_login_code(phone: str) -> int:
     """Send a one-time code to ``phone`` (queued in the SMS outbox); return the queued message's id."""
     mobile = normalize_mobile(phone)
-    lookup = phone_lookup_hash(mobile)
-    now = utcnow()
-    db.session.execute(  # only the newest code of a phone is valid
-        update(LoginCode).where(LoginCode.phone_hash == lookup, LoginCode.used_at.is_(None)).values(used_at=now)
-    )
-    code = f"{secrets.randbelow(10**LOGIN_CODE_DIGITS):0{LOGIN_CODE_DIGITS}d}"
-    ttl = current_app.config["LOGIN_CODE_TTL_SECONDS"]
-    expires_at = now + timedelta(seconds=ttl)
-    db.session.add(LoginCode(phone_hash=lookup, code_hash=_code_hash(lookup, code), expires_at=expires_at))
-    message = queue_sms(
+    code, expires_at = one_time_codes.issue_code("login", phone_lookup_hash(mobile))
+    return queue_sms(
         mobile,
         "login_code",
         secret=code,
         secret_expires_at=expires_at,
         alliance=get_settings().name,
-        minutes=max(1, ttl // 60),
-    )
-    return message.id
-
-
-def _check_login_code(mobile: str, code: str) -> None:
-    lookup = phone_lookup_hash(mobile)
-    now = utcnow()
-    pending = db.session.scalar(
-        select(LoginCode)
-        .where(LoginCode.phone_hash == lookup, LoginCode.used_at.is_(None))
-        .order_by(LoginCode.id.desc())
-        .limit(1)
-        .with_for_update()
-    )
-    if pending is None or pending.expires_at <= now:
-        raise LoginCodeInvalid()
-    if not hmac.compare_digest(pending.code_hash, _code_hash(lookup, code.strip())):
-        pending.attempts += 1
-        if pending.attempts >= current_app.config["LOGIN_CODE_MAX_ATTEMPTS"]:
-            pending.used_at = now  # too many wrong guesses: the code is burnt, ask for a new one
-        raise LoginCodeInvalid(attempts_left=max(0, current_app.config["LOGIN_CODE_MAX_ATTEMPTS"] - pending.attempts))
-    pending.used_at = now
+        minutes=one_time_codes.ttl_minutes(),
+    ).id
 
 
 @transactional
@@ -104,7 +65,7 @@ def log_in(
 ) -> MemberLogin:
     """Check the one-time code, register the member if asked (with consent), and provision a new device."""
     mobile = normalize_mobile(phone)
-    _check_login_code(mobile, code)
+    one_time_codes.check_code("login", phone_lookup_hash(mobile), code)
     member = db.session.scalar(select(Member).where(Member.phone_hash == phone_lookup_hash(mobile)))
     registered = False
     if member is not None and member.status != "active":

@@ -29,6 +29,7 @@ from server.models import (
     MerchantLevelDiscount,
     Refund,
     Sale,
+    SmsMessage,
     WechatBinding,
 )
 from server.models.base import utcnow
@@ -44,6 +45,7 @@ from server.services.members import bind_card
 from server.services.unit_of_work import transactional
 
 HISTORY_LIMIT = 50
+NOTICE_TEMPLATES = ("points_spent", "points_expiring")  # SMS a member sees again in their history
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,21 @@ def history(member_id: str) -> dict:
             for kind, created_at, memo, amount in movements
         ],
         "expiry": points_expiry(member_id),
+        "notices": notices(member_id),
     }
+
+
+def notices(member_id: str) -> list[SmsMessage]:
+    """The notifications texted to the member (points spent, points expiring), newest first."""
+    phone_hash = db.session.scalar(select(Member.phone_hash).where(Member.id == member_id))
+    return list(
+        db.session.scalars(
+            select(SmsMessage)
+            .where(SmsMessage.phone_hash == phone_hash, SmsMessage.template.in_(NOTICE_TEMPLATES))
+            .order_by(SmsMessage.id.desc())
+            .limit(HISTORY_LIMIT)
+        )
+    )
 
 
 def merchants_for_member(level: Level, trade: str = "", region: str = "", text: str = "") -> list[dict]:

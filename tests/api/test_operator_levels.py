@@ -196,8 +196,10 @@ def test_bad_level_requests_change_nothing(app, client):
         ({**valid, "rank": -1}, {"rank"}),
         ({**valid, "rank": "1"}, {"rank"}),
         ({**valid, "rank": 1.0}, {"rank"}),
+        ({**valid, "rank": 256}, {"rank"}),  # a card records the rank in one byte
         ({**valid, "upgrade_spend_fen": -1}, {"upgrade_spend_fen"}),
         ({**valid, "upgrade_spend_fen": 10**11}, {"upgrade_spend_fen"}),
+        ({**valid, "upgrade_spend_fen": 2**31}, {"upgrade_spend_fen"}),  # beyond the database's column
         ({**valid, "protection_days": 4000}, {"protection_days"}),
         ({**valid, "min_discount_bp": 0.5}, {"min_discount_bp"}),
         ({**valid, "max_discount_bp": 10001}, {"max_discount_bp"}),

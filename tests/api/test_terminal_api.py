@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from server.domain.money import MAX_AMOUNT_FEN
 from server.extensions import db
 from server.models import Identification, LedgerAccount, Member, Refund, Sale
 from server.security.credentials import token_hash
@@ -30,7 +31,7 @@ IDENTIFY_SHAPE = {
     "member": {"id": str, "display_name": str, "masked_phone": str, "level": LEVEL},
     "points_balance": int,
     "discount_bp": int,
-    "identification": {"method": str, "token": str, "expires_at": ISO_TIME},
+    "identification": {"method": str, "token": str, "expires_at": ISO_TIME, "proof": None, "spend_needs_proof": bool},
     "card_update": None,
 }
 QUOTE_SHAPE = {
@@ -219,6 +220,7 @@ def test_identify_by_phone_in_any_notation(app, client, phone):
     assert_shape(body, IDENTIFY_SHAPE)
     assert body["member"]["id"] == s.member.id
     assert body["member"]["masked_phone"] == "138****8000"
+    assert body["member"]["display_name"] == "测**员"  # a phone lookup shows the masked name only
     assert body["member"]["level"] == SILVER
     assert body["points_balance"] == 42
     assert body["discount_bp"] == 9_500
@@ -299,18 +301,38 @@ def test_quote_accepts_the_largest_amount(app, client):
     s = scene(app, points=0)
     token = identify(client, s.auth, code=s.card.card_no)
     response = client.post(
-        "/api/v1/sales/quote", json={"identification_token": token, "amount_fen": 10**10}, headers=s.auth
+        "/api/v1/sales/quote", json={"identification_token": token, "amount_fen": MAX_AMOUNT_FEN}, headers=s.auth
     )
     assert response.status_code == 200, response.json
     assert response.json == {
-        "amount_fen": 10**10,
+        "amount_fen": MAX_AMOUNT_FEN,
         "discount_fen": 0,
         "redeem_points": 0,
         "redeem_value_fen": 0,
-        "payable_fen": 10**10,
-        "points_to_earn": 10**8,
+        "payable_fen": MAX_AMOUNT_FEN,
+        "points_to_earn": MAX_AMOUNT_FEN // 100,
         "max_redeem_points": 0,
     }
+
+
+@pytest.mark.postgres
+def test_the_largest_documented_sale_and_refund_are_stored_on_postgresql(pg_app):
+    # The document allows amount_fen up to MAX_AMOUNT_FEN: at the highest earn rate the sale, its points and
+    # its refund must fit the database's columns (10^10 fen was allowed and got a 500 on PostgreSQL).
+    s = scene(pg_app, earn_rate_bp=10_000)
+    client = pg_app.test_client()
+    token = identify(client, s.auth, code=s.card.card_no)
+    assert sell(client, s.auth, identification_token=token, amount_fen=MAX_AMOUNT_FEN + 1).status_code == 422
+    sale = sell(client, s.auth, identification_token=token, amount_fen=MAX_AMOUNT_FEN)
+    assert sale.status_code == 201, sale.json
+    assert sale.json["sale"]["points_earned"] == MAX_AMOUNT_FEN
+    refund = client.post(
+        f"/api/v1/sales/{sale.json['sale']['id']}/refunds",
+        json={},
+        headers={**s.auth, "Idempotency-Key": next_key("refund")},
+    )
+    assert refund.status_code == 201, refund.json
+    assert refund.json["refund"]["amount_fen"] == MAX_AMOUNT_FEN
 
 
 # --- POST /sales ------------------------------------------------------------------------------------

@@ -98,7 +98,7 @@ def test_card_actions_are_offered_only_when_the_status_allows_and_need_a_reason(
     assert "data-action" not in html and "此状态的卡不能再更改" in html
 
 
-def test_a_refusal_from_the_services_is_flashed_in_chinese(app, scene, client):
+def test_a_change_sent_from_a_page_opened_before_the_card_changed_is_refused_in_chinese(app, scene, client):
     with app.app_context():
         card = db.session.get(Card, scene.card.id)
         cards.unfreeze(ACTOR, card.card_no, "找到了")
@@ -164,3 +164,14 @@ def test_exactly_one_menu_entry_is_lit_on_every_page(scene, client):
     for url in every_console_page(client.application, scene.ids):
         html = page_text(client.get(url, follow_redirects=True))
         assert len(re.findall(r'class="nav-link active"', menu(html))) == 1, url
+
+
+def test_refusals_from_the_services_read_in_chinese_as_in_the_api(app):
+    from server.console.display import domain_message
+    from server.domain.errors import Conflict
+
+    with app.test_request_context("/console/cards"):
+        assert domain_message(Conflict("The card is already lost.")) == "此卡已是“已挂失”状态。"
+        assert domain_message(Conflict("A lost card cannot be frozen.")) == "“已挂失”状态的卡不能冻结。"
+    with app.test_request_context("/console/cards?lang=en"):
+        assert domain_message(Conflict("The card is already lost.")) == "The card is already lost."

@@ -72,7 +72,7 @@ def test_card_sale_online_writes_the_counter_back_and_prints(app, till):
     assert counter_value(card.block(COUNTER_BLOCK)) > before
     assert core.last_apdus <= 14
     core.quote(10_000)
-    outcome = core.commit()
+    outcome = core.commit(10_000)
     core.print_receipt()
     assert outcome.status == "approved"
     wait_until(lambda: len(printer.jobs) == 1)
@@ -93,7 +93,7 @@ def test_offline_card_sales_use_the_signed_level_refuse_points_and_replay_in_ord
             core.quote(amount, redeem=10)
         assert "离线状态不能使用积分抵扣" in str(refused.value)
         quote = core.quote(amount)
-        outcome = core.commit()
+        outcome = core.commit(amount)
         assert outcome.status == "offline" and outcome.pending == len(receipts) + 1
         core.print_receipt()
         receipts.append(quote)
@@ -121,7 +121,7 @@ def test_card_pulled_during_the_write_back_keeps_the_sale_and_says_so(app, till)
     member = core.identify_card(timeout=5)
     assert member.card_written is False and member.notice == "card_write_failed"
     core.quote(1_000)
-    outcome = core.commit()
+    outcome = core.commit(1_000)
     assert outcome.status == "approved"
     assert len(_sales(app)) == 1
 
@@ -173,6 +173,7 @@ def test_the_cashier_window_sells_with_a_card_tap(app, till):
     assert "9折" in window.member_text.get() and "读卡器: 正常" in window.status_text.get()
     for key in ("2", "0", "0"):
         window.press(key)
+    pump(lambda: window.payable_text.get() == "应付 180.00")  # F5 charges the 应付 on screen
     window.amount_display.event_generate("<KeyPress>", keysym="F5", when="tail")
     pump(lambda: "交易成功" in window.message.get())
     wait_until(lambda: len(printer.jobs) == 1)

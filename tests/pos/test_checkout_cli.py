@@ -41,7 +41,7 @@ def test_parse_amount_is_exact_in_fen():
     assert parse_amount("128.00") == 12800
     assert parse_amount(" ¥0.1 ") == 10
     assert parse_amount("19.99") == 1999
-    assert parse_amount("1,280") == 128000
+    assert parse_amount("１２８．５０") == parse_amount("￥128.5") == 12850 and parse_amount("128.") == 12800
     for bad in ("", "abc", "1.234", "-5", "0", "0.00", "1e3"):
         with pytest.raises(AmountError):
             parse_amount(bad)
@@ -72,9 +72,9 @@ def test_code_decoded_from_a_picture_of_the_card_sells_to_its_member(shop, tmp_p
     blank = tmp_path / "blank.png"
     Image.new("L", (64, 64), 255).save(blank)
     refused = pos(shop["config"], "checkout", "--amount", "10", "--code-image", str(blank))
-    assert refused.exit_code == 1 and "no QR code or barcode found" in refused.output
+    assert refused.exit_code == 1 and "错误：没有识别到二维码或条码" in refused.output
     both = pos(shop["config"], "checkout", "--amount", "10", "--code-image", str(picture), "--code", shop["card_no"])
-    assert both.exit_code == 2 and "exactly one of" in both.output
+    assert both.exit_code == 2 and "请只给出 --card、--code、--phone、--code-image、--camera 中的一个" in both.output
 
 
 def test_redeem_max_then_refund_part_reprint_and_shift_report(shop):
@@ -130,7 +130,7 @@ def test_offline_code_and_phone_are_refused_with_a_clear_message(tmp_path, app):
     result = pos(config, "checkout", "--amount", "10", "--phone", "13800138000")
     assert result.exit_code == 1 and "离线状态只能刷实体会员卡" in result.output
     bad = pos(config, "checkout", "--amount", "12.345", "--code", "1")
-    assert bad.exit_code == 2 and "金额格式不对" in bad.output
+    assert bad.exit_code == 2 and "金额最多两位小数" in bad.output
 
 
 def test_shift_close_with_the_printer_off_keeps_the_shift_open(shop):
@@ -146,3 +146,48 @@ def test_shift_close_with_the_printer_off_keeps_the_shift_open(shop):
     text = printed_text_and_qr(printer.jobs[0])[0]
     assert "SHIFT REPORT" in text and "Net taken" in text and "5.00" in text
     printer.close()
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [("12,5", "金额不能含逗号"), ("1.2.5", "金额只能有一个小数点"), ("12.505", "金额最多两位小数"), ("+12", "正负号")],
+)
+def test_an_ambiguous_amount_is_refused_in_chinese_and_charges_nothing(shop, typed, says):
+    # `--amount 12,5` used to charge 125.00 yuan
+    result = pos(shop["config"], "checkout", "--amount", typed, "--code", shop["card_no"])
+    assert result.exit_code == 2 and says in result.output
+    assert "错误：'--amount' 的取值无效" in result.output and "用法：" in result.output
+    assert "Error" not in result.output and "Usage" not in result.output
+    english = pos(shop["config"], "--lang", "en", "checkout", "--amount", typed, "--code", shop["card_no"])
+    assert english.exit_code == 2 and "Error: Invalid value for '--amount'" in english.output
+    assert shop["printer"].jobs == []
+    assert (
+        json.loads(pos(shop["config"], "checkout", "--amount", "12.5", "--code", shop["card_no"], "--json").output)[
+            "amount_fen"
+        ]
+        == 1_250
+    )
+
+
+def test_click_usage_errors_are_chinese(tmp_path):
+    config = tmp_path / "config.json"
+    missing = pos(config, "checkout", "--code", "1")
+    assert missing.exit_code == 2 and "错误：缺少选项 '--amount'" in missing.output
+    unknown = pos(config, "checkout", "--amount", "1", "--cod", "1")
+    assert unknown.exit_code == 2 and "没有选项 '--cod'" in unknown.output and "是否想输入以下之一" in unknown.output
+    assert "Error" not in missing.output + unknown.output and "Usage" not in missing.output + unknown.output
+    not_registered = pos(config, "reprint")
+    assert not_registered.exit_code == 1 and not_registered.output.startswith("错误：本机尚未登记为收银终端")
+
+
+def test_other_click_programs_in_the_same_process_keep_their_english(tmp_path):
+    import click
+
+    assert "错误" in pos(tmp_path / "config.json", "checkout", "--code", "1").output
+
+    @click.command()
+    @click.option("--n", type=int, required=True)
+    def other(n):
+        """Not the POS."""
+
+    assert "Error: Missing option '--n'" in CliRunner().invoke(other, []).output

@@ -58,10 +58,10 @@ def test_states_run_idle_identified_quoted_committed_printed(scene):
     core.identify_code(card_no)
     assert core.state is State.IDENTIFIED
     with pytest.raises(PosError, match="请先输入金额"):
-        core.commit()
+        core.commit(10_000)
     quote = core.quote(10_000, redeem="max")
     assert core.state is State.QUOTED and quote.redeem_points == quote.max_redeem_points > 0
-    outcome = core.commit()
+    outcome = core.commit(10_000, "max")
     assert core.state is State.COMMITTED and outcome.status == "approved"
     assert outcome.sale["redeem_points"] == quote.redeem_points
     core.print_receipt()
@@ -98,7 +98,7 @@ def test_the_outbox_is_wal_with_full_sync_and_keeps_the_key_before_sending(scene
         front.gate.release.set()
 
     threading.Thread(target=lambda: (front.gate.held.wait(10), check_stored()), daemon=True).start()
-    outcome = core.commit()
+    outcome = core.commit(500)
     assert seen and outcome.status == "unknown"  # the held request got 503s: outcome unknown, kept
     front.gate.hold_before.clear()
     assert replay(core.client, core.outbox).sent == [outcome.seq]
@@ -109,7 +109,7 @@ def test_an_expired_identification_is_replayed_as_the_captured_offline_sale(scen
     core.identify_code(card_no)
     core.quote(2_000)
     front.stop()
-    outcome = core.commit()
+    outcome = core.commit(2_000)
     assert outcome.status == "unknown"
     with app.app_context():
         from server.extensions import db
@@ -149,7 +149,7 @@ def test_an_unconfirmed_sale_with_points_prints_no_receipt_until_the_server_answ
     core.identify_code(card_no)
     quote = core.quote(10_000, redeem=100)
     front.stop()
-    outcome = core.commit()
+    outcome = core.commit(10_000, 100)
     assert outcome.status == "unknown" and quote.redeem_points == 100
     with pytest.raises(PosError, match="积分抵扣未能确认"):
         core.print_receipt()
@@ -165,11 +165,11 @@ def test_a_done_sale_cannot_be_charged_again_with_the_same_identification(scene)
     core, card_no, _ = scene
     core.identify_code(card_no)
     core.quote(1_000)
-    core.commit()
+    core.commit(1_000)
     with pytest.raises(PosError, match="本单已完成"):
         core.quote(1_000)
     with pytest.raises(PosError, match="本单已完成"):
-        core.commit()
+        core.commit(1_000)
     assert core.outbox.pending_count() == 0 and len(core.outbox.shift_sales(core.outbox.shift_no())) == 1
 
 
@@ -177,7 +177,7 @@ def test_a_revoked_token_stops_the_replay_and_loses_nothing(scene):
     core, card_no, _ = scene
     core.identify_code(card_no)
     core.quote(700)
-    core.commit()
+    core.commit(700)
     core.reset()
     seq = core.outbox.add_sale("key-x", "client-x", {"amount_fen": 100, "offline": True, "code": card_no}, offline=True)
     good_token = core.client.session.headers["Authorization"]
@@ -186,3 +186,43 @@ def test_a_revoked_token_stops_the_replay_and_loses_nothing(scene):
     assert result.unreachable and result.failed == [] and core.outbox.pending_count() == 1
     core.client.session.headers["Authorization"] = good_token
     assert core.sync().sent == [seq]
+
+
+def test_only_a_quote_made_for_the_inputs_on_screen_can_be_committed(scene):
+    core, card_no, _ = scene
+    core.identify_code(card_no)
+    core.quote(5_000)
+    # the cashier typed more digits (5020.00) or chose another redemption after pricing: refused, nothing stored
+    for amount_fen, redeem in ((502_000, 0), (5_000, "max"), (5_000, 100)):
+        with pytest.raises(PosError, match="显示的应付金额已作废"):
+            core.commit(amount_fen, redeem)
+    assert core.outbox.shift_sales(core.outbox.shift_no()) == []
+    quote = core.quote(5_000, "max")
+    with pytest.raises(PosError, match="已作废"):
+        core.commit(5_000, quote.redeem_points)  # "max" priced: the same points typed by hand are another choice
+    outcome = core.commit(5_000, "max")
+    assert outcome.sale["amount_fen"] == 5_000 and outcome.sale["redeem_points"] == quote.redeem_points
+
+
+def test_a_new_identification_starts_a_new_sale(scene):
+    core, card_no, _ = scene
+    core.identify_code(card_no)
+    core.quote(6_660)
+    core.commit(6_660)
+    core.identify_code(card_no)  # the next customer, without Esc
+    assert core.state is State.IDENTIFIED and core.quote_ is None and not core.is_priced_for(6_660)
+    with pytest.raises(PosError, match="请先输入金额"):
+        core.commit(6_660)
+    core.quote(2_000)
+    assert core.commit(2_000).sale["amount_fen"] == 2_000
+
+
+def test_a_failed_identification_leaves_no_member_to_charge(scene):
+    core, card_no, _ = scene
+    core.identify_code(card_no)
+    core.quote(3_000)
+    with pytest.raises(PosError):
+        core.identify_code("1234")  # the next customer's code is refused: the last member must not be charged
+    assert core.member is None and core.state is State.IDLE
+    with pytest.raises(PosError, match="请先识别会员"):
+        core.quote(3_000)

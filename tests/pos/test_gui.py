@@ -23,7 +23,6 @@ from tests.pos.pos_helpers import (
     FrontServer,
     TcpPrinter,
     printed_text_and_qr,
-    wait_until,
     write_config,
     xvfb_display,
 )
@@ -76,8 +75,8 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         )
         root = tk.Tk()
         window = CashierWindow(root, core)
-        pump(root, lambda: "在线" in window.status_text.get())
-        assert "待上传: 0" in window.status_text.get()
+        pump(root, lambda: "在线" in window.status_text.get() and "打印机: 正常" in window.status_text.get())
+        assert "待上传: 0" in window.status_text.get() and "读卡器: 未配置" in window.status_text.get()
         pad = window.amount_display
 
         # the wedge scanner types the card number 5 ms a key and presses Enter: a scan, not an amount
@@ -89,12 +88,14 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         assert "9折" in window.member_text.get() and "300" in window.member_text.get()
         assert window.amount.get() == ""
 
-        # the cashier types 88.80 (a key every 200 ms), chooses maximum redemption and presses F5
+        # the cashier types 88.80 (a key every 200 ms): 应付 appears; F6 chooses maximum redemption; F5 charges
         clock += 10_000
         for index, char in enumerate("88.80"):
             key(root, pad, KEYSYMS.get(char, char), clock + 200 * index)
-        pump(root, lambda: window.amount.get() == "88.80")
-        window.redeem_mode.set("max")
+        pump(root, lambda: window.payable_text.get() == "应付 79.92")
+        key(root, pad, "F6")
+        assert window.redeem_mode.get() == "max" and window.payable_text.get() == ""
+        pump(root, lambda: window.payable_text.get() == "应付 76.92")
         key(root, pad, "F5")
         key(root, pad, "F5")  # pressed twice: charged once
         pump(root, lambda: "交易成功" in window.message.get())
@@ -103,7 +104,7 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         assert core.outbox.pending_count() == 0 and len(core.outbox.shift_sales(1)) == 1
         text = printed_text_and_qr(printer.jobs[0])[0]
         assert "甲店" in text and "88.80" in text and "-8.88" in text and receipt_no in text
-        assert "应付 76.92" in window.quote_text.get()
+        assert window.payable_text.get() == "应付 76.92" and "-3.00" in window.quote_text.get()
 
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / "pos-cashier-window.png"
@@ -133,9 +134,13 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         window.identify_code()
         pump(root, lambda: "李小红" in window.member_text.get())
         window.amount.set("10")
+        pump(root, lambda: window.payable_text.get() == "应付 9.00")
         key(root, pad, "F5")
         pump(root, lambda: "打印机无法打印" in window.message.get())
-        assert "交易已完成" in window.message.get() and "打印机: 故障" in window.status_text.get()
+        assert "交易已完成" in window.message.get() and "打印机: 上次打印失败" in window.status_text.get()
+        assert "连接不上" in window.message.get()  # the printer's reason, in Chinese
+        window.probe_devices()
+        pump(root, lambda: "打印机: 连接不上" in window.status_text.get())
 
         # the server goes away: codes are refused offline with a clear message, the status says offline
         key(root, pad, "Escape")
@@ -155,11 +160,16 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         gc.collect()
 
 
-def test_alliance_pos_gui_sells_through_real_x_key_events(app, tmp_path, display):
-    """`alliance-pos gui` in its own process; xdotool types as the scanner and the cashier do."""
+def test_alliance_pos_gui_serves_members_by_keyboard_alone_and_never_charges_a_stale_amount(app, tmp_path, display):
+    """`alliance-pos gui` in its own process; xdotool types as the scanner and the cashier do.
+
+    The issue's two cases: after a 66.60 sale, typing 20 for the next member was ignored (66.60 charged);
+    after a 50 sale it made 5020 while the screen still said 应付 50.00. Identifying the next member
+    (a scan, F3 and a phone number) without Esc must start a new sale.
+    """
     with app.app_context():
         world = make_world()
-        _, card = make_member(points=0, name="赵大")
+        _, card = make_member(points=1000, name="赵大", phone="13912345678")
         token, card_no = world.shop_a.token, card.card_no
     printer = TcpPrinter()
     with live_server(app) as url:
@@ -182,24 +192,55 @@ def test_alliance_pos_gui_sells_through_real_x_key_events(app, tmp_path, display
             def xdotool(*args):
                 subprocess.run(["xdotool", *args], check=True, timeout=30)
 
+            def charge(amount: str, *keys: str) -> str:
+                """The cashier types the amount (150 ms a key), presses ``keys``, waits for 应付, presses F5."""
+                jobs = len(printer.jobs)
+                xdotool("type", "--delay", "150", amount)
+                for name in keys:
+                    xdotool("key", name)
+                xdotool("sleep", "1.5", "key", "F5")  # 应付 is on screen: F5 charges it
+                deadline, again = time.monotonic() + 30, time.monotonic() + 4
+                while len(printer.jobs) == jobs:
+                    assert time.monotonic() < deadline, "no receipt printed"
+                    if time.monotonic() > again:  # a loaded machine: 应付 was not shown yet, F5 asked to check
+                        xdotool("key", "F5")
+                        again = time.monotonic() + 4
+                    time.sleep(0.05)
+                return printed_text_and_qr(printer.jobs[-1])[0]
+
             xdotool("windowfocus", "--sync", window_id)
             xdotool("type", "--delay", "5", card_no + "\n")  # a scanner: 5 ms a key, then Enter
-            xdotool("type", "--delay", "150", "66.66")  # the cashier; the window runs its jobs in order
-            xdotool("key", "F5")
-            try:
-                wait_until(lambda: len(printer.jobs) == 1, timeout=20)
-            finally:
-                subprocess.run(
-                    ["import", "-display", display, "-window", "root", str(ARTIFACTS / "pos-gui-process.png")],
-                    check=True,
-                    timeout=30,
-                )
-            text = printed_text_and_qr(printer.jobs[0])[0]
-            assert "甲店" in text and "66.66" in text
+            assert "66.60" in charge("66.60")
+            xdotool("type", "--delay", "5", card_no + "\n")  # the next member, no Esc
+            second = charge("20")
+            assert "20.00" in second and "66.60" not in second
+            # F3 puts the cursor in the code field; the phone number, Enter; the amount lands in the amount
+            xdotool("key", "F3", "sleep", "0.3", "type", "--delay", "50", "13912345678")
+            xdotool("key", "Return")
+            third = charge("50", "F6")  # F6: maximum redemption
+            assert "50.00" in third and "积分抵扣" in third
+            xdotool("type", "--delay", "5", card_no + "\n")
+            fourth = charge("20")
+            assert "20.00" in fourth and "5020" not in fourth and "50.00" not in fourth
+            xdotool("key", "F5", "sleep", "1")  # again without a new identification: refused, nothing printed
+            assert len(printer.jobs) == 4
         finally:
+            subprocess.run(
+                ["import", "-display", display, "-window", "root", str(ARTIFACTS / "pos-gui-process.png")],
+                check=True,
+                timeout=30,
+            )
             gui.kill()
             output = gui.communicate(timeout=10)[0].decode()
         assert "Traceback" not in output, output
+    with app.app_context():
+        from sqlalchemy import select
+
+        from server.extensions import db
+        from server.models import Sale
+
+        amounts = db.session.scalars(select(Sale.amount_fen).order_by(Sale.created_at)).all()
+    assert amounts == [6_660, 2_000, 5_000, 2_000]
     printer.close()
 
 
@@ -245,7 +286,94 @@ def test_bad_redemption_input_is_explained(tmp_path, display):
     assert window.message.get() == "请输入要抵扣的积分数（正整数）"
     window.amount.set("12.345")
     key(root, window.amount_display, "F5")
-    assert "金额格式不对" in window.message.get()
+    assert "金额最多两位小数" in window.message.get()
+    root.destroy()
+    window = root = None
+    gc.collect()
+
+
+def test_the_payable_on_screen_is_always_the_one_charged(app, tmp_path, display):
+    import tkinter as tk
+
+    from pos_client.gui.app import CashierWindow
+
+    with app.app_context():
+        world = make_world()
+        catalog.set_level_discount(ACTOR, world.shop_a.merchant.id, world.levels["normal"].id, 9000)
+        _, card = make_member(points=0, name="钱多多")
+        token, card_no = world.shop_a.token, card.card_no
+    with live_server(app) as url:
+        config = write_config(tmp_path, url, token)
+        core = Checkout(terminal_client(PosConfig.load(config)), Outbox(PosConfig.outbox_path(config)))
+        root = tk.Tk()
+        window = CashierWindow(root, core)
+        pad = window.amount_display
+        pump(root, lambda: "在线" in window.status_text.get())
+        # the amount typed before the member shows the code: F5 first needs the member; the amount stays
+        for index, char in enumerate("50"):
+            key(root, pad, char, 5_000_000 + 200 * index)  # a person's pace, not a scanner's
+        pump(root, lambda: window.amount.get() == "50")
+        key(root, pad, "F5")
+        assert window.message.get() == "请先识别会员（刷卡、扫码或输入手机号）"
+        window.code.set(card_no)
+        window.identify_code()
+        pump(root, lambda: "钱多多" in window.member_text.get())
+        pump(root, lambda: window.payable_text.get() == "应付 45.00")
+        assert int(str(window.payable_display.cget("font")).split()[-2]) > 24  # larger than the amount's 24
+
+        # one more digit: the 45.00 on screen is void at once; F5 before the new price charges nothing
+        window.press("2")  # the on-screen pad's key, then F5 at once
+        assert window.amount.get() == "502" and window.payable_text.get() == ""
+        window.pay()
+        assert window.message.get() == "请核对应付金额，再按 F5 确认收款"
+        pump(root, lambda: window.payable_text.get() == "应付 451.80")
+        pump(root, lambda: not window.busy)
+        assert core.outbox.shift_sales(1) == []
+        key(root, pad, "F5")
+        pump(root, lambda: "交易成功" in window.message.get())
+        assert [sale.body["amount_fen"] for sale in core.outbox.shift_sales(1)] == [50_200]
+        assert window.payable_text.get() == "应付 451.80"
+
+        # the next member without Esc: a new sale, nothing of the last one is left to charge
+        window.code.set(card_no)
+        window.identify_code()
+        assert window.amount.get() == "" and window.payable_text.get() == "" and window.redeem_mode.get() == "none"
+        pump(root, lambda: "钱多多" in window.member_text.get() and not window.busy)
+        key(root, pad, "F5")
+        assert "请输入金额" in window.message.get() and len(core.outbox.shift_sales(1)) == 1
+        root.destroy()
+        window = root = None
+        gc.collect()
+
+
+def test_the_status_line_says_what_is_true_of_reader_and_printer(tmp_path, display):
+    import tkinter as tk
+
+    from pos_client.devices.card_reader import NoReaderFound
+    from pos_client.gui.app import CashierWindow
+
+    def no_reader():
+        raise NoReaderFound()
+
+    core = Checkout(
+        terminal_client(PosConfig(server_url="http://127.0.0.1:9", token="tt_x")),
+        Outbox(tmp_path / "o.sqlite3"),
+        open_printer(f"file:{tmp_path}/missing/lp0"),
+    )
+    root = tk.Tk()
+    window = CashierWindow(root, core, reader_factory=no_reader)
+    pump(root, lambda: "读卡器: 未连接" in window.status_text.get() and "打印机: 连接不上" in window.status_text.get())
+    assert "正常" not in window.status_text.get()
+    ARTIFACTS.mkdir(exist_ok=True)
+    subprocess.run(
+        ["import", "-display", display, "-window", "root", str(ARTIFACTS / "pos-cashier-window-status.png")],
+        check=True,
+        timeout=30,
+    )
+    (tmp_path / "missing").mkdir()
+    (tmp_path / "missing" / "lp0").write_bytes(b"")  # the printer's device appears
+    window.probe_devices()
+    pump(root, lambda: "打印机: 正常" in window.status_text.get())
     root.destroy()
     window = root = None
     gc.collect()

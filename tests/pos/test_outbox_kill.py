@@ -70,7 +70,7 @@ def test_sales_survive_kill_9_and_reach_the_server_once_in_order(app, tmp_path):
             core.identify_code(card_no)
             core.quote(amount)
             front.stop()
-            outcome = core.commit()
+            outcome = core.commit(amount)
             assert outcome.status == "unknown"
             front.start()
         assert pending(config) == 3

@@ -40,7 +40,7 @@ def test_register_refuses_a_wrong_token_and_saves_nothing(app, tmp_path):
     with live_server(app) as url:
         result = CliRunner().invoke(main, ["--config", str(config), "register", "--server", url, "--token", "tt_nope"])
     assert result.exit_code == 1
-    assert "unauthorized" in result.output
+    assert "本终端未获授权" in result.output and result.output.startswith("错误：")
     assert not config.exists()
 
 
@@ -50,4 +50,4 @@ def test_status_without_registration_and_with_the_server_down(tmp_path):
     assert result.exit_code == 1 and "alliance-pos register" in result.output
     config.write_text(json.dumps({"server_url": "http://127.0.0.1:9", "token": "tt_x"}))
     result = CliRunner().invoke(main, ["--config", str(config), "status"])
-    assert result.exit_code == 1 and "server unreachable" in result.output
+    assert result.exit_code == 1 and "服务器无法连接" in result.output

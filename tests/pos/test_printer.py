@@ -171,7 +171,8 @@ def test_nothing_listening_raises_printer_offline_quickly():
 
     assert time.monotonic() - started < 2
     assert f"127.0.0.1:{port}" in str(raised.value)
-    assert "switched on" in str(raised.value)
+    assert "连接不上" in str(raised.value) and "开机" in str(raised.value)
+    assert "switched on" in raised.value.text("en")
 
 
 def test_a_printer_that_never_answers_the_connection_times_out():
@@ -230,7 +231,8 @@ def test_bad_printer_settings_are_refused_with_the_accepted_forms(spec):
     with pytest.raises(InvalidPrinterSpec) as raised:
         open_printer(spec)
 
-    assert "network:HOST[:PORT]" in str(raised.value) or "usb:0416:5011" in str(raised.value)
+    assert "无法识别" in str(raised.value) and "network:HOST[:PORT]" in str(raised.value)
+    assert "usb:0416:5011" in raised.value.text("en")
 
 
 def test_usb_printer_without_pyusb_says_what_to_install():
@@ -243,3 +245,17 @@ def test_usb_printer_without_pyusb_says_what_to_install():
 
     assert "pip install pyusb" in str(raised.value)
     assert not isinstance(raised.value, PrinterOffline)
+
+
+def test_check_tells_a_reachable_printer_from_a_missing_one(tmp_path):
+    listening = socket.create_server(("127.0.0.1", 0))
+    try:
+        open_printer(f"network:127.0.0.1:{listening.getsockname()[1]}").check()  # answers: no error, prints nothing
+    finally:
+        listening.close()
+    with pytest.raises(PrinterOffline) as raised:
+        open_printer(f"network:127.0.0.1:{free_port()}").check()
+    assert "连接不上" in str(raised.value)
+    with pytest.raises(PrinterOffline):
+        open_printer("file:/dev/usb/no-such-lp9").check()
+    open_printer(f"file:{tmp_path}/receipt.bin").check()  # a plain file in an existing folder is created on print

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from server.domain.errors import Conflict, InsufficientPoints, InvalidRequest, MemberNotFound, NotFound
-from server.domain.identifiers import is_valid_card_number, luhn_check_digit
+from server.domain.identifiers import is_valid_card_number, luhn_check_digit, make_card_number
 from server.extensions import db
 from server.models import AllianceSettings, AuditLog, Card, LedgerAccount, LedgerTransaction, Member
-from server.services import checkout, members
+from server.services import cards, checkout, members
 from server.services.staff import terminal_for_token
 from tests.builders import ACTOR, make_member, make_world
 
@@ -169,19 +169,33 @@ def test_binding_unknown_card_or_member(world):
     assert db.session.get(Card, card.id).member_id is None
 
 
-def test_create_cards_numbers_are_consecutive_and_valid(world):
+def test_new_card_numbers_are_random_in_the_number_space_and_valid(world):
     first_batch = members.create_cards(ACTOR, 5)
     second_batch = members.create_cards(ACTOR, 3)
     numbers = [card.card_no for card in first_batch + second_batch]
-    assert numbers[0] == "8860000000000010"  # prefix 8860, serial 1, Luhn digit 0
     assert all(is_valid_card_number(number) for number in numbers)
     assert all(number.startswith("8860") for number in numbers)
     serials = [int(number[4:-1]) for number in numbers]
-    assert serials == list(range(1, 9))
+    assert serials[:5] == sorted(serials[:5]) and serials[5:] == sorted(serials[5:])  # a batch prints in order
+    # not sequential: knowing one number says nothing about the next (gaps spread over 10^11 serials)
+    assert len(set(serials)) == 8 and max(serials) - min(serials) > 10**6
+    assert min(b - a for a, b in zip(serials[:5], serials[1:5], strict=False)) > 1
     assert all(luhn_check_digit(number[:-1]) == number[-1] for number in numbers)
     assert count(Card) == 8
-    assert db.session.get(AllianceSettings, 1).card_serial_seq == 8
+    assert db.session.get(AllianceSettings, 1).card_serial_seq == 8  # counts the cards issued
     assert len({card.id for card in first_batch + second_batch}) == 8
+
+
+def test_a_drawn_number_that_exists_is_drawn_again_and_old_sequential_numbers_keep_working(world, monkeypatch):
+    old = members.create_cards(ACTOR, 1)[0]  # stands for a card from before: its serial is drawn first
+    draws = iter([[int(old.card_no[4:-1]), 7], [42]])
+    monkeypatch.setattr(cards, "_random_serials", lambda count, space: next(draws)[:count])
+    numbers = [card.card_no for card in members.create_cards(ACTOR, 2)]
+    assert numbers == [make_card_number("8860", 7), make_card_number("8860", 42)]
+    member, _ = make_member(with_card=False)
+    members.bind_card(ACTOR, member.id, make_card_number("8860", 7))  # a sequential-looking number works
+    found = checkout.identify(world.shop_a.terminal, code=make_card_number("8860", 7))
+    assert found.who.member.id == member.id
 
 
 @pytest.mark.parametrize("bad", [0, -1, 10_001])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from server.api.auth import STAFF_SECURITY, require_staff, staff_only
+from server.api.blueprint import Blueprint
+from server.api.fields import StrictBoolean
 from server.api.operator_schemas import NotEmptyMixin
 from server.domain.lots import EXPIRY_POLICIES
 from server.services.alliance import get_settings, update_points_policy
@@ -30,6 +31,9 @@ class AllianceSchema(Schema):
     points_expiry_months = fields.Integer()
     expiry_notice_days = fields.Integer()
     business_day_cutoff_hour = fields.Integer(metadata={"description": "A business day starts at this local hour"})
+    spend_requires_proof = fields.Boolean(
+        metadata={"description": "Till policy: spending points needs a chip card, member code or SMS code"}
+    )
     card_public_key = fields.String(metadata={"description": "Ed25519 public key verifying card records (base64)"})
     card_read_key = fields.String(metadata={"description": "Secret terminals derive card read keys from (base64)"})
 
@@ -39,6 +43,7 @@ class AlliancePolicyUpdateSchema(NotEmptyMixin, Schema):
     points_expiry_months = fields.Integer(strict=True, validate=validate.Range(min=1, max=120))
     expiry_notice_days = fields.Integer(strict=True, validate=validate.Range(min=0, max=365))
     business_day_cutoff_hour = fields.Integer(strict=True, validate=validate.Range(min=0, max=23))
+    spend_requires_proof = StrictBoolean()
 
 
 @blp.route("/alliance")
@@ -56,7 +61,8 @@ class Alliance(MethodView):
     @blp.arguments(AlliancePolicyUpdateSchema)
     @blp.response(200, AllianceSchema)
     def patch(self, args):
-        """Change the points expiry policy, the expiry notice period or the business day's cut-off hour (admin)."""
+        """Change the points expiry policy, the expiry notice period, the business day's cut-off hour or the
+        till policy ``spend_requires_proof`` (admin)."""
         actor = require_staff("alliance:write")
         keys = current_app.extensions["alliance_keys"]
         settings = AllianceSchema().dump(update_points_policy(actor.key, **args))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.api.auth import STAFF_SECURITY, require_staff, staff_only
+from server.api.blueprint import Blueprint
 from server.api.card_schemas import (
     BatchCardQuerySchema,
     BatchCreateSchema,
@@ -18,9 +18,12 @@ from server.api.card_schemas import (
     ReasonSchema,
     ReplaceSchema,
 )
+from server.api.contract import CHIP_UID_PATTERN, path_parameter
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.operator_schemas import CardEnvelopeSchema, PrintCardSchema
 from server.services import cards
+
+CHIP_UID = path_parameter("uid", {"type": "string", "pattern": CHIP_UID_PATTERN}, "Chip UID: 4, 7 or 10 bytes in hex")
 
 blp = Blueprint("card_batches", __name__, url_prefix="/api/v1", description="Card batches, encoding and lifecycle")
 blp.before_request(staff_only)
@@ -78,7 +81,7 @@ class BatchCards(MethodView):
         return cards.list_batch_cards(batch_id, pagination_parameters, filters.get("status"))
 
 
-@blp.route("/card-batches/<batch_id>/chips/<uid>")
+@blp.route("/card-batches/<batch_id>/chips/<uid>", parameters=[CHIP_UID])
 class ChipEncoding(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.response(200, EncodePlanSchema)
@@ -89,7 +92,7 @@ class ChipEncoding(MethodView):
         return cards.plan_encoding(actor.key, batch_id, uid).as_json()
 
 
-@blp.route("/card-batches/<batch_id>/chips/<uid>/confirmation")
+@blp.route("/card-batches/<batch_id>/chips/<uid>/confirmation", parameters=[CHIP_UID])
 class ChipConfirmation(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.response(200, CardEnvelopeSchema)
@@ -172,7 +175,7 @@ class CardReplace(MethodView):
         )
 
 
-@blp.route("/chips/<uid>/keys")
+@blp.route("/chips/<uid>/keys", parameters=[CHIP_UID])
 class ChipKeys(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.response(200, ChipKeysSchema)

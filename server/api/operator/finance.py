@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.api.auth import STAFF_SECURITY, Actor, require_staff, staff_only
+from server.api.blueprint import Blueprint
 from server.api.finance_schemas import (
     CloseDaySchema,
     DayReportSchema,
@@ -73,6 +73,8 @@ class Settlements(MethodView):
     @blp.response(200, SettlementSchema(many=True))
     def get(self, filters):
         """Closed settlements by day range (default: the last closed day; at most 92 days) and merchant; CSV too.
+
+        Give both day_from and day_to, or neither.
 
         Merchant owners see their own merchant's only.
         """

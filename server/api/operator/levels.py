@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.api.auth import STAFF_SECURITY, require_staff, staff_only
+from server.api.blueprint import Blueprint
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.operator_schemas import (
     EmptySchema,
@@ -36,7 +36,11 @@ class Levels(MethodView):
     @blp.arguments(LevelCreateSchema)
     @blp.response(201, LevelEnvelopeSchema)
     def post(self, args):
-        """Add a level; every merchant starts with its default discount (idempotent)."""
+        """Add a level; every merchant starts with its default discount (idempotent).
+
+        Discounts satisfy 0 < min_discount_bp <= default_discount_bp <= max_discount_bp <= 10000, and
+        keep_spend_fen <= upgrade_spend_fen.
+        """
         actor = require_staff("levels:write")
         return idempotent(
             actor, 201, lambda: LevelEnvelopeSchema().dump({"level": catalog.create_level(actor.key, **args)})
@@ -46,7 +50,7 @@ class Levels(MethodView):
 @blp.route("/levels/evaluations")
 class LevelEvaluations(MethodView):
     @blp.doc(security=STAFF_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
-    @blp.arguments(EmptySchema)
+    @blp.arguments(EmptySchema, required=False)
     @blp.response(200, LevelEvaluationSchema)
     def post(self, args):
         """Re-evaluate every active member's level now; returns how many were upgraded, downgraded, kept."""
@@ -72,6 +76,10 @@ class LevelDetail(MethodView):
     @blp.arguments(LevelUpdateSchema)
     @blp.response(200, LevelEnvelopeSchema)
     def patch(self, args, level_id):
-        """Change a level's names, rules or bounds; merchant discounts outside new bounds are clamped."""
+        """Change a level's names, rules or bounds; merchant discounts outside new bounds are clamped.
+
+        After the change, 0 < min_discount_bp <= default_discount_bp <= max_discount_bp <= 10000 and
+        keep_spend_fen <= upgrade_spend_fen (fields not sent keep their values).
+        """
         actor = require_staff("levels:write")
         return {"level": catalog.update_level(actor.key, level_id, **args)}

@@ -7,9 +7,9 @@ import base64
 import marshmallow as ma
 from flask import Response, render_template_string, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.api.auth import STAFF_SECURITY, check_merchant_scope, require_staff, staff_only
+from server.api.blueprint import Blueprint
 from server.services import posters
 from server.services.alliance import get_settings
 from server.services.catalog import get_merchant

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from server.api.auth import STAFF_SECURITY, check_merchant_scope, require_staff, staff_only
+from server.api.blueprint import Blueprint
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent_issuing_secret
 from server.api.operator_schemas import (
     EmptySchema,
@@ -81,7 +81,7 @@ class TerminalDetail(MethodView):
 @blp.route("/terminals/<terminal_id>/token")
 class TerminalToken(MethodView):
     @blp.doc(security=STAFF_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
-    @blp.arguments(EmptySchema)
+    @blp.arguments(EmptySchema, required=False)
     @blp.response(200, IssuedTerminalSchema)
     def post(self, args, terminal_id):
         """Replace the terminal's token: the old one stops working at once, the new one is shown once."""

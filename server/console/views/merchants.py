@@ -13,7 +13,7 @@ from markupsafe import Markup
 from server.console import navigation
 from server.console.access import can, check_merchant, current_actor, merchant_scope, permission_required
 from server.console.confirm import Confirmation, confirm_form, confirm_page
-from server.console.display import STATUS_LABELS, percent, trade_label
+from server.console.display import STATUS_LABELS, domain_message, percent, trade_label
 from server.console.forms import ActionForm, LevelDiscountForm, MerchantForm, TerminalForm, choice
 from server.console.once import new_key, run_once
 from server.console.paging import choice_arg, page_from_request
@@ -108,7 +108,7 @@ def create():
                 lambda: {"id": catalog.create_merchant(current_actor().key, **_merchant_fields(form)).id},
             )
         except DomainError as exc:
-            flash(_(exc.message), "danger")
+            flash(domain_message(exc), "danger")
         else:
             flash(_("Merchant %(name)s admitted.", name=form.name.data), "success")
             return redirect(url_for(".detail", merchant_id=done.body["id"]))
@@ -159,7 +159,7 @@ def edit(merchant_id):
         try:
             catalog.update_merchant(current_actor().key, merchant.id, status=form.status.data, **_merchant_fields(form))
         except DomainError as exc:
-            flash(_(exc.message), "danger")
+            flash(domain_message(exc), "danger")
         else:
             flash(_("Saved."), "success")
             return redirect(url_for(".detail", merchant_id=merchant.id))

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from server.console import navigation
 from server.console.access import can, current_actor, merchant_names, merchant_scope, permission_required
 from server.console.confirm import Confirmation, confirm_form, confirm_page
+from server.console.display import domain_message
 from server.console.forms import RefundForm
 from server.console.once import new_key, run_once
 from server.console.paging import all_rows, choice_arg, page_from_request
@@ -169,7 +170,7 @@ def refund(sale_id):
             },
         )
     except DomainError as exc:
-        flash(_(exc.message), "danger")
+        flash(domain_message(exc), "danger")
         return _sale_page(_scoped_sale(sale_id), form, 409)
     if done.replayed:
         flash(_("This refund was already made."), "info")

@@ -19,6 +19,7 @@ from server.console.access import (
     operators_only,
     permission_required,
 )
+from server.console.display import domain_message
 from server.console.forms import CloseDayForm
 from server.console.once import new_key, run_once
 from server.console.paging import date_arg, page_from_request
@@ -68,7 +69,7 @@ def index(close_form: CloseDayForm | None = None, status: int = 200):
     try:
         found = settlement.list_settlements(filters)
     except DomainError as exc:
-        flash(_(exc.message), "danger")
+        flash(domain_message(exc), "danger")
         found = []
     totals = {name: sum(getattr(row, name) for row, _name in found) for name in SUMMED}
     page = page_from_request(100)
@@ -101,7 +102,7 @@ def close():
             form.once.data, lambda: {"closed_now": settlement.close_day(current_actor().key, day).closed_now}
         )
     except DomainError as exc:
-        flash(_(exc.message), "danger")
+        flash(domain_message(exc), "danger")
         return index(form, exc.status)
     if done.body["closed_now"] and not done.replayed:
         flash(_("Business day %(day)s closed.", day=day.isoformat()), "success")

@@ -49,7 +49,7 @@ def index():
                     display_name=form.display_name.data,
                 )
             except DomainError as exc:
-                flash(_(exc.message), "danger")
+                flash(domain_message(exc), "danger")
             else:
                 flash(_("User %(name)s created.", name=form.username.data), "success")
                 return redirect(url_for(".index"))
@@ -113,7 +113,7 @@ def change(user_id, action):
         else:
             return redirect(url_for(".index"))
     except DomainError as exc:
-        flash(_(exc.message), "danger")
+        flash(domain_message(exc), "danger")
     else:
         flash(_("Saved."), "success")
     return redirect(url_for(".index"))

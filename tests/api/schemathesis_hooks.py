@@ -1,0 +1,166 @@
+"""Schemathesis hooks for tests/api/test_schemathesis.py (loaded by the CLI through its config file).
+
+JSON Schema cannot state every rule the document gives in words. These hooks make generated data follow
+the rules the operation descriptions state, turning valid values into other valid values only (an invalid
+value is left as it is), so that the positive_data_acceptance check tests everything else strictly:
+
+- a card number's last digit is its Luhn check digit (the ``card-number`` format);
+- every state-changing POST is a new operation with a new ``Idempotency-Key`` (a reused key with another
+  body is refused by design, TERMINAL_API.md);
+- a day range has ``day_from`` <= ``day_to``; settlements take both or neither, at most 92 days apart;
+- a level's discounts satisfy 0 < min <= default <= max <= 10000, and keep_spend <= upgrade_spend.
+
+TOLERATED_REFUSALS lists the few refusals of well-formed requests that depend on stored state or on signed
+data no generator can make; each names its reason. Any other refusal of a documented-valid request fails.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from datetime import date, timedelta
+
+import schemathesis
+from hypothesis import strategies as st
+
+from server.domain.identifiers import luhn_check_digit
+
+MAX_SETTLEMENT_DAYS = 92  # server.services.settlement.MAX_LISTED_DAYS
+
+schemathesis.openapi.format(
+    "card-number",
+    st.from_regex(r"\A[0-9]{15}\Z").map(lambda digits: digits + luhn_check_digit(digits)),
+)
+
+_keys = itertools.count(1)
+IDEMPOTENCY_KEY = re.compile(r"^[ -~]{1,255}$")  # server.api.idempotent
+
+
+# Bad-input classes that still get 5xx (or, for card batches of up to 200,000 cards, time out) until branch
+# api-input is merged; the test probes for each and names the open ones, so the run reports every other fault.
+OPEN_5XX_CLASSES = set(filter(None, os.environ.get("SCHEMATHESIS_OPEN_5XX_CLASSES", "").split(",")))
+DATABASE_INT_MAX = 2**31 - 1
+HUGE_BATCH = 1_000
+
+# Refusals of documented-valid requests that depend on stored state, or on data no generator can make:
+# (method, path, error code, message or None for any) -> why a well-formed request may be refused so.
+_OFFLINE_SALE = ("POST", "/api/v1/sales")
+_IDENTIFY = ("POST", "/api/v1/identify")
+OFFLINE_LIMITS = "offline limits are the alliance's settings (GET /terminal offline_limits), and time passes"
+SIGNED_CODE = "a member code is signed and valid for minutes, a card number carries a Luhn check digit"
+TOLERATED_REFUSALS = {
+    (
+        "PUT",
+        "/api/v1/merchants/{merchant_id}/level-discounts/{level_id}",
+        "invalid_request",
+        "The discount is outside the bounds the operator set for this level.",
+    ): "the discount must lie within the bounds the operator set on the level (stored state)",
+    (*_OFFLINE_SALE, "invalid_request", "The offline sale exceeds the per-sale cap."): OFFLINE_LIMITS,
+    (*_OFFLINE_SALE, "invalid_request", "The offline sale is older than the terminal may keep it, or in the future."): (
+        OFFLINE_LIMITS
+    ),
+    (*_OFFLINE_SALE, "card_invalid", None): "an offline card read must carry a record signed by the alliance",
+    (*_OFFLINE_SALE, "code_invalid", None): SIGNED_CODE,
+    (*_OFFLINE_SALE, "code_expired", None): SIGNED_CODE,
+    (*_IDENTIFY, "card_invalid", None): "a card read must carry a record signed by the alliance",
+    (*_IDENTIFY, "code_invalid", None): SIGNED_CODE,
+    (*_IDENTIFY, "code_expired", None): SIGNED_CODE,
+    ("POST", "/api/v1/card-batches", "invalid_request", "Unknown level."): "names a level that does not exist",
+    ("POST", "/api/v1/members", "invalid_request", "No such merchant."): "names a merchant that does not exist",
+    ("POST", "/api/v1/staff", "invalid_request", "No such merchant."): "names a merchant that does not exist",
+}
+
+
+def _day(value) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _ordered_days(query: dict, path: str) -> None:
+    first, last = _day(query.get("day_from")), _day(query.get("day_to"))
+    if first is not None and last is not None and first > last:
+        first, last = last, first
+    if path.endswith("/settlements"):
+        if (first is None) != (last is None):
+            first = last = first or last
+        if first is not None and (last - first).days >= MAX_SETTLEMENT_DAYS:
+            last = first + timedelta(days=MAX_SETTLEMENT_DAYS - 1) if first < date(9999, 1, 1) else first
+    if first is not None:
+        query["day_from"] = first.isoformat()
+    if last is not None:
+        query["day_to"] = last.isoformat()
+
+
+def _whole_level_rules(body: dict) -> None:
+    """A PATCH touching discounts or spend thresholds sends the whole consistent set (not relying on stored values)."""
+    discounts = ("min_discount_bp", "default_discount_bp", "max_discount_bp")
+    if any(name in body for name in discounts):
+        values = sorted(min(10_000, max(1, body.get(name, 9_000))) for name in discounts)
+        body.update(zip(discounts, values, strict=True))
+    spends = ("keep_spend_fen", "upgrade_spend_fen")
+    if any(name in body for name in spends):
+        values = sorted(body.get(name, 0) for name in spends)
+        body.update(zip(spends, values, strict=True))
+
+
+def _clamp_huge_integers(case) -> None:
+    for parameters in (case.query, case.path_parameters):
+        for name, value in (parameters or {}).items():
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > DATABASE_INT_MAX:
+                parameters[name] = DATABASE_INT_MAX // 2**10
+            elif isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > DATABASE_INT_MAX:
+                parameters[name] = str(DATABASE_INT_MAX // 2**10)
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    # Applied to negative cases too: a case generated as negative may turn out valid, and is then judged
+    # as valid; these edits only ever turn valid values into other valid values.
+    key = (case.headers or {}).get("Idempotency-Key")
+    if isinstance(key, str) and IDEMPOTENCY_KEY.match(key):
+        case.headers["Idempotency-Key"] = f"schemathesis-{next(_keys)}"
+    if isinstance(case.query, dict) and ("day_from" in case.query or "day_to" in case.query):
+        _ordered_days(case.query, case.operation.path)
+    body = case.body if isinstance(case.body, dict) else {}
+    numbers = [value for name, value in body.items() if name.endswith(("_bp", "_fen"))]
+    if case.operation.path.startswith("/api/v1/levels") and all(type(value) is int for value in numbers):
+        _whole_level_rules(body)
+    if "huge_integers" in OPEN_5XX_CLASSES:
+        _clamp_huge_integers(case)
+    huge_batch = type(body.get("count")) is int and body["count"] > HUGE_BATCH
+    if "huge_batches" in OPEN_5XX_CLASSES and case.operation.path == "/api/v1/card-batches" and huge_batch:
+        body["count"] = HUGE_BATCH
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response):
+    if type(failure).__name__ != "RejectedPositiveData":
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return True
+    if not isinstance(body, dict):
+        return True
+    refusal = (case.method.upper(), case.operation.path, body.get("error"))
+    return (*refusal, body.get("message")) not in TOLERATED_REFUSALS and (*refusal, None) not in TOLERATED_REFUSALS
+
+
+def _pagination_header_documented_as_object(schema) -> bool:
+    header = schema.raw_schema.get("components", {}).get("headers", {}).get("PAGINATION", {})
+    target = header.get("schema", {})
+    if "$ref" in target:
+        target = schema.raw_schema["components"]["schemas"].get(target["$ref"].rsplit("/", 1)[-1], {})
+    return target.get("type") == "object"
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    # X-Pagination is sent as a JSON text but documented as an object; branch api-input corrects the
+    # document. Until it does, this header alone is left out of the header check; once the document
+    # changes, the header is checked again.
+    if "x-pagination" in response.headers and _pagination_header_documented_as_object(case.operation.schema):
+        del response.headers["x-pagination"]
