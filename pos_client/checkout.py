@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from card_layout.record import CardFormatError, verify_record
 from pos_client.devices.card_reader import CardReader, CardReaderError
@@ -22,11 +23,13 @@ from pos_client.devices.receipt import Receipt
 from pos_client.messages import PosError, ServerRefused, reader_error_key
 from pos_client.money import offline_quote, yuan
 from pos_client.outbox import Outbox
+from pos_client.payments import DEFAULT as DEFAULT_PAYMENT
 from pos_client.server_client import ApiError, ServerUnreachable, TerminalClient, new_idempotency_key
 from pos_client.sync import replay
 
 TERMINAL_INFO = "terminal_info"
 LAST_RECEIPT = "last_receipt"
+ALLIANCE_ZONE = "Asia/Shanghai"  # until the server told the terminal its alliance's zone
 REDEEM_MAX = "max"
 CARD_WAIT_SECONDS = 10.0
 
@@ -131,10 +134,26 @@ class Checkout:
         return self._info
 
     def sync(self):
-        """Send the outbox now; returns the SyncResult."""
+        """Send the outbox now (sales, then unfinished refunds; refused sales are reported); returns the SyncResult."""
         result = replay(self.client, self.outbox)
         self.online = result.unreachable is None
         return result
+
+    @property
+    def zone(self) -> tzinfo:
+        """The alliance's time zone: times on paper are in it, as on the e-receipt."""
+        name = (self.info or {}).get("alliance", {}).get("time_zone") or ALLIANCE_ZONE
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo(ALLIANCE_ZONE)
+
+    def _next_receipt_no(self) -> str | None:
+        """This terminal's next receipt number (it numbers its sales itself, so offline ones keep theirs)."""
+        receipts = (self.info or {}).get("receipts")
+        if not receipts:
+            return None
+        return f"{receipts['prefix']}-{self.outbox.next_receipt_seq(receipts['last_seq']):06d}"
 
     # --- identify --------------------------------------------------------------------------------
 
@@ -319,7 +338,7 @@ class Checkout:
 
     # --- commit and print ------------------------------------------------------------------------
 
-    def commit(self, amount_fen: int, redeem: int | str = 0) -> SaleOutcome:
+    def commit(self, amount_fen: int, redeem: int | str = 0, payment_method: str = DEFAULT_PAYMENT) -> SaleOutcome:
         """Store the sale in the outbox, then send it (after any older waiting sales).
 
         ``amount_fen`` and ``redeem`` are what the cashier's screen holds now: the sale is committed only when
@@ -334,7 +353,14 @@ class Checkout:
         now = self.clock()
         client_sale_id = str(uuid.uuid4())
         key = new_idempotency_key()
-        common = {"amount_fen": quote.amount_fen, "client_sale_id": client_sale_id, "occurred_at": now.isoformat()}
+        number = self._next_receipt_no()
+        common = {
+            "amount_fen": quote.amount_fen,
+            "client_sale_id": client_sale_id,
+            "occurred_at": now.isoformat(),
+            "payment_method": payment_method,
+            **({"receipt_no": number} if number else {}),
+        }
         offline_body = {**common, "redeem_points": 0, "offline": True, "card_update_written": None, **member.capture}
         if member.offline:
             body, fallback = offline_body, None
@@ -346,9 +372,11 @@ class Checkout:
                 "offline": False,
                 "card_update_written": member.card_written,
             }
-            # Without points redeemed, a sale whose token expired before it reached the server is sent offline.
-            fallback = offline_body if member.capture and not quote.redeem_points else None
-        receipt = self._receipt(member, quote, now, offline=member.offline)
+            # Without points redeemed, a sale whose token expired before it reached the server is sent as an
+            # offline sale replaying that identification (a member code cannot be used twice; a phone has none).
+            replayed = {**common, "redeem_points": 0, "offline": True, "identification_token": member.token}
+            fallback = replayed if not quote.redeem_points else None
+        receipt = self._receipt(member, quote, now, offline=member.offline, number=number, paid_by=payment_method)
         seq = self.outbox.add_sale(key, client_sale_id, body, offline=member.offline, fallback=fallback)
         self.state = State.COMMITTED
         if member.offline:
@@ -359,7 +387,7 @@ class Checkout:
             def receipt_for(sent, response):
                 if sent.seq != seq:
                     return None
-                printed["receipt"] = self._receipt_of_sale(member, response["sale"], now)
+                printed["receipt"] = self._receipt_of_sale(member, response["sale"], now, payment_method)
                 return _receipt_json(printed["receipt"])
 
             result = replay(
@@ -376,10 +404,12 @@ class Checkout:
                 raise ServerRefused(code, message)
             else:
                 self.online = False
-                receipt = self._receipt(member, quote, now, offline=True)
+                receipt = self._receipt(member, quote, now, offline=True, number=number, paid_by=payment_method)
                 outcome = SaleOutcome(seq, "unknown", receipt, pending=result.remaining)
-        if outcome.status != "approved" and not quote.redeem_points:  # approved: kept with the server's answer
-            self.outbox.keep_receipt(seq, _receipt_json(outcome.receipt), LAST_RECEIPT)
+        if outcome.status != "approved":  # approved: kept with the server's answer
+            # points spent on an unconfirmed sale may yet be refused: kept, but never reprinted as the last receipt
+            last = None if quote.redeem_points else LAST_RECEIPT
+            self.outbox.keep_receipt(seq, _receipt_json(outcome.receipt), last)
         self.outcome = outcome
         return outcome
 
@@ -393,13 +423,15 @@ class Checkout:
         self._print(self.outcome.receipt)
         self.state = State.PRINTED
 
-    def reprint(self) -> Receipt:
-        """Print the last receipt again."""
-        stored = self.outbox.get_json(LAST_RECEIPT)
+    def reprint(self, receipt_no: str | None = None) -> Receipt:
+        """Print the last receipt (or the last slip of ``receipt_no``: the sale's or its latest refund's) again."""
+        stored = self.outbox.receipt_of(receipt_no.strip()) if receipt_no else self.outbox.get_json(LAST_RECEIPT)
         if stored is None:
             raise PosError("nothing_to_reprint")
-        receipt = receipt_from_json(stored)
+        receipt = replace(receipt_from_json(stored), reprint=True)
         self._print(receipt)
+        if receipt.refund is not None:
+            self.outbox.refund_slips_printed(receipt.receipt_no)
         return receipt
 
     def _print(self, receipt: Receipt) -> None:
@@ -419,11 +451,16 @@ class Checkout:
             "terminal_name": info.get("terminal", {}).get("name", ""),
         }
 
-    def _receipt(self, member: Member, quote: Quote, when: datetime, *, offline: bool) -> Receipt:
+    def _receipt(
+        self, member: Member, quote: Quote, when: datetime, *, offline: bool, number: str | None, paid_by: str
+    ) -> Receipt:
         return Receipt(
             **self.shop_header(),
-            receipt_no="离线" if offline else "",
-            time=when.astimezone(),
+            receipt_no=number or ("离线" if offline else ""),
+            time=when.astimezone(self.zone),
+            payment_method=paid_by,
+            # the sale has no id yet: the e-receipt is found by its (alliance-wide) number once uploaded
+            ereceipt_url=f"{self.client.base_url}/m/receipts/{number}" if number else "",
             amount_fen=quote.amount_fen,
             discount_fen=quote.discount_fen,
             redeem_points=quote.redeem_points,
@@ -437,11 +474,12 @@ class Checkout:
             offline=offline,
         )
 
-    def _receipt_of_sale(self, member: Member, sale: dict, when: datetime) -> Receipt:
+    def _receipt_of_sale(self, member: Member, sale: dict, when: datetime, paid_by: str) -> Receipt:
         return Receipt(
             **self.shop_header(),
             receipt_no=sale["receipt_no"],
-            time=when.astimezone(),
+            time=when.astimezone(self.zone),
+            payment_method=sale.get("payment_method", paid_by),
             amount_fen=sale["amount_fen"],
             discount_fen=sale["discount_fen"],
             redeem_points=sale["redeem_points"],

@@ -18,11 +18,21 @@ from pos_client.devices.printer import PrinterError
 from pos_client.devices.scanner import CameraScanner, ImageScanner, ScannerError
 from pos_client.messages import PosError, ServerRefused, reader_error_key, server_error_text, text
 from pos_client.money import AmountError, parse_amount, yuan
+from pos_client.payments import DEFAULT as DEFAULT_PAYMENT
+from pos_client.payments import METHODS, method_name
 from pos_client.server_client import ApiError, ServerUnreachable
 from pos_client.terminal import build_checkout, terminal_client
 
 console = Console()
 CAMERA_SCAN_SECONDS = 15  # how long --camera looks for a code
+PAY_OPTION = click.option(
+    "--pay",
+    "payment_method",
+    type=click.Choice(list(METHODS)),
+    default=DEFAULT_PAYMENT,
+    show_default=True,
+    help="How the customer paid the rest: cash 现金, wechat 微信, alipay 支付宝, card 银行卡, other 其他.",
+)
 
 
 class Options:
@@ -153,7 +163,7 @@ def status(options: Options):
     checkout = options.checkout()
     pending = checkout.outbox.pending_count()
     console.print(f"待上传 / waiting to upload: {pending} 笔")
-    failed = checkout.outbox.failed()
+    failed = checkout.outbox.rejected()
     if failed:
         console.print(f"[red]被服务器拒绝 / refused: {len(failed)} 笔[/red]")
     info = _whoami(config)
@@ -208,9 +218,12 @@ def _amount(value: str, lang: str) -> int:
 @click.option("--camera", type=int, default=None, help="Scan the code with camera N (needs OpenCV).")
 @click.option("--redeem", type=click.IntRange(min=1), default=None, help="Points to redeem.")
 @click.option("--redeem-max", is_flag=True, help="Redeem as many points as allowed.")
+@PAY_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_obj
-def checkout(options: Options, amount, by_card, code, phone, code_image, camera, redeem, redeem_max, as_json):
+def checkout(
+    options: Options, amount, by_card, code, phone, code_image, camera, redeem, redeem_max, payment_method, as_json
+):
     """Sell to a member: identify, price, commit (outbox first), write the card back, print."""
     lang = options.language()
     amount_fen = _amount(amount, lang)
@@ -236,7 +249,7 @@ def checkout(options: Options, amount, by_card, code, phone, code_image, camera,
         if (redeem or redeem_max) and member.spend_needs_proof:
             _prove_member(core, lang)
         core.quote(amount_fen, redeem_choice)
-        outcome = core.commit(amount_fen, redeem_choice)
+        outcome = core.commit(amount_fen, redeem_choice, payment_method)
     except PosError as exc:
         raise _fail(exc, lang) from exc
     finally:
@@ -292,6 +305,7 @@ def _outcome_json(outcome: SaleOutcome, member, printed: bool, print_error: str 
         "payable_fen": receipt.payable_fen,
         "points_earned": receipt.points_earned,
         "points_balance": receipt.points_balance,
+        "payment_method": receipt.payment_method,
         "sale": outcome.sale,
         "member": {"display_name": member.display_name, "level": member.level_name, "offline": member.offline},
         "card_update_written": member.card_written,
@@ -318,34 +332,117 @@ def _show_outcome(outcome: SaleOutcome, lang: str) -> None:
 @main.command()
 @click.argument("receipt_no")
 @click.option("--amount", default=None, help="Amount to refund in yuan (default: all that is left).")
+@click.option("--reason", default=None, help="Why the sale is refunded (asked for when not given).")
+@PAY_OPTION
+@click.option("--pin", "supervisor_pin", default=None, help="Supervisor PIN (asked for when the merchant wants one).")
+@click.option("--show", is_flag=True, help="Only show the sale and the most that can still be refunded.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_obj
-def refund(options: Options, receipt_no, amount):
-    """Refund a sale by its receipt number, whole or in part, and print the refund receipt."""
-    from pos_client.refunds import refund_by_receipt
+def refund(options: Options, receipt_no, amount, reason, payment_method, supervisor_pin, show, as_json):
+    """Refund a sale by its receipt number, whole or in part, and print the refund slip.
+
+    Trying the same refund again (after a timeout, a crash or a printer error) continues the first one:
+    nothing is refunded twice. Exit code 3: refunded, but the slip did not print (reprint it).
+    """
+    from pos_client.refunds import find_sale, needs_authorisation, refund_by_receipt
 
     amount_fen = _amount(amount, options.language()) if amount is not None else None
     core = options.checkout()
+    lang = core.lang
     try:
         core.refresh()
-        result, _ = refund_by_receipt(core, receipt_no, amount_fen)
+        open_refund = core.outbox.open_refund(receipt_no.strip())
+        if open_refund is None:
+            sale = find_sale(core, receipt_no)
+            console.print(_refundable_line(sale, lang), markup=False)
+            if show:
+                return
+            wanted = sale["refundable_fen"] if amount_fen is None else amount_fen
+            if supervisor_pin is None and needs_authorisation(core, wanted):
+                limit = yuan(core.info["refunds"]["authorisation_above_fen"])
+                console.print(f"[yellow]{text('refund_pin_needed', lang, limit=limit)}[/yellow]")
+                supervisor_pin = click.prompt("主管密码 / supervisor PIN", hide_input=True)
+            if reason is None:
+                reason = click.prompt("退款原因 / reason")
+        elif show:
+            console.print(text("refund_replayed", lang), markup=False)
+            return
+        outcome = refund_by_receipt(
+            core,
+            receipt_no,
+            amount_fen,
+            reason=reason or (open_refund.body.get("reason", "") if open_refund else ""),
+            payment_method=payment_method,
+            supervisor_pin=supervisor_pin,
+        )
     except PosError as exc:
-        raise _fail(exc, core.lang) from exc
-    console.print(
-        f"[green]已退款 / refunded {yuan(result['amount_fen'])} 元[/green]  扣回积分 {result['points_reversed']}  "
-        f"退回积分 {result['points_restored']}  积分余额 {result['points_balance']}"
+        raise _fail(exc, lang) from exc
+    result = outcome.refund
+    print_error = outcome.print_error.text(lang) if outcome.print_error else None
+    if as_json:
+        data = {**result, "printed": print_error is None, "print_error": print_error, "replayed": outcome.replayed}
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        done = text(
+            "refund_done",
+            lang,
+            amount=yuan(result["amount_fen"]),
+            method=method_name(result.get("payment_method", DEFAULT_PAYMENT), lang),
+            balance=result["points_balance"],
+        )
+        console.print(
+            f"[green]{done}[/green]  扣回积分 {result['points_reversed']}  退回积分 {result['points_restored']}"
+        )
+        if outcome.replayed:
+            console.print(f"[yellow]{text('refund_replayed', lang)}[/yellow]")
+        if print_error:
+            console.print(f"[red]{print_error}[/red]")
+    if print_error:
+        raise SystemExit(3)
+
+
+def _refundable_line(sale: dict, lang: str) -> str:
+    return text(
+        "refundable",
+        lang,
+        receipt_no=sale["receipt_no"],
+        paid=yuan(sale["payable_fen"]),
+        refunded=yuan(sale["refunded_fen"]),
+        refundable=yuan(sale["refundable_fen"]),
     )
 
 
 @main.command()
+@click.argument("receipt_no", required=False)
 @click.pass_obj
-def reprint(options: Options):
-    """Print the last receipt again."""
+def reprint(options: Options, receipt_no):
+    """Print the last receipt again, or the last slip of RECEIPT_NO (its sale or latest refund), marked 重打."""
     core = options.checkout()
     try:
-        receipt = core.reprint()
+        receipt = core.reprint(receipt_no)
     except PosError as exc:
         raise _fail(exc, core.lang) from exc
-    console.print(f"已重打 / reprinted: {receipt.receipt_no} {yuan(receipt.payable_fen)}")
+    console.print(f"{text('reprinted', core.lang, receipt_no=receipt.receipt_no)} {yuan(receipt.payable_fen)}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.pass_obj
+def rejected(options: Options, as_json):
+    """List the sales the server refused after the customer paid (kept here and reported to the server)."""
+    from pos_client.sync import rejected_lines, rejected_report
+
+    core = options.checkout()
+    sales = core.outbox.rejected()
+    if as_json:
+        rows = [{**rejected_report(sale), "seq": sale.seq, "reported": sale.reported_at is not None} for sale in sales]
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not sales:
+        console.print(text("no_rejected", core.lang))
+        return
+    for line in rejected_lines(sales, core.lang):
+        console.print(line, style="red", markup=False)
 
 
 @main.group()
@@ -384,10 +481,11 @@ def sync(options: Options):
     console.print(
         f"已上传 / sent: {len(result.sent)}  被拒 / refused: {len(result.failed)}  待上传 / waiting: {result.remaining}"
     )
-    for sale in core.outbox.failed():
-        if sale.seq in result.failed:
-            code, _, message = (sale.error or "").partition(": ")
-            console.print(f"[red]#{sale.seq}: {server_error_text(code, message, core.lang)}[/red]")
+    if result.rejected:
+        from pos_client.sync import rejected_lines
+
+        for line in rejected_lines(result.rejected, core.lang):
+            console.print(line, style="red", markup=False)
     if result.unreachable:
         raise click.ClickException(text("server_unreachable", core.lang, reason=result.unreachable))
 

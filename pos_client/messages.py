@@ -174,6 +174,48 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "cli_redeem_both": ("--redeem 和 --redeem-max 只能选一个", "Give --redeem or --redeem-max, not both"),
     "cli_no_code_found": ("没有识别到二维码或条码", "No QR code or barcode found"),
+    # --- till-money ---
+    "refund_reason_missing": ("请输入退款原因", "Enter the reason for the refund"),
+    "refund_unknown": (
+        "服务器无应答，退款结果未知：退款已保存，请稍后再点“退款”继续这笔退款（不会重复退款）。确认前请勿退钱给顾客",
+        "No answer from the server: the refund's outcome is unknown. It is saved; press Refund again later to "
+        "finish this same refund (it is never made twice). Do not pay the customer until it is confirmed",
+    ),
+    "printer_offline_refund": (
+        "退款已成功，但退款凭证无法打印：{reason}。请检查打印机后按 F8 重打（不要再次退款）",
+        "The refund succeeded but its slip could not be printed: {reason}. Check the printer and press F8 "
+        "to reprint (do not refund again)",
+    ),
+    "refund_done": (
+        "退款成功：{amount} 元（{method}），积分余额 {balance}",
+        "Refunded {amount} yuan ({method}); points balance {balance}",
+    ),
+    "refund_replayed": (
+        "这笔退款之前已经完成，没有重复退款",
+        "This refund was already made; nothing was refunded again",
+    ),
+    "refund_pin_needed": (
+        "退款金额超过 {limit} 元，需要主管输入授权密码",
+        "Refunds above {limit} yuan need the supervisor PIN",
+    ),
+    "refundable": (
+        "小票 {receipt_no}：实付 {paid} 元，已退 {refunded} 元，最多可退 {refundable} 元",
+        "Receipt {receipt_no}: paid {paid}, refunded {refunded}, at most {refundable} yuan left to refund",
+    ),
+    "refund_confirm": (
+        "输入退款金额（不填为全部可退金额）、原因和退款方式后再按 F7 确认退款",
+        "Enter the amount (empty: all that is left), the reason and the method, then press F7 again to refund",
+    ),
+    "sales_rejected": (
+        "服务器拒绝了 {count} 笔已收款交易，共 {amount} 元，请联系管理员处理：",
+        "The server refused {count} paid sales, {amount} yuan in all; call the operator:",
+    ),
+    "rejected_line": (
+        "小票 {receipt_no}  {amount} 元  {reason}",
+        "Receipt {receipt_no}  {amount} yuan  {reason}",
+    ),
+    "no_rejected": ("没有被服务器拒绝的交易", "No sales refused by the server"),
+    "reprinted": ("已重打：{receipt_no}", "Reprinted: {receipt_no}"),
 }
 
 # Every stable error code the server can answer with, in the cashier's words: the POS never depends on the
@@ -222,6 +264,13 @@ SERVER_ERRORS: dict[str, tuple[str, str]] = {
     "sign_in_failed": ("账号或密码错误", "Wrong account or password"),
     "account_locked": ("账号已锁定，请联系管理员", "The account is locked; call the operator"),
     "csrf_failed": ("页面已过期，请刷新后重试", "The page expired; reload it"),
+    # --- till-money ---
+    "refund_authorisation_required": (
+        "该退款金额需要主管授权，请输入主管密码",
+        "This refund needs the supervisor PIN",
+    ),
+    "refund_pin_wrong": ("主管密码错误，未退款", "Wrong supervisor PIN; nothing was refunded"),
+    "receipt_no_taken": ("小票号已被其他交易使用", "The receipt number is already used by another sale"),
 }
 
 

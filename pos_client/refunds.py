@@ -1,47 +1,130 @@
-"""Refund a sale by its receipt number, whole or in part, and print the refund receipt (online only)."""
+"""Refund a sale by its receipt number, whole or in part, and print the refund slip (online only).
+
+A refund is one logical operation: it is stored in the outbox with its own Idempotency-Key *before* it
+is sent, so whatever happens next — a lost answer, a crash, a printer error — trying the same refund
+again continues it with the same key and the server answers with the first result; it never refunds twice.
+A printer failure after the server refunded is a printer failure: the refund stands and its slip can be
+printed again (F8 / ``alliance-pos reprint``, marked 重打).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pos_client.checkout import Checkout
+from pos_client.checkout import LAST_RECEIPT, Checkout, _receipt_json, receipt_from_json
 from pos_client.devices.receipt import Receipt, RefundInfo
 from pos_client.messages import PosError, ServerRefused
+from pos_client.outbox import REFUND_DONE, REFUND_FAILED, OutboxRefund
+from pos_client.payments import DEFAULT as DEFAULT_PAYMENT
 from pos_client.server_client import ApiError, ServerUnreachable, new_idempotency_key
+from pos_client.sync import send_refund
 
 
-def refund_by_receipt(checkout: Checkout, receipt_no: str, amount_fen: int | None = None) -> tuple[dict, Receipt]:
-    """Refund ``amount_fen`` (None: all that is left) of the sale with this receipt number; print the receipt.
+@dataclass(frozen=True)
+class RefundOutcome:
+    """A refund the server made: its answer, the slip, and whether the slip printed (refunds stand either way)."""
 
-    The request is stored with its key before it is sent, so a retry after a lost answer refunds once.
-    Returns the server's refund and the receipt; a printer failure raises PosError after the refund is done.
-    """
-    client, outbox = checkout.client, checkout.outbox
+    refund: dict
+    receipt: Receipt
+    print_error: PosError | None = None
+    replayed: bool = False  # a retry of a refund already made: the first result, nothing refunded again
+
+
+def find_sale(checkout: Checkout, receipt_no: str) -> dict:
+    """The sale with this receipt number, with ``refundable_fen``: the most that can still be refunded."""
     try:
-        sale = client.find_sale(receipt_no.strip())
-        if sale is None:
-            raise PosError("receipt_not_found", receipt_no=receipt_no)
-        key = new_idempotency_key()
-        seq = outbox.add_refund(key, sale["receipt_no"], sale["id"], amount_fen)
-        response = client.refund(sale["id"], amount_fen, key)
+        sale = checkout.client.find_sale(receipt_no.strip())
     except ServerUnreachable as exc:
         raise PosError("refund_needs_server") from exc
     except ApiError as exc:
         raise ServerRefused(exc.code, exc.message) from exc
-    outbox.refund_done(seq, response)
-    refund = response["refund"]
+    if sale is None:
+        if checkout.outbox.waiting_with_receipt(receipt_no.strip()):
+            raise PosError("offline_receipt_pending")
+        raise PosError("receipt_not_found", receipt_no=receipt_no)
+    return sale
+
+
+def needs_authorisation(checkout: Checkout, amount_fen: int) -> bool:
+    """True when this merchant wants a supervisor PIN for a refund of this amount (the server checks it)."""
+    threshold = ((checkout.info or {}).get("refunds") or {}).get("authorisation_above_fen")
+    return threshold is not None and amount_fen > threshold
+
+
+def refund_by_receipt(
+    checkout: Checkout,
+    receipt_no: str,
+    amount_fen: int | None = None,
+    *,
+    reason: str,
+    payment_method: str = DEFAULT_PAYMENT,
+    supervisor_pin: str | None = None,
+) -> RefundOutcome:
+    """Refund ``amount_fen`` (None: all that is left) of the sale with this receipt number and print the slip.
+
+    If a refund of this receipt is still open (its answer never came, or its slip did not print), this
+    continues that one instead of starting another. Raises PosError when nothing was refunded (or the
+    outcome is not known yet: ``refund_unknown``); a printer failure comes back in ``print_error``.
+    """
+    outbox = checkout.outbox
+    receipt_no = receipt_no.strip()
+    if not reason.strip():
+        raise PosError("refund_reason_missing")
+    open_refund = outbox.open_refund(receipt_no)
+    replayed = open_refund is not None
+    if open_refund is None:
+        sale = find_sale(checkout, receipt_no)
+        body = {"reason": reason.strip(), "payment_method": payment_method}
+        if amount_fen is not None:
+            body["amount_fen"] = amount_fen
+        if supervisor_pin:
+            body["supervisor_pin"] = supervisor_pin
+        open_refund = outbox.refund(outbox.add_refund(new_idempotency_key(), sale, body))
+    if open_refund.state != REFUND_DONE:
+        try:
+            send_refund(checkout.client, outbox, open_refund)
+        except ServerUnreachable as exc:
+            raise PosError("refund_unknown") from exc
+        except ApiError as exc:
+            if outbox.refund(open_refund.seq).state != REFUND_FAILED:  # 5xx, 429...: the outcome is not known
+                raise PosError("refund_unknown") from exc
+            raise ServerRefused(exc.code, exc.message) from exc
+        open_refund = outbox.refund(open_refund.seq)
+    receipt = _slip(checkout, open_refund)
+    try:
+        checkout._print(receipt)
+    except PosError as exc:
+        return RefundOutcome(
+            open_refund.response["refund"],
+            receipt,
+            PosError("printer_offline_refund", reason=exc.values.get("reason", "")),
+            replayed,
+        )
+    outbox.refund_printed(open_refund.seq)
+    return RefundOutcome(open_refund.response["refund"], receipt, None, replayed)
+
+
+def _slip(checkout: Checkout, refund: OutboxRefund) -> Receipt:
+    """The refund slip, made once and kept (a retry or a reprint prints the same slip)."""
+    if refund.receipt is not None:
+        return receipt_from_json(refund.receipt)
+    sale, answer = refund.sale, refund.response["refund"]
     receipt = Receipt(
         **checkout.shop_header(),
         receipt_no=sale["receipt_no"],
-        time=datetime.now(UTC).astimezone(),
+        time=datetime.now(UTC).astimezone(checkout.zone),
         amount_fen=sale["amount_fen"],
         discount_fen=sale["discount_fen"],
         redeem_points=sale["redeem_points"],
         redeem_value_fen=sale["redeem_value_fen"],
         payable_fen=sale["payable_fen"],
-        points_balance=refund["points_balance"],
+        points_balance=answer["points_balance"],
         level_name=sale["level"]["name"],
-        refund=RefundInfo(refund["amount_fen"], refund["points_reversed"], refund["points_restored"]),
+        refund=RefundInfo(
+            answer["amount_fen"], answer["points_reversed"], answer["points_restored"], answer.get("reason", "")
+        ),
+        payment_method=answer.get("payment_method", refund.body.get("payment_method", DEFAULT_PAYMENT)),
     )
-    checkout._print(receipt)
-    return refund, receipt
+    checkout.outbox.keep_refund_receipt(refund.seq, _receipt_json(receipt), LAST_RECEIPT)
+    return receipt

@@ -37,10 +37,15 @@ class TerminalClient(ApiClient):
         """POST /sales with the key the outbox stored before sending."""
         return self.request("POST", "/sales", json_body=sale, idempotency_key=idempotency_key)
 
-    def refund(self, sale_id: str, amount_fen: int | None, idempotency_key: str) -> dict:
-        """POST /sales/{id}/refunds (None: the whole rest)."""
-        body = {} if amount_fen is None else {"amount_fen": amount_fen}
-        return self.request("POST", f"/sales/{sale_id}/refunds", json_body=body, idempotency_key=idempotency_key)
+    def refund(self, sale_id: str, body: dict, idempotency_key: str) -> dict:
+        """POST /sales/{id}/refunds with the request the outbox stored (no amount_fen: the whole rest)."""
+        return self.request(
+            "POST", f"/sales/{path_part(sale_id)}/refunds", json_body=body, idempotency_key=idempotency_key
+        )
+
+    def report_rejected(self, report: dict) -> dict:
+        """POST /sales/rejected: a sale the server refused after the customer paid, kept for an operator."""
+        return self.request("POST", "/sales/rejected", json_body=report)
 
     def find_sale(self, receipt_no: str) -> dict | None:
         """GET /sales?receipt_no=...: the sale with this receipt number at this merchant, if any."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
 
 from pos_client.checkout import Checkout
 from pos_client.devices.printer import PrinterError
@@ -11,6 +11,8 @@ from pos_client.devices.receipt import columns_for, text_width
 from pos_client.messages import PosError
 from pos_client.money import yuan
 from pos_client.outbox import Outbox
+from pos_client.payments import DEFAULT as DEFAULT_PAYMENT
+from pos_client.payments import METHODS, method_name
 
 
 @dataclass(frozen=True)
@@ -29,21 +31,37 @@ class ShiftTotals:
     points_earned: int
     offline_sales: int
     pending: int
-    failed: int
+    failed: int  # sales the customer paid that the server refused (not on the server's books)
     refunds: int
     refunded_fen: int
+    failed_fen: int = 0
+    # per payment method: what customers paid (refused sales too: the money is in the drawer) minus refunds
+    by_method: dict[str, int] = field(default_factory=dict)
 
 
 def shift_totals(outbox: Outbox, closed_at: datetime | None = None) -> ShiftTotals:
-    """Totals of the current shift; a sale counts with the server's figures once sent, else as printed."""
+    """Totals of the current shift; a sale counts with the server's figures once sent, else as printed.
+
+    Sales refused while the cashier waited were never charged and do not count; sales refused after the
+    customer paid count as refused, with their amount, and in the drawer's per-method totals.
+    """
     shift_no = outbox.shift_no()
-    sales = [sale for sale in outbox.shift_sales(shift_no) if sale.state != "failed"]
-    figures = [(sale.response or {}).get("sale") or sale.receipt or {} for sale in sales]
+    every = [sale for sale in outbox.shift_sales(shift_no) if not sale.refused_at_till]
+    sales = [sale for sale in every if sale.state != "failed"]
+    refused = [sale for sale in every if sale.state == "failed"]
+    figures = [sale.figures for sale in sales]
 
     def total(name: str) -> int:
         return sum(figure.get(name, 0) for figure in figures)
 
     refunds = outbox.shift_refunds(shift_no)
+    by_method = dict.fromkeys(METHODS, 0)
+    for sale in every:
+        method = sale.body.get("payment_method", DEFAULT_PAYMENT)
+        by_method[method] = by_method.get(method, 0) + sale.figures.get("payable_fen", 0)
+    for refund in refunds:
+        method = refund.get("payment_method", DEFAULT_PAYMENT)
+        by_method[method] = by_method.get(method, 0) - refund["amount_fen"]
     return ShiftTotals(
         shift_no=shift_no,
         opened_at=outbox.shift_opened_at(),
@@ -57,9 +75,11 @@ def shift_totals(outbox: Outbox, closed_at: datetime | None = None) -> ShiftTota
         points_earned=total("points_earned"),
         offline_sales=sum(sale.offline for sale in sales),
         pending=sum(sale.state == "pending" for sale in sales),
-        failed=len(outbox.shift_sales(shift_no)) - len(sales),
+        failed=len(refused),
         refunds=len(refunds),
         refunded_fen=sum(refund["amount_fen"] for refund in refunds),
+        failed_fen=sum(sale.figures.get("payable_fen", 0) for sale in refused),
+        by_method=by_method,
     )
 
 
@@ -82,6 +102,8 @@ _LABELS = {
         "offline": "离线交易",
         "pending": "待上传",
         "failed": "被拒交易",
+        "failed_fen": "被拒金额(已收款)",
+        "methods": "按支付方式(收款-退款)",
         "signature": "收银员签字：",
     },
     "en": {
@@ -102,9 +124,16 @@ _LABELS = {
         "offline": "Offline sales",
         "pending": "Waiting to upload",
         "failed": "Refused sales",
+        "failed_fen": "Refused (paid)",
+        "methods": "By payment (paid - refunded)",
         "signature": "Cashier signature:",
     },
 }
+
+
+def pair_text(text: str, value: str, columns: int) -> str:
+    """A label on the left and its value on the right of one line."""
+    return text + " " * max(1, columns - text_width(text) - text_width(value)) + value
 
 
 def report_title(lang: str = "zh") -> str:
@@ -112,14 +141,20 @@ def report_title(lang: str = "zh") -> str:
     return _LABELS[lang]["title"]
 
 
-def report_lines(totals: ShiftTotals, merchant: str, terminal: str, width_mm: int = 58, lang: str = "zh") -> list[str]:
-    """The 交班单 as fixed-width lines for the receipt printer."""
+def report_lines(
+    totals: ShiftTotals,
+    merchant: str,
+    terminal: str,
+    width_mm: int = 58,
+    lang: str = "zh",
+    zone: tzinfo | None = None,
+) -> list[str]:
+    """The 交班单 as fixed-width lines for the receipt printer (times in the alliance's ``zone``)."""
     columns = columns_for(width_mm)
     label = _LABELS[lang]
 
     def pair(key: str, value: str, **values) -> str:
-        text = label[key].format(**values)
-        return text + " " * max(1, columns - text_width(text) - text_width(value)) + value
+        return pair_text(label[key].format(**values), value, columns)
 
     rule = "-" * columns
     fmt = "%Y-%m-%d %H:%M"
@@ -127,8 +162,8 @@ def report_lines(totals: ShiftTotals, merchant: str, terminal: str, width_mm: in
         merchant,
         pair("terminal", terminal),
         pair("shift", str(totals.shift_no)),
-        pair("opened", totals.opened_at.astimezone().strftime(fmt)),
-        pair("closed", totals.closed_at.astimezone().strftime(fmt)),
+        pair("opened", totals.opened_at.astimezone(zone).strftime(fmt)),
+        pair("closed", totals.closed_at.astimezone(zone).strftime(fmt)),
         rule,
         pair("sales", str(totals.sales)),
         pair("amount", yuan(totals.amount_fen)),
@@ -144,6 +179,10 @@ def report_lines(totals: ShiftTotals, merchant: str, terminal: str, width_mm: in
         pair("offline", str(totals.offline_sales)),
         pair("pending", str(totals.pending)),
         pair("failed", str(totals.failed)),
+        pair("failed_fen", yuan(totals.failed_fen)),
+        rule,
+        label["methods"],
+        *(pair_text(method_name(method, lang), yuan(fen), columns) for method, fen in totals.by_method.items()),
         rule,
         label["signature"],
         "",
@@ -167,7 +206,9 @@ def close_shift(checkout: Checkout) -> ShiftClosed:
     checkout.refresh()
     totals = shift_totals(checkout.outbox)
     shop = checkout.shop_header()
-    lines = report_lines(totals, shop["merchant_name"], shop["terminal_name"], checkout.width_mm, checkout.lang)
+    lines = report_lines(
+        totals, shop["merchant_name"], shop["terminal_name"], checkout.width_mm, checkout.lang, checkout.zone
+    )
     if checkout.printer is not None:
         try:
             checkout.printer.print_text(report_title(checkout.lang), lines)

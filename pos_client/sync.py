@@ -6,7 +6,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pos_client.outbox import Outbox, OutboxSale
+from pos_client.messages import server_error_text, text
+from pos_client.money import yuan
+from pos_client.outbox import Outbox, OutboxRefund, OutboxSale
 from pos_client.server_client import ApiError, ServerUnreachable, TerminalClient
 
 # Answers about the sale itself that will never change however often it is sent again: it leaves the
@@ -27,6 +29,8 @@ class SyncResult:
     failed: list[int] = field(default_factory=list)
     remaining: int = 0
     unreachable: str | None = None
+    rejected: list[OutboxSale] = field(default_factory=list)  # refused in this pass after the customer paid
+    refunds_done: list[int] = field(default_factory=list)
 
 
 def replay(
@@ -67,8 +71,12 @@ def replay(
                 break
             except ApiError as exc:
                 if exc.status in PERMANENT_STATUSES and exc.code != "request_in_progress":
-                    outbox.mark_failed(sale.seq, f"{exc.code}: {exc.message}")
+                    # the sale being committed right now is refused while the cashier waits: nobody is charged
+                    at_till = receipt_for is not None and sale.seq == until_seq
+                    outbox.mark_failed(sale.seq, f"{exc.code}: {exc.message}", at_till=at_till)
                     result.failed.append(sale.seq)
+                    if not at_till:
+                        result.rejected.append(outbox.sale(sale.seq))
                     continue
                 outbox.note_error(sale.seq, f"{exc.code}: {exc.message}")
                 result.unreachable = f"{exc.status} {exc.code}"
@@ -76,5 +84,71 @@ def replay(
             receipt = receipt_for(sale, response) if receipt_for is not None else None
             outbox.mark_sent(sale.seq, response, receipt, last_receipt_key)
             result.sent.append(sale.seq)
+        if result.unreachable is None and until_seq is None:
+            _report_rejected(client, outbox)
+            _finish_refunds(client, outbox, result)
     result.remaining = outbox.pending_count()
     return result
+
+
+def rejected_report(sale: OutboxSale) -> dict:
+    """What the server keeps of a refused sale for an operator (POST /sales/rejected)."""
+    code, _, message = (sale.error or "").partition(": ")
+    figures = sale.figures
+    return {
+        "client_sale_id": sale.client_sale_id,
+        "receipt_no": figures.get("receipt_no") or sale.body.get("receipt_no") or "",
+        "amount_fen": sale.body["amount_fen"],
+        "payable_fen": figures.get("payable_fen", sale.body["amount_fen"]),
+        "payment_method": sale.body.get("payment_method", "cash"),
+        "error_code": code[:40] or "refused",
+        "error_message": message[:400],
+        "occurred_at": sale.body.get("occurred_at") or sale.created_at.isoformat(),
+        "request": {k: v for k, v in sale.body.items() if k not in ("identification_token", "card")},
+    }
+
+
+def rejected_lines(sales: list[OutboxSale], lang: str = "zh") -> list[str]:
+    """What the cashier reads about refused sales: how many and how much, then each receipt with its reason."""
+    reports = [rejected_report(sale) for sale in sales]
+    total = yuan(sum(report["payable_fen"] for report in reports))
+    lines = [text("sales_rejected", lang, count=len(reports), amount=total)]
+    for report in reports:
+        reason = server_error_text(report["error_code"], report["error_message"], lang)
+        amount = yuan(report["payable_fen"])
+        lines.append(text("rejected_line", lang, receipt_no=report["receipt_no"], amount=amount, reason=reason))
+    return lines
+
+
+def _report_rejected(client: TerminalClient, outbox: Outbox) -> None:
+    """Tell the server about refused sales the customer paid for; what does not go through is sent next time."""
+    for sale in outbox.unreported_rejected():
+        try:
+            client.report_rejected(rejected_report(sale))
+        except (ServerUnreachable, ApiError):
+            return
+        outbox.mark_reported(sale.seq)
+
+
+def send_refund(client: TerminalClient, outbox: Outbox, refund: OutboxRefund) -> dict:
+    """Send one stored refund with its own key; its answer (or refusal) is stored. ServerUnreachable: still pending."""
+    try:
+        response = client.refund(refund.sale_id, refund.body, refund.idempotency_key)
+    except ApiError as exc:
+        if exc.status in PERMANENT_STATUSES | {403, 429} and exc.code != "request_in_progress":
+            outbox.refund_failed(refund.seq, f"{exc.code}: {exc.message}")
+        raise
+    outbox.refund_done(refund.seq, response)
+    return response
+
+
+def _finish_refunds(client: TerminalClient, outbox: Outbox, result: SyncResult) -> None:
+    """Send refunds whose answer never arrived, with their keys: the server refunds each once."""
+    for refund in outbox.pending_refunds():
+        try:
+            send_refund(client, outbox, refund)
+        except ServerUnreachable:
+            return
+        except ApiError:
+            continue
+        result.refunds_done.append(refund.seq)

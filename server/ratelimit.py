@@ -33,6 +33,7 @@ LIMITS = {
     "identify_phone:member": "5/minute;30/hour",
     "proof_code:terminal": "10/minute;60/hour",
     "proof_code:member": "1/minute;5/hour;10/day",
+    "refund_pin:merchant": "5/10minute;20/day",  # wrong supervisor PINs only
 }
 
 
@@ -65,3 +66,24 @@ def enforce(action: str, value: str | None) -> None:
         if not strategy.hit(item, "alliance", action, key):
             reset_at, _ = strategy.get_window_stats(item, "alliance", action, key)
             raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+
+def check_failures(action: str, value: str) -> None:
+    """Raise RateLimited if ``value`` already used up its failures of ``action`` (counted by count_failure)."""
+    if not value or not limiter.enabled:
+        return
+    strategy = limiter.limiter
+    key = _digest(f"{action}:{value}")
+    for item in parse_many(LIMITS[action]):
+        if not strategy.test(item, "alliance", action, key):
+            reset_at, _ = strategy.get_window_stats(item, "alliance", action, key)
+            raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+
+def count_failure(action: str, value: str) -> None:
+    """Count one failed attempt of ``action`` for ``value`` (a wrong PIN), checked by check_failures."""
+    if not value or not limiter.enabled:
+        return
+    key = _digest(f"{action}:{value}")
+    for item in parse_many(LIMITS[action]):
+        limiter.limiter.hit(item, "alliance", action, key)

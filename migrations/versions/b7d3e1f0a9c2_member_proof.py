@@ -1,7 +1,7 @@
 """member proof before points are spent: till policy, identification proof, code purposes
 
 Revision ID: b7d3e1f0a9c2
-Revises: 00317baa860d
+Revises: 5b1e0c7d9a42
 Create Date: 2026-12-06 03:50:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b7d3e1f0a9c2'
-down_revision = '00317baa860d'
+down_revision = "5b1e0c7d9a42"
 branch_labels = None
 depends_on = None
 

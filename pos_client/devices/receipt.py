@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pos_client.money import yuan
+from pos_client.payments import method_name
 
 COLUMNS_BY_WIDTH_MM = {58: 32, 80: 48}
 """Columns of Font A (12x24 dots) on 58 mm and 80 mm paper; a GB18030 character takes two."""
@@ -37,6 +38,10 @@ _LABELS = {
         "points_balance": "积分余额",
         "balance_pending": "上传后更新",
         "offline": "离线交易 待上传",
+        "payment_method": "支付方式",
+        "refund_method": "退款方式",
+        "reason": "退款原因",
+        "reprint": "** 重打 **",
         "scan_qr": "扫码查看电子小票",
         "thanks": "谢谢惠顾，欢迎再次光临",
     },
@@ -62,6 +67,10 @@ _LABELS = {
         "points_balance": "Points balance",
         "balance_pending": "after upload",
         "offline": "OFFLINE SALE - PENDING UPLOAD",
+        "payment_method": "Paid by",
+        "refund_method": "Refunded by",
+        "reason": "Reason",
+        "reprint": "** REPRINT **",
         "scan_qr": "Scan for your e-receipt",
         "thanks": "Thank you, see you again",
     },
@@ -75,6 +84,7 @@ class RefundInfo:
     refund_fen: int
     points_reversed: int = 0
     points_restored: int = 0
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,8 @@ class Receipt:
     ereceipt_url: str = ""
     offline: bool = False
     refund: RefundInfo | None = field(default=None)
+    payment_method: str = ""  # cash, wechat, alipay, card, other (pos_client/payments.py)
+    reprint: bool = False  # printed again (F8 / reprint): marked 重打
 
 
 @dataclass(frozen=True)
@@ -169,7 +181,10 @@ def layout_receipt(receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> Re
     if receipt.merchant_address:
         body += [_center(line, columns) for line in _wrap(receipt.merchant_address, columns)]
     title = label["refund_title"] if receipt.refund else label["sale_title"]
-    body += [_center(title, columns), rule]
+    body.append(_center(title, columns))
+    if receipt.reprint:
+        body.append(_center(label["reprint"], columns))
+    body.append(rule)
     if receipt.terminal_name:
         body += _pair(label["terminal"] + sep, receipt.terminal_name, columns)
     body += _pair(label["original_receipt_no" if receipt.refund else "receipt_no"] + sep, receipt.receipt_no, columns)
@@ -183,6 +198,11 @@ def layout_receipt(receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> Re
     body += _pair(label["payable"], yuan(receipt.payable_fen), columns)
     if receipt.refund:
         body += _pair(label["refund_amount"], yuan(receipt.refund.refund_fen), columns)
+    if receipt.payment_method:
+        method = label["refund_method" if receipt.refund else "payment_method"] + sep
+        body += _pair(method, method_name(receipt.payment_method, lang), columns)
+    if receipt.refund and receipt.refund.reason:
+        body += _pair(label["reason"] + sep, receipt.refund.reason, columns)
     body.append(rule)
 
     if receipt.member_name or receipt.member_phone or receipt.refund:

@@ -26,8 +26,11 @@ from pos_client.gui.amount_pad import amount_after_key
 from pos_client.gui.labels import LABELS
 from pos_client.messages import PosError, reader_error_key, text
 from pos_client.money import AmountError, discount_text, parse_amount, yuan
-from pos_client.refunds import refund_by_receipt
+from pos_client.payments import DEFAULT as DEFAULT_PAYMENT
+from pos_client.payments import METHODS, method_for_key, method_name
+from pos_client.refunds import find_sale, needs_authorisation, refund_by_receipt
 from pos_client.shift_report import close_shift
+from pos_client.sync import rejected_lines
 from pos_client.terminal import build_checkout
 
 WINDOW_CLASS = "alliance-pos"
@@ -62,6 +65,10 @@ class CashierWindow:
         self.code = tk.StringVar(value="")
         self.redeem_mode = tk.StringVar(value="none")
         self.redeem_points = tk.StringVar(value="")
+        self.pay_method = tk.StringVar(value=DEFAULT_PAYMENT)
+        self.refund_reason = tk.StringVar(value="")
+        self.refund_pin = tk.StringVar(value="")
+        self._refund_sale: dict | None = None  # the sale F7 looked up; the next F7 refunds it
         self.message = tk.StringVar(value="")
         self.member_text = tk.StringVar(value=self.label["no_member"])
         self.quote_text = tk.StringVar(value="")
@@ -128,6 +135,21 @@ class CashierWindow:
         for value, key in (("none", "redeem_none"), ("max", "redeem_max"), ("some", "redeem_some")):
             tk.Radiobutton(redeem, text=label[key], variable=self.redeem_mode, value=value, font=BIG).pack(side="left")
         tk.Entry(redeem, textvariable=self.redeem_points, font=BIG, width=8).pack(side="left")
+
+        paid_by = tk.LabelFrame(left, text=label["pay_method"], font=BIG)
+        paid_by.pack(fill="x")
+        for method, (_, _, key) in METHODS.items():
+            name = f"{method_name(method, self.lang)} {key.upper()}"
+            tk.Radiobutton(paid_by, text=name, variable=self.pay_method, value=method, font=BIG).pack(side="left")
+
+        refund_box = tk.LabelFrame(left, text=label["refund_box"], font=BIG)
+        refund_box.pack(fill="x")
+        tk.Label(refund_box, text=label["reason"], font=BIG).pack(side="left")
+        self.reason_entry = tk.Entry(refund_box, textvariable=self.refund_reason, font=BIG, width=14)
+        self.reason_entry.pack(side="left", padx=4)
+        tk.Label(refund_box, text=label["pin"], font=BIG).pack(side="left")
+        self.pin_entry = tk.Entry(refund_box, textvariable=self.refund_pin, font=BIG, width=8, show="*")
+        self.pin_entry.pack(side="left", padx=4)
 
         self.message_label = tk.Label(left, textvariable=self.message, font=BIG, wraplength=560, justify="left")
         self.message_label.pack(fill="x", pady=10)
@@ -200,6 +222,8 @@ class CashierWindow:
                     self.price()
                 elif char in "0123456789.":
                     self.press(char)
+                elif method_for_key(char):  # X 现金, W 微信, Z 支付宝, Y 银行卡, Q 其他
+                    self.pay_method.set(method_for_key(char))
 
     # --- actions ---------------------------------------------------------------------------------
 
@@ -319,9 +343,19 @@ class CashierWindow:
             inputs = self._redeem_inputs(amount_fen, quiet=True)
         else:
             inputs = self._sale_inputs()
-        if inputs is not None:
-            amount_fen, redeem = inputs
-            self.run_in_background(lambda: (inputs, self.core.quote(amount_fen, redeem)), self._priced)
+        if inputs is None:
+            return
+        amount_fen, redeem = inputs
+
+        def work():
+            try:
+                return inputs, self.core.quote(amount_fen, redeem)
+            except PosError as exc:
+                if quiet and exc.key == "proof_needed":  # typing never texts the member: F4/F5 asks for proof
+                    return inputs, exc
+                raise
+
+        self.run_in_background(work, self._priced)
 
     def pay(self) -> None:
         """F5: charge the 应付 on screen (a second press while charging is ignored).
@@ -352,7 +386,12 @@ class CashierWindow:
         self.run_in_background(work, self._paid, exclusive=True)
 
     def refund(self) -> None:
-        """Refund the sale whose receipt number is in the code field: the amount typed, or all that is left."""
+        """F7: look up the sale whose receipt number is in the code field (showing the most that can still be
+        refunded), then F7 again to refund the amount typed (or all that is left) for the reason given.
+
+        A refund of this receipt that is still open (no answer yet, or its slip did not print) is continued
+        at once: the server answers with the first result, nothing is refunded twice.
+        """
         receipt_no = self.code.get().strip()
         if not receipt_no:
             self._show_error(self.label["refund_how"])
@@ -363,23 +402,74 @@ class CashierWindow:
             amount_fen = self._typed_amount()
             if amount_fen is None:
                 return
+        looked_up = self._refund_sale is not None and self._refund_sale["receipt_no"] == receipt_no
+        if not looked_up and self.core.outbox.open_refund(receipt_no) is None:
+            self.run_in_background(lambda: find_sale(self.core, receipt_no), self._refund_found)
+            return
+        reason = self.refund_reason.get().strip()
+        if looked_up and not reason:
+            self._show_error(text("refund_reason_missing", self.lang))
+            self.reason_entry.focus_set()
+            return
+        if looked_up:
+            wanted = self._refund_sale["refundable_fen"] if amount_fen is None else amount_fen
+            if needs_authorisation(self.core, wanted) and not self.refund_pin.get().strip():
+                limit = yuan(self.core.info["refunds"]["authorisation_above_fen"])
+                self._show_error(text("refund_pin_needed", self.lang, limit=limit))
+                self.pin_entry.focus_set()
+                return
+        pin, method = self.refund_pin.get().strip() or None, self.pay_method.get()
         self.run_in_background(
-            lambda: refund_by_receipt(self.core, receipt_no, amount_fen), self._refunded, exclusive=True
+            lambda: refund_by_receipt(
+                self.core, receipt_no, amount_fen, reason=reason, payment_method=method, supervisor_pin=pin
+            ),
+            self._refunded,
+            exclusive=True,
         )
 
-    def _refunded(self, result) -> None:
-        refund, _ = result
+    def _refund_found(self, sale: dict) -> None:
+        self._refund_sale = sale
+        refundable = text(
+            "refundable",
+            self.lang,
+            receipt_no=sale["receipt_no"],
+            paid=yuan(sale["payable_fen"]),
+            refunded=yuan(sale["refunded_fen"]),
+            refundable=yuan(sale["refundable_fen"]),
+        )
+        self._info(refundable + "\n" + text("refund_confirm", self.lang))
+        self.reason_entry.focus_set()
+
+    def _refunded(self, outcome) -> None:
+        refund = outcome.refund
         self.code.set("")
         self.amount.set("")
-        self._info(self.label["refunded"].format(amount=yuan(refund["amount_fen"]), balance=refund["points_balance"]))
+        self.refund_reason.set("")
+        self.refund_pin.set("")
+        self._refund_sale = None
+        done = text(
+            "refund_done",
+            self.lang,
+            amount=yuan(refund["amount_fen"]),
+            method=method_name(refund.get("payment_method", DEFAULT_PAYMENT), self.lang),
+            balance=refund["points_balance"],
+        )
+        if outcome.replayed:
+            done += "\n" + text("refund_replayed", self.lang)
+        if outcome.print_error is not None:
+            self.printer_state = "fault"
+            self._show_error(done + "\n" + outcome.print_error.text(self.lang))
+            return
+        self.printer_state = "ok" if self.core.printer is not None else "none"
+        self._info(done)
 
     def reprint(self) -> None:
         """Print the last receipt again."""
         self.run_in_background(self.core.reprint, self._reprinted)
 
-    def _reprinted(self, _receipt) -> None:
+    def _reprinted(self, receipt) -> None:
         self._printed_fine()
-        self._info(self.label["reprinted"])
+        self._info(text("reprinted", self.lang, receipt_no=receipt.receipt_no))
 
     def sync(self) -> None:
         """Send the waiting sales now."""
@@ -397,6 +487,10 @@ class CashierWindow:
         self.code.set("")
         self.redeem_mode.set("none")
         self.redeem_points.set("")
+        self.pay_method.set(DEFAULT_PAYMENT)
+        self.refund_reason.set("")
+        self.refund_pin.set("")
+        self._refund_sale = None
         self.member_text.set(self.label["no_member"])
         self._inputs_changed()
         self.message.set("")
@@ -431,6 +525,9 @@ class CashierWindow:
         inputs, quote = result
         if self.sale_state != "open" or inputs != self._current_inputs():
             return  # priced for inputs no longer on screen: a fresh price is on its way
+        if isinstance(quote, PosError):  # points need the member's proof first: say so, F5 starts it
+            self._info(quote.text(self.lang))
+            return
         self._show_quote(quote, quote.points_to_earn)
         self.shown_for = inputs
         if self.message.get() != self.label["confirm_payable"]:  # that prompt stays until F5
@@ -474,7 +571,13 @@ class CashierWindow:
         self._refresh_status()
 
     def _synced(self, result) -> None:
-        self._info(self.label["synced"].format(sent=len(result.sent), remaining=result.remaining))
+        synced = self.label["synced"].format(sent=len(result.sent), remaining=result.remaining)
+        if not result.rejected:
+            self._info(synced)
+            return
+        # sales the customer paid that the server refused: in red, each with its receipt number and amount
+        lines = [synced, *rejected_lines(result.rejected, self.lang)]
+        self._show_error("\n".join(lines))
 
     def _info(self, message: str) -> None:
         self.message_label.configure(fg="#1b5e20")
@@ -603,11 +706,6 @@ class CashierWindow:
         except queue.Empty:
             pass
 
-
-def _reader_state(exc: CardReaderError) -> str:
-    """The status line's word for a reader that failed: not connected, no pcscd, or some other fault."""
-    return READER_STATES.get(reader_error_key(exc), "fault")
-
     # --- member proof (appended: spending points after a phone number or typed card number) --------
 
     def prove_member(self) -> None:
@@ -619,9 +717,23 @@ def _reader_state(exc: CardReaderError) -> str:
         self._info(sent)
         code = simpledialog.askstring(text("proof_code_prompt", self.lang), sent, parent=self.root)
         if code and code.strip():
-            self.run_in_background(
-                lambda: self.core.confirm_proof(code), lambda _member: self._info(text("proof_confirmed", self.lang))
-            )
+            self.run_in_background(lambda: self.core.confirm_proof(code), self._proven)
+
+    def _proven(self, _member) -> None:
+        """The member proved who they are: price again with the points, so F5 charges the 应付 shown."""
+        confirmed = text("proof_confirmed", self.lang)
+        inputs = self._current_inputs()
+        if inputs is None:
+            self._info(confirmed)
+            return
+        self.run_in_background(
+            lambda: (inputs, self.core.quote(*inputs)), lambda priced: (self._priced(priced), self._info(confirmed))
+        )
+
+
+def _reader_state(exc: CardReaderError) -> str:
+    """The status line's word for a reader that failed: not connected, no pcscd, or some other fault."""
+    return READER_STATES.get(reader_error_key(exc), "fault")
 
 
 def run(config: PosConfig, config_path: Path) -> None:
@@ -631,7 +743,8 @@ def run(config: PosConfig, config_path: Path) -> None:
     window = CashierWindow(root, checkout, config.lang, reader_factory=lambda: PcscCardReader(config.reader))
 
     def sync_now_and_then():
-        if not window.busy and checkout.outbox.pending_count():
+        outbox = checkout.outbox
+        if not window.busy and (outbox.pending_count() or outbox.pending_refunds() or outbox.unreported_rejected()):
             window.sync()
         root.after(SYNC_EVERY_MS, sync_now_and_then)
 

@@ -58,6 +58,11 @@ LABELS = {
         "reprinted": "已重打小票",
         "offline_member": "离线（卡片签名校验）",
         "synced": "已上传 {sent} 笔，待上传 {remaining} 笔",
+        # --- till-money ---
+        "pay_method": "支付方式",
+        "refund_box": "退款（小票号填在“会员码/卡号”栏）",
+        "reason": "原因",
+        "pin": "主管密码",
     },
     "en": {
         "title": "AllianceCard POS",
@@ -114,5 +119,10 @@ LABELS = {
         "reprinted": "Receipt reprinted",
         "offline_member": "offline (card signature checked)",
         "synced": "Uploaded {sent}, {remaining} waiting",
+        # --- till-money ---
+        "pay_method": "Paid by",
+        "refund_box": "Refund (receipt number in the code field)",
+        "reason": "Reason",
+        "pin": "Supervisor PIN",
     },
 }

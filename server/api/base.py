@@ -55,7 +55,10 @@ class AllianceApi(Api):
 
     def handle_domain_error(self, error: DomainError):
         """A business rule refused the request."""
-        return error_response(error.code, translate(error.message), error.status, error.details)
+        details = error.details
+        if "fields" in details:  # a refusal naming fields carries their messages, in the request's language too
+            details = {**details, "fields": translate_fields(details["fields"])}
+        return error_response(error.code, translate(error.message), error.status, details)
 
     def handle_http_exception(self, error: HTTPException):
         """Any HTTP error (including validation errors and 500s) in the one shape."""

@@ -81,6 +81,13 @@ class MerchantSchema(Schema):
     max_redeem_bp = fields.Integer()
     service_fee_bp = fields.Integer(metadata={"description": "Alliance service fee: bp of net member sales"})
     service_fee_per_sale_fen = fields.Integer(metadata={"description": "Alliance service fee per sale"})
+    refund_auth_threshold_fen = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Terminal refunds above this many fen need the supervisor PIN (null: never)"},
+    )
+    refund_pin_set = fields.Function(
+        lambda merchant: merchant.refund_pin_hash is not None, metadata={"description": "A supervisor PIN is set"}
+    )
     created_at = fields.DateTime()
 
 
@@ -105,6 +112,17 @@ class MerchantCreateSchema(Schema):
     max_redeem_bp = BasisPoints()
     service_fee_bp = BasisPoints(metadata={"description": "Settlement: bp of net member sales"})
     service_fee_per_sale_fen = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
+    refund_auth_threshold_fen = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=100_000_000),
+        metadata={"description": "Terminal refunds above this many fen need the supervisor PIN (null: never)"},
+    )
+    refund_pin = fields.String(
+        validate=validate.Regexp(r"^(\d{4,8})?$", error="4 to 8 digits, or empty to remove the PIN."),
+        load_only=True,
+        metadata={"description": "The supervisor PIN for refunds (stored hashed; empty removes it)"},
+    )
 
 
 class MerchantUpdateSchema(NotEmptyMixin, Schema):
@@ -118,6 +136,17 @@ class MerchantUpdateSchema(NotEmptyMixin, Schema):
     max_redeem_bp = BasisPoints()
     service_fee_bp = BasisPoints(metadata={"description": "Settlement: bp of net member sales (operators)"})
     service_fee_per_sale_fen = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
+    refund_auth_threshold_fen = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(min=0, max=100_000_000),
+        metadata={"description": "Terminal refunds above this many fen need the supervisor PIN (null: never)"},
+    )
+    refund_pin = fields.String(
+        validate=validate.Regexp(r"^(\d{4,8})?$", error="4 to 8 digits, or empty to remove the PIN."),
+        load_only=True,
+        metadata={"description": "The supervisor PIN for refunds (stored hashed; empty removes it)"},
+    )
 
 
 class LevelDiscountSchema(Schema):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import current_app, request
 from flask.views import MethodView
 
@@ -27,13 +29,18 @@ from server.api.terminal_schemas import (
     QuoteResponseSchema,
     RefundEnvelopeSchema,
     RefundRequestSchema,
+    RejectedSaleEnvelopeSchema,
+    RejectedSaleQuerySchema,
+    RejectedSaleRequestSchema,
+    RejectedSaleResolveSchema,
+    RejectedSaleSchema,
     SaleDetailEnvelopeSchema,
     SaleDetailSchema,
     SaleEnvelopeSchema,
     SaleListQuerySchema,
     SaleRequestSchema,
 )
-from server.domain.errors import InvalidRequest
+from server.domain.errors import Forbidden, InvalidRequest
 from server.domain.identifiers import mask_name, normalize_mobile
 from server.models.base import utcnow
 from server.notifications.sms import send_now
@@ -80,7 +87,11 @@ class TerminalInfo(MethodView):
                 "point_value_fen": settings.point_value_fen,
                 "card_public_key": current_app.extensions["alliance_keys"].card_public_key,
                 "card_read_key": current_app.extensions["alliance_keys"].card_read_key,
+                "time_zone": settings.timezone,  # times on paper are in the alliance's zone
             },
+            # the terminal numbers its sales itself (offline too): "<prefix>-<seq>", after the last one used
+            "receipts": {"prefix": terminal.receipt_prefix or terminal.code, "last_seq": terminal.receipt_seq},
+            "refunds": {"authorisation_above_fen": merchant.refund_auth_threshold_fen},
             "offline_limits": {
                 "max_sale_fen": settings.offline_max_sale_fen,
                 "max_sales_per_shift": settings.offline_max_sales_per_shift,
@@ -201,6 +212,7 @@ SALE_FIELDS = (
     "redeem_value_fen",
     "payable_fen",
     "points_earned",
+    "payment_method",
     "created_at",
 )
 _SALE_ENVELOPE = SaleEnvelopeSchema()  # one instance: building a schema per sale copies all its fields
@@ -266,19 +278,80 @@ class SaleRefunds(MethodView):
         actor = require("sales:refund")
 
         def work():
-            result = checkout.refund_sale(actor.key, sale_id, actor.merchant_id, args.get("amount_fen"), args["reason"])
+            result = checkout.refund_sale(
+                actor.key,
+                sale_id,
+                actor.merchant_id,
+                args.get("amount_fen"),
+                args["reason"],
+                payment_method=args["payment_method"],
+                supervisor_pin=args["supervisor_pin"],
+                at_terminal=actor.terminal is not None,
+            )
             refund = result.refund
+            sale = checkout.get_sale(refund.sale_id, None)
             return RefundEnvelopeSchema().dump(
                 {
                     "refund": {
-                        "id": refund.id,
-                        "sale_id": refund.sale_id,
-                        "amount_fen": refund.amount_fen,
-                        "points_reversed": refund.points_reversed,
-                        "points_restored": refund.points_restored,
+                        **{name: getattr(refund, name) for name in REFUND_FIELDS},
+                        "receipt_no": sale.receipt_no,
                         "points_balance": result.points_balance,
+                        "refundable_fen": checkout.refundable_fen(sale),
                     }
                 }
             )
 
         return idempotent(actor, 201, work)
+
+
+REFUND_FIELDS = (
+    "id",
+    "sale_id",
+    "amount_fen",
+    "points_reversed",
+    "points_restored",
+    "reason",
+    "payment_method",
+    "authorised_by",
+    "created_at",
+)
+
+
+@blp.route("/sales/rejected")
+class RejectedSales(MethodView):
+    @blp.doc(security=TERMINAL_SECURITY)
+    @blp.arguments(RejectedSaleRequestSchema)
+    @blp.response(201, RejectedSaleEnvelopeSchema)
+    def post(self, args):
+        """Report a sale this terminal committed (and printed) that the server refused; kept for an operator.
+
+        Reporting the same ``client_sale_id`` again answers with the first report.
+        """
+        terminal = require_terminal()
+        args["request"] = json.dumps(args["request"], ensure_ascii=False)[:20_000]
+        return {"rejected_sale": checkout.report_rejected_sale(terminal, **args)}
+
+    @blp.doc(security=ANY_SECURITY)
+    @blp.arguments(RejectedSaleQuerySchema, location="query")
+    @blp.response(200, RejectedSaleSchema(many=True))
+    @blp.paginate()
+    def get(self, filters, pagination_parameters):
+        """Refused sales the terminals reported, newest first (a merchant's own only for merchant staff)."""
+        actor = require("sales:read")
+        if actor.merchant_id is not None:
+            filters["merchant_id"] = actor.merchant_id
+        return queries.list_rejected_sales(filters, pagination_parameters)
+
+
+@blp.route("/sales/rejected/<rejected_id>/resolve")
+class RejectedSaleResolve(MethodView):
+    @blp.doc(security=ANY_SECURITY)
+    @blp.arguments(RejectedSaleResolveSchema)
+    @blp.response(200, RejectedSaleEnvelopeSchema)
+    def post(self, args, rejected_id):
+        """Mark a reported refused sale as settled, saying how (e.g. "re-entered as sale 0007-000123")."""
+        actor = require("sales:refund")
+        if actor.terminal is not None:
+            raise Forbidden("Operators resolve refused sales.")
+        rejected = checkout.resolve_rejected_sale(actor.key, rejected_id, actor.merchant_id, args["resolution"])
+        return {"rejected_sale": rejected}

@@ -7,11 +7,28 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from card_layout.layout import CARD_BLOCKS
 from server.api.contract import CHIP_UID_PATTERN, MEMBER_CODE, MOBILE, null_or_absent
 from server.api.fields import Fen, Points, StrictBoolean, Text
+from server.domain.payments import DEFAULT_PAYMENT_METHOD, PAYMENT_METHODS
 
 HEX = validate.Regexp(r"^[0-9A-Fa-f]+$", error="Hexadecimal digits only.")
 
 
-BLOCK_DATA = {"type": "string", "pattern": "^[0-9A-Fa-f]{32}$", "description": "16 bytes in hex"}
+BLOCK_DATA = {
+    "type": "string",
+    "minLength": 32,
+    "maxLength": 32,
+    "pattern": "^[0-9A-Fa-f]{32}$",
+    "description": "16 bytes in hex",
+}
+
+
+def PaymentMethod(**kwargs) -> fields.String:  # noqa: N802 - reads like a field class
+    """How the customer paid the payable amount: cash 现金, wechat 微信, alipay 支付宝, card 银行卡, other 其他."""
+    return fields.String(
+        validate=validate.OneOf(PAYMENT_METHODS),
+        load_default=DEFAULT_PAYMENT_METHOD,
+        metadata={"description": "How the customer paid the rest: " + ", ".join(PAYMENT_METHODS)},
+        **kwargs,
+    )
 
 
 class CardReadSchema(Schema):
@@ -94,7 +111,9 @@ class ProofCodeResponseSchema(Schema):
 
 
 class ProofRequestSchema(Schema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^\s*[0-9]{6}\s*$", error="Six digits."))
+    code = fields.String(
+        required=True, validate=[validate.Length(max=16), validate.Regexp(r"^\s*[0-9]{6}\s*$", error="Six digits.")]
+    )
 
 
 class ProofStateSchema(Schema):
@@ -173,13 +192,18 @@ class SaleRequestSchema(Schema):
     card_update_written = StrictBoolean(allow_none=True)
     card = fields.Nested(CardReadSchema, allow_none=True)
     code = Text(64, allow_none=True, metadata=MEMBER_CODE)
+    payment_method = PaymentMethod()
+    receipt_no = Text(
+        32,
+        allow_none=True,
+        metadata={"description": "The number the terminal printed (its prefix from GET /terminal); else one is given"},
+    )
 
     @validates_schema
     def token_or_capture(self, data, **kwargs):
         if data.get("offline"):
-            _exactly_one(data, ("card", "code"))
-            if data.get("identification_token"):
-                raise ValidationError("An offline sale sends what it captured, not a token.", "identification_token")
+            # the identification token of an online sale that reached the server after it expired is a capture too
+            _exactly_one(data, ("card", "code", "identification_token"))
         else:
             if not data.get("identification_token"):
                 raise ValidationError("Required for an online sale.", "identification_token")
@@ -198,6 +222,7 @@ class SaleSchema(Schema):
     points_earned = fields.Integer()
     points_balance = fields.Integer()
     level = fields.Nested(LevelRefSchema)
+    payment_method = fields.String()
     created_at = fields.DateTime()
 
 
@@ -222,6 +247,7 @@ class SaleDetailSchema(SaleSchema):
     points_restored = fields.Integer()
     offline = fields.Boolean()
     occurred_at = fields.DateTime()
+    refundable_fen = fields.Integer(metadata={"description": "The most that can still be refunded"})
 
 
 class SaleDetailEnvelopeSchema(Schema):
@@ -240,15 +266,27 @@ class SaleListQuerySchema(Schema):
 class RefundRequestSchema(Schema):
     amount_fen = Fen()
     reason = Text(200, min_length=0, load_default="")
+    payment_method = PaymentMethod()
+    supervisor_pin = fields.String(
+        validate=validate.Regexp(r"^\d{4,8}$", error="4 to 8 digits."),
+        load_default=None,
+        metadata={"description": "Needed at a terminal above the merchant's refund threshold (GET /terminal)"},
+    )
 
 
 class RefundSchema(Schema):
     id = fields.String()
     sale_id = fields.String()
+    receipt_no = fields.String()
     amount_fen = fields.Integer()
     points_reversed = fields.Integer()
     points_restored = fields.Integer()
     points_balance = fields.Integer()
+    refundable_fen = fields.Integer(metadata={"description": "What is left to refund of the sale after this one"})
+    reason = fields.String()
+    payment_method = fields.String()
+    authorised_by = fields.String(allow_none=True)
+    created_at = fields.DateTime()
 
 
 class RefundEnvelopeSchema(Schema):
@@ -261,3 +299,49 @@ class TerminalInfoSchema(Schema):
     alliance = fields.Dict()
     offline_limits = fields.Dict()
     server_time = fields.DateTime()
+
+
+class RejectedSaleRequestSchema(Schema):
+    """A sale the terminal committed and printed that the server refused, reported for an operator."""
+
+    client_sale_id = Text(64, required=True)
+    receipt_no = Text(32, min_length=0, load_default="")
+    amount_fen = Fen(required=True)
+    payable_fen = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=10**10))
+    payment_method = PaymentMethod()
+    error_code = Text(40, required=True)
+    error_message = Text(400, min_length=0, load_default="")
+    occurred_at = fields.AwareDateTime(required=True)
+    request = fields.Dict(load_default=dict)
+
+
+class RejectedSaleSchema(Schema):
+    id = fields.String()
+    merchant_id = fields.String()
+    terminal_id = fields.String()
+    client_sale_id = fields.String()
+    receipt_no = fields.String()
+    amount_fen = fields.Integer()
+    payable_fen = fields.Integer()
+    payment_method = fields.String()
+    error_code = fields.String()
+    error_message = fields.String()
+    occurred_at = fields.DateTime()
+    status = fields.String()
+    resolution = fields.String()
+    resolved_by = fields.String(allow_none=True)
+    resolved_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class RejectedSaleEnvelopeSchema(Schema):
+    rejected_sale = fields.Nested(RejectedSaleSchema)
+
+
+class RejectedSaleQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf(("open", "resolved")))
+    terminal_id = Text(24)
+
+
+class RejectedSaleResolveSchema(Schema):
+    resolution = Text(200, required=True)

@@ -91,6 +91,14 @@ class MerchantForm(FlaskForm):
     # empty: unchanged (a new merchant: no fee)
     service_fee = PercentField(_l("Alliance service fee (% of member sales)"), [Optional()])
     service_fee_per_sale = YuanField(_l("Alliance service fee per sale (¥)"), [Optional(), NumberRange(0, 1_000)])
+    # empty: refunds need no authorisation; the PIN field empty: the PIN stays as it is
+    refund_threshold = YuanField(
+        _l("Refunds above this need the supervisor PIN (¥)"), [Optional(), NumberRange(0, 1_000_000)]
+    )
+    refund_pin = PasswordField(
+        _l("Supervisor PIN for refunds (4-8 digits)"),
+        [Optional(), Regexp(r"^\d{4,8}$", message=_l("4 to 8 digits."))],
+    )
     submit = SubmitField(_l("Save"))
 
 

@@ -98,6 +98,22 @@ class RefundExceedsSale(DomainError):
     code, status, default_message = "refund_exceeds_sale", 409, "The refund exceeds what is left of the sale."
 
 
+class RefundAuthorisationRequired(DomainError):
+    code, status, default_message = (
+        "refund_authorisation_required",
+        403,
+        "This refund needs a supervisor PIN at this merchant.",
+    )
+
+
+class RefundPinWrong(DomainError):
+    code, status, default_message = "refund_pin_wrong", 403, "The supervisor PIN is wrong."
+
+
+class ReceiptNumberTaken(DomainError):
+    code, status, default_message = "receipt_no_taken", 409, "Another sale already has this receipt number."
+
+
 class LoginCodeInvalid(DomainError):
     code, status, default_message = "login_code_invalid", 422, "The verification code is wrong or has expired."
     keeps_changes = True  # the failed attempt is counted

@@ -323,6 +323,17 @@ def sale_receipt(sale_id):
     return render_template("member/receipt.html", receipt=receipt)
 
 
+@bp.route("/receipts/<receipt_no>")
+@login_required
+def receipt_by_number(receipt_no):
+    """The e-receipt of a paper receipt printed before the sale reached the server (its QR names the number)."""
+    try:
+        sale_id = member_portal.sale_id_by_receipt(g.device.member_id, receipt_no)
+    except NotFound:
+        abort(404)
+    return redirect(url_for(".sale_receipt", sale_id=sale_id))
+
+
 @bp.route("/merchants")
 @login_required
 def merchants():

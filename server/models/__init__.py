@@ -11,7 +11,7 @@ from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
 from server.models.notification import SmsMessage
 from server.models.points import PointsLot, PointsLotSpend
 from server.models.records import AuditLog, IdempotencyRecord
-from server.models.sale import Identification, Refund, Sale
+from server.models.sale import Identification, Refund, RejectedSale, Sale
 from server.models.settlement import JobRun, Settlement, SettlementDay
 from server.models.staff import PersonalToken, StaffUser
 
@@ -42,6 +42,7 @@ __all__ = [
     "PointsLot",
     "PointsLotSpend",
     "Refund",
+    "RejectedSale",
     "Sale",
     "Settlement",
     "SettlementDay",

@@ -33,6 +33,7 @@ class AllianceSettings(Base):
     offline_max_sales_per_shift: Mapped[int] = mapped_column(default=50)
     offline_max_age_hours: Mapped[int] = mapped_column(default=24)
     card_serial_seq: Mapped[int] = mapped_column(default=0)
+    terminal_number_seq: Mapped[int] = mapped_column(default=0, server_default="0")  # receipt prefixes
     level_window_days: Mapped[int] = mapped_column(default=365)
     # Points expiry (server/domain/lots.py): "months" (N months after earning), "year_end" (end of the
     # year after next) or "never"; members are told ``expiry_notice_days`` before.

@@ -36,6 +36,9 @@ class Merchant(Base):
     # The alliance's service fee: basis points of net member sales and/or fen per sale (settlement).
     service_fee_bp: Mapped[int] = mapped_column(default=0, server_default="0")
     service_fee_per_sale_fen: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Refunds above this many fen need a supervisor PIN (argon2 hash); None: no authorisation asked.
+    refund_auth_threshold_fen: Mapped[int | None]
+    refund_pin_hash: Mapped[str | None] = mapped_column(String(200))
     points_issued_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     points_accepted_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     created_at: Mapped[datetime] = created_column()
@@ -64,6 +67,8 @@ class Terminal(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     receipt_seq: Mapped[int] = mapped_column(default=0)
+    # alliance-wide unique start of this terminal's receipt numbers, e.g. "P0007" (receipt "P0007-000123")
+    receipt_prefix: Mapped[str | None] = mapped_column(String(12), unique=True)
     created_at: Mapped[datetime] = created_column()
 
     merchant: Mapped[Merchant] = relationship(lazy="joined", innerjoin=True)

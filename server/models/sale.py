@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.models.alliance import Level
@@ -36,6 +36,7 @@ class Sale(Base):
     __tablename__ = "sales"
     __table_args__ = (
         UniqueConstraint("merchant_id", "receipt_no"),
+        UniqueConstraint("receipt_no", name="uq_sales_receipt_no"),  # one sale per number, alliance-wide
         UniqueConstraint("terminal_id", "client_sale_id"),
         Index("ix_sales_member_occurred", "member_id", "occurred_at"),
         Index("ix_sales_merchant_created", "merchant_id", "created_at"),
@@ -50,6 +51,8 @@ class Sale(Base):
     level_id: Mapped[str] = mapped_column(ForeignKey("levels.id"))
     method: Mapped[str] = mapped_column(String(8))
     receipt_no: Mapped[str] = mapped_column(String(32))
+    # the number printed before receipt numbers were alliance-wide (lookups still find the sale by it)
+    legacy_receipt_no: Mapped[str | None] = mapped_column(String(32), index=True)
     client_sale_id: Mapped[str | None] = mapped_column(String(64))
     amount_fen: Mapped[int]
     discount_bp: Mapped[int]
@@ -62,6 +65,8 @@ class Sale(Base):
     points_reversed: Mapped[int] = mapped_column(default=0)
     points_restored: Mapped[int] = mapped_column(default=0)
     offline: Mapped[bool] = mapped_column(default=False)
+    # how the customer paid the payable amount (server/domain/payments.py)
+    payment_method: Mapped[str] = mapped_column(String(8), default="cash", server_default="cash")
     occurred_at: Mapped[datetime]
     created_at: Mapped[datetime] = created_column()
 
@@ -84,4 +89,31 @@ class Refund(Base):
     points_restored: Mapped[int]
     points_unrecovered: Mapped[int] = mapped_column(default=0)
     reason: Mapped[str] = mapped_column(String(200), default="")
+    payment_method: Mapped[str] = mapped_column(String(8), default="cash", server_default="cash")
+    authorised_by: Mapped[str | None] = mapped_column(String(16))  # "supervisor_pin" when the merchant required it
+    created_at: Mapped[datetime] = created_column()
+
+
+class RejectedSale(Base):
+    """A sale a terminal committed (and printed) that the server refused: kept for an operator to resolve."""
+
+    __tablename__ = "rejected_sales"
+    __table_args__ = (UniqueConstraint("terminal_id", "client_sale_id"),)
+
+    id: Mapped[str] = id_column("rej")
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    terminal_id: Mapped[str] = mapped_column(ForeignKey("terminals.id"))
+    client_sale_id: Mapped[str] = mapped_column(String(64))
+    receipt_no: Mapped[str] = mapped_column(String(32), default="")
+    amount_fen: Mapped[int]
+    payable_fen: Mapped[int]
+    payment_method: Mapped[str] = mapped_column(String(8), default="cash")
+    error_code: Mapped[str] = mapped_column(String(40))
+    error_message: Mapped[str] = mapped_column(String(400), default="")
+    occurred_at: Mapped[datetime]
+    request: Mapped[str] = mapped_column(Text, default="")  # the sale as the terminal sent it (JSON)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open, resolved
+    resolved_by: Mapped[str | None] = mapped_column(String(40))
+    resolution: Mapped[str] = mapped_column(String(200), default="")
+    resolved_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_column()

@@ -8,10 +8,11 @@ from sqlalchemy import select, update
 
 from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.ledger import MERCHANT_ACCEPTED, MERCHANT_ISSUED
+from server.domain.payments import terminal_receipt_prefix
 from server.extensions import db
-from server.models import Level, Merchant, MerchantLevelDiscount, Terminal
+from server.models import AllianceSettings, Level, Merchant, MerchantLevelDiscount, Terminal
 from server.models.base import new_id
-from server.security.credentials import TERMINAL_TOKEN_PREFIX, new_token, token_hash
+from server.security.credentials import TERMINAL_TOKEN_PREFIX, hash_password, new_token, token_hash
 from server.services.audit import audit, values_before
 from server.services.ledger import open_account
 from server.services.unit_of_work import transactional
@@ -49,6 +50,7 @@ MERCHANT_FIELDS = {
     "max_redeem_bp",
     "service_fee_bp",
     "service_fee_per_sale_fen",
+    "refund_auth_threshold_fen",
 }
 
 
@@ -122,6 +124,20 @@ def _check_merchant(fields: dict) -> None:
         raise InvalidRequest("Unknown trade.", field="trade", allowed=sorted(TRADES))
     if "status" in fields and fields["status"] not in {"active", "suspended", "closed"}:
         raise InvalidRequest("Unknown merchant status.", field="status")
+    if fields.get("refund_auth_threshold_fen") is not None and fields["refund_auth_threshold_fen"] < 0:
+        raise InvalidRequest("The refund threshold cannot be negative.", field="refund_auth_threshold_fen")
+    pin = fields.get("refund_pin")
+    if pin is not None and pin != "" and not (pin.isdigit() and 4 <= len(pin) <= 8):
+        raise InvalidRequest("The supervisor PIN is 4 to 8 digits.", field="refund_pin")
+
+
+def _set_refund_pin(merchant: Merchant, fields: dict) -> None:
+    """Store a new supervisor PIN hashed (argon2); an empty PIN removes it. A threshold needs a PIN."""
+    if "refund_pin" in fields:
+        pin = fields["refund_pin"]
+        merchant.refund_pin_hash = hash_password(pin) if pin else None
+    if merchant.refund_auth_threshold_fen is not None and merchant.refund_pin_hash is None:
+        raise InvalidRequest("Set the supervisor PIN that authorises refunds above the threshold.", field="refund_pin")
 
 
 @transactional
@@ -137,6 +153,7 @@ def create_merchant(actor: str, *, name: str, trade: str, **fields) -> Merchant:
         points_accepted_account_id=open_account(MERCHANT_ACCEPTED, merchant_id),
         **{k: v for k, v in fields.items() if k in MERCHANT_FIELDS},
     )
+    _set_refund_pin(merchant, fields)
     db.session.add(merchant)
     db.session.flush()
     for level in levels_by_rank():
@@ -156,7 +173,9 @@ def update_merchant(actor: str, merchant_id: str, **fields) -> Merchant:
     for name, value in fields.items():
         if name in MERCHANT_FIELDS:
             setattr(merchant, name, value)
-    audit(actor, "merchant.update", "merchant", merchant.id, **fields, before=before)
+    _set_refund_pin(merchant, fields)
+    logged = {name: ("***" if name == "refund_pin" else value) for name, value in fields.items()}
+    audit(actor, "merchant.update", "merchant", merchant.id, **logged, before=before)
     return merchant
 
 
@@ -211,6 +230,13 @@ def create_terminal(actor: str, merchant_id: str, name: str) -> IssuedTerminal:
         .returning(Merchant.terminal_seq)
         .execution_options(synchronize_session=False)
     ).scalar_one()
+    number = db.session.execute(  # the alliance-wide number behind the terminal's receipt numbers
+        update(AllianceSettings)
+        .where(AllianceSettings.id == 1)
+        .values(terminal_number_seq=AllianceSettings.terminal_number_seq + 1)
+        .returning(AllianceSettings.terminal_number_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
     token = new_token(TERMINAL_TOKEN_PREFIX)
     terminal = Terminal(
         id=new_id("trm"),
@@ -218,6 +244,7 @@ def create_terminal(actor: str, merchant_id: str, name: str) -> IssuedTerminal:
         code=f"T{seq:02d}",
         name=name,
         token_hash=token_hash(token),
+        receipt_prefix=terminal_receipt_prefix(number),
     )
     db.session.add(terminal)
     audit(actor, "terminal.create", "terminal", terminal.id, merchant_id=merchant.id)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 
+from server.domain import payments
 from server.domain.errors import (
     CardUnknown,
     Conflict,
@@ -15,11 +16,15 @@ from server.domain.errors import (
     InvalidRequest,
     MemberNotFound,
     NotFound,
+    ReceiptNumberTaken,
+    RefundAuthorisationRequired,
+    RefundPinWrong,
 )
 from server.domain.identifiers import classify_scanned_code
 from server.domain.ledger import refund_postings, sale_postings
 from server.domain.levels import level_after_sale
 from server.domain.money import format_yuan
+from server.domain.payments import DEFAULT_PAYMENT_METHOD
 from server.domain.pricing import SaleQuote, SaleTerms, quote_sale
 from server.domain.refunds import SaleRefundState, split_refund
 from server.domain.till_policy import check_spend, identification_proof, spend_needs_proof
@@ -33,12 +38,14 @@ from server.models import (
     Member,
     MerchantLevelDiscount,
     Refund,
+    RejectedSale,
     Sale,
     Terminal,
 )
 from server.models.base import new_id, utcnow
 from server.notifications.sms import queue_sms
-from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
+from server.ratelimit import check_failures, count_failure
+from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash, verify_password
 from server.security.pii import decrypt_phone
 from server.services import cards, ledger, one_time_codes, points
 from server.services.alliance import get_settings
@@ -74,6 +81,11 @@ _NEXT_RECEIPT_SEQ = (
     .where(_terminals.c.id == bindparam("terminal"))
     .values(receipt_seq=_terminals.c.receipt_seq + 1)
     .returning(_terminals.c.receipt_seq)
+)
+_RECEIPT_SEQ_AT_LEAST = (  # a number the terminal gave (offline) is never handed out again by the server
+    update(_terminals)
+    .where(_terminals.c.id == bindparam("terminal"), _terminals.c.receipt_seq < bindparam("seq"))
+    .values(receipt_seq=bindparam("seq"))
 )
 
 
@@ -317,9 +329,52 @@ def _check_offline(settings: AllianceSettings, amount_fen: int, redeem_points: i
         )
 
 
+def _receipt_prefix(terminal: Terminal) -> str:
+    return terminal.receipt_prefix or terminal.code
+
+
 def _next_receipt_no(terminal: Terminal) -> str:
     seq = db.session.execute(_NEXT_RECEIPT_SEQ, {"terminal": terminal.id}).scalar_one()
-    return f"{terminal.code}-{seq:06d}"
+    return payments.receipt_no(_receipt_prefix(terminal), seq)
+
+
+def _terminal_receipt_no(terminal: Terminal, number: str) -> str:
+    """Accept the receipt number a terminal printed (it numbers its sales itself, offline too)."""
+    seq = payments.receipt_seq_of(_receipt_prefix(terminal), number)
+    if seq is None:
+        raise InvalidRequest(
+            "The receipt number is not one of this terminal's.", field="receipt_no", prefix=_receipt_prefix(terminal)
+        )
+    if db.session.scalar(select(Sale.id).where(Sale.receipt_no == number)) is not None:
+        raise ReceiptNumberTaken(receipt_no=number)
+    db.session.execute(_RECEIPT_SEQ_AT_LEAST, {"terminal": terminal.id, "seq": seq})
+    return number
+
+
+def _replayed_identification(terminal: Terminal, token: str, occurred_at: datetime):
+    """An identification this terminal was issued, used by an offline replay of the sale it was opened for.
+
+    The sale was committed at the till while the identification was live (``occurred_at`` before it
+    expired) but reached the server after: it is accepted once, as an offline sale within the offline caps.
+    """
+    row = db.session.execute(
+        select(Identification).where(
+            Identification.token_hash == token_hash(token), Identification.terminal_id == terminal.id
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound("No such identification at this terminal.")
+    if row.used_at is not None or not row.created_at - OFFLINE_CLOCK_SKEW <= occurred_at <= row.expires_at:
+        raise IdentificationExpired()
+    used = db.session.execute(  # one statement: a concurrent replay of the same token cannot also use it
+        update(Identification)
+        .where(Identification.token_hash == row.token_hash, Identification.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:
+        raise IdentificationExpired()
+    return row
 
 
 _LEVELS_AND_WINDOW_SPEND = select(  # every level, lowest first, each row with the member's spend in the window
@@ -366,6 +421,8 @@ def record_sale(
     card: dict | None = None,
     code: str | None = None,
     card_update_written: bool | None = None,
+    payment_method: str = DEFAULT_PAYMENT_METHOD,
+    receipt_no: str | None = None,
 ) -> SaleResult:
     """Record a sale: discount, redemption, earning, ledger, receipt number and level upgrade."""
     settings = get_settings()
@@ -377,8 +434,12 @@ def record_sale(
     if offline:
         occurred_at = occurred_at or now
         _check_offline(settings, amount_fen, redeem_points, occurred_at)
-        method, member_id, found_card = _resolve_member(card, code, None, settings, terminal.id, occurred_at)
-        card_id = found_card.id if found_card else None
+        if identification_token is not None:  # an online identification whose sale reached us late
+            found = _replayed_identification(terminal, identification_token, occurred_at)
+            member_id, card_id, method = found.member_id, found.card_id, found.method
+        else:
+            method, member_id, found_card = _resolve_member(card, code, None, settings, terminal.id, occurred_at)
+            card_id = found_card.id if found_card else None
     else:
         found = _open_identification(terminal, identification_token, consume=True)
         member_id, card_id, method = found.member_id, found.card_id, found.method
@@ -398,7 +459,7 @@ def record_sale(
         card_id=card_id,
         level_id=who.level.id,
         method=method,
-        receipt_no=_next_receipt_no(terminal),
+        receipt_no=_terminal_receipt_no(terminal, receipt_no) if receipt_no else _next_receipt_no(terminal),
         client_sale_id=client_sale_id,
         amount_fen=priced.amount_fen,
         discount_bp=who.discount_bp,
@@ -411,6 +472,7 @@ def record_sale(
         points_reversed=0,
         points_restored=0,
         offline=offline,
+        payment_method=payment_method,
         occurred_at=occurred_at,
         created_at=now,
     )
@@ -457,12 +519,22 @@ def get_sale(sale_id: str, merchant_scope: str | None) -> Sale:
 
 @transactional
 def refund_sale(
-    actor: str, sale_id: str, merchant_scope: str | None, amount_fen: int | None = None, reason: str = ""
+    actor: str,
+    sale_id: str,
+    merchant_scope: str | None,
+    amount_fen: int | None = None,
+    reason: str = "",
+    *,
+    payment_method: str = DEFAULT_PAYMENT_METHOD,
+    supervisor_pin: str | None = None,
+    at_terminal: bool = False,
 ) -> RefundResult:
     """Refund part or the rest of a sale, reversing earned and restoring redeemed points in proportion.
 
     If the member has already spent points this refund must take back, only what the member holds is
     taken back; the shortfall is recorded on the refund and stays with the merchant that granted it.
+    At a terminal, a refund above the merchant's threshold needs the supervisor PIN (wrong PINs are
+    rate-limited per merchant); staff refunding through the API are themselves the authorised person.
     """
     # populate_existing: a caller that already loaded the sale must not refund from stale totals
     sale = db.session.scalar(
@@ -481,6 +553,9 @@ def refund_sale(
         ),
         amount_fen,
     )
+    authorised_by = None
+    if at_terminal:
+        authorised_by = _check_refund_authorisation(sale.merchant, split.amount_fen, supervisor_pin)
     member = db.session.get(Member, sale.member_id)
     account = db.session.scalar(
         select(LedgerAccount).where(LedgerAccount.id == member.points_account_id).with_for_update()
@@ -501,6 +576,8 @@ def refund_sale(
         points_restored=split.points_restored,
         points_unrecovered=split.points_reversed - recoverable,
         reason=reason,
+        payment_method=payment_method,
+        authorised_by=authorised_by,
         created_at=now,
     )
     db.session.add(refund)
@@ -525,5 +602,67 @@ def refund_sale(
     sale.refunded_fen += split.amount_fen
     sale.points_reversed += split.points_reversed
     sale.points_restored += split.points_restored
-    audit(actor, "sale.refund", "sale", sale.id, refund_id=refund.id, amount_fen=split.amount_fen, reason=reason)
+    audit(
+        actor,
+        "sale.refund",
+        "sale",
+        sale.id,
+        refund_id=refund.id,
+        amount_fen=split.amount_fen,
+        reason=reason,
+        authorised_by=authorised_by,
+    )
     return RefundResult(refund=refund, points_balance=balance)
+
+
+def _check_refund_authorisation(merchant, amount_fen: int, supervisor_pin: str | None) -> str | None:
+    """``"supervisor_pin"`` when the merchant requires authorisation for this amount and the PIN is right."""
+    threshold = merchant.refund_auth_threshold_fen
+    if threshold is None or amount_fen <= threshold:
+        return None
+    if not supervisor_pin:
+        raise RefundAuthorisationRequired(threshold_fen=threshold)
+    check_failures("refund_pin:merchant", merchant.id)
+    if not verify_password(merchant.refund_pin_hash, supervisor_pin):
+        count_failure("refund_pin:merchant", merchant.id)
+        raise RefundPinWrong()
+    return "supervisor_pin"
+
+
+def refundable_fen(sale: Sale) -> int:
+    """The most that can still be refunded of a sale."""
+    return sale.payable_fen - sale.refunded_fen
+
+
+@transactional
+def report_rejected_sale(terminal: Terminal, **fields) -> RejectedSale:
+    """Keep a sale the terminal committed but the server refused, for an operator to resolve (once per sale)."""
+    found = db.session.scalar(
+        select(RejectedSale).where(
+            RejectedSale.terminal_id == terminal.id, RejectedSale.client_sale_id == fields["client_sale_id"]
+        )
+    )
+    if found is not None:
+        return found
+    rejected = RejectedSale(id=new_id("rej"), merchant_id=terminal.merchant_id, terminal_id=terminal.id, **fields)
+    db.session.add(rejected)
+    audit(f"terminal:{terminal.id}", "sale.rejected_reported", "terminal", terminal.id, rejected_id=rejected.id)
+    return rejected
+
+
+@transactional
+def resolve_rejected_sale(actor: str, rejected_id: str, merchant_scope: str | None, resolution: str) -> RejectedSale:
+    """An operator settled a rejected sale (recorded again by hand, refunded to the customer...)."""
+    rejected = db.session.get(RejectedSale, rejected_id)
+    if rejected is None or (merchant_scope is not None and rejected.merchant_id != merchant_scope):
+        raise NotFound("No such rejected sale.", rejected_id=rejected_id)
+    if rejected.status == "resolved":
+        raise Conflict("This rejected sale is already resolved.", rejected_id=rejected_id)
+    rejected.status, rejected.resolution, rejected.resolved_by, rejected.resolved_at = (
+        "resolved",
+        resolution,
+        actor,
+        utcnow(),
+    )
+    audit(actor, "sale.rejected_resolved", "rejected_sale", rejected.id, resolution=resolution)
+    return rejected

@@ -136,6 +136,14 @@ def sale_receipt(member_id: str, sale_id: str) -> dict:
     return {"sale": row[0], "merchant_name": row[1], "refunds": list(refunds)}
 
 
+def sale_id_by_receipt(member_id: str, receipt_no: str) -> str:
+    """The id of the member's sale with this (alliance-wide) receipt number: an offline receipt's QR names it."""
+    sale_id = db.session.scalar(select(Sale.id).where(Sale.receipt_no == receipt_no, Sale.member_id == member_id))
+    if sale_id is None:
+        raise NotFound("No such purchase of yours.")
+    return sale_id
+
+
 def history(member_id: str) -> dict:
     """The member's latest sales, refunds and points movements, and when their points expire."""
     sales = db.session.execute(

@@ -15,6 +15,7 @@ from server.models import (
     Level,
     Member,
     Merchant,
+    RejectedSale,
     Sale,
     StaffUser,
     Terminal,
@@ -52,17 +53,22 @@ def sale_detail(sale: Sale, level: Level | None = None) -> dict:
         "points_reversed",
         "points_restored",
         "offline",
+        "payment_method",
         "occurred_at",
         "created_at",
     )
     level_ref = {"code": level.code, "name": level.name}
-    return {**{name: getattr(sale, name) for name in names}, "level": level_ref}
+    refundable = sale.payable_fen - sale.refunded_fen
+    return {**{name: getattr(sale, name) for name in names}, "level": level_ref, "refundable_fen": refundable}
 
 
 def list_sales(filters: dict, pagination) -> list[dict]:
     """Sales matching ``filters`` (exact ids, receipt number, time range), newest first."""
     query = select(Sale, Level).join(Level, Level.id == Sale.level_id)
-    for name in ("receipt_no", "merchant_id", "member_id", "terminal_id"):
+    if filters.get("receipt_no"):  # a number printed before numbers were alliance-wide still finds its sale
+        number = filters["receipt_no"]
+        query = query.where((Sale.receipt_no == number) | (Sale.legacy_receipt_no == number))
+    for name in ("merchant_id", "member_id", "terminal_id"):
         if filters.get(name):
             query = query.where(getattr(Sale, name) == filters[name])
     if filters.get("occurred_from"):
@@ -223,3 +229,9 @@ def list_staff(filters: dict, pagination) -> list[StaffUser]:
     """Staff users by role and merchant, in the order they were created."""
     query = _where_equal(select(StaffUser), StaffUser, filters, ("role", "merchant_id"))
     return _page_of_objects(query.order_by(StaffUser.created_at, StaffUser.id), pagination)
+
+
+def list_rejected_sales(filters: dict, pagination) -> list:
+    """Sales terminals reported as refused by the server, newest first (open ones are the operator's to do)."""
+    query = _where_equal(select(RejectedSale), RejectedSale, filters, ("merchant_id", "terminal_id", "status"))
+    return _page_of_objects(query.order_by(RejectedSale.created_at.desc(), RejectedSale.id), pagination)

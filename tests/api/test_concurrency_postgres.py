@@ -89,7 +89,7 @@ def test_twenty_concurrent_sales_at_one_terminal_get_distinct_receipt_numbers(pg
         responses = run_at_once(20, buy)
     assert [getattr(r, "status_code", r) for r in responses] == [201] * 20
     receipts = [r.json()["sale"]["receipt_no"] for r in responses]
-    assert sorted(receipts) == [f"T01-{n:06d}" for n in range(1, 21)]
+    assert sorted(receipts) == [f"0001-{n:06d}" for n in range(1, 21)]
     assert sorted(r.json()["sale"]["amount_fen"] for r in responses) == list(range(1_000, 1_020))
     with pg_app.app_context():
         assert db.session.get(Terminal, s.world.shop_a.terminal.id).receipt_seq == 20

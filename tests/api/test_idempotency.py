@@ -70,7 +70,7 @@ def test_retry_after_a_lost_response_gets_the_same_receipt(app, client):
     retry = sell(client, s.auth, key="lost-1", **body)
     assert retry.status_code == 201
     assert retry.headers["Idempotent-Replayed"] == "true"
-    assert retry.json["sale"]["receipt_no"] == receipt_no == "T01-000001"
+    assert retry.json["sale"]["receipt_no"] == receipt_no == "0001-000001"
     assert retry.json["sale"]["points_balance"] == 25
     assert count(app, Sale) == 1
     assert member_ledger_sum(app, s.member.id) == (25, 25)
@@ -115,7 +115,7 @@ def test_keys_are_scoped_per_terminal(app, client):
         assert response.status_code == 201, response.json
         assert "Idempotent-Replayed" not in response.headers
         sales.append(response.json["sale"])
-    assert [sale["receipt_no"] for sale in sales] == ["T01-000001", "T02-000001", "T01-000001"]
+    assert [sale["receipt_no"] for sale in sales] == ["0001-000001", "0003-000001", "0002-000001"]
     assert len({sale["id"] for sale in sales}) == 3
     assert count(app, Sale) == 3
     assert count(app, IdempotencyRecord) == 3

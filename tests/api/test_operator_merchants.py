@@ -31,7 +31,8 @@ def merchant_json(merchant, **changes) -> dict:
             "service_fee_per_sale_fen",
         )
     }
-    return {**body, "created_at": iso(merchant.created_at), **changes}
+    refunds = {"refund_auth_threshold_fen": merchant.refund_auth_threshold_fen, "refund_pin_set": False}
+    return {**body, **refunds, "created_at": iso(merchant.created_at), **changes}
 
 
 def discount_json(merchant_id, level, discount_bp) -> dict:
@@ -126,7 +127,14 @@ def test_create_merchant_opens_accounts_and_default_discounts_once(app, client):
     created = client.post(f"{API}/merchants", json=body, headers=headers)
     assert created.status_code == 201, created.json
     merchant = created.json["merchant"]
-    assert merchant == {**body, "id": merchant["id"], "status": "active", "created_at": merchant["created_at"]}
+    assert merchant == {
+        **body,
+        "id": merchant["id"],
+        "status": "active",
+        "created_at": merchant["created_at"],
+        "refund_auth_threshold_fen": None,
+        "refund_pin_set": False,
+    }
     assert merchant["id"].startswith("mer_")
 
     replay = client.post(f"{API}/merchants", json=body, headers=headers)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from server.domain.money import MAX_AMOUNT_FEN
 from server.extensions import db
@@ -54,6 +55,7 @@ SALE_SHAPE = {
     "points_earned": int,
     "points_balance": int,
     "level": LEVEL,
+    "payment_method": str,
     "created_at": ISO_TIME,
 }
 SALE_DETAIL_SHAPE = {
@@ -69,6 +71,7 @@ SALE_DETAIL_SHAPE = {
     "points_restored": int,
     "offline": bool,
     "occurred_at": ISO_TIME,
+    "refundable_fen": int,
 }
 REFUND_SHAPE = {
     "refund": {
@@ -78,6 +81,12 @@ REFUND_SHAPE = {
         "points_reversed": int,
         "points_restored": int,
         "points_balance": int,
+        "receipt_no": str,
+        "refundable_fen": int,
+        "reason": str,
+        "payment_method": str,
+        "authorised_by": None,
+        "created_at": ISO_TIME,
     },
 }
 NORMAL = {"code": "normal", "name": "普通会员"}
@@ -124,7 +133,10 @@ def test_terminal_info_has_exactly_the_contract_fields(app, client):
                 "point_value_fen": int,
                 "card_public_key": str,
                 "card_read_key": str,
+                "time_zone": str,
             },
+            "receipts": {"prefix": str, "last_seq": int},
+            "refunds": {"authorisation_above_fen": None},
             "offline_limits": {"max_sale_fen": int, "max_sales_per_shift": int, "max_age_hours": int},
             "offline_pricing": {"earn_rate_bp": int, "levels": list},
             "server_time": ISO_TIME,
@@ -138,7 +150,10 @@ def test_terminal_info_has_exactly_the_contract_fields(app, client):
         "name": "幸福街商家联盟",
         "member_code_prefix": "88",
         "point_value_fen": 1,
+        "time_zone": "Asia/Shanghai",
     }
+    assert body["receipts"] == {"prefix": "0001", "last_seq": 0}
+    assert body["refunds"] == {"authorisation_above_fen": None}
     for key in keys:
         assert len(base64.b64decode(body["alliance"][key], validate=True)) == 32
     assert body["offline_limits"] == {"max_sale_fen": 50_000, "max_sales_per_shift": 50, "max_age_hours": 24}
@@ -358,7 +373,7 @@ def test_sale_parts_add_up_and_move_points_through_the_ledger(app, client):
     sale = response.json["sale"]
     assert sale["id"].startswith("sal_")
     assert {k: v for k, v in sale.items() if k not in ("id", "created_at")} == {
-        "receipt_no": "T01-000001",
+        "receipt_no": "0001-000001",
         "amount_fen": 12_345,
         "discount_fen": 617,
         "redeem_points": 200,
@@ -367,6 +382,7 @@ def test_sale_parts_add_up_and_move_points_through_the_ledger(app, client):
         "points_earned": 115,
         "points_balance": 9_915,
         "level": SILVER,
+        "payment_method": "cash",
     }
     assert sale["amount_fen"] == sale["discount_fen"] + sale["redeem_value_fen"] + sale["payable_fen"]
     assert near_now(sale["created_at"])
@@ -388,18 +404,33 @@ def test_sale_parts_add_up_and_move_points_through_the_ledger(app, client):
         assert db.session.scalars(select(Identification.used_at)).one() is not None
 
 
-def test_receipt_numbers_count_per_terminal_and_are_unique_per_merchant(app, client):
+def test_receipt_numbers_count_per_terminal_and_are_unique_across_the_alliance(app, client):
     s = scene(app, points=0)
     shop_a, shop_b = s.world.shop_a, s.world.shop_b
     first = sale_at(client, shop_a.auth, s.card.card_no, 100)
     second = sale_at(client, shop_a.auth, s.card.card_no, 200)
     at_b = sale_at(client, shop_b.auth, s.card.card_no, 300)
-    assert (first["receipt_no"], second["receipt_no"], at_b["receipt_no"]) == ("T01-000001", "T01-000002", "T01-000001")
-    assert len({first["id"], second["id"], at_b["id"]}) == 3
-    found_a = client.get("/api/v1/sales", query_string={"receipt_no": "T01-000001"}, headers=shop_a.auth)
-    found_b = client.get("/api/v1/sales", query_string={"receipt_no": "T01-000001"}, headers=shop_b.auth)
+    # each terminal's numbers start with its alliance-wide prefix: no number names two sales
+    assert (first["receipt_no"], second["receipt_no"], at_b["receipt_no"]) == (
+        "0001-000001",
+        "0001-000002",
+        "0002-000001",
+    )
+    found_a = client.get("/api/v1/sales", query_string={"receipt_no": "0001-000001"}, headers=shop_a.auth)
+    found_b = client.get("/api/v1/sales", query_string={"receipt_no": "0001-000001"}, headers=shop_b.auth)
     assert [row["id"] for row in found_a.json] == [first["id"]]
-    assert [row["id"] for row in found_b.json] == [at_b["id"]]
+    assert found_b.json == []
+    with app.app_context():  # a second sale can never take a number (the database says so too)
+        sale = db.session.get(Sale, at_b["id"])
+        sale.receipt_no = first["receipt_no"]
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        # a number printed before numbers were alliance-wide still finds its sale at its merchant
+        db.session.get(Sale, at_b["id"]).legacy_receipt_no = "T01-000001"
+        db.session.commit()
+    legacy = client.get("/api/v1/sales", query_string={"receipt_no": "T01-000001"}, headers=shop_b.auth)
+    assert [row["id"] for row in legacy.json] == [at_b["id"]]
 
 
 def test_sale_that_lifts_spend_over_the_silver_threshold_upgrades_at_once(app, client):
@@ -562,6 +593,7 @@ def test_get_sale_and_find_it_by_receipt_number(app, client):
         "points_restored": 0,
         "offline": False,
         "occurred_at": detail["occurred_at"],
+        "refundable_fen": sale["payable_fen"],
     }
     assert near_now(detail["occurred_at"])
     listed = client.get("/api/v1/sales", query_string={"receipt_no": sale["receipt_no"]}, headers=s.auth)
@@ -583,12 +615,17 @@ def test_whole_refund_reverses_the_earned_points(app, client):
     assert_shape(response.json, REFUND_SHAPE)
     body = response.json["refund"]
     assert body["id"].startswith("rfd_")
-    assert {k: v for k, v in body.items() if k != "id"} == {
+    assert {k: v for k, v in body.items() if k not in ("id", "created_at")} == {
         "sale_id": sale["id"],
+        "receipt_no": sale["receipt_no"],
         "amount_fen": 5_000,
         "points_reversed": 50,
         "points_restored": 0,
         "points_balance": 0,
+        "refundable_fen": 0,
+        "reason": "",
+        "payment_method": "cash",
+        "authorised_by": None,
     }
     detail = client.get(f"/api/v1/sales/{sale['id']}", headers=s.auth).json["sale"]
     assert (detail["refunded_fen"], detail["points_reversed"], detail["points_restored"]) == (5_000, 50, 0)

@@ -134,6 +134,23 @@ def test_an_admin_admits_and_edits_a_merchant(app, scene, client):
         db.session.remove()
     assert post_form(client, edit, edit, {**data, "earn_rate": "120"}).status_code == 200  # out of range: form error
     assert [row.action for row in audit_rows(app, "merchant.update")] == ["merchant.update"]
+    # refunds above 200.00 need the supervisor PIN, stored hashed; an empty PIN field keeps it
+    page = page_text(client.get(edit))
+    assert "退款超过此金额需主管密码" in page and "尚未设置密码" in page
+    assert post_form(client, edit, edit, {**data, "refund_threshold": "200", "refund_pin": "12ab"}).status_code == 200
+    response = post_form(client, edit, edit, {**data, "refund_threshold": "200", "refund_pin": "5791"})
+    assert response.status_code == 302
+    with app.app_context():
+        merchant = db.session.get(Merchant, merchant.id)
+        assert merchant.refund_auth_threshold_fen == 20_000 and merchant.refund_pin_hash.startswith("$argon2")
+        pin_hash = merchant.refund_pin_hash
+        db.session.remove()
+    assert "已设置密码" in page_text(client.get(edit)) and "5791" not in page_text(client.get(edit))
+    assert post_form(client, edit, edit, {**data, "refund_threshold": "300"}).status_code == 302
+    with app.app_context():
+        merchant = db.session.get(Merchant, merchant.id)
+        assert (merchant.refund_auth_threshold_fen, merchant.refund_pin_hash) == (30_000, pin_hash)
+        db.session.remove()
 
 
 def test_level_discounts_stay_within_the_operators_bounds(app, scene, client):

@@ -85,7 +85,7 @@ def test_offline_card_sales_use_the_signed_level_refuse_points_and_replay_in_ord
     core, card, front, printer, vpcd = till
     front.stop()
     vpcd.insert(card)
-    receipts = []
+    receipts, numbers = [], []
     for amount in (5_000, 12_345):
         member = core.identify_card(timeout=5)
         assert member.offline and member.discount_bp == 9000 and member.points_balance is None
@@ -97,6 +97,7 @@ def test_offline_card_sales_use_the_signed_level_refuse_points_and_replay_in_ord
         assert outcome.status == "offline" and outcome.pending == len(receipts) + 1
         core.print_receipt()
         receipts.append(quote)
+        numbers.append(outcome.receipt.receipt_no)
     with pytest.raises(PosError) as over_cap:
         core.identify_card(timeout=5)
         core.quote(60_000)
@@ -104,6 +105,8 @@ def test_offline_card_sales_use_the_signed_level_refuse_points_and_replay_in_ord
     wait_until(lambda: len(printer.jobs) == 2)
     text, _ = printed_text_and_qr(printer.jobs[1])
     assert "离线交易 待上传" in text and "123.45" in text and "-12.34" in text and "111.11" in text
+    # an offline receipt has its number (the terminal's alliance-wide prefix), kept after upload
+    assert numbers[1] != numbers[0] and numbers[1] in text and "离线" not in numbers[1]
 
     front.start()
     result = core.sync()
@@ -112,6 +115,7 @@ def test_offline_card_sales_use_the_signed_level_refuse_points_and_replay_in_ord
     assert [(s.amount_fen, s.discount_fen, s.payable_fen, s.offline) for s in sales] == [
         (q.amount_fen, q.discount_fen, q.payable_fen, True) for q in receipts
     ]
+    assert [s.receipt_no for s in sales] == numbers
 
 
 def test_card_pulled_during_the_write_back_keeps_the_sale_and_says_so(app, till):

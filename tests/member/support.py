@@ -31,17 +31,25 @@ _sms_log = _SmsLog()
 logging.getLogger(sms.__name__).addHandler(_sms_log)
 
 
-def last_login_code(phone: str) -> str:
-    """The code in the newest SMS to ``phone``, as the development sender logged it (sent now if still queued)."""
+def sent_codes(phone: str) -> list[str]:
+    """The codes texted to ``phone``, oldest first, as the development sender logged them (sent now if queued)."""
     queued = db.session.scalars(
         select(SmsMessage.id).where(SmsMessage.phone_hash == phone_lookup_hash(phone), SmsMessage.status == "pending")
     ).all()
     if queued:
         sms.dispatch_pending(sms.LogSmsSender(), only=queued)
-    for line in reversed(_sms_log.lines):
-        if mask_mobile(phone) in line and (found := re.search(r"验证码是(\d{6})", line)):
-            return found.group(1)
-    raise AssertionError(f"no login code was sent to {mask_mobile(phone)}")
+    return [
+        found.group(1)
+        for line in _sms_log.lines
+        if mask_mobile(phone) in line and (found := re.search(r"验证码是(\d{6})", line))
+    ]
+
+
+def last_login_code(phone: str) -> str:
+    """The code in the newest SMS to ``phone``, as the development sender logged it (sent now if still queued)."""
+    codes = sent_codes(phone)
+    assert codes, f"no login code was sent to {mask_mobile(phone)}"
+    return codes[-1]
 
 
 def register_phone(phone: str, poster_token: str | None = None) -> member_login.MemberLogin:

@@ -46,6 +46,7 @@ class FrontServer:
 
     def __init__(self, upstream: str):
         self.upstream, self.port, self.gate = upstream, free_port(), Gate()
+        self.gated = lambda path: path == "/api/v1/sales"  # which POST paths the gate holds
         self._server = None
         self._thread: threading.Thread | None = None
         self._session = requests.Session()
@@ -72,7 +73,7 @@ class FrontServer:
     def _app(self, environ, start_response):
         request = Request(environ)
         body = request.get_data()
-        is_sale = request.method == "POST" and request.path == "/api/v1/sales"
+        is_sale = request.method == "POST" and self.gated(request.path)
         if is_sale:
             self.gate.sales_seen.append(json.loads(body))
         if is_sale and self.gate.hold_before.is_set():

@@ -83,10 +83,10 @@ def test_redeem_max_then_refund_part_reprint_and_shift_report(shop):
     )
     assert first["redeem_points"] > 0 and first["payable_fen"] == 4750 - first["redeem_points"]
     receipt_no = first["receipt_no"]
-    refunded = pos(shop["config"], "refund", receipt_no, "--amount", "10.00")
+    refunded = pos(shop["config"], "refund", receipt_no, "--amount", "10.00", "--reason", "退一件")
     assert refunded.exit_code == 0, refunded.output
     assert "10.00" in refunded.output
-    too_much = pos(shop["config"], "refund", receipt_no, "--amount", "1000")
+    too_much = pos(shop["config"], "refund", receipt_no, "--amount", "1000", "--reason", "x")
     assert too_much.exit_code == 1 and "退款金额超过可退金额" in too_much.output
     missing = pos(shop["config"], "refund", "NOPE-1")
     assert missing.exit_code == 1 and "找不到小票号" in missing.output

@@ -104,7 +104,7 @@ def test_the_outbox_is_wal_with_full_sync_and_keeps_the_key_before_sending(scene
     assert replay(core.client, core.outbox).sent == [outcome.seq]
 
 
-def test_an_expired_identification_is_replayed_as_the_captured_offline_sale(scene, app):
+def test_an_expired_identification_is_replayed_as_an_offline_sale_with_the_identification(scene, app):
     core, card_no, front = scene
     core.identify_code(card_no)
     core.quote(2_000)
@@ -115,7 +115,8 @@ def test_an_expired_identification_is_replayed_as_the_captured_offline_sale(scen
         from server.extensions import db
         from server.models import Identification
 
-        db.session.query(Identification).update({"expires_at": datetime.now(UTC) - timedelta(minutes=1)})
+        # it expired after the sale was committed at the till, before the sale reached the server
+        db.session.query(Identification).update({"expires_at": datetime.now(UTC)})
         db.session.commit()
         db.session.remove()
     front.start()
@@ -123,6 +124,7 @@ def test_an_expired_identification_is_replayed_as_the_captured_offline_sale(scen
     assert result.sent == [outcome.seq] and result.remaining == 0
     sale = core.outbox.sale(outcome.seq)
     assert sale.offline and sale.idempotency_key.endswith("-offline")
+    assert sale.body["identification_token"] == core.member.token and "code" not in sale.body
     assert sale.response["sale"]["amount_fen"] == 2_000
 
 

@@ -6,6 +6,7 @@ import gc
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -115,14 +116,20 @@ def test_a_whole_sale_in_the_cashier_window(app, tmp_path, display):
         pump(root, lambda: "本单已完成" in window.message.get())
         assert len(core.outbox.shift_sales(1)) == 1
 
-        # a refund of 10.00 by receipt number: typed into the code field and the amount, then F7
+        # a refund of 10.00 by receipt number: typed into the code field and the amount, F7 shows what can
+        # still be refunded, then the reason and F7 again refund it
         key(root, pad, "Escape")
         window.code.set(receipt_no)
         for index, char in enumerate("10"):
             key(root, pad, char, clock + 60_000 + 200 * index)
         pump(root, lambda: window.amount.get() == "10")
         key(root, pad, "F7")
-        pump(root, lambda: "已退款 10.00 元" in window.message.get())
+        pump(root, lambda: "最多可退 76.92 元" in window.message.get())
+        key(root, pad, "F7")  # no reason yet: asked for
+        pump(root, lambda: "请输入退款原因" in window.message.get())
+        window.refund_reason.set("退一件")
+        key(root, pad, "F7")
+        pump(root, lambda: "退款成功：10.00 元（现金）" in window.message.get())
         pump(root, lambda: len(printer.jobs) == 2)
         assert "退款凭证" in printed_text_and_qr(printer.jobs[1])[0]
 
@@ -377,3 +384,95 @@ def test_the_status_line_says_what_is_true_of_reader_and_printer(tmp_path, displ
     root.destroy()
     window = root = None
     gc.collect()
+
+
+def test_refund_after_a_printer_error_and_a_refused_sale_in_the_window(app, tmp_path, display):
+    """A refund whose slip fails to print stands: F7 again does not refund twice, F8 prints it marked 重打.
+    A sale the server refuses after the customer paid is shown in red with its receipt number and amount."""
+    import tkinter as tk
+
+    from sqlalchemy import select, update
+
+    from pos_client.gui.app import CashierWindow
+    from server.extensions import db
+    from server.models import Identification, Refund
+
+    with app.app_context():
+        world = make_world()
+        _, card = make_member(points=0, name="赵一")
+        token, card_no = world.shop_a.token, card.card_no
+    printer = TcpPrinter()
+    with live_server(app) as url:
+        front = FrontServer(url)
+        front.start()
+        config = write_config(tmp_path, front.url, token, printer=printer.spec)
+        core = Checkout(
+            terminal_client(PosConfig.load(config)), Outbox(PosConfig.outbox_path(config)), open_printer(printer.spec)
+        )
+        root = tk.Tk()
+        window = CashierWindow(root, core)
+        pad = window.amount_display
+        pump(root, lambda: "在线" in window.status_text.get())
+        window.code.set(card_no)
+        window.identify_code()
+        pump(root, lambda: "赵一" in window.member_text.get())
+        window.amount.set("40")
+        key(root, pad, "w", 1_000)  # W: paid by WeChat
+        pump(root, lambda: window.pay_method.get() == "wechat")
+        key(root, pad, "F5")
+        pump(root, lambda: "交易成功" in window.message.get())
+        receipt_no = window.message.get().split()[-1]
+        pump(root, lambda: len(printer.jobs) == 1)
+        assert "微信" in printed_text_and_qr(printer.jobs[0])[0]
+
+        key(root, pad, "Escape")
+        printer.close()
+        window.code.set(receipt_no)
+        key(root, pad, "F7")
+        pump(root, lambda: "最多可退 40.00 元" in window.message.get())
+        window.refund_reason.set("质量问题")
+        key(root, pad, "F7")
+        pump(root, lambda: "退款凭证无法打印" in window.message.get())
+        message = window.message.get()
+        assert "退款成功：40.00 元" in message and "请检查打印机后按 F8 重打" in message
+        assert window.message_label.cget("fg") == "#b00000" and "打印机: 故障" in window.status_text.get()
+
+        # the cashier, unsure, refunds again: the same refund, nothing paid twice
+        window.code.set(receipt_no)
+        window.refund_reason.set("质量问题")
+        key(root, pad, "F7")
+        pump(root, lambda: "之前已经完成" in window.message.get())
+        with app.app_context():
+            assert [r.amount_fen for r in db.session.scalars(select(Refund))] == [4_000]
+
+        printer = TcpPrinter()
+        core.printer = open_printer(printer.spec)
+        key(root, pad, "F8")
+        pump(root, lambda: len(printer.jobs) == 1)
+        slip = printed_text_and_qr(printer.jobs[0])[0]
+        assert "退款凭证" in slip and "重打" in slip and "40.00" in slip and "质量问题" in slip
+
+        # a 600.00 sale: the server goes away before the commit, comes back after the identification expired;
+        # above the offline cap the server refuses it: red, with its receipt number and amount
+        key(root, pad, "Escape")
+        window.code.set(card_no)
+        window.identify_code()
+        pump(root, lambda: "赵一" in window.member_text.get())
+        front.stop()
+        window.amount.set("600")
+        key(root, pad, "F5")
+        pump(root, lambda: "服务器无应答" in window.message.get())
+        with app.app_context():
+            db.session.execute(update(Identification).values(expires_at=datetime.now(UTC)))
+            db.session.commit()
+            db.session.remove()
+        front.start()
+        key(root, pad, "F9")
+        pump(root, lambda: "服务器拒绝了 1 笔已收款交易，共 600.00 元" in window.message.get())
+        refused_no = core.outbox.rejected()[0].receipt["receipt_no"]
+        assert f"小票 {refused_no}  600.00 元" in window.message.get()
+        assert window.message_label.cget("fg") == "#b00000"
+        root.destroy()
+        window = root = None
+        gc.collect()
+    printer.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from server.extensions import db
 from server.models import Sale, SmsMessage
 from tests.builders import make_member, make_world
 from tests.live_server import live_server
+from tests.member.support import sent_codes
 from tests.pos.pos_helpers import wait_until, write_config, xvfb_display
 from tests.pos.test_gui import pump
 
@@ -60,16 +60,19 @@ def pos(config: Path, *args: str) -> subprocess.Popen:
 
 
 def proof_codes(app) -> list[str]:
+    """The proof codes as the member's phone received them (the outbox keeps them masked)."""
     with app.app_context():
         texts = db.session.scalars(select(SmsMessage.text).where(SmsMessage.template == "till_proof_code")).all()
+        assert all("验证码是******" in text for text in texts)
+        codes = sent_codes(PHONE) if texts else []
         db.session.remove()
-    return [re.search(r"验证码是(\d{6})", text).group(1) for text in texts]
+    return codes
 
 
 def test_redeeming_by_phone_asks_for_the_sms_code_and_sells_with_it(app, till):
     cashier = pos(till["config"], "checkout", "--amount", "50", "--phone", PHONE, "--redeem", "100", "--json")
     wait_until(lambda: proof_codes(app), timeout=30)
-    code = proof_codes(app)[0]
+    code = proof_codes(app)[-1]
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     out, err = cashier.communicate(f"{wrong}\n{code}\n", timeout=60)
     assert cashier.returncode == 0, (out, err)
@@ -98,7 +101,7 @@ def test_the_cashier_window_asks_for_the_sms_code_before_spending_points(app, ti
 
     def cashier_types_the_code(title, prompt, parent):  # the dialog's answer: the code the member reads out
         codes.append(prompt)
-        return proof_codes(app)[0]
+        return proof_codes(app)[-1]
 
     monkeypatch.setattr(gui.simpledialog, "askstring", cashier_types_the_code)
     config = PosConfig.load(till["config"])
@@ -116,6 +119,7 @@ def test_the_cashier_window_asks_for_the_sms_code_before_spending_points(app, ti
         window.pay()
         pump(root, lambda: "会员已验证" in window.message.get())
         assert codes == ["验证码已发送到 139****2222，请会员告诉您验证码"]
+        pump(root, lambda: window.shown_for == (5000, 100))  # priced again with the points: 应付 is on screen
         window.pay()
         pump(root, lambda: "交易成功" in window.message.get())
         with app.app_context():

@@ -102,7 +102,7 @@ def test_statement_lines_go_down_to_each_sale_and_add_up(trading_day):
     lines = list(csv.reader(io.StringIO(content)))
     header = lines[5]
     sales = [dict(zip(header, line, strict=True)) for line in lines[6:]]
-    assert [line["receipt_no"] for line in sales] == ["T01-000001", "T01-000002"]
+    assert [line["receipt_no"] for line in sales] == ["0001-000001", "0001-000002"]
     assert sum(int(line["points_granted"]) for line in sales) == row.points_granted
     assert sum(int(line["accepted_value_fen"]) for line in sales) == row.accepted_value_fen
     assert dict(zip(lines[2], lines[3], strict=True))["net_fen"] == str(row.net_fen)
@@ -237,7 +237,7 @@ def test_statement_command_writes_csv_and_pdf(trading_day, run_cli, tmp_path):
             str(target),
         )
         assert result.exit_code == 0, result.output
-    assert "T01-000002" in (tmp_path / "statement.csv").read_text(encoding="utf-8-sig")
+    assert "0001-000002" in (tmp_path / "statement.csv").read_text(encoding="utf-8-sig")
     assert (tmp_path / "statement.pdf").read_bytes().startswith(b"%PDF")
     missing = run_cli(
         "settlement", "statement", "--merchant", merchant, "--date", "2026-03-09", "--output", str(tmp_path / "x.csv")

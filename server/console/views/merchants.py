@@ -48,7 +48,7 @@ def _merchant_form(form: MerchantForm) -> MerchantForm:
 
 
 def _merchant_fields(form: MerchantForm) -> dict:
-    return {
+    fields = {
         "name": form.name.data,
         "trade": form.trade.data,
         "region": form.region.data,
@@ -64,6 +64,10 @@ def _merchant_fields(form: MerchantForm) -> dict:
         )
         if value is not None
     }
+    fields["refund_auth_threshold_fen"] = form.refund_threshold.fen  # empty: no authorisation
+    if form.refund_pin.data:  # empty: the PIN stays as it is
+        fields["refund_pin"] = form.refund_pin.data
+    return fields
 
 
 @blp.route("/merchants")
@@ -155,6 +159,8 @@ def edit(merchant_id):
         form.max_redeem.set_bp(merchant.max_redeem_bp)
         form.service_fee.set_bp(merchant.service_fee_bp)
         form.service_fee_per_sale.set_fen(merchant.service_fee_per_sale_fen)
+        if merchant.refund_auth_threshold_fen is not None:
+            form.refund_threshold.set_fen(merchant.refund_auth_threshold_fen)
     if form.validate_on_submit():
         try:
             catalog.update_merchant(current_actor().key, merchant.id, status=form.status.data, **_merchant_fields(form))
