@@ -3,6 +3,10 @@
 Each feature keeps its own catalog at ``server/<feature>/translations/zh/LC_MESSAGES/messages.po``
 with English msgids. Catalogs are compiled to ``.mo`` under the instance folder when the app starts
 (compiled files are build products and never committed); Flask-Babel merges them all.
+
+The same English word can need different Chinese in two areas ("Name" is 昵称 for a member, 名称 for a
+merchant). An area that registers itself with :func:`use_area_catalog` has its own catalog merged last on
+its pages, so its translations win there and nowhere else.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from urllib.parse import urlencode
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, has_request_context, request
-from flask_babel import Babel, get_locale
+from flask import Flask, current_app, has_request_context, request
+from flask_babel import Babel, Domain, get_locale
 
 from server.config import Config
 
@@ -95,6 +99,24 @@ def compile_catalogs(target: Path) -> list[str]:
         if str(target / feature) not in directories:
             directories.append(str(target / feature))
     return directories
+
+
+def area_domain(app: Flask, feature: str) -> Domain:
+    """A translation domain with every catalog, ``feature``'s merged last so that its translations win."""
+    domains = app.extensions.setdefault("alliance_area_domains", {})
+    if feature not in domains:
+        directories = app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")
+        own = [d for d in directories if Path(d).name == feature]
+        domains[feature] = Domain(translation_directories=[d for d in directories if d not in own] + own)
+    return domains[feature]
+
+
+def use_area_catalog(blueprint, feature: str) -> None:
+    """Translate ``blueprint``'s pages with ``feature``'s catalog first (see the module docstring)."""
+
+    @blueprint.before_request
+    def _area_translations():
+        area_domain(current_app, feature).as_default()
 
 
 def init_i18n(app: Flask) -> None:

@@ -9,8 +9,10 @@ from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
 from server.console import access, navigation
-from server.console.display import init_display
+from server.console.display import domain_message, init_display
+from server.console.paging import invalid_filters
 from server.domain.errors import DomainError
+from server.i18n import use_area_catalog
 from server.services.alliance import get_settings
 
 console = Blueprint(
@@ -22,6 +24,7 @@ console = Blueprint(
     static_url_path="/static",
 )
 PUBLIC_ENDPOINTS = {"console.auth.sign_in", "console.static"}
+use_area_catalog(console, "console")  # the console's words ("Name" → 名称) win over other areas' on its pages
 
 
 @console.record_once
@@ -76,8 +79,11 @@ def layout_context():
         alliance_name = get_settings().name
     except RuntimeError:
         alliance_name = "AllianceCard"
+    nav_items = navigation.items_for(actor) if actor else []
     return {
-        "nav_items": navigation.items_for(actor) if actor else [],
+        "nav_items": nav_items,
+        "nav_active": navigation.active_item(nav_items, request.endpoint),
+        "invalid_filters": invalid_filters,
         "console_user": g.get("console_user"),
         "console_actor": actor,
         "can": access.can,
@@ -115,7 +121,7 @@ def http_error(error: HTTPException):
 @console.errorhandler(DomainError)
 def domain_error(error: DomainError):
     """A refusal that a view did not turn into a form message."""
-    message = _("There is nothing here.") if error.status == 404 else _(error.message)
+    message = _("There is nothing here.") if error.status == 404 else domain_message(error)
     return render_template("console/error.html", status=error.status, message=message), error.status
 
 

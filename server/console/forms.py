@@ -215,6 +215,8 @@ class PasswordForm(FlaskForm):
     submit = SubmitField(_l("Set password"))
 
 
-class CardActionForm(FlaskForm):
-    reason = StringField(_l("Reason"), [Length(max=200)], filters=[_text])
-    submit = SubmitField(_l("Apply"))
+class ConfirmForm(FlaskForm):
+    """The confirmation step of an action that cannot be taken back: a reason is required (it is audited)."""
+
+    once = HiddenField()
+    reason = StringField(_l("Reason"), [DataRequired(), Length(max=200)], filters=[_text])

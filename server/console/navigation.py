@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import request
-
 from server.domain.permissions import Actor
 
 
@@ -24,6 +22,7 @@ class NavItem:
     order: int = 100
     operators_only: bool = False
     merchant_staff_only: bool = False
+    pages: tuple[str, ...] = ()  # other endpoints of its blueprint that belong to this entry (e.g. a detail page)
 
     def shown_to(self, actor: Actor) -> bool:
         """True when ``actor`` should see this entry."""
@@ -33,13 +32,22 @@ class NavItem:
             return False
         return self.permission is None or actor.can(self.permission)
 
-    @property
-    def active(self) -> bool:
-        """True on this entry's own pages (same blueprint)."""
-        return (request.endpoint or "").rsplit(".", 1)[0] == self.endpoint.rsplit(".", 1)[0]
+    def claims(self, endpoint: str) -> bool:
+        """True when ``endpoint`` is this entry's page or one it names in ``pages``."""
+        return endpoint == self.endpoint or endpoint in self.pages
 
 
 NAVIGATION: list[NavItem] = []
+
+
+def active_item(items: list[NavItem], endpoint: str | None) -> NavItem | None:
+    """The one entry to highlight on ``endpoint``: the entry that claims it, else the first of its blueprint."""
+    endpoint = endpoint or ""
+    claimed = next((item for item in items if item.claims(endpoint)), None)
+    if claimed is not None:
+        return claimed
+    area = endpoint.rsplit(".", 1)[0]
+    return next((item for item in items if item.endpoint.rsplit(".", 1)[0] == area), None)
 
 
 def add(item: NavItem) -> None:

@@ -10,7 +10,7 @@ from server.domain.identifiers import check_member_code_prefix
 from server.domain.ledger import ALLIANCE_ADJUSTMENTS, ALLIANCE_EXPIRY
 from server.extensions import db
 from server.models import ALLIANCE_OWNER, AllianceSettings
-from server.services.audit import audit
+from server.services.audit import audit, values_before
 from server.services.ledger import open_account
 from server.services.unit_of_work import transactional
 
@@ -70,10 +70,11 @@ def update_points_policy(actor: str, **fields) -> AllianceSettings:
     changes_cutoff = cutoff is not None and cutoff != settings.business_day_cutoff_hour
     if changes_cutoff and db.session.scalar(select(SettlementDay.business_day).limit(1)) is not None:
         raise Conflict("The business day's cut-off hour cannot change once days have been closed.")
+    before = values_before(settings, fields)
     for name, value in fields.items():
         if name in POINTS_POLICY_FIELDS:
             setattr(settings, name, value)
-    audit(actor, "alliance.update", "alliance", "1", **fields)
+    audit(actor, "alliance.update", "alliance", "1", **fields, before=before)
     return settings
 
 
@@ -91,7 +92,7 @@ SETTINGS_LIMITS = {  # what operators may change after set-up, with sane ranges;
 def update_settings(actor: str, **fields) -> AllianceSettings:
     """Change the alliance's name, point value, level window or offline caps; audited."""
     settings = get_settings()
-    changed = {}
+    changed, before = {}, {}
     for name, value in fields.items():
         if name not in SETTINGS_LIMITS:
             raise InvalidRequest("This setting cannot be changed.", field=name)
@@ -103,8 +104,8 @@ def update_settings(actor: str, **fields) -> AllianceSettings:
         elif isinstance(value, bool) or not isinstance(value, int) or not limits[0] <= value <= limits[1]:
             raise InvalidRequest("The value is out of range.", field=name, min=limits[0], max=limits[1])
         if getattr(settings, name) != value:
-            changed[name] = value
+            changed[name], before[name] = value, getattr(settings, name)
             setattr(settings, name, value)
     if changed:
-        audit(actor, "alliance.update", "alliance", "1", **changed)
+        audit(actor, "alliance.update", "alliance", "1", **changed, before=before)
     return settings

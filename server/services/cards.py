@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, update
 from card_layout.keys import sector_keys
 from card_layout.layout import COUNTER_BLOCK, COUNTER_SECTOR, RECORD_SECTOR, SECTOR_COUNT
 from card_layout.record import CardFormatError, CardRecord, counter_block, read_counter, sign_record, verify_record
+from server.domain import card_actions
 from server.domain.errors import (
     CardBlocked,
     CardInvalid,
@@ -440,7 +441,7 @@ def _set_status(actor: str, card: Card, status: str, action: str, **details) -> 
 def report_lost(actor: str, card_no: str, reason: str = "") -> Card:
     """挂失: block the card at once; the member keeps points and history."""
     card = card_by_number(card_no, lock=True)
-    if card.status in {CardStatus.REPLACED, CardStatus.CANCELLED, CardStatus.LOST}:
+    if not card_actions.allows("lost", card.status):
         raise Conflict(f"The card is already {card.status}.", status=card.status)
     return _set_status(actor, card, CardStatus.LOST, "card.report_lost", reason=reason)
 
@@ -449,7 +450,7 @@ def report_lost(actor: str, card_no: str, reason: str = "") -> Card:
 def freeze(actor: str, card_no: str, reason: str = "") -> Card:
     """Temporarily block a card."""
     card = card_by_number(card_no, lock=True)
-    if card.status not in {CardStatus.ISSUED, CardStatus.ACTIVE}:
+    if not card_actions.allows("freeze", card.status):
         raise Conflict(f"A {card.status} card cannot be frozen.", status=card.status)
     return _set_status(actor, card, CardStatus.FROZEN, "card.freeze", reason=reason)
 
@@ -458,7 +459,7 @@ def freeze(actor: str, card_no: str, reason: str = "") -> Card:
 def unfreeze(actor: str, card_no: str, reason: str = "") -> Card:
     """Lift a freeze (or a loss report, if the card was found)."""
     card = card_by_number(card_no, lock=True)
-    if card.status not in {CardStatus.FROZEN, CardStatus.LOST}:
+    if not card_actions.allows("unfreeze", card.status):
         raise Conflict(f"A {card.status} card is not blocked.", status=card.status)
     db.session.execute(
         update(CardAlert)
@@ -488,6 +489,6 @@ def replace(actor: str, old_card_no: str, new_card_no: str) -> Card:
 def cancel(actor: str, card_no: str, reason: str = "") -> Card:
     """Retire a card for good (注销)."""
     card = card_by_number(card_no, lock=True)
-    if card.status in {CardStatus.CANCELLED, CardStatus.REPLACED}:
+    if not card_actions.allows("cancel", card.status):
         raise Conflict(f"The card is already {card.status}.", status=card.status)
     return _set_status(actor, card, CardStatus.CANCELLED, "card.cancel", reason=reason)

@@ -16,7 +16,7 @@ from server.models import AllianceSettings, Level, Merchant, MerchantLevelDiscou
 from server.models.base import new_id
 from server.security.credentials import TERMINAL_TOKEN_PREFIX, hash_password, new_token, token_hash
 from server.security.pii import decrypt_text, encrypt_text
-from server.services.audit import audit
+from server.services.audit import audit, values_before
 from server.services.ledger import open_account
 from server.services.unit_of_work import transactional
 
@@ -101,6 +101,7 @@ def create_level(actor: str, *, code: str, rank: int, **fields) -> Level:
 def update_level(actor: str, level_id: str, **fields) -> Level:
     """Change a level's names, rules or discount bounds; merchant discounts are clamped into the bounds."""
     level = get_level(level_id)
+    before = values_before(level, fields)
     for name, value in fields.items():
         if name in LEVEL_FIELDS:
             setattr(level, name, value)
@@ -112,7 +113,7 @@ def update_level(actor: str, level_id: str, **fields) -> Level:
             .where(MerchantLevelDiscount.level_id == level.id, column < bound if op == "lt" else column > bound)
             .values(discount_bp=bound)
         )
-    audit(actor, "level.update", "level", level.id, **fields)
+    audit(actor, "level.update", "level", level.id, **fields, before=before)
     return level
 
 
@@ -175,6 +176,7 @@ def update_merchant(actor: str, merchant_id: str, **fields) -> Merchant:
     """Change a merchant's details, earn rate or redemption cap."""
     merchant = get_merchant(merchant_id)
     _check_merchant(fields)
+    before = values_before(merchant, fields)
     for name, value in fields.items():
         if name in MERCHANT_FIELDS:
             setattr(merchant, name, value)
@@ -183,7 +185,7 @@ def update_merchant(actor: str, merchant_id: str, **fields) -> Merchant:
     logged = {name: ("***" if name == "refund_pin" else value) for name, value in fields.items()}
     if "bank_account_no" in fields:  # the audit log keeps the masked number only
         logged["bank_account_no"] = merchant.bank_account_masked
-    audit(actor, "merchant.update", "merchant", merchant.id, **logged)
+    audit(actor, "merchant.update", "merchant", merchant.id, **logged, before=before)
     return merchant
 
 
@@ -286,12 +288,12 @@ def get_terminal(terminal_id: str) -> Terminal:
 
 
 @transactional
-def reset_terminal_token(actor: str, terminal_id: str) -> IssuedTerminal:
+def reset_terminal_token(actor: str, terminal_id: str, reason: str = "") -> IssuedTerminal:
     """Replace a terminal's token (the old one stops working at once); the new one is shown once."""
     terminal = get_terminal(terminal_id)
     token = new_token(TERMINAL_TOKEN_PREFIX)
     terminal.token_hash = token_hash(token)
-    audit(actor, "terminal.reset_token", "terminal", terminal.id)
+    audit(actor, "terminal.reset_token", "terminal", terminal.id, **({"reason": reason} if reason else {}))
     return IssuedTerminal(terminal, token)
 
 

@@ -161,6 +161,11 @@ def _end_sessions(user_id: str) -> None:
     )
 
 
+def get_staff_user(user_id: str) -> StaffUser:
+    """A staff user by id (NotFound when there is none)."""
+    return _staff_user(user_id)
+
+
 def _staff_user(user_id: str) -> StaffUser:
     user = db.session.get(StaffUser, user_id)
     if user is None:
@@ -191,7 +196,7 @@ def set_password(actor: str, user_id: str, password: str) -> StaffUser:
 
 
 @transactional
-def set_status(actor: str, user_id: str, status: str) -> StaffUser:
+def set_status(actor: str, user_id: str, status: str, reason: str = "") -> StaffUser:
     """Enable or disable a staff account (a disabled account cannot sign in or use its tokens)."""
     if status not in set(StaffStatus):
         raise InvalidRequest("Unknown staff status.", field="status")
@@ -201,5 +206,5 @@ def set_status(actor: str, user_id: str, status: str) -> StaffUser:
     user.status = status
     if status != StaffStatus.ACTIVE:
         _end_sessions(user.id)
-    audit(actor, "staff.set_status", "staff_user", user.id, status=status)
+    audit(actor, "staff.set_status", "staff_user", user.id, status=status, **({"reason": reason} if reason else {}))
     return user

@@ -1,6 +1,7 @@
 """Reconciliation: statements, ledger and sales agree to the fen, and the ledger is balanced overall.
 
 Each check returns the differences it found as sentences naming the row; an empty list means all agree.
+A difference reads as English (the CLI) and keeps its template and values so that pages can translate it.
 """
 
 from __future__ import annotations
@@ -26,35 +27,74 @@ from server.services.points import lot_mismatches
 from server.services.settlement import ACTIVITY_FIELDS, POSITION_FIELDS, day_activity, day_window
 
 
+class Difference(str):
+    """One difference as an English sentence, with its ``template`` (a msgid) and ``values`` for translation."""
+
+    template: str
+    values: dict
+
+    def __new__(cls, template: str, **values):
+        text = super().__new__(cls, template % values)
+        text.template, text.values = template, values
+        return text
+
+
 def check_statements(day: date) -> list[str]:
     """The day is closed, each settlement matches the sales and refunds, and its net position its figures."""
     closed = db.session.get(SettlementDay, day)
     if closed is None:
-        return [f"business day {day.isoformat()} is not closed"]
+        return [Difference("business day %(day)s is not closed", day=day.isoformat())]
     differences = []
     activity = day_activity(closed.window_start, closed.window_end)
     settlements = db.session.scalars(select(Settlement).where(Settlement.business_day == day)).all()
     seen = set()
     for row in settlements:
         seen.add(row.merchant_id)
-        label = f"settlement {row.id} (merchant {row.merchant_id}, {day.isoformat()})"
+        where = {"settlement": row.id, "merchant": row.merchant_id, "day": day.isoformat()}
         expected = activity.get(row.merchant_id, DayActivity())
         for name in ACTIVITY_FIELDS:
             if getattr(row, name) != getattr(expected, name):
-                differences.append(f"{label}: {name} is {getattr(row, name)}, sales say {getattr(expected, name)}")
+                differences.append(
+                    Difference(
+                        "settlement %(settlement)s (merchant %(merchant)s, %(day)s): %(field)s is %(stated)s, "
+                        "sales say %(expected)s",
+                        **where,
+                        field=name,
+                        stated=getattr(row, name),
+                        expected=getattr(expected, name),
+                    )
+                )
         stated = DayActivity(**{name: getattr(row, name) for name in ACTIVITY_FIELDS})
         position = net_position(stated, FeeTerms(row.fee_bp, row.fee_per_sale_fen), row.point_value_fen)
         for name in POSITION_FIELDS:
             if name != "commission_fen" and getattr(row, name) != getattr(position, name):
                 differences.append(
-                    f"{label}: {name} is {getattr(row, name)}, its figures give {getattr(position, name)}"
+                    Difference(
+                        "settlement %(settlement)s (merchant %(merchant)s, %(day)s): %(field)s is %(stated)s, "
+                        "its figures give %(expected)s",
+                        **where,
+                        field=name,
+                        stated=getattr(row, name),
+                        expected=getattr(position, name),
+                    )
                 )
     for merchant_id in sorted(set(activity) - seen):
-        differences.append(f"merchant {merchant_id} has sales or refunds on {day.isoformat()} but no settlement")
+        differences.append(
+            Difference(
+                "merchant %(merchant)s has sales or refunds on %(day)s but no settlement",
+                merchant=merchant_id,
+                day=day.isoformat(),
+            )
+        )
     total = sum(row.net_fen for row in settlements)
     if closed.net_fen != total:
         differences.append(
-            f"settlement day {day.isoformat()}: net_fen is {closed.net_fen}, its settlements sum to {total}"
+            Difference(
+                "settlement day %(day)s: net_fen is %(stated)s, its settlements sum to %(expected)s",
+                day=day.isoformat(),
+                stated=closed.net_fen,
+                expected=total,
+            )
         )
     return differences
 
@@ -91,13 +131,27 @@ def check_ledger_against_sales(day: date) -> list[str]:
         taken = done.points_redeemed - done.points_restored
         if -sums.get(issued, 0) != granted:
             differences.append(
-                f"merchant {merchant_id} {day.isoformat()}: ledger account {issued} (points issued) moved "
-                f"{sums.get(issued, 0)}, sales and refunds grant {granted}"
+                Difference(
+                    "merchant %(merchant)s %(day)s: ledger account %(account)s (points issued) moved %(stated)s, "
+                    "sales and refunds grant %(expected)s",
+                    merchant=merchant_id,
+                    day=day.isoformat(),
+                    account=issued,
+                    stated=sums.get(issued, 0),
+                    expected=granted,
+                )
             )
         if sums.get(accepted, 0) != taken:
             differences.append(
-                f"merchant {merchant_id} {day.isoformat()}: ledger account {accepted} (points accepted) moved "
-                f"{sums.get(accepted, 0)}, sales and refunds accept {taken}"
+                Difference(
+                    "merchant %(merchant)s %(day)s: ledger account %(account)s (points accepted) moved %(stated)s, "
+                    "sales and refunds accept %(expected)s",
+                    merchant=merchant_id,
+                    day=day.isoformat(),
+                    account=accepted,
+                    stated=sums.get(accepted, 0),
+                    expected=taken,
+                )
             )
     return differences
 
@@ -133,13 +187,25 @@ def check_merchant_balances() -> list[str]:
         reversed_points, restored = (int(value or 0) for value in refunds.get(merchant_id, (0, 0)))
         if issued_balance != reversed_points - earned:
             differences.append(
-                f"merchant {merchant_id}: ledger account {issued_id} (points issued) holds {issued_balance}, "
-                f"its sales and refunds say {reversed_points - earned}"
+                Difference(
+                    "merchant %(merchant)s: ledger account %(account)s (points issued) holds %(stated)s, "
+                    "its sales and refunds say %(expected)s",
+                    merchant=merchant_id,
+                    account=issued_id,
+                    stated=issued_balance,
+                    expected=reversed_points - earned,
+                )
             )
         if accepted_balance != redeemed - restored:
             differences.append(
-                f"merchant {merchant_id}: ledger account {accepted_id} (points accepted) holds {accepted_balance}, "
-                f"its sales and refunds say {redeemed - restored}"
+                Difference(
+                    "merchant %(merchant)s: ledger account %(account)s (points accepted) holds %(stated)s, "
+                    "its sales and refunds say %(expected)s",
+                    merchant=merchant_id,
+                    account=accepted_id,
+                    stated=accepted_balance,
+                    expected=redeemed - restored,
+                )
             )
     return differences
 
@@ -147,7 +213,11 @@ def check_merchant_balances() -> list[str]:
 def check_ledger_balanced() -> list[str]:
     """Every transaction sums to zero, cached balances equal their entries, lots equal member balances."""
     differences = [
-        f"ledger transaction {txn_id} does not balance: its entries sum to {total}"
+        Difference(
+            "ledger transaction %(transaction)s does not balance: its entries sum to %(stated)s",
+            transaction=txn_id,
+            stated=total,
+        )
         for txn_id, total in db.session.execute(
             select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount))
             .group_by(LedgerEntry.transaction_id)
@@ -173,20 +243,43 @@ def check_ledger_balanced() -> list[str]:
         .order_by(LedgerAccount.id)
     ):
         differences.append(
-            f"ledger account {account_id} ({kind} {owner}): cached balance {balance}, its entries sum to {total}"
+            Difference(
+                "ledger account %(account)s (%(kind)s %(owner)s): cached balance %(stated)s, "
+                "its entries sum to %(expected)s",
+                account=account_id,
+                kind=kind,
+                owner=owner,
+                stated=balance,
+                expected=total,
+            )
         )
     total = db.session.scalar(select(func.coalesce(func.sum(LedgerAccount.balance), 0)))
     if total != 0:
-        differences.append(f"ledger accounts sum to {total}, not 0")
+        differences.append(Difference("ledger accounts sum to %(stated)s, not 0", stated=total))
     for member_id, balance, open_points in lot_mismatches():
-        differences.append(f"member {member_id}: points balance {balance}, open lots hold {open_points}")
+        differences.append(
+            Difference(
+                "member %(member)s: points balance %(stated)s, open lots hold %(expected)s",
+                member=member_id,
+                stated=balance,
+                expected=open_points,
+            )
+        )
     bad_lots = db.session.execute(
         select(PointsLot.id, PointsLot.points, PointsLot.remaining, PointsLot.expired_points).where(
             (PointsLot.remaining < 0) | (PointsLot.remaining + PointsLot.expired_points > func.abs(PointsLot.points))
         )
     )
     for lot_id, points, remaining, expired in bad_lots:
-        differences.append(f"points lot {lot_id}: remaining {remaining} + expired {expired} exceed its {points} points")
+        differences.append(
+            Difference(
+                "points lot %(lot)s: remaining %(remaining)s + expired %(expired)s exceed its %(points)s points",
+                lot=lot_id,
+                remaining=remaining,
+                expired=expired,
+                points=points,
+            )
+        )
     return differences
 
 

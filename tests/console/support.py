@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from server.extensions import db
 from server.services import staff
@@ -90,3 +91,79 @@ def post_form(client, page_url: str, action_url: str, data: dict):
     if once and "once" not in fields:
         fields["once"] = once.group(1)
     return client.post(action_url, data=fields)
+
+
+# Console GET endpoints that are not pages (files, the static folder, the catch-all 404) or not signed in.
+NOT_PAGES = {
+    "console.static",
+    "console.unknown_page",
+    "console.auth.sign_in",
+    "console.dashboard.alias",
+    "console.ledger.export",
+    "console.sales.export",
+    "console.reports.export",
+    "console.reports.points_export",
+    "console.merchants.poster_png",
+    "console.settlement.statement",
+}
+
+
+def seed_every_kind_of_object(app, client, scene: ConsoleWorld) -> dict:
+    """A card batch, a card action, a refund and a closed day on top of ``scene``: every console page has data.
+
+    Returns the ids that the console's URL arguments take (see :func:`every_console_page`).
+    """
+    from sqlalchemy import select
+
+    from server.models import Level, Settlement, StaffUser
+    from server.services import cards, settlement
+    from server.services.checkout import refund_sale
+
+    with app.app_context():
+        batch = cards.create_batch(ACTOR, 3, name="三月批次")
+        cards.report_lost(ACTOR, scene.card.card_no, reason="会员说丢在地铁上")
+        refund_sale(ACTOR, scene.sale_id, None, 2_000, "菜品有误")
+        tomorrow = datetime.now(UTC) + timedelta(days=2)  # the day of the sales has ended by then
+        settlement.close_day(ACTOR, settlement.current_business_day(), now=tomorrow)
+        ids = {
+            "batch_id": batch.id,
+            "card_id": scene.card.id,
+            "member_id": scene.member.id,
+            "merchant_id": scene.world.shop_a.merchant.id,
+            "sale_id": scene.sale_id,
+            "level_id": db.session.scalar(select(Level.id).order_by(Level.code)),
+            "settlement_id": db.session.scalar(select(Settlement.id).order_by(Settlement.id)),
+            "terminal_id": scene.world.shop_a.terminal.id,
+            "user_id": db.session.scalar(select(StaffUser.id).where(StaffUser.username == "c-support")),
+        }
+        db.session.remove()
+    assert all(ids.values()), ids
+    return ids
+
+
+def every_console_page(app, ids: dict) -> list[str]:
+    """The URL of every console page (each GET route of the console blueprint, filled in from ``ids``).
+
+    A new page whose URL takes an argument not in ``ids`` fails here, so the page tests keep covering all.
+    """
+    from itertools import product
+
+    from flask import url_for
+    from werkzeug.routing import AnyConverter
+
+    urls = []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
+        if not rule.endpoint.startswith("console.") or "GET" not in rule.methods or rule.endpoint in NOT_PAGES:
+            continue
+        choices = {}  # an <any(a, b):name> argument: every one of its values
+        for name in rule.arguments:
+            converter = rule._converters.get(name)
+            if isinstance(converter, AnyConverter):
+                choices[name] = sorted(converter.items)
+            else:
+                assert name in ids, f"{rule.endpoint}: no test data for {name}"
+                choices[name] = [ids[name]]
+        with app.test_request_context():
+            for values in product(*choices.values()):
+                urls.append(url_for(rule.endpoint, **dict(zip(choices, values, strict=True))))
+    return urls

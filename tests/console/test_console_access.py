@@ -283,9 +283,19 @@ def test_disabling_a_user_ends_their_sessions(app, scene, client):
     with app.app_context():
         user_id = db.session.scalar(select(StaffUser.id).where(StaffUser.username == "c-support"))
         db.session.remove()
-    assert post_form(admin, "/console/staff", f"/console/staff/{user_id}/disable", {}).status_code == 302
+    page = f"/console/staff/{user_id}/disable"  # a confirmation page that asks for the reason
+    assert "停用账号" in page_text(admin.get(page))
+    assert post_form(admin, page, page, {"reason": ""}).status_code == 422  # no reason: nothing happens
+    assert client.get("/console/").status_code == 200
+    assert post_form(admin, page, page, {"reason": "已离职"}).status_code == 302
     assert client.get("/console/").status_code == 302
     assert sign_in(client, "c-support").status_code == 401
+    with app.app_context():
+        entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "staff.set_status"))
+        assert entry.details == {"status": "disabled", "reason": "已离职"}
+        db.session.remove()
+    again = admin.get(page, follow_redirects=True)  # an old page: the account is disabled already
+    assert "此账号已停用。" in page_text(again) and page not in page_text(again)  # and not offered any more
 
 
 def test_an_admin_cannot_disable_themselves(app, scene, client):
@@ -295,7 +305,8 @@ def test_an_admin_cannot_disable_themselves(app, scene, client):
         with pytest.raises(InvalidRequest):
             console_auth.set_status(f"staff:{admin_id}", admin_id, "disabled")
         db.session.remove()
-    assert post_form(client, "/console/staff", f"/console/staff/{admin_id}/disable", {}).status_code == 302
+    page = f"/console/staff/{admin_id}/disable"
+    assert post_form(client, page, page, {"reason": "试试"}).status_code == 302
     assert "不能停用自己的账号" in page_text(client.get("/console/staff"))  # the service's refusal, in Chinese
     with app.app_context():
         assert db.session.get(StaffUser, admin_id).status == "active"

@@ -180,6 +180,13 @@ def test_finance_refunds_a_sale_with_a_reason(site, browser):
     page.fill("#amount", "20.00")
     page.fill("#reason", "顾客退菜")
     page.click(".refund-form input[type=submit]")
+    assert page.locator("h1").inner_text() == "退款 ¥20.00"  # a confirmation step, the reason carried over
+    assert page.input_value("#reason") == "顾客退菜"
+    with app.app_context():
+        assert db.session.scalar(select(Refund).where(Refund.sale_id == scene.sale_id)) is None
+        db.session.remove()
+    save_screenshot(page, "console-refund-confirm")
+    page.click("#confirm")
     page.wait_for_url(f"{base_url}/console/sales/{scene.sale_id}")
     assert page.locator("text=退款已记录。").count() == 1
     assert page.locator("td", has_text="顾客退菜").count() == 1

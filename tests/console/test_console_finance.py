@@ -145,9 +145,10 @@ def test_reconciliation_says_all_agree_then_names_a_corrupted_row(app, client, c
         db.session.commit()
         db.session.remove()
     html = page_text(client.get(page))
-    assert "处不一致" in html and f"settlement {row.id}" in html
-    assert f"points_redeemed is 499, sales say {row.points_redeemed}" in html
-    assert "2026-03-05 is not closed" in page_text(client.get(f"{SETTLEMENTS}/reconciliation?day=2026-03-05"))
+    assert "处不一致" in html and f"结算单 {row.id}" in html  # in Chinese, the merchant by name
+    assert f"抵扣积分 记为 499，按消费记录应为 {row.points_redeemed}" in html and "甲" in html
+    assert f"points_redeemed is 499, sales say {row.points_redeemed}" in html  # the English in the tooltip
+    assert "营业日 2026-03-05 尚未结账" in page_text(client.get(f"{SETTLEMENTS}/reconciliation?day=2026-03-05"))
 
 
 def test_reports_show_money_as_yuan_and_export_the_api_columns(app, client, closed_day):

@@ -46,6 +46,10 @@ def test_refund_with_a_reason_goes_through_the_service_once(app, scene, client):
     once = re.search(r'name="once"[^>]*value="([^"]+)"', html).group(1)
     assert post_form(client, page, f"{page}/refunds", {"amount": "50.00", "reason": ""}).status_code == 422
     data = {"amount": "50.00", "reason": "菜品有误", "once": once}
+    confirm = post_form(client, page, f"{page}/refunds", data)  # first a confirmation page, nothing refunded yet
+    assert confirm.status_code == 200 and "退款 ¥50.00" in page_text(confirm) and "无法撤销" in page_text(confirm)
+    assert audit_rows(app, "sale.refund") == []
+    data["confirmed"] = "yes"
     assert post_form(client, page, f"{page}/refunds", data).status_code == 302
     assert post_form(client, page, f"{page}/refunds", data).status_code == 302  # a resubmitted form replays
     with app.app_context():
@@ -57,7 +61,7 @@ def test_refund_with_a_reason_goes_through_the_service_once(app, scene, client):
     [entry] = audit_rows(app, "sale.refund")
     assert entry.details["reason"] == "菜品有误" and entry.details["amount_fen"] == 5_000
     assert "菜品有误" in page_text(client.get(page))
-    too_much = {"amount": "99999.00", "reason": "x", "once": "another-key"}
+    too_much = {"amount": "99999.00", "reason": "x", "once": "another-key", "confirmed": "yes"}
     assert post_form(client, page, f"{page}/refunds", too_much).status_code == 409
 
 
@@ -67,7 +71,7 @@ def test_an_owner_refunds_at_their_own_shop_but_a_cashier_may_not(app, scene, cl
     assert post_form(client, page, f"{page}/refunds", {"reason": "x"}).status_code == 403
     owner = app.test_client()
     assert sign_in(owner, "c-owner-a").status_code == 302
-    assert post_form(owner, page, f"{page}/refunds", {"reason": "顾客取消"}).status_code == 302
+    assert post_form(owner, page, f"{page}/refunds", {"reason": "顾客取消", "confirmed": "yes"}).status_code == 302
     with app.app_context():
         sale = db.session.get(Sale, scene.sale_id)
         assert sale.refunded_fen == sale.payable_fen  # empty amount: the rest of the sale
@@ -92,13 +96,16 @@ def test_a_terminal_token_is_shown_once_and_works(app, scene, client):
         terminal = db.session.scalar(select(Terminal).where(Terminal.token_hash == token_hash(token)))
         assert db.session.scalar(select(func.count()).select_from(Terminal).where(Terminal.name == "二号收银台")) == 1
         db.session.remove()
-    reset = post_form(client, page, f"/console/terminals/{terminal.id}/token", {})
+    reset_page = f"/console/terminals/{terminal.id}/token"  # a confirmation page asks for the reason
+    assert post_form(client, reset_page, reset_page, {"reason": ""}).status_code == 422
+    assert client.get("/api/v1/terminal", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    reset = post_form(client, reset_page, reset_page, {"reason": "收银机被盗"})
     new_token = re.search(r'id="terminal-token">(tt_[^<]+)<', page_text(reset)).group(1)
     assert client.get("/api/v1/terminal", headers={"Authorization": f"Bearer {token}"}).status_code == 401
     assert client.get("/api/v1/terminal", headers={"Authorization": f"Bearer {new_token}"}).status_code == 200
-    assert {"terminal.create", "terminal.reset_token"} <= {row.action for row in audit_rows(app, "terminal.create")} | {
-        row.action for row in audit_rows(app, "terminal.reset_token")
-    }
+    created_at_a = [row for row in audit_rows(app, "terminal.create") if row.details["merchant_id"] == merchant_id]
+    assert len(created_at_a) == 2  # the world's till and 二号收银台
+    assert [row.details for row in audit_rows(app, "terminal.reset_token")] == [{"reason": "收银机被盗"}]
 
 
 def test_an_admin_admits_and_edits_a_merchant(app, scene, client):
@@ -254,6 +261,7 @@ def test_an_admin_changes_alliance_settings_and_a_level(app, scene, client):
         )
         db.session.remove()
     [entry] = audit_rows(app, "alliance.update")
+    assert entry.details.pop("before")["level_window_days"] != 180  # the old values, for the log's diff
     assert entry.details == {
         "name": "光明路商家联盟",
         "level_window_days": 180,

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from server.console import navigation
 from server.console.access import can, current_actor, permission_required
+from server.console.display import domain_message
 from server.console.forms import AllianceForm, PointsPolicyForm, choice
 from server.domain.errors import DomainError
 from server.domain.lots import EXPIRY_POLICIES
@@ -68,7 +69,7 @@ def index():
                 offline_max_age_hours=form.offline_max_age_hours.data,
             )
         except DomainError as exc:
-            flash(_(exc.message), "danger")
+            flash(domain_message(exc), "danger")
         else:
             flash(_("Saved."), "success")
             return redirect(url_for(".index"))
@@ -94,7 +95,7 @@ def points_policy():
             **{name: getattr(policy_form, name).data for name in alliance.POINTS_POLICY_FIELDS},
         )
     except DomainError as exc:
-        flash(_(exc.message), "danger")
+        flash(domain_message(exc), "danger")
         return _page(form, _policy_form(alliance.get_settings(), request.form), exc.status)
     flash(_("Saved."), "success")
     return redirect(url_for(".index"))

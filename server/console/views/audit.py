@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import permission_required
+from server.console.audit_text import describe
 from server.console.paging import page_from_request
 from server.models import AuditLog
 from server.services.queries import paginate
@@ -32,4 +33,4 @@ def index():
         query = query.where(AuditLog.object_id == object_id)
     page = page_from_request(50)
     rows = [row[0] for row in paginate(query.order_by(AuditLog.id.desc()), page)]
-    return render_template("console/audit/index.html", entries=rows, page=page)
+    return render_template("console/audit/index.html", entries=[(row, describe(row)) for row in rows], page=page)

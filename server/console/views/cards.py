@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from server.console import navigation
 from server.console.access import current_actor, operators_only, permission_required
-from server.console.forms import CardActionForm
-from server.console.paging import Page, page_from_request
+from server.console.confirm import Confirmation, confirm_form, confirm_page
+from server.console.display import STATUS_LABELS, domain_message
+from server.console.paging import Page, choice_arg, page_from_request
+from server.domain import card_actions
 from server.domain.errors import DomainError
 from server.domain.statuses import CardStatus
 from server.services import cards, queries
@@ -22,11 +24,31 @@ navigation.add(
 )
 navigation.add(
     navigation.NavItem(
-        "console.cards.batches", _l("Card batches"), "boxes", "cards:read", order=41, operators_only=True
+        "console.cards.batches",
+        _l("Card batches"),
+        "boxes",
+        "cards:read",
+        order=41,
+        operators_only=True,
+        pages=("console.cards.batch",),
     )
 )
 CARD_STATUSES = tuple(CardStatus)
 ACTIONS = {"lost": cards.report_lost, "freeze": cards.freeze, "unfreeze": cards.unfreeze, "cancel": cards.cancel}
+ACTION_TEXTS = {  # button, confirmation title, what happens
+    "lost": (
+        _l("Report lost"),
+        _l("Report card %(no)s lost"),
+        _l("The card stops working at once; the member keeps the points."),
+    ),
+    "freeze": (_l("Freeze"), _l("Freeze card %(no)s"), _l("The card stops working until it is unfrozen.")),
+    "unfreeze": (_l("Unfreeze"), _l("Unfreeze card %(no)s"), _l("The card works again at every shop.")),
+    "cancel": (
+        _l("Cancel card"),
+        _l("Cancel card %(no)s"),
+        _l("The card stops working for good. This cannot be undone."),
+    ),
+}
 
 
 @blp.route("/cards")
@@ -35,7 +57,7 @@ ACTIONS = {"lost": cards.report_lost, "freeze": cards.freeze, "unfreeze": cards.
 def index():
     """Cards by status or number, in number order, with open alerts on top."""
     filters = {
-        "status": request.args.get("status") or None,
+        "status": choice_arg("status", CARD_STATUSES, _("Status")),
         "card_no": request.args.get("card_no", "").strip() or None,
     }
     page = page_from_request()
@@ -46,27 +68,51 @@ def index():
     )
 
 
-@blp.route("/cards/<card_id>", methods=["GET", "POST"])
+@blp.route("/cards/<card_id>")
 @permission_required("cards:read")
 @operators_only
 def detail(card_id):
-    """One card; card staff may report it lost, freeze, unfreeze or cancel it (audited)."""
+    """One card, with the status changes its status allows (for card staff)."""
     card = cards.get_card(card_id)
-    form = CardActionForm()
-    if request.method == "POST":
-        if not current_actor().can("cards:write"):
-            abort(403)
-        action = ACTIONS.get(request.form.get("action", ""))
-        if action is None or not form.validate():
-            abort(400)
-        try:
-            action(current_actor().key, card.card_no, form.reason.data or "")
-        except DomainError as exc:
-            flash(_(exc.message), "danger")
-        else:
-            flash(_("Card %(no)s updated.", no=card.card_no), "success")
+    actions = [(action, ACTION_TEXTS[action][0]) for action in card_actions.actions_for(card.status)]
+    return render_template("console/cards/detail.html", card=card, actions=actions)
+
+
+@blp.route("/cards/<card_id>/<any(lost, freeze, unfreeze, cancel):action>", methods=["GET", "POST"])
+@permission_required("cards:write")
+@operators_only
+def change(card_id, action):
+    """Report lost, freeze, unfreeze or cancel a card: confirmed with a reason (audited)."""
+    card = cards.get_card(card_id)
+    if not card_actions.allows(action, card.status):  # e.g. an old page: the card has changed since
+        flash(
+            _(
+                "Card %(no)s is %(status)s: this is not possible now.",
+                no=card.card_no,
+                status=STATUS_LABELS[card.status],
+            ),
+            "warning",
+        )
         return redirect(url_for(".detail", card_id=card.id))
-    return render_template("console/cards/detail.html", card=card, form=form)
+    button, title, warning = ACTION_TEXTS[action]
+    confirmation = Confirmation(
+        title=title % {"no": card.card_no},
+        subject=_("Card %(no)s", no=card.card_no),
+        warning=str(warning),
+        button=str(button),
+        action_url=url_for(".change", card_id=card.id, action=action),
+        back_url=url_for(".detail", card_id=card.id),
+    )
+    form = confirm_form()
+    if request.method == "GET" or not form.validate_on_submit():
+        return confirm_page(confirmation, form)
+    try:
+        ACTIONS[action](current_actor().key, card.card_no, form.reason.data)
+    except DomainError as exc:
+        flash(domain_message(exc), "danger")
+    else:
+        flash(_("Card %(no)s updated.", no=card.card_no), "success")
+    return redirect(url_for(".detail", card_id=card.id))
 
 
 @blp.route("/card-batches")
@@ -87,7 +133,7 @@ def batch(batch_id):
     """One batch with its cards."""
     found = cards.get_batch(batch_id)
     page = page_from_request(50)
-    status = request.args.get("status") or None
+    status = choice_arg("status", CARD_STATUSES, _("Status"))
     rows = cards.list_batch_cards(found.id, page, status)
     return render_template(
         "console/cards/batch.html",

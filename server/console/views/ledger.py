@@ -4,12 +4,13 @@ through the audited services, never through this page)."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from server.console import navigation
 from server.console.access import operators_only, permission_required
 from server.console.display import LEDGER_LABELS
-from server.console.paging import all_rows, page_from_request
+from server.console.paging import all_rows, choice_arg, page_from_request
 from server.exports import Column, table_download
 from server.services import queries
 
@@ -25,7 +26,7 @@ KINDS = ("sale", "refund", "adjustment", "expiry")
 def ledger_filters() -> dict:
     """Kind and sale from the query string."""
     return {
-        "kind": request.args.get("kind") or None,
+        "kind": choice_arg("kind", KINDS, _("Kind")),
         "sale_id": request.args.get("sale_id", "").strip() or None,
     }
 

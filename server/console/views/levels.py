@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from server.console import navigation
 from server.console.access import current_actor, permission_required
+from server.console.display import domain_message
 from server.console.forms import LevelForm
 from server.domain.errors import DomainError
 from server.services import catalog
@@ -53,7 +54,7 @@ def create():
         try:
             catalog.create_level(current_actor().key, code=form.code.data, rank=form.rank.data, **_fields(form))
         except DomainError as exc:
-            flash(_(exc.message), "danger")
+            flash(domain_message(exc), "danger")
         else:
             flash(_("Level %(name)s added.", name=form.name.data), "success")
             return redirect(url_for(".index"))
@@ -73,7 +74,7 @@ def edit(level_id):
         try:
             catalog.update_level(current_actor().key, level.id, **_fields(form))
         except DomainError as exc:
-            flash(_(exc.message), "danger")
+            flash(domain_message(exc), "danger")
         else:
             flash(_("Saved."), "success")
             return redirect(url_for(".index"))

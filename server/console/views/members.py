@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import current_actor, operators_only, permission_required
+from server.console.display import domain_message
 from server.console.forms import ActionForm, BindCardForm, MemberForm, PointsAdjustmentForm
 from server.console.once import new_key, run_once
 from server.console.paging import page_from_request
@@ -68,7 +69,7 @@ def register():
                 },
             )
         except DomainError as exc:
-            flash(_(exc.message), "danger")
+            flash(domain_message(exc), "danger")
         else:
             return redirect(url_for(".detail", member_id=done.body["id"]))
     else:
@@ -129,7 +130,7 @@ def adjust_points(member_id):
             },
         )
     except DomainError as exc:
-        flash(_(exc.message), "danger")
+        flash(domain_message(exc), "danger")
         return _member_page(member, adjust=form, status=409)
     flash(_("Points adjusted; the balance is now %(balance)s.", balance=done.body["balance"]), "success")
     return redirect(url_for(".detail", member_id=member.id))
@@ -148,7 +149,7 @@ def bind_card(member_id):
         try:
             members.bind_card(current_actor().key, member.id, form.card_no.data)
         except DomainError as exc:
-            flash(_(exc.message), "danger")
+            flash(domain_message(exc), "danger")
         else:
             flash(_("Card %(no)s bound.", no=form.card_no.data), "success")
     return redirect(url_for(".detail", member_id=member.id))

@@ -12,10 +12,11 @@ from markupsafe import Markup
 
 from server.console import navigation
 from server.console.access import can, check_merchant, current_actor, merchant_scope, permission_required
-from server.console.display import STATUS_LABELS, percent, trade_label
+from server.console.confirm import Confirmation, confirm_form, confirm_page
+from server.console.display import STATUS_LABELS, domain_message, percent, trade_label
 from server.console.forms import ActionForm, LevelDiscountForm, MerchantForm, TerminalForm, choice
 from server.console.once import new_key, run_once
-from server.console.paging import page_from_request
+from server.console.paging import choice_arg, page_from_request
 from server.domain.errors import DomainError
 from server.domain.permissions import SET_DISCOUNTS_PERMISSIONS
 from server.domain.statuses import MerchantStatus, TerminalStatus
@@ -82,8 +83,8 @@ def index():
         return redirect(url_for(".detail", merchant_id=merchant_scope()))
     filters = {
         "q": request.args.get("q", "").strip() or None,
-        "trade": request.args.get("trade") or None,
-        "status": request.args.get("status") or None,
+        "trade": choice_arg("trade", TRADES, _("Trade")),
+        "status": choice_arg("status", MERCHANT_STATUSES, _("Status")),
     }
     page = page_from_request()
     rows = queries.list_merchants(filters, page)
@@ -116,7 +117,7 @@ def create():
                 lambda: {"id": catalog.create_merchant(current_actor().key, **_merchant_fields(form)).id},
             )
         except DomainError as exc:
-            flash(_(exc.message), "danger")
+            flash(domain_message(exc), "danger")
         else:
             flash(_("Merchant %(name)s admitted.", name=form.name.data), "success")
             return redirect(url_for(".detail", merchant_id=done.body["id"]))
@@ -169,7 +170,7 @@ def edit(merchant_id):
         try:
             catalog.update_merchant(current_actor().key, merchant.id, status=form.status.data, **_merchant_fields(form))
         except DomainError as exc:
-            flash(_(exc.message), "danger")
+            flash(domain_message(exc), "danger")
         else:
             flash(_("Saved."), "success")
             return redirect(url_for(".detail", merchant_id=merchant.id))
@@ -239,18 +240,30 @@ def _scoped_terminal(terminal_id: str):
     return terminal
 
 
-@blp.route("/terminals/<terminal_id>/token", methods=["POST"])
+@blp.route("/terminals/<terminal_id>/token", methods=["GET", "POST"])
 @permission_required("terminals:write")
 def reset_token(terminal_id):
-    """Replace a terminal's token (the old one stops working at once); the new one is shown once."""
+    """Replace a terminal's token (the old one stops working at once), confirmed with a reason; the new one
+    is shown once."""
     terminal = _scoped_terminal(terminal_id)
+    form = confirm_form()
+    if request.method == "GET" or not form.validate_on_submit():
+        confirmation = Confirmation(
+            title=_("Reset the token of till %(name)s", name=terminal.name),
+            subject=f"{terminal.merchant.name} · {terminal.name} ({terminal.code})",
+            warning=_("The till's current token stops working at once: it cannot sell until the new one is entered."),
+            button=_("Reset token"),
+            action_url=url_for(".reset_token", terminal_id=terminal.id),
+            back_url=url_for(".detail", merchant_id=terminal.merchant_id) + "#terminals",
+        )
+        return confirm_page(confirmation, form)
     issued = []
 
     def work():
-        issued.append(catalog.reset_terminal_token(current_actor().key, terminal.id))
+        issued.append(catalog.reset_terminal_token(current_actor().key, terminal.id, reason=form.reason.data))
         return {"terminal_id": terminal.id}
 
-    run_once(request.form.get("once"), work)
+    run_once(form.once.data, work)
     return _token_page(terminal, issued[0].token if issued else None, _("New terminal token"))
 
 

@@ -12,14 +12,16 @@ from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import can, current_actor, merchant_names, merchant_scope, permission_required
-from server.console.display import METHOD_LABELS
+from server.console.confirm import Confirmation, confirm_form, confirm_page
+from server.console.display import METHOD_LABELS, domain_message
 from server.console.forms import RefundForm
 from server.console.once import new_key, run_once
-from server.console.paging import all_rows, page_from_request
+from server.console.paging import all_rows, choice_arg, page_from_request
 from server.console.views.settlement import day_arg
 from server.domain.errors import DomainError
 from server.exports import Column, table_download
 from server.extensions import db
+from server.formatting import yuan
 from server.models import Refund
 from server.services import checkout, queries
 from server.services.alliance import get_settings
@@ -53,7 +55,7 @@ def sale_filters() -> dict:
     zone = ZoneInfo(get_settings().timezone)
     start, end = day_arg("from"), day_arg("to")
     filters = {
-        "merchant_id": merchant_scope() or request.args.get("merchant_id") or None,
+        "merchant_id": merchant_scope() or choice_arg("merchant_id", merchant_names(), _("Merchant")),
         "receipt_no": request.args.get("receipt_no", "").strip() or None,
         "member_id": request.args.get("member_id", "").strip() or None,
         "occurred_from": datetime.combine(start, datetime.min.time(), zone) if start else None,
@@ -116,6 +118,23 @@ def detail(sale_id):
     return _sale_page(_scoped_sale(sale_id), RefundForm(formdata=None, once=new_key()))
 
 
+def _confirm_refund(sale, form: RefundForm):
+    left_fen = sale.payable_fen - sale.refunded_fen
+    amount_fen = form.amount.fen if form.amount.fen is not None else left_fen
+    confirm = confirm_form()
+    confirm.once.data, confirm.reason.data = form.once.data, form.reason.data
+    confirmation = Confirmation(
+        title=_("Refund %(amount)s", amount=yuan(amount_fen)),
+        subject=_("Sale %(receipt)s at %(merchant)s", receipt=sale.receipt_no, merchant=sale.merchant.name),
+        warning=_("The money is returned, the sale's points reversed and restored in proportion. It cannot be undone."),
+        button=_("Refund %(amount)s", amount=yuan(amount_fen)),
+        action_url=url_for(".refund", sale_id=sale.id),
+        back_url=url_for(".detail", sale_id=sale.id),
+        carried={"amount": request.form.get("amount", "")},
+    )
+    return confirm_page(confirmation, confirm)
+
+
 @blp.route("/sales/<sale_id>/refunds", methods=["POST"])
 @permission_required("sales:refund")
 def refund(sale_id):
@@ -124,6 +143,8 @@ def refund(sale_id):
     form = RefundForm()
     if not form.validate_on_submit():
         return _sale_page(sale, form, 422)
+    if request.form.get("confirmed") != "yes":  # first the confirmation page, with the reason to check
+        return _confirm_refund(sale, form)
     try:
         done = run_once(
             form.once.data,
@@ -134,7 +155,7 @@ def refund(sale_id):
             },
         )
     except DomainError as exc:
-        flash(_(exc.message), "danger")
+        flash(domain_message(exc), "danger")
         return _sale_page(_scoped_sale(sale_id), form, 409)
     if done.replayed:
         flash(_("This refund was already made."), "info")

@@ -19,9 +19,10 @@ from server.console.access import (
     operators_only,
     permission_required,
 )
+from server.console.display import domain_message
 from server.console.forms import CloseDayForm, PaymentForm
 from server.console.once import new_key, run_once
-from server.console.paging import page_from_request
+from server.console.paging import date_arg, page_from_request
 from server.domain.errors import DomainError
 from server.exports import Column, download, table_download
 from server.extensions import db
@@ -37,11 +38,8 @@ navigation.add(
 
 
 def day_arg(name: str) -> date | None:
-    """A ``YYYY-MM-DD`` query argument (None when missing or mistyped)."""
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
+    """A ``YYYY-MM-DD`` query argument (None when missing; a mistyped one is reported)."""
+    return date_arg(name, _("From") if name == "from" else _("To"))
 
 
 def finance_filters() -> dict:
@@ -72,7 +70,7 @@ def index(close_form: CloseDayForm | None = None, status: int = 200):
     try:
         found = settlement.list_settlements(filters)
     except DomainError as exc:
-        flash(_(exc.message), "danger")
+        flash(domain_message(exc), "danger")
         found = []
     totals = {name: sum(getattr(row, name) for row, _name in found) for name in SUMMED}
     page = page_from_request(100)
@@ -105,7 +103,7 @@ def close():
             form.once.data, lambda: {"closed_now": settlement.close_day(current_actor().key, day).closed_now}
         )
     except DomainError as exc:
-        flash(_(exc.message), "danger")
+        flash(domain_message(exc), "danger")
         return index(form, exc.status)
     if done.body["closed_now"] and not done.replayed:
         flash(_("Business day %(day)s closed.", day=day.isoformat()), "success")

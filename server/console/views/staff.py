@@ -8,6 +8,8 @@ from flask_babel import lazy_gettext as _l
 
 from server.console import navigation
 from server.console.access import current_actor, merchant_names, permission_required
+from server.console.confirm import Confirmation, confirm_form, confirm_page
+from server.console.display import ROLE_LABELS, domain_message
 from server.console.forms import ActionForm, PasswordForm, StaffForm, choice
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
@@ -48,7 +50,7 @@ def index():
                     display_name=form.display_name.data,
                 )
             except DomainError as exc:
-                flash(_(exc.message), "danger")
+                flash(domain_message(exc), "danger")
             else:
                 flash(_("User %(name)s created.", name=form.username.data), "success")
                 return redirect(url_for(".index"))
@@ -66,18 +68,44 @@ def index():
     )
 
 
+@blp.route("/staff/<user_id>/disable", methods=["GET", "POST"])
+@permission_required("staff:write")
+def disable(user_id):
+    """Disable a staff account (its sessions and tokens stop at once), confirmed with a reason (audited)."""
+    user = console_auth.get_staff_user(user_id)
+    if user.status != StaffStatus.ACTIVE:
+        flash(_("This account is already disabled."), "warning")
+        return redirect(url_for(".index"))
+    form = confirm_form()
+    if request.method == "GET" or not form.validate_on_submit():
+        confirmation = Confirmation(
+            title=_("Disable the account %(name)s", name=user.display_name or user.username),
+            subject=f"{user.display_name or user.username} ({user.username}) · {ROLE_LABELS.get(user.role, user.role)}",
+            warning=_("The user is signed out at once and can no longer sign in or use their API tokens."),
+            button=_("Disable"),
+            action_url=url_for(".disable", user_id=user.id),
+            back_url=url_for(".index"),
+        )
+        return confirm_page(confirmation, form)
+    try:
+        console_auth.set_status(current_actor().key, user.id, StaffStatus.DISABLED, reason=form.reason.data)
+    except DomainError as exc:
+        flash(domain_message(exc), "danger")
+    else:
+        flash(_("Saved."), "success")
+    return redirect(url_for(".index"))
+
+
 @blp.route("/staff/<user_id>/<action>", methods=["POST"])
 @permission_required("staff:write")
 def change(user_id, action):
-    """Unlock, enable/disable or set a new password for a user (audited)."""
+    """Unlock, enable or set a new password for a user (audited); disabling is :func:`disable`."""
     actor = current_actor()
     try:
         if action == "unlock":
             console_auth.unlock(actor.key, user_id)
-        elif action in {"disable", "enable"}:
-            console_auth.set_status(
-                actor.key, user_id, StaffStatus.DISABLED if action == "disable" else StaffStatus.ACTIVE
-            )
+        elif action == "enable":
+            console_auth.set_status(actor.key, user_id, StaffStatus.ACTIVE)
         elif action == "password":
             form = PasswordForm()
             if not form.validate_on_submit():
@@ -86,7 +114,7 @@ def change(user_id, action):
         else:
             return redirect(url_for(".index"))
     except DomainError as exc:
-        flash(_(exc.message), "danger")
+        flash(domain_message(exc), "danger")
     else:
         flash(_("Saved."), "success")
     return redirect(url_for(".index"))

@@ -1,0 +1,179 @@
+"""The audit log as sentences a person reads: "管理员 王芳 将卡 8860…0077 挂失（原因：…）", then each changed
+field as "名称：旧 → 新". Names and links come from ``server/console/display.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from server.console.display import (
+    ROLE_LABELS,
+    STATUS_LABELS,
+    actor_link,
+    object_link,
+    percent,
+    trade_label,
+)
+from server.formatting import yuan
+
+# One sentence per action: %(actor)s did something to %(object)s.
+SENTENCES = {
+    "alliance.update": _l("%(actor)s changed the alliance settings"),
+    "card.bind": _l("%(actor)s bound card %(object)s to a member"),
+    "card.block_stale": _l("%(actor)s blocked card %(object)s as a suspected copy"),
+    "card.cancel": _l("%(actor)s cancelled card %(object)s"),
+    "card.create": _l("%(actor)s issued card %(object)s"),
+    "card.encode_confirm": _l("%(actor)s finished encoding card %(object)s"),
+    "card.encode_start": _l("%(actor)s started encoding card %(object)s"),
+    "card.freeze": _l("%(actor)s froze card %(object)s"),
+    "card.replace": _l("%(actor)s replaced card %(object)s"),
+    "card.report_lost": _l("%(actor)s reported card %(object)s lost"),
+    "card.reveal_keys": _l("%(actor)s read the keys of card %(object)s"),
+    "card.unfreeze": _l("%(actor)s unblocked card %(object)s"),
+    "card_batch.create": _l("%(actor)s created card batch %(object)s"),
+    "console.account_locked": _l("The console account %(object)s was locked after repeated failed sign-ins"),
+    "console.sign_in": _l("%(actor)s signed in to the console"),
+    "console.sign_in_refused_locked": _l("A sign-in to the locked account %(object)s was refused"),
+    "console.sign_out": _l("%(actor)s signed out of the console"),
+    "level.create": _l("%(actor)s created level %(object)s"),
+    "level.update": _l("%(actor)s changed level %(object)s"),
+    "member.bind_wechat": _l("%(actor)s linked member %(object)s to WeChat"),
+    "member.close": _l("%(actor)s closed the account of member %(object)s"),
+    "member.export": _l("%(actor)s exported the data of member %(object)s"),
+    "member.level_change": _l("Member %(object)s changed level"),
+    "member.login": _l("Member %(object)s signed in"),
+    "member.login_wechat": _l("Member %(object)s signed in with WeChat"),
+    "member.logout": _l("Member %(object)s signed out"),
+    "member.register": _l("%(actor)s registered member %(object)s"),
+    "member.reveal_phone": _l("%(actor)s viewed the full phone number of member %(object)s"),
+    "merchant.create": _l("%(actor)s admitted merchant %(object)s"),
+    "merchant.set_level_discount": _l("%(actor)s set a level discount of merchant %(object)s"),
+    "merchant.update": _l("%(actor)s changed merchant %(object)s"),
+    "points.adjust": _l("%(actor)s adjusted the points of member %(object)s"),
+    "sale.refund": _l("%(actor)s refunded sale %(object)s"),
+    "settlement.close": _l("%(actor)s closed business day %(object)s"),
+    "staff.create": _l("%(actor)s created the console account %(object)s"),
+    "staff.create_token": _l("%(actor)s issued an API token to %(object)s"),
+    "staff.set_password": _l("%(actor)s set a new password for %(object)s"),
+    "staff.set_status": _l("%(actor)s changed the status of %(object)s"),
+    "staff.unlock": _l("%(actor)s unlocked the console account %(object)s"),
+    "terminal.create": _l("%(actor)s added till %(object)s"),
+    "terminal.reset_token": _l("%(actor)s reset the token of till %(object)s"),
+    "terminal.set_status": _l("%(actor)s changed the status of till %(object)s"),
+}
+# The words for the fields that entries record (the rest are identifiers shown in the tooltip only).
+FIELD_LABELS = {
+    "reason": _l("Reason"),
+    "amount_fen": _l("Amount"),
+    "points": _l("Points"),
+    "count": _l("Cards"),
+    "first": _l("First number"),
+    "last": _l("Last number"),
+    "status": _l("Status"),
+    "role": _l("Role"),
+    "name": _l("Name"),
+    "name_en": _l("English name"),
+    "new_card_no": _l("New card"),
+    "member_id": _l("Member"),
+    "merchant_id": _l("Merchant"),
+    "recruited_by": _l("Recruited by"),
+    "level": _l("Level"),
+    "old": _l("Before"),
+    "new": _l("After"),
+    "discount_bp": _l("Discount"),
+    "min_discount_bp": _l("Lowest discount"),
+    "max_discount_bp": _l("Highest discount"),
+    "earn_rate_bp": _l("Earn rate"),
+    "max_redeem_bp": _l("Points may pay at most"),
+    "service_fee_bp": _l("Service fee"),
+    "service_fee_per_sale_fen": _l("Service fee per sale"),
+    "trade": _l("Trade"),
+    "region": _l("Region"),
+    "address": _l("Address"),
+    "contact_phone": _l("Contact phone"),
+    "merchants": _l("Merchants"),
+    "net_fen": _l("Net"),
+    "uid": _l("Chip UID"),
+    "point_value_fen": _l("Value of a point"),
+    "level_window_days": _l("Level counting window (days)"),
+    "offline_max_sale_fen": _l("Largest offline sale"),
+    "offline_max_sales_per_shift": _l("Offline sales per shift"),
+    "offline_max_age_hours": _l("Hours a till may stay offline"),
+    "points_expiry_policy": _l("Points expiry"),
+    "business_day_cutoff_hour": _l("Business day ends at (hour)"),
+    "spend_min_fen": _l("Spending to reach"),
+    "keep_min_fen": _l("Spending to keep"),
+}
+OBJECT_FIELDS = {"member_id": "member", "merchant_id": "merchant", "recruited_by": "merchant"}
+
+
+@dataclass
+class AuditLine:
+    """One entry as a sentence, its reason, and its field-by-field changes (label, before or None, after)."""
+
+    sentence: Markup
+    reason: Markup | None = None  # "（原因：…）", the reason as entered
+    changes: list[tuple[str, Markup | None, Markup]] = field(default_factory=list)
+
+
+def _value(name: str, value) -> Markup:
+    """A recorded value as a person reads it: money in yuan, rates in percent, statuses and roles in words."""
+    if value is None or value == "":
+        return Markup("–")
+    if name in OBJECT_FIELDS:
+        return object_link(OBJECT_FIELDS[name], value)
+    if isinstance(value, bool):
+        return Markup("{}").format(_("Yes") if value else _("No"))
+    if name.endswith("_fen") and isinstance(value, int):
+        return Markup("{}").format(yuan(value))
+    if name.endswith("_bp") and isinstance(value, int):
+        return Markup("{}").format(percent(value))
+    if name == "status":
+        return Markup("{}").format(STATUS_LABELS.get(value, value))
+    if name == "trade":
+        return Markup("{}").format(trade_label(value))
+    if name == "role":
+        return Markup("{}").format(ROLE_LABELS.get(value, value))
+    return Markup("{}").format(value)
+
+
+def describe(entry) -> AuditLine:
+    """An audit entry (``AuditLog``) as a sentence with its changes."""
+    details = dict(entry.details or {})
+    reason = str(details.pop("reason", "") or "")
+    reason_text = None
+    if reason:
+        reason_text = Markup(_("(reason: %(reason)s)")) % {
+            "reason": Markup('<span translate="no">{}</span>').format(reason)
+        }
+    before = details.pop("before", None) or {}
+    template = SENTENCES.get(entry.action)
+    actor, obj = actor_link(entry.actor), object_link(entry.object_type, entry.object_id)
+    if template is None:
+        sentence = Markup(_("%(actor)s: %(action)s on %(object)s")) % {
+            "actor": actor,
+            "action": Markup("<code>{}</code>").format(entry.action),
+            "object": obj,
+        }
+    else:
+        sentence = Markup(str(template)) % {"actor": actor, "object": obj}
+    changes = []
+    if entry.action == "member.level_change":
+        changes.append(
+            (
+                str(FIELD_LABELS["level"]),
+                _value("level", details.pop("old", None)),
+                _value("level", details.pop("new", None)),
+            )
+        )
+    for name, value in details.items():
+        if name not in FIELD_LABELS:
+            continue  # identifiers (card_no, refund_id, token_id...) are the object's own; not a change
+        if (name in before and before[name] == value) or (name not in before and value in (None, "")):
+            continue  # a field that was sent but did not change, or an empty one
+        old = _value(name, before[name]) if name in before else None
+        changes.append((str(FIELD_LABELS[name]), old, _value(name, value)))
+    return AuditLine(sentence, reason_text, changes)
