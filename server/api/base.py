@@ -7,8 +7,8 @@ from flask import Response, jsonify
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from server.api.error_text import translate, translate_fields
 from server.domain.errors import DomainError
+from server.error_text import translate, translate_fields
 
 HTTP_ERROR_CODES = {
     400: "invalid_request",

@@ -229,7 +229,7 @@ def difference_text(difference) -> Markup:
 def domain_message(error) -> str:
     """A service's refusal (``DomainError``) in the user's language, as the API translates it
     (``server/api/error_text.py``: "The card is already lost." → 此卡已是“已挂失”状态。)."""
-    from server.api.error_text import translate
+    from server.error_text import translate
 
     return translate(error.message)
 

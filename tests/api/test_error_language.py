@@ -12,7 +12,7 @@ import pytest
 from babel.messages.pofile import read_po
 from marshmallow import Schema, fields, validate
 
-from server.api.error_text import CATALOG, translate
+from server.error_text import CATALOG, translate
 from tests.live_server import assert_error, scene
 
 SERVER = Path(__file__).resolve().parents[2] / "server"

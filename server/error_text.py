@@ -17,7 +17,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 from flask_babel import gettext
 
-CATALOG = Path(__file__).resolve().parent / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
+CATALOG = Path(__file__).resolve().parent / "api" / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
