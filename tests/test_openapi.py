@@ -276,3 +276,24 @@ def test_patches_must_change_something_and_staff_roles_match_merchants(spec):
     assert not _valid(spec, staff, {"username": "ann", "role": "finance", "merchant_id": "mer_x"})
     assert _valid(spec, staff, {"username": "bob", "role": "cashier", "merchant_id": "mer_x"})
     assert not _valid(spec, staff, {"username": "bob", "role": "cashier"})
+
+
+def test_a_refund_threshold_comes_with_a_supervisor_pin(spec):
+    create = _request_schema(spec, "/api/v1/merchants")
+    merchant = {"name": "Tea", "trade": "food"}
+    assert _valid(spec, create, merchant)
+    assert _valid(spec, create, {**merchant, "refund_auth_threshold_fen": None, "refund_pin": ""})
+    assert _valid(spec, create, {**merchant, "refund_auth_threshold_fen": 0, "refund_pin": "1234"})
+    assert not _valid(spec, create, {**merchant, "refund_auth_threshold_fen": 10_000})  # a new merchant has no PIN
+    assert not _valid(spec, create, {**merchant, "refund_auth_threshold_fen": 10_000, "refund_pin": ""})
+    update = _request_schema(spec, "/api/v1/merchants/{merchant_id}", "patch")
+    assert _valid(spec, update, {"refund_auth_threshold_fen": 10_000})  # the PIN stored before may do
+    assert _valid(spec, update, {"refund_auth_threshold_fen": 10_000, "refund_pin": "87654321"})
+    assert _valid(spec, update, {"refund_auth_threshold_fen": None, "refund_pin": ""})
+    assert not _valid(spec, update, {"refund_auth_threshold_fen": 10_000, "refund_pin": ""})
+
+
+def test_asking_for_a_proof_code_takes_an_empty_json_body(spec):
+    body = spec["paths"]["/api/v1/identifications/{token}/proof-code"]["post"]["requestBody"]
+    assert body["required"] is True  # terminal POSTs send JSON (server.api.terminal.authenticate)
+    assert _valid(spec, _request_schema(spec, "/api/v1/identifications/{token}/proof-code"), {})

@@ -100,7 +100,29 @@ class MerchantQuerySchema(Schema):
     q = Text(100, metadata={"description": "Part of the name (case-insensitive)"})
 
 
+def _refund_pin_rule(pin_required: bool) -> dict:
+    """A refund threshold needs a supervisor PIN (enforced by server.services.catalog._set_refund_pin).
+
+    With a threshold, a ``refund_pin`` sent along is a PIN (not empty, which would remove it). A new
+    merchant has no PIN yet, so it must come along; a PATCH may rely on the PIN stored before.
+    """
+    with_threshold = {
+        "title": "refund authorisation",
+        "required": ["refund_auth_threshold_fen", "refund_pin"] if pin_required else ["refund_auth_threshold_fen"],
+        "properties": {
+            "refund_auth_threshold_fen": {"type": "integer"},
+            "refund_pin": {"type": "string", "minLength": 4},
+        },
+    }
+    without = {"title": "no refund authorisation", "properties": {"refund_auth_threshold_fen": null_or_absent()}}
+    return {"oneOf": [without, with_threshold]}
+
+
 class MerchantCreateSchema(Schema):
+    """``refund_auth_threshold_fen`` (not null) comes with the ``refund_pin`` that authorises such refunds."""
+
+    OPENAPI_RULES = _refund_pin_rule(pin_required=True)
+
     name = Text(100, required=True)
     trade = Choice(TRADES, required=True)
     region = OptionalText(64)
@@ -127,6 +149,11 @@ class MerchantCreateSchema(Schema):
 
 
 class MerchantUpdateSchema(NotEmptyMixin, Schema):
+    """A ``refund_auth_threshold_fen`` (not null) needs a supervisor PIN: the one stored or a ``refund_pin``
+    sent along (not empty). Removing the PIN (``""``) while a threshold is kept is refused."""
+
+    OPENAPI_RULES = {**NotEmptyMixin.OPENAPI_RULES, **_refund_pin_rule(pin_required=False)}
+
     name = Text(100)
     trade = Choice(TRADES)
     region = OptionalText(64)

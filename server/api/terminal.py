@@ -19,6 +19,7 @@ from server.api.base import ErrorSchema
 from server.api.blueprint import Blueprint
 from server.api.contract import RETRY_AFTER
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
+from server.api.operator_schemas import EmptySchema
 from server.api.terminal_schemas import (
     IdentifyRequestSchema,
     IdentifyResponseSchema,
@@ -164,8 +165,9 @@ class Quote(MethodView):
 @blp.route("/identifications/<token>/proof-code")
 class IdentificationProofCode(MethodView):
     @blp.doc(security=TERMINAL_SECURITY)
+    @blp.arguments(EmptySchema)
     @blp.response(200, ProofCodeResponseSchema)
-    def post(self, token):
+    def post(self, _args, token):
         """Text the identified member a one-time code (body ``{}``); rate-limited per terminal and member."""
         terminal = require_terminal()
         enforce("proof_code:terminal", terminal.id)
