@@ -1,7 +1,7 @@
 """The project's documents are in the repository and say what the code does.
 
 Every reference points at a file a person who clones the project has: no tracked file refers to a
-document outside the repository (``../shared/...``, the design notes the project started from), and every
+document outside the repository (the shared design notes the project started from), and every
 ``docs/*.md`` the README or any other tracked file names exists. ``docs/terminal-api.md`` names every
 terminal endpoint the OpenAPI document has and every stable error code a terminal can get.
 """
