@@ -1,6 +1,6 @@
 """HTTP transport to the AllianceCard API shared by the POS and the card tools.
 
-Errors arrive as ApiError carrying the stable error code of TERMINAL_API.md; a server that does not
+Errors arrive as ApiError carrying the stable error code of docs/terminal-api.md; a server that does not
 answer raises ServerUnreachable (the POS then works offline).
 """
 
@@ -24,7 +24,7 @@ class ServerUnreachable(Exception):
 
 
 class ApiError(Exception):
-    """The server refused the request; ``code`` is the stable error code (TERMINAL_API.md)."""
+    """The server refused the request; ``code`` is the stable error code (docs/terminal-api.md)."""
 
     def __init__(self, status: int, code: str, message: str, details: dict | None = None):
         super().__init__(f"{code}: {message}")

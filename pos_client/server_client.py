@@ -1,4 +1,4 @@
-"""The terminal API (TERMINAL_API.md) as the POS calls it, over the shared API client."""
+"""The terminal API (docs/terminal-api.md) as the POS calls it, over the shared API client."""
 
 from __future__ import annotations
 

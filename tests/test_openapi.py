@@ -8,7 +8,7 @@ import pytest
 
 SPEC_URL = "/api/v1/openapi.json"
 
-# TERMINAL_API.md, endpoint by endpoint: these must exist exactly so.
+# docs/terminal-api.md, endpoint by endpoint: these must exist exactly so.
 TERMINAL_ENDPOINTS = {
     "/api/v1/terminal": {"get"},
     "/api/v1/identify": {"post"},

@@ -1,4 +1,4 @@
-"""Idempotency-Key handling for state-changing POSTs (TERMINAL_API.md, Conventions)."""
+"""Idempotency-Key handling for state-changing POSTs (docs/terminal-api.md, Conventions)."""
 
 from __future__ import annotations
 

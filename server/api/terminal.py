@@ -1,4 +1,4 @@
-"""The terminal endpoints of TERMINAL_API.md: who am I, identify, quote, sales and refunds."""
+"""The terminal endpoints of docs/terminal-api.md: who am I, identify, quote, sales and refunds."""
 
 from __future__ import annotations
 

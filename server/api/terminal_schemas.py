@@ -1,4 +1,4 @@
-"""Request and response schemas of the terminal API (TERMINAL_API.md), field for field."""
+"""Request and response schemas of the terminal API (docs/terminal-api.md), field for field."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ value is left as it is), so that the positive_data_acceptance check tests everyt
 
 - a card number's last digit is its Luhn check digit (the ``card-number`` format);
 - every state-changing POST is a new operation with a new ``Idempotency-Key`` (a reused key with another
-  body is refused by design, TERMINAL_API.md);
+  body is refused by design, docs/terminal-api.md);
 - a day range has ``day_from`` <= ``day_to``; settlements take both or neither, at most 92 days apart;
 - a level's discounts satisfy 0 < min <= default <= max <= 10000, and keep_spend <= upgrade_spend.
 

@@ -1,4 +1,4 @@
-"""The terminal endpoints of TERMINAL_API.md: exact response shapes and the numbers in them."""
+"""The terminal endpoints of docs/terminal-api.md: exact response shapes and the numbers in them."""
 
 from __future__ import annotations
 

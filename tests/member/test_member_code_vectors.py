@@ -1,5 +1,5 @@
 """Fixed test vectors for the dynamic member code: RFC 6238's own SHA-256 vectors, the 18-digit layout
-(DESIGN.md: prefix, device index, one-time password) and the device secret a phone receives at login.
+(server/domain/member_codes.py: prefix, device index, one-time code) and the device secret a phone receives at login.
 
 The phone computes the code in JavaScript (server/member/static/member-code.js) from that secret while
 offline, so a change of any of these would invalidate every phone's codes: they are pinned as literals.
