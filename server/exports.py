@@ -191,6 +191,7 @@ def xlsx_bytes(columns: Sequence[Column], rows: Iterable[dict], title: str = "")
     """The table as an XLSX workbook of one sheet (header row frozen, number formats set)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
@@ -206,7 +207,10 @@ def xlsx_bytes(columns: Sequence[Column], rows: Iterable[dict], title: str = "")
     for row in rows:
         cells = []
         for column in columns:
-            cell = WriteOnlyCell(sheet, value=cell_value(column.kind, row.get(column.key)))
+            value = cell_value(column.kind, row.get(column.key))
+            if isinstance(value, str):  # control characters someone typed into a name: XML cannot hold them
+                value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+            cell = WriteOnlyCell(sheet, value=value)
             if column.kind in XLSX_FORMATS:
                 cell.number_format = XLSX_FORMATS[column.kind]
             cells.append(cell)

@@ -80,3 +80,11 @@ def test_schema_exports_label_every_field_and_guess_its_kind(app):
     assert all(not name.isascii() for name in header), header  # every header has its Chinese label
     assert values[header.index("沉淀率")] == "1.25%" and values[header.index("截至")] == "2026-03-02"
     assert values[header.index("未兑积分价值（元）")] == "0.00"
+
+
+def test_xlsx_keeps_a_name_with_control_characters(app):
+    """A name typed with a control character (which XML cannot hold) is exported, the character marked."""
+    columns = (Column("name", _l("Name"), "text"),)
+    with app.test_request_context("/"):
+        workbook = load_workbook(io.BytesIO(xlsx_bytes(columns, [{"name": "甲店\x01\x1b分店"}], "商户")))
+    assert workbook.active["A2"].value == "甲店\ufffd\ufffd分店"
