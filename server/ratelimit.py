@@ -62,28 +62,27 @@ def limits_of(action: str):
     return parse_many(current_app.config["RATE_LIMITS"].get(action, LIMITS[action]))
 
 
-def enforce(action: str, value: str | None) -> None:
-    """Count one request of ``action`` for ``value`` (phone, IP, device...); raise RateLimited when over."""
+def _check(action: str, value: str | None, *, count: bool) -> None:
+    """Raise RateLimited when ``value`` is over a limit of ``action``; ``count`` this request as one more."""
     if not value or not limiter.enabled:
         return
     strategy = limiter.limiter
     key = _digest(f"{action}:{value}")
     for item in limits_of(action):
-        if not strategy.hit(item, "alliance", action, key):
+        allowed = strategy.hit(item, "alliance", action, key) if count else strategy.test(item, "alliance", action, key)
+        if not allowed:
             reset_at, _ = strategy.get_window_stats(item, "alliance", action, key)
             raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+
+
+def enforce(action: str, value: str | None) -> None:
+    """Count one request of ``action`` for ``value`` (phone, IP, device...); raise RateLimited when over."""
+    _check(action, value, count=True)
 
 
 def check_failures(action: str, value: str) -> None:
     """Raise RateLimited if ``value`` already used up its failures of ``action`` (counted by count_failure)."""
-    if not value or not limiter.enabled:
-        return
-    strategy = limiter.limiter
-    key = _digest(f"{action}:{value}")
-    for item in limits_of(action):
-        if not strategy.test(item, "alliance", action, key):
-            reset_at, _ = strategy.get_window_stats(item, "alliance", action, key)
-            raise RateLimited(max(1, math.ceil(reset_at - time.time())))
+    _check(action, value, count=False)
 
 
 def count_failure(action: str, value: str) -> None:

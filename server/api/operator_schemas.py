@@ -118,20 +118,9 @@ def _refund_pin_rule(pin_required: bool) -> dict:
     return {"oneOf": [without, with_threshold]}
 
 
-class MerchantCreateSchema(Schema):
-    """``refund_auth_threshold_fen`` (not null) comes with the ``refund_pin`` that authorises such refunds."""
+class RefundAuthorisationFields(Schema):
+    """A merchant's refund authorisation: refunds above a threshold need the supervisor PIN (rule: catalog)."""
 
-    OPENAPI_RULES = _refund_pin_rule(pin_required=True)
-
-    name = Text(100, required=True)
-    trade = Choice(TRADES, required=True)
-    region = OptionalText(64)
-    address = OptionalText(200)
-    contact_phone = OptionalText(32)
-    earn_rate_bp = BasisPoints()
-    max_redeem_bp = BasisPoints()
-    service_fee_bp = BasisPoints(metadata={"description": "Settlement: bp of net member sales"})
-    service_fee_per_sale_fen = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
     refund_auth_threshold_fen = fields.Integer(
         strict=True,
         allow_none=True,
@@ -148,7 +137,23 @@ class MerchantCreateSchema(Schema):
     )
 
 
-class MerchantUpdateSchema(NotEmptyMixin, Schema):
+class MerchantCreateSchema(RefundAuthorisationFields):
+    """``refund_auth_threshold_fen`` (not null) comes with the ``refund_pin`` that authorises such refunds."""
+
+    OPENAPI_RULES = _refund_pin_rule(pin_required=True)
+
+    name = Text(100, required=True)
+    trade = Choice(TRADES, required=True)
+    region = OptionalText(64)
+    address = OptionalText(200)
+    contact_phone = OptionalText(32)
+    earn_rate_bp = BasisPoints()
+    max_redeem_bp = BasisPoints()
+    service_fee_bp = BasisPoints(metadata={"description": "Settlement: bp of net member sales"})
+    service_fee_per_sale_fen = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
+
+
+class MerchantUpdateSchema(NotEmptyMixin, RefundAuthorisationFields):
     """A ``refund_auth_threshold_fen`` (not null) needs a supervisor PIN: the one stored or a ``refund_pin``
     sent along (not empty). Removing the PIN (``""``) while a threshold is kept is refused."""
 
@@ -164,20 +169,6 @@ class MerchantUpdateSchema(NotEmptyMixin, Schema):
     max_redeem_bp = BasisPoints()
     service_fee_bp = BasisPoints(metadata={"description": "Settlement: bp of net member sales (operators)"})
     service_fee_per_sale_fen = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
-    refund_auth_threshold_fen = fields.Integer(
-        strict=True,
-        allow_none=True,
-        validate=validate.Range(min=0, max=100_000_000),
-        metadata={"description": "Terminal refunds above this many fen need the supervisor PIN (null: never)"},
-    )
-    refund_pin = fields.String(
-        validate=[
-            validate.Length(max=8),
-            validate.Regexp(r"^(\d{4,8})?$", error="4 to 8 digits, or empty to remove the PIN."),
-        ],
-        load_only=True,
-        metadata={"description": "The supervisor PIN for refunds (stored hashed; empty removes it)"},
-    )
 
 
 class LevelDiscountSchema(Schema):
