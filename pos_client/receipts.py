@@ -30,9 +30,8 @@ class ReceiptBuilder:
     ) -> Receipt:
         """A sale as the till priced it: offline, or with its outcome not known yet (no balance after it)."""
         return Receipt(
-            **self.shop_header,
+            **self._head(when),
             receipt_no=number or (OFFLINE_RECEIPT_NO if offline else ""),
-            time=when.astimezone(self.zone),
             payment_method=paid_by,
             # the sale has no id yet: the e-receipt is found by its (alliance-wide) number once uploaded
             ereceipt_url=f"{self.base_url}/m/receipts/{number}" if number else "",
@@ -52,9 +51,8 @@ class ReceiptBuilder:
     def recorded_sale(self, member: Member, sale: dict, when: datetime, paid_by: str) -> Receipt:
         """A sale as the server recorded it (``sale`` from its answer): the balance and level after it."""
         return Receipt(
-            **self.shop_header,
+            **self._head(when),
             receipt_no=sale["receipt_no"],
-            time=when.astimezone(self.zone),
             payment_method=sale.get("payment_method", paid_by),
             amount_fen=sale["amount_fen"],
             discount_fen=sale["discount_fen"],
@@ -72,9 +70,8 @@ class ReceiptBuilder:
     def refund_slip(self, sale: dict, refund: dict, when: datetime, paid_by: str) -> Receipt:
         """The slip of a refund the server made: the sale it refunds and ``refund``, the server's answer."""
         return Receipt(
-            **self.shop_header,
+            **self._head(when),
             receipt_no=sale["receipt_no"],
-            time=when.astimezone(self.zone),
             amount_fen=sale["amount_fen"],
             discount_fen=sale["discount_fen"],
             redeem_points=sale["redeem_points"],
@@ -87,6 +84,10 @@ class ReceiptBuilder:
             ),
             payment_method=refund.get("payment_method", paid_by),
         )
+
+    def _head(self, when: datetime) -> dict:
+        """What every receipt starts with: the shop lines and the time in the alliance's zone."""
+        return {**self.shop_header, "time": when.astimezone(self.zone)}
 
 
 def receipt_to_json(receipt: Receipt) -> dict:
