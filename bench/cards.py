@@ -375,8 +375,8 @@ def encode_cards(app, batch_id: str, count: int, workdir: Path) -> EncodingResul
 
 
 def _encode_on(app, batch_id: str, count: int, reader_name: str, port: int, started_pcscd: bool, token: str):
+    from alliance_shared.devices.pcsc_reader import PcscCardReader
     from card_tools.encoder import BatchEncoder
-    from pos_client.devices.pcsc_reader import PcscCardReader
     from tests.hardware.virtual_mifare import VirtualMifareClassic1K
     from tests.hardware.vpcd import VPCD_HOST, VirtualCardConnection, VpcdUnavailable, wait_for_reader_state
     from tests.live_server import live_server

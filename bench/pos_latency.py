@@ -63,9 +63,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
+    from alliance_shared.devices.pcsc_reader import PcscCardReader
     from pos_client.checkout import Checkout
     from pos_client.config import PosConfig
-    from pos_client.devices.pcsc_reader import PcscCardReader
     from pos_client.outbox import Outbox
     from pos_client.terminal import terminal_client
     from server import create_app

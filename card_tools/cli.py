@@ -18,6 +18,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from alliance_shared.devices.card_reader import CardReader, CardReaderError, CardRemoved, NoCardPresent, WrongCardType
+from alliance_shared.devices.pcsc_reader import PcscCardReader
 from card_tools.client import ApiError, ServerUnreachable, StaffClient
 from card_tools.encoder import (
     BatchEncoder,
@@ -32,8 +34,6 @@ from card_tools.encoder import (
     wait_for_removal,
 )
 from card_tools.print_files import PrintCard, PrintFileError, write_csv, write_pdf
-from pos_client.devices.card_reader import CardReader, CardReaderError, CardRemoved, NoCardPresent, WrongCardType
-from pos_client.devices.pcsc_reader import PcscCardReader
 
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_READER, EXIT_AUTH = 1, 3, 4, 5
 DEFAULT_SERVER = "http://127.0.0.1:5000"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from pos_client.api_client import ApiClient, ApiError, ServerUnreachable, path_part
+from alliance_shared.http_client import ApiClient, ApiError, ServerUnreachable, path_part
 
 DEFAULT_PAGE_SIZE = 10_000  # the most /card-batches/{id}/cards serves per page
 

@@ -14,13 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from card_layout.keys import read_key
-from card_layout.layout import CARD_BLOCKS, COUNTER_BLOCK, DATA_SECTORS, SECTOR_COUNT, sector_access
-from card_layout.record import CardFormatError, CardRecord, counter_value, verify_record
-from card_tools.client import ApiError
-from pos_client.devices.card_reader import AuthenticationFailed, CardReader, CardReaderError
-from pos_client.devices.member_card import DEFAULT_KEY_VERSION, Chip, read_card_blocks
-from pos_client.devices.mifare import (
+from alliance_shared.devices.card_reader import AuthenticationFailed, CardReader, CardReaderError
+from alliance_shared.devices.member_card import DEFAULT_KEY_VERSION, Chip, read_card_blocks
+from alliance_shared.devices.mifare import (
     TRANSPORT_ACCESS_BITS,
     TRANSPORT_KEY,
     build_trailer,
@@ -28,6 +24,10 @@ from pos_client.devices.mifare import (
     first_block,
     trailer_block,
 )
+from card_layout.keys import read_key
+from card_layout.layout import CARD_BLOCKS, COUNTER_BLOCK, DATA_SECTORS, SECTOR_COUNT, sector_access
+from card_layout.record import CardFormatError, CardRecord, counter_value, verify_record
+from card_tools.client import ApiError
 
 GET_UID_APDU = bytes.fromhex("ffca000000")
 TRANSPORT_TRAILER = build_trailer(TRANSPORT_KEY, TRANSPORT_ACCESS_BITS, TRANSPORT_KEY)

@@ -10,20 +10,22 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alliance_shared.devices.card_reader import CardReader, CardReaderError
+from alliance_shared.devices.member_card import Chip, card_read_body, read_card_blocks, write_card_update
+from alliance_shared.pricing import SaleTerms, quote_sale
 from card_layout.record import CardFormatError, verify_record
-from pos_client.devices.card_reader import CardReader, CardReaderError
-from pos_client.devices.member_card import Chip, card_read_body, read_card_blocks, write_card_update
 from pos_client.devices.printer import PrinterError, ReceiptPrinter
 from pos_client.devices.receipt import Receipt
 from pos_client.messages import PosError, ServerRefused, reader_error_key
-from pos_client.money import offline_quote, yuan
+from pos_client.money import yuan
 from pos_client.outbox import Outbox
 from pos_client.payments import DEFAULT as DEFAULT_PAYMENT
+from pos_client.receipts import ReceiptBuilder, receipt_from_json, receipt_to_json
 from pos_client.server_client import ApiError, ServerUnreachable, TerminalClient, new_idempotency_key
 from pos_client.sync import replay
 
@@ -323,8 +325,12 @@ class Checkout:
             raise ServerRefused(exc.code, exc.message) from exc
 
     def _local_quote(self, amount_fen: int, discount_bp: int, earn_rate_bp: int) -> Quote:
-        local = offline_quote(amount_fen, discount_bp, earn_rate_bp, self.info["alliance"]["point_value_fen"])
-        return Quote(amount_fen, local.discount_fen, 0, 0, local.payable_fen, local.points_to_earn, 0)
+        """The sale without redemption priced here by the shared rule the server prices it with."""
+        terms = SaleTerms(
+            discount_bp, earn_rate_bp, max_redeem_bp=0, point_value_fen=self.info["alliance"]["point_value_fen"]
+        )
+        local = quote_sale(amount_fen, 0, 0, terms)
+        return Quote(**{name: getattr(local, name) for name in Quote.__dataclass_fields__})
 
     def _check_offline_caps(self, amount_fen: int) -> None:
         limits = self._require_info()["offline_limits"]
@@ -376,7 +382,9 @@ class Checkout:
             # offline sale replaying that identification (a member code cannot be used twice; a phone has none).
             replayed = {**common, "redeem_points": 0, "offline": True, "identification_token": member.token}
             fallback = replayed if not quote.redeem_points else None
-        receipt = self._receipt(member, quote, now, offline=member.offline, number=number, paid_by=payment_method)
+        receipt = self.receipts.quoted_sale(
+            member, quote, now, offline=member.offline, number=number, paid_by=payment_method
+        )
         seq = self.outbox.add_sale(key, client_sale_id, body, offline=member.offline, fallback=fallback)
         self.state = State.COMMITTED
         if member.offline:
@@ -387,8 +395,8 @@ class Checkout:
             def receipt_for(sent, response):
                 if sent.seq != seq:
                     return None
-                printed["receipt"] = self._receipt_of_sale(member, response["sale"], now, payment_method)
-                return _receipt_json(printed["receipt"])
+                printed["receipt"] = self.receipts.recorded_sale(member, response["sale"], now, payment_method)
+                return receipt_to_json(printed["receipt"])
 
             result = replay(
                 self.client, self.outbox, until_seq=seq, receipt_for=receipt_for, last_receipt_key=LAST_RECEIPT
@@ -404,12 +412,14 @@ class Checkout:
                 raise ServerRefused(code, message)
             else:
                 self.online = False
-                receipt = self._receipt(member, quote, now, offline=True, number=number, paid_by=payment_method)
+                receipt = self.receipts.quoted_sale(
+                    member, quote, now, offline=True, number=number, paid_by=payment_method
+                )
                 outcome = SaleOutcome(seq, "unknown", receipt, pending=result.remaining)
         if outcome.status != "approved":  # approved: kept with the server's answer
             # points spent on an unconfirmed sale may yet be refused: kept, but never reprinted as the last receipt
             last = None if quote.redeem_points else LAST_RECEIPT
-            self.outbox.keep_receipt(seq, _receipt_json(outcome.receipt), last)
+            self.outbox.keep_receipt(seq, receipt_to_json(outcome.receipt), last)
         self.outcome = outcome
         return outcome
 
@@ -420,7 +430,7 @@ class Checkout:
         if self.outcome.status == "unknown" and self.outcome.receipt.redeem_points:
             # points spent on an unconfirmed sale may yet be refused: no receipt may promise them
             raise PosError("outcome_unknown_redeem")
-        self._print(self.outcome.receipt)
+        self.print_slip(self.outcome.receipt)
         self.state = State.PRINTED
 
     def reprint(self, receipt_no: str | None = None) -> Receipt:
@@ -429,12 +439,13 @@ class Checkout:
         if stored is None:
             raise PosError("nothing_to_reprint")
         receipt = replace(receipt_from_json(stored), reprint=True)
-        self._print(receipt)
+        self.print_slip(receipt)
         if receipt.refund is not None:
             self.outbox.refund_slips_printed(receipt.receipt_no)
         return receipt
 
-    def _print(self, receipt: Receipt) -> None:
+    def print_slip(self, receipt: Receipt) -> None:
+        """Print one receipt or refund slip on this till's printer; PosError ``printer_offline`` when it fails."""
         if self.printer is None:
             return
         try:
@@ -451,47 +462,10 @@ class Checkout:
             "terminal_name": info.get("terminal", {}).get("name", ""),
         }
 
-    def _receipt(
-        self, member: Member, quote: Quote, when: datetime, *, offline: bool, number: str | None, paid_by: str
-    ) -> Receipt:
-        return Receipt(
-            **self.shop_header(),
-            receipt_no=number or ("离线" if offline else ""),
-            time=when.astimezone(self.zone),
-            payment_method=paid_by,
-            # the sale has no id yet: the e-receipt is found by its (alliance-wide) number once uploaded
-            ereceipt_url=f"{self.client.base_url}/m/receipts/{number}" if number else "",
-            amount_fen=quote.amount_fen,
-            discount_fen=quote.discount_fen,
-            redeem_points=quote.redeem_points,
-            redeem_value_fen=quote.redeem_value_fen,
-            payable_fen=quote.payable_fen,
-            points_earned=quote.points_to_earn,
-            points_balance=None,
-            level_name=member.level_name,
-            member_name=member.display_name,
-            member_phone=member.masked_phone,
-            offline=offline,
-        )
-
-    def _receipt_of_sale(self, member: Member, sale: dict, when: datetime, paid_by: str) -> Receipt:
-        return Receipt(
-            **self.shop_header(),
-            receipt_no=sale["receipt_no"],
-            time=when.astimezone(self.zone),
-            payment_method=sale.get("payment_method", paid_by),
-            amount_fen=sale["amount_fen"],
-            discount_fen=sale["discount_fen"],
-            redeem_points=sale["redeem_points"],
-            redeem_value_fen=sale["redeem_value_fen"],
-            payable_fen=sale["payable_fen"],
-            points_earned=sale["points_earned"],
-            points_balance=sale["points_balance"],
-            level_name=sale["level"]["name"],
-            member_name=member.display_name,
-            member_phone=member.masked_phone,
-            ereceipt_url=f"{self.client.base_url}/m/sales/{sale['id']}",
-        )
+    @property
+    def receipts(self) -> ReceiptBuilder:
+        """The builder of this till's receipts and refund slips (shop lines and time zone as known now)."""
+        return ReceiptBuilder(self.shop_header(), self.zone, self.client.base_url)
 
     def _require_open_sale(self) -> None:
         # One identification is one sale: charging again needs the member identified again.
@@ -515,20 +489,3 @@ class Checkout:
 def _redeem_choice(redeem: int | str | None) -> int | str:
     """A redemption choice in one form: REDEEM_MAX, or a number of points (0: none)."""
     return REDEEM_MAX if redeem == REDEEM_MAX else int(redeem or 0)
-
-
-def _receipt_json(receipt: Receipt) -> dict:
-    data = asdict(receipt)
-    data["time"] = receipt.time.isoformat()
-    return data
-
-
-def receipt_from_json(data: dict) -> Receipt:
-    """A receipt stored by the outbox."""
-    from pos_client.devices.receipt import RefundInfo
-
-    values = dict(data)
-    values["time"] = datetime.fromisoformat(values["time"])
-    if values.get("refund"):
-        values["refund"] = RefundInfo(**values["refund"])
-    return Receipt(**values)

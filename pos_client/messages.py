@@ -275,7 +275,7 @@ SERVER_ERRORS: dict[str, tuple[str, str]] = {
 
 
 def reader_error_key(exc: Exception) -> str:
-    """The message key for a card reader error (by its class in pos_client.devices.card_reader)."""
+    """The message key for a card reader error (by its class in alliance_shared.devices.card_reader)."""
     return {
         "CardRemoved": "card_removed",
         "NoCardPresent": "no_card",

@@ -1,15 +1,21 @@
-"""Money as the cashier types it and as the POS prices an offline sale: integer fen, never floats."""
+"""Money as the cashier types it and as the till shows it: integer fen, never floats.
+
+The POS prices a sale with the shared rule (``alliance_shared.pricing``); this module only reads and
+writes amounts for people.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 
+from alliance_shared.money import BP_SCALE, format_yuan
 from pos_client.messages import PosError
 
-BP_SCALE = 10_000
-MAX_AMOUNT_FEN = 100_000_000  # 1,000,000.00 yuan: nothing a shop till rings up in one sale
+# The till's input ceiling for one typed amount: 1,000,000.00 yuan, nothing a shop till rings up in one sale.
+# Lower than the pricing's and the API's MAX_AMOUNT_FEN (alliance_shared/money.py) on purpose: a typed
+# amount above it is taken for a typo before anything is priced or sent.
+TILL_MAX_AMOUNT_FEN = 100_000_000
 
 # Yuan with at most two decimals: "128", "128.5", "128.50", "128." (the pad's dot before the cents).
 _AMOUNT = re.compile(r"(?P<yuan>[0-9]+)(?:\.(?P<fen>[0-9]{0,2}))?")
@@ -37,8 +43,8 @@ def parse_amount(text: str) -> int:
     fen = int(match["yuan"]) * 100 + int((match["fen"] or "").ljust(2, "0"))
     if fen <= 0:
         raise AmountError("amount_not_positive")
-    if fen > MAX_AMOUNT_FEN:
-        raise AmountError("amount_too_large", limit=yuan(MAX_AMOUNT_FEN))
+    if fen > TILL_MAX_AMOUNT_FEN:
+        raise AmountError("amount_too_large", limit=yuan(TILL_MAX_AMOUNT_FEN))
     return fen
 
 
@@ -60,10 +66,8 @@ def _amount_problem(cleaned: str) -> str:
 
 
 def yuan(fen: int) -> str:
-    """Integer fen as yuan with two decimals: 12800 -> '128.00'."""
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole}.{cents:02d}"
+    """Integer fen as yuan with two decimals: 12800 -> '128.00' (the shared ``format_yuan``)."""
+    return format_yuan(fen)
 
 
 def discount_text(discount_bp: int, lang: str = "zh") -> str:
@@ -73,22 +77,3 @@ def discount_text(discount_bp: int, lang: str = "zh") -> str:
     if lang != "zh":
         return f"pays {discount_bp / 100:g}%"
     return f"{discount_bp / 1000:g}折"
-
-
-@dataclass(frozen=True)
-class OfflineQuote:
-    """An offline sale's parts as the POS estimates them (the server prices the replay itself)."""
-
-    discount_fen: int
-    payable_fen: int
-    points_to_earn: int
-
-
-def offline_quote(amount_fen: int, discount_bp: int, earn_rate_bp: int, point_value_fen: int) -> OfflineQuote:
-    """Level discount rounded half up to the fen, points earned on what is paid (rounded down), no redemption.
-
-    The same rounding as the server's pricing, so the receipt printed offline matches the replayed sale.
-    """
-    payable = (amount_fen * discount_bp + BP_SCALE // 2) // BP_SCALE
-    earned = payable * earn_rate_bp // BP_SCALE // max(point_value_fen, 1)
-    return OfflineQuote(amount_fen - payable, payable, earned)

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pos_client.checkout import LAST_RECEIPT, Checkout, _receipt_json, receipt_from_json
-from pos_client.devices.receipt import Receipt, RefundInfo
+from pos_client.checkout import LAST_RECEIPT, Checkout
+from pos_client.devices.receipt import Receipt
 from pos_client.messages import PosError, ServerRefused
 from pos_client.outbox import REFUND_DONE, REFUND_FAILED, OutboxRefund
 from pos_client.payments import DEFAULT as DEFAULT_PAYMENT
+from pos_client.receipts import receipt_from_json, receipt_to_json
 from pos_client.server_client import ApiError, ServerUnreachable, new_idempotency_key
 from pos_client.sync import send_refund
 
@@ -93,7 +94,7 @@ def refund_by_receipt(
         open_refund = outbox.refund(open_refund.seq)
     receipt = _slip(checkout, open_refund)
     try:
-        checkout._print(receipt)
+        checkout.print_slip(receipt)
     except PosError as exc:
         return RefundOutcome(
             open_refund.response["refund"],
@@ -109,22 +110,7 @@ def _slip(checkout: Checkout, refund: OutboxRefund) -> Receipt:
     """The refund slip, made once and kept (a retry or a reprint prints the same slip)."""
     if refund.receipt is not None:
         return receipt_from_json(refund.receipt)
-    sale, answer = refund.sale, refund.response["refund"]
-    receipt = Receipt(
-        **checkout.shop_header(),
-        receipt_no=sale["receipt_no"],
-        time=datetime.now(UTC).astimezone(checkout.zone),
-        amount_fen=sale["amount_fen"],
-        discount_fen=sale["discount_fen"],
-        redeem_points=sale["redeem_points"],
-        redeem_value_fen=sale["redeem_value_fen"],
-        payable_fen=sale["payable_fen"],
-        points_balance=answer["points_balance"],
-        level_name=sale["level"]["name"],
-        refund=RefundInfo(
-            answer["amount_fen"], answer["points_reversed"], answer["points_restored"], answer.get("reason", "")
-        ),
-        payment_method=answer.get("payment_method", refund.body.get("payment_method", DEFAULT_PAYMENT)),
-    )
-    checkout.outbox.keep_refund_receipt(refund.seq, _receipt_json(receipt), LAST_RECEIPT)
+    paid_by = refund.body.get("payment_method", DEFAULT_PAYMENT)
+    receipt = checkout.receipts.refund_slip(refund.sale, refund.response["refund"], datetime.now(UTC), paid_by)
+    checkout.outbox.keep_refund_receipt(refund.seq, receipt_to_json(receipt), LAST_RECEIPT)
     return receipt

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pos_client.api_client import ApiClient, ApiError, ServerUnreachable, new_idempotency_key, path_part
+from alliance_shared.http_client import ApiClient, ApiError, ServerUnreachable, new_idempotency_key, path_part
 
 __all__ = ["ApiError", "ServerUnreachable", "TerminalClient", "new_idempotency_key"]
 

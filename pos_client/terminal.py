@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alliance_shared.devices.pcsc_reader import PcscCardReader
 from pos_client.checkout import Checkout
 from pos_client.config import PosConfig
-from pos_client.devices.pcsc_reader import PcscCardReader
 from pos_client.devices.printer import open_printer
 from pos_client.outbox import Outbox
 from pos_client.server_client import TerminalClient

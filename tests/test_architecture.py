@@ -1,7 +1,8 @@
 """The checks CI runs besides the tests, run by the test command itself: ruff (lint and format) and
 import-linter's layering contracts from setup.cfg (the server imports no client, clients import no
 server, domain rules import neither Flask nor SQLAlchemy, the card layout imports no application package,
-the console imports nothing from the API).
+the console imports nothing from the API, the POS and the card tools are independent, the shared package
+imports no application package and its rules are pure, views reach the database only through services).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ CONTRACTS = (
     "Domain rules import neither Flask nor SQLAlchemy",
     "The card layout imports no application package",
     "The console imports nothing from the API",
+    "The POS and the card tools are independent",
+    "The shared package imports no application package",
+    "The shared rules import no framework, I/O library or device",
+    "Views reach the database only through services",
 )
 LINT_IMPORTS = "from importlinter.cli import lint_imports_command; lint_imports_command()"
 
@@ -57,6 +62,17 @@ def test_the_import_contracts_catch_each_violation(tmp_path):
         "pos_client/checkout.py": "from server.domain import rule\n",
         "card_tools/__init__.py": "import pos_client\n",
         "card_layout/__init__.py": "from server import views\n",
+        "alliance_shared/__init__.py": "",
+        "alliance_shared/errors.py": "",
+        "alliance_shared/money.py": "import requests\n",
+        "alliance_shared/pricing.py": "from pos_client import checkout\n",
+        "alliance_shared/http_client.py": "",
+        "alliance_shared/devices/__init__.py": "",
+        "server/extensions.py": "",
+        "server/database.py": "",
+        "server/console/views/__init__.py": "from server.extensions import db\n",
+        "server/member/__init__.py": "",
+        "server/member/views.py": "from server.extensions import api\n",
     }
     for path, source in modules.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +82,8 @@ def test_the_import_contracts_catch_each_violation(tmp_path):
     for contract in CONTRACTS:
         assert f"{contract} BROKEN" in result.stdout, result.stdout
     assert "server.domain.rule -> flask" in result.stdout and "server.domain.rule -> sqlalchemy" in result.stdout
+    assert "server.console.views -> server.extensions" in result.stdout
+    assert "alliance_shared.money -> requests" in result.stdout
 
 
 def test_ruff_finds_nothing_to_fix_or_reformat():

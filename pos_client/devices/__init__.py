@@ -1,1 +1,1 @@
-"""Terminal devices behind small interfaces: card reader, code scanner, receipt printer."""
+"""Terminal devices behind small interfaces: code scanner, receipt printer (card reader: alliance_shared)."""

@@ -16,10 +16,10 @@ from pathlib import Path
 from tkinter import font as tkfont
 from tkinter import simpledialog
 
+from alliance_shared.devices.card_reader import CardReaderError
+from alliance_shared.devices.pcsc_reader import PcscCardReader
 from pos_client.checkout import REDEEM_MAX, Checkout
 from pos_client.config import PosConfig
-from pos_client.devices.card_reader import CardReaderError
-from pos_client.devices.pcsc_reader import PcscCardReader
 from pos_client.devices.printer import DummyPrinter, PrinterError
 from pos_client.devices.scanner import KeyboardWedgeScanner, Scanned
 from pos_client.gui.amount_pad import amount_after_key

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from server.domain.money import MAX_AMOUNT_FEN
+from alliance_shared.money import MAX_AMOUNT_FEN
 
 MAX_POINTS = 1_000_000_000
 

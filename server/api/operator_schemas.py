@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from alliance_shared.money import MAX_AMOUNT_FEN
 from card_layout.layout import MAX_LEVEL_RANK
 from server.api.contract import CARD_NUMBER, MOBILE, null_or_absent
 from server.api.fields import MAX_POINTS, BasisPoints, Text
@@ -15,7 +16,6 @@ from server.domain.ledger import (
     MERCHANT_ACCEPTED,
     MERCHANT_ISSUED,
 )
-from server.domain.money import MAX_AMOUNT_FEN
 from server.domain.permissions import MERCHANT_ROLES, OPERATOR_ROLES, ROLES
 from server.domain.statuses import CardStatus, MerchantStatus, TerminalStatus
 from server.models.card import CARD_KINDS

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from alliance_shared.money import MAX_AMOUNT_FEN
 from card_layout.layout import CARD_BLOCKS
 from server.api.contract import CHIP_UID_PATTERN, MEMBER_CODE, MOBILE, null_or_absent
 from server.api.fields import Fen, Points, StrictBoolean, Text
-from server.domain.money import MAX_AMOUNT_FEN
 from server.domain.payments import DEFAULT_PAYMENT_METHOD, PAYMENT_METHODS
 
 HEX = validate.Regexp(r"^[0-9A-Fa-f]+$", error="Hexadecimal digits only.")

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-
-class DomainError(Exception):
-    """A business rule refused the request; nothing was changed (unless ``keeps_changes``)."""
-
-    code = "invalid_request"
-    status = 422
-    default_message = "The request is not valid."
-    keeps_changes = False  # True: the refusal itself is recorded (e.g. a suspected clone is blocked)
-
-    def __init__(self, message: str | None = None, **details):
-        super().__init__(message or self.default_message)
-        self.message = message or self.default_message
-        self.details = details
-
-
-class InvalidRequest(DomainError):
-    code, status, default_message = "invalid_request", 422, "The request is not valid."
+# The base class and the refusals of the shared pricing rule live with that rule in alliance_shared (the
+# server and the POS price with the same code); they are listed here with the server's other errors.
+from alliance_shared.errors import DomainError as DomainError
+from alliance_shared.errors import InsufficientPoints as InsufficientPoints
+from alliance_shared.errors import InvalidRequest as InvalidRequest
+from alliance_shared.errors import RedeemLimitExceeded as RedeemLimitExceeded
 
 
 class Unauthorized(DomainError):
@@ -79,18 +68,6 @@ class IdentificationExpired(DomainError):
         "identification_expired",
         409,
         "The identification expired or was used; identify the member again.",
-    )
-
-
-class InsufficientPoints(DomainError):
-    code, status, default_message = "insufficient_points", 409, "The member does not have enough points."
-
-
-class RedeemLimitExceeded(DomainError):
-    code, status, default_message = (
-        "redeem_limit_exceeded",
-        409,
-        "Points may not pay this much of the bill at this merchant.",
     )
 
 

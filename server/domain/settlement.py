@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from server.domain.money import price_at_rate
+from alliance_shared.money import price_at_rate
 
 
 def business_day_of(moment: datetime, timezone: str, cutoff_hour: int) -> date:

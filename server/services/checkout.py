@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 
+from alliance_shared.money import format_yuan
+from alliance_shared.pricing import SaleQuote, SaleTerms, quote_sale
 from server.domain import payments
 from server.domain.errors import (
     CardUnknown,
@@ -23,9 +25,7 @@ from server.domain.errors import (
 from server.domain.identifiers import classify_scanned_code
 from server.domain.ledger import refund_postings, sale_postings
 from server.domain.levels import level_after_sale
-from server.domain.money import format_yuan
 from server.domain.payments import DEFAULT_PAYMENT_METHOD
-from server.domain.pricing import SaleQuote, SaleTerms, quote_sale
 from server.domain.refunds import SaleRefundState, split_refund
 from server.domain.statuses import MemberStatus
 from server.domain.till_policy import check_spend, identification_proof, spend_needs_proof

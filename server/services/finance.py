@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import BigInteger, cast, func, select
 
+from alliance_shared.money import BP_SCALE
 from server.domain.ledger import (
     ALLIANCE_ADJUSTMENTS,
     ALLIANCE_EXPIRY,
@@ -19,7 +20,6 @@ from server.domain.ledger import (
     MERCHANT_ACCEPTED,
     MERCHANT_ISSUED,
 )
-from server.domain.money import BP_SCALE
 from server.exports import MIMETYPES
 from server.extensions import db
 from server.models import LedgerAccount, Level, Merchant, PointsLot, Sale, Settlement

@@ -8,6 +8,7 @@ from server.domain.errors import NotFound
 from server.domain.identifiers import normalize_mobile
 from server.extensions import db
 from server.models import (
+    AuditLog,
     Card,
     LedgerAccount,
     LedgerEntry,
@@ -15,6 +16,7 @@ from server.models import (
     Level,
     Member,
     Merchant,
+    Refund,
     RejectedSale,
     Sale,
     StaffUser,
@@ -145,6 +147,29 @@ def member_detail(member: Member) -> dict:
     balance = db.session.get(LedgerAccount, member.points_account_id).balance
     cards = db.session.scalars(select(Card).where(Card.member_id == member.id).order_by(Card.card_no))
     return {**member_summary(member, level), "points_balance": balance, "cards": list(cards)}
+
+
+def member_recent_sales(member_id: str, limit: int = 20) -> list[Sale]:
+    """The member's latest sales, newest first."""
+    query = select(Sale).where(Sale.member_id == member_id).order_by(Sale.created_at.desc()).limit(limit)
+    return list(db.session.scalars(query))
+
+
+def sale_refunds(sale_id: str) -> list[Refund]:
+    """The refunds of a sale, oldest first."""
+    return list(db.session.scalars(select(Refund).where(Refund.sale_id == sale_id).order_by(Refund.created_at)))
+
+
+def list_audit_entries(filters: dict, pagination) -> list[AuditLog]:
+    """Audit entries, newest first, by ``actor``, ``action`` prefix and ``object_id`` (each optional)."""
+    query = select(AuditLog)
+    if filters.get("actor"):
+        query = query.where(AuditLog.actor == filters["actor"])
+    if filters.get("action"):
+        query = query.where(AuditLog.action.startswith(filters["action"], autoescape=True))
+    if filters.get("object_id"):
+        query = query.where(AuditLog.object_id == filters["object_id"])
+    return [row[0] for row in paginate(query.order_by(AuditLog.id.desc()), pagination)]
 
 
 def list_cards(filters: dict, pagination) -> list[Card]:

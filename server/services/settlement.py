@@ -60,6 +60,11 @@ def current_business_day(now: datetime | None = None) -> date:
     return business_day_of(now or utcnow(), settings.timezone, settings.business_day_cutoff_hour)
 
 
+def last_closed_day() -> SettlementDay | None:
+    """The latest business day closed, if any."""
+    return db.session.scalar(select(SettlementDay).order_by(SettlementDay.business_day.desc()).limit(1))
+
+
 def last_ended_business_day() -> date:
     """The business day before the one running now: the last one that has ended."""
     return current_business_day() - timedelta(days=1)

@@ -16,6 +16,7 @@ from server.error_text import CATALOG, translate
 from tests.live_server import assert_error, scene
 
 SERVER = Path(__file__).resolve().parents[2] / "server"
+SHARED = SERVER.parent / "alliance_shared"  # the shared pricing rule raises the server's domain errors
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -58,8 +59,9 @@ def _template(node: ast.expr, where: str, problems: list[str]) -> str | None:
 
 
 def messages_in_source() -> dict[str, str]:
-    """Every DomainError message (default and raised) in server/, and every schema message in server/api."""
-    paths = sorted(SERVER.rglob("*.py"))
+    """Every DomainError message (default and raised) in server/ and alliance_shared/, and every schema message
+    in server/api."""
+    paths = sorted([*SERVER.rglob("*.py"), *SHARED.rglob("*.py")])
     trees = {path: ast.parse(path.read_text()) for path in paths}
     errors = _domain_error_names(trees.values())
     found, problems = {}, []

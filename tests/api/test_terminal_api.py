@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from server.domain.money import MAX_AMOUNT_FEN
+from alliance_shared.money import MAX_AMOUNT_FEN
 from server.extensions import db
 from server.models import Identification, LedgerAccount, Member, Refund, Sale
 from server.security.credentials import token_hash

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from alliance_shared.money import MAX_AMOUNT_FEN, check_fen, format_yuan, granted_at_rate, price_at_rate
+from alliance_shared.pricing import SaleTerms, max_redeemable_points, quote_sale
 from server.domain.errors import InsufficientPoints, RedeemLimitExceeded
-from server.domain.money import MAX_AMOUNT_FEN, check_fen, format_yuan, granted_at_rate, price_at_rate
-from server.domain.pricing import SaleTerms, max_redeemable_points, quote_sale
 
 amounts = st.integers(min_value=0, max_value=MAX_AMOUNT_FEN)
 rates = st.integers(min_value=0, max_value=10_000)

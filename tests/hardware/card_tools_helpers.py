@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
+from alliance_shared.devices.card_reader import CardReader
 from card_tools.cli import main
 from card_tools.client import StaffClient
 from card_tools.encoder import BatchEncoder, Chip, read_card_blocks
-from pos_client.devices.card_reader import CardReader
 from pos_client.server_client import TerminalClient, new_idempotency_key
 from server.extensions import db
 from server.models import Card

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pos_client.devices.pcsc_reader import PcscCardReader
+from alliance_shared.devices.pcsc_reader import PcscCardReader
 from tests.hardware.card_tools_helpers import Alliance, make_alliance, quiet_live_server
 from tests.hardware.pcscd import PcscdUnavailable, VpcdSlot, claimed_slot, running_pcscd
 from tests.hardware.virtual_mifare import VirtualMifareClassic1K

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
+from alliance_shared.devices.mifare import build_trailer, encode_access_bits
 from card_layout.keys import read_key
 from card_layout.layout import RECORD_BLOCK
-from pos_client.devices.mifare import build_trailer, encode_access_bits
 from pos_client.server_client import ApiError
 from server.extensions import db
 from server.models import CardAlert, Identification

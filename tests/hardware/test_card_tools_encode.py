@@ -7,9 +7,9 @@ import re
 
 from sqlalchemy import func, select
 
+from alliance_shared.devices.card_reader import AuthenticationFailed
+from alliance_shared.devices.mifare import TRANSPORT_KEY, first_block
 from card_tools.encoder import Chip, is_blank
-from pos_client.devices.card_reader import AuthenticationFailed
-from pos_client.devices.mifare import TRANSPORT_KEY, first_block
 from server.extensions import db
 from server.models import AuditLog, Card
 from tests.hardware.card_tools_helpers import (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pos_client.devices.card_reader import (
+from alliance_shared.devices.card_reader import (
     AuthenticationFailed,
     CardCommandFailed,
     CardRemoved,
@@ -19,8 +19,8 @@ from pos_client.devices.card_reader import (
     NoReaderFound,
     WrongCardType,
 )
-from pos_client.devices.mifare import TRANSPORT_KEY, MifareClassic1K, build_trailer
-from pos_client.devices.pcsc_reader import PcscCardReader, choose_reader
+from alliance_shared.devices.mifare import TRANSPORT_KEY, MifareClassic1K, build_trailer
+from alliance_shared.devices.pcsc_reader import PcscCardReader, choose_reader
 from tests.hardware.virtual_mifare import MIFARE_CLASSIC_1K_ATR, VirtualMifareClassic1K
 from tests.resources import unavailable
 
@@ -50,8 +50,8 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_module_imports_without_pyscard_and_reports_it():
     result = run_python(
         "import sys; sys.modules['smartcard'] = None\n"
-        "from pos_client.devices.pcsc_reader import PcscCardReader\n"
-        "from pos_client.devices.card_reader import PcscUnavailable\n"
+        "from alliance_shared.devices.pcsc_reader import PcscCardReader\n"
+        "from alliance_shared.devices.card_reader import PcscUnavailable\n"
         "try:\n    PcscCardReader()\nexcept PcscUnavailable as error:\n    print('unavailable:', error)\n"
     )
     assert result.returncode == 0, result.stderr
@@ -65,8 +65,8 @@ def test_no_pcscd_raises_pcsc_unavailable(tmp_path):
         unavailable("pyscard is not installed (pip install pyscard)")
     # pcsc-lite's client library talks to the daemon socket named by PCSCLITE_CSOCK_NAME.
     result = run_python(
-        "from pos_client.devices.pcsc_reader import PcscCardReader\n"
-        "from pos_client.devices.card_reader import PcscUnavailable\n"
+        "from alliance_shared.devices.pcsc_reader import PcscCardReader\n"
+        "from alliance_shared.devices.card_reader import PcscUnavailable\n"
         "try:\n    PcscCardReader()\nexcept PcscUnavailable as error:\n    print('unavailable:', error)\n",
         PCSCLITE_CSOCK_NAME=str(tmp_path / "no-pcscd.comm"),
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from alliance_shared.devices.card_reader import NoReaderFound
+from alliance_shared.devices.pcsc_reader import PcscCardReader
 from card_layout.layout import COUNTER_BLOCK
 from card_layout.record import counter_value
 from pos_client.checkout import Checkout
 from pos_client.config import PosConfig
-from pos_client.devices.card_reader import NoReaderFound
-from pos_client.devices.pcsc_reader import PcscCardReader
 from pos_client.devices.printer import open_printer
 from pos_client.messages import PosError
 from pos_client.outbox import Outbox

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from pos_client.devices.card_reader import (
+from alliance_shared.devices.card_reader import (
     AuthenticationFailed,
     CardCommandFailed,
     NoCardPresent,
     WrongCardType,
 )
-from pos_client.devices.mifare import (
+from alliance_shared.devices.mifare import (
     TRANSPORT_ACCESS_BITS,
     TRANSPORT_KEY,
     MifareClassic1K,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
 
-from pos_client.devices.card_reader import CardInfo, CardReader, CardRemoved, NoCardPresent
-from pos_client.devices.mifare import require_mifare_classic_1k
+from alliance_shared.devices.card_reader import CardInfo, CardReader, CardRemoved, NoCardPresent
+from alliance_shared.devices.mifare import require_mifare_classic_1k
 
 MIFARE_CLASSIC_1K_ATR = bytes.fromhex("3B8F8001804F0CA000000306030001000000006A")
 DEFAULT_UID = bytes.fromhex("A1B2C3D4")

@@ -356,7 +356,7 @@ def test_the_payable_on_screen_is_always_the_one_charged(app, tmp_path, display)
 def test_the_status_line_says_what_is_true_of_reader_and_printer(tmp_path, display):
     import tkinter as tk
 
-    from pos_client.devices.card_reader import NoReaderFound
+    from alliance_shared.devices.card_reader import NoReaderFound
     from pos_client.gui.app import CashierWindow
 
     def no_reader():

@@ -9,12 +9,14 @@ from pos_client.messages import MESSAGES, SERVER_ERRORS, ServerRefused, server_e
 from server.api.base import HTTP_ERROR_CODES
 
 SERVER = Path(__file__).resolve().parents[2] / "server"
+SHARED = SERVER.parent / "alliance_shared"  # the shared rules' refusals are server error codes too
 
 
 def server_error_codes() -> set[str]:
-    """The codes in the server's source: DomainError subclasses' ``code``, HTTP errors, direct error responses."""
+    """The codes in the server's (and the shared rules') source: DomainError subclasses' ``code``, HTTP errors,
+    direct error responses."""
     codes = set(HTTP_ERROR_CODES.values()) | {"internal_error", "error"}  # server/api/base.py's fallbacks
-    for path in SERVER.rglob("*.py"):
+    for path in [*SERVER.rglob("*.py"), *SHARED.rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.ClassDef):
                 for statement in node.body:

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from alliance_shared.money import granted_at_rate, price_at_rate
 from server.domain.errors import (
     DomainError,
     InsufficientPoints,
@@ -24,7 +25,6 @@ from server.domain.errors import (
     RefundExceedsSale,
 )
 from server.domain.ledger import ALLIANCE_ADJUSTMENTS
-from server.domain.money import granted_at_rate, price_at_rate
 from server.extensions import db
 from server.models import (
     ALLIANCE_OWNER,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import current_actor, operators_only, permission_required
@@ -15,8 +14,6 @@ from server.console.once import new_key, run_once
 from server.console.paging import page_from_request
 from server.domain.errors import DomainError
 from server.domain.identifiers import normalize_mobile
-from server.extensions import db
-from server.models import Sale
 from server.services import members, queries
 
 blp = Blueprint("members", __name__)
@@ -79,9 +76,7 @@ def register():
 
 def _member_page(member, phone: str | None = None, adjust: PointsAdjustmentForm | None = None, status: int = 200):
     detail = queries.member_detail(member)
-    sales = db.session.scalars(
-        select(Sale).where(Sale.member_id == member.id).order_by(Sale.created_at.desc()).limit(20)
-    ).all()
+    sales = queries.member_recent_sales(member.id, limit=20)
     adjust = adjust or PointsAdjustmentForm(formdata=None, once=new_key())
     page = render_template(
         "console/members/detail.html",

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import can, current_actor, merchant_names, merchant_scope, permission_required
@@ -20,9 +19,7 @@ from server.console.paging import all_rows, choice_arg, page_from_request
 from server.console.views.settlement import day_arg
 from server.domain.errors import DomainError
 from server.exports import Column, table_download
-from server.extensions import db
 from server.formatting import yuan
-from server.models import Refund
 from server.services import checkout, queries
 from server.services.alliance import get_settings
 
@@ -97,7 +94,7 @@ def _scoped_sale(sale_id: str):
 
 
 def _sale_page(sale, form: RefundForm, status: int = 200):
-    refunds = db.session.scalars(select(Refund).where(Refund.sale_id == sale.id).order_by(Refund.created_at)).all()
+    refunds = queries.sale_refunds(sale.id)
     return (
         render_template(
             "console/sales/detail.html",

@@ -8,7 +8,6 @@ from datetime import date
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import (
@@ -25,7 +24,6 @@ from server.console.once import new_key, run_once
 from server.console.paging import date_arg, page_from_request
 from server.domain.errors import DomainError
 from server.exports import Column, download, table_download
-from server.extensions import db
 from server.models import SettlementDay
 from server.services import finance, reconciliation, settlement
 from server.services.finance import SUMMED
@@ -59,7 +57,7 @@ def _close_form(form: CloseDayForm | None = None) -> CloseDayForm:
 
 
 def _last_closed() -> SettlementDay | None:
-    return db.session.scalar(select(SettlementDay).order_by(SettlementDay.business_day.desc()).limit(1))
+    return settlement.last_closed_day()
 
 
 @blp.route("/settlements")

@@ -1,11 +1,15 @@
-"""Quote a sale: level discount, points redemption within the merchant's cap, points earned."""
+"""Quote a sale: level discount, points redemption within the merchant's cap, points earned.
+
+The one pricing rule: the server prices every quote and sale with it, and the POS prices a sale without
+redemption (offline, or to save a round trip) with the same code, so the printed receipt matches the sale.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.domain.errors import InsufficientPoints, InvalidRequest, RedeemLimitExceeded
-from server.domain.money import granted_at_rate, price_at_rate
+from alliance_shared.errors import InsufficientPoints, InvalidRequest, RedeemLimitExceeded
+from alliance_shared.money import granted_at_rate, price_at_rate
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import reduce
 
-from pos_client.devices.card_reader import (
+from alliance_shared.devices.card_reader import (
     AuthenticationFailed,
     CardCommandFailed,
     CardReader,

@@ -2,14 +2,15 @@
 
 Rounding rule: a price the member pays (an amount times a rate) rounds half up to the fen; anything
 granted by a rate (points earned, the cap on what points may pay) rounds down, so the alliance never
-grants more than the rate says.
+grants more than the rate says. Shared by the server and the POS (pure: no Flask, no SQLAlchemy).
 """
 
 from __future__ import annotations
 
 BP_SCALE = 10_000
-# 1000 万元: the largest sale, refund or spend threshold; anything above is a typo, not a sale. The points
-# such an amount earns at any rate, and every stored amount, fit the database's 32-bit integer columns.
+# 1000 万元: the largest sale, refund or spend threshold the pricing and the API accept; anything above is a
+# typo, not a sale. The points such an amount earns at any rate, and every stored amount, fit the database's
+# 32-bit integer columns. (The till refuses typed amounts above its own, lower TILL_MAX_AMOUNT_FEN.)
 MAX_AMOUNT_FEN = 1_000_000_000
 
 

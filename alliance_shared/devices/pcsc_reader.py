@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pos_client.devices.card_reader import (
+from alliance_shared.devices.card_reader import (
     CardCommandFailed,
     CardInfo,
     CardReader,
@@ -20,7 +20,7 @@ from pos_client.devices.card_reader import (
     PcscUnavailable,
     WrongCardType,
 )
-from pos_client.devices.mifare import require_mifare_classic_1k
+from alliance_shared.devices.mifare import require_mifare_classic_1k
 
 GET_UID_APDU = bytes.fromhex("ffca000000")
 SW_OK = 0x9000

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from alliance_shared.devices.card_reader import AuthenticationFailed, CardReader
+from alliance_shared.devices.mifare import BLOCKS_PER_SECTOR, MifareClassic1K, first_block
 from card_layout.keys import read_key
 from card_layout.layout import CARD_BLOCKS, DATA_SECTORS
-from pos_client.devices.card_reader import AuthenticationFailed, CardReader
-from pos_client.devices.mifare import BLOCKS_PER_SECTOR, MifareClassic1K, first_block
 
 DEFAULT_KEY_VERSION = 1
 

@@ -1,0 +1,38 @@
+"""Refusals of the shared rules, each carrying the stable API error code and HTTP status.
+
+``DomainError`` is the base of every business-rule refusal (the server's others are in
+``server/domain/errors.py``, which lists these too); the API answers one in its JSON error shape with
+``code`` and ``status``, the message is an English msgid translated by the server's catalog.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A business rule refused the request; nothing was changed (unless ``keeps_changes``)."""
+
+    code = "invalid_request"
+    status = 422
+    default_message = "The request is not valid."
+    keeps_changes = False  # True: the refusal itself is recorded (e.g. a suspected clone is blocked)
+
+    def __init__(self, message: str | None = None, **details):
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.details = details
+
+
+class InvalidRequest(DomainError):
+    code, status, default_message = "invalid_request", 422, "The request is not valid."
+
+
+class InsufficientPoints(DomainError):
+    code, status, default_message = "insufficient_points", 409, "The member does not have enough points."
+
+
+class RedeemLimitExceeded(DomainError):
+    code, status, default_message = (
+        "redeem_limit_exceeded",
+        409,
+        "Points may not pay this much of the bill at this merchant.",
+    )
