@@ -97,7 +97,7 @@ def create_personal_token(
         "staff_user",
         user_id,
         token_id=record.id,
-        name=record.name,
+        token_name=record.name,
         expires_at=_iso(expires_at),
     )
     return IssuedToken(record, token)
@@ -144,7 +144,7 @@ def revoke_personal_token(actor: str, token_id: str, reason: str = "") -> Person
             "staff_user",
             record.user_id,
             token_id=record.id,
-            name=record.name,
+            token_name=record.name,
             reason=reason,
         )
     return record
