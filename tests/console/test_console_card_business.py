@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import time
 from datetime import timedelta
@@ -45,7 +46,9 @@ def _bind_as_member(app, client, session_token: str, card_no: str, check_code: s
     page = client.get("/m/cards")
     assert page.status_code == 200, (page.status_code, page.headers.get("Location"))
     csrf = _BIND_CSRF.search(page_text(page)).group(1)
-    return client.post("/m/cards", data={"bind-csrf_token": csrf, "bind-card_no": card_no, "bind-check_code": check_code})
+    return client.post(
+        "/m/cards", data={"bind-csrf_token": csrf, "bind-card_no": card_no, "bind-check_code": check_code}
+    )
 
 
 def test_a_printed_batch_is_issued_at_once_bound_in_the_console_and_by_the_member(app, client):
@@ -199,7 +202,7 @@ def _user_id(username: str) -> str:
     return db.session.scalar(select(StaffUser.id).where(StaffUser.username == username))
 
 
-@pytest.mark.parametrize("count", [200])
+@pytest.mark.parametrize("count", [int(os.environ.get("CARD_FLOW_COUNT", "200"))])
 def test_issue_print_hand_out_and_bind_a_batch_of_printed_cards_from_the_console(app, client, count):
     """The whole hand-out without leaving the console: create, download both print files, bind at the desk
     and let a member bind one with the check code. (1,000 cards: measured in the report; 200 keep CI quick.)"""
@@ -222,7 +225,10 @@ def test_issue_print_hand_out_and_bind_a_batch_of_printed_cards_from_the_console
     for index, card_id in enumerate(ids):
         assert _bind_in_console(client, card_id, f"1350000{index:04d}").status_code == 302
     last = rows[-1]
-    assert _bind_as_member(app, app.test_client(), login.session_token, last["card_no"], last["check_code"]).status_code == 302
+    assert (
+        _bind_as_member(app, app.test_client(), login.session_token, last["card_no"], last["check_code"]).status_code
+        == 302
+    )
     print(f"\n{count} printed cards: batch {created - started:.2f} s, CSV+PDF {printed - created:.2f} s")
     page = page_text(client.get(f"/console/card-batches/{batch_id}"))
     assert 'aria-valuenow="4"' in page

@@ -51,6 +51,7 @@ def batch_kind_label(kind: str) -> str:
     """A batch's kind in the reader's language."""
     return str(BATCH_KIND_NAMES.get(kind, kind))
 
+
 ACTIONS = {"lost": cards.report_lost, "freeze": cards.freeze, "unfreeze": cards.unfreeze, "cancel": cards.cancel}
 ACTION_TEXTS = {  # button, confirmation title, what happens
     "lost": (
