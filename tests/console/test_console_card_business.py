@@ -232,3 +232,17 @@ def test_issue_print_hand_out_and_bind_a_batch_of_printed_cards_from_the_console
     print(f"\n{count} printed cards: batch {created - started:.2f} s, CSV+PDF {printed - created:.2f} s")
     page = page_text(client.get(f"/console/card-batches/{batch_id}"))
     assert 'aria-valuenow="4"' in page
+
+
+def test_a_batch_too_large_for_a_console_pdf_shows_the_export_command(app, client, monkeypatch):
+    from server.console.views import cards as card_views
+
+    monkeypatch.setattr(card_views, "MAX_CONSOLE_PDF", 3)
+    build_console_world(app, client)
+    assert sign_in(client, "c-card_issuer").status_code == 302
+    batch_id = _create_batch(client, 4, "printed")
+    page = page_text(client.get(f"/console/card-batches/{batch_id}"))
+    assert "print.pdf" not in page and f"batch export {batch_id} --format pdf" in page
+    refused = client.get(f"/console/card-batches/{batch_id}/print.pdf")
+    assert refused.status_code == 302 and refused.headers["Location"].endswith(batch_id)
+    assert client.get(f"/console/card-batches/{batch_id}/print.csv").status_code == 200

@@ -271,10 +271,15 @@ def batch(batch_id):
         status=status,
         level=db.session.get(Level, found.level_id) if found.level_id else None,
         encode_command=f"alliance-cards --server {server_url} encode --batch {found.id}",
+        export_command=f"alliance-cards --server {server_url} batch export {found.id} --format pdf",
+        pdf_in_console=found.count <= MAX_CONSOLE_PDF,
     )
 
 
 PRINT_MIMETYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
+# A PDF is drawn while the browser waits (about 500-2,000 cards a second): bigger batches are exported
+# at a desk with ``alliance-cards batch export`` (the same file), well inside the worker's 60 s.
+MAX_CONSOLE_PDF = 10_000
 
 
 @blp.route("/card-batches/<batch_id>/print.<any(csv, pdf):fmt>")
@@ -283,6 +288,9 @@ PRINT_MIMETYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
 def print_file(batch_id, fmt):
     """The batch's print file for the card factory: what ``alliance-cards batch export`` writes."""
     found = cards.get_batch(batch_id)
+    if fmt == "pdf" and found.count > MAX_CONSOLE_PDF:
+        flash(_("This batch is too large for a PDF from the console: export it with the command below."), "warning")
+        return redirect(url_for(".batch", batch_id=found.id))
     printed = [PrintCard(number, code) for number, code in cards.batch_print_cards(found.id)]
     if fmt == "csv":
         text = io.StringIO()
