@@ -33,6 +33,13 @@ class BindToMemberForm(FlaskForm):
     submit = SubmitField(_l("Bind card"))
 
 
+class HandOutForm(BindToMemberForm):
+    """Bind a card of a batch by its number (typed or scanned from its barcode) to a member's phone."""
+
+    card_no = StringField(_l("Card number"), [DataRequired(), Length(max=24), Regexp(r"^[\d ]+$")], filters=[_text])
+    field_order = ("card_no", "phone")
+
+
 class ReplaceWithForm(FlaskForm):
     once = HiddenField()
     new_card_no = StringField(

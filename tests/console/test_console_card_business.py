@@ -222,16 +222,27 @@ def test_issue_print_hand_out_and_bind_a_batch_of_printed_cards_from_the_console
         login = register_phone("13500009999")
         ids = [cards.card_by_number(row["card_no"]).id for row in rows[:3]]
         db.session.remove()
-    for index, card_id in enumerate(ids):
+    for index, card_id in enumerate(ids[:2]):
         assert _bind_in_console(client, card_id, f"1350000{index:04d}").status_code == 302
+    batch_url = f"/console/card-batches/{batch_id}"
+    scanned = rows[2]["face_number"]  # as printed, in groups of four
+    handed = post_form(client, batch_url, f"{batch_url}/hand-out", {"card_no": scanned, "phone": "13500000002"})
+    assert handed.status_code == 302 and handed.headers["Location"].endswith(batch_url)
+    foreign = post_form(
+        client, batch_url, f"{batch_url}/hand-out", {"card_no": "8860000000000018", "phone": "13500000002"}
+    )
+    assert foreign.status_code == 422 and "本批次没有此卡号的卡片" in page_text(foreign)
     last = rows[-1]
     assert (
         _bind_as_member(app, app.test_client(), login.session_token, last["card_no"], last["check_code"]).status_code
         == 302
     )
     print(f"\n{count} printed cards: batch {created - started:.2f} s, CSV+PDF {printed - created:.2f} s")
-    page = page_text(client.get(f"/console/card-batches/{batch_id}"))
+    page = page_text(client.get(batch_url))
     assert 'aria-valuenow="4"' in page
+    with app.app_context():
+        bound = [cards.card_by_number(row["card_no"]) for row in rows[:3] + rows[-1:]]
+        assert {card.status for card in bound} == {"active"} and all(card.member_id for card in bound)
 
 
 def test_a_batch_too_large_for_a_console_pdf_shows_the_export_command(app, client, monkeypatch):

@@ -74,7 +74,18 @@ def test_create_a_printed_and_a_chip_batch_and_download_the_print_files(site, br
     with page.expect_download() as csv_file:
         page.click(".print-files >> text=CSV")
     with open(csv_file.value.path(), encoding="utf-8") as stream:
-        assert len(stream.read().splitlines()) == 26  # header and 25 cards
+        lines = stream.read().splitlines()
+    assert len(lines) == 26  # header and 25 cards
+    phone = f"1380000{width:04d}"
+    with app.app_context():
+        members.register_member(ACTOR, phone, "王小二")
+        db.session.remove()
+    page.fill("#card_no", lines[5].split(",")[2])  # the face number, as printed (or scanned from the barcode)
+    page.fill("#phone", phone)
+    page.click(".hand-out-form #submit")
+    page.wait_for_selector(".alert-success")
+    assert page.inner_text(".batch-done") == "已发放：1 / 25"
+    _check(page, f"console-cards-batch-handed-out-{width}")
 
     page.goto(f"{base_url}/console/card-batches")
     page.fill("#count", "5")

@@ -13,7 +13,7 @@ from card_layout.print_files import PrintCard, write_csv, write_pdf
 from server.console import navigation
 from server.console.access import current_actor, operators_only, permission_required
 from server.console.audit_text import describe
-from server.console.card_forms import BatchForm, BindToMemberForm, ReplaceWithForm
+from server.console.card_forms import BatchForm, BindToMemberForm, HandOutForm, ReplaceWithForm
 from server.console.confirm import Confirmation, confirm_form, confirm_page
 from server.console.display import STATUS_LABELS, domain_message, level_label
 from server.console.once import new_key, run_once
@@ -22,7 +22,7 @@ from server.domain import card_actions
 from server.domain.errors import DomainError, MemberNotFound
 from server.domain.statuses import CardBatchKind, CardStatus
 from server.extensions import db
-from server.models import Level
+from server.models import Card, Level
 from server.services import cards, members, queries
 
 blp = Blueprint("cards", __name__)
@@ -119,17 +119,25 @@ def bind(card_id):
     form = BindToMemberForm()
     if not form.validate_on_submit():
         return _card_page(card, bind=form, status=422)
-    try:
-        member = members.find_member_by_phone(form.phone.data)
-        run_once(form.once.data, lambda: {"card": members.bind_card(current_actor().key, member.id, card.card_no).id})
-    except MemberNotFound:
-        form.phone.errors.append(_("No member has this phone number: register the member first."))
-        return _card_page(card, bind=form, status=422)
-    except DomainError as exc:
-        flash(domain_message(exc), "danger")
-        return _card_page(card, bind=form, status=409)
+    refused = _bind_to_phone(form, card.card_no)
+    if refused:
+        return _card_page(card, bind=form, status=refused)
     flash(_("Card %(no)s bound.", no=card.card_no), "success")
     return redirect(url_for(".detail", card_id=card.id))
+
+
+def _bind_to_phone(form: BindToMemberForm, card_no: str) -> int | None:
+    """Bind ``card_no`` to the member whose phone the form names; the refusal's status, or None when bound."""
+    try:
+        member = members.find_member_by_phone(form.phone.data)
+        run_once(form.once.data, lambda: {"card": members.bind_card(current_actor().key, member.id, card_no).id})
+    except MemberNotFound:
+        form.phone.errors.append(_("No member has this phone number: register the member first."))
+        return 422
+    except DomainError as exc:
+        flash(domain_message(exc), "danger")
+        return 409
+    return None
 
 
 @blp.route("/cards/<card_id>/replace", methods=["POST"])
@@ -253,14 +261,38 @@ def create_batch():
 @permission_required("cards:read")
 @operators_only
 def batch(batch_id):
-    """One batch with its cards."""
+    """One batch with its cards, its print files, and how to encode it or hand its cards out."""
+    return _batch_page(cards.get_batch(batch_id))
+
+
+@blp.route("/card-batches/<batch_id>/hand-out", methods=["POST"])
+@permission_required("cards:write")
+@operators_only
+def hand_out(batch_id):
+    """Bind a card of this batch, by its number (typed or scanned), to the member with this phone (audited)."""
     found = cards.get_batch(batch_id)
+    form = HandOutForm()
+    if not form.validate_on_submit():
+        return _batch_page(found, form, 422)
+    card_no = form.card_no.data.replace(" ", "")
+    card = db.session.scalar(select(Card).where(Card.card_no == card_no, Card.batch_id == found.id))
+    if card is None:
+        form.card_no.errors.append(_("This batch has no card with this number."))
+        return _batch_page(found, form, 422)
+    refused = _bind_to_phone(form, card.card_no)
+    if refused:
+        return _batch_page(found, form, refused)
+    flash(_("Card %(no)s bound.", no=card.card_no), "success")
+    return redirect(url_for(".batch", batch_id=found.id))
+
+
+def _batch_page(found, hand_out_form: HandOutForm | None = None, status_code: int = 200):
     page = page_from_request(50)
     status = choice_arg("status", CARD_STATUSES, _("Status"))
     rows = cards.list_batch_cards(found.id, page, status)
     progress = cards.batch_progress(found.id)
     server_url = request.url_root.rstrip("/")
-    return render_template(
+    page_html = render_template(
         "console/cards/batch.html",
         batch=found,
         cards=rows,
@@ -273,7 +305,9 @@ def batch(batch_id):
         encode_command=f"alliance-cards --server {server_url} encode --batch {found.id}",
         export_command=f"alliance-cards --server {server_url} batch export {found.id} --format pdf",
         pdf_in_console=found.count <= MAX_CONSOLE_PDF,
+        hand_out=hand_out_form or HandOutForm(formdata=None, once=new_key()),
     )
+    return page_html, status_code
 
 
 PRINT_MIMETYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
