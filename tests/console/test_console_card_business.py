@@ -206,12 +206,13 @@ def _user_id(username: str) -> str:
 def test_issue_print_hand_out_and_bind_a_batch_of_printed_cards_from_the_console(app, client, count):
     """The whole hand-out without leaving the console: create, download both print files, bind at the desk
     and let a member bind one with the check code. (1,000 cards: measured in the report; 200 keep CI quick.)"""
-    build_console_world(app, client)
+    scene = build_console_world(app, client)
     assert sign_in(client, "c-card_issuer").status_code == 302
     started = time.perf_counter()
     batch_id = _create_batch(client, count, "printed")
     created = time.perf_counter()
     csv_file = client.get(f"/console/card-batches/{batch_id}/print.csv")
+    listed = time.perf_counter()
     pdf = client.get(f"/console/card-batches/{batch_id}/print.pdf")
     printed = time.perf_counter()
     rows = list(csv.DictReader(io.StringIO(csv_file.get_data(as_text=True))))
@@ -237,12 +238,20 @@ def test_issue_print_hand_out_and_bind_a_batch_of_printed_cards_from_the_console
         _bind_as_member(app, app.test_client(), login.session_token, last["card_no"], last["check_code"]).status_code
         == 302
     )
-    print(f"\n{count} printed cards: batch {created - started:.2f} s, CSV+PDF {printed - created:.2f} s")
+    print(
+        f"\n{count} printed cards: batch {created - started:.2f} s, "
+        f"CSV {listed - created:.2f} s, PDF {printed - listed:.2f} s ({len(pdf.data) // 1024} KiB)"
+    )
     page = page_text(client.get(batch_url))
     assert 'aria-valuenow="4"' in page
     with app.app_context():
         bound = [cards.card_by_number(row["card_no"]) for row in rows[:3] + rows[-1:]]
         assert {card.status for card in bound} == {"active"} and all(card.member_id for card in bound)
+    till = app.test_client()  # the printed number (QR code, barcode) identifies the member at a till
+    found = till.post("/api/v1/identify", json={"code": last["card_no"]}, headers=scene.world.shop_a.auth)
+    assert found.status_code == 200, found.json
+    unbound = till.post("/api/v1/identify", json={"code": rows[5]["card_no"]}, headers=scene.world.shop_a.auth)
+    assert unbound.status_code == 404  # handed to nobody yet
 
 
 def test_a_batch_too_large_for_a_console_pdf_shows_the_export_command(app, client, monkeypatch):
