@@ -15,6 +15,7 @@ from server.models import Merchant, PersonalToken, StaffUser, Terminal
 from server.models.base import new_id, utcnow
 from server.security.credentials import PERSONAL_TOKEN_PREFIX, hash_password, new_token, token_hash
 from server.services.audit import audit
+from server.services.queries import paginate
 from server.services.unit_of_work import transactional
 
 
@@ -107,13 +108,13 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def list_personal_tokens(user_id: str | None = None) -> list[tuple[PersonalToken, StaffUser]]:
-    """Personal tokens (of ``user_id``, or everyone's) with their owners: live ones first, newest first."""
+def list_personal_tokens(pagination, user_id: str | None = None) -> list[tuple[PersonalToken, StaffUser]]:
+    """A page of personal tokens (of ``user_id``, or everyone's) with their owners: unrevoked first, newest first."""
     query = select(PersonalToken, StaffUser).join(StaffUser, StaffUser.id == PersonalToken.user_id)
     if user_id is not None:
         query = query.where(PersonalToken.user_id == user_id)
     query = query.order_by(PersonalToken.revoked_at.is_not(None), PersonalToken.created_at.desc(), PersonalToken.id)
-    return [(token, user) for token, user in db.session.execute(query)]
+    return [(token, user) for token, user in paginate(query, pagination)]
 
 
 def get_personal_token(token_id: str) -> PersonalToken:

@@ -266,3 +266,16 @@ def test_a_batch_too_large_for_a_console_pdf_shows_the_export_command(app, clien
     refused = client.get(f"/console/card-batches/{batch_id}/print.pdf")
     assert refused.status_code == 302 and refused.headers["Location"].endswith(batch_id)
     assert client.get(f"/console/card-batches/{batch_id}/print.csv").status_code == 200
+
+
+def test_a_chip_card_not_yet_encoded_is_a_chip_card_and_a_printed_one_a_printed_card(app):
+    from server.console.display import card_kind_label
+
+    from tests.builders import make_world
+
+    with app.test_request_context("/console/?lang=zh"):
+        make_world()
+        chip = cards.create_batch(ACTOR, 1)
+        printed = cards.create_batch(ACTOR, 1, kind="printed")
+        labels = [card_kind_label(cards.list_batch_cards(batch.id, _all())[0]) for batch in (chip, printed)]
+        assert labels == ["芯片卡", "印刷卡"]

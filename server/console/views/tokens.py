@@ -16,6 +16,7 @@ from server.console.card_forms import TokenForm
 from server.console.confirm import Confirmation, confirm_form, confirm_page
 from server.console.display import domain_message
 from server.console.once import new_key, run_once
+from server.console.paging import page_from_request
 from server.domain.errors import DomainError
 from server.models.base import utcnow
 from server.services import staff
@@ -27,10 +28,12 @@ navigation.add(navigation.NavItem("console.tokens.index", _l("API tokens"), "key
 def _tokens_page(form: TokenForm | None = None, status: int = 200):
     actor = current_actor()
     everyone = actor.can("staff:write")  # admins see (and may revoke) every token
-    rows = staff.list_personal_tokens(None if everyone else actor.user.id)
+    page = page_from_request()
+    rows = staff.list_personal_tokens(page, None if everyone else actor.user.id)
     return render_template(
         "console/tokens/index.html",
         tokens=rows,
+        page=page,
         everyone=everyone,
         form=form or TokenForm(formdata=None, once=new_key()),
         live=staff.token_is_live,
