@@ -270,7 +270,6 @@ def test_a_batch_too_large_for_a_console_pdf_shows_the_export_command(app, clien
 
 def test_a_chip_card_not_yet_encoded_is_a_chip_card_and_a_printed_one_a_printed_card(app):
     from server.console.display import card_kind_label
-
     from tests.builders import make_world
 
     with app.test_request_context("/console/?lang=zh"):
