@@ -293,6 +293,11 @@ def list_batch_cards(batch_id: str, pagination, status: str | None = None) -> li
     return [row[0] for row in paginate(query.order_by(Card.card_no), pagination)]
 
 
+def batch_card(batch_id: str, card_no: str) -> Card | None:
+    """The card of the batch with this number, if there is one."""
+    return db.session.scalar(select(Card).where(Card.card_no == card_no, Card.batch_id == batch_id))
+
+
 def batch_print_cards(batch_id: str) -> list[tuple[str, str]]:
     """(card number, check code) of every card of a batch in card-number order: what its print files show."""
     numbers = db.session.scalars(select(Card.card_no).where(Card.batch_id == batch_id).order_by(Card.card_no))

@@ -1,4 +1,5 @@
-"""Cards and card batches as they exist: lists, batch progress, alerts, and the lifecycle actions."""
+"""Cards and card batches: lists, new batches (printed or chip) and their print files, hand-out (binding),
+replacement, progress, alerts, each card's history, and the lifecycle actions."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from server.domain import card_actions
 from server.domain.errors import DomainError, MemberNotFound
 from server.domain.statuses import CardBatchKind, CardStatus
 from server.extensions import db
-from server.models import Card, Level
+from server.models import Level
 from server.services import cards, members, queries
 
 blp = Blueprint("cards", __name__)
@@ -274,8 +275,7 @@ def hand_out(batch_id):
     form = HandOutForm()
     if not form.validate_on_submit():
         return _batch_page(found, form, 422)
-    card_no = form.card_no.data.replace(" ", "")
-    card = db.session.scalar(select(Card).where(Card.card_no == card_no, Card.batch_id == found.id))
+    card = cards.batch_card(found.id, form.card_no.data.replace(" ", ""))
     if card is None:
         form.card_no.errors.append(_("This batch has no card with this number."))
         return _batch_page(found, form, 422)
