@@ -6,6 +6,8 @@
 - ``http_client``: the HTTP transport to the AllianceCard API (the POS and the card tools).
 - ``devices``: the PC/SC card reader interface and its pyscard implementation, MIFARE Classic 1K
   commands and the member card's chip logic (the POS and the card tools).
+- ``print_files``: the printed face of a card batch (CSV, A4 PDF) that the console and ``alliance-cards``
+  both export.
 
 The server imports only the pure modules; ``pos_client`` and ``card_tools`` import this package and never
 each other (contracts in setup.cfg).

@@ -7,7 +7,7 @@
 2. times ``server.services.cards.create_batch(actor, N)`` (the call behind ``POST /api/v1/card-batches``)
    and, as the limit, a plain psycopg ``COPY`` of N rows of the same shape into ``cards_copy``, a table with
    the columns, indexes and foreign keys of ``cards``. Target: the batch in <= 20 s;
-3. times ``card_tools.print_files.write_pdf`` (face number, QR code and Code 128 per card) over the first
+3. times ``alliance_shared.print_files.write_pdf`` (face number, QR code and Code 128 per card) over the first
    --export-cards numbers of the batch (target >= 1,000 cards/s) and ``write_csv`` over all of them;
 4. if pyscard, pcscd and vsmartcard-vpcd are installed: serves the app on a local port, uses the running
    pcscd or starts one, and encodes --cards blank virtual MIFARE Classic 1K cards presented one after the
@@ -159,7 +159,7 @@ def time_create_batch(app, url: str, count: int) -> BatchResult:
     """create_batch(actor, count) in its own transaction, timed; then the rows it wrote are checked."""
     from sqlalchemy import event, func, select
 
-    from card_tools.print_files import PrintCard
+    from alliance_shared.print_files import PrintCard
     from server.extensions import db
     from server.models import AuditLog, Card
     from server.services import cards
@@ -268,7 +268,7 @@ class ExportResult:
 
 def time_export(batch: BatchResult, pdf_cards: int, directory: Path) -> ExportResult:
     """write_pdf over the first ``pdf_cards`` numbers of the batch and write_csv over all of them."""
-    from card_tools.print_files import CARDS_PER_PAGE, write_csv, write_pdf
+    from alliance_shared.print_files import CARDS_PER_PAGE, write_csv, write_pdf
 
     cards = batch.cards[:pdf_cards]
     pdf_path, csv_path = directory / f"{batch.batch_id}.pdf", directory / f"{batch.batch_id}.csv"

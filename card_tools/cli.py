@@ -20,6 +20,7 @@ from rich.table import Table
 
 from alliance_shared.devices.card_reader import CardReader, CardReaderError, CardRemoved, NoCardPresent, WrongCardType
 from alliance_shared.devices.pcsc_reader import PcscCardReader
+from alliance_shared.print_files import PrintCard, PrintFileError, write_csv, write_pdf
 from card_tools.client import ApiError, ServerUnreachable, StaffClient
 from card_tools.encoder import (
     BatchEncoder,
@@ -33,7 +34,6 @@ from card_tools.encoder import (
     keys_from_json,
     wait_for_removal,
 )
-from card_tools.print_files import PrintCard, PrintFileError, write_csv, write_pdf
 
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_READER, EXIT_AUTH = 1, 3, 4, 5
 DEFAULT_SERVER = "http://127.0.0.1:5000"
@@ -176,6 +176,13 @@ def batch():
 @batch.command("create")
 @click.option("--count", type=click.IntRange(min=1), required=True, help="Number of cards.")
 @click.option("--type", "card_type", default="mifare-classic-1k", show_default=True, help="Card type.")
+@click.option(
+    "--kind",
+    type=click.Choice(["chip", "printed"]),
+    default="chip",
+    show_default=True,
+    help="chip: cards to encode; printed: cards without a chip, ready to bind at once.",
+)
 @click.option("--level", default=None, help="Level code the cards lift their member to (e.g. gold).")
 @click.option("--name", default="", help="Batch name (default: its number range).")
 @click.option(
@@ -187,7 +194,7 @@ def batch():
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the batch as JSON.")
 @pass_settings
-def batch_create(settings: Settings, count, card_type, level, name, details, as_json):
+def batch_create(settings: Settings, count, card_type, kind, level, name, details, as_json):
     """新建卡批次 (create a batch of cards with consecutive numbers)."""
     print_details = {}
     for item in details:
@@ -195,7 +202,7 @@ def batch_create(settings: Settings, count, card_type, level, name, details, as_
         if not sep or not key:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--detail")
         print_details[key] = value
-    created = settings.client().create_batch(count, card_type, level, name, print_details)
+    created = settings.client().create_batch(count, card_type, level, name, print_details, kind=kind)
     if as_json:
         _print_json(created)
         return

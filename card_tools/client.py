@@ -28,10 +28,12 @@ class StaffClient(ApiClient):
         level: str | None = None,
         name: str = "",
         print_details: dict | None = None,
+        kind: str = "chip",
     ) -> dict:
-        """POST /card-batches (idempotent): the new batch."""
+        """POST /card-batches (idempotent): the new batch (kind chip: to encode; printed: no chip)."""
         body = {
             "count": count,
+            "kind": kind,
             "card_type": card_type,
             "level": level,
             "name": name,

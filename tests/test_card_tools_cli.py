@@ -351,3 +351,28 @@ def test_a_lost_response_is_retried_with_the_same_idempotency_key(app):
     assert len(posts[0][2]) == 36  # a UUID, kept across the retry
     assert _count(app, CardBatch) == 1  # done once
     assert _count(app, Card) == 4
+
+
+def test_a_token_issued_in_the_console_runs_the_tool_and_makes_a_printed_batch(app, alliance):
+    """No create-admin: a card issuer's own token from the console's API tokens page (shown once) is the
+    tool's ALLIANCE_TOKEN; a printed batch needs no encoding and refuses the encoder."""
+    import re
+
+    from tests.console.support import PASSWORD, post_form, sign_in
+
+    with app.app_context():
+        from server.services import staff
+
+        staff.create_staff_user(ACTOR, "desk-issuer", "card_issuer", PASSWORD)
+        db.session.remove()
+    console = app.test_client()
+    assert sign_in(console, "desk-issuer").status_code == 302
+    issued = post_form(console, "/console/tokens", "/console/tokens", {"name": "写卡台", "valid_days": "90"})
+    token = re.search(r"pt_[\w-]{20,}", issued.get_data(as_text=True)).group(0)
+    env = {"ALLIANCE_SERVER": alliance.url, "ALLIANCE_TOKEN": token}
+    result = CliRunner().invoke(main, ["batch", "create", "--count", "4", "--kind", "printed", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    batch = json.loads(result.output)
+    assert (batch["kind"], batch["progress"]) == ("printed", {"issued": 4})
+    result = CliRunner().invoke(main, ["encode", "--batch", batch["id"]], env=env)
+    assert result.exit_code == 0 and "已全部写卡" in result.output  # nothing to encode

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from card_tools.print_files import (
+from alliance_shared.print_files import (
     CARDS_PER_PAGE,
     CSV_COLUMNS,
     PrintCard,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from server.api.fields import Text
-from server.domain.statuses import CardStatus
+from server.domain.statuses import CardBatchKind, CardStatus
 from server.services.cards import CARD_TYPES, MAX_BATCH, batch_progress
 
 MAX_PRINT_DETAILS = 20
@@ -13,6 +13,11 @@ MAX_PRINT_DETAILS = 20
 
 class BatchCreateSchema(Schema):
     count = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=MAX_BATCH))
+    kind = fields.String(
+        load_default=CardBatchKind.CHIP.value,
+        validate=validate.OneOf([str(kind) for kind in CardBatchKind]),
+        metadata={"description": "chip: cards to encode; printed: cards without a chip, ready to bind at once"},
+    )
     card_type = fields.String(load_default="mifare-classic-1k", validate=validate.OneOf(sorted(CARD_TYPES)))
     level = Text(32, load_default=None, allow_none=True)
     name = Text(100, min_length=0, load_default="")
@@ -27,6 +32,7 @@ class BatchCreateSchema(Schema):
 class BatchSummarySchema(Schema):
     id = fields.String()
     name = fields.String()
+    kind = fields.String()
     card_type = fields.String()
     count = fields.Integer()
     level_id = fields.String(allow_none=True)

@@ -503,11 +503,20 @@ class PersonalTokenSchema(Schema):
     id = fields.String()
     user_id = fields.String()
     name = fields.String()
+    expires_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
 
 
 class PersonalTokenCreateSchema(Schema):
     name = Text(100, required=True)
+    valid_days = fields.Integer(
+        strict=True,
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=3_650),
+        metadata={"description": "Days until the token stops working (none: until it is revoked)"},
+    )
 
 
 class IssuedPersonalTokenSchema(Schema):

@@ -30,6 +30,7 @@ SENTENCES = {
     "card.encode_start": _l("%(actor)s started encoding card %(object)s"),
     "card.freeze": _l("%(actor)s froze card %(object)s"),
     "card.replace": _l("%(actor)s replaced card %(object)s"),
+    "card.replacement": _l("%(actor)s gave card %(object)s to a member as a replacement"),
     "card.report_lost": _l("%(actor)s reported card %(object)s lost"),
     "card.reveal_keys": _l("%(actor)s read the keys of card %(object)s"),
     "card.unfreeze": _l("%(actor)s unblocked card %(object)s"),
@@ -57,6 +58,7 @@ SENTENCES = {
     "settlement.close": _l("%(actor)s closed business day %(object)s"),
     "staff.create": _l("%(actor)s created the console account %(object)s"),
     "staff.create_token": _l("%(actor)s issued an API token to %(object)s"),
+    "staff.revoke_token": _l("%(actor)s revoked an API token of %(object)s"),
     "staff.set_password": _l("%(actor)s set a new password for %(object)s"),
     "staff.set_status": _l("%(actor)s changed the status of %(object)s"),
     "staff.unlock": _l("%(actor)s unlocked the console account %(object)s"),
@@ -77,6 +79,8 @@ FIELD_LABELS = {
     "name": _l("Name"),
     "name_en": _l("English name"),
     "new_card_no": _l("New card"),
+    "old_card_no": _l("Old card"),
+    "kind": _l("Kind"),
     "member_id": _l("Member"),
     "merchant_id": _l("Merchant"),
     "recruited_by": _l("Recruited by"),
@@ -107,6 +111,12 @@ FIELD_LABELS = {
     "spend_min_fen": _l("Spending to reach"),
     "keep_min_fen": _l("Spending to keep"),
 }
+KIND_LABELS = {  # a batch's or a card's kind
+    "chip": _l("Chip cards"),
+    "printed": _l("Printed cards"),
+    "physical": _l("Printed card"),
+    "electronic": _l("E-card"),
+}
 OBJECT_FIELDS = {"member_id": "member", "merchant_id": "merchant", "recruited_by": "merchant"}
 
 
@@ -133,6 +143,8 @@ def _value(name: str, value) -> Markup:
         return Markup("{}").format(percent(value))
     if name == "status":
         return Markup("{}").format(STATUS_LABELS.get(value, value))
+    if name == "kind":
+        return Markup("{}").format(KIND_LABELS.get(value, value))
     if name == "trade":
         return Markup("{}").format(trade_label(value))
     if name == "role":

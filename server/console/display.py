@@ -87,10 +87,12 @@ def level_label(level) -> str:
 
 
 def card_kind_label(card) -> str:
-    """What a card is, from its stored kind: an e-card, a chip card or a printed card without a chip."""
+    """What a card is, from its stored kind: an e-card, a chip card or a printed card without a chip (a chip
+    card not yet encoded is still created or encoding; a printed card is issued when it is made)."""
     if card.kind == "electronic":
         return str(CARD_KIND_LABELS["electronic"])
-    return str(CARD_KIND_LABELS["chip" if card.chip_uid else "printed"])
+    chip = card.chip_uid or card.status in ("created", "encoding")
+    return str(CARD_KIND_LABELS["chip" if chip else "printed"])
 
 
 # Where each kind of object has its page, and what a viewer needs to open it (None: no page of its own).

@@ -120,6 +120,10 @@ class Actor:
         """True when the caller may set what a level pays at ``merchant_id`` (operators; owners: their own)."""
         return self.can("merchants:write") or (self.can("merchants:write_own") and self.merchant_id == merchant_id)
 
+    def may_manage_tokens_of(self, user_id: str) -> bool:
+        """True when the caller may see and revoke ``user_id``'s personal API tokens (their own; admins: all)."""
+        return self.can("staff:write") or (self.user is not None and self.user.id == user_id)
+
 
 def staff_actor(user: Any) -> Actor:
     """A staff user (a server.models.StaffUser) as an actor, whether signed in to the console or by token."""

@@ -30,6 +30,14 @@ class CardBatchState(StrEnum):
     ENCODED = "encoded"
 
 
+class CardBatchKind(StrEnum):
+    """What a batch's cards are: chip cards (encoded at a desk before they are handed out) or printed cards
+    (number, QR code and barcode, no chip), ready to bind as soon as they are printed."""
+
+    CHIP = "chip"
+    PRINTED = "printed"
+
+
 # A card in one of these may not be used, bound or replaced again.
 BLOCKED_CARD_STATUSES = frozenset({CardStatus.LOST, CardStatus.FROZEN, CardStatus.REPLACED, CardStatus.CANCELLED})
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.domain.statuses import CardBatchState, CardStatus
+from server.domain.statuses import CardBatchKind, CardBatchState, CardStatus
 from server.models.base import Base, created_column, id_column, status_column
 
 PHYSICAL = "physical"  # a plastic card: printed number, with or without a chip
@@ -16,12 +16,13 @@ CARD_KINDS = (PHYSICAL, ELECTRONIC)
 
 
 class CardBatch(Base):
-    """A print-and-encode run of cards for the card factory."""
+    """A print run of cards for the card factory: chip cards to encode, or printed cards without a chip."""
 
     __tablename__ = "card_batches"
 
     id: Mapped[str] = id_column("bat")
     name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = status_column(CardBatchKind, CardBatchKind.CHIP, name="kind", server_default=CardBatchKind.CHIP)
     card_type: Mapped[str] = mapped_column(String(32))
     count: Mapped[int]
     level_id: Mapped[str | None] = mapped_column(ForeignKey("levels.id"))

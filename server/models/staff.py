@@ -32,7 +32,8 @@ class StaffUser(Base):
 
 
 class PersonalToken(Base):
-    """A staff member's API token (pt_...), stored as a SHA-256 hash."""
+    """A staff member's API token (pt_...), stored as a SHA-256 hash; refused once revoked or expired
+    (``expires_at`` None: a token made before tokens expired, e.g. by ``create-admin``)."""
 
     __tablename__ = "personal_tokens"
 
@@ -40,5 +41,8 @@ class PersonalToken(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(40))
+    created_by: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = created_column()

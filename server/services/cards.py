@@ -26,9 +26,9 @@ from server.domain.errors import (
     NotFound,
 )
 from server.domain.identifiers import card_serial_space, make_card_number
-from server.domain.statuses import BLOCKED_CARD_STATUSES, CardBatchState, CardStatus
+from server.domain.statuses import BLOCKED_CARD_STATUSES, CardBatchKind, CardBatchState, CardStatus
 from server.extensions import db
-from server.models import AllianceSettings, Card, CardAlert, CardBatch, Identification, Level, Terminal
+from server.models import AllianceSettings, AuditLog, Card, CardAlert, CardBatch, Identification, Level, Terminal
 from server.models.base import new_id, utcnow
 from server.services.audit import audit
 from server.services.queries import paginate
@@ -37,6 +37,7 @@ from server.services.unit_of_work import transactional
 CARD_CHECK_DIGITS = 6
 
 CARD_TYPES = {"mifare-classic-1k"}
+PRINTED_CARD_TYPE = "printed"  # the card type of a printed batch: no chip
 MAX_BATCH = 100_000  # about 4 s on PostgreSQL (bench.cards): one request, well inside a worker timeout
 MAX_SPACE_FILL = 10  # at most a tenth of the number space is issued: a guessed number is rarely a card
 _LOOKUP_CHUNK = 30_000  # bound parameters per query: below SQLite's 32,766 and PostgreSQL's 65,535
@@ -118,11 +119,21 @@ def create_batch(
     level_code: str | None = None,
     name: str = "",
     print_details: dict | None = None,
+    kind: str = CardBatchKind.CHIP,
 ) -> CardBatch:
-    """Register a batch of ``count`` cards with random numbers (ascending), ready to print and encode."""
+    """Register a batch of ``count`` cards with random numbers (ascending), ready to print.
+
+    Chip cards are then encoded (``plan_encoding``) before they are handed out; printed cards (no chip)
+    are issued at once: they work as soon as they are bound to a member.
+    """
     if not 1 <= count <= MAX_BATCH:
         raise InvalidRequest(f"A batch holds 1 to {MAX_BATCH} cards.", field="count")
-    if card_type not in CARD_TYPES:
+    if kind not in tuple(CardBatchKind):
+        raise InvalidRequest("Unknown batch kind.", field="kind", allowed=sorted(CardBatchKind))
+    printed = kind == CardBatchKind.PRINTED
+    if printed:
+        card_type = PRINTED_CARD_TYPE
+    elif card_type not in CARD_TYPES:
         raise InvalidRequest("Unknown card type.", field="card_type", allowed=sorted(CARD_TYPES))
     level = None
     if level_code is not None:
@@ -133,13 +144,14 @@ def create_batch(
     batch = CardBatch(
         id=new_id("bat"),
         name=name or f"{numbers[0]}–{numbers[-1]}",
+        kind=kind,
         card_type=card_type,
         count=count,
         level_id=level.id if level else None,
         first_card_no=numbers[0],
         last_card_no=numbers[-1],
         print_details=print_details or {},
-        state=CardBatchState.CREATED,
+        state=CardBatchState.ENCODED if printed else CardBatchState.CREATED,  # nothing to encode
         created_by=actor,
     )
     db.session.add(batch)
@@ -151,7 +163,7 @@ def create_batch(
             {
                 "id": new_id("crd"),
                 "card_no": number,
-                "status": CardStatus.CREATED,
+                "status": CardStatus.ISSUED if printed else CardStatus.CREATED,
                 "batch_id": batch.id,
                 "key_version": 1,
                 "counter": 0,
@@ -162,7 +174,9 @@ def create_batch(
             for number in numbers
         ],
     )
-    audit(actor, "card_batch.create", "card_batch", batch.id, count=count, first=numbers[0], last=numbers[-1])
+    audit(
+        actor, "card_batch.create", "card_batch", batch.id, count=count, first=numbers[0], last=numbers[-1], kind=kind
+    )
     return batch
 
 
@@ -230,7 +244,8 @@ def plan_encoding(actor: str, batch_id: str, uid_hex: str) -> EncodePlan:
     if card is not None and not (card.batch_id == batch_id and card.status == CardStatus.ENCODING):
         raise Conflict("This chip is already encoded as an alliance card.", card_no=card.card_no, status=card.status)
     if card is None:
-        get_batch(batch_id)
+        if get_batch(batch_id).kind == CardBatchKind.PRINTED:
+            raise Conflict("The cards of this batch are printed without a chip: there is nothing to encode.")
         card = db.session.scalar(
             select(Card)
             .where(Card.batch_id == batch_id, Card.status == CardStatus.CREATED)
@@ -276,6 +291,34 @@ def list_batch_cards(batch_id: str, pagination, status: str | None = None) -> li
     if status is not None:
         query = query.where(Card.status == status)
     return [row[0] for row in paginate(query.order_by(Card.card_no), pagination)]
+
+
+def batch_card(batch_id: str, card_no: str) -> Card | None:
+    """The card of the batch with this number, if there is one."""
+    return db.session.scalar(select(Card).where(Card.card_no == card_no, Card.batch_id == batch_id))
+
+
+def batch_print_cards(batch_id: str) -> list[tuple[str, str]]:
+    """(card number, check code) of every card of a batch in card-number order: what its print files show."""
+    numbers = db.session.scalars(select(Card.card_no).where(Card.batch_id == batch_id).order_by(Card.card_no))
+    return [(number, card_check_code(number)) for number in numbers]
+
+
+def card_history(card: Card) -> list[AuditLog]:
+    """Everything that happened to a card, oldest first: its batch's creation, then every status change
+    (who, when, why) as the audit log recorded it."""
+    entries = list(
+        db.session.scalars(select(AuditLog).where(AuditLog.object_type == "card", AuditLog.object_id == card.id))
+    )
+    if card.batch_id:
+        entries += db.session.scalars(
+            select(AuditLog).where(
+                AuditLog.object_type == "card_batch",
+                AuditLog.object_id == card.batch_id,
+                AuditLog.action == "card_batch.create",
+            )
+        )
+    return sorted(entries, key=lambda entry: (entry.created_at, entry.id))
 
 
 def card_check_code(card_no: str) -> str:
@@ -477,11 +520,14 @@ def replace(actor: str, old_card_no: str, new_card_no: str) -> Card:
     old, new = card_by_number(old_card_no, lock=True), card_by_number(new_card_no, lock=True)
     if old.member_id is None or old.status in {CardStatus.REPLACED, CardStatus.CANCELLED}:
         raise Conflict("Only a member's card that is not replaced or cancelled can be replaced.", status=old.status)
-    if new.status != CardStatus.ISSUED or new.member_id is not None:
+    if new.status != CardStatus.ISSUED or new.member_id is not None:  # a printed card is issued when made
         raise Conflict("The new card must be issued and not bound to anyone.", status=new.status)
     new.member_id, new.status, new.status_changed_at = old.member_id, CardStatus.ACTIVE, utcnow()
     old.replaced_by_id = new.id
     _set_status(actor, old, CardStatus.REPLACED, "card.replace", new_card_no=new.card_no, member_id=old.member_id)
+    audit(
+        actor, "card.replacement", "card", new.id, card_no=new.card_no, old_card_no=old.card_no, member_id=new.member_id
+    )
     return new
 
 

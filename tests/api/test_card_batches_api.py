@@ -37,3 +37,32 @@ def test_cashiers_and_terminals_cannot_touch_batches(app, client):
     )
     assert_error(client.get(f"{API}/card-batches", headers=world.world.shop_a.auth), 403, "forbidden")
     assert_error(client.get(f"{API}/chips/04A1B2C3/keys", headers=world.auth("support")), 403, "forbidden")
+
+
+def test_a_printed_batch_is_issued_at_once_refuses_encoding_and_its_cards_replace_a_lost_one(app, client):
+    from server.services import members
+    from tests.builders import ACTOR
+
+    with app.app_context():
+        world = make_staffed_world()
+        auth = world.auth("card_issuer")
+        member = members.register_member(ACTOR, "13900007777")
+        old = members.create_cards(ACTOR, 1)[0]
+        members.bind_card(ACTOR, member.id, old.card_no)
+        old_no = old.card_no
+    created = client.post(f"{API}/card-batches", json={"count": 2, "kind": "printed"}, headers=with_key(auth))
+    assert created.status_code == 201, created.json
+    batch = created.json["batch"]
+    assert (batch["kind"], batch["card_type"], batch["progress"]) == ("printed", "printed", {"issued": 2})
+    refused = client.put(f"{API}/card-batches/{batch['id']}/chips/04A1B2C3", headers=auth)
+    assert_error(refused, 409, "conflict")
+    assert refused.json["message"] == "此批次为无芯片的印刷卡，无需写卡。"
+    assert client.post(f"{API}/cards/by-number/{old_no}/lost", json={}, headers=with_key(auth)).status_code == 200
+    new_no = batch["first_card_no"]
+    replaced = client.post(
+        f"{API}/cards/by-number/{old_no}/replace", json={"new_card_no": new_no}, headers=with_key(auth)
+    )
+    assert replaced.status_code == 200, replaced.json
+    assert (replaced.json["card"]["card_no"], replaced.json["card"]["status"]) == (new_no, "active")
+    bad_kind = client.post(f"{API}/card-batches", json={"count": 2, "kind": "paper"}, headers=with_key(auth))
+    assert_error(bad_kind, 422, "invalid_request")

@@ -72,7 +72,14 @@ def test_create_staff_and_give_them_a_token(app, client):
     issued = client.post(f"{API}/staff/{user['id']}/tokens", json={"name": "平板"}, headers=token_headers)
     assert issued.status_code == 201, issued.json
     record = issued.json["personal_token"]
-    assert record == {"id": record["id"], "user_id": user["id"], "name": "平板", "created_at": record["created_at"]}
+    assert record == {
+        "id": record["id"],
+        "user_id": user["id"],
+        "name": "平板",
+        "expires_at": None,  # no valid_days: until revoked
+        "revoked_at": None,
+        "created_at": record["created_at"],
+    }
     token = issued.json["token"]
     assert token.startswith("pt_")
     # The new cashier works, within merchant B only.

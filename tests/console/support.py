@@ -136,6 +136,7 @@ def seed_every_kind_of_object(app, client, scene: ConsoleWorld) -> dict:
             "terminal_id": scene.world.shop_a.terminal.id,
             "user_id": db.session.scalar(select(StaffUser.id).where(StaffUser.username == "c-support")),
         }
+        ids["token_id"] = staff.create_personal_token(ACTOR, ids["user_id"], "写卡台", valid_days=90).record.id
         db.session.remove()
     assert all(ids.values()), ids
     return ids

@@ -51,7 +51,13 @@ class Batches(MethodView):
             lambda: BatchEnvelopeSchema().dump(
                 {
                     "batch": cards.create_batch(
-                        actor.key, args["count"], args["card_type"], args["level"], args["name"], args["print_details"]
+                        actor.key,
+                        args["count"],
+                        args["card_type"],
+                        args["level"],
+                        args["name"],
+                        args["print_details"],
+                        kind=args["kind"],
                     )
                 }
             ),

@@ -59,7 +59,9 @@ class StaffTokens(MethodView):
 
         def work():
             queries.get_staff_user(user_id)
-            issued = staff_service.create_personal_token(actor.key, user_id, args["name"])
+            issued = staff_service.create_personal_token(
+                actor.key, user_id, args["name"], valid_days=args["valid_days"]
+            )
             return {"personal_token": PersonalTokenSchema().dump(issued.record), "token": issued.token}
 
         return idempotent_issuing_secret(actor, 201, work)
