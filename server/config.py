@@ -94,6 +94,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the CSRF token lives as long as the session
 
     IDENTIFICATION_TTL_SECONDS = _env_int("IDENTIFICATION_TTL_SECONDS", 300)
+    # expired identifications are deleted by the purge-identifications job this long after they expired
+    # (never sooner than an offline replay could still use one: the alliance's offline_max_age_hours)
+    IDENTIFICATION_RETENTION_HOURS = _env_int("IDENTIFICATION_RETENTION_HOURS", 48)
     IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 3)
 
     API_TITLE = "AllianceCard API"
