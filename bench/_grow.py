@@ -4,7 +4,9 @@ What a busy alliance accumulates, per extra member: a points account, a bound ca
 sales spread over ``history_days`` (each with a points lot already spent down to 0), and as many
 identifications, all expired and used. The rows are consistent with the invariants the benchmark checks:
 the grown members hold 0 points, so their (closed) lots sum to their balance and no ledger entry is
-needed. Levels, merchants and terminals are taken from what the services seeded.
+needed. Levels, merchants and terminals are taken from what the services seeded. Grown ids have a "."
+after their prefix (``mem_.000000000001``), a character no generated id holds; grown card numbers start
+with "g".
 
 Used by ``bench/checkout.py --members N`` and by ``tests/services/test_sale_plans.py``.
 """
@@ -13,15 +15,13 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-GROWN_PREFIX = "g"  # ids and card numbers of grown rows start with this: never a real card number (digits)
-
 _STEPS = (
     (
         "ledger accounts",
         """
         INSERT INTO ledger_accounts (kind, owner_id, balance, allow_negative, created_at)
-        SELECT 'member_points', 'mem_g' || lpad(n::text, 12, '0'), 0, false, now() - interval '2 years'
-        FROM generate_series(:first, :last) AS n
+        SELECT 'member_points', 'mem_.' || lpad(n::text, 12, '0'), 0, false, now() - interval '2 years'
+        FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n
         """,
     ),
     (
@@ -32,7 +32,7 @@ _STEPS = (
         SELECT a.owner_id, '会员' || substr(a.owner_id, 6), '\\x00'::bytea, md5(a.owner_id) || md5(a.owner_id),
                '139****' || right(a.owner_id, 4), :level_id, a.created_at, 'active', a.id, a.created_at
         FROM ledger_accounts a
-        WHERE a.kind = 'member_points' AND a.owner_id LIKE 'mem\\_g%'
+        WHERE a.kind = 'member_points' AND a.owner_id LIKE 'mem\\_.%'
           AND a.owner_id BETWEEN :first_member AND :last_member
         """,
     ),
@@ -41,9 +41,9 @@ _STEPS = (
         """
         INSERT INTO cards (id, card_no, kind, status, member_id, key_version, counter, counter_unconfirmed,
                            level_rank, created_at)
-        SELECT 'crd_g' || lpad(n::text, 12, '0'), 'g' || lpad(n::text, 12, '0'), 'physical', 'active',
-               'mem_g' || lpad(n::text, 12, '0'), 1, 0, false, 0, now() - interval '2 years'
-        FROM generate_series(:first, :last) AS n
+        SELECT 'crd_.' || lpad(n::text, 12, '0'), 'g' || lpad(n::text, 12, '0'), 'physical', 'active',
+               'mem_.' || lpad(n::text, 12, '0'), 1, 0, false, 0, now() - interval '2 years'
+        FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n
         """,
     ),
     (
@@ -53,12 +53,12 @@ _STEPS = (
                            amount_fen, discount_bp, discount_fen, redeem_points, redeem_value_fen, payable_fen,
                            points_earned, refunded_fen, points_reversed, points_restored, offline, payment_method,
                            occurred_at, created_at)
-        SELECT 'sal_g' || lpad(n::text, 12, '0') || lpad(s::text, 4, '0'), t.merchant_id, t.id,
-               'mem_g' || lpad(n::text, 12, '0'), 'crd_g' || lpad(n::text, 12, '0'), :level_id, 'code',
+        SELECT 'sal_.' || lpad(n::text, 12, '0') || lpad(s::text, 4, '0'), t.merchant_id, t.id,
+               'mem_.' || lpad(n::text, 12, '0'), 'crd_.' || lpad(n::text, 12, '0'), :level_id, 'code',
                'g' || lpad(n::text, 12, '0') || lpad(s::text, 4, '0'),
                5000, 0, 0, 0, 0, 5000, 50, 0, 0, 0, false, 'cash', at, at
-        FROM generate_series(:first, :last) AS n
-        CROSS JOIN generate_series(1, :sales_each) AS s
+        FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n
+        CROSS JOIN generate_series(1, CAST(:sales_each AS integer)) AS s
         CROSS JOIN LATERAL (
             SELECT now() - make_interval(secs => ((n * 7919 + s * 104729) % (:history_days * 86400))::float8) AS at
         ) AS w
@@ -73,7 +73,7 @@ _STEPS = (
         SELECT s.member_id, 'sale', s.id, s.occurred_at::date, s.occurred_at::date + 730, s.points_earned, 0, 0,
                s.occurred_at
         FROM sales s
-        WHERE s.id LIKE 'sal\\_g%'
+        WHERE s.id LIKE 'sal\\_.%'
           AND s.member_id BETWEEN :first_member AND :last_member
         """,
     ),
@@ -85,7 +85,7 @@ _STEPS = (
         SELECT md5(s.id) || md5(s.id || 'i'), s.member_id, s.terminal_id, s.card_id, 'code', NULL,
                s.occurred_at + interval '5 minutes', s.occurred_at, s.occurred_at - interval '10 seconds'
         FROM sales s
-        WHERE s.id LIKE 'sal\\_g%'
+        WHERE s.id LIKE 'sal\\_.%'
           AND s.member_id BETWEEN :first_member AND :last_member
         """,
     ),
@@ -94,7 +94,7 @@ _STEPS = (
 
 def grown_members(connection) -> int:
     """How many grown members the database holds already."""
-    return connection.execute(text("SELECT count(*) FROM members WHERE id LIKE 'mem\\_g%'")).scalar_one()
+    return connection.execute(text("SELECT count(*) FROM members WHERE id LIKE 'mem\\_.%'")).scalar_one()
 
 
 def grow(
@@ -123,8 +123,8 @@ def grow(
         params = {
             "first": first,
             "last": last,
-            "first_member": f"mem_g{first:012d}",
-            "last_member": f"mem_g{last:012d}",
+            "first_member": f"mem_.{first:012d}",
+            "last_member": f"mem_.{last:012d}",
             "level_id": level_id,
             "sales_each": sales_each,
             "history_days": history_days,
