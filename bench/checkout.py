@@ -829,7 +829,7 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     args.app_database, args.pgbench_database = "alliance_bench", "alliance_pgbench"
     if args.smoke:
-        args.duration, args.warmup, args.clients, args.workers, args.threads = 2, 1, 2, 1, 2
+        args.duration, args.warmup, args.clients, args.workers, args.threads = 2, 0, 2, 1, 2
         args.members, args.seed_members, args.merchants, args.grown_sales = 60, 20, 2, 2
         args.pgbench_scale, args.profile_sales = 1, 3
         suffix = f"_smoke_{os.getpid()}"
