@@ -16,11 +16,11 @@ import threading
 import time
 from collections import Counter
 
-# stage -> the functions doing it, as "module:attribute" or "module:Class.method"
+# stage -> the functions doing it, as "module:attribute" or "module:Class.method" (those that exist are timed)
 STAGES: dict[str, tuple[str, ...]] = {
     "auth": ("server.services.staff:terminal_for_token", "server.services.staff:staff_for_token"),
     "decode": ("webargs.core:Parser.parse",),  # the JSON body and its schema
-    "price": ("server.domain.pricing:quote_sale",),
+    "price": ("server.domain.pricing:quote_sale", "alliance_shared.pricing:quote_sale"),
     "write": (
         "server.services.idempotency:run_idempotent",
         "server.services.checkout:identify",
@@ -39,7 +39,7 @@ class StageProfile:
         self.cpu: Counter = Counter()  # (path, stage) -> ns
         self.wall: Counter = Counter()
         self.requests: Counter = Counter()  # path -> count
-        self.missing: list[str] = []
+        self.missing: list[str] = []  # stages none of whose functions exist any more
         self._local = threading.local()
         self._undo: list[tuple[object, str, object]] = []
 
@@ -80,7 +80,7 @@ class StageProfile:
         self._undo.append((owner, name, owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)))
         setattr(owner, name, value)
 
-    def _patch(self, stage: str, target: str) -> None:
+    def _patch(self, stage: str, target: str) -> bool:
         module_name, _, attribute = target.partition(":")
         try:
             module = importlib.import_module(module_name)
@@ -88,11 +88,10 @@ class StageProfile:
             if owner_name:  # a method: patch the class it is defined on
                 owner = getattr(module, owner_name)
                 self._set(owner, method, self._wrap(stage, owner.__dict__[method]))
-                return
+                return True
             original = getattr(module, attribute)
         except (ImportError, AttributeError, KeyError):
-            self.missing.append(target)
-            return
+            return False
         wrapped = self._wrap(stage, original)
         for loaded in list(sys.modules.values()):  # every `from module import name` of it
             name = getattr(loaded, "__name__", "") or ""
@@ -100,11 +99,12 @@ class StageProfile:
                 for key, value in list(vars(loaded).items()):
                     if value is original:
                         self._set(loaded, key, wrapped)
+        return True
 
     def __enter__(self) -> StageProfile:
         for stage, targets in STAGES.items():
-            for target in targets:
-                self._patch(stage, target)
+            if not [target for target in targets if self._patch(stage, target)]:
+                self.missing.append(f"{stage} ({', '.join(targets)})")
         wsgi_app = self.app.wsgi_app
         profile = self
 

@@ -666,7 +666,7 @@ def _stage_lines(stages: StageProfile) -> list[str]:
                 + f"{sum(figures.values()):8.2f}"
             )
     if stages.missing:
-        lines.append(f"  (not timed, no longer in the code: {', '.join(stages.missing)})")
+        lines.append(f"  (not timed, its functions are no longer in the code: {'; '.join(stages.missing)})")
     return lines
 
 
