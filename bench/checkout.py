@@ -1,17 +1,22 @@
 """Checkout throughput: sales through the HTTP API under gunicorn on PostgreSQL, against pgbench.
 
-    python -m bench.checkout [--duration 20] [--clients 8] [--workers 2] [--threads 2] [--show-sql]
+    python -m bench.checkout [--duration 20] [--clients 8] [--members 1000] [--show-sql] [--smoke]
 
 1. recreates ``alliance_bench``, migrates it (Alembic, as in production) and seeds an alliance through
    the services: the demo levels, a few merchants, one terminal per client, members with cards and points;
-2. counts the SQL statements and database round trips of one identify and one sale, in-process;
-3. starts ``gunicorn 'server:create_app()'`` and lets each client process (one keep-alive connection,
-   its own terminal token) loop for --duration: ``POST /identify`` then ``POST /sales`` with a fresh
-   Idempotency-Key, 10 % of them redeeming points; meanwhile it meters the CPU of gunicorn, the
-   PostgreSQL backends, the clients and the rest of the machine (Linux /proc);
+   with ``--members`` above ``--seed-members``, grows it in SQL to that many members (bench/_grow.py);
+2. counts the SQL statements and database round trips of one identify and one sale, in-process, and
+   times the stages of in-process sales (auth, decode, price, write, encode; bench/_stages.py);
+3. starts ``gunicorn 'server:create_app()'`` (its workers count their statements and round trips per
+   request path: bench/_gunicorn_counters.py; the identify rate limit raised through RATE_LIMITS) and
+   lets each client process (one keep-alive connection, its own terminal token) loop for --duration:
+   ``POST /identify`` then ``POST /sales`` with a fresh Idempotency-Key, 10 % of them redeeming points;
+   meanwhile it meters the CPU of gunicorn, the PostgreSQL backends, the clients and the rest of the
+   machine (Linux /proc);
 4. checks the database afterwards (one sale per 201, ledger balanced, no negative member balance), then
-   runs pgbench's built-in TPC-B-like script on the same server with as many clients, and prints
-   sales/s ÷ pgbench tps.
+   runs pgbench's built-in TPC-B-like script on the same server with as many clients, and prints every
+   figure against issue 14's targets (PASS/MISS): sales/s / pgbench tps >= 0.15, gunicorn CPU <= 2 ms
+   and PostgreSQL CPU <= 1.3 ms per sale (identify + sale).
 
 Exit status 1 only when the run itself failed (more than 1 % errors, or an inconsistent database).
 """
