@@ -38,7 +38,7 @@ class Sale(Base):
         UniqueConstraint("merchant_id", "receipt_no"),
         UniqueConstraint("receipt_no", name="uq_sales_receipt_no"),  # one sale per number, alliance-wide
         UniqueConstraint("terminal_id", "client_sale_id"),
-        # the level check sums a member's spend in the window from this index alone (PostgreSQL)
+        # the level check can sum a member's window spend from this index alone (PostgreSQL, all-visible pages)
         Index(
             "ix_sales_member_occurred",
             "member_id",
