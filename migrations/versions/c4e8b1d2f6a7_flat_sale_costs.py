@@ -5,8 +5,8 @@ Revises: a3f9c2e71d05
 Create Date: 2026-12-06 07:00:00
 
 ix_sales_member_occurred carries the amounts the level check sums (PostgreSQL INCLUDE: an index-only
-scan of the member's window where the heap pages are all-visible); ix_points_lots_open holds only the lots that still hold points, so a spend
-no longer steps over every lot the member ever spent.
+scan of the member's window where the heap pages are all-visible); ix_points_lots_open holds only the
+lots that still hold points, so a spend no longer steps over every lot the member ever spent.
 """
 import sqlalchemy as sa
 from alembic import op
