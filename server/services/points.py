@@ -94,8 +94,8 @@ def spend_lots(member_id: str, points: int, reason: str, sale_id: str | None = N
     """
     if points <= 0:
         return
-    lots = _lots_covering(member_id, points, sale_id if first_sale_lot else None)
-    taken = allocate_spend(lots, points, first=lots[0].id if first_sale_lot and lots else None)
+    lots, own_lot = _lots_covering(member_id, points, sale_id if first_sale_lot else None)
+    taken = allocate_spend(lots, points, first=own_lot)
     db.session.execute(_TAKE_FROM_LOT, [{"lot": lot_id, "take": take} for lot_id, take in taken])
     now = utcnow()
     db.session.execute(
@@ -107,10 +107,10 @@ def spend_lots(member_id: str, points: int, reason: str, sale_id: str | None = N
     )
 
 
-def _lots_covering(member_id: str, points: int, sale_id: str | None) -> list[OpenLot]:
-    """The open lots a spend of ``points`` reaches, in spending order: the sale ``sale_id``'s own lot first
-    (when given and open), then the member's open lots closest to expiry, read page by page until they
-    cover ``points`` (or run out), so the cost follows the lots spent, not the lots the member ever had."""
+def _lots_covering(member_id: str, points: int, sale_id: str | None) -> tuple[list[OpenLot], int | None]:
+    """The open lots a spend of ``points`` reaches and the id of the sale ``sale_id``'s own lot (if given
+    and open, it comes first), then the member's open lots closest to expiry, read page by page until
+    they cover ``points`` (or run out): the cost follows the lots spent, not the lots the member ever had."""
     lots: list[OpenLot] = []
     if sale_id is not None:
         own = db.session.execute(_OPEN_SALE_LOT, {"sale_id": sale_id, "member_id": member_id}).first()
@@ -127,7 +127,7 @@ def _lots_covering(member_id: str, points: int, sale_id: str | None) -> list[Ope
         if len(rows) < page:
             break
         after, page = (rows[-1].expires_on, rows[-1].id), NEXT_PAGES
-    return lots
+    return lots, own_id
 
 
 def plan_redeemed_restore(sale_id: str, points: int, today: date) -> tuple[list[Restore], int]:
