@@ -370,7 +370,7 @@ class ServerCounts:
 
 
 def default_rate_limit_storage() -> str:
-    """Redis when one answers on 127.0.0.1:6379 (shared by the workers, no timer threads), else memory."""
+    """Redis when one answers on 127.0.0.1:6379 (shared by the workers), else the app's default memory storage."""
     try:
         with socket.create_connection(("127.0.0.1", 6379), timeout=0.5) as probe:
             probe.sendall(b"PING\r\n")
@@ -378,7 +378,7 @@ def default_rate_limit_storage() -> str:
                 return "redis://127.0.0.1:6379/0"
     except OSError:
         pass
-    return "memory://"
+    return "memory-swept://"
 
 
 # ------------------------------------------------------------------------------------- CPU meter
@@ -816,7 +816,8 @@ def parse_args(argv=None):
     parser.add_argument(
         "--rate-limit-storage",
         default=None,
-        help="RATELIMIT_STORAGE_URI for gunicorn (default: redis://127.0.0.1:6379/0 if Redis answers, else memory://)",
+        help="RATELIMIT_STORAGE_URI for gunicorn (default: redis://127.0.0.1:6379/0 if Redis answers, else "
+        "memory-swept://)",
     )
     parser.add_argument(
         "--database-url",
