@@ -572,7 +572,16 @@ def parse_args(argv=None):
         help="the PostgreSQL server (its database part is only used for CREATE/DROP DATABASE)",
     )
     parser.add_argument("--keep", action="store_true", help=f"keep the database {DATABASE} afterwards")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a few seconds at tiny sizes, no encoding (does the benchmark run?), a unique database",
+    )
     args = parser.parse_args(argv)
+    args.database = DATABASE
+    if args.smoke:
+        args.batch_size, args.export_cards, args.cards = 1_000, 50, 0
+        args.database = f"{DATABASE}_smoke_{os.getpid()}"
     from server.services.cards import MAX_BATCH
 
     if not 1 <= args.batch_size <= MAX_BATCH:
@@ -587,7 +596,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     base = server_url(args.database_url)
-    url = database_url(base, DATABASE)
+    url = database_url(base, args.database)
     batch = copy = export = encoding = failed = None
     skipped = "--cards 0"
     try:
@@ -595,11 +604,11 @@ def main(argv=None) -> int:
             app = None
             try:
                 started = time.perf_counter()
-                recreate_database(base, DATABASE)
+                recreate_database(base, args.database)
                 app = make_app(url, secrets.token_urlsafe(32))
                 migrate_and_seed(app)
                 print(
-                    f"prepared {DATABASE} in {seconds_since(started):.1f} s; creating a batch of "
+                    f"prepared {args.database} in {seconds_since(started):.1f} s; creating a batch of "
                     f"{args.batch_size:,} cards",
                     flush=True,
                 )
@@ -621,7 +630,7 @@ def main(argv=None) -> int:
 
                         db.engine.dispose()
                 if not args.keep:
-                    drop_database(base, DATABASE)
+                    drop_database(base, args.database)
     except RunFailed as exc:
         failed = str(exc)
     if batch and copy:

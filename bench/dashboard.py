@@ -198,7 +198,11 @@ def main(argv=None) -> int:
     parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--merchants", type=int, default=50)
     parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: a temporary SQLite file)")
-    return run(parser.parse_args(argv))
+    parser.add_argument("--smoke", action="store_true", help="a few seconds at tiny sizes: does the benchmark run?")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.sales, args.members, args.merchants = 2_000, 200, 5
+    return run(args)
 
 
 if __name__ == "__main__":

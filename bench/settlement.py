@@ -22,6 +22,7 @@ Exit status 1 only when the run itself failed (totals disagree), not for a misse
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -66,7 +67,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", default=DEFAULT_SERVER_URL)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--smoke", action="store_true", help="a few seconds at tiny sizes (does the benchmark run?), a unique database"
+    )
+    args = parser.parse_args(argv)
+    args.database = DATABASE
+    if args.smoke:
+        args.sales, args.merchants, args.members, args.refunds, args.repeat = 5_000, 10, 20, 100, 1
+        args.database = f"{DATABASE}_smoke_{os.getpid()}"
+    return args
 
 
 def make_app(url: str):
@@ -236,12 +245,12 @@ def check(url: str, start: datetime, end: datetime) -> list[str]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     base = server_url(args.database_url)
-    url = database_url(base, DATABASE)
+    url = database_url(base, args.database)
     libpq_url = url.replace("postgresql+psycopg://", "postgresql://")
     settings = server_settings(base)
     try:
         began = time.monotonic()
-        recreate_database(base, DATABASE)
+        recreate_database(base, args.database)
         app = make_app(url)
         migrate(app)
         seed(app, args.merchants, args.members)
@@ -260,7 +269,7 @@ def main(argv=None) -> int:
                 {"s": start, "e": end},
             ).fetchone()
         print(
-            f"prepared {DATABASE}: {args.merchants} merchants via the services in {seeded - began:.1f} s; "
+            f"prepared {args.database}: {args.merchants} merchants via the services in {seeded - began:.1f} s; "
             f"{in_day[0]:,} sales and {in_day[1]:,} refunds in the day (sales table {in_day[2]}) "
             f"by INSERT ... SELECT generate_series in {filled - seeded:.1f} s",
             flush=True,
@@ -281,7 +290,7 @@ def main(argv=None) -> int:
             db.engine.dispose()
     finally:
         if not args.keep:
-            drop_database(base, DATABASE)
+            drop_database(base, args.database)
     limit, close = statistics.median(limits), statistics.median(closes)
     ratio = close / limit
     print()

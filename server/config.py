@@ -65,7 +65,9 @@ class Config:
     LOGIN_CODE_TTL_SECONDS = _env_int("LOGIN_CODE_TTL_SECONDS", 300)
     LOGIN_CODE_MAX_ATTEMPTS = _env_int("LOGIN_CODE_MAX_ATTEMPTS", 5)
     MEMBER_SESSION_DAYS = _env_int("MEMBER_SESSION_DAYS", 180)
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # memory-swept:// is memory:// without a timer thread per hit (server/ratelimit.py); per process: with
+    # several workers, use redis://
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory-swept://")
     RATELIMIT_HEADERS_ENABLED = True
     RATE_LIMITS = _env_limits("RATE_LIMITS")  # overrides of server/ratelimit.py LIMITS, by action
     WECHAT_APP_ID = os.environ.get("WECHAT_APP_ID", "")
@@ -94,6 +96,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the CSRF token lives as long as the session
 
     IDENTIFICATION_TTL_SECONDS = _env_int("IDENTIFICATION_TTL_SECONDS", 300)
+    # expired identifications are deleted by the purge-identifications job this long after they expired
+    # (never sooner than an offline replay could still use one: the alliance's offline_max_age_hours)
+    IDENTIFICATION_RETENTION_HOURS = _env_int("IDENTIFICATION_RETENTION_HOURS", 48)
     IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 3)
 
     API_TITLE = "AllianceCard API"

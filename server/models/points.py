@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, created_column
@@ -18,6 +18,15 @@ class PointsLot(Base):
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND expired_points >= 0", name="not_negative"),
         Index("ix_points_lots_member_expiry", "member_id", "expires_on", "id"),
+        # a spend walks only the member's open lots, however many spent ones the member has
+        Index(
+            "ix_points_lots_open",
+            "member_id",
+            "expires_on",
+            "id",
+            postgresql_where=text("remaining > 0"),
+            sqlite_where=text("remaining > 0"),
+        ),
         Index("ix_points_lots_expires_on", "expires_on"),
     )
 

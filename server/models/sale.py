@@ -38,7 +38,13 @@ class Sale(Base):
         UniqueConstraint("merchant_id", "receipt_no"),
         UniqueConstraint("receipt_no", name="uq_sales_receipt_no"),  # one sale per number, alliance-wide
         UniqueConstraint("terminal_id", "client_sale_id"),
-        Index("ix_sales_member_occurred", "member_id", "occurred_at"),
+        # the level check can sum a member's window spend from this index alone (PostgreSQL, all-visible pages)
+        Index(
+            "ix_sales_member_occurred",
+            "member_id",
+            "occurred_at",
+            postgresql_include=["payable_fen", "refunded_fen"],
+        ),
         Index("ix_sales_merchant_created", "merchant_id", "created_at"),
         Index("ix_sales_created_at", "created_at"),  # settlement reads one business day of every merchant
     )

@@ -66,6 +66,12 @@ def _purge_idempotency_keys(day: date) -> dict:
     return {"deleted": purge_expired_keys()}
 
 
+def _purge_identifications(day: date) -> dict:
+    from server.services.identifications import purge_expired_identifications
+
+    return {"deleted": purge_expired_identifications()}
+
+
 @dataclass(frozen=True)
 class Job:
     """A job: its function and whether it runs in one transaction under the job lock."""
@@ -85,6 +91,7 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "close-settlement": Job(_close_settlement, True, settlement.last_ended_business_day),
     "dispatch-sms": Job(_dispatch_sms, False, _today),
     "purge-idempotency-keys": Job(_purge_idempotency_keys, False, _today),
+    "purge-identifications": Job(_purge_identifications, False, _today),
 }
 
 

@@ -19,7 +19,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 
 from server.domain.ledger import ALLIANCE_EXPIRY, Posting, balanced
 from server.domain.lots import OpenLot, Restore, SpentPart, allocate_spend, expiry_date, plan_restore
@@ -40,11 +40,22 @@ _NEW_SPEND = insert(_spends)
 _TAKE_FROM_LOT = (
     update(_lots).where(_lots.c.id == bindparam("lot")).values(remaining=_lots.c.remaining - bindparam("take"))
 )
-_OPEN_LOTS = (
-    select(_lots.c.id, _lots.c.expires_on, _lots.c.remaining, _lots.c.sale_id)
-    .where(_lots.c.member_id == bindparam("member_id"), _lots.c.remaining > 0)
+_OPEN_LOT_COLUMNS = (_lots.c.id, _lots.c.expires_on, _lots.c.remaining)
+# a member's open lots in spending order, one page after (expires_on, id) (index ix_points_lots_open)
+_OPEN_LOTS_AFTER = (
+    select(*_OPEN_LOT_COLUMNS)
+    .where(
+        _lots.c.member_id == bindparam("member_id"),
+        _lots.c.remaining > 0,
+        tuple_(_lots.c.expires_on, _lots.c.id) > tuple_(bindparam("after_expires_on"), bindparam("after_id")),
+    )
     .order_by(_lots.c.expires_on, _lots.c.id)
+    .limit(bindparam("page"))
 )
+_OPEN_SALE_LOT = select(*_OPEN_LOT_COLUMNS).where(
+    _lots.c.sale_id == bindparam("sale_id"), _lots.c.member_id == bindparam("member_id"), _lots.c.remaining > 0
+)
+FIRST_PAGE, NEXT_PAGES = 4, 64  # most spends take one or two lots
 
 
 def alliance_today(settings: AllianceSettings | None = None, now: datetime | None = None) -> date:
@@ -83,9 +94,8 @@ def spend_lots(member_id: str, points: int, reason: str, sale_id: str | None = N
     """
     if points <= 0:
         return
-    rows = db.session.execute(_OPEN_LOTS, {"member_id": member_id}).all()
-    first = next((row.id for row in rows if first_sale_lot and row.sale_id == sale_id), None)
-    taken = allocate_spend([OpenLot(row.id, row.expires_on, row.remaining) for row in rows], points, first=first)
+    lots, own_lot = _lots_covering(member_id, points, sale_id if first_sale_lot else None)
+    taken = allocate_spend(lots, points, first=own_lot)
     db.session.execute(_TAKE_FROM_LOT, [{"lot": lot_id, "take": take} for lot_id, take in taken])
     now = utcnow()
     db.session.execute(
@@ -95,6 +105,29 @@ def spend_lots(member_id: str, points: int, reason: str, sale_id: str | None = N
             for lot_id, take in taken
         ],
     )
+
+
+def _lots_covering(member_id: str, points: int, sale_id: str | None) -> tuple[list[OpenLot], int | None]:
+    """The open lots a spend of ``points`` reaches and the id of the sale ``sale_id``'s own lot (if given
+    and open, it comes first), then the member's open lots closest to expiry, read page by page until
+    they cover ``points`` (or run out): the cost follows the lots spent, not the lots the member ever had."""
+    lots: list[OpenLot] = []
+    if sale_id is not None:
+        own = db.session.execute(_OPEN_SALE_LOT, {"sale_id": sale_id, "member_id": member_id}).first()
+        if own is not None:
+            lots.append(OpenLot(own.id, own.expires_on, own.remaining))
+    own_id = lots[0].id if lots else None
+    after, page = (date.min, 0), FIRST_PAGE
+    while sum(lot.remaining for lot in lots) < points:
+        rows = db.session.execute(
+            _OPEN_LOTS_AFTER,
+            {"member_id": member_id, "after_expires_on": after[0], "after_id": after[1], "page": page},
+        ).all()
+        lots += [OpenLot(row.id, row.expires_on, row.remaining) for row in rows if row.id != own_id]
+        if len(rows) < page:
+            break
+        after, page = (rows[-1].expires_on, rows[-1].id), NEXT_PAGES
+    return lots, own_id
 
 
 def plan_redeemed_restore(sale_id: str, points: int, today: date) -> tuple[list[Restore], int]:

@@ -168,3 +168,22 @@ def test_a_refund_of_a_sale_from_before_lots_existed_restores_into_a_new_lot(app
         assert ("restore", date(2028, 12, 31), 150, 150, 0) in lots_of(member.id)
         assert points.lot_mismatches() == []
         db.session.remove()
+
+
+def test_a_spend_reads_its_lots_page_by_page_in_the_same_order(ctx):
+    """Lots are read a page at a time until they cover the spend: the choice is the one over all open lots."""
+    from server.domain.lots import OpenLot, allocate_spend
+
+    make_world()
+    member, _ = make_member()
+    for day in range(90):  # more lots than the first two pages hold, expiring in shuffled order
+        with frozen_clock(datetime(2026, 1, 1 + day % 28, 4, 0, tzinfo=UTC)):
+            points.add_lot(member.id, 1 + day % 3, "adjustment")
+    db.session.flush()
+    before = [OpenLot(lot.id, lot.expires_on, lot.remaining) for lot in points.member_lots(member.id)]
+    spent = sum(lot.remaining for lot in before) - 5
+    expected = dict(allocate_spend(before, spent))
+    points.spend_lots(member.id, spent, "adjust")
+    after = {lot.id: lot.remaining for lot in points.member_lots(member.id, include_closed=True)}
+    assert {lot.id: lot.remaining - expected.get(lot.id, 0) for lot in before} == after
+    assert sum(after.values()) == 5
