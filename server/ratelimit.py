@@ -43,7 +43,9 @@ class SweptMemoryStorage(MemoryStorage):
         now = time.monotonic()
         if now - self._swept_at >= self.SWEEP_SECONDS:
             self._swept_at = now
-            self._MemoryStorage__expire_events()
+            expire = getattr(self, "_MemoryStorage__expire_events", None)  # private in limits: may go away
+            if expire is not None:  # without it, expired counters are still dropped when read
+                expire()
 
 
 # What each action may do per key, as limits strings ("5/minute;20/hour" = both apply). A deployment (or a

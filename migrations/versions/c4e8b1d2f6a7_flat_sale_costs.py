@@ -1,7 +1,7 @@
 """flat sale costs: the level check may read its index only, a spend walks only open lots
 
 Revision ID: c4e8b1d2f6a7
-Revises: a3f9c2e71d05
+Revises: c4e8a1d7f2b9
 Create Date: 2026-12-06 07:00:00
 
 ix_sales_member_occurred carries the amounts the level check sums (PostgreSQL INCLUDE: an index-only
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'c4e8b1d2f6a7'
-down_revision = 'a3f9c2e71d05'
+down_revision = 'c4e8a1d7f2b9'
 branch_labels = None
 depends_on = None
 
