@@ -117,7 +117,8 @@ class RefundDraft:
 
 @dataclass(frozen=True)
 class RefundResult:
-    """A recorded refund with the member's balance after it."""
+    """A recorded refund with the member's balance after it, and the sale with its running totals."""
 
     refund: Refund
     points_balance: int
+    sale: Sale

@@ -83,4 +83,4 @@ def refund_sale(request: RefundRequest) -> RefundResult:
     draft = RefundDraft(request, utcnow())
     for step in REFUND_STEPS:
         step(draft)
-    return RefundResult(refund=draft.refund, points_balance=draft.balance)
+    return RefundResult(refund=draft.refund, points_balance=draft.balance, sale=draft.sale)
