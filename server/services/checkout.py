@@ -1,4 +1,8 @@
-"""The terminal's use cases: identify a member, quote, record a sale, refund it."""
+"""The terminal's use cases: identify a member, prove them, quote, record a sale, refund it.
+
+Recording and refunding are the step pipelines of ``server/services/sales``; ``record_sale`` and
+``refund_sale`` here take their fields as keywords for callers in code (demo data, console, tests).
+"""
 
 from __future__ import annotations
 
@@ -29,8 +33,6 @@ from server.services.identifications import (
 )
 from server.services.sales import RefundRequest, RefundResult, SaleRequest, SaleResult
 from server.services.unit_of_work import transactional
-
-__all__ = ["MemberAtMerchant", "RefundResult", "SaleResult", "member_at_merchant"]
 
 
 @dataclass(frozen=True)
