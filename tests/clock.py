@@ -8,7 +8,7 @@ from unittest.mock import patch
 
 CLOCK_MODULES = (
     "server.services.checkout",
-    "server.services.identifications",
+    "server.services.identified",
     "server.services.sales.pipeline",
     "server.services.points",
     "server.services.settlement",

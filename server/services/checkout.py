@@ -24,7 +24,7 @@ from server.security.pii import decrypt_phone
 from server.services import cards, one_time_codes, sales
 from server.services.alliance import get_settings
 from server.services.audit import audit
-from server.services.identifications import (
+from server.services.identified import (
     MemberAtMerchant,
     member_at_merchant,
     open_identification,

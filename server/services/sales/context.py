@@ -14,7 +14,7 @@ from server.domain.payments import DEFAULT_PAYMENT_METHOD
 from server.domain.pricing import SaleQuote
 from server.domain.refunds import RefundSplit
 from server.models import AllianceSettings, LedgerAccount, Level, Member, Refund, Sale, Terminal
-from server.services.identifications import MemberAtMerchant
+from server.services.identified import MemberAtMerchant
 from server.services.points import Restore
 
 

@@ -18,7 +18,7 @@ from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
 from server.services import ledger, points
 from server.services.audit import audit
-from server.services.identifications import MemberAtMerchant
+from server.services.identified import MemberAtMerchant
 from server.services.levels import level_rule
 from server.services.sales.context import RefundDraft, SaleDraft
 

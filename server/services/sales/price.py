@@ -14,7 +14,7 @@ from server.domain.refunds import SaleRefundState, split_refund
 from server.extensions import db
 from server.models import LedgerAccount, Member
 from server.services import points
-from server.services.identifications import sale_terms
+from server.services.identified import sale_terms
 from server.services.sales.context import RefundDraft, SaleDraft
 
 

@@ -17,7 +17,7 @@ from server.models import AllianceSettings, Merchant, Sale
 from server.ratelimit import check_failures, count_failure
 from server.security.credentials import verify_password
 from server.services import cards
-from server.services.identifications import (
+from server.services.identified import (
     OFFLINE_CLOCK_SKEW,
     member_at_merchant,
     open_identification,

@@ -1,4 +1,4 @@
-"""A member identified at a terminal: the open identification, the captured card or code, the merchant's view.
+"""The member a terminal identified: the open identification, the captured card or code, the merchant's view.
 
 Identify, quote and the sale pipeline (``server/services/sales``) read the same identification and the
 same member-at-merchant row from here, so they agree on who the member is and on the terms.
