@@ -20,11 +20,12 @@ from collections import Counter
 STAGES: dict[str, tuple[str, ...]] = {
     "auth": ("server.services.staff:terminal_for_token", "server.services.staff:staff_for_token"),
     "decode": ("webargs.core:Parser.parse",),  # the JSON body and its schema
-    "price": ("server.domain.pricing:quote_sale", "alliance_shared.pricing:quote_sale"),
+    "price": ("server.services.sales.price:price_sale", "alliance_shared.pricing:quote_sale"),
     "write": (
         "server.services.idempotency:run_idempotent",
         "server.services.checkout:identify",
         "server.services.checkout:record_sale",
+        "server.services.sales.pipeline:record_sale",
     ),
     "encode": ("marshmallow.schema:Schema.dump", "flask.json.provider:DefaultJSONProvider.response"),
 }

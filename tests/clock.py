@@ -8,6 +8,8 @@ from unittest.mock import patch
 
 CLOCK_MODULES = (
     "server.services.checkout",
+    "server.services.identified",
+    "server.services.sales.pipeline",
     "server.services.points",
     "server.services.settlement",
     "server.services.jobs",

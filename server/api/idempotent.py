@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Response, current_app, jsonify, request
+from marshmallow import Schema
 
 from server.domain.errors import DomainError, InvalidRequest
 from server.domain.permissions import Actor
@@ -44,10 +45,37 @@ def _request_hash() -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def idempotent(actor: Actor, status: int, work: Callable[[], dict]) -> Response:
-    """Run ``work`` (returning the JSON body) once per Idempotency-Key; replay its response after that."""
-    stored = run_idempotent(actor.key, _key(), _request_hash(), lambda: (status, work()))
-    response = jsonify(stored.body)
+def declared_response() -> tuple[int, Schema]:
+    """The success status and schema the serving view declares with ``@blp.response`` (what the document shows)."""
+    view = current_app.view_functions[request.endpoint]
+    method = getattr(getattr(view, "view_class", None), request.method.lower(), view)
+    apidoc = method._apidoc
+    (status,) = apidoc["success_status_codes"]
+    (declared,) = apidoc["response"]["responses"][status]
+    return int(status), declared["schema"]
+
+
+def idempotent(actor: Actor, work: Callable[[], object], *, sealed_field: str | None = None) -> Response:
+    """Run ``work`` once per Idempotency-Key; replay its response after that.
+
+    What ``work`` returns is dumped by the view's declared response schema (``declared_response``), in the
+    work's transaction; that body is stored, so a replay answers byte for byte what the first call did.
+    ``sealed_field`` names a new secret in the body: the stored copy holds it encrypted (tokens are
+    otherwise stored only as hashes), a replay still gets it back.
+    """
+    status, schema = declared_response()
+
+    def dumped_work() -> tuple[int, dict]:
+        body = schema.dump(work())
+        if sealed_field is not None:
+            body = body | {sealed_field: _seal(body[sealed_field])}
+        return status, body
+
+    stored = run_idempotent(actor.key, _key(), _request_hash(), dumped_work)
+    body = stored.body
+    if sealed_field is not None:
+        body = body | {sealed_field: _unseal(body[sealed_field])}
+    response = jsonify(body)
     response.status_code = stored.status
     if stored.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -66,21 +94,6 @@ def _unseal(sealed: str) -> str:
     return AESGCM(key).decrypt(blob[:12], blob[12:], _SEALED_SECRET_AAD).decode()
 
 
-def idempotent_issuing_secret(actor: Actor, status: int, work: Callable[[], dict]):
-    """Like ``idempotent``, for a body whose ``token`` is a new secret: the stored copy holds it encrypted.
-
-    A retry with the same Idempotency-Key still gets the token back, but the database never holds a
-    usable token in clear (tokens themselves are stored only as hashes).
-    """
-
-    def sealed_work() -> dict:
-        body = work()
-        return body | {"token": _seal(body["token"])}
-
-    response = idempotent(actor, status, sealed_work)
-    body = response.get_json()
-    unsealed = jsonify(body | {"token": _unseal(body["token"])})
-    unsealed.status_code = response.status_code
-    if "Idempotent-Replayed" in response.headers:
-        unsealed.headers["Idempotent-Replayed"] = response.headers["Idempotent-Replayed"]
-    return unsealed
+def idempotent_issuing_secret(actor: Actor, work: Callable[[], object]) -> Response:
+    """``idempotent`` for a body whose ``token`` is a new secret: the stored copy holds it encrypted."""
+    return idempotent(actor, work, sealed_field="token")

@@ -30,6 +30,7 @@ from server.api.terminal_schemas import (
     QuoteResponseSchema,
     RefundEnvelopeSchema,
     RefundRequestSchema,
+    RefundSchema,
     RejectedSaleEnvelopeSchema,
     RejectedSaleQuerySchema,
     RejectedSaleRequestSchema,
@@ -40,14 +41,17 @@ from server.api.terminal_schemas import (
     SaleEnvelopeSchema,
     SaleListQuerySchema,
     SaleRequestSchema,
+    SaleSchema,
+    TerminalInfoSchema,
 )
 from server.domain.errors import Forbidden, InvalidRequest
 from server.domain.identifiers import mask_name, normalize_mobile
 from server.models.base import utcnow
 from server.notifications.sms import send_now
 from server.ratelimit import enforce
-from server.services import catalog, checkout, queries
+from server.services import catalog, checkout, queries, sales
 from server.services.alliance import get_settings
+from server.services.sales import RefundRequest, SaleRequest, SaleResult
 
 blp = Blueprint("terminal", __name__, url_prefix="/api/v1", description="Checkout at a POS terminal")
 
@@ -61,15 +65,10 @@ def authenticate():
         raise InvalidRequest("Send a JSON body with 'Content-Type: application/json'.")
 
 
-def level_ref(level) -> dict:
-    """``{"code", "name"}`` of a level."""
-    return {"code": level.code, "name": level.name}
-
-
 @blp.route("/terminal")
 class TerminalInfo(MethodView):
     @blp.doc(security=TERMINAL_SECURITY)
-    @blp.response(200)
+    @blp.response(200, TerminalInfoSchema)
     def get(self):
         """Who am I: the terminal, its merchant, the alliance, the offline limits and offline pricing.
 
@@ -106,7 +105,7 @@ class TerminalInfo(MethodView):
                     for level, discount_bp in catalog.level_discounts(merchant.id)
                 ],
             },
-            "server_time": utcnow().isoformat(),
+            "server_time": utcnow(),
         }
 
 
@@ -137,7 +136,7 @@ class Identify(MethodView):
                 "id": member.id,
                 "display_name": mask_name(member.display_name) if result.method == "phone" else member.display_name,
                 "masked_phone": member.phone_masked,
-                "level": level_ref(result.who.level),
+                "level": result.who.level,
             },
             "points_balance": result.who.balance,
             "discount_bp": result.who.discount_bp,
@@ -191,33 +190,19 @@ class IdentificationProof(MethodView):
         return {"identification": {"proof": proof, "spend_needs_proof": False}}
 
 
-def sale_body(result: checkout.SaleResult) -> dict:
-    """The JSON of a just-recorded sale."""
+def sale_data(result: SaleResult) -> dict:
+    """A just-recorded sale with the member's balance and level after it, for ``SaleEnvelopeSchema``."""
     sale = result.sale
-    return _SALE_ENVELOPE.dump(
-        {
-            "sale": {
-                **{name: getattr(sale, name) for name in SALE_FIELDS},
-                "points_balance": result.points_balance,
-                "level": level_ref(result.level),
-            }
+    return {
+        "sale": {
+            **{name: getattr(sale, name) for name in _SALE_COLUMNS},
+            "points_balance": result.points_balance,
+            "level": result.level,
         }
-    )
+    }
 
 
-SALE_FIELDS = (
-    "id",
-    "receipt_no",
-    "amount_fen",
-    "discount_fen",
-    "redeem_points",
-    "redeem_value_fen",
-    "payable_fen",
-    "points_earned",
-    "payment_method",
-    "created_at",
-)
-_SALE_ENVELOPE = SaleEnvelopeSchema()  # one instance: building a schema per sale copies all its fields
+_SALE_COLUMNS = tuple(name for name in SaleSchema().fields if name not in ("points_balance", "level"))
 
 
 @blp.route("/sales")
@@ -231,11 +216,11 @@ class Sales(MethodView):
         notices = []
 
         def work():
-            result = checkout.record_sale(terminal, **args)
+            result = sales.record_sale(SaleRequest(terminal=terminal, **args))
             notices.append(result.notice_sms_id)
-            return sale_body(result)
+            return sale_data(result)
 
-        response = idempotent(current_actor(), 201, work)
+        response = idempotent(current_actor(), work)
         if notices and notices[0] is not None:  # "points spent" SMS: sent once the answer is on its way
             app, message_id = current_app._get_current_object(), notices[0]
 
@@ -280,42 +265,33 @@ class SaleRefunds(MethodView):
         actor = require("sales:refund")
 
         def work():
-            result = checkout.refund_sale(
-                actor.key,
-                sale_id,
-                actor.merchant_id,
-                args.get("amount_fen"),
-                args["reason"],
-                payment_method=args["payment_method"],
-                supervisor_pin=args["supervisor_pin"],
-                at_terminal=actor.terminal is not None,
+            result = sales.refund_sale(
+                RefundRequest(
+                    actor.key,
+                    sale_id,
+                    actor.merchant_id,
+                    args.get("amount_fen"),
+                    args["reason"],
+                    payment_method=args["payment_method"],
+                    supervisor_pin=args["supervisor_pin"],
+                    at_terminal=actor.terminal is not None,
+                )
             )
-            refund = result.refund
-            sale = checkout.get_sale(refund.sale_id, None)
-            return RefundEnvelopeSchema().dump(
-                {
-                    "refund": {
-                        **{name: getattr(refund, name) for name in REFUND_FIELDS},
-                        "receipt_no": sale.receipt_no,
-                        "points_balance": result.points_balance,
-                        "refundable_fen": checkout.refundable_fen(sale),
-                    }
+            sale = result.sale
+            return {
+                "refund": {
+                    **{name: getattr(result.refund, name) for name in _REFUND_COLUMNS},
+                    "receipt_no": sale.receipt_no,
+                    "points_balance": result.points_balance,
+                    "refundable_fen": checkout.refundable_fen(sale),
                 }
-            )
+            }
 
-        return idempotent(actor, 201, work)
+        return idempotent(actor, work)
 
 
-REFUND_FIELDS = (
-    "id",
-    "sale_id",
-    "amount_fen",
-    "points_reversed",
-    "points_restored",
-    "reason",
-    "payment_method",
-    "authorised_by",
-    "created_at",
+_REFUND_COLUMNS = tuple(
+    name for name in RefundSchema().fields if name not in ("receipt_no", "points_balance", "refundable_fen")
 )
 
 

@@ -294,11 +294,68 @@ class RefundEnvelopeSchema(Schema):
     refund = fields.Nested(RefundSchema)
 
 
+class TerminalRefSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+
+
+class TerminalMerchantSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    address = fields.String()
+
+
+class TerminalAllianceSchema(Schema):
+    name = fields.String()
+    member_code_prefix = fields.String()
+    point_value_fen = fields.Integer()
+    card_public_key = fields.String(metadata={"description": "Ed25519 public key verifying card records (base64)"})
+    card_read_key = fields.String(metadata={"description": "Secret the terminal derives card read keys from (base64)"})
+    time_zone = fields.String(metadata={"description": "The alliance's time zone: times on paper are in it"})
+
+
+class ReceiptNumberingSchema(Schema):
+    prefix = fields.String(metadata={"description": 'The terminal numbers its sales "<prefix>-<seq>"'})
+    last_seq = fields.Integer(metadata={"description": "The last sequence number used"})
+
+
+class RefundPolicySchema(Schema):
+    authorisation_above_fen = fields.Integer(
+        allow_none=True, metadata={"description": "Refunds above this need the supervisor PIN; null: none do"}
+    )
+
+
+class OfflineLimitsSchema(Schema):
+    max_sale_fen = fields.Integer()
+    max_sales_per_shift = fields.Integer()
+    max_age_hours = fields.Integer()
+
+
+class OfflineLevelSchema(Schema):
+    rank = fields.Integer(metadata={"description": "The level rank as the signed card record carries it"})
+    code = fields.String()
+    name = fields.String()
+    discount_bp = fields.Integer(metadata={"description": "The discount its members get at this merchant"})
+
+
+class OfflinePricingSchema(Schema):
+    earn_rate_bp = fields.Integer()
+    levels = fields.List(fields.Nested(OfflineLevelSchema))
+
+
 class TerminalInfoSchema(Schema):
-    terminal = fields.Dict()
-    merchant = fields.Dict()
-    alliance = fields.Dict()
-    offline_limits = fields.Dict()
+    """``GET /terminal``: who the terminal is, its merchant, the alliance, receipts, refunds, offline rules."""
+
+    terminal = fields.Nested(TerminalRefSchema)
+    merchant = fields.Nested(TerminalMerchantSchema)
+    alliance = fields.Nested(TerminalAllianceSchema)
+    receipts = fields.Nested(ReceiptNumberingSchema)
+    refunds = fields.Nested(RefundPolicySchema)
+    offline_limits = fields.Nested(OfflineLimitsSchema)
+    offline_pricing = fields.Nested(
+        OfflinePricingSchema,
+        metadata={"description": "Beyond the contract: what a terminal needs to price a card sale offline"},
+    )
     server_time = fields.DateTime()
 
 

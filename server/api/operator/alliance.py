@@ -46,6 +46,18 @@ class AlliancePolicyUpdateSchema(NotEmptyMixin, Schema):
     spend_requires_proof = StrictBoolean()
 
 
+_CARD_KEYS = ("card_public_key", "card_read_key")
+_SETTINGS_FIELDS = tuple(name for name in AllianceSchema().fields if name not in _CARD_KEYS)
+
+
+def with_card_keys(settings) -> dict:
+    """The alliance settings with the card keys, as ``AllianceSchema`` dumps them."""
+    keys = current_app.extensions["alliance_keys"]
+    return {name: getattr(settings, name) for name in _SETTINGS_FIELDS} | {
+        name: getattr(keys, name) for name in _CARD_KEYS
+    }
+
+
 @blp.route("/alliance")
 class Alliance(MethodView):
     @blp.doc(security=STAFF_SECURITY)
@@ -53,9 +65,7 @@ class Alliance(MethodView):
     def get(self):
         """The alliance settings, with the card public key and read key that card tools verify cards with."""
         require_staff("alliance:read")
-        keys = current_app.extensions["alliance_keys"]
-        settings = AllianceSchema().dump(get_settings())
-        return {**settings, "card_public_key": keys.card_public_key, "card_read_key": keys.card_read_key}
+        return with_card_keys(get_settings())
 
     @blp.doc(security=STAFF_SECURITY)
     @blp.arguments(AlliancePolicyUpdateSchema)
@@ -64,6 +74,4 @@ class Alliance(MethodView):
         """Change the points expiry policy, the expiry notice period, the business day's cut-off hour or the
         till policy ``spend_requires_proof`` (admin)."""
         actor = require_staff("alliance:write")
-        keys = current_app.extensions["alliance_keys"]
-        settings = AllianceSchema().dump(update_points_policy(actor.key, **args))
-        return {**settings, "card_public_key": keys.card_public_key, "card_read_key": keys.card_read_key}
+        return with_card_keys(update_points_policy(actor.key, **args))

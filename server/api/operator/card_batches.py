@@ -47,20 +47,17 @@ class Batches(MethodView):
         actor = require_staff("cards:write")
         return idempotent(
             actor,
-            201,
-            lambda: BatchEnvelopeSchema().dump(
-                {
-                    "batch": cards.create_batch(
-                        actor.key,
-                        args["count"],
-                        args["card_type"],
-                        args["level"],
-                        args["name"],
-                        args["print_details"],
-                        kind=args["kind"],
-                    )
-                }
-            ),
+            lambda: {
+                "batch": cards.create_batch(
+                    actor.key,
+                    args["count"],
+                    args["card_type"],
+                    args["level"],
+                    args["name"],
+                    args["print_details"],
+                    kind=args["kind"],
+                )
+            },
         )
 
 
@@ -138,9 +135,7 @@ def _lifecycle(action):
     @blp.response(200, CardEnvelopeSchema)
     def post(self, args, card_no):
         actor = require_staff("cards:write")
-        return idempotent(
-            actor, 200, lambda: CardEnvelopeSchema().dump({"card": action(actor.key, card_no, args["reason"])})
-        )
+        return idempotent(actor, lambda: {"card": action(actor.key, card_no, args["reason"])})
 
     post.__doc__ = action.__doc__
     return post
@@ -174,11 +169,7 @@ class CardReplace(MethodView):
     def post(self, args, card_no):
         """补卡: the new card takes over the member of this one, which is blocked for good (idempotent)."""
         actor = require_staff("cards:write")
-        return idempotent(
-            actor,
-            200,
-            lambda: CardEnvelopeSchema().dump({"card": cards.replace(actor.key, card_no, args["new_card_no"])}),
-        )
+        return idempotent(actor, lambda: {"card": cards.replace(actor.key, card_no, args["new_card_no"])})
 
 
 @blp.route("/chips/<uid>/keys", parameters=[CHIP_UID])

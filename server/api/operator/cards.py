@@ -37,9 +37,7 @@ class Cards(MethodView):
     def post(self, args):
         """Create unbound cards with consecutive card numbers (idempotent)."""
         actor = require_staff("cards:write")
-        return idempotent(
-            actor, 201, lambda: CardListEnvelopeSchema().dump({"cards": members.create_cards(actor.key, args["count"])})
-        )
+        return idempotent(actor, lambda: {"cards": members.create_cards(actor.key, args["count"])})
 
 
 @blp.route("/cards/<card_id>")

@@ -100,9 +100,9 @@ class SettlementClosings(MethodView):
 
         def close():
             result = settlement.close_day(actor.key, args["business_day"])
-            return SettlementDaySchema().dump({**vars(result.day), "closed_now": result.closed_now})
+            return {**vars(result.day), "closed_now": result.closed_now}
 
-        return idempotent(actor, 201, close)
+        return idempotent(actor, close)
 
 
 @blp.route("/settlements/<settlement_id>")
@@ -143,9 +143,9 @@ class SettlementPayment(MethodView):
 
         def mark():
             found = settlement.set_payment(actor.key, settlement_id, args["paid"], args["reference"])
-            return SettlementSchema().dump(_settlement_row(found, get_merchant(found.merchant_id).name))
+            return _settlement_row(found, get_merchant(found.merchant_id).name)
 
-        return idempotent(actor, 200, mark)
+        return idempotent(actor, mark)
 
 
 @blp.route("/reports/merchants")

@@ -42,9 +42,7 @@ class Levels(MethodView):
         keep_spend_fen <= upgrade_spend_fen.
         """
         actor = require_staff("levels:write")
-        return idempotent(
-            actor, 201, lambda: LevelEnvelopeSchema().dump({"level": catalog.create_level(actor.key, **args)})
-        )
+        return idempotent(actor, lambda: {"level": catalog.create_level(actor.key, **args)})
 
 
 @blp.route("/levels/evaluations")
@@ -60,7 +58,7 @@ class LevelEvaluations(MethodView):
             outcome = evaluate_levels(actor.key)
             return {name: outcome.get(name, 0) for name in ("upgraded", "downgraded", "kept")}
 
-        return idempotent(actor, 200, work)
+        return idempotent(actor, work)
 
 
 @blp.route("/levels/<level_id>")

@@ -47,9 +47,9 @@ class Members(MethodView):
         def work():
             recruited_by = args.get("recruited_by_merchant_id")
             member = members.register_member(actor.key, args["phone"], args["display_name"], recruited_by)
-            return MemberEnvelopeSchema().dump({"member": queries.member_detail(member)})
+            return {"member": queries.member_detail(member)}
 
-        return idempotent(actor, 201, work)
+        return idempotent(actor, work)
 
 
 @blp.route("/members/search")
@@ -96,11 +96,7 @@ class MemberCards(MethodView):
     def post(self, args, member_id):
         """Bind an issued card to the member and activate it (idempotent)."""
         actor = require_staff("cards:write")
-        return idempotent(
-            actor,
-            201,
-            lambda: CardEnvelopeSchema().dump({"card": members.bind_card(actor.key, member_id, args["card_no"])}),
-        )
+        return idempotent(actor, lambda: {"card": members.bind_card(actor.key, member_id, args["card_no"])})
 
 
 @blp.route("/members/<member_id>/points-adjustments")
@@ -116,7 +112,7 @@ class MemberPointsAdjustments(MethodView):
             balance = members.adjust_points(actor.key, member_id, args["points"], args["reason"])
             return {"member_id": member_id, "points": args["points"], "points_balance": balance}
 
-        return idempotent(actor, 201, work)
+        return idempotent(actor, work)
 
 
 @blp.route("/members/<member_id>/ledger")

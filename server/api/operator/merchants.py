@@ -56,9 +56,7 @@ class Merchants(MethodView):
     def post(self, args):
         """Admit a merchant; every level starts at its default discount (idempotent)."""
         actor = require_staff("merchants:write")
-        return idempotent(
-            actor, 201, lambda: MerchantEnvelopeSchema().dump({"merchant": catalog.create_merchant(actor.key, **args)})
-        )
+        return idempotent(actor, lambda: {"merchant": catalog.create_merchant(actor.key, **args)})
 
 
 @blp.route("/merchants/<merchant_id>")

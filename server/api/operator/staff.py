@@ -10,7 +10,6 @@ from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent, idempotent_
 from server.api.operator_schemas import (
     IssuedPersonalTokenSchema,
     PersonalTokenCreateSchema,
-    PersonalTokenSchema,
     StaffCreateSchema,
     StaffQuerySchema,
     StaffUserEnvelopeSchema,
@@ -43,9 +42,9 @@ class StaffUsers(MethodView):
 
         def work():
             user = staff_service.create_staff_user(actor.key, **args)
-            return StaffUserEnvelopeSchema().dump({"staff_user": user})
+            return {"staff_user": user}
 
-        return idempotent(actor, 201, work)
+        return idempotent(actor, work)
 
 
 @blp.route("/staff/<user_id>/tokens")
@@ -62,6 +61,6 @@ class StaffTokens(MethodView):
             issued = staff_service.create_personal_token(
                 actor.key, user_id, args["name"], valid_days=args["valid_days"]
             )
-            return {"personal_token": PersonalTokenSchema().dump(issued.record), "token": issued.token}
+            return {"personal_token": issued.record, "token": issued.token}
 
-        return idempotent_issuing_secret(actor, 201, work)
+        return idempotent_issuing_secret(actor, work)

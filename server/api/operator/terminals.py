@@ -25,7 +25,7 @@ blp.before_request(staff_only)
 
 def issued_body(issued: IssuedTerminal) -> dict:
     """The terminal and its new token (the only time the token is shown)."""
-    return {"terminal": TerminalSchema().dump(issued.terminal), "token": issued.token}
+    return {"terminal": issued.terminal, "token": issued.token}
 
 
 def scoped_terminal(actor, terminal_id: str) -> Terminal:
@@ -55,7 +55,7 @@ class MerchantTerminals(MethodView):
         actor = require_staff("terminals:write")
         check_merchant_scope(actor, merchant_id)
         return idempotent_issuing_secret(
-            actor, 201, lambda: issued_body(catalog.create_terminal(actor.key, merchant_id, args["name"]))
+            actor, lambda: issued_body(catalog.create_terminal(actor.key, merchant_id, args["name"]))
         )
 
 
@@ -88,5 +88,5 @@ class TerminalToken(MethodView):
         actor = require_staff("terminals:write")
         scoped_terminal(actor, terminal_id)
         return idempotent_issuing_secret(
-            actor, 200, lambda: issued_body(catalog.reset_terminal_token(actor.key, terminal_id))
+            actor, lambda: issued_body(catalog.reset_terminal_token(actor.key, terminal_id))
         )

@@ -1,0 +1,178 @@
+"""The member a terminal identified: the open identification, the captured card or code, the merchant's view.
+
+Identify, quote and the sale pipeline (``server/services/sales``) read the same identification and the
+same member-at-merchant row from here, so they agree on who the member is and on the terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, select, update
+
+from alliance_shared.pricing import SaleTerms
+from server.domain.errors import CardUnknown, IdentificationExpired, MemberNotFound, NotFound
+from server.domain.identifiers import classify_scanned_code
+from server.domain.statuses import MemberStatus
+from server.extensions import db
+from server.models import (
+    AllianceSettings,
+    Card,
+    Identification,
+    LedgerAccount,
+    Level,
+    Member,
+    MerchantLevelDiscount,
+    Terminal,
+)
+from server.models.base import utcnow
+from server.security.credentials import token_hash
+from server.services import cards
+from server.services.member_codes import verify_member_code
+from server.services.members import find_member_by_phone
+
+OFFLINE_CLOCK_SKEW = timedelta(minutes=10)
+
+# Built once and run as Core statements (no per-sale construction, no ORM bulk path).
+_identifications = Identification.__table__
+_CONSUME_IDENTIFICATION = (  # one statement: two concurrent sales cannot both use the token
+    update(_identifications)
+    .where(
+        _identifications.c.token_hash == bindparam("hash"),
+        _identifications.c.terminal_id == bindparam("terminal"),
+        _identifications.c.used_at.is_(None),
+        _identifications.c.expires_at > bindparam("now"),
+    )
+    .values(used_at=bindparam("now"))
+    .returning(
+        _identifications.c.member_id,
+        _identifications.c.card_id,
+        _identifications.c.method,
+        _identifications.c.proof,
+    )
+)
+
+
+@dataclass(frozen=True)
+class MemberAtMerchant:
+    """A member as one merchant sees them: level, points and the terms that apply."""
+
+    member: Member
+    level: Level
+    balance: int
+    discount_bp: int
+
+
+_MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it
+    select(Member, Level, LedgerAccount.balance, MerchantLevelDiscount.discount_bp)
+    .join(Level, Level.id == Member.level_id)
+    .join(LedgerAccount, LedgerAccount.id == Member.points_account_id)
+    .outerjoin(
+        MerchantLevelDiscount,
+        (MerchantLevelDiscount.level_id == Member.level_id)
+        & (MerchantLevelDiscount.merchant_id == bindparam("merchant_id")),
+    )
+    .where(Member.id == bindparam("member_id"))
+)
+
+
+def member_at_merchant(member_id: str, merchant_id: str) -> MemberAtMerchant:
+    """Load member, level, balance and the level's discount at the merchant in one query."""
+    row = db.session.execute(_MEMBER_AT_MERCHANT, {"member_id": member_id, "merchant_id": merchant_id}).one_or_none()
+    if row is None or row[0].status != MemberStatus.ACTIVE:
+        raise MemberNotFound()
+    member, level, balance, discount_bp = row
+    return MemberAtMerchant(member, level, balance, level.default_discount_bp if discount_bp is None else discount_bp)
+
+
+def sale_terms(who: MemberAtMerchant, terminal: Terminal, settings: AllianceSettings) -> SaleTerms:
+    """The pricing terms of a sale by ``who`` at ``terminal``'s merchant."""
+    merchant = terminal.merchant
+    return SaleTerms(who.discount_bp, merchant.earn_rate_bp, merchant.max_redeem_bp, settings.point_value_fen)
+
+
+def _card_by_number(card_no: str) -> Card:
+    card = db.session.scalar(select(Card).where(Card.card_no == card_no))
+    if card is None:
+        raise CardUnknown(card_no=card_no)
+    return cards.check_usable(card)
+
+
+def resolve_member(
+    card: dict | None,
+    code: str | None,
+    phone: str | None,
+    settings,
+    terminal_id: str | None = None,
+    at: datetime | None = None,
+) -> tuple[str, str, Card | None]:
+    """Return (method, member_id, card) for what the terminal captured (chip counters are not checked here).
+
+    A dynamic member code is checked against ``at`` (an offline sale's time) or now, and used up.
+    """
+    if card is not None:
+        found = cards.verified_chip_card(card)[0]
+        return "card", found.member_id, found
+    if code is not None:
+        kind, digits = classify_scanned_code(code, settings.member_code_prefix)
+        if kind == "member_code":
+            return "code", verify_member_code(digits, settings.member_code_prefix, terminal_id, at), None
+        found = _card_by_number(digits)
+        return "code", found.member_id, found
+    return "phone", find_member_by_phone(phone).id, None
+
+
+def open_identification(terminal: Terminal, token: str, *, consume: bool):
+    """The (member_id, card_id, method, proof) of a live identification at this terminal, used up if ``consume``."""
+    now = utcnow()
+    conditions = (
+        Identification.token_hash == token_hash(token),
+        Identification.terminal_id == terminal.id,
+        Identification.used_at.is_(None),
+        Identification.expires_at > now,
+    )
+    if consume:
+        row = db.session.execute(
+            _CONSUME_IDENTIFICATION, {"hash": token_hash(token), "terminal": terminal.id, "now": now}
+        ).one_or_none()
+    else:
+        row = db.session.execute(
+            select(Identification.member_id, Identification.card_id, Identification.method, Identification.proof).where(
+                *conditions
+            )
+        ).one_or_none()
+    if row is None:
+        issued_to = db.session.scalar(
+            select(Identification.terminal_id).where(Identification.token_hash == token_hash(token))
+        )
+        if issued_to is not None and issued_to != terminal.id:  # outside this terminal's scope
+            raise NotFound("No such identification at this terminal.")
+        raise IdentificationExpired()
+    return row
+
+
+def replayed_identification(terminal: Terminal, token: str, occurred_at: datetime) -> Identification:
+    """An identification this terminal was issued, used by an offline replay of the sale it was opened for.
+
+    The sale was committed at the till while the identification was live (``occurred_at`` before it
+    expired) but reached the server after: it is accepted once, as an offline sale within the offline caps.
+    """
+    row = db.session.execute(
+        select(Identification).where(
+            Identification.token_hash == token_hash(token), Identification.terminal_id == terminal.id
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound("No such identification at this terminal.")
+    if row.used_at is not None or not row.created_at - OFFLINE_CLOCK_SKEW <= occurred_at <= row.expires_at:
+        raise IdentificationExpired()
+    used = db.session.execute(  # one statement: a concurrent replay of the same token cannot also use it
+        update(Identification)
+        .where(Identification.token_hash == row.token_hash, Identification.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:
+        raise IdentificationExpired()
+    return row

@@ -1,0 +1,124 @@
+"""What a sale or refund step reads and fills: the typed request, the draft the steps complete, the result.
+
+A request is frozen: it is what the caller asked for. A draft carries the request, the moment and the
+alliance settings read once, and one slot per step's outcome, filled in pipeline order (a step reads only
+slots of the steps before it). A new step adds its own slot here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from alliance_shared.pricing import SaleQuote
+from server.domain.payments import DEFAULT_PAYMENT_METHOD
+from server.domain.refunds import RefundSplit
+from server.models import AllianceSettings, LedgerAccount, Level, Member, Refund, Sale, Terminal
+from server.services.identified import MemberAtMerchant
+from server.services.points import Restore
+
+
+@dataclass(frozen=True)
+class SaleRequest:
+    """A sale as a terminal sends it (``POST /api/v1/sales``): online with an identification, or offline.
+
+    Online: ``identification_token`` (used up by the sale). Offline (``offline=True``): the captured
+    ``card`` record or scanned ``code``, or the token of an identification whose sale reached the server
+    late; ``occurred_at`` is when the till committed it. ``receipt_no`` is the terminal's own number
+    (``None``: the server numbers the sale); ``client_sale_id`` makes a terminal's sale unique.
+    """
+
+    terminal: Terminal
+    amount_fen: int
+    redeem_points: int = 0
+    identification_token: str | None = None
+    client_sale_id: str | None = None
+    occurred_at: datetime | None = None
+    offline: bool = False
+    card: dict | None = None
+    code: str | None = None
+    card_update_written: bool | None = None
+    payment_method: str = DEFAULT_PAYMENT_METHOD
+    receipt_no: str | None = None
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """Who the sale is for and how the terminal knew them."""
+
+    member_id: str
+    card_id: str | None
+    method: str  # "card", "code" or "phone"
+
+
+@dataclass
+class SaleDraft:
+    """A sale being recorded: each step fills its slot."""
+
+    request: SaleRequest
+    settings: AllianceSettings
+    now: datetime
+    occurred_at: datetime | None = None  # resolve: now online, the till's time offline
+    buyer: Buyer | None = None  # resolve
+    who: MemberAtMerchant | None = None  # resolve: level, balance and discount at this merchant
+    priced: SaleQuote | None = None  # price
+    receipt_no: str | None = None  # persist
+    sale: Sale | None = None  # persist
+    balances: dict[str, int] = field(default_factory=dict)  # post: cached balances after the ledger posting
+    level: Level | None = None  # post: the level after the sale
+    notice_sms_id: int | None = None  # post: the "points spent" SMS, sent after commit
+
+
+@dataclass(frozen=True)
+class SaleResult:
+    """A recorded sale with the member's balance and level after it."""
+
+    sale: Sale
+    points_balance: int
+    level: Level
+    notice_sms_id: int | None = None  # the "points spent" SMS this sale queued, to send after commit
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """A refund of part (``amount_fen``) or, with ``None``, the rest of a sale.
+
+    ``merchant_scope`` is the merchant the caller may see (``None``: the whole alliance); at a terminal
+    (``at_terminal``) a refund above the merchant's threshold needs ``supervisor_pin``.
+    """
+
+    actor: str
+    sale_id: str
+    merchant_scope: str | None
+    amount_fen: int | None = None
+    reason: str = ""
+    payment_method: str = DEFAULT_PAYMENT_METHOD
+    supervisor_pin: str | None = None
+    at_terminal: bool = False
+
+
+@dataclass
+class RefundDraft:
+    """A refund being recorded: each step fills its slot."""
+
+    request: RefundRequest
+    now: datetime
+    sale: Sale | None = None  # resolve: locked
+    split: RefundSplit | None = None  # price
+    authorised_by: str | None = None  # price: "supervisor_pin" when the amount needed it
+    member: Member | None = None  # price
+    account: LedgerAccount | None = None  # price: the member's points account, locked
+    restore: list[Restore] = field(default_factory=list)  # price: redeemed points going back to their lots
+    unplaced: int = 0  # price: redeemed points no lot takes back (a new "restore" lot)
+    recoverable: int = 0  # price: earned points the member still holds to give back
+    refund: Refund | None = None  # persist
+    balance: int = 0  # post: the member's balance after the refund
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    """A recorded refund with the member's balance after it, and the sale with its running totals."""
+
+    refund: Refund
+    points_balance: int
+    sale: Sale

@@ -1,0 +1,106 @@
+"""Persist steps: the receipt number and the sale row; the refund row."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select, update
+
+from server.domain import payments
+from server.domain.errors import InvalidRequest, ReceiptNumberTaken
+from server.extensions import db
+from server.models import Refund, Sale, Terminal
+from server.models.base import new_id
+from server.services.sales.context import RefundDraft, SaleDraft
+
+_terminals = Terminal.__table__
+_NEXT_RECEIPT_SEQ = (
+    update(_terminals)
+    .where(_terminals.c.id == bindparam("terminal"))
+    .values(receipt_seq=_terminals.c.receipt_seq + 1)
+    .returning(_terminals.c.receipt_seq)
+)
+_RECEIPT_SEQ_AT_LEAST = (  # a number the terminal gave (offline) is never handed out again by the server
+    update(_terminals)
+    .where(_terminals.c.id == bindparam("terminal"), _terminals.c.receipt_seq < bindparam("seq"))
+    .values(receipt_seq=bindparam("seq"))
+)
+
+
+def number_receipt(draft: SaleDraft) -> None:
+    """The terminal's own receipt number (checked against its prefix and unique), or the next of its sequence."""
+    terminal, number = draft.request.terminal, draft.request.receipt_no
+    draft.receipt_no = _terminal_receipt_no(terminal, number) if number else _next_receipt_no(terminal)
+
+
+def _receipt_prefix(terminal: Terminal) -> str:
+    return terminal.receipt_prefix or terminal.code
+
+
+def _next_receipt_no(terminal: Terminal) -> str:
+    seq = db.session.execute(_NEXT_RECEIPT_SEQ, {"terminal": terminal.id}).scalar_one()
+    return payments.receipt_no(_receipt_prefix(terminal), seq)
+
+
+def _terminal_receipt_no(terminal: Terminal, number: str) -> str:
+    """Accept the receipt number a terminal printed (it numbers its sales itself, offline too)."""
+    seq = payments.receipt_seq_of(_receipt_prefix(terminal), number)
+    if seq is None:
+        raise InvalidRequest(
+            "The receipt number is not one of this terminal's.", field="receipt_no", prefix=_receipt_prefix(terminal)
+        )
+    if db.session.scalar(select(Sale.id).where(Sale.receipt_no == number)) is not None:
+        raise ReceiptNumberTaken(receipt_no=number)
+    db.session.execute(_RECEIPT_SEQ_AT_LEAST, {"terminal": terminal.id, "seq": seq})
+    return number
+
+
+def write_sale(draft: SaleDraft) -> None:
+    """The ``Sale`` row as priced, flushed so the posting steps can refer to it."""
+    request, who, priced, buyer = draft.request, draft.who, draft.priced, draft.buyer
+    draft.sale = sale = Sale(
+        id=new_id("sal"),
+        merchant_id=request.terminal.merchant_id,
+        terminal_id=request.terminal.id,
+        member_id=buyer.member_id,
+        card_id=buyer.card_id,
+        level_id=who.level.id,
+        method=buyer.method,
+        receipt_no=draft.receipt_no,
+        client_sale_id=request.client_sale_id,
+        amount_fen=priced.amount_fen,
+        discount_bp=who.discount_bp,
+        discount_fen=priced.discount_fen,
+        redeem_points=priced.redeem_points,
+        redeem_value_fen=priced.redeem_value_fen,
+        payable_fen=priced.payable_fen,
+        points_earned=priced.points_to_earn,
+        refunded_fen=0,
+        points_reversed=0,
+        points_restored=0,
+        offline=request.offline,
+        payment_method=request.payment_method,
+        occurred_at=draft.occurred_at,
+        created_at=draft.now,
+    )
+    db.session.add(sale)
+    db.session.flush()
+
+
+def write_refund(draft: RefundDraft) -> None:
+    """The ``Refund`` row; the shortfall of earned points the member no longer holds is recorded on it."""
+    request, sale, split = draft.request, draft.sale, draft.split
+    draft.refund = refund = Refund(
+        id=new_id("rfd"),
+        sale_id=sale.id,
+        merchant_id=sale.merchant_id,
+        actor=request.actor,
+        amount_fen=split.amount_fen,
+        points_reversed=draft.recoverable,
+        points_restored=split.points_restored,
+        points_unrecovered=split.points_reversed - draft.recoverable,
+        reason=request.reason,
+        payment_method=request.payment_method,
+        authorised_by=draft.authorised_by,
+        created_at=draft.now,
+    )
+    db.session.add(refund)
+    db.session.flush()

@@ -1,0 +1,86 @@
+"""The sale and refund pipelines: ordered steps over a draft, in one transaction.
+
+``SALE_STEPS`` and ``REFUND_STEPS`` are the whole order of work; each step is a function of the draft
+that reads the slots earlier steps filled and fills its own (``server/services/sales/context.py``). The
+idempotency record, when the call comes through the API, is claimed in the same transaction
+(``server/services/idempotency.py``), so a sale and its stored response commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from server.models.base import utcnow
+from server.services.alliance import get_settings
+from server.services.sales import persist, post, price, resolve
+from server.services.sales.context import (
+    RefundDraft,
+    RefundRequest,
+    RefundResult,
+    SaleDraft,
+    SaleRequest,
+    SaleResult,
+)
+from server.services.unit_of_work import transactional
+
+SaleStep = Callable[[SaleDraft], None]
+RefundStep = Callable[[RefundDraft], None]
+
+SALE_STEPS: tuple[SaleStep, ...] = (
+    # resolve: may this sale happen, and for whom
+    resolve.refuse_repeated_client_sale,
+    resolve.identify_buyer,
+    resolve.load_member,
+    # price
+    price.price_sale,
+    # persist
+    persist.number_receipt,
+    persist.write_sale,
+    # post
+    post.post_sale,
+    post.move_sale_lots,
+    post.upgrade_level,
+    post.notify_points_spent,
+)
+
+REFUND_STEPS: tuple[RefundStep, ...] = (
+    # resolve
+    resolve.lock_sale,
+    # price (the authorisation depends on the refunded amount)
+    price.split_refund_amount,
+    resolve.authorise_refund,
+    price.plan_take_back,
+    # persist
+    persist.write_refund,
+    # post
+    post.post_refund,
+    post.move_refund_lots,
+    post.update_sale_totals,
+    post.audit_refund,
+)
+
+
+@transactional
+def record_sale(request: SaleRequest) -> SaleResult:
+    """Record a sale: discount, redemption, earning, ledger, receipt number and level upgrade."""
+    draft = SaleDraft(request, get_settings(), utcnow())
+    for step in SALE_STEPS:
+        step(draft)
+    return SaleResult(
+        sale=draft.sale, points_balance=post.points_balance(draft), level=draft.level, notice_sms_id=draft.notice_sms_id
+    )
+
+
+@transactional
+def refund_sale(request: RefundRequest) -> RefundResult:
+    """Refund part or the rest of a sale, reversing earned and restoring redeemed points in proportion.
+
+    If the member has already spent points this refund must take back, only what the member holds is
+    taken back; the shortfall is recorded on the refund and stays with the merchant that granted it.
+    At a terminal, a refund above the merchant's threshold needs the supervisor PIN (wrong PINs are
+    rate-limited per merchant); staff refunding through the API are themselves the authorised person.
+    """
+    draft = RefundDraft(request, utcnow())
+    for step in REFUND_STEPS:
+        step(draft)
+    return RefundResult(refund=draft.refund, points_balance=draft.balance, sale=draft.sale)

@@ -1,0 +1,150 @@
+"""Post steps: the ledger, the points lots, the level and the member's notice; the refund's counterparts.
+
+Each runs after the sale (or refund) row is flushed, in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, func, select, update
+
+from alliance_shared.money import format_yuan
+from server.domain.ledger import refund_postings, sale_postings
+from server.domain.levels import level_after_sale
+from server.extensions import db
+from server.models import Level, Member, Sale
+from server.notifications.sms import queue_sms
+from server.security.pii import decrypt_phone
+from server.services import ledger, points
+from server.services.audit import audit
+from server.services.identified import MemberAtMerchant
+from server.services.levels import level_rule
+from server.services.sales.context import RefundDraft, SaleDraft
+
+
+def post_sale(draft: SaleDraft) -> None:
+    """Earned points from the merchant's issued account, redeemed points to its accepted account."""
+    merchant, priced = draft.request.terminal.merchant, draft.priced
+    postings = sale_postings(
+        draft.who.member.points_account_id,
+        merchant.points_issued_account_id,
+        merchant.points_accepted_account_id,
+        earned=priced.points_to_earn,
+        redeemed=priced.redeem_points,
+    )
+    draft.balances = ledger.post("sale", postings, f"terminal:{draft.request.terminal.id}", sale_id=draft.sale.id)
+
+
+def move_sale_lots(draft: SaleDraft) -> None:
+    """Spend the redeemed points from the member's lots, then add the lot this sale earns."""
+    member_id, sale_id, priced = draft.buyer.member_id, draft.sale.id, draft.priced
+    points.spend_lots(member_id, priced.redeem_points, "redeem", sale_id)  # before the lot this sale earns
+    points.add_lot(member_id, priced.points_to_earn, "sale", sale_id, draft.now)
+
+
+def upgrade_level(draft: SaleDraft) -> None:
+    """Upgrade the member at once if this sale lifts the window spend over a higher threshold."""
+    draft.level = level_after(draft.who, draft.settings.level_window_days, draft.now)
+
+
+_LEVELS_AND_WINDOW_SPEND = select(  # every level, lowest first, each row with the member's spend in the window
+    Level,
+    select(func.coalesce(func.sum(Sale.payable_fen - Sale.refunded_fen), 0))
+    .where(Sale.member_id == bindparam("member_id"), Sale.occurred_at >= bindparam("since"))
+    .scalar_subquery(),
+).order_by(Level.rank)
+
+
+def level_after(who: MemberAtMerchant, window_days: int, now: datetime) -> Level:
+    """The member's level after a sale just flushed (it is in the window spend), upgraded in place if higher."""
+    rows = db.session.execute(
+        _LEVELS_AND_WINDOW_SPEND, {"member_id": who.member.id, "since": now - timedelta(days=window_days)}
+    ).all()
+    levels = [level for level, _ in rows]
+    if not any(level.rank > who.level.rank for level in levels):
+        return who.level
+    spend = rows[0][1]
+    rules = {level.id: level_rule(level) for level in levels}
+    target = level_after_sale(rules[who.level.id], list(rules.values()), spend)
+    if target.id == who.level.id:
+        return who.level
+    db.session.execute(
+        update(Member)
+        .where(Member.id == who.member.id)
+        .values(level_id=target.id, level_since=now)
+        .execution_options(synchronize_session=False)
+    )
+    return next(level for level in levels if level.id == target.id)
+
+
+def points_balance(draft: SaleDraft) -> int:
+    """The member's balance after the sale (unchanged when nothing was posted to it)."""
+    return draft.balances.get(draft.who.member.points_account_id, draft.who.balance)
+
+
+def notify_points_spent(draft: SaleDraft) -> None:
+    """Tell the member their points were spent, where and for how much (SMS outbox; shown in their history)."""
+    priced = draft.priced
+    if not priced.redeem_points:
+        return
+    draft.notice_sms_id = queue_sms(
+        decrypt_phone(draft.who.member.phone_ciphertext),
+        "points_spent",
+        alliance=draft.settings.name,
+        merchant=draft.request.terminal.merchant.name,
+        points=priced.redeem_points,
+        value=format_yuan(priced.redeem_value_fen),
+        balance=points_balance(draft),
+    ).id
+
+
+def post_refund(draft: RefundDraft) -> None:
+    """Reverse the points the member still holds, restore the redeemed ones; the balance after it."""
+    request, sale, member, split = draft.request, draft.sale, draft.member, draft.split
+    merchant = sale.merchant
+    balances = ledger.post(
+        "refund",
+        refund_postings(
+            member.points_account_id,
+            merchant.points_issued_account_id,
+            merchant.points_accepted_account_id,
+            draft.recoverable,
+            split.points_restored,
+        ),
+        request.actor,
+        sale_id=sale.id,
+        refund_id=draft.refund.id,
+    )
+    draft.balance = balances.get(member.points_account_id, draft.account.balance)
+
+
+def move_refund_lots(draft: RefundDraft) -> None:
+    """Restored points back to their lots (expired ones expire again), reversed points out of the sale's lot."""
+    member, sale = draft.member, draft.sale
+    draft.balance -= points.apply_restore(member, draft.restore, draft.request.actor, draft.refund.id)
+    points.add_lot(member.id, draft.unplaced, "restore", sale.id, draft.now)
+    points.spend_lots(member.id, draft.recoverable, "reverse", sale.id, first_sale_lot=True)
+
+
+def update_sale_totals(draft: RefundDraft) -> None:
+    """The sale's running refund totals (the next refund splits from them)."""
+    sale, split = draft.sale, draft.split
+    sale.refunded_fen += split.amount_fen
+    sale.points_reversed += split.points_reversed
+    sale.points_restored += split.points_restored
+
+
+def audit_refund(draft: RefundDraft) -> None:
+    """The audit entry: who refunded how much, why, and who authorised it."""
+    request, split = draft.request, draft.split
+    audit(
+        request.actor,
+        "sale.refund",
+        "sale",
+        draft.sale.id,
+        refund_id=draft.refund.id,
+        amount_fen=split.amount_fen,
+        reason=request.reason,
+        authorised_by=draft.authorised_by,
+    )

@@ -1,0 +1,308 @@
+"""Every answer is the declared schema: each view declares its response schema and the body is its dump.
+
+Two checks. Structurally, every view of server/api declares one success response with a schema (file
+downloads aside), so flask-smorest dumps what a view returns, and ``idempotent`` dumps the work's result
+with that same declared schema before it stores the body. Behaviourally, one realistic call of every
+operation in the OpenAPI document (a terminal's day and an operator's tasks on a small alliance) answers
+2xx with a body that validates against the schema the document shows for it, strictly: no undocumented
+key, no documented key missing. An idempotent POST sent again with its key answers the same bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+
+import pytest
+from flask.views import MethodView
+
+from server.extensions import db
+from server.services import members
+from tests.api.operator_support import API, make_staffed_world, with_key
+from tests.builders import make_member, next_phone
+from tests.member.support import last_login_code
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+# operations whose success body is not JSON (the document says so: no JSON content)
+NOT_JSON = {("/api/v1/merchants/{merchant_id}/poster", "get")}
+PHONE = "13912340001"
+CHIP = "04A1B2C3"
+
+
+def api_views(app):
+    """(rule, method, view function) of every API operation (the OpenAPI document and its UI aside)."""
+    for rule in app.url_map.iter_rules():
+        view_class = getattr(app.view_functions[rule.endpoint], "view_class", None)
+        if not rule.rule.startswith(API) or view_class is None:
+            continue
+        assert issubclass(view_class, MethodView), rule.rule
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule.rule, method.lower(), getattr(view_class, method.lower())
+
+
+def openapi_path(rule: str) -> str:
+    """/api/v1/sales/<sale_id> → /api/v1/sales/{sale_id} (converters dropped)."""
+    parts = []
+    for part in rule.split("/"):
+        if part.startswith("<") and part.endswith(">"):
+            part = "{" + part[1:-1].rsplit(":", 1)[-1] + "}"
+        parts.append(part)
+    return "/".join(parts)
+
+
+def test_every_api_view_declares_one_success_response_with_a_schema(app):
+    seen = []
+    for rule, method, function in api_views(app):
+        operation = (openapi_path(rule), method)
+        seen.append(operation)
+        apidoc = getattr(function, "_apidoc", {})
+        statuses = apidoc.get("success_status_codes", [])
+        assert len(statuses) == 1, f"{method.upper()} {rule} declares {statuses} success responses"
+        (declared,) = apidoc["response"]["responses"][statuses[0]]
+        if operation in NOT_JSON:
+            assert declared.get("schema") is None
+            continue
+        assert declared.get("schema") is not None, f"{method.upper()} {rule} declares no response schema"
+    assert len(seen) > 60 and set(seen) >= NOT_JSON
+
+
+def strict(node):
+    """A copy of a JSON schema in which every object with properties has exactly those (all present)."""
+    if isinstance(node, list):
+        return [strict(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {name: strict(value) for name, value in node.items()}
+    if "properties" in node and node.get("type", "object") == "object":
+        node.setdefault("additionalProperties", False)
+        node.setdefault("required", sorted(node["properties"]))
+    return node
+
+
+class Contract:
+    """Sends calls through the test client and checks each answer against the OpenAPI document."""
+
+    def __init__(self, app, client):
+        validator = pytest.importorskip("openapi_schema_validator")
+        self.validator_class = validator.OAS30Validator
+        self.app, self.client = app, client
+        self.spec = client.get(f"{API}/openapi.json").json
+        self.components = strict(copy.deepcopy(self.spec["components"]))
+        self.covered: set[tuple[str, str]] = set()
+
+    def operations(self) -> set[tuple[str, str]]:
+        return {
+            (path, method)
+            for path, item in self.spec["paths"].items()
+            for method in item
+            if method in HTTP_METHODS and (path, method) not in NOT_JSON
+        }
+
+    def call(self, method: str, template: str, auth: dict, body=None, *, idempotent=False, query=None, **ids):
+        """Send the request; check status, body and (for idempotent POSTs) the replay; return the JSON."""
+        headers = with_key(auth) if idempotent else auth
+        path = API + template.format(**ids)
+        send = getattr(self.client, method)
+        response = send(path, json=body, headers=headers, query_string=query)
+        assert 200 <= response.status_code < 300, (method, path, response.status_code, response.get_json())
+        self.validate(API + template, method, response)
+        if idempotent:
+            again = send(path, json=body, headers=headers, query_string=query)
+            assert again.headers.get("Idempotent-Replayed") == "true", (method, path)
+            assert (again.status_code, again.get_data()) == (response.status_code, response.get_data())
+        return response.get_json()
+
+    def validate(self, template: str, method: str, response) -> None:
+        operation = self.spec["paths"][template][method]
+        declared = operation["responses"].get(str(response.status_code))
+        assert declared is not None, f"{method.upper()} {template} answered an undocumented {response.status_code}"
+        assert response.mimetype == "application/json"
+        schema = strict(declared["content"]["application/json"]["schema"])
+        validator = self.validator_class({**schema, "components": self.components})
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(response.json)]
+        assert not errors, f"{method.upper()} {template}: {errors}"
+        self.covered.add((template, method))
+
+
+def test_every_operation_answers_its_declared_schema(app, client):
+    contract = Contract(app, client)
+    with app.app_context():
+        staffed = make_staffed_world()
+        member, card = make_member(points=1_000, phone=PHONE)
+        spare = [found.card_no for found in members.create_cards("test:contract", 3)]
+        level = staffed.levels["gold"]
+        level_id, gold_discount = level.id, level.default_discount_bp
+        db.session.remove()
+    till, admin = staffed.world.shop_a.auth, staffed.auth("admin")
+    call = contract.call
+
+    # a terminal's day: who am I, identify, quote, sell, prove, look up, refund, report a refused sale
+    call("get", "/terminal", till)
+    token = call("post", "/identify", till, {"code": card.card_no})["identification"]["token"]
+    call("post", "/sales/quote", till, {"identification_token": token, "amount_fen": 10_000, "redeem_points": 100})
+    sale = call(
+        "post",
+        "/sales",
+        till,
+        {"identification_token": token, "amount_fen": 10_000, "redeem_points": 100},
+        idempotent=True,
+    )["sale"]
+    by_phone = call("post", "/identify", till, {"phone": PHONE})["identification"]["token"]
+    call("post", "/identifications/{token}/proof-code", till, {}, token=by_phone)
+    with app.app_context():
+        code = last_login_code(PHONE)
+    call("post", "/identifications/{token}/proof", till, {"code": code}, token=by_phone)
+    call("get", "/sales", till, query={"receipt_no": sale["receipt_no"]})
+    call("get", "/sales/{sale_id}", till, sale_id=sale["id"])
+    call("post", "/sales/{sale_id}/refunds", till, {"amount_fen": 1_000}, idempotent=True, sale_id=sale["id"])
+    rejected = call(
+        "post",
+        "/sales/rejected",
+        till,
+        {
+            "client_sale_id": "pos-1-0001",
+            "amount_fen": 9_000,
+            "payable_fen": 9_000,
+            "error_code": "member_not_found",
+            "occurred_at": "2026-03-02T09:00:00+00:00",
+        },
+    )["rejected_sale"]
+    call("get", "/sales/rejected", admin)
+    call(
+        "post", "/sales/rejected/{rejected_id}/resolve", admin, {"resolution": "re-entered"}, rejected_id=rejected["id"]
+    )
+
+    # merchants, their level discounts and terminals
+    call("get", "/merchants", admin)
+    merchant = call("post", "/merchants", admin, {"name": "丙店", "trade": "food"}, idempotent=True)["merchant"]
+    call("get", "/merchants/{merchant_id}", admin, merchant_id=merchant["id"])
+    call("patch", "/merchants/{merchant_id}", admin, {"address": "一号路"}, merchant_id=merchant["id"])
+    call("get", "/merchants/{merchant_id}/level-discounts", admin, merchant_id=merchant["id"])
+    call(
+        "put",
+        "/merchants/{merchant_id}/level-discounts/{level_id}",
+        admin,
+        {"discount_bp": gold_discount},
+        merchant_id=merchant["id"],
+        level_id=level_id,
+    )
+    call("get", "/merchants/{merchant_id}/terminals", admin, merchant_id=merchant["id"])
+    issued = call(
+        "post",
+        "/merchants/{merchant_id}/terminals",
+        admin,
+        {"name": "二号台"},
+        idempotent=True,
+        merchant_id=merchant["id"],
+    )
+    terminal_id = issued["terminal"]["id"]
+    call("get", "/terminals/{terminal_id}", admin, terminal_id=terminal_id)
+    call("post", "/terminals/{terminal_id}/token", admin, {}, idempotent=True, terminal_id=terminal_id)
+    call("patch", "/terminals/{terminal_id}", admin, {"status": "disabled"}, terminal_id=terminal_id)
+
+    # levels
+    call("get", "/levels", admin)
+    created = call(
+        "post",
+        "/levels",
+        admin,
+        {"code": "black", "name": "黑卡", "rank": 9, "upgrade_spend_fen": 10_000_000, "default_discount_bp": 8_000},
+        idempotent=True,
+    )["level"]
+    call("post", "/levels/evaluations", admin, {}, idempotent=True)
+    call("get", "/levels/{level_id}", admin, level_id=created["id"])
+    call("patch", "/levels/{level_id}", admin, {"name": "黑金卡"}, level_id=created["id"])
+
+    # members, their cards and points
+    call("get", "/members", admin)
+    joined = call("post", "/members", admin, {"phone": next_phone(), "display_name": "新会员"}, idempotent=True)
+    new_id = joined["member"]["id"]
+    call("post", "/members/search", admin, {"phone": PHONE})
+    call("get", "/members/{member_id}", admin, member_id=new_id)
+    call("get", "/members/{member_id}/phone", admin, member_id=new_id)
+    call("post", "/members/{member_id}/cards", admin, {"card_no": spare[0]}, idempotent=True, member_id=new_id)
+    adjustment = {"points": 50, "reason": "goodwill"}
+    call("post", "/members/{member_id}/points-adjustments", admin, adjustment, idempotent=True, member_id=new_id)
+    call("get", "/members/{member_id}/ledger", admin, member_id=member.id)
+    call("get", "/members/{member_id}/points-lots", admin, member_id=member.id)
+
+    # cards: stock, batches and chip encoding, lifecycle
+    call("get", "/cards", admin)
+    stock = call("post", "/cards", admin, {"count": 2}, idempotent=True)["cards"]
+    call("get", "/cards/{card_id}", admin, card_id=stock[0]["id"])
+    call("get", "/card-batches", admin)
+    batch = call("post", "/card-batches", admin, {"count": 2, "level": "gold"}, idempotent=True)["batch"]
+    call("get", "/card-batches/{batch_id}", admin, batch_id=batch["id"])
+    call("get", "/card-batches/{batch_id}/cards", admin, batch_id=batch["id"])
+    call("put", "/card-batches/{batch_id}/chips/{uid}", admin, batch_id=batch["id"], uid=CHIP)
+    call("put", "/card-batches/{batch_id}/chips/{uid}/confirmation", admin, batch_id=batch["id"], uid=CHIP)
+    call("get", "/chips/{uid}/keys", admin, uid=CHIP)
+    call("get", "/card-alerts", admin)
+    call("get", "/cards/by-number/{card_no}", admin, card_no=spare[0])
+    for action in ("freeze", "unfreeze", "lost"):
+        call(
+            "post",
+            f"/cards/by-number/{{card_no}}/{action}",
+            admin,
+            {"reason": "test"},
+            idempotent=True,
+            card_no=spare[0],
+        )
+    call(
+        "post",
+        "/cards/by-number/{card_no}/replace",
+        admin,
+        {"new_card_no": spare[1]},
+        idempotent=True,
+        card_no=spare[0],
+    )
+    call("post", "/cards/by-number/{card_no}/cancel", admin, {"reason": "test"}, idempotent=True, card_no=spare[2])
+
+    # the ledger, staff and the alliance
+    accounts = call("get", "/ledger/accounts", admin)
+    call("get", "/ledger/accounts/{account_id}/entries", admin, account_id=accounts[0]["id"])
+    call("get", "/ledger/transactions", admin)
+    call("get", "/staff", admin)
+    user = call("post", "/staff", admin, {"username": "support-2", "role": "support"}, idempotent=True)["staff_user"]
+    call("post", "/staff/{user_id}/tokens", admin, {"name": "laptop"}, idempotent=True, user_id=user["id"])
+    call("get", "/alliance", admin)
+    call("patch", "/alliance", admin, {"expiry_notice_days": 14})
+
+    # settlement and reports
+    day = (date.today() - timedelta(days=2)).isoformat()
+    call("post", "/settlements/closings", admin, {"business_day": day}, idempotent=True)
+    settlements = call("get", "/settlements", admin)
+    settlement_id = settlements[0]["id"]
+    call("get", "/settlements/{settlement_id}", admin, settlement_id=settlement_id)
+    call(
+        "post",
+        "/settlements/{settlement_id}/payment",
+        admin,
+        {"paid": True, "reference": "T-1"},
+        idempotent=True,
+        settlement_id=settlement_id,
+    )
+    for report in ("merchants", "days", "levels", "points"):
+        call("get", f"/reports/{report}", admin)
+
+    missing = contract.operations() - contract.covered
+    assert not missing, f"operations without a realistic call here: {sorted(missing)}"
+
+
+def test_the_terminal_reads_what_get_terminal_declares(app, client):
+    with app.app_context():
+        staffed = make_staffed_world()
+        db.session.remove()
+    contract = Contract(app, client)
+    info = contract.call("get", "/terminal", staffed.world.shop_a.auth)
+    assert info["server_time"].endswith("+00:00")
+    assert set(info) == {
+        "terminal",
+        "merchant",
+        "alliance",
+        "receipts",
+        "refunds",
+        "offline_limits",
+        "offline_pricing",
+        "server_time",
+    }
