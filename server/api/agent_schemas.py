@@ -164,7 +164,7 @@ class _AgentLevelFields(Schema):
 class AgentLevelCreateSchema(_AgentLevelFields):
     """Conditions name only consumption, active members, activity, team activity and health (never fees)."""
 
-    code = Text(32, required=True, validate=[validate.Length(min=1, max=32), CODE])
+    code = fields.String(required=True, validate=[validate.Length(min=1, max=32), CODE])
     rank = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=100))
     name = Text(50, required=True)
 
