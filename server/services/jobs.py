@@ -66,6 +66,13 @@ def _purge_idempotency_keys(day: date) -> dict:
     return {"deleted": purge_expired_keys()}
 
 
+def _evaluate_agents(day: date) -> dict:
+    from server.services.agent_evaluation import evaluate_agents, previous_period_name
+
+    # the month before ``day`` (run daily, it evaluates last month once; later runs add nothing)
+    return evaluate_agents(ACTOR, previous_period_name(day))
+
+
 @dataclass(frozen=True)
 class Job:
     """A job: its function and whether it runs in one transaction under the job lock."""
@@ -85,6 +92,7 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "close-settlement": Job(_close_settlement, True, settlement.last_ended_business_day),
     "dispatch-sms": Job(_dispatch_sms, False, _today),
     "purge-idempotency-keys": Job(_purge_idempotency_keys, False, _today),
+    "evaluate-agents": Job(_evaluate_agents, True, _today),
 }
 
 
