@@ -250,7 +250,7 @@ def get_agent(agent_id: str) -> Agent:
 
 def upper_map() -> dict[str, str | None]:
     """The whole network: agent id → upper agent id."""
-    return dict(db.session.execute(select(Agent.id, Agent.upper_agent_id)).tuples())
+    return {agent_id: upper for agent_id, upper in db.session.execute(select(Agent.id, Agent.upper_agent_id))}
 
 
 def territories_of(agent_id: str) -> list[AgentTerritory]:
