@@ -176,7 +176,10 @@ class AgentLevelUpdateSchema(NotEmptyMixin, _AgentLevelFields):
 class AgentEvaluationRequestSchema(Schema):
     period = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="A period is a month written YYYY-MM."),
+        validate=[
+            validate.Length(min=7, max=7),
+            validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="A period is a month written YYYY-MM."),
+        ],
         metadata={"description": "The month to evaluate, YYYY-MM (it must have ended)"},
     )
 

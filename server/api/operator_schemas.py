@@ -47,7 +47,8 @@ def Choice(values, **kwargs) -> fields.String:  # noqa: N802
 def RegionCode(**kwargs) -> fields.String:  # noqa: N802
     """A six-digit GB/T 2260 region code (GET /regions lists them)."""
     kwargs.setdefault("metadata", {"description": "GB/T 2260 region code"})
-    return fields.String(validate=validate.Regexp(r"^[0-9]{6}$", error="A region code has six digits."), **kwargs)
+    six_digits = validate.Regexp(r"^[0-9]{6}$", error="A region code has six digits.")
+    return fields.String(validate=[validate.Length(min=6, max=6), six_digits], **kwargs)
 
 
 def _card_number(value: str) -> None:

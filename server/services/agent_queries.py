@@ -5,9 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from server.models import Agent, AgentAlert, AgentEvaluation, AgentLevel, AgentTerritory
-from server.services.agents import ensure_default_levels
 from server.services.queries import _page_of_objects, _where_equal
-from server.services.unit_of_work import transactional
 
 
 def list_agents(filters: dict, pagination) -> list[Agent]:
@@ -27,14 +25,8 @@ def list_evaluations(agent_id: str, pagination) -> list[AgentEvaluation]:
     return _page_of_objects(query.order_by(AgentEvaluation.period.desc()), pagination)
 
 
-@transactional
-def _ensure_levels() -> None:
-    ensure_default_levels()
-
-
 def list_levels(pagination) -> list[AgentLevel]:
-    """Every agent level, lowest rank first (the defaults are created on first use)."""
-    _ensure_levels()
+    """Every agent level, lowest rank first (the five defaults appear with the first agent or level written)."""
     return _page_of_objects(select(AgentLevel).order_by(AgentLevel.rank), pagination)
 
 

@@ -211,7 +211,8 @@ def _normalized_conditions(conditions: list[dict]) -> list[dict]:
 
 @transactional
 def create_level(actor: str, *, code: str, rank: int, name: str, **fields) -> AgentLevel:
-    """Add an agent level (its conditions pass the compliance rules)."""
+    """Add an agent level (its conditions pass the compliance rules); the five defaults come first."""
+    ensure_default_levels()
     if db.session.scalar(select(AgentLevel.id).where((AgentLevel.code == code) | (AgentLevel.rank == rank))):
         raise Conflict("An agent level with this code or rank exists.", code=code, rank=rank)
     values = {name: fields[name] for name in LEVEL_FIELDS if name in fields}
