@@ -10,7 +10,6 @@ a merchant whose free-text region names exactly one region gets its code.
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = 'f0d9c1741124'
 down_revision = 'a3f9c2e71d05'

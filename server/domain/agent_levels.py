@@ -221,7 +221,9 @@ def _linear_part(weight: int, value: int, zero_at: int) -> int:
 
 def health_parts(inputs: HealthInputs) -> dict[str, int]:
     """Each part of the health score in points (they add up to the score)."""
-    complaints_per_mille = inputs.complaints * 1000 // inputs.sales if inputs.sales else (0 if not inputs.complaints else 1000)
+    complaints_per_mille = (
+        inputs.complaints * 1000 // inputs.sales if inputs.sales else (0 if not inputs.complaints else 1000)
+    )
     refund_bp = inputs.refunded_fen * 10_000 // inputs.consumption_fen if inputs.consumption_fen else 0
     violations = inputs.violations + inputs.brushing_flags
     answered = min(inputs.complaints_answered_in_time, inputs.complaints)

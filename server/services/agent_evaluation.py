@@ -30,7 +30,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, cast, distinct, func, select, union_all
 
-from server.domain.agent_levels import EvaluationPolicy, HealthInputs, LevelState, drop_alert, evaluate_level, health_score
+from server.domain.agent_levels import (
+    EvaluationPolicy,
+    HealthInputs,
+    LevelState,
+    drop_alert,
+    evaluate_level,
+    health_score,
+)
 from server.domain.agent_network import (
     ACTIVATED_CARDS,
     ACTIVE_DAYS,
@@ -219,7 +226,9 @@ def _previous_state(agent: Agent, rank: int, period: str) -> LevelState:
 
 def _add_alert(agent: Agent, period: str, kind: str, figure: str, before: int | None, after: int) -> bool:
     exists = db.session.scalar(
-        select(AgentAlert.id).where(AgentAlert.agent_id == agent.id, AgentAlert.period == period, AgentAlert.kind == kind)
+        select(AgentAlert.id).where(
+            AgentAlert.agent_id == agent.id, AgentAlert.period == period, AgentAlert.kind == kind
+        )
     )
     if exists:
         return False
@@ -315,4 +324,3 @@ def evaluations_of(agent_id: str) -> list[AgentEvaluation]:
     """An agent's evaluations, latest period first."""
     query = select(AgentEvaluation).where(AgentEvaluation.agent_id == agent_id)
     return list(db.session.scalars(query.order_by(AgentEvaluation.period.desc())))
-

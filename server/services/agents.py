@@ -16,6 +16,7 @@ from server.domain.agent_network import (
     ACTIVE_SUBORDINATES,
     MERCHANTS_WITH_SALES,
     SERVICED_GMV_FEN,
+    chain_depth,
     check_chain_max_depth,
     check_status_change,
     check_upper,
@@ -152,8 +153,6 @@ def update_policy(actor: str, **fields) -> AgentPolicy:
     policy = get_policy()
     if "chain_max_depth" in fields:
         check_chain_max_depth(fields["chain_max_depth"])
-        from server.domain.agent_network import chain_depth
-
         if chain_depth(upper_map()) > fields["chain_max_depth"]:
             raise Conflict("Agent chains deeper than this exist; re-assign them first.", field="chain_max_depth")
     before = values_before(policy, fields)
@@ -370,7 +369,11 @@ def update_agent(actor: str, agent_id: str, **fields) -> Agent:
         lookup = phone_lookup_hash(mobile)
         if db.session.scalar(select(Agent.id).where(Agent.phone_hash == lookup, Agent.id != agent.id)):
             raise Conflict("An agent with this phone number exists.", field="phone")
-        agent.phone_ciphertext, agent.phone_hash, agent.phone_masked = encrypt_phone(mobile), lookup, mask_mobile(mobile)
+        agent.phone_ciphertext, agent.phone_hash, agent.phone_masked = (
+            encrypt_phone(mobile),
+            lookup,
+            mask_mobile(mobile),
+        )
         logged["phone"] = agent.phone_masked
     if "contract_start" in fields or "contract_end" in fields:
         start = fields.get("contract_start", agent.contract_start)
@@ -414,7 +417,11 @@ def set_merchant_agent(actor: str, merchant: Merchant, agent_id: str | None, rea
             raise Conflict("A terminated agent cannot service merchants.", field="agent_id")
     db.session.add(
         MerchantAgentChange(
-            merchant_id=merchant.id, previous_agent_id=merchant.agent_id, agent_id=agent_id, reason=reason, changed_by=actor
+            merchant_id=merchant.id,
+            previous_agent_id=merchant.agent_id,
+            agent_id=agent_id,
+            reason=reason,
+            changed_by=actor,
         )
     )
     merchant.agent_id = agent_id

@@ -39,8 +39,12 @@ def test_regions_by_parent(client, s):
     assert {"code": "440000", "name": "广东省", "parent_code": None, "level": "province"} in provinces.json
     shenzhen = client.get(f"{API}/regions", query_string={"parent": "440300"}, headers=s.auth("admin")).json
     assert {"code": "440305", "name": "南山区", "parent_code": "440300", "level": "county"} in shenzhen
-    assert_error(client.get(f"{API}/regions", query_string={"parent": "999999"}, headers=s.auth("admin")), 404, "not_found")
-    assert_error(client.get(f"{API}/regions", query_string={"parent": "44"}, headers=s.auth("admin")), 422, "invalid_request")
+    assert_error(
+        client.get(f"{API}/regions", query_string={"parent": "999999"}, headers=s.auth("admin")), 404, "not_found"
+    )
+    assert_error(
+        client.get(f"{API}/regions", query_string={"parent": "44"}, headers=s.auth("admin")), 422, "invalid_request"
+    )
 
 
 def test_create_read_and_list_agents(client, s):
@@ -95,7 +99,9 @@ def test_levels_refuse_payment_conditions_and_can_be_edited(client, s):
     create_agent(client, s)
     levels = client.get(f"{API}/agent-levels", headers=s.auth("admin")).json
     fee = {"code": "vip", "rank": 9, "name": "VIP", "conditions": [{"metric": "entry_fee_fen", "minimum": 1}]}
-    assert_error(client.post(f"{API}/agent-levels", json=fee, headers=with_key(s.auth("admin"))), 422, "invalid_request")
+    assert_error(
+        client.post(f"{API}/agent-levels", json=fee, headers=with_key(s.auth("admin"))), 422, "invalid_request"
+    )
     changed = client.patch(
         f"{API}/agent-levels/{levels[1]['id']}",
         json={"conditions": [{"metric": "active_subordinates", "minimum": 2, "parameter": 12}], "combine": "all"},

@@ -46,7 +46,8 @@ def figures(gmv: int = 0, health: int = 100, **more) -> dict:
 
 
 @pytest.mark.parametrize(
-    "metric", [SERVICED_GMV_FEN, ACTIVE_RECRUITED_MEMBERS, ACTIVATED_CARDS, ACTIVE_DAYS, MERCHANTS_WITH_SALES, HEALTH_SCORE]
+    "metric",
+    [SERVICED_GMV_FEN, ACTIVE_RECRUITED_MEMBERS, ACTIVATED_CARDS, ACTIVE_DAYS, MERCHANTS_WITH_SALES, HEALTH_SCORE],
 )
 def test_each_condition_kind_compares_its_figure(metric):
     rule = LevelRule(1, (Condition(metric, 5),))

@@ -109,7 +109,9 @@ def test_status_changes_need_a_reason_follow_the_lifecycle_and_are_audited(world
     agents.update_agent(ACTOR, agent.id, status="terminated", status_reason="合同到期")
     with pytest.raises(Conflict):
         agents.update_agent(ACTOR, agent.id, status="active", status_reason="再次签约")
-    logged = db.session.scalars(select(AuditLog).where(AuditLog.object_id == agent.id, AuditLog.action == "agent.update"))
+    logged = db.session.scalars(
+        select(AuditLog).where(AuditLog.object_id == agent.id, AuditLog.action == "agent.update")
+    )
     assert [(row.details["status"], row.details["status_reason"]) for row in logged] == [
         ("active", "签约"),
         ("terminated", "合同到期"),
@@ -143,7 +145,9 @@ def test_upper_agents_within_the_chain_rules_with_history(world):
 
 def test_levels_refuse_fees_purchases_and_headcount(world):
     with pytest.raises(AgentRuleNotAllowed):
-        agents.create_level(ACTOR, code="vip", rank=9, name="VIP", conditions=[{"metric": "own_purchase_fen", "minimum": 1}])
+        agents.create_level(
+            ACTOR, code="vip", rank=9, name="VIP", conditions=[{"metric": "own_purchase_fen", "minimum": 1}]
+        )
     novice = agents.ensure_default_levels()[0]
     db.session.commit()
     with pytest.raises(AgentRuleNotAllowed):
