@@ -21,7 +21,7 @@ from server.domain.agent_network import (
     check_status_change,
     check_upper,
 )
-from server.domain.errors import Conflict, InvalidRequest, NotFound, TerritoryTaken
+from server.domain.errors import Conflict, InvalidRequest, MemberNotFound, NotFound, TerritoryTaken
 from server.domain.identifiers import mask_mobile, normalize_mobile
 from server.domain.statuses import AgentStatus
 from server.extensions import db
@@ -442,3 +442,18 @@ def upper_history(agent_id: str) -> list[AgentUpperChange]:
 def count_subordinates(agent_id: str) -> int:
     """How many agents have ``agent_id`` as their upper agent."""
     return db.session.scalar(select(func.count()).select_from(Agent).where(Agent.upper_agent_id == agent_id)) or 0
+
+
+@transactional
+def record_recruitment(actor: str, member_id: str, agent_id: str) -> None:
+    """Record that ``agent_id`` recruited the member (only once: a member's recruiter never changes)."""
+    from server.models import Member
+
+    member = db.session.get(Member, member_id)
+    if member is None:
+        raise MemberNotFound(member_id=member_id)
+    agent = get_agent(agent_id)
+    if member.recruited_by_agent_id is not None:
+        raise Conflict("This member's recruiter is already recorded.", member_id=member_id)
+    member.recruited_by_agent_id = agent.id
+    audit(actor, "member.recruited_by_agent", "member", member.id, agent_id=agent.id)
