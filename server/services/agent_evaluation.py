@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, cast, distinct, func, select, union_all
+from sqlalchemy import Integer, and_, cast, distinct, func, insert, select, union_all, update
 
 from server.domain.agent_levels import (
     EvaluationPolicy,
@@ -208,20 +208,29 @@ def agent_health(figures: dict[str, int]) -> int:
     )
 
 
-def _previous_state(agent: Agent, rank: int, period: str) -> LevelState:
-    earlier = select(AgentEvaluation).where(AgentEvaluation.agent_id == agent.id, AgentEvaluation.period < period)
-    last = db.session.scalars(earlier.order_by(AgentEvaluation.period.desc()).limit(1)).first()
-    upgraded = db.session.scalars(
-        earlier.where(AgentEvaluation.outcome == AgentEvaluationOutcome.UPGRADED)
-        .order_by(AgentEvaluation.period.desc())
-        .limit(1)
-    ).first()
-    return LevelState(
-        rank=rank,
-        periods_since_upgrade=months_between(upgraded.period, period) if upgraded else None,
-        periods_below=last.periods_below if last else 0,
-        periods_exceeding=last.periods_exceeding if last else 0,
+def previous_states(period: str) -> tuple[dict[str, AgentEvaluation], dict[str, str]]:
+    """Each agent's latest evaluation before ``period``, and the period of its latest upgrade before it."""
+    earlier = AgentEvaluation.period < period
+    latest = (
+        select(AgentEvaluation.agent_id, func.max(AgentEvaluation.period).label("period"))
+        .where(earlier)
+        .group_by(AgentEvaluation.agent_id)
+        .subquery()
     )
+    last = {
+        row.agent_id: row
+        for row in db.session.scalars(
+            select(AgentEvaluation).join(
+                latest,
+                and_(AgentEvaluation.agent_id == latest.c.agent_id, AgentEvaluation.period == latest.c.period),
+            )
+        )
+    }
+    upgrades = select(AgentEvaluation.agent_id, func.max(AgentEvaluation.period)).where(
+        earlier, AgentEvaluation.outcome == AgentEvaluationOutcome.UPGRADED
+    )
+    upgraded = dict(db.session.execute(upgrades.group_by(AgentEvaluation.agent_id)).all())
+    return last, upgraded
 
 
 def _add_alert(agent: Agent, period: str, kind: str, figure: str, before: int | None, after: int) -> bool:
@@ -265,58 +274,71 @@ def evaluate_agents(actor: str, period_name: str, now: datetime | None = None) -
     rules = [level_rule(level) for level in levels]
     by_id = {level.id: level for level in levels}
     by_rank = {level.rank: level for level in levels}
-    agents = list(db.session.scalars(select(Agent).where(Agent.status == AgentStatus.ACTIVE).order_by(Agent.id)))
+    active = select(Agent.id, Agent.upper_agent_id, Agent.level_id).where(Agent.status == AgentStatus.ACTIVE)
+    agents = db.session.execute(active.order_by(Agent.id)).all()
     done = set(db.session.scalars(select(AgentEvaluation.agent_id).where(AgentEvaluation.period == period.name)))
     later = set(db.session.scalars(select(AgentEvaluation.agent_id).where(AgentEvaluation.period > period.name)))
     all_figures = period_figures(period)
     trends = trend_figures(period)
+    last, upgraded = previous_states(period.name)
     subordinate_days: dict[str, list[int]] = defaultdict(list)
     for other in agents:
         if other.upper_agent_id:
             subordinate_days[other.upper_agent_id].append(all_figures.get(other.id, {}).get(ACTIVE_DAYS, 0))
     summary = {"period": period.name, "evaluated": 0, "upgraded": 0, "downgraded": 0, "kept": 0, "alerts": 0}
     summary["already_evaluated"] = len(done)
+    records, alerts, moved = [], [], []
+    zero = dict.fromkeys(
+        (SERVICED_GMV_FEN, ACTIVE_RECRUITED_MEMBERS, ACTIVATED_CARDS, ACTIVE_DAYS, MERCHANTS_WITH_SALES), 0
+    )
     for agent in agents:
         if agent.id in done or agent.id in later:
             continue
-        figures = {
-            name: 0
-            for name in (SERVICED_GMV_FEN, ACTIVE_RECRUITED_MEMBERS, ACTIVATED_CARDS, ACTIVE_DAYS, MERCHANTS_WITH_SALES)
-        } | all_figures.get(agent.id, {})
+        figures = zero | all_figures.get(agent.id, {})
         figures[HEALTH_SCORE] = agent_health(figures)
         team = subordinate_days.get(agent.id, [])
         figures["subordinate_active_days"] = sorted(team, reverse=True)
         level = by_id.get(agent.level_id, levels[0])
-        decision = evaluate_level(rules, figures, _previous_state(agent, level.rank, period.name), policy, team)
+        previous = last.get(agent.id)
+        state = LevelState(
+            rank=level.rank,
+            periods_since_upgrade=months_between(upgraded[agent.id], period.name) if agent.id in upgraded else None,
+            periods_below=previous.periods_below if previous else 0,
+            periods_exceeding=previous.periods_exceeding if previous else 0,
+        )
+        decision = evaluate_level(rules, figures, state, policy, team)
         after = by_rank[decision.rank_after]
-        db.session.add(
-            AgentEvaluation(
-                agent_id=agent.id,
-                period=period.name,
-                figures=figures,
-                health_score=figures[HEALTH_SCORE],
-                level_before_id=level.id,
-                level_after_id=after.id,
-                outcome=decision.outcome,
-                reasons=[*decision.reasons, {"qualified_rank": decision.qualified_rank}],
-                periods_below=decision.periods_below,
-                periods_exceeding=decision.periods_exceeding,
-            )
+        records.append(
+            {
+                "agent_id": agent.id,
+                "period": period.name,
+                "figures": figures,
+                "health_score": figures[HEALTH_SCORE],
+                "level_before_id": level.id,
+                "level_after_id": after.id,
+                "outcome": str(decision.outcome),
+                "reasons": [*decision.reasons, {"qualified_rank": decision.qualified_rank}],
+                "periods_below": decision.periods_below,
+                "periods_exceeding": decision.periods_exceeding,
+                "created_at": utcnow(),
+            }
         )
         if after.id != level.id:
-            agent.level_id, agent.level_since = after.id, utcnow()
-            audit(actor, "agent.level", "agent", agent.id, period=period.name, level=after.code, before=level.code)
+            moved.append((agent.id, level, after))
         summary["evaluated"] += 1
         summary[str(decision.outcome)] += 1
         if figures[HEALTH_SCORE] < policy_row.alert_health_below:
-            summary["alerts"] += _add_alert(
-                agent, period.name, AgentAlertKind.HEALTH_LOW, HEALTH_SCORE, None, figures[HEALTH_SCORE]
-            )
+            alerts.append((agent, AgentAlertKind.HEALTH_LOW, HEALTH_SCORE, None, figures[HEALTH_SCORE]))
         before, after_value = trends.get(agent.id, (0, 0))
         if drop_alert(before, after_value, policy_row.alert_drop_bp):
-            summary["alerts"] += _add_alert(
-                agent, period.name, AgentAlertKind.FIGURE_DROP, SERVICED_GMV_FEN, before, after_value
-            )
+            alerts.append((agent, AgentAlertKind.FIGURE_DROP, SERVICED_GMV_FEN, before, after_value))
+    if records:
+        db.session.execute(insert(AgentEvaluation), records)
+    for agent_id, level, after in moved:
+        db.session.execute(update(Agent).where(Agent.id == agent_id).values(level_id=after.id, level_since=utcnow()))
+        audit(actor, "agent.level", "agent", agent_id, period=period.name, level=after.code, before=level.code)
+    for agent, kind, figure, before, after_value in alerts:
+        summary["alerts"] += _add_alert(agent, period.name, kind, figure, before, after_value)
     return summary
 
 
