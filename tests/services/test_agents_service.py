@@ -241,3 +241,30 @@ def test_agents_not_active_are_not_evaluated(world):
     assert evaluate_agents(ACTOR, "2026-11", now=AFTER)["evaluated"] == 0
     assert db.session.scalar(select(func.count()).select_from(Agent)) == 1
     assert members  # the module is used by the builders
+
+
+def test_months_in_a_row_protection_then_grace_then_downgrade(world):
+    """Upgraded in August (10 active recruited members), then nothing: protected in September and October
+    (fewer than three months after the upgrade), down in November (protection over, grace used up)."""
+    agent = new_agent("季度代理")
+    cards = []
+    for _ in range(10):
+        member, card = make_member()
+        member.recruited_by_agent_id = agent.id
+        cards.append(card)
+    db.session.commit()
+    for day, card in enumerate(cards, start=1):
+        sell(world.shop_a, card, 1_000, datetime(2026, 8, day, 4, tzinfo=UTC))
+    later = datetime(2027, 1, 5, tzinfo=UTC)
+    outcomes = []
+    for period in ("2026-08", "2026-09", "2026-10", "2026-11", "2026-12"):
+        evaluate_agents(ACTOR, period, now=later)
+        record = evaluations_of(agent.id)[0]
+        outcomes.append((record.period, record.outcome, record.reasons[0]))
+    assert outcomes == [
+        ("2026-08", "upgraded", "upgraded"),
+        ("2026-09", "kept", "protected_after_upgrade"),
+        ("2026-10", "kept", "protected_after_upgrade"),
+        ("2026-11", "downgraded", "downgraded"),
+        ("2026-12", "kept", "conditions_met"),  # 新手 asks nothing
+    ]
