@@ -8,7 +8,7 @@ from server.api.contract import MOBILE
 from server.api.fields import BasisPoints, StrictBoolean, Text
 from server.api.operator_schemas import CODE, Choice, NotEmptyMixin, OptionalText, RegionCode
 from server.domain.agent_levels import COMBINATIONS
-from server.domain.agent_network import LEVEL_METRICS
+from server.domain.agent_network import HEALTH_SCORE, LEVEL_METRICS
 from server.domain.regions import RegionLevel
 from server.domain.statuses import AgentAlertKind, AgentStatus
 from server.models.agent import AGENT_KINDS
@@ -116,6 +116,15 @@ class AgentUpdateSchema(NotEmptyMixin, Schema):
 
 
 class ConditionSchema(Schema):
+    """A health score condition asks for at most 100."""
+
+    OPENAPI_RULES = {
+        "anyOf": [
+            {"title": "a figure", "properties": {"metric": {"not": {"enum": ["health_score"]}}}},
+            {"title": "a health score", "properties": {"minimum": {"maximum": 100}}},
+        ]
+    }
+
     metric = Choice(LEVEL_METRICS, required=True)
     minimum = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=MAX_FIGURE))
     parameter = fields.Integer(
@@ -124,6 +133,11 @@ class ConditionSchema(Schema):
         validate=validate.Range(min=0, max=31),
         metadata={"description": "active_subordinates: the active days each subordinate needs"},
     )
+
+    @validates_schema
+    def health_at_most_100(self, data, **kwargs):
+        if data.get("metric") == HEALTH_SCORE and data.get("minimum", 0) > 100:
+            raise ValidationError("A health score is 0 to 100.", "minimum")
 
 
 def _conditions(**kwargs) -> fields.List:
@@ -178,7 +192,7 @@ class AgentEvaluationRequestSchema(Schema):
         required=True,
         validate=[
             validate.Length(min=7, max=7),
-            validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="A period is a month written YYYY-MM."),
+            validate.Regexp(r"^2[0-9]{3}-(0[1-9]|1[0-2])$", error="A period is a month written YYYY-MM."),
         ],
         metadata={"description": "The month to evaluate, YYYY-MM (it must have ended)"},
     )

@@ -46,7 +46,7 @@ from server.domain.agent_network import (
     MERCHANTS_WITH_SALES,
     SERVICED_GMV_FEN,
 )
-from server.domain.errors import InvalidRequest
+from server.domain.errors import Conflict, InvalidRequest
 from server.domain.statuses import AgentAlertKind, AgentEvaluationOutcome, AgentStatus
 from server.extensions import db
 from server.models import Agent, AgentAlert, AgentEvaluation, Member, Merchant, Sale
@@ -261,7 +261,7 @@ def evaluate_agents(actor: str, period_name: str, now: datetime | None = None) -
     settings = get_settings()
     period = period_of(period_name, settings.timezone)
     if period.end > (now or utcnow()):
-        raise InvalidRequest("The period has not ended yet.", field="period")
+        raise Conflict("The period has not ended yet.", field="period")
     locks.lock(LOCK_NAME)
     policy_row = get_policy()
     policy = EvaluationPolicy(

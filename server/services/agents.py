@@ -7,6 +7,8 @@ history (upper agents, serviced merchants) and the audit log.
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 
 from server.domain.agent_levels import Condition, LevelRule, check_rule
@@ -394,8 +396,13 @@ def update_agent(actor: str, agent_id: str, **fields) -> Agent:
         before["territories"] = [t.region_code for t in territories_of(agent.id)]
         _set_territories(agent, fields["territories"])
         logged["territories"] = fields["territories"]
-    audit(actor, "agent.update", "agent", agent.id, **logged, before=before)
+    audit(actor, "agent.update", "agent", agent.id, **_plain(logged), before=_plain(before))
     return agent
+
+
+def _plain(values: dict) -> dict:
+    """``values`` with dates as ISO text (the audit log's details are JSON)."""
+    return {name: value.isoformat() if isinstance(value, date) else value for name, value in values.items()}
 
 
 def reveal_agent_phone(actor: str, agent_id: str) -> str:

@@ -129,7 +129,7 @@ def test_evaluate_a_month_then_read_the_evaluations_and_alerts(client, s):
     assert len(records) == 1 and records[0]["figures"]["serviced_gmv_fen"] == 0 and records[0]["outcome"] == "kept"
     assert client.get(f"{API}/agent-alerts", headers=s.auth("agent_manager")).json == []
     future = client.post(f"{API}/agent-evaluations", json={"period": "2999-01"}, headers=with_key(s.auth("admin")))
-    assert_error(future, 422, "invalid_request")
+    assert_error(future, 409, "conflict")
 
 
 def test_the_merchant_endpoints_carry_its_agent_and_region(client, s):
@@ -155,3 +155,19 @@ def test_who_may_read_agents(client, s):
         assert client.get(f"{API}/agents", headers=s.auth(role)).status_code == 200
     assert_error(client.get(f"{API}/agents", headers=s.auth("owner")), 403, "forbidden")
     assert_error(client.get(f"{API}/agents", headers=bearer("nope")), 401, "unauthorized")
+
+
+def test_contract_dates_and_details_change_audited(client, s):
+    agent, _ = create_agent(client, s, contract_start="2026-01-01")
+    body = {"contract_start": "2026-02-01", "contract_end": "2027-01-31", "name": "新名字", "phone": next_phone()}
+    changed = client.patch(f"{API}/agents/{agent['id']}", json=body, headers=s.auth("admin"))
+    assert changed.status_code == 200, changed.json
+    assert (changed.json["agent"]["contract_start"], changed.json["agent"]["contract_end"]) == (
+        "2026-02-01",
+        "2027-01-31",
+    )
+    assert changed.json["agent"]["phone_masked"] != agent["phone_masked"]
+    backwards = client.patch(
+        f"{API}/agents/{agent['id']}", json={"contract_end": "2025-01-01"}, headers=s.auth("admin")
+    )
+    assert_error(backwards, 422, "invalid_request")

@@ -218,7 +218,7 @@ def test_evaluation_figures_levels_and_idempotence(world):
 
 
 def test_evaluation_refuses_a_month_not_ended_or_badly_written(world):
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(Conflict):
         evaluate_agents(ACTOR, "2026-12", now=AFTER)
     with pytest.raises(InvalidRequest):
         evaluate_agents(ACTOR, "2026-13", now=AFTER)
