@@ -142,10 +142,9 @@ def _consistent_agent(body: dict) -> None:
         body["contract_start"], body["contract_end"] = end.isoformat(), start.isoformat()
     territories = body.get("territories")
     if isinstance(territories, list) and all(isinstance(item, dict) for item in territories):
-        seen: set = set()
-        body["territories"] = [
-            item for item in territories if not (item.get("region_code") in seen or seen.add(item.get("region_code")))
-        ]
+        codes = [item.get("region_code") for item in territories]
+        if all(isinstance(code, str) for code in codes):  # valid data only: the rest is left as it is
+            body["territories"] = [item for index, item in enumerate(territories) if codes.index(codes[index]) == index]
 
 
 def _clamp_huge_integers(case) -> None:
