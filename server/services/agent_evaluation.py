@@ -49,12 +49,11 @@ from server.domain.agent_network import (
 from server.domain.errors import Conflict, InvalidRequest
 from server.domain.statuses import AgentAlertKind, AgentEvaluationOutcome, AgentStatus
 from server.extensions import db
-from server.models import Agent, AgentAlert, AgentEvaluation, Member, Merchant, Sale
+from server.models import Agent, AgentAlert, AgentEvaluation, AgentLevel, AuditLog, Member, Merchant, Sale
 from server.models.base import utcnow
 from server.services import locks
 from server.services.agents import ensure_default_levels, get_policy, level_rule
 from server.services.alliance import get_settings
-from server.services.audit import audit
 from server.services.unit_of_work import transactional
 
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -334,12 +333,39 @@ def evaluate_agents(actor: str, period_name: str, now: datetime | None = None) -
             alerts.append((agent, AgentAlertKind.FIGURE_DROP, SERVICED_GMV_FEN, before, after_value))
     if records:
         db.session.execute(insert(AgentEvaluation), records)
-    for agent_id, level, after in moved:
-        db.session.execute(update(Agent).where(Agent.id == agent_id).values(level_id=after.id, level_since=utcnow()))
-        audit(actor, "agent.level", "agent", agent_id, period=period.name, level=after.code, before=level.code)
+    _apply_level_changes(actor, period.name, moved)
     for agent, kind, figure, before, after_value in alerts:
         summary["alerts"] += _add_alert(agent, period.name, kind, figure, before, after_value)
     return summary
+
+
+def _apply_level_changes(actor: str, period: str, moved: list[tuple[str, AgentLevel, AgentLevel]]) -> None:
+    """Move agents to their new levels, a statement per level and chunk, and audit each change (in bulk)."""
+    changed_at = utcnow()
+    by_level: dict[str, list[str]] = defaultdict(list)
+    for agent_id, _before, after in moved:
+        by_level[after.id].append(agent_id)
+    for level_id, agent_ids in by_level.items():
+        for start in range(0, len(agent_ids), 1000):
+            db.session.execute(
+                update(Agent)
+                .where(Agent.id.in_(agent_ids[start : start + 1000]))
+                .values(level_id=level_id, level_since=changed_at),
+                execution_options={"synchronize_session": False},
+            )
+    if moved:
+        entries = [
+            {
+                "actor": actor,
+                "action": "agent.level",
+                "object_type": "agent",
+                "object_id": agent_id,
+                "details": {"period": period, "level": after.code, "before": before.code},
+                "created_at": changed_at,
+            }
+            for agent_id, before, after in moved
+        ]
+        db.session.execute(insert(AuditLog), entries)
 
 
 def evaluations_of(agent_id: str) -> list[AgentEvaluation]:
