@@ -351,7 +351,7 @@ def _apply_level_changes(actor: str, period: str, moved: list[tuple[str, AgentLe
                 update(Agent)
                 .where(Agent.id.in_(agent_ids[start : start + 1000]))
                 .values(level_id=level_id, level_since=changed_at),
-                execution_options={"synchronize_session": False},
+                execution_options={"synchronize_session": "evaluate"},  # agents already loaded see it
             )
     if moved:
         entries = [
