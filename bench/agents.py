@@ -1,6 +1,6 @@
 """Evaluating 10,000 agents over a month of 1,000,000 sales on PostgreSQL, against plain SQL.
 
-    python -m bench.agents [--agents 10000] [--sales 1000000] [--members 20000] [--repeat 3] [--keep]
+    python -m bench.agents [--agents 10000] [--sales 1000000] [--members 20000] [--repeat 3] [--keep] [--smoke]
 
 1. recreates the database ``alliance_bench_agents``, migrates it (Alembic, as in production: the regions
    are loaded too) and creates the alliance, one member level, the five agent levels and one merchant
@@ -25,6 +25,7 @@ Exit status 1 only when the run itself failed (records or totals wrong), not for
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -95,7 +96,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", default=DEFAULT_SERVER_URL)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--smoke", action="store_true", help="a few seconds at tiny sizes (does the benchmark run?), a unique database"
+    )
+    args = parser.parse_args(argv)
+    args.database = DATABASE
+    if args.smoke:
+        args.agents, args.sales, args.members, args.repeat = 50, 2_000, 100, 1
+        args.database = f"{DATABASE}_smoke_{os.getpid()}"
+    return args
 
 
 def make_app(url: str):
@@ -269,12 +278,12 @@ def check(url: str, agents: int, parameters: dict) -> list[str]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     base = server_url(args.database_url)
-    url = database_url(base, DATABASE)
+    url = database_url(base, args.database)
     libpq_url = url.replace("postgresql+psycopg://", "postgresql://")
     settings = server_settings(base)
     try:
         began = time.monotonic()
-        recreate_database(base, DATABASE)
+        recreate_database(base, args.database)
         app = make_app(url)
         migrate(app)
         seed(app)
@@ -295,8 +304,9 @@ def main(argv=None) -> int:
         fill(libpq_url, args.agents, args.members, args.sales, period.start, period.end)
         filled = time.monotonic()
         print(
-            f"prepared {DATABASE} in {seeded - began:.1f} s (migrations, regions, services); {args.agents:,} agents, "
-            f"{args.members:,} members and {args.sales:,} sales by INSERT ... SELECT in {filled - seeded:.1f} s",
+            f"prepared {args.database} in {seeded - began:.1f} s (migrations, regions, services); "
+            f"{args.agents:,} agents, {args.members:,} members and {args.sales:,} sales "
+            f"by INSERT ... SELECT in {filled - seeded:.1f} s",
             flush=True,
         )
         checkpoint(base)
@@ -316,7 +326,7 @@ def main(argv=None) -> int:
             db.engine.dispose()
     finally:
         if not args.keep:
-            drop_database(base, DATABASE)
+            drop_database(base, args.database)
     limit, evaluation = statistics.median(limits), statistics.median(evaluations)
     ratio = evaluation / limit
     print()
