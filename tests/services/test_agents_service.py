@@ -268,3 +268,22 @@ def test_months_in_a_row_protection_then_grace_then_downgrade(world):
         ("2026-11", "downgraded", "downgraded"),
         ("2026-12", "kept", "conditions_met"),  # 新手 asks nothing
     ]
+
+
+def test_refunds_lower_the_health_score_and_raise_an_alert(world):
+    """Refunds of 20 % of consumption or more take the refund part (25 of 100): under 80 is not the default
+    alert line of 60, so the alliance's line is raised to 80 for this agent's warning."""
+    agents.update_policy(ACTOR, alert_health_below=80)
+    agent = new_agent("退款多的代理")
+    catalog.update_merchant(ACTOR, world.shop_a.merchant.id, agent_id=agent.id)
+    _, card = make_member()
+    for day in (3, 10, 17, 24):
+        sale = sell(world.shop_a, card, 10_000, datetime(2026, 11, day, 4, tzinfo=UTC)).sale
+        if day in (3, 10):
+            with frozen_clock(datetime(2026, 11, day, 5, tzinfo=UTC)):
+                checkout.refund_sale(ACTOR, sale.id, None, sale.payable_fen, "退货")
+    evaluate_agents(ACTOR, "2026-11", now=AFTER)
+    record = evaluations_of(agent.id)[0]
+    assert record.figures["refunded_fen"] > 0 and record.health_score == 75
+    alerts = db.session.scalars(select(AgentAlert).where(AgentAlert.agent_id == agent.id)).all()
+    assert [(a.kind, a.value_after) for a in alerts] == [("health_low", 75)]
