@@ -41,14 +41,13 @@ def load_regions() -> dict:
     known = {region.code: region for region in db.session.scalars(select(Region))}
     added = changed = 0
     for code, name, parent in division_rows():
-        if not is_region_code(code):
-            continue
         region = known.get(code)
         if region is None:
-            db.session.add(Region(code=code, name=name, parent_code=parent, level=region_level(code)))
-            known[code] = None
-            added += 1
-        elif region is not None and (region.name, region.parent_code) != (name, parent):
+            if is_region_code(code):
+                known[code] = Region(code=code, name=name, parent_code=parent, level=region_level(code))
+                db.session.add(known[code])
+                added += 1
+        elif (region.name, region.parent_code) != (name, parent):
             region.name, region.parent_code = name, parent
             changed += 1
     db.session.flush()
