@@ -237,3 +237,43 @@ class AgentAlertQuerySchema(Schema):
     agent_id = Text(24)
     kind = Choice(AgentAlertKind)
     period = Text(7)
+
+
+class AgentPolicySchema(Schema):
+    chain_max_depth = fields.Integer(metadata={"description": "Agents in one chain, counting the top (1-3)"})
+    grace_periods = fields.Integer()
+    protection_periods = fields.Integer()
+    fast_track_periods = fields.Integer()
+    health_floor = fields.Integer()
+    alert_drop_bp = fields.Integer()
+    alert_health_below = fields.Integer()
+
+
+def _periods(description: str) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=0, max=24), metadata={"description": description})
+
+
+def _score(description: str) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=0, max=100), metadata={"description": description})
+
+
+class AgentPolicyUpdateSchema(NotEmptyMixin, Schema):
+    chain_max_depth = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=3),
+        metadata={"description": "Agents in one chain, counting the top: at most 3 (禁止传销条例), default 2"},
+    )
+    grace_periods = _periods("Failed evaluations tolerated before a downgrade")
+    protection_periods = _periods("Evaluations after an upgrade without a downgrade")
+    fast_track_periods = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=24),
+        metadata={"description": "Consecutive periods beyond the next level before skipping it"},
+    )
+    health_floor = _score("A health score under this blocks any upgrade")
+    alert_drop_bp = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=10_000),
+        metadata={"description": "A two-week fall of serviced consumption by this share raises an alert"},
+    )
+    alert_health_below = _score("A health score under this raises an alert")

@@ -149,6 +149,12 @@ def get_policy() -> AgentPolicy:
     return policy
 
 
+def current_policy() -> AgentPolicy:
+    """The settings as stored, or the defaults (nothing is written by reading)."""
+    defaults = {column.name: column.default.arg for column in AgentPolicy.__table__.columns if column.default}
+    return db.session.get(AgentPolicy, 1) or AgentPolicy(**defaults)
+
+
 @transactional
 def update_policy(actor: str, **fields) -> AgentPolicy:
     """Change the agent network settings; a shallower chain than the network has is refused."""

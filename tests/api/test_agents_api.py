@@ -171,3 +171,28 @@ def test_contract_dates_and_details_change_audited(client, s):
         f"{API}/agents/{agent['id']}", json={"contract_end": "2025-01-01"}, headers=s.auth("admin")
     )
     assert_error(backwards, 422, "invalid_request")
+
+
+def test_the_agent_policy(client, s):
+    policy = client.get(f"{API}/agent-policy", headers=s.auth("finance")).json
+    assert policy == {
+        "chain_max_depth": 2,
+        "grace_periods": 1,
+        "protection_periods": 3,
+        "fast_track_periods": 2,
+        "health_floor": 60,
+        "alert_drop_bp": 3000,
+        "alert_health_below": 60,
+    }
+    deeper = client.patch(f"{API}/agent-policy", json={"chain_max_depth": 4}, headers=s.auth("agent_manager"))
+    assert "chain_max_depth" in assert_error(deeper, 422, "invalid_request")["fields"]
+    city, _ = create_agent(client, s, "市代理")
+    create_agent(client, s, "县代理", upper_agent_id=city["id"])
+    shallower = client.patch(f"{API}/agent-policy", json={"chain_max_depth": 1}, headers=s.auth("agent_manager"))
+    assert_error(shallower, 409, "conflict")
+    changed = client.patch(
+        f"{API}/agent-policy", json={"chain_max_depth": 3, "grace_periods": 2}, headers=s.auth("admin")
+    )
+    assert (changed.json["chain_max_depth"], changed.json["grace_periods"]) == (3, 2)
+    refused = client.patch(f"{API}/agent-policy", json={"grace_periods": 0}, headers=s.auth("finance"))
+    assert_error(refused, 403, "forbidden")

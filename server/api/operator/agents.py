@@ -16,6 +16,8 @@ from server.api.agent_schemas import (
     AgentLevelEnvelopeSchema,
     AgentLevelSchema,
     AgentLevelUpdateSchema,
+    AgentPolicySchema,
+    AgentPolicyUpdateSchema,
     AgentQuerySchema,
     AgentSchema,
     AgentUpdateSchema,
@@ -158,3 +160,21 @@ class AgentAlerts(MethodView):
         """Early warnings (a figure fell by the set share over two weeks, a low health score), newest first."""
         require_staff("agents:read")
         return agent_queries.list_alerts(filters, pagination_parameters)
+
+
+@blp.route("/agent-policy")
+class AgentPolicy(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, AgentPolicySchema)
+    def get(self):
+        """The agent network's settings: chain depth, evaluation grace, protection and fast track, alerts."""
+        require_staff("agents:read")
+        return agents.current_policy()
+
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(AgentPolicyUpdateSchema)
+    @blp.response(200, AgentPolicySchema)
+    def patch(self, args):
+        """Change the settings; a chain depth below the deepest chain that exists is refused (409)."""
+        actor = require_staff("agents:write")
+        return agents.update_policy(actor.key, **args)
