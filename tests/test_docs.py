@@ -20,7 +20,17 @@ OUTSIDE_REFERENCES = re.compile("|".join(re.escape(part) for part in ("../" + "s
 DOC_REFERENCE = re.compile(r"\bdocs/[\w.-]+\.md\b")
 TEXT_SUFFIXES = {".py", ".md", ".txt", ".cfg", ".toml", ".ini", ".yml", ".yaml", ".html", ".js", ".css", ".po", ".sh"}
 # codes only the console's sign-in and the member pages give: not part of the terminal contract
-NOT_TERMINAL_CODES = {"sign_in_failed", "account_locked", "card_check_failed"}
+NOT_TERMINAL_CODES = {
+    "sign_in_failed",
+    "account_locked",
+    "card_check_failed",
+    # the agent network's refusals (docs/agents.md): operator endpoints only
+    "agent_self_upper",
+    "agent_chain_cycle",
+    "agent_chain_too_deep",
+    "agent_rule_not_allowed",
+    "territory_taken",
+}
 
 
 def tracked_text_files() -> list[Path]:

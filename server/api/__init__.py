@@ -12,6 +12,7 @@ def register_api(app: Flask, api: Api) -> None:
     from server.api import terminal
     from server.api.fields import document_dict_size
     from server.api.operator import (
+        agents,
         alliance,
         card_batches,
         cards,
@@ -38,6 +39,7 @@ def register_api(app: Flask, api: Api) -> None:
         staff,
         alliance,
         posters,
+        agents,
         finance,
     ):
         api.register_blueprint(module.blp)

@@ -44,6 +44,13 @@ def Choice(values, **kwargs) -> fields.String:  # noqa: N802
     return fields.String(validate=validate.OneOf(sorted(str(value) for value in values)), **kwargs)
 
 
+def RegionCode(**kwargs) -> fields.String:  # noqa: N802
+    """A six-digit GB/T 2260 region code (GET /regions lists them)."""
+    kwargs.setdefault("metadata", {"description": "GB/T 2260 region code"})
+    six_digits = validate.Regexp(r"^[0-9]{6}$", error="A region code has six digits.")
+    return fields.String(validate=[validate.Length(min=6, max=6), six_digits], **kwargs)
+
+
 def _card_number(value: str) -> None:
     if not is_valid_card_number(value):
         raise ValidationError("Not a valid card number (16 digits with a check digit).")
@@ -72,6 +79,8 @@ class MerchantSchema(Schema):
     name = fields.String()
     trade = fields.String()
     region = fields.String()
+    region_code = fields.String(allow_none=True, metadata={"description": "GB/T 2260 code (GET /regions)"})
+    agent_id = fields.String(allow_none=True, metadata={"description": "The agent servicing the merchant"})
     address = fields.String()
     contact_phone = fields.String()
     status = fields.String()
@@ -96,6 +105,8 @@ class MerchantEnvelopeSchema(Schema):
 class MerchantQuerySchema(Schema):
     trade = Choice(TRADES)
     region = Text(64)
+    region_code = Text(6, metadata={"description": "GB/T 2260 code"})
+    agent_id = Text(24, metadata={"description": "The servicing agent"})
     status = Choice(MerchantStatus)
     q = Text(100, metadata={"description": "Part of the name (case-insensitive)"})
 
@@ -145,6 +156,8 @@ class MerchantCreateSchema(RefundAuthorisationFields):
     name = Text(100, required=True)
     trade = Choice(TRADES, required=True)
     region = OptionalText(64)
+    region_code = RegionCode(allow_none=True)
+    agent_id = Text(24, allow_none=True, metadata={"description": "The agent servicing the merchant (null: none)"})
     address = OptionalText(200)
     contact_phone = OptionalText(32)
     earn_rate_bp = BasisPoints()
@@ -162,6 +175,8 @@ class MerchantUpdateSchema(NotEmptyMixin, RefundAuthorisationFields):
     name = Text(100)
     trade = Choice(TRADES)
     region = OptionalText(64)
+    region_code = RegionCode(allow_none=True)
+    agent_id = Text(24, allow_none=True, metadata={"description": "The agent servicing the merchant (null: none)"})
     address = OptionalText(200)
     contact_phone = OptionalText(32)
     status = Choice(MerchantStatus)

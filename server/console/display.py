@@ -21,6 +21,7 @@ ROLE_LABELS = {
     "finance": _l("Finance"),
     "card_issuer": _l("Card issuer"),
     "support": _l("Support"),
+    "agent_manager": _l("Agent manager"),
     "owner": _l("Merchant owner"),
     "cashier": _l("Cashier"),
 }

@@ -106,3 +106,42 @@ class MemberProofRequired(DomainError):
         403,
         "Spending points needs the member's proof: a chip card, a member code or the SMS code sent to the member.",
     )
+
+
+# --- agents (issue 16) ---
+
+
+class AgentSelfUpper(DomainError):
+    code, status, default_message = "agent_self_upper", 422, "An agent cannot be its own upper agent."
+
+
+class AgentChainCycle(DomainError):
+    code, status, default_message = (
+        "agent_chain_cycle",
+        409,
+        "This upper agent is below the agent in its own chain; the chain would go round in a circle.",
+    )
+
+
+class AgentChainTooDeep(DomainError):
+    code, status, default_message = (
+        "agent_chain_too_deep",
+        409,
+        "The agent chain would be deeper than the alliance allows.",
+    )
+
+
+class AgentRuleNotAllowed(DomainError):
+    code, status, default_message = (
+        "agent_rule_not_allowed",
+        422,
+        "Agent levels may not depend on fees, purchases or recruiting people (anti-pyramid-selling rules).",
+    )
+
+
+class TerritoryTaken(DomainError):
+    code, status, default_message = (
+        "territory_taken",
+        409,
+        "Another agent holds this region exclusively, or holds it already.",
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-OPERATOR_ROLES = {"admin", "finance", "card_issuer", "support"}
+OPERATOR_ROLES = {"admin", "finance", "card_issuer", "support", "agent_manager"}
 MERCHANT_ROLES = {"owner", "cashier"}
 ROLES = OPERATOR_ROLES | MERCHANT_ROLES  # the roles a staff user may have
 TERMINAL_ROLE = "terminal"  # the role of a calling POS terminal (never a staff user's)
@@ -25,6 +25,7 @@ _READ_ALL = {
     "sales:read",
     "ledger:read",
     "alliance:read",
+    "agents:read",
 }
 
 # Granted to no role by name, only through admin's "*": alliance-wide writes and staff management.
@@ -64,6 +65,8 @@ PERMISSIONS: dict[str, set[str]] = {
         "settlement:read",  # their own merchant's settlements, statements and reports only
     },
     "cashier": {"merchants:read", "levels:read", "sales:read"},
+    # the agent network: agents, their levels, territories and evaluations, and which agent services a merchant
+    "agent_manager": {"agents:read", "agents:write", "merchants:read", "levels:read"},
     TERMINAL_ROLE: {"checkout", "sales:read", "sales:refund", "merchants:read", "levels:read"},
 }
 TERMINAL_PERMISSIONS = PERMISSIONS[TERMINAL_ROLE]

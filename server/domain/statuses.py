@@ -107,3 +107,27 @@ def sql_in(column: str, statuses: type[StrEnum]) -> str:
     """The SQL condition that ``column`` holds one of ``statuses`` (for a CHECK constraint)."""
     values = ", ".join(f"'{status.value}'" for status in statuses)
     return f"{column} IN ({values})"
+
+
+class AgentStatus(StrEnum):
+    """An agent (代理): applied, then active under contract; suspended by the operator; terminated for good."""
+
+    APPLIED = "applied"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+
+
+class AgentEvaluationOutcome(StrEnum):
+    """What a periodic evaluation did to an agent's level."""
+
+    UPGRADED = "upgraded"
+    DOWNGRADED = "downgraded"
+    KEPT = "kept"
+
+
+class AgentAlertKind(StrEnum):
+    """Why an agent got an early warning."""
+
+    FIGURE_DROP = "figure_drop"
+    HEALTH_LOW = "health_low"

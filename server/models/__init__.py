@@ -1,5 +1,16 @@
 """SQLAlchemy models; importing this package registers every table on the metadata."""
 
+from server.models.agent import (
+    Agent,
+    AgentAlert,
+    AgentEvaluation,
+    AgentLevel,
+    AgentPolicy,
+    AgentTerritory,
+    AgentUpperChange,
+    MerchantAgentChange,
+    Region,
+)
 from server.models.alliance import AllianceSettings, Level
 from server.models.base import Base
 from server.models.card import Card, CardAlert, CardBatch
@@ -16,6 +27,15 @@ from server.models.settlement import JobRun, Settlement, SettlementDay
 from server.models.staff import PersonalToken, StaffUser
 
 __all__ = [
+    "Agent",
+    "AgentAlert",
+    "AgentEvaluation",
+    "AgentLevel",
+    "AgentPolicy",
+    "AgentTerritory",
+    "AgentUpperChange",
+    "MerchantAgentChange",
+    "Region",
     "ALLIANCE_OWNER",
     "AllianceSettings",
     "AuditLog",

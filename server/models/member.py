@@ -25,5 +25,6 @@ class Member(Base):
     level_since: Mapped[datetime]
     status: Mapped[str] = status_column(MemberStatus, MemberStatus.ACTIVE)
     recruited_by_merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"))
+    recruited_by_agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), index=True)
     points_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
     created_at: Mapped[datetime] = created_column()

@@ -16,8 +16,10 @@ from server.models import AllianceSettings, Level, Merchant, MerchantLevelDiscou
 from server.models.base import new_id
 from server.security.credentials import TERMINAL_TOKEN_PREFIX, hash_password, new_token, token_hash
 from server.security.pii import decrypt_text, encrypt_text
+from server.services.agents import set_merchant_agent
 from server.services.audit import audit, values_before
 from server.services.ledger import open_account
+from server.services.regions import check_region_code
 from server.services.unit_of_work import transactional
 
 TRADES = {
@@ -46,6 +48,7 @@ MERCHANT_FIELDS = {
     "name",
     "trade",
     "region",
+    "region_code",
     "address",
     "contact_phone",
     "status",
@@ -128,6 +131,8 @@ def get_merchant(merchant_id: str) -> Merchant:
 def _check_merchant(fields: dict) -> None:
     if "trade" in fields and fields["trade"] not in TRADES:
         raise InvalidRequest("Unknown trade.", field="trade", allowed=sorted(TRADES))
+    if "region_code" in fields:
+        check_region_code(fields["region_code"])
     if "status" in fields and fields["status"] not in set(MerchantStatus):
         raise InvalidRequest("Unknown merchant status.", field="status")
     if fields.get("refund_auth_threshold_fen") is not None and fields["refund_auth_threshold_fen"] < 0:
@@ -163,6 +168,8 @@ def create_merchant(actor: str, *, name: str, trade: str, **fields) -> Merchant:
     _set_bank_account(merchant, fields)
     db.session.add(merchant)
     db.session.flush()
+    if fields.get("agent_id") is not None:
+        set_merchant_agent(actor, merchant, fields["agent_id"], "merchant admitted")
     for level in levels_by_rank():
         db.session.add(
             MerchantLevelDiscount(merchant_id=merchant.id, level_id=level.id, discount_bp=level.default_discount_bp)
@@ -180,6 +187,8 @@ def update_merchant(actor: str, merchant_id: str, **fields) -> Merchant:
     for name, value in fields.items():
         if name in MERCHANT_FIELDS:
             setattr(merchant, name, value)
+    if "agent_id" in fields:
+        set_merchant_agent(actor, merchant, fields["agent_id"], fields.get("agent_reason", ""))
     _set_refund_pin(merchant, fields)
     _set_bank_account(merchant, fields)
     logged = {name: ("***" if name == "refund_pin" else value) for name, value in fields.items()}

@@ -11,6 +11,7 @@ from server.extensions import db
 from server.models import StaffUser
 from server.services import catalog, checkout, members, staff
 from server.services.alliance import ensure_alliance
+from server.services.demo_agents import seed_agent_network
 
 SEED_ACTOR = "system:seed-demo"
 
@@ -157,6 +158,7 @@ def seed_demo() -> DemoCredentials | None:
         members.bind_card(SEED_ACTOR, member.id, card.card_no)
         creds.members.append({"id": member.id, "name": name, "phone": phone, "card_no": card.card_no})
     _demo_sales(terminals, creds.members)
+    seed_agent_network(SEED_ACTOR, [m["id"] for m in creds.merchants], [m["id"] for m in creds.members])
     return creds
 
 

@@ -72,6 +72,13 @@ def _purge_identifications(day: date) -> dict:
     return {"deleted": purge_expired_identifications()}
 
 
+def _evaluate_agents(day: date) -> dict:
+    from server.services.agent_evaluation import evaluate_agents, previous_period_name
+
+    # the month before ``day`` (run daily, it evaluates last month once; later runs add nothing)
+    return evaluate_agents(ACTOR, previous_period_name(day))
+
+
 @dataclass(frozen=True)
 class Job:
     """A job: its function and whether it runs in one transaction under the job lock."""
@@ -92,6 +99,7 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "dispatch-sms": Job(_dispatch_sms, False, _today),
     "purge-idempotency-keys": Job(_purge_idempotency_keys, False, _today),
     "purge-identifications": Job(_purge_identifications, False, _today),
+    "evaluate-agents": Job(_evaluate_agents, True, _today),
 }
 
 

@@ -95,7 +95,9 @@ def _where_equal(query: Select, model, filters: dict, names: tuple[str, ...]) ->
 
 def list_merchants(filters: dict, pagination) -> list[Merchant]:
     """Merchants by id, trade, region, status and a case-insensitive name substring (``q``), oldest first."""
-    query = _where_equal(select(Merchant), Merchant, filters, ("id", "trade", "region", "status"))
+    query = _where_equal(
+        select(Merchant), Merchant, filters, ("id", "trade", "region", "region_code", "agent_id", "status")
+    )
     if filters.get("q"):
         query = query.where(func.lower(Merchant.name).contains(filters["q"].lower(), autoescape=True))
     return _page_of_objects(query.order_by(Merchant.created_at, Merchant.id), pagination)

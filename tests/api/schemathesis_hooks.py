@@ -8,7 +8,8 @@ value is left as it is), so that the positive_data_acceptance check tests everyt
 - every state-changing POST is a new operation with a new ``Idempotency-Key`` (a reused key with another
   body is refused by design, docs/terminal-api.md);
 - a day range has ``day_from`` <= ``day_to``; settlements take both or neither, at most 92 days apart;
-- a level's discounts satisfy 0 < min <= default <= max <= 10000, and keep_spend <= upgrade_spend.
+- a level's discounts satisfy 0 < min <= default <= max <= 10000, and keep_spend <= upgrade_spend;
+- an agent's contract starts before it ends and names each territory once.
 
 TOLERATED_REFUSALS lists the few refusals of well-formed requests that depend on stored state or on signed
 data no generator can make; each names its reason and is matched by its English message (every request
@@ -81,6 +82,21 @@ TOLERATED_REFUSALS = {
         "Set the supervisor PIN that authorises refunds above the threshold.",
     ): "a threshold alone relies on the PIN stored before, and removing the PIN on the threshold stored before",
 }
+# The agent network (docs/agents.md): references to stored agents and regions, and rules on stored state.
+_NO_AGENT = "names an agent that does not exist"
+_REGION = "names a region code that is not one of the loaded GB/T 2260 divisions (GET /regions)"
+for _method in ("POST", "PATCH"):
+    _merchant_path = "/api/v1/merchants" if _method == "POST" else "/api/v1/merchants/{merchant_id}"
+    _agent_path = "/api/v1/agents" if _method == "POST" else "/api/v1/agents/{agent_id}"
+    TOLERATED_REFUSALS[(_method, _merchant_path, "invalid_request", "No such agent.")] = _NO_AGENT
+    TOLERATED_REFUSALS[(_method, _merchant_path, "invalid_request", "Unknown region code.")] = _REGION
+    TOLERATED_REFUSALS[(_method, _agent_path, "invalid_request", "Unknown region code.")] = _REGION
+    TOLERATED_REFUSALS[
+        (_method, _agent_path, "invalid_request", "This agent's level does not grant exclusive territories.")
+    ] = "an exclusive territory needs a level granting exclusivity (stored state)"
+TOLERATED_REFUSALS[("PATCH", "/api/v1/agents/{agent_id}", "invalid_request", "The contract ends before it starts.")] = (
+    "one contract date sent alone is compared with the other one stored"
+)
 # server.request_input.TEXT_MESSAGES: NUL and lone surrogates are refused in any text, wherever it is sent
 TOLERATED_TEXT_FAULTS = {"nul_character", "lone_surrogate"}
 
@@ -119,6 +135,18 @@ def _whole_level_rules(body: dict) -> None:
         body.update(zip(spends, values, strict=True))
 
 
+def _consistent_agent(body: dict) -> None:
+    """An agent's contract starts before it ends, and names each territory's region once."""
+    start, end = _day(body.get("contract_start")), _day(body.get("contract_end"))
+    if start is not None and end is not None and start > end:
+        body["contract_start"], body["contract_end"] = end.isoformat(), start.isoformat()
+    territories = body.get("territories")
+    if isinstance(territories, list) and all(isinstance(item, dict) for item in territories):
+        codes = [item.get("region_code") for item in territories]
+        if all(isinstance(code, str) for code in codes):  # valid data only: the rest is left as it is
+            body["territories"] = [item for index, item in enumerate(territories) if codes.index(codes[index]) == index]
+
+
 def _clamp_huge_integers(case) -> None:
     for parameters in (case.query, case.path_parameters):
         for name, value in (parameters or {}).items():
@@ -142,6 +170,8 @@ def before_call(context, case, kwargs):
     numbers = [value for name, value in body.items() if name.endswith(("_bp", "_fen"))]
     if case.operation.path.startswith("/api/v1/levels") and all(type(value) is int for value in numbers):
         _whole_level_rules(body)
+    if case.operation.path.startswith("/api/v1/agents"):
+        _consistent_agent(body)
     if "huge_integers" in OPEN_5XX_CLASSES:
         _clamp_huge_integers(case)
     huge_batch = type(body.get("count")) is int and body["count"] > HUGE_BATCH

@@ -22,6 +22,8 @@ def merchant_json(merchant, **changes) -> dict:
             "name",
             "trade",
             "region",
+            "region_code",
+            "agent_id",
             "address",
             "contact_phone",
             "status",
@@ -130,6 +132,8 @@ def test_create_merchant_opens_accounts_and_default_discounts_once(app, client):
     assert merchant == {
         **body,
         "id": merchant["id"],
+        "region_code": None,
+        "agent_id": None,
         "status": "active",
         "created_at": merchant["created_at"],
         "refund_auth_threshold_fen": None,
