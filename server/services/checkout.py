@@ -14,6 +14,7 @@ from server.domain.errors import (
     Conflict,
     IdentificationExpired,
     InvalidRequest,
+    MemberFrozen,
     MemberNotFound,
     NotFound,
     ReceiptNumberTaken,
@@ -147,6 +148,8 @@ _MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it
 def member_at_merchant(member_id: str, merchant_id: str) -> MemberAtMerchant:
     """Load member, level, balance and the level's discount at the merchant in one query."""
     row = db.session.execute(_MEMBER_AT_MERCHANT, {"member_id": member_id, "merchant_id": merchant_id}).one_or_none()
+    if row is not None and row[0].status == MemberStatus.FROZEN:
+        raise MemberFrozen()
     if row is None or row[0].status != MemberStatus.ACTIVE:
         raise MemberNotFound()
     member, level, balance, discount_bp = row

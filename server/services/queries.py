@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from contextlib import suppress
 
-from server.domain.errors import NotFound
+from sqlalchemy import Select, func, or_, select
+
+from server.domain.errors import DomainError, InvalidRequest, NotFound
 from server.domain.identifiers import normalize_mobile
 from server.extensions import db
 from server.models import (
@@ -20,7 +22,7 @@ from server.models import (
     StaffUser,
     Terminal,
 )
-from server.security.pii import phone_lookup_hash
+from server.security.pii import decrypt_phone, phone_lookup_hash, phone_suffix_hash
 
 
 def paginate(query: Select, pagination) -> list:
@@ -124,11 +126,46 @@ def member_summary(member: Member, level: Level) -> dict:
     }
 
 
+PHONE_ENDING_CANDIDATES = 500  # members sharing a last-four hash decrypted at most per search
+
+
+def ids_with_phone_ending(digits: str) -> list[str]:
+    """Members whose phone ends with ``digits`` (4 to 11 of them): the last-four hash narrows the rows, and
+    only those are decrypted and compared; no phone digits are stored in clear."""
+    if not (digits.isdigit() and 4 <= len(digits) <= 11):
+        raise InvalidRequest("Type at least the last four digits of the phone number.", field="phone_ending")
+    rows = db.session.execute(
+        select(Member.id, Member.phone_ciphertext)
+        .where(Member.phone_suffix_hash == phone_suffix_hash(digits))
+        .limit(PHONE_ENDING_CANDIDATES)
+    ).all()
+    return [member_id for member_id, blob in rows if decrypt_phone(blob).endswith(digits)]
+
+
+def _digits_match(digits: str):
+    """The condition for members found by typed digits: a card number, a whole phone or a phone's ending."""
+    conditions = [Member.id.in_(select(Card.member_id).where(Card.card_no == digits))]
+    if len(digits) == 11:
+        with suppress(DomainError):
+            conditions.append(Member.phone_hash == phone_lookup_hash(normalize_mobile(digits)))
+    if 4 <= len(digits) <= 11:
+        conditions.append(Member.id.in_(ids_with_phone_ending(digits)))
+    return or_(*conditions)
+
+
 def list_members(filters: dict, pagination) -> list[dict]:
-    """Members by exact phone (keyed hash), card number, level code and status, newest first."""
+    """Members by exact phone (keyed hash), phone ending (4+ digits), name, card number, level and status,
+    newest first; ``number`` finds typed digits as a card number, a phone or a phone's ending."""
     query = select(Member, Level).join(Level, Level.id == Member.level_id)
     if filters.get("phone"):
         query = query.where(Member.phone_hash == phone_lookup_hash(normalize_mobile(filters["phone"])))
+    if filters.get("phone_ending"):
+        query = query.where(Member.id.in_(ids_with_phone_ending(filters["phone_ending"])))
+    if filters.get("number"):
+        query = query.where(_digits_match(filters["number"]))
+    if filters.get("name"):
+        pattern = "%" + filters["name"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Member.display_name.ilike(pattern, escape="\\"))
     if filters.get("card_no"):
         query = query.where(Member.id.in_(select(Card.member_id).where(Card.card_no == filters["card_no"])))
     if filters.get("level"):
