@@ -44,7 +44,7 @@ class MemberNotFound(DomainError):
 class MemberFrozen(DomainError):
     """The operator froze the member's account: no identification at the till, no sign-in to member pages."""
 
-    code, status, default_message = "member_frozen", 403, "This member account is frozen; ask the alliance's service desk."
+    code, status, default_message = "member_frozen", 403, "This member account is frozen; ask the service desk."
 
 
 class CardUnknown(DomainError):
