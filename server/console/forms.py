@@ -79,6 +79,36 @@ class SignInForm(FlaskForm):
     submit = SubmitField(_l("Sign in"))
 
 
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code from the authenticator app"),
+        [DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Six digits."))],
+        filters=[_text],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
+    )
+    submit = SubmitField(_l("Confirm"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), [DataRequired(), Length(max=200)])
+    password = PasswordField(_l("New password (at least 10 characters)"), [DataRequired(), Length(min=10, max=200)])
+    repeat = PasswordField(_l("New password again"), [DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Change password"))
+
+    def validate_repeat(self, field):
+        if field.data != self.password.data:
+            raise ValidationError(_l("The two new passwords differ."))
+
+
+class DisableSecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code from the authenticator app"),
+        [DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Six digits."))],
+        filters=[_text],
+    )
+    submit = SubmitField(_l("Turn off"))
+
+
 class MerchantForm(FlaskForm):
     name = StringField(_l("Name"), [DataRequired(), Length(max=100)], filters=[_text])
     trade = SelectField(_l("Trade"))
@@ -208,6 +238,22 @@ class StaffForm(FlaskForm):
     merchant_id = SelectField(_l("Merchant (owners and cashiers)"), choices=[])
     password = PasswordField(_l("Password (at least 10 characters)"), [DataRequired(), Length(min=10, max=200)])
     submit = SubmitField(_l("Create user"))
+
+
+class MemberEditForm(FlaskForm):
+    display_name = StringField(_l("Name"), [DataRequired(), Length(max=50)], filters=[_text])
+    phone = StringField(_l("New mobile phone (empty: unchanged)"), [Length(max=20)], filters=[_text])
+    submit = SubmitField(_l("Save"))
+
+
+class RevealPhoneForm(FlaskForm):
+    reason = StringField(_l("Why do you need the full number?"), [DataRequired(), Length(max=200)], filters=[_text])
+    submit = SubmitField(_l("Show full number"))
+
+
+class LevelWindowForm(FlaskForm):
+    level_window_days = IntegerField(_l("Level window (days)"), [InputRequired(), NumberRange(1, 3_650)])
+    submit = SubmitField(_l("Save"))
 
 
 class PasswordForm(FlaskForm):

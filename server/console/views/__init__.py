@@ -24,6 +24,7 @@ VIEW_MODULES = (
     "staff",
     "audit",
     "alliance",
+    "account",
 )
 
 
