@@ -67,6 +67,21 @@ class PercentField(DecimalField):
         self.data = Decimal(value) / 100
 
 
+class ZheField(DecimalField):
+    """A discount typed in 折 (9.5 → the member pays 95%: 9500 bp of the price); 10 is no discount."""
+
+    def __init__(self, label=None, validators=(), **kwargs):
+        range_check = NumberRange(Decimal("0.1"), 10, message=_l("Between 0.1 and 10 折."))
+        super().__init__(label, [*validators, range_check, _two_places], places=2, **kwargs)
+
+    @property
+    def bp(self) -> int | None:
+        return None if self.data is None else int(self.data * 1000)
+
+    def set_bp(self, value: int) -> None:
+        self.data = Decimal(value) / 1000
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token and a one-time key against double submits."""
 
@@ -166,9 +181,9 @@ class LevelForm(FlaskForm):
     upgrade_spend = YuanField(_l("Upgrade at spend over the window (¥)"), [InputRequired(), NumberRange(0)])
     keep_spend = YuanField(_l("Keep the level with spend (¥)"), [InputRequired(), NumberRange(0)])
     protection_days = IntegerField(_l("Protection after reaching the level (days)"), [InputRequired(), NumberRange(0)])
-    default_pays = PercentField(_l("Default: member pays (%)"), [InputRequired()])
-    min_pays = PercentField(_l("Lowest a merchant may set (%)"), [InputRequired()])
-    max_pays = PercentField(_l("Highest a merchant may set (%)"), [InputRequired()])
+    default_pays = ZheField(_l("Default discount (折)"), [InputRequired()])
+    min_pays = ZheField(_l("Deepest discount a merchant may set (折)"), [InputRequired()])
+    max_pays = ZheField(_l("Slightest discount a merchant may set (折)"), [InputRequired()])
     submit = SubmitField(_l("Save"))
 
 

@@ -277,9 +277,9 @@ def test_an_admin_changes_alliance_settings_and_a_level(app, scene, client):
         "upgrade_spend": "800",
         "keep_spend": "600",
         "protection_days": "60",
-        "default_pays": "95",
-        "min_pays": "90",
-        "max_pays": "100",
+        "default_pays": "9.5",
+        "min_pays": "9",
+        "max_pays": "10",
     }
     assert post_form(client, edit, edit, level).status_code == 302
     assert post_form(client, edit, edit, {**level, "keep_spend": "900"}).status_code == 200  # keep above upgrade
