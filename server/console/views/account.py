@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from server.console import access
+from server.console import access, navigation
 from server.console.access import current_actor
 from server.console.display import domain_message
 from server.console.forms import ChangePasswordForm, DisableSecondFactorForm, SecondFactorForm
@@ -17,6 +18,7 @@ from server.services import console_auth
 from server.services.alliance import get_settings
 
 blp = Blueprint("account", __name__)
+navigation.add(navigation.NavItem("console.account.index", _l("My account"), "person-gear", None, order=95))
 PENDING_SECRET = "console_totp_setup"  # the secret being set up, until the app's first code confirms it
 
 
