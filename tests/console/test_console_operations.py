@@ -18,7 +18,7 @@ from server.domain.passwords import password_problem
 from server.extensions import db
 from server.models import AuditLog, Level, Member, StaffUser
 from server.security.totp import unseal
-from server.services import catalog, cards, members, staff
+from server.services import cards, catalog, members
 from tests.builders import ACTOR, make_member
 from tests.console.support import PASSWORD, build_console_world, csrf_from, page_text, post_form, sign_in
 from tests.live_server import identify
