@@ -46,11 +46,13 @@ def upgrade():
             sa.Column("must_change_password", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
         batch_op.add_column(sa.Column("totp_secret_ciphertext", sa.LargeBinary(), nullable=True))
+        batch_op.add_column(sa.Column("totp_last_step", sa.Integer(), nullable=True))
     _fill_phone_suffixes()
 
 
 def downgrade():
     with op.batch_alter_table("staff_users", schema=None) as batch_op:
+        batch_op.drop_column("totp_last_step")
         batch_op.drop_column("totp_secret_ciphertext")
         batch_op.drop_column("must_change_password")
     with op.batch_alter_table("levels", schema=None) as batch_op:

@@ -30,6 +30,7 @@ class StaffUser(Base):
     locked_until: Mapped[datetime | None]
     must_change_password: Mapped[bool] = mapped_column(default=False)  # new account or reset by an admin
     totp_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)  # set: a second factor is required
+    totp_last_step: Mapped[int | None]  # the newest code step used: a code is accepted once
     created_at: Mapped[datetime] = created_column()
 
 

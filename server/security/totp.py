@@ -6,7 +6,10 @@ authenticator app reads it from a QR code of its ``otpauth://`` URI (segno).
 
 from __future__ import annotations
 
+import hmac
 import io
+import time
+from datetime import UTC, datetime
 
 import pyotp
 import segno
@@ -34,10 +37,24 @@ def qr_svg(uri: str) -> str:
     return out.getvalue().decode()
 
 
-def code_matches(secret: str, code: str) -> bool:
-    """True when ``code`` (six digits) is the current one, or the one just before or after (clock drift)."""
+def matching_step(secret: str, code: str, at: float | None = None) -> int | None:
+    """The 30-second step whose code ``code`` (six digits) is: the current one, or the one just before or
+    after (clock drift); None when it is none of them. Callers refuse a step already used (no replay)."""
     digits = "".join(ch for ch in code if ch.isdigit())
-    return len(digits) == 6 and pyotp.TOTP(secret).verify(digits, valid_window=1)
+    if len(digits) != 6:
+        return None
+    generator = pyotp.TOTP(secret)
+    now = time.time() if at is None else at
+    for offset in (0, -1, 1):
+        moment = now + offset * generator.interval
+        if hmac.compare_digest(generator.at(moment), digits):
+            return generator.timecode(datetime.fromtimestamp(moment, tz=UTC))
+    return None
+
+
+def code_matches(secret: str, code: str) -> bool:
+    """True when ``code`` is the current code or the one just before or after."""
+    return matching_step(secret, code) is not None
 
 
 def seal(secret: str) -> bytes:

@@ -160,8 +160,10 @@ def sign_in_second_factor(user_id: str, code: str, source: str = "") -> OpenedSe
         raise SignInFailed()
     if is_locked(user):
         raise AccountLocked(locked_until=user.locked_until.isoformat())
-    if not totp.code_matches(totp.unseal(user.totp_secret_ciphertext), code):
-        raise _failed(user, source, SecondFactorWrong)
+    step = totp.matching_step(totp.unseal(user.totp_secret_ciphertext), code)
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        raise _failed(user, source, SecondFactorWrong)  # wrong, or a code already used (replayed)
+    user.totp_last_step = step
     return _open_session(user, source)
 
 
@@ -281,9 +283,10 @@ def enable_second_factor(user_id: str, secret: str, code: str) -> StaffUser:
     user = _staff_user(user_id)
     if user.role not in SECOND_FACTOR_ROLES:
         raise InvalidRequest("Only administrators and finance staff use a second factor.", field="role")
-    if not totp.code_matches(secret, code):
+    step = totp.matching_step(secret, code)
+    if step is None:
         raise InvalidRequest("The code is wrong or has expired.", field="code")
-    user.totp_secret_ciphertext = totp.seal(secret)
+    user.totp_secret_ciphertext, user.totp_last_step = totp.seal(secret), step
     audit(f"staff:{user.id}", "staff.second_factor_on", "staff_user", user.id)
     return user
 
@@ -296,7 +299,7 @@ def disable_second_factor(actor: str, user_id: str, code: str | None = None, rea
         raise Conflict("The second factor is not on.")
     if actor == f"staff:{user.id}" and not totp.code_matches(totp.unseal(user.totp_secret_ciphertext), code or ""):
         raise InvalidRequest("The code is wrong or has expired.", field="code")
-    user.totp_secret_ciphertext = None
+    user.totp_secret_ciphertext, user.totp_last_step = None, None
     details = {"reason": reason.strip()[:200]} if reason.strip() else {}
     audit(actor, "staff.second_factor_off", "staff_user", user.id, **details)
     return user

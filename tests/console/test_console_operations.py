@@ -8,6 +8,7 @@ second factor; printable posters and the PUBLIC_BASE_URL warning; invalid filter
 from __future__ import annotations
 
 import re
+import time
 
 import pyotp
 import pytest
@@ -350,8 +351,18 @@ def test_admins_turn_on_a_totp_second_factor_that_the_sign_in_then_asks_for(app,
     html = page_text(fresh.get("/console/sign-in/code"))
     bad = fresh.post("/console/sign-in/code", data={"csrf_token": csrf_from(html), "code": "123456"})
     assert bad.status_code == 401
-    good = fresh.post("/console/sign-in/code", data={"csrf_token": csrf_from(html), "code": pyotp.TOTP(secret).now()})
+    used = fresh.post("/console/sign-in/code", data={"csrf_token": csrf_from(html), "code": code})
+    assert used.status_code == 401  # the code that turned the factor on was used: no replay
+    following = pyotp.TOTP(secret).at(time.time() + 30)  # the next step's code (one step of drift is accepted)
+    good = fresh.post("/console/sign-in/code", data={"csrf_token": csrf_from(html), "code": following})
     assert good.status_code == 302 and fresh.get("/console/").status_code == 200
+    replay = app.test_client()
+    assert sign_in(replay, "c-finance").status_code == 302
+    again = replay.post(
+        "/console/sign-in/code",
+        data={"csrf_token": csrf_from(page_text(replay.get("/console/sign-in/code"))), "code": following},
+    )
+    assert again.status_code == 401
     cashier = app.test_client()
     assert sign_in(cashier, "c-cashier-a").status_code == 302
     assert cashier.get("/console/account/second-factor").status_code == 302  # not for cashiers
