@@ -20,7 +20,13 @@ OUTSIDE_REFERENCES = re.compile("|".join(re.escape(part) for part in ("../" + "s
 DOC_REFERENCE = re.compile(r"\bdocs/[\w.-]+\.md\b")
 TEXT_SUFFIXES = {".py", ".md", ".txt", ".cfg", ".toml", ".ini", ".yml", ".yaml", ".html", ".js", ".css", ".po", ".sh"}
 # codes only the console's sign-in and the member pages give: not part of the terminal contract
-NOT_TERMINAL_CODES = {"sign_in_failed", "account_locked", "card_check_failed"}
+NOT_TERMINAL_CODES = {
+    "sign_in_failed",
+    "account_locked",
+    "card_check_failed",
+    "second_factor_required",  # the console's sign-in only
+    "second_factor_wrong",
+}
 
 
 def tracked_text_files() -> list[Path]:
