@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.identifiers import mask_account_number
 from server.domain.ledger import MERCHANT_ACCEPTED, MERCHANT_ISSUED
+from server.domain.money import price_at_rate
 from server.domain.payments import terminal_receipt_prefix
 from server.domain.statuses import LevelStatus, MerchantStatus, TerminalStatus
 from server.extensions import db
@@ -115,6 +116,11 @@ def update_level(actor: str, level_id: str, **fields) -> Level:
         )
     audit(actor, "level.update", "level", level.id, **fields, before=before)
     return level
+
+
+def level_example_prices(levels: list[Level], amount_fen: int) -> dict[str, int]:
+    """Level id → what a member of it pays for a bill of ``amount_fen`` at the level's default discount."""
+    return {level.id: price_at_rate(amount_fen, level.default_discount_bp) for level in levels}
 
 
 def level_member_counts() -> dict[str, int]:

@@ -10,6 +10,7 @@ from server.domain.errors import DomainError, InvalidRequest, NotFound
 from server.domain.identifiers import normalize_mobile
 from server.extensions import db
 from server.models import (
+    AuditLog,
     Card,
     LedgerAccount,
     LedgerEntry,
@@ -272,3 +273,39 @@ def list_rejected_sales(filters: dict, pagination) -> list:
     """Sales terminals reported as refused by the server, newest first (open ones are the operator's to do)."""
     query = _where_equal(select(RejectedSale), RejectedSale, filters, ("merchant_id", "terminal_id", "status"))
     return _page_of_objects(query.order_by(RejectedSale.created_at.desc(), RejectedSale.id), pagination)
+
+
+def member_sales_with_shops(member_id: str, limit: int = 20) -> list[tuple[Sale, str]]:
+    """The member's newest sales, each with the name of the shop it was made at."""
+    return db.session.execute(
+        select(Sale, Merchant.name)
+        .join(Merchant, Merchant.id == Sale.merchant_id)
+        .where(Sale.member_id == member_id)
+        .order_by(Sale.occurred_at.desc())
+        .limit(limit)
+    ).all()
+
+
+def receipt_numbers(sale_ids) -> dict[str, str]:
+    """Sale id → receipt number for the given sales (ids that are None are skipped)."""
+    wanted = {sale_id for sale_id in sale_ids if sale_id}
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(Sale.id, Sale.receipt_no).where(Sale.id.in_(wanted))).all())
+
+
+def card_histories(card_ids: list[str], per_card: int = 20) -> dict[str, list[AuditLog]]:
+    """Each card's audit entries, newest first, at most ``per_card`` a card."""
+    histories: dict[str, list[AuditLog]] = {card_id: [] for card_id in card_ids}
+    if not card_ids:
+        return histories
+    entries = db.session.scalars(
+        select(AuditLog)
+        .where(AuditLog.object_type == "card", AuditLog.object_id.in_(card_ids))
+        .order_by(AuditLog.id.desc())
+        .limit(per_card * len(card_ids))
+    )
+    for entry in entries:
+        if len(histories[entry.object_id]) < per_card:
+            histories[entry.object_id].append(entry)
+    return histories

@@ -16,7 +16,6 @@ from server.console.display import domain_message
 from server.console.forms import ActionForm, LevelForm, LevelWindowForm
 from server.console.paging import report_invalid_filter
 from server.domain.errors import DomainError
-from server.domain.money import price_at_rate
 from server.domain.statuses import LevelStatus
 from server.services import alliance, catalog
 from server.services.alliance import get_settings
@@ -59,7 +58,7 @@ def index():
         window_days=settings.level_window_days,
         window_form=LevelWindowForm(formdata=None, level_window_days=settings.level_window_days),
         example_fen=example_fen,
-        member_prices={level.id: price_at_rate(example_fen, level.default_discount_bp) for level in levels},
+        member_prices=catalog.level_example_prices(levels, example_fen),
         member_counts=catalog.level_member_counts(),
         action=ActionForm(formdata=None),
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from server.console import navigation
 from server.console.access import current_actor, operators_only, permission_required
@@ -25,8 +24,6 @@ from server.console.once import new_key, run_once
 from server.console.paging import choice_arg, page_from_request
 from server.domain.errors import DomainError
 from server.domain.statuses import MemberStatus
-from server.extensions import db
-from server.models import AuditLog, Merchant, Sale
 from server.services import catalog, members, points, queries
 
 blp = Blueprint("members", __name__)
@@ -98,32 +95,9 @@ def register():
     return redirect(url_for(".index"))
 
 
-def _card_histories(card_ids: list[str]) -> dict[str, list]:
-    """Each card's audit entries (newest first, as sentences), at most 20 a card."""
-    if not card_ids:
-        return {}
-    entries = db.session.scalars(
-        select(AuditLog)
-        .where(AuditLog.object_type == "card", AuditLog.object_id.in_(card_ids))
-        .order_by(AuditLog.id.desc())
-        .limit(20 * len(card_ids))
-    ).all()
-    histories: dict[str, list] = {card_id: [] for card_id in card_ids}
-    for entry in entries:
-        if len(histories[entry.object_id]) < 20:
-            histories[entry.object_id].append((entry, describe(entry)))
-    return histories
-
-
 def _member_page(member, phone: str | None = None, adjust=None, reveal=None, edit=None, status: int = 200):
     detail = queries.member_detail(member)
-    sales = db.session.execute(
-        select(Sale, Merchant.name)
-        .join(Merchant, Merchant.id == Sale.merchant_id)
-        .where(Sale.member_id == member.id)
-        .order_by(Sale.occurred_at.desc())
-        .limit(20)
-    ).all()
+    sales = queries.member_sales_with_shops(member.id, limit=20)
     movements_page = page_from_request(page_size=15)
     movements = queries.account_entries(member.points_account_id, movements_page)
     lots = points.member_lots(member.id, include_closed=True)
@@ -137,8 +111,11 @@ def _member_page(member, phone: str | None = None, adjust=None, reveal=None, edi
         movements=movements,
         movements_page=movements_page,
         lots=lots,
-        lot_sales=_receipts([lot.sale_id for lot in lots] + [row["sale_id"] for row in movements]),
-        card_histories=_card_histories([card.id for card in detail["cards"]]),
+        lot_sales=queries.receipt_numbers([lot.sale_id for lot in lots] + [row["sale_id"] for row in movements]),
+        card_histories={
+            card_id: [(entry, describe(entry)) for entry in entries]
+            for card_id, entries in queries.card_histories([card.id for card in detail["cards"]]).items()
+        },
         action=ActionForm(formdata=None),
         adjust=adjust,
         reveal=reveal or RevealPhoneForm(formdata=None),
@@ -147,13 +124,6 @@ def _member_page(member, phone: str | None = None, adjust=None, reveal=None, edi
         today=points.alliance_today(),
     )
     return page, status
-
-
-def _receipts(sale_ids: list[str | None]) -> dict[str, str]:
-    wanted = {sale_id for sale_id in sale_ids if sale_id}
-    if not wanted:
-        return {}
-    return dict(db.session.execute(select(Sale.id, Sale.receipt_no).where(Sale.id.in_(wanted))).all())
 
 
 @blp.route("/members/<member_id>")
