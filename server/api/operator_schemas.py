@@ -356,9 +356,14 @@ class MemberQuerySchema(MemberFilterSchema):
 class MemberSearchSchema(MemberFilterSchema):
     """Find members by phone, by the phone's last digits or by name: these travel in the body, never in the URL."""
 
+    OPENAPI_RULES = {"anyOf": [{"required": ["phone"]}, {"required": ["phone_ending"]}, {"required": ["name"]}]}
+
     phone = Text(32, metadata=MOBILE)
     phone_ending = fields.String(
-        validate=validate.Regexp(r"^\d{4,11}$", error="Type at least the last four digits of the phone number."),
+        validate=[
+            validate.Length(min=4, max=11, error="Type at least the last four digits of the phone number."),
+            validate.Regexp(r"^\d{4,11}$", error="Type at least the last four digits of the phone number."),
+        ],
         metadata={"description": "The last 4 to 11 digits of the phone number", "example": "5678"},
     )
     name = Text(50, metadata={"description": "Part of the member's name"})
@@ -506,7 +511,13 @@ class StaffCreateSchema(Schema):
     role = Choice(ROLES, required=True)
     merchant_id = Text(24)
     display_name = OptionalText(100, load_default="")
-    password = fields.String(validate=validate.Length(min=10, max=200))
+    password = fields.String(
+        validate=validate.Length(min=10, max=200),
+        metadata={
+            "description": "At least 10 characters, not one of the most common passwords (zxcvbn's list), not "
+            "one character repeated, and not containing the username; changed by the user at the first sign-in"
+        },
+    )
 
 
 class PersonalTokenSchema(Schema):
