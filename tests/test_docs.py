@@ -30,6 +30,8 @@ NOT_TERMINAL_CODES = {
     "agent_chain_too_deep",
     "agent_rule_not_allowed",
     "territory_taken",
+    "second_factor_required",  # the console's sign-in only
+    "second_factor_wrong",
 }
 
 

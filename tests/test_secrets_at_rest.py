@@ -153,7 +153,9 @@ def operators_at_work(base: str, creds: dict) -> None:
     )
     assert member["id"] in searched.text and member["phone"][-4:] in searched.text
     revealed = console.post(
-        f"{base}/console/members/{member['id']}/phone", data={"csrf_token": _csrf(searched.text)}, timeout=10
+        f"{base}/console/members/{member['id']}/phone",
+        data={"csrf_token": _csrf(searched.text), "reason": "会员来电核对"},
+        timeout=10,
     )
     assert member["phone"] in revealed.text
     new = console.post(

@@ -369,9 +369,24 @@ class MemberQuerySchema(MemberFilterSchema):
 
 
 class MemberSearchSchema(MemberFilterSchema):
-    """Find a member by phone: the number travels in the body, never in the URL."""
+    """Find members by phone, by the phone's last digits or by name: these travel in the body, never in the URL."""
 
-    phone = Text(32, required=True, metadata=MOBILE)
+    OPENAPI_RULES = {"anyOf": [{"required": ["phone"]}, {"required": ["phone_ending"]}, {"required": ["name"]}]}
+
+    phone = Text(32, metadata=MOBILE)
+    phone_ending = fields.String(
+        validate=[
+            validate.Length(min=4, max=11, error="Type at least the last four digits of the phone number."),
+            validate.Regexp(r"^\d{4,11}$", error="Type at least the last four digits of the phone number."),
+        ],
+        metadata={"description": "The last 4 to 11 digits of the phone number", "example": "5678"},
+    )
+    name = Text(50, metadata={"description": "Part of the member's name"})
+
+    @validates_schema
+    def _something_to_search_by(self, data, **kwargs):
+        if not any(data.get(name) for name in ("phone", "phone_ending", "name")):
+            raise ValidationError("Search by phone, phone_ending or name.", "phone")
 
 
 class MemberCreateSchema(Schema):
@@ -511,7 +526,13 @@ class StaffCreateSchema(Schema):
     role = Choice(ROLES, required=True)
     merchant_id = Text(24)
     display_name = OptionalText(100, load_default="")
-    password = fields.String(validate=validate.Length(min=10, max=200))
+    password = fields.String(
+        validate=validate.Length(min=10, max=200),
+        metadata={
+            "description": "At least 10 characters, not one of the most common passwords (zxcvbn's list), not "
+            "one character repeated, and not containing the username; changed by the user at the first sign-in"
+        },
+    )
 
 
 class PersonalTokenSchema(Schema):

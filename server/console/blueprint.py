@@ -23,7 +23,9 @@ console = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
-PUBLIC_ENDPOINTS = {"console.auth.sign_in", "console.static"}
+PUBLIC_ENDPOINTS = {"console.auth.sign_in", "console.auth.second_factor", "console.static"}
+# A user who must choose a new password (first sign-in, reset by an admin) may only do that or sign out.
+PASSWORD_CHANGE_ENDPOINTS = {"console.account.password", "console.auth.sign_out", "console.static"}
 use_area_catalog(console, "console")  # the console's words ("Name" → 名称) win over other areas' on its pages
 
 
@@ -48,6 +50,8 @@ def require_sign_in():
             raise CSRFError(exc.args[0] if exc.args else "The CSRF token is missing.") from exc
     if user is None and request.endpoint not in PUBLIC_ENDPOINTS:
         return redirect(url_for("console.auth.sign_in", next=request.full_path.rstrip("?")))
+    if user is not None and user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        return redirect(url_for("console.account.password"))
     return None
 
 

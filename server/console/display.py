@@ -38,6 +38,7 @@ STATUS_LABELS = {
     "frozen": _l("Frozen"),
     "replaced": _l("Replaced"),
     "cancelled": _l("Cancelled"),
+    "retired": _l("Retired"),
 }
 STATUS_COLORS = {"active": "success", "issued": "info", "suspended": "warning", "frozen": "warning", "lost": "danger"}
 LEDGER_LABELS = {
@@ -50,6 +51,9 @@ LEDGER_LABELS = {
     "refund": _l("Refund"),
     "adjustment": _l("Adjustment"),
     "expiry": _l("Expiry"),
+    "forfeit": _l("Forfeited"),
+    "restore": _l("Restored"),
+    "opening": _l("Opening balance"),
 }
 CARD_KIND_LABELS = {
     "electronic": _l("E-card"),

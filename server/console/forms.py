@@ -67,6 +67,21 @@ class PercentField(DecimalField):
         self.data = Decimal(value) / 100
 
 
+class ZheField(DecimalField):
+    """A discount typed in 折 (9.5 → the member pays 95%: 9500 bp of the price); 10 is no discount."""
+
+    def __init__(self, label=None, validators=(), **kwargs):
+        range_check = NumberRange(Decimal("0.1"), 10, message=_l("Between 0.1 and 10 折."))
+        super().__init__(label, [*validators, range_check, _two_places], places=2, **kwargs)
+
+    @property
+    def bp(self) -> int | None:
+        return None if self.data is None else int(self.data * 1000)
+
+    def set_bp(self, value: int) -> None:
+        self.data = Decimal(value) / 1000
+
+
 class ActionForm(FlaskForm):
     """A button that changes something: only the CSRF token and a one-time key against double submits."""
 
@@ -77,6 +92,36 @@ class SignInForm(FlaskForm):
     username = StringField(_l("Username"), [DataRequired(), Length(max=64)], filters=[_text])
     password = PasswordField(_l("Password"), [DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Sign in"))
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code from the authenticator app"),
+        [DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Six digits."))],
+        filters=[_text],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code"},
+    )
+    submit = SubmitField(_l("Confirm"))
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), [DataRequired(), Length(max=200)])
+    password = PasswordField(_l("New password (at least 10 characters)"), [DataRequired(), Length(min=10, max=200)])
+    repeat = PasswordField(_l("New password again"), [DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Change password"))
+
+    def validate_repeat(self, field):
+        if field.data != self.password.data:
+            raise ValidationError(_l("The two new passwords differ."))
+
+
+class DisableSecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code from the authenticator app"),
+        [DataRequired(), Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Six digits."))],
+        filters=[_text],
+    )
+    submit = SubmitField(_l("Turn off"))
 
 
 class MerchantForm(FlaskForm):
@@ -136,9 +181,9 @@ class LevelForm(FlaskForm):
     upgrade_spend = YuanField(_l("Upgrade at spend over the window (¥)"), [InputRequired(), NumberRange(0)])
     keep_spend = YuanField(_l("Keep the level with spend (¥)"), [InputRequired(), NumberRange(0)])
     protection_days = IntegerField(_l("Protection after reaching the level (days)"), [InputRequired(), NumberRange(0)])
-    default_pays = PercentField(_l("Default: member pays (%)"), [InputRequired()])
-    min_pays = PercentField(_l("Lowest a merchant may set (%)"), [InputRequired()])
-    max_pays = PercentField(_l("Highest a merchant may set (%)"), [InputRequired()])
+    default_pays = ZheField(_l("Default discount (折)"), [InputRequired()])
+    min_pays = ZheField(_l("Deepest discount a merchant may set (折)"), [InputRequired()])
+    max_pays = ZheField(_l("Slightest discount a merchant may set (折)"), [InputRequired()])
     submit = SubmitField(_l("Save"))
 
 
@@ -208,6 +253,22 @@ class StaffForm(FlaskForm):
     merchant_id = SelectField(_l("Merchant (owners and cashiers)"), choices=[])
     password = PasswordField(_l("Password (at least 10 characters)"), [DataRequired(), Length(min=10, max=200)])
     submit = SubmitField(_l("Create user"))
+
+
+class MemberEditForm(FlaskForm):
+    display_name = StringField(_l("Name"), [DataRequired(), Length(max=50)], filters=[_text])
+    phone = StringField(_l("New mobile phone (empty: unchanged)"), [Length(max=20)], filters=[_text])
+    submit = SubmitField(_l("Save"))
+
+
+class RevealPhoneForm(FlaskForm):
+    reason = StringField(_l("Why do you need the full number?"), [DataRequired(), Length(max=200)], filters=[_text])
+    submit = SubmitField(_l("Show full number"))
+
+
+class LevelWindowForm(FlaskForm):
+    level_window_days = IntegerField(_l("Level window (days)"), [InputRequired(), NumberRange(1, 3_650)])
+    submit = SubmitField(_l("Save"))
 
 
 class PasswordForm(FlaskForm):

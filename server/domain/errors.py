@@ -30,6 +30,12 @@ class MemberNotFound(DomainError):
     code, status, default_message = "member_not_found", 404, "No member matches."
 
 
+class MemberFrozen(DomainError):
+    """The operator froze the member's account: no identification at the till, no sign-in to member pages."""
+
+    code, status, default_message = "member_frozen", 403, "This member account is frozen; ask the service desk."
+
+
 class CardUnknown(DomainError):
     code, status, default_message = "card_unknown", 404, "This card is not known to the alliance."
 

@@ -20,10 +20,16 @@ class LevelRule:
     upgrade_spend_fen: int
     keep_spend_fen: int
     protection_days: int
+    retired: bool = False  # a retired level keeps its members but takes no new ones
 
 
 def _by_rank(levels: list[LevelRule]) -> list[LevelRule]:
     return sorted(levels, key=lambda rule: rule.rank)
+
+
+def open_levels(levels: list[LevelRule], current: LevelRule) -> list[LevelRule]:
+    """The levels a member at ``current`` may move to: those not retired, and the one they hold."""
+    return [rule for rule in levels if not rule.retired or rule.id == current.id]
 
 
 def reached_level(levels: list[LevelRule], spend_fen: int) -> LevelRule:
@@ -35,7 +41,7 @@ def reached_level(levels: list[LevelRule], spend_fen: int) -> LevelRule:
 
 def level_after_sale(current: LevelRule, levels: list[LevelRule], spend_fen: int) -> LevelRule:
     """Upgrade immediately when the window spend reaches a higher level; never downgrade here."""
-    target = reached_level(levels, spend_fen)
+    target = reached_level(open_levels(levels, current), spend_fen)
     return target if target.rank > current.rank else current
 
 
@@ -48,6 +54,7 @@ def level_at_evaluation(
         return upgraded
     if now < level_since + timedelta(days=current.protection_days) or spend_fen >= current.keep_spend_fen:
         return current
+    levels = open_levels(levels, current)
     lower = [rule for rule in _by_rank(levels) if rule.rank < current.rank and rule.keep_spend_fen <= spend_fen]
     return lower[-1] if lower else _by_rank(levels)[0]
 
@@ -75,7 +82,7 @@ def upgrade_progress(
 
     A sale counts while it is younger than ``window_days`` (the same window as :func:`level_after_sale`).
     """
-    higher = [rule for rule in _by_rank(levels) if rule.rank > current.rank]
+    higher = [rule for rule in _by_rank(open_levels(levels, current)) if rule.rank > current.rank]
     if not higher:
         return None
     target, window = higher[0], timedelta(days=window_days)

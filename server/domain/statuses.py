@@ -51,6 +51,13 @@ class MemberStatus(StrEnum):
     CLOSED = "closed"
 
 
+class LevelStatus(StrEnum):
+    """A member level: active, or retired (it keeps its members but takes no new ones; never deleted)."""
+
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
 class MerchantStatus(StrEnum):
     """A merchant of the alliance."""
 

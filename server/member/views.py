@@ -47,6 +47,7 @@ DEVICE_COOKIE = "mdev"
 ERROR_TEXT = {  # stable error codes → what the member reads
     "login_code_invalid": lambda: _("The verification code is wrong or has expired."),
     "member_not_found": lambda: _("No member has this phone number yet. Please register first."),
+    "member_frozen": lambda: _("Your membership is frozen. Please contact the alliance's customer service."),
     "invalid_request": lambda: _("Please check what you entered."),
     "conflict": lambda: _("This cannot be done now."),
     "card_check_failed": lambda: _("The card number and check code do not match."),

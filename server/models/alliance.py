@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.models.base import Base, created_column, id_column, utcnow
+from server.domain.statuses import LevelStatus
+from server.models.base import Base, created_column, id_column, status_column, utcnow
 
 
 class AllianceSettings(Base):
@@ -72,4 +73,5 @@ class Level(Base):
     default_discount_bp: Mapped[int] = mapped_column(default=10_000)
     min_discount_bp: Mapped[int] = mapped_column(default=5_000)
     max_discount_bp: Mapped[int] = mapped_column(default=10_000)
+    status: Mapped[str] = status_column(LevelStatus, LevelStatus.ACTIVE)  # retired: keeps members, takes no new
     created_at: Mapped[datetime] = created_column()

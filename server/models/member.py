@@ -21,6 +21,8 @@ class Member(Base):
     phone_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
     phone_masked: Mapped[str] = mapped_column(String(16))
+    # keyed hash of the last four digits: a partial-number search narrows to a few rows to decrypt and compare
+    phone_suffix_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     level_id: Mapped[str] = mapped_column(ForeignKey("levels.id"))
     level_since: Mapped[datetime]
     status: Mapped[str] = status_column(MemberStatus, MemberStatus.ACTIVE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.domain.statuses import StaffStatus
@@ -28,6 +28,9 @@ class StaffUser(Base):
     status: Mapped[str] = status_column(StaffStatus, StaffStatus.ACTIVE)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    must_change_password: Mapped[bool] = mapped_column(default=False)  # new account or reset by an admin
+    totp_secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)  # set: a second factor is required
+    totp_last_step: Mapped[int | None]  # the newest code step used: a code is accepted once
     created_at: Mapped[datetime] = created_column()
 
 

@@ -26,6 +26,11 @@ def phone_lookup_hash(mobile: str) -> str:
     return keyed_hash(mobile)
 
 
+def phone_suffix_hash(mobile: str) -> str:
+    """The keyed hash of a phone's last four digits (a partial search narrows to the few members who share them)."""
+    return keyed_hash(f"phone-suffix:{mobile[-4:]}")
+
+
 def encrypt_phone(mobile: str) -> bytes:
     """Nonce + AES-256-GCM ciphertext of the phone number."""
     nonce = os.urandom(12)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
+from alliance_shared.money import price_at_rate
 from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.identifiers import mask_account_number
 from server.domain.ledger import MERCHANT_ACCEPTED, MERCHANT_ISSUED
 from server.domain.payments import terminal_receipt_prefix
-from server.domain.statuses import MerchantStatus, TerminalStatus
+from server.domain.statuses import LevelStatus, MerchantStatus, TerminalStatus
 from server.extensions import db
-from server.models import AllianceSettings, Level, Merchant, MerchantLevelDiscount, Terminal
+from server.models import AllianceSettings, Level, Member, Merchant, MerchantLevelDiscount, Terminal
 from server.models.base import new_id
 from server.security.credentials import TERMINAL_TOKEN_PREFIX, hash_password, new_token, token_hash
 from server.security.pii import decrypt_text, encrypt_text
@@ -117,6 +118,59 @@ def update_level(actor: str, level_id: str, **fields) -> Level:
             .values(discount_bp=bound)
         )
     audit(actor, "level.update", "level", level.id, **fields, before=before)
+    return level
+
+
+def level_example_prices(levels: list[Level], amount_fen: int) -> dict[str, int]:
+    """Level id → what a member of it pays for a bill of ``amount_fen`` at the level's default discount."""
+    return {level.id: price_at_rate(amount_fen, level.default_discount_bp) for level in levels}
+
+
+def level_member_counts() -> dict[str, int]:
+    """How many members (any status) hold each level."""
+    return dict(db.session.execute(select(Member.level_id, func.count()).group_by(Member.level_id)).all())
+
+
+@transactional
+def set_level_retired(actor: str, level_id: str, retired: bool, reason: str = "") -> Level:
+    """Retire a level (its members keep it; nobody new joins, upgrades or drops into it) or bring it back.
+
+    Levels are never deleted: members, card batches and sales refer to them. The last active level stays.
+    """
+    level = get_level(level_id)
+    wanted = LevelStatus.RETIRED if retired else LevelStatus.ACTIVE
+    if level.status == wanted:
+        raise Conflict("The level is already in this state.", status=level.status)
+    if retired:
+        others = select(func.count()).select_from(Level).where(Level.status == LevelStatus.ACTIVE, Level.id != level.id)
+        if not db.session.scalar(others):
+            raise Conflict("The last active level cannot be retired: new members need a level.")
+    level.status = wanted
+    details = {"reason": reason.strip()[:200]} if reason.strip() else {}
+    audit(actor, "level.retire" if retired else "level.reinstate", "level", level.id, **details)
+    return level
+
+
+@transactional
+def move_level(actor: str, level_id: str, step: int) -> Level:
+    """Swap a level's rank with the next level up (``step`` 1) or down (-1); the rules follow the ranks."""
+    if step not in (1, -1):
+        raise InvalidRequest("Move a level one place up or down.", field="step")
+    level = get_level(level_id)
+    order = Level.rank.asc() if step > 0 else Level.rank.desc()
+    beyond = Level.rank > level.rank if step > 0 else Level.rank < level.rank
+    neighbour = db.session.scalar(select(Level).where(beyond).order_by(order).limit(1).with_for_update())
+    if neighbour is None:
+        raise Conflict("The level is already at the end.", rank=level.rank)
+    spare = (db.session.scalar(select(func.max(Level.rank))) or 0) + 1  # ranks are unique: swap through a free one
+    ours, theirs = level.rank, neighbour.rank
+    level.rank = spare
+    db.session.flush()
+    neighbour.rank = ours
+    db.session.flush()
+    level.rank = theirs
+    db.session.flush()
+    audit(actor, "level.reorder", "level", level.id, rank=theirs, before={"rank": ours})
     return level
 
 

@@ -8,11 +8,13 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from server.domain.errors import DomainError, InvalidRequest, NotFound
+from server.domain.errors import Conflict, DomainError, InvalidRequest, NotFound
+from server.domain.passwords import password_problem
 from server.domain.statuses import StaffStatus
 from server.extensions import db
 from server.models import AuditLog, ConsoleSession, StaffUser
 from server.models.base import utcnow
+from server.security import totp
 from server.security.credentials import hash_password, new_token, token_hash, verify_password
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
@@ -81,29 +83,38 @@ def is_locked(user: StaffUser) -> bool:
     return user.locked_until is not None and user.locked_until > utcnow()
 
 
-@transactional
-def sign_in(username: str, password: str, source: str = "") -> OpenedSession:
-    """Open a session for the active staff user with this username and password; failures count towards a lock-out."""
-    _check_source(source)
-    user = db.session.scalar(select(StaffUser).where(StaffUser.username == username.strip()).with_for_update())
-    if user is None or user.password_hash is None:
-        verify_password(_DUMMY_HASH, password)
-        audit(_source_actor(source), FAILED_SIGN_IN, "staff_user", username.strip()[:40])
-        raise SignInFailed()
-    if is_locked(user):
-        audit(_source_actor(source), "console.sign_in_refused_locked", "staff_user", user.id)
-        raise AccountLocked(locked_until=user.locked_until.isoformat())
-    if not verify_password(user.password_hash, password) or user.status != StaffStatus.ACTIVE:
-        max_failures, lock_for = _limits()
-        user.failed_logins += 1
-        audit(_source_actor(source), FAILED_SIGN_IN, "staff_user", user.id, failures=user.failed_logins)
-        if user.failed_logins >= max_failures:
-            user.locked_until = utcnow() + lock_for
-            user.failed_logins = 0
-            until = user.locked_until.isoformat()
-            audit("system:console", "console.account_locked", "staff_user", user.id, until=until)
-            raise AccountLocked(locked_until=until)
-        raise SignInFailed()
+class SecondFactorRequired(DomainError):
+    """The password was right; the account also wants the code of its authenticator app."""
+
+    code, status, default_message = "second_factor_required", 401, "Enter the code from your authenticator app."
+    keeps_changes = True
+
+
+class SecondFactorWrong(DomainError):
+    """A wrong second-factor code; it counts towards the lock-out like a wrong password."""
+
+    code, status, default_message = "second_factor_wrong", 401, "The code is wrong or has expired."
+    keeps_changes = True
+
+
+SECOND_FACTOR_ROLES = frozenset({"admin", "finance"})  # the roles that may turn on a TOTP second factor
+
+
+def _failed(user: StaffUser, source: str, error: type[DomainError] = SignInFailed) -> DomainError:
+    """Count a failed sign-in of ``user``; the error to raise (a lock-out after too many)."""
+    max_failures, lock_for = _limits()
+    user.failed_logins += 1
+    audit(_source_actor(source), FAILED_SIGN_IN, "staff_user", user.id, failures=user.failed_logins)
+    if user.failed_logins >= max_failures:
+        user.locked_until = utcnow() + lock_for
+        user.failed_logins = 0
+        until = user.locked_until.isoformat()
+        audit("system:console", "console.account_locked", "staff_user", user.id, until=until)
+        return AccountLocked(locked_until=until)
+    return error()
+
+
+def _open_session(user: StaffUser, source: str) -> OpenedSession:
     user.failed_logins = 0
     user.locked_until = None
     db.session.execute(
@@ -115,6 +126,45 @@ def sign_in(username: str, password: str, source: str = "") -> OpenedSession:
     db.session.add(ConsoleSession(token_hash=token_hash(token), user_id=user.id, source=source[:64]))
     audit(f"staff:{user.id}", "console.sign_in", "staff_user", user.id, source=source)
     return OpenedSession(user, token)
+
+
+@transactional
+def sign_in(username: str, password: str, source: str = "") -> OpenedSession:
+    """Open a session for the active staff user with this username and password; failures count towards a lock-out.
+
+    An account with a second factor gets no session yet: :class:`SecondFactorRequired` carries its id for
+    :func:`sign_in_second_factor`.
+    """
+    _check_source(source)
+    user = db.session.scalar(select(StaffUser).where(StaffUser.username == username.strip()).with_for_update())
+    if user is None or user.password_hash is None:
+        verify_password(_DUMMY_HASH, password)
+        audit(_source_actor(source), FAILED_SIGN_IN, "staff_user", username.strip()[:40])
+        raise SignInFailed()
+    if is_locked(user):
+        audit(_source_actor(source), "console.sign_in_refused_locked", "staff_user", user.id)
+        raise AccountLocked(locked_until=user.locked_until.isoformat())
+    if not verify_password(user.password_hash, password) or user.status != StaffStatus.ACTIVE:
+        raise _failed(user, source)
+    if user.totp_secret_ciphertext is not None:
+        raise SecondFactorRequired(user_id=user.id)
+    return _open_session(user, source)
+
+
+@transactional
+def sign_in_second_factor(user_id: str, code: str, source: str = "") -> OpenedSession:
+    """Finish a sign-in whose password was right with the authenticator app's current code."""
+    _check_source(source)
+    user = db.session.scalar(select(StaffUser).where(StaffUser.id == user_id).with_for_update())
+    if user is None or user.status != StaffStatus.ACTIVE or user.totp_secret_ciphertext is None:
+        raise SignInFailed()
+    if is_locked(user):
+        raise AccountLocked(locked_until=user.locked_until.isoformat())
+    step = totp.matching_step(totp.unseal(user.totp_secret_ciphertext), code)
+    if step is None or (user.totp_last_step is not None and step <= user.totp_last_step):
+        raise _failed(user, source, SecondFactorWrong)  # wrong, or a code already used (replayed)
+    user.totp_last_step = step
+    return _open_session(user, source)
 
 
 def session_user(token: str) -> StaffUser | None:
@@ -182,16 +232,76 @@ def unlock(actor: str, user_id: str) -> StaffUser:
     return user
 
 
+def check_password_policy(password: str, username: str) -> None:
+    """Refuse a password the policy does not allow (``server.domain.passwords``)."""
+    problem = password_problem(password, username)
+    if problem is not None:
+        raise InvalidRequest(problem, field="password")
+
+
 @transactional
 def set_password(actor: str, user_id: str, password: str) -> StaffUser:
-    """Give a staff user a new console password (at least 10 characters); their open sessions end."""
-    if len(password) < 10:
-        raise InvalidRequest("Passwords need at least 10 characters.", field="password")
+    """Give a staff user a new console password; their open sessions end. Set by someone else (an admin's
+    reset), it must be changed at the next sign-in."""
     user = _staff_user(user_id)
+    check_password_policy(password, user.username)
     user.password_hash = hash_password(password)
     user.locked_until, user.failed_logins = None, 0
+    user.must_change_password = actor != f"staff:{user.id}"
     _end_sessions(user.id)
     audit(actor, "staff.set_password", "staff_user", user.id)
+    return user
+
+
+@transactional
+def change_own_password(user_id: str, current: str, new: str, keep_session: str | None = None) -> StaffUser:
+    """The user's own new password (the current one proves it is them); their other sessions end."""
+    user = _staff_user(user_id)
+    if user.password_hash is None or not verify_password(user.password_hash, current):
+        raise InvalidRequest("The current password is wrong.", field="current")
+    if new == current:
+        raise InvalidRequest("Choose a password different from the current one.", field="password")
+    check_password_policy(new, user.username)
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    db.session.execute(
+        update(ConsoleSession)
+        .where(
+            ConsoleSession.user_id == user.id,
+            ConsoleSession.ended_at.is_(None),
+            ConsoleSession.token_hash != (token_hash(keep_session) if keep_session else ""),
+        )
+        .values(ended_at=utcnow())
+    )
+    audit(f"staff:{user.id}", "staff.change_password", "staff_user", user.id)
+    return user
+
+
+@transactional
+def enable_second_factor(user_id: str, secret: str, code: str) -> StaffUser:
+    """Turn on the TOTP second factor with a secret the user's app shows ``code`` for (admins and finance)."""
+    user = _staff_user(user_id)
+    if user.role not in SECOND_FACTOR_ROLES:
+        raise InvalidRequest("Only administrators and finance staff use a second factor.", field="role")
+    step = totp.matching_step(secret, code)
+    if step is None:
+        raise InvalidRequest("The code is wrong or has expired.", field="code")
+    user.totp_secret_ciphertext, user.totp_last_step = totp.seal(secret), step
+    audit(f"staff:{user.id}", "staff.second_factor_on", "staff_user", user.id)
+    return user
+
+
+@transactional
+def disable_second_factor(actor: str, user_id: str, code: str | None = None, reason: str = "") -> StaffUser:
+    """Turn the second factor off: the user with a current code, or an admin for them (a lost phone)."""
+    user = _staff_user(user_id)
+    if user.totp_secret_ciphertext is None:
+        raise Conflict("The second factor is not on.")
+    if actor == f"staff:{user.id}" and not totp.code_matches(totp.unseal(user.totp_secret_ciphertext), code or ""):
+        raise InvalidRequest("The code is wrong or has expired.", field="code")
+    user.totp_secret_ciphertext, user.totp_last_step = None, None
+    details = {"reason": reason.strip()[:200]} if reason.strip() else {}
+    audit(actor, "staff.second_factor_off", "staff_user", user.id, **details)
     return user
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 
 from alliance_shared.pricing import SaleTerms
-from server.domain.errors import CardUnknown, IdentificationExpired, MemberNotFound, NotFound
+from server.domain.errors import CardUnknown, IdentificationExpired, MemberFrozen, MemberNotFound, NotFound
 from server.domain.identifiers import classify_scanned_code
 from server.domain.statuses import MemberStatus
 from server.extensions import db
@@ -80,6 +80,8 @@ _MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it
 def member_at_merchant(member_id: str, merchant_id: str) -> MemberAtMerchant:
     """Load member, level, balance and the level's discount at the merchant in one query."""
     row = db.session.execute(_MEMBER_AT_MERCHANT, {"member_id": member_id, "merchant_id": merchant_id}).one_or_none()
+    if row is not None and row[0].status == MemberStatus.FROZEN:
+        raise MemberFrozen()
     if row is None or row[0].status != MemberStatus.ACTIVE:
         raise MemberNotFound()
     member, level, balance, discount_bp = row

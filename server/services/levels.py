@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 
 from server.domain.levels import LevelRule, UpgradeProgress, level_at_evaluation, upgrade_progress
-from server.domain.statuses import MemberStatus
+from server.domain.statuses import LevelStatus, MemberStatus
 from server.extensions import db
 from server.models import Level, Member, Sale
 from server.models.base import utcnow
@@ -22,7 +22,14 @@ NET_SPEND_FEN = Sale.payable_fen - Sale.refunded_fen
 
 def level_rule(level: Level) -> LevelRule:
     """The rule data of a level."""
-    return LevelRule(level.id, level.rank, level.upgrade_spend_fen, level.keep_spend_fen, level.protection_days)
+    return LevelRule(
+        level.id,
+        level.rank,
+        level.upgrade_spend_fen,
+        level.keep_spend_fen,
+        level.protection_days,
+        retired=level.status == LevelStatus.RETIRED,
+    )
 
 
 def upgrade_progress_of(

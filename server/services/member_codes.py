@@ -17,9 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from server.domain.errors import CodeExpired, CodeInvalid, CodeUsed
 from server.domain.member_codes import INDEX_DIGITS, match_step, parse_member_code, time_step
-from server.domain.statuses import DeviceStatus
+from server.domain.statuses import DeviceStatus, MemberStatus
 from server.extensions import db
-from server.models import MemberCodeUse, MemberDevice
+from server.models import Member, MemberCodeUse, MemberDevice
 from server.models.base import new_id, utcnow
 from server.security.credentials import token_hash
 
@@ -78,7 +78,10 @@ def device_for_session(token: str) -> MemberDevice | None:
     device = db.session.scalar(
         select(MemberDevice).where(MemberDevice.session_hash == token_hash(SESSION_TOKEN_PREFIX + token))
     )
-    return device if device is not None and device.status == DeviceStatus.ACTIVE else None
+    if device is None or device.status != DeviceStatus.ACTIVE:
+        return None
+    frozen = db.session.scalar(select(Member.status).where(Member.id == device.member_id)) != MemberStatus.ACTIVE
+    return None if frozen else device  # a frozen (or closed) member's session no longer opens member pages
 
 
 def revoke_device(device: MemberDevice) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from server.domain.errors import Conflict, InvalidRequest, MemberNotFound
+from server.domain.errors import Conflict, InvalidRequest, MemberFrozen, MemberNotFound
 from server.domain.identifiers import normalize_mobile
 from server.domain.statuses import MemberStatus
 from server.extensions import db
@@ -69,6 +69,8 @@ def log_in(
     one_time_codes.check_code("login", phone_lookup_hash(mobile), code)
     member = db.session.scalar(select(Member).where(Member.phone_hash == phone_lookup_hash(mobile)))
     registered = False
+    if member is not None and member.status == MemberStatus.FROZEN:
+        raise MemberFrozen()
     if member is not None and member.status != MemberStatus.ACTIVE:
         raise MemberNotFound("This account was closed.")
     if member is None:

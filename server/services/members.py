@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from server.domain.errors import CardBlocked, Conflict, InvalidRequest, MemberNotFound
+from server.domain.errors import CardBlocked, Conflict, InvalidRequest, MemberFrozen, MemberNotFound
 from server.domain.identifiers import mask_mobile, normalize_mobile
 from server.domain.ledger import ALLIANCE_ADJUSTMENTS, MEMBER_POINTS, adjustment_postings
-from server.domain.statuses import BLOCKED_CARD_STATUSES, CardStatus, MemberStatus
+from server.domain.statuses import BLOCKED_CARD_STATUSES, CardStatus, LevelStatus, MemberStatus
 from server.extensions import db
 from server.models import ALLIANCE_OWNER, Card, CardBatch, LedgerAccount, Level, Member, Merchant
 from server.models.base import new_id, utcnow
 from server.models.card import ELECTRONIC, PHYSICAL
-from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash
+from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash, phone_suffix_hash
 from server.services import ledger
 from server.services.audit import audit
 from server.services.cards import allocate_card_numbers, card_by_number
@@ -31,6 +31,8 @@ def get_member(member_id: str) -> Member:
 def find_member_by_phone(phone: str) -> Member:
     """The member registered with ``phone`` (any common notation)."""
     member = db.session.scalar(select(Member).where(Member.phone_hash == phone_lookup_hash(normalize_mobile(phone))))
+    if member is not None and member.status == MemberStatus.FROZEN:
+        raise MemberFrozen()
     if member is None or member.status != MemberStatus.ACTIVE:
         raise MemberNotFound()
     return member
@@ -50,7 +52,7 @@ def register_member(actor: str, phone: str, display_name: str = "", recruited_by
         raise Conflict("A member with this phone number exists.", field="phone")
     if recruited_by is not None and db.session.get(Merchant, recruited_by) is None:
         raise InvalidRequest("No such merchant.", field="recruited_by_merchant_id")
-    lowest = db.session.scalar(select(Level).order_by(Level.rank).limit(1))
+    lowest = db.session.scalar(select(Level).where(Level.status == LevelStatus.ACTIVE).order_by(Level.rank).limit(1))
     if lowest is None:
         raise Conflict("The alliance has no levels yet.")
     member_id = new_id("mem")
@@ -60,6 +62,7 @@ def register_member(actor: str, phone: str, display_name: str = "", recruited_by
         phone_ciphertext=encrypt_phone(mobile),
         phone_hash=lookup,
         phone_masked=mask_mobile(mobile),
+        phone_suffix_hash=phone_suffix_hash(mobile),
         level_id=lowest.id,
         level_since=utcnow(),
         recruited_by_merchant_id=recruited_by,
@@ -71,11 +74,50 @@ def register_member(actor: str, phone: str, display_name: str = "", recruited_by
 
 
 @transactional
-def reveal_phone(actor: str, member_id: str) -> str:
-    """A member's full phone number; every access is audit-logged."""
+def reveal_phone(actor: str, member_id: str, reason: str = "") -> str:
+    """A member's full phone number; every access is audit-logged (with the reason given, if any)."""
     member = get_member(member_id)
-    audit(actor, "member.reveal_phone", "member", member.id)
+    audit(actor, "member.reveal_phone", "member", member.id, **({"reason": reason[:200]} if reason.strip() else {}))
     return decrypt_phone(member.phone_ciphertext)
+
+
+@transactional
+def update_member(actor: str, member_id: str, display_name: str | None = None, phone: str | None = None) -> Member:
+    """Change a member's name or phone (audited: the old name; for the phone only its masked form)."""
+    member = get_member(member_id)
+    changes, before = {}, {}
+    if display_name is not None and display_name.strip() and display_name.strip() != member.display_name:
+        name = display_name.strip()[:50]
+        before["name"], changes["name"] = member.display_name, name
+        member.display_name = name
+    if phone:
+        mobile = normalize_mobile(phone)
+        lookup = phone_lookup_hash(mobile)
+        if lookup != member.phone_hash:
+            if db.session.scalar(select(Member.id).where(Member.phone_hash == lookup)):
+                raise Conflict("A member with this phone number exists.", field="phone")
+            before["phone"], changes["phone"] = member.phone_masked, mask_mobile(mobile)
+            member.phone_ciphertext, member.phone_hash = encrypt_phone(mobile), lookup
+            member.phone_masked, member.phone_suffix_hash = mask_mobile(mobile), phone_suffix_hash(mobile)
+    if changes:
+        audit(actor, "member.update", "member", member.id, **changes, before=before)
+    return member
+
+
+@transactional
+def set_member_frozen(actor: str, member_id: str, frozen: bool, reason: str) -> Member:
+    """Freeze a member (not identified at the till, no member sign-in) or unfreeze them; a reason is required."""
+    if not reason.strip():
+        raise InvalidRequest("Give a reason.", field="reason")
+    member = get_member(member_id)
+    wanted, allowed_from = (
+        (MemberStatus.FROZEN, MemberStatus.ACTIVE) if frozen else (MemberStatus.ACTIVE, MemberStatus.FROZEN)
+    )
+    if member.status != allowed_from:
+        raise Conflict("The member is not in a state that allows this.", status=member.status)
+    member.status = wanted
+    audit(actor, "member.freeze" if frozen else "member.unfreeze", "member", member.id, reason=reason.strip()[:200])
+    return member
 
 
 @transactional
@@ -115,7 +157,8 @@ def bind_card(actor: str, member_id: str, card_no: str) -> Card:
     batch_level = card.batch_id and db.session.scalar(
         select(Level).join(CardBatch, CardBatch.level_id == Level.id).where(CardBatch.id == card.batch_id)
     )
-    if batch_level and batch_level.rank > db.session.get(Level, member.level_id).rank:  # a batch of e.g. gold cards
+    lifts = batch_level and batch_level.status == LevelStatus.ACTIVE  # a retired level takes no new members
+    if lifts and batch_level.rank > db.session.get(Level, member.level_id).rank:  # a batch of e.g. gold cards
         member.level_id, member.level_since = batch_level.id, utcnow()
     audit(actor, "card.bind", "card", card.id, member_id=member.id)
     return card

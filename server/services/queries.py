@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select
+from contextlib import suppress
 
-from server.domain.errors import NotFound
+from sqlalchemy import Select, func, or_, select
+
+from server.domain.errors import DomainError, InvalidRequest, NotFound
 from server.domain.identifiers import normalize_mobile
 from server.extensions import db
 from server.models import (
@@ -22,7 +24,7 @@ from server.models import (
     StaffUser,
     Terminal,
 )
-from server.security.pii import phone_lookup_hash
+from server.security.pii import decrypt_phone, phone_lookup_hash, phone_suffix_hash
 
 
 def paginate(query: Select, pagination) -> list:
@@ -128,11 +130,46 @@ def member_summary(member: Member, level: Level) -> dict:
     }
 
 
+PHONE_ENDING_CANDIDATES = 500  # members sharing a last-four hash decrypted at most per search
+
+
+def ids_with_phone_ending(digits: str) -> list[str]:
+    """Members whose phone ends with ``digits`` (4 to 11 of them): the last-four hash narrows the rows, and
+    only those are decrypted and compared; no phone digits are stored in clear."""
+    if not (digits.isdigit() and 4 <= len(digits) <= 11):
+        raise InvalidRequest("Type at least the last four digits of the phone number.", field="phone_ending")
+    rows = db.session.execute(
+        select(Member.id, Member.phone_ciphertext)
+        .where(Member.phone_suffix_hash == phone_suffix_hash(digits))
+        .limit(PHONE_ENDING_CANDIDATES)
+    ).all()
+    return [member_id for member_id, blob in rows if decrypt_phone(blob).endswith(digits)]
+
+
+def _digits_match(digits: str):
+    """The condition for members found by typed digits: a card number, a whole phone or a phone's ending."""
+    conditions = [Member.id.in_(select(Card.member_id).where(Card.card_no == digits))]
+    if len(digits) == 11:
+        with suppress(DomainError):
+            conditions.append(Member.phone_hash == phone_lookup_hash(normalize_mobile(digits)))
+    if 4 <= len(digits) <= 11:
+        conditions.append(Member.id.in_(ids_with_phone_ending(digits)))
+    return or_(*conditions)
+
+
 def list_members(filters: dict, pagination) -> list[dict]:
-    """Members by exact phone (keyed hash), card number, level code and status, newest first."""
+    """Members by exact phone (keyed hash), phone ending (4+ digits), name, card number, level and status,
+    newest first; ``number`` finds typed digits as a card number, a phone or a phone's ending."""
     query = select(Member, Level).join(Level, Level.id == Member.level_id)
     if filters.get("phone"):
         query = query.where(Member.phone_hash == phone_lookup_hash(normalize_mobile(filters["phone"])))
+    if filters.get("phone_ending"):
+        query = query.where(Member.id.in_(ids_with_phone_ending(filters["phone_ending"])))
+    if filters.get("number"):
+        query = query.where(_digits_match(filters["number"]))
+    if filters.get("name"):
+        pattern = "%" + filters["name"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Member.display_name.ilike(pattern, escape="\\"))
     if filters.get("card_no"):
         query = query.where(Member.id.in_(select(Card.member_id).where(Card.card_no == filters["card_no"])))
     if filters.get("level"):
@@ -149,12 +186,6 @@ def member_detail(member: Member) -> dict:
     balance = db.session.get(LedgerAccount, member.points_account_id).balance
     cards = db.session.scalars(select(Card).where(Card.member_id == member.id).order_by(Card.card_no))
     return {**member_summary(member, level), "points_balance": balance, "cards": list(cards)}
-
-
-def member_recent_sales(member_id: str, limit: int = 20) -> list[Sale]:
-    """The member's latest sales, newest first."""
-    query = select(Sale).where(Sale.member_id == member_id).order_by(Sale.created_at.desc()).limit(limit)
-    return list(db.session.scalars(query))
 
 
 def sale_refunds(sale_id: str) -> list[Refund]:
@@ -262,3 +293,39 @@ def list_rejected_sales(filters: dict, pagination) -> list:
     """Sales terminals reported as refused by the server, newest first (open ones are the operator's to do)."""
     query = _where_equal(select(RejectedSale), RejectedSale, filters, ("merchant_id", "terminal_id", "status"))
     return _page_of_objects(query.order_by(RejectedSale.created_at.desc(), RejectedSale.id), pagination)
+
+
+def member_sales_with_shops(member_id: str, limit: int = 20) -> list[tuple[Sale, str]]:
+    """The member's newest sales, each with the name of the shop it was made at."""
+    return db.session.execute(
+        select(Sale, Merchant.name)
+        .join(Merchant, Merchant.id == Sale.merchant_id)
+        .where(Sale.member_id == member_id)
+        .order_by(Sale.occurred_at.desc())
+        .limit(limit)
+    ).all()
+
+
+def receipt_numbers(sale_ids) -> dict[str, str]:
+    """Sale id → receipt number for the given sales (ids that are None are skipped)."""
+    wanted = {sale_id for sale_id in sale_ids if sale_id}
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(Sale.id, Sale.receipt_no).where(Sale.id.in_(wanted))).all())
+
+
+def card_histories(card_ids: list[str], per_card: int = 20) -> dict[str, list[AuditLog]]:
+    """Each card's audit entries, newest first, at most ``per_card`` a card."""
+    histories: dict[str, list[AuditLog]] = {card_id: [] for card_id in card_ids}
+    if not card_ids:
+        return histories
+    entries = db.session.scalars(
+        select(AuditLog)
+        .where(AuditLog.object_type == "card", AuditLog.object_id.in_(card_ids))
+        .order_by(AuditLog.id.desc())
+        .limit(per_card * len(card_ids))
+    )
+    for entry in entries:
+        if len(histories[entry.object_id]) < per_card:
+            histories[entry.object_id].append(entry)
+    return histories

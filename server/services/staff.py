@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 
 from server.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
+from server.domain.passwords import password_problem
 from server.domain.permissions import MERCHANT_ROLES, ROLES
 from server.domain.statuses import MerchantStatus, StaffStatus, TerminalStatus
 from server.extensions import db
@@ -35,8 +36,12 @@ def create_staff_user(
     password: str | None = None,
     merchant_id: str | None = None,
     display_name: str = "",
+    must_change_password: bool = False,
 ) -> StaffUser:
-    """Add a staff user; merchant roles must name their merchant, operator roles must not."""
+    """Add a staff user; merchant roles must name their merchant, operator roles must not.
+
+    The password must pass the policy (``server.domain.passwords``); ``must_change_password``: a first
+    password someone else chose, to be changed at the first sign-in."""
     if role not in ROLES:
         raise InvalidRequest("Unknown role.", field="role", allowed=sorted(ROLES))
     if (role in MERCHANT_ROLES) != (merchant_id is not None):
@@ -45,8 +50,8 @@ def create_staff_user(
         )
     if merchant_id is not None and db.session.get(Merchant, merchant_id) is None:
         raise InvalidRequest("No such merchant.", field="merchant_id")
-    if password is not None and len(password) < 10:
-        raise InvalidRequest("Passwords need at least 10 characters.", field="password")
+    if password is not None and (problem := password_problem(password, username)) is not None:
+        raise InvalidRequest(problem, field="password")
     if db.session.scalar(select(StaffUser.id).where(StaffUser.username == username)):
         raise Conflict("This username is taken.", field="username")
     user = StaffUser(
@@ -56,6 +61,7 @@ def create_staff_user(
         merchant_id=merchant_id,
         display_name=display_name,
         password_hash=hash_password(password) if password else None,
+        must_change_password=must_change_password and password is not None,
     )
     db.session.add(user)
     audit(actor, "staff.create", "staff_user", user.id, role=role, merchant_id=merchant_id)

@@ -91,6 +91,13 @@ def test_search_members_by_phone_in_the_body(app, client):
     assert found({"phone": "13900139000", "status": "active"}) == []
     assert found({"phone": "13700137000"}) == []
     assert found({"phone": "13800138000"}, "?page=1&page_size=5") == [first.id]
+    assert found({"phone_ending": "8000"}) == [first.id]  # the last digits (a keyed index of the last four)
+    assert found({"phone_ending": "0138000"}) == [first.id] and found({"phone_ending": "0139000"}) == [second.id]
+    assert found({"phone_ending": "1380"}) == []  # the middle of a number is not its ending
+    assert found({"name": "王"}) == [second.id]
+    assert_error(
+        client.post(f"{API}/members/search", json={"phone_ending": "800"}, headers=auth), 422, "invalid_request"
+    )
     listed = client.post(f"{API}/members/search", json={"phone": "13800138000"}, headers=auth)
     assert listed.json[0]["masked_phone"] == "138****8000" and "13800138000" not in listed.get_data(as_text=True)
     assert_error(client.post(f"{API}/members/search", json={"phone": "12345"}, headers=auth), 422, "invalid_request")

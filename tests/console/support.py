@@ -98,6 +98,7 @@ NOT_PAGES = {
     "console.static",
     "console.unknown_page",
     "console.auth.sign_in",
+    "console.auth.second_factor",
     "console.dashboard.alias",
     "console.ledger.export",
     "console.sales.export",

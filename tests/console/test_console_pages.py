@@ -176,11 +176,14 @@ def test_members_are_found_by_card_or_phone_and_the_full_phone_is_an_audited_rev
     detail = f"/console/members/{scene.member.id}"
     assert "13912345678" not in page_text(client.get(detail))
     assert audit_rows(app, "member.reveal_phone") == []
-    revealed = post_form(client, detail, f"{detail}/phone", {})
+    refused = post_form(client, detail, f"{detail}/phone", {})  # a reason is required
+    assert refused.status_code == 422 and "13912345678" not in page_text(refused)
+    revealed = post_form(client, detail, f"{detail}/phone", {"reason": "会员来电核对身份"})
     assert revealed.status_code == 200 and "13912345678" in page_text(revealed)
     assert revealed.headers["Cache-Control"] == "no-store"
     [entry] = audit_rows(app, "member.reveal_phone")
     assert entry.object_id == scene.member.id and entry.actor.startswith("staff:")
+    assert entry.details == {"reason": "会员来电核对身份"}
     finance = app.test_client()
     assert sign_in(finance, "c-finance").status_code == 302
     assert post_form(finance, detail, f"{detail}/phone", {}).status_code == 403
@@ -277,9 +280,9 @@ def test_an_admin_changes_alliance_settings_and_a_level(app, scene, client):
         "upgrade_spend": "800",
         "keep_spend": "600",
         "protection_days": "60",
-        "default_pays": "95",
-        "min_pays": "90",
-        "max_pays": "100",
+        "default_pays": "9.5",
+        "min_pays": "9",
+        "max_pays": "10",
     }
     assert post_form(client, edit, edit, level).status_code == 302
     assert post_form(client, edit, edit, {**level, "keep_spend": "900"}).status_code == 200  # keep above upgrade
@@ -352,8 +355,8 @@ def test_support_registers_a_member_and_binds_a_card(app, scene, client):
         ecard_no = issue_electronic_card(f"member:{member_id}", member_id).card_no  # as a phone registration does
         db.session.remove()
     html = page_text(client.get(detail))  # the kind stored, not guessed: neither card has a chip or a batch
-    assert re.search(rf"{card_no}(</a>)?</td><td>印刷卡</td>", html) and re.search(
-        rf"{ecard_no}(</a>)?</td><td>电子卡</td>", html
+    assert re.search(rf"{card_no}(</a>)?</strong>\s*<span[^>]*>印刷卡</span>", html) and re.search(
+        rf"{ecard_no}(</a>)?</strong>\s*<span[^>]*>电子卡</span>", html
     )
     again = post_form(client, detail, f"{detail}/cards", {"card_no": card_no})  # already bound: refused, shown
     assert again.status_code == 302

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 
 import marshmallow as ma
-from flask import Response, render_template_string, request
+from flask import Response, current_app, render_template_string, request
 from flask.views import MethodView
 
 from server.api.auth import STAFF_SECURITY, check_merchant_scope, require_staff, staff_only
@@ -41,7 +41,8 @@ class MerchantPoster(MethodView):
         """The merchant's recruiting poster QR code; members who register through it are recorded as its recruits."""
         actor = require_staff("merchants:read")
         check_merchant_scope(actor, merchant_id)
-        url = posters.join_url(request.host_url, posters.poster_token(merchant_id))
+        base, _configured = posters.public_base_url(current_app.config.get("PUBLIC_BASE_URL"), request.host_url)
+        url = posters.join_url(base, posters.poster_token(merchant_id))
         kind = args["format"]
         if kind == "html":
             svg = base64.b64encode(posters.poster_qr(url, "svg")).decode()

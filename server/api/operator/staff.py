@@ -37,11 +37,14 @@ class StaffUsers(MethodView):
     @blp.arguments(StaffCreateSchema)
     @blp.response(201, StaffUserEnvelopeSchema)
     def post(self, args):
-        """Create a staff user; owners and cashiers need a merchant_id (admin only, idempotent)."""
+        """Create a staff user; owners and cashiers need a merchant_id (admin only, idempotent).
+
+        A password must be at least 10 characters, not a common one and not contain the username; the user
+        chooses their own at the first console sign-in."""
         actor = require_staff("staff:write")
 
         def work():
-            user = staff_service.create_staff_user(actor.key, **args)
+            user = staff_service.create_staff_user(actor.key, **args, must_change_password=True)
             return {"staff_user": user}
 
         return idempotent(actor, work)

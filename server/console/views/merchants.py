@@ -16,7 +16,7 @@ from server.console.confirm import Confirmation, confirm_form, confirm_page
 from server.console.display import STATUS_LABELS, domain_message, percent, trade_label
 from server.console.forms import ActionForm, LevelDiscountForm, MerchantForm, TerminalForm, choice
 from server.console.once import new_key, run_once
-from server.console.paging import choice_arg, page_from_request
+from server.console.paging import choice_arg, page_from_request, report_invalid_filter
 from server.domain.errors import DomainError
 from server.domain.permissions import SET_DISCOUNTS_PERMISSIONS
 from server.domain.statuses import MerchantStatus, TerminalStatus
@@ -39,7 +39,7 @@ MERCHANT_STATUSES = tuple(MerchantStatus)
 
 def join_url(merchant_id: str) -> str:
     """The member registration link of the merchant's recruiting poster (its poster token, see services/posters)."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    base, _configured = posters.public_base_url(current_app.config.get("PUBLIC_BASE_URL"), request.host_url)
     return posters.join_url(base, posters.poster_token(merchant_id))
 
 
@@ -284,8 +284,26 @@ def poster(merchant_id):
     """A printable poster with the QR code members scan to join at this merchant."""
     merchant = _scoped_merchant(merchant_id)
     url = join_url(merchant.id)
-    svg = segno.make(url, error="m").svg_inline(scale=8, border=4, dark="#111827")
-    return render_template("console/merchants/poster.html", merchant=merchant, qr_svg=Markup(svg), join_url=url)
+    size = choice_arg("size", posters.PAPER_SIZES, _("Paper")) or "a4"
+    line = request.args.get("line", "").strip()
+    if len(line) > posters.MAX_LINE:
+        report_invalid_filter(_("Line of text"), line[:20] + "…")
+        line = ""
+    svg = segno.make(url, error="m").svg_inline(scale=8, border=4, dark="#111827", omitsize=True)
+    configured = bool((current_app.config.get("PUBLIC_BASE_URL") or "").strip())
+    return render_template(
+        "console/merchants/poster.html",
+        merchant=merchant,
+        qr_svg=Markup(svg),
+        join_url=url,
+        size=size,
+        paper=posters.PAPER_SIZES[size],
+        line=line or _("Scan to join, save at every shop of the alliance"),
+        line_typed=line,
+        base_configured=configured,
+        unreachable=posters.points_at_this_machine(url),
+        max_line=posters.MAX_LINE,
+    )
 
 
 @blp.route("/merchants/<merchant_id>/poster.png")

@@ -48,6 +48,7 @@ def index():
                     form.password.data,
                     merchant_id=merchant_id,
                     display_name=form.display_name.data,
+                    must_change_password=True,  # the user chooses their own at the first sign-in
                 )
             except DomainError as exc:
                 flash(domain_message(exc), "danger")
@@ -96,6 +97,34 @@ def disable(user_id):
     return redirect(url_for(".index"))
 
 
+@blp.route("/staff/<user_id>/second-factor-off", methods=["GET", "POST"])
+@permission_required("staff:write")
+def second_factor_off(user_id):
+    """Turn off another user's second factor (a lost phone), confirmed with a reason (audited)."""
+    user = console_auth.get_staff_user(user_id)
+    if user.totp_secret_ciphertext is None:
+        flash(_("The second factor is off."), "warning")
+        return redirect(url_for(".index"))
+    form = confirm_form()
+    if request.method == "GET" or not form.validate_on_submit():
+        confirmation = Confirmation(
+            title=_("Turn off the second factor of %(name)s", name=user.display_name or user.username),
+            subject=f"{user.display_name or user.username} ({user.username}) · {ROLE_LABELS.get(user.role, user.role)}",
+            warning=_("The user then signs in with the password alone until they set up the second factor again."),
+            button=_("Turn off"),
+            action_url=url_for(".second_factor_off", user_id=user.id),
+            back_url=url_for(".index"),
+        )
+        return confirm_page(confirmation, form)
+    try:
+        console_auth.disable_second_factor(current_actor().key, user.id, reason=form.reason.data)
+    except DomainError as exc:
+        flash(domain_message(exc), "danger")
+    else:
+        flash(_("Saved."), "success")
+    return redirect(url_for(".index"))
+
+
 @blp.route("/staff/<user_id>/<action>", methods=["POST"])
 @permission_required("staff:write")
 def change(user_id, action):
@@ -110,7 +139,7 @@ def change(user_id, action):
             form = PasswordForm()
             if not form.validate_on_submit():
                 raise DomainError(_("Passwords need at least 10 characters."))
-            console_auth.set_password(actor.key, user_id, form.password.data)
+            console_auth.set_password(actor.key, user_id, form.password.data)  # to be changed at the next sign-in
         else:
             return redirect(url_for(".index"))
     except DomainError as exc:
