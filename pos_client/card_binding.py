@@ -83,6 +83,9 @@ def bind_card(checkout: Checkout, typed_card_no: str) -> BindOutcome:
     except ApiError as exc:
         raise ServerRefused(exc.code, exc.message) from exc
     checkout.online = True
+    # a card of a levelled batch may have lifted the member: the next sale is priced at the new level
+    member.level_name = binding["member"]["level"]["name"]
+    member.discount_bp = binding["member"]["discount_bp"]
     title, lines = slip(checkout, binding)
     print_error = None
     if checkout.printer is not None:

@@ -506,7 +506,8 @@ def gui(options: Options):
 @click.pass_obj
 def bind_card(options: Options, card_no, phone, as_json):
     """Hand out a new card (printed, or an encoded chip card) to a member: SMS code, bind, print a slip."""
-    from pos_client.card_binding import bind_card as bind, card_number
+    from pos_client.card_binding import bind_card as bind
+    from pos_client.card_binding import card_number
 
     lang = options.language()
     try:

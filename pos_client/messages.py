@@ -389,7 +389,10 @@ SERVER_ERRORS.update(
             "绑卡须会员本人验证：请发送短信验证码给会员",
             "Binding a card needs the member's proof: send the member an SMS code",
         ),
-        "card_not_issued": ("此卡尚未写卡发行，不能发放", "This card's chip is not encoded yet: it cannot be handed out"),
+        "card_not_issued": (
+            "此卡尚未写卡发行，不能发放",
+            "This card's chip is not encoded yet: it cannot be handed out",
+        ),
         "card_already_bound": ("此卡已绑定会员，不能再次绑定", "This card is already bound to a member"),
     }
 )
