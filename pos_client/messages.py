@@ -366,6 +366,10 @@ MESSAGES.update(
             "绑卡：先按 F3 用手机号识别会员，再把新卡卡号输入或扫入号码栏，按 F11",
             "To hand out a card: identify the member by phone (F3), type or scan the new card's number, press F11",
         ),
+        "bind_scan_card": (
+            "请扫描新卡的条码或二维码（或输入卡号后按 Enter），将绑定给当前会员",
+            "Scan the new card's barcode or QR code (or type its number and Enter) to bind it to this member",
+        ),
         "bind_needs_server": ("绑卡需要联网，请稍后再试", "Binding a card needs the server; try again later"),
         "bind_done": (
             "绑卡成功：卡号 {card_no}，会员 {name}（{phone}），等级 {level}",

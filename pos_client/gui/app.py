@@ -71,6 +71,7 @@ class CashierWindow:
         self.refund_reason = tk.StringVar(value="")
         self.refund_pin = tk.StringVar(value="")
         self._refund_sale: dict | None = None  # the sale F7 looked up; the next F7 refunds it
+        self._binding_armed = False  # F11 with the code field empty: the next scan or Enter is the card to bind
         self.message = tk.StringVar(value="")
         self.member_text = tk.StringVar(value=self.label["no_member"])
         self.quote_text = tk.StringVar(value="")
@@ -218,7 +219,11 @@ class CashierWindow:
     def _handle_keys(self, events) -> None:
         for event in events:
             if isinstance(event, Scanned):
-                self.identify_code(event.text)
+                if self._binding_armed:  # F11 asked for the new card's number: this scan is that card
+                    self.code.set(event.text)
+                    self.bind_card()
+                else:
+                    self.identify_code(event.text)
                 continue
             for char in event.text:
                 if char == "\n":
@@ -266,7 +271,9 @@ class CashierWindow:
 
     def identify_typed(self) -> None:
         """Enter in the code field: a mobile number identifies by phone, anything else as a code or card number."""
-        if MOBILE.fullmatch(self.code.get().strip()):
+        if self._binding_armed:  # F11 asked for the new card's number: bind it, do not look it up
+            self.bind_card()
+        elif MOBILE.fullmatch(self.code.get().strip()):
             self.identify_phone()
         else:
             self.identify_code()
@@ -282,6 +289,7 @@ class CashierWindow:
             self.redeem_mode.set("none")
             self.redeem_points.set("")
         self.sale_state = "none"
+        self._binding_armed = False
         self.member_text.set(self.label["no_member"])
         self.message.set("")
         self._inputs_changed()
@@ -495,6 +503,7 @@ class CashierWindow:
         self.refund_reason.set("")
         self.refund_pin.set("")
         self._refund_sale = None
+        self._binding_armed = False
         self.member_text.set(self.label["no_member"])
         self._inputs_changed()
         self.message.set("")
@@ -739,13 +748,22 @@ class CashierWindow:
     def bind_card(self) -> None:
         """F11: bind the new card whose number is in the code field to the member on screen, print its slip.
 
+        With the code field empty, F11 waits for the number: the next scan (or Enter in the code field) is
+        the card to bind, not a member to identify.
+
         The member needs proof (a phone number is none): the server says so, the member is texted a code,
         the cashier types the code the member reads out, and the binding goes on.
         """
         typed = self.code.get().strip()
-        if self.core.member is None or self.sale_state == "none" or not typed:
+        self._binding_armed = False
+        if self.core.member is None or self.sale_state == "none":
             self.code_entry.focus_set()
             self._show_error(text("bind_how", self.lang))
+            return
+        if not typed:  # the number comes next: scanned, or typed and Enter
+            self._binding_armed = True
+            self.code_entry.focus_set()
+            self._info(text("bind_scan_card", self.lang))
             return
         try:
             card_number(typed)

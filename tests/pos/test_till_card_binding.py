@@ -42,7 +42,7 @@ def till(app, tmp_path):
         world = make_world()
         member, _ = make_member(phone=PHONE, name="王小明", with_card=False)
         other, _ = make_member(phone=OTHER_PHONE, name="李四", with_card=False)
-        batch = cards.create_batch(ACTOR, 2, kind="printed", level_code="gold")
+        batch = cards.create_batch(ACTOR, 3, kind="printed", level_code="gold")
         numbers = [number for number, _ in cards.batch_print_cards(batch.id)]
         token = world.shop_a.token
         db.session.remove()
@@ -192,6 +192,19 @@ def test_f11_in_the_cashier_window_binds_the_card_after_the_sms_code(app, till, 
         key(root, pad, "F11")
         pump(root, lambda: len(till["printer"].jobs) == 2)
         assert "绑卡成功" in window.message.get() and len(asked) == 2
+
+        # F11 with the code field empty waits for the card: the scanner's burst is that card, not a member
+        third = till["numbers"][2]
+        window.code.set("")
+        key(root, pad, "F11")
+        assert "请扫描新卡" in window.message.get()
+        clock = 2_000_000
+        for index, digit in enumerate(third):
+            key(root, pad, digit, clock + 5 * index)
+        key(root, pad, "Return", clock + 5 * len(third))
+        pump(root, lambda: "绑卡成功" in window.message.get() and third[-4:] in window.message.get())
+        assert bound_to(app, third) == (till["member_id"], "active") and "王*明" in window.member_text.get()
+        assert len(asked) == 2  # the member proved who they are once for this identification
     finally:
         root.destroy()
         window = root = None  # Tk variables are freed on this (the Tk) thread, as in test_gui
