@@ -150,3 +150,22 @@ def test_a_frozen_member_cannot_be_given_a_card(app, client):
         db.session.get(Member, s.member.id).status = "frozen"
         db.session.commit()
     assert_error(bind(client, s.auth, card_no, token), 404, "member_not_found")
+
+
+def test_a_card_handed_out_at_the_till_is_refused_in_words_on_the_member_pages(app, client):
+    import re
+
+    from server.services.cards import card_check_code
+    from tests.member.support import register_phone
+
+    s = scene(app, phone=PHONE)
+    (card_no,) = printed_cards(app, 1)
+    assert bind(client, s.auth, card_no, proven_token(app, client, s.auth)).status_code == 201
+    with app.app_context():
+        login, check = register_phone("13900002424"), card_check_code(card_no)
+        db.session.remove()
+    client.set_cookie("member_session", login.session_token, path="/m")
+    csrf = re.search(r'name="bind-csrf_token" type="hidden" value="([^"]+)"', client.get("/m/cards").data.decode())
+    data = {"bind-card_no": card_no, "bind-check_code": check, "bind-csrf_token": csrf.group(1)}
+    page = client.post("/m/cards", data=data, follow_redirects=True).data.decode()
+    assert "此卡已绑定会员。" in page
