@@ -5,13 +5,15 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from server.api.auth import TERMINAL_SECURITY, current_actor, require_terminal
+from server.api.base import ErrorSchema
 from server.api.blueprint import Blueprint
-from server.api.contract import CARD_NUMBER, path_parameter
+from server.api.contract import CARD_NUMBER, RETRY_AFTER, path_parameter
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.terminal import authenticate
 from server.api.till_card_schemas import TillBindingRequestSchema, TillBindingResponseSchema
 from server.domain.errors import InvalidRequest
 from server.domain.identifiers import is_valid_card_number, mask_card_number, mask_name
+from server.ratelimit import enforce
 from server.services.till_cards import bind_at_till
 
 blp = Blueprint("till_cards", __name__, url_prefix="/api/v1", description="Handing out cards at a POS terminal")
@@ -25,6 +27,9 @@ class TillCardBinding(MethodView):
     @blp.doc(security=TERMINAL_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
     @blp.arguments(TillBindingRequestSchema)
     @blp.response(201, TillBindingResponseSchema)
+    @blp.alt_response(
+        429, schema=ErrorSchema, description="Too many cards handed out", headers={"Retry-After": RETRY_AFTER}
+    )
     def post(self, args, card_no):
         """Bind a new card (printed or encoded, not yet bound) to the identified member (idempotent).
 
@@ -32,6 +37,7 @@ class TillCardBinding(MethodView):
         a member code or the member's chip card) and is not used up. Audited as done by the terminal.
         """
         terminal = require_terminal()
+        enforce("card_bind:terminal", terminal.id)
         if not is_valid_card_number(card_no):
             raise InvalidRequest("Not a valid card number (16 digits with a check digit).", field="card_no")
 

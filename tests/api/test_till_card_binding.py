@@ -169,3 +169,15 @@ def test_a_card_handed_out_at_the_till_is_refused_in_words_on_the_member_pages(a
     data = {"bind-card_no": card_no, "bind-check_code": check, "bind-csrf_token": csrf.group(1)}
     page = client.post("/m/cards", data=data, follow_redirects=True).data.decode()
     assert "此卡已绑定会员。" in page
+
+
+def test_a_till_hands_out_at_most_30_cards_a_minute(app, client):
+    s = scene(app, phone=PHONE)
+    token = proven_token(app, client, s.auth)
+    unknown = make_card_number("8860", 999_999)
+    for _ in range(30):
+        assert_error(bind(client, s.auth, unknown, token), 404, "card_unknown")
+    refused = bind(client, s.auth, unknown, token)
+    assert_error(refused, 429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) > 0
+    assert bind(client, s.world.shop_b.auth, unknown, token).status_code == 404  # another till: its own count
