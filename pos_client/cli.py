@@ -499,5 +499,41 @@ def gui(options: Options):
     run(options.config(), options.config_path)
 
 
+@main.command("bind-card")
+@click.argument("card_no")
+@click.option("--phone", required=True, help="The mobile number of the member who gets the card.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_obj
+def bind_card(options: Options, card_no, phone, as_json):
+    """Hand out a new card (printed, or an encoded chip card) to a member: SMS code, bind, print a slip."""
+    from pos_client.card_binding import bind_card as bind
+    from pos_client.card_binding import card_number
+
+    lang = options.language()
+    try:
+        card_number(card_no)  # a mistyped number is refused before the member is texted a code
+    except PosError as exc:
+        raise click.UsageError(exc.text(lang)) from exc
+    core = options.checkout()
+    lang = core.lang
+    try:
+        core.refresh()
+        core.identify_phone(phone)
+        _prove_member(core, lang)  # a phone number is no proof: the member reads out the code texted to them
+        outcome = bind(core, card_no)
+    except PosError as exc:
+        raise _fail(exc, lang) from exc
+    print_error = outcome.print_error.text(lang) if outcome.print_error else None
+    if as_json:
+        data = {**outcome.binding, "printed": print_error is None, "print_error": print_error}
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        console.print(outcome.summary(lang), markup=False)
+        if print_error:
+            console.print(f"[yellow]{print_error}[/yellow]")
+    if print_error:
+        raise SystemExit(3)
+
+
 if __name__ == "__main__":
     main()

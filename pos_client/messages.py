@@ -353,3 +353,71 @@ SERVER_ERRORS.update(
         "rate_limited": ("操作过于频繁，请稍后再试", "Too many requests; try again later"),
     }
 )
+
+
+# --- till-bind: handing out a card at the till (alliance-pos bind-card, F11 in the window) ---
+MESSAGES.update(
+    {
+        "bind_card_no_invalid": (
+            "卡号有误：{card_no}（应为 16 位数字，请核对卡背面的卡号）",
+            "Not a card number: {card_no} (16 digits; check the number on the back of the card)",
+        ),
+        "bind_how": (
+            "绑卡：先按 F3 用手机号识别会员，再把新卡卡号输入或扫入号码栏，按 F11",
+            "To hand out a card: identify the member by phone (F3), type or scan the new card's number, press F11",
+        ),
+        "bind_scan_card": (
+            "请扫描新卡的条码或二维码（或输入卡号后按 Enter），将绑定给当前会员",
+            "Scan the new card's barcode or QR code (or type its number and Enter) to bind it to this member",
+        ),
+        "bind_needs_server": ("绑卡需要联网，请稍后再试", "Binding a card needs the server; try again later"),
+        "bind_done": (
+            "绑卡成功：卡号 {card_no}，会员 {name}（{phone}），等级 {level}",
+            "Card bound: {card_no} to {name} ({phone}), level {level}",
+        ),
+        "bind_slip_title": ("会员卡绑定凭证", "Card binding slip"),
+        "bind_slip_card": ("卡号：{card_no}", "Card: {card_no}"),
+        "bind_slip_member": ("会员：{name}  {phone}", "Member: {name}  {phone}"),
+        "bind_slip_level": ("等级：{level}", "Level: {level}"),
+        "bind_slip_time": ("时间：{when}", "Time: {when}"),
+        "bind_slip_shop": ("门店：{shop}", "Shop: {shop}"),
+        "printer_offline_bind": (
+            "绑卡已成功，但凭证无法打印：{reason}。请检查打印机（不要再次绑卡）",
+            "The card is bound but its slip could not be printed: {reason}. Check the printer (do not bind again)",
+        ),
+    }
+)
+SERVER_ERRORS.update(
+    {
+        "binding_proof_required": (
+            "绑卡须会员本人验证：请发送短信验证码给会员",
+            "Binding a card needs the member's proof: send the member an SMS code",
+        ),
+        "card_not_issued": (
+            "此卡尚未写卡发行，不能发放",
+            "This card's chip is not encoded yet: it cannot be handed out",
+        ),
+        "card_already_bound": ("此卡已绑定会员，不能再次绑定", "This card is already bound to a member"),
+    }
+)
+
+# Codes of operator pages and endpoints (agents, staff sign-in) and the frozen member: a terminal meets only
+# member_frozen, but every code the server can answer has the POS's own words.
+SERVER_ERRORS.update(
+    {
+        "member_frozen": (
+            "该会员账户已冻结，请会员联系联盟客服",
+            "This member's account is frozen: ask them to call support",
+        ),
+        "agent_chain_cycle": ("代理上下级不能成环", "An agent chain cannot go round in a circle"),
+        "agent_chain_too_deep": ("代理层级超过联盟允许的深度", "The agent chain would be deeper than allowed"),
+        "agent_rule_not_allowed": (
+            "代理等级不能以收费、购买或拉人头为条件",
+            "Agent levels may not depend on fees, purchases or recruiting people",
+        ),
+        "agent_self_upper": ("代理不能是自己的上级", "An agent cannot be its own upper agent"),
+        "territory_taken": ("该区域已由其他代理独家或已代理", "Another agent holds this region"),
+        "second_factor_required": ("需要输入动态验证码", "The second-factor code is needed"),
+        "second_factor_wrong": ("动态验证码不正确", "The second-factor code is wrong"),
+    }
+)

@@ -51,3 +51,12 @@ class TerminalClient(ApiClient):
         """GET /sales?receipt_no=...: the sale with this receipt number at this merchant, if any."""
         sales = self.request("GET", "/sales", params={"receipt_no": receipt_no})
         return sales[0] if sales else None
+
+    def bind_card(self, card_no: str, identification_token: str, idempotency_key: str) -> dict:
+        """POST /cards/{card_no}/binding: hand out a card to the identified (and proven) member."""
+        return self.request(
+            "POST",
+            f"/cards/{path_part(card_no)}/binding",
+            json_body={"identification_token": identification_token},
+            idempotency_key=idempotency_key,
+        )

@@ -63,6 +63,7 @@ LIMITS = {
     "proof_code:terminal": "10/minute;60/hour",
     "proof_code:member": "1/minute;5/hour;10/day",
     "refund_pin:merchant": "5/10minute;20/day",  # wrong supervisor PINs only
+    "card_bind:terminal": "30/minute;500/day",  # cards handed out at one till (a stolen token binds no stock)
 }
 
 

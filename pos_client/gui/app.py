@@ -18,13 +18,15 @@ from tkinter import simpledialog
 
 from alliance_shared.devices.card_reader import CardReaderError
 from alliance_shared.devices.pcsc_reader import PcscCardReader
+from pos_client.card_binding import BindOutcome, card_number
+from pos_client.card_binding import bind_card as bind_member_card
 from pos_client.checkout import REDEEM_MAX, Checkout
 from pos_client.config import PosConfig
 from pos_client.devices.printer import DummyPrinter, PrinterError
 from pos_client.devices.scanner import KeyboardWedgeScanner, Scanned
 from pos_client.gui.amount_pad import amount_after_key
 from pos_client.gui.labels import LABELS
-from pos_client.messages import PosError, reader_error_key, text
+from pos_client.messages import PosError, ServerRefused, reader_error_key, text
 from pos_client.money import AmountError, discount_text, parse_amount, yuan
 from pos_client.payments import DEFAULT as DEFAULT_PAYMENT
 from pos_client.payments import METHODS, method_for_key, method_name
@@ -69,6 +71,7 @@ class CashierWindow:
         self.refund_reason = tk.StringVar(value="")
         self.refund_pin = tk.StringVar(value="")
         self._refund_sale: dict | None = None  # the sale F7 looked up; the next F7 refunds it
+        self._binding_armed = False  # F11 with the code field empty: the next scan or Enter is the card to bind
         self.message = tk.StringVar(value="")
         self.member_text = tk.StringVar(value=self.label["no_member"])
         self.quote_text = tk.StringVar(value="")
@@ -188,6 +191,7 @@ class CashierWindow:
         root.bind("<F8>", lambda event: self.reprint())
         root.bind("<F9>", lambda event: self.sync())
         root.bind("<F10>", lambda event: self.close_shift())
+        root.bind("<F11>", lambda event: self.bind_card())
         root.bind("<Escape>", lambda event: self.next_customer())
         # keys typed outside the entry fields: the amount, or a code when a wedge scanner typed them
         root.bind("<Key>", self._key)
@@ -215,7 +219,11 @@ class CashierWindow:
     def _handle_keys(self, events) -> None:
         for event in events:
             if isinstance(event, Scanned):
-                self.identify_code(event.text)
+                if self._binding_armed:  # F11 asked for the new card's number: this scan is that card
+                    self.code.set(event.text)
+                    self.bind_card()
+                else:
+                    self.identify_code(event.text)
                 continue
             for char in event.text:
                 if char == "\n":
@@ -263,7 +271,9 @@ class CashierWindow:
 
     def identify_typed(self) -> None:
         """Enter in the code field: a mobile number identifies by phone, anything else as a code or card number."""
-        if MOBILE.fullmatch(self.code.get().strip()):
+        if self._binding_armed:  # F11 asked for the new card's number: bind it, do not look it up
+            self.bind_card()
+        elif MOBILE.fullmatch(self.code.get().strip()):
             self.identify_phone()
         else:
             self.identify_code()
@@ -279,6 +289,7 @@ class CashierWindow:
             self.redeem_mode.set("none")
             self.redeem_points.set("")
         self.sale_state = "none"
+        self._binding_armed = False
         self.member_text.set(self.label["no_member"])
         self.message.set("")
         self._inputs_changed()
@@ -492,6 +503,7 @@ class CashierWindow:
         self.refund_reason.set("")
         self.refund_pin.set("")
         self._refund_sale = None
+        self._binding_armed = False
         self.member_text.set(self.label["no_member"])
         self._inputs_changed()
         self.message.set("")
@@ -730,6 +742,99 @@ class CashierWindow:
         self.run_in_background(
             lambda: (inputs, self.core.quote(*inputs)), lambda priced: (self._priced(priced), self._info(confirmed))
         )
+
+    # --- handing out a card (appended: F11 binds the card number in the code field to the member) -------
+
+    def bind_card(self) -> None:
+        """F11: bind the new card whose number is in the code field to the member on screen, print its slip.
+
+        With the code field empty, F11 waits for the number: the next scan (or Enter in the code field) is
+        the card to bind, not a member to identify.
+
+        The member needs proof (a phone number is none): the server says so, the member is texted a code,
+        the cashier types the code the member reads out, and the binding goes on.
+        """
+        typed = self.code.get().strip()
+        self._binding_armed = False
+        if self.core.member is None or self.sale_state == "none":
+            self.code_entry.focus_set()
+            self._show_error(text("bind_how", self.lang))
+            return
+        if not typed:  # the number comes next: scanned, or typed and Enter
+            self._binding_armed = True
+            self.code_entry.focus_set()
+            self._info(text("bind_scan_card", self.lang))
+            return
+        try:
+            card_number(typed)
+        except PosError as exc:
+            self._show_error(exc.text(self.lang))
+            return
+        self.run_in_background(lambda: _bind_or_proof_needed(self.core, typed), self._card_bound)
+
+    def _card_bound(self, result) -> None:
+        if isinstance(result, _ProofNeeded):
+            self.run_in_background(
+                self.core.request_proof_code, lambda masked_phone: self._ask_binding_proof(masked_phone, result.typed)
+            )
+            return
+        outcome: BindOutcome = result
+        self._identified(self.core.member)  # the member panel shows the level after the binding
+        done = outcome.summary(self.lang)
+        if outcome.print_error is not None:
+            self.printer_state = "print_failed"
+            self._show_error(done + "\n" + outcome.print_error.text(self.lang))
+            return
+        self._printed_fine()
+        self._info(done)
+
+    def _ask_binding_proof(self, masked_phone: str, typed: str, again: str = "") -> None:
+        sent = text("proof_code_sent", self.lang, masked_phone=masked_phone)
+        self._info(sent)
+        code = simpledialog.askstring(text("proof_code_prompt", self.lang), again or sent, parent=self.root)
+        if not code or not code.strip():
+            return
+
+        def prove_then_bind():
+            try:
+                self.core.confirm_proof(code)
+            except ServerRefused as exc:
+                if exc.code != "login_code_invalid":
+                    raise
+                return _WrongCode(exc.text(self.lang))
+            return _bind_or_proof_needed(self.core, typed)
+
+        def proven(result) -> None:
+            if isinstance(result, _WrongCode):  # the member may read the code out again
+                self._ask_binding_proof(masked_phone, typed, again=result.message)
+            else:
+                self._card_bound(result)
+
+        self.run_in_background(prove_then_bind, proven)
+
+
+class _ProofNeeded:
+    """The server wants the member's proof before binding ``typed``."""
+
+    def __init__(self, typed: str):
+        self.typed = typed
+
+
+class _WrongCode:
+    """The code typed for the binding's proof was wrong (``message`` says so)."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+def _bind_or_proof_needed(core: Checkout, typed: str):
+    """Bind the card, or say that the member must prove who they are first."""
+    try:
+        return bind_member_card(core, typed)
+    except ServerRefused as exc:
+        if exc.code != "binding_proof_required":
+            raise
+        return _ProofNeeded(typed)
 
 
 def _reader_state(exc: CardReaderError) -> str:

@@ -9,7 +9,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 def register_api(app: Flask, api: Api) -> None:
     """Register every API blueprint and the locally served Swagger UI assets."""
-    from server.api import terminal
+    from server.api import terminal, till_cards
     from server.api.fields import document_dict_size
     from server.api.operator import (
         agents,
@@ -29,6 +29,7 @@ def register_api(app: Flask, api: Api) -> None:
     api.ma_plugin.converter.add_attribute_function(document_dict_size)
     for module in (
         terminal,
+        till_cards,
         merchants,
         terminals,
         levels,

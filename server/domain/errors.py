@@ -151,3 +151,24 @@ class TerritoryTaken(DomainError):
         409,
         "Another agent holds this region exclusively, or holds it already.",
     )
+
+
+# --- till-bind: handing out a card at the till (docs/terminal-api.md, POST /cards/{card_no}/binding) ---
+class CardNotIssued(Conflict):
+    code, status, default_message = (
+        "card_not_issued",
+        409,
+        "This card's chip is not encoded yet; encode it before handing it out.",
+    )
+
+
+class CardAlreadyBound(Conflict):
+    code, status, default_message = "card_already_bound", 409, "This card is already bound to a member."
+
+
+class CardBindingNeedsProof(DomainError):
+    code, status, default_message = (
+        "binding_proof_required",
+        403,
+        "Binding a card needs the member's proof: a member code or the SMS code sent to the member.",
+    )

@@ -98,3 +98,8 @@ def mask_name(name: str) -> str:
     if len(name) == 2:
         return name[0] + "*"
     return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_card_number(card_no: str) -> str:
+    """``8860000012345678`` → ``8860 **** **** 5678``: what a slip shows of a card number."""
+    return f"{card_no[:4]} **** **** {card_no[-4:]}" if len(card_no) > 8 else "****"

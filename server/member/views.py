@@ -54,6 +54,8 @@ ERROR_TEXT = {  # stable error codes → what the member reads
     "card_blocked": lambda: _("This card is blocked."),
     "not_found": lambda: _("Not found."),
     "rate_limited": lambda: _("Too many attempts. Please wait a moment and try again."),
+    "card_already_bound": lambda: _("This card is already bound to a member."),
+    "card_not_issued": lambda: _("This cannot be done now."),
 }
 
 

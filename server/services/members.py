@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from server.domain.errors import CardBlocked, Conflict, InvalidRequest, MemberFrozen, MemberNotFound
+from server.domain.errors import (
+    CardAlreadyBound,
+    CardBlocked,
+    CardNotIssued,
+    Conflict,
+    InvalidRequest,
+    MemberFrozen,
+    MemberNotFound,
+)
 from server.domain.identifiers import mask_mobile, normalize_mobile
 from server.domain.ledger import ALLIANCE_ADJUSTMENTS, MEMBER_POINTS, adjustment_postings
 from server.domain.statuses import BLOCKED_CARD_STATUSES, CardStatus, LevelStatus, MemberStatus
@@ -148,9 +156,9 @@ def bind_card(actor: str, member_id: str, card_no: str) -> Card:
     if card.status in BLOCKED_CARD_STATUSES:
         raise CardBlocked(status=card.status)
     if card.status in {CardStatus.CREATED, CardStatus.ENCODING}:
-        raise Conflict("This card's chip is not encoded yet; encode it before handing it out.", card_no=card_no)
+        raise CardNotIssued(card_no=card_no)
     if card.member_id is not None:
-        raise Conflict("This card is already bound to a member.", card_no=card_no)
+        raise CardAlreadyBound(card_no=card_no)
     card.member_id = member.id
     card.status = CardStatus.ACTIVE
     card.status_changed_at = utcnow()

@@ -215,7 +215,7 @@ def test_bind_a_card_to_a_member(app, client):
     admin = s.auth("admin")
     bad_check_digit = other.card_no[:-1] + str((int(other.card_no[-1]) + 1) % 10)
     for body, status, code in [
-        ({"card_no": card.card_no}, 409, "conflict"),  # already bound
+        ({"card_no": card.card_no}, 409, "card_already_bound"),  # already bound
         ({"card_no": bad_check_digit}, 422, "invalid_request"),
         ({"card_no": int(other.card_no)}, 422, "invalid_request"),
         ({"card_no": other.card_no + "0"}, 422, "invalid_request"),

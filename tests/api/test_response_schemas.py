@@ -131,7 +131,7 @@ def test_every_operation_answers_its_declared_schema(app, client):
     with app.app_context():
         staffed = make_staffed_world()
         member, card = make_member(points=1_000, phone=PHONE)
-        spare = [found.card_no for found in members.create_cards("test:contract", 3)]
+        spare = [found.card_no for found in members.create_cards("test:contract", 4)]
         level = staffed.levels["gold"]
         level_id, gold_discount = level.id, level.default_discount_bp
         db.session.remove()
@@ -154,6 +154,8 @@ def test_every_operation_answers_its_declared_schema(app, client):
     with app.app_context():
         code = last_login_code(PHONE)
     call("post", "/identifications/{token}/proof", till, {"code": code}, token=by_phone)
+    binding = {"identification_token": by_phone}  # a new card handed out to the proven member
+    call("post", "/cards/{card_no}/binding", till, binding, idempotent=True, card_no=spare[3])
     call("get", "/sales", till, query={"receipt_no": sale["receipt_no"]})
     call("get", "/sales/{sale_id}", till, sale_id=sale["id"])
     call("post", "/sales/{sale_id}/refunds", till, {"amount_fen": 1_000}, idempotent=True, sale_id=sale["id"])
