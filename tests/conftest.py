@@ -14,12 +14,18 @@ import secrets
 import tempfile
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 
 from server import create_app
 from server.config import TestingConfig, normalize_database_url
 from server.extensions import db
 from tests.resources import unavailable
+
+# Property tests are judged by their examples, not by how fast a shared machine generates them: a test run
+# beside others (CI, several worktrees) must not fail a health check on speed or a per-example deadline.
+settings.register_profile("shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("shared-machine")
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # Rate-limit counters of this test run, also in a Redis shared with other runs: ``limiter.reset()``
