@@ -26,6 +26,7 @@ from server.domain.agent_network import (
     SERVICED_GMV_FEN,
 )
 from server.domain.identifiers import mask_name
+from server.domain.statuses import AgentStatus
 from server.extensions import db
 from server.models import Agent, AgentAlert, AgentEvaluation, AgentLevel, Member, Merchant, Sale
 from server.services.agent_evaluation import (
@@ -69,7 +70,9 @@ def running_figures(agent: Agent) -> RunningFigures:
     mine = dict.fromkeys(FIGURE_KEYS, 0) | everyone.get(agent.id, {})
     mine[HEALTH_SCORE] = agent_health(mine)
     subordinates = {}
-    for sub_id in db.session.scalars(select(Agent.id).where(Agent.upper_agent_id == agent.id, Agent.status == "active")):
+    for sub_id in db.session.scalars(
+        select(Agent.id).where(Agent.upper_agent_id == agent.id, Agent.status == AgentStatus.ACTIVE)
+    ):
         figures = dict.fromkeys(FIGURE_KEYS, 0) | everyone.get(sub_id, {})
         subordinates[sub_id] = figures
     days = sorted((figures[ACTIVE_DAYS] for figures in subordinates.values()), reverse=True)

@@ -112,4 +112,3 @@ def session_token_for(app, agent_id: str) -> str:
         token = _serializer().dumps({"agent": agent.id, "phone": agent.phone_hash[:16]})
         db.session.remove()
     return token
-
