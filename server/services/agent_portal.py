@@ -69,14 +69,12 @@ def running_figures(agent: Agent) -> RunningFigures:
     everyone = period_figures(period)
     mine = dict.fromkeys(FIGURE_KEYS, 0) | everyone.get(agent.id, {})
     mine[HEALTH_SCORE] = agent_health(mine)
-    subordinates = {}
-    for sub_id in db.session.scalars(
-        select(Agent.id).where(Agent.upper_agent_id == agent.id, Agent.status == AgentStatus.ACTIVE)
-    ):
-        figures = dict.fromkeys(FIGURE_KEYS, 0) | everyone.get(sub_id, {})
-        subordinates[sub_id] = figures
-    days = sorted((figures[ACTIVE_DAYS] for figures in subordinates.values()), reverse=True)
-    return RunningFigures(period.name, mine, days, subordinates)
+    subordinates, days = {}, []
+    for sub_id, status in db.session.execute(select(Agent.id, Agent.status).where(Agent.upper_agent_id == agent.id)):
+        subordinates[sub_id] = dict.fromkeys(FIGURE_KEYS, 0) | everyone.get(sub_id, {})
+        if status == AgentStatus.ACTIVE:  # as the evaluation counts them: active subordinates only
+            days.append(subordinates[sub_id][ACTIVE_DAYS])
+    return RunningFigures(period.name, mine, sorted(days, reverse=True), subordinates)
 
 
 @dataclass(frozen=True)
