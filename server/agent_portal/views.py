@@ -66,7 +66,6 @@ STATUS_NAMES = {
     "suspended": _l("Suspended"),
     "terminated": _l("Terminated"),
 }
-BADGE_ICONS = {"seedling": "🌱", "bronze": "🥉", "silver": "🥈", "gold": "🥇", "platinum": "💎"}
 ERROR_TEXT = {  # stable error codes → what the agent reads
     "login_code_invalid": lambda: _("The verification code is wrong or has expired."),
     "forbidden": lambda: _("No active agent has this phone number. Please contact the operator."),
@@ -119,7 +118,6 @@ def portal_helpers():
         "OUTCOMES": OUTCOMES,
         "ALERT_KINDS": ALERT_KINDS,
         "AGENT_STATUS_NAMES": STATUS_NAMES,
-        "BADGE_ICONS": BADGE_ICONS,
     }
 
 
