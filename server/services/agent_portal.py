@@ -66,11 +66,12 @@ class RunningFigures:
 def running_figures(agent: Agent) -> RunningFigures:
     """The month so far, by the evaluation's aggregation (agents without activity have zero figures)."""
     period = current_period()
-    everyone = period_figures(period)
+    team = db.session.execute(select(Agent.id, Agent.status).where(Agent.upper_agent_id == agent.id)).all()
+    everyone = period_figures(period, only=[agent.id, *(sub_id for sub_id, _status in team)])
     mine = dict.fromkeys(FIGURE_KEYS, 0) | everyone.get(agent.id, {})
     mine[HEALTH_SCORE] = agent_health(mine)
     subordinates, days = {}, []
-    for sub_id, status in db.session.execute(select(Agent.id, Agent.status).where(Agent.upper_agent_id == agent.id)):
+    for sub_id, status in team:
         subordinates[sub_id] = dict.fromkeys(FIGURE_KEYS, 0) | everyone.get(sub_id, {})
         if status == AgentStatus.ACTIVE:  # as the evaluation counts them: active subordinates only
             days.append(subordinates[sub_id][ACTIVE_DAYS])

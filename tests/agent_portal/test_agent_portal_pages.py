@@ -12,7 +12,10 @@ from server.extensions import db
 from server.models import LoginCode, SmsMessage
 from server.security.pii import phone_lookup_hash
 from server.services import agent_login, agents, member_login
-from server.services.agent_portal import running_figures
+from server.services.agent_evaluation import period_figures, period_of, previous_period_name
+from server.services.agent_portal import current_period, running_figures
+from server.services.alliance import get_settings
+from server.services.points import alliance_today
 from tests.agent_portal.support import (
     CITY_MEMBER_PHONE,
     CITY_PHONE,
@@ -95,6 +98,10 @@ def test_the_running_figures_are_the_evaluations_own(app, network):
         assert running.figures["active_recruited_members"] == 1
         assert running.subordinate_days == [1]
         assert set(running.subordinates) == {network.county}
+        for period in (current_period(), period_of(previous_period_name(alliance_today()), get_settings().timezone)):
+            everyone = period_figures(period)
+            for only in ([network.city], [network.city, network.county], [network.outsider]):
+                assert period_figures(period, only=only) == {k: v for k, v in everyone.items() if k in only}
         db.session.remove()
 
 
