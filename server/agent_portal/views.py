@@ -240,8 +240,9 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Sign out on this phone."""
-    ConfirmForm().validate_on_submit()
+    """Sign out: this session and any other the agent opened before end."""
+    if ConfirmForm().validate_on_submit():
+        agent_login.log_out(request.cookies.get(SESSION_COOKIE, ""))
     response = redirect(url_for("agent_portal.login"))
     response.delete_cookie(SESSION_COOKIE, path="/a")
     return response

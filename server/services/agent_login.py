@@ -6,8 +6,9 @@ with the login template. Only active agents, and suspended ones (read-only, with
 code is texted only to such an agent's phone, and the answer to the request is the same either way, so the
 page reveals nobody's phone.
 
-The session is a signed, expiring cookie naming the agent and the phone it signed in with: it stops working
-when the agent's phone changes, when the agent is terminated (or set back), and after
+The session is a signed, expiring cookie naming the agent, the phone it signed in with and when: it stops
+working when the agent's phone changes, when the agent is terminated (or set back), when the agent signs out
+(every session opened before, on any phone: the sign-out is an audit entry), and after
 ``MEMBER_SESSION_DAYS``.
 """
 
@@ -17,13 +18,14 @@ from dataclasses import dataclass
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.domain.errors import Forbidden
 from server.domain.identifiers import normalize_mobile
 from server.domain.statuses import AgentStatus
 from server.extensions import db
-from server.models import Agent
+from server.models import Agent, AuditLog
+from server.models.base import utcnow
 from server.notifications.sms import queue_sms
 from server.security.pii import phone_lookup_hash
 from server.services import one_time_codes
@@ -34,6 +36,7 @@ from server.services.unit_of_work import transactional
 PURPOSE = "agent_login"
 SIGN_IN_STATUSES = (AgentStatus.ACTIVE, AgentStatus.SUSPENDED)
 _SALT = "agent-portal-session"
+SIGN_OUT = "agent.logout"
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def log_in(phone: str, code: str) -> AgentLogin:
     agent = _agent_for_phone(mobile)
     if agent is None or agent.status not in SIGN_IN_STATUSES:
         raise Forbidden("No active agent has this phone number.", field="phone")
-    token = _serializer().dumps({"agent": agent.id, "phone": agent.phone_hash[:16]})
+    token = _serializer().dumps({"agent": agent.id, "phone": agent.phone_hash[:16], "at": utcnow().timestamp()})
     audit(f"agent:{agent.id}", "agent.login", "agent", agent.id)
     return AgentLogin(agent, token)
 
@@ -105,4 +108,20 @@ def agent_for_session(token: str) -> Agent | None:
     agent = db.session.get(Agent, data["agent"])
     if agent is None or agent.status not in SIGN_IN_STATUSES or agent.phone_hash[:16] != data.get("phone"):
         return None
+    signed_out = db.session.scalar(
+        select(func.max(AuditLog.created_at)).where(
+            AuditLog.object_id == agent.id, AuditLog.object_type == "agent", AuditLog.action == SIGN_OUT
+        )
+    )
+    issued = data.get("at")
+    if not isinstance(issued, int | float) or (signed_out is not None and signed_out.timestamp() >= issued):
+        return None
     return agent
+
+
+@transactional
+def log_out(token: str) -> None:
+    """End every session the agent of ``token`` opened until now (on this phone and any other)."""
+    agent = agent_for_session(token)
+    if agent is not None:
+        audit(f"agent:{agent.id}", SIGN_OUT, "agent", agent.id)

@@ -106,9 +106,10 @@ def session_token_for(app, agent_id: str) -> str:
     """A valid session cookie value for ``agent_id`` (for tests that do not need the SMS round trip)."""
     with app.test_request_context():
         from server.models import Agent
+        from server.models.base import utcnow
         from server.services.agent_login import _serializer
 
         agent = db.session.get(Agent, agent_id)
-        token = _serializer().dumps({"agent": agent.id, "phone": agent.phone_hash[:16]})
+        token = _serializer().dumps({"agent": agent.id, "phone": agent.phone_hash[:16], "at": utcnow().timestamp()})
         db.session.remove()
     return token

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from server.extensions import db
 from server.models import LoginCode, SmsMessage
+from server.ratelimit import limiter
 from server.security.pii import phone_lookup_hash
 from server.services import agent_login, agents, member_login
 from server.services.agent_evaluation import period_figures, period_of, previous_period_name
@@ -76,9 +77,15 @@ def test_sign_in_with_an_sms_code_and_read_every_page(app, client, network):
     assert "南山县级代理" in team and "活跃天数" in team
     alerts = text_of(client.get("/a/alerts"))
     assert "近两周服务商户消费额下降" in alerts and "关于下级" in alerts and "关于您" in alerts
+    cookie = client.get_cookie("agent_session", path="/a").value
     out = client.post("/a/logout", data={"csrf_token": csrf_from(client.get("/a/level").get_data(as_text=True))})
     assert out.status_code == 302
     assert client.get("/a/level").status_code == 302
+    client.set_cookie("agent_session", cookie, path="/a")  # a copy of the session kept elsewhere: ended too
+    assert client.get("/a/level").status_code == 302
+    limiter.reset()  # a minute later (one code a minute per phone)
+    assert sign_in(app, client, CITY_PHONE).status_code == 302  # signing in again opens a new one
+    assert client.get("/a/level").status_code == 200
 
 
 def test_the_portal_also_reads_in_english(app, client, network):
