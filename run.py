@@ -11,6 +11,7 @@ from server import create_app
 from server.cli import print_demo_credentials
 from server.config import INSTANCE_DIR
 from server.services.demo import seed_demo
+from server.services.demo_agents import DEMO_AGENTS
 
 CREDENTIALS_FILE = INSTANCE_DIR / "demo-credentials.json"
 
@@ -39,6 +40,8 @@ def main() -> None:
     print(f"  API docs:  {base}/api/v1/docs")
     print(f"  OpenAPI:   {base}/api/v1/openapi.json")
     print(f"  Members:   {base}/m/  (register: {base}/m/join; login codes: log and `alliance-server sms outbox`)")
+    city_phone = DEMO_AGENTS["city"]["phone"]
+    print(f"  Agents:    {base}/a/  (demo city agent: phone {city_phone}; sign-in codes in the log, as for members)")
     if creds:
         print_demo_credentials(creds)
         token = creds["merchants"][0]["terminal_token"]

@@ -24,6 +24,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
         app.config["SECRET_KEY"] = development_secret_key()
 
     from server import models  # noqa: F401  (register tables)
+    from server.agent_portal import register_agent_portal
     from server.api import register_api
     from server.api.contract import ContractPlugin
     from server.console import init_console
@@ -46,6 +47,7 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     init_rate_limits(app)
     register_api(app, api)
     register_member_pages(app)
+    register_agent_portal(app)
     init_console(app)
     if app.config.get("JOBS_SCHEDULER"):
         from server.services.jobs import start_scheduler

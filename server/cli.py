@@ -65,6 +65,18 @@ def print_demo_credentials(creds: dict) -> None:
     for member in creds["members"]:
         table.add_row(member["name"], member["phone"], member["card_no"])
     console.print(table)
+    print_demo_agents()
+
+
+def print_demo_agents() -> None:
+    """How to sign in to the agent portal as the demo agents (their phones are fixed demo data)."""
+    from server.services.demo_agents import DEMO_AGENTS
+
+    console.print("Agents sign in on /a/ with phone + SMS code (the city agent leads the two county agents):")
+    table = Table("agent", "phone")
+    for spec in DEMO_AGENTS.values():
+        table.add_row(spec["name"], spec["phone"])
+    console.print(table)
 
 
 @main.command("create-admin")

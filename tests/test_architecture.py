@@ -73,6 +73,8 @@ def test_the_import_contracts_catch_each_violation(tmp_path):
         "server/console/views/__init__.py": "from server.extensions import db\n",
         "server/member/__init__.py": "",
         "server/member/views.py": "from server.extensions import api\n",
+        "server/agent_portal/__init__.py": "",
+        "server/agent_portal/views.py": "from server.extensions import api\n",
     }
     for path, source in modules.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -108,9 +109,14 @@ def _consumption():
     return Sale.payable_fen + Sale.redeem_value_fen - Sale.refunded_fen
 
 
-def period_figures(period: Period) -> dict[str, dict[str, int]]:
-    """Every agent's figures of the period (agents without any activity are absent: all zero)."""
+def period_figures(period: Period, only: Collection[str] | None = None) -> dict[str, dict[str, int]]:
+    """Every agent's figures of the period (agents without any activity are absent: all zero); ``only``
+    limits them to these agents (the agent portal's running figures of one agent and its team)."""
     in_period = and_(Sale.occurred_at >= period.start, Sale.occurred_at < period.end)
+    serviced_by = Merchant.agent_id.is_not(None) if only is None else Merchant.agent_id.in_(list(only))
+    recruited_by = (
+        Member.recruited_by_agent_id.is_not(None) if only is None else Member.recruited_by_agent_id.in_(list(only))
+    )
     figures: dict[str, dict[str, int]] = defaultdict(dict)
     serviced = (
         select(
@@ -123,7 +129,7 @@ def period_figures(period: Period) -> dict[str, dict[str, int]]:
         )
         .select_from(Sale)
         .join(Merchant, Merchant.id == Sale.merchant_id)
-        .where(Merchant.agent_id.is_not(None), in_period)
+        .where(serviced_by, in_period)
         .group_by(Merchant.agent_id)
     )
     for agent_id, gmv, paid, refunded, sales, merchants in db.session.execute(serviced):
@@ -140,7 +146,7 @@ def period_figures(period: Period) -> dict[str, dict[str, int]]:
         select(Member.recruited_by_agent_id, func.count(distinct(Sale.member_id)))
         .select_from(Sale)
         .join(Member, Member.id == Sale.member_id)
-        .where(Member.recruited_by_agent_id.is_not(None), in_period)
+        .where(recruited_by, in_period)
         .group_by(Member.recruited_by_agent_id)
     )
     for agent_id, members in db.session.execute(recruited):
@@ -149,7 +155,7 @@ def period_figures(period: Period) -> dict[str, dict[str, int]]:
         select(Member.recruited_by_agent_id.label("agent_id"), Sale.card_id, func.min(Sale.occurred_at).label("first"))
         .select_from(Sale)
         .join(Member, Member.id == Sale.member_id)
-        .where(Member.recruited_by_agent_id.is_not(None), Sale.card_id.is_not(None), Sale.occurred_at < period.end)
+        .where(recruited_by, Sale.card_id.is_not(None), Sale.occurred_at < period.end)
         .group_by(Member.recruited_by_agent_id, Sale.card_id)
         .subquery()
     )
@@ -165,11 +171,11 @@ def period_figures(period: Period) -> dict[str, dict[str, int]]:
         select(Merchant.agent_id.label("agent_id"), day.label("day"))
         .select_from(Sale)
         .join(Merchant, Merchant.id == Sale.merchant_id)
-        .where(Merchant.agent_id.is_not(None), in_period),
+        .where(serviced_by, in_period),
         select(Member.recruited_by_agent_id.label("agent_id"), day.label("day"))
         .select_from(Sale)
         .join(Member, Member.id == Sale.member_id)
-        .where(Member.recruited_by_agent_id.is_not(None), in_period),
+        .where(recruited_by, in_period),
     ).subquery()
     active_days = select(days.c.agent_id, func.count(distinct(days.c.day))).group_by(days.c.agent_id)
     for agent_id, count in db.session.execute(active_days):

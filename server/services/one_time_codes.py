@@ -21,7 +21,7 @@ from server.models.base import utcnow
 from server.security.pii import keyed_hash
 
 CODE_DIGITS = 6
-_HASH_PREFIXES = {"login": "login-code", "till_proof": "till-proof"}
+_HASH_PREFIXES = {"login": "login-code", "till_proof": "till-proof", "agent_login": "agent-login-code"}
 
 
 def _code_hash(purpose: str, subject: str, code: str) -> str:

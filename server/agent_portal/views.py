@@ -1,0 +1,303 @@
+"""Agent portal pages: thin views that check the session, call one service and render a template."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.exceptions import HTTPException
+from wtforms import ValidationError
+
+from server.agent_portal.blueprint import bp
+from server.agent_portal.forms import ConfirmForm, LoginForm
+from server.api.base import error_response
+from server.domain.agent_network import (
+    ACTIVATED_CARDS,
+    ACTIVE_DAYS,
+    ACTIVE_RECRUITED_MEMBERS,
+    ACTIVE_SUBORDINATES,
+    HEALTH_SCORE,
+    MERCHANTS_WITH_SALES,
+    SERVICED_GMV_FEN,
+)
+from server.domain.errors import DomainError
+from server.domain.identifiers import mask_mobile, normalize_mobile
+from server.domain.statuses import AgentStatus
+from server.extensions import api
+from server.notifications.sms import send_now
+from server.ratelimit import RateLimited, enforce
+from server.request_input import UnacceptableInput
+from server.services import agent_login, agent_portal
+from server.services.alliance import get_settings
+
+SESSION_COOKIE = "agent_session"
+METRIC_NAMES = {  # evaluation figures → what the agent reads
+    SERVICED_GMV_FEN: _l("Serviced consumption"),
+    ACTIVE_RECRUITED_MEMBERS: _l("Recruited members who consumed"),
+    ACTIVATED_CARDS: _l("Cards activated"),
+    ACTIVE_DAYS: _l("Active days"),
+    MERCHANTS_WITH_SALES: _l("Merchants with sales"),
+    ACTIVE_SUBORDINATES: _l("Active direct subordinates"),
+    HEALTH_SCORE: _l("Health score"),
+}
+MONEY_METRICS = {SERVICED_GMV_FEN}
+REASONS = {  # evaluation reasons → why, in words
+    "upgraded": _l("The figures met the next level's conditions: up one level."),
+    "fast_track": _l("The figures exceeded the next level for consecutive periods: fast track."),
+    "upgrade_blocked_by_health": _l("The figures qualified for a higher level, but the health score was too low."),
+    "lowest_level": _l("Already at the lowest level."),
+    "protected_after_upgrade": _l("Conditions not met, but the level is protected after a recent upgrade."),
+    "grace_period": _l("Conditions not met: a grace period before any downgrade."),
+    "downgraded": _l("Conditions not met beyond the grace period: down one level."),
+    "conditions_met": _l("The level's conditions were met: level kept."),
+}
+OUTCOMES = {"upgraded": _l("Upgraded"), "downgraded": _l("Downgraded"), "kept": _l("Kept")}
+ALERT_KINDS = {
+    "figure_drop": _l("Serviced consumption fell over the last two weeks"),
+    "health_low": _l("Health score below the alert threshold"),
+}
+STATUS_NAMES = {
+    "applied": _l("Applied"),
+    "active": _l("Active"),
+    "suspended": _l("Suspended"),
+    "terminated": _l("Terminated"),
+}
+ERROR_TEXT = {  # stable error codes → what the agent reads
+    "login_code_invalid": lambda: _("The verification code is wrong or has expired."),
+    "forbidden": lambda: _("No active agent has this phone number. Please contact the operator."),
+    "invalid_request": lambda: _("Please check what you entered."),
+    "rate_limited": lambda: _("Too many attempts. Please wait a moment and try again."),
+    "not_found": lambda: _("Not found."),
+}
+HTTP_ERROR_PAGES = {  # status → (title, text)
+    404: lambda: (_("Page not found"), _("There is nothing at this address. It may have moved or been mistyped.")),
+    405: lambda: (_("Page not found"), _("There is nothing at this address. It may have moved or been mistyped.")),
+    500: lambda: (_("Something went wrong"), _("Please try again in a moment.")),
+}
+
+
+def portal_error_text(error: DomainError) -> str:
+    """What the agent reads for a refused request."""
+    return ERROR_TEXT.get(error.code, ERROR_TEXT["invalid_request"])()
+
+
+def _json_endpoint() -> bool:
+    return request.path.startswith(f"{bp.url_prefix}/api/")
+
+
+def _message(title: str, text: str, status: int, headers: dict | None = None):
+    return render_template("agent_portal/message.html", title=title, text=text), status, headers or {}
+
+
+@bp.before_request
+def load_agent():
+    """The agent of the session cookie (if it may still sign in)."""
+    g.agent = agent_login.agent_for_session(request.cookies.get(SESSION_COOKIE, ""))
+
+
+@bp.after_request
+def page_headers(response: Response) -> Response:
+    """No caching of the portal's pages by proxies, no framing."""
+    if response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+@bp.context_processor
+def portal_helpers():
+    """Names of figures, reasons, outcomes and alert kinds for the portal's templates."""
+    return {
+        "METRIC_NAMES": METRIC_NAMES,
+        "MONEY_METRICS": MONEY_METRICS,
+        "REASONS": REASONS,
+        "OUTCOMES": OUTCOMES,
+        "ALERT_KINDS": ALERT_KINDS,
+        "AGENT_STATUS_NAMES": STATUS_NAMES,
+    }
+
+
+@bp.errorhandler(RateLimited)
+def rate_limited_page(error: RateLimited):
+    """Pages get a readable page, JSON endpoints the API error shape; both with Retry-After."""
+    headers = {"Retry-After": str(error.retry_after)}
+    if _json_endpoint():
+        return error_response("rate_limited", "Too many requests; try again later.", 429, {}, headers)
+    return _message(_("Please wait"), ERROR_TEXT["rate_limited"](), 429, headers)
+
+
+@bp.errorhandler(UnacceptableInput)
+def unacceptable_input(error: UnacceptableInput):
+    """Text no page accepts (NUL, a broken character): a readable page, the API's shape for /a/api/."""
+    if _json_endpoint():
+        return error_response(error.code, error.message, error.status, error.details)
+    return _message(_("Please try again"), ERROR_TEXT["invalid_request"](), error.status)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failed(error):
+    """A form from another site or an expired page."""
+    return _message(_("Please try again"), _("The page expired. Please try again."), 400)
+
+
+@bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown_page(unknown):
+    """A mistyped portal address gets the portal's 404 page."""
+    abort(404)
+
+
+@bp.errorhandler(HTTPException)
+def http_error_page(error: HTTPException):
+    """Errors under /a/ as portal pages in the agent's language."""
+    if _json_endpoint():
+        return api.handle_http_exception(error)
+    status = error.code or 500
+    title, text = HTTP_ERROR_PAGES.get(status if status < 500 else 500, HTTP_ERROR_PAGES[404])()
+    if status < 500 and status not in HTTP_ERROR_PAGES:
+        title, text = _("Please try again"), ERROR_TEXT["invalid_request"]()
+    return _message(title, text, status)
+
+
+@bp.errorhandler(DomainError)
+def domain_error_page(error: DomainError):
+    """A refusal that a view did not turn into a message on its own page."""
+    if _json_endpoint():
+        return api.handle_domain_error(error)
+    title = HTTP_ERROR_PAGES[404]()[0] if error.status == 404 else _("Please try again")
+    return _message(title, portal_error_text(error), error.status)
+
+
+def login_required(view):
+    """Pages for signed-in agents; others go to the sign-in page."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.agent is None:
+            return redirect(url_for("agent_portal.login", next=request.path))
+        g.read_only = g.agent.status == AgentStatus.SUSPENDED
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/")
+def home():
+    """My level when signed in, else the sign-in page."""
+    return redirect(url_for("agent_portal.level" if g.agent else "agent_portal.login"))
+
+
+@bp.route("/api/login-code", methods=["POST"])
+def send_login_code():
+    """Text a one-time code (JSON; CSRF token in the X-CSRFToken header); the same answer for any phone."""
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except ValidationError:
+        return error_response("csrf_failed", "The page expired; reload it.", 400)
+    body = request.get_json(silent=True)
+    mobile = normalize_mobile(str(body.get("phone", "") if isinstance(body, dict) else ""))
+    enforce("login_code:ip", get_remote_address())  # the members' limits: one budget per phone and address
+    enforce("login_code:phone", mobile)
+    message_id = agent_login.request_login_code(mobile)
+    if message_id is not None:
+        send_now(message_id)
+    return {"sent": True, "masked_phone": mask_mobile(mobile), "resend_after": 60}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with phone number and one-time code."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        enforce("login:ip", get_remote_address())
+        enforce("login:phone", normalize_mobile(form.phone.data))
+        try:
+            signed_in = agent_login.log_in(form.phone.data, form.code.data)
+        except DomainError as error:
+            flash(portal_error_text(error), "error")
+        else:
+            target = request.args.get("next", "")
+            response = redirect(target if target.startswith("/a/") else url_for("agent_portal.level"))
+            response.set_cookie(
+                SESSION_COOKIE,
+                signed_in.session_token,
+                max_age=agent_login.session_days() * 86400,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure,
+                path="/a",
+            )
+            return response
+    elif request.method == "POST":
+        if form.csrf_token.errors:
+            return csrf_failed(None)
+        flash(_("Please enter your mobile number and the 6-digit code."), "error")
+    return render_template("agent_portal/login.html", form=form, alliance=get_settings())
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """Sign out: this session and any other the agent opened before end."""
+    if ConfirmForm().validate_on_submit():
+        agent_login.log_out(request.cookies.get(SESSION_COOKIE, ""))
+    response = redirect(url_for("agent_portal.login"))
+    response.delete_cookie(SESSION_COOKIE, path="/a")
+    return response
+
+
+@bp.route("/level")
+@login_required
+def level():
+    """My level, its badge and terms, and my progress on every dimension towards the next level."""
+    return render_template(
+        "agent_portal/level.html",
+        view=agent_portal.overview(g.agent),
+        badges=agent_portal.badges(g.agent),
+        logout_form=ConfirmForm(),
+    )
+
+
+@bp.route("/evaluations")
+@login_required
+def evaluations():
+    """My evaluations, latest first, with every figure and why the level moved or stayed."""
+    return render_template("agent_portal/evaluations.html", rows=agent_portal.evaluations(g.agent))
+
+
+@bp.route("/merchants")
+@login_required
+def merchants():
+    """The merchants I service and their sales totals (per day this month, per month)."""
+    return render_template("agent_portal/merchants.html", rows=agent_portal.merchant_sales(g.agent))
+
+
+@bp.route("/members")
+@login_required
+def members():
+    """Members I recruited: masked, and whether they consumed."""
+    total, rows = agent_portal.recruited_members(g.agent)
+    return render_template("agent_portal/members.html", total=total, rows=rows, shown=agent_portal.MEMBERS_SHOWN)
+
+
+@bp.route("/cards")
+@login_required
+def cards():
+    """Cards consigned to me and what became of them (when card consignment exists in this build)."""
+    return render_template("agent_portal/cards.html", available=agent_portal.consignment_available())
+
+
+@bp.route("/team")
+@login_required
+def team():
+    """My direct subordinates' activity (aggregates only)."""
+    return render_template("agent_portal/team.html", rows=agent_portal.subordinates(g.agent))
+
+
+@bp.route("/alerts")
+@login_required
+def alerts():
+    """Early warnings about me and about my direct subordinates."""
+    return render_template("agent_portal/alerts.html", rows=agent_portal.alerts(g.agent), me=g.agent)
