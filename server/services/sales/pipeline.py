@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from server.models.base import utcnow
 from server.services.alliance import get_settings
-from server.services.sales import persist, post, price, resolve
+from server.services.sales import attribution, persist, post, price, resolve
 from server.services.sales.context import (
     RefundDraft,
     RefundRequest,
@@ -39,6 +39,7 @@ SALE_STEPS: tuple[SaleStep, ...] = (
     # post
     post.post_sale,
     post.move_sale_lots,
+    attribution.grant_invite_reward,
     post.upgrade_level,
     post.notify_points_spent,
 )
@@ -55,6 +56,7 @@ REFUND_STEPS: tuple[RefundStep, ...] = (
     # post
     post.post_refund,
     post.move_refund_lots,
+    attribution.take_back_invite_reward,
     post.update_sale_totals,
     post.audit_refund,
 )
