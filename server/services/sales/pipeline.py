@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from server.models.base import utcnow
 from server.services.alliance import get_settings
-from server.services.sales import attribution, persist, post, price, resolve
+from server.services.sales import persist, post, price, resolve
 from server.services.sales.context import (
     RefundDraft,
     RefundRequest,
@@ -35,11 +35,11 @@ SALE_STEPS: tuple[SaleStep, ...] = (
     price.price_sale,
     # persist
     persist.number_receipt,
-    persist.write_sale,
+    persist.write_sale,  # with the attribution snapshot (server/services/sales/attribution.py)
     # post
+    post.grant_invite_reward,
     post.post_sale,
     post.move_sale_lots,
-    attribution.grant_invite_reward,
     post.upgrade_level,
     post.notify_points_spent,
 )
@@ -56,7 +56,7 @@ REFUND_STEPS: tuple[RefundStep, ...] = (
     # post
     post.post_refund,
     post.move_refund_lots,
-    attribution.take_back_invite_reward,
+    post.take_back_invite_reward,
     post.update_sale_totals,
     post.audit_refund,
 )
