@@ -183,6 +183,12 @@ def consignments_of(batch_id: str) -> list[dict]:
 _CONSUMPTION = Sale.payable_fen + Sale.redeem_value_fen - Sale.refunded_fen
 
 
+def consignable_agents() -> list[Agent]:
+    """Agents cards may be consigned to (applied or active), by name."""
+    query = select(Agent).where(Agent.status.in_((AgentStatus.APPLIED, AgentStatus.ACTIVE))).order_by(Agent.name)
+    return list(db.session.scalars(query))
+
+
 def consigned_agent(card: Card) -> str | None:
     """The agent the card was consigned to, if any."""
     if card.batch_id is None:
