@@ -10,10 +10,13 @@ import re
 
 import zxingcpp
 from PIL import Image
+from sqlalchemy import select
 
 from server.extensions import db
-from server.models import LedgerAccount, Member
-from server.services import agents, member_login, recruitment
+from server.models import Card, LedgerAccount, Member
+from server.services import agents, checkout, member_login, recruitment
+from server.services.alliance import update_points_policy
+from server.services.staff import terminal_for_token
 from tests.builders import ACTOR, make_world, next_phone
 from tests.member.support import last_login_code, register_phone
 
@@ -75,3 +78,25 @@ def test_an_agents_recruit_link_records_the_agent(app, client):
         member = db.session.query(Member).filter(Member.recruited_by_agent_id == agent_id).one()
         assert member.invited_by_member_id is None
         db.session.remove()
+
+
+def test_the_inviter_sees_the_reward_of_a_friends_purchase(app, client):
+    with app.app_context():
+        world = make_world()
+        update_points_policy(ACTOR, invite_reward_points_per_yuan=1)
+        login = register_phone("13900005161")
+        link = recruitment.join_link("http://localhost", invite=recruitment.invite_token(login.member.id))
+        db.session.remove()
+    assert join_with(app, app.test_client(), link[link.index("/m/join") :], "13900005162").status_code == 302
+    with app.app_context():
+        friend = db.session.query(Member).filter(Member.invited_by_member_id == login.member.id).one()
+        card_no = db.session.scalar(select(Card.card_no).where(Card.member_id == friend.id))
+        terminal = terminal_for_token(world.shop_a.token)
+        found = checkout.identify(terminal, code=card_no)
+        sale = checkout.record_sale(terminal, identification_token=found.token, amount_fen=50_000).sale
+        reward = sale.invite_reward_points
+        db.session.remove()
+    assert reward > 0
+    client.set_cookie("member_session", login.session_token, path="/m")
+    assert "好友消费奖励" in client.get("/m/history").data.decode()
+    assert re.search(rf'id="invite-points">{reward}<', client.get("/m/invite").data.decode())
