@@ -78,7 +78,9 @@ class ConsignmentCreateSchema(Schema):
 
 class BatchEnvelopeSchema(Schema):
     batch = fields.Nested(BatchSchema)
-    consignments = fields.List(fields.Nested(ConsignmentSchema), metadata={"description": "Cards handed to agents"})
+    consignments = fields.List(
+        fields.Nested(ConsignmentSchema), dump_default=list, metadata={"description": "Cards handed to agents"}
+    )
 
 
 class BatchCardQuerySchema(Schema):
