@@ -9,7 +9,8 @@
    city agents, the others county agents under them), one merchant per agent serviced by it (sharing the
    first merchant's points accounts) with a terminal each, the members (four in five recruited by an
    agent) with a card each, and --sales sales spread over November 2026 (alliance time), one in a hundred
-   partly refunded; then ANALYZE and CHECKPOINT;
+   partly refunded, each with its attribution snapshot (servicing and recruiting agent) as the pipeline
+   writes it; then ANALYZE and CHECKPOINT;
 3. times, --repeat times each and alternating, (a) ``server.services.agent_evaluation.evaluate_agents`` for
    2026-11 — the call behind ``alliance-server agents evaluate`` and ``POST /api/v1/agent-evaluations``,
    its transaction and commit included, its records deleted again between runs — and (b) the limit: the
@@ -58,33 +59,33 @@ ACTOR = "system:bench"
 CONSUMPTION = "s.payable_fen + s.redeem_value_fen - s.refunded_fen"
 DAY = "floor((extract(epoch FROM s.occurred_at) + %(offset)s) / 86400)"
 LIMIT_SQL = (
-    f"""SELECT m.agent_id, sum({CONSUMPTION}), sum(s.payable_fen + s.redeem_value_fen), sum(s.refunded_fen),
-               count(*), count(DISTINCT s.merchant_id)
-          FROM sales s JOIN merchants m ON m.id = s.merchant_id
-         WHERE m.agent_id IS NOT NULL AND s.occurred_at >= %(start)s AND s.occurred_at < %(end)s
-         GROUP BY m.agent_id""",
-    """SELECT mb.recruited_by_agent_id, count(DISTINCT s.member_id)
-         FROM sales s JOIN members mb ON mb.id = s.member_id
-        WHERE mb.recruited_by_agent_id IS NOT NULL AND s.occurred_at >= %(start)s AND s.occurred_at < %(end)s
-        GROUP BY mb.recruited_by_agent_id""",
+    f"""SELECT s.servicing_agent_id, sum({CONSUMPTION}), sum(s.payable_fen + s.redeem_value_fen),
+               sum(s.refunded_fen), count(*), count(DISTINCT s.merchant_id)
+          FROM sales s
+         WHERE s.servicing_agent_id IS NOT NULL AND s.occurred_at >= %(start)s AND s.occurred_at < %(end)s
+         GROUP BY s.servicing_agent_id""",
+    """SELECT s.recruiting_agent_id, count(DISTINCT s.member_id)
+         FROM sales s
+        WHERE s.recruiting_agent_id IS NOT NULL AND s.occurred_at >= %(start)s AND s.occurred_at < %(end)s
+        GROUP BY s.recruiting_agent_id""",
     """SELECT agent_id, count(*) FROM (
-           SELECT mb.recruited_by_agent_id AS agent_id, s.card_id, min(s.occurred_at) AS first
-             FROM sales s JOIN members mb ON mb.id = s.member_id
-            WHERE mb.recruited_by_agent_id IS NOT NULL AND s.card_id IS NOT NULL AND s.occurred_at < %(end)s
-            GROUP BY mb.recruited_by_agent_id, s.card_id) f
+           SELECT s.recruiting_agent_id AS agent_id, s.card_id, min(s.occurred_at) AS first
+             FROM sales s
+            WHERE s.recruiting_agent_id IS NOT NULL AND s.card_id IS NOT NULL AND s.occurred_at < %(end)s
+            GROUP BY s.recruiting_agent_id, s.card_id) f
         WHERE first >= %(start)s GROUP BY agent_id""",
     f"""SELECT agent_id, count(DISTINCT day) FROM (
-           SELECT m.agent_id, {DAY} AS day FROM sales s JOIN merchants m ON m.id = s.merchant_id
-            WHERE m.agent_id IS NOT NULL AND s.occurred_at >= %(start)s AND s.occurred_at < %(end)s
+           SELECT s.servicing_agent_id AS agent_id, {DAY} AS day FROM sales s
+            WHERE s.servicing_agent_id IS NOT NULL AND s.occurred_at >= %(start)s AND s.occurred_at < %(end)s
            UNION ALL
-           SELECT mb.recruited_by_agent_id, {DAY} FROM sales s JOIN members mb ON mb.id = s.member_id
-            WHERE mb.recruited_by_agent_id IS NOT NULL AND s.occurred_at >= %(start)s AND s.occurred_at < %(end)s
+           SELECT s.recruiting_agent_id, {DAY} FROM sales s
+            WHERE s.recruiting_agent_id IS NOT NULL AND s.occurred_at >= %(start)s AND s.occurred_at < %(end)s
         ) d GROUP BY agent_id""",
-    f"""SELECT m.agent_id, sum({CONSUMPTION}) FILTER (WHERE s.occurred_at < %(middle)s),
+    f"""SELECT s.servicing_agent_id, sum({CONSUMPTION}) FILTER (WHERE s.occurred_at < %(middle)s),
                sum({CONSUMPTION}) FILTER (WHERE s.occurred_at >= %(middle)s)
-          FROM sales s JOIN merchants m ON m.id = s.merchant_id
-         WHERE m.agent_id IS NOT NULL AND s.occurred_at >= %(trend_start)s AND s.occurred_at < %(end)s
-         GROUP BY m.agent_id""",
+          FROM sales s
+         WHERE s.servicing_agent_id IS NOT NULL AND s.occurred_at >= %(trend_start)s AND s.occurred_at < %(end)s
+         GROUP BY s.servicing_agent_id""",
 )
 
 
@@ -200,13 +201,16 @@ def fill(url: str, agents: int, members: int, sales: int, start: datetime, end: 
             """INSERT INTO sales (id, merchant_id, terminal_id, member_id, card_id, level_id, method, receipt_no,
                                   amount_fen, discount_bp, discount_fen, redeem_points, redeem_value_fen,
                                   payable_fen, points_earned, refunded_fen, points_reversed, points_restored,
-                                  offline, payment_method, occurred_at, created_at)
+                                  offline, payment_method, occurred_at, created_at, servicing_agent_id,
+                                  recruiting_agent_id)
                SELECT 'sal_b' || i, 'mer_b' || (i %% %(agents)s), 'trm_b' || (i %% %(agents)s),
-                      'mem_b' || ((i * 7) %% %(members)s), 'crd_b' || ((i * 7) %% %(members)s), %(level)s,
+                      'mem_b' || x.member, 'crd_b' || x.member, %(level)s,
                       'card', 'B-' || i, x.amount, 10000, 0, 0, 0, x.amount, x.amount / 100,
-                      CASE WHEN i %% 100 = 0 THEN x.amount / 2 ELSE 0 END, 0, 0, false, 'cash', x.ts, x.ts
+                      CASE WHEN i %% 100 = 0 THEN x.amount / 2 ELSE 0 END, 0, 0, false, 'cash', x.ts, x.ts,
+                      'agt_b' || (i %% %(agents)s),
+                      CASE WHEN x.member %% 5 = 0 THEN NULL ELSE 'agt_b' || (x.member %% %(agents)s) END
                  FROM generate_series(0::bigint, %(sales)s - 1) AS i
-                 CROSS JOIN LATERAL (SELECT 1000 + (i * 7919) %% 50000 AS amount,
+                 CROSS JOIN LATERAL (SELECT 1000 + (i * 7919) %% 50000 AS amount, (i * 7) %% %(members)s AS member,
                                             %(start)s + make_interval(secs => (i * %(spread)s)::float8) AS ts) x""",
             {
                 "agents": agents,

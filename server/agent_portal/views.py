@@ -31,7 +31,7 @@ from server.extensions import api
 from server.notifications.sms import send_now
 from server.ratelimit import RateLimited, enforce
 from server.request_input import UnacceptableInput
-from server.services import agent_login, agent_portal
+from server.services import agent_login, agent_portal, recruitment
 from server.services.alliance import get_settings
 
 SESSION_COOKIE = "agent_session"
@@ -285,8 +285,8 @@ def members():
 @bp.route("/cards")
 @login_required
 def cards():
-    """Cards consigned to me and what became of them (when card consignment exists in this build)."""
-    return render_template("agent_portal/cards.html", available=agent_portal.consignment_available())
+    """Cards consigned to me and what became of them: bound to members (activated), their sales."""
+    return render_template("agent_portal/cards.html", rows=recruitment.consignments_to(g.agent.id))
 
 
 @bp.route("/team")

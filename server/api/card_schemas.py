@@ -50,8 +50,37 @@ class BatchSchema(BatchSummarySchema):
         return batch_progress(batch.id)
 
 
+class ConsignmentSchema(Schema):
+    """Cards of a batch handed to an agent, with what became of them."""
+
+    id = fields.String()
+    agent_id = fields.String()
+    agent_name = fields.String()
+    first_card_no = fields.String()
+    last_card_no = fields.String()
+    count = fields.Integer(metadata={"description": "Cards in the range"})
+    activated = fields.Integer(metadata={"description": "Cards of the range bound to a member"})
+    sales = fields.Integer(metadata={"description": "Sales with cards of the range"})
+    consumption_fen = fields.Integer(metadata={"description": "Their consumption net of refunds"})
+    created_by = fields.String()
+    created_at = fields.DateTime()
+
+
+class ConsignmentCreateSchema(Schema):
+    agent_id = fields.String(required=True, validate=validate.Length(min=1, max=24))
+    first_card_no = fields.String(
+        validate=validate.Regexp(r"^[0-9]{1,20}$"), metadata={"description": "Default: the batch's first"}
+    )
+    last_card_no = fields.String(
+        validate=validate.Regexp(r"^[0-9]{1,20}$"), metadata={"description": "Default: the batch's last"}
+    )
+
+
 class BatchEnvelopeSchema(Schema):
     batch = fields.Nested(BatchSchema)
+    consignments = fields.List(
+        fields.Nested(ConsignmentSchema), dump_default=list, metadata={"description": "Cards handed to agents"}
+    )
 
 
 class BatchCardQuerySchema(Schema):

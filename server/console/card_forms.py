@@ -40,6 +40,20 @@ class HandOutForm(BindToMemberForm):
     field_order = ("card_no", "phone")
 
 
+class ConsignForm(FlaskForm):
+    """Hand the batch, or a range of its card numbers, to an agent (代理拿卡)."""
+
+    once = HiddenField()
+    agent_id = SelectField(_l("Agent"), [DataRequired()], choices=[])
+    first_card_no = StringField(
+        _l("First card number (empty: the batch's first)"), [Length(max=24), Regexp(r"^[\d ]*$")], filters=[_text]
+    )
+    last_card_no = StringField(
+        _l("Last card number (empty: the batch's last)"), [Length(max=24), Regexp(r"^[\d ]*$")], filters=[_text]
+    )
+    submit = SubmitField(_l("Consign"))
+
+
 class ReplaceWithForm(FlaskForm):
     once = HiddenField()
     new_card_no = StringField(

@@ -15,8 +15,15 @@ MERCHANT_ACCEPTED = "merchant_points_accepted"
 ALLIANCE_ADJUSTMENTS = "alliance_adjustments"
 ALLIANCE_EXPIRY = "alliance_expiry"
 ALLIANCE_FORFEITED = "alliance_forfeited"  # points given up when a member closes the account
+ALLIANCE_INVITES = "alliance_invites"  # funds the inviters' rewards (裂变分享), goes negative by what it granted
 
-ACCOUNTS_ALLOWED_NEGATIVE = {MERCHANT_ISSUED, MERCHANT_ACCEPTED, ALLIANCE_ADJUSTMENTS, ALLIANCE_EXPIRY}
+ACCOUNTS_ALLOWED_NEGATIVE = {
+    MERCHANT_ISSUED,
+    MERCHANT_ACCEPTED,
+    ALLIANCE_ADJUSTMENTS,
+    ALLIANCE_EXPIRY,
+    ALLIANCE_INVITES,
+}
 
 
 class UnbalancedTransaction(ValueError):
@@ -66,3 +73,8 @@ def refund_postings(member: int, issued: int, accepted: int, reversed_points: in
 def adjustment_postings(member: int, adjustments: int, points: int) -> list[Posting]:
     """An operator's correction of a member's points, against the alliance adjustments account."""
     return balanced([Posting(member, points), Posting(adjustments, -points)])
+
+
+def invite_reward_postings(inviter: int, invites: int, points: int) -> list[Posting]:
+    """The inviter's reward for a friend's sale (negative ``points``: taken back by a refund)."""
+    return balanced([Posting(inviter, points), Posting(invites, -points)])

@@ -20,6 +20,8 @@ class RegisterForm(LoginForm):
 
     consent = BooleanField(_l("I have read and agree to the privacy terms"), validators=[DataRequired()])
     m = HiddenField()
+    i = HiddenField()  # a member's invite link (裂变分享)
+    agent = HiddenField()  # an agent's recruit link
 
 
 class ConfirmForm(FlaskForm):

@@ -38,7 +38,7 @@ from server.models.base import utcnow
 from server.notifications.sms import send_now
 from server.ratelimit import RateLimited, enforce
 from server.request_input import UnacceptableInput
-from server.services import member_codes, member_login, member_portal, posters
+from server.services import member_codes, member_login, member_portal, posters, recruitment
 from server.services.alliance import get_settings
 from server.services.catalog import TRADES, get_merchant
 
@@ -219,6 +219,8 @@ def _login_or_register(form, register: bool):
         register=register,
         consent=bool(getattr(form, "consent", None) and form.consent.data),
         poster_token=getattr(form, "m", None) and form.m.data,
+        invite_token=getattr(form, "i", None) and form.i.data,
+        agent_token=getattr(form, "agent", None) and form.agent.data,
         device_label=request.user_agent.string,
         wechat_openid=session.get("wechat_openid"),
     )
@@ -230,6 +232,8 @@ def join():
     form = RegisterForm()
     if request.method == "GET":
         form.m.data = request.args.get("m", "")
+        form.i.data = request.args.get("i", "")
+        form.agent.data = request.args.get("agent", "")
     merchant_id = posters.poster_merchant(form.m.data)
     merchant_name = get_merchant(merchant_id).name if merchant_id else None
     if form.validate_on_submit():
@@ -350,6 +354,24 @@ def merchants():
         regions=member_portal.merchant_regions(),
         chosen={"trade": trade, "region": region, "q": text},
         view=view,
+    )
+
+
+@bp.route("/invite")
+@login_required
+def invite():
+    """My invite link and its QR code (裂变分享): friends who join through it are recorded as mine."""
+    member_id = g.device.member_id
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.url_root
+    link = recruitment.join_link(base, invite=recruitment.invite_token(member_id))
+    settings = get_settings()
+    return render_template(
+        "member/invite.html",
+        link=link,
+        qr=base64.b64encode(recruitment.qr_png(link)).decode(),
+        friends=recruitment.invited_friends(member_id),
+        reward=settings.invite_reward_points_per_yuan,
+        reward_days=settings.invite_reward_days,
     )
 
 

@@ -13,7 +13,7 @@ from server.models.agent import (
 )
 from server.models.alliance import AllianceSettings, Level
 from server.models.base import Base
-from server.models.card import Card, CardAlert, CardBatch
+from server.models.card import Card, CardAlert, CardBatch, CardConsignment
 from server.models.console import ConsoleSession
 from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
 from server.models.member import Member
@@ -43,6 +43,7 @@ __all__ = [
     "Card",
     "CardAlert",
     "CardBatch",
+    "CardConsignment",
     "ConsoleSession",
     "IdempotencyRecord",
     "JobRun",

@@ -22,6 +22,9 @@ class AllianceSettings(Base):
         CheckConstraint("id = 1", name="single_row"),
         CheckConstraint("point_value_fen > 0", name="point_value_positive"),
         CheckConstraint("business_day_cutoff_hour >= 0 AND business_day_cutoff_hour < 24", name="cutoff_hour_range"),
+        CheckConstraint(
+            "invite_reward_points_per_yuan >= 0 AND invite_reward_days >= 0", name="invite_reward_not_negative"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=1)
@@ -46,6 +49,10 @@ class AllianceSettings(Base):
     # Till policy: spending points needs proof from the member (chip card, dynamic member code or a
     # one-time SMS code); identification by phone or typed card number then only gives the discount.
     spend_requires_proof: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # member invitations (裂变分享): points per yuan the invited friend pays in their first N days, to the
+    # inviter; 0 (the default) grants nothing. Never paid for the sign-up (server/services/sales/attribution.py)
+    invite_reward_points_per_yuan: Mapped[int] = mapped_column(default=0, server_default="0")
+    invite_reward_days: Mapped[int] = mapped_column(default=30, server_default="30")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

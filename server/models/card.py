@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.domain.statuses import CardBatchKind, CardBatchState, CardStatus
@@ -30,6 +30,26 @@ class CardBatch(Base):
     last_card_no: Mapped[str] = mapped_column(String(20))
     print_details: Mapped[dict] = mapped_column(JSON, default=dict)
     state: Mapped[str] = status_column(CardBatchState, CardBatchState.CREATED, name="state")
+    created_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = created_column()
+
+
+class CardConsignment(Base):
+    """Cards of a batch handed to an agent (代理拿卡): the whole batch or a range of its card numbers.
+
+    A member who binds one of these cards is recorded as the agent's recruit (if no recruiter is recorded).
+    Nothing is paid for it: the agent's figures count such members only once they consume.
+    """
+
+    __tablename__ = "card_consignments"
+    __table_args__ = (CheckConstraint("first_card_no <= last_card_no", name="range_ordered"),)
+
+    id: Mapped[str] = id_column("csg")
+    batch_id: Mapped[str] = mapped_column(ForeignKey("card_batches.id"), index=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"), index=True)
+    first_card_no: Mapped[str] = mapped_column(String(20))
+    last_card_no: Mapped[str] = mapped_column(String(20))
+    count: Mapped[int]
     created_by: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = created_column()
 

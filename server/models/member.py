@@ -28,5 +28,7 @@ class Member(Base):
     status: Mapped[str] = status_column(MemberStatus, MemberStatus.ACTIVE)
     recruited_by_merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"))
     recruited_by_agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), index=True)
+    # the member whose invite link (裂变分享) they joined through; rewarded only on their consumption
+    invited_by_member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
     points_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
     created_at: Mapped[datetime] = created_column()

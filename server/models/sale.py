@@ -47,6 +47,9 @@ class Sale(Base):
         ),
         Index("ix_sales_merchant_created", "merchant_id", "created_at"),
         Index("ix_sales_created_at", "created_at"),  # settlement reads one business day of every merchant
+        # the agent evaluation aggregates a month of sales per servicing / recruiting agent
+        Index("ix_sales_servicing_agent_occurred", "servicing_agent_id", "occurred_at"),
+        Index("ix_sales_recruiting_agent_occurred", "recruiting_agent_id", "occurred_at"),
     )
 
     id: Mapped[str] = id_column("sal")
@@ -75,6 +78,11 @@ class Sale(Base):
     payment_method: Mapped[str] = mapped_column(String(8), default="cash", server_default="cash")
     occurred_at: Mapped[datetime]
     created_at: Mapped[datetime] = created_column()
+    # attribution at sale time (server/services/sales/attribution.py): later changes never rewrite it
+    servicing_agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))  # the merchant's agent
+    recruiting_agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))  # who recruited the member
+    recruiting_member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))  # who invited the member
+    invite_reward_points: Mapped[int] = mapped_column(default=0, server_default="0")  # granted to the inviter
 
     merchant: Mapped[Merchant] = relationship()
     level: Mapped[Level] = relationship()

@@ -7,11 +7,11 @@ and period with every figure, the health score, the level before and after and t
 
 Figures (one aggregation per kind over the whole network, grouped by agent):
 
-- serviced: sales at merchants the agent services *now* (``merchants.agent_id``; sale-time snapshots come
-  with the attribution work): consumption net of refunds (paid + points value − refunded), sales, refunds,
-  merchants with sales, and the days with sales;
-- recruited: sales by members the agent recruited (``members.recruited_by_agent_id``): members who
-  consumed, cards first used in the period, and the days with sales;
+- serviced: sales at merchants the agent serviced *when the sale happened* (``sales.servicing_agent_id``,
+  snapshotted by ``server/services/sales/attribution.py``): consumption net of refunds (paid + points
+  value − refunded), sales, refunds, merchants with sales, and the days with sales;
+- recruited: sales by members the agent had recruited at sale time (``sales.recruiting_agent_id``):
+  members who consumed, cards first used in the period, and the days with sales;
 - team: each direct subordinate's active days, for the ``active_subordinates`` condition;
 - health (``server/domain/agent_levels.py``): refund rate from the serviced sales; complaints, violations and
   brushing flags count as none until those records exist.
@@ -50,7 +50,7 @@ from server.domain.agent_network import (
 from server.domain.errors import Conflict, InvalidRequest
 from server.domain.statuses import AgentAlertKind, AgentEvaluationOutcome, AgentStatus
 from server.extensions import db
-from server.models import Agent, AgentAlert, AgentEvaluation, AgentLevel, AuditLog, Member, Merchant, Sale
+from server.models import Agent, AgentAlert, AgentEvaluation, AgentLevel, AuditLog, Sale
 from server.models.base import utcnow
 from server.services import locks
 from server.services.agents import ensure_default_levels, get_policy, level_rule
@@ -113,24 +113,20 @@ def period_figures(period: Period, only: Collection[str] | None = None) -> dict[
     """Every agent's figures of the period (agents without any activity are absent: all zero); ``only``
     limits them to these agents (the agent portal's running figures of one agent and its team)."""
     in_period = and_(Sale.occurred_at >= period.start, Sale.occurred_at < period.end)
-    serviced_by = Merchant.agent_id.is_not(None) if only is None else Merchant.agent_id.in_(list(only))
-    recruited_by = (
-        Member.recruited_by_agent_id.is_not(None) if only is None else Member.recruited_by_agent_id.in_(list(only))
-    )
+    serviced_by = Sale.servicing_agent_id.is_not(None) if only is None else Sale.servicing_agent_id.in_(list(only))
+    recruited_by = Sale.recruiting_agent_id.is_not(None) if only is None else Sale.recruiting_agent_id.in_(list(only))
     figures: dict[str, dict[str, int]] = defaultdict(dict)
     serviced = (
         select(
-            Merchant.agent_id,
+            Sale.servicing_agent_id,
             func.coalesce(func.sum(_consumption()), 0),
             func.coalesce(func.sum(Sale.payable_fen + Sale.redeem_value_fen), 0),
             func.coalesce(func.sum(Sale.refunded_fen), 0),
             func.count(),
             func.count(distinct(Sale.merchant_id)),
         )
-        .select_from(Sale)
-        .join(Merchant, Merchant.id == Sale.merchant_id)
         .where(serviced_by, in_period)
-        .group_by(Merchant.agent_id)
+        .group_by(Sale.servicing_agent_id)
     )
     for agent_id, gmv, paid, refunded, sales, merchants in db.session.execute(serviced):
         figures[agent_id].update(
@@ -143,20 +139,16 @@ def period_figures(period: Period, only: Collection[str] | None = None) -> dict[
             }
         )
     recruited = (
-        select(Member.recruited_by_agent_id, func.count(distinct(Sale.member_id)))
-        .select_from(Sale)
-        .join(Member, Member.id == Sale.member_id)
+        select(Sale.recruiting_agent_id, func.count(distinct(Sale.member_id)))
         .where(recruited_by, in_period)
-        .group_by(Member.recruited_by_agent_id)
+        .group_by(Sale.recruiting_agent_id)
     )
     for agent_id, members in db.session.execute(recruited):
         figures[agent_id][ACTIVE_RECRUITED_MEMBERS] = int(members)
     first_use = (
-        select(Member.recruited_by_agent_id.label("agent_id"), Sale.card_id, func.min(Sale.occurred_at).label("first"))
-        .select_from(Sale)
-        .join(Member, Member.id == Sale.member_id)
+        select(Sale.recruiting_agent_id.label("agent_id"), Sale.card_id, func.min(Sale.occurred_at).label("first"))
         .where(recruited_by, Sale.card_id.is_not(None), Sale.occurred_at < period.end)
-        .group_by(Member.recruited_by_agent_id, Sale.card_id)
+        .group_by(Sale.recruiting_agent_id, Sale.card_id)
         .subquery()
     )
     activated = (
@@ -168,14 +160,8 @@ def period_figures(period: Period, only: Collection[str] | None = None) -> dict[
         figures[agent_id][ACTIVATED_CARDS] = int(cards)
     day = _day_index(Sale.occurred_at, period.utc_offset_seconds)
     days = union_all(
-        select(Merchant.agent_id.label("agent_id"), day.label("day"))
-        .select_from(Sale)
-        .join(Merchant, Merchant.id == Sale.merchant_id)
-        .where(serviced_by, in_period),
-        select(Member.recruited_by_agent_id.label("agent_id"), day.label("day"))
-        .select_from(Sale)
-        .join(Member, Member.id == Sale.member_id)
-        .where(recruited_by, in_period),
+        select(Sale.servicing_agent_id.label("agent_id"), day.label("day")).where(serviced_by, in_period),
+        select(Sale.recruiting_agent_id.label("agent_id"), day.label("day")).where(recruited_by, in_period),
     ).subquery()
     active_days = select(days.c.agent_id, func.count(distinct(days.c.day))).group_by(days.c.agent_id)
     for agent_id, count in db.session.execute(active_days):
@@ -190,14 +176,12 @@ def trend_figures(period: Period) -> dict[str, tuple[int, int]]:
     late = Sale.occurred_at >= middle
     query = (
         select(
-            Merchant.agent_id,
+            Sale.servicing_agent_id,
             func.coalesce(func.sum(_consumption()).filter(~late), 0),
             func.coalesce(func.sum(_consumption()).filter(late), 0),
         )
-        .select_from(Sale)
-        .join(Merchant, Merchant.id == Sale.merchant_id)
-        .where(Merchant.agent_id.is_not(None), Sale.occurred_at >= start, Sale.occurred_at < period.end)
-        .group_by(Merchant.agent_id)
+        .where(Sale.servicing_agent_id.is_not(None), Sale.occurred_at >= start, Sale.occurred_at < period.end)
+        .group_by(Sale.servicing_agent_id)
     )
     return {agent_id: (int(before), int(after)) for agent_id, before, after in db.session.execute(query)}
 

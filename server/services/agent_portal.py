@@ -269,10 +269,3 @@ def badges(agent: Agent) -> list[AgentLevel]:
     held = {agent.level_id}
     held.update(db.session.scalars(select(AgentEvaluation.level_after_id).where(AgentEvaluation.agent_id == agent.id)))
     return sorted((levels[level_id] for level_id in held if level_id in levels), key=lambda level: level.rank)
-
-
-def consignment_available() -> bool:
-    """Whether card consignment exists in this build (it is built separately; the portal shows it then)."""
-    from server import models
-
-    return hasattr(models, "CardConsignment")

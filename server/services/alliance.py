@@ -50,6 +50,8 @@ POINTS_POLICY_FIELDS = {
     "expiry_notice_days",
     "business_day_cutoff_hour",
     "spend_requires_proof",  # the till policy: spending points needs the member's proof
+    "invite_reward_points_per_yuan",  # member invitations: rewarded on the friend's consumption only
+    "invite_reward_days",
 }
 
 

@@ -14,7 +14,7 @@ from server.models import Member, MemberDevice, WechatBinding
 from server.models.base import utcnow
 from server.notifications.sms import queue_sms
 from server.security.pii import keyed_hash, phone_lookup_hash
-from server.services import member_codes, one_time_codes
+from server.services import member_codes, one_time_codes, recruitment
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.members import issue_electronic_card, register_member
@@ -61,6 +61,8 @@ def log_in(
     register: bool = False,
     consent: bool = False,
     poster_token: str | None = None,
+    invite_token: str | None = None,
+    agent_token: str | None = None,
     device_label: str = "",
     wechat_openid: str | None = None,
 ) -> MemberLogin:
@@ -78,7 +80,13 @@ def log_in(
             raise MemberNotFound("No member has this phone number yet; register first.")
         if not consent:
             raise InvalidRequest("Please agree to the privacy terms.", field="consent")
-        member = register_member("member:self", mobile, recruited_by=poster_merchant(poster_token))
+        member = register_member(
+            "member:self",
+            mobile,
+            recruited_by=poster_merchant(poster_token),
+            invited_by=recruitment.inviter_of(invite_token),
+            recruited_by_agent=recruitment.recruiting_agent_of(agent_token),
+        )
         issue_electronic_card(f"member:{member.id}", member.id)
         registered = True
     device, secret, token = member_codes.provision_device(member.id, device_label)

@@ -21,7 +21,7 @@ from server.models import ALLIANCE_OWNER, Card, CardBatch, LedgerAccount, Level,
 from server.models.base import new_id, utcnow
 from server.models.card import ELECTRONIC, PHYSICAL
 from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash, phone_suffix_hash
-from server.services import ledger
+from server.services import ledger, recruitment
 from server.services.audit import audit
 from server.services.cards import allocate_card_numbers, card_by_number
 from server.services.points import add_lot, spend_lots
@@ -52,8 +52,21 @@ def points_balance(member: Member) -> int:
 
 
 @transactional
-def register_member(actor: str, phone: str, display_name: str = "", recruited_by: str | None = None) -> Member:
-    """Make a new member at the lowest level with an empty points account."""
+def register_member(
+    actor: str,
+    phone: str,
+    display_name: str = "",
+    recruited_by: str | None = None,
+    *,
+    invited_by: str | None = None,
+    recruited_by_agent: str | None = None,
+) -> Member:
+    """Make a new member at the lowest level with an empty points account.
+
+    ``invited_by``: the member whose invite link they came through; ``recruited_by_agent``: the agent whose
+    recruit link they came through (both resolved by ``server/services/recruitment.py``). Nothing is paid
+    for the sign-up itself.
+    """
     mobile = normalize_mobile(phone)
     lookup = phone_lookup_hash(mobile)
     if db.session.scalar(select(Member.id).where(Member.phone_hash == lookup)):
@@ -74,6 +87,8 @@ def register_member(actor: str, phone: str, display_name: str = "", recruited_by
         level_id=lowest.id,
         level_since=utcnow(),
         recruited_by_merchant_id=recruited_by,
+        recruited_by_agent_id=recruited_by_agent,
+        invited_by_member_id=invited_by,
         points_account_id=ledger.open_account(MEMBER_POINTS, member_id),
     )
     db.session.add(member)
@@ -168,6 +183,7 @@ def bind_card(actor: str, member_id: str, card_no: str) -> Card:
     lifts = batch_level and batch_level.status == LevelStatus.ACTIVE  # a retired level takes no new members
     if lifts and batch_level.rank > db.session.get(Level, member.level_id).rank:  # a batch of e.g. gold cards
         member.level_id, member.level_since = batch_level.id, utcnow()
+    recruitment.recruit_by_card(actor, member, card)  # a card consigned to an agent
     audit(actor, "card.bind", "card", card.id, member_id=member.id)
     return card
 

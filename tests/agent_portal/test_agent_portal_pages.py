@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from server.extensions import db
-from server.models import LoginCode, SmsMessage
+from server.models import Card, LoginCode, SmsMessage
 from server.ratelimit import limiter
 from server.security.pii import phone_lookup_hash
-from server.services import agent_login, agents, member_login
+from server.services import agent_login, agents, cards, member_login, members, recruitment
 from server.services.agent_evaluation import period_figures, period_of, previous_period_name
 from server.services.agent_portal import current_period, running_figures
 from server.services.alliance import get_settings
@@ -29,7 +29,7 @@ from tests.agent_portal.support import (
     session_token_for,
     sign_in,
 )
-from tests.builders import ACTOR
+from tests.builders import ACTOR, next_phone
 from tests.member.support import register_phone, sent_codes
 
 PAGES = ("/a/level", "/a/evaluations", "/a/merchants", "/a/members", "/a/cards", "/a/team", "/a/alerts")
@@ -72,7 +72,7 @@ def test_sign_in_with_an_sms_code_and_read_every_page(app, client, network):
     members = text_of(client.get("/a/members"))
     assert "共 2 位会员" in members and "王*明" in members and "139****9002" in members
     assert "本月已消费" in members and "尚未消费" in members
-    assert "卡片寄售功能尚未开放" in text_of(client.get("/a/cards"))
+    assert "暂无寄售给您的卡" in text_of(client.get("/a/cards"))
     team = text_of(client.get("/a/team"))
     assert "南山县级代理" in team and "活跃天数" in team
     alerts = text_of(client.get("/a/alerts"))
@@ -254,3 +254,17 @@ def test_agent_login_service_checks_the_status_at_every_request(app, network):
         assert agent_login.agent_for_session(token) is None
         db.session.rollback()
         db.session.remove()
+
+
+def test_consigned_cards_show_what_became_of_them_and_only_to_their_agent(app, client, network):
+    with app.app_context():
+        batch = cards.create_batch(ACTOR, 4, kind="printed", name="社区推广卡")
+        numbers = sorted(db.session.scalars(select(Card.card_no).where(Card.batch_id == batch.id)))
+        recruitment.consign_cards(ACTOR, batch.id, network.city, numbers[0], numbers[2])
+        recruitment.consign_cards(ACTOR, batch.id, network.outsider, numbers[3], numbers[3])
+        fresh = members.register_member(ACTOR, next_phone())
+        members.bind_card(ACTOR, fresh.id, numbers[1])
+    sign_in(app, client, CITY_PHONE)
+    page = text_of(client.get("/a/cards"))
+    assert "社区推广卡" in page and f"{numbers[0]} – {numbers[2]}" in page
+    assert "张数 3" in page and "已被会员绑定 1" in page and numbers[3] not in page

@@ -297,6 +297,9 @@ def test_every_operation_answers_its_declared_schema(app, client):
     body = {"kind": "person", "name": "市代理", "phone": next_phone()}
     agent = call("post", "/agents", admin, body, idempotent=True)["agent"]
     call("get", "/agents", admin)
+    consign = {"agent_id": agent["id"]}
+    call("post", "/card-batches/{batch_id}/consignments", admin, consign, batch_id=batch["id"])
+    call("get", "/card-batches/{batch_id}/consignments", admin, batch_id=batch["id"])
     call("get", "/agents/{agent_id}", admin, agent_id=agent["id"])
     call("patch", "/agents/{agent_id}", admin, {"status": "active", "status_reason": "签约"}, agent_id=agent["id"])
     agent_levels = call("get", "/agent-levels", admin)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from server.extensions import db
-from server.models import Agent, AgentEvaluation, Member, Merchant
+from server.models import Agent, AgentAlert, AgentEvaluation, LedgerEntry, Member, Merchant, Sale
+from server.services import points
 from server.services.demo import seed_demo
 
 
@@ -23,3 +24,18 @@ def test_the_demo_has_an_agent_network(ctx):
     recruited = db.session.scalars(select(recruiter).where(recruiter.is_not(None)))
     assert set(recruited) == {agent.id for agent in counties}
     assert db.session.scalar(select(func.count()).select_from(AgentEvaluation)) == 3
+
+
+def test_the_demo_agents_have_a_month_of_history_a_level_change_and_an_alert(ctx):
+    seed_demo()
+    nanshan = db.session.scalar(select(Agent).where(Agent.name.like("赵敏%")))
+    record = db.session.scalar(select(AgentEvaluation).where(AgentEvaluation.agent_id == nanshan.id))
+    assert record.outcome == "upgraded" and record.figures["serviced_gmv_fen"] >= 500_000
+    assert record.figures["active_recruited_members"] == 3 and record.figures["active_days"] > 10
+    alerts = db.session.scalars(select(AgentAlert).where(AgentAlert.agent_id == nanshan.id)).all()
+    assert [alert.kind for alert in alerts] == ["figure_drop"]
+    backdated = db.session.scalars(select(Sale).where(Sale.servicing_agent_id == nanshan.id)).all()
+    assert len(backdated) == 16 and all(sale.occurred_at < record.created_at.replace(day=1) for sale in backdated)
+    assert not points.lot_mismatches()  # only timestamps moved: every balance still matches its lots
+    entries = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)))
+    assert entries == 0  # the ledger stays balanced

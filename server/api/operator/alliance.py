@@ -34,6 +34,10 @@ class AllianceSchema(Schema):
     spend_requires_proof = fields.Boolean(
         metadata={"description": "Till policy: spending points needs a chip card, member code or SMS code"}
     )
+    invite_reward_points_per_yuan = fields.Integer(
+        metadata={"description": "Member invitations: points per yuan a friend pays in their first days (0: off)"}
+    )
+    invite_reward_days = fields.Integer(metadata={"description": "The days after joining that count"})
     card_public_key = fields.String(metadata={"description": "Ed25519 public key verifying card records (base64)"})
     card_read_key = fields.String(metadata={"description": "Secret terminals derive card read keys from (base64)"})
 
@@ -44,6 +48,8 @@ class AlliancePolicyUpdateSchema(NotEmptyMixin, Schema):
     expiry_notice_days = fields.Integer(strict=True, validate=validate.Range(min=0, max=365))
     business_day_cutoff_hour = fields.Integer(strict=True, validate=validate.Range(min=0, max=23))
     spend_requires_proof = StrictBoolean()
+    invite_reward_points_per_yuan = fields.Integer(strict=True, validate=validate.Range(min=0, max=100))
+    invite_reward_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=365))
 
 
 _CARD_KEYS = ("card_public_key", "card_read_key")

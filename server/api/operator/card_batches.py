@@ -14,6 +14,8 @@ from server.api.card_schemas import (
     CardAlertQuerySchema,
     CardAlertSchema,
     ChipKeysSchema,
+    ConsignmentCreateSchema,
+    ConsignmentSchema,
     EncodePlanSchema,
     ReasonSchema,
     ReplaceSchema,
@@ -21,7 +23,7 @@ from server.api.card_schemas import (
 from server.api.contract import CHIP_UID_PATTERN, path_parameter
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.operator_schemas import CardEnvelopeSchema, PrintCardSchema
-from server.services import cards
+from server.services import cards, recruitment
 
 CHIP_UID = path_parameter("uid", {"type": "string", "pattern": CHIP_UID_PATTERN}, "Chip UID: 4, 7 or 10 bytes in hex")
 
@@ -68,7 +70,29 @@ class BatchDetail(MethodView):
     def get(self, batch_id):
         """One batch with its progress."""
         require_staff("cards:read")
-        return {"batch": cards.get_batch(batch_id)}
+        return {"batch": cards.get_batch(batch_id), "consignments": recruitment.consignments_of(batch_id)}
+
+
+@blp.route("/card-batches/<batch_id>/consignments")
+class BatchConsignments(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, ConsignmentSchema(many=True))
+    def get(self, batch_id):
+        """The batch's consignments to agents, with the cards activated and what they sold."""
+        require_staff("cards:read")
+        return recruitment.consignments_of(batch_id)
+
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(ConsignmentCreateSchema)
+    @blp.response(201, ConsignmentSchema)
+    def post(self, args, batch_id):
+        """Consign the batch, or a range of its card numbers, to an agent; members binding these cards are
+        recorded as the agent's recruits (nothing is paid for that: they count once they consume)."""
+        actor = require_staff("cards:write")
+        consignment = recruitment.consign_cards(
+            actor.key, batch_id, args["agent_id"], args.get("first_card_no"), args.get("last_card_no")
+        )
+        return next(row for row in recruitment.consignments_of(batch_id) if row["id"] == consignment.id)
 
 
 @blp.route("/card-batches/<batch_id>/cards")

@@ -13,7 +13,7 @@ from alliance_shared.print_files import PrintCard, write_csv, write_pdf
 from server.console import navigation
 from server.console.access import current_actor, operators_only, permission_required
 from server.console.audit_text import describe
-from server.console.card_forms import BatchForm, BindToMemberForm, HandOutForm, ReplaceWithForm
+from server.console.card_forms import BatchForm, BindToMemberForm, ConsignForm, HandOutForm, ReplaceWithForm
 from server.console.confirm import Confirmation, confirm_form, confirm_page
 from server.console.display import STATUS_LABELS, domain_message, level_label
 from server.console.once import new_key, run_once
@@ -21,7 +21,7 @@ from server.console.paging import Page, choice_arg, page_from_request
 from server.domain import card_actions
 from server.domain.errors import DomainError, MemberNotFound
 from server.domain.statuses import CardBatchKind, CardStatus
-from server.services import cards, catalog, members, queries
+from server.services import cards, catalog, members, queries, recruitment
 
 blp = Blueprint("cards", __name__)
 navigation.add(
@@ -283,7 +283,43 @@ def hand_out(batch_id):
     return redirect(url_for(".batch", batch_id=found.id))
 
 
-def _batch_page(found, hand_out_form: HandOutForm | None = None, status_code: int = 200):
+@blp.route("/card-batches/<batch_id>/consign", methods=["POST"])
+@permission_required("cards:write")
+@operators_only
+def consign(batch_id):
+    """Hand the batch, or a range of its numbers, to an agent: members binding these cards become its recruits."""
+    found = cards.get_batch(batch_id)
+    form = ConsignForm()
+    form.agent_id.choices = _agent_choices()
+    if not form.validate_on_submit():
+        return _batch_page(found, consign_form=form, status_code=422)
+    try:
+        run_once(
+            form.once.data,
+            lambda: {
+                "consignment": recruitment.consign_cards(
+                    current_actor().key,
+                    found.id,
+                    form.agent_id.data,
+                    form.first_card_no.data.replace(" ", "") or None,
+                    form.last_card_no.data.replace(" ", "") or None,
+                ).id
+            },
+        )
+    except DomainError as exc:
+        flash(domain_message(exc), "danger")
+        return _batch_page(found, consign_form=form, status_code=409)
+    flash(_("Cards consigned to the agent."), "success")
+    return redirect(url_for(".batch", batch_id=found.id))
+
+
+def _agent_choices() -> list[tuple[str, str]]:
+    return [(agent.id, agent.name) for agent in recruitment.consignable_agents()]
+
+
+def _batch_page(
+    found, hand_out_form: HandOutForm | None = None, status_code: int = 200, consign_form: ConsignForm | None = None
+):
     page = page_from_request(50)
     status = choice_arg("status", CARD_STATUSES, _("Status"))
     rows = cards.list_batch_cards(found.id, page, status)
@@ -303,8 +339,16 @@ def _batch_page(found, hand_out_form: HandOutForm | None = None, status_code: in
         export_command=f"alliance-cards --server {server_url} batch export {found.id} --format pdf",
         pdf_in_console=found.count <= MAX_CONSOLE_PDF,
         hand_out=hand_out_form or HandOutForm(formdata=None, once=new_key()),
+        consign=consign_form or _new_consign_form(),
+        consignments=recruitment.consignments_of(found.id),
     )
     return page_html, status_code
+
+
+def _new_consign_form() -> ConsignForm:
+    form = ConsignForm(formdata=None, once=new_key())
+    form.agent_id.choices = _agent_choices()
+    return form
 
 
 PRINT_MIMETYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}

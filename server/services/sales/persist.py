@@ -9,6 +9,7 @@ from server.domain.errors import InvalidRequest, ReceiptNumberTaken
 from server.extensions import db
 from server.models import Refund, Sale, Terminal
 from server.models.base import new_id
+from server.services.sales import attribution
 from server.services.sales.context import RefundDraft, SaleDraft
 
 _terminals = Terminal.__table__
@@ -80,6 +81,7 @@ def write_sale(draft: SaleDraft) -> None:
         payment_method=request.payment_method,
         occurred_at=draft.occurred_at,
         created_at=draft.now,
+        **attribution.sale_columns(draft),
     )
     db.session.add(sale)
     db.session.flush()

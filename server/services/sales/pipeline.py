@@ -35,8 +35,9 @@ SALE_STEPS: tuple[SaleStep, ...] = (
     price.price_sale,
     # persist
     persist.number_receipt,
-    persist.write_sale,
+    persist.write_sale,  # with the attribution snapshot (server/services/sales/attribution.py)
     # post
+    post.grant_invite_reward,
     post.post_sale,
     post.move_sale_lots,
     post.upgrade_level,
@@ -55,6 +56,7 @@ REFUND_STEPS: tuple[RefundStep, ...] = (
     # post
     post.post_refund,
     post.move_refund_lots,
+    post.take_back_invite_reward,
     post.update_sale_totals,
     post.audit_refund,
 )

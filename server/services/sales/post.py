@@ -10,16 +10,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, func, select, update
 
 from alliance_shared.money import format_yuan
-from server.domain.ledger import refund_postings, sale_postings
+from server.domain.invitations import reward_taken_back
+from server.domain.ledger import invite_reward_postings, refund_postings, sale_postings
 from server.domain.levels import level_after_sale
+from server.domain.statuses import MemberStatus
 from server.extensions import db
-from server.models import Level, Member, Sale
+from server.models import LedgerAccount, Level, Member, Sale
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
 from server.services import ledger, points
 from server.services.audit import audit
 from server.services.identified import MemberAtMerchant
 from server.services.levels import level_rule
+from server.services.sales import attribution
 from server.services.sales.context import RefundDraft, SaleDraft
 
 
@@ -148,3 +151,47 @@ def audit_refund(draft: RefundDraft) -> None:
         reason=request.reason,
         authorised_by=draft.authorised_by,
     )
+
+
+# --- member invitations (裂变分享): the inviter's reward, sized by server/services/sales/attribution.py ---
+
+
+def grant_invite_reward(draft: SaleDraft) -> None:
+    """Credit the inviter the reward the friend's sale earned (an inviter no longer active gets nothing)."""
+    sale = draft.sale
+    if not sale.invite_reward_points:
+        return
+    inviter = db.session.execute(
+        select(Member.id, Member.status, Member.points_account_id).where(Member.id == sale.recruiting_member_id)
+    ).one()
+    if inviter.status != MemberStatus.ACTIVE:
+        sale.invite_reward_points = 0
+        return
+    invites = attribution.invites_account()
+    postings = invite_reward_postings(inviter.points_account_id, invites, sale.invite_reward_points)
+    ledger.post(attribution.INVITE_REWARD, postings, f"terminal:{draft.request.terminal.id}", sale_id=sale.id)
+    points.add_lot(inviter.id, sale.invite_reward_points, "invite", sale.id, draft.now)
+
+
+def take_back_invite_reward(draft: RefundDraft) -> None:
+    """A refund takes back the refunded share of the inviter's reward, as far as the inviter still holds it.
+
+    What the inviter already spent stays spent (like a member's own earned points): the shortfall is the
+    alliance's, which funded the reward. Runs before ``update_sale_totals`` (it reads the totals before).
+    """
+    sale, split = draft.sale, draft.split
+    if not sale.invite_reward_points:
+        return
+    due = reward_taken_back(sale.invite_reward_points, sale.payable_fen, sale.refunded_fen, split.amount_fen)
+    inviter = db.session.execute(
+        select(Member.id, Member.points_account_id).where(Member.id == sale.recruiting_member_id)
+    ).one()
+    held = db.session.scalar(
+        select(LedgerAccount.balance).where(LedgerAccount.id == inviter.points_account_id).with_for_update()
+    )
+    taken = min(due, held)
+    if taken <= 0:
+        return
+    postings = invite_reward_postings(inviter.points_account_id, attribution.invites_account(), -taken)
+    ledger.post(attribution.INVITE_TAKE_BACK, postings, draft.request.actor, sale_id=sale.id, refund_id=draft.refund.id)
+    points.spend_lots(inviter.id, taken, "reverse", sale.id, first_sale_lot=True)
