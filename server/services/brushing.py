@@ -200,7 +200,7 @@ def detect_brushing(
     rules = [rule for rule in ensure_default_rules() if rule.enabled]
     records = sale_records(start, end, settings.timezone) if rules else []
     occurred = {record.id: record.occurred_at for record in records}
-    summary = {"from": start.isoformat(), "sales": len(records), "flagged": 0, "already_flagged": 0, "sales_added": 0}
+    summary = {"scanned_from": start, "sales": len(records), "flagged": 0, "already_flagged": 0, "sales_added": 0}
     for rule in rules:
         findings = run_rule(rule.kind, rule.parameters, records)
         if not findings:
