@@ -77,7 +77,7 @@ class BrushingFlagQuerySchema(Schema):
     sale_id = Text(24, metadata={"description": "Flags holding this sale"})
 
 
-class BrushingFlagReviewSchema(Schema):
+class BrushingFlagReviewSchema(NotEmptyMixin, Schema):
     status = Choice(
         (BrushingFlagStatus.CLEARED, BrushingFlagStatus.CONFIRMED),
         required=True,
@@ -117,7 +117,7 @@ class ComplaintCreateSchema(Schema):
     agent_id = Text(24)
 
 
-class ComplaintUpdateSchema(Schema):
+class ComplaintUpdateSchema(NotEmptyMixin, Schema):
     status = Choice((ComplaintStatus.RESPONDED, ComplaintStatus.CLOSED), required=True)
     response = Text(500, metadata={"description": "The answer (required to answer)"})
 

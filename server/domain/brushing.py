@@ -46,13 +46,13 @@ PARAMETERS: dict[str, dict[str, tuple[int, int, int]]] = {
 }
 KINDS = tuple(PARAMETERS)
 
-# The rules a new alliance starts with: code, kind, name (English msgid, shown translated).
+# The rules a new alliance starts with: code, kind, name (data the operator may rename, like level names).
 DEFAULT_RULES = (
-    (SAME_CARD_BURST, SAME_CARD_BURST, "Same card, same merchant, many sales in minutes"),
-    (ROUND_AMOUNTS, ROUND_AMOUNTS, "Round amounts above a threshold"),
-    (REFUND_AFTER_LEVEL_UP, REFUND_AFTER_LEVEL_UP, "Refund after the sale lifted a level"),
-    (AGENT_CONCENTRATION, AGENT_CONCENTRATION, "Sales concentrated at the recruiting agent's merchants"),
-    (TERMINAL_VELOCITY, TERMINAL_VELOCITY, "One terminal's sales velocity"),
+    (SAME_CARD_BURST, SAME_CARD_BURST, "同卡同店短时多笔"),
+    (ROUND_AMOUNTS, ROUND_AMOUNTS, "大额整数金额"),
+    (REFUND_AFTER_LEVEL_UP, REFUND_AFTER_LEVEL_UP, "升级后退款"),
+    (AGENT_CONCENTRATION, AGENT_CONCENTRATION, "集中在推荐代理的商家消费"),
+    (TERMINAL_VELOCITY, TERMINAL_VELOCITY, "单台收银终端交易过快"),
 )
 
 

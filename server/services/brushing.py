@@ -108,9 +108,7 @@ def sale_records(start: datetime, end: datetime, timezone: str) -> list[SaleReco
     """The sales that occurred in ``[start, end)`` as the rules see them."""
     merchant_agent, recruiting_agent = attribution_columns()
     first_refund = (
-        select(Refund.sale_id, func.min(Refund.created_at).label("refunded_at"))
-        .group_by(Refund.sale_id)
-        .subquery()
+        select(Refund.sale_id, func.min(Refund.created_at).label("refunded_at")).group_by(Refund.sale_id).subquery()
     )
     query = (
         select(

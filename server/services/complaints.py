@@ -27,7 +27,7 @@ from server.services.unit_of_work import transactional
 def _agent(agent_id: str) -> Agent:
     agent = db.session.get(Agent, agent_id)
     if agent is None:
-        raise NotFound("Agent not found.", field="agent_id")
+        raise NotFound("No such agent.", agent_id=agent_id)
     return agent
 
 
@@ -43,7 +43,7 @@ def open_complaint(
     if not merchant_id and not agent_id:
         raise InvalidRequest("A complaint is against a merchant or an agent.", field="merchant_id")
     if merchant_id and db.session.get(Merchant, merchant_id) is None:
-        raise NotFound("Merchant not found.", field="merchant_id")
+        raise NotFound("No such merchant.", merchant_id=merchant_id)
     if agent_id:
         _agent(agent_id)
     now = utcnow()
@@ -102,7 +102,9 @@ def list_complaints(filters: dict, pagination) -> list[Complaint]:
 
 
 @transactional
-def record_violation(actor: str, agent_id: str, description: str, occurred_at: datetime | None = None) -> AgentViolation:
+def record_violation(
+    actor: str, agent_id: str, description: str, occurred_at: datetime | None = None
+) -> AgentViolation:
     """Record an agent's violation (it counts against the agent's health score in its month)."""
     _agent(agent_id)
     now = utcnow()

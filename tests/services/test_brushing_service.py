@@ -75,7 +75,9 @@ def test_default_rules_are_seeded_and_editable_with_audit(world):
     with pytest.raises(InvalidRequest) as refused:
         brushing.update_rule(ACTOR, burst_rule.id, parameters={"minutes": 0})
     assert refused.value.details.get("field") == "parameters.minutes" or refused.value.field == "parameters.minutes"
-    assert db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "brushing_rule.update"))
+    assert db.session.scalar(
+        select(func.count()).select_from(AuditLog).where(AuditLog.action == "brushing_rule.update")
+    )
 
 
 def test_same_card_burst_is_flagged_once_however_often_the_scan_runs(world):
