@@ -5,9 +5,8 @@ Revises: f0d9c1741124
 Create Date: 2026-12-06 07:19:16.778722
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '9b1d4e7c2a10'

@@ -190,7 +190,8 @@ def terminal_velocity(sales: Iterable[SaleRecord], max_sales: int, minutes: int)
 
 
 def round_amounts(sales: Iterable[SaleRecord], min_amount_fen: int, multiple_fen: int, min_count: int) -> list[Finding]:
-    """At least ``min_count`` round sales (``multiple_fen`` multiples of ``min_amount_fen`` or more) at a merchant on a day."""
+    """At least ``min_count`` round sales (multiples of ``multiple_fen``, ``min_amount_fen`` or more) at a merchant
+    on one day."""
     round_sales = (s for s in sales if s.amount_fen >= min_amount_fen and s.amount_fen % multiple_fen == 0)
     findings = []
     for (merchant_id, day), group in sorted(_groups(round_sales, lambda s: (s.merchant_id, s.local_day)).items()):
