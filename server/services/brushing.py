@@ -31,7 +31,19 @@ from server.domain.brushing import (
 from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.statuses import BrushingFlagStatus
 from server.extensions import db
-from server.models import BrushingFlag, BrushingFlagSale, BrushingRule, Level, Member, Merchant, Refund, Sale
+from server.models import (
+    Agent,
+    BrushingFlag,
+    BrushingFlagSale,
+    BrushingRule,
+    Card,
+    Level,
+    Member,
+    Merchant,
+    Refund,
+    Sale,
+    Terminal,
+)
 from server.models.base import utcnow
 from server.services import locks
 from server.services.alliance import get_settings
@@ -327,3 +339,34 @@ def confirmed_flags_by_agent(start: datetime, end: datetime) -> dict[str, int]:
         .group_by(BrushingFlag.agent_id)
     )
     return {agent_id: int(count) for agent_id, count in db.session.execute(query)}
+
+
+def subject_labels(flags: Iterable[BrushingFlag]) -> dict[tuple[str, str], str]:
+    """What to call each flag's subject and agent on a page: card numbers, member and agent names (phones
+    masked), terminal and merchant names, keyed by (type, id)."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for flag in flags:
+        wanted[flag.subject_type].add(flag.subject_id)
+        if flag.agent_id:
+            wanted["agent"].add(flag.agent_id)
+        if flag.merchant_id:
+            wanted["merchant"].add(flag.merchant_id)
+    sources = {
+        "card": (Card.id, Card.card_no),
+        "member": (Member.id, Member.display_name + " " + Member.phone_masked),
+        "merchant": (Merchant.id, Merchant.name),
+        "terminal": (Terminal.id, Terminal.name),
+        "agent": (Agent.id, Agent.name),
+    }
+    labels = {}
+    for kind, ids in wanted.items():
+        key, label = sources[kind]
+        for found_id, text in db.session.execute(select(key, label).where(key.in_(sorted(ids)))):
+            labels[(kind, found_id)] = text
+    return labels
+
+
+def flag_sales(flag_id: str) -> list[Sale]:
+    """The sales a flag holds, oldest first."""
+    held = select(BrushingFlagSale.sale_id).where(BrushingFlagSale.flag_id == flag_id)
+    return list(db.session.scalars(select(Sale).where(Sale.id.in_(held)).order_by(Sale.occurred_at, Sale.id)))
