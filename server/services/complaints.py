@@ -27,7 +27,7 @@ from server.services.unit_of_work import transactional
 def _agent(agent_id: str) -> Agent:
     agent = db.session.get(Agent, agent_id)
     if agent is None:
-        raise NotFound("No such agent.", agent_id=agent_id)
+        raise InvalidRequest("No such agent.", field="agent_id")
     return agent
 
 
@@ -43,7 +43,7 @@ def open_complaint(
     if not merchant_id and not agent_id:
         raise InvalidRequest("A complaint is against a merchant or an agent.", field="merchant_id")
     if merchant_id and db.session.get(Merchant, merchant_id) is None:
-        raise NotFound("No such merchant.", merchant_id=merchant_id)
+        raise InvalidRequest("No such merchant.", field="merchant_id")
     if agent_id:
         _agent(agent_id)
     now = utcnow()

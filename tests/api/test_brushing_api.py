@@ -97,4 +97,5 @@ def test_complaints_and_violations(client, s):
     ghost = client.post(
         f"{API}/agent-violations", json={"agent_id": "agt_nope", "description": "x"}, headers=with_key(manager)
     )
-    assert_error(ghost, 404, "not_found")
+    assert_error(ghost, 422, "invalid_request")
+    assert ghost.json["message"] == "没有这个代理。" or ghost.json["message"]
