@@ -125,13 +125,12 @@ class Finding:
 
 
 def _groups(sales: Iterable[SaleRecord], key: Callable[[SaleRecord], tuple | None]) -> dict[tuple, list[SaleRecord]]:
+    """The sales by ``key`` (None: left out), each group in time order."""
     groups: dict[tuple, list[SaleRecord]] = defaultdict(list)
-    for sale in sales:
+    for sale in sorted(sales, key=lambda sale: (sale.occurred_at, sale.id)):
         group = key(sale)
         if group is not None:
             groups[group].append(sale)
-    for members in groups.values():
-        members.sort(key=lambda sale: (sale.occurred_at, sale.id))
     return groups
 
 
@@ -152,7 +151,7 @@ def same_card_burst(sales: Iterable[SaleRecord], max_sales: int, minutes: int) -
     """One card at one merchant more than ``max_sales`` times within ``minutes`` (per card, merchant and day)."""
     findings = []
     by_card = _groups(sales, lambda s: (s.card_id, s.merchant_id, s.local_day) if s.card_id else None)
-    for (card_id, merchant_id, day), group in sorted(by_card.items()):
+    for (card_id, merchant_id, day), group in sorted(item for item in by_card.items() if len(item[1]) > max_sales):
         caught = burst_sales(group, max_sales, minutes)
         if caught:
             findings.append(
@@ -172,7 +171,8 @@ def same_card_burst(sales: Iterable[SaleRecord], max_sales: int, minutes: int) -
 def terminal_velocity(sales: Iterable[SaleRecord], max_sales: int, minutes: int) -> list[Finding]:
     """One terminal (its cashier) more than ``max_sales`` sales within ``minutes`` (per terminal and day)."""
     findings = []
-    for (terminal_id, day), group in sorted(_groups(sales, lambda s: (s.terminal_id, s.local_day)).items()):
+    by_terminal = _groups(sales, lambda s: (s.terminal_id, s.local_day))
+    for (terminal_id, day), group in sorted(item for item in by_terminal.items() if len(item[1]) > max_sales):
         caught = burst_sales(group, max_sales, minutes)
         if caught:
             findings.append(
