@@ -30,7 +30,7 @@ class BrushingRuleEnvelopeSchema(Schema):
 class BrushingRuleUpdateSchema(NotEmptyMixin, Schema):
     enabled = StrictBoolean()
     parameters = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=32)),
+        keys=fields.String(),
         values=fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_PARAMETER)),
         validate=validate.Length(min=1, max=10),
         metadata={"description": "Parameters to change (names and ranges per kind; the others are kept)"},
