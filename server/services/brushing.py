@@ -61,6 +61,8 @@ HOLDING = (BrushingFlagStatus.OPEN, BrushingFlagStatus.CONFIRMED)
 
 def ensure_default_rules() -> list[BrushingRule]:
     """The rules, the defaults added first if missing (all of them, lowest code first)."""
+    if len(DEFAULT_RULES) > db.session.scalar(select(func.count()).select_from(BrushingRule)):
+        locks.lock("brushing:rules")  # two first readers at once add the defaults once
     have = set(db.session.scalars(select(BrushingRule.code)))
     for code, kind, name in DEFAULT_RULES:
         if code not in have:
@@ -219,7 +221,9 @@ def detect_brushing(
         existing = {
             flag.dedupe_key: flag
             for flag in db.session.scalars(
-                select(BrushingFlag).where(BrushingFlag.rule_id == rule.id, BrushingFlag.dedupe_key.in_(keys))
+                select(BrushingFlag)
+                .where(BrushingFlag.rule_id == rule.id, BrushingFlag.dedupe_key.in_(keys))
+                .with_for_update()  # a review running meanwhile waits, or has finished and is seen
             )
         }
         links = []
