@@ -303,7 +303,7 @@ def jobs_group():
 @with_appcontext
 def jobs_run_command(names, day):
     """Run jobs: expire-points, notify-expiring, close-settlement, dispatch-sms, purge-idempotency-keys,
-    purge-identifications, evaluate-agents."""
+    purge-identifications, detect-brushing, evaluate-agents."""
     from server.services.jobs import JOBS, run_job
 
     unknown = [name for name in names if name not in JOBS]

@@ -13,6 +13,8 @@ CLOCK_MODULES = (
     "server.services.points",
     "server.services.settlement",
     "server.services.jobs",
+    "server.services.brushing",
+    "server.services.complaints",
 )
 
 

@@ -14,6 +14,7 @@ def register_api(app: Flask, api: Api) -> None:
     from server.api.operator import (
         agents,
         alliance,
+        brushing,
         card_batches,
         cards,
         finance,
@@ -41,6 +42,7 @@ def register_api(app: Flask, api: Api) -> None:
         alliance,
         posters,
         agents,
+        brushing,
         finance,
     ):
         api.register_blueprint(module.blp)

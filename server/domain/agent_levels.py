@@ -195,6 +195,7 @@ HEALTH_WEIGHTS = {"complaints": 30, "refunds": 25, "violations": 30, "response":
 COMPLAINTS_ZERO_AT_PER_MILLE = 10  # 10 complaints per 1,000 sales (1 %) or more: nothing of this part
 REFUNDS_ZERO_AT_BP = 2_000  # refunds of 20 % of consumption or more: nothing of this part
 POINTS_LOST_PER_VIOLATION = 10  # each violation or confirmed brushing flag takes 10 of its part's 30
+COMPLAINT_RESPONSE_HOURS = 48  # a complaint answered within this many hours of opening counts as answered in time
 
 
 @dataclass(frozen=True)

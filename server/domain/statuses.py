@@ -138,3 +138,19 @@ class AgentAlertKind(StrEnum):
 
     FIGURE_DROP = "figure_drop"
     HEALTH_LOW = "health_low"
+
+
+class BrushingFlagStatus(StrEnum):
+    """An anti-brushing flag: open until an operator reviews it, then cleared (released) or confirmed."""
+
+    OPEN = "open"
+    CLEARED = "cleared"
+    CONFIRMED = "confirmed"
+
+
+class ComplaintStatus(StrEnum):
+    """A complaint against a merchant or an agent: opened, answered, closed."""
+
+    OPEN = "open"
+    RESPONDED = "responded"
+    CLOSED = "closed"

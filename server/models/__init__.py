@@ -13,6 +13,7 @@ from server.models.agent import (
 )
 from server.models.alliance import AllianceSettings, Level
 from server.models.base import Base
+from server.models.brushing import AgentViolation, BrushingFlag, BrushingFlagSale, BrushingRule, Complaint
 from server.models.card import Card, CardAlert, CardBatch, CardConsignment
 from server.models.console import ConsoleSession
 from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
@@ -27,6 +28,11 @@ from server.models.settlement import JobRun, Settlement, SettlementDay
 from server.models.staff import PersonalToken, StaffUser
 
 __all__ = [
+    "AgentViolation",
+    "BrushingFlag",
+    "BrushingFlagSale",
+    "BrushingRule",
+    "Complaint",
     "Agent",
     "AgentAlert",
     "AgentEvaluation",

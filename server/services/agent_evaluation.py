@@ -13,8 +13,9 @@ Figures (one aggregation per kind over the whole network, grouped by agent):
 - recruited: sales by members the agent had recruited at sale time (``sales.recruiting_agent_id``):
   members who consumed, cards first used in the period, and the days with sales;
 - team: each direct subordinate's active days, for the ``active_subordinates`` condition;
-- health (``server/domain/agent_levels.py``): refund rate from the serviced sales; complaints, violations and
-  brushing flags count as none until those records exist.
+- health (``server/domain/agent_levels.py``): refund rate from the serviced sales; complaints opened in the
+  period against the agent or its merchants and how many were answered in time, violations, and confirmed
+  anti-brushing flags (``server/services/complaints.py``, ``server/services/brushing.py``).
 
 Early warnings: serviced consumption in the period's last 14 days fell by ``alert_drop_bp`` (default 30 %)
 against the 14 days before, or the health score is under ``alert_health_below``.
@@ -55,6 +56,8 @@ from server.models.base import utcnow
 from server.services import locks
 from server.services.agents import ensure_default_levels, get_policy, level_rule
 from server.services.alliance import get_settings
+from server.services.brushing import confirmed_flags_by_agent
+from server.services.complaints import complaint_figures, violations_by_agent
 from server.services.unit_of_work import transactional
 
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -166,7 +169,18 @@ def period_figures(period: Period, only: Collection[str] | None = None) -> dict[
     active_days = select(days.c.agent_id, func.count(distinct(days.c.day))).group_by(days.c.agent_id)
     for agent_id, count in db.session.execute(active_days):
         figures[agent_id][ACTIVE_DAYS] = int(count)
+    health_records(period, figures)
     return figures
+
+
+def health_records(period: Period, figures: dict[str, dict[str, int]]) -> None:
+    """Add each agent's complaints, complaints answered in time, violations and confirmed brushing flags."""
+    for agent_id, counts in complaint_figures(period.start, period.end).items():
+        figures[agent_id].update(counts)
+    for agent_id, count in violations_by_agent(period.start, period.end).items():
+        figures[agent_id]["violations"] = count
+    for agent_id, count in confirmed_flags_by_agent(period.start, period.end).items():
+        figures[agent_id]["brushing_flags"] = count
 
 
 def trend_figures(period: Period) -> dict[str, tuple[int, int]]:
@@ -187,12 +201,16 @@ def trend_figures(period: Period) -> dict[str, tuple[int, int]]:
 
 
 def agent_health(figures: dict[str, int]) -> int:
-    """The health score from an agent's figures (complaints, violations and flags: none recorded yet)."""
+    """The health score from an agent's figures: refunds, complaints and their answers, violations, flags."""
     return health_score(
         HealthInputs(
             sales=figures.get("sales", 0),
             consumption_fen=figures.get("consumption_fen", 0),
             refunded_fen=figures.get("refunded_fen", 0),
+            complaints=figures.get("complaints", 0),
+            complaints_answered_in_time=figures.get("complaints_answered_in_time", 0),
+            violations=figures.get("violations", 0),
+            brushing_flags=figures.get("brushing_flags", 0),
         )
     )
 

@@ -79,6 +79,13 @@ def _evaluate_agents(day: date) -> dict:
     return evaluate_agents(ACTOR, previous_period_name(day))
 
 
+def _detect_brushing(day: date) -> dict:
+    from server.services.brushing import detect_brushing
+
+    # the sales since the first of the month a week before ``day``, to now (idempotent: flags are not repeated)
+    return detect_brushing(ACTOR, day)
+
+
 @dataclass(frozen=True)
 class Job:
     """A job: its function and whether it runs in one transaction under the job lock."""
@@ -99,6 +106,7 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "dispatch-sms": Job(_dispatch_sms, False, _today),
     "purge-idempotency-keys": Job(_purge_idempotency_keys, False, _today),
     "purge-identifications": Job(_purge_identifications, False, _today),
+    "detect-brushing": Job(_detect_brushing, True, _today),
     "evaluate-agents": Job(_evaluate_agents, True, _today),
 }
 

@@ -100,6 +100,25 @@ for _method in ("POST", "PATCH"):
 TOLERATED_REFUSALS[("PATCH", "/api/v1/agents/{agent_id}", "invalid_request", "The contract ends before it starts.")] = (
     "one contract date sent alone is compared with the other one stored"
 )
+# Anti-brushing, complaints and violations (docs/agents.md): references to stored rows, rules across fields.
+for _path, _field in (
+    ("/api/v1/complaints", "merchant"),
+    ("/api/v1/complaints", "agent"),
+    ("/api/v1/agent-violations", "agent"),
+):
+    TOLERATED_REFUSALS[("POST", _path, "invalid_request", f"No such {_field}.")] = (
+        f"names a {_field} that does not exist"
+    )
+TOLERATED_REFUSALS[
+    ("POST", "/api/v1/complaints", "invalid_request", "A complaint is against a merchant or an agent.")
+] = "one of merchant_id and agent_id is needed (a rule across fields)"
+TOLERATED_REFUSALS[("PATCH", "/api/v1/complaints/{complaint_id}", "invalid_request", "An answer needs its text.")] = (
+    "an answer carries its response (a rule across fields)"
+)
+for _message in ("This rule has no such parameter.", "A rule parameter is a whole number within its range."):
+    TOLERATED_REFUSALS[("PATCH", "/api/v1/brushing-rules/{rule_id}", "invalid_request", _message)] = (
+        "a rule's parameter names and ranges depend on its stored kind"
+    )
 # server.request_input.TEXT_MESSAGES: NUL and lone surrogates are refused in any text, wherever it is sent
 TOLERATED_TEXT_FAULTS = {"nul_character", "lone_surrogate"}
 

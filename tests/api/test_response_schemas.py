@@ -314,6 +314,29 @@ def test_every_operation_answers_its_declared_schema(app, client):
     call("get", "/agent-policy", admin)
     call("patch", "/agent-policy", admin, {"grace_periods": 2})
 
+    # anti-brushing: the rules, a scan, the flags and their review; complaints and violations
+    for _ in range(2):  # the card's sales at shop A: more than one a day trips the tightened burst rule
+        token = call("post", "/identify", till, {"code": card.card_no})["identification"]["token"]
+        call("post", "/sales", till, {"identification_token": token, "amount_fen": 2_000}, idempotent=True)
+    shop_a_id = call("get", "/terminal", till)["merchant"]["id"]
+    rules = call("get", "/brushing-rules", admin)
+    burst = next(rule for rule in rules if rule["code"] == "same_card_burst")
+    tighter = {"parameters": {"max_sales": 1, "minutes": 1440}}
+    call("patch", "/brushing-rules/{rule_id}", admin, tighter, rule_id=burst["id"])
+    assert call("post", "/brushing-scans", admin, idempotent=True)["flagged"] >= 1
+    flag = call("get", "/brushing-flags", admin, query={"status": "open"})[0]
+    call("get", "/brushing-flags/{flag_id}", admin, flag_id=flag["id"])
+    review = {"status": "confirmed", "reason": "同卡刷单"}
+    call("patch", "/brushing-flags/{flag_id}", admin, review, flag_id=flag["id"])
+    complaint_body = {"summary": "服务态度差", "merchant_id": shop_a_id}
+    complaint = call("post", "/complaints", admin, complaint_body, idempotent=True)["complaint"]
+    call("get", "/complaints", admin)
+    answer = {"status": "responded", "response": "已致歉"}
+    call("patch", "/complaints/{complaint_id}", admin, answer, complaint_id=complaint["id"])
+    violation = {"agent_id": agent["id"], "description": "未按规定公示价格"}
+    call("post", "/agent-violations", admin, violation, idempotent=True)
+    call("get", "/agent-violations", admin, query={"agent_id": agent["id"]})
+
     missing = contract.operations() - contract.covered
     assert not missing, f"operations without a realistic call here: {sorted(missing)}"
 

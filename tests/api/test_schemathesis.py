@@ -18,13 +18,16 @@ import os
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import select
 
 from server.extensions import db
-from server.services import members
+from server.models import BrushingFlag
+from server.services import brushing, complaints, members
 from tests.builders import make_member, make_world
 from tests.live_server import identify, live_server, sell
 from tests.resources import in_ci, unavailable
@@ -84,6 +87,15 @@ def seed(app) -> dict:
     ids["sales"] = [sale["id"] for sale in sales]
     ids["receipts"] = [sale["receipt_no"] for sale in sales]
     ids["all_merchants"] = [world.shop_a.merchant.id, world.shop_b.merchant.id]
+    with app.app_context():  # an anti-brushing flag (the round-amount rule made to catch the sales) and a complaint
+        rule = next(rule for rule in brushing.list_rules() if rule.code == "round_amounts")
+        brushing.update_rule("test:schemathesis", rule.id, parameters={"multiple_fen": 100, "min_amount_fen": 100})
+        brushing.detect_brushing("test:schemathesis", date.today())
+        ids["brushing_rules"] = [rule.id]
+        ids["brushing_flags"] = list(db.session.scalars(select(BrushingFlag.id))) or ["brf_none"]
+        complaint = complaints.open_complaint("test:schemathesis", "服务态度差", merchant_id=world.shop_b.merchant.id)
+        ids["complaints"] = [complaint.id]
+        db.session.remove()
     return ids
 
 
@@ -133,6 +145,9 @@ level_ids.values = {values(ids["levels"])}
 level_codes.values = {values(ids["level_codes"])}
 receipts.values = {values(ids["receipts"])}
 all_merchant_ids.values = {values(ids["all_merchants"])}
+brushing_rule_ids.values = {values(ids["brushing_rules"])}
+brushing_flag_ids.values = {values(ids["brushing_flags"])}
+complaint_ids.values = {values(ids["complaints"])}
 
 [parameters]
 "path.sale_id" = {{ dictionary = "sale_ids", probability = 0.7 }}
@@ -142,6 +157,9 @@ all_merchant_ids.values = {values(ids["all_merchants"])}
 "path.merchant_id" = {{ dictionary = "merchant_ids", probability = 0.7 }}
 "path.terminal_id" = {{ dictionary = "terminal_ids", probability = 0.7 }}
 "path.level_id" = {{ dictionary = "level_ids", probability = 0.7 }}
+"path.rule_id" = {{ dictionary = "brushing_rule_ids", probability = 0.7 }}
+"path.flag_id" = {{ dictionary = "brushing_flag_ids", probability = 0.7 }}
+"path.complaint_id" = {{ dictionary = "complaint_ids", probability = 0.7 }}
 "query.receipt_no" = {{ dictionary = "receipts", probability = 0.5 }}
 "query.member_id" = {{ dictionary = "member_ids", probability = 0.5 }}
 "query.merchant_id" = {{ dictionary = "all_merchant_ids", probability = 0.5 }}

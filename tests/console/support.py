@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
+
 from server.extensions import db
 from server.services import staff
 from tests.builders import ACTOR, World, make_member, make_world
@@ -138,9 +140,21 @@ def seed_every_kind_of_object(app, client, scene: ConsoleWorld) -> dict:
             "user_id": db.session.scalar(select(StaffUser.id).where(StaffUser.username == "c-support")),
         }
         ids["token_id"] = staff.create_personal_token(ACTOR, ids["user_id"], "写卡台", valid_days=90).record.id
+        ids["flag_id"] = _brushing_flag()
         db.session.remove()
     assert all(ids.values()), ids
     return ids
+
+
+def _brushing_flag() -> str:
+    """An open anti-brushing flag: the round-amount rule made to catch the scene's sales."""
+    from server.models import BrushingFlag
+    from server.services import brushing
+
+    rule = next(rule for rule in brushing.list_rules() if rule.code == "round_amounts")
+    brushing.update_rule(ACTOR, rule.id, parameters={"min_amount_fen": 100, "multiple_fen": 100, "min_count": 1})
+    brushing.detect_brushing(ACTOR, datetime.now(UTC).date())
+    return db.session.scalar(select(BrushingFlag.id).order_by(BrushingFlag.id).limit(1))
 
 
 def every_console_page(app, ids: dict) -> list[str]:

@@ -26,6 +26,7 @@ VIEW_MODULES = (
     "alliance",
     "tokens",
     "account",
+    "brushing",
 )
 
 
