@@ -104,6 +104,7 @@ OBJECT_PAGES = {
     "card_batch": ("console.cards.batch", "batch_id", "cards:read", True),
     "level": ("console.levels.edit", "level_id", "levels:write", False),
     "sale": ("console.sales.detail", "sale_id", "sales:read", False),
+    "agent": ("console.agents.detail", "agent_id", "agents:read", True),
 }
 # The alliance's own accounts and people or programs that are not staff, members or tills.
 SYSTEM_ACTORS = {"system": _l("System"), "cli": _l("Command line"), "test": _l("System")}

@@ -25,6 +25,7 @@ VIEW_MODULES = (
     "audit",
     "alliance",
     "tokens",
+    "agents",
 )
 
 
