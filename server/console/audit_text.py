@@ -126,6 +126,7 @@ FIELD_LABELS = {
     "status_reason": _l("Status reason"),
     "upper_agent_id": _l("Upper agent"),
     "agent_id": _l("Agent"),
+    "region_code": _l("Region code"),
     "period": _l("Month"),
     "badge": _l("Badge"),
     "commission_rate_bp": _l("Commission rate"),

@@ -83,6 +83,18 @@ def region_path(code: str | None) -> str:
     return " ".join(reversed(names))
 
 
+def region_chain(code: str | None) -> list[str]:
+    """The codes from the province down to ``code`` (empty when unknown)."""
+    chain = []
+    while code and len(chain) < 4:
+        region = db.session.get(Region, code)
+        if region is None:
+            return []
+        chain.insert(0, region.code)
+        code = region.parent_code
+    return chain
+
+
 def regions_under(parent_code: str | None) -> list[Region]:
     """The regions right under ``parent_code`` (None: the provinces), by code."""
     query = select(Region).where(Region.parent_code == parent_code if parent_code else Region.parent_code.is_(None))

@@ -3,6 +3,8 @@ with a preview that writes nothing, evaluation runs with a confirmation, alerts,
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -203,3 +205,45 @@ def test_an_evaluation_run_needs_a_confirmation_and_runs_once(app, scene, client
     assert client.get("/console/agent-evaluations/1999-01").status_code == 404
     alerts = page_text(client.get("/console/agent-alerts"))
     assert "南山县区代理" in alerts and "¥5,000.00" in alerts
+
+
+def test_a_merchants_region_is_picked_province_city_county_and_its_agent_set(app, scene, client):
+    from server.models import Merchant, MerchantAgentChange
+
+    assert sign_in(client, "c-admin").status_code == 302
+    merchant_id = scene.world.shop_b.merchant.id
+    edit = f"/console/merchants/{merchant_id}/edit"
+    html = page_text(client.get(edit))
+    assert "广东省" in html and "南山区" not in html
+    base = {
+        "name": "B店",
+        "trade": "food",
+        "status": "active",
+        "earn_rate": "1",
+        "max_redeem": "50",
+        "region": "",
+        "address": "",
+        "contact_phone": "",
+    }
+    cities = post_form(client, edit, edit, base | {"province": "440000", "pick_region": "1"})
+    assert cities.status_code == 200 and "深圳市" in page_text(cities)
+    counties = post_form(client, edit, edit, base | {"province": "440000", "city": "440300", "pick_region": "1"})
+    assert "南山区" in page_text(counties)
+    with app.app_context():
+        assert db.session.get(Merchant, merchant_id).region_code is None  # picking saves nothing
+        db.session.remove()
+    mismatch = post_form(client, edit, edit, base | {"province": "110000", "city": "440300", "county": "440305"})
+    assert mismatch.status_code == 200 and "is-invalid" in page_text(mismatch)
+    data = base | {"province": "440000", "city": "440300", "county": "440305", "agent_id": scene.ids["agent_id"]}
+    saved = post_form(client, edit, edit, data | {"agent_reason": "划归南山代理"})
+    assert saved.status_code == 302
+    with app.app_context():
+        merchant = db.session.get(Merchant, merchant_id)
+        assert (merchant.region_code, merchant.agent_id) == ("440305", scene.ids["agent_id"])
+        change = db.session.scalar(select(MerchantAgentChange).where(MerchantAgentChange.merchant_id == merchant_id))
+        assert change.reason == "划归南山代理"
+        db.session.remove()
+    detail = page_text(client.get(f"/console/merchants/{merchant_id}"))
+    assert "广东省 深圳市 南山区" in detail and "南山县区代理" in detail
+    again = page_text(client.get(edit))
+    assert re.search(r'<option selected value="440305">', again) or 'value="440305" selected' in again
