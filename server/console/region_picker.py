@@ -14,6 +14,9 @@ from server.services import agent_console
 
 def fill_choices(form) -> None:
     """Set the region selects' choices from what is chosen (or stored), and the agents to choose from."""
+    for select in (form.province, form.city, form.county, form.agent_id):
+        if select.data is None:  # a merchant without an agent (the form is built from the merchant)
+            select.data = ""
     empty = [choice("", _("Not set"))]
     form.province.choices = empty + [choice(r.code, r.name) for r in agent_console.regions_under(None)]
     cities = agent_console.regions_under(form.province.data) if form.province.data else []
