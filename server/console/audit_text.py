@@ -26,6 +26,7 @@ SENTENCES = {
     "agent.upper": _l("%(actor)s changed the upper agent of %(object)s"),
     "agent.reveal_phone": _l("%(actor)s viewed the full phone number of agent %(object)s"),
     "agent.level": _l("The evaluation changed the level of agent %(object)s"),
+    "agent_alert.acknowledge": _l("%(actor)s acknowledged an alert of agent %(object)s"),
     "agent_level.create": _l("%(actor)s created agent level %(object)s"),
     "agent_level.update": _l("%(actor)s changed agent level %(object)s"),
     "agent_policy.update": _l("%(actor)s changed the agent policy"),

@@ -188,6 +188,10 @@ def list_alerts(filters: dict, pagination) -> list:
     for name in ("kind", "period", "agent_id"):
         if filters.get(name):
             query = query.where(getattr(AgentAlert, name) == filters[name])
+    if filters.get("state") == "open":
+        query = query.where(AgentAlert.acknowledged_at.is_(None))
+    elif filters.get("state") == "acknowledged":
+        query = query.where(AgentAlert.acknowledged_at.is_not(None))
     return paginate(query.order_by(AgentAlert.created_at.desc(), AgentAlert.id), pagination)
 
 

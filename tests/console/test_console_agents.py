@@ -247,3 +247,27 @@ def test_a_merchants_region_is_picked_province_city_county_and_its_agent_set(app
     assert "广东省 深圳市 南山区" in detail and "南山县区代理" in detail
     again = page_text(client.get(edit))
     assert re.search(r'<option selected value="440305">', again) or 'value="440305" selected' in again
+
+
+def test_an_alert_is_acknowledged_once_with_a_reason(app, scene, client):
+    from server.models import AgentAlert
+
+    assert sign_in(client, "c-agents").status_code == 302
+    url = "/console/agent-alerts/aal_console_seed/acknowledge"
+    confirm = post_form(client, "/console/agent-alerts", url, {})
+    assert confirm.status_code == 200 and "原因" in page_text(confirm)
+    assert post_form(client, "/console/agent-alerts", url, {"confirmed": "yes", "reason": ""}).status_code == 422
+    done = post_form(client, "/console/agent-alerts", url, {"confirmed": "yes", "reason": "已电话回访", "once": "k-a1"})
+    assert done.status_code == 302
+    with app.app_context():
+        alert = db.session.get(AgentAlert, "aal_console_seed")
+        assert alert.acknowledged_reason == "已电话回访" and alert.acknowledged_by.startswith("staff:")
+        db.session.remove()
+    again = post_form(client, "/console/agent-alerts", url, {"confirmed": "yes", "reason": "再次", "once": "k-a2"})
+    assert again.status_code == 302
+    assert "此预警已确认处理" in page_text(client.get("/console/agent-alerts"))
+    assert "已电话回访" in page_text(client.get("/console/agent-alerts?state=acknowledged"))
+    assert "南山县区代理" not in page_text(client.get("/console/agent-alerts?state=open"))
+    client.post("/console/sign-out")
+    assert sign_in(client, "c-finance").status_code == 302
+    assert post_form(client, "/console/agent-alerts", url, {"confirmed": "yes", "reason": "x"}).status_code == 403

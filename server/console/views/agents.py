@@ -41,7 +41,7 @@ from server.domain.agent_network import (
 from server.domain.errors import DomainError
 from server.domain.identifiers import normalize_mobile
 from server.domain.statuses import AgentAlertKind, AgentEvaluationOutcome, AgentStatus
-from server.services import agent_console, agent_evaluation, agents
+from server.services import agent_alerts, agent_console, agent_evaluation, agents
 
 blp = Blueprint("agents", __name__)
 
@@ -95,7 +95,7 @@ navigation.add(
         READ,
         order=38,
         operators_only=True,
-        pages=("console.agents.alerts",),
+        pages=("console.agents.alerts", "console.agents.acknowledge"),
     )
 )
 navigation.add(
@@ -557,15 +557,52 @@ def period(period):
 def alerts():
     """Early warnings, newest first, by kind and month."""
     kind = choice_arg("kind", tuple(AgentAlertKind), _("Kind"))
+    state = choice_arg("state", ("open", "acknowledged"), _("State"))
     period = request.args.get("period", "").strip()
     if period and not agent_evaluation.PERIOD.match(period):
         report_invalid_filter(_("Month"), period)
         period = ""
     page = page_from_request()
-    rows = agent_console.list_alerts({"kind": kind, "period": period or None}, page)
+    rows = agent_console.list_alerts({"kind": kind, "period": period or None, "state": state}, page)
     return render_template(
-        "console/agents/alerts.html", rows=rows, page=page, kind=kind, period=period, kinds=tuple(AgentAlertKind)
+        "console/agents/alerts.html",
+        rows=rows,
+        page=page,
+        kind=kind,
+        state=state,
+        period=period,
+        kinds=tuple(AgentAlertKind),
     )
+
+
+@blp.route("/agent-alerts/<alert_id>/acknowledge", methods=["POST"])
+@permission_required(WRITE)
+def acknowledge(alert_id):
+    """Acknowledge an alert: a confirmation with the reason (how it was handled), kept on the alert and audited."""
+    alert = agent_alerts.get_alert(alert_id)
+    agent = agents.get_agent(alert.agent_id)
+    form = confirm_form()
+    confirmed = request.form.get("confirmed") == "yes"
+    if not confirmed or not form.validate_on_submit():
+        confirmation = Confirmation(
+            title=_("Acknowledge the alert of agent %(name)s", name=agent.name),
+            subject=f"{agent.name} · {alert.period} · {ALERT_LABELS.get(alert.kind, alert.kind)}",
+            warning=_("The alert leaves the open list; the reason says how it was handled."),
+            button=_("Acknowledge"),
+            action_url=url_for(".acknowledge", alert_id=alert.id),
+            back_url=url_for(".alerts"),
+        )
+        return confirm_page(confirmation, form if confirmed else None)
+    try:
+        run_once(
+            form.once.data,
+            lambda: {"id": agent_alerts.acknowledge_alert(current_actor().key, alert.id, form.reason.data).id},
+        )
+    except DomainError as exc:
+        flash(domain_message(exc), "danger")
+    else:
+        flash(_("Alert acknowledged."), "success")
+    return redirect(url_for(".alerts"))
 
 
 # --- policy --------------------------------------------------------------------------------------------
