@@ -271,3 +271,25 @@ def test_an_alert_is_acknowledged_once_with_a_reason(app, scene, client):
     client.post("/console/sign-out")
     assert sign_in(client, "c-finance").status_code == 302
     assert post_form(client, "/console/agent-alerts", url, {"confirmed": "yes", "reason": "x"}).status_code == 403
+
+
+def test_the_agent_list_and_a_months_results_export_as_csv_and_xlsx(scene, client):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    assert sign_in(client, "c-finance").status_code == 302
+    response = client.get("/console/agents.csv?status=active")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][:3] == ["名称", "类型", "手机号"]
+    assert {row[0] for row in rows[1:]} == {"深圳城市代理", "南山县区代理"}
+    assert all("13800138" not in cell for row in rows for cell in row[2:3] if "****" not in cell)
+    period = scene.ids["period"]
+    results = client.get(f"/console/agent-evaluations/{period}/results.xlsx")
+    assert results.status_code == 200
+    sheet = load_workbook(io.BytesIO(results.data)).active
+    values = list(sheet.values)
+    assert values[0][0] == "代理" and len(values) == 3
+    assert client.get("/console/agent-evaluations/1999-01/results.csv").status_code == 404

@@ -26,7 +26,7 @@ from server.console.confirm import Confirmation, confirm_form, confirm_page
 from server.console.display import domain_message, percent
 from server.console.forms import choice
 from server.console.once import new_key, run_once
-from server.console.paging import choice_arg, page_from_request, report_invalid_filter
+from server.console.paging import all_rows, choice_arg, page_from_request, report_invalid_filter
 from server.domain.agent_levels import Condition, LevelRule
 from server.domain.agent_network import (
     ACTIVATED_CARDS,
@@ -41,6 +41,7 @@ from server.domain.agent_network import (
 from server.domain.errors import DomainError
 from server.domain.identifiers import normalize_mobile
 from server.domain.statuses import AgentAlertKind, AgentEvaluationOutcome, AgentStatus
+from server.exports import Column, table_download
 from server.services import agent_alerts, agent_console, agent_evaluation, agents
 
 blp = Blueprint("agents", __name__)
@@ -187,11 +188,7 @@ def labels():
 # --- agents --------------------------------------------------------------------------------------------
 
 
-@blp.route("/agents", methods=["GET", "POST"])
-@permission_required(READ)
-def index():
-    """Agents filtered by status, level and region; a search by name or phone (POSTed: no phone in URLs)."""
-    levels = agent_console.level_names()
+def _list_filters(levels: dict) -> dict:
     filters = {
         "status": choice_arg("status", tuple(AgentStatus), _("Status")),
         "level_id": choice_arg("level", tuple(levels), _("Level")),
@@ -203,6 +200,15 @@ def index():
             filters["region_code"] = region
         else:
             report_invalid_filter(_("Region"), region)
+    return filters
+
+
+@blp.route("/agents", methods=["GET", "POST"])
+@permission_required(READ)
+def index():
+    """Agents filtered by status, level and region; a search by name or phone (POSTed: no phone in URLs)."""
+    levels = agent_console.level_names()
+    filters = _list_filters(levels)
     text = request.form.get("q", "").strip() if request.method == "POST" else ""
     if text:
         try:
@@ -222,6 +228,45 @@ def index():
         region_names=agent_console.region_names([filters["region_code"]]),
         statuses=tuple(AgentStatus),
     )
+
+
+AGENT_COLUMNS = (
+    Column("name", _l("Name")),
+    Column("kind", _l("Kind")),
+    Column("phone_masked", _l("Mobile phone")),
+    Column("level", _l("Level")),
+    Column("status", _l("Status")),
+    Column("territories", _l("Territories")),
+    Column("upper", _l("Upper agent")),
+    Column("contract_start", _l("Contract from"), "date"),
+    Column("contract_end", _l("Contract until"), "date"),
+    Column("created_at", _l("Recorded"), "time"),
+)
+
+
+@blp.route("/agents.<any(csv, xlsx):fmt>")
+@permission_required(READ)
+def export(fmt):
+    """The filtered agents as one table (CSV or XLSX), phones masked."""
+    levels, names = agent_console.level_names(), agent_console.agent_names()
+    filters = _list_filters(levels)
+    rows = all_rows(lambda page: agent_console.list_agents(filters, page), 1_000)
+    lines = (
+        {
+            "name": agent.name,
+            "kind": str(KIND_LABELS.get(agent.kind, agent.kind)),
+            "phone_masked": agent.phone_masked,
+            "level": levels.get(agent.level_id, ""),
+            "status": str(STATUS_LABELS.get(agent.status, agent.status)),
+            "territories": territories_text(agent.territories),
+            "upper": names.get(agent.upper_agent_id, ""),
+            "contract_start": agent.contract_start,
+            "contract_end": agent.contract_end,
+            "created_at": agent.created_at,
+        }
+        for agent in rows
+    )
+    return table_download(AGENT_COLUMNS, lines, fmt, "agents")
 
 
 def _agent_form(form: AgentForm, agent=None) -> AgentForm:
@@ -550,6 +595,43 @@ def period(period):
         level_names=agent_console.level_names(),
         outcomes=tuple(AgentEvaluationOutcome),
     )
+
+
+EVALUATION_COLUMNS = (
+    Column("agent", _l("Agent")),
+    Column("level_before", _l("Level before")),
+    Column("level_after", _l("Level after")),
+    Column("outcome", _l("Outcome")),
+    Column(SERVICED_GMV_FEN, METRIC_LABELS[SERVICED_GMV_FEN], "yuan"),
+    *(
+        Column(metric, METRIC_LABELS[metric], "int")
+        for metric in (ACTIVE_RECRUITED_MEMBERS, ACTIVATED_CARDS, ACTIVE_DAYS, MERCHANTS_WITH_SALES, HEALTH_SCORE)
+    ),
+    Column("why", _l("Why")),
+)
+
+
+@blp.route("/agent-evaluations/<period>/results.<any(csv, xlsx):fmt>")
+@permission_required(READ)
+def export_period(period, fmt):
+    """One month's results as one table (CSV or XLSX)."""
+    if not any(run.period == period for run in agent_console.evaluation_runs()):
+        abort(404)
+    outcome = choice_arg("outcome", tuple(AgentEvaluationOutcome), _("Outcome"))
+    levels = agent_console.level_names()
+    rows = all_rows(lambda page: agent_console.evaluations_of_period(period, {"outcome": outcome}, page), 1_000)
+    lines = (
+        {
+            "agent": agent.name,
+            "level_before": levels.get(evaluation.level_before_id, ""),
+            "level_after": levels.get(evaluation.level_after_id, ""),
+            "outcome": str(OUTCOME_LABELS.get(evaluation.outcome, evaluation.outcome)),
+            **{metric: evaluation.figures.get(metric) for metric in METRIC_LABELS if metric != ACTIVE_SUBORDINATES},
+            "why": "；".join(text for text in (reason_text(reason) for reason in evaluation.reasons) if text),
+        }
+        for evaluation, agent in rows
+    )
+    return table_download(EVALUATION_COLUMNS, lines, fmt, f"agent-evaluations-{period}")
 
 
 @blp.route("/agent-alerts")
