@@ -90,3 +90,34 @@ def test_a_status_change_is_confirmed_with_a_reason_and_a_preview_writes_nothing
         _check(page, f"console-agents-level-preview-{width}")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_admin_picks_a_merchants_region_and_agent_and_acknowledges_an_alert(site, browser, width):
+    app, scene, base_url = site
+    context, page = _signed_in(browser, base_url, width, "c-admin")
+    try:
+        merchant_id = scene.world.shop_b.merchant.id
+        page.goto(f"{base_url}/console/merchants/{merchant_id}/edit")
+        page.select_option("#province", "440000")
+        page.click("#pick_region")
+        page.select_option("#city", "440300")
+        page.click("#pick_region")
+        page.select_option("#county", "440305" if width == 390 else "440304")
+        page.select_option("#agent_id", scene.ids["agent_id"])
+        page.fill("#agent_reason", "划归南山代理")
+        _check(page, f"console-agents-merchant-form-{width}")
+        page.click("#submit")
+        page.wait_for_url(f"{base_url}/console/merchants/{merchant_id}")
+        assert "南山县区代理" in page.content() and "广东省 深圳市" in page.content()
+        _check(page, f"console-agents-merchant-page-{width}")
+        if width == 390:  # the seeded alert, once
+            page.goto(f"{base_url}/console/agent-alerts")
+            page.click("text=确认处理")
+            page.fill("#reason", "已电话回访")
+            page.click("#confirm")
+            page.wait_for_selector("text=预警已确认处理")
+            assert "已电话回访" in page.content()
+            _check(page, "console-agents-alert-acknowledged-390")
+    finally:
+        context.close()
