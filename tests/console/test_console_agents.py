@@ -293,3 +293,30 @@ def test_the_agent_list_and_a_months_results_export_as_csv_and_xlsx(scene, clien
     values = list(sheet.values)
     assert values[0][0] == "代理" and len(values) == 3
     assert client.get("/console/agent-evaluations/1999-01/results.csv").status_code == 404
+
+
+def test_the_policy_is_saved_within_the_law_and_a_shallower_chain_than_exists_is_refused(app, scene, client):
+    from server.models import AgentPolicy
+
+    assert sign_in(client, "c-agents").status_code == 302
+    page = "/console/agent-policy"
+    html = page_text(client.get(page))
+    assert "禁止传销条例" in html and "不收取任何费用" in html
+    data = {
+        "chain_max_depth": "3",
+        "grace_periods": "2",
+        "protection_periods": "3",
+        "fast_track_periods": "2",
+        "health_floor": "65",
+        "alert_drop": "25",
+        "alert_health_below": "55",
+    }
+    assert post_form(client, page, page, data).status_code == 302
+    with app.app_context():
+        policy = db.session.get(AgentPolicy, 1)
+        assert (policy.chain_max_depth, policy.grace_periods, policy.alert_drop_bp) == (3, 2, 2_500)
+        db.session.remove()
+    assert post_form(client, page, page, data | {"chain_max_depth": "4"}).status_code == 422
+    refused = post_form(client, page, page, data | {"chain_max_depth": "1"})  # 深圳 → 南山 is 2 deep
+    assert refused.status_code == 200 and "alert-danger" in page_text(refused)
+    assert count(app, select(AgentPolicy.chain_max_depth)) == 3
