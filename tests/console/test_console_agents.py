@@ -57,7 +57,9 @@ def test_agent_manager_sees_the_agent_pages_and_the_menu_group(scene, client):
         assert response.status_code == 200, url
     html = page_text(client.get("/console/agents/tree"))
     assert "深圳城市代理" in html and "南山县区代理" in html
-    assert html.count('aria-current="page"') <= 1 or html.count("active") >= 1
+    assert html.count("console-nav-group") == 1 and html.count('aria-current="page"') == 1  # one group, one lit
+    lit = html.split('aria-current="page"')[1].split("</a>")[0]
+    assert "代理列表" in lit
     territories = page_text(client.get("/console/agents/territories"))
     assert "广东省 深圳市 南山区" in territories and "440305" in territories
     detail = page_text(client.get(f"/console/agents/{scene.ids['agent_id']}"))
@@ -69,9 +71,11 @@ def test_support_cannot_open_agent_pages_and_finance_only_reads(scene, client):
     for url in AGENT_PAGES:
         assert client.get(url).status_code == 403, url
     assert "/console/agents" not in page_text(client.get("/console/"))
+    assert "console-nav-group" not in page_text(client.get("/console/"))
     client.post("/console/sign-out")
     assert sign_in(client, "c-finance").status_code == 302
     assert client.get("/console/agents").status_code == 200
+    assert page_text(client.get("/console/")).count("console-nav-group") == 1  # finance sees the group
     assert client.get("/console/agents/new").status_code == 403
     assert "保存策略" not in page_text(client.get("/console/agent-policy"))
     page = "/console/agent-policy"

@@ -47,14 +47,16 @@ from server.services import agent_alerts, agent_console, agent_evaluation, agent
 blp = Blueprint("agents", __name__)
 
 READ, WRITE = "agents:read", "agents:write"
+GROUP = _l("Agent network")  # the menu's 代理 group
 navigation.add(
     navigation.NavItem(
         "console.agents.index",
-        _l("Agents"),
+        _l("Agent list"),
         "diagram-3",
         READ,
         order=35,
         operators_only=True,
+        group=GROUP,
         pages=(
             "console.agents.index",
             "console.agents.create",
@@ -74,6 +76,7 @@ navigation.add(
         READ,
         order=36,
         operators_only=True,
+        group=GROUP,
         pages=("console.agents.levels", "console.agents.edit_level"),
     )
 )
@@ -85,6 +88,7 @@ navigation.add(
         READ,
         order=37,
         operators_only=True,
+        group=GROUP,
         pages=("console.agents.evaluations", "console.agents.run_evaluation", "console.agents.period"),
     )
 )
@@ -96,6 +100,7 @@ navigation.add(
         READ,
         order=38,
         operators_only=True,
+        group=GROUP,
         pages=("console.agents.alerts", "console.agents.acknowledge"),
     )
 )
@@ -107,6 +112,7 @@ navigation.add(
         READ,
         order=39,
         operators_only=True,
+        group=GROUP,
         pages=("console.agents.policy",),
     )
 )
