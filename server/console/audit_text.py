@@ -21,6 +21,16 @@ from server.formatting import yuan
 
 # One sentence per action: %(actor)s did something to %(object)s.
 SENTENCES = {
+    "agent.create": _l("%(actor)s recorded agent %(object)s"),
+    "agent.update": _l("%(actor)s changed agent %(object)s"),
+    "agent.upper": _l("%(actor)s changed the upper agent of %(object)s"),
+    "agent.reveal_phone": _l("%(actor)s viewed the full phone number of agent %(object)s"),
+    "agent.level": _l("The evaluation changed the level of agent %(object)s"),
+    "agent_alert.acknowledge": _l("%(actor)s acknowledged an alert of agent %(object)s"),
+    "agent_level.create": _l("%(actor)s created agent level %(object)s"),
+    "agent_level.update": _l("%(actor)s changed agent level %(object)s"),
+    "agent_policy.update": _l("%(actor)s changed the agent policy"),
+    "member.recruited_by_agent": _l("%(actor)s recorded the agent who recruited member %(object)s"),
     "alliance.update": _l("%(actor)s changed the alliance settings"),
     "card.bind": _l("%(actor)s bound card %(object)s to a member"),
     "card.block_stale": _l("%(actor)s blocked card %(object)s as a suspected copy"),
@@ -121,14 +131,41 @@ FIELD_LABELS = {
     "business_day_cutoff_hour": _l("Business day ends at (hour)"),
     "spend_min_fen": _l("Spending to reach"),
     "keep_min_fen": _l("Spending to keep"),
+    "contact_name": _l("Contact person"),
+    "contract_start": _l("Contract from"),
+    "contract_end": _l("Contract until"),
+    "status_reason": _l("Status reason"),
+    "upper_agent_id": _l("Upper agent"),
+    "agent_id": _l("Agent"),
+    "region_code": _l("Region code"),
+    "period": _l("Month"),
+    "badge": _l("Badge"),
+    "commission_rate_bp": _l("Commission rate"),
+    "purchase_discount_bp": _l("Purchase discount"),
+    "min_health_score": _l("Minimum health score"),
+    "chain_max_depth": _l("Chain depth at most"),
+    "grace_periods": _l("Grace periods"),
+    "protection_periods": _l("Protection periods"),
+    "fast_track_periods": _l("Fast track periods"),
+    "health_floor": _l("Health score floor"),
+    "alert_drop_bp": _l("Alert on a drop of"),
+    "alert_health_below": _l("Alert under the health score"),
 }
 KIND_LABELS = {  # a batch's or a card's kind
     "chip": _l("Chip cards"),
     "printed": _l("Printed cards"),
     "physical": _l("Printed card"),
     "electronic": _l("E-card"),
+    "person": _l("Person"),
+    "company": _l("Company"),
 }
-OBJECT_FIELDS = {"member_id": "member", "merchant_id": "merchant", "recruited_by": "merchant"}
+OBJECT_FIELDS = {
+    "member_id": "member",
+    "merchant_id": "merchant",
+    "recruited_by": "merchant",
+    "upper_agent_id": "agent",
+    "agent_id": "agent",
+}
 
 
 @dataclass
@@ -173,6 +210,10 @@ def describe(entry) -> AuditLine:
             "reason": Markup('<span translate="no">{}</span>').format(reason)
         }
     before = details.pop("before", None) or {}
+    if entry.action == "agent.upper":  # the previous upper agent is recorded as "before" itself
+        before = {"upper_agent_id": before if isinstance(before, str) else None}
+    if not isinstance(before, dict):
+        before = {}
     template = SENTENCES.get(entry.action)
     actor, obj = actor_link(entry.actor), object_link(entry.object_type, entry.object_id)
     if template is None:

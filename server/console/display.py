@@ -39,6 +39,8 @@ STATUS_LABELS = {
     "replaced": _l("Replaced"),
     "cancelled": _l("Cancelled"),
     "retired": _l("Retired"),
+    "applied": _l("Applied"),
+    "terminated": _l("Terminated"),
 }
 STATUS_COLORS = {"active": "success", "issued": "info", "suspended": "warning", "frozen": "warning", "lost": "danger"}
 LEDGER_LABELS = {
@@ -108,6 +110,8 @@ OBJECT_PAGES = {
     "card_batch": ("console.cards.batch", "batch_id", "cards:read", True),
     "level": ("console.levels.edit", "level_id", "levels:write", False),
     "sale": ("console.sales.detail", "sale_id", "sales:read", False),
+    "agent": ("console.agents.detail", "agent_id", "agents:read", True),
+    "agent_level": ("console.agents.edit_level", "agent_level_id", "agents:read", True),
 }
 # The alliance's own accounts and people or programs that are not staff, members or tills.
 SYSTEM_ACTORS = {"system": _l("System"), "cli": _l("Command line"), "test": _l("System")}

@@ -23,6 +23,7 @@ class NavItem:
     operators_only: bool = False
     merchant_staff_only: bool = False
     pages: tuple[str, ...] = ()  # other endpoints of its blueprint that belong to this entry (e.g. a detail page)
+    group: object = None  # a heading shown above the first entry of a run of entries with the same group
 
     def shown_to(self, actor: Actor) -> bool:
         """True when ``actor`` should see this entry."""

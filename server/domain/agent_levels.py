@@ -246,3 +246,38 @@ def health_score(inputs: HealthInputs) -> int:
 def drop_alert(before: int, after: int, drop_bp: int) -> bool:
     """True when a figure fell by at least ``drop_bp`` of what it was (nothing to fall from: no alert)."""
     return before > 0 and (before - after) * 10_000 >= before * drop_bp
+
+
+# --- preview of a rule change --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewMove:
+    """An agent whose qualified rank would differ if the proposed rules applied to the same figures."""
+
+    agent_id: str
+    rank_now: int  # the rank the current rules qualify the figures for
+    rank_proposed: int  # the rank the proposed rules would
+
+
+def preview_moves(
+    current: Sequence[LevelRule],
+    proposed: Sequence[LevelRule],
+    figures_by_agent: Mapping[str, Mapping[str, int]],
+    subordinate_days: Mapping[str, Sequence[int]] | None = None,
+) -> list[PreviewMove]:
+    """Who would move if ``proposed`` replaced ``current``, judged on the same figures (nothing is written).
+
+    Grace, protection and fast track are left out: the preview compares what each rule set qualifies the
+    latest figures for, so an operator sees which agents a change of conditions reaches.
+    """
+    days = subordinate_days or {}
+    moves = []
+    for agent_id in sorted(figures_by_agent):
+        figures = figures_by_agent[agent_id]
+        team = days.get(agent_id, ())
+        now = qualified_rank(current, figures, team)
+        then = qualified_rank(proposed, figures, team)
+        if now != then:
+            moves.append(PreviewMove(agent_id, now, then))
+    return moves

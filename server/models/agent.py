@@ -184,6 +184,10 @@ class AgentAlert(Base):
     value_before: Mapped[int | None]
     value_after: Mapped[int]
     created_at: Mapped[datetime] = created_column()
+    # the operator's acknowledgement (console), with its reason
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(40))
+    acknowledged_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 __all__ = [

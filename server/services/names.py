@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.extensions import db
-from server.models import Card, CardBatch, Level, Member, Merchant, Sale, StaffUser, Terminal
+from server.models import Agent, AgentLevel, Card, CardBatch, Level, Member, Merchant, Sale, StaffUser, Terminal
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,19 @@ def _sale(object_id: str) -> Named | None:
     return Named("sale", object_id, sale.receipt_no, sale.merchant_id) if sale else None
 
 
+def _agent(object_id: str) -> Named | None:
+    agent = db.session.get(Agent, object_id)
+    return Named("agent", object_id, agent.name) if agent else None
+
+
+def _agent_level(object_id: str) -> Named | None:
+    level = db.session.get(AgentLevel, object_id)
+    return Named("agent_level", object_id, level.name) if level else None
+
+
 LOOKUPS = {
+    "agent": _agent,
+    "agent_level": _agent_level,
     "sale": _sale,
     "member": _member,
     "merchant": _merchant,

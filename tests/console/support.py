@@ -141,6 +141,7 @@ def seed_every_kind_of_object(app, client, scene: ConsoleWorld) -> dict:
         }
         ids["token_id"] = staff.create_personal_token(ACTOR, ids["user_id"], "写卡台", valid_days=90).record.id
         ids["flag_id"] = _brushing_flag()
+        ids |= seed_agents(scene)
         db.session.remove()
     assert all(ids.values()), ids
     return ids
@@ -155,6 +156,51 @@ def _brushing_flag() -> str:
     brushing.update_rule(ACTOR, rule.id, parameters={"min_amount_fen": 100, "multiple_fen": 100, "min_count": 1})
     brushing.detect_brushing(ACTOR, datetime.now(UTC).date())
     return db.session.scalar(select(BrushingFlag.id).order_by(BrushingFlag.id).limit(1))
+
+
+def seed_agents(scene: ConsoleWorld) -> dict:
+    """A city agent (深圳市) with a county agent (南山区) servicing shop A, an evaluated month and an alert.
+
+    Returns the ids the agent pages' URLs take (``agent_id``, ``agent_level_id``, ``period``).
+    """
+    from datetime import date
+
+    from server.models import AgentAlert
+    from server.services import agents, catalog, regions
+    from server.services.agent_evaluation import evaluate_agents, previous_period_name
+
+    regions.load_regions()
+    city = agents.create_agent(
+        ACTOR, kind="company", name="深圳城市代理", phone="13800138001", territories=[{"region_code": "440300"}]
+    )
+    county = agents.create_agent(
+        ACTOR,
+        kind="person",
+        name="南山县区代理",
+        phone="13800138002",
+        contact_name="李雷",
+        upper_agent_id=city.id,
+        territories=[{"region_code": "440305"}],
+    )
+    for agent in (city, county):
+        agents.update_agent(ACTOR, agent.id, status="active", status_reason="合同已签")
+    catalog.update_merchant(ACTOR, scene.world.shop_a.merchant.id, agent_id=county.id)
+    period = previous_period_name(date.today())
+    evaluate_agents(ACTOR, period)
+    db.session.add(
+        AgentAlert(
+            id="aal_console_seed",
+            agent_id=county.id,
+            upper_agent_id=city.id,
+            period=period,
+            kind="figure_drop",
+            figure="serviced_gmv_fen",
+            value_before=500_000,
+            value_after=100_000,
+        )
+    )
+    db.session.commit()
+    return {"agent_id": county.id, "agent_level_id": county.level_id, "period": period}
 
 
 def every_console_page(app, ids: dict) -> list[str]:

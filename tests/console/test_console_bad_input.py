@@ -72,3 +72,53 @@ def test_a_console_405_says_what_is_allowed(client, scene):
     response = client.delete("/console/merchants")
     assert response.status_code == 405
     assert {name.strip() for name in response.headers["Allow"].split(",")} >= {"GET"}
+
+
+def test_bad_input_in_agent_pages_is_refused_and_changes_nothing(app, client, scene):
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.models import AgentLevel
+    from tests.console.support import seed_agents
+
+    with app.app_context():
+        ids = seed_agents(scene)
+        level_id = db.session.scalar(select(AgentLevel.id).where(AgentLevel.rank == 1))
+        db.session.remove()
+    assert sign_in(client, "c-admin").status_code == 302
+    before = snapshot(app)
+    agent = {"kind": "person", "name": "代理\x00", "phone": "13800138009", "upper_agent_id": "", "territory_codes": ""}
+    assert_refused_page(post_form(client, "/console/agents/new", "/console/agents/new", agent))
+    assert_refused_page(post_form(client, "/console/agents", "/console/agents", {"q": "138\x00"}))
+    level = f"/console/agent-levels/{level_id}/edit"
+    for data in (
+        {"name": "青铜", "commission": "abc", "purchase_discount": "3", "combine": "all"},
+        {"name": "青铜", "commission": "8", "purchase_discount": "3", "combine": "none"},
+        {"name": "青铜", "commission": "8", "purchase_discount": "3", "combine": "all", "active_days": "-1"},
+        {"name": "青铜", "commission": "800", "purchase_discount": "3", "combine": "all", "preview": "1"},
+    ):
+        assert_refused_page(post_form(client, level, level, data))
+    for period in ("2026-13", "26-01", "\x00"):
+        runs = "/console/agent-evaluations"
+        assert_refused_page(post_form(client, runs, runs + "/run", {"period": period}))
+    policy = {
+        "chain_max_depth": "9",
+        "grace_periods": "1",
+        "protection_periods": "3",
+        "fast_track_periods": "2",
+        "health_floor": "60",
+        "alert_drop": "30",
+        "alert_health_below": "60",
+    }
+    assert_refused_page(post_form(client, "/console/agent-policy", "/console/agent-policy", policy))
+    for bad in ("territory_codes", "contract_start"):
+        edit = f"/console/agents/{ids['agent_id']}/edit"
+        values = agent | {"name": "改名", "phone": "", bad: "44x" if bad == "territory_codes" else "2026-02-31"}
+        assert_refused_page(post_form(client, edit, edit, values))
+    assert snapshot(app) == before
+    # a status the agent cannot move to is refused without a change
+    status = post_form(
+        client, f"/console/agents/{ids['agent_id']}", f"/console/agents/{ids['agent_id']}/status", {"status": "bogus"}
+    )
+    assert status.status_code == 302
+    assert snapshot(app) == before

@@ -27,6 +27,7 @@ VIEW_MODULES = (
     "tokens",
     "account",
     "brushing",
+    "agents",
 )
 
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from server.console import navigation
+from server.console import navigation, region_picker
 from server.console.access import can, check_merchant, current_actor, merchant_scope, permission_required
 from server.console.confirm import Confirmation, confirm_form, confirm_page
 from server.console.display import STATUS_LABELS, domain_message, percent, trade_label
@@ -20,7 +20,7 @@ from server.console.paging import choice_arg, page_from_request, report_invalid_
 from server.domain.errors import DomainError
 from server.domain.permissions import SET_DISCOUNTS_PERMISSIONS
 from server.domain.statuses import MerchantStatus, TerminalStatus
-from server.services import catalog, posters, queries
+from server.services import agent_console, catalog, posters, queries
 from server.services.catalog import TRADES
 
 blp = Blueprint("merchants", __name__)
@@ -46,6 +46,7 @@ def join_url(merchant_id: str) -> str:
 def _merchant_form(form: MerchantForm) -> MerchantForm:
     form.trade.choices = [choice(code, trade_label(code)) for code in TRADES]
     form.status.choices = [choice(code, STATUS_LABELS[code]) for code in MERCHANT_STATUSES]
+    region_picker.fill_choices(form)
     return form
 
 
@@ -69,6 +70,9 @@ def _merchant_fields(form: MerchantForm) -> dict:
         )
         if value is not None
     }
+    fields["region_code"] = region_picker.region_code(form)
+    fields["agent_id"] = form.agent_id.data or None
+    fields["agent_reason"] = form.agent_reason.data
     fields["refund_auth_threshold_fen"] = form.refund_threshold.fen  # empty: no authorisation
     if form.refund_pin.data:  # empty: the PIN stays as it is
         fields["refund_pin"] = form.refund_pin.data
@@ -110,7 +114,7 @@ def create():
         form.service_fee.set_bp(0)
         form.service_fee_per_sale.set_fen(0)
     once = request.form.get("once") or new_key()
-    if form.validate_on_submit():
+    if form.validate_on_submit() and not region_picker.only_picking(form):
         try:
             done = run_once(
                 once,
@@ -150,6 +154,7 @@ def detail(merchant_id):
         action=ActionForm(formdata=None),
         new_key=new_key,
         join_url=join_url(merchant.id),
+        region_path=agent_console.region_path,
     )
 
 
@@ -166,7 +171,9 @@ def edit(merchant_id):
         form.service_fee_per_sale.set_fen(merchant.service_fee_per_sale_fen)
         if merchant.refund_auth_threshold_fen is not None:
             form.refund_threshold.set_fen(merchant.refund_auth_threshold_fen)
-    if form.validate_on_submit():
+        region_picker.set_from(form, merchant.region_code, merchant.agent_id)
+        region_picker.fill_choices(form)
+    if form.validate_on_submit() and not region_picker.only_picking(form):
         try:
             catalog.update_merchant(current_actor().key, merchant.id, status=form.status.data, **_merchant_fields(form))
         except DomainError as exc:
