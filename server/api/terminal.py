@@ -191,14 +191,21 @@ class IdentificationProof(MethodView):
 
 
 def sale_data(result: SaleResult) -> dict:
-    """A just-recorded sale with the member's balance and level after it, for ``SaleEnvelopeSchema``."""
-    sale = result.sale
+    """A just-recorded sale with the member, their balance and level after it, for ``SaleEnvelopeSchema``."""
+    sale, member = result.sale, result.member
     return {
         "sale": {
             **{name: getattr(sale, name) for name in _SALE_COLUMNS},
             "points_balance": result.points_balance,
             "level": result.level,
-        }
+        },
+        "member": {
+            "id": member.id,
+            "display_name": mask_name(member.display_name) if result.method == "phone" else member.display_name,
+            "masked_phone": member.phone_masked,
+            "level": result.level,
+        },
+        "card_update": result.card_update,
     }
 
 
@@ -210,9 +217,18 @@ class Sales(MethodView):
     @blp.doc(security=TERMINAL_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
     @blp.arguments(SaleRequestSchema)
     @blp.response(201, SaleEnvelopeSchema)
+    @blp.alt_response(
+        429, schema=ErrorSchema, description="Too many identifications", headers={"Retry-After": RETRY_AFTER}
+    )
     def post(self, args):
-        """Record a sale (idempotent); offline replays send what they captured instead of a token."""
+        """Record a sale (idempotent): with the token of an identify, or the card or code itself (one request).
+
+        A sale carrying the credential is identified as ``POST /identify`` identifies (and counts against the
+        same per-terminal limit); offline replays send what they captured instead of a token.
+        """
         terminal = require_terminal()
+        if not args["offline"] and args.get("identification_token") is None:
+            enforce("identify:terminal", terminal.id)
         notices = []
 
         def work():

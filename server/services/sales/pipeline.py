@@ -40,6 +40,7 @@ SALE_STEPS: tuple[SaleStep, ...] = (
     post.post_sale,
     post.move_sale_lots,
     post.upgrade_level,
+    post.plan_card_write_back,
     post.notify_points_spent,
 )
 
@@ -67,7 +68,13 @@ def record_sale(request: SaleRequest) -> SaleResult:
     for step in SALE_STEPS:
         step(draft)
     return SaleResult(
-        sale=draft.sale, points_balance=post.points_balance(draft), level=draft.level, notice_sms_id=draft.notice_sms_id
+        sale=draft.sale,
+        points_balance=post.points_balance(draft),
+        level=draft.level,
+        notice_sms_id=draft.notice_sms_id,
+        member=draft.who.member,
+        method=draft.buyer.method,
+        card_update=draft.card_update,
     )
 
 
