@@ -207,6 +207,7 @@ class StatementCount:
     sale: tuple[int, int]
     redeeming_sale: tuple[int, int]
     sale_sql: list[str]
+    one_request_sale: tuple[int, int] = (0, 0)  # the card number sent with the sale, no identify
 
 
 def count_statements(app, token: str, card_numbers: list[str]) -> StatementCount:
@@ -240,7 +241,18 @@ def count_statements(app, token: str, card_numbers: list[str]) -> StatementCount
         seen["redeeming_sale" if redeem else "sale"] = (trace.statements, trace.round_trips)
         if index == 1:
             sale_sql = list(trace.sent)
-    return StatementCount(seen["identify"], seen["sale"], seen["redeeming_sale"], sale_sql)
+    for index in (3, 4):  # the one-request sale: the card number goes with it; the first warms up
+        trace.reset()
+        sold = client.post(
+            "/api/v1/sales",
+            json={"code": card_numbers[index % len(card_numbers)], "amount_fen": 12_345, "redeem_points": 0},
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        trace.active = False
+        if sold.status_code != 201:
+            raise RuntimeError(f"sale failed in-process: {sold.status_code} {sold.get_data(as_text=True)}")
+        seen["one_request_sale"] = (trace.statements, trace.round_trips)
+    return StatementCount(seen["identify"], seen["sale"], seen["redeeming_sale"], sale_sql, seen["one_request_sale"])
 
 
 def profile_stages(app, token: str, card_numbers: list[str], sales: int) -> StageProfile:
@@ -472,6 +484,7 @@ def run_client(
     measure_from: float,
     end_at: float,
     results,
+    two_requests: bool = False,
 ) -> None:
     """Sell until ``end_at`` (time.monotonic); count and time what completes in [measure_from, end_at)."""
     rng = random.Random(1000 + index)
@@ -491,15 +504,18 @@ def run_client(
         redeem = rng.randint(1, MAX_REDEEM_POINTS) if rng.random() < redeem_share else 0
         try:
             started = time.perf_counter()
-            status, body = _post(connection, "/api/v1/identify", {"code": rng.choice(card_numbers)}, headers)
-            if status != 200:
-                error(f"identify {status}: {body.decode(errors='replace')}")
-                continue
-            sale = {
-                "identification_token": json.loads(body)["identification"]["token"],
-                "amount_fen": amount,
-                "redeem_points": redeem,
-            }
+            if redeem or two_requests:  # the cashier sees the member first to choose the points: identify, then sell
+                status, body = _post(connection, "/api/v1/identify", {"code": rng.choice(card_numbers)}, headers)
+                if status != 200:
+                    error(f"identify {status}: {body.decode(errors='replace')}")
+                    continue
+                sale = {
+                    "identification_token": json.loads(body)["identification"]["token"],
+                    "amount_fen": amount,
+                    "redeem_points": redeem,
+                }
+            else:  # the common sale: the scanned card number goes with the sale (one request)
+                sale = {"code": rng.choice(card_numbers), "amount_fen": amount, "redeem_points": 0}
             sale_started = time.perf_counter()
             status, body = _post(connection, "/api/v1/sales", sale, {**headers, "Idempotency-Key": uuid.uuid4().hex})
             finished = time.perf_counter()
@@ -541,6 +557,7 @@ def drive_sales(port: int, server_pid: int, seeded: Seeded, args) -> tuple[list[
                 measure_from,
                 end_at,
                 results,
+                args.two_requests,
             ),
             daemon=True,
         )
@@ -675,6 +692,13 @@ def _stage_lines(stages: StageProfile) -> list[str]:
     return lines
 
 
+def _per_sale(counts, kind: str) -> float:
+    """What reached PostgreSQL per sale, identifies included (only the redeeming sales identify first)."""
+    paths = ("/api/v1/identify", "/api/v1/sales")
+    total = sum((counts.per_request(path, kind) or 0.0) * counts.requests(path) for path in paths)
+    return total / max(1, counts.requests("/api/v1/sales"))
+
+
 def report(args, measured: Measured) -> int:
     """Print the figures; return the exit status."""
     results, statements, pgbench = measured.results, measured.statements, measured.pgbench
@@ -707,7 +731,8 @@ def report(args, measured: Measured) -> int:
     print(
         f"SQL in-process identify {statements.identify[0]} statements / {statements.identify[1]} round trips; "
         f"sale {statements.sale[0]} / {statements.sale[1]} (redeeming points {statements.redeeming_sale[0]} / "
-        f"{statements.redeeming_sale[1]}); round trips count BEGIN/COMMIT and pool pre-pings"
+        f"{statements.redeeming_sale[1]}); one-request sale {statements.one_request_sale[0]} / "
+        f"{statements.one_request_sale[1]}; round trips count BEGIN/COMMIT and pool pre-pings"
     )
     if args.show_sql:
         for line in statements.sale_sql:
@@ -720,9 +745,9 @@ def report(args, measured: Measured) -> int:
     if all(value is not None for value in per.values()):
         print(
             f"SQL in gunicorn identify {per['identify', 'statements']:.2f} / {per['identify', 'round_trips']:.2f}; "
-            f"sale {per['sale', 'statements']:.2f} / {per['sale', 'round_trips']:.2f}; per sale (identify + sale) "
-            f"{per['identify', 'statements'] + per['sale', 'statements']:.2f} statements / "
-            f"{per['identify', 'round_trips'] + per['sale', 'round_trips']:.2f} round trips  (mean over "
+            f"sale {per['sale', 'statements']:.2f} / {per['sale', 'round_trips']:.2f}; per sale (its identify "
+            f"included, if any) {_per_sale(counts, 'statements'):.2f} statements / "
+            f"{_per_sale(counts, 'round_trips'):.2f} round trips  (mean over "
             f"{counts.requests('/api/v1/identify')} + {counts.requests('/api/v1/sales')} requests, warm-up included)"
         )
     else:
@@ -810,6 +835,11 @@ def parse_args(argv=None):
     parser.add_argument("--seed-members", type=int, default=SEED_MEMBERS, help="members made through the services")
     parser.add_argument("--grown-sales", type=int, default=4, help="past sales of each member grown in SQL")
     parser.add_argument("--redeem-share", type=float, default=0.1, help="share of sales that redeem points")
+    parser.add_argument(
+        "--two-requests",
+        action="store_true",
+        help="identify before every sale (as before the one-request sale); by default only redeeming sales do",
+    )
     parser.add_argument("--pgbench-scale", type=int, default=10, help="pgbench -i -s")
     parser.add_argument("--pgbench-threads", type=int, default=2, help="pgbench -j")
     parser.add_argument("--profile-sales", type=int, default=50, help="in-process sales timed stage by stage")

@@ -228,6 +228,8 @@ class SaleRequestSchema(Schema):
             # the identification token of an online sale that reached the server after it expired is a capture too
             _exactly_one(data, ("card", "code", "identification_token"))
         else:  # the identification of a fresh identify, or the credential itself (one request)
+            if all(data.get(name) is None for name in ("identification_token", "card", "code")):
+                raise ValidationError("Required for an online sale.", "identification_token")
             _exactly_one(data, ("identification_token", "card", "code"))
 
 
