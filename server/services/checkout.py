@@ -22,7 +22,7 @@ from server.notifications.sms import queue_sms
 from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
 from server.security.pii import decrypt_phone
 from server.services import one_time_codes, sales
-from server.services.alliance import get_settings
+from server.services.alliance import current_settings, get_settings
 from server.services.audit import audit
 from server.services.identified import (
     MemberAtMerchant,
@@ -52,7 +52,7 @@ class IdentifyResult:
 @transactional
 def identify(terminal: Terminal, *, card: dict | None = None, code: str | None = None, phone: str | None = None):
     """Identify a member by card, scanned code or phone and open a single-use identification."""
-    settings = get_settings()
+    settings = current_settings()
     found = identify_credential(terminal, settings, card=card, code=code, phone=phone)
     who = member_at_merchant(found.member_id, terminal.merchant_id)
     # the level comes with the member: no query of its own for the chip's write-back

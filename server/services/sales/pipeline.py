@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from server.models.base import utcnow
-from server.services.alliance import get_settings
+from server.services.alliance import current_settings
 from server.services.sales import persist, post, price, resolve
 from server.services.sales.context import (
     RefundDraft,
@@ -64,7 +64,7 @@ REFUND_STEPS: tuple[RefundStep, ...] = (
 @transactional
 def record_sale(request: SaleRequest) -> SaleResult:
     """Record a sale: discount, redemption, earning, ledger, receipt number and level upgrade."""
-    draft = SaleDraft(request, get_settings(), utcnow())
+    draft = SaleDraft(request, current_settings(), utcnow())
     for step in SALE_STEPS:
         step(draft)
     return SaleResult(
