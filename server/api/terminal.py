@@ -90,7 +90,10 @@ class TerminalInfo(MethodView):
                 "time_zone": settings.timezone,  # times on paper are in the alliance's zone
             },
             # the terminal numbers its sales itself (offline too): "<prefix>-<seq>", after the last one used
-            "receipts": {"prefix": terminal.receipt_prefix or terminal.code, "last_seq": terminal.receipt_seq},
+            "receipts": {
+                "prefix": terminal.receipt_prefix or terminal.code,
+                "last_seq": catalog.get_terminal(terminal.id).receipt_seq,  # the row's: the sales move it
+            },
             "refunds": {"authorisation_above_fen": merchant.refund_auth_threshold_fen},
             "offline_limits": {
                 "max_sale_fen": settings.offline_max_sale_fen,
