@@ -239,7 +239,8 @@ class Sales(MethodView):
             notices.append(result.notice_sms_id)
             return sale_data(result)
 
-        response = idempotent(current_actor(), work)
+        # the chip's update carries its sector's write key: stored sealed, like a new token
+        response = idempotent(current_actor(), work, sealed_field="card_update")
         if notices and notices[0] is not None:  # "points spent" SMS: sent once the answer is on its way
             app, message_id = current_app._get_current_object(), notices[0]
 

@@ -91,10 +91,16 @@ def _written(read: dict, card_update: dict) -> dict:
 def test_a_tap_sent_with_the_sale_checks_the_anti_clone_counter_and_answers_the_write_back(app, client):
     s = scene(app, points=0)
     read0 = _chip_card(app, s.card.id)
-    first = sell(client, s.auth, card=read0, amount_fen=2_000)
+    first = sell(client, s.auth, key="tap-0", card=read0, amount_fen=2_000)
     assert first.status_code == 201, first.json
     update = first.json["card_update"]
     assert set(update) == {"blocks", "keys"} and update["blocks"]
+    with app.app_context():  # the sector's write key is stored sealed, as a new token is
+        stored = db.session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "tap-0"))
+        assert isinstance(stored.response_body["card_update"], str)
+        assert all(key["b"] not in str(stored.response_body) for key in update["keys"].values())
+    replayed = sell(client, s.auth, key="tap-0", card=read0, amount_fen=2_000)
+    assert replayed.json == first.json
     with app.app_context():
         card = db.session.get(Card, s.card.id)
         assert (card.counter, card.counter_unconfirmed) == (1, True)
