@@ -24,6 +24,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "write": (
         "server.services.idempotency:run_idempotent",
         "server.services.checkout:identify",
+        "server.services.identified:identify_credential",  # a one-request sale identifies inside the sale
         "server.services.checkout:record_sale",
         "server.services.sales.pipeline:record_sale",
     ),

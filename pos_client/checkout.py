@@ -112,6 +112,7 @@ class Checkout:
         self.last_apdus = 0
         self._info: dict | None = None
         self._priced_for: tuple[int, int | str] | None = None  # (amount_fen, redeem) the quote was made for
+        self._chip: Chip | None = None  # the card on the reader during a one-request sale (tap and pay)
 
     # --- server facts ----------------------------------------------------------------------------
 
@@ -191,6 +192,41 @@ class Checkout:
         self.last_apdus = chip.apdu_count
         return self._identified(member)
 
+    def tap_and_pay(
+        self, amount_fen: int, payment_method: str = DEFAULT_PAYMENT, timeout: float = CARD_WAIT_SECONDS
+    ) -> SaleOutcome:
+        """The common sale in one request: the amount first, then a tap; no points redeemed.
+
+        The chip read goes with the sale (``POST /sales`` with ``card``, no identify): the server identifies,
+        prices and records it at once and answers with the member (shown after the sale, ``self.member``)
+        and the chip's update, written while the card is still on the reader. Until the answer the sale is
+        priced from the signed card record as an offline sale would be; that is the receipt if no answer
+        comes (the outbox sends the sale again with its key). To redeem points, identify first.
+        """
+        self.reset()
+        if self.reader is None:
+            raise PosError("reader_missing")
+        info = self._require_info()
+        try:
+            card = self.reader.wait_for_card(timeout)
+            chip = Chip(self.reader, card.uid)
+            blocks = read_card_blocks(chip, base64.b64decode(info["alliance"]["card_read_key"]))
+        except CardReaderError as exc:
+            raise PosError(reader_error_key(exc)) from exc
+        read = card_read_body(card.uid, blocks)
+        self._identified(self._card_record_member(info, card.uid, blocks, read))
+        self._chip = chip
+        try:
+            self.quote(amount_fen)
+            outcome = self.commit(amount_fen, 0, payment_method)
+        except (PosError, ServerRefused):
+            self.reset()  # a refused tap leaves nothing to commit: the next tap is a new sale
+            raise
+        finally:
+            self._chip = None
+            self.last_apdus = chip.apdu_count
+        return outcome
+
     def identify_code(self, code: str) -> Member:
         """Identify by a scanned or typed member code or printed card number."""
         return self._identify_text(code=code.strip())
@@ -231,6 +267,17 @@ class Checkout:
             spend_needs_proof=bool(found["identification"].get("spend_needs_proof")),
         )
 
+    def _member_from_sale(self, member: Member, response: dict) -> None:
+        """The member as the server's answer to a one-request sale shows them; the chip's update written."""
+        found, sale = response["member"], response["sale"]
+        member.display_name, member.masked_phone = found["display_name"], found.get("masked_phone", "")
+        member.level_name, member.points_balance = sale["level"]["name"], sale["points_balance"]
+        member.notice = ""
+        if self._chip is not None:
+            member.card_written = self._write_back(self._chip, response.get("card_update"))
+            if member.card_written is False:
+                member.notice = "card_write_failed"
+
     def _write_back(self, chip: Chip, card_update: dict | None) -> bool | None:
         if not card_update:
             return None
@@ -242,6 +289,12 @@ class Checkout:
 
     def _offline_card_member(self, info: dict, uid: bytes, blocks: dict, read: dict) -> Member:
         self.online = False
+        member = self._card_record_member(info, uid, blocks, read)
+        member.offline = True
+        return member
+
+    def _card_record_member(self, info: dict, uid: bytes, blocks: dict, read: dict) -> Member:
+        """The member as the signed card record describes them (level and so the discount), not yet confirmed."""
         try:
             record = verify_record(info["alliance"]["card_public_key"], uid, blocks)
         except CardFormatError as exc:
@@ -254,7 +307,6 @@ class Checkout:
             discount_bp=level["discount_bp"] if level else 10_000,
             points_balance=None,
             method="card",
-            offline=True,
             capture={"card": read},
         )
         if level is None:
@@ -370,6 +422,9 @@ class Checkout:
         offline_body = {**common, "redeem_points": 0, "offline": True, "card_update_written": None, **member.capture}
         if member.offline:
             body, fallback = offline_body, None
+        elif member.token is None:  # one request (tap and pay): the chip read goes with the sale
+            body = {**common, **member.capture, "redeem_points": 0, "offline": False}
+            fallback = None
         else:
             body = {
                 **common,
@@ -395,6 +450,8 @@ class Checkout:
             def receipt_for(sent, response):
                 if sent.seq != seq:
                     return None
+                if member.token is None and response.get("member"):  # sold in one request: now we know who
+                    self._member_from_sale(member, response)
                 printed["receipt"] = self.receipts.recorded_sale(member, response["sale"], now, payment_method)
                 return receipt_to_json(printed["receipt"])
 

@@ -238,18 +238,25 @@ def checkout(
     lang = core.lang
     try:
         core.refresh()
-        if by_card:
+        if by_card and not redeem_choice and core.online is not False:
+            # the common sale: one request from tap to approval; the member is shown from the answer
             if not as_json:
                 console.print("请刷卡 / tap the card …")
-            member = core.identify_card()
-        elif code:
-            member = core.identify_code(code)
+            outcome = core.tap_and_pay(amount_fen, payment_method)
+            member = core.member
         else:
-            member = core.identify_phone(phone)
-        if (redeem or redeem_max) and member.spend_needs_proof:
-            _prove_member(core, lang)
-        core.quote(amount_fen, redeem_choice)
-        outcome = core.commit(amount_fen, redeem_choice, payment_method)
+            if by_card:
+                if not as_json:
+                    console.print("请刷卡 / tap the card …")
+                member = core.identify_card()
+            elif code:
+                member = core.identify_code(code)
+            else:
+                member = core.identify_phone(phone)
+            if (redeem or redeem_max) and member.spend_needs_proof:
+                _prove_member(core, lang)
+            core.quote(amount_fen, redeem_choice)
+            outcome = core.commit(amount_fen, redeem_choice, payment_method)
     except PosError as exc:
         raise _fail(exc, lang) from exc
     finally:

@@ -35,7 +35,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'alliance.db'}")
     )
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # no pre-ping round trip per request: server/database.py replaces connections the server closed at checkout
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": False, "pool_recycle": 1800}
     MAX_CONTENT_LENGTH = 64 * 1024
 
     # Key material. Each key may be given explicitly (base64, 32 bytes); in development a missing key

@@ -60,20 +60,21 @@ def idempotent(actor: Actor, work: Callable[[], object], *, sealed_field: str | 
 
     What ``work`` returns is dumped by the view's declared response schema (``declared_response``), in the
     work's transaction; that body is stored, so a replay answers byte for byte what the first call did.
-    ``sealed_field`` names a new secret in the body: the stored copy holds it encrypted (tokens are
-    otherwise stored only as hashes), a replay still gets it back.
+    ``sealed_field`` names a new secret in the body (a token, or an object such as a chip's ``card_update``
+    with its sector keys): the stored copy holds it encrypted (tokens are otherwise stored only as hashes),
+    a replay still gets it back.
     """
     status, schema = declared_response()
 
     def dumped_work() -> tuple[int, dict]:
         body = schema.dump(work())
-        if sealed_field is not None:
+        if sealed_field is not None and body.get(sealed_field) is not None:
             body = body | {sealed_field: _seal(body[sealed_field])}
         return status, body
 
     stored = run_idempotent(actor.key, _key(), _request_hash(), dumped_work)
     body = stored.body
-    if sealed_field is not None:
+    if sealed_field is not None and body.get(sealed_field) is not None:
         body = body | {sealed_field: _unseal(body[sealed_field])}
     response = jsonify(body)
     response.status_code = stored.status
@@ -82,16 +83,21 @@ def idempotent(actor: Actor, work: Callable[[], object], *, sealed_field: str | 
     return response
 
 
-def _seal(secret: str) -> str:
+_SEALED_JSON = "json:"  # a sealed object (a chip's card_update with its sector keys) rather than a token
+
+
+def _seal(secret: str | dict) -> str:
+    text = secret if isinstance(secret, str) else _SEALED_JSON + json.dumps(secret, sort_keys=True)
     nonce = os.urandom(12)
     key = current_app.extensions["alliance_keys"].pii_encryption
-    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, secret.encode(), _SEALED_SECRET_AAD)).decode()
+    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, text.encode(), _SEALED_SECRET_AAD)).decode()
 
 
-def _unseal(sealed: str) -> str:
+def _unseal(sealed: str) -> str | dict:
     blob = base64.b64decode(sealed)
     key = current_app.extensions["alliance_keys"].pii_encryption
-    return AESGCM(key).decrypt(blob[:12], blob[12:], _SEALED_SECRET_AAD).decode()
+    text = AESGCM(key).decrypt(blob[:12], blob[12:], _SEALED_SECRET_AAD).decode()
+    return json.loads(text.removeprefix(_SEALED_JSON)) if text.startswith(_SEALED_JSON) else text
 
 
 def idempotent_issuing_secret(actor: Actor, work: Callable[[], object]) -> Response:

@@ -90,7 +90,10 @@ class TerminalInfo(MethodView):
                 "time_zone": settings.timezone,  # times on paper are in the alliance's zone
             },
             # the terminal numbers its sales itself (offline too): "<prefix>-<seq>", after the last one used
-            "receipts": {"prefix": terminal.receipt_prefix or terminal.code, "last_seq": terminal.receipt_seq},
+            "receipts": {
+                "prefix": terminal.receipt_prefix or terminal.code,
+                "last_seq": catalog.get_terminal(terminal.id).receipt_seq,  # the row's: the sales move it
+            },
             "refunds": {"authorisation_above_fen": merchant.refund_auth_threshold_fen},
             "offline_limits": {
                 "max_sale_fen": settings.offline_max_sale_fen,
@@ -191,14 +194,21 @@ class IdentificationProof(MethodView):
 
 
 def sale_data(result: SaleResult) -> dict:
-    """A just-recorded sale with the member's balance and level after it, for ``SaleEnvelopeSchema``."""
-    sale = result.sale
+    """A just-recorded sale with the member, their balance and level after it, for ``SaleEnvelopeSchema``."""
+    sale, member = result.sale, result.member
     return {
         "sale": {
             **{name: getattr(sale, name) for name in _SALE_COLUMNS},
             "points_balance": result.points_balance,
             "level": result.level,
-        }
+        },
+        "member": {
+            "id": member.id,
+            "display_name": mask_name(member.display_name) if result.method == "phone" else member.display_name,
+            "masked_phone": member.phone_masked,
+            "level": result.level,
+        },
+        "card_update": result.card_update,
     }
 
 
@@ -210,9 +220,18 @@ class Sales(MethodView):
     @blp.doc(security=TERMINAL_SECURITY, parameters=[IDEMPOTENCY_PARAMETER])
     @blp.arguments(SaleRequestSchema)
     @blp.response(201, SaleEnvelopeSchema)
+    @blp.alt_response(
+        429, schema=ErrorSchema, description="Too many identifications", headers={"Retry-After": RETRY_AFTER}
+    )
     def post(self, args):
-        """Record a sale (idempotent); offline replays send what they captured instead of a token."""
+        """Record a sale (idempotent): with the token of an identify, or the card or code itself (one request).
+
+        A sale carrying the credential is identified as ``POST /identify`` identifies (and counts against the
+        same per-terminal limit); offline replays send what they captured instead of a token.
+        """
         terminal = require_terminal()
+        if not args["offline"] and args.get("identification_token") is None:
+            enforce("identify:terminal", terminal.id)
         notices = []
 
         def work():
@@ -220,7 +239,8 @@ class Sales(MethodView):
             notices.append(result.notice_sms_id)
             return sale_data(result)
 
-        response = idempotent(current_actor(), work)
+        # the chip's update carries its sector's write key: stored sealed, like a new token
+        response = idempotent(current_actor(), work, sealed_field="card_update")
         if notices and notices[0] is not None:  # "points spent" SMS: sent once the answer is on its way
             app, message_id = current_app._get_current_object(), notices[0]
 

@@ -143,9 +143,11 @@ class QuoteResponseSchema(Schema):
 
 
 class SaleRequestSchema(Schema):
-    """An online sale sends the ``identification_token`` of a fresh identify (and no card or code);
-    an offline replay sends ``offline: true`` and exactly one of the captured ``card`` or ``code`` (no token),
-    redeems no points, and stays within the ``offline_limits`` of GET /terminal (amount, age of ``occurred_at``).
+    """An online sale sends exactly one of: the ``identification_token`` of a fresh identify, or the
+    credential itself — the chip's ``card`` read or a scanned ``code`` — identified in the sale's own
+    transaction as ``POST /identify`` would (one request: tap and pay). An offline replay sends
+    ``offline: true`` and exactly one of the captured ``card`` or ``code`` (no token), redeems no points,
+    and stays within the ``offline_limits`` of GET /terminal (amount, age of ``occurred_at``).
     """
 
     OPENAPI_RULES = {
@@ -158,6 +160,26 @@ class SaleRequestSchema(Schema):
                     "offline": {"type": "boolean", "enum": [False]},
                     "card": null_or_absent(),
                     "code": null_or_absent(),
+                },
+            },
+            {
+                "title": "online card",
+                "required": ["card"],
+                "properties": {
+                    "card": {"type": "object"},
+                    "offline": {"type": "boolean", "enum": [False]},
+                    "identification_token": null_or_absent(),
+                    "code": null_or_absent(),
+                },
+            },
+            {
+                "title": "online code",
+                "required": ["code"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "offline": {"type": "boolean", "enum": [False]},
+                    "identification_token": null_or_absent(),
+                    "card": null_or_absent(),
                 },
             },
             {
@@ -205,11 +227,10 @@ class SaleRequestSchema(Schema):
         if data.get("offline"):
             # the identification token of an online sale that reached the server after it expired is a capture too
             _exactly_one(data, ("card", "code", "identification_token"))
-        else:
-            if not data.get("identification_token"):
+        else:  # the identification of a fresh identify, or the credential itself (one request)
+            if all(data.get(name) is None for name in ("identification_token", "card", "code")):
                 raise ValidationError("Required for an online sale.", "identification_token")
-            if data.get("card") is not None or data.get("code") is not None:
-                raise ValidationError("Only offline sales send card or code.", "_schema")
+            _exactly_one(data, ("identification_token", "card", "code"))
 
 
 class SaleSchema(Schema):
@@ -229,6 +250,14 @@ class SaleSchema(Schema):
 
 class SaleEnvelopeSchema(Schema):
     sale = fields.Nested(SaleSchema)
+    member = fields.Nested(
+        IdentifiedMemberSchema,
+        metadata={"description": "Who bought, as identify shows them (the level and balance after it are in sale)"},
+    )
+    card_update = fields.Dict(
+        allow_none=True,
+        metadata={"description": "A chip tapped with the sale (card sent, no token): the update to write to it"},
+    )
 
 
 class SaleDetailSchema(SaleSchema):

@@ -14,21 +14,22 @@ from sqlalchemy import select, update
 
 from alliance_shared.pricing import SaleQuote, quote_sale
 from server.domain.errors import Conflict, NotFound
-from server.domain.till_policy import check_spend, identification_proof, spend_needs_proof
+from server.domain.till_policy import check_spend, spend_needs_proof
 from server.extensions import db
 from server.models import Identification, Member, RejectedSale, Sale, Terminal
 from server.models.base import new_id, utcnow
 from server.notifications.sms import queue_sms
 from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
 from server.security.pii import decrypt_phone
-from server.services import cards, one_time_codes, sales
-from server.services.alliance import get_settings
+from server.services import one_time_codes, sales
+from server.services.alliance import current_settings, get_settings
 from server.services.audit import audit
 from server.services.identified import (
     MemberAtMerchant,
+    card_write_back,
+    identify_credential,
     member_at_merchant,
     open_identification,
-    resolve_member,
     sale_terms,
 )
 from server.services.sales import RefundRequest, RefundResult, SaleRequest, SaleResult
@@ -51,16 +52,12 @@ class IdentifyResult:
 @transactional
 def identify(terminal: Terminal, *, card: dict | None = None, code: str | None = None, phone: str | None = None):
     """Identify a member by card, scanned code or phone and open a single-use identification."""
-    settings = get_settings()
-    if card is not None:
-        found_card, uid = cards.check_chip_counter(terminal, card)
-        method, member_id = "card", found_card.member_id
-    else:
-        method, member_id, found_card = resolve_member(None, code, phone, settings, terminal.id)
-    who = member_at_merchant(member_id, terminal.merchant_id)
+    settings = current_settings()
+    found = identify_credential(terminal, settings, card=card, code=code, phone=phone)
+    who = member_at_merchant(found.member_id, terminal.merchant_id)
     # the level comes with the member: no query of its own for the chip's write-back
-    card_update = cards.plan_write_back(found_card, uid, who.level.rank) if card is not None else None
-    proof = identification_proof(method, by_card_number=found_card is not None)
+    card_update = card_write_back(found, who.level.rank)
+    method, member_id, found_card, proof = found.method, found.member_id, found.card, found.proof
     token = new_token(IDENTIFICATION_TOKEN_PREFIX)
     expires_at = utcnow() + timedelta(seconds=current_app.config["IDENTIFICATION_TTL_SECONDS"])
     db.session.add(

@@ -15,6 +15,7 @@ from alliance_shared.pricing import SaleTerms
 from server.domain.errors import CardUnknown, IdentificationExpired, MemberFrozen, MemberNotFound, NotFound
 from server.domain.identifiers import classify_scanned_code
 from server.domain.statuses import MemberStatus
+from server.domain.till_policy import identification_proof
 from server.extensions import db
 from server.models import (
     AllianceSettings,
@@ -123,6 +124,46 @@ def resolve_member(
         found = _card_by_number(digits)
         return "code", found.member_id, found
     return "phone", find_member_by_phone(phone).id, None
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a terminal presented, resolved: the member, the card (if one), and the proof it carries.
+
+    ``uid`` is set for a chip tapped online: its anti-clone counter moved on and a write-back is due
+    (:func:`card_write_back`).
+    """
+
+    method: str  # "card", "code" or "phone"
+    member_id: str
+    card: Card | None
+    uid: bytes | None
+    proof: str | None
+
+
+def identify_credential(
+    terminal: Terminal, settings, *, card: dict | None = None, code: str | None = None, phone: str | None = None
+) -> Credential:
+    """The member behind a chip read (its anti-clone counter checked and moved on), a scanned code or a phone.
+
+    The one home of identification online: ``POST /identify`` and a sale that carries the credential
+    itself (``POST /sales`` without a token) both call it, so they accept and refuse the same.
+    """
+    uid = None
+    if card is not None:
+        found_card, uid = cards.check_chip_counter(terminal, card)
+        method, member_id = "card", found_card.member_id
+    else:
+        method, member_id, found_card = resolve_member(None, code, phone, settings, terminal.id)
+    proof = identification_proof(method, by_card_number=found_card is not None)
+    return Credential(method, member_id, found_card, uid, proof)
+
+
+def card_write_back(credential: Credential, level_rank: int) -> dict | None:
+    """The chip update the terminal writes after an online tap (new counter, the record re-signed for a new level)."""
+    if credential.uid is None:
+        return None
+    return cards.plan_write_back(credential.card, credential.uid, level_rank)
 
 
 def open_identification(terminal: Terminal, token: str, *, consume: bool):

@@ -89,6 +89,11 @@ REFUND_SHAPE = {
         "created_at": ISO_TIME,
     },
 }
+SALE_ENVELOPE_SHAPE = {
+    "sale": SALE_SHAPE,
+    "member": {"id": str, "display_name": str, "masked_phone": str, "level": LEVEL},
+    "card_update": None,
+}
 NORMAL = {"code": "normal", "name": "普通会员"}
 SILVER = {"code": "silver", "name": "银卡会员"}
 GOLD = {"code": "gold", "name": "金卡会员"}
@@ -369,7 +374,7 @@ def test_sale_parts_add_up_and_move_points_through_the_ledger(app, client):
     )
     assert response.status_code == 201, response.json
     assert response.headers.get("Idempotent-Replayed") is None
-    assert_shape(response.json, {"sale": SALE_SHAPE})
+    assert_shape(response.json, SALE_ENVELOPE_SHAPE)
     sale = response.json["sale"]
     assert sale["id"].startswith("sal_")
     assert {k: v for k, v in sale.items() if k not in ("id", "created_at")} == {
@@ -497,7 +502,7 @@ def test_offline_sale_replays_with_its_original_time_and_earns_points(app, clien
         card_update_written=False,
     )
     assert response.status_code == 201, response.json
-    assert_shape(response.json, {"sale": SALE_SHAPE})
+    assert_shape(response.json, SALE_ENVELOPE_SHAPE)
     sale = response.json["sale"]
     assert (sale["amount_fen"], sale["payable_fen"], sale["points_earned"], sale["points_balance"]) == (
         20_000,

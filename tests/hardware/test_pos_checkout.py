@@ -81,6 +81,28 @@ def test_card_sale_online_writes_the_counter_back_and_prints(app, till):
     assert outcome.sale["receipt_no"] in text and f"+{outcome.sale['points_earned']}" in text
 
 
+def test_tap_and_pay_is_one_request_shows_the_member_after_it_and_writes_the_counter_back(app, till):
+    core, card, front, printer, vpcd = till
+    before = counter_value(card.block(COUNTER_BLOCK))
+    vpcd.insert(card)
+    outcome = core.tap_and_pay(10_000, timeout=5)
+    assert outcome.status == "approved" and outcome.sale["payable_fen"] == 9_000
+    member = core.member
+    assert member.card_written is True and member.points_balance == outcome.sale["points_balance"]
+    assert not member.display_name.startswith("卡号")  # the server's answer names the member
+    assert counter_value(card.block(COUNTER_BLOCK)) > before
+    (sent,) = front.gate.sales_seen  # the chip read went with the sale: no identify, no token
+    assert "card" in sent and "identification_token" not in sent and sent["offline"] is False
+    (sale,) = _sales(app)
+    assert (sale.method, sale.payable_fen, sale.offline) == ("card", 9_000, False)
+    core.print_receipt()
+    wait_until(lambda: len(printer.jobs) == 1)
+    # the next tap with the card as written is a clean sale too (the counter moved on and was written)
+    vpcd.insert(card)
+    assert core.tap_and_pay(5_000, timeout=5).status == "approved"
+    assert len(_sales(app)) == 2
+
+
 def test_offline_card_sales_use_the_signed_level_refuse_points_and_replay_in_order(app, till):
     core, card, front, printer, vpcd = till
     front.stop()

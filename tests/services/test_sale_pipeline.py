@@ -36,7 +36,12 @@ def count(model) -> int:
 def test_the_steps_run_in_stage_order():
     stages = [step.__module__.rsplit(".", 1)[-1] for step in pipeline.SALE_STEPS]
     assert stages == sorted(stages, key=["resolve", "price", "persist", "post"].index)
-    assert pipeline.SALE_STEPS[-4:-2] == (sales.post.post_sale, sales.post.move_sale_lots)
+    posting = pipeline.SALE_STEPS.index(sales.post.post_sale)
+    assert pipeline.SALE_STEPS[posting : posting + 2] == (sales.post.post_sale, sales.post.move_sale_lots)
+    # the chip's write-back is planned with the level after the sale
+    assert pipeline.SALE_STEPS.index(sales.post.plan_card_write_back) > pipeline.SALE_STEPS.index(
+        sales.post.upgrade_level
+    )
 
 
 def test_a_new_step_is_one_entry_and_reads_the_slots_of_the_steps_before_it(scene, monkeypatch):

@@ -14,7 +14,7 @@ from alliance_shared.pricing import SaleQuote
 from server.domain.payments import DEFAULT_PAYMENT_METHOD
 from server.domain.refunds import RefundSplit
 from server.models import AllianceSettings, LedgerAccount, Level, Member, Refund, Sale, Terminal
-from server.services.identified import MemberAtMerchant
+from server.services.identified import Credential, MemberAtMerchant
 from server.services.points import Restore
 
 
@@ -22,10 +22,12 @@ from server.services.points import Restore
 class SaleRequest:
     """A sale as a terminal sends it (``POST /api/v1/sales``): online with an identification, or offline.
 
-    Online: ``identification_token`` (used up by the sale). Offline (``offline=True``): the captured
-    ``card`` record or scanned ``code``, or the token of an identification whose sale reached the server
-    late; ``occurred_at`` is when the till committed it. ``receipt_no`` is the terminal's own number
-    (``None``: the server numbers the sale); ``client_sale_id`` makes a terminal's sale unique.
+    Online: ``identification_token`` (used up by the sale), or the credential itself — the chip's ``card``
+    read or a scanned ``code`` — identified in the sale's own transaction (one request). Offline
+    (``offline=True``): the captured ``card`` record or scanned ``code``, or the token of an identification
+    whose sale reached the server late; ``occurred_at`` is when the till committed it. ``receipt_no`` is the
+    terminal's own number (``None``: the server numbers the sale); ``client_sale_id`` makes a terminal's
+    sale unique.
     """
 
     terminal: Terminal
@@ -60,6 +62,7 @@ class SaleDraft:
     now: datetime
     occurred_at: datetime | None = None  # resolve: now online, the till's time offline
     buyer: Buyer | None = None  # resolve
+    credential: Credential | None = None  # resolve: an online sale that carried the card or code itself
     who: MemberAtMerchant | None = None  # resolve: level, balance and discount at this merchant
     priced: SaleQuote | None = None  # price
     receipt_no: str | None = None  # persist
@@ -67,16 +70,20 @@ class SaleDraft:
     balances: dict[str, int] = field(default_factory=dict)  # post: cached balances after the ledger posting
     level: Level | None = None  # post: the level after the sale
     notice_sms_id: int | None = None  # post: the "points spent" SMS, sent after commit
+    card_update: dict | None = None  # post: the chip write-back after an online tap sent with the sale
 
 
 @dataclass(frozen=True)
 class SaleResult:
-    """A recorded sale with the member's balance and level after it."""
+    """A recorded sale with the member (as the terminal shows them), balance and level after it."""
 
     sale: Sale
     points_balance: int
     level: Level
     notice_sms_id: int | None = None  # the "points spent" SMS this sale queued, to send after commit
+    member: Member | None = None
+    method: str = "card"  # how the member was identified
+    card_update: dict | None = None  # the chip write-back due after an online tap sent with the sale
 
 
 @dataclass(frozen=True)

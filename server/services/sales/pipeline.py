@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from server.models.base import utcnow
-from server.services.alliance import get_settings
+from server.services.alliance import current_settings
 from server.services.sales import persist, post, price, resolve
 from server.services.sales.context import (
     RefundDraft,
@@ -41,6 +41,7 @@ SALE_STEPS: tuple[SaleStep, ...] = (
     post.post_sale,
     post.move_sale_lots,
     post.upgrade_level,
+    post.plan_card_write_back,
     post.notify_points_spent,
 )
 
@@ -65,11 +66,17 @@ REFUND_STEPS: tuple[RefundStep, ...] = (
 @transactional
 def record_sale(request: SaleRequest) -> SaleResult:
     """Record a sale: discount, redemption, earning, ledger, receipt number and level upgrade."""
-    draft = SaleDraft(request, get_settings(), utcnow())
+    draft = SaleDraft(request, current_settings(), utcnow())
     for step in SALE_STEPS:
         step(draft)
     return SaleResult(
-        sale=draft.sale, points_balance=post.points_balance(draft), level=draft.level, notice_sms_id=draft.notice_sms_id
+        sale=draft.sale,
+        points_balance=post.points_balance(draft),
+        level=draft.level,
+        notice_sms_id=draft.notice_sms_id,
+        member=draft.who.member,
+        method=draft.buyer.method,
+        card_update=draft.card_update,
     )
 
 

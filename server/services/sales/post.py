@@ -20,7 +20,7 @@ from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
 from server.services import ledger, points
 from server.services.audit import audit
-from server.services.identified import MemberAtMerchant
+from server.services.identified import MemberAtMerchant, card_write_back
 from server.services.levels import level_rule
 from server.services.sales import attribution
 from server.services.sales.context import RefundDraft, SaleDraft
@@ -79,6 +79,12 @@ def level_after(who: MemberAtMerchant, window_days: int, now: datetime) -> Level
         .execution_options(synchronize_session=False)
     )
     return next(level for level in levels if level.id == target.id)
+
+
+def plan_card_write_back(draft: SaleDraft) -> None:
+    """After an online tap sent with the sale: the chip update to write, with the level after this sale."""
+    if draft.credential is not None:
+        draft.card_update = card_write_back(draft.credential, draft.level.rank)
 
 
 def points_balance(draft: SaleDraft) -> int:

@@ -19,6 +19,7 @@ from server.security.credentials import verify_password
 from server.services import cards
 from server.services.identified import (
     OFFLINE_CLOCK_SKEW,
+    identify_credential,
     member_at_merchant,
     open_identification,
     replayed_identification,
@@ -48,10 +49,17 @@ def identify_buyer(draft: SaleDraft) -> None:
 
 def _identify_online(draft: SaleDraft) -> None:
     request = draft.request
+    draft.occurred_at = draft.now
+    if request.identification_token is None:  # one request: the credential is identified here, as identify does
+        draft.credential = found = identify_credential(
+            request.terminal, draft.settings, card=request.card, code=request.code
+        )
+        draft.buyer = Buyer(found.member_id, found.card.id if found.card else None, found.method)
+        check_spend(draft.settings.spend_requires_proof, found.proof, request.redeem_points)
+        return
     found = open_identification(request.terminal, request.identification_token, consume=True)
     draft.buyer = Buyer(found.member_id, found.card_id, found.method)
     check_spend(draft.settings.spend_requires_proof, found.proof, request.redeem_points)
-    draft.occurred_at = draft.now
     if request.card_update_written and found.method == "card":
         cards.confirm_write_back(found.card_id)
 
