@@ -26,11 +26,10 @@ from server.domain.statuses import AgentStatus
 from server.extensions import db
 from server.models import Agent, AuditLog
 from server.models.base import utcnow
-from server.notifications.sms import queue_sms
 from server.security.pii import phone_lookup_hash
 from server.services import one_time_codes
-from server.services.alliance import get_settings
 from server.services.audit import audit
+from server.services.member_login import text_login_code
 from server.services.unit_of_work import transactional
 
 PURPOSE = "agent_login"
@@ -66,15 +65,7 @@ def request_login_code(phone: str) -> int | None:
     agent = _agent_for_phone(mobile)
     if agent is None or agent.status not in SIGN_IN_STATUSES:
         return None
-    code, expires_at = one_time_codes.issue_code(PURPOSE, agent.phone_hash)
-    return queue_sms(
-        mobile,
-        "login_code",
-        secret=code,
-        secret_expires_at=expires_at,
-        alliance=get_settings().name,
-        minutes=one_time_codes.ttl_minutes(),
-    ).id
+    return text_login_code(PURPOSE, mobile)  # agent.phone_hash is the same keyed hash of ``mobile``
 
 
 @transactional

@@ -41,8 +41,12 @@ def openid_hash(openid: str) -> str:
 @transactional
 def request_login_code(phone: str) -> int:
     """Send a one-time code to ``phone`` (queued in the SMS outbox); return the queued message's id."""
-    mobile = normalize_mobile(phone)
-    code, expires_at = one_time_codes.issue_code("login", phone_lookup_hash(mobile))
+    return text_login_code("login", normalize_mobile(phone))
+
+
+def text_login_code(purpose: str, mobile: str) -> int:
+    """Issue a one-time sign-in code for ``purpose`` (members, agents) and queue its SMS; the message's id."""
+    code, expires_at = one_time_codes.issue_code(purpose, phone_lookup_hash(mobile))
     return queue_sms(
         mobile,
         "login_code",
