@@ -165,9 +165,8 @@ class Checkout:
         self.state, self.member, self.quote_, self.outcome = State.IDLE, None, None, None
         self._priced_for = None
 
-    def identify_card(self, timeout: float = CARD_WAIT_SECONDS) -> Member:
-        """Wait for a card, read it, identify the member and write the anti-clone update while it is present."""
-        self.reset()  # a new identification is a new customer, even when it fails
+    def _read_tapped_card(self, timeout: float):
+        """Wait for a card and read it: (terminal info, card, chip, blocks, the read as the API takes it)."""
         if self.reader is None:
             raise PosError("reader_missing")
         info = self._require_info()
@@ -177,7 +176,12 @@ class Checkout:
             blocks = read_card_blocks(chip, base64.b64decode(info["alliance"]["card_read_key"]))
         except CardReaderError as exc:
             raise PosError(reader_error_key(exc)) from exc
-        read = card_read_body(card.uid, blocks)
+        return info, card, chip, blocks, card_read_body(card.uid, blocks)
+
+    def identify_card(self, timeout: float = CARD_WAIT_SECONDS) -> Member:
+        """Wait for a card, read it, identify the member and write the anti-clone update while it is present."""
+        self.reset()  # a new identification is a new customer, even when it fails
+        info, card, chip, blocks, read = self._read_tapped_card(timeout)
         try:
             found = self.client.identify(card=read)
         except ServerUnreachable:
@@ -204,16 +208,7 @@ class Checkout:
         comes (the outbox sends the sale again with its key). To redeem points, identify first.
         """
         self.reset()
-        if self.reader is None:
-            raise PosError("reader_missing")
-        info = self._require_info()
-        try:
-            card = self.reader.wait_for_card(timeout)
-            chip = Chip(self.reader, card.uid)
-            blocks = read_card_blocks(chip, base64.b64decode(info["alliance"]["card_read_key"]))
-        except CardReaderError as exc:
-            raise PosError(reader_error_key(exc)) from exc
-        read = card_read_body(card.uid, blocks)
+        info, card, chip, blocks, read = self._read_tapped_card(timeout)
         self._identified(self._card_record_member(info, card.uid, blocks, read))
         self._chip = chip
         try:
