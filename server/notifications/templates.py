@@ -14,6 +14,13 @@ SMS_TEMPLATES = {
     "points_spent": (
         "【{alliance}】您在{merchant}使用了{points}积分，抵扣{value}元，剩余{balance}积分。如非本人操作，请联系客服。"
     ),
+    "agent_figure_drop": (
+        "【{alliance}】经营预警：{subject}{period}最后14天服务商户消费{after}元，"
+        "比前14天的{before}元下降{drop}%，请及时跟进。"
+    ),
+    "agent_health_low": (
+        "【{alliance}】经营预警：{subject}{period}的健康分为{score}分，低于预警线{line}分，请及时处理退款、投诉等问题。"
+    ),
 }
 
 

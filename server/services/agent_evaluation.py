@@ -18,7 +18,8 @@ Figures (one aggregation per kind over the whole network, grouped by agent):
   anti-brushing flags (``server/services/complaints.py``, ``server/services/brushing.py``).
 
 Early warnings: serviced consumption in the period's last 14 days fell by ``alert_drop_bp`` (default 30 %)
-against the 14 days before, or the health score is under ``alert_health_below``.
+against the 14 days before, or the health score is under ``alert_health_below``; each new alert texts the
+agent and its upper agent (``server/services/agent_alert_sms.py``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from server.extensions import db
 from server.models import Agent, AgentAlert, AgentEvaluation, AgentLevel, AuditLog, Sale
 from server.models.base import utcnow
 from server.services import locks
+from server.services.agent_alert_sms import queue_alert_sms
 from server.services.agents import ensure_default_levels, get_policy, level_rule
 from server.services.alliance import get_settings
 from server.services.brushing import confirmed_flags_by_agent
@@ -240,7 +242,10 @@ def previous_states(period: str) -> tuple[dict[str, AgentEvaluation], dict[str, 
     return last, upgraded
 
 
-def _add_alert(agent: Agent, period: str, kind: str, figure: str, before: int | None, after: int) -> bool:
+def _add_alert(
+    agent: Agent, period: str, kind: str, figure: str, before: int | None, after: int, health_line: int
+) -> bool:
+    """Add the alert unless the agent has it for the period already, and queue its texts with it."""
     exists = db.session.scalar(
         select(AgentAlert.id).where(
             AgentAlert.agent_id == agent.id, AgentAlert.period == period, AgentAlert.kind == kind
@@ -248,17 +253,17 @@ def _add_alert(agent: Agent, period: str, kind: str, figure: str, before: int | 
     )
     if exists:
         return False
-    db.session.add(
-        AgentAlert(
-            agent_id=agent.id,
-            upper_agent_id=agent.upper_agent_id,
-            period=period,
-            kind=kind,
-            figure=figure,
-            value_before=before,
-            value_after=after,
-        )
+    alert = AgentAlert(
+        agent_id=agent.id,
+        upper_agent_id=agent.upper_agent_id,
+        period=period,
+        kind=kind,
+        figure=figure,
+        value_before=before,
+        value_after=after,
     )
+    db.session.add(alert)
+    queue_alert_sms(alert, health_line)
     return True
 
 
@@ -343,7 +348,9 @@ def evaluate_agents(actor: str, period_name: str, now: datetime | None = None) -
         db.session.execute(insert(AgentEvaluation), records)
     _apply_level_changes(actor, period.name, moved)
     for agent, kind, figure, before, after_value in alerts:
-        summary["alerts"] += _add_alert(agent, period.name, kind, figure, before, after_value)
+        summary["alerts"] += _add_alert(
+            agent, period.name, kind, figure, before, after_value, policy_row.alert_health_below
+        )
     return summary
 
 
