@@ -51,7 +51,11 @@ def test_recruiting_star_counts_members_who_consumed_never_sign_ups_or_subordina
 
 
 def test_every_agent_with_full_health_and_consumption_is_a_health_model():
-    records = [record("agt_b", gmv=5, health=100), record("agt_a", gmv=7, health=100), record("agt_c", gmv=9, health=99)]
+    records = [
+        record("agt_b", gmv=5, health=100),
+        record("agt_a", gmv=7, health=100),
+        record("agt_c", gmv=9, health=99),
+    ]
     awards = award_badges(records, FLOOR)
     assert holders(awards, AgentBadgeCode.HEALTH_MODEL) == ["agt_a", "agt_b"]
     assert holders(awards, AgentBadgeCode.STAR_OF_MONTH) == ["agt_c"]
