@@ -31,7 +31,7 @@ from server.extensions import api
 from server.notifications.sms import send_now
 from server.ratelimit import RateLimited, enforce
 from server.request_input import UnacceptableInput
-from server.services import agent_login, agent_portal, recruitment
+from server.services import agent_badges, agent_login, agent_portal, recruitment
 from server.services.alliance import get_settings
 
 SESSION_COOKIE = "agent_session"
@@ -256,6 +256,7 @@ def level():
         "agent_portal/level.html",
         view=agent_portal.overview(g.agent),
         badges=agent_portal.badges(g.agent),
+        awarded=agent_badges.badges_of(g.agent.id),
         logout_form=ConfirmForm(),
     )
 

@@ -207,6 +207,7 @@ class AgentEvaluationRunSchema(Schema):
     downgraded = fields.Integer()
     kept = fields.Integer()
     alerts = fields.Integer()
+    badges = fields.Integer()
 
 
 class AgentEvaluationSchema(Schema):

@@ -3,6 +3,7 @@
 from server.models.agent import (
     Agent,
     AgentAlert,
+    AgentBadge,
     AgentEvaluation,
     AgentLevel,
     AgentPolicy,
@@ -35,6 +36,7 @@ __all__ = [
     "Complaint",
     "Agent",
     "AgentAlert",
+    "AgentBadge",
     "AgentEvaluation",
     "AgentLevel",
     "AgentPolicy",

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from server.domain.agent_badges import AgentBadgeCode
 from server.domain.agent_network import DEFAULT_CHAIN_MAX_DEPTH, HARD_MAX_CHAIN_DEPTH
 from server.domain.regions import RegionLevel
 from server.domain.statuses import AgentAlertKind, AgentEvaluationOutcome, AgentStatus, sql_in
@@ -190,10 +191,29 @@ class AgentAlert(Base):
     acknowledged_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
+class AgentBadge(Base):
+    """A badge awarded by an evaluation (one per agent, period and code), with the figures it was given for."""
+
+    __tablename__ = "agent_badges"
+    __table_args__ = (
+        UniqueConstraint("agent_id", "period", "code"),
+        CheckConstraint(sql_in("code", AgentBadgeCode), name="code"),
+        Index("ix_agent_badges_period", "period"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    code: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = created_column()
+
+
 __all__ = [
     "AGENT_KINDS",
     "Agent",
     "AgentAlert",
+    "AgentBadge",
     "AgentEvaluation",
     "AgentLevel",
     "AgentPolicy",

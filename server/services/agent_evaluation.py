@@ -17,6 +17,9 @@ Figures (one aggregation per kind over the whole network, grouped by agent):
   period against the agent or its merchants and how many were answered in time, violations, and confirmed
   anti-brushing flags (``server/services/complaints.py``, ``server/services/brushing.py``).
 
+Badges (``server/services/agent_badges.py``): after the records are written, the period's badges are
+awarded in the same transaction (月度之星, 拓客之星, 健康标兵; never twice).
+
 Early warnings: serviced consumption in the period's last 14 days fell by ``alert_drop_bp`` (default 30 %)
 against the 14 days before, or the health score is under ``alert_health_below``; each new alert texts the
 agent and its upper agent (``server/services/agent_alert_sms.py``).
@@ -56,6 +59,7 @@ from server.models import Agent, AgentAlert, AgentEvaluation, AgentLevel, AuditL
 from server.models.base import utcnow
 from server.services import locks
 from server.services.agent_alert_sms import queue_alert_sms
+from server.services.agent_badges import award_period_badges
 from server.services.agents import ensure_default_levels, get_policy, level_rule
 from server.services.alliance import get_settings
 from server.services.brushing import confirmed_flags_by_agent
@@ -351,6 +355,7 @@ def evaluate_agents(actor: str, period_name: str, now: datetime | None = None) -
         summary["alerts"] += _add_alert(
             agent, period.name, kind, figure, before, after_value, policy_row.alert_health_below
         )
+    summary["badges"] = award_period_badges(period.name, policy.health_floor) if records else 0
     return summary
 
 

@@ -42,7 +42,7 @@ from server.domain.errors import DomainError
 from server.domain.identifiers import normalize_mobile
 from server.domain.statuses import AgentAlertKind, AgentEvaluationOutcome, AgentStatus
 from server.exports import Column, table_download
-from server.services import agent_alerts, agent_console, agent_evaluation, agents
+from server.services import agent_alerts, agent_badges, agent_console, agent_evaluation, agents
 
 blp = Blueprint("agents", __name__)
 
@@ -348,6 +348,7 @@ def detail(agent_id):
         evaluations=agent_evaluation.evaluations_of(agent.id)[:12],
         level_names=agent_console.level_names(),
         alerts=agent_console.alerts_of(agent.id),
+        badges=agent_badges.badges_of(agent.id),
         status_form=status_form,
     )
 
