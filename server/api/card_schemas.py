@@ -69,10 +69,12 @@ class ConsignmentSchema(Schema):
 class ConsignmentCreateSchema(Schema):
     agent_id = fields.String(required=True, validate=validate.Length(min=1, max=24))
     first_card_no = fields.String(
-        validate=validate.Regexp(r"^[0-9]{1,20}$"), metadata={"description": "Default: the batch's first"}
+        validate=[validate.Length(min=1, max=20), validate.Regexp(r"^[0-9]{1,20}$")],
+        metadata={"description": "Default: the batch's first"},
     )
     last_card_no = fields.String(
-        validate=validate.Regexp(r"^[0-9]{1,20}$"), metadata={"description": "Default: the batch's last"}
+        validate=[validate.Length(min=1, max=20), validate.Regexp(r"^[0-9]{1,20}$")],
+        metadata={"description": "Default: the batch's last"},
     )
 
 

@@ -242,6 +242,12 @@ class PointsPolicyForm(FlaskForm):
         _l("Business day starts at (local hour)"), [InputRequired(), NumberRange(0, 23)]
     )
     spend_requires_proof = BooleanField(_l("Spending points needs the member's proof"))
+    invite_reward_points_per_yuan = IntegerField(
+        _l("Invitation reward: points per yuan the invited friend pays (0 = off)"), [Optional(), NumberRange(0, 100)]
+    )
+    invite_reward_days = IntegerField(
+        _l("Invitation reward: days after the friend joins that count"), [Optional(), NumberRange(1, 365)]
+    )
     submit = SubmitField(_l("Save points policy"))
 
 

@@ -92,7 +92,11 @@ def points_policy():
     try:
         alliance.update_points_policy(
             current_actor().key,
-            **{name: getattr(policy_form, name).data for name in alliance.POINTS_POLICY_FIELDS},
+            **{  # a field left out of the form (optional ones) keeps its value
+                name: getattr(policy_form, name).data
+                for name in alliance.POINTS_POLICY_FIELDS
+                if getattr(policy_form, name).data is not None
+            },
         )
     except DomainError as exc:
         flash(domain_message(exc), "danger")
