@@ -8,8 +8,10 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import update
 
 from server.extensions import db
+from server.models import Sale
 from server.services import agents, brushing, catalog
 from tests.browser import save_screenshot
 from tests.builders import ACTOR, next_phone
@@ -31,8 +33,12 @@ def site(database, browser):
     with app.app_context():
         agent = agents.create_agent(ACTOR, kind="company", name="南山区代理公司", phone=next_phone())
         agents.update_agent(ACTOR, agent.id, status="active", status_reason="签约")
-        for shop in (scene.world.shop_a, scene.world.shop_b):
-            catalog.update_merchant(ACTOR, shop.merchant.id, agent_id=agent.id)
+        shops = [shop.merchant.id for shop in (scene.world.shop_a, scene.world.shop_b)]
+        for merchant_id in shops:
+            catalog.update_merchant(ACTOR, merchant_id, agent_id=agent.id)
+        # the scene's sales were made before the agent signed: as if it had serviced the shops all along
+        db.session.execute(update(Sale).where(Sale.merchant_id.in_(shops)).values(servicing_agent_id=agent.id))
+        db.session.commit()
         rule = next(rule for rule in brushing.list_rules() if rule.code == "round_amounts")
         brushing.update_rule(ACTOR, rule.id, parameters={"min_amount_fen": 100, "multiple_fen": 100, "min_count": 1})
         assert brushing.detect_brushing(ACTOR, datetime.now(UTC).date())["flagged"] == 2
