@@ -124,7 +124,12 @@ class Database:
 
 
 def wipe(app) -> None:
-    """Delete every row, children first (fast enough for the small data tests build)."""
+    """Delete every row, children first (fast enough for the small data tests build).
+
+    The app's per-worker copies of the alliance settings and terminal credentials (the sale's hot path)
+    go too: they would otherwise outlive the rows they copy by up to their time to live."""
+    app.extensions.pop("alliance_settings_copy", None)
+    app.extensions.pop("terminal_credentials", None)
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as connection:

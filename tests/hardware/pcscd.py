@@ -100,14 +100,20 @@ def running_pcscd(log_path: Path) -> Iterator[tuple[list[VpcdSlot], bool]]:
     if not VPCD_DRIVER_CONFIG.exists():
         raise PcscdUnavailable(f"vsmartcard-vpcd is not installed ({VPCD_DRIVER_CONFIG} missing)")
     users = USERS_LOCK.open("a")
-    fcntl.flock(users, fcntl.LOCK_EX)
+    # Every user holds the lock shared while it uses pcscd (a test session holds it throughout); only a run
+    # that must start pcscd takes it exclusively, so a benchmark started by a test session does not wait
+    # for that session to end.
+    fcntl.flock(users, fcntl.LOCK_SH)
     process = None
     try:
         readers = pcscd_readers()
         if readers is None:
-            process = _start_pcscd(log_path)
-            readers = pcscd_readers() or []
-        fcntl.flock(users, fcntl.LOCK_SH)
+            fcntl.flock(users, fcntl.LOCK_EX)
+            readers = pcscd_readers()  # another run may have started it meanwhile
+            if readers is None:
+                process = _start_pcscd(log_path)
+                readers = pcscd_readers() or []
+            fcntl.flock(users, fcntl.LOCK_SH)
         slots = vpcd_slots(readers)
         if not slots:
             raise PcscdUnavailable(f"the running pcscd has no vpcd reader (its readers: {readers})")
