@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 from unittest.mock import patch
@@ -35,7 +36,12 @@ class Clock:
 
 @contextmanager
 def frozen_clock(start: datetime):
-    """Every service module in CLOCK_MODULES reads the time from the yielded Clock."""
+    """Every service module in CLOCK_MODULES reads the time from the yielded Clock.
+
+    Only from the test's own thread: the patches replace module attributes, and threads entering and leaving
+    them out of order would leave a frozen clock behind for the tests that follow (pass ``now=`` instead)."""
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError("frozen_clock patches module attributes: use it in the test's thread, not a worker")
     clock = Clock(start)
     with ExitStack() as stack:
         for module in CLOCK_MODULES:

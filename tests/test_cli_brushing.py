@@ -24,7 +24,7 @@ def test_the_detect_brushing_job(app, run):  # noqa: F811
     first = run("jobs", "run", "--job", "detect-brushing")
     assert first.exit_code == 0, first.output
     again = run("jobs", "run", "--job", "detect-brushing")
-    assert json.loads(first.output)["flagged"] == 1 and json.loads(again.output)["flagged"] == 0
+    assert json.loads(first.output)["flagged"] == 1 and json.loads(again.output)["flagged"] == 0, first.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(BrushingFlag)) == 1
         db.session.remove()

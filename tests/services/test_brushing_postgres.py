@@ -49,8 +49,7 @@ def test_three_workers_scanning_at_once_write_each_flag_once(pg_app):
     def worker():
         try:
             with pg_app.app_context():
-                with frozen_clock(NOW):
-                    results.append(detect_brushing(ACTOR, NOW.date()))
+                results.append(detect_brushing(ACTOR, NOW.date(), now=NOW))
                 db.session.remove()
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
