@@ -76,6 +76,14 @@ TOLERATED_REFUSALS = {
     (*_IDENTIFY, "code_invalid", None): SIGNED_CODE,
     (*_IDENTIFY, "code_expired", None): SIGNED_CODE,
     ("POST", "/api/v1/card-batches", "invalid_request", "Unknown level."): "names a level that does not exist",
+    **{
+        ("POST", "/api/v1/card-batches/{batch_id}/consignments", "invalid_request", message): reason
+        for message, reason in (
+            ("The card number is not in this batch.", "a batch's number range is stored state"),
+            ("The range holds no card of this batch.", "a batch's number range is stored state"),
+            ("The first card number is after the last.", "an order between two strings JSON Schema cannot state"),
+        )
+    },
     ("POST", "/api/v1/members", "invalid_request", "No such merchant."): "names a merchant that does not exist",
     ("POST", "/api/v1/staff", "invalid_request", "No such merchant."): "names a merchant that does not exist",
     (
