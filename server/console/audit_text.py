@@ -21,6 +21,19 @@ from server.formatting import yuan
 
 # One sentence per action: %(actor)s did something to %(object)s.
 SENTENCES = {
+    "agent.login": _l("Agent %(object)s signed in to the agent portal"),
+    "agent.logout": _l("Agent %(object)s signed out of the agent portal everywhere"),
+    "agent.violation": _l("%(actor)s recorded a violation of agent %(object)s"),
+    "card_batch.consign": _l("%(actor)s consigned cards of batch %(object)s to an agent"),
+    "complaint.open": _l("%(actor)s recorded complaint %(object)s"),
+    "complaint.responded": _l("%(actor)s answered complaint %(object)s"),
+    "complaint.closed": _l("%(actor)s closed complaint %(object)s"),
+    "brushing_flag.cleared": _l("%(actor)s cleared anti-brushing flag %(object)s"),
+    "brushing_flag.confirmed": _l("%(actor)s confirmed anti-brushing flag %(object)s"),
+    "brushing_rule.update": _l("%(actor)s changed anti-brushing rule %(object)s"),
+    "identification.proof": _l("The member proved who they are at the till (%(object)s)"),
+    "sale.rejected_reported": _l("%(actor)s reported a sale the server refused (%(object)s)"),
+    "sale.rejected_resolved": _l("%(actor)s resolved a refused sale (%(object)s)"),
     "agent.create": _l("%(actor)s recorded agent %(object)s"),
     "agent.update": _l("%(actor)s changed agent %(object)s"),
     "agent.upper": _l("%(actor)s changed the upper agent of %(object)s"),
@@ -72,6 +85,8 @@ SENTENCES = {
     "points.adjust": _l("%(actor)s adjusted the points of member %(object)s"),
     "sale.refund": _l("%(actor)s refunded sale %(object)s"),
     "settlement.close": _l("%(actor)s closed business day %(object)s"),
+    "settlement.paid": _l("%(actor)s marked statement %(object)s as paid"),
+    "settlement.unpaid": _l("%(actor)s marked statement %(object)s as not paid"),
     "staff.create": _l("%(actor)s created the console account %(object)s"),
     "staff.create_token": _l("%(actor)s issued an API token to %(object)s"),
     "staff.revoke_token": _l("%(actor)s revoked an API token of %(object)s"),
