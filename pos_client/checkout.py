@@ -419,7 +419,10 @@ class Checkout:
             body, fallback = offline_body, None
         elif member.token is None:  # one request (tap and pay): the chip read goes with the sale
             body = {**common, **member.capture, "redeem_points": 0, "offline": False}
-            fallback = None
+            # Sent again after a lost answer with the same key: a recorded sale is answered from the server's
+            # idempotency store; one never recorded, whose chip read a tap elsewhere has since made stale, is
+            # refused card_read_superseded (the card is not frozen) and goes as this offline capture instead.
+            fallback = offline_body
         else:
             body = {
                 **common,

@@ -220,9 +220,11 @@ def _amount(value: str, lang: str) -> int:
 @click.option("--redeem-max", is_flag=True, help="Redeem as many points as allowed.")
 @PAY_OPTION
 @click.option(
-    "--one-request",
-    is_flag=True,
-    help="With --card and no points: send the card read with the sale (one request; see docs/terminal-api.md).",
+    "--one-request/--identify-first",
+    default=True,
+    show_default=True,
+    help="With --card and no points, online: send the card read with the sale (one request; see "
+    "docs/terminal-api.md). --identify-first shows the member before the sale.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.pass_obj
@@ -255,9 +257,9 @@ def checkout(
     try:
         core.refresh()
         if one_request and by_card and not redeem_choice and core.online is not False:
-            # one request from tap to approval; the member is shown from the answer. Not yet the default: a
-            # sale whose answer is lost is resent with the original chip read, which a tap elsewhere in
-            # between makes stale (card_stale); until it falls back to the offline form, opt in.
+            # one request from tap to approval; the member is shown from the answer. A sale whose answer is
+            # lost is sent again with its key; if never recorded and the card was tapped elsewhere since, the
+            # server answers card_read_superseded (the card is not frozen) and the offline capture goes instead.
             if not as_json:
                 console.print("请刷卡 / tap the card …")
             outcome = core.tap_and_pay(amount_fen, payment_method)

@@ -227,6 +227,10 @@ SERVER_ERRORS: dict[str, tuple[str, str]] = {
     "card_invalid": ("卡片数据校验失败", "The card's data failed its check"),
     "card_blocked": ("此卡已挂失、冻结或已换卡，不能使用", "This card is lost, frozen or replaced"),
     "card_stale": ("此卡疑似被复制，已冻结，请联系客服", "Suspected card clone: the card is frozen, call support"),
+    "card_read_superseded": (
+        "此卡读数已过时（卡已在别处使用），请重新刷卡",
+        "This card read is out of date (the card was used elsewhere since): tap it again",
+    ),
     "code_invalid": ("会员码无效", "Invalid member code"),
     "code_expired": ("会员码已过期，请会员刷新后再扫", "Member code expired: ask the member to refresh it"),
     "code_used": ("会员码已使用，请会员刷新后再扫", "Member code already used: ask for a fresh one"),

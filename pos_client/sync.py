@@ -16,6 +16,7 @@ from pos_client.server_client import ApiError, ServerUnreachable, TerminalClient
 # 5xx, 429, 409 request_in_progress — stops the replay; it is tried again later, in order.
 PERMANENT_STATUSES = {400, 404, 409, 422}
 EXPIRED = "identification_expired"
+SUPERSEDED = "card_read_superseded"
 FALLBACK_KEY_SUFFIX = "-offline"
 
 _send_lock = threading.Lock()
@@ -49,6 +50,11 @@ def replay(
     An online sale whose identification expired before it reached the server (it was never recorded:
     a recorded one would have been answered from the idempotency store) is sent as the offline sale
     it captured, under a key derived from its own, so a crash while switching cannot record it twice.
+    So is a one-request card sale sent again after its answer was lost (it has an ``error`` from the
+    earlier attempt) whose chip read the server finds superseded: never recorded either, and the card
+    was tapped elsewhere since, so the read is behind the counter; the server refused it without
+    freezing the card (``card_read_superseded``). A sale refused so on its first send is not switched:
+    nothing but a clone is read twice at once.
     """
     result = SyncResult()
     with _send_lock:
@@ -60,7 +66,8 @@ def replay(
                 try:
                     response = client.record_sale(body, key)
                 except ApiError as exc:
-                    if exc.code != EXPIRED or sale.fallback is None:
+                    resent_superseded = exc.code == SUPERSEDED and sale.error is not None
+                    if sale.fallback is None or not (exc.code == EXPIRED or resent_superseded):
                         raise
                     key = sale.idempotency_key + FALLBACK_KEY_SUFFIX
                     outbox.switch_to_fallback(sale.seq, key)

@@ -248,9 +248,37 @@ class CashierWindow:
                 self.reader_state = _reader_state(exc)
                 self._show_error(text(reader_error_key(exc), self.lang))
                 return
+        amount_fen = self._one_request_amount()
         self._new_customer()
         self.message.set(self.label["waiting_card"])
-        self.run_in_background(self.core.identify_card, self._identified)
+        if amount_fen is None:
+            self.run_in_background(self.core.identify_card, self._identified)
+            return
+        payment_method = self.pay_method.get()
+
+        def work():  # the common sale: the tap is the sale, one request (docs/terminal-api.md)
+            outcome = self.core.tap_and_pay(amount_fen, payment_method)
+            try:
+                self.core.print_receipt()
+            except PosError as exc:
+                return outcome, exc
+            return outcome, None
+
+        self.run_in_background(work, self._tapped_and_paid, exclusive=True)
+
+    def _one_request_amount(self) -> int | None:
+        """The amount to sell with the tap itself, or None to identify first.
+
+        One request whenever it can be: an amount typed for a new customer (no member or sale on screen),
+        no points to redeem and the server not known to be unreachable. With points to redeem (or no
+        amount yet) the cashier must see the member first: the tap identifies, F5 charges.
+        """
+        if self.sale_state != "none" or self.redeem_mode.get() != "none" or self.core.online is False:
+            return None
+        try:
+            return parse_amount(self.amount.get())
+        except AmountError:
+            return None
 
     def identify_code(self, scanned: str | None = None) -> None:
         """Identify by a scanned member code or card number, or the one typed into the code field."""
@@ -533,6 +561,11 @@ class CashierWindow:
         self.amount_display.focus_set()  # the amount typed next is the amount, never a code or phone
         self._inputs_changed()  # an amount typed before the identification is priced now
         self._refresh_status()
+
+    def _tapped_and_paid(self, result) -> None:
+        """A one-request tap: the member as the sale's answer (or the card record) shows them, then the sale."""
+        self._identified(self.core.member)
+        self._paid(result)
 
     def _priced(self, result) -> None:
         inputs, quote = result

@@ -57,6 +57,15 @@ class CardStale(DomainError):
     keeps_changes = True
 
 
+class CardReadSuperseded(DomainError):
+    code, status, default_message = (
+        "card_read_superseded",
+        409,
+        "This chip read was taken before the card's counter moved on: a late resend, not a clone. "
+        "Send it as the offline sale it captured.",
+    )
+
+
 class CodeInvalid(DomainError):
     code, status, default_message = "code_invalid", 422, "This code is not a valid member code or card number."
 

@@ -80,6 +80,8 @@ class Card(Base):
     key_version: Mapped[int] = mapped_column(default=1)
     counter: Mapped[int] = mapped_column(default=0)
     counter_unconfirmed: Mapped[bool] = mapped_column(default=False)
+    # when an online tap last moved the counter on: a chip read taken before it is a late resend, not a clone
+    counter_moved_at: Mapped[datetime | None]
     level_rank: Mapped[int] = mapped_column(default=0)
     replaced_by_id: Mapped[str | None] = mapped_column(ForeignKey("cards.id"))
     status_changed_at: Mapped[datetime | None]

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import func, insert, select, update
@@ -18,6 +19,7 @@ from server.domain import card_actions
 from server.domain.errors import (
     CardBlocked,
     CardInvalid,
+    CardReadSuperseded,
     CardStale,
     CardUnknown,
     Conflict,
@@ -405,19 +407,27 @@ def verified_chip_card(card_read: dict) -> tuple[Card, bytes, int]:
     return check_usable(card), uid, presented
 
 
-def check_chip_counter(terminal: Terminal, card_read: dict) -> tuple[Card, bytes]:
+def check_chip_counter(terminal: Terminal, card_read: dict, read_at: datetime | None = None) -> tuple[Card, bytes]:
     """Check the anti-clone counter of a chip card tapped online; return the card and its UID.
 
     The card should hold ``card.counter``; while the last write-back is unconfirmed it may still hold
     the value before. Anything lower is a clone (or the original after its clone was used): the card
     is frozen, an alert is recorded, and CardStale (which keeps these changes) is raised. Otherwise the
     counter moves on, unconfirmed until the terminal says it wrote it (:func:`plan_write_back`).
+
+    ``read_at`` is when the till read the chip, for a sale that carries the read itself: a read taken
+    before the counter last moved on (``counter_moved_at``) is that till sending again a sale whose
+    answer it never got, while the card was tapped elsewhere in between; it is refused with
+    CardReadSuperseded and nothing changes (the till sends the offline sale it captured instead).
+    A clone tapped after the genuine card is read after the counter moved on: frozen as before.
     """
     card, uid, presented = verified_chip_card(card_read)
     tolerated = {card.counter, card.counter - 1} if card.counter_unconfirmed else {card.counter}
     if presented not in tolerated:
         if presented > card.counter:
             raise CardInvalid("The card's counter is ahead of the alliance's.")
+        if read_at is not None and card.counter_moved_at is not None and read_at < card.counter_moved_at:
+            raise CardReadSuperseded(card_no=card.card_no, presented=presented, expected=card.counter)
         card.status, card.status_changed_at = CardStatus.FROZEN, utcnow()
         db.session.add(
             CardAlert(
@@ -432,7 +442,7 @@ def check_chip_counter(terminal: Terminal, card_read: dict) -> tuple[Card, bytes
             f"terminal:{terminal.id}", "card.block_stale", "card", card.id, presented=presented, expected=card.counter
         )
         raise CardStale(card_no=card.card_no)
-    card.counter, card.counter_unconfirmed = presented + 1, True
+    card.counter, card.counter_unconfirmed, card.counter_moved_at = presented + 1, True, utcnow()
     return card, uid
 
 

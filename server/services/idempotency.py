@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import psycopg
 from flask import current_app
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -91,11 +92,27 @@ def _claim(actor: str, key: str, request_hash: str) -> int | None:
     if dialect != "postgresql":
         return db.session.execute(_CLAIM[dialect], values).scalar()
     wait_ms = int(current_app.config["IDEMPOTENCY_WAIT_SECONDS"] * 1000)
-    connection = db.session.connection()  # plain commands straight to the driver: nothing to flush or map
-    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
-    record_id = db.session.execute(_CLAIM[dialect], values).scalar()
-    connection.exec_driver_sql("SET LOCAL lock_timeout = DEFAULT")
-    return record_id
+    # One round trip for the three: the timeout, the claim, the timeout back (the sale's own row locks wait
+    # as long as they need). psycopg's client-side binding sends them as one simple query; the values are
+    # quoted by psycopg. The first error (lock_timeout) stops the rest and rolls the transaction back.
+    driver = db.session.connection().connection.driver_connection
+    with psycopg.ClientCursor(driver) as cursor:
+        try:
+            cursor.execute(_CLAIM_WITH_TIMEOUT.format(wait_ms=wait_ms), values)
+        except psycopg.errors.LockNotAvailable as exc:
+            raise RequestInProgress() from exc
+        cursor.nextset()  # the claim's result, after the first SET
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+_CLAIM_WITH_TIMEOUT = (
+    "SET LOCAL lock_timeout = {wait_ms}; "
+    "INSERT INTO idempotency_records (actor, key, request_hash, status_code, created_at) "
+    "VALUES (%(actor)s, %(key)s, %(request_hash)s, 0, %(created_at)s) "
+    "ON CONFLICT (actor, key) DO NOTHING RETURNING id; "
+    "SET LOCAL lock_timeout = DEFAULT"
+)
 
 
 def run_idempotent(actor: str, key: str, request_hash: str, work: Callable[[], tuple[int, dict]]) -> StoredResponse:

@@ -142,7 +142,13 @@ class Credential:
 
 
 def identify_credential(
-    terminal: Terminal, settings, *, card: dict | None = None, code: str | None = None, phone: str | None = None
+    terminal: Terminal,
+    settings,
+    *,
+    card: dict | None = None,
+    code: str | None = None,
+    phone: str | None = None,
+    read_at: datetime | None = None,
 ) -> Credential:
     """The member behind a chip read (its anti-clone counter checked and moved on), a scanned code or a phone.
 
@@ -151,7 +157,7 @@ def identify_credential(
     """
     uid = None
     if card is not None:
-        found_card, uid = cards.check_chip_counter(terminal, card)
+        found_card, uid = cards.check_chip_counter(terminal, card, read_at)
         method, member_id = "card", found_card.member_id
     else:
         method, member_id, found_card = resolve_member(None, code, phone, settings, terminal.id)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import BigInteger, bindparam, func, insert, select, true, update
+from sqlalchemy.dialects import postgresql
 
 from server.domain.errors import InsufficientPoints
 from server.domain.ledger import ACCOUNTS_ALLOWED_NEGATIVE, Posting
 from server.extensions import db
 from server.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from server.models.base import utcnow
 
 # Built once and run as Core statements: a sale posts on every checkout, so no per-call statement
 # construction and no ORM bulk machinery (the rows are never loaded as objects here).
@@ -21,8 +23,48 @@ _MOVE_BALANCE = (
     .values(balance=_accounts.c.balance + bindparam("delta"))
     .returning(_accounts.c.balance)
 )
-_NEW_TRANSACTION = insert(LedgerTransaction.__table__).returning(LedgerTransaction.__table__.c.id)
-_NEW_ENTRY = insert(LedgerEntry.__table__)
+_transactions, _entries = LedgerTransaction.__table__, LedgerEntry.__table__
+_NEW_TRANSACTION = insert(_transactions).returning(_transactions.c.id)
+_NEW_ENTRY = insert(_entries)
+
+
+def _transaction_with_entries():
+    """PostgreSQL: the transaction and its entries in one statement (one round trip instead of two).
+
+    ``WITH txn AS (INSERT INTO ledger_transactions … RETURNING id) INSERT INTO ledger_entries … SELECT txn.id,
+    line.* FROM txn JOIN unnest(:accounts, :amounts) AS line ON true``: the same rows as the two statements
+    SQLite runs (a transaction without postings still gets its row: a data-modifying CTE always runs).
+    """
+    transaction = (
+        insert(_transactions)
+        .values(
+            kind=bindparam("kind"),
+            sale_id=bindparam("sale_id"),
+            refund_id=bindparam("refund_id"),
+            actor=bindparam("actor"),
+            memo=bindparam("memo"),
+            created_at=bindparam("created_at", type_=_transactions.c.created_at.type),
+        )
+        .returning(_transactions.c.id)
+        .cte("txn")
+    )
+    lines = (
+        func.unnest(
+            bindparam("accounts", type_=postgresql.ARRAY(BigInteger)),
+            bindparam("amounts", type_=postgresql.ARRAY(BigInteger)),
+        )
+        .table_valued("account_id", "amount")
+        .render_derived(name="line")
+    )
+    entries = select(transaction.c.id, lines.c.account_id, lines.c.amount).select_from(transaction).join(lines, true())
+    return (
+        insert(_entries)
+        .from_select(["transaction_id", "account_id", "amount"], entries)
+        .add_cte(transaction, nest_here=True)
+    )
+
+
+_NEW_TRANSACTION_WITH_ENTRIES = _transaction_with_entries()
 
 
 def open_account(kind: str, owner_id: str) -> int:
@@ -65,9 +107,15 @@ def post(
         balances[acct_id] = db.session.execute(_MOVE_BALANCE, {"account_id": acct_id, "delta": delta}).scalar()
         if balances[acct_id] is None:
             raise InsufficientPoints(requested=-delta)
-    txn_id = db.session.execute(
-        _NEW_TRANSACTION, {"kind": kind, "actor": actor, "sale_id": sale_id, "refund_id": refund_id, "memo": memo}
-    ).scalar_one()
+    transaction = {"kind": kind, "actor": actor, "sale_id": sale_id, "refund_id": refund_id, "memo": memo}
+    if db.session.get_bind().dialect.name == "postgresql":
+        accounts, amounts = [p.account_id for p in postings], [p.amount for p in postings]
+        db.session.execute(
+            _NEW_TRANSACTION_WITH_ENTRIES,
+            {**transaction, "created_at": utcnow(), "accounts": accounts, "amounts": amounts},
+        )
+        return balances
+    txn_id = db.session.execute(_NEW_TRANSACTION, transaction).scalar_one()
     if postings:
         db.session.execute(
             _NEW_ENTRY, [{"transaction_id": txn_id, "account_id": p.account_id, "amount": p.amount} for p in postings]

@@ -64,11 +64,22 @@ def alliance_today(settings: AllianceSettings | None = None, now: datetime | Non
     return (now or utcnow()).astimezone(ZoneInfo(settings.timezone)).date()
 
 
-def add_lot(member_id: str, points: int, source: str, sale_id: str | None = None, now: datetime | None = None) -> None:
-    """Record ``points`` just credited to the member as a new lot expiring by the alliance's policy."""
+def add_lot(
+    member_id: str,
+    points: int,
+    source: str,
+    sale_id: str | None = None,
+    now: datetime | None = None,
+    settings: AllianceSettings | None = None,
+) -> None:
+    """Record ``points`` just credited to the member as a new lot expiring by the alliance's policy.
+
+    ``settings``: the alliance settings the caller already holds (a sale prices and dates its lot by the
+    same copy, without reading the row again); read here otherwise.
+    """
     if points <= 0:
         return
-    settings = get_settings()
+    settings = settings or get_settings()
     now = now or utcnow()
     earned_on = alliance_today(settings, now)
     db.session.execute(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import func, select
 
 from alliance_shared.devices.member_card import card_read_body
@@ -118,3 +120,39 @@ def test_a_tap_sent_with_the_sale_checks_the_anti_clone_counter_and_answers_the_
         assert db.session.scalar(select(func.count()).select_from(CardAlert)) == 1
         # the refusal's changes committed; the Idempotency-Key stays unused
         assert db.session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "clone")) is None
+
+
+def test_a_resent_tap_read_before_the_card_moved_on_is_superseded_not_a_clone(app, client):
+    """A one-request sale whose answer was lost is sent again with its chip read; meanwhile the card was tapped
+    elsewhere. The read is behind the counter, but taken before it moved on: refused without freezing."""
+    s = scene(app, points=0)
+    read0 = _chip_card(app, s.card.id)
+    lost_at = datetime.now(UTC) - timedelta(minutes=5)  # the till read the chip, the sale never arrived
+    # the card at another till since: two sales, the second with the counter the first wrote back
+    first = sell(client, s.auth, card=read0, amount_fen=1_000)
+    second = sell(client, s.auth, card=_written(read0, first.json["card_update"]), amount_fen=1_000)
+    assert second.status_code == 201, second.json
+    before = db_state(app)
+    alerts_before = _count(app, CardAlert)
+    resent = sell(client, s.auth, key="lost-1", card=read0, amount_fen=3_000, occurred_at=lost_at.isoformat())
+    assert_error(resent, 409, "card_read_superseded")
+    assert db_state(app) == before and _count(app, CardAlert) == alerts_before
+    with app.app_context():
+        assert db.session.get(Card, s.card.id).status == "active"
+        assert db.session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "lost-1")) is None
+    # the same read tapped now (a clone, whatever key it comes with), or sent without the till's time: frozen
+    clone = sell(client, s.auth, key="lost-1", card=read0, amount_fen=3_000, occurred_at=datetime.now(UTC).isoformat())
+    assert_error(clone, 409, "card_stale")
+    with app.app_context():
+        assert db.session.get(Card, s.card.id).status == "frozen"
+    assert _count(app, CardAlert) == alerts_before + 1
+
+
+def test_a_stale_read_without_the_tills_time_is_a_clone(app, client):
+    s = scene(app, points=0)
+    read0 = _chip_card(app, s.card.id)
+    first = sell(client, s.auth, card=read0, amount_fen=1_000)
+    sell(client, s.auth, card=_written(read0, first.json["card_update"]), amount_fen=1_000)
+    assert_error(sell(client, s.auth, card=read0, amount_fen=1_000), 409, "card_stale")
+    with app.app_context():
+        assert db.session.get(Card, s.card.id).status == "frozen"

@@ -210,3 +210,35 @@ def xvfb_display() -> str:
     atexit.register(process.terminate)
     _xvfb["display"] = os.environ["DISPLAY"] = f":{int(number)}"
     return _xvfb["display"]
+
+
+class LeftChip:
+    """A chip the till read and that was taken away before anything was written (no reader in the test)."""
+
+    apdu_count = 12
+
+    def open(self, *args) -> None:
+        from alliance_shared.devices.card_reader import CardRemoved
+
+        raise CardRemoved("the card was taken away")
+
+
+def chip_on_the_reader(app, core, card_id: str, uid: bytes = bytes.fromhex("04C0FFEE112233")) -> dict:
+    """Give ``card_id`` the chip ``uid`` and make ``core`` read it at each tap, as its reader would: the
+    signed record and counter the alliance wrote (the reader itself is hardware: tests/hardware). Returns
+    the read as the API takes it."""
+    from alliance_shared.devices.card_reader import CardInfo
+    from alliance_shared.devices.member_card import card_read_body
+    from server.extensions import db
+    from server.models import Card
+    from server.services import cards
+
+    with app.app_context():
+        card = db.session.get(Card, card_id)
+        card.chip_uid = uid.hex().upper()
+        blocks, _ = cards._card_image(card, uid)
+        db.session.commit()
+        db.session.remove()
+    read = card_read_body(uid, blocks)
+    core._read_tapped_card = lambda timeout: (core.info, CardInfo(uid, b""), LeftChip(), blocks, read)
+    return read

@@ -23,6 +23,7 @@ from tests.live_server import live_server
 from tests.pos.pos_helpers import (
     FrontServer,
     TcpPrinter,
+    chip_on_the_reader,
     printed_text_and_qr,
     write_config,
     xvfb_display,
@@ -477,3 +478,42 @@ def test_refund_after_a_printer_error_and_a_refused_sale_in_the_window(app, tmp_
         window = root = None
         gc.collect()
     printer.close()
+
+
+def test_a_tap_after_the_amount_is_the_sale_in_one_request_and_points_mean_identify_first(app, tmp_path, display):
+    import tkinter as tk
+
+    from pos_client.gui.app import CashierWindow
+
+    with app.app_context():
+        world = make_world()
+        catalog.set_level_discount(ACTOR, world.shop_a.merchant.id, world.levels["normal"].id, 9000)
+        _, card = make_member(points=300, name="张一刷")
+        token, card_id = world.shop_a.token, card.id
+    with live_server(app) as url:
+        front = FrontServer(url)
+        front.start()
+        config = write_config(tmp_path, front.url, token)
+        core = Checkout(terminal_client(PosConfig.load(config)), Outbox(PosConfig.outbox_path(config)))
+        root = tk.Tk()
+        window = CashierWindow(root, core)
+        pump(root, lambda: "在线" in window.status_text.get())
+        core.reader = object()  # the tap below reads the chip the alliance wrote (tests/hardware: a real reader)
+        chip_on_the_reader(app, core, card_id)
+        window.amount.set("50")  # the amount first, then the tap: sold at once, the member shown from the answer
+        window.tap_card()
+        pump(root, lambda: "交易成功" in window.message.get())
+        (sent,) = front.gate.sales_seen
+        assert "card" in sent and "identification_token" not in sent and sent["amount_fen"] == 5_000
+        assert "张一刷" in window.member_text.get() and window.payable_text.get() == "应付 45.00"
+        # the next customer redeems points: the tap identifies, nothing is sold until F5
+        window.next_customer()
+        window.amount.set("50")
+        window.redeem_mode.set("max")
+        window.tap_card()
+        pump(root, lambda: "张一刷" in window.member_text.get() and window.sale_state == "open")
+        assert len(front.gate.sales_seen) == 1
+        root.destroy()
+        window = root = None
+        gc.collect()
+        front.stop()

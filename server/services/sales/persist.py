@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import make_transient_to_detached
 
 from server.domain import payments
 from server.domain.errors import InvalidRequest, ReceiptNumberTaken
@@ -54,37 +55,48 @@ def _terminal_receipt_no(terminal: Terminal, number: str) -> str:
     return number
 
 
+_sales = Sale.__table__
+_INSERT_SALE = insert(_sales)  # a Core statement built once: no unit of work, no flush, no identity map
+
+
 def write_sale(draft: SaleDraft) -> None:
-    """The ``Sale`` row as priced, flushed so the posting steps can refer to it."""
+    """The ``Sale`` row as priced, inserted at once (one Core statement) so the posting steps can refer to it.
+
+    ``draft.sale`` is the ``Sale`` holding the same values, put in the session as a row already loaded:
+    the session never inserts it again, tracks a later change to it like any loaded row, and hands out
+    this very object to a later read of the sale in the same transaction.
+    """
     request, who, priced, buyer = draft.request, draft.who, draft.priced, draft.buyer
-    draft.sale = sale = Sale(
-        id=new_id("sal"),
-        merchant_id=request.terminal.merchant_id,
-        terminal_id=request.terminal.id,
-        member_id=buyer.member_id,
-        card_id=buyer.card_id,
-        level_id=who.level.id,
-        method=buyer.method,
-        receipt_no=draft.receipt_no,
-        client_sale_id=request.client_sale_id,
-        amount_fen=priced.amount_fen,
-        discount_bp=who.discount_bp,
-        discount_fen=priced.discount_fen,
-        redeem_points=priced.redeem_points,
-        redeem_value_fen=priced.redeem_value_fen,
-        payable_fen=priced.payable_fen,
-        points_earned=priced.points_to_earn,
-        refunded_fen=0,
-        points_reversed=0,
-        points_restored=0,
-        offline=request.offline,
-        payment_method=request.payment_method,
-        occurred_at=draft.occurred_at,
-        created_at=draft.now,
+    values = {
+        "id": new_id("sal"),
+        "merchant_id": request.terminal.merchant_id,
+        "terminal_id": request.terminal.id,
+        "member_id": buyer.member_id,
+        "card_id": buyer.card_id,
+        "level_id": who.level.id,
+        "method": buyer.method,
+        "receipt_no": draft.receipt_no,
+        "client_sale_id": request.client_sale_id,
+        "amount_fen": priced.amount_fen,
+        "discount_bp": who.discount_bp,
+        "discount_fen": priced.discount_fen,
+        "redeem_points": priced.redeem_points,
+        "redeem_value_fen": priced.redeem_value_fen,
+        "payable_fen": priced.payable_fen,
+        "points_earned": priced.points_to_earn,
+        "refunded_fen": 0,
+        "points_reversed": 0,
+        "points_restored": 0,
+        "offline": request.offline,
+        "payment_method": request.payment_method,
+        "occurred_at": draft.occurred_at,
+        "created_at": draft.now,
         **attribution.sale_columns(draft),
-    )
-    db.session.add(sale)
-    db.session.flush()
+    }
+    db.session.execute(_INSERT_SALE, values)
+    draft.sale = sale = Sale(**values)
+    make_transient_to_detached(sale)  # the row exists: the session holds the object as loaded, with nothing
+    db.session.add(sale)  # to insert, so a later read of this sale in the transaction gets this very object
 
 
 def write_refund(draft: RefundDraft) -> None:

@@ -43,7 +43,7 @@ def move_sale_lots(draft: SaleDraft) -> None:
     """Spend the redeemed points from the member's lots, then add the lot this sale earns."""
     member_id, sale_id, priced = draft.buyer.member_id, draft.sale.id, draft.priced
     points.spend_lots(member_id, priced.redeem_points, "redeem", sale_id)  # before the lot this sale earns
-    points.add_lot(member_id, priced.points_to_earn, "sale", sale_id, draft.now)
+    points.add_lot(member_id, priced.points_to_earn, "sale", sale_id, draft.now, draft.settings)
 
 
 def upgrade_level(draft: SaleDraft) -> None:
@@ -176,7 +176,7 @@ def grant_invite_reward(draft: SaleDraft) -> None:
     invites = attribution.invites_account()
     postings = invite_reward_postings(inviter.points_account_id, invites, sale.invite_reward_points)
     ledger.post(attribution.INVITE_REWARD, postings, f"terminal:{draft.request.terminal.id}", sale_id=sale.id)
-    points.add_lot(inviter.id, sale.invite_reward_points, "invite", sale.id, draft.now)
+    points.add_lot(inviter.id, sale.invite_reward_points, "invite", sale.id, draft.now, draft.settings)
 
 
 def take_back_invite_reward(draft: RefundDraft) -> None:

@@ -51,8 +51,9 @@ def _identify_online(draft: SaleDraft) -> None:
     request = draft.request
     draft.occurred_at = draft.now
     if request.identification_token is None:  # one request: the credential is identified here, as identify does
+        # the till's time of the tap tells a late resend of this sale from a clone (cards.check_chip_counter)
         draft.credential = found = identify_credential(
-            request.terminal, draft.settings, card=request.card, code=request.code
+            request.terminal, draft.settings, card=request.card, code=request.code, read_at=request.occurred_at
         )
         draft.buyer = Buyer(found.member_id, found.card.id if found.card else None, found.method)
         check_spend(draft.settings.spend_requires_proof, found.proof, request.redeem_points)
