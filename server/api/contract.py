@@ -12,6 +12,8 @@ field of a response-only schema is required (the server always sends it).
 
 from __future__ import annotations
 
+import threading
+
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_instance
 
@@ -78,7 +80,13 @@ class ContractPlugin(MarshmallowPlugin):
         super().init_spec(spec)
         self.converter.add_attribute_function(_object_field_rules)
         to_dict = spec.to_dict
-        spec.to_dict = lambda: _responses_carry_every_field(to_dict())
+        lock = threading.Lock()  # the document's dicts are shared: threads serving it at once take turns
+
+        def carrying_every_field() -> dict:
+            with lock:
+                return _responses_carry_every_field(to_dict())
+
+        spec.to_dict = carrying_every_field
 
     def operation_helper(self, path=None, operations=None, **kwargs) -> None:
         super().operation_helper(path=path, operations=operations, **kwargs)
