@@ -147,10 +147,10 @@ def _bulk_insert_staged(rows: list[tuple]) -> None:
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         driver = connection.connection.driver_connection
-        with driver.cursor() as cursor:
-            with cursor.copy(f"COPY benefit_import_rows ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        statement = f"COPY benefit_import_rows ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
         return
     db.session.execute(insert(BenefitImportRow), [dict(zip(STAGE_COLUMNS, row, strict=True)) for row in rows])
 
