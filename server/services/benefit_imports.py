@@ -39,7 +39,7 @@ from server.models import BenefitCode, BenefitImport, BenefitImportRow, BenefitP
 from server.models.base import new_id, utcnow
 from server.security.benefit_secrets import sealer
 from server.services.audit import audit
-from server.services.benefit_catalog import get_purchase
+from server.services.benefit_catalog import create_purchase, get_purchase
 from server.services.points import alliance_today
 from server.services.unit_of_work import transaction, transactional
 
@@ -348,6 +348,15 @@ def get_import(import_id: str) -> BenefitImport:
     if job is None:
         raise NotFound("No such import.")
     return job
+
+
+@transactional
+def order_purchase(actor, **fields) -> BenefitPurchase:
+    """A purchase batch (``benefit_catalog.create_purchase``); a generated one's vouchers are made at once."""
+    purchase = create_purchase(actor, **fields)
+    if purchase.source == BenefitPurchaseSource.GENERATED:
+        generate_vouchers(actor, purchase.id)
+    return purchase
 
 
 @transactional
