@@ -86,6 +86,18 @@ def _detect_brushing(day: date) -> dict:
     return detect_brushing(ACTOR, day)
 
 
+def _release_benefit_reservations(day: date) -> dict:
+    from server.services.benefit_stock import release_expired_reservations
+
+    return {"released": release_expired_reservations()}
+
+
+def _expire_benefit_codes(day: date) -> dict:
+    from server.services.benefit_stock import expire_codes
+
+    return {"expired": expire_codes(day)}
+
+
 @dataclass(frozen=True)
 class Job:
     """A job: its function and whether it runs in one transaction under the job lock."""
@@ -108,6 +120,8 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "purge-identifications": Job(_purge_identifications, False, _today),
     "detect-brushing": Job(_detect_brushing, True, _today),
     "evaluate-agents": Job(_evaluate_agents, True, _today),
+    "release-benefit-reservations": Job(_release_benefit_reservations, True, _today),
+    "expire-benefit-codes": Job(_expire_benefit_codes, True, _today),
 }
 
 
