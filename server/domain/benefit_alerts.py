@@ -5,7 +5,7 @@ with the numbers a person needs to act — or ``None`` when all is well. The job
 (``server/services/benefit_alerts.py``) gather the figures, deduplicate findings by :func:`alert_period`
 (one alert per key and period, so a daily job texts once a week about the same low stock) and text them.
 
-- **Low stock**: available codes of a SKU at or below its threshold.
+- **Low stock**: available codes of a SKU below its threshold (0: no alert).
 - **Short for the scheduled demand**: the scheduled demands (campaigns: a SKU, a date, a quantity) within the
   horizon cannot all be met from the available codes, counting that a code expiring before a demand's
   date cannot serve it. Demands are served in date order from the codes that expire first (the same
@@ -97,8 +97,8 @@ def check_threshold(value: int, name: str) -> int:
 
 
 def low_stock(sku_id: str, available: int, threshold: int | None) -> AlertFinding | None:
-    """Low stock: ``available`` at or below ``threshold`` (no threshold set: never)."""
-    if threshold is None or available > threshold:
+    """Low stock: ``available`` below ``threshold`` (no threshold, or 0: never)."""
+    if not threshold or available >= threshold:
         return None
     return AlertFinding(BenefitAlertKind.LOW_STOCK, sku_id, {"available": available, "threshold": threshold})
 
@@ -159,7 +159,10 @@ def demand_shortfall(
 
 
 def near_expiry(sku_id: str, lots: Sequence[StockLot], today: date, days: int) -> AlertFinding | None:
-    """Near expiry: available codes expiring from ``today`` to ``today + days``, their count and cost at risk."""
+    """Near expiry: available codes expiring from ``today`` to ``today + days``, their count and cost at risk
+    (``days`` 0: no alert)."""
+    if days <= 0:
+        return None
     last = today + timedelta(days=days)
     at_risk = [lot for lot in lots if lot.expires_on is not None and today <= lot.expires_on <= last and lot.count]
     if not at_risk:

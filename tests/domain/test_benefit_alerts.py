@@ -26,12 +26,12 @@ from server.domain.statuses import BenefitAlertKind
 TODAY = date(2026, 12, 6)
 
 
-def test_low_stock_at_or_below_the_threshold_only():
-    assert low_stock("bsku_a", 11, 10) is None
-    finding = low_stock("bsku_a", 10, 10)
-    assert finding.kind == BenefitAlertKind.LOW_STOCK and finding.figures == {"available": 10, "threshold": 10}
+def test_low_stock_below_the_threshold_only():
+    assert low_stock("bsku_a", 10, 10) is None
+    finding = low_stock("bsku_a", 9, 10)
+    assert finding.kind == BenefitAlertKind.LOW_STOCK and finding.figures == {"available": 9, "threshold": 10}
     assert finding.key == "low_stock:bsku_a"
-    assert low_stock("bsku_a", 0, None) is None  # no threshold set: never alerted
+    assert low_stock("bsku_a", 0, None) is None and low_stock("bsku_a", 0, 0) is None  # no threshold: never
 
 
 def test_demand_met_by_stock_raises_nothing():
@@ -76,6 +76,7 @@ def test_near_expiry_counts_codes_and_cost_within_the_window():
     finding = near_expiry("bsku_x", lots, TODAY, 30)
     assert finding.figures == {"count": 5, "cost_fen": 5_000, "first_expiry": "2026-12-20", "days": 30}
     assert near_expiry("bsku_x", lots, TODAY, 10) is None
+    assert near_expiry("bsku_x", [StockLot(TODAY, 1, 1)], TODAY, 0) is None  # 0 days: no alert
 
 
 def test_failing_supplier_needs_enough_attempts_and_a_rate_at_the_threshold():
