@@ -22,6 +22,7 @@ ROLE_LABELS = {
     "card_issuer": _l("Card issuer"),
     "support": _l("Support"),
     "agent_manager": _l("Agent manager"),
+    "benefits_manager": _l("Benefits manager"),
     "owner": _l("Merchant owner"),
     "cashier": _l("Cashier"),
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-OPERATOR_ROLES = {"admin", "finance", "card_issuer", "support", "agent_manager"}
+OPERATOR_ROLES = {"admin", "finance", "card_issuer", "support", "agent_manager", "benefits_manager"}
 MERCHANT_ROLES = {"owner", "cashier"}
 ROLES = OPERATOR_ROLES | MERCHANT_ROLES  # the roles a staff user may have
 TERMINAL_ROLE = "terminal"  # the role of a calling POS terminal (never a staff user's)
@@ -30,6 +30,11 @@ _READ_ALL = {
 
 # Granted to no role by name, only through admin's "*": alliance-wide writes and staff management.
 ADMIN_ONLY_PERMISSIONS = {"merchants:write", "levels:write", "staff:read", "staff:write", "alliance:write"}
+
+# Reading a benefit code and its secret in full (卡密) is a permission of its own, granted to no role by name
+# (only admin's "*"): the benefits manager runs the catalogue, purchases and stock but sees codes masked;
+# every reveal is audited with a reason (server/services/benefit_stock.py).
+READ_SECRETS_PERMISSION = "benefits:secrets"
 
 PERMISSIONS: dict[str, set[str]] = {
     "admin": {"*"},
@@ -67,6 +72,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "cashier": {"merchants:read", "levels:read", "sales:read"},
     # the agent network: agents, their levels, territories and evaluations, and which agent services a merchant
     "agent_manager": {"agents:read", "agents:write", "merchants:read", "levels:read"},
+    # benefits (权益): the catalogue of SKUs, suppliers, purchases and imports of 卡密, the stock (codes masked)
+    "benefits_manager": {"benefits:read", "benefits:write", "merchants:read", "levels:read", "agents:read"},
     TERMINAL_ROLE: {"checkout", "sales:read", "sales:refund", "merchants:read", "levels:read"},
 }
 TERMINAL_PERMISSIONS = PERMISSIONS[TERMINAL_ROLE]

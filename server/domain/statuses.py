@@ -156,6 +156,90 @@ class ComplaintStatus(StrEnum):
     CLOSED = "closed"
 
 
+class BenefitKind(StrEnum):
+    """What a benefit product (权益 SKU) is: a third party's code and secret (卡密) bought from a supplier, or
+    one of the alliance's own vouchers redeemed at member merchants' tills: cash off (代金券), spend X get Y
+    off (满减券), a percentage off with a cap (折扣券), or a named item (兑换券)."""
+
+    THIRD_PARTY_CODE = "third_party_code"
+    VOUCHER_CASH = "voucher_cash"
+    VOUCHER_THRESHOLD = "voucher_threshold"
+    VOUCHER_PERCENT = "voucher_percent"
+    VOUCHER_ITEM = "voucher_item"
+
+
+VOUCHER_KINDS = frozenset(
+    {BenefitKind.VOUCHER_CASH, BenefitKind.VOUCHER_THRESHOLD, BenefitKind.VOUCHER_PERCENT, BenefitKind.VOUCHER_ITEM}
+)
+
+
+class BenefitScope(StrEnum):
+    """Which merchants accept a benefit: all of them, those of listed trades, of listed regions, or a list."""
+
+    ALL = "all"
+    TRADES = "trades"
+    REGIONS = "regions"
+    MERCHANTS = "merchants"
+
+
+class BenefitFunder(StrEnum):
+    """Who pays a voucher's value: the alliance, the merchant that accepts it, or a named sponsoring merchant."""
+
+    ALLIANCE = "alliance"
+    ACCEPTING_MERCHANT = "accepting_merchant"
+    SPONSOR_MERCHANT = "sponsor_merchant"
+
+
+class BenefitSkuStatus(StrEnum):
+    """A benefit product: on sale, or retired (its stock stays; nothing new is bought or allocated)."""
+
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
+class SupplierStatus(StrEnum):
+    """A supplier of 卡密: active, or suspended (no new purchases)."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class BenefitPurchaseSource(StrEnum):
+    """Where a purchase's codes come from: a file of 卡密, a supplier's API, or generated here (vouchers)."""
+
+    FILE_IMPORT = "file_import"
+    SUPPLIER_API = "supplier_api"
+    GENERATED = "generated"
+
+
+class BenefitPurchaseStatus(StrEnum):
+    """A purchase batch: ordered (nothing in stock yet), received (its codes are in stock), or cancelled."""
+
+    ORDERED = "ordered"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+class BenefitImportStatus(StrEnum):
+    """A file of 卡密 being imported: staging (rows checked and kept in chunks, resumable), received (the good
+    rows went into stock), or refused (all-or-nothing and some rows were bad: nothing went into stock)."""
+
+    STAGING = "staging"
+    RECEIVED = "received"
+    REFUSED = "refused"
+
+
+class BenefitCodeStatus(StrEnum):
+    """One code in stock: available → reserved (until a deadline) → issued → redeemed, or void, or expired."""
+
+    AVAILABLE = "available"
+    RESERVED = "reserved"
+    ISSUED = "issued"
+    REDEEMED = "redeemed"
+    VOID = "void"
+    EXPIRED = "expired"
+
+
 class BenefitAlertKind(StrEnum):
     """What a benefit stock alert is about (rules in ``server/domain/benefit_alerts.py``)."""
 

@@ -14,6 +14,26 @@ from server.models.agent import (
 )
 from server.models.alliance import AllianceSettings, Level
 from server.models.base import Base
+from server.models.benefit import (
+    BenefitCode,
+    BenefitImport,
+    BenefitImportRow,
+    BenefitPurchase,
+    BenefitSku,
+    BenefitSkuAgentPrice,
+    BenefitSkuMerchant,
+    BenefitSkuRegion,
+    BenefitSkuTrade,
+    Supplier,
+)
+from server.models.benefit_ops import (
+    BenefitAlert,
+    BenefitClaim,
+    BenefitConsignment,
+    BenefitConsignmentCode,
+    BenefitDemand,
+    BenefitInvoice,
+)
 from server.models.brushing import AgentViolation, BrushingFlag, BrushingFlagSale, BrushingRule, Complaint
 from server.models.card import Card, CardAlert, CardBatch, CardConsignment
 from server.models.console import ConsoleSession
@@ -48,6 +68,22 @@ __all__ = [
     "AllianceSettings",
     "AuditLog",
     "Base",
+    "BenefitAlert",
+    "BenefitClaim",
+    "BenefitCode",
+    "BenefitConsignment",
+    "BenefitConsignmentCode",
+    "BenefitDemand",
+    "BenefitInvoice",
+    "BenefitImport",
+    "BenefitImportRow",
+    "BenefitPurchase",
+    "BenefitSku",
+    "BenefitSkuAgentPrice",
+    "BenefitSkuMerchant",
+    "BenefitSkuRegion",
+    "BenefitSkuTrade",
+    "Supplier",
     "Card",
     "CardAlert",
     "CardBatch",
