@@ -97,8 +97,9 @@ class BenefitConsignment(Base):
 
     __tablename__ = "benefit_consignments"
     __table_args__ = (
-        CheckConstraint("quantity > 0 AND unit_price_fen >= 0 AND amount_fen = quantity * unit_price_fen",
-                        name="amount"),
+        CheckConstraint(
+            "quantity > 0 AND unit_price_fen >= 0 AND amount_fen = quantity * unit_price_fen", name="amount"
+        ),
     )
 
     id: Mapped[str] = id_column("bcs")

@@ -213,9 +213,11 @@ def subject_names(alerts) -> dict[str, str]:
     supplier_ids = {a.supplier_id for a in alerts if a.supplier_id}
     names = {}
     if sku_ids:
-        names |= dict(db.session.execute(select(BenefitSku.id, BenefitSku.name).where(BenefitSku.id.in_(sku_ids))))
+        names |= dict(
+            db.session.execute(select(BenefitSku.id, BenefitSku.name).where(BenefitSku.id.in_(sku_ids))).all()
+        )
     if supplier_ids:
-        names |= dict(db.session.execute(select(Supplier.id, Supplier.name).where(Supplier.id.in_(supplier_ids))))
+        names |= dict(db.session.execute(select(Supplier.id, Supplier.name).where(Supplier.id.in_(supplier_ids))).all())
     return names
 
 
@@ -353,8 +355,14 @@ def list_demands(since: date) -> list[dict]:
         .order_by(BenefitDemand.needed_on, BenefitSku.name)
     ).all()
     return [
-        {"id": d.id, "sku_id": d.sku_id, "sku_name": name, "needed_on": d.needed_on, "quantity": d.quantity,
-         "note": d.note}
+        {
+            "id": d.id,
+            "sku_id": d.sku_id,
+            "sku_name": name,
+            "needed_on": d.needed_on,
+            "quantity": d.quantity,
+            "note": d.note,
+        }
         for d, name in rows
     ]
 

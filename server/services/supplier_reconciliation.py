@@ -285,12 +285,7 @@ def reconciliation_pdf(report: dict, alliance: str) -> bytes:
     body = ParagraphStyle("body", fontName=CJK_FONT, fontSize=9, leading=13)
     rows = [[str(column.label) for column in COLUMNS]]
     for line in [*report["lines"], report["total"]]:
-        rows.append(
-            [
-                yuan(line[column.key]) if column.kind == "yuan" else str(line[column.key])
-                for column in COLUMNS
-            ]
-        )
+        rows.append([yuan(line[column.key]) if column.kind == "yuan" else str(line[column.key]) for column in COLUMNS])
     style = TableStyle(
         [
             ("FONTNAME", (0, 0), (-1, -1), CJK_FONT),
