@@ -46,6 +46,7 @@ class Config:
     CARD_SIGNING_KEY = os.environ.get("CARD_SIGNING_KEY", "")
     CARD_MASTER_KEY = os.environ.get("CARD_MASTER_KEY", "")
     CARD_READ_KEY = os.environ.get("CARD_READ_KEY", "")
+    BENEFIT_SECRET_KEY = os.environ.get("BENEFIT_SECRET_KEY", "")  # benefit codes and secrets (卡密), AES-GCM
     REQUIRE_EXPLICIT_KEYS = False
 
     # Initial alliance settings: copied into the database when the alliance is first created.

@@ -229,6 +229,7 @@ def upgrade():
     with op.batch_alter_table("benefit_codes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_benefit_codes_agent_id"), ["agent_id"], unique=False)
         batch_op.create_index("ix_benefit_codes_fefo", ["sku_id", "status", "expires_on"], unique=False)
+        batch_op.create_index("ix_benefit_codes_lookup_hash", ["lookup_hash"], unique=False)
         batch_op.create_index(batch_op.f("ix_benefit_codes_member_id"), ["member_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_benefit_codes_purchase_id"), ["purchase_id"], unique=False)
         batch_op.create_index(
@@ -274,7 +275,6 @@ def upgrade():
             ["import_id"], ["benefit_imports.id"], name=op.f("fk_benefit_import_rows_import_id_benefit_imports")
         ),
         sa.PrimaryKeyConstraint("import_id", "row_number", name=op.f("pk_benefit_import_rows")),
-        sa.UniqueConstraint("import_id", "lookup_hash", name=op.f("uq_benefit_import_rows_import_id_lookup_hash")),
     )
 
 
@@ -290,6 +290,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_benefit_codes_redeemed_merchant_id"))
         batch_op.drop_index(batch_op.f("ix_benefit_codes_purchase_id"))
         batch_op.drop_index(batch_op.f("ix_benefit_codes_member_id"))
+        batch_op.drop_index("ix_benefit_codes_lookup_hash")
         batch_op.drop_index("ix_benefit_codes_fefo")
         batch_op.drop_index(batch_op.f("ix_benefit_codes_agent_id"))
 

@@ -172,3 +172,23 @@ class CardBindingNeedsProof(DomainError):
         403,
         "Binding a card needs the member's proof: a member code or the SMS code sent to the member.",
     )
+
+
+# --- benefits (issue 18): the stock of codes (docs/benefits.md) ---
+class BenefitOutOfStock(DomainError):
+    code, status, default_message = "benefit_out_of_stock", 409, "Not enough codes of this benefit are in stock."
+
+
+class BenefitCodeInvalid(DomainError):
+    """One answer for every code that cannot be used (unknown, used, void, expired, another benefit's), so a
+    guess tells nothing about which codes exist."""
+
+    code, status, default_message = "benefit_code_invalid", 404, "This code cannot be used."
+
+
+class BenefitStockConflict(DomainError):
+    code, status, default_message = (
+        "benefit_stock_conflict",
+        409,
+        "These codes changed while this request ran; nothing was changed, please try again.",
+    )

@@ -215,8 +215,7 @@ class BenefitImport(Base):
 class BenefitImportRow(Base):
     """One good row of an import, staged (encrypted already, under the id its code will have in stock)."""
 
-    __tablename__ = "benefit_import_rows"
-    __table_args__ = (UniqueConstraint("import_id", "lookup_hash"),)
+    __tablename__ = "benefit_import_rows"  # no index besides the key: COPY fast; de-duplicated by the import
 
     import_id: Mapped[str] = mapped_column(ForeignKey("benefit_imports.id"), primary_key=True)
     row_number: Mapped[int] = mapped_column(primary_key=True)
@@ -240,6 +239,7 @@ class BenefitCode(Base):
         ),
         Index("ix_benefit_codes_fefo", "sku_id", "status", "expires_on"),
         Index("ix_benefit_codes_reserved_until", "status", "reserved_until"),
+        Index("ix_benefit_codes_lookup_hash", "lookup_hash"),  # a till scans a voucher without naming its SKU
     )
 
     id: Mapped[str] = id_column("bcd")

@@ -86,6 +86,18 @@ def _detect_brushing(day: date) -> dict:
     return detect_brushing(ACTOR, day)
 
 
+def _release_benefit_reservations(day: date) -> dict:
+    from server.services.benefit_stock import release_expired_reservations
+
+    return {"released": release_expired_reservations()}
+
+
+def _expire_benefit_codes(day: date) -> dict:
+    from server.services.benefit_stock import expire_codes
+
+    return {"expired": expire_codes(day)}
+
+
 def _benefit_stock_alerts(day: date) -> dict:
     from server.services.benefit_alerts import run_stock_alerts
 
@@ -117,6 +129,8 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "expire-points": Job(_expire_points, True, _today),
     "notify-expiring": Job(_notify_expiring, True, _today),
     "close-settlement": Job(_close_settlement, True, settlement.last_ended_business_day),
+    "release-benefit-reservations": Job(_release_benefit_reservations, True, _today),
+    "expire-benefit-codes": Job(_expire_benefit_codes, True, _today),
     "benefit-stock-alerts": Job(_benefit_stock_alerts, True, _today),  # before dispatch-sms: texted in this run
     "benefit-supplier-alerts": Job(_benefit_supplier_alerts, True, _today),
     "dispatch-sms": Job(_dispatch_sms, False, _today),
