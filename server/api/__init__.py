@@ -14,6 +14,7 @@ def register_api(app: Flask, api: Api) -> None:
     from server.api.operator import (
         agents,
         alliance,
+        benefit_ops,
         brushing,
         card_batches,
         cards,
@@ -44,6 +45,7 @@ def register_api(app: Flask, api: Api) -> None:
         agents,
         brushing,
         finance,
+        benefit_ops,
     ):
         api.register_blueprint(module.blp)
 

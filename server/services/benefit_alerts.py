@@ -61,8 +61,8 @@ def local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(get_settings().timezone))
 
 
-def available_lots(sku_ids: list[str] | None = None) -> dict[str, list[rules.StockLot]]:
-    """Available codes per SKU, grouped by expiry date, with their cost (the purchase's unit cost)."""
+def available_lots(today: date) -> dict[str, list[rules.StockLot]]:
+    """Available, unexpired codes per SKU, grouped by expiry date, with their cost (the purchase's unit cost)."""
     query = (
         select(
             BenefitCode.sku_id,
@@ -71,11 +71,12 @@ def available_lots(sku_ids: list[str] | None = None) -> dict[str, list[rules.Sto
             func.coalesce(func.sum(BenefitPurchase.unit_cost_fen), 0),
         )
         .join(BenefitPurchase, BenefitPurchase.id == BenefitCode.purchase_id)
-        .where(BenefitCode.status == BenefitCodeStatus.AVAILABLE)
+        .where(
+            BenefitCode.status == BenefitCodeStatus.AVAILABLE,
+            BenefitCode.expires_on.is_(None) | (BenefitCode.expires_on >= today),
+        )
         .group_by(BenefitCode.sku_id, BenefitCode.expires_on)
     )
-    if sku_ids is not None:
-        query = query.where(BenefitCode.sku_id.in_(sku_ids))
     lots: dict[str, list[rules.StockLot]] = defaultdict(list)
     for sku_id, expires_on, count, cost in db.session.execute(query):
         lots[sku_id].append(rules.StockLot(expires_on, int(count), int(cost)))
@@ -98,7 +99,7 @@ def stock_findings(day: date) -> list[rules.AlertFinding]:
     skus = db.session.scalars(
         select(BenefitSku).where(BenefitSku.status == BenefitSkuStatus.ACTIVE).order_by(BenefitSku.code)
     ).all()
-    lots, demands = available_lots(), scheduled_demands(day)
+    lots, demands = available_lots(day), scheduled_demands(day)
     horizon = current_app.config.get("BENEFIT_DEMAND_HORIZON_DAYS", rules.DEFAULT_DEMAND_HORIZON_DAYS)
     findings = []
     for sku in skus:

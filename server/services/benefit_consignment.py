@@ -13,7 +13,7 @@ portal (codes masked: the last four only).
 
 from __future__ import annotations
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select
 
 from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.statuses import AgentStatus, BenefitCodeStatus, BenefitConsignmentStatus, BenefitSkuStatus
@@ -29,11 +29,12 @@ from server.models import (
     Merchant,
 )
 from server.models.base import utcnow
+from server.services import benefit_stock
 from server.services.agents import get_agent
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
 
-MAX_CONSIGNMENT = 10_000
+MAX_CONSIGNMENT = benefit_stock.MAX_ALLOCATION
 OUTCOMES = ("codes", "handed_on", "redeemed", "void", "expired", "with_agent")
 CONSIGNABLE_AGENT_STATUSES = (AgentStatus.ACTIVE,)
 
@@ -57,7 +58,7 @@ def consign_benefits(actor: str, agent_id: str, sku_id: str, quantity: int) -> B
     """Hand ``quantity`` codes of the SKU to an active agent at its level's price, first-expiring first; the
     consignment is invoiced (the agent owes the amount). Refused, changing nothing, when the stock is short."""
     if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 < quantity <= MAX_CONSIGNMENT:
-        raise InvalidRequest("The quantity must be a whole number from 1 to 10,000.", field="quantity")
+        raise InvalidRequest("The quantity must be a whole number from 1 to 1,000.", field="quantity")
     agent = get_agent(agent_id)
     if agent.status not in CONSIGNABLE_AGENT_STATUSES:
         raise Conflict("Benefits can only be consigned to an active agent.", agent_id=agent_id)
@@ -69,25 +70,8 @@ def consign_benefits(actor: str, agent_id: str, sku_id: str, quantity: int) -> B
     price = agent_price(sku.id, agent.level_id)
     if price is None:
         raise Conflict("The catalogue sets no price for this agent's level.", sku_id=sku_id, level_id=agent.level_id)
-    taken = (
-        select(BenefitCode.id)
-        .where(BenefitCode.sku_id == sku.id, BenefitCode.status == BenefitCodeStatus.AVAILABLE)
-        .order_by(BenefitCode.expires_on.is_(None), BenefitCode.expires_on, BenefitCode.id)
-        .limit(quantity)
-        .with_for_update(skip_locked=True)
-    )
-    code_ids = list(db.session.scalars(taken))
-    if len(code_ids) < quantity:
-        raise Conflict("Not enough codes in stock.", available=len(code_ids), quantity=quantity)
     now = utcnow()
-    moved = db.session.execute(
-        update(BenefitCode)
-        .where(BenefitCode.id.in_(code_ids), BenefitCode.status == BenefitCodeStatus.AVAILABLE)
-        .values(status=BenefitCodeStatus.ISSUED, agent_id=agent.id, issued_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != quantity:  # another allocation took one of them between the select and the update
-        raise Conflict("The stock changed meanwhile; try again.", quantity=quantity)
+    code_ids = benefit_stock.allocate(sku.id, agent_id=agent.id, count=quantity, now=now)  # FEFO, guarded
     consignment = BenefitConsignment(
         agent_id=agent.id,
         sku_id=sku.id,

@@ -95,10 +95,14 @@ def supplier_month(supplier_id: str, month: str) -> dict:
         select(
             BenefitCode.sku_id,
             func.count(BenefitClaim.id),
-            func.sum(BenefitClaim.credit_fen).filter(BenefitClaim.status != BenefitClaimStatus.REJECTED),
+            func.sum(BenefitClaim.credit_fen),
         )
         .join(BenefitCode, BenefitCode.id == BenefitClaim.code_id)
-        .where(BenefitClaim.supplier_id == supplier.id, _in(BenefitClaim.reported_at, start, end))
+        .where(
+            BenefitClaim.supplier_id == supplier.id,
+            _in(BenefitClaim.reported_at, start, end),
+            BenefitClaim.status != BenefitClaimStatus.REJECTED,  # the code worked after all
+        )
         .group_by(BenefitCode.sku_id)
     ).all()
     figures: dict[str, dict] = {}
