@@ -1,0 +1,118 @@
+"""The console's benefit pages (权益): each renders for the benefits manager and is refused to roles without the
+permission; revealing a code needs its own permission; alerts are acknowledged; the reconciliation downloads
+open; consigning stock to an agent invoices it at the level price."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from server.extensions import db
+from server.models import BenefitAlert, BenefitCode, BenefitConsignment
+from server.services import staff
+from tests.builders import ACTOR
+from tests.console.support import (
+    PASSWORD,
+    build_console_world,
+    page_text,
+    post_form,
+    seed_every_kind_of_object,
+    sign_in,
+)
+
+PAGES = (
+    "/console/benefits/catalogue",
+    "/console/benefits/catalogue/new",
+    "/console/benefits/suppliers",
+    "/console/benefits/purchases",
+    "/console/benefits/stock",
+    "/console/benefits/demands",
+    "/console/benefits/alerts",
+    "/console/benefits/reconciliation",
+    "/console/benefits/consignments",
+)
+
+
+@pytest.fixture
+def scene(app, client):
+    scene = build_console_world(app, client)
+    ids = seed_every_kind_of_object(app, client, scene)
+    with app.app_context():
+        staff.create_staff_user(ACTOR, "c-benefits", "benefits_manager", PASSWORD)
+        db.session.commit()
+    return ids
+
+
+def test_every_benefit_page_renders_for_the_benefits_manager(scene, client):
+    assert sign_in(client, "c-benefits").status_code == 302
+    for url in (*PAGES, f"/console/benefits/purchases/{scene['purchase_id']}"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+    text = page_text(client.get("/console/benefits/alerts"))
+    assert "库存不足" in text and "视频月卡" in text
+    catalogue = page_text(client.get("/console/benefits/catalogue"))
+    assert "视频月卡" in catalogue and "¥18.00" in catalogue  # the county agent level's price
+    menu = page_text(client.get("/console/benefits/stock"))
+    assert "权益" in menu and "供应商对账" in menu
+    assert "查看卡密" not in menu  # no read-secrets permission: no menu entry
+    assert client.get("/console/benefits/reveal").status_code == 403
+
+
+@pytest.mark.parametrize("username", ["c-finance", "c-support", "c-owner-a"])
+def test_roles_without_the_permission_are_refused(scene, client, username):
+    assert sign_in(client, username).status_code == 302
+    for url in PAGES:
+        assert client.get(url).status_code == 403, (username, url)
+
+
+def test_alerts_are_acknowledged_from_the_page(app, scene, client):
+    sign_in(client, "c-benefits")
+    with app.app_context():
+        alert_id = db.session.scalar(select(BenefitAlert.id).where(BenefitAlert.kind == "low_stock"))
+    response = post_form(client, "/console/benefits/alerts", f"/console/benefits/alerts/{alert_id}/acknowledge", {})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(BenefitAlert, alert_id).status == "acknowledged"
+
+
+def test_reconciliation_downloads_open(app, scene, client):
+    sign_in(client, "c-benefits")
+    html = page_text(client.get("/console/benefits/reconciliation"))
+    assert "华夏卡券" in html and "INV-0001" in html  # the purchase offered for its invoice
+    query = client.get("/console/benefits/reconciliation").get_data(as_text=True)
+    assert "reconciliation.xlsx?supplier=" in query
+    supplier = query.split("reconciliation.xlsx?supplier=", 1)[1].split("&", 1)[0]
+    month = query.split("&amp;month=", 1)[1].split('"', 1)[0]
+    xlsx = client.get(f"/console/benefits/reconciliation.xlsx?supplier={supplier}&month={month}")
+    assert xlsx.status_code == 200
+    assert list(load_workbook(io.BytesIO(xlsx.data)).active.values)[0][0] == "权益产品"
+    pdf = client.get(f"/console/benefits/reconciliation.pdf?supplier={supplier}&month={month}")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    csv = client.get(f"/console/benefits/reconciliation.csv?supplier={supplier}&month={month}")
+    assert csv.data.decode("utf-8-sig").splitlines()[0].startswith("权益产品,")
+
+
+def test_consigning_from_the_page_invoices_the_agent(app, scene, client):
+    sign_in(client, "c-benefits")
+    with app.app_context():
+        sku_id = db.session.scalar(select(BenefitCode.sku_id).limit(1))
+    data = {"agent_id": scene["agent_id"], "sku_id": sku_id, "quantity": "3"}
+    response = post_form(client, "/console/benefits/consignments", "/console/benefits/consignments", data)
+    assert response.status_code == 302
+    with app.app_context():
+        amounts = sorted(db.session.scalars(select(BenefitConsignment.amount_fen)))
+    assert amounts == [3_600, 5_400]
+    assert "¥54.00" in page_text(client.get("/console/benefits/consignments"))
+
+
+def test_an_admin_reveals_a_code_with_a_reason_and_the_page_is_not_cached(app, scene, client):
+    sign_in(client, "c-admin")
+    page = client.get("/console/benefits/reveal")
+    assert page.status_code == 200
+    response = post_form(
+        client, "/console/benefits/reveal", "/console/benefits/reveal", {"code_id": "bcd_x", "reason": ""}
+    )
+    assert response.status_code == 422 and response.headers["Cache-Control"] == "no-store"
