@@ -417,6 +417,9 @@ SERVER_ERRORS.update(
         ),
         "agent_self_upper": ("代理不能是自己的上级", "An agent cannot be its own upper agent"),
         "territory_taken": ("该区域已由其他代理独家或已代理", "Another agent holds this region"),
+        "benefit_out_of_stock": ("该权益库存不足", "Not enough codes of this benefit are in stock"),
+        "benefit_code_invalid": ("此券码不可用", "This code cannot be used"),
+        "benefit_stock_conflict": ("券码状态已变化，请重试", "The codes changed meanwhile: please try again"),
         "second_factor_required": ("需要输入动态验证码", "The second-factor code is needed"),
         "second_factor_wrong": ("动态验证码不正确", "The second-factor code is wrong"),
     }

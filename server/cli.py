@@ -323,3 +323,50 @@ def jobs_run_command(names, day):
 
 if __name__ == "__main__":  # python -m server.cli (tests and workers spawn it with the interpreter they run on)
     main()
+
+
+@main.group("benefits")
+def benefits_group():
+    """Benefits (权益): importing files of 卡密 into purchases (docs/benefits.md)."""
+
+
+@benefits_group.command("import")
+@click.option("--purchase", "purchase_id", required=True, help="The purchase batch the codes were bought in.")
+@click.option(
+    "--all-or-nothing/--good-rows",
+    default=True,
+    show_default=True,
+    help="Refuse the whole file if any row is rejected, or receive the good rows.",
+)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def benefits_import_command(purchase_id, all_or_nothing, path):
+    """Import a CSV or XLSX file of code, secret (and expiry); run it again to resume an interrupted import."""
+    from pathlib import Path
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from server.domain.benefit_rows import REJECTION_REASONS
+    from server.domain.permissions import Actor
+    from server.services.benefit_imports import import_path
+
+    actor = Actor(CLI_ACTOR, "admin", None)
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(Path(path).name, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        job = import_path(actor, purchase_id, Path(path), all_or_nothing=all_or_nothing, progress=advance)
+    table = Table("row", "reason", "code")
+    for item in job.report[:50]:
+        table.add_row(str(item["row"]), REJECTION_REASONS.get(item["reason"], item["reason"]), f"****{item['last4']}")
+    if job.report:
+        console.print(table)
+    console.print(
+        f"import {job.id}: {job.status}, {job.rows_received} received, {job.rows_rejected} rejected"
+        + (f" (first {min(50, len(job.report))} shown)" if job.rows_rejected > 50 else "")
+    )
+    if job.status == "refused":
+        raise click.ClickException("nothing was received: the file has rejected rows (all-or-nothing)")

@@ -21,6 +21,16 @@ from server.formatting import yuan
 
 # One sentence per action: %(actor)s did something to %(object)s.
 SENTENCES = {
+    "benefit_sku.create": _l("%(actor)s added benefit %(object)s"),
+    "supplier.create": _l("%(actor)s added supplier %(object)s"),
+    "benefit_purchase.create": _l("%(actor)s recorded benefit purchase %(object)s"),
+    "benefit_purchase.generate": _l("%(actor)s generated the vouchers of purchase %(object)s"),
+    "benefit_import.start": _l("%(actor)s started importing a file of codes (%(object)s)"),
+    "benefit_import.receive": _l("%(actor)s received an import of codes into stock (%(object)s)"),
+    "benefit_import.refuse": _l("%(actor)s imported a file of codes that was refused as a whole (%(object)s)"),
+    "benefit_code.void": _l("%(actor)s voided benefit code %(object)s"),
+    "benefit_code.reveal": _l("%(actor)s viewed their benefit code %(object)s in full"),
+    "benefit_code.reveal_secret": _l("%(actor)s read benefit code %(object)s and its secret in full"),
     "agent.login": _l("Agent %(object)s signed in to the agent portal"),
     "agent.logout": _l("Agent %(object)s signed out of the agent portal everywhere"),
     "agent.violation": _l("%(actor)s recorded a violation of agent %(object)s"),

@@ -39,7 +39,7 @@ from server.models import BenefitCode, BenefitImport, BenefitImportRow, BenefitP
 from server.models.base import new_id, utcnow
 from server.security.benefit_secrets import sealer
 from server.services.audit import audit
-from server.services.benefit_catalog import get_purchase
+from server.services.benefit_catalog import create_purchase, get_purchase
 from server.services.points import alliance_today
 from server.services.unit_of_work import transaction, transactional
 
@@ -147,10 +147,10 @@ def _bulk_insert_staged(rows: list[tuple]) -> None:
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         driver = connection.connection.driver_connection
-        with driver.cursor() as cursor:
-            with cursor.copy(f"COPY benefit_import_rows ({', '.join(STAGE_COLUMNS)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+        statement = f"COPY benefit_import_rows ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
         return
     db.session.execute(insert(BenefitImportRow), [dict(zip(STAGE_COLUMNS, row, strict=True)) for row in rows])
 
@@ -348,6 +348,15 @@ def get_import(import_id: str) -> BenefitImport:
     if job is None:
         raise NotFound("No such import.")
     return job
+
+
+@transactional
+def order_purchase(actor, **fields) -> BenefitPurchase:
+    """A purchase batch (``benefit_catalog.create_purchase``); a generated one's vouchers are made at once."""
+    purchase = create_purchase(actor, **fields)
+    if purchase.source == BenefitPurchaseSource.GENERATED:
+        generate_vouchers(actor, purchase.id)
+    return purchase
 
 
 @transactional

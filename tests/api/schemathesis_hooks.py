@@ -127,6 +127,23 @@ for _message in ("This rule has no such parameter.", "A rule parameter is a whol
     TOLERATED_REFUSALS[("PATCH", "/api/v1/brushing-rules/{rule_id}", "invalid_request", _message)] = (
         "a rule's parameter names and ranges depend on its stored kind"
     )
+# Benefits (docs/benefits.md): each kind of SKU needs its own terms (rules across fields the service names),
+# codes and names are unique, purchases and imports name stored rows, an uploaded file must be a code list.
+_BENEFIT_SKUS, _PURCHASES = "/api/v1/benefit-skus", "/api/v1/benefit-purchases"
+_IMPORTS = "/api/v1/benefit-purchases/{purchase_id}/imports"
+for _path, _code, _why in (
+    (_BENEFIT_SKUS, "invalid_request", "a kind's terms, funder, validity and scope lists are rules across fields"),
+    (_BENEFIT_SKUS, "conflict", "a SKU code is unique (stored state)"),
+    (_BENEFIT_SKUS, "not_found", "names a merchant, region or agent level that does not exist"),
+    ("/api/v1/suppliers", "conflict", "a supplier name is unique (stored state)"),
+    (_PURCHASES, "invalid_request", "a source fits its SKU's kind; a generated purchase has no supplier"),
+    (_PURCHASES, "not_found", "names a SKU or supplier that does not exist"),
+    (_PURCHASES, "conflict", "the SKU or supplier is retired or suspended (stored state)"),
+    (_IMPORTS, "not_found", "names a purchase that does not exist"),
+    (_IMPORTS, "conflict", "the purchase is received, cancelled or generated (stored state)"),
+    (_IMPORTS, "invalid_request", "the file must be CSV or XLSX text of codes (its content is not in the schema)"),
+):
+    TOLERATED_REFUSALS[("POST", _path, _code, None)] = _why
 # server.request_input.TEXT_MESSAGES: NUL and lone surrogates are refused in any text, wherever it is sent
 TOLERATED_TEXT_FAULTS = {"nul_character", "lone_surrogate"}
 

@@ -11,6 +11,7 @@ key, no documented key missing. An idempotent POST sent again with its key answe
 from __future__ import annotations
 
 import copy
+import io
 from datetime import date, timedelta
 
 import pytest
@@ -338,6 +339,45 @@ def test_every_operation_answers_its_declared_schema(app, client):
     violation = {"agent_id": agent["id"], "description": "未按规定公示价格"}
     call("post", "/agent-violations", admin, violation, idempotent=True)
     call("get", "/agent-violations", admin, query={"agent_id": agent["id"]})
+
+    # benefits: a supplier, a third party's SKU, a purchase and its import; generated vouchers; the stock
+    supplier_body = {"name": "星河卡券", "contact_name": "王经理", "terms": "月结", "payment_days": 30}
+    supplier = call("post", "/suppliers", admin, supplier_body, idempotent=True)["supplier"]
+    call("get", "/suppliers", admin)
+    video = {
+        "code": "VIDEO-M",
+        "name": "视频月卡",
+        "kind": "third_party_code",
+        "face_value_fen": 2500,
+        "sale_price_fen": 1990,
+    }
+    sku = call("post", "/benefit-skus", admin, video, idempotent=True)["sku"]
+    bought = {
+        "sku_id": sku["id"],
+        "supplier_id": supplier["id"],
+        "quantity": 2,
+        "unit_cost_fen": 1800,
+        "invoice_number": "INV-1",
+        "purchase_date": date.today().isoformat(),
+        "source": "file_import",
+    }
+    purchase = call("post", "/benefit-purchases", admin, bought, idempotent=True)["purchase"]
+    codes = b"code,secret,expiry\nVM00000001,S1,\nVM00000002,S2,2099-01-31\n"
+    uploaded = client.post(
+        f"{API}/benefit-purchases/{purchase['id']}/imports",
+        data={"file": (io.BytesIO(codes), "codes.csv")},
+        headers=admin,
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 201, uploaded.get_json()
+    contract.validate(API + "/benefit-purchases/{purchase_id}/imports", "post", uploaded)
+    assert uploaded.get_json()["import"]["rows_received"] == 2
+    cash = {"code": "CASH10", "name": "10元代金券", "kind": "voucher_cash", "face_value_fen": 1000, "sale_price_fen": 0}
+    voucher = call("post", "/benefit-skus", admin, cash | {"funder": "alliance", "valid_days": 30}, idempotent=True)
+    made = {"sku_id": voucher["sku"]["id"], "quantity": 3, "purchase_date": date.today().isoformat()}
+    call("post", "/benefit-purchases", admin, made | {"source": "generated"}, idempotent=True)
+    call("get", "/benefit-skus", admin)
+    assert sum(row["count"] for row in call("get", "/benefit-stock", admin)) == 5
 
     # benefits: the stock alerts the jobs raised and a supplier's month with a difference
     with app.app_context():
