@@ -14,11 +14,8 @@ def register_api(app: Flask, api: Api) -> None:
     from server.api.operator import (
         agents,
         alliance,
-<<<<<<< HEAD
         benefit_ops,
-=======
         benefits,
->>>>>>> i18-stock
         brushing,
         card_batches,
         cards,
@@ -49,11 +46,8 @@ def register_api(app: Flask, api: Api) -> None:
         agents,
         brushing,
         finance,
-<<<<<<< HEAD
         benefit_ops,
-=======
         benefits,
->>>>>>> i18-stock
     ):
         api.register_blueprint(module.blp)
 
