@@ -115,6 +115,8 @@ ALERT_LABELS = {
     BenefitAlertKind.SUPPLIER_FAILURES: _l("Codes failing at redemption"),
 }
 ALERT_STATE_LABELS = {BenefitAlertStatus.OPEN: _l("Open"), BenefitAlertStatus.ACKNOWLEDGED: _l("Acknowledged")}
+PURCHASE_STATUS_LABELS = {"ordered": _l("Ordered"), "received": _l("Received"), "cancelled": _l("Cancelled")}
+IMPORT_STATUS_LABELS = {"staging": _l("Importing"), "received": _l("Received into stock"), "refused": _l("Refused")}
 CONSIGNMENT_LABELS = {
     BenefitConsignmentStatus.INVOICED: _l("Invoiced"),
     BenefitConsignmentStatus.PAID: _l("Paid"),
@@ -132,6 +134,8 @@ def _labels() -> dict:
         "alert_labels": ALERT_LABELS,
         "alert_state_labels": ALERT_STATE_LABELS,
         "consignment_labels": CONSIGNMENT_LABELS,
+        "purchase_status_labels": PURCHASE_STATUS_LABELS,
+        "import_status_labels": IMPORT_STATUS_LABELS,
     }
 
 
