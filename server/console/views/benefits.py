@@ -109,8 +109,8 @@ SOURCE_LABELS = {
 CODE_STATUS_LABELS = {
     BenefitCodeStatus.AVAILABLE: _l("Available"),
     BenefitCodeStatus.RESERVED: _l("Reserved"),
-    BenefitCodeStatus.ISSUED: _l("Issued"),
-    BenefitCodeStatus.REDEEMED: _l("Redeemed"),
+    BenefitCodeStatus.ISSUED: _l("Handed out"),
+    BenefitCodeStatus.REDEEMED: _l("Used at redemption"),
     BenefitCodeStatus.VOID: _l("Void"),
     BenefitCodeStatus.EXPIRED: _l("Expired"),
 }
