@@ -62,6 +62,14 @@ class Config:
     SMS_SIGN = os.environ.get("SMS_SIGN", "")
     SMS_HTTP_TIMEOUT_SECONDS = _env_int("SMS_HTTP_TIMEOUT_SECONDS", 10)
 
+    # Benefit stock alerts (server/services/benefit_alerts.py): texted to these phones (comma-separated),
+    # the horizon of the scheduled demand, and when a supplier's failed codes raise an alert.
+    BENEFIT_ALERT_PHONES = os.environ.get("BENEFIT_ALERT_PHONES", "")
+    BENEFIT_DEMAND_HORIZON_DAYS = _env_int("BENEFIT_DEMAND_HORIZON_DAYS", 30)
+    BENEFIT_FAILURE_WINDOW_DAYS = _env_int("BENEFIT_FAILURE_WINDOW_DAYS", 30)
+    BENEFIT_FAILURE_THRESHOLD_BP = _env_int("BENEFIT_FAILURE_THRESHOLD_BP", 500)
+    BENEFIT_FAILURE_MIN_ATTEMPTS = _env_int("BENEFIT_FAILURE_MIN_ATTEMPTS", 20)
+
     # Member pages (server/member): login codes, rate limits (shared storage when several workers run),
     # WeChat OAuth web login (optional; the phone flow works without it).
     LOGIN_CODE_TTL_SECONDS = _env_int("LOGIN_CODE_TTL_SECONDS", 300)

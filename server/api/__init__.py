@@ -14,6 +14,7 @@ def register_api(app: Flask, api: Api) -> None:
     from server.api.operator import (
         agents,
         alliance,
+        benefit_ops,
         benefits,
         brushing,
         card_batches,
@@ -45,6 +46,7 @@ def register_api(app: Flask, api: Api) -> None:
         agents,
         brushing,
         finance,
+        benefit_ops,
         benefits,
     ):
         api.register_blueprint(module.blp)

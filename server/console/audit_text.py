@@ -109,6 +109,16 @@ SENTENCES = {
     "terminal.create": _l("%(actor)s added till %(object)s"),
     "terminal.reset_token": _l("%(actor)s reset the token of till %(object)s"),
     "terminal.set_status": _l("%(actor)s changed the status of till %(object)s"),
+    # benefits: alerts, scheduled demand, failed-code claims, supplier invoices, consignment to agents
+    "benefit_sku.update": _l("%(actor)s changed benefit %(object)s"),
+    "benefit_alert.acknowledge": _l("%(actor)s acknowledged benefit stock alert %(object)s"),
+    "benefit_demand.add": _l("%(actor)s scheduled a demand for benefit %(object)s"),
+    "benefit_demand.remove": _l("%(actor)s removed a scheduled demand for benefit %(object)s"),
+    "benefit_claim.report": _l("%(actor)s reported benefit code %(object)s as failed at redemption"),
+    "benefit_claim.resolve": _l("%(actor)s settled the failed-redemption claim of benefit code %(object)s"),
+    "benefit_invoice.record": _l("%(actor)s recorded the supplier invoice of purchase %(object)s"),
+    "benefit.consign": _l("%(actor)s consigned benefits to agent %(object)s (invoiced)"),
+    "benefit.consignment_paid": _l("%(actor)s recorded the payment of a benefit consignment by agent %(object)s"),
 }
 # The words for the fields that entries record (the rest are identifiers shown in the tooltip only).
 FIELD_LABELS = {

@@ -238,3 +238,36 @@ class BenefitCodeStatus(StrEnum):
     REDEEMED = "redeemed"
     VOID = "void"
     EXPIRED = "expired"
+
+
+class BenefitAlertKind(StrEnum):
+    """What a benefit stock alert is about (rules in ``server/domain/benefit_alerts.py``)."""
+
+    LOW_STOCK = "low_stock"
+    DEMAND_SHORTFALL = "demand_shortfall"
+    NEAR_EXPIRY = "near_expiry"
+    SUPPLIER_FAILURES = "supplier_failures"
+
+
+class BenefitAlertStatus(StrEnum):
+    """A benefit stock alert: open until a staff member acknowledges it."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class BenefitClaimStatus(StrEnum):
+    """A claim that a code failed at redemption (dead on the supplier's side): open, then credited by the
+    supplier (counts against what is due to it) or rejected (the code worked after all)."""
+
+    OPEN = "open"
+    CREDITED = "credited"
+    REJECTED = "rejected"
+
+
+class BenefitConsignmentStatus(StrEnum):
+    """Benefit stock consigned to an agent: invoiced (the agent owes the amount), then paid, or cancelled."""
+
+    INVOICED = "invoiced"
+    PAID = "paid"
+    CANCELLED = "cancelled"

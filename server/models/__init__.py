@@ -26,6 +26,14 @@ from server.models.benefit import (
     BenefitSkuTrade,
     Supplier,
 )
+from server.models.benefit_ops import (
+    BenefitAlert,
+    BenefitClaim,
+    BenefitConsignment,
+    BenefitConsignmentCode,
+    BenefitDemand,
+    BenefitInvoice,
+)
 from server.models.brushing import AgentViolation, BrushingFlag, BrushingFlagSale, BrushingRule, Complaint
 from server.models.card import Card, CardAlert, CardBatch, CardConsignment
 from server.models.console import ConsoleSession
@@ -60,7 +68,13 @@ __all__ = [
     "AllianceSettings",
     "AuditLog",
     "Base",
+    "BenefitAlert",
+    "BenefitClaim",
     "BenefitCode",
+    "BenefitConsignment",
+    "BenefitConsignmentCode",
+    "BenefitDemand",
+    "BenefitInvoice",
     "BenefitImport",
     "BenefitImportRow",
     "BenefitPurchase",

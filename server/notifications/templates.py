@@ -21,6 +21,19 @@ SMS_TEMPLATES = {
     "agent_health_low": (
         "【{alliance}】经营预警：{subject}{period}的健康分为{score}分，低于预警线{line}分，请及时处理退款、投诉等问题。"
     ),
+    "benefit_low_stock": (
+        "【{alliance}】权益库存预警：{sku}可用库存{available}个，低于预警线{threshold}个，请及时补货。"
+    ),
+    "benefit_demand_shortfall": (
+        "【{alliance}】权益库存预警：{sku}排期需要{demanded}个，可用{available}个，自{date}起缺{short}个，请及时采购。"
+    ),
+    "benefit_near_expiry": (
+        "【{alliance}】权益临期预警：{sku}有{count}个将在{days}天内过期（最早{date}），成本{cost}元，请尽快发放或处理。"
+    ),
+    "benefit_supplier_failures": (
+        "【{alliance}】供应商预警：{supplier}近{days}天核销失败{failed}个，共{attempts}次核销，"
+        "失败率{rate}%，超过{threshold}%，请核查并索赔。"
+    ),
 }
 
 

@@ -98,6 +98,20 @@ def _expire_benefit_codes(day: date) -> dict:
     return {"expired": expire_codes(day)}
 
 
+def _benefit_stock_alerts(day: date) -> dict:
+    from server.services.benefit_alerts import run_stock_alerts
+
+    # low stock, short for the scheduled demand, near expiry: one alert per SKU, kind and week
+    return run_stock_alerts(day)
+
+
+def _benefit_supplier_alerts(day: date) -> dict:
+    from server.services.benefit_alerts import run_supplier_alerts
+
+    # suppliers whose codes failed at redemption above the threshold in the window: one alert a month
+    return run_supplier_alerts(day)
+
+
 @dataclass(frozen=True)
 class Job:
     """A job: its function and whether it runs in one transaction under the job lock."""
@@ -115,13 +129,15 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "expire-points": Job(_expire_points, True, _today),
     "notify-expiring": Job(_notify_expiring, True, _today),
     "close-settlement": Job(_close_settlement, True, settlement.last_ended_business_day),
+    "release-benefit-reservations": Job(_release_benefit_reservations, True, _today),
+    "expire-benefit-codes": Job(_expire_benefit_codes, True, _today),
+    "benefit-stock-alerts": Job(_benefit_stock_alerts, True, _today),  # before dispatch-sms: texted in this run
+    "benefit-supplier-alerts": Job(_benefit_supplier_alerts, True, _today),
     "dispatch-sms": Job(_dispatch_sms, False, _today),
     "purge-idempotency-keys": Job(_purge_idempotency_keys, False, _today),
     "purge-identifications": Job(_purge_identifications, False, _today),
     "detect-brushing": Job(_detect_brushing, True, _today),
     "evaluate-agents": Job(_evaluate_agents, True, _today),
-    "release-benefit-reservations": Job(_release_benefit_reservations, True, _today),
-    "expire-benefit-codes": Job(_expire_benefit_codes, True, _today),
 }
 
 

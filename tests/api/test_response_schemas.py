@@ -19,7 +19,9 @@ from flask.views import MethodView
 
 from server.extensions import db
 from server.services import members, regions
+from server.services.jobs import run_job
 from tests.api.operator_support import API, make_staffed_world, with_key
+from tests.benefit_ops_support import make_purchase, make_sku, make_supplier
 from tests.builders import make_member, next_phone
 from tests.member.support import last_login_code
 
@@ -376,6 +378,18 @@ def test_every_operation_answers_its_declared_schema(app, client):
     call("post", "/benefit-purchases", admin, made | {"source": "generated"}, idempotent=True)
     call("get", "/benefit-skus", admin)
     assert sum(row["count"] for row in call("get", "/benefit-stock", admin)) == 5
+
+    # benefits: the stock alerts the jobs raised and a supplier's month with a difference
+    with app.app_context():
+        supplier = make_supplier("对账供应商")
+        sku = make_sku("视频月卡", threshold=5, near_expiry_days=0)
+        make_purchase(supplier, sku, 10, 1_500, date(2026, 11, 3), invoice_number="INV-7")  # nothing received
+        run_job("benefit-stock-alerts")
+        supplier_id = supplier.id
+        db.session.remove()
+    assert call("get", "/benefit-alerts", admin, query={"status": "open"})[0]["kind"] == "low_stock"
+    month = call("get", "/supplier-reconciliations", admin, query={"supplier": supplier_id, "month": "2026-11"})
+    assert month["total"]["bought"] == 10 and month["differences"]
 
     missing = contract.operations() - contract.covered
     assert not missing, f"operations without a realistic call here: {sorted(missing)}"

@@ -142,9 +142,30 @@ def seed_every_kind_of_object(app, client, scene: ConsoleWorld) -> dict:
         ids["token_id"] = staff.create_personal_token(ACTOR, ids["user_id"], "写卡台", valid_days=90).record.id
         ids["flag_id"] = _brushing_flag()
         ids |= seed_agents(scene)
+        ids |= seed_benefits(scene, ids["agent_id"])
         db.session.remove()
     assert all(ids.values()), ids
     return ids
+
+
+def seed_benefits(scene: ConsoleWorld, agent_id: str) -> dict:
+    """A supplier's purchase with codes in stock, a low-stock alert, a consignment to the agent (the benefit
+    pages' data); returns ``purchase_id``."""
+    from datetime import date
+
+    from server.models import Agent
+    from server.services import benefit_consignment
+    from server.services.jobs import run_job
+    from tests.benefit_ops_support import add_codes, make_purchase, make_sku, make_supplier, set_agent_price
+
+    supplier = make_supplier("华夏卡券")
+    sku = make_sku("视频月卡", threshold=50, near_expiry_days=30)
+    purchase = make_purchase(supplier, sku, 20, 1_500, date.today(), invoice_number="INV-0001")
+    add_codes(purchase, 20, date.today() + timedelta(days=20))
+    set_agent_price(sku, db.session.get(Agent, agent_id).level_id, 1_800)
+    benefit_consignment.consign_benefits(ACTOR, agent_id, sku.id, 2)
+    run_job("benefit-stock-alerts", date.today())
+    return {"purchase_id": purchase.id, "sku_id": sku.id}
 
 
 def _brushing_flag() -> str:
