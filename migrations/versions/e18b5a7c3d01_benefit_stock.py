@@ -1,7 +1,7 @@
 """benefits: SKUs, suppliers, purchases, imports of 卡密 (staged, resumable) and the stock of encrypted codes
 
 Revision ID: e18b5a7c3d01
-Revises: d5b8a2c4e1f7
+Revises: e7a1c9f3b2d6
 Create Date: 2026-12-06 09:50:44.793947
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "e18b5a7c3d01"
-down_revision = "d5b8a2c4e1f7"
+down_revision = "e7a1c9f3b2d6"
 branch_labels = None
 depends_on = None
 
