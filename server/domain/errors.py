@@ -172,3 +172,9 @@ class CardBindingNeedsProof(DomainError):
         403,
         "Binding a card needs the member's proof: a member code or the SMS code sent to the member.",
     )
+
+
+class WithdrawalRefused(DomainError):
+    """A withdrawal the rules do not allow (debt, minimum, balance, daily maximum); ``reason`` says which."""
+
+    code, status, default_message = "withdrawal_refused", 409, "This withdrawal is not allowed."

@@ -154,3 +154,29 @@ class ComplaintStatus(StrEnum):
     OPEN = "open"
     RESPONDED = "responded"
     CLOSED = "closed"
+
+
+class WithdrawalStatus(StrEnum):
+    """An agent's withdrawal (提现): requested, approved by finance, then paid or failed; or rejected."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    PAID = "paid"
+    FAILED = "failed"
+    REJECTED = "rejected"
+
+
+class PayoutStatus(StrEnum):
+    """One payout instruction to a payment channel: sent, then succeeded or failed (the channel's answer)."""
+
+    SENT = "sent"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class BonusDistributionStatus(StrEnum):
+    """A bonus pool period: accrued, distributed to agents (reversible), paid (final) or reversed."""
+
+    ACCRUED = "accrued"
+    DISTRIBUTED = "distributed"
+    PAID = "paid"
