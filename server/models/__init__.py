@@ -22,6 +22,7 @@ from server.models.member import Member
 from server.models.member_access import LoginCode, MemberCodeUse, MemberDevice, MerchantPoster, WechatBinding
 from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
 from server.models.notification import SmsMessage
+from server.models.payouts import BonusPoolPeriod, BonusShare, PayoutPolicy, Withdrawal
 from server.models.points import PointsLot, PointsLotSpend
 from server.models.records import AuditLog, IdempotencyRecord
 from server.models.sale import Identification, Refund, RejectedSale, Sale
@@ -29,6 +30,10 @@ from server.models.settlement import JobRun, Settlement, SettlementDay
 from server.models.staff import PersonalToken, StaffUser
 
 __all__ = [
+    "BonusPoolPeriod",
+    "BonusShare",
+    "PayoutPolicy",
+    "Withdrawal",
     "AgentViolation",
     "BrushingFlag",
     "BrushingFlagSale",
