@@ -172,3 +172,9 @@ class CardBindingNeedsProof(DomainError):
         403,
         "Binding a card needs the member's proof: a member code or the SMS code sent to the member.",
     )
+
+
+class InsufficientFunds(Conflict):
+    """A money posting that would take a guarded account of the money ledger below zero."""
+
+    code, status, default_message = "insufficient_funds", 409, "Not enough money on the account."
