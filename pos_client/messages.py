@@ -232,6 +232,7 @@ SERVER_ERRORS: dict[str, tuple[str, str]] = {
     "code_used": ("会员码已使用，请会员刷新后再扫", "Member code already used: ask for a fresh one"),
     "identification_expired": ("会员识别已过期，请重新识别", "The identification expired: identify again"),
     "insufficient_points": ("积分不足", "Not enough points"),
+    "insufficient_funds": ("账户资金不足", "Not enough money on the account"),
     "redeem_limit_exceeded": ("超过本店积分抵扣上限", "Above this shop's redemption limit"),
     "refund_exceeds_sale": ("退款金额超过可退金额", "Refund exceeds what is left of the sale"),
     # --- till-ui ---

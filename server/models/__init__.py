@@ -21,6 +21,7 @@ from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, Led
 from server.models.member import Member
 from server.models.member_access import LoginCode, MemberCodeUse, MemberDevice, MerchantPoster, WechatBinding
 from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
+from server.models.money import MoneyAccount, MoneyEntry, MoneyTransaction
 from server.models.notification import SmsMessage
 from server.models.payouts import BonusPoolPeriod, BonusShare, PayoutPolicy, Withdrawal
 from server.models.points import PointsLot, PointsLotSpend
@@ -72,6 +73,9 @@ __all__ = [
     "Merchant",
     "MerchantLevelDiscount",
     "MerchantPoster",
+    "MoneyAccount",
+    "MoneyEntry",
+    "MoneyTransaction",
     "PersonalToken",
     "PointsLot",
     "PointsLotSpend",

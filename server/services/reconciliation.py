@@ -17,6 +17,8 @@ from server.models import (
     LedgerEntry,
     LedgerTransaction,
     Merchant,
+    MoneyAccount,
+    MoneyEntry,
     PointsLot,
     Refund,
     Sale,
@@ -283,6 +285,77 @@ def check_ledger_balanced() -> list[str]:
     return differences
 
 
+def check_money_ledger_balanced() -> list[str]:
+    """Every money transaction sums to zero, each cached balance equals its entries, no guarded balance is negative."""
+    differences = [
+        Difference(
+            "money transaction %(transaction)s does not balance: its entries sum to %(stated)s",
+            transaction=txn_id,
+            stated=total,
+        )
+        for txn_id, total in db.session.execute(
+            select(MoneyEntry.transaction_id, func.sum(MoneyEntry.amount))
+            .group_by(MoneyEntry.transaction_id)
+            .having(func.sum(MoneyEntry.amount) != 0)
+            .order_by(MoneyEntry.transaction_id)
+        )
+    ]
+    entry_sums = (
+        select(MoneyEntry.account_id, func.sum(MoneyEntry.amount).label("total"))
+        .group_by(MoneyEntry.account_id)
+        .subquery()
+    )
+    for account_id, owner_kind, owner, kind, balance, total in db.session.execute(
+        select(
+            MoneyAccount.id,
+            MoneyAccount.owner_kind,
+            MoneyAccount.owner_id,
+            MoneyAccount.kind,
+            MoneyAccount.balance,
+            func.coalesce(entry_sums.c.total, 0),
+        )
+        .outerjoin(entry_sums, entry_sums.c.account_id == MoneyAccount.id)
+        .where(MoneyAccount.balance != func.coalesce(entry_sums.c.total, 0))
+        .order_by(MoneyAccount.id)
+    ):
+        differences.append(
+            Difference(
+                "money account %(account)s (%(kind)s of %(owner_kind)s %(owner)s): cached balance %(stated)s, "
+                "its entries sum to %(expected)s",
+                account=account_id,
+                kind=kind,
+                owner_kind=owner_kind,
+                owner=owner,
+                stated=balance,
+                expected=int(total),
+            )
+        )
+    for account_id, kind, owner, balance in db.session.execute(
+        select(MoneyAccount.id, MoneyAccount.kind, MoneyAccount.owner_id, MoneyAccount.balance)
+        .where(~MoneyAccount.allow_negative, MoneyAccount.balance < 0)
+        .order_by(MoneyAccount.id)
+    ):
+        differences.append(
+            Difference(
+                "money account %(account)s (%(kind)s %(owner)s) is negative: %(stated)s",
+                account=account_id,
+                kind=kind,
+                owner=owner,
+                stated=balance,
+            )
+        )
+    total = db.session.scalar(select(func.coalesce(func.sum(MoneyAccount.balance), 0)))
+    if total != 0:
+        differences.append(Difference("money accounts sum to %(stated)s, not 0", stated=int(total)))
+    return differences
+
+
 def reconcile(day: date) -> list[str]:
-    """Every difference between statements, ledger and sales for ``day``, and in the ledger overall."""
-    return check_statements(day) + check_ledger_against_sales(day) + check_merchant_balances() + check_ledger_balanced()
+    """Every difference between statements, ledgers and sales for ``day``, and in the ledgers overall."""
+    return (
+        check_statements(day)
+        + check_ledger_against_sales(day)
+        + check_merchant_balances()
+        + check_ledger_balanced()
+        + check_money_ledger_balanced()
+    )
