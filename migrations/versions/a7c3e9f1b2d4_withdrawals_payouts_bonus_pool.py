@@ -22,6 +22,7 @@ def upgrade():
         "bonus_pool_periods",
         sa.Column("period", sa.String(length=7), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.CheckConstraint("status IN ('accrued', 'distributed', 'paid')", name=op.f("ck_bonus_pool_periods_status")),
         sa.Column("fee_income_fen", sa.BigInteger(), nullable=False),
         sa.Column("pool_fen", sa.BigInteger(), nullable=False),
         sa.Column("reserve_fen", sa.BigInteger(), nullable=False),
@@ -99,6 +100,9 @@ def upgrade():
         sa.Column("agent_id", sa.String(length=24), nullable=False),
         sa.Column("idempotency_key", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('requested', 'approved', 'paid', 'failed', 'rejected')", name=op.f("ck_withdrawals_status")
+        ),
         sa.Column("agent_kind", sa.String(length=8), nullable=False),
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
         sa.Column("fee_fen", sa.BigInteger(), nullable=False),
@@ -118,6 +122,9 @@ def upgrade():
         sa.Column("decided_by", sa.String(length=40), nullable=True),
         sa.Column("reject_reason", sa.String(length=200), nullable=False),
         sa.Column("payout_status", sa.String(length=16), nullable=True),
+        sa.CheckConstraint(
+            "payout_status IN ('sent', 'succeeded', 'failed')", name=op.f("ck_withdrawals_payout_status")
+        ),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("fail_reason", sa.String(length=200), nullable=False),
