@@ -416,6 +416,7 @@ SERVER_ERRORS.update(
             "代理等级不能以收费、购买或拉人头为条件",
             "Agent levels may not depend on fees, purchases or recruiting people",
         ),
+        "withdrawal_refused": ("不允许此提现", "This withdrawal is not allowed"),
         "agent_self_upper": ("代理不能是自己的上级", "An agent cannot be its own upper agent"),
         "territory_taken": ("该区域已由其他代理独家或已代理", "Another agent holds this region"),
         "second_factor_required": ("需要输入动态验证码", "The second-factor code is needed"),

@@ -22,6 +22,7 @@ def register_api(app: Flask, api: Api) -> None:
         levels,
         members,
         merchants,
+        payouts,
         posters,
         staff,
         terminals,
@@ -44,6 +45,7 @@ def register_api(app: Flask, api: Api) -> None:
         agents,
         brushing,
         finance,
+        payouts,
     ):
         api.register_blueprint(module.blp)
 

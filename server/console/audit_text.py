@@ -99,6 +99,17 @@ SENTENCES = {
     "terminal.create": _l("%(actor)s added till %(object)s"),
     "terminal.reset_token": _l("%(actor)s reset the token of till %(object)s"),
     "terminal.set_status": _l("%(actor)s changed the status of till %(object)s"),
+    "withdrawal.request": _l("%(actor)s requested withdrawal %(object)s"),
+    "withdrawal.approve": _l("%(actor)s approved withdrawal %(object)s"),
+    "withdrawal.reject": _l("%(actor)s rejected withdrawal %(object)s"),
+    "withdrawal.paid": _l("Withdrawal %(object)s was paid out"),
+    "withdrawal.failed": _l("The payout of withdrawal %(object)s failed; the money went back to the agent"),
+    "payouts.bank_file": _l("%(actor)s exported a bank transfer file of withdrawals"),
+    "payout_policy.update": _l("%(actor)s changed the withdrawal, tax and bonus pool settings"),
+    "bonus_pool.accrue": _l("%(actor)s put the fee income share of %(object)s into the bonus pool"),
+    "bonus_pool.distribute": _l("%(actor)s distributed the bonus pool of %(object)s"),
+    "bonus_pool.reverse": _l("%(actor)s reversed the bonus pool distribution of %(object)s"),
+    "bonus_pool.pay": _l("%(actor)s paid the bonus pool shares of %(object)s"),
 }
 # The words for the fields that entries record (the rest are identifiers shown in the tooltip only).
 FIELD_LABELS = {

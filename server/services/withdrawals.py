@@ -154,7 +154,7 @@ def _local_today(now: datetime):
 def _get_agent(agent_id: str) -> Agent:
     agent = db.session.get(Agent, agent_id)
     if agent is None:
-        raise NotFound("No such agent.", agent_id=agent_id)
+        raise InvalidRequest("No such agent.", field="agent_id")
     return agent
 
 
@@ -433,7 +433,7 @@ def import_bank_results(actor: str, text: str) -> PayoutRun:
     try:
         results = read_result_file(text)
     except ValueError as exc:
-        raise InvalidRequest(f"The bank's result file is not readable: {exc}") from exc
+        raise InvalidRequest("The bank's result file is not readable.", problem=str(exc)) from exc
     run = PayoutRun("bank_file")
     for result in results:
         record_result(actor, result)

@@ -127,6 +127,27 @@ for _message in ("This rule has no such parameter.", "A rule parameter is a whol
     TOLERATED_REFUSALS[("PATCH", "/api/v1/brushing-rules/{rule_id}", "invalid_request", _message)] = (
         "a rule's parameter names and ranges depend on its stored kind"
     )
+# Withdrawals and the bonus pool (docs/agents.md): money an agent holds, lifecycles, payee rules per channel.
+TOLERATED_REFUSALS[("POST", "/api/v1/withdrawals", "invalid_request", "No such agent.")] = _NO_AGENT
+TOLERATED_REFUSALS[("POST", "/api/v1/withdrawals", "withdrawal_refused", None)] = (
+    "a withdrawal depends on the agent's stored balance, debt and the day's earlier withdrawals"
+)
+for _message in (
+    "Enter the payee's real name.",
+    "A bank account number is 8 to 32 digits.",
+    "Enter the bank's name.",
+    "A WeChat openid is 6 to 64 letters, digits, - or _.",
+):
+    TOLERATED_REFUSALS[("POST", "/api/v1/withdrawals", "invalid_request", _message)] = (
+        "the payee's account format depends on the channel chosen (a rule across fields; blanks are trimmed)"
+    )
+for _action in ("approve", "reject"):
+    TOLERATED_REFUSALS[("POST", f"/api/v1/withdrawals/{{withdrawal_id}}/{_action}", "conflict", None)] = (
+        "a withdrawal is decided once, from its stored state"
+    )
+TOLERATED_REFUSALS[("POST", "/api/v1/bonus-pools/{period}/distribution", "conflict", None)] = (
+    "a period is distributed after it ended, reversed before it is paid, paid once (stored state and the clock)"
+)
 # server.request_input.TEXT_MESSAGES: NUL and lone surrogates are refused in any text, wherever it is sent
 TOLERATED_TEXT_FAULTS = {"nul_character", "lone_surrogate"}
 
