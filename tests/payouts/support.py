@@ -6,8 +6,8 @@ import itertools
 
 from server.domain import money_ledger as money
 from server.services import agents
-from server.services.alliance import ensure_alliance
 from server.services import money_ledger as ledger
+from server.services.alliance import ensure_alliance
 from server.services.unit_of_work import transaction
 
 ACTOR = "test:finance"

@@ -15,7 +15,7 @@ from server.payouts.bank_file import BankFileChannel
 from server.services import money_ledger as ledger
 from server.services import withdrawals
 from server.services.reconciliation import check_money_ledger_balanced
-from tests.payouts.support import ACTOR, BANK, fund, make_agent, owe
+from tests.payouts.support import ACTOR, BANK, make_agent, owe
 from tests.wechat_pay_stand_in import wechat_pay_stand_in
 
 WECHAT = {"channel": "wechat", "payee_name": "李四", "account_number": "o-happy-openid1"}
