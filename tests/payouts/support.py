@@ -56,3 +56,73 @@ def owe(agent_id: str, fen: int) -> None:
             ),
             ACTOR,
         )
+
+
+def evaluate(agent_id: str, period: str, serviced_gmv_fen: int, health_score: int) -> None:
+    """An agent's evaluation record of a period (what `agents evaluate` writes), with these figures."""
+    from server.domain.agent_network import SERVICED_GMV_FEN
+    from server.extensions import db
+    from server.models import Agent, AgentEvaluation
+
+    with transaction():
+        level = db.session.get(Agent, agent_id).level_id
+        db.session.add(
+            AgentEvaluation(
+                agent_id=agent_id,
+                period=period,
+                figures={SERVICED_GMV_FEN: serviced_gmv_fen, "health_score": health_score},
+                health_score=health_score,
+                level_before_id=level,
+                level_after_id=level,
+                outcome="kept",
+                reasons=[],
+            )
+        )
+
+
+def fee_income(day, fen: int, merchant_id: str) -> None:
+    """A closed settlement of ``day`` whose service fee is ``fen`` (the platform's fee income)."""
+    from datetime import UTC, datetime
+
+    from server.extensions import db
+    from server.models import Settlement, SettlementDay
+
+    with transaction():
+        if db.session.get(SettlementDay, day) is None:
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            db.session.add(
+                SettlementDay(
+                    business_day=day,
+                    window_start=moment,
+                    window_end=moment,
+                    point_value_fen=1,
+                    merchants=1,
+                    net_fen=0,
+                    closed_by=ACTOR,
+                )
+            )
+            db.session.flush()
+        zero = dict.fromkeys(
+            [
+                "sales_count",
+                "member_sales_fen",
+                "points_earned",
+                "points_redeemed",
+                "refunds_count",
+                "refunds_fen",
+                "points_reversed",
+                "points_restored",
+                "fee_bp",
+                "fee_per_sale_fen",
+                "points_granted",
+                "points_accepted",
+                "granted_value_fen",
+                "accepted_value_fen",
+                "commission_fen",
+                "net_fen",
+            ],
+            0,
+        )
+        db.session.add(
+            Settlement(merchant_id=merchant_id, business_day=day, point_value_fen=1, service_fee_fen=fen, **zero)
+        )
