@@ -154,3 +154,12 @@ class ComplaintStatus(StrEnum):
     OPEN = "open"
     RESPONDED = "responded"
     CLOSED = "closed"
+
+
+class CommissionStatus(StrEnum):
+    """A commission entry: pending in the return window (or held), then available; reversed when taken back
+    in full before it became available (a refund of the whole sale, a confirmed brushing flag)."""
+
+    PENDING = "pending"
+    AVAILABLE = "available"
+    REVERSED = "reversed"
