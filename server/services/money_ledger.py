@@ -37,9 +37,10 @@ reverses_id=None) -> Posted``
 
 ``post_select(kind, source_key, entries_sql, params, actor, *, business_day=None) -> Posted``
     The set-based form of ``post`` for a whole day at once: ``entries_sql`` is a SELECT of rows named
-    ``account_id`` and ``amount`` (fen), at most one per account; they are inserted as the entries of one transaction, checked to
-    sum to zero, and the balances moved by one UPDATE under the same guard. ``open_accounts_select(sql,
-    params)`` opens the accounts a SELECT of ``owner_kind, owner_id, kind`` rows names, in one statement.
+    ``account_id`` and ``amount`` (fen), at most one per account; they are inserted as the entries of one
+    transaction, checked to sum to zero, and the balances moved by one UPDATE under the same guard.
+    ``open_accounts_select(sql, params)`` opens the accounts a SELECT of ``owner_kind, owner_id, kind``
+    rows names, in one statement.
 
 ``entries(account_ids, start=None, end=None) -> list[EntryLine]``
     The entries of those accounts with their transaction (kind, business day, sale, refund, memo, time),
