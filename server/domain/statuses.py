@@ -180,3 +180,12 @@ class BonusDistributionStatus(StrEnum):
     ACCRUED = "accrued"
     DISTRIBUTED = "distributed"
     PAID = "paid"
+
+
+class CommissionStatus(StrEnum):
+    """A commission entry: pending in the return window (or held), then available; reversed when taken back
+    in full before it became available (a refund of the whole sale, a confirmed brushing flag)."""
+
+    PENDING = "pending"
+    AVAILABLE = "available"
+    REVERSED = "reversed"

@@ -16,6 +16,7 @@ from server.models.alliance import AllianceSettings, Level
 from server.models.base import Base
 from server.models.brushing import AgentViolation, BrushingFlag, BrushingFlagSale, BrushingRule, Complaint
 from server.models.card import Card, CardAlert, CardBatch, CardConsignment
+from server.models.commission import Commission, CommissionAdjustment, CommissionMerchantTerm, CommissionPolicy
 from server.models.console import ConsoleSession
 from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
 from server.models.member import Member
@@ -40,6 +41,10 @@ __all__ = [
     "BrushingFlagSale",
     "BrushingRule",
     "Complaint",
+    "Commission",
+    "CommissionAdjustment",
+    "CommissionMerchantTerm",
+    "CommissionPolicy",
     "Agent",
     "AgentAlert",
     "AgentBadge",

@@ -35,6 +35,13 @@ reverses_id=None) -> Posted``
 ``net_debt(owner_kind, owner_id, actor, source_key) -> int``
     Move available money into the debt account until the debt is cleared; returns the fen netted.
 
+``post_select(kind, source_key, entries_sql, params, actor, *, business_day=None) -> Posted``
+    The set-based form of ``post`` for a whole day at once: ``entries_sql`` is a SELECT of rows named
+    ``account_id`` and ``amount`` (fen), at most one per account; they are inserted as the entries of one
+    transaction, checked to sum to zero, and the balances moved by one UPDATE under the same guard.
+    ``open_accounts_select(sql, params)`` opens the accounts a SELECT of ``owner_kind, owner_id, kind``
+    rows names, in one statement.
+
 ``entries(account_ids, start=None, end=None) -> list[EntryLine]``
     The entries of those accounts with their transaction (kind, business day, sale, refund, memo, time),
     oldest first: for statements.
@@ -46,13 +53,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.domain import money_ledger as money
 from server.domain.errors import Conflict, InsufficientFunds
 from server.extensions import db
 from server.models import MoneyAccount, MoneyEntry, MoneyTransaction
+from server.models.base import utcnow
 
 _accounts = MoneyAccount.__table__
 _transactions = MoneyTransaction.__table__
@@ -183,6 +191,85 @@ def post(
             _NEW_ENTRY, [{"transaction_id": txn_id, "account_id": p.account_id, "amount": p.amount} for p in postings]
         )
     return Posted(txn_id, balances, True)
+
+
+def open_accounts_select(accounts_sql: str, params: dict) -> None:
+    """Open every account the SELECT names as (owner kind, owner id, kind) rows that is not open yet."""
+    negative = ", ".join(f"'{kind}'" for kind in sorted(money.ACCOUNTS_ALLOWED_NEGATIVE))
+    db.session.execute(
+        text(
+            "INSERT INTO money_accounts (owner_kind, owner_id, kind, balance, allow_negative, created_at) "
+            f"SELECT o.owner_kind, o.owner_id, o.kind, 0, o.kind IN ({negative}), :opened_at "
+            f"FROM ({accounts_sql}) AS o WHERE true "
+            "ON CONFLICT (owner_kind, owner_id, kind) DO NOTHING"
+        ).bindparams(bindparam("opened_at", type_=_accounts.c.created_at.type)),
+        {**params, "opened_at": utcnow()},
+    )
+
+
+def post_select(
+    kind: str,
+    source_key: str,
+    entries_sql: str,
+    params: dict,
+    actor: str,
+    *,
+    business_day: date | None = None,
+    memo: str = "",
+) -> Posted:
+    """Append one transaction whose entries a SELECT of (account id, fen) gives, once per ``source_key``."""
+    db.session.flush()
+    txn_id = db.session.execute(
+        _CLAIM_TRANSACTION[_dialect()],
+        {
+            "kind": kind,
+            "source_key": source_key,
+            "business_day": business_day,
+            "sale_id": None,
+            "refund_id": None,
+            "reverses_id": None,
+            "actor": actor,
+            "memo": memo[:200],
+        },
+    ).scalar()
+    if txn_id is None:
+        return Posted(
+            db.session.scalar(select(MoneyTransaction.id).where(MoneyTransaction.source_key == source_key)), {}, False
+        )
+    db.session.execute(
+        text(
+            "INSERT INTO money_entries (transaction_id, account_id, amount) "
+            f"SELECT :txn, e.account_id, e.amount FROM ({entries_sql}) AS e WHERE e.amount <> 0"
+        ),
+        {**params, "txn": txn_id},
+    )
+    total = db.session.scalar(
+        select(func.coalesce(func.sum(MoneyEntry.amount), 0)).where(MoneyEntry.transaction_id == txn_id)
+    )
+    if total != 0:
+        raise money.UnbalancedTransaction(f"entries of {source_key} sum to {total}")
+    moved = select(MoneyEntry.account_id).where(MoneyEntry.transaction_id == txn_id)
+    if _dialect() == "postgresql":  # lock in id order, like ``post``: no deadlock with a concurrent posting
+        db.session.execute(
+            select(MoneyAccount.id).where(MoneyAccount.id.in_(moved)).order_by(MoneyAccount.id).with_for_update()
+        )
+    delta = (
+        select(MoneyEntry.amount)
+        .where(MoneyEntry.transaction_id == txn_id, MoneyEntry.account_id == _accounts.c.id)
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(_accounts).where(_accounts.c.id.in_(moved)).values(balance=_accounts.c.balance + delta),
+        execution_options={"synchronize_session": False},
+    )
+    below = db.session.execute(
+        select(MoneyAccount.id, MoneyAccount.balance).where(
+            MoneyAccount.id.in_(moved), ~MoneyAccount.allow_negative, MoneyAccount.balance < 0
+        )
+    ).first()
+    if below is not None:
+        raise InsufficientFunds(account_id=below[0])
+    return Posted(txn_id, {}, True)
 
 
 def transaction_postings(transaction_id: int) -> list[money.Posting]:

@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, select
 from server.domain.settlement import DayActivity, FeeTerms, net_position
 from server.extensions import db
 from server.models import (
+    Commission,
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
@@ -25,6 +26,7 @@ from server.models import (
     Settlement,
     SettlementDay,
 )
+from server.services import commissions
 from server.services.points import lot_mismatches
 from server.services.settlement import ACTIVITY_FIELDS, POSITION_FIELDS, day_activity, day_window
 
@@ -67,9 +69,15 @@ def check_statements(day: date) -> list[str]:
                     )
                 )
         stated = DayActivity(**{name: getattr(row, name) for name in ACTIVITY_FIELDS})
-        position = net_position(stated, FeeTerms(row.fee_bp, row.fee_per_sale_fen), row.point_value_fen)
+        position = net_position(
+            stated,
+            FeeTerms(row.fee_bp, row.fee_per_sale_fen),
+            row.point_value_fen,
+            row.commission_fen,
+            row.commission_within_fee,
+        )
         for name in POSITION_FIELDS:
-            if name != "commission_fen" and getattr(row, name) != getattr(position, name):
+            if getattr(row, name) != getattr(position, name):
                 differences.append(
                     Difference(
                         "settlement %(settlement)s (merchant %(merchant)s, %(day)s): %(field)s is %(stated)s, "
@@ -285,6 +293,62 @@ def check_ledger_balanced() -> list[str]:
     return differences
 
 
+def check_commissions(day: date) -> list[str]:
+    """The day's commission entries are those its sales earn by their policy, each settlement's commission line
+    equals its merchant's commission entries of the day, and both equal what the money ledger moved."""
+    closed = db.session.get(SettlementDay, day)
+    if closed is None:
+        return []
+    differences = []
+    recorded: dict[tuple, int] = {}
+    for commission in db.session.scalars(select(Commission).where(Commission.business_day == day)):
+        key = (commission.sale_id, commission.beneficiary_kind, commission.beneficiary_id, commission.role)
+        recorded[key] = commission.amount_fen
+    expected = commissions.expected_day_commissions(day, closed.window_start, closed.window_end)
+    for key in sorted(set(recorded) | set(expected)):
+        if recorded.get(key, 0) != expected.get(key, 0):
+            differences.append(
+                Difference(
+                    "sale %(sale)s (%(day)s): commission of %(beneficiary)s as %(role)s is %(stated)s, "
+                    "its policy gives %(expected)s",
+                    sale=key[0],
+                    day=day.isoformat(),
+                    beneficiary=key[2],
+                    role=key[3],
+                    stated=recorded.get(key, 0),
+                    expected=expected.get(key, 0),
+                )
+            )
+    ledger_lines = commissions.day_commission_fen(day)
+    for row in db.session.scalars(select(Settlement).where(Settlement.business_day == day)):
+        entries = sum(line["fen"] for line in commissions.statement_entries(row.merchant_id, day))
+        templates = (
+            (
+                entries,
+                "settlement %(settlement)s (merchant %(merchant)s, %(day)s): commission_fen is %(stated)s, "
+                "its commission entries sum to %(expected)s",
+            ),
+            (
+                ledger_lines.get(row.merchant_id, 0),
+                "settlement %(settlement)s (merchant %(merchant)s, %(day)s): "
+                "commission_fen is %(stated)s, the money ledger moved %(expected)s",
+            ),
+        )
+        for expected_fen, template in templates:
+            if row.commission_fen != expected_fen:
+                differences.append(
+                    Difference(
+                        template,
+                        settlement=row.id,
+                        merchant=row.merchant_id,
+                        day=day.isoformat(),
+                        stated=row.commission_fen,
+                        expected=expected_fen,
+                    )
+                )
+    return differences
+
+
 def check_money_ledger_balanced() -> list[str]:
     """Every money transaction sums to zero, each cached balance equals its entries, no guarded balance is negative."""
     differences = [
@@ -357,5 +421,6 @@ def reconcile(day: date) -> list[str]:
         + check_ledger_against_sales(day)
         + check_merchant_balances()
         + check_ledger_balanced()
+        + check_commissions(day)
         + check_money_ledger_balanced()
     )

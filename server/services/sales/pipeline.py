@@ -59,6 +59,7 @@ REFUND_STEPS: tuple[RefundStep, ...] = (
     post.move_refund_lots,
     post.take_back_invite_reward,
     post.update_sale_totals,
+    post.reverse_commissions,  # after the totals: the share is cumulative (server/domain/commissions.py)
     post.audit_refund,
 )
 
