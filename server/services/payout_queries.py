@@ -52,3 +52,25 @@ def distribution_action(actor: str, period: str, action: str, reason: str = "") 
         row = bonus_pool.distribute_period(actor, period)
     return pool_view(row)
 
+
+def agent_names(agent_ids) -> dict[str, str]:
+    from server.models import Agent
+
+    ids = list(set(agent_ids))
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Agent.id, Agent.name).where(Agent.id.in_(ids))).all())
+
+
+def withdrawal_queue(status: str | None, pagination) -> tuple[list[Withdrawal], dict[str, str], dict[str, int]]:
+    """A page of withdrawals (by status, newest first), the agents' names, and the count per status."""
+    rows = list_withdrawals({"status": status} if status else {}, pagination)
+    counts = dict(db.session.execute(select(Withdrawal.status, func.count()).group_by(Withdrawal.status)).all())
+    return rows, agent_names(row.agent_id for row in rows), counts
+
+
+def bonus_pool_page() -> dict:
+    periods = bonus_pool.list_periods()
+    shares = {row.period: bonus_pool.shares_of(row.period) for row in periods}
+    names = agent_names(share.agent_id for rows in shares.values() for share in rows)
+    return {"periods": periods, "shares": shares, "names": names, "balances": bonus_pool.pool_balances()}
