@@ -17,6 +17,7 @@ def register_api(app: Flask, api: Api) -> None:
         brushing,
         card_batches,
         cards,
+        commissions,
         finance,
         ledger,
         levels,
@@ -44,6 +45,7 @@ def register_api(app: Flask, api: Api) -> None:
         agents,
         brushing,
         finance,
+        commissions,
     ):
         api.register_blueprint(module.blp)
 

@@ -47,6 +47,7 @@ from server.services import locks, money_ledger
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.brushing import held_sales_select
+from server.services.queries import _page_of_objects
 from server.services.unit_of_work import transactional
 
 SYSTEM = "system:commissions"
@@ -693,6 +694,39 @@ def list_commissions(filters: dict, limit: int = MAX_LISTED, offset: int = 0) ->
     )
 
 
+@transactional
+def page_commissions(filters: dict, pagination) -> list[Commission]:
+    """One page of commission entries (the API's list), newest day first."""
+    query = filter_commissions(select(Commission), filters)
+    return _page_of_objects(query.order_by(Commission.business_day.desc(), Commission.id.desc()), pagination)
+
+
+@transactional
+def policy_document() -> dict:
+    """The current policy as the API and the console show it, with the merchants' overrides and the warning."""
+    row = policy_row()
+    policy = _row_policy(row)
+    merchants = sorted(set(policy.merchant_rates) | set(policy.merchant_windows))
+    return {
+        "version": row.version,
+        **{name: getattr(row, name) for name in POLICY_FIELDS},
+        "management_ack_text": row.management_ack_text,
+        "management_ack_by": row.management_ack_by,
+        "management_warning": MANAGEMENT_WARNING,
+        "merchant_terms": [
+            {
+                "merchant_id": merchant_id,
+                "rate_bp": policy.merchant_rates.get(merchant_id),
+                "return_window_days": policy.merchant_windows.get(merchant_id),
+            }
+            for merchant_id in merchants
+        ],
+        "reason": row.reason,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+    }
+
+
 @dataclass(frozen=True)
 class ReportRow:
     """One group of the operator's commission report."""
@@ -782,6 +816,12 @@ class Balance:
     paid_fen: int
     debt_fen: int
     withdrawable_fen: int
+
+
+@transactional
+def agent_balance_now(agent_id: str) -> Balance:
+    """The agent's balances, in a transaction of its own (the API)."""
+    return agent_balance(agent_id)
 
 
 def agent_balance(agent_id: str) -> Balance:
