@@ -551,11 +551,6 @@ def _current_day(now: datetime | None = None) -> date:
     return business_day_of(now or utcnow(), settings.timezone, settings.business_day_cutoff_hour)
 
 
-def _sale_day(sale: Sale) -> date:
-    settings = get_settings()
-    return business_day_of(sale.created_at, settings.timezone, settings.business_day_cutoff_hour)
-
-
 def _adjust(
     actor: str,
     commissions: list[tuple[Commission, int]],
@@ -625,11 +620,22 @@ def _sale_commissions(sale_id: str) -> list[Commission]:
     )
 
 
-def on_refund(actor: str, sale: Sale, refund: Refund) -> None:
-    """A refund's share of the sale's commissions, cumulatively exact (called by the refund pipeline)."""
-    sale_day = _sale_day(sale)
+def lock_for_refund(sale_id: str) -> None:
+    """Before a refund locks its sale: while the sale's day is open, wait for (and hold) that day's commission
+    lock, so its closing either sees the refund or has committed before it (and no lock is taken in the
+    opposite order: the closing holds the day's lock and then reads the sales)."""
+    created_at = db.session.scalar(select(Sale.created_at).where(Sale.id == sale_id))
+    if created_at is None:
+        return
+    settings = get_settings()
+    sale_day = business_day_of(created_at, settings.timezone, settings.business_day_cutoff_hour)
     if db.session.get(SettlementDay, sale_day) is None:
-        lock_day(sale_day)  # the closing of the sale's day either sees this refund or has committed before it
+        lock_day(sale_day)
+
+
+def on_refund(actor: str, sale: Sale, refund: Refund) -> None:
+    """A refund's share of the sale's commissions, cumulatively exact (called by the refund pipeline after
+    ``lock_for_refund``)."""
     found = _sale_commissions(sale.id)
     changes = [
         (c, rules.reversed_total(c.amount_fen, sale.refunded_fen, sale.payable_fen) - c.reversed_fen) for c in found
