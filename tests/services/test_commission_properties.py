@@ -95,8 +95,6 @@ def test_random_days_keep_the_money_exact(app, terms, operations):
             .where(Commission.role != "management")
             .group_by(Commission.sale_id)
         ):
-            all_roles = db.session.scalar(
-                select(func.sum(Commission.amount_fen)).where(Commission.sale_id == sale_id)
-            )
+            all_roles = db.session.scalar(select(func.sum(Commission.amount_fen)).where(Commission.sale_id == sale_id))
             assert total <= all_roles <= base * terms["envelope_bp"] // 10_000
         db.session.remove()
