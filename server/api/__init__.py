@@ -17,6 +17,7 @@ def register_api(app: Flask, api: Api) -> None:
         brushing,
         card_batches,
         cards,
+        commissions,
         finance,
         ledger,
         levels,
@@ -45,6 +46,7 @@ def register_api(app: Flask, api: Api) -> None:
         agents,
         brushing,
         finance,
+        commissions,
         payouts,
     ):
         api.register_blueprint(module.blp)

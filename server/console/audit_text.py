@@ -31,6 +31,10 @@ SENTENCES = {
     "brushing_flag.cleared": _l("%(actor)s cleared anti-brushing flag %(object)s"),
     "brushing_flag.confirmed": _l("%(actor)s confirmed anti-brushing flag %(object)s"),
     "brushing_rule.update": _l("%(actor)s changed anti-brushing rule %(object)s"),
+    "commission_policy.update": _l("%(actor)s wrote version %(object)s of the commission policy"),
+    "commission_policy.management_acknowledged": _l(
+        "%(actor)s switched management commission on in policy version %(object)s, acknowledging the legal risk"
+    ),
     "identification.proof": _l("The member proved who they are at the till (%(object)s)"),
     "sale.rejected_reported": _l("%(actor)s reported a sale the server refused (%(object)s)"),
     "sale.rejected_resolved": _l("%(actor)s resolved a refused sale (%(object)s)"),

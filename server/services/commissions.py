@@ -47,6 +47,7 @@ from server.services import locks, money_ledger
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.brushing import held_sales_select
+from server.services.queries import _page_of_objects
 from server.services.unit_of_work import transactional
 
 SYSTEM = "system:commissions"
@@ -550,11 +551,6 @@ def _current_day(now: datetime | None = None) -> date:
     return business_day_of(now or utcnow(), settings.timezone, settings.business_day_cutoff_hour)
 
 
-def _sale_day(sale: Sale) -> date:
-    settings = get_settings()
-    return business_day_of(sale.created_at, settings.timezone, settings.business_day_cutoff_hour)
-
-
 def _adjust(
     actor: str,
     commissions: list[tuple[Commission, int]],
@@ -624,11 +620,22 @@ def _sale_commissions(sale_id: str) -> list[Commission]:
     )
 
 
-def on_refund(actor: str, sale: Sale, refund: Refund) -> None:
-    """A refund's share of the sale's commissions, cumulatively exact (called by the refund pipeline)."""
-    sale_day = _sale_day(sale)
+def lock_for_refund(sale_id: str) -> None:
+    """Before a refund locks its sale: while the sale's day is open, wait for (and hold) that day's commission
+    lock, so its closing either sees the refund or has committed before it (and no lock is taken in the
+    opposite order: the closing holds the day's lock and then reads the sales)."""
+    created_at = db.session.scalar(select(Sale.created_at).where(Sale.id == sale_id))
+    if created_at is None:
+        return
+    settings = get_settings()
+    sale_day = business_day_of(created_at, settings.timezone, settings.business_day_cutoff_hour)
     if db.session.get(SettlementDay, sale_day) is None:
-        lock_day(sale_day)  # the closing of the sale's day either sees this refund or has committed before it
+        lock_day(sale_day)
+
+
+def on_refund(actor: str, sale: Sale, refund: Refund) -> None:
+    """A refund's share of the sale's commissions, cumulatively exact (called by the refund pipeline after
+    ``lock_for_refund``)."""
     found = _sale_commissions(sale.id)
     changes = [
         (c, rules.reversed_total(c.amount_fen, sale.refunded_fen, sale.payable_fen) - c.reversed_fen) for c in found
@@ -691,6 +698,39 @@ def list_commissions(filters: dict, limit: int = MAX_LISTED, offset: int = 0) ->
             query.order_by(Commission.business_day.desc(), Commission.id.desc()).limit(limit).offset(offset)
         )
     )
+
+
+@transactional
+def page_commissions(filters: dict, pagination) -> list[Commission]:
+    """One page of commission entries (the API's list), newest day first."""
+    query = filter_commissions(select(Commission), filters)
+    return _page_of_objects(query.order_by(Commission.business_day.desc(), Commission.id.desc()), pagination)
+
+
+@transactional
+def policy_document() -> dict:
+    """The current policy as the API and the console show it, with the merchants' overrides and the warning."""
+    row = policy_row()
+    policy = _row_policy(row)
+    merchants = sorted(set(policy.merchant_rates) | set(policy.merchant_windows))
+    return {
+        "version": row.version,
+        **{name: getattr(row, name) for name in POLICY_FIELDS},
+        "management_ack_text": row.management_ack_text,
+        "management_ack_by": row.management_ack_by,
+        "management_warning": MANAGEMENT_WARNING,
+        "merchant_terms": [
+            {
+                "merchant_id": merchant_id,
+                "rate_bp": policy.merchant_rates.get(merchant_id),
+                "return_window_days": policy.merchant_windows.get(merchant_id),
+            }
+            for merchant_id in merchants
+        ],
+        "reason": row.reason,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+    }
 
 
 @dataclass(frozen=True)
@@ -782,6 +822,12 @@ class Balance:
     paid_fen: int
     debt_fen: int
     withdrawable_fen: int
+
+
+@transactional
+def agent_balance_now(agent_id: str) -> Balance:
+    """The agent's balances, in a transaction of its own (the API)."""
+    return agent_balance(agent_id)
 
 
 def agent_balance(agent_id: str) -> Balance:

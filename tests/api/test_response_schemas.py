@@ -337,6 +337,12 @@ def test_every_operation_answers_its_declared_schema(app, client):
     call("post", "/agent-violations", admin, violation, idempotent=True)
     call("get", "/agent-violations", admin, query={"agent_id": agent["id"]})
 
+    # commissions: the policy (a new version), the entries, an agent's balances
+    call("put", "/commission-policy", admin, {"recruiter_rate_bp": 150, "reason": "试行"})
+    call("get", "/commission-policy", admin)
+    call("get", "/commissions", admin, query={"status": "pending"})
+    call("get", "/agents/{agent_id}/balance", admin, agent_id=agent["id"])
+
     # withdrawals (提现) and the bonus pool
     with app.app_context():
         from tests.payouts.support import fund

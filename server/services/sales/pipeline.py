@@ -47,6 +47,7 @@ SALE_STEPS: tuple[SaleStep, ...] = (
 
 REFUND_STEPS: tuple[RefundStep, ...] = (
     # resolve
+    resolve.lock_commission_day,
     resolve.lock_sale,
     # price (the authorisation depends on the refunded amount)
     price.split_refund_amount,
