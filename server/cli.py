@@ -300,12 +300,17 @@ def payouts_group():
 @payouts_group.command("bank-file")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True, help="The CSV file.")
 @click.option("--limit", type=click.IntRange(1), help="At most this many withdrawals in the file.")
+@click.option(
+    "--again",
+    is_flag=True,
+    help="Also withdrawals of earlier files still without the bank's result (if that file was never uploaded).",
+)
 @with_appcontext
-def payouts_bank_file_command(output, limit):
+def payouts_bank_file_command(output, limit, again):
     """Export the approved bank withdrawals not yet sent as the bank's 批量代付 CSV (each in one file only)."""
     from server.services.withdrawals import run_payouts
 
-    run = run_payouts(CLI_ACTOR, "bank_file", limit=limit)
+    run = run_payouts(CLI_ACTOR, "bank_file", limit=limit, again=again)
     if run.sent:
         with open(output, "wb") as handle:
             handle.write(run.file)

@@ -329,9 +329,10 @@ def _order(withdrawal: Withdrawal) -> PayoutOrder:
 
 
 @transactional
-def _claim(channel: str, limit: int | None) -> list[tuple[str, PayoutOrder]]:
-    """Mark the channel's approved withdrawals sent (WeChat: also those sent before without an answer)."""
-    waiting = [None] if channel == "bank_file" else [None, PayoutStatus.SENT]
+def _claim(channel: str, limit: int | None, again: bool = False) -> list[tuple[str, PayoutOrder]]:
+    """Mark the channel's approved withdrawals sent (WeChat, or ``again``: also those sent before without an
+    answer — a bank file is made again only when the earlier one was never uploaded)."""
+    waiting = [None, PayoutStatus.SENT] if channel == "wechat" or again else [None]
     query = (
         select(Withdrawal)
         .where(Withdrawal.status == WithdrawalStatus.APPROVED, Withdrawal.channel == channel)
@@ -399,12 +400,12 @@ class PayoutRun:
     file: bytes = b""  # the bank file
 
 
-def run_payouts(actor: str, channel: str, *, limit: int | None = None, adapter=None) -> PayoutRun:
+def run_payouts(actor: str, channel: str, *, limit: int | None = None, adapter=None, again: bool = False) -> PayoutRun:
     """Pay the approved withdrawals of ``channel`` (not one transaction: see the module's docstring)."""
     if channel not in CHANNELS:
         raise InvalidRequest("Unknown payout channel.", field="channel")
     adapter = adapter or channel_named(channel, current_app.config)
-    claimed = _claim(channel, limit)
+    claimed = _claim(channel, limit, again)
     run = PayoutRun(channel, sent=len(claimed))
     if not claimed:
         return run

@@ -25,6 +25,9 @@ def test_bank_file_then_bank_results(app, run, tmp_path):  # noqa: F811
     assert json.loads(result.output)["exported"] == 1
     assert "400.00" in out.read_bytes().decode("gbk") and reference in out.read_bytes().decode("gbk")
     assert json.loads(run("payouts", "bank-file", "-o", str(tmp_path / "again.csv")).output)["exported"] == 0
+    lost = json.loads(run("payouts", "bank-file", "--again", "-o", str(tmp_path / "lost.csv")).output)
+    assert lost["exported"] == 1  # the first file was lost before the upload: made again, same reference
+    assert reference in (tmp_path / "lost.csv").read_bytes().decode("gbk")
     answer = tmp_path / "answer.csv"
     answer.write_bytes(f"我方流水号,状态,失败原因\r\n{reference},失败,户名与账号不符\r\n".encode("gbk"))
     assert json.loads(run("payouts", "bank-results", str(answer)).output) == {"paid": 0, "failed": 1}
