@@ -661,7 +661,7 @@ def reverse_for_flag(actor: str, flag_id: str) -> None:
 MAX_LISTED = 500
 
 
-def _period_range(period: str) -> tuple[date, date]:
+def period_range(period: str) -> tuple[date, date]:
     try:
         year, month = (int(part) for part in period.split("-"))
         first = date(year, month, 1)
@@ -681,7 +681,7 @@ def filter_commissions(query, filters: dict):
         if filters.get(name):
             query = query.where(getattr(Commission, name) == filters[name])
     if filters.get("period"):
-        first, last = _period_range(filters["period"])
+        first, last = period_range(filters["period"])
         query = query.where(Commission.business_day >= first, Commission.business_day <= last)
     if filters.get("day_from"):
         query = query.where(Commission.business_day >= filters["day_from"])
