@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import Date, and_, bindparam, func, select, text, update
 
 from server.domain import commissions as rules
@@ -518,6 +519,35 @@ def _net_debts(actor: str, key: str, day: date | None, owners: list[tuple[str, s
         query = query.where(debt.c.owner_id.in_([owner_id for _, owner_id in owners]))
     for owner_kind, owner_id in db.session.execute(query).all():
         money_ledger.net_debt(owner_kind, owner_id, actor, f"net:{key}:{owner_kind}:{owner_id}", day)
+
+
+def management_notice(day: date) -> str:
+    """The notice every statement carries while management commission (团队计酬) is on, or was on the day:
+    who acknowledged the risk and in what words; empty when it is off."""
+    versions = set(
+        db.session.scalars(
+            select(Commission.policy_version)
+            .where(Commission.business_day == day, Commission.role == rules.MANAGEMENT)
+            .distinct()
+        )
+    )
+    current = policy_row()
+    if current.management_enabled:
+        versions.add(current.version)
+    acknowledged = db.session.scalars(
+        select(CommissionPolicy)
+        .where(CommissionPolicy.version.in_(versions), CommissionPolicy.management_enabled)
+        .order_by(CommissionPolicy.version.desc())
+    ).first()
+    if acknowledged is None:
+        return ""
+    return _(
+        "Management commission (团队计酬) is switched on (policy version %(version)s); %(who)s acknowledged "
+        "the legal risk: %(text)s",
+        version=acknowledged.version,
+        who=acknowledged.management_ack_by,
+        text=acknowledged.management_ack_text,
+    )
 
 
 def day_commission_fen(day: date) -> dict[str, int]:
