@@ -152,6 +152,7 @@ def update_policy(actor: str, changes: dict, reason: str, acknowledgement: str =
                 **before.merchant_windows,
             }.items()
         ]
+    terms = list({term["merchant_id"]: term for term in terms}.values())  # one override per merchant: the last
     merchant_rates = {term["merchant_id"]: term["rate_bp"] for term in terms if term.get("rate_bp") is not None}
     merchant_windows = {
         term["merchant_id"]: term["return_window_days"] for term in terms if term.get("return_window_days") is not None
