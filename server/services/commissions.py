@@ -551,6 +551,22 @@ def management_notice(day: date) -> str:
     )
 
 
+def day_fee_fen(day: date) -> dict[str, int]:
+    """Each merchant's service fee the money ledger took into the platform's fee income for ``day``."""
+    rows = db.session.execute(
+        select(MoneyAccount.owner_id, func.sum(MoneyEntry.amount))
+        .join(MoneyEntry, MoneyEntry.account_id == MoneyAccount.id)
+        .join(MoneyTransaction, MoneyTransaction.id == MoneyEntry.transaction_id)
+        .where(
+            MoneyAccount.kind == money.MERCHANT_FEE_PAYABLE,
+            MoneyTransaction.kind == money.SERVICE_FEES,
+            MoneyTransaction.business_day == day,
+        )
+        .group_by(MoneyAccount.owner_id)
+    )
+    return {merchant_id: -int(total) for merchant_id, total in rows if total}
+
+
 def day_commission_fen(day: date) -> dict[str, int]:
     """Each merchant's commission line for ``day``: what its payable account moved in the day's transactions."""
     rows = db.session.execute(
@@ -565,6 +581,19 @@ def day_commission_fen(day: date) -> dict[str, int]:
         .group_by(MoneyAccount.owner_id)
     )
     return {merchant_id: -int(total) for merchant_id, total in rows if total}
+
+
+def post_service_fees(day: date, fees: dict[str, int], actor: str) -> None:
+    """The day's service fees into the platform's fee income (each merchant's fee payable −, income +)."""
+    postings = [
+        money.Posting(money_ledger.account(money.MERCHANT, merchant_id, money.MERCHANT_FEE_PAYABLE), -fee)
+        for merchant_id, fee in sorted(fees.items())
+        if fee
+    ]
+    if postings:
+        income = money_ledger.alliance_account(money.FEE_INCOME)
+        postings.append(money.Posting(income, -sum(posting.amount for posting in postings)))
+        money_ledger.post(money.SERVICE_FEES, f"fees:{day.isoformat()}", postings, actor, business_day=day)
 
 
 def close_day(day: date, start: datetime, end: datetime, actor: str) -> dict[str, int]:

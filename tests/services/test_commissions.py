@@ -218,6 +218,8 @@ def test_within_the_fee_the_net_position_is_the_same_and_the_fee_line_is_the_all
     row = db.session.scalar(select(Settlement).where(Settlement.merchant_id == merchant.id))
     assert row.commission_fen == 600 and row.service_fee_fen == 1_000 - 600 and row.commission_within_fee
     assert row.net_fen == row.accepted_value_fen - row.granted_value_fen - 1_000
+    # the alliance's share of the fee is its income (the bonus pool's share accrues from it)
+    assert money_ledger.balance(money.ALLIANCE, money.ALLIANCE_OWNER_ID, money.FEE_INCOME) == 400
     assert reconcile(DAY) == []
 
 
