@@ -15,6 +15,9 @@ negative.
 
 The life of a commission in postings:
 
+- the day's service fees (day closing): each merchant's fee payable −fee, the platform's fee income +Σ fees
+  (the fee line of its statement: within-fee commission already taken out), so the bonus pool's share has
+  income to accrue from
 - earned (day closing): merchant payable −x, beneficiary pending +x
 - refunded before it is available: pending −x, merchant payable +x (in proportion to the refund)
 - released after the return window: pending −x, available +x
@@ -44,8 +47,9 @@ PAID = "commission_paid"  # paid out by withdrawals, cumulative
 DEBT = "commission_debt"  # negative: commission taken back after it was available, not yet netted
 BENEFICIARY_ACCOUNTS = (PENDING, AVAILABLE, PAID, DEBT)
 
-# account kind of a merchant
+# account kinds of a merchant
 MERCHANT_COMMISSION_PAYABLE = "merchant_commission_payable"
+MERCHANT_FEE_PAYABLE = "merchant_fee_payable"  # negative: the service fees its statements charged
 
 # the alliance's accounts
 BONUS_POOL = "bonus_pool"  # 奖金池
@@ -58,13 +62,14 @@ ALLIANCE_ACCOUNTS = (BONUS_POOL, BONUS_RESERVE, FEE_INCOME, PAYOUTS_IN_TRANSIT, 
 ACCOUNT_KINDS = {
     AGENT: BENEFICIARY_ACCOUNTS,
     MEMBER: BENEFICIARY_ACCOUNTS,
-    MERCHANT: (MERCHANT_COMMISSION_PAYABLE,),
+    MERCHANT: (MERCHANT_COMMISSION_PAYABLE, MERCHANT_FEE_PAYABLE),
     ALLIANCE: ALLIANCE_ACCOUNTS,
 }
 
-ACCOUNTS_ALLOWED_NEGATIVE = {DEBT, MERCHANT_COMMISSION_PAYABLE, FEE_INCOME}
+ACCOUNTS_ALLOWED_NEGATIVE = {DEBT, MERCHANT_COMMISSION_PAYABLE, MERCHANT_FEE_PAYABLE, FEE_INCOME}
 
 # transaction kinds
+SERVICE_FEES = "service_fees"  # the day's service fees: each merchant's fee payable −, the platform's fee income +
 COMMISSION_EARNED = "commission_earned"
 COMMISSION_REVERSED = "commission_reversed"  # refund or confirmed brushing before availability
 COMMISSION_RELEASED = "commission_released"

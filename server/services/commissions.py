@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import Date, and_, bindparam, func, select, text, update
 
 from server.domain import commissions as rules
@@ -151,6 +152,7 @@ def update_policy(actor: str, changes: dict, reason: str, acknowledgement: str =
                 **before.merchant_windows,
             }.items()
         ]
+    terms = list({term["merchant_id"]: term for term in terms}.values())  # one override per merchant: the last
     merchant_rates = {term["merchant_id"]: term["rate_bp"] for term in terms if term.get("rate_bp") is not None}
     merchant_windows = {
         term["merchant_id"]: term["return_window_days"] for term in terms if term.get("return_window_days") is not None
@@ -520,6 +522,51 @@ def _net_debts(actor: str, key: str, day: date | None, owners: list[tuple[str, s
         money_ledger.net_debt(owner_kind, owner_id, actor, f"net:{key}:{owner_kind}:{owner_id}", day)
 
 
+def management_notice(day: date) -> str:
+    """The notice every statement carries while management commission (团队计酬) is on, or was on the day:
+    who acknowledged the risk and in what words; empty when it is off."""
+    versions = set(
+        db.session.scalars(
+            select(Commission.policy_version)
+            .where(Commission.business_day == day, Commission.role == rules.MANAGEMENT)
+            .distinct()
+        )
+    )
+    current = policy_row()
+    if current.management_enabled:
+        versions.add(current.version)
+    acknowledged = db.session.scalars(
+        select(CommissionPolicy)
+        .where(CommissionPolicy.version.in_(versions), CommissionPolicy.management_enabled)
+        .order_by(CommissionPolicy.version.desc())
+    ).first()
+    if acknowledged is None:
+        return ""
+    return _(
+        "Management commission (团队计酬) is switched on (policy version %(version)s); %(who)s acknowledged "
+        "the legal risk: %(text)s",
+        version=acknowledged.version,
+        who=acknowledged.management_ack_by,
+        text=acknowledged.management_ack_text,
+    )
+
+
+def day_fee_fen(day: date) -> dict[str, int]:
+    """Each merchant's service fee the money ledger took into the platform's fee income for ``day``."""
+    rows = db.session.execute(
+        select(MoneyAccount.owner_id, func.sum(MoneyEntry.amount))
+        .join(MoneyEntry, MoneyEntry.account_id == MoneyAccount.id)
+        .join(MoneyTransaction, MoneyTransaction.id == MoneyEntry.transaction_id)
+        .where(
+            MoneyAccount.kind == money.MERCHANT_FEE_PAYABLE,
+            MoneyTransaction.kind == money.SERVICE_FEES,
+            MoneyTransaction.business_day == day,
+        )
+        .group_by(MoneyAccount.owner_id)
+    )
+    return {merchant_id: -int(total) for merchant_id, total in rows if total}
+
+
 def day_commission_fen(day: date) -> dict[str, int]:
     """Each merchant's commission line for ``day``: what its payable account moved in the day's transactions."""
     rows = db.session.execute(
@@ -534,6 +581,19 @@ def day_commission_fen(day: date) -> dict[str, int]:
         .group_by(MoneyAccount.owner_id)
     )
     return {merchant_id: -int(total) for merchant_id, total in rows if total}
+
+
+def post_service_fees(day: date, fees: dict[str, int], actor: str) -> None:
+    """The day's service fees into the platform's fee income (each merchant's fee payable −, income +)."""
+    postings = [
+        money.Posting(money_ledger.account(money.MERCHANT, merchant_id, money.MERCHANT_FEE_PAYABLE), -fee)
+        for merchant_id, fee in sorted(fees.items())
+        if fee
+    ]
+    if postings:
+        income = money_ledger.alliance_account(money.FEE_INCOME)
+        postings.append(money.Posting(income, -sum(posting.amount for posting in postings)))
+        money_ledger.post(money.SERVICE_FEES, f"fees:{day.isoformat()}", postings, actor, business_day=day)
 
 
 def close_day(day: date, start: datetime, end: datetime, actor: str) -> dict[str, int]:
@@ -661,7 +721,7 @@ def reverse_for_flag(actor: str, flag_id: str) -> None:
 MAX_LISTED = 500
 
 
-def _period_range(period: str) -> tuple[date, date]:
+def period_range(period: str) -> tuple[date, date]:
     try:
         year, month = (int(part) for part in period.split("-"))
         first = date(year, month, 1)
@@ -681,7 +741,7 @@ def filter_commissions(query, filters: dict):
         if filters.get(name):
             query = query.where(getattr(Commission, name) == filters[name])
     if filters.get("period"):
-        first, last = _period_range(filters["period"])
+        first, last = period_range(filters["period"])
         query = query.where(Commission.business_day >= first, Commission.business_day <= last)
     if filters.get("day_from"):
         query = query.where(Commission.business_day >= filters["day_from"])

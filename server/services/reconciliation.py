@@ -320,7 +320,20 @@ def check_commissions(day: date) -> list[str]:
                 )
             )
     ledger_lines = commissions.day_commission_fen(day)
+    fees = commissions.day_fee_fen(day)
     for row in db.session.scalars(select(Settlement).where(Settlement.business_day == day)):
+        if row.service_fee_fen != fees.get(row.merchant_id, 0):
+            differences.append(
+                Difference(
+                    "settlement %(settlement)s (merchant %(merchant)s, %(day)s): service_fee_fen is %(stated)s, "
+                    "the money ledger took %(expected)s into fee income",
+                    settlement=row.id,
+                    merchant=row.merchant_id,
+                    day=day.isoformat(),
+                    stated=row.service_fee_fen,
+                    expected=fees.get(row.merchant_id, 0),
+                )
+            )
         entries = sum(line["fen"] for line in commissions.statement_entries(row.merchant_id, day))
         templates = (
             (

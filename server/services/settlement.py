@@ -164,6 +164,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
     db.session.flush()
     if rows:
         db.session.execute(insert(Settlement.__table__), rows)
+    commissions.post_service_fees(day, {row["merchant_id"]: row["service_fee_fen"] for row in rows}, actor)
     audit(actor, "settlement.close", "settlement_day", day.isoformat(), merchants=len(rows), net_fen=closed.net_fen)
     return CloseResult(closed, True)
 

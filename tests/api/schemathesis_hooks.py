@@ -127,6 +127,17 @@ for _message in ("This rule has no such parameter.", "A rule parameter is a whol
     TOLERATED_REFUSALS[("PATCH", "/api/v1/brushing-rules/{rule_id}", "invalid_request", _message)] = (
         "a rule's parameter names and ranges depend on its stored kind"
     )
+# Commissions (docs/agents.md): the policy's rules across fields and on stored state.
+for _message, _reason in (
+    (
+        "Management commission can be switched on only with an explicit acknowledgement of the risk.",
+        "switching management commission on needs an acknowledgement (a rule across fields and the stored policy)",
+    ),
+    ("No such merchant.", "a merchant override names a merchant that does not exist"),
+    ("A policy change needs a reason.", "a reason of blanks only is no reason"),
+):
+    TOLERATED_REFUSALS[("PUT", "/api/v1/commission-policy", "invalid_request", _message)] = _reason
+
 # Withdrawals and the bonus pool (docs/agents.md): money an agent holds, lifecycles, payee rules per channel.
 TOLERATED_REFUSALS[("POST", "/api/v1/withdrawals", "invalid_request", "No such agent.")] = _NO_AGENT
 TOLERATED_REFUSALS[("POST", "/api/v1/withdrawals", "withdrawal_refused", None)] = (

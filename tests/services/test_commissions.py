@@ -14,7 +14,7 @@ from server.domain.errors import InvalidRequest
 from server.domain.statuses import BrushingFlagStatus, CommissionStatus
 from server.extensions import db
 from server.models import AuditLog, BrushingFlag, BrushingFlagSale, BrushingRule, Commission, Settlement
-from server.services import agents, brushing, catalog, checkout, commissions, money_ledger, settlement
+from server.services import agents, brushing, catalog, checkout, commissions, finance, money_ledger, settlement
 from server.services.reconciliation import reconcile
 from server.services.settlement import statement_lines
 from server.services.staff import terminal_for_token
@@ -96,6 +96,8 @@ def test_the_closing_pays_each_role_once_by_the_rule_of_the_domain(scene):
     assert row.commission_fen == sum(c.amount_fen for c in rows if c.merchant_id == row.merchant_id)
     lines = [line for line in statement_lines(row) if line["kind"] == "commission"]
     assert sum(line["fee_fen"] for line in lines) == row.commission_fen and len(lines) == 4
+    notice = finance.settlement_detail(row.id, None)["management_notice"]
+    assert "已确认知悉法律风险" in notice and "经法务审核" in notice  # shown on every statement
     assert reconcile(DAY) == []
 
 
@@ -216,6 +218,8 @@ def test_within_the_fee_the_net_position_is_the_same_and_the_fee_line_is_the_all
     row = db.session.scalar(select(Settlement).where(Settlement.merchant_id == merchant.id))
     assert row.commission_fen == 600 and row.service_fee_fen == 1_000 - 600 and row.commission_within_fee
     assert row.net_fen == row.accepted_value_fen - row.granted_value_fen - 1_000
+    # the alliance's share of the fee is its income (the bonus pool's share accrues from it)
+    assert money_ledger.balance(money.ALLIANCE, money.ALLIANCE_OWNER_ID, money.FEE_INCOME) == 400
     assert reconcile(DAY) == []
 
 
