@@ -3,7 +3,7 @@
 Rules: ``server/domain/bonus_pool.py``. Money (``server/services/money_ledger.py``), each posting once:
 
 - ``bonus:<period>:accrual``: the platform's fee income → bonus pool (distributable) + reserve; the
-  period's fee income is the service fees of the merchants' settlements of the period's business days;
+  period's fee income is what the day closings of its business days posted into the fee income account;
 - ``bonus:<period>:distribution:<round>``: bonus pool → each agent's pending account (its share);
 - a reversal (only before the shares are paid) posts the correction of that distribution: the shares go
   back to the pool; the period can be distributed again (next round);
@@ -26,7 +26,7 @@ from server.domain.bonus_pool import Contribution, PoolPolicy, accrue, distribut
 from server.domain.errors import Conflict, NotFound
 from server.domain.statuses import AgentStatus, BonusDistributionStatus
 from server.extensions import db
-from server.models import Agent, AgentEvaluation, BonusPoolPeriod, BonusShare, MoneyTransaction, Settlement
+from server.models import Agent, AgentEvaluation, BonusPoolPeriod, BonusShare, MoneyEntry, MoneyTransaction
 from server.models.base import utcnow
 from server.services import agent_evaluation
 from server.services import money_ledger as ledger
@@ -50,13 +50,20 @@ def _period(name: str):
 
 
 def period_fee_income(name: str) -> int:
-    """The service fees of the period's closed business days (the platform's fee income)."""
+    """The platform's fee income of the period: the service fees the day closings of its business days
+    posted into the fee income account (``service_fees`` transactions; within-fee commission already out)."""
     period = _period(name)
     first, last = period.start.astimezone(_zone()).date(), period.end.astimezone(_zone()).date()
+    income = ledger.alliance_account(money.FEE_INCOME)
     return int(
         db.session.scalar(
-            select(func.coalesce(func.sum(Settlement.service_fee_fen), 0)).where(
-                Settlement.business_day >= first, Settlement.business_day < last
+            select(func.coalesce(func.sum(MoneyEntry.amount), 0))
+            .join(MoneyTransaction, MoneyTransaction.id == MoneyEntry.transaction_id)
+            .where(
+                MoneyEntry.account_id == income,
+                MoneyTransaction.kind == money.SERVICE_FEES,
+                MoneyTransaction.business_day >= first,
+                MoneyTransaction.business_day < last,
             )
         )
     )

@@ -81,48 +81,8 @@ def evaluate(agent_id: str, period: str, serviced_gmv_fen: int, health_score: in
 
 
 def fee_income(day, fen: int, merchant_id: str) -> None:
-    """A closed settlement of ``day`` whose service fee is ``fen`` (the platform's fee income)."""
-    from datetime import UTC, datetime
-
-    from server.extensions import db
-    from server.models import Settlement, SettlementDay
+    """The service fee of ``day`` as the day closing posts it into the platform's fee income."""
+    from server.services.commissions import post_service_fees
 
     with transaction():
-        if db.session.get(SettlementDay, day) is None:
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            db.session.add(
-                SettlementDay(
-                    business_day=day,
-                    window_start=moment,
-                    window_end=moment,
-                    point_value_fen=1,
-                    merchants=1,
-                    net_fen=0,
-                    closed_by=ACTOR,
-                )
-            )
-            db.session.flush()
-        zero = dict.fromkeys(
-            [
-                "sales_count",
-                "member_sales_fen",
-                "points_earned",
-                "points_redeemed",
-                "refunds_count",
-                "refunds_fen",
-                "points_reversed",
-                "points_restored",
-                "fee_bp",
-                "fee_per_sale_fen",
-                "points_granted",
-                "points_accepted",
-                "granted_value_fen",
-                "accepted_value_fen",
-                "commission_fen",
-                "net_fen",
-            ],
-            0,
-        )
-        db.session.add(
-            Settlement(merchant_id=merchant_id, business_day=day, point_value_fen=1, service_fee_fen=fen, **zero)
-        )
+        post_service_fees(day, {merchant_id: fen}, ACTOR)

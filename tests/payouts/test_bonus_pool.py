@@ -14,7 +14,6 @@ from server.models import AuditLog
 from server.services import bonus_pool, withdrawals
 from server.services import money_ledger as ledger
 from server.services.reconciliation import check_money_ledger_balanced
-from tests.builders import make_world
 from tests.payouts.support import ACTOR, evaluate, fee_income, make_agent
 
 PERIOD = "2026-10"
@@ -26,10 +25,9 @@ def pool() -> tuple[int, int]:
 
 
 def test_accrue_distribute_reverse_redistribute_pay(ctx):
-    shop = make_world().shop_a
-    fee_income(date(2026, 10, 3), 600_000, shop.merchant.id)
-    fee_income(date(2026, 10, 31), 400_000, shop.merchant.id)
-    fee_income(date(2026, 11, 1), 999_999, shop.merchant.id)  # the next period
+    fee_income(date(2026, 10, 3), 600_000, "mer_test")
+    fee_income(date(2026, 10, 31), 400_000, "mer_test")
+    fee_income(date(2026, 11, 1), 999_999, "mer_test")  # the next period
     upper = make_agent(name="上级")
     subs = [make_agent(name=f"下级{i}", upper_agent_id=upper.id) for i in range(3)]
     loner = make_agent(name="独立")
@@ -55,7 +53,7 @@ def test_accrue_distribute_reverse_redistribute_pay(ctx):
     with pytest.raises(Conflict):
         bonus_pool.reverse_distribution(ACTOR, PERIOD)
     assert check_money_ledger_balanced() == []
-    assert ledger.balance(money.ALLIANCE, money.ALLIANCE_OWNER_ID, money.FEE_INCOME) == -100_000
+    assert ledger.balance(money.ALLIANCE, money.ALLIANCE_OWNER_ID, money.FEE_INCOME) == 1_999_999 - 100_000
     actions = list(db.session.scalars(select(AuditLog.action).where(AuditLog.object_type == "bonus_pool")))
     assert actions == [
         "bonus_pool.accrue",
@@ -70,7 +68,6 @@ def test_a_period_not_ended_is_refused_and_no_contributor_leaves_the_pool(ctx):
     make_agent()
     with pytest.raises(Conflict):
         bonus_pool.distribute_period(ACTOR, "2999-01")
-    shop = make_world().shop_a
-    fee_income(date(2026, 9, 5), 10_000, shop.merchant.id)
+    fee_income(date(2026, 9, 5), 10_000, "mer_test")
     row = bonus_pool.distribute_period(ACTOR, "2026-09")
     assert row.distributed_fen == 0 and pool() == (800, 200)
