@@ -85,7 +85,7 @@ class BonusPools(MethodView):
 @blp.route("/bonus-pools/<period>/distribution")
 class BonusPoolDistribution(MethodView):
     @blp.doc(security=STAFF_SECURITY, parameters=[PERIOD_PARAMETER])
-    @blp.arguments(DistributionRequestSchema)
+    @blp.arguments(DistributionRequestSchema, required=False)
     @blp.response(200, BonusPoolEnvelopeSchema)
     def post(self, args, period):
         """Distribute an ended month's pool among agents by their own serviced GMV × health (never by team volume
