@@ -338,9 +338,10 @@ def earn_day(day: date, start: datetime, end: datetime, actor: str) -> int:
         "envelope": policy.envelope_bp,
     }
     count = select(func.count()).select_from(Commission).where(Commission.business_day == day)
-    before = db.session.scalar(count)
-    db.session.execute(_bind_types(text(_earn_sql(dialect))), params)
-    created = db.session.scalar(count) - before
+    before = db.session.scalar(count) if dialect == "sqlite" else 0
+    created = db.session.execute(_bind_types(text(_earn_sql(dialect))), params).rowcount
+    if dialect == "sqlite":  # SQLite answers no row count for INSERT … SELECT with a WITH clause
+        created = db.session.scalar(count) - before
     _post_day(day, actor)
     # a sale already confirmed as brushing before its day closed: its commissions are taken back at once
     confirmed = db.session.scalars(
@@ -370,13 +371,15 @@ def _post_day(day: date, actor: str) -> None:
         money.COMMISSION_EARNED,
         f"commissions:earned:{day.isoformat()}",
         """
-SELECT a.id AS account_id, SUM(c.earned_fen) AS amount FROM commissions c
-JOIN money_accounts a ON a.owner_kind = c.beneficiary_kind AND a.owner_id = c.beneficiary_id AND a.kind = :pending
-WHERE c.business_day = :day GROUP BY a.id
+SELECT a.id AS account_id, t.amount AS amount
+FROM (SELECT beneficiary_kind, beneficiary_id, SUM(earned_fen) AS amount FROM commissions
+      WHERE business_day = :day GROUP BY beneficiary_kind, beneficiary_id) t
+JOIN money_accounts a ON a.owner_kind = t.beneficiary_kind AND a.owner_id = t.beneficiary_id AND a.kind = :pending
 UNION ALL
-SELECT a.id, -SUM(c.earned_fen) FROM commissions c
-JOIN money_accounts a ON a.owner_kind = 'merchant' AND a.owner_id = c.merchant_id AND a.kind = :payable
-WHERE c.business_day = :day AND c.funded_by = 'merchant' GROUP BY a.id
+SELECT a.id, -t.amount
+FROM (SELECT merchant_id, SUM(earned_fen) AS amount FROM commissions
+      WHERE business_day = :day AND funded_by = 'merchant' GROUP BY merchant_id) t
+JOIN money_accounts a ON a.owner_kind = 'merchant' AND a.owner_id = t.merchant_id AND a.kind = :payable
 UNION ALL
 SELECT :fee_income, -SUM(c.earned_fen) FROM commissions c
 WHERE c.business_day = :day AND c.funded_by = 'platform' HAVING COUNT(*) > 0
@@ -484,13 +487,15 @@ def release_day(day: date, actor: str) -> int:
         money.COMMISSION_RELEASED,
         f"commissions:released:{day.isoformat()}",
         """
-SELECT a.id AS account_id, -SUM(c.amount_fen - c.reversed_fen) AS amount FROM commissions c
-JOIN money_accounts a ON a.owner_kind = c.beneficiary_kind AND a.owner_id = c.beneficiary_id AND a.kind = :pending
-WHERE c.released_on = :day GROUP BY a.id
+SELECT a.id AS account_id, -t.amount AS amount
+FROM (SELECT beneficiary_kind, beneficiary_id, SUM(amount_fen - reversed_fen) AS amount FROM commissions
+      WHERE released_on = :day GROUP BY beneficiary_kind, beneficiary_id) t
+JOIN money_accounts a ON a.owner_kind = t.beneficiary_kind AND a.owner_id = t.beneficiary_id AND a.kind = :pending
 UNION ALL
-SELECT a.id, SUM(c.amount_fen - c.reversed_fen) FROM commissions c
-JOIN money_accounts a ON a.owner_kind = c.beneficiary_kind AND a.owner_id = c.beneficiary_id AND a.kind = :available
-WHERE c.released_on = :day GROUP BY a.id
+SELECT a.id, t.amount
+FROM (SELECT beneficiary_kind, beneficiary_id, SUM(amount_fen - reversed_fen) AS amount FROM commissions
+      WHERE released_on = :day GROUP BY beneficiary_kind, beneficiary_id) t
+JOIN money_accounts a ON a.owner_kind = t.beneficiary_kind AND a.owner_id = t.beneficiary_id AND a.kind = :available
 """,
         {"day": day, "pending": money.PENDING, "available": money.AVAILABLE},
         actor,
