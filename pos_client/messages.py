@@ -236,6 +236,7 @@ SERVER_ERRORS: dict[str, tuple[str, str]] = {
     "code_used": ("会员码已使用，请会员刷新后再扫", "Member code already used: ask for a fresh one"),
     "identification_expired": ("会员识别已过期，请重新识别", "The identification expired: identify again"),
     "insufficient_points": ("积分不足", "Not enough points"),
+    "insufficient_funds": ("账户资金不足", "Not enough money on the account"),
     "redeem_limit_exceeded": ("超过本店积分抵扣上限", "Above this shop's redemption limit"),
     "refund_exceeds_sale": ("退款金额超过可退金额", "Refund exceeds what is left of the sale"),
     # --- till-ui ---
@@ -419,6 +420,7 @@ SERVER_ERRORS.update(
             "代理等级不能以收费、购买或拉人头为条件",
             "Agent levels may not depend on fees, purchases or recruiting people",
         ),
+        "withdrawal_refused": ("不允许此提现", "This withdrawal is not allowed"),
         "agent_self_upper": ("代理不能是自己的上级", "An agent cannot be its own upper agent"),
         "territory_taken": ("该区域已由其他代理独家或已代理", "Another agent holds this region"),
         "benefit_out_of_stock": ("该权益库存不足", "Not enough codes of this benefit are in stock"),

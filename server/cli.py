@@ -292,6 +292,91 @@ def agents_evaluate_command(period):
     click.echo(json.dumps(evaluate_agents(CLI_ACTOR, period), ensure_ascii=False))
 
 
+@main.group("payouts")
+def payouts_group():
+    """Withdrawals (提现): pay the approved ones through a channel, import the bank's results."""
+
+
+@payouts_group.command("bank-file")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), required=True, help="The CSV file.")
+@click.option("--limit", type=click.IntRange(1), help="At most this many withdrawals in the file.")
+@click.option(
+    "--again",
+    is_flag=True,
+    help="Also withdrawals of earlier files still without the bank's result (if that file was never uploaded).",
+)
+@with_appcontext
+def payouts_bank_file_command(output, limit, again):
+    """Export the approved bank withdrawals not yet sent as the bank's 批量代付 CSV (each in one file only)."""
+    from server.services.withdrawals import run_payouts
+
+    run = run_payouts(CLI_ACTOR, "bank_file", limit=limit, again=again)
+    if run.sent:
+        with open(output, "wb") as handle:
+            handle.write(run.file)
+    click.echo(json.dumps({"channel": run.channel, "exported": run.sent, "file": output if run.sent else None}))
+
+
+@payouts_group.command("bank-results")
+@click.argument("result_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--encoding", default="gbk", show_default=True, help="The bank's file encoding.")
+@with_appcontext
+def payouts_bank_results_command(result_file, encoding):
+    """Record the bank's result file (我方流水号, 状态 成功/失败, 失败原因): paid, or failed back to available."""
+    from server.services.withdrawals import import_bank_results
+
+    with open(result_file, encoding=encoding) as handle:
+        run = import_bank_results(CLI_ACTOR, handle.read())
+    click.echo(json.dumps({"paid": run.paid, "failed": run.failed}))
+
+
+@payouts_group.command("wechat")
+@click.option("--limit", type=click.IntRange(1), help="At most this many withdrawals in this run.")
+@with_appcontext
+def payouts_wechat_command(limit):
+    """Pay the approved WeChat withdrawals (商家转账到零钱) and record each answer; safe to run again."""
+    from server.services.withdrawals import run_payouts
+
+    run = run_payouts(CLI_ACTOR, "wechat", limit=limit)
+    click.echo(
+        json.dumps(
+            {"sent": run.sent, "paid": run.paid, "failed": run.failed, "pending": run.pending, "stopped": run.stopped}
+        )
+    )
+    if run.stopped:
+        raise click.ClickException(f"WeChat Pay refused the run: {run.stopped} (the rest stays approved)")
+
+
+@payouts_group.command("tax-statement")
+@click.option("--agent", "agent_id", required=True)
+@click.option("--year", type=click.IntRange(2000, 2999), required=True)
+@with_appcontext
+def payouts_tax_statement_command(agent_id, year):
+    """An agent's yearly tax statement (withheld tax per month) as JSON, amounts in fen."""
+    from server.services.withdrawals import yearly_tax_statement
+
+    statement = yearly_tax_statement(agent_id, year)
+    months = {month: vars(totals) for month, totals in statement.months.items()}
+    click.echo(json.dumps({"agent_id": agent_id, "year": year, "total": vars(statement.total), "months": months}))
+
+
+@main.group("bonus-pool")
+def bonus_pool_group():
+    """The bonus pool (奖金池): accrue a month's share of fee income, distribute it, reverse or pay."""
+
+
+@bonus_pool_group.command("distribute")
+@click.option("--period", required=True, help="The month, YYYY-MM (it must have ended).")
+@with_appcontext
+def bonus_pool_distribute_command(period):
+    """Accrue (once) and distribute the month's pool among agents by their own serviced GMV × health."""
+    from server.services.bonus_pool import distribute_period, shares_of
+
+    row = distribute_period(CLI_ACTOR, period)
+    shares = {share.agent_id: share.share_fen for share in shares_of(period)}
+    click.echo(json.dumps({"period": period, "pool_fen": row.pool_fen, "status": row.status, "shares": shares}))
+
+
 @main.group("jobs")
 def jobs_group():
     """Background jobs (run from cron; safe to run twice or from two workers at once)."""

@@ -16,6 +16,7 @@ CLOCK_MODULES = (
     "server.services.jobs",
     "server.services.brushing",
     "server.services.complaints",
+    "server.services.commissions",
 )
 
 

@@ -11,7 +11,11 @@ from urllib.parse import parse_qs, urlparse
 
 @contextmanager
 def stand_in(handler_func):
-    """A local HTTP server whose GET/POST answers come from ``handler_func(method, path, query, body, headers)``."""
+    """A local HTTP server whose GET/POST answers come from ``handler_func(method, path, query, body, headers)``.
+
+    The function returns ``(status, payload)`` or ``(status, payload, extra_headers)`` (e.g. a signature over
+    the answer, as WeChat Pay sends); the payload is sent as JSON.
+    """
     seen = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -20,11 +24,13 @@ def stand_in(handler_func):
             body = self.rfile.read(length) if length else b""
             url = urlparse(self.path)
             seen.append((method, url.path, parse_qs(url.query), body, dict(self.headers)))
-            status, payload = handler_func(method, url.path, parse_qs(url.query), body, self.headers)
-            data = json.dumps(payload, ensure_ascii=False).encode()
+            status, payload, *extra = handler_func(method, url.path, parse_qs(url.query), body, self.headers)
+            data = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (extra[0] if extra else {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 

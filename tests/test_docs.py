@@ -30,6 +30,7 @@ NOT_TERMINAL_CODES = {
     "agent_chain_too_deep",
     "agent_rule_not_allowed",
     "territory_taken",
+    "withdrawal_refused",  # agents' withdrawals (docs/agents.md): the portal and operator endpoints only
     "second_factor_required",  # the console's sign-in only
     "second_factor_wrong",
     # benefit stock (docs/benefits.md): operator endpoints and services only, until a till redeems vouchers

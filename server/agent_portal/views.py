@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from functools import wraps
 
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
@@ -13,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
 from server.agent_portal.blueprint import bp
-from server.agent_portal.forms import ConfirmForm, LoginForm
+from server.agent_portal.forms import ConfirmForm, LoginForm, WithdrawalForm
 from server.api.base import error_response
 from server.domain.agent_network import (
     ACTIVATED_CARDS,
@@ -31,7 +33,15 @@ from server.extensions import api
 from server.notifications.sms import send_now
 from server.ratelimit import RateLimited, enforce
 from server.request_input import UnacceptableInput
-from server.services import agent_badges, agent_login, agent_portal, benefit_consignment, recruitment
+from server.services import (
+    agent_badges,
+    agent_login,
+    agent_portal,
+    agent_statements,
+    benefit_consignment,
+    recruitment,
+    withdrawals,
+)
 from server.services.alliance import get_settings
 
 SESSION_COOKIE = "agent_session"
@@ -72,6 +82,8 @@ ERROR_TEXT = {  # stable error codes → what the agent reads
     "invalid_request": lambda: _("Please check what you entered."),
     "rate_limited": lambda: _("Too many attempts. Please wait a moment and try again."),
     "not_found": lambda: _("Not found."),
+    "withdrawal_refused": None,  # the rule's own message (below)
+    "conflict": None,
 }
 HTTP_ERROR_PAGES = {  # status → (title, text)
     404: lambda: (_("Page not found"), _("There is nothing at this address. It may have moved or been mistyped.")),
@@ -82,7 +94,8 @@ HTTP_ERROR_PAGES = {  # status → (title, text)
 
 def portal_error_text(error: DomainError) -> str:
     """What the agent reads for a refused request."""
-    return ERROR_TEXT.get(error.code, ERROR_TEXT["invalid_request"])()
+    text = ERROR_TEXT.get(error.code, ERROR_TEXT["invalid_request"])
+    return _(error.message) if text is None else text()
 
 
 def _json_endpoint() -> bool:
@@ -322,3 +335,119 @@ def team():
 def alerts():
     """Early warnings about me and about my direct subordinates."""
     return render_template("agent_portal/alerts.html", rows=agent_portal.alerts(g.agent), me=g.agent)
+
+
+WITHDRAWAL_STATUS_NAMES = {
+    "requested": _l("Waiting for approval"),
+    "approved": _l("Approved, being paid"),
+    "paid": _l("Paid"),
+    "failed": _l("Payout failed, money returned"),
+    "rejected": _l("Rejected, money returned"),
+}
+
+
+@bp.route("/money")
+@login_required
+def money():
+    """My commission: pending, available, paid, debt, and every entry (newest first)."""
+    return render_template(
+        "agent_portal/money.html",
+        balances=withdrawals.agent_balances(g.agent.id),
+        entries=agent_portal_entries(g.agent.id),
+    )
+
+
+def agent_portal_entries(agent_id: str) -> list[dict]:
+    statement = agent_statements.monthly_statement(agent_id, agent_statements_current_period())
+    return list(reversed(statement.lines))
+
+
+def agent_statements_current_period() -> str:
+    from server.formatting import local_time
+    from server.models.base import utcnow
+
+    return local_time(utcnow(), "yyyy-MM")
+
+
+@bp.route("/withdrawals", methods=["GET", "POST"])
+@login_required
+def withdrawals_page():
+    """Ask for a withdrawal (the form) and my withdrawals with their state."""
+    form = WithdrawalForm()
+    if request.method == "GET":
+        form.request_key.data = secrets.token_hex(16)
+    elif g.read_only:
+        flash(_("Your agent account is suspended: nothing can be changed."), "error")
+    elif form.validate_on_submit():
+        try:
+            withdrawals.request_withdrawal(
+                f"agent:{g.agent.id}",
+                g.agent.id,
+                form.amount.fen,
+                form.request_key.data,
+                channel=form.channel.data,
+                payee_name=form.payee_name.data or "",
+                account_number=form.account_number.data or "",
+                bank=form.bank.data or "",
+            )
+        except DomainError as error:
+            flash(portal_error_text(error), "error")
+        else:
+            flash(_("Your withdrawal was requested. Finance will review it."), "success")
+            return redirect(url_for("agent_portal.withdrawals_page"))
+    else:
+        flash(_("Please check what you entered."), "error")
+    return render_template(
+        "agent_portal/withdrawals.html",
+        form=form,
+        balances=withdrawals.agent_balances(g.agent.id),
+        policy=withdrawals.payout_policy(),
+        rows=withdrawals.list_withdrawals(agent_id=g.agent.id, limit=50),
+        STATUS=WITHDRAWAL_STATUS_NAMES,
+    )
+
+
+@bp.route("/statements")
+@login_required
+def statements():
+    """My monthly statements and yearly tax statements to download."""
+    from server.models.base import utcnow
+
+    today = utcnow().date()
+    months = []
+    year, month = today.year, today.month
+    for _step in range(12):
+        months.append(f"{year}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return render_template("agent_portal/statements.html", months=months, years=[today.year, today.year - 1])
+
+
+@bp.route("/statements/<period>.<fmt>")
+@login_required
+def statement_file(period, fmt):
+    """One month's statement with every entry, as CSV or PDF."""
+    if fmt not in ("csv", "pdf") or not PERIOD_PATTERN.match(period):
+        abort(404)
+    statement = agent_statements.monthly_statement(g.agent.id, period)
+    data = agent_statements.statement_csv(statement) if fmt == "csv" else agent_statements.statement_pdf(statement)
+    return _download(data, fmt, f"statement-{period}.{fmt}")
+
+
+@bp.route("/tax/<int:year>.<fmt>")
+@login_required
+def tax_file(year, fmt):
+    """My yearly tax withholding statement, as CSV or PDF."""
+    if fmt not in ("csv", "pdf") or not 2000 <= year <= 2999:
+        abort(404)
+    statement = agent_statements.tax_statement(g.agent.id, year)
+    if fmt == "csv":
+        return _download(agent_statements.tax_statement_csv(statement), fmt, f"tax-{year}.csv")
+    return _download(agent_statements.tax_statement_pdf(statement, g.agent.name), fmt, f"tax-{year}.pdf")
+
+
+PERIOD_PATTERN = re.compile(r"^20[0-9]{2}-(0[1-9]|1[0-2])$")
+
+
+def _download(data: bytes, fmt: str, name: str) -> Response:
+    mimetype = "text/csv; charset=utf-8" if fmt == "csv" else "application/pdf"
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})

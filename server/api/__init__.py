@@ -19,11 +19,13 @@ def register_api(app: Flask, api: Api) -> None:
         brushing,
         card_batches,
         cards,
+        commissions,
         finance,
         ledger,
         levels,
         members,
         merchants,
+        payouts,
         posters,
         staff,
         terminals,
@@ -48,6 +50,8 @@ def register_api(app: Flask, api: Api) -> None:
         finance,
         benefit_ops,
         benefits,
+        commissions,
+        payouts,
     ):
         api.register_blueprint(module.blp)
 

@@ -41,6 +41,10 @@ SENTENCES = {
     "brushing_flag.cleared": _l("%(actor)s cleared anti-brushing flag %(object)s"),
     "brushing_flag.confirmed": _l("%(actor)s confirmed anti-brushing flag %(object)s"),
     "brushing_rule.update": _l("%(actor)s changed anti-brushing rule %(object)s"),
+    "commission_policy.update": _l("%(actor)s wrote version %(object)s of the commission policy"),
+    "commission_policy.management_acknowledged": _l(
+        "%(actor)s switched management commission on in policy version %(object)s, acknowledging the legal risk"
+    ),
     "identification.proof": _l("The member proved who they are at the till (%(object)s)"),
     "sale.rejected_reported": _l("%(actor)s reported a sale the server refused (%(object)s)"),
     "sale.rejected_resolved": _l("%(actor)s resolved a refused sale (%(object)s)"),
@@ -119,6 +123,17 @@ SENTENCES = {
     "benefit_invoice.record": _l("%(actor)s recorded the supplier invoice of purchase %(object)s"),
     "benefit.consign": _l("%(actor)s consigned benefits to agent %(object)s (invoiced)"),
     "benefit.consignment_paid": _l("%(actor)s recorded the payment of a benefit consignment by agent %(object)s"),
+    "withdrawal.request": _l("%(actor)s requested withdrawal %(object)s"),
+    "withdrawal.approve": _l("%(actor)s approved withdrawal %(object)s"),
+    "withdrawal.reject": _l("%(actor)s rejected withdrawal %(object)s"),
+    "withdrawal.paid": _l("Withdrawal %(object)s was paid out"),
+    "withdrawal.failed": _l("The payout of withdrawal %(object)s failed; the money went back to the agent"),
+    "payouts.bank_file": _l("%(actor)s exported a bank transfer file of withdrawals"),
+    "payout_policy.update": _l("%(actor)s changed the withdrawal, tax and bonus pool settings"),
+    "bonus_pool.accrue": _l("%(actor)s put the fee income share of %(object)s into the bonus pool"),
+    "bonus_pool.distribute": _l("%(actor)s distributed the bonus pool of %(object)s"),
+    "bonus_pool.reverse": _l("%(actor)s reversed the bonus pool distribution of %(object)s"),
+    "bonus_pool.pay": _l("%(actor)s paid the bonus pool shares of %(object)s"),
 }
 # The words for the fields that entries record (the rest are identifiers shown in the tooltip only).
 FIELD_LABELS = {

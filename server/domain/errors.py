@@ -201,3 +201,15 @@ class BenefitStockConflict(DomainError):
         409,
         "These codes changed while this request ran; nothing was changed, please try again.",
     )
+
+
+class WithdrawalRefused(DomainError):
+    """A withdrawal the rules do not allow (debt, minimum, balance, daily maximum); ``reason`` says which."""
+
+    code, status, default_message = "withdrawal_refused", 409, "This withdrawal is not allowed."
+
+
+class InsufficientFunds(Conflict):
+    """A money posting that would take a guarded account of the money ledger below zero."""
+
+    code, status, default_message = "insufficient_funds", 409, "Not enough money on the account."

@@ -38,7 +38,10 @@ READ_SECRETS_PERMISSION = "benefits:secrets"
 
 PERMISSIONS: dict[str, set[str]] = {
     "admin": {"*"},
-    "finance": _READ_ALL | {"points:adjust", "sales:refund", "settlement:read", "settlement:close", "reports:read"},
+    "finance": _READ_ALL
+    | {"points:adjust", "sales:refund", "settlement:read", "settlement:close", "reports:read"}
+    # withdrawals (提现): request on an agent's behalf, approve or reject, run payouts; the bonus pool
+    | {"withdrawals:read", "withdrawals:request", "withdrawals:approve", "bonus_pool:read", "bonus_pool:write"},
     "card_issuer": {
         "levels:read",
         "merchants:read",

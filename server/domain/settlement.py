@@ -9,7 +9,10 @@ restaurant's sales after midnight count in the evening they belong to. For each 
 - service fee of the alliance: ``fee_bp`` of the day's net member sales (money paid minus money
   refunded), rounded half up to the fen (symmetrically when refunds exceed sales), plus
   ``fee_per_sale_fen`` for each sale;
-- commissions: a line kept for the commission rules to come, zero for now.
+- commissions: what the day moved on the merchant's commission payable account of the money ledger
+  (its sales' commissions earned at the closing, less refunds' and flags' reversals recorded that day).
+  Funded on top of the service fee, they add to what the merchant owes; funded within the fee, the fee
+  line shows the alliance's remaining share (fee − commissions) and the net position is unchanged.
 
 ``net_fen = accepted value − granted value − service fee − commissions``: positive, the alliance pays
 the merchant; negative, the merchant pays the alliance.
@@ -78,12 +81,20 @@ class NetPosition:
     net_fen: int
 
 
-def net_position(activity: DayActivity, fees: FeeTerms, point_value_fen: int, commission_fen: int = 0) -> NetPosition:
+def net_position(
+    activity: DayActivity,
+    fees: FeeTerms,
+    point_value_fen: int,
+    commission_fen: int = 0,
+    commission_within_fee: bool = False,
+) -> NetPosition:
     """The day's net position of one merchant."""
     granted = activity.points_earned - activity.points_reversed
     accepted = activity.points_redeemed - activity.points_restored
     fee = signed_fee(activity.member_sales_fen - activity.refunds_fen, fees.fee_bp)
     fee += activity.sales_count * fees.fee_per_sale_fen
+    if commission_within_fee:
+        fee -= commission_fen
     granted_value, accepted_value = granted * point_value_fen, accepted * point_value_fen
     return NetPosition(
         points_granted=granted,

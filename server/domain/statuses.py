@@ -271,3 +271,38 @@ class BenefitConsignmentStatus(StrEnum):
     INVOICED = "invoiced"
     PAID = "paid"
     CANCELLED = "cancelled"
+
+
+class WithdrawalStatus(StrEnum):
+    """An agent's withdrawal (提现): requested, approved by finance, then paid or failed; or rejected."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    PAID = "paid"
+    FAILED = "failed"
+    REJECTED = "rejected"
+
+
+class PayoutStatus(StrEnum):
+    """One payout instruction to a payment channel: sent, then succeeded or failed (the channel's answer)."""
+
+    SENT = "sent"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class BonusDistributionStatus(StrEnum):
+    """A bonus pool period: accrued, distributed to agents (reversible), paid (final) or reversed."""
+
+    ACCRUED = "accrued"
+    DISTRIBUTED = "distributed"
+    PAID = "paid"
+
+
+class CommissionStatus(StrEnum):
+    """A commission entry: pending in the return window (or held), then available; reversed when taken back
+    in full before it became available (a refund of the whole sale, a confirmed brushing flag)."""
+
+    PENDING = "pending"
+    AVAILABLE = "available"
+    REVERSED = "reversed"

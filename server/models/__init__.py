@@ -36,12 +36,15 @@ from server.models.benefit_ops import (
 )
 from server.models.brushing import AgentViolation, BrushingFlag, BrushingFlagSale, BrushingRule, Complaint
 from server.models.card import Card, CardAlert, CardBatch, CardConsignment
+from server.models.commission import Commission, CommissionAdjustment, CommissionMerchantTerm, CommissionPolicy
 from server.models.console import ConsoleSession
 from server.models.ledger import ALLIANCE_OWNER, LedgerAccount, LedgerEntry, LedgerTransaction
 from server.models.member import Member
 from server.models.member_access import LoginCode, MemberCodeUse, MemberDevice, MerchantPoster, WechatBinding
 from server.models.merchant import Merchant, MerchantLevelDiscount, Terminal
+from server.models.money import MoneyAccount, MoneyEntry, MoneyTransaction
 from server.models.notification import SmsMessage
+from server.models.payouts import BonusPoolPeriod, BonusShare, PayoutPolicy, Withdrawal
 from server.models.points import PointsLot, PointsLotSpend
 from server.models.records import AuditLog, IdempotencyRecord
 from server.models.sale import Identification, Refund, RejectedSale, Sale
@@ -49,11 +52,19 @@ from server.models.settlement import JobRun, Settlement, SettlementDay
 from server.models.staff import PersonalToken, StaffUser
 
 __all__ = [
+    "BonusPoolPeriod",
+    "BonusShare",
+    "PayoutPolicy",
+    "Withdrawal",
     "AgentViolation",
     "BrushingFlag",
     "BrushingFlagSale",
     "BrushingRule",
     "Complaint",
+    "Commission",
+    "CommissionAdjustment",
+    "CommissionMerchantTerm",
+    "CommissionPolicy",
     "Agent",
     "AgentAlert",
     "AgentBadge",
@@ -103,6 +114,9 @@ __all__ = [
     "Merchant",
     "MerchantLevelDiscount",
     "MerchantPoster",
+    "MoneyAccount",
+    "MoneyEntry",
+    "MoneyTransaction",
     "PersonalToken",
     "PointsLot",
     "PointsLotSpend",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.domain.statuses import JobRunStatus, SettlementStatus
@@ -58,6 +58,8 @@ class Settlement(Base):
     accepted_value_fen: Mapped[int] = mapped_column(BigInteger)
     service_fee_fen: Mapped[int] = mapped_column(BigInteger)
     commission_fen: Mapped[int] = mapped_column(BigInteger)
+    # the commission is carved out of the service fee (the fee line shows the alliance's remaining share)
+    commission_within_fee: Mapped[bool] = mapped_column(default=False, server_default=false())
     net_fen: Mapped[int] = mapped_column(BigInteger)
     closed_at: Mapped[datetime] = created_column()
     # Whether the net position has been paid (finance marks it, audited); None: unpaid.

@@ -310,16 +310,25 @@ def review_flag(actor: str, flag_id: str, status: str, reason: str) -> BrushingF
     flag.status, flag.review_reason = status, reason.strip()
     flag.reviewed_by, flag.reviewed_at = actor, utcnow()
     audit(actor, f"brushing_flag.{status}", "brushing_flag", flag.id, reason=flag.review_reason)
+    if status == BrushingFlagStatus.CONFIRMED:
+        from server.services import commissions  # the commissions read the flags: imported when used
+
+        commissions.reverse_for_flag(actor, flag.id)
     return flag
+
+
+def held_sales_select(statuses=HOLDING):
+    """A SELECT of the ids of the sales a flag in ``statuses`` (open or confirmed: held) holds."""
+    return (
+        select(BrushingFlagSale.sale_id)
+        .join(BrushingFlag, BrushingFlag.id == BrushingFlagSale.flag_id)
+        .where(BrushingFlag.status.in_(statuses))
+    )
 
 
 def held_sale_ids(sale_ids: Iterable[str] | None = None) -> set[str]:
     """The sales (of ``sale_ids``, or all) an open or confirmed flag holds: no reward tied to them is paid."""
-    query = (
-        select(BrushingFlagSale.sale_id)
-        .join(BrushingFlag, BrushingFlag.id == BrushingFlagSale.flag_id)
-        .where(BrushingFlag.status.in_(HOLDING))
-    )
+    query = held_sales_select()
     if sale_ids is None:
         return set(db.session.scalars(query))
     ids, held = list(sale_ids), set()

@@ -23,6 +23,7 @@ from server.domain.ledger import (
 from server.exports import MIMETYPES
 from server.extensions import db
 from server.models import LedgerAccount, Level, Merchant, PointsLot, Sale, Settlement
+from server.services import commissions
 from server.services.alliance import get_settings
 from server.services.catalog import bank_account_number
 from server.services.points import alliance_today
@@ -154,7 +155,13 @@ def settlement_detail(settlement_id: str, merchant_scope: str | None) -> dict:
     """A settlement with its merchant (and the merchant's name) and its lines down to each sale."""
     found = get_settlement(settlement_id, merchant_scope)
     merchant = db.session.get(Merchant, found.merchant_id)
-    return {"settlement": found, "merchant": merchant, "merchant_name": merchant.name, "lines": statement_lines(found)}
+    return {
+        "settlement": found,
+        "merchant": merchant,
+        "merchant_name": merchant.name,
+        "lines": statement_lines(found),
+        "management_notice": commissions.management_notice(found.business_day),
+    }
 
 
 STATEMENT_FORMATS = ("csv", "xlsx", "pdf")
@@ -178,4 +185,5 @@ def render_statement(
         merchant.bank_name,
         bank_account_number(merchant) if reveal_account else merchant.bank_account_masked,
     )
-    return statement_pdf(found, party, detail["lines"], get_settings().name), filename, "application/pdf"
+    pdf = statement_pdf(found, party, detail["lines"], get_settings().name, detail["management_notice"])
+    return pdf, filename, "application/pdf"

@@ -13,16 +13,20 @@ from sqlalchemy import and_, func, select
 from server.domain.settlement import DayActivity, FeeTerms, net_position
 from server.extensions import db
 from server.models import (
+    Commission,
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
     Merchant,
+    MoneyAccount,
+    MoneyEntry,
     PointsLot,
     Refund,
     Sale,
     Settlement,
     SettlementDay,
 )
+from server.services import commissions
 from server.services.points import lot_mismatches
 from server.services.settlement import ACTIVITY_FIELDS, POSITION_FIELDS, day_activity, day_window
 
@@ -65,9 +69,15 @@ def check_statements(day: date) -> list[str]:
                     )
                 )
         stated = DayActivity(**{name: getattr(row, name) for name in ACTIVITY_FIELDS})
-        position = net_position(stated, FeeTerms(row.fee_bp, row.fee_per_sale_fen), row.point_value_fen)
+        position = net_position(
+            stated,
+            FeeTerms(row.fee_bp, row.fee_per_sale_fen),
+            row.point_value_fen,
+            row.commission_fen,
+            row.commission_within_fee,
+        )
         for name in POSITION_FIELDS:
-            if name != "commission_fen" and getattr(row, name) != getattr(position, name):
+            if getattr(row, name) != getattr(position, name):
                 differences.append(
                     Difference(
                         "settlement %(settlement)s (merchant %(merchant)s, %(day)s): %(field)s is %(stated)s, "
@@ -283,6 +293,147 @@ def check_ledger_balanced() -> list[str]:
     return differences
 
 
+def check_commissions(day: date) -> list[str]:
+    """The day's commission entries are those its sales earn by their policy, each settlement's commission line
+    equals its merchant's commission entries of the day, and both equal what the money ledger moved."""
+    closed = db.session.get(SettlementDay, day)
+    if closed is None:
+        return []
+    differences = []
+    recorded: dict[tuple, int] = {}
+    for commission in db.session.scalars(select(Commission).where(Commission.business_day == day)):
+        key = (commission.sale_id, commission.beneficiary_kind, commission.beneficiary_id, commission.role)
+        recorded[key] = commission.amount_fen
+    expected = commissions.expected_day_commissions(day, closed.window_start, closed.window_end)
+    for key in sorted(set(recorded) | set(expected)):
+        if recorded.get(key, 0) != expected.get(key, 0):
+            differences.append(
+                Difference(
+                    "sale %(sale)s (%(day)s): commission of %(beneficiary)s as %(role)s is %(stated)s, "
+                    "its policy gives %(expected)s",
+                    sale=key[0],
+                    day=day.isoformat(),
+                    beneficiary=key[2],
+                    role=key[3],
+                    stated=recorded.get(key, 0),
+                    expected=expected.get(key, 0),
+                )
+            )
+    ledger_lines = commissions.day_commission_fen(day)
+    fees = commissions.day_fee_fen(day)
+    for row in db.session.scalars(select(Settlement).where(Settlement.business_day == day)):
+        if row.service_fee_fen != fees.get(row.merchant_id, 0):
+            differences.append(
+                Difference(
+                    "settlement %(settlement)s (merchant %(merchant)s, %(day)s): service_fee_fen is %(stated)s, "
+                    "the money ledger took %(expected)s into fee income",
+                    settlement=row.id,
+                    merchant=row.merchant_id,
+                    day=day.isoformat(),
+                    stated=row.service_fee_fen,
+                    expected=fees.get(row.merchant_id, 0),
+                )
+            )
+        entries = sum(line["fen"] for line in commissions.statement_entries(row.merchant_id, day))
+        templates = (
+            (
+                entries,
+                "settlement %(settlement)s (merchant %(merchant)s, %(day)s): commission_fen is %(stated)s, "
+                "its commission entries sum to %(expected)s",
+            ),
+            (
+                ledger_lines.get(row.merchant_id, 0),
+                "settlement %(settlement)s (merchant %(merchant)s, %(day)s): "
+                "commission_fen is %(stated)s, the money ledger moved %(expected)s",
+            ),
+        )
+        for expected_fen, template in templates:
+            if row.commission_fen != expected_fen:
+                differences.append(
+                    Difference(
+                        template,
+                        settlement=row.id,
+                        merchant=row.merchant_id,
+                        day=day.isoformat(),
+                        stated=row.commission_fen,
+                        expected=expected_fen,
+                    )
+                )
+    return differences
+
+
+def check_money_ledger_balanced() -> list[str]:
+    """Every money transaction sums to zero, each cached balance equals its entries, no guarded balance is negative."""
+    differences = [
+        Difference(
+            "money transaction %(transaction)s does not balance: its entries sum to %(stated)s",
+            transaction=txn_id,
+            stated=total,
+        )
+        for txn_id, total in db.session.execute(
+            select(MoneyEntry.transaction_id, func.sum(MoneyEntry.amount))
+            .group_by(MoneyEntry.transaction_id)
+            .having(func.sum(MoneyEntry.amount) != 0)
+            .order_by(MoneyEntry.transaction_id)
+        )
+    ]
+    entry_sums = (
+        select(MoneyEntry.account_id, func.sum(MoneyEntry.amount).label("total"))
+        .group_by(MoneyEntry.account_id)
+        .subquery()
+    )
+    for account_id, owner_kind, owner, kind, balance, total in db.session.execute(
+        select(
+            MoneyAccount.id,
+            MoneyAccount.owner_kind,
+            MoneyAccount.owner_id,
+            MoneyAccount.kind,
+            MoneyAccount.balance,
+            func.coalesce(entry_sums.c.total, 0),
+        )
+        .outerjoin(entry_sums, entry_sums.c.account_id == MoneyAccount.id)
+        .where(MoneyAccount.balance != func.coalesce(entry_sums.c.total, 0))
+        .order_by(MoneyAccount.id)
+    ):
+        differences.append(
+            Difference(
+                "money account %(account)s (%(kind)s of %(owner_kind)s %(owner)s): cached balance %(stated)s, "
+                "its entries sum to %(expected)s",
+                account=account_id,
+                kind=kind,
+                owner_kind=owner_kind,
+                owner=owner,
+                stated=balance,
+                expected=int(total),
+            )
+        )
+    for account_id, kind, owner, balance in db.session.execute(
+        select(MoneyAccount.id, MoneyAccount.kind, MoneyAccount.owner_id, MoneyAccount.balance)
+        .where(~MoneyAccount.allow_negative, MoneyAccount.balance < 0)
+        .order_by(MoneyAccount.id)
+    ):
+        differences.append(
+            Difference(
+                "money account %(account)s (%(kind)s %(owner)s) is negative: %(stated)s",
+                account=account_id,
+                kind=kind,
+                owner=owner,
+                stated=balance,
+            )
+        )
+    total = db.session.scalar(select(func.coalesce(func.sum(MoneyAccount.balance), 0)))
+    if total != 0:
+        differences.append(Difference("money accounts sum to %(stated)s, not 0", stated=int(total)))
+    return differences
+
+
 def reconcile(day: date) -> list[str]:
-    """Every difference between statements, ledger and sales for ``day``, and in the ledger overall."""
-    return check_statements(day) + check_ledger_against_sales(day) + check_merchant_balances() + check_ledger_balanced()
+    """Every difference between statements, ledgers and sales for ``day``, and in the ledgers overall."""
+    return (
+        check_statements(day)
+        + check_ledger_against_sales(day)
+        + check_merchant_balances()
+        + check_ledger_balanced()
+        + check_commissions(day)
+        + check_money_ledger_balanced()
+    )

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, insert, select
 
+from server.domain.commissions import FUNDING_WITHIN_FEE
 from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.permissions import merchant_in_scope
 from server.domain.settlement import (
@@ -30,7 +31,7 @@ from server.domain.statuses import MerchantStatus, SettlementStatus
 from server.extensions import db
 from server.models import Merchant, Refund, Sale, Settlement, SettlementDay
 from server.models.base import new_id, utcnow
-from server.services import locks
+from server.services import commissions, locks
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
@@ -118,17 +119,21 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
             closable_from=(end + grace).isoformat(),
         )
     activity = day_activity(start, end)
+    commission = commissions.close_day(day, start, end, actor)  # earned, released; each merchant's line
+    within_fee = commissions.policy_row().funding == FUNDING_WITHIN_FEE
     # every active merchant gets its row (zero on a quiet day), any other merchant if it had activity
     merchants = db.session.execute(
         select(Merchant.id, Merchant.service_fee_bp, Merchant.service_fee_per_sale_fen)
-        .where((Merchant.status == MerchantStatus.ACTIVE) | Merchant.id.in_(list(activity)))
+        .where((Merchant.status == MerchantStatus.ACTIVE) | Merchant.id.in_([*activity, *commission]))
         .order_by(Merchant.id)
     ).all()
     closed_at = utcnow()
     rows = []
     for merchant_id, fee_bp, fee_per_sale in merchants:
         done = activity.get(merchant_id, DayActivity())
-        position = net_position(done, FeeTerms(fee_bp, fee_per_sale), settings.point_value_fen)
+        position = net_position(
+            done, FeeTerms(fee_bp, fee_per_sale), settings.point_value_fen, commission.get(merchant_id, 0), within_fee
+        )
         rows.append(
             {
                 "id": new_id("stl"),
@@ -140,6 +145,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
                 "fee_bp": fee_bp,
                 "fee_per_sale_fen": fee_per_sale,
                 **{name: getattr(position, name) for name in POSITION_FIELDS},
+                "commission_within_fee": within_fee,
                 "closed_at": closed_at,
             }
         )
@@ -158,6 +164,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
     db.session.flush()
     if rows:
         db.session.execute(insert(Settlement.__table__), rows)
+    commissions.post_service_fees(day, {row["merchant_id"]: row["service_fee_fen"] for row in rows}, actor)
     audit(actor, "settlement.close", "settlement_day", day.isoformat(), merchants=len(rows), net_fen=closed.net_fen)
     return CloseResult(closed, True)
 
@@ -324,27 +331,32 @@ def statement_lines(settlement: Settlement) -> list[dict]:
 
 
 def _closing_lines(settlement: Settlement, day_end: datetime) -> list[dict]:
-    """The day's charges not tied to one sale: the service fee on net member sales, commissions.
+    """The day's closing charges: the service fee on net member sales, and each commission entry.
 
     With them the lines' net positions add up to the settlement's net position to the fen.
     """
     per_sale = settlement.sales_count * settlement.fee_per_sale_fen
-    charges = (("service_fee", settlement.service_fee_fen - per_sale), ("commission", settlement.commission_fen))
+    charges = [("service_fee", settlement.service_fee_fen - per_sale, None, "")]
+    # each commission entry of the day (earned at the closing, or taken back by a refund or a flag that day)
+    charges += [
+        ("commission", line["fen"], line["commission"].sale_id, line["receipt_no"])
+        for line in commissions.statement_entries(settlement.merchant_id, settlement.business_day)
+    ]
     blank = dict.fromkeys(("amount_fen", "money_fen", "points_granted", "points_accepted"), 0)
     return [
         {
             "kind": kind,
             "recorded_at": day_end,
-            "sale_id": None,
+            "sale_id": sale_id,
             "refund_id": None,
-            "receipt_no": "",
+            "receipt_no": receipt_no,
             **blank,
             "granted_value_fen": 0,
             "accepted_value_fen": 0,
             "per_sale_fee_fen": 0,
             "fee_fen": amount,
         }
-        for kind, amount in charges
+        for kind, amount, sale_id, receipt_no in charges
         if amount
     ]
 

@@ -77,8 +77,11 @@ def statement_table(lines: list[dict], fmt: str) -> bytes:
     return csv_bytes(LINE_COLUMNS, labelled(lines))
 
 
-def statement_pdf(settlement: Settlement, party: StatementParty, lines: list[dict], alliance: str) -> bytes:
-    """The statement as an A4 PDF a merchant can print: header, bank details, totals, every line."""
+def statement_pdf(
+    settlement: Settlement, party: StatementParty, lines: list[dict], alliance: str, notice: str = ""
+) -> bytes:
+    """The statement as an A4 PDF a merchant can print: header, bank details, totals, every line (and the
+    management commission notice while it is on)."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -156,6 +159,7 @@ def statement_pdf(settlement: Settlement, party: StatementParty, lines: list[dic
             f"{_('Point value')}：{yuan(s.point_value_fen)}",
             body,
         ),
+        *([Paragraph(notice, body)] if notice else []),
         Spacer(1, 4 * mm),
         Table(totals, style=grid, hAlign="LEFT"),
         Spacer(1, 6 * mm),

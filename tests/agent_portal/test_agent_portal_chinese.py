@@ -16,6 +16,7 @@ from tests.builders import ACTOR
 from tests.console.test_console_chinese import untranslated
 
 NOT_PAGES = {"agent_portal.static", "agent_portal.unknown_page", "agent_portal.home", "agent_portal.logout"}
+NOT_PAGES |= {"agent_portal.statement_file", "agent_portal.tax_file"}  # file downloads (CSV, PDF)
 
 
 def every_portal_page(app) -> list[str]:

@@ -148,6 +148,38 @@ for _path, _code, _why in (
 TOLERATED_REFUSALS[("GET", "/api/v1/supplier-reconciliations", "not_found", None)] = (
     "names a supplier that does not exist"
 )
+# Commissions (docs/agents.md): the policy's rules across fields and on stored state.
+for _message, _reason in (
+    (
+        "Management commission can be switched on only with an explicit acknowledgement of the risk.",
+        "switching management commission on needs an acknowledgement (a rule across fields and the stored policy)",
+    ),
+    ("No such merchant.", "a merchant override names a merchant that does not exist"),
+    ("A policy change needs a reason.", "a reason of blanks only is no reason"),
+):
+    TOLERATED_REFUSALS[("PUT", "/api/v1/commission-policy", "invalid_request", _message)] = _reason
+
+# Withdrawals and the bonus pool (docs/agents.md): money an agent holds, lifecycles, payee rules per channel.
+TOLERATED_REFUSALS[("POST", "/api/v1/withdrawals", "invalid_request", "No such agent.")] = _NO_AGENT
+TOLERATED_REFUSALS[("POST", "/api/v1/withdrawals", "withdrawal_refused", None)] = (
+    "a withdrawal depends on the agent's stored balance, debt and the day's earlier withdrawals"
+)
+for _message in (
+    "Enter the payee's real name.",
+    "A bank account number is 8 to 32 digits.",
+    "Enter the bank's name.",
+    "A WeChat openid is 6 to 64 letters, digits, - or _.",
+):
+    TOLERATED_REFUSALS[("POST", "/api/v1/withdrawals", "invalid_request", _message)] = (
+        "the payee's account format depends on the channel chosen (a rule across fields; blanks are trimmed)"
+    )
+for _action in ("approve", "reject"):
+    TOLERATED_REFUSALS[("POST", f"/api/v1/withdrawals/{{withdrawal_id}}/{_action}", "conflict", None)] = (
+        "a withdrawal is decided once, from its stored state"
+    )
+TOLERATED_REFUSALS[("POST", "/api/v1/bonus-pools/{period}/distribution", "conflict", None)] = (
+    "a period is distributed after it ended, reversed before it is paid, paid once (stored state and the clock)"
+)
 # server.request_input.TEXT_MESSAGES: NUL and lone surrogates are refused in any text, wherever it is sent
 TOLERATED_TEXT_FAULTS = {"nul_character", "lone_surrogate"}
 

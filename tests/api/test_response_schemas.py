@@ -390,6 +390,28 @@ def test_every_operation_answers_its_declared_schema(app, client):
     assert call("get", "/benefit-alerts", admin, query={"status": "open"})[0]["kind"] == "low_stock"
     month = call("get", "/supplier-reconciliations", admin, query={"supplier": supplier_id, "month": "2026-11"})
     assert month["total"]["bought"] == 10 and month["differences"]
+    # commissions: the policy (a new version), the entries, an agent's balances
+    call("put", "/commission-policy", admin, {"recruiter_rate_bp": 150, "reason": "试行"})
+    call("get", "/commission-policy", admin)
+    call("get", "/commissions", admin, query={"status": "pending"})
+    call("get", "/agents/{agent_id}/balance", admin, agent_id=agent["id"])
+
+    # withdrawals (提现) and the bonus pool
+    with app.app_context():
+        from tests.payouts.support import fund
+
+        fund(agent["id"], 100_000)
+        db.session.remove()
+    ask = {"agent_id": agent["id"], "amount_fen": 20_000, "channel": "wechat", "payee_name": "张三"}
+    ask["account_number"] = "o-openid-123456"
+    first = call("post", "/withdrawals", admin, ask, idempotent=True)["withdrawal"]
+    second = call("post", "/withdrawals", admin, ask, idempotent=True)["withdrawal"]
+    call("post", "/withdrawals/{withdrawal_id}/approve", admin, withdrawal_id=first["id"])
+    reason = {"reason": "收款账户有误"}
+    call("post", "/withdrawals/{withdrawal_id}/reject", admin, reason, withdrawal_id=second["id"])
+    call("get", "/withdrawals", admin, query={"agent_id": agent["id"]})
+    call("post", "/bonus-pools/{period}/distribution", admin, {"action": "distribute"}, period=last_month)
+    call("get", "/bonus-pools", admin)
 
     missing = contract.operations() - contract.covered
     assert not missing, f"operations without a realistic call here: {sorted(missing)}"

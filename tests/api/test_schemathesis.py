@@ -95,6 +95,11 @@ def seed(app) -> dict:
         ids["brushing_flags"] = list(db.session.scalars(select(BrushingFlag.id))) or ["brf_none"]
         complaint = complaints.open_complaint("test:schemathesis", "服务态度差", merchant_id=world.shop_b.merchant.id)
         ids["complaints"] = [complaint.id]
+        from server.services import withdrawals
+        from tests.payouts.support import BANK, make_agent
+
+        agent = make_agent(fund_fen=1_000_000)
+        ids["withdrawals"] = [withdrawals.request_withdrawal("test:schemathesis", agent.id, 20_000, "st", **BANK).id]
         db.session.remove()
     return ids
 
@@ -148,6 +153,7 @@ all_merchant_ids.values = {values(ids["all_merchants"])}
 brushing_rule_ids.values = {values(ids["brushing_rules"])}
 brushing_flag_ids.values = {values(ids["brushing_flags"])}
 complaint_ids.values = {values(ids["complaints"])}
+withdrawal_ids.values = {values(ids["withdrawals"])}
 
 [parameters]
 "path.sale_id" = {{ dictionary = "sale_ids", probability = 0.7 }}
@@ -160,6 +166,7 @@ complaint_ids.values = {values(ids["complaints"])}
 "path.rule_id" = {{ dictionary = "brushing_rule_ids", probability = 0.7 }}
 "path.flag_id" = {{ dictionary = "brushing_flag_ids", probability = 0.7 }}
 "path.complaint_id" = {{ dictionary = "complaint_ids", probability = 0.7 }}
+"path.withdrawal_id" = {{ dictionary = "withdrawal_ids", probability = 0.7 }}
 "query.receipt_no" = {{ dictionary = "receipts", probability = 0.5 }}
 "query.member_id" = {{ dictionary = "member_ids", probability = 0.5 }}
 "query.merchant_id" = {{ dictionary = "all_merchant_ids", probability = 0.5 }}

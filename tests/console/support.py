@@ -108,6 +108,7 @@ NOT_PAGES = {
     "console.reports.points_export",
     "console.merchants.poster_png",
     "console.settlement.statement",
+    "console.payouts.pick_period",  # a redirect to the month's confirmation page
 }
 
 
@@ -143,6 +144,7 @@ def seed_every_kind_of_object(app, client, scene: ConsoleWorld) -> dict:
         ids["flag_id"] = _brushing_flag()
         ids |= seed_agents(scene)
         ids |= seed_benefits(scene, ids["agent_id"])
+        ids["withdrawal_id"] = _withdrawal_and_bonus_pool(ids["agent_id"], ids["period"])
         db.session.remove()
     assert all(ids.values()), ids
     return ids
@@ -166,6 +168,17 @@ def seed_benefits(scene: ConsoleWorld, agent_id: str) -> dict:
     benefit_consignment.consign_benefits(ACTOR, agent_id, sku.id, 2)
     run_job("benefit-stock-alerts", date.today())
     return {"purchase_id": purchase.id, "sku_id": sku.id}
+
+
+def _withdrawal_and_bonus_pool(agent_id: str, period: str) -> str:
+    """A requested withdrawal of the agent and the bonus pool of ``period`` distributed."""
+    from server.services import bonus_pool, withdrawals
+    from tests.payouts.support import BANK, fund
+
+    fund(agent_id, 100_000)
+    withdrawal = withdrawals.request_withdrawal(ACTOR, agent_id, 20_000, "console-seed", **BANK)
+    bonus_pool.distribute_period(ACTOR, period)
+    return withdrawal.id
 
 
 def _brushing_flag() -> str:

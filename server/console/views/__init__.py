@@ -29,6 +29,8 @@ VIEW_MODULES = (
     "brushing",
     "agents",
     "benefits",
+    "commissions",
+    "payouts",
 )
 
 

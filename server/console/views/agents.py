@@ -42,7 +42,7 @@ from server.domain.errors import DomainError
 from server.domain.identifiers import normalize_mobile
 from server.domain.statuses import AgentAlertKind, AgentEvaluationOutcome, AgentStatus
 from server.exports import Column, table_download
-from server.services import agent_alerts, agent_badges, agent_console, agent_evaluation, agents
+from server.services import agent_alerts, agent_badges, agent_console, agent_evaluation, agents, commissions
 
 blp = Blueprint("agents", __name__)
 
@@ -349,6 +349,7 @@ def detail(agent_id):
         level_names=agent_console.level_names(),
         alerts=agent_console.alerts_of(agent.id),
         badges=agent_badges.badges_of(agent.id),
+        balance=commissions.agent_balance(agent.id),
         status_form=status_form,
     )
 

@@ -108,7 +108,7 @@ SOURCE_LABELS = {
     BenefitPurchaseSource.GENERATED: _l("Generated here"),
 }
 CODE_STATUS_LABELS = {
-    BenefitCodeStatus.AVAILABLE: _l("Available"),
+    BenefitCodeStatus.AVAILABLE: _l("In stock"),
     BenefitCodeStatus.RESERVED: _l("Reserved"),
     BenefitCodeStatus.ISSUED: _l("Handed out"),
     BenefitCodeStatus.REDEEMED: _l("Used at redemption"),

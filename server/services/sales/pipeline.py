@@ -47,6 +47,7 @@ SALE_STEPS: tuple[SaleStep, ...] = (
 
 REFUND_STEPS: tuple[RefundStep, ...] = (
     # resolve
+    resolve.lock_commission_day,
     resolve.lock_sale,
     # price (the authorisation depends on the refunded amount)
     price.split_refund_amount,
@@ -59,6 +60,7 @@ REFUND_STEPS: tuple[RefundStep, ...] = (
     post.move_refund_lots,
     post.take_back_invite_reward,
     post.update_sale_totals,
+    post.reverse_commissions,  # after the totals: the share is cumulative (server/domain/commissions.py)
     post.audit_refund,
 )
 

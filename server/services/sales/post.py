@@ -18,7 +18,7 @@ from server.extensions import db
 from server.models import LedgerAccount, Level, Member, Sale
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
-from server.services import ledger, points
+from server.services import commissions, ledger, points
 from server.services.audit import audit
 from server.services.identified import MemberAtMerchant, card_write_back
 from server.services.levels import level_rule
@@ -142,6 +142,11 @@ def update_sale_totals(draft: RefundDraft) -> None:
     sale.refunded_fen += split.amount_fen
     sale.points_reversed += split.points_reversed
     sale.points_restored += split.points_restored
+
+
+def reverse_commissions(draft: RefundDraft) -> None:
+    """The refund's share of the sale's commissions (once its day is closed; before, the closing nets it)."""
+    commissions.on_refund(draft.request.actor, draft.sale, draft.refund)
 
 
 def audit_refund(draft: RefundDraft) -> None:

@@ -16,7 +16,7 @@ from server.extensions import db
 from server.models import AllianceSettings, Merchant, Sale
 from server.ratelimit import check_failures, count_failure
 from server.security.credentials import verify_password
-from server.services import cards
+from server.services import cards, commissions
 from server.services.identified import (
     OFFLINE_CLOCK_SKEW,
     identify_credential,
@@ -104,6 +104,11 @@ def check_offline(
 def load_member(draft: SaleDraft) -> None:
     """The buyer's level, balance and discount at this merchant (an inactive member is refused)."""
     draft.who = member_at_merchant(draft.buyer.member_id, draft.request.terminal.merchant_id)
+
+
+def lock_commission_day(draft: RefundDraft) -> None:
+    """While the sale's day is open, its commission lock first (server/services/commissions.py)."""
+    commissions.lock_for_refund(draft.request.sale_id)
 
 
 def lock_sale(draft: RefundDraft) -> None:
