@@ -23,6 +23,7 @@ The life of a commission in postings:
 - released after the return window: pending −x, available +x
 - refunded after it is available: debt −x, merchant payable +x; then :func:`debt_netting_postings`
   moves available money into the debt account until the debt is cleared
+- a consignment of benefit stock paid from commission: available −x, the alliance's benefit sales income +x
 - withdrawn (the withdrawals' own module): available −x, payouts in transit +x, then in transit −x,
   paid +x (or back to available on failure), tax withheld from it on the way
 
@@ -57,7 +58,8 @@ BONUS_RESERVE = "bonus_reserve"  # 储备金
 FEE_INCOME = "platform_fee_income"
 PAYOUTS_IN_TRANSIT = "payouts_in_transit"
 TAX_WITHHELD = "tax_withheld"
-ALLIANCE_ACCOUNTS = (BONUS_POOL, BONUS_RESERVE, FEE_INCOME, PAYOUTS_IN_TRANSIT, TAX_WITHHELD)
+BENEFIT_SALES = "benefit_sales_income"  # what agents paid from their commission for consigned benefit stock
+ALLIANCE_ACCOUNTS = (BONUS_POOL, BONUS_RESERVE, FEE_INCOME, PAYOUTS_IN_TRANSIT, TAX_WITHHELD, BENEFIT_SALES)
 
 ACCOUNT_KINDS = {
     AGENT: BENEFICIARY_ACCOUNTS,
@@ -76,6 +78,7 @@ COMMISSION_RELEASED = "commission_released"
 COMMISSION_CLAWBACK = "commission_clawback"  # refund after availability: becomes debt
 DEBT_NETTED = "debt_netted"
 CORRECTION = "correction"  # the reversal of an earlier transaction
+BENEFIT_CONSIGNMENT_PAID = "benefit_consignment_paid"  # available −x, benefit sales income +x
 
 
 class UnbalancedTransaction(ValueError):

@@ -45,6 +45,7 @@ KIND_LABELS = {
     "withdrawal_paid": _l("Withdrawal paid"),
     "bonus_distributed": _l("Bonus pool share"),
     "bonus_paid": _l("Bonus pool share available"),
+    "benefit_consignment_paid": _l("Benefits bought (consignment)"),
 }
 
 

@@ -3,8 +3,9 @@
 :func:`consign_benefits` takes the first-expiring available codes (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
 so concurrent allocations never take the same code), moves each from available to issued with the agent as
 holder in one guarded update whose affected rows must match, and records the consignment with its invoice:
-the agent owes ``quantity × unit price``. Paying it from the agent's money account is for the agent money
-ledger (issue 17) to add; until then :func:`mark_paid` records a payment made outside (bank transfer).
+the agent owes ``quantity × unit price``. :func:`mark_paid` settles the invoice: from the agent's available
+commission in the money ledger (refused while the agent has debt or too little), or by recording a payment
+made outside (a bank transfer reference).
 
 What became of the codes: those the agent handed on to a member, those redeemed and where (the merchant),
 void and expired — :func:`consignment_outcomes` for the console, :func:`agent_benefit_stock` for the agent
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy import case, func, select
 
+from server.domain import money_ledger as money
 from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.statuses import AgentStatus, BenefitCodeStatus, BenefitConsignmentStatus, BenefitSkuStatus
 from server.extensions import db
@@ -29,7 +31,7 @@ from server.models import (
     Merchant,
 )
 from server.models.base import utcnow
-from server.services import benefit_stock
+from server.services import benefit_stock, money_ledger
 from server.services.agents import get_agent
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
@@ -101,18 +103,50 @@ def consign_benefits(actor: str, agent_id: str, sku_id: str, quantity: int) -> B
 
 
 @transactional
-def mark_paid(actor: str, consignment_id: str, reference: str) -> BenefitConsignment:
-    """Record that the agent paid the consignment's invoice (outside the system: a transfer), audited."""
+def mark_paid(
+    actor: str, consignment_id: str, reference: str = "", *, from_commission: bool = False
+) -> BenefitConsignment:
+    """Settle the consignment's invoice, audited: from the agent's available commission (``from_commission``:
+    one money-ledger transaction, refused while the agent has debt or too little), or by recording a payment
+    made outside the system (``reference``: a transfer)."""
     reference = (reference or "").strip()
-    if not reference:
+    if not reference and not from_commission:
         raise InvalidRequest("Give the payment reference.", field="reference")
     consignment = get_consignment(consignment_id)
     if consignment.status != BenefitConsignmentStatus.INVOICED:
         raise Conflict("Only an invoiced consignment can be paid.", status=consignment.status)
+    if from_commission:
+        reference = f"money:{_pay_from_commission(actor, consignment)}"
     consignment.status = BenefitConsignmentStatus.PAID
     consignment.paid_at, consignment.payment_reference = utcnow(), reference[:64]
-    audit(actor, "benefit.consignment_paid", "agent", consignment.agent_id, consignment_id=consignment.id)
+    audit(
+        actor,
+        "benefit.consignment_paid",
+        "agent",
+        consignment.agent_id,
+        consignment_id=consignment.id,
+        from_commission=from_commission,
+    )
     return consignment
+
+
+def _pay_from_commission(actor: str, consignment: BenefitConsignment) -> int:
+    """Move the invoice's amount from the agent's available commission to the alliance's benefit sales."""
+    money_ledger.lock_beneficiary(money.AGENT, consignment.agent_id)
+    if money_ledger.withdrawable_fen(money.AGENT, consignment.agent_id) < consignment.amount_fen:
+        raise Conflict(
+            "The agent's available commission does not cover this invoice (or the agent has debt).",
+            amount_fen=consignment.amount_fen,
+        )
+    available = money_ledger.account(money.AGENT, consignment.agent_id, money.AVAILABLE)
+    posted = money_ledger.post(
+        money.BENEFIT_CONSIGNMENT_PAID,
+        f"benefit-consignment:{consignment.id}:paid",
+        money.transfer(available, money_ledger.alliance_account(money.BENEFIT_SALES), consignment.amount_fen),
+        actor,
+        memo=consignment.invoice_no,
+    )
+    return posted.transaction_id
 
 
 def get_consignment(consignment_id: str) -> BenefitConsignment:

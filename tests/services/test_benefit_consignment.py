@@ -82,3 +82,33 @@ def test_only_active_agents_receive_benefits(setup):
     set_agent_price(sku, applied.level_id, 100)
     with pytest.raises(Conflict):
         benefit_consignment.consign_benefits(ACTOR, applied.id, sku.id, 1)
+
+
+def test_an_invoice_paid_from_the_agents_available_commission_moves_money_once(setup):
+    from server.domain import money_ledger as money
+    from server.services import money_ledger
+    from server.services.reconciliation import check_money_ledger_balanced
+
+    _, agent, sku, _, _ = setup
+    set_agent_price(sku, agent.level_id, 1_000)
+    consignment = benefit_consignment.consign_benefits(ACTOR, agent.id, sku.id, 3)  # owes 30 元
+    merchant = money_ledger.account(money.MERCHANT, "mer_x", money.MERCHANT_COMMISSION_PAYABLE)
+    available = money_ledger.account(money.AGENT, agent.id, money.AVAILABLE)
+    money_ledger.post(money.COMMISSION_RELEASED, "test:earned", money.transfer(merchant, available, 2_000), ACTOR)
+    db.session.commit()
+    with pytest.raises(Conflict):  # 20 元 available does not cover 30 元: nothing moves
+        benefit_consignment.mark_paid(ACTOR, consignment.id, from_commission=True)
+    assert money_ledger.balance(money.AGENT, agent.id, money.AVAILABLE) == 2_000
+    money_ledger.post(money.COMMISSION_RELEASED, "test:more", money.transfer(merchant, available, 1_500), ACTOR)
+    db.session.commit()
+
+    paid = benefit_consignment.mark_paid(ACTOR, consignment.id, from_commission=True)
+    assert paid.status == "paid" and paid.payment_reference.startswith("money:")
+    assert money_ledger.balance(money.AGENT, agent.id, money.AVAILABLE) == 500
+    assert money_ledger.balance(money.ALLIANCE, money.ALLIANCE_OWNER_ID, money.BENEFIT_SALES) == 3_000
+    with pytest.raises(Conflict):  # paid once
+        benefit_consignment.mark_paid(ACTOR, consignment.id, from_commission=True)
+    assert money_ledger.balance(money.AGENT, agent.id, money.AVAILABLE) == 500
+    assert check_money_ledger_balanced() == []
+    with pytest.raises(InvalidRequest):  # an outside payment names its transfer
+        benefit_consignment.mark_paid(ACTOR, consignment.id, "  ")

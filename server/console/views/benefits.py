@@ -633,7 +633,10 @@ def consignments():
         if request.form.get("paid"):
             try:
                 benefit_consignment.mark_paid(
-                    current_actor().key, request.form["paid"], request.form.get("reference", "")
+                    current_actor().key,
+                    request.form["paid"],
+                    request.form.get("reference", ""),
+                    from_commission=bool(request.form.get("from_commission")),
                 )
             except DomainError as exc:
                 flash(domain_message(exc), "danger")
