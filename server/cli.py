@@ -200,6 +200,29 @@ def sms_dispatch_command():
     console.print(f"sent {dispatch_pending()} messages")
 
 
+@main.group("webhooks")
+def webhooks_group():
+    """Webhooks (the event outbox and its delivery to the subscribed URLs)."""
+
+
+@webhooks_group.command("deliver")
+@click.option("--limit", type=int, default=200, show_default=True)
+@click.option("--loop", is_flag=True, help="Keep delivering (every --interval seconds) until interrupted.")
+@click.option("--interval", type=float, default=2.0, show_default=True)
+@with_appcontext
+def webhooks_deliver_command(limit, loop, interval):
+    """Send the due deliveries (safe beside other workers: each is taken with FOR UPDATE SKIP LOCKED)."""
+    import time
+
+    from server.services.webhooks import deliver_pending
+
+    while True:
+        click.echo(json.dumps(deliver_pending(limit)))
+        if not loop:
+            return
+        time.sleep(interval)
+
+
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
@@ -302,7 +325,7 @@ def jobs_group():
 @click.option("--date", "day", type=DATE, help="Date the jobs run for (default: each job's own).")
 @with_appcontext
 def jobs_run_command(names, day):
-    """Run jobs: expire-points, notify-expiring, close-settlement, dispatch-sms, purge-idempotency-keys,
+    """Run jobs: expire-points, notify-expiring, close-settlement, dispatch-sms, deliver-webhooks, purge-idempotency-keys,
     purge-identifications, detect-brushing, evaluate-agents."""
     from server.services.jobs import JOBS, run_job
 

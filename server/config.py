@@ -60,6 +60,7 @@ class Config:
     SMS_HTTP_KEY = os.environ.get("SMS_HTTP_KEY", "")
     SMS_SIGN = os.environ.get("SMS_SIGN", "")
     SMS_HTTP_TIMEOUT_SECONDS = _env_int("SMS_HTTP_TIMEOUT_SECONDS", 10)
+    WEBHOOK_TIMEOUT_SECONDS = _env_int("WEBHOOK_TIMEOUT_SECONDS", 10)  # per delivery attempt
 
     # Member pages (server/member): login codes, rate limits (shared storage when several workers run),
     # WeChat OAuth web login (optional; the phone flow works without it).

@@ -130,6 +130,7 @@ def wipe(app) -> None:
     go too: they would otherwise outlive the rows they copy by up to their time to live."""
     app.extensions.pop("alliance_settings_copy", None)
     app.extensions.pop("terminal_credentials", None)
+    app.extensions.pop("webhook_subscriptions_copy", None)
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as connection:

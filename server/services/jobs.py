@@ -60,6 +60,12 @@ def _dispatch_sms(day: date) -> dict:
     return {"sent": dispatch_pending()}
 
 
+def _deliver_webhooks(day: date) -> dict:
+    from server.services.webhooks import deliver_pending
+
+    return deliver_pending()
+
+
 def _purge_idempotency_keys(day: date) -> dict:
     from server.services.idempotency import purge_expired_keys
 
@@ -104,6 +110,7 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "notify-expiring": Job(_notify_expiring, True, _today),
     "close-settlement": Job(_close_settlement, True, settlement.last_ended_business_day),
     "dispatch-sms": Job(_dispatch_sms, False, _today),
+    "deliver-webhooks": Job(_deliver_webhooks, False, _today),  # row locks (SKIP LOCKED), not the job lock
     "purge-idempotency-keys": Job(_purge_idempotency_keys, False, _today),
     "purge-identifications": Job(_purge_identifications, False, _today),
     "detect-brushing": Job(_detect_brushing, True, _today),
