@@ -325,8 +325,8 @@ def jobs_group():
 @click.option("--date", "day", type=DATE, help="Date the jobs run for (default: each job's own).")
 @with_appcontext
 def jobs_run_command(names, day):
-    """Run jobs: expire-points, notify-expiring, close-settlement, dispatch-sms, deliver-webhooks, purge-idempotency-keys,
-    purge-identifications, detect-brushing, evaluate-agents."""
+    """Run jobs: expire-points, notify-expiring, close-settlement, dispatch-sms, deliver-webhooks,
+    purge-idempotency-keys, purge-identifications, detect-brushing, evaluate-agents."""
     from server.services.jobs import JOBS, run_job
 
     unknown = [name for name in names if name not in JOBS]

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server.console.paging import Page
-from server.domain.errors import Conflict, InvalidRequest
+from server.domain.errors import Conflict, DomainError, InvalidRequest
 from server.domain.webhooks import MAX_ATTEMPTS, retry_delay_seconds, signature_valid
 from server.extensions import db
 from server.models import AuditLog, PointsLot, Sale, WebhookAttempt, WebhookDelivery, WebhookEvent
@@ -96,7 +96,7 @@ def test_nothing_is_written_when_no_one_subscribed(scene):
 def test_a_refused_sale_leaves_no_event(scene):
     terminal, card = scene
     webhooks.create_subscription(ACTOR, "ERP", "https://erp.example.com/hook", ["sale.recorded"])
-    with pytest.raises(Exception):
+    with pytest.raises(DomainError):  # more points than the member holds
         checkout.record_sale(terminal, code=card.card_no, amount_fen=10_000, redeem_points=10**6)
     assert count(WebhookEvent) == 0 and count(Sale) == 0
 
