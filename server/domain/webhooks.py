@@ -67,7 +67,13 @@ def url_problem(url: str) -> str | None:
     """Why ``url`` cannot receive webhooks (None when it can): http(s), a host, no credentials in it."""
     if len(url) > MAX_URL_LENGTH:
         return "too long"
-    parts = urlsplit(url)
+    if any(char.isspace() for char in url):
+        return "spaces in the address"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        return "not a URL"
     if parts.scheme not in {"http", "https"}:
         return "not http or https"
     if not parts.hostname:

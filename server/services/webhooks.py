@@ -241,7 +241,7 @@ def update_subscription(actor: str, subscription_id: str, **fields) -> WebhookSu
 
 
 @transactional
-def delete_subscription(actor: str, subscription_id: str) -> WebhookSubscription:
+def delete_subscription(actor: str, subscription_id: str, reason: str = "") -> WebhookSubscription:
     """Stop a subscription for good: its pending deliveries are cancelled, its delivery log is kept."""
     subscription = get_subscription(subscription_id)
     subscription.status = WebhookSubscriptionStatus.DELETED
@@ -254,7 +254,9 @@ def delete_subscription(actor: str, subscription_id: str) -> WebhookSubscription
         .values(status=WebhookDeliveryStatus.CANCELLED)
         .execution_options(synchronize_session=False)
     )
-    audit(actor, "webhook_subscription.delete", "webhook_subscription", subscription.id, name=subscription.name)
+    audit(
+        actor, "webhook_subscription.delete", "webhook_subscription", subscription.id, name=subscription.name, reason=reason
+    )
     return subscription
 
 
@@ -314,7 +316,7 @@ def get_delivery(delivery_id: str) -> dict:
 
 
 @transactional
-def replay_delivery(actor: str, delivery_id: str) -> dict:
+def replay_delivery(actor: str, delivery_id: str, reason: str = "") -> dict:
     """Send a delivery again (same delivery id: a receiver that already has it ignores it); audit-logged.
 
     It becomes pending with a fresh count of attempts, in its place in the subscription's order.
@@ -327,7 +329,7 @@ def replay_delivery(actor: str, delivery_id: str) -> dict:
         raise Conflict("This delivery is still pending.")
     before = delivery.status
     delivery.status, delivery.attempts, delivery.next_attempt_at = WebhookDeliveryStatus.PENDING, 0, utcnow()
-    audit(actor, "webhook_delivery.replay", "webhook_delivery", delivery.delivery_id, before=before)
+    audit(actor, "webhook_delivery.replay", "webhook_delivery", delivery.delivery_id, before=before, reason=reason)
     db.session.flush()
     return _delivery_view(delivery, db.session.get(WebhookEvent, delivery.event_id))
 

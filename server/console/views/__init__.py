@@ -28,6 +28,7 @@ VIEW_MODULES = (
     "account",
     "brushing",
     "agents",
+    "webhooks",
 )
 
 
