@@ -255,7 +255,12 @@ def delete_subscription(actor: str, subscription_id: str, reason: str = "") -> W
         .execution_options(synchronize_session=False)
     )
     audit(
-        actor, "webhook_subscription.delete", "webhook_subscription", subscription.id, name=subscription.name, reason=reason
+        actor,
+        "webhook_subscription.delete",
+        "webhook_subscription",
+        subscription.id,
+        name=subscription.name,
+        reason=reason,
     )
     return subscription
 
