@@ -43,16 +43,26 @@ class IssuedWebhookSubscriptionSchema(Schema):
     )
 
 
+# http(s), a host of letters, digits, dots and hyphens, an optional port, a path of printable ASCII (no spaces)
+URL = validate.Regexp(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$", error="Not an http or https URL.")
+
+
+def Url(**kwargs) -> fields.String:  # noqa: N802 - reads like a field class
+    """The receiving URL (percent-encode anything outside printable ASCII)."""
+    kwargs.setdefault("metadata", {"description": "http or https URL that receives the POSTs"})
+    return fields.String(validate=[validate.Length(min=1, max=MAX_URL_LENGTH), URL], **kwargs)
+
+
 class WebhookSubscriptionCreateSchema(Schema):
     name = Text(80, required=True)
-    url = Text(MAX_URL_LENGTH, required=True, metadata={"description": "http or https URL that receives POSTs"})
+    url = Url(required=True)
     event_types = EventTypes(required=True)
     active = StrictBoolean(load_default=True, metadata={"description": "false: created paused"})
 
 
 class WebhookSubscriptionUpdateSchema(NotEmptyMixin, Schema):
     name = Text(80)
-    url = Text(MAX_URL_LENGTH)
+    url = Url()
     event_types = EventTypes()
     active = StrictBoolean(metadata={"description": "false pauses it: its deliveries wait until it is active"})
 

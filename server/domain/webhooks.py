@@ -71,8 +71,7 @@ def url_problem(url: str) -> str | None:
         return "spaces in the address"
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - a port that is not a number raises here
-    except ValueError:
+    except ValueError:  # e.g. an unclosed IPv6 bracket
         return "not a URL"
     if parts.scheme not in {"http", "https"}:
         return "not http or https"
