@@ -95,6 +95,11 @@ def subscribers() -> dict[str, tuple[str, ...]]:
     return copy
 
 
+# built once: the sale's path executes them with parameters only (no statement to build or compile per call)
+_INSERT_EVENT = insert(WebhookEvent.__table__).returning(WebhookEvent.__table__.c.id)
+_INSERT_DELIVERY = insert(WebhookDelivery.__table__)
+
+
 def emit(session: Session, event_type: str, payload: dict) -> int | None:
     """Put an event in the outbox in the caller's transaction (executes, never commits); the event's row id.
 
@@ -109,26 +114,23 @@ def emit(session: Session, event_type: str, payload: dict) -> int | None:
         return None
     now = utcnow()
     event_pk = session.execute(
-        insert(WebhookEvent)
-        .values(event_id=new_id("evt"), event_type=event_type, payload=payload, created_at=now)
-        .returning(WebhookEvent.id)
+        _INSERT_EVENT,
+        {"event_id": new_id("evt"), "event_type": event_type, "payload": payload, "created_at": now},
     ).scalar_one()
-    session.execute(
-        insert(WebhookDelivery).values(
-            [
-                {
-                    "delivery_id": new_id("whd"),
-                    "event_id": event_pk,
-                    "subscription_id": subscription_id,
-                    "status": WebhookDeliveryStatus.PENDING,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                }
-                for subscription_id in wanted
-            ]
+    pending = WebhookDeliveryStatus.PENDING
+    for subscription_id in wanted:
+        session.execute(
+            _INSERT_DELIVERY,
+            {
+                "delivery_id": new_id("whd"),
+                "event_id": event_pk,
+                "subscription_id": subscription_id,
+                "status": pending,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
         )
-    )
     return event_pk
 
 
