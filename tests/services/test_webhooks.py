@@ -212,3 +212,23 @@ def test_points_expiring_is_emitted_with_a_masked_phone(ctx):
         "points": 500,
         "expires_on": lot_expiry.isoformat(),
     }
+
+
+def test_the_cli_command_and_the_job_deliver(app, scene):
+    from server.cli import main
+
+    terminal, card = scene
+    ok = Receiver()
+    try:
+        webhooks.create_subscription(ACTOR, "ERP", ok.url, ["sale.recorded"])
+        sell(terminal, card)
+        db.session.commit()
+        result = app.test_cli_runner().invoke(main, ["webhooks", "deliver"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output) == {"delivered": 1, "retrying": 0, "failed": 0}
+        sell(terminal, card)
+        result = app.test_cli_runner().invoke(main, ["jobs", "run", "--job", "deliver-webhooks"])
+        assert json.loads(result.output)["delivered"] == 1, result.output
+        assert len(ok.requests) == 2
+    finally:
+        ok.close()
