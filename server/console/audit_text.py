@@ -17,6 +17,7 @@ from server.console.display import (
     percent,
     trade_label,
 )
+from server.console.webhook_forms import EVENT_LABELS
 from server.formatting import yuan
 
 # One sentence per action: %(actor)s did something to %(object)s.
@@ -115,6 +116,8 @@ FIELD_LABELS = {
     "status": _l("Status"),
     "role": _l("Role"),
     "name": _l("Name"),
+    "url": _l("Receiving URL"),  # a webhook subscription's
+    "event_types": _l("Events"),
     "name_en": _l("English name"),
     "new_card_no": _l("New card"),
     "old_card_no": _l("Old card"),
@@ -216,6 +219,8 @@ def _value(name: str, value) -> Markup:
         return Markup("{}").format(trade_label(value))
     if name == "role":
         return Markup("{}").format(ROLE_LABELS.get(value, value))
+    if name == "event_types" and isinstance(value, list):
+        return Markup("{}").format("、".join(str(EVENT_LABELS.get(code, code)) for code in value))
     return Markup("{}").format(value)
 
 

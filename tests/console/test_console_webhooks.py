@@ -47,5 +47,14 @@ def test_an_admin_subscribes_reads_the_log_and_replays_a_delivery(app, client):
             sentence = db.session.scalar(select(AuditLog.action).where(AuditLog.object_id == delivery_id))
             assert sentence == "webhook_delivery.replay"
         assert len(seen) == 2 and seen[0][4]["X-Alliance-Delivery"] == seen[1][4]["X-Alliance-Delivery"]
+    edit_url = f"/console/webhooks/{hook.id}"
+    paused = {
+        "name": "会员系统",
+        "url": "https://crm.example.com/hook",
+        "event_types": ["card.blocked", "sale.recorded"],
+    }
+    assert post_form(client, edit_url, edit_url, paused).status_code == 302  # active unticked: paused
+    assert "已暂停" in page_text(client.get("/console/webhooks"))
     audit_page = page_text(client.get("/console/audit"))
     assert "添加了 Webhook 订阅" in audit_page and "重新发送了 Webhook 投递" in audit_page
+    assert "修改了 Webhook 订阅" in audit_page and "卡片已停用、销售已记录" in audit_page
