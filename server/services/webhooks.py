@@ -452,9 +452,22 @@ def deliver_next(now: datetime | None = None, http: requests.Session | None = No
     return outcome
 
 
+def _cancel_orphans() -> None:
+    """Cancel deliveries a worker queued for a subscription deleted elsewhere within its copy's 2 s (one commit)."""
+    deleted = select(WebhookSubscription.id).where(WebhookSubscription.status == WebhookSubscriptionStatus.DELETED)
+    db.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.status == WebhookDeliveryStatus.PENDING, WebhookDelivery.subscription_id.in_(deleted))
+        .values(status=WebhookDeliveryStatus.CANCELLED)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
 def deliver_pending(limit: int = 200, now: datetime | None = None) -> dict:
     """Send up to ``limit`` due deliveries, one transaction each; how many were delivered, will retry, failed."""
     counts = {"delivered": 0, "retrying": 0, "failed": 0}
+    _cancel_orphans()
     with requests.Session() as http:  # connections kept alive between deliveries to the same receiver
         for _ in range(limit):
             outcome = deliver_next(now, http)

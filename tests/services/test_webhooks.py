@@ -232,3 +232,28 @@ def test_the_cli_command_and_the_job_deliver(app, scene):
         assert len(ok.requests) == 2
     finally:
         ok.close()
+
+
+def test_the_subscribed_types_are_a_per_worker_copy_read_again_after_its_ttl(ctx, monkeypatch):
+    from sqlalchemy import insert
+
+    from server.models import WebhookSubscription
+
+    assert webhooks.subscribers() == {}
+    db.session.execute(  # as another worker would: no change flushed through this process's ORM
+        insert(WebhookSubscription.__table__).values(
+            id="whs_other",
+            name="elsewhere",
+            url="https://example.com/",
+            event_types=["sale.recorded"],
+            secret_ciphertext=b"x",
+            status="active",
+            created_by=ACTOR,
+            created_at=utcnow(),
+            updated_at=utcnow(),
+        )
+    )
+    db.session.commit()
+    assert webhooks.subscribers() == {}  # the copy holds for its time to live
+    monkeypatch.setattr(webhooks, "SUBSCRIPTIONS_TTL_SECONDS", 0)
+    assert webhooks.subscribers() == {"sale.recorded": ("whs_other",)}
