@@ -200,6 +200,29 @@ def sms_dispatch_command():
     console.print(f"sent {dispatch_pending()} messages")
 
 
+@main.group("webhooks")
+def webhooks_group():
+    """Webhooks (the event outbox and its delivery to the subscribed URLs)."""
+
+
+@webhooks_group.command("deliver")
+@click.option("--limit", type=int, default=200, show_default=True)
+@click.option("--loop", is_flag=True, help="Keep delivering (every --interval seconds) until interrupted.")
+@click.option("--interval", type=float, default=2.0, show_default=True)
+@with_appcontext
+def webhooks_deliver_command(limit, loop, interval):
+    """Send the due deliveries (safe beside other workers: each is taken with FOR UPDATE SKIP LOCKED)."""
+    import time
+
+    from server.services.webhooks import deliver_pending
+
+    while True:
+        click.echo(json.dumps(deliver_pending(limit)))
+        if not loop:
+            return
+        time.sleep(interval)
+
+
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
@@ -388,8 +411,8 @@ def jobs_group():
 @with_appcontext
 def jobs_run_command(names, day):
     """Run jobs: expire-points, notify-expiring, close-settlement, benefit-stock-alerts,
-    benefit-supplier-alerts, dispatch-sms, purge-idempotency-keys, purge-identifications, detect-brushing,
-    evaluate-agents."""
+    benefit-supplier-alerts, dispatch-sms, deliver-webhooks, purge-idempotency-keys, purge-identifications,
+    detect-brushing, evaluate-agents."""
     from server.services.jobs import JOBS, run_job
 
     unknown = [name for name in names if name not in JOBS]

@@ -61,6 +61,7 @@ class Config:
     SMS_HTTP_KEY = os.environ.get("SMS_HTTP_KEY", "")
     SMS_SIGN = os.environ.get("SMS_SIGN", "")
     SMS_HTTP_TIMEOUT_SECONDS = _env_int("SMS_HTTP_TIMEOUT_SECONDS", 10)
+    WEBHOOK_TIMEOUT_SECONDS = _env_int("WEBHOOK_TIMEOUT_SECONDS", 10)  # per delivery attempt
 
     # Benefit stock alerts (server/services/benefit_alerts.py): texted to these phones (comma-separated),
     # the horizon of the scheduled demand, and when a supplier's failed codes raise an alert.

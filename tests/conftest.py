@@ -133,6 +133,7 @@ def wipe(app) -> None:
     their time to live."""
     app.extensions.pop("alliance_settings_copy", None)
     app.extensions.pop("terminal_credentials", None)
+    app.extensions.pop("webhook_subscriptions_copy", None)
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as connection:

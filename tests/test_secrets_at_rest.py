@@ -133,6 +133,14 @@ def operators_at_work(base: str, creds: dict) -> None:
         timeout=10,
     )
     assert registered.status_code == 201, registered.text
+    hook = requests.post(
+        f"{base}/api/v1/webhook-subscriptions",
+        json={"name": "ERP", "url": "https://erp.example.com/hook", "event_types": ["sale.recorded"]},
+        headers={**auth, "Idempotency-Key": f"hook-{next(_keys)}"},
+        timeout=10,
+    )
+    assert hook.status_code == 201, hook.text
+    creds["webhook_secret"] = hook.json()["secret"]  # stored encrypted, and sealed in the idempotency record
 
     console = requests.Session()
     page = console.get(f"{base}/console/sign-in", timeout=10).text
@@ -256,4 +264,5 @@ def test_a_used_database_and_the_server_logs_hold_no_phone_number_and_no_live_co
     for where, text in (("database dump", dump), ("server log", logs)):
         assert [phone for phone in phones if phone in text] == [], f"phone numbers in the {where}"
         assert [code for code in codes if appears(code, text)] == [], f"one-time codes in the {where}"
+    assert creds["webhook_secret"] not in dump and creds["webhook_secret"] not in logs
     assert dump.count("验证码是******") == len(codes)  # what operators read of the messages

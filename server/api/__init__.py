@@ -29,7 +29,9 @@ def register_api(app: Flask, api: Api) -> None:
         posters,
         staff,
         terminals,
+        webhooks,
     )
+    from server.api.webhook_schemas import document_events
 
     api.ma_plugin.converter.add_attribute_function(document_dict_size)
     for module in (
@@ -52,8 +54,10 @@ def register_api(app: Flask, api: Api) -> None:
         benefits,
         commissions,
         payouts,
+        webhooks,
     ):
         api.register_blueprint(module.blp)
+    document_events(api.spec)
 
     assets = Blueprint("swagger_ui_assets", __name__)
 

@@ -17,6 +17,7 @@ from server.console.display import (
     percent,
     trade_label,
 )
+from server.console.webhook_forms import EVENT_LABELS
 from server.formatting import yuan
 
 # One sentence per action: %(actor)s did something to %(object)s.
@@ -45,6 +46,10 @@ SENTENCES = {
     "commission_policy.management_acknowledged": _l(
         "%(actor)s switched management commission on in policy version %(object)s, acknowledging the legal risk"
     ),
+    "webhook_subscription.create": _l("%(actor)s added webhook subscription %(object)s"),
+    "webhook_subscription.update": _l("%(actor)s changed webhook subscription %(object)s"),
+    "webhook_subscription.delete": _l("%(actor)s deleted webhook subscription %(object)s"),
+    "webhook_delivery.replay": _l("%(actor)s sent webhook delivery %(object)s again"),
     "identification.proof": _l("The member proved who they are at the till (%(object)s)"),
     "sale.rejected_reported": _l("%(actor)s reported a sale the server refused (%(object)s)"),
     "sale.rejected_resolved": _l("%(actor)s resolved a refused sale (%(object)s)"),
@@ -146,6 +151,8 @@ FIELD_LABELS = {
     "status": _l("Status"),
     "role": _l("Role"),
     "name": _l("Name"),
+    "url": _l("Receiving URL"),  # a webhook subscription's
+    "event_types": _l("Events"),
     "name_en": _l("English name"),
     "new_card_no": _l("New card"),
     "old_card_no": _l("Old card"),
@@ -247,6 +254,8 @@ def _value(name: str, value) -> Markup:
         return Markup("{}").format(trade_label(value))
     if name == "role":
         return Markup("{}").format(ROLE_LABELS.get(value, value))
+    if name == "event_types" and isinstance(value, list):
+        return Markup("{}").format("、".join(str(EVENT_LABELS.get(code, code)) for code in value))
     return Markup("{}").format(value)
 
 

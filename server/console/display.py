@@ -42,6 +42,7 @@ STATUS_LABELS = {
     "retired": _l("Retired"),
     "applied": _l("Applied"),
     "terminated": _l("Terminated"),
+    "paused": _l("Paused"),  # a webhook subscription
 }
 STATUS_COLORS = {"active": "success", "issued": "info", "suspended": "warning", "frozen": "warning", "lost": "danger"}
 LEDGER_LABELS = {

@@ -29,7 +29,15 @@ _READ_ALL = {
 }
 
 # Granted to no role by name, only through admin's "*": alliance-wide writes and staff management.
-ADMIN_ONLY_PERMISSIONS = {"merchants:write", "levels:write", "staff:read", "staff:write", "alliance:write"}
+ADMIN_ONLY_PERMISSIONS = {
+    "merchants:write",
+    "levels:write",
+    "staff:read",
+    "staff:write",
+    "alliance:write",
+    "webhooks:read",  # webhook subscriptions (their URLs and secrets) and the delivery log
+    "webhooks:write",
+}
 
 # Reading a benefit code and its secret in full (卡密) is a permission of its own, granted to no role by name
 # (only admin's "*"): the benefits manager runs the catalogue, purchases and stock but sees codes masked;

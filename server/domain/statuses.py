@@ -306,3 +306,21 @@ class CommissionStatus(StrEnum):
     PENDING = "pending"
     AVAILABLE = "available"
     REVERSED = "reversed"
+
+
+class WebhookSubscriptionStatus(StrEnum):
+    """A webhook subscription: active (receives its events), paused, or deleted (kept for its delivery log)."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    DELETED = "deleted"
+
+
+class WebhookDeliveryStatus(StrEnum):
+    """One event's delivery to one subscription: pending (due now or after its backoff), delivered, or failed
+    (given up after the last attempt; a replay makes it pending again), or cancelled (its subscription went)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"

@@ -50,6 +50,7 @@ from server.models.records import AuditLog, IdempotencyRecord
 from server.models.sale import Identification, Refund, RejectedSale, Sale
 from server.models.settlement import JobRun, Settlement, SettlementDay
 from server.models.staff import PersonalToken, StaffUser
+from server.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 
 __all__ = [
     "BonusPoolPeriod",
@@ -128,5 +129,9 @@ __all__ = [
     "SmsMessage",
     "StaffUser",
     "Terminal",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
     "WechatBinding",
 ]

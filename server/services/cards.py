@@ -32,6 +32,7 @@ from server.domain.statuses import BLOCKED_CARD_STATUSES, CardBatchKind, CardBat
 from server.extensions import db
 from server.models import AllianceSettings, AuditLog, Card, CardAlert, CardBatch, Identification, Level, Terminal
 from server.models.base import new_id, utcnow
+from server.services import webhooks
 from server.services.audit import audit
 from server.services.queries import paginate
 from server.services.unit_of_work import transactional
@@ -441,6 +442,7 @@ def check_chip_counter(terminal: Terminal, card_read: dict, read_at: datetime | 
         audit(
             f"terminal:{terminal.id}", "card.block_stale", "card", card.id, presented=presented, expected=card.counter
         )
+        webhooks.emit(db.session, "card.blocked", webhooks.card_blocked_payload(card, "suspected_copy"))
         raise CardStale(card_no=card.card_no)
     card.counter, card.counter_unconfirmed, card.counter_moved_at = presented + 1, True, utcnow()
     return card, uid
@@ -487,6 +489,8 @@ def _set_status(actor: str, card: Card, status: str, action: str, **details) -> 
             .execution_options(synchronize_session=False)
         )
     audit(actor, action, "card", card.id, card_no=card.card_no, **details)
+    if status in BLOCKED_CARD_STATUSES:
+        webhooks.emit(db.session, "card.blocked", webhooks.card_blocked_payload(card, action.removeprefix("card.")))
     return card
 
 

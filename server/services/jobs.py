@@ -60,6 +60,12 @@ def _dispatch_sms(day: date) -> dict:
     return {"sent": dispatch_pending()}
 
 
+def _deliver_webhooks(day: date) -> dict:
+    from server.services.webhooks import deliver_pending
+
+    return deliver_pending()
+
+
 def _purge_idempotency_keys(day: date) -> dict:
     from server.services.idempotency import purge_expired_keys
 
@@ -134,6 +140,7 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "benefit-stock-alerts": Job(_benefit_stock_alerts, True, _today),  # before dispatch-sms: texted in this run
     "benefit-supplier-alerts": Job(_benefit_supplier_alerts, True, _today),
     "dispatch-sms": Job(_dispatch_sms, False, _today),
+    "deliver-webhooks": Job(_deliver_webhooks, False, _today),  # row locks (SKIP LOCKED), not the job lock
     "purge-idempotency-keys": Job(_purge_idempotency_keys, False, _today),
     "purge-identifications": Job(_purge_identifications, False, _today),
     "detect-brushing": Job(_detect_brushing, True, _today),

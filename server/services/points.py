@@ -29,7 +29,7 @@ from server.models import ALLIANCE_OWNER, AllianceSettings, LedgerAccount, Membe
 from server.models.base import utcnow
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
-from server.services import ledger
+from server.services import ledger, webhooks
 from server.services.alliance import get_settings
 from server.services.unit_of_work import transactional
 
@@ -245,7 +245,14 @@ def notify_expiring(as_of: date) -> dict:
     settings = get_settings()
     horizon = as_of + timedelta(days=settings.expiry_notice_days)
     rows = db.session.execute(
-        select(PointsLot.id, PointsLot.member_id, PointsLot.expires_on, PointsLot.remaining, Member.phone_ciphertext)
+        select(
+            PointsLot.id,
+            PointsLot.member_id,
+            PointsLot.expires_on,
+            PointsLot.remaining,
+            Member.phone_ciphertext,
+            Member.phone_masked,
+        )
         .join(Member, Member.id == PointsLot.member_id)
         .where(
             PointsLot.remaining > 0,
@@ -260,14 +267,17 @@ def notify_expiring(as_of: date) -> dict:
     grouped: dict[tuple[str, date], list] = defaultdict(list)
     for row in rows:
         grouped[(row.member_id, row.expires_on)].append(row)
-    for (_, expires_on), lots in grouped.items():
+    for (member_id, expires_on), lots in grouped.items():
+        expiring = sum(lot.remaining for lot in lots)
         queue_sms(
             decrypt_phone(lots[0].phone_ciphertext),
             "points_expiring",
             alliance=settings.name,
-            points=sum(lot.remaining for lot in lots),
+            points=expiring,
             date=expires_on.isoformat(),
         )
+        payload = webhooks.points_expiring_payload(member_id, lots[0].phone_masked, expiring, expires_on)
+        webhooks.emit(db.session, "points.expiring", payload)
     if rows:
         db.session.execute(
             update(PointsLot)

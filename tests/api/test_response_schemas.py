@@ -18,12 +18,13 @@ import pytest
 from flask.views import MethodView
 
 from server.extensions import db
-from server.services import members, regions
+from server.services import cards, members, regions, webhooks
 from server.services.jobs import run_job
 from tests.api.operator_support import API, make_staffed_world, with_key
 from tests.benefit_ops_support import make_purchase, make_sku, make_supplier
 from tests.builders import make_member, next_phone
 from tests.member.support import last_login_code
+from tests.stand_in import stand_in
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 PARTIAL_RULES = ("anyOf", "oneOf", "allOf", "not")
@@ -412,6 +413,19 @@ def test_every_operation_answers_its_declared_schema(app, client):
     call("get", "/withdrawals", admin, query={"agent_id": agent["id"]})
     call("post", "/bonus-pools/{period}/distribution", admin, {"action": "distribute"}, period=last_month)
     call("get", "/bonus-pools", admin)
+    # webhooks: subscribe a local receiver, an event delivered to it, the log, a replay; pause, delete
+    with stand_in(lambda *request: (200, {})) as (receiver_url, _seen):
+        body = {"name": "ERP", "url": receiver_url, "event_types": ["card.blocked"]}
+        hook = call("post", "/webhook-subscriptions", admin, body, idempotent=True)["webhook_subscription"]
+        call("get", "/webhook-subscriptions", admin)
+        with app.app_context():
+            cards.freeze("test:contract", spare[1], "lost")
+            assert webhooks.deliver_pending()["delivered"] == 1
+            db.session.remove()
+        delivery = call("get", "/webhook-deliveries", admin, query={"subscription_id": hook["id"]})[0]
+        call("post", "/webhook-deliveries/{delivery_id}/replay", admin, idempotent=True, delivery_id=delivery["id"])
+    call("patch", "/webhook-subscriptions/{subscription_id}", admin, {"active": False}, subscription_id=hook["id"])
+    call("delete", "/webhook-subscriptions/{subscription_id}", admin, subscription_id=hook["id"])
 
     missing = contract.operations() - contract.covered
     assert not missing, f"operations without a realistic call here: {sorted(missing)}"

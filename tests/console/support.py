@@ -119,12 +119,13 @@ def seed_every_kind_of_object(app, client, scene: ConsoleWorld) -> dict:
     """
     from sqlalchemy import select
 
-    from server.models import Level, Settlement, StaffUser
-    from server.services import cards, settlement
+    from server.models import Level, Settlement, StaffUser, WebhookDelivery
+    from server.services import cards, settlement, webhooks
     from server.services.checkout import refund_sale
 
     with app.app_context():
         batch = cards.create_batch(ACTOR, 3, name="三月批次")
+        hook, _secret = webhooks.create_subscription(ACTOR, "会员系统", "http://127.0.0.1:9/hook", ["card.blocked"])
         cards.report_lost(ACTOR, scene.card.card_no, reason="会员说丢在地铁上")
         refund_sale(ACTOR, scene.sale_id, None, 2_000, "菜品有误")
         tomorrow = datetime.now(UTC) + timedelta(days=2)  # the day of the sales has ended by then
@@ -142,6 +143,8 @@ def seed_every_kind_of_object(app, client, scene: ConsoleWorld) -> dict:
         }
         ids["token_id"] = staff.create_personal_token(ACTOR, ids["user_id"], "写卡台", valid_days=90).record.id
         ids["flag_id"] = _brushing_flag()
+        ids["subscription_id"] = hook.id
+        ids["delivery_id"] = db.session.scalar(select(WebhookDelivery.delivery_id))
         ids |= seed_agents(scene)
         ids |= seed_benefits(scene, ids["agent_id"])
         ids["withdrawal_id"] = _withdrawal_and_bonus_pool(ids["agent_id"], ids["period"])

@@ -31,6 +31,7 @@ VIEW_MODULES = (
     "benefits",
     "commissions",
     "payouts",
+    "webhooks",
 )
 
 

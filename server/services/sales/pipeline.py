@@ -43,6 +43,7 @@ SALE_STEPS: tuple[SaleStep, ...] = (
     post.upgrade_level,
     post.plan_card_write_back,
     post.notify_points_spent,
+    post.emit_sale_recorded,  # the webhook event (server/services/webhooks.py)
 )
 
 REFUND_STEPS: tuple[RefundStep, ...] = (
@@ -62,6 +63,7 @@ REFUND_STEPS: tuple[RefundStep, ...] = (
     post.update_sale_totals,
     post.reverse_commissions,  # after the totals: the share is cumulative (server/domain/commissions.py)
     post.audit_refund,
+    post.emit_refund_recorded,
 )
 
 

@@ -18,7 +18,7 @@ from server.extensions import db
 from server.models import LedgerAccount, Level, Member, Sale
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
-from server.services import commissions, ledger, points
+from server.services import commissions, ledger, points, webhooks
 from server.services.audit import audit
 from server.services.identified import MemberAtMerchant, card_write_back
 from server.services.levels import level_rule
@@ -162,6 +162,16 @@ def audit_refund(draft: RefundDraft) -> None:
         reason=request.reason,
         authorised_by=draft.authorised_by,
     )
+
+
+def emit_sale_recorded(draft: SaleDraft) -> None:
+    """The ``sale.recorded`` webhook event, in the sale's transaction (nothing when no one subscribed)."""
+    webhooks.emit(db.session, "sale.recorded", webhooks.sale_payload(draft.sale))
+
+
+def emit_refund_recorded(draft: RefundDraft) -> None:
+    """The ``refund.recorded`` webhook event, in the refund's transaction (nothing when no one subscribed)."""
+    webhooks.emit(db.session, "refund.recorded", webhooks.refund_payload(draft.refund, draft.sale))
 
 
 # --- member invitations (裂变分享): the inviter's reward, sized by server/services/sales/attribution.py ---
