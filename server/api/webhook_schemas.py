@@ -197,7 +197,7 @@ class WithdrawalPaidPayloadSchema(Schema):
 
     withdrawal_id = fields.String()
     agent_id = fields.String()
-    amount_fen = fields.Integer()
+    amount_fen = fields.Integer(metadata={"description": "What the agent received: the amount less fee and tax"})
     paid_at = fields.DateTime()
 
 

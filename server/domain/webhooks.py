@@ -31,7 +31,7 @@ CATALOGUE: tuple[EventType, ...] = (
     EventType("benefit.redeemed", "A member's benefit was redeemed.", emitted=False),
     EventType("benefit.expired", "A member's benefit expired unused.", emitted=False),
     EventType("commission.available", "An agent's commission became available for withdrawal.", emitted=False),
-    EventType("withdrawal.paid", "An agent's withdrawal was paid.", emitted=False),
+    EventType("withdrawal.paid", "An agent's withdrawal was paid."),
 )
 EVENT_TYPES: tuple[str, ...] = tuple(event.name for event in CATALOGUE)
 

@@ -475,3 +475,13 @@ def deliver_pending(limit: int = 200, now: datetime | None = None) -> dict:
                 break
             counts[outcome] += 1
     return counts
+
+
+def withdrawal_paid_payload(withdrawal) -> dict:
+    """withdrawal.paid: what the agent received (after fee and tax), no payee details."""
+    return {
+        "withdrawal_id": withdrawal.id,
+        "agent_id": withdrawal.agent_id,
+        "amount_fen": withdrawal.net_fen,
+        "paid_at": _iso(withdrawal.finished_at),
+    }

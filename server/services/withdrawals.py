@@ -45,6 +45,7 @@ from server.payouts import FAILED, SUCCEEDED, PayoutOrder, PayoutResult, PayoutU
 from server.payouts.bank_file import BankFileChannel, read_result_file
 from server.security.pii import decrypt_text, encrypt_text
 from server.services import money_ledger as ledger
+from server.services import webhooks
 from server.services.alliance import current_settings
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
@@ -380,6 +381,7 @@ def record_result(actor: str, result: PayoutResult) -> Withdrawal | None:
             memo=withdrawal.id,
         )
         audit(actor, "withdrawal.paid", "withdrawal", withdrawal.id, net_fen=withdrawal.net_fen)
+        webhooks.emit(db.session, "withdrawal.paid", webhooks.withdrawal_paid_payload(withdrawal))
     else:
         _move(withdrawal, "fail")
         withdrawal.payout_status = PayoutStatus.FAILED

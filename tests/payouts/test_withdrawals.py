@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from server.domain import money_ledger as money
 from server.domain.errors import Conflict, InvalidRequest, WithdrawalRefused
 from server.extensions import db
-from server.models import AuditLog, Withdrawal
+from server.models import AuditLog, WebhookEvent, Withdrawal
 from server.payouts.bank_file import BankFileChannel
 from server.services import money_ledger as ledger
-from server.services import withdrawals
+from server.services import webhooks, withdrawals
 from server.services.reconciliation import check_money_ledger_balanced
 from tests.payouts.support import ACTOR, BANK, make_agent, owe
 from tests.wechat_pay_stand_in import wechat_pay_stand_in
@@ -63,6 +63,8 @@ def test_refusals_debt_minimum_balance_daily_maximum_and_payee(ctx):
 
 
 def test_reject_returns_the_money_and_paid_posts_tax_and_fee(ctx):
+    webhooks.create_subscription(ACTOR, "财务系统", "https://erp.example.com/hook", ["withdrawal.paid"])
+    db.session.commit()
     withdrawals.update_payout_policy(ACTOR, withdrawal_fee_fixed_fen=200, withdrawal_fee_bp=10)
     person, company = make_agent(fund_fen=100_000), make_agent("company", "某某公司", fund_fen=100_000)
     rejected = withdrawals.request_withdrawal(ACTOR, person.id, 20_000, "r", **BANK)
@@ -96,6 +98,10 @@ def test_reject_returns_the_money_and_paid_posts_tax_and_fee(ctx):
     assert check_money_ledger_balanced() == []
     actions = set(db.session.scalars(select(AuditLog.action)))
     assert {"withdrawal.request", "withdrawal.approve", "withdrawal.reject", "withdrawal.paid"} <= actions
+    events = db.session.scalars(select(WebhookEvent).where(WebhookEvent.event_type == "withdrawal.paid")).all()
+    assert sorted((event.payload["withdrawal_id"], event.payload["amount_fen"]) for event in events) == sorted(
+        [(paid.id, 39_750), (free.id, 49_750)]
+    )  # once each (the bank's file read twice emitted nothing more), the amount received
 
 
 def test_wechat_run_pays_fails_back_to_available_and_stops_on_not_enough(app, ctx):
