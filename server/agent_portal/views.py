@@ -433,12 +433,13 @@ def statement_file(period, fmt):
     return _download(data, fmt, f"statement-{period}.{fmt}")
 
 
-@bp.route("/tax/<int:year>.<fmt>")
+@bp.route("/tax/<string(length=4):year>.<fmt>")
 @login_required
 def tax_file(year, fmt):
     """My yearly tax withholding statement, as CSV or PDF."""
-    if fmt not in ("csv", "pdf") or not 2000 <= year <= 2999:
+    if fmt not in ("csv", "pdf") or not (year.isascii() and year.isdigit() and "2000" <= year <= "2999"):
         abort(404)
+    year = int(year)
     statement = agent_statements.tax_statement(g.agent.id, year)
     if fmt == "csv":
         return _download(agent_statements.tax_statement_csv(statement), fmt, f"tax-{year}.csv")

@@ -70,7 +70,7 @@ class BenefitSkuEnvelopeSchema(Schema):
 class BenefitSkuCreateSchema(Schema):
     """A benefit product; each kind needs its own terms (the service says which is missing)."""
 
-    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"))
+    code = fields.String(required=True, validate=[validate.Length(max=32), validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$")])
     name = Text(100, required=True)
     kind = Choice(BenefitKind, required=True)
     face_value_fen = _fen(required=True)
@@ -189,7 +189,13 @@ class BenefitImportEnvelopeSchema(Schema):
 
 
 class BenefitImportFileSchema(Schema):
-    file = Upload(required=True, metadata={"description": "CSV (UTF-8 or GBK) or XLSX: code, secret, expiry"})
+    file = Upload(
+        required=True,
+        metadata={
+            "description": "CSV (UTF-8 or GBK) or XLSX: code, secret, expiry; at most 16 MiB",
+            "maxLength": 16 * 1024 * 1024,
+        },
+    )
 
 
 class BenefitImportQuerySchema(Schema):

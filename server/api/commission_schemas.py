@@ -45,7 +45,9 @@ class CommissionQuerySchema(Schema):
     merchant_id = fields.String(validate=validate.Length(max=24))
     status = Choice(CommissionStatus)
     role = Choice(ROLES)
-    period = fields.String(validate=PERIOD, metadata={"description": "The sales' business month, YYYY-MM"})
+    period = fields.String(
+        validate=[validate.Length(max=7), PERIOD], metadata={"description": "The sales' business month, YYYY-MM"}
+    )
 
 
 class MerchantTermSchema(Schema):

@@ -22,7 +22,12 @@ from server.services import payout_queries, withdrawals
 
 blp = Blueprint("operator_payouts", __name__, url_prefix="/api/v1", description="Withdrawals and the bonus pool")
 blp.before_request(staff_only)
-PERIOD_PARAMETER = {"in": "path", "name": "period", "required": True, "schema": {"type": "string", "pattern": PERIOD}}
+PERIOD_PARAMETER = {
+    "in": "path",
+    "name": "period",
+    "required": True,
+    "schema": {"type": "string", "pattern": PERIOD, "maxLength": 7},
+}
 
 
 @blp.route("/withdrawals")
