@@ -88,6 +88,34 @@ def _check_sku_terms(fields: dict) -> None:
         raise InvalidRequest("The validity ends before it starts.")
 
 
+def _check_scope_lists(scope: str, trades, region_codes, merchant_ids) -> None:
+    """The list of the chosen acceptance scope is given and not empty; the other lists are not."""
+    lists = {BenefitScope.TRADES: trades, BenefitScope.REGIONS: region_codes, BenefitScope.MERCHANTS: merchant_ids}
+    for list_scope, values in lists.items():
+        if scope == list_scope and not values:
+            raise InvalidRequest("This acceptance scope needs at least one entry.")
+        if scope != list_scope and values:
+            raise InvalidRequest("Only the list of the chosen acceptance scope may be given.")
+
+
+def _add_lists(sku: BenefitSku, agent_prices, trades, region_codes, merchant_ids) -> None:
+    """The SKU's acceptance lists and agent prices, each naming a stored trade, region, merchant or level."""
+    for trade in dict.fromkeys(trades):
+        db.session.add(BenefitSkuTrade(sku_id=sku.id, trade=trade))
+    for code in dict.fromkeys(region_codes):
+        if db.session.get(Region, code) is None:
+            raise NotFound("No such region.")
+        db.session.add(BenefitSkuRegion(sku_id=sku.id, region_code=code))
+    for merchant_id in dict.fromkeys(merchant_ids):
+        if db.session.get(Merchant, merchant_id) is None:
+            raise NotFound("No such merchant.")
+        db.session.add(BenefitSkuMerchant(sku_id=sku.id, merchant_id=merchant_id))
+    for level_id, price_fen in (agent_prices or {}).items():
+        if db.session.get(AgentLevel, level_id) is None:
+            raise NotFound("No such agent level.")
+        db.session.add(BenefitSkuAgentPrice(sku_id=sku.id, agent_level_id=level_id, price_fen=price_fen))
+
+
 @transactional
 def create_sku(
     actor,
@@ -106,30 +134,11 @@ def create_sku(
         raise Conflict("A benefit with this code exists already.")
     if fields.get("sponsor_merchant_id") and db.session.get(Merchant, fields["sponsor_merchant_id"]) is None:
         raise NotFound("No such merchant.")
-    scope = fields["scope"]
-    lists = {BenefitScope.TRADES: trades, BenefitScope.REGIONS: region_codes, BenefitScope.MERCHANTS: merchant_ids}
-    for list_scope, values in lists.items():
-        if scope == list_scope and not values:
-            raise InvalidRequest("This acceptance scope needs at least one entry.")
-        if scope != list_scope and values:
-            raise InvalidRequest("Only the list of the chosen acceptance scope may be given.")
+    _check_scope_lists(fields["scope"], trades, region_codes, merchant_ids)
     sku = BenefitSku(created_by=actor.key, **fields)
     db.session.add(sku)
     db.session.flush()
-    for trade in dict.fromkeys(trades):
-        db.session.add(BenefitSkuTrade(sku_id=sku.id, trade=trade))
-    for code in dict.fromkeys(region_codes):
-        if db.session.get(Region, code) is None:
-            raise NotFound("No such region.")
-        db.session.add(BenefitSkuRegion(sku_id=sku.id, region_code=code))
-    for merchant_id in dict.fromkeys(merchant_ids):
-        if db.session.get(Merchant, merchant_id) is None:
-            raise NotFound("No such merchant.")
-        db.session.add(BenefitSkuMerchant(sku_id=sku.id, merchant_id=merchant_id))
-    for level_id, price_fen in (agent_prices or {}).items():
-        if db.session.get(AgentLevel, level_id) is None:
-            raise NotFound("No such agent level.")
-        db.session.add(BenefitSkuAgentPrice(sku_id=sku.id, agent_level_id=level_id, price_fen=price_fen))
+    _add_lists(sku, agent_prices, trades, region_codes, merchant_ids)
     audit(actor.key, "benefit_sku.create", "benefit_sku", sku.id, code=sku.code, kind=sku.kind)
     db.session.flush()
     return sku
@@ -275,13 +284,7 @@ def update_sku(
     _check_sku_terms(merged)
     if merged.get("sponsor_merchant_id") and db.session.get(Merchant, merged["sponsor_merchant_id"]) is None:
         raise NotFound("No such merchant.")
-    scope = merged["scope"]
-    lists = {BenefitScope.TRADES: trades, BenefitScope.REGIONS: region_codes, BenefitScope.MERCHANTS: merchant_ids}
-    for list_scope, values in lists.items():
-        if scope == list_scope and not values:
-            raise InvalidRequest("This acceptance scope needs at least one entry.")
-        if scope != list_scope and values:
-            raise InvalidRequest("Only the list of the chosen acceptance scope may be given.")
+    _check_scope_lists(merged["scope"], trades, region_codes, merchant_ids)
     before = {name: getattr(sku, name) for name in changes}
     for name, value in changes.items():
         setattr(sku, name, value)
@@ -289,20 +292,7 @@ def update_sku(
         for row in db.session.scalars(select(table).where(table.sku_id == sku.id)):
             db.session.delete(row)
     db.session.flush()
-    for trade in dict.fromkeys(trades):
-        db.session.add(BenefitSkuTrade(sku_id=sku.id, trade=trade))
-    for code in dict.fromkeys(region_codes):
-        if db.session.get(Region, code) is None:
-            raise NotFound("No such region.")
-        db.session.add(BenefitSkuRegion(sku_id=sku.id, region_code=code))
-    for merchant_id in dict.fromkeys(merchant_ids):
-        if db.session.get(Merchant, merchant_id) is None:
-            raise NotFound("No such merchant.")
-        db.session.add(BenefitSkuMerchant(sku_id=sku.id, merchant_id=merchant_id))
-    for level_id, price_fen in (agent_prices or {}).items():
-        if db.session.get(AgentLevel, level_id) is None:
-            raise NotFound("No such agent level.")
-        db.session.add(BenefitSkuAgentPrice(sku_id=sku.id, agent_level_id=level_id, price_fen=price_fen))
+    _add_lists(sku, agent_prices, trades, region_codes, merchant_ids)
     changed = sorted(name for name in changes if before[name] != changes[name])
     audit(actor.key, "benefit_sku.update", "benefit_sku", sku.id, code=sku.code, changed=changed)
     db.session.flush()
