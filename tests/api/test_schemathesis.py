@@ -50,7 +50,7 @@ MAX_EXAMPLES = 5
 # server answers the probe with a 4xx, the run generates them again.
 OPEN_5XX_PROBES = {"nul_and_surrogates": "receipt_no=%00", "huge_integers": "page=9223372036854775808"}
 HUGE_BATCH_MAXIMUM = 10_000  # a documented card-batch maximum above this means batches that time out
-MAX_SECONDS = 300
+MAX_SECONDS = 480  # about 190 s alone here; CI's SQLite pass runs beside it on the other core
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -207,6 +207,7 @@ def run_schemathesis(base_url: str, ids: dict, workdir: Path, open_classes: list
     return subprocess.run(command, capture_output=True, text=True, timeout=MAX_SECONDS, cwd=workdir, env=environment)
 
 
+@pytest.mark.timeout(MAX_SECONDS + 60)
 def test_the_server_keeps_the_openapi_contract(database, request, tmp_path):
     if in_ci() and not database.is_postgres:
         pytest.skip("runs once per CI run, in the PostgreSQL pass")
