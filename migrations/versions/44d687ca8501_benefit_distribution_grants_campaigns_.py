@@ -128,6 +128,9 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_alliance_settings_birthday_gift_sku_id_benefit_skus'), 'benefit_skus', ['birthday_gift_sku_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_alliance_settings_registration_gift_sku_id_benefit_skus'), 'benefit_skus', ['registration_gift_sku_id'], ['id'])
 
+    with op.batch_alter_table('benefit_codes', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('expiry_notified_on', sa.Date(), nullable=True))
+
     with op.batch_alter_table('benefit_skus', schema=None) as batch_op:
         batch_op.add_column(sa.Column('points_price', sa.Integer(), nullable=True))
         batch_op.create_check_constraint(op.f('ck_benefit_skus_points_price_range'), 'points_price IS NULL OR points_price > 0')
@@ -144,6 +147,9 @@ def downgrade():
     with op.batch_alter_table('members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_members_birth_md'))
         batch_op.drop_column('birth_md')
+
+    with op.batch_alter_table('benefit_codes', schema=None) as batch_op:
+        batch_op.drop_column('expiry_notified_on')
 
     with op.batch_alter_table('benefit_skus', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_benefit_skus_points_price_range'), type_='check')

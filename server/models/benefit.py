@@ -264,3 +264,4 @@ class BenefitCode(Base):
     redeemed_at: Mapped[datetime | None]
     voided_at: Mapped[datetime | None]
     expired_at: Mapped[datetime | None]
+    expiry_notified_on: Mapped[date | None] = mapped_column(Date)  # the holder was texted it is about to expire
