@@ -282,7 +282,7 @@ def create_campaign(actor, **fields) -> BenefitCampaign:
     unknown = set(fields) - set(CAMPAIGN_FIELDS)
     if unknown:
         raise InvalidRequest(f"Unknown fields: {', '.join(sorted(unknown))}.")
-    sku = get_sku(fields.get("sku_id") or "")
+    get_sku(fields.get("sku_id") or "")
     if not fields.get("code") or not fields.get("name"):
         raise InvalidRequest("A campaign needs a code and a name.")
     if db.session.scalar(select(BenefitCampaign.id).where(BenefitCampaign.code == fields["code"])):
@@ -442,11 +442,11 @@ def claim(member_id: str, campaign_id: str, now: datetime | None = None) -> Bene
     refusal = campaign_refusal(_rules(campaign), _member_facts(member), now)
     if refusal is not None:
         raise BenefitNotEligible(reason=refusal)
-    claimed = _claimed(campaign.id, member_id)
-    if claimed >= campaign.per_member_limit:
+    if _claimed(campaign.id, member_id) >= campaign.per_member_limit:  # the common refusal, before any lock
         raise BenefitNotEligible("You have claimed all this campaign allows.", reason="member_limit")
-    # the per-member count is a unique source id: two claims at once by one member cannot both be the n-th
-    source = f"{campaign.id}:{member_id}:{claimed + 1}"
+    # take one from the budget: the guarded UPDATE locks the campaign's row until this transaction ends, so
+    # concurrent claims queue here and each sees the grants committed before it (PostgreSQL READ COMMITTED
+    # re-reads ``remaining`` and the count below); a refusal after it rolls the budget back with everything
     taken = db.session.execute(
         update(BenefitCampaign)
         .where(
@@ -459,7 +459,13 @@ def claim(member_id: str, campaign_id: str, now: datetime | None = None) -> Bene
     )
     if taken.rowcount != 1:
         raise BenefitBudgetExhausted()
-    grant, _ = _grant(C.CAMPAIGN, source, member_id, campaign.sku_id, f"member:{member_id}", campaign_id=campaign.id)
+    claimed = _claimed(campaign.id, member_id)
+    if claimed >= campaign.per_member_limit:
+        raise BenefitNotEligible("You have claimed all this campaign allows.", reason="member_limit")
+    source = f"{campaign.id}:{member_id}:{claimed + 1}"  # the n-th claim of a member: unique
+    grant, new = _grant(C.CAMPAIGN, source, member_id, campaign.sku_id, f"member:{member_id}", campaign_id=campaign.id)
+    if not new:
+        raise Conflict("This claim was just made; please refresh.")
     return grant
 
 
