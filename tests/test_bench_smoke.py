@@ -24,7 +24,7 @@ from tests.resources import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(path.stem for path in (ROOT / "bench").glob("*.py") if not path.name.startswith("_"))
-POSTGRES_ONLY = {"agents", "cards", "checkout", "settlement"}  # given the server with --database-url
+POSTGRES_ONLY = {"agents", "benefits", "cards", "checkout", "settlement"}  # given the server with --database-url
 POSTGRES_TOO = {"dashboard"}  # SQLite by default; --database-url runs it on PostgreSQL
 TIMEOUT_SECONDS = 120
 
@@ -101,6 +101,8 @@ def test_benchmark_runs_in_smoke_mode(script, smoke_runs):
 @pytest.mark.parametrize("script", sorted(set(SCRIPTS) & (POSTGRES_ONLY | POSTGRES_TOO)))
 def test_benchmark_runs_in_smoke_mode_on_postgresql(script, postgres_smoke_runs):
     output = postgres_smoke_runs[script].output()
+    if script == "benefits":
+        assert "allocations/s; duplicates 0, deadlocks 0" in output and "import / COPY" in output
     if script == "checkout":
         assert "database check OK" in output
         assert "SQL in gunicorn identify" in output and "PostgreSQL CPU" in output

@@ -32,6 +32,10 @@ NOT_TERMINAL_CODES = {
     "territory_taken",
     "second_factor_required",  # the console's sign-in only
     "second_factor_wrong",
+    # benefit stock (docs/benefits.md): operator endpoints and services only, until a till redeems vouchers
+    "benefit_out_of_stock",
+    "benefit_code_invalid",
+    "benefit_stock_conflict",
 }
 
 

@@ -228,7 +228,7 @@ def upgrade():
     )
     with op.batch_alter_table("benefit_codes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_benefit_codes_agent_id"), ["agent_id"], unique=False)
-        batch_op.create_index("ix_benefit_codes_fefo", ["sku_id", "status", "expires_on"], unique=False)
+        batch_op.create_index("ix_benefit_codes_fefo", ["sku_id", "status", "expires_on", "id"], unique=False)
         batch_op.create_index("ix_benefit_codes_lookup_hash", ["lookup_hash"], unique=False)
         batch_op.create_index(batch_op.f("ix_benefit_codes_member_id"), ["member_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_benefit_codes_purchase_id"), ["purchase_id"], unique=False)

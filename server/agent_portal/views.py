@@ -31,7 +31,7 @@ from server.extensions import api
 from server.notifications.sms import send_now
 from server.ratelimit import RateLimited, enforce
 from server.request_input import UnacceptableInput
-from server.services import agent_badges, agent_login, agent_portal, recruitment
+from server.services import agent_badges, agent_login, agent_portal, benefit_consignment, recruitment
 from server.services.alliance import get_settings
 
 SESSION_COOKIE = "agent_session"
@@ -91,6 +91,14 @@ def _json_endpoint() -> bool:
 
 def _message(title: str, text: str, status: int, headers: dict | None = None):
     return render_template("agent_portal/message.html", title=title, text=text), status, headers or {}
+
+
+BENEFIT_CODE_LABELS = {
+    "issued": _l("With you"),
+    "redeemed": _l("Redeemed"),
+    "void": _l("Void"),
+    "expired": _l("Expired"),
+}
 
 
 @bp.before_request
@@ -288,6 +296,18 @@ def members():
 def cards():
     """Cards consigned to me and what became of them: bound to members (activated), their sales."""
     return render_template("agent_portal/cards.html", rows=recruitment.consignments_to(g.agent.id))
+
+
+@bp.route("/benefits")
+@login_required
+def benefits():
+    """Benefit codes consigned to me (masked: the last four), what I owe for them, and where they were redeemed."""
+    return render_template(
+        "agent_portal/benefits.html",
+        consignments=benefit_consignment.consignment_outcomes(g.agent.id),
+        codes=benefit_consignment.agent_benefit_stock(g.agent.id),
+        status_labels=BENEFIT_CODE_LABELS,
+    )
 
 
 @bp.route("/team")

@@ -40,7 +40,7 @@ class SupplierReconciliationQuerySchema(Schema):
     supplier = Text(24, required=True, metadata={"description": "The supplier's id"})
     month = fields.String(
         required=True,
-        validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"),
+        validate=validate.Regexp(r"^2\d{3}-(0[1-9]|1[0-2])$"),
         metadata={"description": "The month, YYYY-MM, in the alliance's time zone", "example": "2026-11"},
     )
 

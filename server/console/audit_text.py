@@ -110,6 +110,7 @@ SENTENCES = {
     "terminal.reset_token": _l("%(actor)s reset the token of till %(object)s"),
     "terminal.set_status": _l("%(actor)s changed the status of till %(object)s"),
     # benefits: alerts, scheduled demand, failed-code claims, supplier invoices, consignment to agents
+    "benefit_sku.update": _l("%(actor)s changed benefit %(object)s"),
     "benefit_alert.acknowledge": _l("%(actor)s acknowledged benefit stock alert %(object)s"),
     "benefit_demand.add": _l("%(actor)s scheduled a demand for benefit %(object)s"),
     "benefit_demand.remove": _l("%(actor)s removed a scheduled demand for benefit %(object)s"),

@@ -38,8 +38,8 @@ class SkuForm(FlaskForm):
     valid_until = DateField(_l("Valid until"), [Optional()])
     valid_days = IntegerField(_l("Valid days after issue"), [Optional(), NumberRange(1, 3650)])
     per_member_limit = IntegerField(_l("Limit per member"), [Optional(), NumberRange(1, 10_000)])
-    funder = SelectField(_l("Who funds the voucher"), choices=[])
-    sponsor_merchant_id = SelectField(_l("Sponsoring merchant"), choices=[])
+    funder = SelectField(_l("Who funds the voucher"), choices=[], validate_choice=False)  # the service checks it
+    sponsor_merchant_id = SelectField(_l("Sponsoring merchant"), choices=[], validate_choice=False)
     low_stock_threshold = IntegerField(_l("Low-stock alert below (codes)"), [InputRequired(), NumberRange(0, 10**7)])
     near_expiry_days = IntegerField(_l("Expiry alert (days before)"), [InputRequired(), NumberRange(0, 3650)])
     description = StringField(_l("Description"), [Length(max=500)], filters=[_text])
@@ -60,7 +60,7 @@ class SupplierForm(FlaskForm):
 class PurchaseForm(FlaskForm):
     once = HiddenField()
     sku_id = SelectField(_l("Benefit product"), [DataRequired()], choices=[])
-    supplier_id = SelectField(_l("Supplier"), choices=[])
+    supplier_id = SelectField(_l("Supplier"), choices=[], validate_choice=False)  # none: a generated purchase
     source = SelectField(_l("Source"), [DataRequired()], choices=[])
     quantity = IntegerField(_l("Quantity"), [InputRequired(), NumberRange(1, 10_000_000)])
     unit_cost = YuanField(_l("Unit cost (¥)"), [InputRequired(), NumberRange(0, 1_000_000)])

@@ -6,6 +6,7 @@ A row is accepted as (code, secret, expires_on) or refused with one of :data:`RE
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime
 
@@ -51,6 +52,11 @@ def parse_expiry(value) -> date | None:
     text = _text(value)
     if not text:
         return None
+    return _parse_date_text(text)
+
+
+@functools.lru_cache(maxsize=4096)  # a file's expiries repeat: parse each spelling once
+def _parse_date_text(text: str) -> date:
     match = DATE_PATTERN.fullmatch(text.split(" ")[0])
     if not match:
         raise RowRefused("bad_expiry")

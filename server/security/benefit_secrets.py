@@ -11,9 +11,7 @@ The key is ``BENEFIT_SECRET_KEY`` (server/security/keys.py), separate from the P
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -31,19 +29,25 @@ class BenefitSealer:
 
     def lookup_hash(self, code: str) -> str:
         """The keyed hash of a code (white space removed)."""
-        return hmac.new(self._lookup_key, normalize_code(code).encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._lookup_key, normalize_code(code).encode(), "sha256").hex()
 
-    def seal(self, code_id: str, sku_id: str, code: str, secret: str) -> bytes:
-        """Nonce + AES-GCM ciphertext of ``{"c": code, "s": secret}``, bound to the row ``code_id`` of ``sku_id``."""
-        nonce = os.urandom(12)
-        plain = json.dumps({"c": code, "s": secret}, ensure_ascii=False, separators=(",", ":")).encode()
+    def seal(self, code_id: str, sku_id: str, code: str, secret: str, nonce: bytes | None = None) -> bytes:
+        """Nonce + AES-GCM ciphertext of the code and its secret, bound to the row ``code_id`` of ``sku_id``.
+
+        The plaintext is a format byte, the code's length in UTF-8 bytes (2 bytes), the code, the secret.
+        ``nonce``: 12 fresh random bytes (a bulk import draws them in one call); by default drawn here."""
+        nonce = nonce or os.urandom(12)
+        code_bytes = code.encode()
+        plain = b"\x01" + len(code_bytes).to_bytes(2, "big") + code_bytes + secret.encode()
         return nonce + self._aead.encrypt(nonce, plain, _associated_data(code_id, sku_id))
 
     def open(self, code_id: str, sku_id: str, blob: bytes) -> tuple[str, str]:
         """The code and secret back from :meth:`seal` (callers audit the reveal)."""
         plain = self._aead.decrypt(blob[:12], blob[12:], _associated_data(code_id, sku_id))
-        fields = json.loads(plain)
-        return fields["c"], fields["s"]
+        if plain[:1] != b"\x01":
+            raise ValueError("unknown sealed benefit code format")
+        length = int.from_bytes(plain[1:3], "big")
+        return plain[3 : 3 + length].decode(), plain[3 + length :].decode()
 
 
 def _associated_data(code_id: str, sku_id: str) -> bytes:

@@ -100,7 +100,7 @@ def stock_findings(day: date) -> list[rules.AlertFinding]:
         select(BenefitSku).where(BenefitSku.status == BenefitSkuStatus.ACTIVE).order_by(BenefitSku.code)
     ).all()
     lots, demands = available_lots(day), scheduled_demands(day)
-    horizon = current_app.config.get("BENEFIT_DEMAND_HORIZON_DAYS", rules.DEFAULT_DEMAND_HORIZON_DAYS)
+    horizon = current_app.config["BENEFIT_DEMAND_HORIZON_DAYS"]
     findings = []
     for sku in skus:
         sku_lots = lots.get(sku.id, [])
@@ -149,9 +149,9 @@ def supplier_window_figures(day: date, window_days: int) -> dict[str, tuple[int,
 def supplier_findings(day: date) -> list[rules.AlertFinding]:
     """The suppliers whose codes failed at redemption too often in the window to ``day``."""
     config = current_app.config
-    window = config.get("BENEFIT_FAILURE_WINDOW_DAYS", rules.DEFAULT_FAILURE_WINDOW_DAYS)
-    threshold = config.get("BENEFIT_FAILURE_THRESHOLD_BP", rules.DEFAULT_FAILURE_THRESHOLD_BP)
-    minimum = config.get("BENEFIT_FAILURE_MIN_ATTEMPTS", rules.DEFAULT_FAILURE_MIN_ATTEMPTS)
+    window = config["BENEFIT_FAILURE_WINDOW_DAYS"]
+    threshold = config["BENEFIT_FAILURE_THRESHOLD_BP"]
+    minimum = config["BENEFIT_FAILURE_MIN_ATTEMPTS"]
     findings = []
     for supplier_id, (redeemed, failed) in sorted(supplier_window_figures(day, window).items()):
         finding = rules.supplier_failures(supplier_id, redeemed, failed, threshold, minimum)
@@ -167,7 +167,7 @@ def supplier_findings(day: date) -> list[rules.AlertFinding]:
 
 def alert_phones() -> list[str]:
     """The phones benefit alerts are texted to (``BENEFIT_ALERT_PHONES``), normalised; bad entries skipped."""
-    configured = current_app.config.get("BENEFIT_ALERT_PHONES", "") or ""
+    configured = current_app.config["BENEFIT_ALERT_PHONES"] or ""
     if isinstance(configured, str):
         configured = configured.split(",")
     phones = []

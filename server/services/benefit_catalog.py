@@ -254,3 +254,57 @@ def get_purchase(purchase_id: str) -> BenefitPurchase:
     if purchase is None:
         raise NotFound("No such purchase.")
     return purchase
+
+
+@transactional
+def update_sku(
+    actor,
+    sku_id: str,
+    *,
+    agent_prices: dict[str, int] | None = None,
+    trades: list[str] = (),
+    region_codes: list[str] = (),
+    merchant_ids: list[str] = (),
+    **fields,
+) -> BenefitSku:
+    """Change a SKU's terms (its code stays), acceptance lists and agent prices (all replaced); audited.
+
+    The codes already in stock keep their expiry; the next ones issued follow the new validity."""
+    sku = get_sku(sku_id)
+    changes = {name: value for name, value in fields.items() if name in SKU_FIELDS and name not in ("code", "kind")}
+    merged = {name: getattr(sku, name) for name in SKU_FIELDS} | changes
+    _check_sku_terms(merged)
+    if merged.get("sponsor_merchant_id") and db.session.get(Merchant, merged["sponsor_merchant_id"]) is None:
+        raise NotFound("No such merchant.")
+    scope = merged["scope"]
+    lists = {BenefitScope.TRADES: trades, BenefitScope.REGIONS: region_codes, BenefitScope.MERCHANTS: merchant_ids}
+    for list_scope, values in lists.items():
+        if scope == list_scope and not values:
+            raise InvalidRequest("This acceptance scope needs at least one entry.")
+        if scope != list_scope and values:
+            raise InvalidRequest("Only the list of the chosen acceptance scope may be given.")
+    before = {name: getattr(sku, name) for name in changes}
+    for name, value in changes.items():
+        setattr(sku, name, value)
+    for table in (BenefitSkuTrade, BenefitSkuRegion, BenefitSkuMerchant, BenefitSkuAgentPrice):
+        for row in db.session.scalars(select(table).where(table.sku_id == sku.id)):
+            db.session.delete(row)
+    db.session.flush()
+    for trade in dict.fromkeys(trades):
+        db.session.add(BenefitSkuTrade(sku_id=sku.id, trade=trade))
+    for code in dict.fromkeys(region_codes):
+        if db.session.get(Region, code) is None:
+            raise NotFound("No such region.")
+        db.session.add(BenefitSkuRegion(sku_id=sku.id, region_code=code))
+    for merchant_id in dict.fromkeys(merchant_ids):
+        if db.session.get(Merchant, merchant_id) is None:
+            raise NotFound("No such merchant.")
+        db.session.add(BenefitSkuMerchant(sku_id=sku.id, merchant_id=merchant_id))
+    for level_id, price_fen in (agent_prices or {}).items():
+        if db.session.get(AgentLevel, level_id) is None:
+            raise NotFound("No such agent level.")
+        db.session.add(BenefitSkuAgentPrice(sku_id=sku.id, agent_level_id=level_id, price_fen=price_fen))
+    changed = sorted(name for name in changes if before[name] != changes[name])
+    audit(actor.key, "benefit_sku.update", "benefit_sku", sku.id, code=sku.code, changed=changed)
+    db.session.flush()
+    return sku

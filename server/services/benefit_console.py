@@ -89,8 +89,10 @@ def purchase_details(purchase_id: str) -> dict:
 
 
 def purchase_choices(supplier_id: str) -> list[tuple[str, str]]:
-    """A supplier's purchases as (id, "date · SKU × quantity") for recording an invoice."""
-    return [
-        (row["purchase"].id, f"{row['purchase'].purchase_date} · {row['sku_name']} × {row['purchase'].quantity}")
-        for row in list_purchases(supplier_id)
-    ]
+    """A supplier's purchases as (id, "date · SKU × quantity · invoice number") for recording an invoice."""
+    choices = []
+    for row in list_purchases(supplier_id):
+        purchase = row["purchase"]
+        label = f"{purchase.purchase_date} · {row['sku_name']} × {purchase.quantity}"
+        choices.append((purchase.id, f"{label} · {purchase.invoice_number}" if purchase.invoice_number else label))
+    return choices

@@ -17,9 +17,13 @@ An import is resumable, so unlike other use cases it is several transactions (do
 
 from __future__ import annotations
 
+import base64
+import bisect
 import csv
 import hashlib
 import io
+import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -172,15 +176,13 @@ def _stage_chunk(job: BenefitImport, sku_id: str, chunk: list[tuple[int, tuple]]
             continue
         seen.add(digest)
         accepted.append((number, code, secret, expires_on, digest))
-    in_stock = _in_stock(sku_id, [row[4] for row in accepted])
-    staged = []
-    for number, code, secret, expires_on, digest in accepted:
-        if digest in in_stock:
-            rejected.append({"row": number, "reason": "duplicate_in_stock", "last4": last4(code)})
-            continue
-        code_id = new_id("bcd")
+    staged = []  # duplicates in stock are found once, by one join, when the import finishes
+    randomness = os.urandom(24 * len(accepted))  # per code: 12 bytes of id (as new_id draws), a 12-byte nonce
+    for index, (number, code, secret, expires_on, digest) in enumerate(accepted):
+        drawn = randomness[24 * index : 24 * index + 24]
+        code_id, nonce = "bcd_" + base64.urlsafe_b64encode(drawn[:12]).decode(), drawn[12:]
         staged.append(
-            (job.id, number, code_id, digest, seal.seal(code_id, sku_id, code, secret), last4(code), expires_on)
+            (job.id, number, code_id, digest, seal.seal(code_id, sku_id, code, secret, nonce), last4(code), expires_on)
         )
     _bulk_insert_staged(staged)
     rejected.sort(key=lambda item: item["row"])
@@ -200,28 +202,17 @@ def stage_rows(job_id: str, data: bytes, filename: str = "", progress: Progress 
     """Stage every row after the checkpoint, one committed chunk at a time (resumable)."""
     job = db.session.get(BenefitImport, job_id)
     purchase = db.session.get(BenefitPurchase, job.purchase_id)
-    total = count_rows(data, filename)
-    if total > MAX_FILE_ROWS:
+    rows = list(itertools.islice(read_rows(data, filename), MAX_FILE_ROWS + 1))
+    if len(rows) > MAX_FILE_ROWS:
         raise InvalidRequest("A file may hold at most 200000 codes.")
     seen = _staged_hashes(job.id)
     ctx = (alliance_today(), purchase.valid_until, sealer())
-    done = sum(1 for number, _ in read_rows(data, filename) if number <= job.rows_done)
+    start = bisect.bisect_right([number for number, _ in rows], job.rows_done)
+    done, total = start, len(rows)
     if progress:
         progress(done, total)
-    chunk: list[tuple[int, tuple]] = []
-    for number, cells in read_rows(data, filename):
-        if number <= job.rows_done:
-            continue
-        chunk.append((number, cells))
-        if len(chunk) >= CHUNK_ROWS:
-            with transaction():
-                _stage_chunk(job, purchase.sku_id, chunk, seen, ctx)
-            db.session.refresh(job)
-            done += len(chunk)
-            chunk = []
-            if progress:
-                progress(done, total)
-    if chunk:
+    for first in range(start, total, CHUNK_ROWS):
+        chunk = rows[first : first + CHUNK_ROWS]
         with transaction():
             _stage_chunk(job, purchase.sku_id, chunk, seen, ctx)
         db.session.refresh(job)
@@ -241,7 +232,7 @@ def finish_import(actor, job_id: str) -> BenefitImport:
     purchase = db.session.get(BenefitPurchase, job.purchase_id, with_for_update=True)
     staged_rows = select(BenefitImportRow).where(BenefitImportRow.import_id == job.id)
     staged = db.session.scalar(select(func.count()).select_from(staged_rows.subquery()))
-    # codes another import received meanwhile are duplicates in stock too
+    # codes the SKU has in stock already (one join over the staged rows, by the unique keyed hash)
     late = list(
         db.session.execute(
             select(BenefitImportRow.row_number, BenefitImportRow.last4)
@@ -255,6 +246,8 @@ def finish_import(actor, job_id: str) -> BenefitImport:
     report = list(job.report or [])
     rejected = job.rows_rejected + len(late)
     report.extend({"row": number, "reason": "duplicate_in_stock", "last4": tail} for number, tail in late)
+    report.sort(key=lambda item: item["row"])
+    del report[MAX_REPORT_ROWS:]
     if late:
         db.session.execute(
             delete(BenefitImportRow).where(

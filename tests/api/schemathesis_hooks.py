@@ -144,6 +144,10 @@ for _path, _code, _why in (
     (_IMPORTS, "invalid_request", "the file must be CSV or XLSX text of codes (its content is not in the schema)"),
 ):
     TOLERATED_REFUSALS[("POST", _path, _code, None)] = _why
+# Supplier reconciliation: the supplier is a stored row.
+TOLERATED_REFUSALS[("GET", "/api/v1/supplier-reconciliations", "not_found", None)] = (
+    "names a supplier that does not exist"
+)
 # server.request_input.TEXT_MESSAGES: NUL and lone surrogates are refused in any text, wherever it is sent
 TOLERATED_TEXT_FAULTS = {"nul_character", "lone_surrogate"}
 

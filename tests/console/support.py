@@ -165,7 +165,7 @@ def seed_benefits(scene: ConsoleWorld, agent_id: str) -> dict:
     set_agent_price(sku, db.session.get(Agent, agent_id).level_id, 1_800)
     benefit_consignment.consign_benefits(ACTOR, agent_id, sku.id, 2)
     run_job("benefit-stock-alerts", date.today())
-    return {"purchase_id": purchase.id}
+    return {"purchase_id": purchase.id, "sku_id": sku.id}
 
 
 def _brushing_flag() -> str:

@@ -116,3 +116,30 @@ def test_an_admin_reveals_a_code_with_a_reason_and_the_page_is_not_cached(app, s
         client, "/console/benefits/reveal", "/console/benefits/reveal", {"code_id": "bcd_x", "reason": ""}
     )
     assert response.status_code == 422 and response.headers["Cache-Control"] == "no-store"
+
+
+def test_a_sku_is_edited_with_its_alert_settings_and_agent_prices(app, scene, client):
+    sign_in(client, "c-benefits")
+    url = f"/console/benefits/catalogue/{scene['sku_id']}/edit"
+    html = page_text(client.get(url))
+    assert 'value="18.00"' in html and "视频月卡" in html  # the agent level's price, filled in
+    data = {
+        "code": "ignored",
+        "kind": "third_party_code",
+        "name": "视频月卡（新）",
+        "face_value": "25.00",
+        "sale_price": "19.90",
+        "scope": "all",
+        "low_stock_threshold": "5",
+        "near_expiry_days": "10",
+        f"price_{scene['agent_level_id']}": "17.50",
+    }
+    assert post_form(client, url, url, data).status_code == 302
+    with app.app_context():
+        from server.services import benefit_catalog
+
+        sku = benefit_catalog.sku_details(benefit_catalog.get_sku(scene["sku_id"]))
+    assert (sku["name"], sku["low_stock_threshold"], sku["near_expiry_days"]) == ("视频月卡（新）", 5, 10)
+    assert sku["code"] != "ignored" and sku["agent_prices"] == {scene["agent_level_id"]: 1_750}
+    bad = post_form(client, url, url, data | {f"price_{scene['agent_level_id']}": "abc"})
+    assert bad.status_code == 422

@@ -55,7 +55,13 @@ READ, WRITE = "benefits:read", "benefits:write"
 GROUP = _l("Benefits")  # the menu's 权益 group
 blp = Blueprint("benefits", __name__)
 for endpoint, label, icon, order, pages in (
-    ("console.benefits.catalogue", _l("Benefit catalogue"), "gift", 70, ("console.benefits.new_sku",)),
+    (
+        "console.benefits.catalogue",
+        _l("Benefit catalogue"),
+        "gift",
+        70,
+        ("console.benefits.new_sku", "console.benefits.edit_sku"),
+    ),
     ("console.benefits.suppliers", _l("Suppliers"), "truck", 71, ()),
     ("console.benefits.purchases", _l("Purchases and imports"), "box-seam", 72, ("console.benefits.purchase",)),
     ("console.benefits.stock", _l("Benefit stock"), "stack", 73, ("console.benefits.demands",)),
@@ -103,8 +109,8 @@ SOURCE_LABELS = {
 CODE_STATUS_LABELS = {
     BenefitCodeStatus.AVAILABLE: _l("Available"),
     BenefitCodeStatus.RESERVED: _l("Reserved"),
-    BenefitCodeStatus.ISSUED: _l("Issued"),
-    BenefitCodeStatus.REDEEMED: _l("Redeemed"),
+    BenefitCodeStatus.ISSUED: _l("Handed out"),
+    BenefitCodeStatus.REDEEMED: _l("Used at redemption"),
     BenefitCodeStatus.VOID: _l("Void"),
     BenefitCodeStatus.EXPIRED: _l("Expired"),
 }
@@ -115,6 +121,8 @@ ALERT_LABELS = {
     BenefitAlertKind.SUPPLIER_FAILURES: _l("Codes failing at redemption"),
 }
 ALERT_STATE_LABELS = {BenefitAlertStatus.OPEN: _l("Open"), BenefitAlertStatus.ACKNOWLEDGED: _l("Acknowledged")}
+PURCHASE_STATUS_LABELS = {"ordered": _l("Ordered"), "received": _l("Received"), "cancelled": _l("Cancelled")}
+IMPORT_STATUS_LABELS = {"staging": _l("Importing"), "received": _l("Received into stock"), "refused": _l("Refused")}
 CONSIGNMENT_LABELS = {
     BenefitConsignmentStatus.INVOICED: _l("Invoiced"),
     BenefitConsignmentStatus.PAID: _l("Paid"),
@@ -132,6 +140,8 @@ def _labels() -> dict:
         "alert_labels": ALERT_LABELS,
         "alert_state_labels": ALERT_STATE_LABELS,
         "consignment_labels": CONSIGNMENT_LABELS,
+        "purchase_status_labels": PURCHASE_STATUS_LABELS,
+        "import_status_labels": IMPORT_STATUS_LABELS,
     }
 
 
@@ -194,6 +204,71 @@ def _agent_prices(levels) -> tuple[dict[str, int], list[str]]:
     return prices, bad
 
 
+def _sku_fields(form: SkuForm) -> dict:
+    return {
+        "code": form.code.data,
+        "name": form.name.data,
+        "kind": form.kind.data,
+        "face_value_fen": form.face_value.fen,
+        "sale_price_fen": form.sale_price.fen,
+        "threshold_fen": form.threshold.fen,
+        "percent_off_bp": form.percent_off.bp,
+        "cap_fen": form.cap.fen,
+        "item_name": form.item_name.data,
+        "scope": form.scope.data,
+        "valid_from": form.valid_from.data,
+        "valid_until": form.valid_until.data,
+        "valid_days": form.valid_days.data,
+        "per_member_limit": form.per_member_limit.data,
+        "funder": form.funder.data or None,
+        "sponsor_merchant_id": form.sponsor_merchant_id.data or None,
+        "low_stock_threshold": form.low_stock_threshold.data,
+        "near_expiry_days": form.near_expiry_days.data,
+        "description": form.description.data,
+    }
+
+
+def _fill_sku_form(form: SkuForm, sku: dict) -> dict[str, str]:
+    """Fill the form from a SKU's details; the agent prices typed per level (yuan text)."""
+    for name in ("code", "name", "kind", "item_name", "scope", "valid_from", "valid_until", "valid_days"):
+        getattr(form, name).data = sku[name]
+    form.per_member_limit.data, form.description.data = sku["per_member_limit"], sku["description"]
+    form.funder.data, form.sponsor_merchant_id.data = sku["funder"] or "", sku["sponsor_merchant_id"] or ""
+    form.face_value.set_fen(sku["face_value_fen"])
+    form.sale_price.set_fen(sku["sale_price_fen"])
+    for name in ("threshold", "cap"):
+        if sku[f"{name}_fen"] is not None:
+            getattr(form, name).set_fen(sku[f"{name}_fen"])
+    if sku["percent_off_bp"] is not None:
+        form.percent_off.set_bp(sku["percent_off_bp"])
+    form.low_stock_threshold.data, form.near_expiry_days.data = sku["low_stock_threshold"], sku["near_expiry_days"]
+    form.trades.data, form.region_codes.data = ", ".join(sku["trades"]), ", ".join(sku["region_codes"])
+    form.merchant_ids.data = ", ".join(sku["merchant_ids"])
+    return {level_id: f"{price / 100:.2f}" for level_id, price in sku["agent_prices"].items()}
+
+
+def _save_sku(form: SkuForm, levels, save) -> bool:
+    """Validate the form and the typed agent prices, then ``save(fields, prices, lists)``; True when saved."""
+    prices, bad = _agent_prices(levels)
+    if bad:
+        flash(_("Agent prices must be amounts in yuan: %(levels)s", levels="、".join(bad)), "danger")
+        return False
+    if not form.validate_on_submit():
+        return False
+    lists = {
+        "trades": _split(form.trades.data),
+        "region_codes": _split(form.region_codes.data),
+        "merchant_ids": _split(form.merchant_ids.data),
+    }
+    try:
+        run_once(form.once.data, lambda: {"sku": save(_sku_fields(form), prices, lists).id})
+    except DomainError as exc:
+        flash(domain_message(exc), "danger")
+        return False
+    flash(_("Benefit product saved."), "success")
+    return True
+
+
 @blp.route("/benefits/catalogue/new", methods=["GET", "POST"])
 @permission_required(WRITE)
 @operators_only
@@ -202,52 +277,39 @@ def new_sku():
     levels = benefit_console.agent_levels()
     form = _sku_form(request.form if request.method == "POST" else None)
     if request.method == "POST":
-        prices, bad = _agent_prices(levels)
-        if bad:
-            flash(_("Agent prices must be amounts in yuan: %(levels)s", levels="、".join(bad)), "danger")
-        elif form.validate_on_submit():
-            fields = {
-                "code": form.code.data,
-                "name": form.name.data,
-                "kind": form.kind.data,
-                "face_value_fen": form.face_value.fen,
-                "sale_price_fen": form.sale_price.fen,
-                "threshold_fen": form.threshold.fen,
-                "percent_off_bp": form.percent_off.bp,
-                "cap_fen": form.cap.fen,
-                "item_name": form.item_name.data,
-                "scope": form.scope.data,
-                "valid_from": form.valid_from.data,
-                "valid_until": form.valid_until.data,
-                "valid_days": form.valid_days.data,
-                "per_member_limit": form.per_member_limit.data,
-                "funder": form.funder.data or None,
-                "sponsor_merchant_id": form.sponsor_merchant_id.data or None,
-                "low_stock_threshold": form.low_stock_threshold.data,
-                "near_expiry_days": form.near_expiry_days.data,
-                "description": form.description.data,
-            }
-            try:
-                run_once(
-                    form.once.data,
-                    lambda: {
-                        "sku": benefit_catalog.create_sku(
-                            current_actor(),
-                            agent_prices=prices,
-                            trades=_split(form.trades.data),
-                            region_codes=_split(form.region_codes.data),
-                            merchant_ids=_split(form.merchant_ids.data),
-                            **fields,
-                        ).id
-                    },
-                )
-            except DomainError as exc:
-                flash(domain_message(exc), "danger")
-            else:
-                flash(_("Benefit product saved."), "success")
-                return redirect(url_for(".catalogue"))
+
+        def save(fields, prices, lists):
+            return benefit_catalog.create_sku(current_actor(), agent_prices=prices, **lists, **fields)
+
+        if _save_sku(form, levels, save):
+            return redirect(url_for(".catalogue"))
     status = 422 if request.method == "POST" else 200
-    return render_template("console/benefits/sku_form.html", form=form, levels=levels), status
+    page = render_template("console/benefits/sku_form.html", form=form, levels=levels, prices={}, sku=None, **_labels())
+    return page, status
+
+
+@blp.route("/benefits/catalogue/<sku_id>/edit", methods=["GET", "POST"])
+@permission_required(WRITE)
+@operators_only
+def edit_sku(sku_id):
+    """Change a benefit product's terms, acceptance and agent prices (its code and kind stay)."""
+    sku = benefit_catalog.sku_details(benefit_catalog.get_sku(sku_id))
+    levels = benefit_console.agent_levels()
+    form = _sku_form(request.form if request.method == "POST" else None)
+    prices = _fill_sku_form(form, sku) if request.method == "GET" else {}
+    if request.method == "POST":
+        form.code.data, form.kind.data = sku["code"], sku["kind"]
+
+        def save(fields, typed, lists):
+            return benefit_catalog.update_sku(current_actor(), sku_id, agent_prices=typed, **lists, **fields)
+
+        if _save_sku(form, levels, save):
+            return redirect(url_for(".catalogue"))
+    status = 422 if request.method == "POST" else 200
+    page = render_template(
+        "console/benefits/sku_form.html", form=form, levels=levels, prices=prices, sku=sku, **_labels()
+    )
+    return page, status
 
 
 # --- suppliers ----------------------------------------------------------------------------------------
