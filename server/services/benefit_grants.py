@@ -281,7 +281,7 @@ def create_campaign(actor, **fields) -> BenefitCampaign:
     """A campaign (a draft until activated): SKU, window, budgets and eligibility."""
     unknown = set(fields) - set(CAMPAIGN_FIELDS)
     if unknown:
-        raise InvalidRequest(f"Unknown fields: {', '.join(sorted(unknown))}.")
+        raise InvalidRequest("Unknown fields.", fields=sorted(unknown))
     get_sku(fields.get("sku_id") or "")
     if not fields.get("code") or not fields.get("name"):
         raise InvalidRequest("A campaign needs a code and a name.")
