@@ -704,7 +704,13 @@ def partner_grant(headers: dict, method: str, path: str, body: bytes, payload: d
     )
     if new:
         audit(f"partner:{partner.key_id}", "benefit.partner_grant", "benefit_grant", grant.id, request_id=request_id)
-    return grant
+    return {
+        "grant_id": grant.id,
+        "request_id": request_id,
+        "sku_id": sku_id,
+        "member_masked_phone": member.phone_masked,
+        "created_at": grant.created_at,
+    }
 
 
 def purge_partner_nonces(now: datetime | None = None) -> int:
