@@ -6,7 +6,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from server.api.fields import Text
-from server.api.operator_schemas import Choice, RegionCode
+from server.api.operator_schemas import Choice, NotEmptyMixin, RegionCode
 from server.domain.statuses import BenefitCampaignStatus, BenefitChannel
 
 BUDGET = validate.Range(min=1, max=1_000_000)
@@ -59,7 +59,7 @@ class BenefitCampaignCreateSchema(Schema):
             raise ValidationError("The campaign must end after it starts.", "ends_at")
 
 
-class BenefitCampaignUpdateSchema(Schema):
+class BenefitCampaignUpdateSchema(NotEmptyMixin, Schema):
     status = fields.String(required=True, validate=validate.OneOf(["active", "closed"]))
 
 

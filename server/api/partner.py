@@ -19,6 +19,9 @@ SIGNATURE_HEADERS = {  # header -> the service's name for it
     "X-Partner-Nonce": "nonce",
     "X-Partner-Signature": "signature",
 }
+# the signature itself: the partnerSignature security scheme (hex HMAC-SHA256 under the partner's secret of
+# method, path, timestamp, nonce and the body's hex SHA-256, joined by newlines)
+PARTNER_SECURITY = [{"partnerSignature": []}]
 PARTNER_HEADERS = [
     {"in": "header", "name": "X-Partner-Key", "required": True, "schema": {"type": "string", "maxLength": 40}},
     {
@@ -35,20 +38,12 @@ PARTNER_HEADERS = [
         "description": "8 to 64 characters, never used before by this partner",
         "schema": {"type": "string", "minLength": 8, "maxLength": 64},
     },
-    {
-        "in": "header",
-        "name": "X-Partner-Signature",
-        "required": True,
-        "description": "hex HMAC-SHA256 under the partner's secret of: method, path, timestamp, nonce and the "
-        "body's hex SHA-256, joined by newlines",
-        "schema": {"type": "string", "maxLength": 64},
-    },
 ]
 
 
 @blp.route("/benefit-grants")
 class PartnerBenefitGrants(MethodView):
-    @blp.doc(parameters=PARTNER_HEADERS, security=[])
+    @blp.doc(parameters=PARTNER_HEADERS, security=PARTNER_SECURITY)
     @blp.arguments(PartnerGrantSchema)
     @blp.response(201, PartnerGrantResultSchema)
     def post(self, args):

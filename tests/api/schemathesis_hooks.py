@@ -148,6 +148,18 @@ for _path, _code, _why in (
 TOLERATED_REFUSALS[("GET", "/api/v1/supplier-reconciliations", "not_found", None)] = (
     "names a supplier that does not exist"
 )
+# Benefit distribution: campaigns and batches name stored SKUs and rows; partner grants are signed.
+for _method, _path, _code, _why in (
+    ("POST", "/api/v1/benefit-campaigns", "not_found", "names a SKU, region or agent that does not exist"),
+    ("POST", "/api/v1/benefit-campaigns", "conflict", "a campaign code is unique (stored state)"),
+    ("PATCH", "/api/v1/benefit-campaigns/{campaign_id}", "not_found", "names a campaign that does not exist"),
+    ("PATCH", "/api/v1/benefit-campaigns/{campaign_id}", "conflict", "a closed campaign stays closed (stored state)"),
+    ("POST", "/api/v1/benefit-grant-batches", "not_found", "names a SKU that does not exist"),
+    ("POST", "/api/v1/benefit-grant-batches", "invalid_request", "the file must be a CSV or XLSX list of phones"),
+    ("POST", "/api/v1/benefit-grant-batches", "conflict", "the stock must cover the batch (stored state)"),
+    ("POST", "/api/v1/partner/benefit-grants", "partner_signature_invalid", "a signature no generator can make"),
+):
+    TOLERATED_REFUSALS[(_method, _path, _code, None)] = _why
 # server.request_input.TEXT_MESSAGES: NUL and lone surrogates are refused in any text, wherever it is sent
 TOLERATED_TEXT_FAULTS = {"nul_character", "lone_surrogate"}
 
