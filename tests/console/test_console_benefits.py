@@ -5,10 +5,11 @@ open; consigning stock to an agent invoices it at the level price."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server.extensions import db
 from server.models import BenefitAlert, BenefitCode, BenefitConsignment
@@ -143,3 +144,38 @@ def test_a_sku_is_edited_with_its_alert_settings_and_agent_prices(app, scene, cl
     assert sku["code"] != "ignored" and sku["agent_prices"] == {scene["agent_level_id"]: 1_750}
     bad = post_form(client, url, url, data | {f"price_{scene['agent_level_id']}": "abc"})
     assert bad.status_code == 422
+
+
+def test_a_purchase_is_added_and_its_file_imported_with_the_rejected_rows_shown(app, scene, client):
+    sign_in(client, "c-benefits")
+    with app.app_context():
+        sku_id = db.session.scalar(select(BenefitCode.sku_id).limit(1))
+        from server.models import Supplier
+
+        supplier_id = db.session.scalar(select(Supplier.id).limit(1))
+    data = {
+        "sku_id": sku_id,
+        "supplier_id": supplier_id,
+        "source": "file_import",
+        "quantity": "3",
+        "unit_cost": "15.00",
+        "invoice_number": "INV-0002",
+        "purchase_date": "2026-12-01",
+    }
+    added = post_form(client, "/console/benefits/purchases", "/console/benefits/purchases", data)
+    assert added.status_code == 302 and "/console/benefits/purchases/" in added.location
+    url = added.location
+    page = page_text(client.get(url))
+    csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    once = re.search(r'name="once"[^>]*value="([^"]+)"', page).group(1)
+    codes = b"code,secret,expiry\nAB12CD34,S1,2099-01-31\nAB12CD34,S2,2099-01-31\nEF56GH78,S3,\n"
+    response = client.post(
+        url,
+        data={"csrf_token": csrf, "once": once, "all_or_nothing": "y", "file": (io.BytesIO(codes), "codes.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    shown = page_text(client.get(url))
+    assert "卡号在本文件前面已出现过。" in shown and "****CD34" in shown and "已拒绝" in shown
+    with app.app_context():
+        assert db.session.scalar(select(func.count(BenefitCode.id)).where(BenefitCode.last4 == "CD34")) == 0

@@ -25,6 +25,7 @@ from server.console.benefit_forms import (
 from server.console.display import domain_message
 from server.console.once import new_key, run_once
 from server.console.paging import choice_arg
+from server.domain.benefit_rows import REJECTION_REASONS
 from server.domain.errors import DomainError
 from server.domain.permissions import READ_SECRETS_PERMISSION
 from server.domain.statuses import (
@@ -423,7 +424,12 @@ def purchase(purchase_id):
             status = 422
     details = benefit_console.purchase_details(found.id)
     return render_template(
-        "console/benefits/purchase.html", purchase=found, details=details, form=form, **_labels()
+        "console/benefits/purchase.html",
+        purchase=found,
+        details=details,
+        form=form,
+        rejection_reasons=REJECTION_REASONS,
+        **_labels(),
     ), status
 
 
