@@ -119,6 +119,16 @@ SENTENCES = {
     "benefit_invoice.record": _l("%(actor)s recorded the supplier invoice of purchase %(object)s"),
     "benefit.consign": _l("%(actor)s consigned benefits to agent %(object)s (invoiced)"),
     "benefit.consignment_paid": _l("%(actor)s recorded the payment of a benefit consignment by agent %(object)s"),
+    # benefit distribution: gifts, points exchange, campaigns, batch grants, partners
+    "benefit.gift_settings": _l("%(actor)s changed the automatic benefit gifts"),
+    "member.birthday": _l("%(actor)s recorded the birthday of member %(object)s"),
+    "benefit.exchange": _l("%(actor)s exchanged points for a benefit (grant %(object)s)"),
+    "benefit_campaign.create": _l("%(actor)s added benefit campaign %(object)s"),
+    "benefit_campaign.activate": _l("%(actor)s activated benefit campaign %(object)s"),
+    "benefit_campaign.close": _l("%(actor)s closed benefit campaign %(object)s"),
+    "benefit_batch.grant": _l("%(actor)s granted a benefit to a list of members (batch %(object)s)"),
+    "benefit_partner.create": _l("%(actor)s added benefit partner %(object)s and its signing key"),
+    "benefit.partner_grant": _l("%(actor)s granted a benefit through the partner API (grant %(object)s)"),
 }
 # The words for the fields that entries record (the rest are identifiers shown in the tooltip only).
 FIELD_LABELS = {

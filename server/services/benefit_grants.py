@@ -762,3 +762,15 @@ def notify_expiring_benefits(today: date) -> dict:
             .execution_options(synchronize_session=False)
         )
     return {"members": len(by_member), "codes": len(rows)}
+
+
+def level_choices() -> list[tuple[str, str]]:
+    """(rank, name) of the member levels, lowest first (a campaign's lowest level)."""
+    return [(str(rank), name) for rank, name in db.session.execute(select(Level.rank, Level.name).order_by(Level.rank))]
+
+
+def agent_choices() -> list[tuple[str, str]]:
+    """(id, name) of the agents (a campaign for the members one agent recruited)."""
+    return [
+        (agent_id, name) for agent_id, name in db.session.execute(select(Agent.id, Agent.name).order_by(Agent.name))
+    ]

@@ -29,6 +29,7 @@ VIEW_MODULES = (
     "brushing",
     "agents",
     "benefits",
+    "benefit_grants",
 )
 
 
