@@ -774,3 +774,11 @@ def agent_choices() -> list[tuple[str, str]]:
     return [
         (agent_id, name) for agent_id, name in db.session.execute(select(Agent.id, Agent.name).order_by(Agent.name))
     ]
+
+
+def sku_by_code(code: str) -> BenefitSku:
+    """A SKU by its code (the CLI names SKUs by code)."""
+    sku = db.session.scalar(select(BenefitSku).where(BenefitSku.code == code))
+    if sku is None:
+        raise NotFound("No such benefit.")
+    return sku
