@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
 from server.api.base import error_response
+from server.domain.benefit_channels import normalize_birthday
 from server.domain.errors import DomainError, NotFound
 from server.domain.identifiers import mask_mobile, normalize_mobile
 from server.extensions import api
@@ -489,7 +490,31 @@ def benefits():
         view=member_portal.card_view(member_id),
         form=ConfirmForm(),
         request_id=secrets.token_urlsafe(12),
+        birthday=benefit_grants.birthday_of(member_id),
     )
+
+
+@bp.route("/benefits/birthday", methods=["POST"])
+@login_required
+def set_birthday():
+    """Record my birthday (month and day) for the birthday gift; once (customer service corrects it)."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return csrf_failed(None)
+    try:
+        birth_md = normalize_birthday(request.form.get("birthday", ""))
+    except ValueError:
+        birth_md = None
+    if birth_md is None:
+        flash(_("Please enter your birthday as month and day, e.g. 03-15."), "error")
+        return redirect(url_for("member.benefits"))
+    try:
+        benefit_grants.set_birthday(f"member:{g.device.member_id}", g.device.member_id, birth_md, once=True)
+    except DomainError:
+        flash(_("Your birthday is recorded already. Customer service can correct it."), "error")
+    else:
+        flash(_("Birthday saved. A gift awaits you on the day."), "success")
+    return redirect(url_for("member.benefits"))
 
 
 @bp.route("/api/benefits/<code_id>/reveal", methods=["POST"])

@@ -210,13 +210,21 @@ def set_gift_settings(
 
 
 @transactional
-def set_birthday(actor: str, member_id: str, birth_md: str | None) -> None:
-    """Record a member's birthday (``MM-DD``, from ``normalize_birthday``; None clears it)."""
+def set_birthday(actor: str, member_id: str, birth_md: str | None, *, once: bool = False) -> None:
+    """Record a member's birthday (``MM-DD``, from ``normalize_birthday``; None clears it).
+
+    ``once``: the member's own page sets it only while unset (a changed birthday is customer service's)."""
     member = db.session.get(Member, member_id)
     if member is None:
         raise NotFound("No such member.")
+    if once and member.birth_md is not None:
+        raise Conflict("The birthday is recorded already; customer service can correct it.")
     member.birth_md = birth_md
     audit(actor, "member.birthday", "member", member_id)
+
+
+def birthday_of(member_id: str) -> str | None:
+    return db.session.scalar(select(Member.birth_md).where(Member.id == member_id))
 
 
 # --- points exchange ---

@@ -206,3 +206,21 @@ def test_members_are_texted_once_before_their_benefits_expire(ctx):
     sms = db.session.scalars(select(SmsMessage).where(SmsMessage.template == "benefit_expiring")).all()
     assert len(sms) == 1
     assert db.session.scalar(select(func.count()).where(BenefitCode.expiry_notified_on.is_not(None))) == 1
+
+
+def test_the_member_records_a_birthday_once_on_the_wallet_page(app, client):
+    from tests.member.support import register_phone
+
+    with app.app_context():
+        make_world()
+        login = register_phone("13900005271")
+        member_id = login.member.id
+        db.session.remove()
+    client.set_cookie("member_session", login.session_token, path="/m")
+    page = client.get("/m/benefits")
+    assert page.status_code == 200 and "我的生日" in page.get_data(as_text=True)
+    csrf = page.get_data(as_text=True).split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    client.post("/m/benefits/birthday", data={"csrf_token": csrf, "birthday": "1990-2-29"})
+    client.post("/m/benefits/birthday", data={"csrf_token": csrf, "birthday": "05-01"})  # refused: set already
+    with app.app_context():
+        assert benefit_grants.birthday_of(member_id) == "02-29"
