@@ -179,3 +179,16 @@ def test_a_purchase_is_added_and_its_file_imported_with_the_rejected_rows_shown(
     assert "卡号在本文件前面已出现过。" in shown and "****CD34" in shown and "已拒绝" in shown
     with app.app_context():
         assert db.session.scalar(select(func.count(BenefitCode.id)).where(BenefitCode.last4 == "CD34")) == 0
+
+
+def test_a_consignment_payment_is_recorded_with_its_reference(app, scene, client):
+    sign_in(client, "c-benefits")
+    with app.app_context():
+        consignment_id = db.session.scalar(select(BenefitConsignment.id))
+    url = "/console/benefits/consignments"
+    response = post_form(client, url, url, {"paid": consignment_id, "reference": "转账 20261206"})
+    assert response.status_code == 302
+    with app.app_context():
+        paid = db.session.get(BenefitConsignment, consignment_id)
+        assert (paid.status, paid.payment_reference) == ("paid", "转账 20261206")
+    assert "已付款" in page_text(client.get(url))

@@ -36,6 +36,7 @@ def test_consigned_codes_are_the_first_expiring_at_the_level_price_and_invoiced(
     consignment = benefit_consignment.consign_benefits(ACTOR, agent.id, sku.id, 4)
     assert (consignment.quantity, consignment.unit_price_fen, consignment.amount_fen) == (4, 3_800, 15_200)
     assert consignment.status == "invoiced" and consignment.invoice_no.startswith("BC")
+    db.session.expire_all()  # the guarded update went past the session's copies of the codes
     held = db.session.scalars(select(BenefitCode).where(BenefitCode.agent_id == agent.id)).all()
     assert {code.id for code in early} < {code.id for code in held} and len(held) == 4
     assert all(code.status == "issued" for code in held)

@@ -126,7 +126,7 @@ PURCHASE_STATUS_LABELS = {"ordered": _l("Ordered"), "received": _l("Received"), 
 IMPORT_STATUS_LABELS = {"staging": _l("Importing"), "received": _l("Received into stock"), "refused": _l("Refused")}
 CONSIGNMENT_LABELS = {
     BenefitConsignmentStatus.INVOICED: _l("Invoiced"),
-    BenefitConsignmentStatus.PAID: _l("Paid"),
+    BenefitConsignmentStatus.PAID: _l("Paid up"),
     BenefitConsignmentStatus.CANCELLED: _l("Cancelled"),
 }
 
