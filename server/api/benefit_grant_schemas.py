@@ -10,6 +10,7 @@ from server.api.operator_schemas import Choice, NotEmptyMixin, RegionCode
 from server.domain.statuses import BenefitCampaignStatus, BenefitChannel
 
 BUDGET = validate.Range(min=1, max=1_000_000)
+MAX_BATCH_BYTES = 4 * 1024 * 1024  # a list of 20,000 members (the most one batch takes), CSV or XLSX
 
 
 class BenefitCampaignSchema(Schema):
@@ -88,7 +89,11 @@ class BenefitGrantEnvelopeSchema(Schema):
 
 class BenefitBatchFileSchema(Schema):
     file = Upload(
-        required=True, metadata={"description": "CSV or XLSX: a column headed phone (手机号), else the first"}
+        required=True,
+        metadata={
+            "description": "CSV or XLSX: a column headed phone (手机号), else the first; at most 4 MiB",
+            "maxLength": MAX_BATCH_BYTES,
+        },
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
 
 from server.api.auth import STAFF_SECURITY, require_staff, staff_only
 from server.api.benefit_grant_schemas import (
+    MAX_BATCH_BYTES,
     BenefitBatchFileSchema,
     BenefitBatchQuerySchema,
     BenefitBatchReportSchema,
@@ -24,6 +26,13 @@ blp = Blueprint(
     "operator_benefit_grants", __name__, url_prefix="/api/v1", description="Benefit campaigns, grants, batch grants"
 )
 blp.before_request(staff_only)
+
+
+@blp.url_value_preprocessor
+def _allow_member_lists(endpoint, values) -> None:
+    """A batch's list of members may be larger than other requests (before any before_request reads the form)."""
+    if endpoint == "operator_benefit_grants.BenefitGrantBatches":
+        request.max_content_length = MAX_BATCH_BYTES
 
 
 @blp.route("/benefit-campaigns")

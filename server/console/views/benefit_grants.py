@@ -28,6 +28,16 @@ for endpoint, label, icon, order in (
         navigation.NavItem(endpoint, label, icon, READ, order=order, operators_only=True, group=_l("Benefits"))
     )
 
+MAX_BATCH_BYTES = 4 * 1024 * 1024  # a list of 20,000 members, CSV or XLSX
+
+
+@blp.url_value_preprocessor
+def _allow_member_lists(endpoint, values) -> None:
+    """The batch page's list of members may be larger than other requests (before the form is read)."""
+    if endpoint and endpoint.endswith("benefit_grants.batches"):
+        request.max_content_length = MAX_BATCH_BYTES
+
+
 REASON_LABELS = {
     "bad_phone": _l("Not a mobile number"),
     "not_a_member": _l("Not a member"),
