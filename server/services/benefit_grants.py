@@ -498,7 +498,10 @@ def read_member_list(filename: str, data: bytes) -> list[tuple[int, str]]:
                 text = data.decode("gb18030")
             except UnicodeDecodeError as error:
                 raise InvalidRequest("This file is not readable text (UTF-8 or GB18030).", field="file") from error
-        rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+        try:
+            rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text))]
+        except csv.Error as error:  # a NUL byte, a broken quote
+            raise InvalidRequest("This file is not readable text (UTF-8 or GB18030).", field="file") from error
     rows = [row for row in rows if any(row)]
     if not rows:
         raise InvalidRequest("The file lists no members.", field="file")
