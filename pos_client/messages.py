@@ -426,6 +426,9 @@ SERVER_ERRORS.update(
         "benefit_out_of_stock": ("该权益库存不足", "Not enough codes of this benefit are in stock"),
         "benefit_code_invalid": ("此券码不可用", "This code cannot be used"),
         "benefit_stock_conflict": ("券码状态已变化，请重试", "The codes changed meanwhile: please try again"),
+        "benefit_budget_exhausted": ("该活动的权益已发完", "This campaign has given out all it had"),
+        "benefit_not_eligible": ("该会员不能领取此权益", "This member may not receive this benefit"),
+        "partner_signature_invalid": ("合作方请求签名无效", "The partner request's signature is not valid"),
         "second_factor_required": ("需要输入动态验证码", "The second-factor code is needed"),
         "second_factor_wrong": ("动态验证码不正确", "The second-factor code is wrong"),
     }

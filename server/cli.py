@@ -478,3 +478,46 @@ def benefits_import_command(purchase_id, all_or_nothing, path):
     )
     if job.status == "refused":
         raise click.ClickException("nothing was received: the file has rejected rows (all-or-nothing)")
+
+
+@benefits_group.command("grant-batch")
+@click.option("--sku", "sku_code", required=True, help="The benefit product's code (e.g. SAVE-10).")
+@click.option("--dry-run/--grant", default=True, show_default=True, help="Only report, or grant for real.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def benefits_grant_batch_command(sku_code, dry_run, path):
+    """Grant one code of a benefit to each member listed in a CSV or XLSX file of phones (a dry run first)."""
+    from pathlib import Path
+
+    from server.domain.permissions import Actor
+    from server.services.benefit_grants import grant_batch, sku_by_code
+
+    actor = Actor(CLI_ACTOR, "admin", None)
+    report = grant_batch(actor, sku_by_code(sku_code).id, Path(path).name, Path(path).read_bytes(), dry_run=dry_run)
+    table = Table("row", "phone", "skipped because")
+    for row in [row for row in report["rows"] if row["outcome"] == "skip"][:50]:
+        table.add_row(str(row["row"]), row["phone_masked"] or "-", row["reason"])
+    if report["skipped"]:
+        console.print(table)
+    console.print(
+        f"{'dry run' if dry_run else 'batch ' + str(report['batch_id'])}: {report['rows_total']} rows, "
+        f"{report['to_grant']} to grant, {report['skipped']} skipped, {report['granted']} granted, "
+        f"{report['available']} in stock"
+    )
+    if dry_run and report["to_grant"] > report["available"]:
+        raise click.ClickException("the stock does not cover this batch: nothing would be granted")
+
+
+@benefits_group.command("partner-create")
+@click.option("--name", required=True, help="The partner's name.")
+@click.option("--sku", "sku_codes", multiple=True, required=True, help="A benefit code the partner may grant.")
+@with_appcontext
+def benefits_partner_create_command(name, sku_codes):
+    """Add a partner allowed to grant benefits over the signed API; prints its key id and secret (once)."""
+    from server.domain.permissions import Actor
+    from server.services.benefit_grants import create_partner, sku_by_code
+
+    actor = Actor(CLI_ACTOR, "admin", None)
+    partner, secret = create_partner(actor, name, [sku_by_code(code).id for code in sku_codes])
+    console.print(f"partner {partner.name}: key id {partner.key_id}")
+    console.print(f"secret (shown once, give it to the partner securely): {secret}")

@@ -125,6 +125,12 @@ class Config:
             "securitySchemes": {
                 "terminalToken": {"type": "http", "scheme": "bearer", "description": "Terminal token (tt_...)"},
                 "personalToken": {"type": "http", "scheme": "bearer", "description": "Staff token (pt_...)"},
+                "partnerSignature": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-Partner-Signature",
+                    "description": "A partner's HMAC-SHA256 request signature (docs/benefits.md, Partners)",
+                },
             }
         },
     }

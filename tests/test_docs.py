@@ -37,6 +37,10 @@ NOT_TERMINAL_CODES = {
     "benefit_out_of_stock",
     "benefit_code_invalid",
     "benefit_stock_conflict",
+    # benefit distribution (docs/benefits.md): campaigns, member pages and the partners' API, not the terminals
+    "benefit_budget_exhausted",
+    "benefit_not_eligible",
+    "partner_signature_invalid",
 }
 
 

@@ -9,11 +9,12 @@ from swagger_ui_bundle import swagger_ui_path
 
 def register_api(app: Flask, api: Api) -> None:
     """Register every API blueprint and the locally served Swagger UI assets."""
-    from server.api import terminal, till_cards
+    from server.api import partner, terminal, till_cards
     from server.api.fields import document_dict_size
     from server.api.operator import (
         agents,
         alliance,
+        benefit_grants,
         benefit_ops,
         benefits,
         brushing,
@@ -55,6 +56,8 @@ def register_api(app: Flask, api: Api) -> None:
         commissions,
         payouts,
         webhooks,
+        benefit_grants,
+        partner,
     ):
         api.register_blueprint(module.blp)
     document_events(api.spec)

@@ -139,6 +139,16 @@ SENTENCES = {
     "bonus_pool.distribute": _l("%(actor)s distributed the bonus pool of %(object)s"),
     "bonus_pool.reverse": _l("%(actor)s reversed the bonus pool distribution of %(object)s"),
     "bonus_pool.pay": _l("%(actor)s paid the bonus pool shares of %(object)s"),
+    # benefit distribution: gifts, points exchange, campaigns, batch grants, partners
+    "benefit.gift_settings": _l("%(actor)s changed the automatic benefit gifts"),
+    "member.birthday": _l("%(actor)s recorded the birthday of member %(object)s"),
+    "benefit.exchange": _l("%(actor)s exchanged points for a benefit (grant %(object)s)"),
+    "benefit_campaign.create": _l("%(actor)s added benefit campaign %(object)s"),
+    "benefit_campaign.activate": _l("%(actor)s activated benefit campaign %(object)s"),
+    "benefit_campaign.close": _l("%(actor)s closed benefit campaign %(object)s"),
+    "benefit_batch.grant": _l("%(actor)s granted a benefit to a list of members (batch %(object)s)"),
+    "benefit_partner.create": _l("%(actor)s added benefit partner %(object)s and its signing key"),
+    "benefit.partner_grant": _l("%(actor)s granted a benefit through the partner API (grant %(object)s)"),
 }
 # The words for the fields that entries record (the rest are identifiers shown in the tooltip only).
 FIELD_LABELS = {

@@ -28,6 +28,7 @@ ROLE_LABELS = {
 }
 STATUS_LABELS = {
     "active": _l("Active"),
+    "draft": _l("Draft"),
     "suspended": _l("Suspended"),
     "closed": _l("Closed"),
     "disabled": _l("Disabled"),

@@ -213,3 +213,18 @@ class InsufficientFunds(Conflict):
     """A money posting that would take a guarded account of the money ledger below zero."""
 
     code, status, default_message = "insufficient_funds", 409, "Not enough money on the account."
+
+
+# --- benefit distribution (issue 19): channels and budgets (docs/benefits.md, "Distribution channels") ---
+class BenefitBudgetExhausted(DomainError):
+    code, status, default_message = "benefit_budget_exhausted", 409, "This campaign has given out all it had."
+
+
+class BenefitNotEligible(DomainError):
+    code, status, default_message = "benefit_not_eligible", 403, "This member may not receive this benefit."
+
+
+class PartnerSignatureInvalid(DomainError):
+    """One answer for an unknown key, a bad signature, a stale timestamp and a nonce used before."""
+
+    code, status, default_message = "partner_signature_invalid", 401, "The request's signature is not valid."

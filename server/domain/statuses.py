@@ -324,3 +324,30 @@ class WebhookDeliveryStatus(StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+class BenefitChannel(StrEnum):
+    """How a benefit reached a member (every issue names one; unique with its source id)."""
+
+    REGISTRATION = "registration"
+    LEVEL_UP = "level_up"
+    BIRTHDAY = "birthday"
+    POINTS_EXCHANGE = "points_exchange"
+    CAMPAIGN = "campaign"
+    BATCH = "batch"
+    PARTNER = "partner"
+
+
+class BenefitCampaignStatus(StrEnum):
+    """A campaign (活动): a draft, active (claimable within its window), or closed for good."""
+
+    DRAFT = "draft"
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class BenefitPartnerStatus(StrEnum):
+    """A partner's signing key: active, or revoked (its requests are refused)."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"

@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
 from server.api.base import error_response
+from server.domain.benefit_channels import normalize_birthday
 from server.domain.errors import DomainError, NotFound
 from server.domain.identifiers import mask_mobile, normalize_mobile
 from server.extensions import api
@@ -38,7 +39,15 @@ from server.models.base import utcnow
 from server.notifications.sms import send_now
 from server.ratelimit import RateLimited, enforce
 from server.request_input import UnacceptableInput
-from server.services import member_codes, member_login, member_portal, posters, recruitment
+from server.services import (
+    benefit_grants,
+    benefit_wallet,
+    member_codes,
+    member_login,
+    member_portal,
+    posters,
+    recruitment,
+)
 from server.services.alliance import get_settings
 from server.services.catalog import TRADES, get_merchant
 
@@ -466,3 +475,102 @@ def qrious_js():
     # Locate the package without importing it (its __init__ pulls in fanstatic, which we do not use).
     folder = Path(find_spec("js.qrious").submodule_search_locations[0]) / "resources"
     return send_from_directory(folder, "qrious.min.js", mimetype="text/javascript", max_age=7 * 86400)
+
+
+@bp.route("/benefits")
+@login_required
+def benefits():
+    """My benefit wallet: what I hold, where I can use it, when it expires; campaigns to claim; points exchange."""
+    member_id = g.device.member_id
+    return render_template(
+        "member/benefits.html",
+        wallet=benefit_wallet.wallet(member_id),
+        campaigns=benefit_grants.campaigns_for_member(member_id),
+        offers=benefit_grants.exchange_offers(member_id),
+        view=member_portal.card_view(member_id),
+        form=ConfirmForm(),
+        request_id=secrets.token_urlsafe(12),
+        birthday=benefit_grants.birthday_of(member_id),
+    )
+
+
+@bp.route("/benefits/birthday", methods=["POST"])
+@login_required
+def set_birthday():
+    """Record my birthday (month and day) for the birthday gift; once (customer service corrects it)."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return csrf_failed(None)
+    try:
+        birth_md = normalize_birthday(request.form.get("birthday", ""))
+    except ValueError:
+        birth_md = None
+    if birth_md is None:
+        flash(_("Please enter your birthday as month and day, e.g. 03-15."), "error")
+        return redirect(url_for("member.benefits"))
+    try:
+        benefit_grants.set_birthday(f"member:{g.device.member_id}", g.device.member_id, birth_md, once=True)
+    except DomainError:
+        flash(_("Your birthday is recorded already. Customer service can correct it."), "error")
+    else:
+        flash(_("Birthday saved. A gift awaits you on the day."), "success")
+    return redirect(url_for("member.benefits"))
+
+
+@bp.route("/api/benefits/<code_id>/reveal", methods=["POST"])
+@login_required
+def reveal_benefit(code_id):
+    """One code in full on the member's tap (JSON; CSRF token in the X-CSRFToken header; audited)."""
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except ValidationError:
+        return error_response("csrf_failed", "The page expired; reload it.", 400)
+    enforce("benefit_reveal:member", g.device.member_id)
+    return benefit_wallet.reveal(g.device.member_id, code_id)
+
+
+@bp.route("/benefits/campaigns/<campaign_id>/claim", methods=["POST"])
+@login_required
+def claim_benefit(campaign_id):
+    """Claim one benefit of a campaign (活动)."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return csrf_failed(None)
+    try:
+        enforce("benefit_claim:member", g.device.member_id)
+        benefit_grants.claim(g.device.member_id, campaign_id)
+    except DomainError as error:
+        flash(benefit_error_text(error), "error")
+    else:
+        flash(_("Claimed! It is in your wallet."), "success")
+    return redirect(url_for("member.benefits"))
+
+
+@bp.route("/benefits/exchange/<sku_id>", methods=["POST"])
+@login_required
+def exchange_benefit(sku_id):
+    """Spend points for a benefit (the form's request id makes a double tap one exchange)."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return csrf_failed(None)
+    try:
+        benefit_grants.exchange_points(g.device.member_id, sku_id, request.form.get("request_id", ""))
+    except DomainError as error:
+        flash(benefit_error_text(error), "error")
+    else:
+        flash(_("Exchanged! It is in your wallet."), "success")
+    return redirect(url_for("member.benefits"))
+
+
+def benefit_error_text(error: DomainError) -> str:
+    """What the member reads when a claim or an exchange is refused."""
+    texts = {
+        "benefit_budget_exhausted": lambda: _("This campaign has given out everything it had."),
+        "benefit_out_of_stock": lambda: _("This benefit is out of stock for now."),
+        "insufficient_points": lambda: _("You do not have enough points."),
+    }
+    if error.code == "benefit_not_eligible":
+        if error.details.get("reason") == "member_limit":
+            return _("You have claimed as many as this campaign allows.")
+        return _("This campaign is not open to you.")
+    return texts.get(error.code, lambda: member_error_text(error))()

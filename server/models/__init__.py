@@ -26,6 +26,13 @@ from server.models.benefit import (
     BenefitSkuTrade,
     Supplier,
 )
+from server.models.benefit_grant import (
+    BenefitCampaign,
+    BenefitGrant,
+    BenefitGrantBatch,
+    BenefitPartner,
+    BenefitPartnerNonce,
+)
 from server.models.benefit_ops import (
     BenefitAlert,
     BenefitClaim,
@@ -81,6 +88,11 @@ __all__ = [
     "AuditLog",
     "Base",
     "BenefitAlert",
+    "BenefitCampaign",
+    "BenefitGrant",
+    "BenefitGrantBatch",
+    "BenefitPartner",
+    "BenefitPartnerNonce",
     "BenefitClaim",
     "BenefitCode",
     "BenefitConsignment",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, String, true
+from sqlalchemy import CheckConstraint, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.domain.statuses import LevelStatus
@@ -53,6 +53,14 @@ class AllianceSettings(Base):
     # inviter; 0 (the default) grants nothing. Never paid for the sign-up (server/services/sales/attribution.py)
     invite_reward_points_per_yuan: Mapped[int] = mapped_column(default=0, server_default="0")
     invite_reward_days: Mapped[int] = mapped_column(default=30, server_default="30")
+    # benefit gifts (docs/benefits.md, "Distribution channels"): the SKU given at registration, at a level-up and
+    # on the birthday (none: no gift); points buy cash-like benefits (third-party codes, cash vouchers) only
+    # when the alliance holds the licence for it (multi-merchant stored value is a regulated prepaid product)
+    registration_gift_sku_id: Mapped[str | None] = mapped_column(ForeignKey("benefit_skus.id"))
+    level_up_gift_sku_id: Mapped[str | None] = mapped_column(ForeignKey("benefit_skus.id"))
+    birthday_gift_sku_id: Mapped[str | None] = mapped_column(ForeignKey("benefit_skus.id"))
+    points_buy_cash_like_licensed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    benefit_expiry_notice_days: Mapped[int] = mapped_column(default=3, server_default="3")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

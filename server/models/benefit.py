@@ -79,6 +79,7 @@ class BenefitSku(Base):
         CheckConstraint("kind = 'third_party_code' OR funder IS NOT NULL", name="voucher_funder"),
         CheckConstraint("funder <> 'sponsor_merchant' OR sponsor_merchant_id IS NOT NULL", name="sponsor"),
         CheckConstraint("low_stock_threshold >= 0 AND near_expiry_days >= 0", name="alert_range"),
+        CheckConstraint("points_price IS NULL OR points_price > 0", name="points_price_range"),
     )
 
     id: Mapped[str] = id_column("bsk")
@@ -104,6 +105,7 @@ class BenefitSku(Base):
     # alerts (jobs): warn below this many available codes / this many days before codes expire
     low_stock_threshold: Mapped[int] = mapped_column(default=0)
     near_expiry_days: Mapped[int] = mapped_column(default=30)
+    points_price: Mapped[int | None]  # members may exchange this many points for one (none: not exchangeable)
     description: Mapped[str] = mapped_column(String(500), default="")
     created_by: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime] = created_column()
@@ -262,3 +264,4 @@ class BenefitCode(Base):
     redeemed_at: Mapped[datetime | None]
     voided_at: Mapped[datetime | None]
     expired_at: Mapped[datetime | None]
+    expiry_notified_on: Mapped[date | None] = mapped_column(Date)  # the holder was texted it is about to expire

@@ -31,4 +31,6 @@ class Member(Base):
     # the member whose invite link (裂变分享) they joined through; rewarded only on their consumption
     invited_by_member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"), index=True)
     points_account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"), unique=True)
+    # the birthday's month and day ("MM-DD", no year kept): the birthday gift job finds today's by index
+    birth_md: Mapped[str | None] = mapped_column(String(5), index=True)
     created_at: Mapped[datetime] = created_column()

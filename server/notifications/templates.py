@@ -34,6 +34,7 @@ SMS_TEMPLATES = {
         "【{alliance}】供应商预警：{supplier}近{days}天核销失败{failed}个，共{attempts}次核销，"
         "失败率{rate}%，超过{threshold}%，请核查并索赔。"
     ),
+    "benefit_expiring": "【{alliance}】您的{sku}等{count}个权益将于{date}到期，请打开会员中心“我的权益”及时使用。",
 }
 
 

@@ -56,6 +56,7 @@ SKU_FIELDS = (
     "low_stock_threshold",
     "near_expiry_days",
     "description",
+    "points_price",
 )
 SUPPLIER_FIELDS = ("name", "contact_name", "contact_phone", "contact_email", "terms", "payment_days")
 

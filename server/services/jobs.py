@@ -118,6 +118,18 @@ def _benefit_supplier_alerts(day: date) -> dict:
     return run_supplier_alerts(day)
 
 
+def _birthday_gifts(day: date) -> dict:
+    from server.services.benefit_grants import birthday_gifts
+
+    return birthday_gifts(day)  # once a year per member: the grant's source id is member and year
+
+
+def _notify_benefits_expiring(day: date) -> dict:
+    from server.services.benefit_grants import notify_expiring_benefits, purge_partner_nonces
+
+    return {**notify_expiring_benefits(day), "nonces_purged": purge_partner_nonces()}
+
+
 @dataclass(frozen=True)
 class Job:
     """A job: its function and whether it runs in one transaction under the job lock."""
@@ -139,6 +151,8 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "expire-benefit-codes": Job(_expire_benefit_codes, True, _today),
     "benefit-stock-alerts": Job(_benefit_stock_alerts, True, _today),  # before dispatch-sms: texted in this run
     "benefit-supplier-alerts": Job(_benefit_supplier_alerts, True, _today),
+    "birthday-gifts": Job(_birthday_gifts, True, _today),
+    "notify-benefits-expiring": Job(_notify_benefits_expiring, True, _today),  # before dispatch-sms
     "dispatch-sms": Job(_dispatch_sms, False, _today),
     "deliver-webhooks": Job(_deliver_webhooks, False, _today),  # row locks (SKIP LOCKED), not the job lock
     "purge-idempotency-keys": Job(_purge_idempotency_keys, False, _today),

@@ -12,6 +12,7 @@ from server.domain.statuses import LevelStatus, MemberStatus
 from server.extensions import db
 from server.models import Level, Member, Sale
 from server.models.base import utcnow
+from server.services import benefit_grants
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
@@ -82,4 +83,6 @@ def evaluate_levels(actor: str, now: datetime | None = None) -> Counter:
             .execution_options(synchronize_session=False)
         )
         audit(actor, "member.level_change", "member", member_id, old=levels[level_id].code, new=levels[target.id].code)
+        if target.rank > current.rank:
+            benefit_grants.level_up_gift(member_id, levels[target.id].code)
     return outcome

@@ -21,7 +21,7 @@ from server.models import ALLIANCE_OWNER, Card, CardBatch, LedgerAccount, Level,
 from server.models.base import new_id, utcnow
 from server.models.card import ELECTRONIC, PHYSICAL
 from server.security.pii import decrypt_phone, encrypt_phone, phone_lookup_hash, phone_suffix_hash
-from server.services import ledger, recruitment
+from server.services import benefit_grants, ledger, recruitment
 from server.services.audit import audit
 from server.services.cards import allocate_card_numbers, card_by_number
 from server.services.points import add_lot, spend_lots
@@ -93,6 +93,8 @@ def register_member(
     )
     db.session.add(member)
     audit(actor, "member.register", "member", member.id, recruited_by=recruited_by)
+    db.session.flush()
+    benefit_grants.registration_gift(member.id)  # if the alliance set one; never refuses the registration
     return member
 
 

@@ -9,7 +9,8 @@ value is left as it is), so that the positive_data_acceptance check tests everyt
   body is refused by design, docs/terminal-api.md);
 - a day range has ``day_from`` <= ``day_to``; settlements take both or neither, at most 92 days apart;
 - a level's discounts satisfy 0 < min <= default <= max <= 10000, and keep_spend <= upgrade_spend;
-- an agent's contract starts before it ends and names each territory once.
+- an agent's contract starts before it ends and names each territory once;
+- a benefit campaign ends after it starts.
 - a new staff user's password passes the stated policy (not a common password, not one character
   repeated, not containing the username: server.domain.passwords).
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import schemathesis
 from hypothesis import strategies as st
@@ -180,6 +181,18 @@ for _action in ("approve", "reject"):
 TOLERATED_REFUSALS[("POST", "/api/v1/bonus-pools/{period}/distribution", "conflict", None)] = (
     "a period is distributed after it ended, reversed before it is paid, paid once (stored state and the clock)"
 )
+# Benefit distribution: campaigns and batches name stored SKUs and rows; partner grants are signed.
+for _method, _path, _code, _why in (
+    ("POST", "/api/v1/benefit-campaigns", "not_found", "names a SKU, region or agent that does not exist"),
+    ("POST", "/api/v1/benefit-campaigns", "conflict", "a campaign code is unique (stored state)"),
+    ("PATCH", "/api/v1/benefit-campaigns/{campaign_id}", "not_found", "names a campaign that does not exist"),
+    ("PATCH", "/api/v1/benefit-campaigns/{campaign_id}", "conflict", "a closed campaign stays closed (stored state)"),
+    ("POST", "/api/v1/benefit-grant-batches", "not_found", "names a SKU that does not exist"),
+    ("POST", "/api/v1/benefit-grant-batches", "invalid_request", "the file must be a CSV or XLSX list of phones"),
+    ("POST", "/api/v1/benefit-grant-batches", "conflict", "the stock must cover the batch (stored state)"),
+    ("POST", "/api/v1/partner/benefit-grants", "partner_signature_invalid", "a signature no generator can make"),
+):
+    TOLERATED_REFUSALS[(_method, _path, _code, None)] = _why
 # server.request_input.TEXT_MESSAGES: NUL and lone surrogates are refused in any text, wherever it is sent
 TOLERATED_TEXT_FAULTS = {"nul_character", "lone_surrogate"}
 
@@ -230,6 +243,23 @@ def _consistent_agent(body: dict) -> None:
             body["territories"] = [item for index, item in enumerate(territories) if codes.index(codes[index]) == index]
 
 
+def _campaign_window(body: dict) -> None:
+    """A campaign ends after it starts (both aware ISO date-times)."""
+    try:
+        starts, ends = datetime.fromisoformat(body["starts_at"]), datetime.fromisoformat(body["ends_at"])
+    except (KeyError, TypeError, ValueError):
+        return
+    if starts.tzinfo is None or ends.tzinfo is None or starts < ends:
+        return
+    starts, ends = ends, starts
+    if starts == ends:
+        try:
+            ends = starts + timedelta(days=1)
+        except OverflowError:
+            starts = ends - timedelta(days=1)
+    body["starts_at"], body["ends_at"] = starts.isoformat(), ends.isoformat()
+
+
 def _password_by_the_policy(body: dict) -> None:
     """A password of valid length that the policy refuses (common, one character, the username) becomes one
     it accepts."""
@@ -268,6 +298,8 @@ def before_call(context, case, kwargs):
         _whole_level_rules(body)
     if case.operation.path.startswith("/api/v1/agents"):
         _consistent_agent(body)
+    if case.operation.path == "/api/v1/benefit-campaigns":
+        _campaign_window(body)
     if case.operation.path == "/api/v1/staff" and isinstance(body.get("password"), str):
         _password_by_the_policy(body)
     if "huge_integers" in OPEN_5XX_CLASSES:

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import copy
 import io
-from datetime import date, timedelta
+import json
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask.views import MethodView
 
+from server.domain.benefit_channels import partner_signature
 from server.extensions import db
-from server.services import cards, members, regions, webhooks
+from server.services import benefit_grants, cards, members, regions, webhooks
 from server.services.jobs import run_job
 from tests.api.operator_support import API, make_staffed_world, with_key
 from tests.benefit_ops_support import make_purchase, make_sku, make_supplier
+from tests.benefits.helpers import MANAGER
 from tests.builders import make_member, next_phone
 from tests.member.support import last_login_code
 from tests.stand_in import stand_in
@@ -426,6 +430,49 @@ def test_every_operation_answers_its_declared_schema(app, client):
         call("post", "/webhook-deliveries/{delivery_id}/replay", admin, idempotent=True, delivery_id=delivery["id"])
     call("patch", "/webhook-subscriptions/{subscription_id}", admin, {"active": False}, subscription_id=hook["id"])
     call("delete", "/webhook-subscriptions/{subscription_id}", admin, subscription_id=hook["id"])
+
+    # benefit distribution: a campaign, a batch grant (dry run, then for real), the grants, a partner's grant
+    now = datetime.now(UTC)
+    campaign_body = {
+        "code": "WINTER",
+        "name": "冬季领券",
+        "sku_id": voucher["sku"]["id"],
+        "starts_at": (now - timedelta(hours=1)).isoformat(),
+        "ends_at": (now + timedelta(days=7)).isoformat(),
+        "total_budget": 100,
+        "per_member_limit": 1,
+    }
+    campaign = call("post", "/benefit-campaigns", admin, campaign_body, idempotent=True)["campaign"]
+    call("patch", "/benefit-campaigns/{campaign_id}", admin, {"status": "active"}, campaign_id=campaign["id"])
+    call("get", "/benefit-campaigns", admin)
+    for dry_run in ("true", "false"):
+        batch = client.post(
+            f"{API}/benefit-grant-batches",
+            query_string={"sku_id": voucher["sku"]["id"], "dry_run": dry_run},
+            data={"file": (io.BytesIO(f"phone\n{PHONE}\n13800000000\n".encode()), "list.csv")},
+            headers=admin,
+            content_type="multipart/form-data",
+        )
+        assert batch.status_code == 201, batch.get_json()
+        contract.validate(API + "/benefit-grant-batches", "post", batch)
+    assert batch.get_json()["granted"] == 1
+    with app.app_context():
+        partner, secret = benefit_grants.create_partner(MANAGER, "合作银行", [voucher["sku"]["id"]])
+        partner_key = partner.key_id
+        db.session.remove()
+    raw = json.dumps({"request_id": "bank-1", "phone": PHONE, "sku_id": voucher["sku"]["id"]}).encode()
+    stamp, nonce = str(int(time.time())), "nonce-contract-1"
+    signature = partner_signature(secret, "POST", "/api/v1/partner/benefit-grants", stamp, nonce, raw)
+    signed = {
+        "X-Partner-Key": partner_key,
+        "X-Partner-Timestamp": stamp,
+        "X-Partner-Nonce": nonce,
+        "X-Partner-Signature": signature,
+    }
+    granted = client.post(f"{API}/partner/benefit-grants", data=raw, headers=signed, content_type="application/json")
+    assert granted.status_code == 201, granted.get_json()
+    contract.validate(API + "/partner/benefit-grants", "post", granted)
+    assert len(call("get", "/benefit-grants", admin, query={"channel": "batch"})) == 1
 
     missing = contract.operations() - contract.covered
     assert not missing, f"operations without a realistic call here: {sorted(missing)}"

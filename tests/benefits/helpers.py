@@ -34,3 +34,25 @@ def third_party(code: str = "VIDEO-MONTH", quantity: int = 100, **purchase_field
 
 def csv_file(rows) -> bytes:
     return ("code,secret,expiry\n" + "".join(",".join(row) + "\n" for row in rows)).encode()
+
+
+def vouchers(code: str = "SAVE-10", quantity: int = 20, kind: str = "voucher_threshold", **sku_fields):
+    """An alliance voucher SKU (spend 100 yuan, 10 off, funded by the alliance) with ``quantity`` generated codes."""
+    from server.services import benefit_imports
+
+    ensure_alliance()
+    terms = {"threshold_fen": 10_000} if kind == "voucher_threshold" else {}
+    sku = benefit_catalog.create_sku(
+        MANAGER,
+        code=code,
+        name=f"满100减10-{code}",
+        kind=kind,
+        face_value_fen=1_000,
+        funder="alliance",
+        **{**terms, "valid_days": 90, **sku_fields},
+    )
+    purchase = benefit_catalog.create_purchase(
+        MANAGER, sku_id=sku.id, quantity=quantity, source="generated", purchase_date=date(2026, 12, 1)
+    )
+    benefit_imports.generate_vouchers(MANAGER, purchase.id)
+    return sku

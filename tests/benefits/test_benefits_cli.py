@@ -33,3 +33,27 @@ def test_benefits_import_reports_rejected_rows_then_receives_a_clean_file(app, r
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(BenefitCode)) == 5
         db.session.remove()
+
+
+def test_grant_batch_dry_runs_then_grants_from_the_command_line(app, run, tmp_path):  # noqa: F811
+    from server.models import BenefitGrant
+    from server.services import members
+    from tests.benefits.helpers import vouchers
+    from tests.builders import ACTOR, make_member, make_world
+
+    with app.app_context():
+        make_world()
+        vouchers("CLI-SAVE", quantity=3)
+        member, _ = make_member(with_card=False)
+        phone = members.reveal_phone(ACTOR, member.id)
+        db.session.remove()
+    listing = tmp_path / "members.csv"
+    listing.write_text(f"手机号\n{phone}\n12345\n")
+    dry = run("benefits", "grant-batch", "--sku", "CLI-SAVE", str(listing))
+    assert dry.exit_code == 0, dry.output
+    assert "dry run: 2 rows, 1 to grant, 1 skipped, 0 granted" in dry.output and "bad_phone" in dry.output
+    done = run("benefits", "grant-batch", "--sku", "CLI-SAVE", "--grant", str(listing))
+    assert done.exit_code == 0 and "1 granted" in done.output, done.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(BenefitGrant)) == 1
+        db.session.remove()

@@ -32,6 +32,7 @@ VIEW_MODULES = (
     "commissions",
     "payouts",
     "webhooks",
+    "benefit_grants",
 )
 
 

@@ -18,7 +18,7 @@ from server.extensions import db
 from server.models import LedgerAccount, Level, Member, Sale
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
-from server.services import commissions, ledger, points, webhooks
+from server.services import benefit_grants, commissions, ledger, points, webhooks
 from server.services.audit import audit
 from server.services.identified import MemberAtMerchant, card_write_back
 from server.services.levels import level_rule
@@ -78,7 +78,9 @@ def level_after(who: MemberAtMerchant, window_days: int, now: datetime) -> Level
         .values(level_id=target.id, level_since=now)
         .execution_options(synchronize_session=False)
     )
-    return next(level for level in levels if level.id == target.id)
+    reached = next(level for level in levels if level.id == target.id)
+    benefit_grants.level_up_gift(who.member.id, reached.code)  # if the alliance set one; never refuses the sale
+    return reached
 
 
 def plan_card_write_back(draft: SaleDraft) -> None:
