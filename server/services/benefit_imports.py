@@ -50,6 +50,7 @@ from server.services.unit_of_work import transaction, transactional
 CHUNK_ROWS = 5_000
 MAX_REPORT_ROWS = 1_000  # the report lists this many rejected rows; the count covers all
 MAX_FILE_ROWS = 200_000
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # a file of 100,000 卡密 sent over HTTP (the CLI takes larger ones)
 XLSX_MAGIC = b"PK\x03\x04"
 
 Progress = Callable[[int, int], None]  # (rows done, rows in the file)

@@ -169,6 +169,9 @@ def test_a_purchase_is_added_and_its_file_imported_with_the_rejected_rows_shown(
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     once = re.search(r'name="once"[^>]*value="([^"]+)"', page).group(1)
     codes = b"code,secret,expiry\nAB12CD34,S1,2099-01-31\nAB12CD34,S2,2099-01-31\nEF56GH78,S3,\n"
+    codes += b"".join(
+        b"PAD%07d,SECRET-%07d,2099-01-31\n" % (n, n) for n in range(3_000)
+    )  # 100 KB: above a form's limit
     response = client.post(
         url,
         data={"csrf_token": csrf, "once": once, "all_or_nothing": "y", "file": (io.BytesIO(codes), "codes.csv")},

@@ -25,8 +25,6 @@ from server.api.blueprint import Blueprint
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.services import benefit_catalog, benefit_imports, benefit_stock
 
-MAX_IMPORT_BYTES = 16 * 1024 * 1024  # a file of 100,000 卡密 (the CLI takes larger ones)
-
 blp = Blueprint("operator_benefits", __name__, url_prefix="/api/v1", description="Benefits (权益): catalogue and stock")
 blp.before_request(staff_only)
 
@@ -35,7 +33,7 @@ blp.before_request(staff_only)
 def _allow_import_files(endpoint, values) -> None:
     """An import's file may be larger than other requests (runs before any before_request reads the form)."""
     if endpoint == "operator_benefits.BenefitImports":
-        request.max_content_length = MAX_IMPORT_BYTES
+        request.max_content_length = benefit_imports.MAX_UPLOAD_BYTES
 
 
 @blp.route("/benefit-skus")

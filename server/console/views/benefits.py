@@ -55,6 +55,15 @@ from server.services.points import alliance_today
 READ, WRITE = "benefits:read", "benefits:write"
 GROUP = _l("Benefits")  # the menu's 权益 group
 blp = Blueprint("benefits", __name__)
+
+
+@blp.url_value_preprocessor
+def _allow_import_files(endpoint, values) -> None:
+    """A purchase page's file of 卡密 may be larger than other requests (before the form is read)."""
+    if endpoint and endpoint.endswith("benefits.purchase"):
+        request.max_content_length = benefit_imports.MAX_UPLOAD_BYTES
+
+
 for endpoint, label, icon, order, pages in (
     (
         "console.benefits.catalogue",
