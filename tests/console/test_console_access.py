@@ -218,13 +218,13 @@ def test_a_feature_adds_its_menu_entry_in_one_place(monkeypatch):
     from server.domain.permissions import Actor
 
     monkeypatch.setattr(navigation, "NAVIGATION", list(navigation.NAVIGATION))
-    navigation.add(navigation.NavItem("console.commissions.index", "Commissions", "percent", "ledger:read", order=60))
+    navigation.add(navigation.NavItem("console.forecasts.index", "Forecasts", "percent", "ledger:read", order=60))
     finance, owner = Actor("staff:f", "finance", None), Actor("staff:o", "owner", "mer_1")
     finance_endpoints = [item.endpoint for item in navigation.items_for(finance)]
-    assert "console.commissions.index" in finance_endpoints
+    assert "console.forecasts.index" in finance_endpoints
     # ordered by ``order``
-    assert finance_endpoints.index("console.commissions.index") > finance_endpoints.index("console.sales.index")
-    assert "console.commissions.index" not in [item.endpoint for item in navigation.items_for(owner)]
+    assert finance_endpoints.index("console.forecasts.index") > finance_endpoints.index("console.sales.index")
+    assert "console.forecasts.index" not in [item.endpoint for item in navigation.items_for(owner)]
 
 
 def test_many_failures_from_one_address_are_refused_whatever_the_username(app, scene, client, monkeypatch):
