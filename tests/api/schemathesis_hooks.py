@@ -180,6 +180,14 @@ for _action in ("approve", "reject"):
 TOLERATED_REFUSALS[("POST", "/api/v1/bonus-pools/{period}/distribution", "conflict", None)] = (
     "a period is distributed after it ended, reversed before it is paid, paid once (stored state and the clock)"
 )
+for _message, _reason in (
+    (
+        "These withdrawal settings do not fit together.",
+        "the minimum must not exceed the daily maximum: one of them sent alone is compared with the other stored",
+    ),
+    ("A policy change needs a reason.", "a reason of blanks only is no reason"),
+):
+    TOLERATED_REFUSALS[("PUT", "/api/v1/payout-policy", "invalid_request", _message)] = _reason
 # server.request_input.TEXT_MESSAGES: NUL and lone surrogates are refused in any text, wherever it is sent
 TOLERATED_TEXT_FAULTS = {"nul_character", "lone_surrogate"}
 
