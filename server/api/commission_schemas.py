@@ -10,7 +10,7 @@ from server.domain.commissions import BASES, FUNDINGS, HARD_MAX_DEPTH, ROLES
 from server.domain.statuses import CommissionStatus
 
 BP = validate.Range(min=0, max=10_000)
-PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="A period is a month, YYYY-MM.")
+PERIOD = validate.Regexp(r"^2\d{3}-(0[1-9]|1[0-2])$", error="A period is a month, YYYY-MM.")
 
 
 def _bp(description: str) -> fields.Integer:

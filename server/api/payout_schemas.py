@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from server.api.fields import Text
 from server.domain.statuses import BonusDistributionStatus, WithdrawalStatus
+from server.domain.withdrawals import POLICY_BOUNDS
 
 PERIOD = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 
@@ -99,3 +101,58 @@ class DistributionRequestSchema(Schema):
         },
     )
     reason = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+POLICY_DESCRIPTIONS = {
+    "withdrawal_minimum_fen": "Smallest withdrawal (fen)",
+    "withdrawal_daily_maximum_fen": "Most one agent may withdraw per local day (fen); at least the minimum",
+    "withdrawal_fee_fixed_fen": "Fixed fee per withdrawal (fen)",
+    "withdrawal_fee_bp": "Fee rate on the amount (basis points)",
+    "tax_rate_bp": "Tax withheld from individual agents (basis points, at most 45 %)",
+    "bonus_pool_share_bp": "Share of the platform's fee income that accrues to the bonus pool (basis points)",
+    "bonus_reserve_share_bp": "Share of what accrues that stays in the reserve (basis points)",
+    "bonus_min_health_score": "Agents below this health score get no share",
+}
+CHANNEL_DESCRIPTION = "How approved withdrawals are paid: bank_file (a bank transfer file) or wechat (WeChat Pay)"
+
+
+class PayoutPolicySchema(Schema):
+    """The withdrawal, tax and bonus pool settings (money in fen, rates in basis points)."""
+
+    withdrawal_minimum_fen = fields.Integer(metadata={"description": POLICY_DESCRIPTIONS["withdrawal_minimum_fen"]})
+    withdrawal_daily_maximum_fen = fields.Integer(
+        metadata={"description": POLICY_DESCRIPTIONS["withdrawal_daily_maximum_fen"]}
+    )
+    withdrawal_fee_fixed_fen = fields.Integer(metadata={"description": POLICY_DESCRIPTIONS["withdrawal_fee_fixed_fen"]})
+    withdrawal_fee_bp = fields.Integer(metadata={"description": POLICY_DESCRIPTIONS["withdrawal_fee_bp"]})
+    tax_rate_bp = fields.Integer(metadata={"description": POLICY_DESCRIPTIONS["tax_rate_bp"]})
+    payout_channel = fields.String(
+        validate=validate.OneOf(["bank_file", "wechat"]), metadata={"description": CHANNEL_DESCRIPTION}
+    )
+    bonus_pool_share_bp = fields.Integer(metadata={"description": POLICY_DESCRIPTIONS["bonus_pool_share_bp"]})
+    bonus_reserve_share_bp = fields.Integer(metadata={"description": POLICY_DESCRIPTIONS["bonus_reserve_share_bp"]})
+    bonus_min_health_score = fields.Integer(metadata={"description": POLICY_DESCRIPTIONS["bonus_min_health_score"]})
+
+
+def _bounded(name: str) -> fields.Integer:
+    low, high = POLICY_BOUNDS[name]
+    return fields.Integer(
+        strict=True, validate=validate.Range(min=low, max=high), metadata={"description": POLICY_DESCRIPTIONS[name]}
+    )
+
+
+class PayoutPolicyUpdateSchema(Schema):
+    """A change of the payout policy: settings left out keep their values; a reason is required (audit log)."""
+
+    withdrawal_minimum_fen = _bounded("withdrawal_minimum_fen")
+    withdrawal_daily_maximum_fen = _bounded("withdrawal_daily_maximum_fen")
+    withdrawal_fee_fixed_fen = _bounded("withdrawal_fee_fixed_fen")
+    withdrawal_fee_bp = _bounded("withdrawal_fee_bp")
+    tax_rate_bp = _bounded("tax_rate_bp")
+    payout_channel = fields.String(
+        validate=validate.OneOf(["bank_file", "wechat"]), metadata={"description": CHANNEL_DESCRIPTION}
+    )
+    bonus_pool_share_bp = _bounded("bonus_pool_share_bp")
+    bonus_reserve_share_bp = _bounded("bonus_reserve_share_bp")
+    bonus_min_health_score = _bounded("bonus_min_health_score")
+    reason = Text(200, required=True, metadata={"description": "Why the policy changes (audit log)"})

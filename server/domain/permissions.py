@@ -49,7 +49,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "finance": _READ_ALL
     | {"points:adjust", "sales:refund", "settlement:read", "settlement:close", "reports:read"}
     # withdrawals (提现): request on an agent's behalf, approve or reject, run payouts; the bonus pool
-    | {"withdrawals:read", "withdrawals:request", "withdrawals:approve", "bonus_pool:read", "bonus_pool:write"},
+    | {"withdrawals:read", "withdrawals:request", "withdrawals:approve", "bonus_pool:read", "bonus_pool:write"}
+    # the payout policy: minimum, daily maximum, fee, tax rate, payout channel, bonus pool shares
+    | {"payout_policy:write"},
     "card_issuer": {
         "levels:read",
         "merchants:read",

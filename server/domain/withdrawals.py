@@ -40,6 +40,32 @@ class WithdrawalPolicy:
     tax_rate_bp: int = 2_000  # 20 % for individual agents (劳务报酬 withholding, before deductions)
 
 
+# The bounds of each payout policy setting (server/services/withdrawals.py: update_payout_policy; the API
+# documents them): money in fen, rates in basis points. Tax is capped at 45 % (the top individual income tax
+# bracket); the minimum must not exceed the daily maximum (a rule across fields).
+POLICY_BOUNDS: dict[str, tuple[int, int]] = {
+    "withdrawal_minimum_fen": (1, 100_000_000),  # 1 分 .. 100 万元
+    "withdrawal_daily_maximum_fen": (1, 1_000_000_000),  # .. 1000 万元
+    "withdrawal_fee_fixed_fen": (0, 1_000_000),  # .. 1 万元
+    "withdrawal_fee_bp": (0, 10_000),
+    "tax_rate_bp": (0, 4_500),
+    "bonus_pool_share_bp": (0, 10_000),
+    "bonus_reserve_share_bp": (0, 10_000),
+    "bonus_min_health_score": (0, 100),
+}
+
+
+def out_of_bounds(settings: dict) -> str | None:
+    """The first setting of ``settings`` that is not a whole number within its bounds (None: all fit)."""
+    for name, value in settings.items():
+        if name not in POLICY_BOUNDS:
+            continue
+        low, high = POLICY_BOUNDS[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            return name
+    return None
+
+
 @dataclass(frozen=True)
 class WithdrawalSplit:
     amount_fen: int

@@ -37,7 +37,7 @@ from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.identifiers import mask_account_number
 from server.domain.statuses import PayoutStatus, WithdrawalStatus
 from server.domain.tax import TaxLine, YearlyTaxStatement, yearly_statement
-from server.domain.withdrawals import OUTCOME, WithdrawalPolicy, check_withdrawal, may
+from server.domain.withdrawals import OUTCOME, WithdrawalPolicy, check_withdrawal, may, out_of_bounds
 from server.extensions import db
 from server.models import Agent, PayoutPolicy, Withdrawal
 from server.models.base import utcnow
@@ -92,22 +92,39 @@ def withdrawal_policy(row: PayoutPolicy | None = None) -> WithdrawalPolicy:
     )
 
 
+def policy_document(row: PayoutPolicy | None = None) -> dict:
+    """The current payout policy as a plain mapping (API and console)."""
+    row = row or payout_policy()
+    return {name: getattr(row, name) for name in POLICY_FIELDS}
+
+
 @transactional
-def update_payout_policy(actor: str, **fields) -> PayoutPolicy:
-    """Change the withdrawal, tax and bonus pool settings (audited with the values before)."""
+def update_payout_policy(actor: str, reason: str | None = None, **fields) -> PayoutPolicy:
+    """Change the withdrawal, tax and bonus pool settings (audited with the values before and the reason).
+
+    Staff always give a reason (API and console); ``None`` is for internal callers. Nothing changes when a
+    setting is unknown, out of its bounds (``POLICY_BOUNDS``) or the minimum exceeds the daily maximum."""
+    if reason is not None and not reason.strip():
+        raise InvalidRequest("A policy change needs a reason.", field="reason")
     row = payout_policy()
     unknown = set(fields) - set(POLICY_FIELDS)
     if unknown:
         raise InvalidRequest("Unknown setting.", field=sorted(unknown)[0])
     if "payout_channel" in fields and fields["payout_channel"] not in CHANNELS:
         raise InvalidRequest("Unknown payout channel.", field="payout_channel")
+    wrong = out_of_bounds(fields)
+    if wrong:
+        raise InvalidRequest("This setting is outside its allowed range.", field=wrong)
+    minimum = fields.get("withdrawal_minimum_fen", row.withdrawal_minimum_fen)
+    if minimum > fields.get("withdrawal_daily_maximum_fen", row.withdrawal_daily_maximum_fen):
+        raise InvalidRequest("These withdrawal settings do not fit together.", field="withdrawal_minimum_fen")
     before = {name: getattr(row, name) for name in fields}
     for name, value in fields.items():
         setattr(row, name, value)
-    minimum, maximum = row.withdrawal_minimum_fen, row.withdrawal_daily_maximum_fen
-    if not 1 <= minimum <= maximum or not 0 <= row.tax_rate_bp <= 4_500 or not 0 <= row.withdrawal_fee_bp <= 10_000:
-        raise InvalidRequest("These withdrawal settings do not fit together.", field="withdrawal_minimum_fen")
-    audit(actor, "payout_policy.update", "payout_policy", "1", before=before, after=fields)
+    details = {"before": before, "after": fields}
+    if reason is not None:
+        details["reason"] = reason.strip()
+    audit(actor, "payout_policy.update", "payout_policy", "1", **details)
     return row
 
 

@@ -193,6 +193,14 @@ for _method, _path, _code, _why in (
     ("POST", "/api/v1/partner/benefit-grants", "partner_signature_invalid", "a signature no generator can make"),
 ):
     TOLERATED_REFUSALS[(_method, _path, _code, None)] = _why
+for _message, _reason in (
+    (
+        "These withdrawal settings do not fit together.",
+        "the minimum must not exceed the daily maximum: one of them sent alone is compared with the other stored",
+    ),
+    ("A policy change needs a reason.", "a reason of blanks only is no reason"),
+):
+    TOLERATED_REFUSALS[("PUT", "/api/v1/payout-policy", "invalid_request", _message)] = _reason
 # server.request_input.TEXT_MESSAGES: NUL and lone surrogates are refused in any text, wherever it is sent
 TOLERATED_TEXT_FAULTS = {"nul_character", "lone_surrogate"}
 

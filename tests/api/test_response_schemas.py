@@ -417,6 +417,9 @@ def test_every_operation_answers_its_declared_schema(app, client):
     call("get", "/withdrawals", admin, query={"agent_id": agent["id"]})
     call("post", "/bonus-pools/{period}/distribution", admin, {"action": "distribute"}, period=last_month)
     call("get", "/bonus-pools", admin)
+    change = {"withdrawal_minimum_fen": 5_000, "withdrawal_fee_fixed_fen": 100, "reason": "降低提现门槛"}
+    assert call("put", "/payout-policy", admin, change)["withdrawal_minimum_fen"] == 5_000
+    call("get", "/payout-policy", admin)
     # webhooks: subscribe a local receiver, an event delivered to it, the log, a replay; pause, delete
     with stand_in(lambda *request: (200, {})) as (receiver_url, _seen):
         body = {"name": "ERP", "url": receiver_url, "event_types": ["card.blocked"]}

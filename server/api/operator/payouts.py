@@ -12,6 +12,8 @@ from server.api.payout_schemas import (
     BonusPoolEnvelopeSchema,
     BonusPoolSchema,
     DistributionRequestSchema,
+    PayoutPolicySchema,
+    PayoutPolicyUpdateSchema,
     WithdrawalCreateSchema,
     WithdrawalEnvelopeSchema,
     WithdrawalQuerySchema,
@@ -75,6 +77,28 @@ class WithdrawalReject(MethodView):
         """Finance rejects a requested withdrawal with a reason; the money returns to the agent's available balance."""
         actor = require_staff("withdrawals:approve")
         return {"withdrawal": withdrawals.reject_withdrawal(actor.key, withdrawal_id, args["reason"])}
+
+
+@blp.route("/payout-policy")
+class PayoutPolicy(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, PayoutPolicySchema)
+    def get(self):
+        """The withdrawal, tax and bonus pool settings: minimum, daily maximum, fee, tax rate, payout channel,
+        the pool's share of fee income and the reserve's share."""
+        require_staff("withdrawals:read")
+        return withdrawals.policy_document()
+
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(PayoutPolicyUpdateSchema)
+    @blp.response(200, PayoutPolicySchema)
+    def put(self, args):
+        """Change the settings (finance or admin); settings left out keep their values, a reason is required
+        (audit log). Refused, changing nothing, when the minimum would exceed the daily maximum. Withdrawals
+        asked from then on follow the new settings; those already asked keep theirs."""
+        actor = require_staff("payout_policy:write")
+        reason = args.pop("reason")
+        return withdrawals.policy_document(withdrawals.update_payout_policy(actor.key, reason, **args))
 
 
 @blp.route("/bonus-pools")

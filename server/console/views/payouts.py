@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, NumberRange
 
 from server.console import navigation
-from server.console.access import current_actor, permission_required
+from server.console.access import can, current_actor, permission_required
 from server.console.confirm import Confirmation, confirm_form, confirm_page
 from server.console.display import domain_message
+from server.console.forms import PercentField, YuanField, choice
 from server.console.paging import choice_arg, page_from_request
 from server.domain.errors import DomainError
 from server.domain.statuses import WithdrawalStatus
@@ -31,6 +36,17 @@ navigation.add(
         "console.payouts.bonus_pools", _l("Bonus pool"), "piggy-bank", "bonus_pool:read", order=60, operators_only=True
     )
 )
+navigation.add(
+    navigation.NavItem(
+        "console.payouts.policy",
+        _l("Withdrawal and bonus pool settings"),
+        "sliders",
+        "withdrawals:read",
+        order=61,
+        operators_only=True,
+    )
+)
+POLICY_WRITE = "payout_policy:write"
 STATUS_LABELS = {
     WithdrawalStatus.REQUESTED: _l("To approve"),
     WithdrawalStatus.APPROVED: _l("Approved, to pay"),
@@ -162,3 +178,77 @@ def pool_action(period, action):
     else:
         flash(_("Saved."), "success")
     return redirect(url_for(".bonus_pools"))
+
+
+class PayoutPolicyForm(FlaskForm):
+    """The payout policy as finance types it: money in yuan (exactly to the fen), rates in % (to the bp)."""
+
+    minimum = YuanField(_l("Minimum withdrawal (¥)"), [InputRequired(), NumberRange(Decimal("0.01"), 1_000_000)])
+    daily_maximum = YuanField(
+        _l("Daily maximum per agent (¥)"), [InputRequired(), NumberRange(Decimal("0.01"), 10_000_000)]
+    )
+    fee_fixed = YuanField(_l("Fixed fee per withdrawal (¥)"), [InputRequired(), NumberRange(0, 10_000)])
+    fee_rate = PercentField(_l("Fee rate (% of the amount)"), [InputRequired()])
+    tax_rate = PercentField(_l("Tax withheld from individual agents (%, at most 45)"), [InputRequired()])
+    payout_channel = SelectField(
+        _l("Payout channel"), choices=[choice(value, label) for value, label in CHANNEL_LABELS.items()]
+    )
+    pool_share = PercentField(_l("Bonus pool: share of the platform's fee income (%)"), [InputRequired()])
+    reserve_share = PercentField(_l("Reserve: share of what accrues that stays in the pool (%)"), [InputRequired()])
+    min_health = IntegerField(
+        _l("Lowest health score that shares in the pool (0-100)"), [InputRequired(), NumberRange(0, 100)]
+    )
+    reason = StringField(_l("Reason for the change"), [InputRequired(), Length(max=200)])
+    submit = SubmitField(_l("Save the settings"))
+
+    def fill(self, policy: dict) -> None:
+        self.minimum.set_fen(policy["withdrawal_minimum_fen"])
+        self.daily_maximum.set_fen(policy["withdrawal_daily_maximum_fen"])
+        self.fee_fixed.set_fen(policy["withdrawal_fee_fixed_fen"])
+        self.fee_rate.set_bp(policy["withdrawal_fee_bp"])
+        self.tax_rate.set_bp(policy["tax_rate_bp"])
+        self.payout_channel.data = policy["payout_channel"]
+        self.pool_share.set_bp(policy["bonus_pool_share_bp"])
+        self.reserve_share.set_bp(policy["bonus_reserve_share_bp"])
+        self.min_health.data = policy["bonus_min_health_score"]
+
+    def settings(self) -> dict:
+        return {
+            "withdrawal_minimum_fen": self.minimum.fen,
+            "withdrawal_daily_maximum_fen": self.daily_maximum.fen,
+            "withdrawal_fee_fixed_fen": self.fee_fixed.fen,
+            "withdrawal_fee_bp": self.fee_rate.bp,
+            "tax_rate_bp": self.tax_rate.bp,
+            "payout_channel": self.payout_channel.data,
+            "bonus_pool_share_bp": self.pool_share.bp,
+            "bonus_reserve_share_bp": self.reserve_share.bp,
+            "bonus_min_health_score": self.min_health.data,
+        }
+
+
+@blp.route("/payout-policy", methods=["GET", "POST"])
+@permission_required("withdrawals:read")
+def policy():
+    """提现与奖金池设置: the current settings and, for finance and admin, the form to change them with a reason."""
+    current = withdrawal_service.policy_document()
+    form = PayoutPolicyForm()
+    if request.method == "GET":
+        form.fill(current)
+    elif not can(POLICY_WRITE):
+        abort(403)
+    elif form.validate_on_submit():
+        try:
+            withdrawal_service.update_payout_policy(current_actor().key, form.reason.data, **form.settings())
+        except DomainError as exc:
+            flash(domain_message(exc), "danger")
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for(".policy"))
+    status = 422 if form.errors or request.method == "POST" else 200
+    return render_template(
+        "console/payouts/policy.html",
+        form=form,
+        policy=current,
+        channel_labels=CHANNEL_LABELS,
+        may_change=can(POLICY_WRITE),
+    ), status
