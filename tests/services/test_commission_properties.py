@@ -58,7 +58,7 @@ def test_random_days_keep_the_money_exact(app, terms, operations):
         agents.record_recruitment(ACTOR, member.id, recruiter.id)
         commissions.update_policy(ACTOR, terms, "random", acknowledgement="知悉风险")
         db.session.commit()
-        day, sales, flags = DAY, [], []
+        day, sales, flags, flagged = DAY, [], [], set()
         money_before_signup = 0
         for kind, which, value in operations:
             try:
@@ -68,7 +68,8 @@ def test_random_days_keep_the_money_exact(app, terms, operations):
                 elif kind == "refund" and sales:
                     clock.now += timedelta(minutes=1)
                     checkout.refund_sale(ACTOR, sales[which % len(sales)], None, amount_fen=value)
-                elif kind == "flag" and sales:
+                elif kind == "flag" and sales and sales[which % len(sales)] not in flagged:
+                    flagged.add(sales[which % len(sales)])  # one flag per sale and rule (the scan's dedupe key)
                     flags.append(_flag(db.session.get(Sale, sales[which % len(sales)])).id)
                 elif kind == "review" and flags:
                     status = BrushingFlagStatus.CONFIRMED if value else BrushingFlagStatus.CLEARED
