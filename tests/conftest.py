@@ -1,10 +1,13 @@
 """App, database and client fixtures: SQLite by default, PostgreSQL when DATABASE_URL names it.
 
-CI runs the suite twice, on SQLite and then with DATABASE_URL on PostgreSQL. The second pass sets
+CI runs the suite twice, on SQLite and with DATABASE_URL on PostgreSQL. The second pass sets
 ``ALLIANCE_TESTS_DATABASE_ONLY=1``: only the tests that use the session's database (the ``database``
 fixture, through ``app``, ``ctx``, ``client`` or any fixture built on them) run again; a test that uses
 no database, or only PostgreSQL through ``pg_app``/``pg_database`` (which the first pass already ran on
-PostgreSQL), would do the same thing twice and is deselected.
+PostgreSQL), would do the same thing twice and is deselected. So is a test of what a person sees in
+Chromium or the Tk window (the ``browser`` and ``display`` fixtures): how a page or the window looks does
+not depend on the database, and the same pages' and endpoints' queries run on PostgreSQL in the test
+client's tests (every console, member and portal page renders there).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def postgres_url() -> str:
 
 DATABASE_ONLY_ENV = "ALLIANCE_TESTS_DATABASE_ONLY"
 POSTGRES_ONLY_FIXTURES = frozenset({"pg_app", "pg_database"})
+SCREEN_FIXTURES = frozenset({"browser", "display"})  # Chromium, Xvfb for the Tk window
 
 
 def uses_session_database(item: pytest.Item) -> bool:
@@ -63,10 +67,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """With ALLIANCE_TESTS_DATABASE_ONLY=1, deselect the tests whose outcome does not depend on DATABASE_URL."""
     if os.environ.get(DATABASE_ONLY_ENV, "") not in {"1", "true", "yes"}:
         return
-    deselected = [item for item in items if not uses_session_database(item)]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if uses_session_database(item)]
+    kept = [item for item in items if uses_session_database(item) and not SCREEN_FIXTURES & set(item.fixturenames)]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
 
 
 def _postgres_reachable(url: str) -> str | None:

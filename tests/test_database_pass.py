@@ -1,6 +1,6 @@
 """CI's PostgreSQL pass (ALLIANCE_TESTS_DATABASE_ONLY=1) runs the tests that use the session's database
-and no others: tests without a database, and PostgreSQL-only tests the SQLite pass already ran on
-PostgreSQL, run once."""
+and no others: tests without a database, PostgreSQL-only tests the SQLite pass already ran on PostgreSQL,
+and tests of what Chromium or the Tk window shows, run once."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ NO_DATABASE_OR_POSTGRES_ONLY = [
     "tests/console/test_console_paging.py::test_all_rows_stops_at_the_limit",  # pure
     "tests/services/test_locks_postgres.py::test_lock_keys_depend_on_the_schema_and_the_lock_name",  # pg_app only
     "tests/api/test_idempotency.py::test_twenty_concurrent_identical_sales_commit_once[pg_app]",  # chosen at run time
+    "tests/console/test_console_layout_browser.py::test_every_console_page_fits_the_screen[390]",  # Chromium
+    "tests/pos/test_gui.py::test_a_whole_sale_in_the_cashier_window",  # the Tk window
 ]
 
 
