@@ -321,6 +321,8 @@ def test_finance_marks_a_statement_paid_in_the_console(app, client, closed_day):
     assert post_form(client, page, action, {"paid": "0"}).status_code == 302
     assert "未付款" in page_text(client.get(page))
     with app.app_context():
-        actions = db.session.scalars(select(AuditLog.action).where(AuditLog.object_id == row.id)).all()
+        actions = db.session.scalars(
+            select(AuditLog.action).where(AuditLog.object_id == row.id).order_by(AuditLog.id)
+        ).all()
         db.session.remove()
     assert actions == ["settlement.paid", "settlement.unpaid"]

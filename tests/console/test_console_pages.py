@@ -34,7 +34,7 @@ def scene(app, client):
 
 def audit_rows(app, action: str) -> list[AuditLog]:
     with app.app_context():
-        rows = list(db.session.scalars(select(AuditLog).where(AuditLog.action == action)))
+        rows = list(db.session.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)))
         db.session.remove()
         return rows
 

@@ -54,7 +54,9 @@ def test_accrue_distribute_reverse_redistribute_pay(ctx):
         bonus_pool.reverse_distribution(ACTOR, PERIOD)
     assert check_money_ledger_balanced() == []
     assert ledger.balance(money.ALLIANCE, money.ALLIANCE_OWNER_ID, money.FEE_INCOME) == 1_999_999 - 100_000
-    actions = list(db.session.scalars(select(AuditLog.action).where(AuditLog.object_type == "bonus_pool")))
+    actions = list(
+        db.session.scalars(select(AuditLog.action).where(AuditLog.object_type == "bonus_pool").order_by(AuditLog.id))
+    )
     assert actions == [
         "bonus_pool.accrue",
         "bonus_pool.distribute",

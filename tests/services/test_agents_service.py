@@ -110,7 +110,7 @@ def test_status_changes_need_a_reason_follow_the_lifecycle_and_are_audited(world
     with pytest.raises(Conflict):
         agents.update_agent(ACTOR, agent.id, status="active", status_reason="再次签约")
     logged = db.session.scalars(
-        select(AuditLog).where(AuditLog.object_id == agent.id, AuditLog.action == "agent.update")
+        select(AuditLog).where(AuditLog.object_id == agent.id, AuditLog.action == "agent.update").order_by(AuditLog.id)
     )
     assert [(row.details["status"], row.details["status_reason"]) for row in logged] == [
         ("active", "签约"),
