@@ -47,8 +47,11 @@ def move_sale_lots(draft: SaleDraft) -> None:
 
 
 def upgrade_level(draft: SaleDraft) -> None:
-    """Upgrade the member at once if this sale lifts the window spend over a higher threshold."""
+    """Upgrade the member at once if this sale lifts the window spend over a higher threshold; a level reached
+    brings its gift, if the alliance set one (never refusing the sale)."""
     draft.level = level_after(draft.who, draft.settings.level_window_days, draft.now)
+    if draft.level.id != draft.who.level.id:
+        benefit_grants.level_up_gift(draft.who.member.id, draft.level.code)
 
 
 _LEVELS_AND_WINDOW_SPEND = select(  # every level, lowest first, each row with the member's spend in the window
@@ -78,9 +81,7 @@ def level_after(who: MemberAtMerchant, window_days: int, now: datetime) -> Level
         .values(level_id=target.id, level_since=now)
         .execution_options(synchronize_session=False)
     )
-    reached = next(level for level in levels if level.id == target.id)
-    benefit_grants.level_up_gift(who.member.id, reached.code)  # if the alliance set one; never refuses the sale
-    return reached
+    return next(level for level in levels if level.id == target.id)
 
 
 def plan_card_write_back(draft: SaleDraft) -> None:
