@@ -31,7 +31,7 @@ from server.models import (
     Merchant,
 )
 from server.models.base import utcnow
-from server.services import benefit_stock, money_ledger
+from server.services import benefit_stock, locks, money_ledger
 from server.services.agents import get_agent
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
@@ -51,6 +51,7 @@ def agent_price(sku_id: str, agent_level_id: str) -> int | None:
 
 
 def _next_invoice_no(today_text: str) -> str:
+    locks.lock("benefit-consignment:invoice-no")  # two consignments at once never draw the same number
     count = db.session.scalar(select(func.count(BenefitConsignment.id))) or 0
     return f"BC{today_text}{count + 1:05d}"
 
