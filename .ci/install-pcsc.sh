@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the card reader tests (tests/hardware) need on Debian 12, as root: pcscd, the
 # vsmartcard-vpcd virtual reader driver, and pyscard (built from source against libpcsclite).
-# Idempotent. pcscd is not started here: the tests' pcscd fixture starts it when none is running.
+# Idempotent. pcscd is not started here: .ci/run starts it, and the tests' pcscd fixture starts one when none is running.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive

@@ -24,6 +24,7 @@ from tests.hardware.vpcd import VPCD_PORT
 VPCD_READER_PREFIX = "Virtual PCD 00 "
 VPCD_DRIVER_CONFIG = Path("/etc/reader.conf.d/vpcd")
 PCSCD_START_TIMEOUT = 10.0
+VPCD_PORT_RELEASE_TIMEOUT = 90.0
 USERS_LOCK = Path(tempfile.gettempdir()) / "alliancecard-pcscd.lock"
 
 
@@ -74,19 +75,27 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _start_pcscd(log_path: Path) -> subprocess.Popen[bytes]:
+    """Start pcscd; while the vpcd port is still held by the connections of a pcscd stopped moments ago
+    (TIME_WAIT, up to a minute: vpcd binds without SO_REUSEADDR), try again until it is free."""
     executable = shutil.which("pcscd") or shutil.which("pcscd", path="/usr/sbin:/sbin")
     if executable is None:
         raise PcscdUnavailable("pcscd is not installed (apt-get install pcscd)")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([executable, "--foreground"], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + PCSCD_START_TIMEOUT
-    while not vpcd_slots(pcscd_readers() or []):
-        if process.poll() is not None or time.monotonic() > deadline:
-            _stop(process)
-            log_tail = log_path.read_text(errors="replace")[-2000:]
+    port_free_deadline = time.monotonic() + VPCD_PORT_RELEASE_TIMEOUT
+    while True:
+        with log_path.open("wb") as log:
+            process = subprocess.Popen([executable, "--foreground"], stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + PCSCD_START_TIMEOUT
+        while not vpcd_slots(pcscd_readers() or []):
+            if process.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        else:
+            return process
+        _stop(process)
+        log_tail = log_path.read_text(errors="replace")[-2000:]
+        if "Address already in use" not in log_tail or time.monotonic() > port_free_deadline:
             raise PcscdUnavailable(f"pcscd did not start with the vpcd reader; its log:\n{log_tail}")
-        time.sleep(0.05)
-    return process
+        time.sleep(1.0)
 
 
 @contextmanager
