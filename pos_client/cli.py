@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from alliance_shared.click_zh import click_language
 from alliance_shared.devices.card_reader import CardReaderError
 from pos_client.checkout import REDEEM_MAX, Checkout, SaleOutcome
-from pos_client.click_zh import click_language
 from pos_client.config import DEFAULT_CONFIG_PATH, NotRegistered, PosConfig
 from pos_client.devices.printer import PrinterError
 from pos_client.devices.scanner import CameraScanner, ImageScanner, ScannerError

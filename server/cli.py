@@ -1,33 +1,74 @@
-"""`alliance-server`: the Flask CLI with the project's commands (db, seed-demo, merchants, terminals ...)."""
+"""`alliance-server`: the Flask CLI with the project's commands (db, seed-demo, merchants, terminals ...).
+
+What it tells the operator is Simplified Chinese (the console's catalog, ``server/console/translations``;
+click's own words from ``alliance_shared/click_zh.py``); English with ``--lang en`` or ``ALLIANCE_LANG=en``
+(server/i18n.py). JSON lines printed for scripts keep their English keys.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 
 import click
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
+from flask_babel import gettext, pgettext
 from rich.console import Console
 from rich.table import Table
 
+from alliance_shared.click_zh import click_language
 from server import create_app
 from server.domain.errors import DomainError
+from server.i18n import CLI_LANGUAGE_ENV, normalize_language
 
 console = Console()
 CLI_ACTOR = "system:cli"
 
 
 class AllianceGroup(FlaskGroup):
-    """FlaskGroup that reports refused operations as clean CLI errors instead of tracebacks."""
+    """FlaskGroup that speaks the operator's language and reports refused operations as clean CLI errors."""
+
+    def main(self, args=None, *more, **kwargs):
+        language = _requested_language(args)
+        saved = os.environ.get(CLI_LANGUAGE_ENV)
+        os.environ[CLI_LANGUAGE_ENV] = language  # server/i18n.py: the language outside a request
+        try:
+            with click_language(language):
+                return super().main(args, *more, **kwargs)
+        finally:
+            if saved is None:
+                os.environ.pop(CLI_LANGUAGE_ENV, None)
+            else:
+                os.environ[CLI_LANGUAGE_ENV] = saved
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except DomainError as exc:
-            raise click.ClickException(f"{exc.code}: {exc.message} {exc.details or ''}".strip()) from exc
+            from server.error_text import translate
+
+            with ctx.ensure_object(ScriptInfo).load_app().app_context():
+                message = translate(exc.message)
+            raise click.ClickException(f"{exc.code}: {message} {exc.details or ''}".strip()) from exc
+
+
+def _requested_language(args) -> str:
+    """``--lang`` of the command line (read before click parses it: click's own errors come first), else
+    ``ALLIANCE_LANG``, else Chinese."""
+    import sys
+
+    args = list(sys.argv[1:] if args is None else args)
+    for index, arg in enumerate(args):
+        if arg == "--lang" and index + 1 < len(args):
+            return normalize_language(args[index + 1]) or "zh"
+        if arg.startswith("--lang="):
+            return normalize_language(arg.removeprefix("--lang=")) or "zh"
+    return normalize_language(os.environ.get(CLI_LANGUAGE_ENV)) or "zh"
 
 
 @click.group(cls=AllianceGroup, create_app=create_app, add_default_commands=True)
-def main():
+@click.option("--lang", type=click.Choice(["zh", "en"]), help="Messages: zh (default) or en.")
+def main(lang):
     """AllianceCard server administration."""
 
 
@@ -40,7 +81,7 @@ def seed_demo_command(as_json):
 
     creds = seed_demo()
     if creds is None:
-        raise click.ClickException("The database already holds an alliance; nothing was created.")
+        raise click.ClickException(gettext("The database already holds an alliance; nothing was created."))
     if as_json:
         click.echo(json.dumps(creds.as_dict(), ensure_ascii=False, indent=2))
     else:
@@ -51,17 +92,28 @@ def print_demo_credentials(creds: dict) -> None:
     """Show the demo's logins and tokens as tables."""
     admin = creds["admin"]
     console.print(
-        f"[bold]Operator admin[/bold] (console and API): {admin['username']} / {admin['password']}   "
-        f"API token: {admin['token']}",
+        gettext(
+            "[bold]Operator admin[/bold] (console and API): %(username)s / %(password)s   API token: %(token)s",
+            username=admin["username"],
+            password=admin["password"],
+            token=admin["token"],
+        ),
         soft_wrap=True,
     )
     for merchant in creds["merchants"]:
         console.print(
-            f"Merchant [bold]{merchant['name']}[/bold] ({merchant['id']}) terminal token: {merchant['terminal_token']}",
+            gettext(
+                "Merchant [bold]%(name)s[/bold] (%(id)s) terminal token: %(token)s",
+                name=merchant["name"],
+                id=merchant["id"],
+                token=merchant["terminal_token"],
+            ),
             soft_wrap=True,
         )
-    console.print("Members log in on /m/ with phone + SMS code (in development the code is in the server log):")
-    table = Table("member", "phone", "card number")
+    console.print(
+        gettext("Members log in on /m/ with phone + SMS code (in development the code is in the server log):")
+    )
+    table = Table(gettext("member"), gettext("phone"), gettext("card number"))
     for member in creds["members"]:
         table.add_row(member["name"], member["phone"], member["card_no"])
     console.print(table)
@@ -72,8 +124,8 @@ def print_demo_agents() -> None:
     """How to sign in to the agent portal as the demo agents (their phones are fixed demo data)."""
     from server.services.demo_agents import DEMO_AGENTS
 
-    console.print("Agents sign in on /a/ with phone + SMS code (the city agent leads the two county agents):")
-    table = Table("agent", "phone")
+    console.print(gettext("Agents sign in on /a/ with phone + SMS code (the city agent leads the two county agents):"))
+    table = Table(gettext("agent"), gettext("phone"))
     for spec in DEMO_AGENTS.values():
         table.add_row(spec["name"], spec["phone"])
     console.print(table)
@@ -91,8 +143,8 @@ def create_admin_command(username, password):
     ensure_alliance()
     user = create_staff_user(CLI_ACTOR, username, "admin", password)
     token = create_personal_token(CLI_ACTOR, user.id, "cli").token
-    console.print(f"admin {username} created ({user.id})")
-    click.echo(f"API token (shown once): {token}")
+    console.print(gettext("admin %(username)s created (%(id)s)", username=username, id=user.id))
+    click.echo(gettext("API token (shown once): %(token)s", token=token))
 
 
 @main.group("merchant")
@@ -121,7 +173,7 @@ def merchant_create_command(name, trade, region, address, earn_rate_bp, max_rede
         earn_rate_bp=earn_rate_bp,
         max_redeem_bp=max_redeem_bp,
     )
-    console.print(f"merchant {merchant.name} created: {merchant.id}")
+    console.print(gettext("merchant %(name)s created: %(id)s", name=merchant.name, id=merchant.id))
 
 
 @main.group("terminal")
@@ -138,8 +190,8 @@ def terminal_create_command(merchant_id, name):
     from server.services.catalog import create_terminal
 
     issued = create_terminal(CLI_ACTOR, merchant_id, name)
-    console.print(f"terminal {issued.terminal.id} ({issued.terminal.code}) created")
-    click.echo(f"token: {issued.token}")
+    console.print(gettext("terminal %(id)s (%(code)s) created", id=issued.terminal.id, code=issued.terminal.code))
+    click.echo(gettext("token: %(token)s", token=issued.token))
 
 
 @main.group("levels")
@@ -154,7 +206,14 @@ def levels_evaluate_command():
     from server.services.levels import evaluate_levels
 
     outcome = evaluate_levels(CLI_ACTOR)
-    console.print(f"upgraded {outcome['upgraded']}, downgraded {outcome['downgraded']}, kept {outcome['kept']}")
+    console.print(
+        gettext(
+            "upgraded %(upgraded)d, downgraded %(downgraded)d, kept %(kept)d",
+            upgraded=outcome["upgraded"],
+            downgraded=outcome["downgraded"],
+            kept=outcome["kept"],
+        )
+    )
 
 
 @main.command("purge-idempotency-keys")
@@ -163,7 +222,13 @@ def purge_idempotency_keys_command():
     """Delete stored idempotent responses older than the retention period (run it daily from cron)."""
     from server.services.idempotency import KEY_RETENTION, purge_expired_keys
 
-    console.print(f"deleted {purge_expired_keys()} idempotency records older than {KEY_RETENTION.days} days")
+    console.print(
+        gettext(
+            "deleted %(count)d idempotency records older than %(days)d days",
+            count=purge_expired_keys(),
+            days=KEY_RETENTION.days,
+        )
+    )
 
 
 @main.group("sms")
@@ -181,12 +246,19 @@ def sms_outbox_command(limit):
     from server.extensions import db
     from server.models import SmsMessage
 
-    table = Table("id", "created", "phone", "status", "sender", "text")
+    table = Table(
+        gettext("id"), gettext("created at"), gettext("phone"), gettext("status"), gettext("sender"), gettext("text")
+    )
     rows = db.session.scalars(select(SmsMessage).order_by(SmsMessage.id.desc()).limit(limit)).all()
     for message in rows:
         created = message.created_at.strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(
-            str(message.id), created, message.phone_masked, message.status, message.sender or "", message.text
+            str(message.id),
+            created,
+            message.phone_masked,
+            pgettext("sms", message.status),
+            message.sender or "",
+            message.text,
         )
     console.print(table)
 
@@ -197,7 +269,7 @@ def sms_dispatch_command():
     """Send pending messages through the configured sender (SMS_SENDER); failures stay for a retry."""
     from server.notifications.sms import dispatch_pending
 
-    console.print(f"sent {dispatch_pending()} messages")
+    console.print(gettext("sent %(count)d messages", count=dispatch_pending()))
 
 
 @main.group("webhooks")
@@ -256,9 +328,13 @@ def settlement_reconcile_command(day):
     differences = reconcile(day.date())
     if differences:
         for difference in differences:
-            click.echo(f"DIFFERENCE {difference}")
-        raise click.ClickException(f"{len(differences)} difference(s) on {day.date().isoformat()}")
-    click.echo(f"{day.date().isoformat()}: statements, ledger and sales agree; the ledger is balanced")
+            click.echo(gettext("DIFFERENCE %(difference)s", difference=difference))
+        raise click.ClickException(
+            gettext("%(count)d difference(s) on %(day)s", count=len(differences), day=day.date().isoformat())
+        )
+    click.echo(
+        gettext("%(day)s: statements, ledger and sales agree; the ledger is balanced", day=day.date().isoformat())
+    )
 
 
 @settlement_group.command("statement")
@@ -279,11 +355,11 @@ def settlement_statement_command(merchant_id, day, fmt, output):
         select(Settlement.id).where(Settlement.merchant_id == merchant_id, Settlement.business_day == day.date())
     )
     if found is None:
-        raise click.ClickException("no settlement for this merchant and day (is the day closed?)")
+        raise click.ClickException(gettext("no settlement for this merchant and day (is the day closed?)"))
     content, _name, _type = render_statement(found, None, fmt, reveal_account=True)
     with open(output, "wb") as handle:
         handle.write(content)
-    console.print(f"statement written to {output}")
+    console.print(gettext("statement written to %(path)s", path=output))
 
 
 @main.group("regions")
@@ -367,7 +443,9 @@ def payouts_wechat_command(limit):
         )
     )
     if run.stopped:
-        raise click.ClickException(f"WeChat Pay refused the run: {run.stopped} (the rest stays approved)")
+        raise click.ClickException(
+            gettext("WeChat Pay refused the run: %(reason)s (the rest stays approved)", reason=run.stopped)
+        )
 
 
 @payouts_group.command("tax-statement")
@@ -417,7 +495,10 @@ def jobs_run_command(names, day):
 
     unknown = [name for name in names if name not in JOBS]
     if unknown:
-        raise click.BadParameter(f"unknown job(s) {', '.join(unknown)}; known: {', '.join(JOBS)}", param_hint="--job")
+        raise click.BadParameter(
+            gettext("unknown job(s) %(unknown)s; known: %(known)s", unknown=", ".join(unknown), known=", ".join(JOBS)),
+            param_hint="--job",
+        )
     for name in names or JOBS:
         outcome = run_job(name, day.date() if day else None)
         click.echo(
@@ -427,10 +508,6 @@ def jobs_run_command(names, day):
                 default=str,
             )
         )
-
-
-if __name__ == "__main__":  # python -m server.cli (tests and workers spawn it with the interpreter they run on)
-    main()
 
 
 @main.group("benefits")
@@ -454,6 +531,7 @@ def benefits_import_command(purchase_id, all_or_nothing, path):
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from server.console.views.benefits import IMPORT_STATUS_LABELS
     from server.domain.benefit_rows import REJECTION_REASONS
     from server.domain.permissions import Actor
     from server.services.benefit_imports import import_path
@@ -467,17 +545,24 @@ def benefits_import_command(purchase_id, all_or_nothing, path):
             progress.update(task, completed=done, total=total)
 
         job = import_path(actor, purchase_id, Path(path), all_or_nothing=all_or_nothing, progress=advance)
-    table = Table("row", "reason", "code")
+    table = Table(gettext("row"), gettext("reason"), gettext("code"))
     for item in job.report[:50]:
-        table.add_row(str(item["row"]), REJECTION_REASONS.get(item["reason"], item["reason"]), f"****{item['last4']}")
+        reason = REJECTION_REASONS.get(item["reason"], item["reason"])
+        table.add_row(str(item["row"]), gettext(reason), f"****{item['last4']}")
     if job.report:
         console.print(table)
     console.print(
-        f"import {job.id}: {job.status}, {job.rows_received} received, {job.rows_rejected} rejected"
-        + (f" (first {min(50, len(job.report))} shown)" if job.rows_rejected > 50 else "")
+        gettext(
+            "import %(id)s: %(status)s, %(received)d received, %(rejected)d rejected",
+            id=job.id,
+            status=str(IMPORT_STATUS_LABELS.get(job.status, job.status)),
+            received=job.rows_received,
+            rejected=job.rows_rejected,
+        )
+        + (gettext(" (first %(shown)d shown)", shown=min(50, len(job.report))) if job.rows_rejected > 50 else "")
     )
     if job.status == "refused":
-        raise click.ClickException("nothing was received: the file has rejected rows (all-or-nothing)")
+        raise click.ClickException(gettext("nothing was received: the file has rejected rows (all-or-nothing)"))
 
 
 @benefits_group.command("grant-batch")
@@ -489,23 +574,32 @@ def benefits_grant_batch_command(sku_code, dry_run, path):
     """Grant one code of a benefit to each member listed in a CSV or XLSX file of phones (a dry run first)."""
     from pathlib import Path
 
+    from server.console.views.benefit_grants import REASON_LABELS
     from server.domain.permissions import Actor
     from server.services.benefit_grants import grant_batch, sku_by_code
 
     actor = Actor(CLI_ACTOR, "admin", None)
     report = grant_batch(actor, sku_by_code(sku_code).id, Path(path).name, Path(path).read_bytes(), dry_run=dry_run)
-    table = Table("row", "phone", "skipped because")
+    table = Table(gettext("row"), gettext("phone"), gettext("skipped because"))
     for row in [row for row in report["rows"] if row["outcome"] == "skip"][:50]:
-        table.add_row(str(row["row"]), row["phone_masked"] or "-", row["reason"])
+        table.add_row(str(row["row"]), row["phone_masked"] or "-", str(REASON_LABELS.get(row["reason"], row["reason"])))
     if report["skipped"]:
         console.print(table)
+    what = gettext("dry run") if dry_run else gettext("batch %(id)s", id=report["batch_id"])
     console.print(
-        f"{'dry run' if dry_run else 'batch ' + str(report['batch_id'])}: {report['rows_total']} rows, "
-        f"{report['to_grant']} to grant, {report['skipped']} skipped, {report['granted']} granted, "
-        f"{report['available']} in stock"
+        gettext(
+            "%(what)s: %(rows)d rows, %(to_grant)d to grant, %(skipped)d skipped, %(granted)d granted, "
+            "%(available)d in stock",
+            what=what,
+            rows=report["rows_total"],
+            to_grant=report["to_grant"],
+            skipped=report["skipped"],
+            granted=report["granted"],
+            available=report["available"],
+        )
     )
     if dry_run and report["to_grant"] > report["available"]:
-        raise click.ClickException("the stock does not cover this batch: nothing would be granted")
+        raise click.ClickException(gettext("the stock does not cover this batch: nothing would be granted"))
 
 
 @benefits_group.command("partner-create")
@@ -519,5 +613,9 @@ def benefits_partner_create_command(name, sku_codes):
 
     actor = Actor(CLI_ACTOR, "admin", None)
     partner, secret = create_partner(actor, name, [sku_by_code(code).id for code in sku_codes])
-    console.print(f"partner {partner.name}: key id {partner.key_id}")
-    console.print(f"secret (shown once, give it to the partner securely): {secret}")
+    console.print(gettext("partner %(name)s: key id %(key_id)s", name=partner.name, key_id=partner.key_id))
+    console.print(gettext("secret (shown once, give it to the partner securely): %(secret)s", secret=secret))
+
+
+if __name__ == "__main__":  # python -m server.cli (tests and workers spawn it with the interpreter they run on)
+    main()

@@ -26,6 +26,7 @@ from server.config import Config
 SUPPORTED_LANGUAGES = {"zh": "简体中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh"  # Simplified Chinese; catalogs live in translations/zh/
 LANGUAGE_COOKIE = "lang"
+CLI_LANGUAGE_ENV = "ALLIANCE_LANG"  # the language of what runs outside a request (`alliance-server --lang`)
 API_PREFIX = "/api/"
 LANGUAGE_ALIASES = {"zh": "zh", "zh_cn": "zh", "zh_hans": "zh", "zh_hans_cn": "zh", "en": "en", "en_us": "en"}
 SOURCE_ROOT = Path(__file__).resolve().parent
@@ -50,14 +51,14 @@ def _accepted_language() -> str | None:
 
 
 def select_language() -> str:
-    """The language of this request: ``?lang=`` first, then the ``lang`` cookie, then Chinese (also outside
-    a request, e.g. a statement written by the CLI).
+    """The language of this request: ``?lang=`` first, then the ``lang`` cookie, then Chinese. Outside a
+    request (the CLI, a job), ``ALLIANCE_LANG``, else Chinese.
 
     API requests (terminals, tools: no cookie) also follow their ``Accept-Language`` header; pages do
     not, so a browser set to English still shows the console and member pages in Chinese by default.
     """
     if not has_request_context():
-        return DEFAULT_LANGUAGE
+        return normalize_language(os.environ.get(CLI_LANGUAGE_ENV)) or DEFAULT_LANGUAGE
     return (
         normalize_language(request.args.get("lang"))
         or normalize_language(request.cookies.get(LANGUAGE_COOKIE))

@@ -21,7 +21,7 @@ from server.services.staff import terminal_for_token
 from tests.builders import ACTOR, make_member, make_world
 
 PERSONAL_TOKEN = re.compile(r"\bpt_[A-Za-z0-9_-]{43}\b")
-TERMINAL_TOKEN = re.compile(r"^token: (tt_[A-Za-z0-9_-]{43})$", re.MULTILINE)
+TERMINAL_TOKEN = re.compile(r"^令牌：(tt_[A-Za-z0-9_-]{43})$", re.MULTILINE)
 
 
 @pytest.fixture
@@ -95,16 +95,15 @@ def test_seed_demo_twice_creates_nothing(app, run):
     before = counts(app)
     again = run("seed-demo", "--json")
     assert again.exit_code != 0
-    assert "already holds an alliance" in again.output
-    assert "nothing was created" in again.output
+    assert again.output.strip() == "错误：数据库里已有联盟，未创建任何数据。"
     assert counts(app) == before
 
 
 def test_seed_demo_prints_tables_for_people(app, run):
     result = run("seed-demo")
     assert result.exit_code == 0, result.output
-    assert "Operator admin" in result.output
-    tokens = re.findall(r"terminal token: (tt_[A-Za-z0-9_-]{43})", result.output)
+    assert "运营管理员" in result.output
+    tokens = re.findall(r"终端令牌：(tt_[A-Za-z0-9_-]{43})", result.output)
     assert len(tokens) == len(DEMO_MERCHANTS)
     assert app.test_client().get("/api/v1/terminal", headers=bearer(tokens[0])).status_code == 200
     for phone, _ in DEMO_MEMBERS:
@@ -114,7 +113,7 @@ def test_seed_demo_prints_tables_for_people(app, run):
 def test_create_admin(app, run):
     result = run("create-admin", "ops-lead", "--password", "correct horse battery")
     assert result.exit_code == 0, result.output
-    assert "admin ops-lead created" in result.output
+    assert "管理员 ops-lead 已创建" in result.output
     tokens = PERSONAL_TOKEN.findall(result.output)
     assert len(tokens) == 1, result.output
     response = app.test_client().get("/api/v1/merchants", headers=bearer(tokens[0]))
@@ -133,10 +132,10 @@ def test_create_admin_refusals_are_clean_errors(app, run):
     before = counts(app)
     taken = run("create-admin", "ops-lead", "--password", "another long password")
     assert taken.exit_code == 1
-    assert "Error: conflict" in taken.output and "username" in taken.output
+    assert "错误：conflict" in taken.output and "用户名" in taken.output
     short = run("create-admin", "someone", "--password", "short")
     assert short.exit_code == 1
-    assert "Error: invalid_request" in short.output and "10 characters" in short.output
+    assert "错误：invalid_request" in short.output and "10 个字符" in short.output
     assert "Traceback" not in taken.output + short.output
     assert counts(app) == before
 
@@ -157,7 +156,7 @@ def test_merchant_create(app, run):
         "2500",
     )
     assert result.exit_code == 0, result.output
-    match = re.search(r"merchant 老李面馆 created: (mer_[A-Za-z0-9_-]+)", result.output)
+    match = re.search(r"商户 老李面馆 已创建：(mer_[A-Za-z0-9_-]+)", result.output)
     assert match, result.output
     with app.app_context():
         merchant = db.session.get(Merchant, match.group(1))
@@ -174,18 +173,18 @@ def test_merchant_create(app, run):
 def test_merchant_create_with_unknown_trade(app, run):
     result = run("merchant", "create", "--name", "X", "--trade", "casino")
     assert result.exit_code == 1
-    assert "invalid_request" in result.output and "Unknown trade" in result.output
+    assert "invalid_request" in result.output and "未知的行业" in result.output
     assert counts(app)["Merchant"] == 0
 
 
 def test_terminal_create_prints_a_working_token(app, run):
     assert run("create-admin", "root", "--password", "correct horse battery").exit_code == 0
     merchant_id = re.search(
-        r"created: (mer_\S+)", run("merchant", "create", "--name", "鲜花店", "--trade", "retail").output
+        r"已创建：(mer_\S+)", run("merchant", "create", "--name", "鲜花店", "--trade", "retail").output
     ).group(1)
     result = run("terminal", "create", "--merchant", merchant_id, "--name", "前台 2 号")
     assert result.exit_code == 0, result.output
-    assert re.search(r"terminal trm_\S+ \(T01\) created", result.output), result.output
+    assert re.search(r"终端 trm_\S+（T01）已创建", result.output), result.output
     token = TERMINAL_TOKEN.search(result.output).group(1)
     who = app.test_client().get("/api/v1/terminal", headers=bearer(token))
     assert who.status_code == 200, who.json
@@ -197,7 +196,7 @@ def test_terminal_create_prints_a_working_token(app, run):
         assert stored.token_hash != token and token not in stored.token_hash
         db.session.remove()
     second = run("terminal", "create", "--merchant", merchant_id)
-    assert "(T02)" in second.output
+    assert "（T02）" in second.output
     assert TERMINAL_TOKEN.search(second.output).group(1) != token
 
 
@@ -220,7 +219,7 @@ def test_levels_evaluate(app, run):
         db.session.remove()
     result = run("levels", "evaluate")
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "upgraded 1, downgraded 0, kept 1"
+    assert result.output.strip() == "升级 1 人，降级 0 人，保持 1 人"
     with app.app_context():
         member = db.session.get(Member, climber.id)
         assert db.session.get(Level, member.level_id).code == "silver"
@@ -228,7 +227,7 @@ def test_levels_evaluate(app, run):
         audit = db.session.scalar(select(AuditLog).where(AuditLog.action == "member.level_change"))
         assert (audit.actor, audit.object_id) == ("system:cli", climber.id)
         db.session.remove()
-    assert run("levels", "evaluate").output.strip() == "upgraded 0, downgraded 0, kept 2"
+    assert run("--lang", "en", "levels", "evaluate").output.strip() == "upgraded 0, downgraded 0, kept 2"
 
 
 def test_help_lists_the_commands(run):
@@ -256,7 +255,7 @@ def test_purge_idempotency_keys_deletes_only_expired_records(app, run):
         db.session.commit()
     result = run("purge-idempotency-keys")
     assert result.exit_code == 0, result.output
-    assert "deleted 1 idempotency records older than 8 days" in result.output
+    assert "已删除 1 条超过 8 天的幂等记录" in result.output
     with app.app_context():
         assert db.session.scalars(select(IdempotencyRecord.key)).all() == ["recent"]
 
@@ -273,11 +272,11 @@ def test_sms_outbox_shows_codes_masked_and_only_the_development_log_has_them(app
         db.session.remove()
     queued = run("sms", "outbox")
     assert queued.exit_code == 0, queued.output
-    assert "138****5678" in queued.output and "******" in queued.output and "pending" in queued.output
+    assert "138****5678" in queued.output and "******" in queued.output and "待发送" in queued.output
     assert "13812345678" not in queued.output
     with caplog.at_level(logging.INFO, logger="server.notifications.sms"):
-        assert "sent 1 messages" in run("sms", "dispatch").output
+        assert "已发送 1 条短信" in run("sms", "dispatch").output
     code = re.search(r"验证码是(\d{6})", caplog.text).group(1)  # the developer's console shows it, phone masked
     assert "138****5678" in caplog.text and "13812345678" not in caplog.text
     sent = run("sms", "outbox").output
-    assert "sent" in sent and "******" in sent and code not in sent
+    assert "已发送" in sent and "******" in sent and code not in sent

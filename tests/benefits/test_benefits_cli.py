@@ -24,12 +24,12 @@ def test_benefits_import_reports_rejected_rows_then_receives_a_clean_file(app, r
     )
     refused = run("benefits", "import", "--purchase", purchase_id, str(bad))
     assert refused.exit_code != 0
-    assert "refused" in refused.output and "****0001" in refused.output and "CLI00001" not in refused.output
+    assert "已拒绝" in refused.output and "****0001" in refused.output and "CLI00001" not in refused.output
     good = tmp_path / "good.csv"
     good.write_bytes(csv_file([(f"CLI0000{i}", f"S{i}", expiry) for i in range(1, 6)]))
     received = run("benefits", "import", "--purchase", purchase_id, str(good))
     assert received.exit_code == 0, received.output
-    assert "5 received, 0 rejected" in received.output
+    assert "入库 5 条，拒绝 0 条" in received.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(BenefitCode)) == 5
         db.session.remove()
@@ -51,9 +51,9 @@ def test_grant_batch_dry_runs_then_grants_from_the_command_line(app, run, tmp_pa
     listing.write_text(f"手机号\n{phone}\n12345\n")
     dry = run("benefits", "grant-batch", "--sku", "CLI-SAVE", str(listing))
     assert dry.exit_code == 0, dry.output
-    assert "dry run: 2 rows, 1 to grant, 1 skipped, 0 granted" in dry.output and "bad_phone" in dry.output
+    assert "试运行：共 2 行，应发放 1，跳过 1，已发放 0" in dry.output and "不是手机号" in dry.output
     done = run("benefits", "grant-batch", "--sku", "CLI-SAVE", "--grant", str(listing))
-    assert done.exit_code == 0 and "1 granted" in done.output, done.output
+    assert done.exit_code == 0 and "已发放 1" in done.output, done.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(BenefitGrant)) == 1
         db.session.remove()

@@ -320,4 +320,4 @@ def test_sms_outbox_cli_prints_masked_phones(app):
     assert result.exit_code == 0, result.output
     assert "139****9999" in result.output and "13900009999" not in result.output
     dispatched = runner.invoke(cli_main, ["sms", "dispatch"])
-    assert dispatched.exit_code == 0 and "sent 1" in dispatched.output
+    assert dispatched.exit_code == 0 and "已发送 1 条短信" in dispatched.output

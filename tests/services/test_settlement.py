@@ -163,7 +163,7 @@ def test_reconcile_names_every_corrupted_row(trading_day, run_cli):
     db.session.commit()
     ok = run_cli("settlement", "reconcile", "--date", "2026-03-02")
     assert ok.exit_code == 0, ok.output
-    assert "agree" in ok.output
+    assert "结算单、账本与销售记录一致" in ok.output
 
     row = db.session.scalar(select(Settlement).where(Settlement.merchant_id == world.shop_a.merchant.id))
     entry = db.session.scalar(select(LedgerEntry).order_by(LedgerEntry.id.desc()).limit(1))
@@ -185,7 +185,7 @@ def test_reconcile_names_every_corrupted_row(trading_day, run_cli):
     # a sale claiming more earned points than the ledger moved, against the day and all time
     assert f"merchant {world.shop_a.merchant.id} 2026-03-02: ledger account" in output
     assert f"merchant {world.shop_a.merchant.id}: ledger account" in output and "(points issued) holds" in output
-    assert "difference(s) on 2026-03-02" in output
+    assert "2026-03-02 有" in output and "处差异" in output
 
     not_closed = run_cli("settlement", "reconcile", "--date", "2026-03-05")
     assert not_closed.exit_code == 1 and "2026-03-05 is not closed" in not_closed.output
@@ -200,7 +200,7 @@ def test_jobs_run_command_prints_one_line_per_job(app, run_cli):
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [(line["job"], line["status"]) for line in lines] == [("expire-points", "done"), ("dispatch-sms", "done")]
     bad = run_cli("jobs", "run", "--job", "nope")
-    assert bad.exit_code == 2 and "unknown job" in bad.output
+    assert bad.exit_code == 2 and "未知任务 nope" in bad.output
 
 
 def test_the_in_process_scheduler_runs_every_job(app):
@@ -263,4 +263,4 @@ def test_statement_command_writes_csv_and_pdf(trading_day, run_cli, tmp_path):
     missing = run_cli(
         "settlement", "statement", "--merchant", merchant, "--date", "2026-03-09", "--output", str(tmp_path / "x.csv")
     )
-    assert missing.exit_code == 1 and "no settlement" in missing.output
+    assert missing.exit_code == 1 and "没有结算单" in missing.output

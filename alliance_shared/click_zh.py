@@ -1,8 +1,9 @@
-"""click's own words (usage lines, error prefixes, option errors) in Simplified Chinese for `alliance-pos`.
+"""click's own words (usage lines, error prefixes, option errors) in Simplified Chinese for the command lines
+(`alliance-pos`, `alliance-server`).
 
 click marks its texts for gettext (``from gettext import gettext as _`` in each of its modules) and ships no
 catalogs. ``click_language`` points those module-level ``_`` / ``ngettext`` names at this catalog, so every
-line click prints to a cashier is Chinese by default; English (click's msgids) with ``--lang en``.
+line click prints to a cashier or an operator is Chinese by default; English (click's msgids) with ``--lang en``.
 """
 
 from __future__ import annotations
