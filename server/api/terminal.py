@@ -209,6 +209,7 @@ def sale_data(result: SaleResult) -> dict:
             "level": result.level,
         },
         "card_update": result.card_update,
+        "gift": result.gift,
     }
 
 
@@ -239,8 +240,8 @@ class Sales(MethodView):
             notices.append(result.notice_sms_id)
             return sale_data(result)
 
-        # the chip's update carries its sector's write key: stored sealed, like a new token
-        response = idempotent(current_actor(), work, sealed_field="card_update")
+        # the chip's update carries its sector's write key, the gift a voucher code: both stored sealed
+        response = idempotent(current_actor(), work, sealed_field=("card_update", "gift"))
         if notices and notices[0] is not None:  # "points spent" SMS: sent once the answer is on its way
             app, message_id = current_app._get_current_object(), notices[0]
 

@@ -248,6 +248,18 @@ class SaleSchema(Schema):
     created_at = fields.DateTime()
 
 
+class SaleGiftSchema(Schema):
+    name = fields.String(metadata={"description": "The gift's name, as the receipt prints it"})
+    code = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The voucher code for the receipt (text and QR); null when the voucher is shown only as "
+            "a one-time dynamic code in the member's wallet"
+        },
+    )
+    expires_on = fields.Date(allow_none=True)
+
+
 class SaleEnvelopeSchema(Schema):
     sale = fields.Nested(SaleSchema)
     member = fields.Nested(
@@ -257,6 +269,11 @@ class SaleEnvelopeSchema(Schema):
     card_update = fields.Dict(
         allow_none=True,
         metadata={"description": "A chip tapped with the sale (card sent, no token): the update to write to it"},
+    )
+    gift = fields.Nested(
+        SaleGiftSchema,
+        allow_none=True,
+        metadata={"description": "The merchant's gift with a purchase (满赠) this sale earned, or null"},
     )
 
 

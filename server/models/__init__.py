@@ -26,6 +26,13 @@ from server.models.benefit import (
     BenefitSkuTrade,
     Supplier,
 )
+from server.models.benefit_channel import (
+    BenefitAgentHandout,
+    DynamicVoucherKey,
+    DynamicVoucherUse,
+    MerchantGiftRule,
+    SaleGift,
+)
 from server.models.benefit_grant import (
     BenefitCampaign,
     BenefitGrant,
@@ -60,6 +67,11 @@ from server.models.staff import PersonalToken, StaffUser
 from server.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 
 __all__ = [
+    "BenefitAgentHandout",
+    "DynamicVoucherKey",
+    "DynamicVoucherUse",
+    "MerchantGiftRule",
+    "SaleGift",
     "BonusPoolPeriod",
     "BonusShare",
     "PayoutPolicy",

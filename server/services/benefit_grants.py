@@ -140,6 +140,11 @@ def _grant(
     return grant, True
 
 
+def grant(channel: str, source_id: str, member_id: str, sku_id: str, actor: str) -> BenefitGrant:
+    """An issue through a channel whose rules live elsewhere (till gifts, agents): ``_grant``, the grant only."""
+    return _grant(channel, source_id, member_id, sku_id, actor)[0]
+
+
 def _gift(channel: str, member_id: str, source_id: str) -> BenefitGrant | None:
     """An automatic gift, if the alliance set one for this trigger; never fails what triggered it (savepoint)."""
     sku_id = getattr(get_settings(), GIFT_SETTINGS[channel])

@@ -71,6 +71,7 @@ class SaleDraft:
     level: Level | None = None  # post: the level after the sale
     notice_sms_id: int | None = None  # post: the "points spent" SMS, sent after commit
     card_update: dict | None = None  # post: the chip write-back after an online tap sent with the sale
+    gift: dict | None = None  # post: the till gift (满赠) the sale earned, as the receipt prints it
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class SaleResult:
     member: Member | None = None
     method: str = "card"  # how the member was identified
     card_update: dict | None = None  # the chip write-back due after an online tap sent with the sale
+    gift: dict | None = None  # the till gift (满赠): name, code (None: wallet only), expires_on
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ SALE_STEPS: tuple[SaleStep, ...] = (
     post.upgrade_level,
     post.plan_card_write_back,
     post.notify_points_spent,
+    post.give_till_gift,  # 满赠 (server/services/till_gifts.py)
     post.emit_sale_recorded,  # the webhook event (server/services/webhooks.py)
 )
 
@@ -62,6 +63,7 @@ REFUND_STEPS: tuple[RefundStep, ...] = (
     post.take_back_invite_reward,
     post.update_sale_totals,
     post.reverse_commissions,  # after the totals: the share is cumulative (server/domain/commissions.py)
+    post.void_till_gift,  # after the totals: only a refund in full voids the gift
     post.audit_refund,
     post.emit_refund_recorded,
 )
@@ -81,6 +83,7 @@ def record_sale(request: SaleRequest) -> SaleResult:
         member=draft.who.member,
         method=draft.buyer.method,
         card_update=draft.card_update,
+        gift=draft.gift,
     )
 
 
