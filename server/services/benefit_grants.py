@@ -192,8 +192,10 @@ def set_gift_settings(
     birthday_sku_id: str | None,
     cash_like_licensed: bool | None = None,
     expiry_notice_days: int | None = None,
+    dynamic_voucher_min_fen: int | None | type(...) = ...,
 ):
-    """Choose the SKU given per trigger (None: no gift), the licence switch and the expiry reminder's lead."""
+    """Choose the SKU given per trigger (None: no gift), the licence switch, the expiry reminder's lead and the
+    value from which a voucher is shown only as a one-time dynamic code (None: never; ``...``: unchanged)."""
     settings = get_settings()
     chosen = {
         "registration_gift_sku_id": registration_sku_id or None,
@@ -210,6 +212,10 @@ def set_gift_settings(
         if not 0 <= expiry_notice_days <= 60:
             raise InvalidRequest("Remind between 0 and 60 days before expiry.", field="expiry_notice_days")
         settings.benefit_expiry_notice_days = expiry_notice_days
+    if dynamic_voucher_min_fen is not ...:
+        if dynamic_voucher_min_fen is not None and not 1 <= dynamic_voucher_min_fen <= 100_000_000:
+            raise InvalidRequest("The dynamic code threshold is between 0.01 and 1000000 yuan.", field="dynamic")
+        settings.dynamic_voucher_min_fen = dynamic_voucher_min_fen
     audit(actor, "benefit.gift_settings", "alliance", "1", **chosen, licensed=cash_like_licensed)
     return settings
 

@@ -13,6 +13,7 @@ from server.models import BenefitCode, BenefitGrant, IdempotencyRecord, Merchant
 from server.security.benefit_secrets import sealer
 from server.services import till_gifts
 from tests.benefits.helpers import vouchers
+from tests.builders import make_world
 from tests.live_server import identify, scene, sell
 
 
@@ -83,4 +84,31 @@ def test_no_stock_or_the_member_limit_skips_the_gift_and_the_sale_is_recorded(ap
     with app.app_context():
         assert db.session.scalars(select(MerchantGiftRule.out_of_stock_count)).one() == 1  # the limit, not stock
         assert db.session.scalars(select(BenefitCode.status).where(BenefitCode.sku_id == sku_id)).all() == ["issued"]
+        db.session.remove()
+
+
+def test_the_owner_sets_the_gift_of_their_own_shop_in_the_console_and_not_of_another(app, client):
+    from tests.console.support import make_console_users, page_text, post_form, sign_in
+
+    with app.app_context():
+        world = make_world()
+        make_console_users(world)
+        sku = vouchers("GIFT-CONSOLE", quantity=1)
+        shop_a, shop_b, sku_id = world.shop_a.merchant.id, world.shop_b.merchant.id, sku.id
+        db.session.remove()
+    assert sign_in(client, "c-owner-a").status_code == 302
+    page = f"/console/merchants/{shop_a}"
+    form = {"sku_id": sku_id, "min_payable": "88.00", "per_member_limit": "1", "limit_period": "week"}
+    assert post_form(client, page, f"{page}/gift-rules", form).status_code == 302
+    html = page_text(client.get(page))
+    assert "满赠" in html and "¥88.00" in html and "每周 1 次" in html
+    with app.app_context():
+        rule = db.session.scalars(select(MerchantGiftRule)).one()
+        assert (rule.merchant_id, rule.min_payable_fen, rule.per_member_limit, rule.active) == (shop_a, 8_800, 1, True)
+        db.session.remove()
+    assert post_form(client, page, f"{page}/gift-rules/{rule.id}/switch", {}).status_code == 302
+    refused = post_form(client, page, f"/console/merchants/{shop_b}/gift-rules", form)
+    assert refused.status_code in (403, 404)
+    with app.app_context():
+        assert db.session.scalars(select(MerchantGiftRule.active)).all() == [False]
         db.session.remove()
