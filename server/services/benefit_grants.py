@@ -145,6 +145,16 @@ def grant(channel: str, source_id: str, member_id: str, sku_id: str, actor: str)
     return _grant(channel, source_id, member_id, sku_id, actor)[0]
 
 
+def grant_held_code(channel: str, source_id: str, member_id: str, code: BenefitCode, actor: str) -> BenefitGrant:
+    """The grant of a code already out of stock (an agent's consigned code handed to a member): flushes only."""
+    grant = BenefitGrant(
+        channel=channel, source_id=source_id, member_id=member_id, sku_id=code.sku_id, code_id=code.id, created_by=actor
+    )
+    db.session.add(grant)
+    db.session.flush()
+    return grant
+
+
 def _gift(channel: str, member_id: str, source_id: str) -> BenefitGrant | None:
     """An automatic gift, if the alliance set one for this trigger; never fails what triggered it (savepoint)."""
     sku_id = getattr(get_settings(), GIFT_SETTINGS[channel])

@@ -139,6 +139,11 @@ def _member_limit_check(sku: BenefitSku, member_id: str, adding: int) -> None:
         raise Conflict("The member already holds as many of this benefit as one member may.")
 
 
+def member_limit_check(sku: BenefitSku, member_id: str, adding: int) -> None:
+    """Refuse (Conflict) when the member would hold more of the SKU than one member may (hand-outs of held codes)."""
+    _member_limit_check(sku, member_id, adding)
+
+
 def _issue(token: str, member_id: str | None, agent_id: str | None, now: datetime) -> list[str]:
     if (member_id is None) == (agent_id is None):
         raise InvalidRequest("Issue to a member or to an agent.")
