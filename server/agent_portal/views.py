@@ -34,12 +34,12 @@ from server.notifications.sms import send_now
 from server.ratelimit import RateLimited, enforce
 from server.request_input import UnacceptableInput
 from server.services import (
-    benefit_handouts,
     agent_badges,
     agent_login,
     agent_portal,
     agent_statements,
     benefit_consignment,
+    benefit_handouts,
     recruitment,
     withdrawals,
 )
