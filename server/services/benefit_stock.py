@@ -249,6 +249,11 @@ def _find_code(code: str) -> BenefitCode | None:
     return rows[0] if len(rows) == 1 else None
 
 
+def find_code(code: str) -> BenefitCode | None:
+    """The stock row a code's text names (its keyed hash), or None; whether it may be used is the caller's."""
+    return _find_code(code)
+
+
 @transactional
 def redeem(code: str, merchant_id: str, now: datetime | None = None) -> BenefitCode:
     """Redeem an issued code at a merchant that accepts it; one answer for every code that cannot be used."""
