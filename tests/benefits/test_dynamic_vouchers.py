@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from server.domain import dynamic_vouchers, voucher_codes
-from server.extensions import db
 from server.domain.member_codes import time_step
+from server.extensions import db
 from server.services import benefit_grants, benefit_stock, benefit_wallet, voucher_lookup
 from tests.benefits.helpers import vouchers
 from tests.builders import make_member, make_world
