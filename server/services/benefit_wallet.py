@@ -3,7 +3,8 @@
 Codes are listed masked; the full code (and a third party's secret) is opened one at a time on the member's tap
 by ``benefit_stock.reveal_for_member`` (audited). An alliance voucher is shown as a QR code of its code (segno,
 SVG) with the code's text, which the till scans or types; a voucher worth the alliance's threshold only as a
-one-time dynamic code refreshed every 30 seconds (``voucher_lookup``), so a screenshot passed on is worthless. "Where": the active merchants that accept the SKU in
+one-time dynamic code refreshed every 30 seconds (``voucher_lookup``), so a screenshot passed on is worthless.
+"Where": the active merchants that accept the SKU in
 the member's city (the first four digits of their home region, ``benefit_grants.member_region_code``), else
 anywhere.
 """
