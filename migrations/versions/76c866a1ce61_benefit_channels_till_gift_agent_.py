@@ -6,9 +6,8 @@ Create Date: 2026-12-06 13:09:01.669718
 
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "76c866a1ce61"
