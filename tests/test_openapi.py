@@ -124,7 +124,7 @@ def test_terminal_request_and_response_schemas(spec):
         "identification",
         "card_update",
     }
-    assert set(body_schema("/api/v1/sales", "post", "201")["properties"]) == {"sale", "member", "card_update"}
+    assert set(body_schema("/api/v1/sales", "post", "201")["properties"]) == {"sale", "member", "card_update", "gift"}
     assert set(body_schema("/api/v1/sales/{sale_id}/refunds", "post", "201")["properties"]) == {"refund"}
     quote_request = spec["paths"]["/api/v1/sales/quote"]["post"]["requestBody"]["content"]["application/json"]
     request_schema = schemas[quote_request["schema"]["$ref"].rsplit("/", 1)[-1]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from server.api.fields import Text
-from server.api.operator_schemas import Choice
+from server.api.operator_schemas import Choice, NotEmptyMixin
 from server.domain.statuses import GiftLimitPeriod
 
 MIN_PAYABLE = validate.Range(min=1, max=100_000_000)
@@ -48,7 +48,7 @@ class GiftRuleCreateSchema(_Window, Schema):
     active = fields.Boolean(load_default=True)
 
 
-class GiftRuleUpdateSchema(_Window, Schema):
+class GiftRuleUpdateSchema(NotEmptyMixin, _Window, Schema):
     sku_id = Text(24)
     min_payable_fen = fields.Integer(validate=MIN_PAYABLE)
     starts_at = fields.AwareDateTime()

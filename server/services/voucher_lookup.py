@@ -105,13 +105,16 @@ def current_code(member_id: str, code_id: str, now: datetime | None = None) -> d
     }
 
 
-def _dynamic(parsed: dynamic_vouchers.ParsedVoucherCode, moment: float) -> BenefitCode | None:
+def _dynamic(parsed: dynamic_vouchers.ParsedVoucherCode, moment: float, consume: bool) -> BenefitCode | None:
     key = db.session.scalar(select(DynamicVoucherKey).where(DynamicVoucherKey.code_index == parsed.index))
     if key is None:
         return None
     verdict, step = dynamic_vouchers.verify(_secret(key), parsed.otp, time_step(moment))
     if verdict != "valid":  # expired or made up: the same answer
         return None
+    if not consume:  # a quote: the code must not have been used, and stays unused
+        used = db.session.get(DynamicVoucherUse, (key.code_id, step))
+        return None if used is not None else db.session.get(BenefitCode, key.code_id)
     try:
         with db.session.begin_nested():  # the unique pair decides between two tills presenting it at once
             db.session.add(DynamicVoucherUse(code_id=key.code_id, time_step=step))
@@ -120,15 +123,15 @@ def _dynamic(parsed: dynamic_vouchers.ParsedVoucherCode, moment: float) -> Benef
     return db.session.get(BenefitCode, key.code_id)
 
 
-def resolve_till_voucher_code(text: str, now: datetime | None = None) -> BenefitCode | None:
+def resolve_till_voucher_code(text: str, now: datetime | None = None, *, consume: bool = True) -> BenefitCode | None:
     """The voucher a scanned or typed code names, or None (unknown, a dynamic code expired or used before, the
     printed code of a dynamic voucher). A dynamic code is used up here (the caller's transaction): resolve it
-    once per sale, inside the sale. Flushes only."""
+    once per sale, inside the sale; a quote passes ``consume=False`` (checked, left unused). Flushes only."""
     if not text or len(text) > MAX_CODE_LENGTH:
         return None
     parsed = dynamic_vouchers.parse(text)
     if parsed is not None:
-        return _dynamic(parsed, _moment(now))
+        return _dynamic(parsed, _moment(now), consume)
     row = benefit_stock.find_code(text)
     if row is None or is_dynamic(db.session.get(BenefitSku, row.sku_id)):
         return None

@@ -49,9 +49,12 @@ def test_a_dynamic_code_works_once_and_the_printed_code_and_an_old_code_do_not(c
     shown = voucher_lookup.current_code(member.id, big_id, now=NOW)
     assert shown["code"].startswith("V ") and "<svg" in shown["qr_svg"] and 0 < shown["refresh_seconds"] <= 30
 
+    quoted = voucher_lookup.resolve_till_voucher_code(shown["code"], NOW + timedelta(seconds=5), consume=False)
+    assert quoted.id == big_id  # a quote checks it and leaves it unused
     assert voucher_lookup.resolve_till_voucher_code(shown["code"], NOW + timedelta(seconds=20)).id == big_id
     # the same code again (a screenshot passed on, a second scan): refused
     assert voucher_lookup.resolve_till_voucher_code(shown["code"], NOW + timedelta(seconds=25)) is None
+    assert voucher_lookup.resolve_till_voucher_code(shown["code"], NOW, consume=False) is None
     # a code of the other voucher shown five minutes ago: expired
     old = voucher_lookup.current_code(member.id, other_id, now=NOW)
     assert voucher_lookup.resolve_till_voucher_code(old["code"], NOW + timedelta(minutes=5)) is None
