@@ -175,11 +175,11 @@ _INSERT_SALE_VOUCHER = insert(SaleVoucher.__table__)
 _REDEEM = (  # the guard: only an issued code of this member moves, so of concurrent sales exactly one does
     update(_codes)
     .where(
-        _codes.c.id == bindparam("code_id"),
+        _codes.c.id == bindparam("b_code_id"),
         _codes.c.status == S.ISSUED,
-        _codes.c.member_id == bindparam("member_id"),
+        _codes.c.member_id == bindparam("b_member_id"),
     )
-    .values(status=S.REDEEMED, redeemed_at=bindparam("now"), redeemed_merchant_id=bindparam("merchant_id"))
+    .values(status=S.REDEEMED, redeemed_at=bindparam("b_now"), redeemed_merchant_id=bindparam("b_merchant_id"))
 )
 
 
@@ -187,7 +187,8 @@ def redeem_in_sale(found: FoundVoucher, sale: Sale, now: datetime) -> None:
     """Consume the voucher in the sale's transaction (exactly once) and link it to the sale."""
     sku = found.sku
     result = db.session.execute(
-        _REDEEM, {"code_id": found.code_id, "member_id": sale.member_id, "now": now, "merchant_id": sale.merchant_id}
+        _REDEEM,
+        {"b_code_id": found.code_id, "b_member_id": sale.member_id, "b_now": now, "b_merchant_id": sale.merchant_id},
     )
     if result.rowcount != 1:  # another sale took it first (or it changed since it was found)
         raise VoucherInvalid()
