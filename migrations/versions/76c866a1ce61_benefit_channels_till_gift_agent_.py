@@ -1,7 +1,7 @@
 """benefit channels: till gifts (满赠), agent hand-outs and sales of consigned codes, dynamic voucher codes
 
 Revision ID: 76c866a1ce61
-Revises: 44d687ca8501
+Revises: b3f1c7a9d2e4
 Create Date: 2026-12-06 13:09:01.669718
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "76c866a1ce61"
-down_revision = "44d687ca8501"
+down_revision = "b3f1c7a9d2e4"  # 44d687ca8501 as given; re-chained after till-vouchers was merged in
 branch_labels = None
 depends_on = None
 

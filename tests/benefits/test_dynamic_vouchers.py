@@ -66,3 +66,36 @@ def test_a_dynamic_code_works_once_and_the_printed_code_and_an_old_code_do_not(c
     # the wallet never opens a dynamic voucher's printed code
     opened = benefit_wallet.reveal(member.id, other_id)
     assert opened["dynamic"] and opened["code"].startswith("V ") and printed_big not in str(opened)
+
+
+def test_a_dynamic_code_pays_at_the_till_once_and_the_printed_code_is_refused(app, client):
+    from tests.live_server import assert_error, identify, scene, sell
+
+    s = scene(app, level="silver")
+    with app.app_context():
+        sku = vouchers("TILL-DYN", quantity=2)  # spend 100 yuan, 10 off: worth the alliance's threshold below
+        benefit_grants.set_gift_settings(
+            "staff:t",
+            registration_sku_id=None,
+            level_up_sku_id=None,
+            birthday_sku_id=None,
+            dynamic_voucher_min_fen=1_000,
+        )
+        used_id, other_id = benefit_stock.allocate(sku.id, member_id=s.member.id, count=2)
+        shown = voucher_lookup.current_code(s.member.id, used_id)["code"]
+        printed = benefit_stock.reveal_for_member(s.member.id, other_id)["code"]
+        db.session.remove()
+    token = identify(client, s.auth, code=s.card.card_no)
+    body = {"identification_token": token, "amount_fen": 20_000, "voucher_code": shown}
+    quote = client.post("/api/v1/sales/quote", json=body, headers=s.auth)
+    assert quote.status_code == 200 and quote.json["voucher"]["id"] == used_id  # checked, not used up
+    sold = sell(client, s.auth, **body)
+    assert sold.status_code == 201, sold.json
+    assert (sold.json["sale"]["voucher_fen"], sold.json["sale"]["voucher"]["id"]) == (1_000, used_id)
+    again = identify(client, s.auth, code=s.card.card_no)
+    assert_error(sell(client, s.auth, **{**body, "identification_token": again}), 422, "voucher_invalid")
+    assert_error(
+        sell(client, s.auth, identification_token=again, amount_fen=20_000, voucher_code=printed),
+        422,
+        "voucher_invalid",
+    )
