@@ -106,6 +106,7 @@ SALE_ENVELOPE_SHAPE = {
     "sale": SALE_SHAPE,
     "member": {"id": str, "display_name": str, "masked_phone": str, "level": LEVEL},
     "card_update": None,
+    "gift": None,  # no gift with a purchase at the test shops (tests/benefits/test_till_gifts.py)
 }
 NORMAL = {"code": "normal", "name": "普通会员"}
 SILVER = {"code": "silver", "name": "银卡会员"}
