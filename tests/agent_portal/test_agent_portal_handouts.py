@@ -83,3 +83,30 @@ def test_the_agent_gives_a_code_from_the_portal_page_in_chinese(app, client, con
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(BenefitAgentHandout)) == 1
         db.session.remove()
+
+
+@pytest.mark.timeout(180)
+def test_the_hand_out_form_on_a_phone(app, browser, consigned):
+    from tests.agent_portal.support import session_token_for
+    from tests.browser import save_screenshot
+    from tests.live_server import live_server
+
+    token = session_token_for(app, consigned.city)
+    with live_server(app) as base:
+        context = browser.new_context(
+            viewport={"width": 390, "height": 844}, device_scale_factor=2, locale="zh-CN", is_mobile=True
+        )
+        context.add_cookies([{"name": "agent_session", "value": token, "url": f"{base}/a/"}])
+        page = context.new_page()
+        page.goto(f"{base}/a/benefits")
+        form = page.locator("form.handout")
+        form.locator("input[name=phone]").fill(CITY_MEMBER_PHONE)
+        form.locator("button[type=submit]").click()
+        page.wait_for_selector("#handouts")
+        assert "已发放：权益已进入会员的卡包。" in page.text_content("body")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        save_screenshot(page, "agent-portal-benefits-handout-390")
+        context.close()
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(BenefitAgentHandout)) == 1
+        db.session.remove()
