@@ -36,3 +36,11 @@ class WithdrawalForm(FlaskForm):
     account_number = StringField(_l("Bank account number or WeChat openid"), [DataRequired(), Length(min=6, max=64)])
     bank = StringField(_l("Bank (for a bank account)"), [Optional(), Length(max=50)])
     request_key = HiddenField(validators=[DataRequired(), Length(min=8, max=64)])
+
+
+class HandoutForm(FlaskForm):
+    """Hand one consigned code to a member (by phone), or sell it at a price the agent collects itself."""
+
+    phone = StringField(_l("Member's mobile number"), [DataRequired(), Length(max=20)])
+    price = YuanField(_l("Price collected (¥, empty: a gift)"), [Optional(), NumberRange(min=0, max=100_000)])
+    request_key = HiddenField(validators=[DataRequired(), Length(min=8, max=64)])

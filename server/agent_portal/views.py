@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
 from server.agent_portal.blueprint import bp
-from server.agent_portal.forms import ConfirmForm, LoginForm, WithdrawalForm
+from server.agent_portal.forms import ConfirmForm, HandoutForm, LoginForm, WithdrawalForm
 from server.api.base import error_response
 from server.domain.agent_network import (
     ACTIVATED_CARDS,
@@ -39,6 +39,7 @@ from server.services import (
     agent_portal,
     agent_statements,
     benefit_consignment,
+    benefit_handouts,
     recruitment,
     withdrawals,
 )
@@ -320,7 +321,36 @@ def benefits():
         consignments=benefit_consignment.consignment_outcomes(g.agent.id),
         codes=benefit_consignment.agent_benefit_stock(g.agent.id),
         status_labels=BENEFIT_CODE_LABELS,
+        form=HandoutForm(formdata=None, request_key=secrets.token_hex(16)),
+        handouts=benefit_handouts.handouts(g.agent.id),
+        read_only=g.read_only,
     )
+
+
+@bp.route("/benefits/<consignment_id>/hand-out", methods=["POST"])
+@login_required
+def hand_out_benefit(consignment_id):
+    """Give one code of my consignment to a member, or record that I sold it (the price I collected)."""
+    form = HandoutForm()
+    if g.read_only:
+        flash(_("Your agent account is suspended: nothing can be changed."), "error")
+    elif not form.validate_on_submit():
+        flash(_("Please check what you entered."), "error")
+    else:
+        try:
+            benefit_handouts.hand_out(
+                g.agent.id, consignment_id, form.phone.data, form.request_key.data, form.price.fen
+            )
+        except DomainError as error:  # no such member, none left: the rule's own message
+            flash(_(error.message) if error.code in ("not_found", "conflict") else portal_error_text(error), "error")
+        else:
+            flash(
+                _("Sold: it is in the member's wallet.")
+                if form.price.fen is not None
+                else _("Given: it is in the member's wallet."),
+                "success",
+            )
+    return redirect(url_for("agent_portal.benefits") + f"#benefit-{consignment_id}")
 
 
 @bp.route("/team")

@@ -30,6 +30,7 @@ def register_api(app: Flask, api: Api) -> None:
         posters,
         staff,
         terminals,
+        till_gifts,
         webhooks,
     )
     from server.api.webhook_schemas import document_events
@@ -57,6 +58,7 @@ def register_api(app: Flask, api: Api) -> None:
         payouts,
         webhooks,
         benefit_grants,
+        till_gifts,
         partner,
     ):
         api.register_blueprint(module.blp)

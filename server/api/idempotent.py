@@ -55,27 +55,28 @@ def declared_response() -> tuple[int, Schema]:
     return int(status), declared["schema"]
 
 
-def idempotent(actor: Actor, work: Callable[[], object], *, sealed_field: str | None = None) -> Response:
+def idempotent(
+    actor: Actor, work: Callable[[], object], *, sealed_field: str | tuple[str, ...] | None = None
+) -> Response:
     """Run ``work`` once per Idempotency-Key; replay its response after that.
 
     What ``work`` returns is dumped by the view's declared response schema (``declared_response``), in the
     work's transaction; that body is stored, so a replay answers byte for byte what the first call did.
     ``sealed_field`` names a new secret in the body (a token, or an object such as a chip's ``card_update``
     with its sector keys): the stored copy holds it encrypted (tokens are otherwise stored only as hashes),
-    a replay still gets it back.
+    a replay still gets it back. Several fields: a tuple of names.
     """
     status, schema = declared_response()
+    sealed = (sealed_field,) if isinstance(sealed_field, str) else tuple(sealed_field or ())
 
     def dumped_work() -> tuple[int, dict]:
         body = schema.dump(work())
-        if sealed_field is not None and body.get(sealed_field) is not None:
-            body = body | {sealed_field: _seal(body[sealed_field])}
+        body = body | {name: _seal(body[name]) for name in sealed if body.get(name) is not None}
         return status, body
 
     stored = run_idempotent(actor.key, _key(), _request_hash(), dumped_work)
     body = stored.body
-    if sealed_field is not None and body.get(sealed_field) is not None:
-        body = body | {sealed_field: _unseal(body[sealed_field])}
+    body = body | {name: _unseal(body[name]) for name in sealed if body.get(name) is not None}
     response = jsonify(body)
     response.status_code = stored.status
     if stored.replayed:

@@ -8,6 +8,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
+from server.console.forms import YuanField
+
 
 def _text(value):
     return value.strip() if isinstance(value, str) else value
@@ -40,6 +42,9 @@ class GiftSettingsForm(FlaskForm):
     expiry_notice_days = IntegerField(
         _l("Expiry reminder (days before)"), [InputRequired(), NumberRange(0, 60)], default=3
     )
+    dynamic_voucher_min = YuanField(
+        _l("Vouchers worth at least this show a one-time code (yuan, empty: never)"), [Optional(), NumberRange(0.01)]
+    )
     submit = SubmitField(_l("Save gift settings"))
 
 
@@ -52,3 +57,16 @@ class BatchGrantForm(FlaskForm):
     file = FileField(_l("List of members (CSV or XLSX: a phone column)"), [FileRequired()])
     dry_run = BooleanField(_l("Dry run (report only, grant nothing)"), default=True)
     submit = SubmitField(_l("Check and grant"))
+
+
+class GiftRuleForm(FlaskForm):
+    """A merchant's gift with a purchase (满赠)."""
+
+    once = HiddenField()
+    sku_id = SelectField(_l("Voucher given"), [DataRequired()], choices=[])
+    min_payable = YuanField(_l("For a sale paying at least (yuan)"), [InputRequired(), NumberRange(0.01, 1_000_000)])
+    starts_on = DateField(_l("First day"), [Optional()])
+    ends_on = DateField(_l("Last day (optional)"), [Optional()])
+    per_member_limit = IntegerField(_l("Per member (optional)"), [Optional(), NumberRange(1, 100)])
+    limit_period = SelectField(_l("Per"), choices=[])
+    submit = SubmitField(_l("Add gift"))

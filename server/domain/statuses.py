@@ -336,6 +336,16 @@ class BenefitChannel(StrEnum):
     CAMPAIGN = "campaign"
     BATCH = "batch"
     PARTNER = "partner"
+    TILL_GIFT = "till_gift"  # 满赠: a merchant's gift with a purchase, source id = the sale id
+    AGENT = "agent"  # an agent hands out (or sells) a code consigned to it
+
+
+class GiftLimitPeriod(StrEnum):
+    """The period a till gift's per-member limit counts over (the alliance's calendar day, ISO week, month)."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
 
 
 class BenefitCampaignStatus(StrEnum):

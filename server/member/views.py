@@ -529,6 +529,18 @@ def reveal_benefit(code_id):
     return benefit_wallet.reveal(g.device.member_id, code_id)
 
 
+@bp.route("/api/benefits/<code_id>/voucher-code", methods=["POST"])
+@login_required
+def voucher_code(code_id):
+    """A dynamic voucher's next one-time code (JSON; CSRF token in the X-CSRFToken header), every 30 seconds."""
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except ValidationError:
+        return error_response("csrf_failed", "The page expired; reload it.", 400)
+    enforce("voucher_code:member", g.device.member_id)
+    return benefit_wallet.dynamic_code(g.device.member_id, code_id)
+
+
 @bp.route("/benefits/campaigns/<campaign_id>/claim", methods=["POST"])
 @login_required
 def claim_benefit(campaign_id):

@@ -26,6 +26,13 @@ from server.models.benefit import (
     BenefitSkuTrade,
     Supplier,
 )
+from server.models.benefit_channel import (
+    BenefitAgentHandout,
+    DynamicVoucherKey,
+    DynamicVoucherUse,
+    MerchantGiftRule,
+    SaleGift,
+)
 from server.models.benefit_grant import (
     BenefitCampaign,
     BenefitGrant,
@@ -54,12 +61,17 @@ from server.models.notification import SmsMessage
 from server.models.payouts import BonusPoolPeriod, BonusShare, PayoutPolicy, Withdrawal
 from server.models.points import PointsLot, PointsLotSpend
 from server.models.records import AuditLog, IdempotencyRecord
-from server.models.sale import Identification, Refund, RejectedSale, Sale
+from server.models.sale import Identification, Refund, RejectedSale, Sale, SaleVoucher
 from server.models.settlement import JobRun, Settlement, SettlementDay
 from server.models.staff import PersonalToken, StaffUser
 from server.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 
 __all__ = [
+    "BenefitAgentHandout",
+    "DynamicVoucherKey",
+    "DynamicVoucherUse",
+    "MerchantGiftRule",
+    "SaleGift",
     "BonusPoolPeriod",
     "BonusShare",
     "PayoutPolicy",
@@ -136,6 +148,7 @@ __all__ = [
     "Refund",
     "RejectedSale",
     "Sale",
+    "SaleVoucher",
     "Settlement",
     "SettlementDay",
     "SmsMessage",

@@ -61,6 +61,9 @@ class AllianceSettings(Base):
     birthday_gift_sku_id: Mapped[str | None] = mapped_column(ForeignKey("benefit_skus.id"))
     points_buy_cash_like_licensed: Mapped[bool] = mapped_column(default=False, server_default=false())
     benefit_expiry_notice_days: Mapped[int] = mapped_column(default=3, server_default="3")
+    # an alliance voucher worth at least this (face value, or the cap of a percent voucher) is shown in the
+    # wallet as a one-time dynamic code only (none: every voucher shows its printed code)
+    dynamic_voucher_min_fen: Mapped[int | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

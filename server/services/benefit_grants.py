@@ -140,6 +140,21 @@ def _grant(
     return grant, True
 
 
+def grant(channel: str, source_id: str, member_id: str, sku_id: str, actor: str) -> BenefitGrant:
+    """An issue through a channel whose rules live elsewhere (till gifts, agents): ``_grant``, the grant only."""
+    return _grant(channel, source_id, member_id, sku_id, actor)[0]
+
+
+def grant_held_code(channel: str, source_id: str, member_id: str, code: BenefitCode, actor: str) -> BenefitGrant:
+    """The grant of a code already out of stock (an agent's consigned code handed to a member): flushes only."""
+    grant = BenefitGrant(
+        channel=channel, source_id=source_id, member_id=member_id, sku_id=code.sku_id, code_id=code.id, created_by=actor
+    )
+    db.session.add(grant)
+    db.session.flush()
+    return grant
+
+
 def _gift(channel: str, member_id: str, source_id: str) -> BenefitGrant | None:
     """An automatic gift, if the alliance set one for this trigger; never fails what triggered it (savepoint)."""
     sku_id = getattr(get_settings(), GIFT_SETTINGS[channel])
@@ -187,8 +202,10 @@ def set_gift_settings(
     birthday_sku_id: str | None,
     cash_like_licensed: bool | None = None,
     expiry_notice_days: int | None = None,
+    dynamic_voucher_min_fen: int | None | type(...) = ...,
 ):
-    """Choose the SKU given per trigger (None: no gift), the licence switch and the expiry reminder's lead."""
+    """Choose the SKU given per trigger (None: no gift), the licence switch, the expiry reminder's lead and the
+    value from which a voucher is shown only as a one-time dynamic code (None: never; ``...``: unchanged)."""
     settings = get_settings()
     chosen = {
         "registration_gift_sku_id": registration_sku_id or None,
@@ -205,6 +222,10 @@ def set_gift_settings(
         if not 0 <= expiry_notice_days <= 60:
             raise InvalidRequest("Remind between 0 and 60 days before expiry.", field="expiry_notice_days")
         settings.benefit_expiry_notice_days = expiry_notice_days
+    if dynamic_voucher_min_fen is not ...:
+        if dynamic_voucher_min_fen is not None and not 1 <= dynamic_voucher_min_fen <= 100_000_000:
+            raise InvalidRequest("The dynamic code threshold is between 0.01 and 1000000 yuan.", field="dynamic")
+        settings.dynamic_voucher_min_fen = dynamic_voucher_min_fen
     audit(actor, "benefit.gift_settings", "alliance", "1", **chosen, licensed=cash_like_licensed)
     return settings
 

@@ -139,6 +139,11 @@ def _member_limit_check(sku: BenefitSku, member_id: str, adding: int) -> None:
         raise Conflict("The member already holds as many of this benefit as one member may.")
 
 
+def member_limit_check(sku: BenefitSku, member_id: str, adding: int) -> None:
+    """Refuse (Conflict) when the member would hold more of the SKU than one member may (hand-outs of held codes)."""
+    _member_limit_check(sku, member_id, adding)
+
+
 def _issue(token: str, member_id: str | None, agent_id: str | None, now: datetime) -> list[str]:
     if (member_id is None) == (agent_id is None):
         raise InvalidRequest("Issue to a member or to an agent.")
@@ -235,13 +240,23 @@ def expire_codes(today: date, now: datetime | None = None) -> int:
     return result.rowcount
 
 
-def _find_code(code: str) -> BenefitCode | None:
+def lookup_hashes(code: str) -> list[str]:
+    """The keyed hashes a typed or scanned code may be stored under (as typed; a voucher code normalised)."""
     candidates = {code.strip()}
     if voucher_codes.is_valid(code):
         candidates.add(voucher_codes.normalize(code))
-    hashes = [sealer().lookup_hash(text) for text in candidates]
+    return [sealer().lookup_hash(text) for text in sorted(candidates)]
+
+
+def _find_code(code: str) -> BenefitCode | None:
+    hashes = lookup_hashes(code)
     rows = list(db.session.scalars(select(BenefitCode).where(BenefitCode.lookup_hash.in_(hashes)).limit(2)))
     return rows[0] if len(rows) == 1 else None
+
+
+def find_code(code: str) -> BenefitCode | None:
+    """The stock row a code's text names (its keyed hash), or None; whether it may be used is the caller's."""
+    return _find_code(code)
 
 
 @transactional

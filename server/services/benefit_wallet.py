@@ -2,7 +2,9 @@
 
 Codes are listed masked; the full code (and a third party's secret) is opened one at a time on the member's tap
 by ``benefit_stock.reveal_for_member`` (audited). An alliance voucher is shown as a QR code of its code (segno,
-SVG) with the code's text, which the till scans or types. "Where": the active merchants that accept the SKU in
+SVG) with the code's text, which the till scans or types; a voucher worth the alliance's threshold only as a
+one-time dynamic code refreshed every 30 seconds (``voucher_lookup``), so a screenshot passed on is worthless.
+"Where": the active merchants that accept the SKU in
 the member's city (the first four digits of their home region, ``benefit_grants.member_region_code``), else
 anywhere.
 """
@@ -20,7 +22,7 @@ from server.domain import voucher_codes
 from server.domain.statuses import VOUCHER_KINDS, BenefitCodeStatus, MerchantStatus
 from server.extensions import db
 from server.models import BenefitCode, BenefitSku, Member, Merchant
-from server.services import benefit_grants, benefit_stock
+from server.services import benefit_grants, benefit_stock, voucher_lookup
 from server.services.benefit_catalog import sku_accepted_at
 from server.services.points import alliance_today
 
@@ -41,6 +43,7 @@ class WalletItem:
     is_voucher: bool
     merchants: list[Merchant] = field(default_factory=list)
     merchant_count: int = 0
+    dynamic: bool = False  # shown only as a one-time code (server/services/voucher_lookup.py)
 
 
 def _city(code: str | None) -> str | None:
@@ -79,6 +82,7 @@ def wallet(member_id: str) -> dict:
             expires_on=code.expires_on,
             days_left=(code.expires_on - today).days if code.expires_on else None,
             is_voucher=sku.kind in VOUCHER_KINDS,
+            dynamic=voucher_lookup.is_dynamic(sku),
         )
         if usable and item.is_voucher:  # a third party's code is used with the third party, not at a till
             if sku.id not in accepting:
@@ -102,7 +106,13 @@ def voucher_qr_svg(code: str) -> str:
 
 
 def reveal(member_id: str, code_id: str) -> dict:
-    """The code in full for its holder (audited by ``reveal_for_member``), with a QR code for a voucher."""
+    """The code in full for its holder (audited by ``reveal_for_member``), with a QR code for a voucher; a dynamic
+    voucher's printed code is never shown (the till refuses it): its one-time code is (``voucher_lookup``)."""
+    sku = db.session.scalar(
+        select(BenefitSku).join(BenefitCode, BenefitCode.sku_id == BenefitSku.id).where(BenefitCode.id == code_id)
+    )
+    if sku is not None and voucher_lookup.is_dynamic(sku):
+        return dynamic_code(member_id, code_id)
     opened = benefit_stock.reveal_for_member(member_id, code_id)
     sku_kind = db.session.scalar(
         select(BenefitSku.kind).join(BenefitCode, BenefitCode.sku_id == BenefitSku.id).where(BenefitCode.id == code_id)
@@ -115,3 +125,9 @@ def reveal(member_id: str, code_id: str) -> dict:
         "is_voucher": is_voucher,
         "qr_svg": voucher_qr_svg(opened["code"]) if is_voucher else "",
     }
+
+
+def dynamic_code(member_id: str, code_id: str) -> dict:
+    """A dynamic voucher's current one-time code for its holder, with its QR code and when to fetch the next."""
+    shown = voucher_lookup.current_code(member_id, code_id)
+    return {**shown, "secret": "", "is_voucher": True, "dynamic": True}

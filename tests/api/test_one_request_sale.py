@@ -33,7 +33,7 @@ def test_a_sale_with_the_card_number_is_one_request_and_prices_as_identify_then_
     by_token = sell(client, one.auth, identification_token=token, amount_fen=12_345)
     one_request = sell(client, one.auth, code=one.card.card_no, amount_fen=12_345)
     assert one_request.status_code == 201, one_request.json
-    assert_shape(one_request.json, {"sale": SALE_SHAPE, "member": MEMBER_SHAPE, "card_update": None})
+    assert_shape(one_request.json, {"sale": SALE_SHAPE, "member": MEMBER_SHAPE, "card_update": None, "gift": None})
     assert one_request.json["member"]["id"] == one.member.id
     assert by_token.json["member"]["display_name"] == "另一会员"
     figures = ("amount_fen", "discount_fen", "payable_fen", "points_earned", "points_balance", "level")

@@ -477,6 +477,20 @@ def test_every_operation_answers_its_declared_schema(app, client):
     contract.validate(API + "/partner/benefit-grants", "post", granted)
     assert len(call("get", "/benefit-grants", admin, query={"channel": "batch"})) == 1
 
+    # a merchant's gift with a purchase (满赠): a rule, turned off and on, the list
+    shop_id = staffed.world.shop_a.merchant.id
+    gift_rule = {"sku_id": voucher["sku"]["id"], "min_payable_fen": 5_000, "per_member_limit": 2}
+    rule = call("post", "/merchants/{merchant_id}/gift-rules", admin, gift_rule, idempotent=True, merchant_id=shop_id)
+    call(
+        "patch",
+        "/merchants/{merchant_id}/gift-rules/{rule_id}",
+        admin,
+        {"active": False},
+        merchant_id=shop_id,
+        rule_id=rule["rule"]["id"],
+    )
+    assert call("get", "/merchants/{merchant_id}/gift-rules", admin, merchant_id=shop_id)[0]["active"] is False
+
     missing = contract.operations() - contract.covered
     assert not missing, f"operations without a realistic call here: {sorted(missing)}"
 

@@ -70,6 +70,8 @@ def _gift_form(formdata=None) -> GiftSettingsForm:
         form.birthday_sku_id.data = settings.birthday_gift_sku_id or ""
         form.cash_like_licensed.data = settings.points_buy_cash_like_licensed
         form.expiry_notice_days.data = settings.benefit_expiry_notice_days
+        if settings.dynamic_voucher_min_fen is not None:
+            form.dynamic_voucher_min.set_fen(settings.dynamic_voucher_min_fen)
     return form
 
 
@@ -100,6 +102,7 @@ def campaigns():
                         birthday_sku_id=gifts.birthday_sku_id.data or None,
                         cash_like_licensed=gifts.cash_like_licensed.data,
                         expiry_notice_days=gifts.expiry_notice_days.data,
+                        dynamic_voucher_min_fen=gifts.dynamic_voucher_min.fen,
                     )
                 except DomainError as exc:
                     flash(domain_message(exc), "danger")

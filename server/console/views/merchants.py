@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -12,6 +14,7 @@ from markupsafe import Markup
 
 from server.console import navigation, region_picker
 from server.console.access import can, check_merchant, current_actor, merchant_scope, permission_required
+from server.console.benefit_grant_forms import GiftRuleForm
 from server.console.confirm import Confirmation, confirm_form, confirm_page
 from server.console.display import STATUS_LABELS, domain_message, percent, trade_label
 from server.console.forms import ActionForm, LevelDiscountForm, MerchantForm, TerminalForm, choice
@@ -20,7 +23,8 @@ from server.console.paging import choice_arg, page_from_request, report_invalid_
 from server.domain.errors import DomainError
 from server.domain.permissions import SET_DISCOUNTS_PERMISSIONS
 from server.domain.statuses import MerchantStatus, TerminalStatus
-from server.services import agent_console, catalog, posters, queries
+from server.services import agent_console, catalog, posters, queries, till_gifts
+from server.services.alliance import get_settings
 from server.services.catalog import TRADES
 
 blp = Blueprint("merchants", __name__)
@@ -155,7 +159,77 @@ def detail(merchant_id):
         new_key=new_key,
         join_url=join_url(merchant.id),
         region_path=agent_console.region_path,
+        gift_rules=till_gifts.list_rules(merchant.id),
+        gift_form=_gift_rule_form(GiftRuleForm(formdata=None, once=new_key())),
+        sku_names={sku.id: sku.name for sku in till_gifts.gift_skus()},
+        gift_periods=GIFT_PERIODS,
     )
+
+
+def _gift_rule_form(form: GiftRuleForm) -> GiftRuleForm:
+    form.sku_id.choices = [choice(sku.id, sku.name) for sku in till_gifts.gift_skus()]
+    form.limit_period.choices = [choice(code, label) for code, label in GIFT_PERIODS.items()]
+    return form
+
+
+GIFT_PERIODS = {"day": _l("day"), "week": _l("week"), "month": _l("month")}
+
+
+def _alliance_day(day) -> datetime | None:
+    return None if day is None else datetime.combine(day, time(), ZoneInfo(get_settings().timezone))
+
+
+@blp.route("/merchants/<merchant_id>/gift-rules", methods=["POST"])
+@permission_required(*SET_DISCOUNTS_PERMISSIONS)
+def add_gift_rule(merchant_id):
+    """Add a gift with a purchase (满赠) to the merchant (operators; owners: their own shop)."""
+    merchant = _scoped_merchant(merchant_id)
+    if not _may_set_discounts(merchant.id):
+        abort(403)
+    form = _gift_rule_form(GiftRuleForm())
+    if not form.validate_on_submit():
+        flash(_("Check the gift: a voucher, the lowest spend in yuan, optional days and limit."), "danger")
+    else:
+        ends = form.ends_on.data
+        try:
+            run_once(
+                form.once.data,
+                lambda: {
+                    "rule_id": till_gifts.create_rule(
+                        current_actor().key,
+                        merchant.id,
+                        sku_id=form.sku_id.data,
+                        min_payable_fen=form.min_payable.fen,
+                        starts_at=_alliance_day(form.starts_on.data),
+                        ends_at=_alliance_day(ends + timedelta(days=1)) if ends else None,
+                        per_member_limit=form.per_member_limit.data,
+                        limit_period=form.limit_period.data,
+                    ).id
+                },
+            )
+        except DomainError as exc:
+            flash(domain_message(exc), "danger")
+        else:
+            flash(_("Gift saved."), "success")
+    return redirect(url_for(".detail", merchant_id=merchant.id) + "#gifts")
+
+
+@blp.route("/merchants/<merchant_id>/gift-rules/<rule_id>/switch", methods=["POST"])
+@permission_required(*SET_DISCOUNTS_PERMISSIONS)
+def switch_gift_rule(merchant_id, rule_id):
+    """Turn a gift rule off, or on again."""
+    merchant = _scoped_merchant(merchant_id)
+    if not _may_set_discounts(merchant.id):
+        abort(403)
+    if ActionForm().validate_on_submit():
+        try:
+            rule = till_gifts.get_rule(merchant.id, rule_id)
+            till_gifts.update_rule(current_actor().key, merchant.id, rule.id, active=not rule.active)
+        except DomainError as exc:
+            flash(domain_message(exc), "danger")
+        else:
+            flash(_("Gift switched on.") if rule.active else _("Gift switched off."), "success")
+    return redirect(url_for(".detail", merchant_id=merchant.id) + "#gifts")
 
 
 @blp.route("/merchants/<merchant_id>/edit", methods=["GET", "POST"])

@@ -18,7 +18,7 @@ from server.extensions import db
 from server.models import LedgerAccount, Level, Member, Sale
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
-from server.services import benefit_grants, commissions, ledger, points, webhooks
+from server.services import benefit_grants, commissions, ledger, points, till_gifts, till_vouchers, webhooks
 from server.services.audit import audit
 from server.services.identified import MemberAtMerchant, card_write_back
 from server.services.levels import level_rule
@@ -139,6 +139,12 @@ def move_refund_lots(draft: RefundDraft) -> None:
     points.spend_lots(member.id, draft.recoverable, "reverse", sale.id, first_sale_lot=True)
 
 
+def settle_voucher(draft: RefundDraft) -> None:
+    """The refund's share of the sale's voucher; a refund completing the sale gives the voucher back if it may."""
+    if draft.voucher is not None:
+        till_vouchers.settle_refund(draft.voucher, draft.split, draft.refund, points.alliance_today(now=draft.now))
+
+
 def update_sale_totals(draft: RefundDraft) -> None:
     """The sale's running refund totals (the next refund splits from them)."""
     sale, split = draft.sale, draft.split
@@ -165,6 +171,18 @@ def audit_refund(draft: RefundDraft) -> None:
         reason=request.reason,
         authorised_by=draft.authorised_by,
     )
+
+
+def give_till_gift(draft: SaleDraft) -> None:
+    """The merchant's gift with a purchase (满赠), if the sale earns one (never refusing the sale)."""
+    draft.gift = till_gifts.give_gift(
+        draft.sale, draft.buyer.member_id, draft.occurred_at or draft.now, f"terminal:{draft.request.terminal.id}"
+    )
+
+
+def void_till_gift(draft: RefundDraft) -> None:
+    """A refund that leaves nothing of the sale voids its gift if still unused (after the totals)."""
+    till_gifts.void_gift_of_refunded_sale(draft.sale, draft.request.actor)
 
 
 def emit_sale_recorded(draft: SaleDraft) -> None:
