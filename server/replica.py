@@ -14,8 +14,8 @@ Inside the block ``db.session`` is a separate session on the replica engine (rea
   session is closed, so the rows it loaded never enter the primary session;
 - the primary session of the request is put back untouched when the block ends.
 
-Without ``DATABASE_REPLICA_URL`` the block reads the primary with the same guarantees, so the code path
-is the same in development and in tests. The lag, measured once per block, is kept on ``flask.g`` and
+Without ``DATABASE_REPLICA_URL`` the block simply reads the primary in the request's own session (there is
+no stale data to keep apart). The lag, measured once per block, is kept on ``flask.g`` and
 sent as the ``X-Replica-Lag-Seconds`` header (the pages show it too).
 """
 
@@ -114,9 +114,16 @@ def reading_replica() -> Iterator[float | None]:
     """
     from server.extensions import db
 
-    engine = replica_engine() or db.engine
-    lag = replica_lag_seconds(engine) if engine is not db.engine else None
-    if has_request_context() and engine is not db.engine:
+    engine = replica_engine()
+    if engine is None:  # no replica: the primary's own session reads (a second connection could wait on
+        token = _inside.set(True)  # the request's open transaction: SQLite's writer lock)
+        try:
+            yield None
+        finally:
+            _inside.reset(token)
+        return
+    lag = replica_lag_seconds(engine)
+    if has_request_context():
         g.replica_lag_seconds = lag
     registry = db.session.registry
     primary = registry() if registry.has() else None
