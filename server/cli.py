@@ -247,18 +247,27 @@ def settlement_close_command(day):
 
 
 @settlement_group.command("reconcile")
-@click.option("--date", "day", type=DATE, required=True, help="Business day to check.")
+@click.option("--date", "day", type=DATE, help="Business day to check (default: the last closed one).")
 @with_appcontext
 def settlement_reconcile_command(day):
-    """Check statements, ledger and sales agree to the fen; exit 1 naming every difference."""
-    from server.services.reconciliation import reconcile
+    """Check statements, ledger and sales agree to the fen; exit 1 naming every difference.
 
-    differences = reconcile(day.date())
+    Without --date: the last closed business day (deploy/restore-check.sh runs it on a restored backup);
+    before any day was closed, the ledgers alone (balances and balanced books).
+    """
+    from server.services.reconciliation import latest_closed_day, reconcile, reconcile_ledgers
+
+    checked = day.date() if day else latest_closed_day()
+    differences = reconcile(checked) if checked else reconcile_ledgers()
+    label = checked.isoformat() if checked else "no business day closed yet"
     if differences:
         for difference in differences:
             click.echo(f"DIFFERENCE {difference}")
-        raise click.ClickException(f"{len(differences)} difference(s) on {day.date().isoformat()}")
-    click.echo(f"{day.date().isoformat()}: statements, ledger and sales agree; the ledger is balanced")
+        raise click.ClickException(f"{len(differences)} difference(s) on {label}")
+    if checked:
+        click.echo(f"{label}: statements, ledger and sales agree; the ledger is balanced")
+    else:
+        click.echo(f"{label}: merchant balances agree; the points and money ledgers are balanced")
 
 
 @settlement_group.command("statement")
