@@ -433,3 +433,6 @@ SERVER_ERRORS.update(
         "second_factor_wrong": ("动态验证码不正确", "The second-factor code is wrong"),
     }
 )
+
+# --- ops-observability: the readiness probe's refusal (a till meets it only through a misrouted request) ---
+SERVER_ERRORS.update({"not_ready": ("服务器暂未就绪，请稍后再试", "The server is not ready yet; try again shortly")})
