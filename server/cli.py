@@ -421,7 +421,7 @@ def jobs_group():
 def jobs_run_command(names, day):
     """Run jobs: expire-points, notify-expiring, close-settlement, benefit-stock-alerts,
     benefit-supplier-alerts, dispatch-sms, deliver-webhooks, purge-idempotency-keys, purge-identifications,
-    detect-brushing, evaluate-agents."""
+    detect-brushing, evaluate-agents, create-partitions."""
     from server.services.jobs import JOBS, run_job
 
     unknown = [name for name in names if name not in JOBS]
@@ -436,6 +436,21 @@ def jobs_run_command(names, day):
                 default=str,
             )
         )
+
+
+@main.group("partitions")
+def partitions_group():
+    """Monthly partitions of the ledger and money entries (PostgreSQL; docs/operations.md)."""
+
+
+@partitions_group.command("detach")
+@click.option("--month", required=True, help="The ended month to take out, YYYY-MM.")
+@with_appcontext
+def partitions_detach_command(month):
+    """Detach a month's entry partitions (balances carried forward); then dump and drop them."""
+    from server.services.partitions import detach_month
+
+    click.echo(json.dumps(detach_month(CLI_ACTOR, month), ensure_ascii=False))
 
 
 if __name__ == "__main__":  # python -m server.cli (tests and workers spawn it with the interpreter they run on)
