@@ -27,3 +27,27 @@ limit_request_field_size = 8190
 timeout = 60  # a 100,000-card batch takes a few seconds; nothing should take a minute
 graceful_timeout = 30
 keepalive = 5
+
+# Prometheus multiprocess mode (server/observability/metrics.py, docs/operations.md): every worker writes
+# its counters and histograms to files in PROMETHEUS_MULTIPROC_DIR and a scrape of /metrics adds up all
+# workers'. Set here, before any worker imports prometheus_client; emptied when the master starts (stale
+# files of an earlier run would count twice); a worker that exits is marked dead.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="alliance-metrics-")
+
+
+def on_starting(server):
+    from pathlib import Path
+
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

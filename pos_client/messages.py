@@ -449,3 +449,5 @@ SERVER_ERRORS.update(
         "voucher_offline": ("离线时不能使用券，请联网后再用", "Vouchers cannot be used offline; use it once online"),
     }
 )
+# --- ops-observability: the readiness probe's refusal (a till meets it only through a misrouted request) ---
+SERVER_ERRORS.update({"not_ready": ("服务器暂未就绪，请稍后再试", "The server is not ready yet; try again shortly")})

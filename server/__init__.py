@@ -33,13 +33,17 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     from server.formatting import init_formatting
     from server.i18n import init_i18n
     from server.member import register_member_pages
+    from server.observability import init_observability
     from server.ratelimit import init_rate_limits
+    from server.replica import init_replica
     from server.security.keys import load_keyring
 
     app.extensions["alliance_keys"] = load_keyring(app)
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+    init_replica(app)
+    init_observability(app)  # before the other hooks: their log lines carry the request id
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     api.init_app(app, spec_kwargs={"marshmallow_plugin": ContractPlugin()})
     init_i18n(app)

@@ -319,22 +319,27 @@ def settlement_close_command(day):
 
 
 @settlement_group.command("reconcile")
-@click.option("--date", "day", type=DATE, required=True, help="Business day to check.")
+@click.option("--date", "day", type=DATE, help="Business day to check (default: the last closed one).")
 @with_appcontext
 def settlement_reconcile_command(day):
-    """Check statements, ledger and sales agree to the fen; exit 1 naming every difference."""
-    from server.services.reconciliation import reconcile
+    """Check statements, ledger and sales agree to the fen; exit 1 naming every difference.
 
-    differences = reconcile(day.date())
+    Without --date: the last closed business day (deploy/restore-check.sh runs it on a restored backup);
+    before any day was closed, the ledgers alone (balances and balanced books).
+    """
+    from server.services.reconciliation import latest_closed_day, reconcile, reconcile_ledgers
+
+    checked = day.date() if day else latest_closed_day()
+    differences = reconcile(checked) if checked else reconcile_ledgers()
+    label = checked.isoformat() if checked else gettext("no business day closed yet")
     if differences:
         for difference in differences:
             click.echo(gettext("DIFFERENCE %(difference)s", difference=difference))
-        raise click.ClickException(
-            gettext("%(count)d difference(s) on %(day)s", count=len(differences), day=day.date().isoformat())
-        )
-    click.echo(
-        gettext("%(day)s: statements, ledger and sales agree; the ledger is balanced", day=day.date().isoformat())
-    )
+        raise click.ClickException(gettext("%(count)d difference(s) on %(day)s", count=len(differences), day=label))
+    if checked:
+        click.echo(gettext("%(day)s: statements, ledger and sales agree; the ledger is balanced", day=label))
+    else:
+        click.echo(gettext("%(day)s: merchant balances agree; the points and money ledgers are balanced", day=label))
 
 
 @settlement_group.command("statement")
@@ -490,7 +495,7 @@ def jobs_group():
 def jobs_run_command(names, day):
     """Run jobs: expire-points, notify-expiring, close-settlement, benefit-stock-alerts,
     benefit-supplier-alerts, dispatch-sms, deliver-webhooks, purge-idempotency-keys, purge-identifications,
-    detect-brushing, evaluate-agents."""
+    detect-brushing, evaluate-agents, create-partitions."""
     from server.services.jobs import JOBS, run_job
 
     unknown = [name for name in names if name not in JOBS]
@@ -508,6 +513,21 @@ def jobs_run_command(names, day):
                 default=str,
             )
         )
+
+
+@main.group("partitions")
+def partitions_group():
+    """Monthly partitions of the ledger and money entries (PostgreSQL; docs/operations.md)."""
+
+
+@partitions_group.command("detach")
+@click.option("--month", required=True, help="The ended month to take out, YYYY-MM.")
+@with_appcontext
+def partitions_detach_command(month):
+    """Detach a month's entry partitions (balances carried forward); then dump and drop them."""
+    from server.services.partitions import detach_month
+
+    click.echo(json.dumps(detach_month(CLI_ACTOR, month), ensure_ascii=False))
 
 
 @main.group("benefits")

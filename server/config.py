@@ -112,6 +112,17 @@ class Config:
     IDENTIFICATION_RETENTION_HOURS = _env_int("IDENTIFICATION_RETENTION_HOURS", 48)
     IDEMPOTENCY_WAIT_SECONDS = _env_int("IDEMPOTENCY_WAIT_SECONDS", 3)
 
+    # Operations (docs/operations.md): a streaming replica for lag-tolerant reads (server/replica.py),
+    # readiness (/readyz fails when the replica is further behind), who may read /metrics (networks, comma-
+    # separated CIDRs, or a bearer token), and JSON log lines on stderr (LOG_FORMAT=json; "plain" leaves the
+    # logging set-up alone, as development does: its SMS log shows one-time codes the JSON lines redact).
+    DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+    SQLALCHEMY_REPLICA_ENGINE_OPTIONS: dict = {}  # default: SQLALCHEMY_ENGINE_OPTIONS
+    REPLICA_MAX_LAG_SECONDS = _env_int("REPLICA_MAX_LAG_SECONDS", 30)
+    METRICS_ALLOWED_NETWORKS = os.environ.get("METRICS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")  # production: json
+
     API_TITLE = "AllianceCard API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -153,6 +164,7 @@ class ProductionConfig(Config):
     """Production: every key must be set explicitly."""
 
     REQUIRE_EXPLICIT_KEYS = True
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 
 
 CONFIGS = {

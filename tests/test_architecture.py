@@ -25,6 +25,7 @@ CONTRACTS = (
     "The shared package imports no application package",
     "The shared rules import no framework, I/O library or device",
     "Views reach the database only through services",
+    "Services never choose the replica",
 )
 LINT_IMPORTS = "from importlinter.cli import lint_imports_command; lint_imports_command()"
 
@@ -75,6 +76,12 @@ def test_the_import_contracts_catch_each_violation(tmp_path):
         "server/member/views.py": "from server.extensions import api\n",
         "server/agent_portal/__init__.py": "",
         "server/agent_portal/views.py": "from server.extensions import api\n",
+        "server/replica.py": "",
+        "server/services/__init__.py": "",
+        "server/services/health.py": "from server import replica\n",
+        "server/services/sales.py": "from server.replica import reading_replica\n",
+        "server/payouts/__init__.py": "",
+        "server/notifications/__init__.py": "",
     }
     for path, source in modules.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +93,7 @@ def test_the_import_contracts_catch_each_violation(tmp_path):
     assert "server.domain.rule -> flask" in result.stdout and "server.domain.rule -> sqlalchemy" in result.stdout
     assert "server.console.views -> server.extensions" in result.stdout
     assert "alliance_shared.money -> requests" in result.stdout
+    assert "server.services.sales -> server.replica" in result.stdout
 
 
 def test_ruff_finds_nothing_to_fix_or_reformat():

@@ -107,15 +107,35 @@ def current_revision() -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def partitions() -> set[str]:
+    """PostgreSQL's partitions of a partitioned table (the monthly entry partitions): part of their parent."""
+    if db.engine.dialect.name != "postgresql":
+        return set()
+    with db.engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT relname FROM pg_class WHERE relispartition AND relnamespace = current_schema()::regnamespace")
+        )
+        return set(found.scalars())
+
+
 def table_names() -> set[str]:
-    return set(inspect(db.engine).get_table_names())
+    return set(inspect(db.engine).get_table_names()) - partitions()
 
 
 def schema_differences(metadata: MetaData = Base.metadata) -> list:
     """What autogenerate would put in a new migration (empty when models and migrations agree)."""
     with db.engine.connect() as connection:
+        parts = partitions()
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": False, "render_as_batch": True}
+            connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": False,
+                "render_as_batch": True,
+                "include_object": lambda obj, name, kind, reflected, _compare_to: (
+                    not (kind == "table" and reflected and name in parts)
+                ),
+            },
         )
         return compare_metadata(context, metadata)
 

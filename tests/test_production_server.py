@@ -58,10 +58,14 @@ def request(path: str = "/api/v1/terminal", method: str = "GET", headers: dict |
 
 
 @pytest.fixture(scope="module")
-def gunicorn(tmp_path_factory, database):
-    """``gunicorn -c deploy/gunicorn.conf.py`` (one worker, on a free port) on a database of its own, of
-    the session's kind (a new SQLite file or a new PostgreSQL schema)."""
-    instance = tmp_path_factory.mktemp("gunicorn")
+def instance(tmp_path_factory):
+    return tmp_path_factory.mktemp("gunicorn")
+
+
+@pytest.fixture(scope="module")
+def gunicorn(instance, database):
+    """``gunicorn -c deploy/gunicorn.conf.py`` (two workers, on a free port) on a database of its own, of
+    the session's kind (a new SQLite file or a new PostgreSQL schema), logging JSON lines to gunicorn.log."""
     own = Database(database.url if database.is_postgres else f"sqlite:///{instance / 'gunicorn.db'}")
     own.make_app()  # creates the tables
     port = free_port()
@@ -72,8 +76,10 @@ def gunicorn(tmp_path_factory, database):
         "ALLIANCE_INSTANCE_DIR": str(instance),
         "DATABASE_URL": url,
         "PYTHONPATH": str(PROJECT_ROOT),
+        "LOG_FORMAT": "json",
+        "PROMETHEUS_MULTIPROC_DIR": str(instance / "metrics"),
     }
-    command = [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    command = [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "--bind", f"127.0.0.1:{port}", "--workers", "2"]
     log = open(instance / "gunicorn.log", "w+")  # noqa: SIM115 - closed below
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -145,3 +151,21 @@ def test_within_the_limits_the_application_answers(gunicorn):
     answer = exchange(gunicorn, request("/api/v1/sales", "DELETE"))
     assert_json_error(answer, 405, "method_not_allowed")
     assert {method.strip() for method in answer[1]["allow"].split(",")} >= {"GET", "POST"}
+
+
+def test_metrics_add_up_every_worker_and_logs_carry_nginx_request_id(gunicorn, instance):
+    """Multiprocess mode: 12 probes spread over two workers are all in one scrape; each answer and its JSON
+    log line carry the request id nginx sent."""
+    for number in range(12):
+        status, headers, _ = exchange(
+            gunicorn, request("/healthz", headers={"X-Request-Id": f"nginx-req-{number:04d}"})
+        )
+        assert (status, headers["x-request-id"]) == (200, f"nginx-req-{number:04d}")
+    status, _, body = exchange(gunicorn, request("/metrics"))
+    assert status == 200
+    line = 'alliance_request_duration_seconds_count{endpoint="observability.healthz",method="GET"} 12.0'
+    assert line in body.decode().splitlines()
+    assert list((instance / "metrics").glob("histogram_*.db"))  # the workers' files
+    logged = [json.loads(text) for text in (instance / "gunicorn.log").read_text().splitlines() if text.startswith("{")]
+    probes = [entry for entry in logged if entry.get("endpoint") == "observability.healthz"]
+    assert {entry["request_id"] for entry in probes} == {f"nginx-req-{number:04d}" for number in range(12)}

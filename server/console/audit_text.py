@@ -154,6 +154,7 @@ SENTENCES = {
     "benefit_batch.grant": _l("%(actor)s granted a benefit to a list of members (batch %(object)s)"),
     "benefit_partner.create": _l("%(actor)s added benefit partner %(object)s and its signing key"),
     "benefit.partner_grant": _l("%(actor)s granted a benefit through the partner API (grant %(object)s)"),
+    "ledger.archive_month": _l("%(actor)s took the ledger entries of %(object)s out for the archive"),
 }
 # The words for the fields that entries record (the rest are identifiers shown in the tooltip only).
 FIELD_LABELS = {

@@ -38,6 +38,7 @@ from server.member.forms import BindCardForm, CloseAccountForm, ConfirmForm, Log
 from server.models.base import utcnow
 from server.notifications.sms import send_now
 from server.ratelimit import RateLimited, enforce
+from server.replica import reading_replica
 from server.request_input import UnacceptableInput
 from server.services import (
     benefit_grants,
@@ -320,9 +321,11 @@ def card():
 def history():
     """Progress to the next level, when points expire, sales, refunds and points movements."""
     view = member_portal.card_view(g.device.member_id)
+    with reading_replica():  # lag-tolerant: the page says how far behind it is
+        history = member_portal.history(view.member.id)
     return render_template(
         "member/history.html",
-        history=member_portal.history(view.member.id),
+        history=history,
         view=view,
         progress=member_portal.level_progress(view),
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.base import Base, created_column
@@ -61,6 +61,9 @@ class MoneyEntry(Base):
     transaction_id: Mapped[int] = mapped_column(ForeignKey("money_transactions.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("money_accounts.id"), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
+    # the month partition key on PostgreSQL (docs/operations.md): the inserting transaction's start, like
+    # its ledger transaction's; set by the database, so every way of inserting (Core, SQL text) fills it
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 __all__ = ["MoneyAccount", "MoneyEntry", "MoneyTransaction"]

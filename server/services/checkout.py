@@ -19,6 +19,7 @@ from server.extensions import db
 from server.models import Identification, Member, RejectedSale, Sale, Terminal
 from server.models.base import new_id, utcnow
 from server.notifications.sms import queue_sms
+from server.observability.metrics import counts_identification_failures
 from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
 from server.security.pii import decrypt_phone
 from server.services import one_time_codes, sales, till_vouchers
@@ -51,6 +52,7 @@ class IdentifyResult:
     vouchers: list[dict] = field(default_factory=list)  # the member's alliance vouchers usable here now
 
 
+@counts_identification_failures
 @transactional
 def identify(terminal: Terminal, *, card: dict | None = None, code: str | None = None, phone: str | None = None):
     """Identify a member by card, scanned code or phone and open a single-use identification."""

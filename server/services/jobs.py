@@ -92,6 +92,12 @@ def _detect_brushing(day: date) -> dict:
     return detect_brushing(ACTOR, day)
 
 
+def _create_partitions(day: date) -> dict:
+    from server.services.partitions import ensure_partitions
+
+    return ensure_partitions(day)  # the month of ``day`` and three ahead (PostgreSQL, after the migrations)
+
+
 def _release_benefit_reservations(day: date) -> dict:
     from server.services.benefit_stock import release_expired_reservations
 
@@ -159,6 +165,7 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "purge-identifications": Job(_purge_identifications, False, _today),
     "detect-brushing": Job(_detect_brushing, True, _today),
     "evaluate-agents": Job(_evaluate_agents, True, _today),
+    "create-partitions": Job(_create_partitions, True, _today),
 }
 
 

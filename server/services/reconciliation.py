@@ -437,6 +437,16 @@ def check_money_ledger_balanced() -> list[str]:
     return differences
 
 
+def latest_closed_day() -> date | None:
+    """The last business day that was closed (None before the first close)."""
+    return db.session.scalar(select(func.max(SettlementDay.business_day)))
+
+
+def reconcile_ledgers() -> list[str]:
+    """The checks that need no business day: merchant balances and both ledgers balanced."""
+    return check_merchant_balances() + check_ledger_balanced() + check_money_ledger_balanced()
+
+
 def reconcile(day: date) -> list[str]:
     """Every difference between statements, ledgers and sales for ``day``, and in the ledgers overall."""
     return (

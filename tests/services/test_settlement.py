@@ -186,6 +186,8 @@ def test_reconcile_names_every_corrupted_row(trading_day, run_cli):
     assert f"merchant {world.shop_a.merchant.id} 2026-03-02: ledger account" in output
     assert f"merchant {world.shop_a.merchant.id}: ledger account" in output and "(points issued) holds" in output
     assert "2026-03-02 有" in output and "处差异" in output
+    latest = run_cli("settlement", "reconcile")  # no --date: the last closed business day
+    assert latest.exit_code == 1 and "2026-03-02 有" in latest.output
 
     not_closed = run_cli("settlement", "reconcile", "--date", "2026-03-05")
     assert not_closed.exit_code == 1 and "2026-03-05 is not closed" in not_closed.output

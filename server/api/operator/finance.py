@@ -23,6 +23,7 @@ from server.api.finance_schemas import (
 )
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.exports import MIMETYPES, download, schema_download
+from server.replica import reading_replica
 from server.services import finance, points, settlement
 from server.services.catalog import get_merchant
 from server.services.members import get_member
@@ -156,7 +157,10 @@ class MerchantsReport(MethodView):
     def get(self, filters):
         """Per merchant over the closed days in range: points, fees, net position (owners: their own)."""
         actor = require_staff("settlement:read")
-        return _report(finance.merchants_report(_scoped(actor, filters)), MerchantReportSchema, filters, "merchants")
+        scoped = _scoped(actor, filters)
+        with reading_replica():
+            rows = finance.merchants_report(scoped)
+        return _report(rows, MerchantReportSchema, filters, "merchants")
 
 
 @blp.route("/reports/days")
@@ -167,7 +171,10 @@ class DaysReport(MethodView):
     def get(self, filters):
         """Per closed business day: totals over all merchants (owners: their own merchant's)."""
         actor = require_staff("settlement:read")
-        return _report(finance.days_report(_scoped(actor, filters)), DayReportSchema, filters, "days")
+        scoped = _scoped(actor, filters)
+        with reading_replica():
+            rows = finance.days_report(scoped)
+        return _report(rows, DayReportSchema, filters, "days")
 
 
 @blp.route("/reports/levels")
@@ -178,7 +185,10 @@ class LevelsReport(MethodView):
     def get(self, filters):
         """Sales by member level over the business days in range (owners: at their merchant)."""
         actor = require_staff("settlement:read")
-        return _report(finance.levels_report(_scoped(actor, filters)), LevelReportSchema, filters, "levels")
+        scoped = _scoped(actor, filters)
+        with reading_replica():
+            rows = finance.levels_report(scoped)
+        return _report(rows, LevelReportSchema, filters, "levels")
 
 
 @blp.route("/reports/points")
@@ -189,7 +199,8 @@ class PointsReport(MethodView):
     def get(self, filters):
         """Points outstanding (liability), breakage and redemption rate, alliance-wide (operators)."""
         require_staff("reports:read")
-        report = finance.points_report()
+        with reading_replica():
+            report = finance.points_report()
         fmt = _wanted_format(filters["format"], ("json", "csv", "xlsx"))
         if fmt != "json":
             return schema_download([report], PointsReportSchema, fmt, "points")

@@ -11,6 +11,7 @@ from server.console.access import can, merchant_scope
 from server.console.display import level_label, percent
 from server.domain.errors import DomainError
 from server.formatting import yuan
+from server.replica import reading_replica
 from server.services.catalog import get_merchant
 from server.services.dashboard import PRESET_DAYS, build_dashboard, choose_range
 from server.services.points import alliance_today
@@ -76,7 +77,8 @@ def index():
     except DomainError as exc:  # reported on the page; the charts show the default 30 days meanwhile
         error, status = _(exc.message), 422
         first, last = choose_range(today)
-    figures = build_dashboard(scope, first=first, last=last)
+    with reading_replica():  # lag-tolerant figures; the page says how far behind they are
+        figures = build_dashboard(scope, first=first, last=last)
     rate = figures.redemption_rate_bp
     return (
         render_template(

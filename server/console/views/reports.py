@@ -15,6 +15,7 @@ from server.console.access import can, merchant_names, merchant_scope, operators
 from server.console.views.settlement import finance_filters
 from server.exports import schema_download
 from server.formatting import yuan
+from server.replica import reading_replica
 from server.report_schemas import DayReportSchema, LevelReportSchema, MerchantReportSchema, PointsReportSchema
 from server.services import finance
 
@@ -115,7 +116,9 @@ def index():
 def table(name):
     """A report as a table over a range of business days (merchant staff: their own merchant)."""
     report = REPORTS[name]
-    rows = report.rows(finance_filters())
+    filters = finance_filters()
+    with reading_replica():
+        rows = report.rows(filters)
     return render_template(
         "console/reports/table.html",
         name=name,
@@ -134,7 +137,10 @@ def table(name):
 def export(name, fmt):
     """A report as one table, CSV or XLSX (the API's columns)."""
     report = REPORTS[name]
-    return schema_download(report.rows(finance_filters()), report.schema, fmt, name)
+    filters = finance_filters()
+    with reading_replica():
+        rows = report.rows(filters)
+    return schema_download(rows, report.schema, fmt, name)
 
 
 @blp.route("/reports/points")
@@ -142,8 +148,10 @@ def export(name, fmt):
 @operators_only
 def points():
     """Points outstanding (the alliance's liability), breakage, redemption rate and points expiring soon."""
+    with reading_replica():
+        report = finance.points_report()
     return render_template(
-        "console/reports/points.html", name="points", reports=REPORTS, report=finance.points_report(), show_points=True
+        "console/reports/points.html", name="points", reports=REPORTS, report=report, show_points=True
     )
 
 
@@ -152,4 +160,6 @@ def points():
 @operators_only
 def points_export(fmt):
     """The points report as one table, CSV or XLSX."""
-    return schema_download([finance.points_report()], PointsReportSchema, fmt, "points")
+    with reading_replica():
+        report = finance.points_report()
+    return schema_download([report], PointsReportSchema, fmt, "points")

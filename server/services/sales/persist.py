@@ -10,6 +10,7 @@ from server.domain.errors import InvalidRequest, ReceiptNumberTaken
 from server.extensions import db
 from server.models import Refund, Sale, Terminal
 from server.models.base import new_id
+from server.observability.metrics import count_on_commit
 from server.services import till_vouchers
 from server.services.sales import attribution
 from server.services.sales.context import RefundDraft, SaleDraft
@@ -96,6 +97,7 @@ def write_sale(draft: SaleDraft) -> None:
         **attribution.sale_columns(draft),
     }
     db.session.execute(_INSERT_SALE, values)
+    count_on_commit(db.session, "sale", priced.amount_fen)
     draft.sale = sale = Sale(**values)
     make_transient_to_detached(sale)  # the row exists: the session holds the object as loaded, with nothing
     db.session.add(sale)  # to insert, so a later read of this sale in the transaction gets this very object
@@ -125,4 +127,5 @@ def write_refund(draft: RefundDraft) -> None:
         created_at=draft.now,
     )
     db.session.add(refund)
+    count_on_commit(db.session, "refund", split.amount_fen)
     db.session.flush()
