@@ -359,7 +359,7 @@ class Checkout:
         pricing = (self.info or {}).get("offline_pricing", {})
         voucher = self.voucher
         if voucher is not None and (member.offline or member.token is None):
-            raise PosError("voucher_offline")
+            raise PosError("voucher_not_offline")
         if redeem and member.spend_needs_proof and not member.offline:
             raise PosError("proof_needed")
         if member.offline:
@@ -381,7 +381,7 @@ class Checkout:
             except ServerUnreachable as exc:
                 self.online = False
                 if voucher is not None:
-                    raise PosError("voucher_offline") from exc
+                    raise PosError("voucher_not_offline") from exc
                 raise PosError("server_unreachable", reason=exc.reason) from exc
             except ApiError as exc:
                 raise _refusal(exc) from exc
@@ -424,7 +424,7 @@ class Checkout:
         member = self._require_member()
         self._require_open_sale()
         if member.offline or member.token is None:
-            raise PosError("voucher_offline")
+            raise PosError("voucher_not_offline")
         return member
 
     def _set_voucher(self, choice: VoucherChoice | None) -> VoucherChoice | None:
@@ -502,7 +502,7 @@ class Checkout:
             raise PosError("quote_stale")
         voucher = self.voucher
         if voucher is not None and (member.offline or member.token is None):
-            raise PosError("voucher_offline")
+            raise PosError("voucher_not_offline")
         held = self._held if self._held is not None and self._held.priced_for == self._priced_for else None
         if held is None and self._held is not None:  # the sale changed since it could not be sent
             self._withdraw_voucher_sales()

@@ -63,6 +63,15 @@ LABELS = {
         "refund_box": "退款（小票号填在“会员码/卡号”栏）",
         "reason": "原因",
         "pin": "主管密码",
+        # --- pos-vouchers ---
+        "voucher_box": "优惠券（点选会员的券，或扫/输入券码后按 Enter）",
+        "voucher_code": "券码",
+        "voucher_remove": "移除券",
+        "voucher_last4": "尾号",
+        "voucher_until": "至",
+        "member_discount": "会员折扣",
+        "voucher_off": "券抵扣",
+        "paid": "实付",
     },
     "en": {
         "title": "AllianceCard POS",
@@ -124,5 +133,14 @@ LABELS = {
         "refund_box": "Refund (receipt number in the code field)",
         "reason": "Reason",
         "pin": "Supervisor PIN",
+        # --- pos-vouchers ---
+        "voucher_box": "Vouchers (pick one of the member's, or scan / type a code and Enter)",
+        "voucher_code": "Code",
+        "voucher_remove": "Remove",
+        "voucher_last4": "..",
+        "voucher_until": "until",
+        "member_discount": "Member discount",
+        "voucher_off": "Voucher",
+        "paid": "Paid",
     },
 }
