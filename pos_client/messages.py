@@ -459,9 +459,9 @@ MESSAGES.update(
             "Vouchers cannot be redeemed offline: remove the voucher to continue offline",
         ),
         "voucher_offline_unreachable": (
-            "服务器无法连接，券不能离线核销：可按 F5 重试（同一笔交易，不会重复核销），或移除券后继续收银",
-            "Server unreachable, and vouchers cannot be redeemed offline: press F5 to try again (the same sale, "
-            "never redeemed twice), or remove the voucher and continue",
+            "服务器无法连接，券不能离线核销：请重试（F5，仍是同一笔交易，不会重复核销），或移除券后继续收银",
+            "Server unreachable, and vouchers cannot be redeemed offline: try again (F5: the same sale, never "
+            "redeemed twice), or remove the voucher and continue",
         ),
         "voucher_not_listed": ("该会员没有这张券", "This member holds no such voucher"),
         "voucher_code_mistyped": (
