@@ -506,6 +506,8 @@ class Checkout:
         held = self._held if self._held is not None and self._held.priced_for == self._priced_for else None
         if held is None and self._held is not None:  # the sale changed since it could not be sent
             self._withdraw_voucher_sales()
+        if held is not None:  # sent again as stored: how the customer pays is what the stored sale says
+            payment_method = self.outbox.sale(held.seq).body.get("payment_method", payment_method)
         now = held.when if held else self.clock()
         client_sale_id = str(uuid.uuid4())
         key = new_idempotency_key()
