@@ -4,8 +4,8 @@ scanned code with it before asking the server); the server's services import it 
 from alliance_shared.voucher_codes import (  # noqa: F401
     ALPHABET,
     CODE_LENGTH,
-    N,
     PAYLOAD_LENGTH,
+    N,
     check_character,
     display,
     is_valid,
