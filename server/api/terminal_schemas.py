@@ -115,6 +115,16 @@ VOUCHER_CODE_FIELD = {
 VOUCHER_ID_FIELD = {"description": "One of identification.vouchers (the identified member's); not with voucher_code"}
 
 
+# not both voucher fields (either may be null)
+NOT_BOTH_VOUCHERS = {
+    "not": {
+        "title": "voucher_code and voucher_id",
+        "required": ["voucher_code", "voucher_id"],
+        "properties": {"voucher_code": {"type": "string"}, "voucher_id": {"type": "string"}},
+    }
+}
+
+
 def _one_voucher(data: dict) -> None:
     if data.get("voucher_code") is not None and data.get("voucher_id") is not None:
         raise ValidationError("Give voucher_code or voucher_id, not both.", "voucher_id")
@@ -166,6 +176,8 @@ class ProofResponseSchema(Schema):
 
 
 class QuoteRequestSchema(Schema):
+    OPENAPI_RULES = NOT_BOTH_VOUCHERS
+
     identification_token = Text(200, required=True)
     amount_fen = Fen(required=True)
     redeem_points = Points(load_default=0)
@@ -254,7 +266,8 @@ class SaleRequestSchema(Schema):
                     },
                 ],
             },
-        ]
+        ],
+        **NOT_BOTH_VOUCHERS,
     }
 
     identification_token = Text(200, allow_none=True)
