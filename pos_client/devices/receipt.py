@@ -28,7 +28,7 @@ _LABELS = {
         "amount": "消费金额",
         "discount": "会员折扣",
         "redeem": "积分抵扣({points}分)",
-        "voucher": "券抵扣 {name} 尾号{last4}",
+        "voucher": "券抵扣 尾号{last4}",
         "voucher_restored": "优惠券",
         "voucher_restored_yes": "已退回",
         "voucher_restored_no": "未退回",
@@ -65,7 +65,7 @@ _LABELS = {
         "amount": "Amount",
         "discount": "Member discount",
         "redeem": "Points used ({points})",
-        "voucher": "Voucher {name} ..{last4}",
+        "voucher": "Voucher ..{last4}",
         "voucher_restored": "Voucher",
         "voucher_restored_yes": "returned",
         "voucher_restored_no": "not returned",
@@ -227,9 +227,9 @@ def layout_receipt(receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> Re
 
     body += _pair(label["amount"], yuan(receipt.amount_fen), columns)
     body += _pair(label["discount"], yuan(-receipt.discount_fen), columns)
-    if receipt.voucher_fen or receipt.voucher_name:
-        named = label["voucher"].format(name=receipt.voucher_name, last4=receipt.voucher_last4)
-        body += _pair(named, yuan(-receipt.voucher_fen), columns)
+    if receipt.voucher_fen or receipt.voucher_name:  # the code's last four and the amount, then the voucher's name
+        body += _pair(label["voucher"].format(last4=receipt.voucher_last4), yuan(-receipt.voucher_fen), columns)
+        body += [_pad("  " + line, columns) for line in _wrap(receipt.voucher_name, columns - 2)]
     if receipt.redeem_points:
         body += _pair(label["redeem"].format(points=receipt.redeem_points), yuan(-receipt.redeem_value_fen), columns)
     body += _pair(label["payable"], yuan(receipt.payable_fen), columns)

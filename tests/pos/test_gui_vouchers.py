@@ -85,9 +85,11 @@ def test_the_window_redeems_a_voucher_end_to_end_with_the_receipt_decoded(app, t
         pump(root, lambda: "交易成功" in window.message.get())
         pump(root, lambda: len(printer.jobs) == 1)
         text, qr = printed_text_and_qr(printer.jobs[0])
-        voucher_line = next(line for line in text.splitlines() if line.startswith("券抵扣"))
-        assert voucher_name in voucher_line and f"尾号{picked_last4}" in voucher_line
-        assert voucher_line.endswith("-10.00") and "170.00" in text and "-20.00" in text
+        lines = text.splitlines()
+        at = next(index for index, line in enumerate(lines) if line.startswith("券抵扣"))
+        assert lines[at].startswith(f"券抵扣 尾号{picked_last4}") and lines[at].endswith("-10.00")
+        assert lines[at + 1].strip() == voucher_name  # the voucher's name under its line
+        assert "170.00" in text and "-20.00" in text
         assert qr and qr[0].startswith(front.url)  # the e-receipt
 
         # the next sale: the member again, the other voucher scanned (a voucher, not a member code)
