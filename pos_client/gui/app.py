@@ -70,7 +70,6 @@ class CashierWindow:
         self.pay_method = tk.StringVar(value=DEFAULT_PAYMENT)
         self.refund_reason = tk.StringVar(value="")
         self.refund_pin = tk.StringVar(value="")
-        self.voucher_code = tk.StringVar(value="")
         self.shown_vouchers: list[dict] = []  # the identified member's vouchers, as listed in the window
         self._refund_sale: dict | None = None  # the sale F7 looked up; the next F7 refunds it
         self._binding_armed = False  # F11 with the code field empty: the next scan or Enter is the card to bind
@@ -106,7 +105,7 @@ class CashierWindow:
         status = tk.Label(self.root, textvariable=self.status_text, anchor="w", font=BIG, bg="#eeeeee")
         status.pack(fill="x")
         body = tk.Frame(self.root)
-        body.pack(fill="both", expand=True, padx=10, pady=10)
+        body.pack(fill="both", expand=True, padx=10, pady=(4, 0))
         left = tk.Frame(body)
         left.pack(side="left", fill="both", expand=True)
         right = tk.Frame(body)
@@ -114,7 +113,16 @@ class CashierWindow:
 
         member = tk.LabelFrame(left, text=label["member"], font=BIG)
         member.pack(fill="x")
-        tk.Label(member, textvariable=self.member_text, font=BIG, justify="left", anchor="w").pack(fill="x")
+        top = tk.Frame(member)
+        top.pack(fill="x")
+        # the member's vouchers beside the member (a scanned or typed voucher code goes into the code field)
+        vouchers = tk.LabelFrame(top, text=label["voucher_box"], font=BIG)
+        vouchers.pack(side="right")
+        self.voucher_list = tk.Listbox(vouchers, height=2, font=BIG, width=24, exportselection=False)
+        self.voucher_list.pack(side="left", padx=2)
+        self.voucher_list.bind("<<ListboxSelect>>", lambda event: self.pick_voucher())
+        tk.Button(vouchers, text=label["voucher_remove"], font=BIG, command=self.remove_voucher).pack(side="left")
+        tk.Label(top, textvariable=self.member_text, font=BIG, justify="left", anchor="w").pack(side="left", fill="x")
         ident = tk.Frame(member)
         ident.pack(fill="x", pady=5)
         self.card_button = tk.Button(ident, text=label["tap_card"], font=BIG, command=self.tap_card, height=2)
@@ -128,24 +136,12 @@ class CashierWindow:
         tk.Button(ident, text=label["phone"], font=BIG, command=self.identify_phone, height=2).pack(side="left")
 
         amount = tk.LabelFrame(left, text=label["amount"], font=BIG)
-        amount.pack(fill="x", pady=10)
+        amount.pack(fill="x", pady=4)
         self.amount_display = tk.Label(amount, textvariable=self.amount, font=HUGE, anchor="e", bg="white")
         self.amount_display.pack(fill="x")
         tk.Label(amount, textvariable=self.quote_text, font=BIG, anchor="w", justify="left").pack(fill="x")
         self.payable_display = tk.Label(amount, textvariable=self.payable_text, font=PAYABLE, anchor="e", fg="#b00000")
         self.payable_display.pack(fill="x")
-
-        vouchers = tk.LabelFrame(left, text=label["voucher_box"], font=BIG)
-        vouchers.pack(fill="x")
-        self.voucher_list = tk.Listbox(vouchers, height=2, font=BIG, width=26, exportselection=False)
-        self.voucher_list.pack(side="left", padx=4)
-        self.voucher_list.bind("<<ListboxSelect>>", lambda event: self.pick_voucher())
-        tk.Label(vouchers, text=label["voucher_code"], font=BIG).pack(side="left")
-        self.voucher_entry = tk.Entry(vouchers, textvariable=self.voucher_code, font=BIG, width=19)
-        self.voucher_entry.pack(side="left", padx=4)
-        for event in ("<Return>", "<KP_Enter>", "<Linefeed>"):
-            self.voucher_entry.bind(event, lambda event: self.scan_voucher())
-        tk.Button(vouchers, text=label["voucher_remove"], font=BIG, command=self.remove_voucher).pack(side="left")
 
         redeem = tk.LabelFrame(left, text=label["redeem_keys"], font=BIG)
         redeem.pack(fill="x")
@@ -169,7 +165,7 @@ class CashierWindow:
         self.pin_entry.pack(side="left", padx=4)
 
         self.message_label = tk.Label(left, textvariable=self.message, font=BIG, wraplength=560, justify="left")
-        self.message_label.pack(fill="x", pady=10)
+        self.message_label.pack(fill="x", pady=(2, 0))
 
         pad = tk.Frame(right)
         pad.pack()
@@ -353,7 +349,6 @@ class CashierWindow:
         for voucher in self.shown_vouchers:
             until = f" {label['voucher_until']} {voucher['expires_on']}" if voucher.get("expires_on") else ""
             self.voucher_list.insert("end", f"{voucher['name']} {label['voucher_last4']}{voucher['code_last4']}{until}")
-        self.voucher_code.set("")
 
     def pick_voucher(self) -> None:
         """A voucher picked in the list: this sale redeems it (priced again at once)."""
@@ -364,10 +359,10 @@ class CashierWindow:
         self.run_in_background(lambda: self.core.choose_voucher(voucher["id"]), self._voucher_chosen)
 
     def scan_voucher(self, scanned: str | None = None) -> None:
-        """A voucher code scanned while a member is on screen, or typed into the voucher field and Enter."""
-        code = (scanned or self.voucher_code.get()).strip()
+        """A voucher code scanned while a member is on screen, or typed into the code field and Enter."""
+        code = (scanned or self.code.get()).strip()
         if not code:
-            self.voucher_entry.focus_set()
+            self.code_entry.focus_set()
             return
         if self.sale_state != "open":
             self._show_error(text("no_member", self.lang))
@@ -377,13 +372,12 @@ class CashierWindow:
     def remove_voucher(self) -> None:
         """No voucher in this sale (one that could not reach the server is withdrawn); priced again."""
         self.voucher_list.selection_clear(0, "end")
-        self.voucher_code.set("")
         self.run_in_background(
             self.core.remove_voucher, lambda _: self._voucher_changed(text("voucher_removed", self.lang))
         )
 
     def _voucher_chosen(self, choice) -> None:
-        self.voucher_code.set("")
+        self.code.set("")
         if choice.voucher_id is None:
             self.voucher_list.selection_clear(0, "end")
             masked = "****" + choice.code[-4:]
