@@ -92,6 +92,12 @@ def looks_like_voucher(text: str) -> bool:
     return voucher_codes.is_valid(text) and not voucher_codes.normalize(text).isdigit()
 
 
+def meant_as_voucher(text: str) -> bool:
+    """Whether text scanned or typed while a member is on screen is meant as a voucher code: a valid one, or
+    one with a letter in it (member codes, card and phone numbers are digits), refused as mistyped."""
+    return looks_like_voucher(text) or any(char.isalpha() for char in text)
+
+
 @dataclass
 class Quote:
     """A priced sale; vouchers and redemption only online. ``amount = discount + voucher + redeem_value + payable``:

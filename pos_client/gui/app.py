@@ -20,7 +20,7 @@ from alliance_shared.devices.card_reader import CardReaderError
 from alliance_shared.devices.pcsc_reader import PcscCardReader
 from pos_client.card_binding import BindOutcome, card_number
 from pos_client.card_binding import bind_card as bind_member_card
-from pos_client.checkout import REDEEM_MAX, Checkout, looks_like_voucher
+from pos_client.checkout import REDEEM_MAX, Checkout, meant_as_voucher
 from pos_client.config import PosConfig
 from pos_client.devices.printer import DummyPrinter, PrinterError
 from pos_client.devices.scanner import KeyboardWedgeScanner, Scanned
@@ -232,7 +232,7 @@ class CashierWindow:
                 if self._binding_armed:  # F11 asked for the new card's number: this scan is that card
                     self.code.set(event.text)
                     self.bind_card()
-                elif self.sale_state == "open" and looks_like_voucher(event.text):  # the member's voucher
+                elif self.sale_state == "open" and meant_as_voucher(event.text):  # the member's voucher
                     self.scan_voucher(event.text)
                 else:
                     self.identify_code(event.text)
@@ -313,9 +313,8 @@ class CashierWindow:
         """Enter in the code field: a mobile number identifies by phone, anything else as a code or card number."""
         if self._binding_armed:  # F11 asked for the new card's number: bind it, do not look it up
             self.bind_card()
-        elif self.sale_state == "open" and looks_like_voucher(self.code.get()):  # a voucher for this member
-            self.scan_voucher(self.code.get())
-            self.code.set("")
+        elif self.sale_state == "open" and meant_as_voucher(self.code.get()):  # a voucher for this member
+            self.scan_voucher(self.code.get())  # the field is cleared once the voucher is taken
         elif MOBILE.fullmatch(self.code.get().strip()):
             self.identify_phone()
         else:

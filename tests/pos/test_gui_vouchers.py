@@ -101,6 +101,11 @@ def test_the_window_redeems_a_voucher_end_to_end_with_the_receipt_decoded(app, t
             key(root, pad, char, clock + 10_000 + 200 * index)
         pump(root, lambda: window.payable_text.get() == "应付 135.00")
         other = next(code for code in codes if not code.endswith(picked_last4))
+        typo = other[:-1] + ("A" if other[-1] != "A" else "B")  # typed into the code field with a wrong character
+        window.code.set(typo)
+        window.identify_typed()
+        pump(root, lambda: "券码有误" in window.message.get())
+        assert "王小明" in window.member_text.get() and window.code.get() == typo  # kept to be corrected
         scan(root, pad, other.replace("-", ""), clock + 20_000)
         pump(root, lambda: window.payable_text.get() == "应付 125.00")
         assert "王小明" in window.member_text.get()  # still the same member: the scan was a voucher

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 from alliance_shared import voucher_codes
-from pos_client.checkout import Member, looks_like_voucher
+from pos_client.checkout import Member, looks_like_voucher, meant_as_voucher
 from pos_client.devices.printer import DummyPrinter
 from pos_client.devices.receipt import render_lines, text_width
 from pos_client.receipts import ReceiptBuilder, receipt_from_json, receipt_to_json
@@ -96,6 +96,8 @@ def test_a_refund_slip_says_whether_the_voucher_came_back():
 def test_a_scanned_voucher_code_is_told_from_member_codes_and_card_numbers():
     code = voucher_codes.new_code()
     assert looks_like_voucher(code) and looks_like_voucher(voucher_codes.display(code).lower())
-    assert not looks_like_voucher(code[:-1] + ("2" if code[-1] != "2" else "3"))  # a typo fails the check
-    assert not looks_like_voucher("6200123456789012")  # a 16-digit card number
-    assert not looks_like_voucher("861234567123456789")  # an 18-digit member code
+    typo = code[:-1] + ("2" if code[-1] != "2" else "3")
+    assert not looks_like_voucher(typo)  # a typo fails the check character...
+    assert meant_as_voucher(typo) or typo.isdigit()  # ...but is still taken as a voucher, refused as mistyped
+    for digits in ("6200123456789012", "861234567123456789", "13800138000"):  # card number, member code, phone
+        assert not looks_like_voucher(digits) and not meant_as_voucher(digits)
