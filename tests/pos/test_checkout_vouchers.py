@@ -12,6 +12,7 @@ from pos_client.devices.printer import DummyPrinter
 from pos_client.messages import PosError
 from pos_client.outbox import Outbox
 from pos_client.refunds import refund_by_receipt
+from pos_client.shift_report import report_lines, shift_totals
 from pos_client.terminal import terminal_client
 from server.services import benefit_stock, catalog
 from tests.benefits.helpers import vouchers
@@ -58,6 +59,10 @@ def test_a_picked_voucher_is_priced_after_the_discount_sold_once_printed_and_res
     core.print_receipt()
     text, _ = printed_text_and_qr(core.printer.jobs[-1])
     assert f"尾号{picked['code_last4']}" in text and "-10.00" in text
+    shift = shift_totals(core.outbox)  # the 交班单 adds up with the voucher in it
+    assert shift.voucher_fen == 1_000
+    assert shift.discount_fen + shift.voucher_fen + shift.redeem_value_fen + shift.payable_fen == shift.amount_fen
+    assert any(line.startswith("券抵扣") and line.endswith("-10.00") for line in report_lines(shift, "甲店", "1号"))
 
     # used: the next identification lists only the other voucher; picking it for a small bill is refused
     again = core.identify_code(card_no)
