@@ -366,7 +366,10 @@ class Checkout:
         voucher = self.voucher
         if voucher is not None and (member.offline or member.token is None):
             raise PosError("voucher_not_offline")
-        if redeem and member.spend_needs_proof and not member.offline:
+        # points, or a voucher picked from the member's list, are spent only with the member's proof (a scanned
+        # voucher code is its own proof: the member holds it)
+        picked = voucher is not None and voucher.voucher_id is not None
+        if (redeem or picked) and member.spend_needs_proof and not member.offline:
             raise PosError("proof_needed")
         if member.offline:
             if redeem:

@@ -289,7 +289,7 @@ def checkout(
                 core.choose_voucher(voucher_id)
             elif voucher_code:
                 core.scan_voucher(voucher_code)
-            if (redeem or redeem_max) and member.spend_needs_proof:
+            if (redeem or redeem_max or voucher_id) and member.spend_needs_proof:
                 _prove_member(core, lang)
             core.quote(amount_fen, redeem_choice)
             outcome = core.commit(amount_fen, redeem_choice, payment_method)

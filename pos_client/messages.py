@@ -336,9 +336,9 @@ class ServerRefused(PosError):
 MESSAGES.update(
     {
         "proof_needed": (
-            "凭手机号或手输卡号识别的会员使用积分须本人验证：请刷卡、扫会员码，或发送短信验证码",
-            "Spending points after a phone number or typed card number needs the member's proof: "
-            "tap the card, scan the member code, or send an SMS code",
+            "凭手机号或手输卡号识别的会员使用积分或选用会员的券须本人验证：请刷卡、扫会员码、扫券码，或发送短信验证码",
+            "Spending points or picking the member's voucher after a phone number or typed card number needs the "
+            "member's proof: tap the card, scan the member code or the voucher's code, or send an SMS code",
         ),
         "proof_code_sent": (
             "验证码已发送到 {masked_phone}，请会员告诉您验证码",

@@ -27,7 +27,8 @@ def scene(app, tmp_path):
     with app.app_context():
         world = make_world()
         catalog.set_level_discount(ACTOR, world.shop_a.merchant.id, world.levels["normal"].id, 9000)
-        member, card = make_member(points=5000)
+        phone = "13912345678"
+        member, card = make_member(points=5000, phone=phone)
         sku = vouchers("TILL-10", quantity=3)
         code_ids = benefit_stock.allocate(sku.id, member_id=member.id, count=2)
         codes = [benefit_stock.reveal_for_member(member.id, code_id)["code"] for code_id in code_ids]
@@ -38,12 +39,12 @@ def scene(app, tmp_path):
         config = write_config(tmp_path, front.url, token)
         core = Checkout(terminal_client(PosConfig.load(config)), Outbox(PosConfig.outbox_path(config)), DummyPrinter())
         core.refresh()
-        yield core, card_no, codes, front
+        yield core, card_no, codes, front, phone
         front.stop()
 
 
 def test_a_picked_voucher_is_priced_after_the_discount_sold_once_printed_and_restored_by_a_refund(scene):
-    core, card_no, codes, _ = scene
+    core, card_no, codes, _, _ = scene
     member = core.identify_code(card_no)
     assert len(member.vouchers) == 2 and {v["code_last4"] for v in member.vouchers} == {c[-4:] for c in codes}
     picked = member.vouchers[0]
@@ -77,7 +78,7 @@ def test_a_picked_voucher_is_priced_after_the_discount_sold_once_printed_and_res
 
 
 def test_a_scanned_code_is_checked_at_the_till_and_by_the_server_and_the_same_voucher_is_used_once(scene):
-    core, card_no, codes, _ = scene
+    core, card_no, codes, _, _ = scene
     core.identify_code(card_no)
     with pytest.raises(PosError, match="券码有误"):  # a typo: refused before the server is asked
         core.scan_voucher(codes[0][:-1] + ("2" if codes[0][-1] != "2" else "3"))
@@ -92,7 +93,7 @@ def test_a_scanned_code_is_checked_at_the_till_and_by_the_server_and_the_same_vo
 
 
 def test_a_voucher_sale_is_never_queued_offline_it_is_sent_again_with_its_key_or_withdrawn(scene):
-    core, card_no, codes, front = scene
+    core, card_no, codes, front, _ = scene
     member = core.identify_code(card_no)
     core.choose_voucher(member.vouchers[0]["id"])
     core.quote(20_000)
@@ -125,3 +126,21 @@ def test_a_voucher_sale_is_never_queued_offline_it_is_sent_again_with_its_key_or
     front.start()
     assert core.sync().remaining == 0
     assert len(core.identify_code(card_no).vouchers) == 1  # the second voucher was never used
+
+
+def test_a_voucher_picked_after_a_phone_number_needs_the_members_proof_a_scanned_code_is_its_own(app, scene):
+    from server.extensions import db
+    from server.services.alliance import ensure_alliance
+
+    core, _, codes, _, phone = scene
+    with app.app_context():  # the production default: spending after a phone number needs the member's proof
+        ensure_alliance().spend_requires_proof = True
+        db.session.commit()
+    member = core.identify_phone(phone)
+    assert member.spend_needs_proof and len(member.vouchers) == 2
+    core.choose_voucher(member.vouchers[0]["id"])
+    with pytest.raises(PosError) as refused:
+        core.quote(20_000)
+    assert refused.value.key == "proof_needed" and "选用会员的券须本人验证" in str(refused.value)
+    core.scan_voucher(codes[0])  # the member holds the code: no further proof
+    assert core.quote(20_000).voucher_fen == 1_000
