@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from alliance_shared import voucher_codes
 from alliance_shared.devices.card_reader import CardReader, CardReaderError
 from alliance_shared.devices.member_card import Chip, card_read_body, read_card_blocks, write_card_update
 from alliance_shared.pricing import SaleTerms, quote_sale
@@ -33,6 +34,7 @@ TERMINAL_INFO = "terminal_info"
 LAST_RECEIPT = "last_receipt"
 ALLIANCE_ZONE = "Asia/Shanghai"  # until the server told the terminal its alliance's zone
 REDEEM_MAX = "max"
+VOUCHER_WITHDRAWN = "voucher_withdrawn"
 CARD_WAIT_SECONDS = 10.0
 
 
@@ -62,11 +64,44 @@ class Member:
     card_written: bool | None = None  # None: nothing to write; True/False: the anti-clone update was (not) written
     notice: str = ""  # something the cashier should know (card write-back failed, full price offline...)
     spend_needs_proof: bool = False  # identified by phone or typed card number: a code must prove the member
+    vouchers: list[dict] = field(default_factory=list)  # identification.vouchers: usable at this merchant
+
+
+@dataclass(frozen=True)
+class VoucherChoice:
+    """The voucher a sale redeems: one of the member's listed vouchers (by id) or a scanned or typed code."""
+
+    voucher_id: str | None = None
+    code: str | None = None  # normalised (no dashes, upper case)
+    name: str = ""  # as identify listed it; a scanned code's voucher is named by the quote
+
+    @property
+    def request(self) -> dict:
+        """The voucher as the quote and the sale request carry it."""
+        return {"voucher_id": self.voucher_id} if self.voucher_id else {"voucher_code": self.code}
+
+    @property
+    def key(self) -> str:
+        """One string per choice: what the quote was made for."""
+        return f"id:{self.voucher_id}" if self.voucher_id else f"code:{self.code}"
+
+
+def looks_like_voucher(text: str) -> bool:
+    """Whether scanned or typed text is an alliance voucher code (16 characters of the voucher alphabet with a
+    matching check character; dashes and spaces ignored), not a member code or card number (digits only)."""
+    return voucher_codes.is_valid(text) and not voucher_codes.normalize(text).isdigit()
+
+
+def meant_as_voucher(text: str) -> bool:
+    """Whether text scanned or typed while a member is on screen is meant as a voucher code: a valid one, or
+    one with a letter in it (member codes, card and phone numbers are digits), refused as mistyped."""
+    return looks_like_voucher(text) or any(char.isalpha() for char in text)
 
 
 @dataclass
 class Quote:
-    """A priced sale; redemption only online."""
+    """A priced sale; vouchers and redemption only online. ``amount = discount + voucher + redeem_value + payable``:
+    the level discount first, then the voucher, then points."""
 
     amount_fen: int
     discount_fen: int
@@ -75,6 +110,12 @@ class Quote:
     payable_fen: int
     points_to_earn: int
     max_redeem_points: int
+    voucher_fen: int = 0
+    voucher: dict | None = None  # {id, name, kind, code_last4} of the voucher the quote applied
+
+
+PRICED = ("amount_fen", "discount_fen", "redeem_points", "redeem_value_fen", "payable_fen", "points_to_earn")
+PRICED += ("max_redeem_points",)
 
 
 @dataclass
@@ -111,7 +152,9 @@ class Checkout:
         self.online: bool | None = None
         self.last_apdus = 0
         self._info: dict | None = None
-        self._priced_for: tuple[int, int | str] | None = None  # (amount_fen, redeem) the quote was made for
+        self._priced_for: tuple[int, int | str, str] | None = None  # (amount_fen, redeem, voucher) quoted for
+        self.voucher: VoucherChoice | None = None
+        self._held: _HeldVoucherSale | None = None  # a voucher sale that could not reach the server
         self._chip: Chip | None = None  # the card on the reader during a one-request sale (tap and pay)
 
     # --- server facts ----------------------------------------------------------------------------
@@ -161,9 +204,10 @@ class Checkout:
     # --- identify --------------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Back to idle for the next customer."""
+        """Back to idle for the next customer (a voucher sale that never reached the server is withdrawn)."""
         self.state, self.member, self.quote_, self.outcome = State.IDLE, None, None, None
-        self._priced_for = None
+        self._priced_for, self.voucher = None, None
+        self._withdraw_voucher_sales()
 
     def _read_tapped_card(self, timeout: float):
         """Wait for a card and read it: (terminal info, card, chip, blocks, the read as the API takes it)."""
@@ -245,7 +289,7 @@ class Checkout:
     def _identified(self, member: Member) -> Member:
         # a new identification is a new customer: a new sale, nothing priced for anyone before survives it
         self.member, self.quote_, self.outcome, self.state = member, None, None, State.IDENTIFIED
-        self._priced_for = None
+        self._priced_for, self.voucher = None, None
         return member
 
     @staticmethod
@@ -260,6 +304,7 @@ class Checkout:
             token=found["identification"]["token"],
             capture=capture,
             spend_needs_proof=bool(found["identification"].get("spend_needs_proof")),
+            vouchers=list(found["identification"].get("vouchers") or []),
         )
 
     def _member_from_sale(self, member: Member, response: dict) -> None:
@@ -318,36 +363,97 @@ class Checkout:
         if self.state is State.QUOTED:
             self.state = State.IDENTIFIED
         pricing = (self.info or {}).get("offline_pricing", {})
-        if redeem and member.spend_needs_proof and not member.offline:
+        voucher = self.voucher
+        if voucher is not None and (member.offline or member.token is None):
+            raise PosError("voucher_not_offline")
+        # points, or a voucher picked from the member's list, are spent only with the member's proof (a scanned
+        # voucher code is its own proof: the member holds it)
+        picked = voucher is not None and voucher.voucher_id is not None
+        if (redeem or picked) and member.spend_needs_proof and not member.offline:
             raise PosError("proof_needed")
         if member.offline:
             if redeem:
                 raise PosError("redeem_offline")
             self._check_offline_caps(amount_fen)
             quote = self._local_quote(amount_fen, member.discount_bp, pricing.get("earn_rate_bp", 0))
-        elif not redeem and "earn_rate_bp" in pricing:
+        elif not redeem and voucher is None and "earn_rate_bp" in pricing:
             # Without redemption the price needs nothing but the member's discount, which identify gave:
             # priced here with the server's rounding (saves a round trip per tap); the sale is the record.
             quote = self._local_quote(amount_fen, member.discount_bp, pricing["earn_rate_bp"])
         else:
+            extra = voucher.request if voucher is not None else None
             try:
-                priced = self.client.quote(member.token, amount_fen, 0 if redeem == REDEEM_MAX else int(redeem))
+                priced = self.client.quote(member.token, amount_fen, 0 if redeem == REDEEM_MAX else int(redeem), extra)
                 if redeem == REDEEM_MAX and priced["max_redeem_points"]:
                     # the first quote tells how many points the member may spend on this bill
-                    priced = self.client.quote(member.token, amount_fen, priced["max_redeem_points"])
+                    priced = self.client.quote(member.token, amount_fen, priced["max_redeem_points"], extra)
             except ServerUnreachable as exc:
                 self.online = False
+                if voucher is not None:
+                    raise PosError("voucher_not_offline") from exc
                 raise PosError("server_unreachable", reason=exc.reason) from exc
             except ApiError as exc:
-                raise ServerRefused(exc.code, exc.message) from exc
-            quote = Quote(**{name: priced[name] for name in Quote.__dataclass_fields__})
+                raise _refusal(exc) from exc
+            quote = Quote(
+                **{name: priced[name] for name in PRICED},
+                voucher_fen=priced.get("voucher_fen") or 0,
+                voucher=priced.get("voucher"),
+            )
         self.quote_, self.state = quote, State.QUOTED
-        self._priced_for = (amount_fen, _redeem_choice(redeem))
+        self._priced_for = (amount_fen, _redeem_choice(redeem), self._voucher_key())
         return quote
 
     def is_priced_for(self, amount_fen: int, redeem: int | str = 0) -> bool:
-        """Whether the current quote was made for exactly this amount and redemption choice."""
-        return self.quote_ is not None and self._priced_for == (amount_fen, _redeem_choice(redeem))
+        """Whether the current quote was made for exactly this amount, redemption and voucher choice."""
+        priced_for = (amount_fen, _redeem_choice(redeem), self._voucher_key())
+        return self.quote_ is not None and self._priced_for == priced_for
+
+    # --- vouchers (online only: never redeemed offline) -------------------------------------------
+
+    def choose_voucher(self, voucher_id: str) -> VoucherChoice:
+        """Redeem one of the identified member's vouchers (``identification.vouchers``) in this sale."""
+        member = self._voucher_member()
+        listed = next((found for found in member.vouchers if found.get("id") == voucher_id), None)
+        if listed is None:
+            raise PosError("voucher_not_listed")
+        return self._set_voucher(VoucherChoice(voucher_id=voucher_id, name=listed.get("name", "")))
+
+    def scan_voucher(self, code: str) -> VoucherChoice:
+        """Redeem a scanned or typed voucher code in this sale; a mistyped code is refused before the server."""
+        self._voucher_member()
+        if not voucher_codes.is_valid(code):
+            raise PosError("voucher_code_mistyped")
+        return self._set_voucher(VoucherChoice(code=voucher_codes.normalize(code)))
+
+    def remove_voucher(self) -> None:
+        """No voucher in this sale (a voucher sale that could not reach the server is withdrawn)."""
+        self._set_voucher(None)
+
+    def _voucher_member(self) -> Member:
+        member = self._require_member()
+        self._require_open_sale()
+        if member.offline or member.token is None:
+            raise PosError("voucher_not_offline")
+        return member
+
+    def _set_voucher(self, choice: VoucherChoice | None) -> VoucherChoice | None:
+        if self._held is not None and (choice is None or choice.key != self._voucher_key()):
+            self._withdraw_voucher_sales()
+        self.voucher, self.quote_, self._priced_for = choice, None, None
+        if self.state is State.QUOTED:
+            self.state = State.IDENTIFIED
+        return choice
+
+    def _voucher_key(self) -> str:
+        return self.voucher.key if self.voucher is not None else ""
+
+    def _withdraw_voucher_sales(self) -> None:
+        """A voucher sale still waiting was never answered while the cashier waited: it is withdrawn (kept as
+        refused at the till, so no later replay sends it: vouchers are never redeemed offline)."""
+        self._held = None
+        for seq in self.outbox.waiting_voucher_sales():
+            reason = f"{VOUCHER_WITHDRAWN}: withdrawn at the till, vouchers are never redeemed offline"
+            self.outbox.mark_failed(seq, reason, at_till=True)
 
     def request_proof_code(self) -> str:
         """Have the server text the member a one-time code; returns the masked phone it went to."""
@@ -377,7 +483,7 @@ class Checkout:
             discount_bp, earn_rate_bp, max_redeem_bp=0, point_value_fen=self.info["alliance"]["point_value_fen"]
         )
         local = quote_sale(amount_fen, 0, 0, terms)
-        return Quote(**{name: getattr(local, name) for name in Quote.__dataclass_fields__})
+        return Quote(**{name: getattr(local, name) for name in PRICED})
 
     def _check_offline_caps(self, amount_fen: int) -> None:
         limits = self._require_info()["offline_limits"]
@@ -403,10 +509,18 @@ class Checkout:
             raise PosError("no_quote")
         if not self.is_priced_for(amount_fen, redeem):
             raise PosError("quote_stale")
-        now = self.clock()
+        voucher = self.voucher
+        if voucher is not None and (member.offline or member.token is None):
+            raise PosError("voucher_not_offline")
+        held = self._held if self._held is not None and self._held.priced_for == self._priced_for else None
+        if held is None and self._held is not None:  # the sale changed since it could not be sent
+            self._withdraw_voucher_sales()
+        if held is not None:  # sent again as stored: how the customer pays is what the stored sale says
+            payment_method = self.outbox.sale(held.seq).body.get("payment_method", payment_method)
+        now = held.when if held else self.clock()
         client_sale_id = str(uuid.uuid4())
         key = new_idempotency_key()
-        number = self._next_receipt_no()
+        number = held.number if held else self._next_receipt_no()
         common = {
             "amount_fen": quote.amount_fen,
             "client_sale_id": client_sale_id,
@@ -430,15 +544,20 @@ class Checkout:
                 "redeem_points": quote.redeem_points,
                 "offline": False,
                 "card_update_written": member.card_written,
+                **(voucher.request if voucher is not None else {}),
             }
             # Without points redeemed, a sale whose token expired before it reached the server is sent as an
             # offline sale replaying that identification (a member code cannot be used twice; a phone has none).
+            # A voucher sale never goes offline: it has no fallback.
             replayed = {**common, "redeem_points": 0, "offline": True, "identification_token": member.token}
-            fallback = replayed if not quote.redeem_points else None
+            fallback = replayed if not quote.redeem_points and voucher is None else None
         receipt = self.receipts.quoted_sale(
             member, quote, now, offline=member.offline, number=number, paid_by=payment_method
         )
-        seq = self.outbox.add_sale(key, client_sale_id, body, offline=member.offline, fallback=fallback)
+        if held is not None:  # sent again as it was stored: the same key, the same sale
+            seq = held.seq
+        else:
+            seq = self.outbox.add_sale(key, client_sale_id, body, offline=member.offline, fallback=fallback)
         self.state = State.COMMITTED
         if member.offline:
             outcome = SaleOutcome(seq, "offline", receipt, pending=self.outbox.pending_count())
@@ -450,13 +569,23 @@ class Checkout:
                     return None
                 if member.token is None and response.get("member"):  # sold in one request: now we know who
                     self._member_from_sale(member, response)
-                printed["receipt"] = self.receipts.recorded_sale(member, response["sale"], now, payment_method)
+                gift = response.get("gift") or response["sale"].get("gift")
+                printed["receipt"] = self.receipts.recorded_sale(
+                    member, response["sale"], now, payment_method, gift=gift
+                )
                 return receipt_to_json(printed["receipt"])
 
             result = replay(
                 self.client, self.outbox, until_seq=seq, receipt_for=receipt_for, last_receipt_key=LAST_RECEIPT
             )
             sale = self.outbox.sale(seq)
+            self._held = None
+            if sale.state == "pending" and voucher is not None:
+                # not answered: the voucher is not redeemed offline. F5 sends the same sale again (same key);
+                # removing the voucher withdraws it and the sale goes on without it.
+                self._held = _HeldVoucherSale(seq, self._priced_for, now, number)
+                self.online, self.state = False, State.QUOTED
+                raise PosError("voucher_offline_unreachable")
             if sale.state == "sent":
                 self.online = True
                 sold = sale.response["sale"]
@@ -539,6 +668,24 @@ class Checkout:
         if info is None:
             raise PosError("offline_no_info")
         return info
+
+
+@dataclass(frozen=True)
+class _HeldVoucherSale:
+    """A voucher sale stored and sent, not answered: sent again with its key only while the cashier waits."""
+
+    seq: int
+    priced_for: tuple
+    when: datetime
+    number: str | None
+
+
+def _refusal(exc: ApiError) -> PosError:
+    """The server's refusal in the cashier's words (a voucher's minimum spend with its amount)."""
+    minimum = (exc.details or {}).get("min_spend_fen")
+    if exc.code == "voucher_min_spend" and isinstance(minimum, int):
+        return PosError("voucher_min_spend_amount", minimum=yuan(minimum))
+    return ServerRefused(exc.code, exc.message)
 
 
 def _redeem_choice(redeem: int | str | None) -> int | str:

@@ -218,6 +218,10 @@ def _amount(value: str, lang: str) -> int:
 @click.option("--camera", type=int, default=None, help="Scan the code with camera N (needs OpenCV).")
 @click.option("--redeem", type=click.IntRange(min=1), default=None, help="Points to redeem.")
 @click.option("--redeem-max", is_flag=True, help="Redeem as many points as allowed.")
+@click.option(
+    "--voucher", "voucher_code", default=None, help="A scanned or typed voucher code to redeem (online only)."
+)
+@click.option("--voucher-id", default=None, help="Redeem one of the member's vouchers by its id (see `identify`).")
 @PAY_OPTION
 @click.option(
     "--one-request/--identify-first",
@@ -238,6 +242,8 @@ def checkout(
     camera,
     redeem,
     redeem_max,
+    voucher_code,
+    voucher_id,
     payment_method,
     one_request,
     as_json,
@@ -251,11 +257,15 @@ def checkout(
         code = _scanned_code(code_image, camera, lang)
     if redeem and redeem_max:
         raise click.UsageError(text("cli_redeem_both", lang))
+    if voucher_code and voucher_id:
+        raise click.UsageError(text("cli_voucher_both", lang))
     redeem_choice = REDEEM_MAX if redeem_max else (redeem or 0)
     core = options.checkout(with_reader=by_card)
     lang = core.lang
     try:
         core.refresh()
+        # a voucher is redeemed only after the member is identified (never in the one-request sale)
+        one_request = one_request and not (voucher_code or voucher_id)
         if one_request and by_card and not redeem_choice and core.online is not False:
             # one request from tap to approval; the member is shown from the answer. A sale whose answer is
             # lost is sent again with its key; if never recorded and the card was tapped elsewhere since, the
@@ -273,7 +283,13 @@ def checkout(
                 member = core.identify_code(code)
             else:
                 member = core.identify_phone(phone)
-            if (redeem or redeem_max) and member.spend_needs_proof:
+            if not as_json:
+                _show_vouchers(member.vouchers, lang)
+            if voucher_id:
+                core.choose_voucher(voucher_id)
+            elif voucher_code:
+                core.scan_voucher(voucher_code)
+            if (redeem or redeem_max or voucher_id) and member.spend_needs_proof:
                 _prove_member(core, lang)
             core.quote(amount_fen, redeem_choice)
             outcome = core.commit(amount_fen, redeem_choice, payment_method)
@@ -333,6 +349,11 @@ def _outcome_json(outcome: SaleOutcome, member, printed: bool, print_error: str 
         "points_earned": receipt.points_earned,
         "points_balance": receipt.points_balance,
         "payment_method": receipt.payment_method,
+        "voucher_fen": receipt.voucher_fen,
+        "voucher": {"name": receipt.voucher_name, "code_last4": receipt.voucher_last4}
+        if receipt.voucher_name
+        else None,
+        "gift": asdict(receipt.gift) if receipt.gift else None,
         "sale": outcome.sale,
         "member": {"display_name": member.display_name, "level": member.level_name, "offline": member.offline},
         "card_update_written": member.card_written,
@@ -350,10 +371,67 @@ def _show_outcome(outcome: SaleOutcome, lang: str) -> None:
         console.print(f"[yellow]{text('sale_offline_done', lang, pending=outcome.pending)}[/yellow]")
     else:
         console.print(f"[yellow]{text('outcome_unknown', lang)}[/yellow]")
+    voucher = f"券抵扣 {receipt.voucher_name} 尾号{receipt.voucher_last4} -{yuan(receipt.voucher_fen)}  "
     console.print(
         f"消费 {yuan(receipt.amount_fen)}  折扣 -{yuan(receipt.discount_fen)}  "
-        f"积分抵扣 {receipt.redeem_points}  实付 {yuan(receipt.payable_fen)}  本次积分 +{receipt.points_earned}"
+        + (voucher if receipt.voucher_name else "")
+        + f"积分抵扣 {receipt.redeem_points}  实付 {yuan(receipt.payable_fen)}  本次积分 +{receipt.points_earned}",
+        markup=False,
     )
+    if receipt.gift is not None:
+        console.print(text("gift_granted", lang, name=receipt.gift.name), markup=False)
+
+
+def _show_vouchers(vouchers: list[dict], lang: str) -> None:
+    """The identified member's vouchers usable here: id, name, the code's last four, expiry."""
+    if not vouchers:
+        console.print(text("voucher_none", lang), markup=False)
+        return
+    for voucher in vouchers:
+        until = f"  至 {voucher['expires_on']}" if voucher.get("expires_on") else ""
+        console.print(f"券 {voucher['id']}  {voucher['name']}  尾号{voucher['code_last4']}{until}", markup=False)
+
+
+@main.command()
+@click.option("--card", "by_card", is_flag=True, help="Wait for a card on the reader.")
+@click.option("--code", default=None, help="A scanned member code or printed card number.")
+@click.option("--phone", default=None, help="The member's mobile number.")
+@click.option("--json", "as_json", is_flag=True, help="Print the member and their vouchers as JSON.")
+@click.pass_obj
+def identify(options: Options, by_card, code, phone, as_json):
+    """Show a member (level, discount, points) and the vouchers they can use at this shop."""
+    lang = options.language()
+    if sum((by_card, bool(code), bool(phone))) != 1:
+        raise click.UsageError(text("cli_one_identification", lang))
+    core = options.checkout(with_reader=by_card)
+    lang = core.lang
+    try:
+        core.refresh()
+        if by_card:
+            member = core.identify_card()
+        elif code:
+            member = core.identify_code(code)
+        else:
+            member = core.identify_phone(phone)
+    except PosError as exc:
+        raise _fail(exc, lang) from exc
+    finally:
+        if core.reader is not None:
+            core.reader.close()
+    if as_json:
+        data = {
+            "display_name": member.display_name,
+            "level": member.level_name,
+            "discount_bp": member.discount_bp,
+            "points_balance": member.points_balance,
+            "offline": member.offline,
+            "vouchers": member.vouchers,
+        }
+        click.echo(json.dumps(data, ensure_ascii=False))
+        return
+    points = "?" if member.points_balance is None else member.points_balance
+    console.print(f"{member.display_name}  {member.masked_phone}  {member.level_name}  积分 {points}", markup=False)
+    _show_vouchers(member.vouchers, lang)
 
 
 @main.command()
@@ -420,6 +498,9 @@ def refund(options: Options, receipt_no, amount, reason, payment_method, supervi
         console.print(
             f"[green]{done}[/green]  扣回积分 {result['points_reversed']}  退回积分 {result['points_restored']}"
         )
+        restored = outcome.receipt.refund.voucher_restored if outcome.receipt.refund else None
+        if restored is not None:
+            console.print(text("voucher_restored_yes" if restored else "voucher_restored_no", lang), markup=False)
         if outcome.replayed:
             console.print(f"[yellow]{text('refund_replayed', lang)}[/yellow]")
         if print_error:

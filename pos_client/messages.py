@@ -336,9 +336,9 @@ class ServerRefused(PosError):
 MESSAGES.update(
     {
         "proof_needed": (
-            "凭手机号或手输卡号识别的会员使用积分须本人验证：请刷卡、扫会员码，或发送短信验证码",
-            "Spending points after a phone number or typed card number needs the member's proof: "
-            "tap the card, scan the member code, or send an SMS code",
+            "凭手机号或手输卡号识别的会员使用积分或选用会员的券须本人验证：请刷卡、扫会员码、扫券码，或发送短信验证码",
+            "Spending points or picking the member's voucher after a phone number or typed card number needs the "
+            "member's proof: tap the card, scan the member code or the voucher's code, or send an SMS code",
         ),
         "proof_code_sent": (
             "验证码已发送到 {masked_phone}，请会员告诉您验证码",
@@ -451,3 +451,43 @@ SERVER_ERRORS.update(
 )
 # --- ops-observability: the readiness probe's refusal (a till meets it only through a misrouted request) ---
 SERVER_ERRORS.update({"not_ready": ("服务器暂未就绪，请稍后再试", "The server is not ready yet; try again shortly")})
+
+
+# --- pos-vouchers: the cashier's words for vouchers at the till (window and CLI) ---
+MESSAGES.update(
+    {
+        "voucher_not_offline": (
+            "券不能离线核销：请移除券后继续离线收银",
+            "Vouchers cannot be redeemed offline: remove the voucher to continue offline",
+        ),
+        "voucher_offline_unreachable": (
+            "服务器无法连接，券不能离线核销：请重试（F5，仍是同一笔交易，不会重复核销），或移除券后继续收银",
+            "Server unreachable, and vouchers cannot be redeemed offline: try again (F5: the same sale, never "
+            "redeemed twice), or remove the voucher and continue",
+        ),
+        "voucher_not_listed": ("该会员没有这张券", "This member holds no such voucher"),
+        "voucher_code_mistyped": (
+            "券码有误，请核对后重新扫描或输入（16 位字母数字，可含短横线）",
+            "Not a voucher code: scan or type it again (16 letters and digits, dashes allowed)",
+        ),
+        "voucher_min_spend_amount": (
+            "未达到该券的最低消费：会员折后满 {minimum} 元可用",
+            "The voucher needs a bill of at least {minimum} yuan after the member's discount",
+        ),
+        "voucher_chosen": ("已选用券：{name}", "Voucher chosen: {name}"),
+        "voucher_scanned": ("已扫入券码 {masked}，报价后显示抵扣", "Voucher code {masked} scanned: priced next"),
+        "voucher_removed": ("已移除券", "Voucher removed"),
+        "voucher_none": ("该会员在本店没有可用的券", "The member holds no voucher usable here"),
+        "voucher_restored_yes": ("优惠券已退回会员", "The voucher was given back to the member"),
+        "voucher_restored_no": (
+            "优惠券未退回（已过期或按规则不退）",
+            "The voucher was not given back (expired, or not returned by its rule)",
+        ),
+        "cli_voucher_both": ("--voucher 与 --voucher-id 只能选一个", "Use --voucher or --voucher-id, not both"),
+        "cli_voucher_needs_member": (
+            "用券须先识别会员（--card --identify-first、--code 或 --phone）",
+            "A voucher needs the member identified first (--card --identify-first, --code or --phone)",
+        ),
+        "gift_granted": ("本单赠券：{name}（已打印在小票上）", "Gift voucher: {name} (printed on the receipt)"),
+    }
+)

@@ -208,6 +208,15 @@ class Outbox:
                 (error, int(at_till), seq),
             )
 
+    def waiting_voucher_sales(self) -> list[int]:
+        """Pending sales that redeem a voucher: sent only while the cashier waits (never replayed later)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq FROM sales WHERE state = 'pending' AND (json_extract(body, '$.voucher_id') IS NOT NULL"
+                " OR json_extract(body, '$.voucher_code') IS NOT NULL) ORDER BY seq"
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def note_error(self, seq: int, error: str) -> None:
         """Remember why the last attempt to send a still-pending sale did not go through."""
         with self._lock:

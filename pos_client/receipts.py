@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
-from pos_client.devices.receipt import Receipt, RefundInfo
+from pos_client.devices.receipt import GiftInfo, Receipt, RefundInfo
 
 if TYPE_CHECKING:
     from pos_client.checkout import Member, Quote
@@ -46,10 +46,14 @@ class ReceiptBuilder:
             member_name=member.display_name,
             member_phone=member.masked_phone,
             offline=offline,
+            **_voucher_lines(quote.voucher_fen, quote.voucher),
         )
 
-    def recorded_sale(self, member: Member, sale: dict, when: datetime, paid_by: str) -> Receipt:
-        """A sale as the server recorded it (``sale`` from its answer): the balance and level after it."""
+    def recorded_sale(
+        self, member: Member, sale: dict, when: datetime, paid_by: str, gift: dict | None = None
+    ) -> Receipt:
+        """A sale as the server recorded it (``sale`` from its answer): the balance and level after it, the
+        voucher it redeemed and the gift voucher it granted (满赠, ``gift`` from the answer)."""
         return Receipt(
             **self._head(when),
             receipt_no=sale["receipt_no"],
@@ -65,6 +69,8 @@ class ReceiptBuilder:
             member_name=member.display_name,
             member_phone=member.masked_phone,
             ereceipt_url=f"{self.base_url}/m/sales/{sale['id']}",
+            gift=GiftInfo(gift["name"], gift["code"], gift.get("expires_on") or "") if gift else None,
+            **_voucher_lines(sale.get("voucher_fen") or 0, sale.get("voucher")),
         )
 
     def refund_slip(self, sale: dict, refund: dict, when: datetime, paid_by: str) -> Receipt:
@@ -80,14 +86,30 @@ class ReceiptBuilder:
             points_balance=refund["points_balance"],
             level_name=sale["level"]["name"],
             refund=RefundInfo(
-                refund["amount_fen"], refund["points_reversed"], refund["points_restored"], refund.get("reason", "")
+                refund["amount_fen"],
+                refund["points_reversed"],
+                refund["points_restored"],
+                refund.get("reason", ""),
+                voucher_restored=refund.get("voucher_restored") if sale.get("voucher") else None,
             ),
             payment_method=refund.get("payment_method", paid_by),
+            **_voucher_lines(sale.get("voucher_fen") or 0, sale.get("voucher")),
         )
 
     def _head(self, when: datetime) -> dict:
         """What every receipt starts with: the shop lines and the time in the alliance's zone."""
         return {**self.shop_header, "time": when.astimezone(self.zone)}
+
+
+def _voucher_lines(voucher_fen: int, voucher: dict | None) -> dict:
+    """The receipt's voucher line: its name, the last four characters of its code and what it took off."""
+    if not voucher:
+        return {}
+    return {
+        "voucher_fen": voucher_fen,
+        "voucher_name": voucher.get("name", ""),
+        "voucher_last4": voucher.get("code_last4") or "",
+    }
 
 
 def receipt_to_json(receipt: Receipt) -> dict:
@@ -103,4 +125,6 @@ def receipt_from_json(data: dict) -> Receipt:
     values["time"] = datetime.fromisoformat(values["time"])
     if values.get("refund"):
         values["refund"] = RefundInfo(**values["refund"])
+    if values.get("gift"):
+        values["gift"] = GiftInfo(**values["gift"])
     return Receipt(**values)

@@ -28,10 +28,12 @@ class TerminalClient(ApiClient):
         path = f"/identifications/{path_part(identification_token)}/proof"
         return self.request("POST", path, json_body={"code": code})
 
-    def quote(self, identification_token: str, amount_fen: int, redeem_points: int = 0) -> dict:
-        """POST /sales/quote."""
+    def quote(
+        self, identification_token: str, amount_fen: int, redeem_points: int = 0, voucher: dict | None = None
+    ) -> dict:
+        """POST /sales/quote; ``voucher`` is ``{"voucher_id": ...}`` or ``{"voucher_code": ...}`` (or None)."""
         body = {"identification_token": identification_token, "amount_fen": amount_fen, "redeem_points": redeem_points}
-        return self.request("POST", "/sales/quote", json_body=body)
+        return self.request("POST", "/sales/quote", json_body={**body, **(voucher or {})})
 
     def record_sale(self, sale: dict, idempotency_key: str) -> dict:
         """POST /sales with the key the outbox stored before sending."""

@@ -35,6 +35,7 @@ class ShiftTotals:
     refunds: int
     refunded_fen: int
     failed_fen: int = 0
+    voucher_fen: int = 0  # taken off by vouchers (amount = discount + voucher + redeem value + payable)
     # per payment method: what customers paid (refused sales too: the money is in the drawer) minus refunds
     by_method: dict[str, int] = field(default_factory=dict)
 
@@ -80,6 +81,7 @@ def shift_totals(outbox: Outbox, closed_at: datetime | None = None) -> ShiftTota
         refunded_fen=sum(refund["amount_fen"] for refund in refunds),
         failed_fen=sum(sale.figures.get("payable_fen", 0) for sale in refused),
         by_method=by_method,
+        voucher_fen=total("voucher_fen"),
     )
 
 
@@ -93,6 +95,7 @@ _LABELS = {
         "sales": "交易笔数",
         "amount": "消费金额",
         "discount": "会员折扣",
+        "voucher": "券抵扣",
         "redeem": "积分抵扣({points}分)",
         "payable": "实收金额",
         "earned": "赠送积分",
@@ -115,6 +118,7 @@ _LABELS = {
         "sales": "Sales",
         "amount": "Amount",
         "discount": "Member discounts",
+        "voucher": "Vouchers",
         "redeem": "Points used ({points})",
         "payable": "Taken",
         "earned": "Points granted",
@@ -168,6 +172,7 @@ def report_lines(
         pair("sales", str(totals.sales)),
         pair("amount", yuan(totals.amount_fen)),
         pair("discount", yuan(-totals.discount_fen)),
+        *([pair("voucher", yuan(-totals.voucher_fen))] if totals.voucher_fen else []),
         pair("redeem", yuan(-totals.redeem_value_fen), points=totals.redeem_points),
         pair("payable", yuan(totals.payable_fen)),
         pair("earned", str(totals.points_earned)),

@@ -55,12 +55,17 @@ def replay(
     was tapped elsewhere since, so the read is behind the counter; the server refused it without
     freezing the card (``card_read_superseded``). A sale refused so on its first send is not switched:
     nothing but a clone is read twice at once.
+
+    A sale that redeems a voucher is sent only as the sale being committed (``until_seq``): vouchers are never
+    redeemed offline, so a replay later (after the customer left) never sends one; the till withdraws it.
     """
     result = SyncResult()
     with _send_lock:
         for sale in outbox.pending():
             if until_seq is not None and sale.seq > until_seq:
                 break
+            if sale.seq != until_seq and redeems_voucher(sale.body):
+                continue
             body, key = sale.body, sale.idempotency_key
             try:
                 try:
@@ -98,6 +103,11 @@ def replay(
     return result
 
 
+def redeems_voucher(body: dict) -> bool:
+    """Whether a sale's request redeems a voucher (by its id or a scanned code)."""
+    return bool(body.get("voucher_id") or body.get("voucher_code"))
+
+
 def rejected_report(sale: OutboxSale) -> dict:
     """What the server keeps of a refused sale for an operator (POST /sales/rejected)."""
     code, _, message = (sale.error or "").partition(": ")
@@ -111,7 +121,7 @@ def rejected_report(sale: OutboxSale) -> dict:
         "error_code": code[:40] or "refused",
         "error_message": message[:400],
         "occurred_at": sale.body.get("occurred_at") or sale.created_at.isoformat(),
-        "request": {k: v for k, v in sale.body.items() if k not in ("identification_token", "card")},
+        "request": {k: v for k, v in sale.body.items() if k not in ("identification_token", "card", "voucher_code")},
     }
 
 

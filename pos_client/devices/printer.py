@@ -112,6 +112,12 @@ def receipt_job(receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> bytes
     _text_lines(job, layout.header)
     job.set(align="left", bold=False, normal_textsize=True)
     _text_lines(job, layout.body)
+    if layout.gift:
+        _text_lines(job, layout.gift)
+    if layout.gift_qr:  # the gift voucher's code, for the till that scans it next time
+        job.set(align="center")
+        job.qr(layout.gift_qr, size=QR_MODULE_SIZE, native=True)
+        job.set(align="left")
     if layout.qr_url:
         # Native QR (GS ( k) is rendered by the printer itself: sharp and compact on every thermal head.
         # ESC a 1 centres it on the printers we know; python-escpos refuses center= for native codes.

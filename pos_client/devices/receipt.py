@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from alliance_shared import voucher_codes
 from pos_client.money import yuan
 from pos_client.payments import method_name
 
@@ -27,6 +28,14 @@ _LABELS = {
         "amount": "消费金额",
         "discount": "会员折扣",
         "redeem": "积分抵扣({points}分)",
+        "voucher": "券抵扣 尾号{last4}",
+        "voucher_restored": "优惠券",
+        "voucher_restored_yes": "已退回",
+        "voucher_restored_no": "未退回",
+        "gift_title": "赠 券",
+        "gift_code": "券码",
+        "gift_expires": "有效期至",
+        "gift_hint": "下次消费出示此码抵扣",
         "payable": "实付金额",
         "refund_amount": "退款金额",
         "member": "会员",
@@ -56,6 +65,14 @@ _LABELS = {
         "amount": "Amount",
         "discount": "Member discount",
         "redeem": "Points used ({points})",
+        "voucher": "Voucher ..{last4}",
+        "voucher_restored": "Voucher",
+        "voucher_restored_yes": "returned",
+        "voucher_restored_no": "not returned",
+        "gift_title": "GIFT VOUCHER",
+        "gift_code": "Code",
+        "gift_expires": "Valid until",
+        "gift_hint": "Show this code on your next visit",
         "payable": "Total paid",
         "refund_amount": "Refund amount",
         "member": "Member",
@@ -85,6 +102,16 @@ class RefundInfo:
     points_reversed: int = 0
     points_restored: int = 0
     reason: str = ""
+    voucher_restored: bool | None = None  # the sale's voucher given back (None: the sale had none)
+
+
+@dataclass(frozen=True)
+class GiftInfo:
+    """A gift voucher the sale granted (满赠): printed with its code as text and as a QR code."""
+
+    name: str
+    code: str
+    expires_on: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,21 +138,28 @@ class Receipt:
     refund: RefundInfo | None = field(default=None)
     payment_method: str = ""  # cash, wechat, alipay, card, other (pos_client/payments.py)
     reprint: bool = False  # printed again (F8 / reprint): marked 重打
+    voucher_fen: int = 0  # taken off by the voucher (after the level discount, before points)
+    voucher_name: str = ""
+    voucher_last4: str = ""
+    gift: GiftInfo | None = None
 
 
 @dataclass(frozen=True)
 class ReceiptLayout:
-    """A receipt laid out in sections: the printer prints the header big and the QR code between body and footer."""
+    """A receipt laid out in sections: the printer prints the header big, then the body, the gift voucher's lines
+    and its QR code (if any), the e-receipt's QR code between body and footer."""
 
     columns: int
     header: list[str]
     body: list[str]
     qr_url: str
     footer: list[str]
+    gift: list[str] = field(default_factory=list)
+    gift_qr: str = ""
 
     def lines(self) -> list[str]:
-        """All text lines in print order (the QR code, if any, sits between body and footer)."""
-        return [*self.header, *self.body, *self.footer]
+        """All text lines in print order (the QR codes, if any, sit after the gift lines and before the footer)."""
+        return [*self.header, *self.body, *self.gift, *self.footer]
 
 
 def char_width(char: str) -> int:
@@ -193,6 +227,9 @@ def layout_receipt(receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> Re
 
     body += _pair(label["amount"], yuan(receipt.amount_fen), columns)
     body += _pair(label["discount"], yuan(-receipt.discount_fen), columns)
+    if receipt.voucher_fen or receipt.voucher_name:  # the code's last four and the amount, then the voucher's name
+        body += _pair(label["voucher"].format(last4=receipt.voucher_last4), yuan(-receipt.voucher_fen), columns)
+        body += [_pad("  " + line, columns) for line in _wrap(receipt.voucher_name, columns - 2)]
     if receipt.redeem_points:
         body += _pair(label["redeem"].format(points=receipt.redeem_points), yuan(-receipt.redeem_value_fen), columns)
     body += _pair(label["payable"], yuan(receipt.payable_fen), columns)
@@ -203,6 +240,9 @@ def layout_receipt(receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> Re
         body += _pair(method, method_name(receipt.payment_method, lang), columns)
     if receipt.refund and receipt.refund.reason:
         body += _pair(label["reason"] + sep, receipt.refund.reason, columns)
+    if receipt.refund and receipt.refund.voucher_restored is not None:
+        restored = label["voucher_restored_yes" if receipt.refund.voucher_restored else "voucher_restored_no"]
+        body += _pair(label["voucher_restored"] + sep, restored, columns)
     body.append(rule)
 
     if receipt.member_name or receipt.member_phone or receipt.refund:
@@ -223,11 +263,31 @@ def layout_receipt(receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> Re
     if receipt.offline:
         body.append(_center(label["offline"], columns))
 
+    gift: list[str] = []
+    if receipt.gift is not None:
+        gift.append(_center(label["gift_title"], columns))
+        gift += [_pad(line, columns) for line in _wrap(receipt.gift.name, columns)]
+        gift += _pair(
+            label["gift_code"] + sep, voucher_codes.display(voucher_codes.normalize(receipt.gift.code)), columns
+        )
+        if receipt.gift.expires_on:
+            gift += _pair(label["gift_expires"] + sep, receipt.gift.expires_on, columns)
+        gift += [_center(line, columns) for line in _wrap(label["gift_hint"], columns)]
+
     footer: list[str] = []
     if receipt.ereceipt_url:
         footer.append(_center(label["scan_qr"], columns))
     footer += [_center(line, columns) for line in _wrap(label["thanks"], columns)]
-    return ReceiptLayout(columns=columns, header=header, body=body, qr_url=receipt.ereceipt_url, footer=footer)
+    gift_qr = voucher_codes.normalize(receipt.gift.code) if receipt.gift is not None else ""
+    return ReceiptLayout(
+        columns=columns,
+        header=header,
+        body=body,
+        qr_url=receipt.ereceipt_url,
+        footer=footer,
+        gift=gift,
+        gift_qr=gift_qr,
+    )
 
 
 def render_lines(receipt: Receipt, width_mm: int = 58, lang: str = "zh") -> list[str]:

@@ -20,7 +20,7 @@ from alliance_shared.devices.card_reader import CardReaderError
 from alliance_shared.devices.pcsc_reader import PcscCardReader
 from pos_client.card_binding import BindOutcome, card_number
 from pos_client.card_binding import bind_card as bind_member_card
-from pos_client.checkout import REDEEM_MAX, Checkout
+from pos_client.checkout import REDEEM_MAX, Checkout, meant_as_voucher
 from pos_client.config import PosConfig
 from pos_client.devices.printer import DummyPrinter, PrinterError
 from pos_client.devices.scanner import KeyboardWedgeScanner, Scanned
@@ -70,6 +70,7 @@ class CashierWindow:
         self.pay_method = tk.StringVar(value=DEFAULT_PAYMENT)
         self.refund_reason = tk.StringVar(value="")
         self.refund_pin = tk.StringVar(value="")
+        self.shown_vouchers: list[dict] = []  # the identified member's vouchers, as listed in the window
         self._refund_sale: dict | None = None  # the sale F7 looked up; the next F7 refunds it
         self._binding_armed = False  # F11 with the code field empty: the next scan or Enter is the card to bind
         self.message = tk.StringVar(value="")
@@ -104,7 +105,7 @@ class CashierWindow:
         status = tk.Label(self.root, textvariable=self.status_text, anchor="w", font=BIG, bg="#eeeeee")
         status.pack(fill="x")
         body = tk.Frame(self.root)
-        body.pack(fill="both", expand=True, padx=10, pady=10)
+        body.pack(fill="both", expand=True, padx=10, pady=(4, 0))
         left = tk.Frame(body)
         left.pack(side="left", fill="both", expand=True)
         right = tk.Frame(body)
@@ -112,7 +113,16 @@ class CashierWindow:
 
         member = tk.LabelFrame(left, text=label["member"], font=BIG)
         member.pack(fill="x")
-        tk.Label(member, textvariable=self.member_text, font=BIG, justify="left", anchor="w").pack(fill="x")
+        top = tk.Frame(member)
+        top.pack(fill="x")
+        # the member's vouchers beside the member (a scanned or typed voucher code goes into the code field)
+        vouchers = tk.LabelFrame(top, text=label["voucher_box"], font=BIG)
+        vouchers.pack(side="right")
+        self.voucher_list = tk.Listbox(vouchers, height=2, font=BIG, width=24, exportselection=False)
+        self.voucher_list.pack(side="left", padx=2)
+        self.voucher_list.bind("<<ListboxSelect>>", lambda event: self.pick_voucher())
+        tk.Button(vouchers, text=label["voucher_remove"], font=BIG, command=self.remove_voucher).pack(side="left")
+        tk.Label(top, textvariable=self.member_text, font=BIG, justify="left", anchor="w").pack(side="left", fill="x")
         ident = tk.Frame(member)
         ident.pack(fill="x", pady=5)
         self.card_button = tk.Button(ident, text=label["tap_card"], font=BIG, command=self.tap_card, height=2)
@@ -126,7 +136,7 @@ class CashierWindow:
         tk.Button(ident, text=label["phone"], font=BIG, command=self.identify_phone, height=2).pack(side="left")
 
         amount = tk.LabelFrame(left, text=label["amount"], font=BIG)
-        amount.pack(fill="x", pady=10)
+        amount.pack(fill="x", pady=4)
         self.amount_display = tk.Label(amount, textvariable=self.amount, font=HUGE, anchor="e", bg="white")
         self.amount_display.pack(fill="x")
         tk.Label(amount, textvariable=self.quote_text, font=BIG, anchor="w", justify="left").pack(fill="x")
@@ -155,7 +165,7 @@ class CashierWindow:
         self.pin_entry.pack(side="left", padx=4)
 
         self.message_label = tk.Label(left, textvariable=self.message, font=BIG, wraplength=560, justify="left")
-        self.message_label.pack(fill="x", pady=10)
+        self.message_label.pack(fill="x", pady=(2, 0))
 
         pad = tk.Frame(right)
         pad.pack()
@@ -222,6 +232,8 @@ class CashierWindow:
                 if self._binding_armed:  # F11 asked for the new card's number: this scan is that card
                     self.code.set(event.text)
                     self.bind_card()
+                elif self.sale_state == "open" and meant_as_voucher(event.text):  # the member's voucher
+                    self.scan_voucher(event.text)
                 else:
                     self.identify_code(event.text)
                 continue
@@ -301,6 +313,8 @@ class CashierWindow:
         """Enter in the code field: a mobile number identifies by phone, anything else as a code or card number."""
         if self._binding_armed:  # F11 asked for the new card's number: bind it, do not look it up
             self.bind_card()
+        elif self.sale_state == "open" and meant_as_voucher(self.code.get()):  # a voucher for this member
+            self.scan_voucher(self.code.get())  # the field is cleared once the voucher is taken
         elif MOBILE.fullmatch(self.code.get().strip()):
             self.identify_phone()
         else:
@@ -319,9 +333,61 @@ class CashierWindow:
         self.sale_state = "none"
         self._binding_armed = False
         self.member_text.set(self.label["no_member"])
+        self._list_vouchers([])
         self.message.set("")
         self._inputs_changed()
         self.amount_display.focus_set()  # keys typed while the member is looked up are the amount
+
+    # --- vouchers (online only) -------------------------------------------------------------------
+
+    def _list_vouchers(self, vouchers: list[dict]) -> None:
+        """Show the identified member's vouchers (name, code's last four, expiry) to pick from."""
+        label = self.label
+        self.shown_vouchers = list(vouchers)
+        self.voucher_list.delete(0, "end")
+        for voucher in self.shown_vouchers:
+            until = f" {label['voucher_until']} {voucher['expires_on']}" if voucher.get("expires_on") else ""
+            self.voucher_list.insert("end", f"{voucher['name']} {label['voucher_last4']}{voucher['code_last4']}{until}")
+
+    def pick_voucher(self) -> None:
+        """A voucher picked in the list: this sale redeems it (priced again at once)."""
+        picked = self.voucher_list.curselection()
+        if not picked or self.sale_state != "open":
+            return
+        voucher = self.shown_vouchers[picked[0]]
+        self.run_in_background(lambda: self.core.choose_voucher(voucher["id"]), self._voucher_chosen)
+
+    def scan_voucher(self, scanned: str | None = None) -> None:
+        """A voucher code scanned while a member is on screen, or typed into the code field and Enter."""
+        code = (scanned or self.code.get()).strip()
+        if not code:
+            self.code_entry.focus_set()
+            return
+        if self.sale_state != "open":
+            self._show_error(text("no_member", self.lang))
+            return
+        self.run_in_background(lambda: self.core.scan_voucher(code), self._voucher_chosen)
+
+    def remove_voucher(self) -> None:
+        """No voucher in this sale (one that could not reach the server is withdrawn); priced again."""
+        self.voucher_list.selection_clear(0, "end")
+        self.run_in_background(
+            self.core.remove_voucher, lambda _: self._voucher_changed(text("voucher_removed", self.lang))
+        )
+
+    def _voucher_chosen(self, choice) -> None:
+        self.code.set("")
+        if choice.voucher_id is None:
+            self.voucher_list.selection_clear(0, "end")
+            masked = "****" + choice.code[-4:]
+            self._voucher_changed(text("voucher_scanned", self.lang, masked=masked))
+        else:
+            self._voucher_changed(text("voucher_chosen", self.lang, name=choice.name))
+
+    def _voucher_changed(self, message: str) -> None:
+        self._info(message)
+        self._inputs_changed()  # the 应付 on screen was for another voucher: priced again
+        self.amount_display.focus_set()
 
     def toggle_redeem(self) -> None:
         """F6: no redemption <-> maximum redemption (the points field stays for the mouse)."""
@@ -496,6 +562,9 @@ class CashierWindow:
         )
         if outcome.replayed:
             done += "\n" + text("refund_replayed", self.lang)
+        restored = outcome.receipt.refund.voucher_restored if outcome.receipt.refund else None
+        if restored is not None:
+            done += "\n" + text("voucher_restored_yes" if restored else "voucher_restored_no", self.lang)
         if outcome.print_error is not None:
             self.printer_state = "print_failed"
             self._show_error(done + "\n" + outcome.print_error.text(self.lang))
@@ -533,6 +602,7 @@ class CashierWindow:
         self._refund_sale = None
         self._binding_armed = False
         self.member_text.set(self.label["no_member"])
+        self._list_vouchers([])
         self._inputs_changed()
         self.message.set("")
         self.amount_display.focus_set()
@@ -554,6 +624,7 @@ class CashierWindow:
         ]
         self.member_text.set("\n".join(lines))
         self.code.set("")
+        self._list_vouchers(member.vouchers)
         self.message.set(text(member.notice, self.lang) if member.notice else "")
         if member.method == "card":
             self.reader_state = "ok"
@@ -587,12 +658,16 @@ class CashierWindow:
         return self._redeem_inputs(amount_fen, quiet=True)
 
     def _show_quote(self, quote, points: int) -> None:
-        """A Quote or the Receipt of a charged sale: its parts small, 应付 the largest figure on screen."""
+        """A Quote or the Receipt of a charged sale: its parts small (level discount, voucher, points, in the
+        order they apply), 应付 the largest figure on screen."""
         label = self.label
-        self.quote_text.set(
-            f"{label['discount']} -{yuan(quote.discount_fen)}   {label['redeem']} {quote.redeem_points} "
-            f"(-{yuan(quote.redeem_value_fen)})   {label['points_to_earn']} +{points}"
-        )
+        parts = [f"{label['member_discount']} -{yuan(quote.discount_fen)}"]
+        voucher_name = quote.voucher["name"] if getattr(quote, "voucher", None) else getattr(quote, "voucher_name", "")
+        if quote.voucher_fen or voucher_name:
+            parts.append(f"{label['voucher_off']} {voucher_name} -{yuan(quote.voucher_fen)}")
+        parts.append(f"{label['redeem']} {quote.redeem_points} (-{yuan(quote.redeem_value_fen)})")
+        paid = f"{label['paid']} {yuan(quote.payable_fen)}   {label['points_to_earn']} +{points}"
+        self.quote_text.set("   ".join(parts) + "\n" + paid)
         self.payable_text.set(f"{label['payable']} {yuan(quote.payable_fen)}")
 
     def _paid(self, result) -> None:
@@ -607,6 +682,8 @@ class CashierWindow:
             done = text("sale_offline_done", self.lang, pending=outcome.pending)
         else:
             done = text("outcome_unknown", self.lang)
+        if receipt.gift is not None:  # 满赠: the gift voucher the sale granted, printed with its QR code
+            done += "\n" + text("gift_granted", self.lang, name=receipt.gift.name)
         if print_error is not None:
             self.printer_state = "print_failed"
             done += "\n" + print_error.text(self.lang)
