@@ -155,6 +155,14 @@ write_starter redis redis-server --bind 127.0.0.1 --port "$(port_of redis)" --sa
 start redis
 wait_for redis 10 redis-cli -p "$(port_of redis)" ping
 
+# --- two app instances, the shipped gunicorn configuration on two ports: started first, they load the
+# program while the database is made (they connect at their first request)
+step "two app instances"
+for name in app1 app2; do
+  write_starter "$name" "$PYTHON" -m gunicorn -c "$ROOT/deploy/gunicorn.conf.py" --bind "127.0.0.1:$(port_of "$name")"
+  start "$name"
+done
+
 # --- PostgreSQL primary: a new cluster on its own port, ready for streaming replication
 step "PostgreSQL primary"
 PRIMARY=$STATE/pg-primary
@@ -194,38 +202,37 @@ if [ "$(psql_primary -d postgres -c "SELECT count(*) FROM pg_database WHERE datn
   psql_primary -d postgres -c "CREATE DATABASE alliance"
 fi
 
-# --- the streaming replica: a base backup of the primary that follows its WAL, read-only
+# --- the streaming replica: a base backup of the primary that follows its WAL, read-only (taken while the
+# schema is migrated: the replica replays the rest)
 step "the streaming replica"
 REPLICA=$STATE/pg-replica
+BACKUP=
 if [ ! -f "$REPLICA/PG_VERSION" ]; then
   mkdir -p "$REPLICA" && chmod 700 "$REPLICA"
   [ "$(id -u)" = 0 ] && chown "$PG_OWNER" "$REPLICA"
   as_pg "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$(port_of pg-primary)" -U postgres -D "$REPLICA" -R -X stream \
-    -c fast --no-sync
+    -c fast --no-sync >"$STATE/logs/basebackup.log" 2>&1 &
+  BACKUP=$!
+fi
+
+# --- schema and seed (on the primary; the replica follows)
+step "schema and seed (on the primary; the replica follows)"
+set -a; . "$STATE/alliancecard.env"; set +a
+"$PYTHON" -m server.cli db upgrade >"$STATE/logs/migrate.log" 2>&1 || { cat "$STATE/logs/migrate.log" >&2; exit 1; }
+if [ ! -f "$STATE/seed.json" ]; then
+  "$PYTHON" -m server.cli seed-demo --json >"$STATE/seed.json.tmp" 2>"$STATE/logs/seed.log"
+  mv "$STATE/seed.json.tmp" "$STATE/seed.json"
+  chmod 600 "$STATE/seed.json"
+fi
+if [ -n "$BACKUP" ]; then
+  wait "$BACKUP" || { cat "$STATE/logs/basebackup.log" >&2; die "pg_basebackup failed"; }
   echo "port = $(port_of pg-replica)" >>"$REPLICA/postgresql.conf"
 fi
 pg_starter pg-replica "$REPLICA"
 start pg-replica
 wait_for pg-replica 30 "$PG_BIN/psql" -h 127.0.0.1 -p "$(port_of pg-replica)" -U postgres -d alliance -qAt \
   -c "SELECT 1 WHERE pg_is_in_recovery()"
-
-# --- schema and seed (on the primary; the replica follows)
-step "schema and seed (on the primary; the replica follows)"
-set -a; . "$STATE/alliancecard.env"; set +a
-"$PYTHON" -m server.cli db upgrade >"$STATE/logs/migrate.log" 2>&1 || { cat "$STATE/logs/migrate.log" >&2; exit 1; }
-# --- two app instances, the shipped gunicorn configuration on two ports
-step "two app instances"
-for name in app1 app2; do
-  write_starter "$name" "$PYTHON" -m gunicorn -c "$ROOT/deploy/gunicorn.conf.py" --bind "127.0.0.1:$(port_of "$name")"
-  start "$name"
-done
-# seeding while the instances start (they need only the schema)
-if [ ! -f "$STATE/seed.json" ]; then
-  "$PYTHON" -m server.cli seed-demo --json >"$STATE/seed.json.tmp" 2>"$STATE/logs/seed.log"
-  mv "$STATE/seed.json.tmp" "$STATE/seed.json"
-  chmod 600 "$STATE/seed.json"
-fi
-for name in app1 app2; do wait_for "$name" 60 ready_url "$(port_of "$name")"; done
+for name in app1 app2; do wait_for "$name" 90 ready_url "$(port_of "$name")"; done
 
 # --- workers
 step "workers"

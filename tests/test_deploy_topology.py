@@ -11,7 +11,7 @@ dying) and started again, and the outbox worker is killed and started again. At 
 - every SMS and webhook delivery the sales queued reached the local stand-in receiver, none was lost;
   none arrived twice, except (at most once per killed process) a message whose sender was killed after
   the receiver had it and before it was marked sent, which another worker sends again under the same
-  delivery id (webhooks: ``X-Alliance-Delivery``, the receiver's deduplication key; docs/operations.md);
+  delivery id (webhooks: ``X-Alliance-Delivery``, the receiver's deduplication key; docs/deployment.md);
 - deploy/down.sh leaves no process of the topology behind.
 
 It uses its own clusters (initdb), not the session's database, so it runs once per CI run, in the first
