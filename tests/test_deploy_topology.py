@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -32,6 +33,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -112,21 +114,54 @@ def until_done(port: int, method: str, path: str, body: dict | None, headers: di
 
 
 class Receiver:
-    """The SMS provider's and the webhook receiver's stand-in: every request it got."""
+    """The SMS provider's and the webhook receiver's stand-in, in a process of its own (not slowed by the
+    client threads: a subscription's deliveries go one at a time), writing each request to a file."""
 
-    def __init__(self):
+    def __init__(self, log: Path):
+        self.log = log
         self.lock = threading.Lock()
-        self.sms: list[tuple[str, str]] = []
-        self.webhooks: list[str] = []
+        self.count = 0
 
     def __call__(self, method, path, query, body, headers):
-        with self.lock:
+        with self.lock, self.log.open("a", encoding="utf-8") as out:
+            self.count += 1
             if path == "/sms":
                 payload = json.loads(body)
-                self.sms.append((payload["phone"], payload["text"]))
-                return 200, {"message_id": f"m{len(self.sms)}"}
-            self.webhooks.append(headers["X-Alliance-Delivery"])
+                out.write(json.dumps(["sms", payload["phone"], payload["text"]], ensure_ascii=False) + "\n")
+                return 200, {"message_id": f"m{self.count}"}
+            out.write(json.dumps(["hook", headers["X-Alliance-Delivery"]]) + "\n")
             return 200, {}
+
+    def serve(self, urls) -> None:
+        with stand_in(self) as (url, _seen):
+            urls.put(url)
+            threading.Event().wait()
+
+    def received(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """(phone, text) of every SMS and the delivery id of every webhook request, in order."""
+        sms, hooks = [], []
+        for line in self.log.read_text(encoding="utf-8").splitlines():
+            kind, *values = json.loads(line)
+            if kind == "sms":
+                sms.append(tuple(values))
+            else:
+                hooks.append(values[0])
+        return sms, hooks
+
+
+@contextmanager
+def receiver_process(log: Path):
+    """The receiver's URL while its process runs."""
+    receiver = Receiver(log)
+    context = multiprocessing.get_context("fork")
+    urls = context.Queue()
+    process = context.Process(target=receiver.serve, args=(urls,), daemon=True)
+    process.start()
+    try:
+        yield receiver, urls.get(timeout=30)
+    finally:
+        process.kill()
+        process.join(10)
 
 
 @pytest.fixture
@@ -149,8 +184,7 @@ def mask(phone: str) -> str:
 def test_two_thousand_sales_through_nginx_survive_a_killed_app_instance_and_a_killed_worker(topology):
     started = time.monotonic()
     timings = {}
-    receiver = Receiver()
-    with stand_in(receiver) as (receiver_url, _seen):
+    with receiver_process(topology.state / "received.jsonl") as (receiver, receiver_url):
         extra = topology.state / "extra.env"
         extra.write_text(
             f"SMS_SENDER=http\nSMS_HTTP_URL={receiver_url}/sms\nSMS_HTTP_KEY=stand-in\n"
@@ -267,13 +301,14 @@ def test_two_thousand_sales_through_nginx_survive_a_killed_app_instance_and_a_ki
 
         # no message lost or sent twice (but for a sender killed mid-request: see the module's docstring)
         assert len(deliveries) == SALES and set(deliveries.values()) == {"delivered"}
-        received = Counter(receiver.webhooks)
+        received_sms, received_hooks = receiver.received()
+        received = Counter(received_hooks)
         assert set(received) == set(deliveries)
         webhook_repeats = sum(count - 1 for count in received.values())
         assert webhook_repeats <= 1, received.most_common(3)
         assert len(sales_sms) == SALES // REDEEM_EVERY and {row.status for row in sales_sms} == {"sent"}
         assert {row.status for row in sms_rows} == {"sent"}
-        sent = Counter((mask(phone), body) for phone, body in receiver.sms)
+        sent = Counter((mask(phone), body) for phone, body in received_sms)
         expected = Counter((row.phone_masked, row.text) for row in sms_rows)
         assert set(sent) == set(expected) and all(sent[item] >= expected[item] for item in expected)
         sms_repeats = sum(sent.values()) - sum(expected.values())
