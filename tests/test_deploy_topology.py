@@ -355,6 +355,8 @@ def test_two_thousand_sales_through_nginx_survive_a_killed_app_instance_and_a_ki
     assert down.returncode == 0, down.stderr
     assert not (topology.state / "run" / "up").exists()
     assert left_behind(topology.state, pids.values()) == []
+    for worker in ("worker-jobs", "worker-outbox"):  # SIGTERM ended them cleanly, not down.sh's SIGKILL
+        assert "worker stopped after" in (topology.state / "logs" / f"{worker}.log").read_text()
     timings["total"] = time.monotonic() - started
     print("topology timings (s): " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in timings.items()))
     print(f"repeats after kills: webhooks {webhook_repeats}, SMS {sms_repeats}")
