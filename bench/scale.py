@@ -7,7 +7,8 @@
 2. starts one gunicorn instance (``--workers`` × ``--threads``) and lets ``--clients`` client processes sell
    for ``--duration`` seconds (bench/checkout.py's clients: the one-request sale, identify + sale for the
    10 % that redeem points), metering the CPU of gunicorn and of PostgreSQL's backends (Linux /proc);
-3. the same with two instances on two ports (the clients split between them: what nginx does), the
+3. the same with two instances on two ports (the clients split between them: what nginx does; both start
+   at once at the beginning, the second idles through the first window), the
    same database and server, in the same run;
 4. checks the database (a sale per 201, the ledger balanced) and prints, for each, sales/s, app and
    database CPU per sale, and the capacity figure docs/deployment.md's table is made from: cores of app
@@ -49,13 +50,14 @@ from bench.checkout import (  # noqa: E402
     cpu_snapshot,
     default_rate_limit_storage,
     free_port,
+    launch_gunicorn,
     make_app,
     migrate,
     postgres_group,
     run_client,
     seed,
-    start_gunicorn,
     stop_gunicorn,
+    wait_for_api,
 )
 
 TARGET_RATIO = 1.6  # sales/s with two instances over one
@@ -137,19 +139,28 @@ def drive(ports: list[int], server_pids: set[int], seeded, args, instances: int)
     )
 
 
-def measure(instances: int, app_url: str, secret_key: str, seeded, args) -> Run:
-    """Start ``instances`` gunicorn instances on the database, drive the clients, stop them."""
+def measure(app_url: str, secret_key: str, seeded, args) -> list[Run]:
+    """Start two gunicorn instances on the database (at once: they load the program side by side), drive the
+    clients against the first alone (the second idles), then against both; stop them."""
     servers, ports = [], []
     with tempfile.TemporaryDirectory(prefix="alliance-scale-") as instance_dir:
         try:
-            for number in range(instances):
+            for number in range(2):
                 directory = Path(instance_dir) / f"app{number + 1}"
                 directory.mkdir()
                 ports.append(free_port())
-                servers.append(start_gunicorn(app_url, secret_key, str(directory), ports[-1], args))
-            checkpoint(server_url(args.database_url))
-            print(f"{instances} instance(s): {args.clients} clients for {args.warmup} + {args.duration} s", flush=True)
-            return drive(ports, {server.pid for server in servers}, seeded, args, instances)
+                servers.append(launch_gunicorn(app_url, secret_key, str(directory), ports[-1], args))
+            for server, port in zip(servers, ports, strict=True):
+                wait_for_api(server, port)
+            runs = []
+            for instances in (1, 2):
+                checkpoint(server_url(args.database_url))
+                print(
+                    f"{instances} instance(s): {args.clients} clients for {args.warmup} + {args.duration} s", flush=True
+                )
+                pids = {server.pid for server in servers[:instances]}
+                runs.append(drive(ports[:instances], pids, seeded, args, instances))
+            return runs
         finally:
             for server in servers:
                 stop_gunicorn(server)
@@ -226,7 +237,7 @@ def main(argv=None) -> int:
             from server.extensions import db
 
             db.engine.dispose()
-        runs = [measure(instances, app_url, secret_key, seeded, args) for instances in (1, 2)]
+        runs = measure(app_url, secret_key, seeded, args)
         problems = check_database(app_url, sum(run.sales_total for run in runs))
     finally:
         if not args.keep:
