@@ -19,7 +19,7 @@
 # Environment: ALLIANCE_DEPLOY_DIR, PYTHON (default python3), PG_BIN (default the newest
 # /usr/lib/postgresql/*/bin), DEPLOY_ENV_EXTRA (a file of KEY=value lines appended to alliancecard.env,
 # e.g. SMS_SENDER=http), APP_WORKERS / APP_THREADS (gunicorn per instance, default 2 / 4),
-# OUTBOX_INTERVAL (default 0.5 s), JOBS_INTERVAL (default 60 s).
+# OUTBOX_INTERVAL (default 0.5 s), JOBS_INTERVAL (default 60 s), DEPLOY_VERBOSE=1 (print each step's time).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
