@@ -11,6 +11,8 @@ packages=(
   xdotool                # keyboard and mouse input to the Tk window
   imagemagick            # `import`: screenshots of the virtual screen
   redis-server           # shared rate-limit storage (RATELIMIT_STORAGE_URI) tested with several workers
+  nginx                  # the reverse proxy of the local production topology (deploy/up.sh, tests/test_deploy_topology.py)
+  postgresql             # server binaries (initdb, pg_basebackup) for that topology's primary and replica
   python3-tk             # Tk for the cashier window (the CI Python must be built with _tkinter)
 )
 missing=()

@@ -287,6 +287,11 @@ def free_port() -> int:
 
 def start_gunicorn(url: str, secret_key: str, instance_dir: str, port: int, args) -> subprocess.Popen:
     """``gunicorn 'server:create_app()'`` on the benchmark database; returns once the API answers."""
+    return wait_for_api(launch_gunicorn(url, secret_key, instance_dir, port, args), port)
+
+
+def launch_gunicorn(url: str, secret_key: str, instance_dir: str, port: int, args) -> subprocess.Popen:
+    """Start ``gunicorn 'server:create_app()'`` on the benchmark database (``wait_for_api`` waits for it)."""
     executable = shutil.which("gunicorn")
     command = [executable] if executable else [sys.executable, "-m", "gunicorn"]
     command += [
@@ -325,6 +330,12 @@ def start_gunicorn(url: str, secret_key: str, instance_dir: str, port: int, args
     log = open(Path(instance_dir) / "gunicorn.log", "w+")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     process.log = log
+    return process
+
+
+def wait_for_api(process: subprocess.Popen, port: int) -> subprocess.Popen:
+    """``process`` once its API answers on ``port`` (stopped, and an error, after 60 s or if it exits)."""
+    log = process.log
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

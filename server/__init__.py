@@ -53,6 +53,11 @@ def create_app(config: type[Config] | None = None, **overrides) -> Flask:
     register_member_pages(app)
     register_agent_portal(app)
     init_console(app)
+    if app.config.get("PROXY_FIX_HOPS"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     if app.config.get("JOBS_SCHEDULER"):
         from server.services.jobs import start_scheduler
 

@@ -530,6 +530,35 @@ def partitions_detach_command(month):
     click.echo(json.dumps(detach_month(CLI_ACTOR, month), ensure_ascii=False))
 
 
+@main.command("worker")
+@click.option("--kind", type=click.Choice(["jobs", "outbox"]), required=True, help="What this worker does.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.05),
+    help="Seconds between rounds (jobs: 60; outbox: 1, waited only when there was nothing to send).",
+)
+def worker_command(kind, interval):
+    """Run a background worker until SIGTERM: the scheduler (jobs) or the SMS and webhook outbox (outbox).
+
+    Run any number of each on any host: outbox messages are taken with FOR UPDATE SKIP LOCKED (each is sent
+    by one worker), jobs run under their lock and do each period's work once (server/services/workers.py).
+    """
+    import logging
+    import threading
+
+    from flask import current_app
+
+    from server.services.workers import run_worker, stop_on_signals
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    stop_on_signals(stop)
+    app = current_app._get_current_object()
+    click.echo(gettext("%(kind)s worker started", kind=kind), err=True)
+    rounds = run_worker(app, kind, interval or (60.0 if kind == "jobs" else 1.0), stop)
+    click.echo(gettext("%(kind)s worker stopped after %(rounds)d rounds", kind=kind, rounds=rounds), err=True)
+
+
 @main.group("benefits")
 def benefits_group():
     """Benefits (权益): importing files of 卡密 into purchases (docs/benefits.md)."""

@@ -104,6 +104,9 @@ class Config:
     BOOTSTRAP_SERVE_LOCAL = True
     SESSION_COOKIE_SAMESITE = "Lax"  # Flask's default is None: no SameSite protection
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"}
+    # behind reverse proxies (deploy/nginx/alliancecard.conf): how many of them set X-Forwarded-For/-Proto, so the
+    # client's address (rate limits per address) and scheme are theirs (werkzeug's ProxyFix); 0: none trusted
+    PROXY_FIX_HOPS = _env_int("PROXY_FIX_HOPS", 0)
     WTF_CSRF_TIME_LIMIT = None  # the CSRF token lives as long as the session
 
     IDENTIFICATION_TTL_SECONDS = _env_int("IDENTIFICATION_TTL_SECONDS", 300)

@@ -187,8 +187,14 @@ def dispatch_pending(sender: SmsSender | None = None, limit: int = 100, only: It
     db.session.commit()
     sent = 0
     for message_id in ids:
-        message = db.session.get(SmsMessage, message_id, with_for_update=True)
-        if message is None or message.status != SmsStatus.PENDING:  # another worker took it
+        # FOR UPDATE SKIP LOCKED (PostgreSQL): a message another worker is sending is passed over, not waited for
+        message = db.session.scalar(
+            select(SmsMessage)
+            .where(SmsMessage.id == message_id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if message is None or message.status != SmsStatus.PENDING:  # another worker has it or sent it
             db.session.commit()
             continue
         if message.secret_expires_at is not None and (
