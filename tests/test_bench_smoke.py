@@ -24,8 +24,8 @@ from tests.resources import unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(path.stem for path in (ROOT / "bench").glob("*.py") if not path.name.startswith("_"))
-POSTGRES_ONLY = {"agents", "benefits", "cards", "checkout", "settlement"}  # given the server with --database-url
-POSTGRES_ONLY = {"agents", "cards", "checkout", "commissions", "scale", "settlement"}  # given --database-url
+# given the server with --database-url
+POSTGRES_ONLY = {"agents", "benefits", "cards", "checkout", "commissions", "scale", "settlement"}
 POSTGRES_TOO = {"dashboard"}  # SQLite by default; --database-url runs it on PostgreSQL
 TIMEOUT_SECONDS = 120
 
