@@ -8,6 +8,10 @@ PostgreSQL), would do the same thing twice and is deselected. So is a test of wh
 Chromium or the Tk window (the ``browser`` and ``display`` fixtures): how a page or the window looks does
 not depend on the database, and the same pages' and endpoints' queries run on PostgreSQL in the test
 client's tests (every console, member and portal page renders there).
+
+The two passes run side by side, so CI takes as long as the longer one: a slow PostgreSQL-only test marked
+``postgres_pass`` runs in the PostgreSQL pass, and the SQLite pass (``ALLIANCE_TESTS_SQLITE_PASS=1``) leaves
+it out. Without either variable (the README's test command) every test runs.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ def postgres_url() -> str:
 
 
 DATABASE_ONLY_ENV = "ALLIANCE_TESTS_DATABASE_ONLY"
+SQLITE_PASS_ENV = "ALLIANCE_TESTS_SQLITE_PASS"
+POSTGRES_PASS_MARK = "postgres_pass"
 POSTGRES_ONLY_FIXTURES = frozenset({"pg_app", "pg_database"})
 SCREEN_FIXTURES = frozenset({"browser", "display"})  # Chromium, Xvfb for the Tk window
 
@@ -63,11 +69,24 @@ def uses_session_database(item: pytest.Item) -> bool:
     return "database" in seen
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "") in {"1", "true", "yes"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With ALLIANCE_TESTS_DATABASE_ONLY=1, deselect the tests whose outcome does not depend on DATABASE_URL."""
-    if os.environ.get(DATABASE_ONLY_ENV, "") not in {"1", "true", "yes"}:
+    """CI's passes: with ALLIANCE_TESTS_DATABASE_ONLY=1 deselect the tests whose outcome does not depend on
+    DATABASE_URL, but keep those marked ``postgres_pass``; with ALLIANCE_TESTS_SQLITE_PASS=1 deselect those."""
+    if _env_flag(DATABASE_ONLY_ENV):
+        kept = [
+            item
+            for item in items
+            if item.get_closest_marker(POSTGRES_PASS_MARK)
+            or (uses_session_database(item) and not SCREEN_FIXTURES & set(item.fixturenames))
+        ]
+    elif _env_flag(SQLITE_PASS_ENV):
+        kept = [item for item in items if not item.get_closest_marker(POSTGRES_PASS_MARK)]
+    else:
         return
-    kept = [item for item in items if uses_session_database(item) and not SCREEN_FIXTURES & set(item.fixturenames)]
     if len(kept) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept

@@ -1,6 +1,7 @@
 """CI's PostgreSQL pass (ALLIANCE_TESTS_DATABASE_ONLY=1) runs the tests that use the session's database
 and no others: tests without a database, PostgreSQL-only tests the SQLite pass already ran on PostgreSQL,
-and tests of what Chromium or the Tk window shows, run once."""
+and tests of what Chromium or the Tk window shows, run once. A test marked ``postgres_pass`` runs in the
+PostgreSQL pass instead of the SQLite pass (ALLIANCE_TESTS_SQLITE_PASS=1)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ USES_THE_DATABASE = [
     "tests/api/test_idempotency.py::test_keys_are_scoped_per_terminal",  # client
     "tests/test_cli.py::test_help_lists_the_commands",  # a fixture built on app
     "tests/member/test_member_integrations.py::test_rate_limits_shared_through_redis_between_workers",  # database
+    # marked postgres_pass
+    "tests/test_deploy_topology.py::"
+    "test_two_thousand_sales_through_nginx_survive_a_killed_app_instance_and_a_killed_worker",
 ]
 NO_DATABASE_OR_POSTGRES_ONLY = [
     "tests/test_card_layout_vectors.py::test_keys_differ_per_card_and_per_key_version",  # pure
@@ -42,3 +46,8 @@ def collected(**env: str) -> list[str]:
 
 def test_the_database_pass_keeps_only_tests_that_use_the_database():
     assert collected(ALLIANCE_TESTS_DATABASE_ONLY="1") == USES_THE_DATABASE
+
+
+def test_the_sqlite_pass_leaves_the_postgres_pass_tests_to_the_other_pass():
+    expected = [test for test in USES_THE_DATABASE + NO_DATABASE_OR_POSTGRES_ONLY if "deploy_topology" not in test]
+    assert collected(ALLIANCE_TESTS_SQLITE_PASS="1") == expected
