@@ -14,6 +14,7 @@ def register_api(app: Flask, api: Api) -> None:
     from server.api.operator import (
         agents,
         alliance,
+        benefit_analytics,
         benefit_grants,
         benefit_ops,
         benefits,
@@ -57,6 +58,7 @@ def register_api(app: Flask, api: Api) -> None:
         payouts,
         webhooks,
         benefit_grants,
+        benefit_analytics,
         partner,
     ):
         api.register_blueprint(module.blp)
