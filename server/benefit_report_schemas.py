@@ -54,13 +54,13 @@ class BenefitRetentionRowSchema(Schema):
 
 SUMMARY_COLUMNS = (
     Column("name", _l("Group"), "text"),
-    Column("issued", _l("Issued"), "int"),
-    Column("claimed", _l("Claimed"), "int"),
-    Column("redeemed", _l("Redeemed"), "int"),
-    Column("expired", _l("Expired"), "int"),
+    Column("issued", _l("Codes issued"), "int"),
+    Column("claimed", _l("Codes claimed"), "int"),
+    Column("redeemed", _l("Codes redeemed"), "int"),
+    Column("expired", _l("Codes expired"), "int"),
     Column("redeemed_of_issued", _l("Redeemed of issued"), "int"),
     Column("cost_fen", _l("Cost (¥)"), "yuan"),
-    Column("redemption_rate_bp", _l("Redemption rate"), "percent"),
+    Column("redemption_rate_bp", _l("Code redemption rate"), "percent"),
 )
 RETENTION_COLUMNS = (
     Column("cohort_month", _l("Cohort (month of first benefit)"), "text"),

@@ -35,8 +35,14 @@ MONTH = validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="A month is written
 class BenefitRetentionQuerySchema(Schema):
     """The cohorts' months (default: the last 12) and the output format."""
 
-    month_from = fields.String(validate=[validate.Length(max=7), MONTH], metadata={"description": "First cohort month, YYYY-MM (alliance time)"})
-    month_to = fields.String(validate=[validate.Length(max=7), MONTH], metadata={"description": "Last cohort month, YYYY-MM; at most 24 months"})
+    month_from = fields.String(
+        validate=[validate.Length(max=7), MONTH],
+        metadata={"description": "First cohort month, YYYY-MM (alliance time)"},
+    )
+    month_to = fields.String(
+        validate=[validate.Length(max=7), MONTH],
+        metadata={"description": "Last cohort month, YYYY-MM; at most 24 months"},
+    )
     format = fields.String(load_default="json", validate=validate.OneOf(FORMATS), metadata={"description": FORMAT_DOC})
 
     @validates_schema

@@ -62,12 +62,12 @@ def build_analytics_data() -> AnalyticsData:
         _sell(world.shop_b, people[name][1], GRANTED + timedelta(days=days))
     _sell(world.shop_b, people["same20"][1], JANUARY + timedelta(days=20))
     first = db.session.scalars(select_code(people["a20"][0].id)).one()
-    benefit_stock.redeem(benefit_stock.reveal_for_member(people["a20"][0].id, first.id)["code"], world.shop_a.merchant.id)
+    benefit_stock.redeem(
+        benefit_stock.reveal_for_member(people["a20"][0].id, first.id)["code"], world.shop_a.merchant.id
+    )
     db.session.commit()
     db.session.execute(
-        update(BenefitCode)
-        .where(BenefitCode.id == first.id)
-        .values(redeemed_at=datetime(2026, 1, 20, 4, tzinfo=UTC))
+        update(BenefitCode).where(BenefitCode.id == first.id).values(redeemed_at=datetime(2026, 1, 20, 4, tzinfo=UTC))
     )
     feb = db.session.scalars(select_code(people["feb"][0].id)).one()
     db.session.execute(

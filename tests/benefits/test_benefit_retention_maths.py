@@ -23,7 +23,10 @@ def counts(group, level, city, returns_after_days, observed=(30, 60, 90)):
         city,
         n,
         {h: n if h in observed else 0 for h in (30, 60, 90)},
-        {h: sum(1 for d in returns_after_days if d is not None and d <= h) if h in observed else 0 for h in (30, 60, 90)},
+        {
+            h: sum(1 for d in returns_after_days if d is not None and d <= h) if h in observed else 0
+            for h in (30, 60, 90)
+        },
     )
 
 
