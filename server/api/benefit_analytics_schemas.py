@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from server.api.fields import Text
@@ -11,14 +13,15 @@ from server.benefit_report_schemas import BenefitRetentionRowSchema as BenefitRe
 from server.benefit_report_schemas import BenefitSummaryRowSchema as BenefitSummaryRowSchema
 from server.services.benefit_analytics import GROUPS
 
+DAYS = validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31))
 FORMAT_DOC = "json (default), csv or xlsx (one table, Chinese headers); `Accept: text/csv` works too"
 
 
 class BenefitAnalyticsQuerySchema(Schema):
     """A range of local days, one SKU, the grouping and the output format."""
 
-    day_from = fields.Date(metadata={"description": "First day (inclusive, alliance time), not after day_to"})
-    day_to = fields.Date(metadata={"description": "Last day (inclusive)"})
+    day_from = fields.Date(validate=DAYS, metadata={"description": "First day (inclusive, alliance time)"})
+    day_to = fields.Date(validate=DAYS, metadata={"description": "Last day (inclusive)"})
     sku_id = Text(24, metadata={"description": "Only this SKU's codes"})
     group_by = Choice(GROUPS, load_default="sku")
     format = fields.String(load_default="json", validate=validate.OneOf(FORMATS), metadata={"description": FORMAT_DOC})
@@ -29,7 +32,7 @@ class BenefitAnalyticsQuerySchema(Schema):
             raise ValidationError("day_from must not be after day_to.", "day_from")
 
 
-MONTH = validate.Regexp(r"^[0-9]{4}-(0[1-9]|1[0-2])$", error="A month is written YYYY-MM.")
+MONTH = validate.Regexp(r"^20[0-9]{2}-(0[1-9]|1[0-2])$", error="A month is written YYYY-MM.")
 
 
 class BenefitRetentionQuerySchema(Schema):

@@ -293,8 +293,11 @@ def retention(
     now, zone = now or utcnow(), _zone()
     today = now.astimezone(zone).date()
     month_to = month_start(month_to or today)
-    month_from = month_start(month_from or (month_to - timedelta(days=335)))
-    months = cohort_months(month_from, month_to)[-MAX_COHORTS:]
+    earliest = month_to
+    for _ in range(MAX_COHORTS - 1):
+        earliest = month_start(earliest - timedelta(days=1))
+    month_from = max(month_start(month_from or (month_to - timedelta(days=335))), earliest)
+    months = cohort_months(month_from, month_to)
     return [
         cohort_retention(
             month,

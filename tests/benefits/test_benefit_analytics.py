@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 from server.extensions import db
-from server.services import benefit_analytics
+from server.services import benefit_analytics, staff
 from tests.benefits.analytics_support import NOW, build_analytics_data
+from tests.builders import ACTOR
+from tests.console.support import PASSWORD, sign_in
 
 
 def check_the_january_cohort() -> None:
@@ -46,3 +48,43 @@ def test_the_same_sql_on_postgresql(pg_app):
             check_the_january_cohort()
         finally:
             db.session.remove()
+
+
+def test_the_api_gives_the_tables_as_csv_with_chinese_headers_and_refuses_a_bad_month(app, client):
+    with app.app_context():
+        admin = build_analytics_data().world.staff_auth("admin")
+        db.session.remove()
+    months = {"month_from": "2026-01", "month_to": "2026-01"}
+    rows = client.get("/api/v1/benefit-retention", query_string=months, headers=admin).get_json()
+    assert [(row["days"], row["treated"]) for row in rows] == [(30, 5), (60, 5), (90, 5)]
+    exported = client.get("/api/v1/benefit-retention", query_string={**months, "format": "csv"}, headers=admin)
+    lines = exported.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("批次（首次获得权益的月份）,回访期（天）,获权益会员") and len(lines) == 4
+    by_sku = client.get("/api/v1/benefit-analytics", query_string={"format": "csv"}, headers={**admin, "Accept": "*/*"})
+    assert by_sku.get_data(as_text=True).lstrip("\ufeff").splitlines()[1].endswith(",6,6,1,1,1,0.00,16.66%")
+    refused = client.get("/api/v1/benefit-retention", query_string={"month_from": "2026-13"}, headers=admin)
+    assert refused.status_code == 422 and "月份格式为 YYYY-MM。" in str(refused.get_json())
+    backwards = client.get(
+        "/api/v1/benefit-retention", query_string={"month_from": "2026-03", "month_to": "2026-01"}, headers=admin
+    )
+    assert backwards.status_code == 422 and "起始月份不能晚于结束月份。" in str(backwards.get_json())
+
+
+def test_far_dates_are_refused_by_the_api_and_left_out_by_the_console(app, client):
+    with app.app_context():
+        admin = build_analytics_data().world.staff_auth("admin")
+        staff.create_staff_user(ACTOR, "c-far", "benefits_manager", PASSWORD)
+        db.session.commit()
+        db.session.remove()
+    for query in ({"day_from": "0001-01-01"}, {"day_to": "9999-12-31"}):
+        assert client.get("/api/v1/benefit-analytics", query_string=query, headers=admin).status_code == 422
+    assert (
+        client.get("/api/v1/benefit-retention", query_string={"month_to": "9999-12"}, headers=admin).status_code == 422
+    )
+    sign_in(client, "c-far")
+    for url in (
+        "/console/benefits/retention?from=0001-01&to=9999-12",
+        "/console/benefits/analytics?from=0001-01-01&to=9999-12-31",
+    ):
+        response = client.get(url)
+        assert response.status_code == 200 and response.get_data(as_text=True).count("此筛选条件未生效") == 2
