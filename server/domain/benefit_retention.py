@@ -29,6 +29,7 @@ from fractions import Fraction
 HORIZONS = (30, 60, 90)  # days after the reference moment
 LOOKBACK_DAYS = 90  # "active": a sale in this many days before the cohort month
 TREATED, COMPARISON = "treated", "comparison"
+FIRST_MONTH, LAST_MONTH = date(2000, 1, 1), date(2099, 12, 1)  # the cohort months one may ask for
 
 
 @dataclass(frozen=True)

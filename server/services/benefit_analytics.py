@@ -22,7 +22,9 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from server.domain.benefit_retention import (
     COMPARISON,
+    FIRST_MONTH,
     HORIZONS,
+    LAST_MONTH,
     LOOKBACK_DAYS,
     TREATED,
     CohortRetention,
@@ -53,6 +55,7 @@ CHANNEL_LABELS = {
     NO_CHANNEL: _l("Other"),
 }
 MAX_COHORTS = 24
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(9000, 1, 1)  # a range beyond these has no codes either
 
 
 class add_days(ColumnElement):  # noqa: N801 (an SQL construct, named like the functions it stands for)
@@ -127,8 +130,8 @@ def benefit_summary(
     if group_by not in GROUPS:
         raise ValueError(group_by)
     zone, codes, grants = _zone(), BenefitCode, BenefitGrant
-    start = _local_start(day_from, zone) if day_from else None
-    end = _local_start(day_to + timedelta(days=1), zone) if day_to else None
+    start = _local_start(max(day_from, EARLIEST_DAY), zone) if day_from else None
+    end = _local_start(min(day_to, LATEST_DAY) + timedelta(days=1), zone) if day_to else None
 
     def in_range(column):
         bounds = [column.is_not(None)]
@@ -292,11 +295,11 @@ def retention(
     last 12 months), each with its 30 / 60 / 90-day return rates, the comparison's and the uplift."""
     now, zone = now or utcnow(), _zone()
     today = now.astimezone(zone).date()
-    month_to = month_start(month_to or today)
+    month_to = min(max(month_start(month_to or today), FIRST_MONTH), LAST_MONTH)
     earliest = month_to
     for _ in range(MAX_COHORTS - 1):
         earliest = month_start(earliest - timedelta(days=1))
-    month_from = max(month_start(month_from or (month_to - timedelta(days=335))), earliest)
+    month_from = max(month_start(month_from or (month_to - timedelta(days=335))), earliest, FIRST_MONTH)
     months = cohort_months(month_from, month_to)
     return [
         cohort_retention(

@@ -14,7 +14,7 @@ from server.console import charts, navigation
 from server.console.access import operators_only, permission_required
 from server.console.paging import report_invalid_filter
 from server.console.views.settlement import day_arg
-from server.domain.benefit_retention import HORIZONS, rate_bp
+from server.domain.benefit_retention import FIRST_MONTH, HORIZONS, LAST_MONTH, rate_bp
 from server.exports import table_download
 from server.services import benefit_analytics, benefit_catalog
 
@@ -34,7 +34,6 @@ GROUP_LABELS = {
     "agent": _l("By agent"),
 }
 TOP_IN_CHART = 8
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # as the API accepts
 COUNTS = (
     ("issued", _l("Codes issued")),
     ("claimed", _l("Codes claimed")),
@@ -53,7 +52,7 @@ def _summary_filters() -> dict:
     if group_by not in GROUP_LABELS:
         report_invalid_filter(_("Group by"), group_by)
         group_by = "sku"
-    day_from, day_to = _day("from", _("From")), _day("to", _("To"))
+    day_from, day_to = day_arg("from"), day_arg("to")
     if day_from and day_to and day_from > day_to:
         report_invalid_filter(_("From"), day_from.isoformat())
         day_from = None
@@ -68,18 +67,10 @@ def _month_arg(name: str, label: str) -> date | None:
         month = date.fromisoformat(f"{value}-01")
     except ValueError:
         month = None
-    if month is None or not FIRST_DAY <= month <= LAST_DAY:
+    if month is None or not FIRST_MONTH <= month <= LAST_MONTH:
         report_invalid_filter(label, value)
         return None
     return month
-
-
-def _day(name: str, label: str) -> date | None:
-    day = day_arg(name)
-    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
-        report_invalid_filter(label, day.isoformat())
-        return None
-    return day
 
 
 @blp.route("/benefits/analytics")
