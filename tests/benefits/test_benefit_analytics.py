@@ -91,3 +91,20 @@ def test_far_dates_are_answered_or_refused_never_failed(app, client):
     assert "此筛选条件未生效" in client.get("/console/benefits/retention?from=0001-01&to=9999-12").get_data(
         as_text=True
     )
+
+
+def test_the_cohorts_cost_two_queries_each_whatever_the_members(ctx):
+    from sqlalchemy import event
+
+    build_analytics_data()
+    benefit_analytics.retention(date(2026, 1, 1), date(2026, 1, 1), now=NOW)  # the settings are loaded once
+    statements = []
+    engine = db.engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        cohorts = benefit_analytics.retention(date(2025, 11, 1), date(2026, 4, 1), now=NOW)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len(cohorts) == 6
+    assert len([sql for sql in statements if "alliance_settings" not in sql]) == 2 * 6  # grouped per cohort
