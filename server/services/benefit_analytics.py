@@ -32,6 +32,7 @@ from server.domain.benefit_retention import (
     cohort_months,
     cohort_retention,
     month_start,
+    months_before,
     next_month,
     rate_bp,
 )
@@ -190,56 +191,99 @@ def benefit_summary(
 # --- retention ---------------------------------------------------------------------------------------------
 
 
-def _strata(month_begins: datetime):
-    """Each member active in the 90 days before the cohort month: the level and city of their last sale there."""
+def _comparison_scan(month_begins: datetime, follow_days: int):
+    """One pass over the sales from 90 days before the cohort month to ``follow_days`` after its first day: per
+    member, the level and city of the last sale before the month (``active``: there is one) and the moment of
+    the first sale after its first day (``back``)."""
+    before = Sale.occurred_at < month_begins
     ranked = (
         select(
             Sale.member_id,
             Sale.level_id,
             func.coalesce(func.substr(Merchant.region_code, 1, 4), "").label("city"),
+            before.label("active"),
+            func.min(case((Sale.occurred_at > month_begins, Sale.occurred_at)))
+            .over(partition_by=Sale.member_id)
+            .label("back"),
             func.row_number()
-            .over(partition_by=Sale.member_id, order_by=(Sale.occurred_at.desc(), Sale.id.desc()))
+            .over(
+                partition_by=Sale.member_id,
+                order_by=(case((before, 0), else_=1), Sale.occurred_at.desc(), Sale.id.desc()),
+            )
             .label("n"),
         )
         .join(Merchant, Merchant.id == Sale.merchant_id)
-        .where(Sale.occurred_at >= month_begins - timedelta(days=LOOKBACK_DAYS), Sale.occurred_at < month_begins)
+        .where(
+            Sale.occurred_at >= month_begins - timedelta(days=LOOKBACK_DAYS),
+            Sale.occurred_at <= month_begins + timedelta(days=follow_days),
+        )
         .subquery()
     )
-    return select(ranked.c.member_id, ranked.c.level_id, ranked.c.city).where(ranked.c.n == 1).subquery("strata")
+    return (
+        select(ranked.c.member_id, ranked.c.level_id, ranked.c.city, ranked.c.back)
+        .where(ranked.c.n == 1, ranked.c.active)
+        .subquery("strata")
+    )
 
 
-def _returned(member_id, reference, days: int):
-    """A sale of the member after ``reference`` and at most ``days`` days after it."""
-    return exists(
-        select(Sale.id).where(
-            Sale.member_id == member_id, Sale.occurred_at > reference, Sale.occurred_at <= add_days(reference, days)
+def _last_before(column, member_id, month_begins: datetime):
+    """The member's last sale in the 90 days before the cohort month: its ``column`` (by the member's index)."""
+    return (
+        select(column)
+        .select_from(Sale)
+        .join(Merchant, Merchant.id == Sale.merchant_id)
+        .where(
+            Sale.member_id == member_id,
+            Sale.occurred_at >= month_begins - timedelta(days=LOOKBACK_DAYS),
+            Sale.occurred_at < month_begins,
         )
+        .order_by(Sale.occurred_at.desc(), Sale.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _first_sale_after(member_id, reference):
+    """The moment of the member's first sale after ``reference`` (one probe of the member's index)."""
+    return (
+        select(func.min(Sale.occurred_at))
+        .where(Sale.member_id == member_id, Sale.occurred_at > reference)
+        .scalar_subquery()
     )
 
 
 def _cohort_counts(begins: datetime, ends: datetime, now: datetime, horizons) -> list[StratumCounts]:
-    """Per group and stratum: members, observed and returned per horizon (two grouped queries)."""
+    """Per group and stratum: members, observed and returned per horizon (two grouped queries).
+
+    The treated members' strata and returns are looked up member by member in the database through the
+    sales' (member, time) index; the comparison members come from one pass over the sales from 90 days
+    before the month to 90 days into it.
+    """
     first = (
         select(BenefitGrant.member_id, func.min(BenefitGrant.created_at).label("t0"))
         .group_by(BenefitGrant.member_id)
         .subquery("first_grants")
     )
-    strata = _strata(begins)
-    level, city = func.coalesce(strata.c.level_id, "").label("level"), func.coalesce(strata.c.city, "").label("city")
+    city_of = func.coalesce(func.substr(Merchant.region_code, 1, 4), "")
+    treated_members = (
+        select(
+            first.c.member_id,
+            first.c.t0,
+            _last_before(Sale.level_id, first.c.member_id, begins).label("level"),
+            _last_before(city_of, first.c.member_id, begins).label("city"),
+            _first_sale_after(first.c.member_id, first.c.t0).label("back"),
+        )
+        .where(first.c.t0 >= begins, first.c.t0 < ends)
+        .subquery("treated")
+    )
+    level, city = func.coalesce(treated_members.c.level, "").label("level"), func.coalesce(treated_members.c.city, "")
     columns = []
     for days in horizons:
-        observed = first.c.t0 <= now - timedelta(days=days)
-        columns += [
-            func.sum(case((observed, 1), else_=0)),
-            func.sum(case((and_(observed, _returned(first.c.member_id, first.c.t0, days)), 1), else_=0)),
-        ]
-    treated = db.session.execute(
-        select(level, city, func.count(), *columns)
-        .select_from(first)
-        .outerjoin(strata, strata.c.member_id == first.c.member_id)
-        .where(first.c.t0 >= begins, first.c.t0 < ends)
-        .group_by(level, city)
-    ).all()
+        observed = treated_members.c.t0 <= now - timedelta(days=days)
+        came_back = treated_members.c.back <= add_days(treated_members.c.t0, days)
+        columns += [func.sum(case((observed, 1), else_=0)), func.sum(case((and_(observed, came_back), 1), else_=0))]
+    treated = db.session.execute(select(level, city.label("city"), func.count(), *columns).group_by(level, city)).all()
+    strata = _comparison_scan(begins, max(horizons))
     no_benefit = ~exists(
         select(BenefitGrant.id).where(
             BenefitGrant.member_id == strata.c.member_id,
@@ -253,7 +297,7 @@ def _cohort_counts(begins: datetime, ends: datetime, now: datetime, horizons) ->
             strata.c.city,
             func.count(),
             *[
-                func.sum(case((_returned(strata.c.member_id, literal(begins, UTCDateTime()), days), 1), else_=0))
+                func.sum(case((strata.c.back <= literal(begins + timedelta(days=days), UTCDateTime()), 1), else_=0))
                 for days in observable
             ],
         )
@@ -296,10 +340,8 @@ def retention(
     now, zone = now or utcnow(), _zone()
     today = now.astimezone(zone).date()
     month_to = min(max(month_start(month_to or today), FIRST_MONTH), LAST_MONTH)
-    earliest = month_to
-    for _ in range(MAX_COHORTS - 1):
-        earliest = month_start(earliest - timedelta(days=1))
-    month_from = max(month_start(month_from or (month_to - timedelta(days=335))), earliest, FIRST_MONTH)
+    earliest = months_before(month_to, MAX_COHORTS - 1)
+    month_from = max(month_start(month_from or months_before(month_to, 11)), earliest, FIRST_MONTH)
     months = cohort_months(month_from, month_to)
     return [
         cohort_retention(

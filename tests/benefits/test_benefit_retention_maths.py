@@ -10,6 +10,7 @@ from server.domain.benefit_retention import (
     StratumCounts,
     cohort_months,
     cohort_retention,
+    months_before,
     rate_bp,
 )
 
@@ -80,6 +81,9 @@ def test_a_window_still_open_counts_neither_way():
 
 
 def test_rates_and_months():
+    assert months_before(date(2026, 3, 1), 11) == date(2025, 4, 1) and months_before(date(2026, 1, 1), 1) == date(
+        2025, 12, 1
+    )
     assert rate_bp(1, 3) == 3333 and rate_bp(0, 0) is None
     assert cohort_months(date(2025, 11, 20), date(2026, 2, 3)) == [
         date(2025, 11, 1),
