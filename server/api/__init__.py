@@ -14,6 +14,7 @@ def register_api(app: Flask, api: Api) -> None:
     from server.api.operator import (
         agents,
         alliance,
+        benefit_analytics,
         benefit_grants,
         benefit_ops,
         benefits,
@@ -59,6 +60,7 @@ def register_api(app: Flask, api: Api) -> None:
         webhooks,
         benefit_grants,
         till_gifts,
+        benefit_analytics,
         partner,
     ):
         api.register_blueprint(module.blp)

@@ -170,3 +170,33 @@ def shares(title: str, rows: list[tuple[str, int]], no_data: str = "") -> Markup
     for name, value in rows:
         chart.add(f"{name} ({value})", value)
     return _svg(chart)
+
+
+def rate_chart(
+    title: str, labels: list[str], series: dict[str, list], lines: bool = False, no_data: str = ""
+) -> Markup:
+    """Rates in basis points (None: not known yet, left out) as grouped bars, or as lines, on a percent axis."""
+    known = [value for values in series.values() for value in values if value is not None]
+    ticks = round_ticks(known, 1_000) if known else [0, 10_000]  # steps of whole 10 %, or finer when small
+    chart = (pygal.Line if lines else pygal.Bar)(
+        title=title,
+        x_labels=labels,
+        x_labels_major_every=major_every(labels),
+        show_minor_x_labels=False,
+        y_labels=ticks,
+        value_formatter=lambda value: f"{round(value) / 100:g}%",
+        no_data_text=no_data,
+        show_legend=True,
+        **({"dots_size": 3, "fill": False} if lines else {}),
+        **WIDE,
+        # long Chinese names need a column each of half the width (pygal measures them as if narrow); lines
+        # end on the last label, which needs room on the right
+        **{
+            **COMMON,
+            "legend_at_bottom_columns": 2 if max(map(len, series), default=0) > 6 else 3,
+            "margin_right": 36 if lines else COMMON["margin"],
+        },
+    )
+    for name, values in series.items():
+        chart.add(name, values)
+    return _svg(chart)

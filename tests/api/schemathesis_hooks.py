@@ -8,6 +8,7 @@ value is left as it is), so that the positive_data_acceptance check tests everyt
 - every state-changing POST is a new operation with a new ``Idempotency-Key`` (a reused key with another
   body is refused by design, docs/terminal-api.md);
 - a day range has ``day_from`` <= ``day_to``; settlements take both or neither, at most 92 days apart;
+- a month range (benefit retention) has ``month_from`` <= ``month_to``;
 - a level's discounts satisfy 0 < min <= default <= max <= 10000, and keep_spend <= upgrade_spend;
 - an agent's contract starts before it ends and names each territory once;
 - a benefit campaign ends after it starts.
@@ -309,6 +310,10 @@ def before_call(context, case, kwargs):
         case.headers["Idempotency-Key"] = f"schemathesis-{next(_keys)}"
     if isinstance(case.query, dict) and ("day_from" in case.query or "day_to" in case.query):
         _ordered_days(case.query, case.operation.path)
+    if isinstance(case.query, dict) and all(
+        isinstance(case.query.get(name), str) for name in ("month_from", "month_to")
+    ):
+        case.query["month_from"], case.query["month_to"] = sorted((case.query["month_from"], case.query["month_to"]))
     body = case.body if isinstance(case.body, dict) else {}
     numbers = [value for name, value in body.items() if name.endswith(("_bp", "_fen"))]
     if case.operation.path.startswith("/api/v1/levels") and all(type(value) is int for value in numbers):

@@ -15,6 +15,7 @@ import io
 import json
 import time
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask.views import MethodView
@@ -513,6 +514,12 @@ def test_every_operation_answers_its_declared_schema(app, client):
         rule_id=rule["rule"]["id"],
     )
     assert call("get", "/merchants/{merchant_id}/gift-rules", admin, merchant_id=shop_id)[0]["active"] is False
+    # benefit analytics: what was given out by channel, and the retention cohorts (this month's, windows still open)
+    by_channel = call("get", "/benefit-analytics", admin, query={"group_by": "channel"})
+    assert {row["key"] for row in by_channel} >= {"batch", "partner"}
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")  # the alliance's time
+    cohort = call("get", "/benefit-retention", admin, query={"month_from": month, "month_to": month})
+    assert [row["days"] for row in cohort] == [30, 60, 90] and cohort[0]["treated"] >= 1
 
     missing = contract.operations() - contract.covered
     assert not missing, f"operations without a realistic call here: {sorted(missing)}"
