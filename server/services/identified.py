@@ -30,6 +30,7 @@ from server.models import (
 from server.models.base import utcnow
 from server.security.credentials import token_hash
 from server.services import cards
+from server.services.levels import level_copies
 from server.services.member_codes import verify_member_code
 from server.services.members import find_member_by_phone
 
@@ -65,9 +66,8 @@ class MemberAtMerchant:
     discount_bp: int
 
 
-_MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it
-    select(Member, Level, LedgerAccount.balance, MerchantLevelDiscount.discount_bp)
-    .join(Level, Level.id == Member.level_id)
+_MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it (the level from the worker's copy)
+    select(Member, LedgerAccount.balance, MerchantLevelDiscount.discount_bp)
     .join(LedgerAccount, LedgerAccount.id == Member.points_account_id)
     .outerjoin(
         MerchantLevelDiscount,
@@ -85,7 +85,8 @@ def member_at_merchant(member_id: str, merchant_id: str) -> MemberAtMerchant:
         raise MemberFrozen()
     if row is None or row[0].status != MemberStatus.ACTIVE:
         raise MemberNotFound()
-    member, level, balance, discount_bp = row
+    member, balance, discount_bp = row
+    level = level_copies()[member.level_id]
     return MemberAtMerchant(member, level, balance, level.default_discount_bp if discount_bp is None else discount_bp)
 
 
