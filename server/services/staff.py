@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import or_, select
 
 from server.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
