@@ -239,7 +239,10 @@ def test_the_subscribed_types_are_a_per_worker_copy_current_at_the_next_transact
 
     from server.models import WebhookSubscription
     from server.services import worker_copies
+    from server.services.alliance import ensure_alliance
 
+    ensure_alliance()  # the settings row carries the copies' version
+    db.session.commit()
     assert webhooks.subscribers() == {}
     db.session.execute(  # as another worker would: no change flushed through this process's ORM
         insert(WebhookSubscription.__table__).values(
