@@ -96,6 +96,8 @@ def attribute(url: str) -> None:
                UPDATE merchants SET agent_id = a.id FROM m, a
                 WHERE merchants.id = m.id AND a.n = m.n % (SELECT count(*) FROM agents)"""
         )
+        # the workers' copies of the merchants are current while this version stays (server/services/worker_copies.py)
+        connection.execute("UPDATE alliance_settings SET copies_version = copies_version + 1")
         connection.execute(
             """WITH a AS (SELECT row_number() OVER (ORDER BY id) - 1 AS n, id FROM agents),
                     b AS (SELECT row_number() OVER (ORDER BY id) - 1 AS n, id FROM members)

@@ -27,6 +27,7 @@ from sqlalchemy import create_engine, text
 from server import create_app
 from server.config import TestingConfig, normalize_database_url
 from server.extensions import db
+from server.services import worker_copies
 from tests.resources import unavailable
 
 # Property tests are judged by their examples, not by how fast a shared machine generates them: a test run
@@ -154,9 +155,7 @@ def wipe(app) -> None:
     test, most of the PostgreSQL pass). The app's per-worker copies of the alliance settings and terminal
     credentials (the sale's hot path) go too: they would otherwise outlive the rows they copy by up to
     their time to live."""
-    app.extensions.pop("alliance_settings_copy", None)
-    app.extensions.pop("terminal_credentials", None)
-    app.extensions.pop("webhook_subscriptions_copy", None)
+    worker_copies.forget_all(app)
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as connection:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, false, true
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.domain.statuses import LevelStatus
@@ -38,6 +38,9 @@ class AllianceSettings(Base):
     offline_max_age_hours: Mapped[int] = mapped_column(default=24)
     card_serial_seq: Mapped[int] = mapped_column(default=0)
     terminal_number_seq: Mapped[int] = mapped_column(default=0, server_default="0")  # receipt prefixes
+    # bumped by every transaction that changes the settings, a terminal, a merchant, a level or a webhook
+    # subscription: the workers' copies of those rows are current while it stays (server/services/worker_copies.py)
+    copies_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     level_window_days: Mapped[int] = mapped_column(default=365)
     # Points expiry (server/domain/lots.py): "months" (N months after earning), "year_end" (end of the
     # year after next) or "never"; members are told ``expiry_notice_days`` before.

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 from flask import current_app
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from server.domain.errors import Conflict, InvalidRequest
 from server.domain.identifiers import check_member_code_prefix
 from server.domain.ledger import ALLIANCE_ADJUSTMENTS, ALLIANCE_EXPIRY
 from server.extensions import db
 from server.models import ALLIANCE_OWNER, AllianceSettings
+from server.services import worker_copies
 from server.services.audit import audit, values_before
 from server.services.ledger import open_account
 from server.services.unit_of_work import transactional
@@ -27,53 +24,23 @@ def get_settings() -> AllianceSettings:
     return settings
 
 
-SETTINGS_TTL_SECONDS = 2.0  # how long another worker may sell with settings changed elsewhere
-
-_changes = [0]  # bumped whenever this process flushes or commits a change to the settings row
-_changes_lock = threading.Lock()
-
-
-def _note_change() -> None:
-    with _changes_lock:
-        _changes[0] += 1
-
-
-@event.listens_for(Session, "after_flush")
-def _settings_flushed(session, _context) -> None:
-    if any(isinstance(row, AllianceSettings) for row in (*session.new, *session.dirty, *session.deleted)):
-        session.info["alliance_settings_changed"] = True
-        _note_change()  # a reader between this flush and the commit may cache the old row: bumped again below
-
-
-@event.listens_for(Session, "after_commit")
-def _settings_committed(session) -> None:
-    if session.info.pop("alliance_settings_changed", False):
-        _note_change()
-
-
-@event.listens_for(Session, "after_rollback")
-def _settings_rolled_back(session) -> None:
-    session.info.pop("alliance_settings_changed", None)
-
-
 def current_settings() -> AllianceSettings:
-    """The alliance settings to read on the hot path (identify, the sale): a per-worker copy.
+    """The alliance settings to read on the hot path (identify, the sale): the worker's copy while current.
 
-    The copy is read again after ``SETTINGS_TTL_SECONDS``, and at once after this process changed the row
-    through the ORM (``update_settings``, ``update_points_policy``, the console): so a change made in this
-    worker applies to its next sale, one made in another worker within the TTL. It is a detached copy,
-    never to be changed (use :func:`get_settings` for that); counters kept in the row
-    (``card_serial_seq``) are read from the row by the code that moves them.
+    A change committed anywhere applies to the next transaction in every worker
+    (``server/services/worker_copies.py``). It is a detached copy, never to be changed (use
+    :func:`get_settings` for that); counters kept in the row (``card_serial_seq``) are read from the row by
+    the code that moves them.
     """
-    cache = current_app.extensions.setdefault("alliance_settings_copy", {})
-    now, changes = time.monotonic(), _changes[0]
-    copy = cache.get("copy")
-    if copy is not None and cache["changes"] == changes and now - cache["at"] < SETTINGS_TTL_SECONDS:
-        return copy
+    return worker_copies.copied(SETTINGS_COPY, 1, _settings_copy)
+
+
+SETTINGS_COPY = worker_copies.PREFIX + "alliance_settings"
+
+
+def _settings_copy() -> AllianceSettings:
     settings = get_settings()
-    copy = AllianceSettings(**{column.key: getattr(settings, column.key) for column in _SETTINGS_COLUMNS})
-    cache.update(copy=copy, changes=changes, at=now)
-    return copy
+    return AllianceSettings(**{column.key: getattr(settings, column.key) for column in _SETTINGS_COLUMNS})
 
 
 _SETTINGS_COLUMNS = AllianceSettings.__mapper__.column_attrs

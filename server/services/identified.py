@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, select, update
 
 from alliance_shared.pricing import SaleTerms
 from server.domain.errors import CardUnknown, IdentificationExpired, MemberFrozen, MemberNotFound, NotFound
@@ -30,6 +30,7 @@ from server.models import (
 from server.models.base import utcnow
 from server.security.credentials import token_hash
 from server.services import cards
+from server.services.levels import level_copies
 from server.services.member_codes import verify_member_code
 from server.services.members import find_member_by_phone
 
@@ -57,17 +58,32 @@ _CONSUME_IDENTIFICATION = (  # one statement: two concurrent sales cannot both u
 
 @dataclass(frozen=True)
 class MemberAtMerchant:
-    """A member as one merchant sees them: level, points and the terms that apply."""
+    """A member as one merchant sees them: level, points and the terms that apply.
 
-    member: Member
+    ``member`` is a read-only row of the columns in ``MEMBER_COLUMNS`` (a Core row, not an ORM object: the
+    sale reads it on every request); ``level`` is the worker's copy (``levels.level_copies``).
+    """
+
+    member: Row
     level: Level
     balance: int
     discount_bp: int
 
 
+MEMBER_COLUMNS = (  # what identify, the sale and the till's card binding read of the member
+    Member.id,
+    Member.display_name,
+    Member.phone_ciphertext,
+    Member.phone_masked,
+    Member.status,
+    Member.level_id,
+    Member.points_account_id,
+    Member.invited_by_member_id,
+    Member.recruited_by_agent_id,
+    Member.created_at,
+)
 _MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it
-    select(Member, Level, LedgerAccount.balance, MerchantLevelDiscount.discount_bp)
-    .join(Level, Level.id == Member.level_id)
+    select(*MEMBER_COLUMNS, LedgerAccount.balance, MerchantLevelDiscount.discount_bp)
     .join(LedgerAccount, LedgerAccount.id == Member.points_account_id)
     .outerjoin(
         MerchantLevelDiscount,
@@ -79,14 +95,16 @@ _MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it
 
 
 def member_at_merchant(member_id: str, merchant_id: str) -> MemberAtMerchant:
-    """Load member, level, balance and the level's discount at the merchant in one query."""
+    """Load member, balance and the level's discount at the merchant in one query (the level from the copy)."""
     row = db.session.execute(_MEMBER_AT_MERCHANT, {"member_id": member_id, "merchant_id": merchant_id}).one_or_none()
-    if row is not None and row[0].status == MemberStatus.FROZEN:
+    if row is not None and row.status == MemberStatus.FROZEN:
         raise MemberFrozen()
-    if row is None or row[0].status != MemberStatus.ACTIVE:
+    if row is None or row.status != MemberStatus.ACTIVE:
         raise MemberNotFound()
-    member, level, balance, discount_bp = row
-    return MemberAtMerchant(member, level, balance, level.default_discount_bp if discount_bp is None else discount_bp)
+    level = level_copies()[row.level_id]
+    return MemberAtMerchant(
+        row, level, row.balance, level.default_discount_bp if row.discount_bp is None else row.discount_bp
+    )
 
 
 def sale_terms(who: MemberAtMerchant, terminal: Terminal, settings: AllianceSettings) -> SaleTerms:
@@ -95,8 +113,12 @@ def sale_terms(who: MemberAtMerchant, terminal: Terminal, settings: AllianceSett
     return SaleTerms(who.discount_bp, merchant.earn_rate_bp, merchant.max_redeem_bp, settings.point_value_fen)
 
 
-def _card_by_number(card_no: str) -> Card:
-    card = db.session.scalar(select(Card).where(Card.card_no == card_no))
+_CARD_BY_NUMBER = select(Card.id, Card.member_id, Card.status).where(Card.card_no == bindparam("card_no"))
+
+
+def _card_by_number(card_no: str) -> Row:
+    """The (id, member_id, status) of a usable card by its number (a Core row: all a typed number needs)."""
+    card = db.session.execute(_CARD_BY_NUMBER, {"card_no": card_no}).one_or_none()
     if card is None:
         raise CardUnknown(card_no=card_no)
     return cards.check_usable(card)
@@ -109,7 +131,7 @@ def resolve_member(
     settings,
     terminal_id: str | None = None,
     at: datetime | None = None,
-) -> tuple[str, str, Card | None]:
+) -> tuple[str, str, Card | Row | None]:
     """Return (method, member_id, card) for what the terminal captured (chip counters are not checked here).
 
     A dynamic member code is checked against ``at`` (an offline sale's time) or now, and used up.
@@ -136,7 +158,7 @@ class Credential:
 
     method: str  # "card", "code" or "phone"
     member_id: str
-    card: Card | None
+    card: Card | Row | None  # a typed card number: the (id, member_id, status) row
     uid: bytes | None
     proof: str | None
 

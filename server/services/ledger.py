@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import BigInteger, bindparam, func, insert, select, true, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import bindparam, insert, select, text, update
 
 from server.domain.errors import InsufficientPoints
 from server.domain.ledger import ACCOUNTS_ALLOWED_NEGATIVE, Posting
@@ -28,43 +27,36 @@ _NEW_TRANSACTION = insert(_transactions).returning(_transactions.c.id)
 _NEW_ENTRY = insert(_entries)
 
 
-def _transaction_with_entries():
-    """PostgreSQL: the transaction and its entries in one statement (one round trip instead of two).
-
-    ``WITH txn AS (INSERT INTO ledger_transactions … RETURNING id) INSERT INTO ledger_entries … SELECT txn.id,
-    line.* FROM txn JOIN unnest(:accounts, :amounts) AS line ON true``: the same rows as the two statements
-    SQLite runs (a transaction without postings still gets its row: a data-modifying CTE always runs).
+# PostgreSQL: the whole posting in one statement (one round trip instead of one per account plus one).
+# ``locked`` takes the accounts' row locks in id order (LockRows runs above the sort), as the statement per
+# account did: no deadlock between concurrent postings. ``moved`` applies each delta under the same guard;
+# an account it leaves out would have gone negative: fewer rows back than accounts raise InsufficientPoints
+# and the caller's transaction rolls back, the transaction and entries inserted with it included.
+_POST_IN_ONE_STATEMENT = text(
     """
-    transaction = (
-        insert(_transactions)
-        .values(
-            kind=bindparam("kind"),
-            sale_id=bindparam("sale_id"),
-            refund_id=bindparam("refund_id"),
-            actor=bindparam("actor"),
-            memo=bindparam("memo"),
-            created_at=bindparam("created_at", type_=_transactions.c.created_at.type),
-        )
-        .returning(_transactions.c.id)
-        .cte("txn")
+    WITH locked AS MATERIALIZED (
+        SELECT id FROM ledger_accounts WHERE id = ANY(CAST(:moved_accounts AS BIGINT[])) ORDER BY id FOR UPDATE
+    ),
+    moved AS (
+        UPDATE ledger_accounts SET balance = ledger_accounts.balance + move.delta
+        FROM unnest(CAST(:moved_accounts AS BIGINT[]), CAST(:deltas AS BIGINT[])) AS move (account_id, delta), locked
+        WHERE ledger_accounts.id = move.account_id AND locked.id = move.account_id
+          AND (ledger_accounts.allow_negative OR ledger_accounts.balance + move.delta >= 0)
+        RETURNING ledger_accounts.id, ledger_accounts.balance
+    ),
+    txn AS (
+        INSERT INTO ledger_transactions (kind, sale_id, refund_id, actor, memo, created_at)
+        VALUES (:kind, :sale_id, :refund_id, :actor, :memo, :created_at)
+        RETURNING id
+    ),
+    entries AS (
+        INSERT INTO ledger_entries (transaction_id, account_id, amount)
+        SELECT txn.id, line.account_id, line.amount
+        FROM txn, unnest(CAST(:accounts AS BIGINT[]), CAST(:amounts AS BIGINT[])) AS line (account_id, amount)
     )
-    lines = (
-        func.unnest(
-            bindparam("accounts", type_=postgresql.ARRAY(BigInteger)),
-            bindparam("amounts", type_=postgresql.ARRAY(BigInteger)),
-        )
-        .table_valued("account_id", "amount")
-        .render_derived(name="line")
-    )
-    entries = select(transaction.c.id, lines.c.account_id, lines.c.amount).select_from(transaction).join(lines, true())
-    return (
-        insert(_entries)
-        .from_select(["transaction_id", "account_id", "amount"], entries)
-        .add_cte(transaction, nest_here=True)
-    )
-
-
-_NEW_TRANSACTION_WITH_ENTRIES = _transaction_with_entries()
+    SELECT id, balance FROM moved
+    """
+).bindparams(bindparam("created_at", type_=_transactions.c.created_at.type))
 
 
 def open_account(kind: str, owner_id: str) -> int:
@@ -101,23 +93,38 @@ def post(
     for posting in postings:
         deltas[posting.account_id] += posting.amount
     db.session.flush()  # rows the caller added (the sale, the refund) exist before entries refer to them
+    transaction = {"kind": kind, "actor": actor, "sale_id": sale_id, "refund_id": refund_id, "memo": memo}
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _post_in_one_statement(postings, deltas, transaction)
     balances = {}
     for acct_id in sorted(deltas):  # fixed lock order: no deadlocks between concurrent postings
         delta = deltas[acct_id]
         balances[acct_id] = db.session.execute(_MOVE_BALANCE, {"account_id": acct_id, "delta": delta}).scalar()
         if balances[acct_id] is None:
             raise InsufficientPoints(requested=-delta)
-    transaction = {"kind": kind, "actor": actor, "sale_id": sale_id, "refund_id": refund_id, "memo": memo}
-    if db.session.get_bind().dialect.name == "postgresql":
-        accounts, amounts = [p.account_id for p in postings], [p.amount for p in postings]
-        db.session.execute(
-            _NEW_TRANSACTION_WITH_ENTRIES,
-            {**transaction, "created_at": utcnow(), "accounts": accounts, "amounts": amounts},
-        )
-        return balances
     txn_id = db.session.execute(_NEW_TRANSACTION, transaction).scalar_one()
     if postings:
         db.session.execute(
             _NEW_ENTRY, [{"transaction_id": txn_id, "account_id": p.account_id, "amount": p.amount} for p in postings]
         )
+    return balances
+
+
+def _post_in_one_statement(postings: list[Posting], deltas: dict[int, int], transaction: dict) -> dict[int, int]:
+    moved_accounts = sorted(deltas)
+    rows = db.session.execute(
+        _POST_IN_ONE_STATEMENT,
+        {
+            **transaction,
+            "created_at": utcnow(),
+            "moved_accounts": moved_accounts,
+            "deltas": [deltas[account] for account in moved_accounts],
+            "accounts": [p.account_id for p in postings],
+            "amounts": [p.amount for p in postings],
+        },
+    ).all()
+    balances = dict(rows)
+    for account in moved_accounts:
+        if account not in balances:
+            raise InsufficientPoints(requested=-deltas[account])
     return balances

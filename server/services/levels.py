@@ -12,13 +12,32 @@ from server.domain.statuses import LevelStatus, MemberStatus
 from server.extensions import db
 from server.models import Level, Member, Sale
 from server.models.base import utcnow
-from server.services import benefit_grants
+from server.services import benefit_grants, worker_copies
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
 
 # What a sale adds to the spend the level rules count: paid in money, refunds deducted.
 NET_SPEND_FEN = Sale.payable_fen - Sale.refunded_fen
+
+
+LEVELS_COPY = worker_copies.PREFIX + "levels"
+_LEVEL_COLUMNS = Level.__mapper__.column_attrs
+
+
+def level_copies() -> dict[str, Level]:
+    """Every level by id, lowest rank first: the worker's copy while current (``services/worker_copies.py``).
+
+    The levels are detached copies, never to be changed (catalog loads a level to change it).
+    """
+    return worker_copies.copied(LEVELS_COPY, None, _level_copies)
+
+
+def _level_copies() -> dict[str, Level]:
+    return {
+        level.id: Level(**{column.key: getattr(level, column.key) for column in _LEVEL_COLUMNS})
+        for level in db.session.scalars(select(Level).order_by(Level.rank))
+    }
 
 
 def level_rule(level: Level) -> LevelRule:

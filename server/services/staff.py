@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
-from sqlalchemy import event, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
 
 from server.domain.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from server.domain.passwords import password_problem
@@ -19,6 +15,7 @@ from server.extensions import db
 from server.models import Merchant, PersonalToken, StaffUser, Terminal
 from server.models.base import new_id, utcnow
 from server.security.credentials import PERSONAL_TOKEN_PREFIX, hash_password, new_token, token_hash
+from server.services import worker_copies
 from server.services.audit import audit
 from server.services.queries import paginate
 from server.services.unit_of_work import transactional
@@ -161,61 +158,29 @@ def revoke_personal_token(actor: str, token_id: str, reason: str = "") -> Person
     return record
 
 
-TERMINAL_CREDENTIAL_TTL_SECONDS = 2.0  # how long another worker may accept a token reset or disabled elsewhere
-
-_terminal_changes = [0]  # bumped whenever this process flushes or commits a change to a terminal or merchant
-_terminal_changes_lock = threading.Lock()
-
-
-def _note_terminal_change() -> None:
-    with _terminal_changes_lock:
-        _terminal_changes[0] += 1
-
-
-@event.listens_for(Session, "after_flush")
-def _terminals_flushed(session, _context) -> None:
-    if any(isinstance(row, (Terminal, Merchant)) for row in (*session.new, *session.dirty, *session.deleted)):
-        session.info["terminal_credentials_changed"] = True
-        _note_terminal_change()  # a reader before the commit may cache the old row: bumped again after it
-
-
-@event.listens_for(Session, "after_commit")
-def _terminals_committed(session) -> None:
-    if session.info.pop("terminal_credentials_changed", False):
-        _note_terminal_change()
-
-
-@event.listens_for(Session, "after_rollback")
-def _terminals_rolled_back(session) -> None:
-    session.info.pop("terminal_credentials_changed", None)
+TERMINAL_CREDENTIALS_COPY = worker_copies.PREFIX + "terminal_credentials"
 
 
 def terminal_for_token(token: str) -> Terminal:
-    """The active terminal (with its merchant) that owns ``token``: a per-worker copy of what the database says.
+    """The active terminal (with its merchant) that owns ``token``: the worker's copy while current.
 
-    The copy is read again after ``TERMINAL_CREDENTIAL_TTL_SECONDS``, and at once after this process changed
-    any terminal or merchant (a token reset, a terminal disabled, a merchant suspended or its rates changed,
-    through the ORM): so such a change is refused (or applies) at once in this worker, within the TTL in
-    another. The copy is detached and read-only: code that changes a terminal loads it (``catalog``), and the
-    terminal's receipt counter is read from the row where it is shown (``GET /terminal``).
+    A token reset, a terminal disabled, a merchant suspended or its rates changed, committed anywhere, applies
+    to the next request in every worker (``server/services/worker_copies.py``). The copy is detached and
+    read-only: code that changes a terminal loads it (``catalog``), and the terminal's receipt counter is read
+    from the row where it is shown (``GET /terminal``).
     """
     digest = token_hash(token)
-    cache = current_app.extensions.setdefault("terminal_credentials", {})
-    now, changes = time.monotonic(), _terminal_changes[0]
-    hit = cache.get(digest)
-    if hit is not None and hit[1] == changes and now - hit[2] < TERMINAL_CREDENTIAL_TTL_SECONDS:
-        return hit[0]
+    return worker_copies.copied(TERMINAL_CREDENTIALS_COPY, digest, lambda: _active_terminal(digest), _detached_copy)
+
+
+def _active_terminal(digest: str) -> Terminal:
     terminal = db.session.scalar(select(Terminal).where(Terminal.token_hash == digest))
     if (
         terminal is None
         or terminal.status != TerminalStatus.ACTIVE
         or terminal.merchant.status != MerchantStatus.ACTIVE
     ):
-        cache.pop(digest, None)
         raise Unauthorized()
-    if len(cache) > 10_000:  # tokens of terminals long gone
-        cache.clear()
-    cache[digest] = (_detached_copy(terminal), changes, now)
     return terminal
 
 

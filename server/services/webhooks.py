@@ -7,8 +7,8 @@ A feature reports an event with one call in its own transaction::
 ``emit`` writes the event and one delivery per active subscription that wants its type, flushed with
 the change that caused it: the event exists exactly when that change was committed. When no active
 subscription wants the type (the usual case) it writes nothing: the set of subscribed types is a
-per-worker copy, read again after ``SUBSCRIPTIONS_TTL_SECONDS`` and at once when this process changes a
-subscription (the same scheme as ``services.alliance.current_settings``).
+per-worker copy, current in every worker from the next transaction after a subscription changed
+(``server/services/worker_copies.py``).
 
 :func:`deliver_pending` (the ``deliver-webhooks`` job, ``alliance-server webhooks deliver``) sends the
 due deliveries: each under a row lock taken with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so two workers
@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import time
 from datetime import date, datetime, timedelta
 
 import requests
 from flask import current_app
-from sqlalchemy import event, exists, insert, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from server.domain.errors import Conflict, InvalidRequest, NotFound
@@ -38,49 +37,22 @@ from server.extensions import db
 from server.models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from server.models.base import new_id, utcnow
 from server.security.pii import decrypt_text, encrypt_text
+from server.services import worker_copies
 from server.services.audit import audit, values_before
 from server.services.queries import _page_of_objects, paginate
 from server.services.unit_of_work import transactional
 
-SUBSCRIPTIONS_TTL_SECONDS = 2.0  # how long another worker may miss a subscription changed elsewhere
 _SECRET_PURPOSE = b"webhook secret"
-_CACHE = "webhook_subscriptions_copy"
+_CACHE = worker_copies.PREFIX + "webhook_subscriptions"
 USER_AGENT = "AllianceCard-Webhooks/1"
-
-_changes = [0]
-_changes_lock = threading.Lock()
-
-
-def _note_change() -> None:
-    with _changes_lock:
-        _changes[0] += 1
-
-
-@event.listens_for(Session, "after_flush")
-def _subscriptions_flushed(session, _context) -> None:
-    if any(isinstance(row, WebhookSubscription) for row in (*session.new, *session.dirty, *session.deleted)):
-        session.info["webhook_subscriptions_changed"] = True
-        _note_change()
-
-
-@event.listens_for(Session, "after_commit")
-def _subscriptions_committed(session) -> None:
-    if session.info.pop("webhook_subscriptions_changed", False):
-        _note_change()
-
-
-@event.listens_for(Session, "after_rollback")
-def _subscriptions_rolled_back(session) -> None:
-    session.info.pop("webhook_subscriptions_changed", None)
 
 
 def subscribers() -> dict[str, tuple[str, ...]]:
     """Event type → the active subscriptions that want it: the per-worker copy the hot path reads."""
-    cache = current_app.extensions.setdefault(_CACHE, {})
-    now, changes = time.monotonic(), _changes[0]
-    copy = cache.get("copy")
-    if copy is not None and cache["changes"] == changes and now - cache["at"] < SUBSCRIPTIONS_TTL_SECONDS:
-        return copy
+    return worker_copies.copied(_CACHE, None, _subscribers)
+
+
+def _subscribers() -> dict[str, tuple[str, ...]]:
     rows = db.session.execute(
         select(WebhookSubscription.id, WebhookSubscription.event_types)
         .where(WebhookSubscription.status == WebhookSubscriptionStatus.ACTIVE)
@@ -90,9 +62,7 @@ def subscribers() -> dict[str, tuple[str, ...]]:
     for subscription_id, event_types in rows:
         for name in event_types:
             wanted.setdefault(name, []).append(subscription_id)
-    copy = {name: tuple(ids) for name, ids in wanted.items()}
-    cache.update(copy=copy, changes=changes, at=now)
-    return copy
+    return {name: tuple(ids) for name, ids in wanted.items()}
 
 
 # built once: the sale's path executes them with parameters only (no statement to build or compile per call)

@@ -1,8 +1,8 @@
 """A sale's cost stays flat as the data grows: no statement of identify + sale scans a large table.
 
-The statements of real requests (identify, an earning sale, a redeeming sale, through the API) are
-captured with an engine event listener, then each is EXPLAINed with its own parameters against a
-database grown to tens of thousands of members, sales, points lots and identifications
+The statements of real requests (identify, an earning sale, a redeeming sale, the one-request sale with
+the card number, through the API) are captured with an engine event listener, then each is EXPLAINed with
+its own parameters against a database grown to tens of thousands of members, sales, points lots and identifications
 (``bench/_grow.py``, the same growth ``bench/checkout.py --members N`` uses) and ANALYZEd, so the planner
 works from realistic row counts (``enable_seqscan`` stays on). The member who buys has a long past too:
 hundreds of sales in the level window and hundreds of spent lots. Any ``Seq Scan`` on a table holding
@@ -100,6 +100,12 @@ def test_no_statement_of_a_sale_scans_a_large_table(app, client, database):
                     headers={**world.shop_a.auth, "Idempotency-Key": uuid.uuid4().hex},
                 )
                 assert sold.status_code == 201, sold.json
+            sold = client.post(  # the one-request sale: the card number sent with it
+                "/api/v1/sales",
+                json={"code": card.card_no, "amount_fen": 12_345},
+                headers={**world.shop_a.auth, "Idempotency-Key": uuid.uuid4().hex},
+            )
+            assert sold.status_code == 201, sold.json
         finally:
             event.remove(db.engine, "before_cursor_execute", capture)
 

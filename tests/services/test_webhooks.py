@@ -234,11 +234,15 @@ def test_the_cli_command_and_the_job_deliver(app, scene):
         ok.close()
 
 
-def test_the_subscribed_types_are_a_per_worker_copy_read_again_after_its_ttl(ctx, monkeypatch):
+def test_the_subscribed_types_are_a_per_worker_copy_current_at_the_next_transaction(ctx):
     from sqlalchemy import insert
 
     from server.models import WebhookSubscription
+    from server.services import worker_copies
+    from server.services.alliance import ensure_alliance
 
+    ensure_alliance()  # the settings row carries the copies' version
+    db.session.commit()
     assert webhooks.subscribers() == {}
     db.session.execute(  # as another worker would: no change flushed through this process's ORM
         insert(WebhookSubscription.__table__).values(
@@ -254,6 +258,8 @@ def test_the_subscribed_types_are_a_per_worker_copy_read_again_after_its_ttl(ctx
         )
     )
     db.session.commit()
-    assert webhooks.subscribers() == {}  # the copy holds for its time to live
-    monkeypatch.setattr(webhooks, "SUBSCRIPTIONS_TTL_SECONDS", 0)
+    assert webhooks.subscribers() == {}  # not through the ORM, the version unchanged: the copy holds
+    db.session.commit()
+    db.session.execute(worker_copies.BUMP)  # what a change through the ORM does in its transaction
+    db.session.commit()
     assert webhooks.subscribers() == {"sale.recorded": ("whs_other",)}

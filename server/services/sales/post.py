@@ -21,7 +21,7 @@ from server.security.pii import decrypt_phone
 from server.services import benefit_grants, commissions, ledger, points, till_gifts, till_vouchers, webhooks
 from server.services.audit import audit
 from server.services.identified import MemberAtMerchant, card_write_back
-from server.services.levels import level_rule
+from server.services.levels import level_copies, level_rule
 from server.services.sales import attribution
 from server.services.sales.context import RefundDraft, SaleDraft
 
@@ -54,24 +54,23 @@ def upgrade_level(draft: SaleDraft) -> None:
         benefit_grants.level_up_gift(draft.who.member.id, draft.level.code)
 
 
-_LEVELS_AND_WINDOW_SPEND = select(  # every level, lowest first, each row with the member's spend in the window
-    Level,
-    select(func.coalesce(func.sum(Sale.payable_fen - Sale.refunded_fen), 0))
-    .where(Sale.member_id == bindparam("member_id"), Sale.occurred_at >= bindparam("since"))
-    .scalar_subquery(),
-).order_by(Level.rank)
+_WINDOW_SPEND = select(  # the member's spend in the level window (index-only on PostgreSQL: ix_sales_member_occurred)
+    func.coalesce(func.sum(Sale.payable_fen - Sale.refunded_fen), 0)
+).where(Sale.member_id == bindparam("member_id"), Sale.occurred_at >= bindparam("since"))
 
 
 def level_after(who: MemberAtMerchant, window_days: int, now: datetime) -> Level:
-    """The member's level after a sale just flushed (it is in the window spend), upgraded in place if higher."""
-    rows = db.session.execute(
-        _LEVELS_AND_WINDOW_SPEND, {"member_id": who.member.id, "since": now - timedelta(days=window_days)}
-    ).all()
-    levels = [level for level, _ in rows]
-    if not any(level.rank > who.level.rank for level in levels):
+    """The member's level after a sale just flushed (it is in the window spend), upgraded in place if higher.
+
+    The levels are the worker's copy (``levels.level_copies``); at the top level nothing is read at all.
+    """
+    levels = level_copies()
+    if not any(level.rank > who.level.rank for level in levels.values()):
         return who.level
-    spend = rows[0][1]
-    rules = {level.id: level_rule(level) for level in levels}
+    spend = db.session.execute(
+        _WINDOW_SPEND, {"member_id": who.member.id, "since": now - timedelta(days=window_days)}
+    ).scalar_one()
+    rules = {level.id: level_rule(level) for level in levels.values()}
     target = level_after_sale(rules[who.level.id], list(rules.values()), spend)
     if target.id == who.level.id:
         return who.level
@@ -81,7 +80,7 @@ def level_after(who: MemberAtMerchant, window_days: int, now: datetime) -> Level
         .values(level_id=target.id, level_since=now)
         .execution_options(synchronize_session=False)
     )
-    return next(level for level in levels if level.id == target.id)
+    return levels[target.id]
 
 
 def plan_card_write_back(draft: SaleDraft) -> None:
