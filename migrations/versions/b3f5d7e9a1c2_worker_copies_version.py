@@ -5,7 +5,7 @@ subscription adds 1 in the same transaction; each worker reads it once per reque
 only while they carry the version read (server/services/worker_copies.py).
 
 Revision ID: b3f5d7e9a1c2
-Revises: 44d687ca8501
+Revises: c4d2e8f1a7b3
 Create Date: 2026-12-06 13:30:00.000000
 """
 import sqlalchemy as sa
