@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b3f5d7e9a1c2'
-down_revision = '44d687ca8501'
+down_revision = 'c4d2e8f1a7b3'
 branch_labels = None
 depends_on = None
 
