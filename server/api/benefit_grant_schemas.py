@@ -136,3 +136,20 @@ class PartnerGrantResultSchema(Schema):
     sku_id = fields.String()
     member_masked_phone = fields.String()
     created_at = fields.DateTime()
+
+
+class PartnerRedemptionSchema(Schema):
+    codes = fields.List(
+        Text(200),
+        required=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "The codes (卡密 codes) the supplier's customers redeemed, at most 500"},
+    )
+
+
+class PartnerRedemptionResultSchema(Schema):
+    class Result(Schema):
+        code_last4 = fields.String()
+        outcome = fields.String(metadata={"description": "redeemed (now or before), or unknown"})
+
+    results = fields.List(fields.Nested(Result))

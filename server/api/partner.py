@@ -6,12 +6,22 @@ from flask import request
 from flask.views import MethodView
 from flask_limiter.util import get_remote_address
 
-from server.api.benefit_grant_schemas import PartnerGrantResultSchema, PartnerGrantSchema
+from server.api.benefit_grant_schemas import (
+    PartnerGrantResultSchema,
+    PartnerGrantSchema,
+    PartnerRedemptionResultSchema,
+    PartnerRedemptionSchema,
+)
 from server.api.blueprint import Blueprint
 from server.ratelimit import enforce
-from server.services import benefit_grants
+from server.services import benefit_grants, third_party_redemptions
 
-blp = Blueprint("partner", __name__, url_prefix="/api/v1/partner", description="Partners: signed benefit grants")
+blp = Blueprint(
+    "partner",
+    __name__,
+    url_prefix="/api/v1/partner",
+    description="Partners and suppliers: signed benefit grants, redemptions reported by suppliers",
+)
 
 SIGNATURE_HEADERS = {  # header -> the service's name for it
     "X-Partner-Key": "key_id",
@@ -55,3 +65,20 @@ class PartnerBenefitGrants(MethodView):
         enforce("partner_grant:ip", get_remote_address())
         headers = {name: request.headers.get(header, "") for header, name in SIGNATURE_HEADERS.items()}
         return benefit_grants.partner_grant(headers, request.method, request.path, request.get_data(), args)
+
+
+@blp.route("/benefit-redemptions")
+class PartnerBenefitRedemptions(MethodView):
+    @blp.doc(parameters=PARTNER_HEADERS, security=PARTNER_SECURITY)
+    @blp.arguments(PartnerRedemptionSchema)
+    @blp.response(200, PartnerRedemptionResultSchema)
+    def post(self, args):
+        """A supplier reports third-party codes its customers redeemed: each issued code of the supplier's SKUs
+        becomes redeemed (a report sent again changes nothing); every other code answers ``unknown``.
+
+        Signed with the supplier's partner key like a grant; every signature failure gets the same answer."""
+        enforce("partner_grant:ip", get_remote_address())
+        headers = {name: request.headers.get(header, "") for header, name in SIGNATURE_HEADERS.items()}
+        return third_party_redemptions.supplier_callback(
+            headers, request.method, request.path, request.get_data(), args["codes"]
+        )

@@ -48,6 +48,7 @@ from server.services import (
     member_portal,
     posters,
     recruitment,
+    third_party_redemptions,
 )
 from server.services.alliance import get_settings
 from server.services.catalog import TRADES, get_merchant
@@ -542,6 +543,22 @@ def voucher_code(code_id):
         return error_response("csrf_failed", "The page expired; reload it.", 400)
     enforce("voucher_code:member", g.device.member_id)
     return benefit_wallet.dynamic_code(g.device.member_id, code_id)
+
+
+@bp.route("/benefits/<code_id>/used", methods=["POST"])
+@login_required
+def mark_benefit_used(code_id):
+    """I used this third-party code with its supplier: it moves to my used benefits."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return csrf_failed(None)
+    try:
+        third_party_redemptions.mark_used_by_member(g.device.member_id, code_id)
+    except DomainError:
+        flash(_("This benefit can no longer be marked as used."), "error")
+    else:
+        flash(_("Marked as used."), "success")
+    return redirect(url_for("member.benefits"))
 
 
 @bp.route("/benefits/campaigns/<campaign_id>/claim", methods=["POST"])

@@ -814,3 +814,9 @@ def sku_by_code(code: str) -> BenefitSku:
     if sku is None:
         raise NotFound("No such benefit.")
     return sku
+
+
+def verified_partner(headers: dict, method: str, path: str, body: bytes, now: datetime) -> BenefitPartner:
+    """The active partner whose key signed this request freshly (its nonce now kept); else
+    ``PartnerSignatureInvalid`` — one answer for every failure (also used by suppliers' redemption callbacks)."""
+    return _verified_partner(headers, method, path, body, now)

@@ -192,6 +192,7 @@ for _method, _path, _code, _why in (
     ("POST", "/api/v1/benefit-grant-batches", "invalid_request", "the file must be a CSV or XLSX list of phones"),
     ("POST", "/api/v1/benefit-grant-batches", "conflict", "the stock must cover the batch (stored state)"),
     ("POST", "/api/v1/partner/benefit-grants", "partner_signature_invalid", "a signature no generator can make"),
+    ("POST", "/api/v1/partner/benefit-redemptions", "partner_signature_invalid", "a signature no generator can make"),
     ("POST", "/api/v1/merchants/{merchant_id}/gift-rules", "not_found", "names a merchant or SKU that does not exist"),
     ("POST", "/api/v1/merchants/{merchant_id}/gift-rules", "invalid_request", "the SKU must be an active voucher"),
     ("PATCH", "/api/v1/merchants/{merchant_id}/gift-rules/{rule_id}", "not_found", "names a rule that does not exist"),

@@ -499,6 +499,16 @@ def test_every_operation_answers_its_declared_schema(app, client):
     granted = client.post(f"{API}/partner/benefit-grants", data=raw, headers=signed, content_type="application/json")
     assert granted.status_code == 201, granted.get_json()
     contract.validate(API + "/partner/benefit-grants", "post", granted)
+    raw = json.dumps({"codes": ["NO-SUCH-CODE-0001"]}).encode()  # a supplier's report of codes redeemed
+    nonce = "nonce-contract-2"
+    signature = partner_signature(secret, "POST", "/api/v1/partner/benefit-redemptions", stamp, nonce, raw)
+    signed = {**signed, "X-Partner-Nonce": nonce, "X-Partner-Signature": signature}
+    reported = client.post(
+        f"{API}/partner/benefit-redemptions", data=raw, headers=signed, content_type="application/json"
+    )
+    assert reported.status_code == 200, reported.get_json()
+    contract.validate(API + "/partner/benefit-redemptions", "post", reported)
+    assert reported.get_json()["results"] == [{"code_last4": "0001", "outcome": "unknown"}]
     assert len(call("get", "/benefit-grants", admin, query={"channel": "batch"})) == 1
 
     # a merchant's gift with a purchase (满赠): a rule, turned off and on, the list

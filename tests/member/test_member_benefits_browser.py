@@ -1,5 +1,5 @@
 """The benefit wallet on a phone in headless Chromium: a voucher's QR code read from the screenshot is its code,
-a third party's 卡密 opens on tap (audited), a campaign is claimed from the page."""
+a third party's 卡密 opens on tap (audited) and is marked used by the member, a campaign is claimed from the page."""
 
 from __future__ import annotations
 
@@ -67,8 +67,13 @@ def test_the_benefit_wallet_on_a_phone(app, browser):
         png = save_screenshot(page, "member-benefits", full_page=False).read_bytes()
         found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)).convert("L"))
         assert voucher_codes.normalize(shown) in [code.text for code in found]
+        card_item.locator("form.mark-used button").click()  # used with the supplier: the member says so
+        page.wait_for_selector(".flash.success")
+        assert "视频月卡" not in page.text_content("#wallet")
+        assert "已使用" in page.locator(".item", has_text="视频月卡").text_content()
         context.close()
     with app.app_context():
         assert db.session.scalar(select(func.count()).where(AuditLog.action == "benefit_code.reveal")) == 2
+        assert db.session.scalar(select(func.count()).where(AuditLog.action == "benefit_code.member_used")) == 1
         assert db.session.scalar(select(func.count()).where(BenefitGrant.channel == "campaign")) == 1
         db.session.remove()
