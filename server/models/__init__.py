@@ -33,6 +33,7 @@ from server.models.benefit_grant import (
     BenefitPartner,
     BenefitPartnerNonce,
 )
+from server.models.benefit_counters import BenefitCounter
 from server.models.benefit_ops import (
     BenefitAlert,
     BenefitClaim,
@@ -89,6 +90,7 @@ __all__ = [
     "Base",
     "BenefitAlert",
     "BenefitCampaign",
+    "BenefitCounter",
     "BenefitGrant",
     "BenefitGrantBatch",
     "BenefitPartner",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, false, true
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.domain.statuses import LevelStatus
@@ -61,6 +61,10 @@ class AllianceSettings(Base):
     birthday_gift_sku_id: Mapped[str | None] = mapped_column(ForeignKey("benefit_skus.id"))
     points_buy_cash_like_licensed: Mapped[bool] = mapped_column(default=False, server_default=false())
     benefit_expiry_notice_days: Mapped[int] = mapped_column(default=3, server_default="3")
+    # anti-fraud (docs/benefits.md, "Anti-fraud"): budgets overriding server.domain.benefit_budgets.DEFAULT_LIMITS,
+    # and the face value from which a claim on the member's page needs an SMS code (0: never)
+    benefit_limits: Mapped[dict] = mapped_column(JSON, default=dict)
+    benefit_second_factor_fen: Mapped[int] = mapped_column(default=10_000, server_default="10000")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -1,0 +1,202 @@
+"""Benefit anti-fraud: budgets per member, device, IP, terminal and merchant; failed lookups; velocity alerts.
+
+The counters live in PostgreSQL (``benefit_counters``), not in the rate limiter's storage: a claim or a
+redemption takes its budget in its own transaction, so a claim that fails later (no stock, not eligible)
+gives the count back with its rollback, and the count is exact under any concurrency. One statement per
+subject and period takes it::
+
+    INSERT INTO benefit_counters (…, count) VALUES (…, 1)
+    ON CONFLICT (action, subject_kind, subject, period)
+    DO UPDATE SET count = benefit_counters.count + 1 WHERE benefit_counters.count < :budget
+    RETURNING count
+
+PostgreSQL takes the row lock and re-checks the ``WHERE`` against the newest row, so with a budget of 3 the
+fourth of fifty simultaneous claims gets no row back and is refused (``BenefitLimitReached``).
+
+Failed code lookups are counted by :func:`record_failure` in a transaction of their own, after the refused
+request rolled back (``benefit_stock.redeem`` does it; a sale that redeems a voucher calls it after its
+rollback). When a subject's failures reach their budget, every lookup of that subject is refused with the
+same answer as an unknown code for the rest of the period. Rules: ``server/domain/benefit_budgets.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from server.domain import benefit_alerts as alert_rules
+from server.domain import benefit_budgets as rules
+from server.domain.errors import BenefitLimitReached, InvalidRequest
+from server.extensions import db
+from server.models import BenefitCounter
+from server.models.base import utcnow
+from server.services.alliance import current_settings, get_settings
+from server.services.audit import audit
+from server.services.benefit_alerts import raise_velocity_alert
+from server.services.unit_of_work import transactional
+
+Subjects = Mapping[str, str | None]  # subject kind -> value (member id, device id, IP address, terminal id…)
+
+
+def limits() -> dict[str, int]:
+    """The budgets and alert thresholds in force: the defaults with the alliance's overrides."""
+    return rules.effective_limits(current_settings().benefit_limits)
+
+
+def second_factor_fen() -> int:
+    """Claims on the member's page of benefits worth this much or more need an SMS code (0: never)."""
+    return current_settings().benefit_second_factor_fen
+
+
+def _insert():
+    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _periods(now: datetime) -> dict[str, str]:
+    return rules.period_keys(now, current_settings().timezone)
+
+
+def _count(action: str, kind: str, subject: str, period: str, budget: int, now: datetime) -> int | None:
+    """Add one to the counter; its new count, or None when it was already at ``budget`` (0: no budget)."""
+    table = BenefitCounter.__table__
+    statement = _insert()(table).values(
+        action=action, subject_kind=kind, subject=subject, period=period, count=1, first_at=now, last_at=now
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["action", "subject_kind", "subject", "period"],
+        set_={"count": table.c.count + 1, "last_at": now},
+        where=(table.c.count < budget) if budget > 0 else None,
+    ).returning(table.c.count)
+    return db.session.execute(statement).scalar()
+
+
+def _alert(action: str, kind: str, subject: str, count: int, hour: str, limits_now: dict[str, int]) -> None:
+    threshold = limits_now[rules.alert_key_of(action, rules.HOUR)]
+    if rules.alert_reached(count, threshold):
+        raise_velocity_alert(alert_rules.velocity(action, kind, subject, count, threshold), hour)
+
+
+def take(action: str, given: Subjects, now: datetime | None = None) -> None:
+    """Count one ``action`` (claim, redeem) for each given subject in this hour and day, within the budgets.
+
+    Flushes only: the caller's transaction owns the counts (a later refusal gives them back). Raises
+    ``BenefitLimitReached`` naming the first subject over its budget; raises a velocity alert (once per
+    subject and hour) when a count reaches the alert threshold.
+    """
+    now = now or utcnow()
+    limits_now, periods = limits(), _periods(now)
+    for kind, subject in rules.subjects_of(action, given):  # a fixed order: concurrent requests never deadlock
+        for period_name in rules.PERIODS:
+            budget = limits_now[rules.budget_key(action, kind, period_name)]
+            count = _count(action, kind, subject, periods[period_name], budget, now)
+            if count is None:
+                raise BenefitLimitReached(subject=kind, period=period_name)
+            if period_name == rules.HOUR:
+                _alert(action, kind, subject, count, periods[rules.HOUR], limits_now)
+
+
+def _rows(action: str, given: Subjects, now: datetime) -> dict[tuple[str, str], int]:
+    periods = _periods(now)
+    keys = [
+        (kind, subject, periods[period_name])
+        for kind, subject in rules.subjects_of(action, given)
+        for period_name in rules.PERIODS
+    ]
+    if not keys:
+        return {}
+    found = db.session.execute(
+        select(BenefitCounter.subject_kind, BenefitCounter.period, BenefitCounter.count).where(
+            BenefitCounter.action == action,
+            tuple_(BenefitCounter.subject_kind, BenefitCounter.subject, BenefitCounter.period).in_(keys),
+        )
+    ).all()
+    return {(kind, period): count for kind, period, count in found}
+
+
+def over_budget(action: str, given: Subjects, now: datetime | None = None) -> bool:
+    """Whether any given subject already used up its ``action`` budget of this hour or day (a read only)."""
+    now = now or utcnow()
+    limits_now, periods = limits(), _periods(now)
+    counts = _rows(action, given, now)
+    for kind, _subject in rules.subjects_of(action, given):
+        for period_name in rules.PERIODS:
+            budget = limits_now[rules.budget_key(action, kind, period_name)]
+            if budget > 0 and counts.get((kind, periods[period_name]), 0) >= budget:
+                return True
+    return False
+
+
+def failures_exhausted(given: Subjects, now: datetime | None = None) -> bool:
+    """Whether a subject of this lookup failed too often this hour or day: then every lookup is refused."""
+    return over_budget(rules.FAILURE, given, now)
+
+
+@transactional
+def record_failure(given: Subjects, now: datetime | None = None) -> None:
+    """Count one failed code lookup for each given subject (its own transaction: call it after the rollback).
+
+    Failures are always counted (no budget stops the count); reaching the alert threshold raises a velocity
+    alert once per subject and hour.
+    """
+    now = now or utcnow()
+    limits_now, periods = limits(), _periods(now)
+    for kind, subject in rules.subjects_of(rules.FAILURE, given):
+        for period_name in rules.PERIODS:
+            count = _count(rules.FAILURE, kind, subject, periods[period_name], 0, now)
+            if period_name == rules.HOUR:
+                _alert(rules.FAILURE, kind, subject, count, periods[rules.HOUR], limits_now)
+
+
+# --- console ---
+
+
+def list_counters(action: str | None = None, subject_kind: str | None = None, limit: int = 200) -> list[dict]:
+    """The latest counters (newest activity first), each with the budget of its subject and period."""
+    query = select(BenefitCounter).order_by(BenefitCounter.last_at.desc()).limit(limit)
+    if action:
+        query = query.where(BenefitCounter.action == action)
+    if subject_kind:
+        query = query.where(BenefitCounter.subject_kind == subject_kind)
+    limits_now = limits()
+    out = []
+    for row in db.session.scalars(query):
+        period_name = rules.HOUR if "T" in row.period else rules.DAY
+        budget = limits_now.get(rules.budget_key(row.action, row.subject_kind, period_name), 0)
+        out.append(
+            {
+                "action": row.action,
+                "subject_kind": row.subject_kind,
+                "subject": row.subject,
+                "period": row.period,
+                "period_name": period_name,
+                "count": row.count,
+                "budget": budget,
+                "at_budget": budget > 0 and row.count >= budget,
+                "first_at": row.first_at,
+                "last_at": row.last_at,
+            }
+        )
+    return out
+
+
+@transactional
+def update_limits(actor: str, values: Mapping[str, int], second_factor: int | None = None) -> dict[str, int]:
+    """Set budgets and alert thresholds (only those differing from the defaults are stored); audited."""
+    checked = rules.check_limits(values)
+    settings = get_settings()
+    before = dict(settings.benefit_limits or {})
+    stored = {key: value for key, value in checked.items() if value != rules.DEFAULT_LIMITS[key]}
+    merged = {key: value for key, value in before.items() if key in rules.DEFAULT_LIMITS and key not in checked}
+    settings.benefit_limits = merged | stored
+    changes = {"limits": settings.benefit_limits}
+    if second_factor is not None:
+        if isinstance(second_factor, bool) or not isinstance(second_factor, int) or not 0 <= second_factor <= 10**9:
+            raise InvalidRequest("The amount must be whole fen from 0 to 1000000000.", field="second_factor_fen")
+        settings.benefit_second_factor_fen = second_factor
+        changes["second_factor_fen"] = second_factor
+    audit(actor, "benefit_limits.update", "alliance_settings", "1", before=before, **changes)
+    return rules.effective_limits(settings.benefit_limits)
