@@ -66,6 +66,7 @@ LIMITS = {
     "card_bind:terminal": "30/minute;500/day",  # cards handed out at one till (a stolen token binds no stock)
     "benefit_reveal:member": "30/minute;200/day",  # codes opened in full in the wallet (each one audited)
     "benefit_claim:member": "10/minute;100/day",  # campaign claims from the H5 page
+    "benefit_claim_code:member": "1/minute;5/hour;10/day",  # SMS codes of high-value claims
     "partner_grant:ip": "600/minute",  # signed partner requests (a bad signature is refused before any work)
 }
 

@@ -26,6 +26,7 @@ from server.models.benefit import (
     BenefitSkuTrade,
     Supplier,
 )
+from server.models.benefit_counters import BenefitCounter
 from server.models.benefit_grant import (
     BenefitCampaign,
     BenefitGrant,
@@ -33,7 +34,6 @@ from server.models.benefit_grant import (
     BenefitPartner,
     BenefitPartnerNonce,
 )
-from server.models.benefit_counters import BenefitCounter
 from server.models.benefit_ops import (
     BenefitAlert,
     BenefitClaim,
