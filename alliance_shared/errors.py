@@ -36,3 +36,22 @@ class RedeemLimitExceeded(DomainError):
         409,
         "Points may not pay this much of the bill at this merchant.",
     )
+
+
+class VoucherInvalid(DomainError):
+    """One answer for every voucher a till cannot use: unknown, used, expired, void, another member's, not
+    accepted at this merchant, so a guess tells nothing about which codes exist."""
+
+    code, status, default_message = "voucher_invalid", 422, "This voucher cannot be used here."
+
+
+class VoucherMinSpend(DomainError):
+    code, status, default_message = (
+        "voucher_min_spend",
+        422,
+        "The bill after the member's discount does not reach the voucher's minimum spend.",
+    )
+
+
+class VoucherOffline(DomainError):
+    code, status, default_message = "voucher_offline", 422, "Vouchers are never redeemed offline."

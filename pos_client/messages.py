@@ -433,3 +433,19 @@ SERVER_ERRORS.update(
         "second_factor_wrong": ("动态验证码不正确", "The second-factor code is wrong"),
     }
 )
+
+
+# --- till-vouchers: alliance vouchers redeemed at the till, inside the sale (never offline) ---
+SERVER_ERRORS.update(
+    {
+        "voucher_invalid": (
+            "该券不可用（券码无效、已使用、已过期、不属于该会员或本店不适用）",
+            "This voucher cannot be used here (unknown, used, expired, another member's, or not accepted here)",
+        ),
+        "voucher_min_spend": (
+            "未达到该券的最低消费（按会员折后金额计算）",
+            "The bill after the member's discount does not reach the voucher's minimum spend",
+        ),
+        "voucher_offline": ("离线时不能使用券，请联网后再用", "Vouchers cannot be used offline; use it once online"),
+    }
+)

@@ -116,6 +116,8 @@ def test_terminal_request_and_response_schemas(spec):
         "payable_fen",
         "points_to_earn",
         "max_redeem_points",
+        "voucher_fen",
+        "voucher",
     }
     assert set(body_schema("/api/v1/identify", "post", "200")["properties"]) == {
         "member",
@@ -130,6 +132,27 @@ def test_terminal_request_and_response_schemas(spec):
     request_schema = schemas[quote_request["schema"]["$ref"].rsplit("/", 1)[-1]]
     assert set(request_schema["required"]) == {"identification_token", "amount_fen"}
     assert request_schema["properties"]["amount_fen"]["type"] == "integer"
+    assert (
+        request_schema["properties"]["voucher_code"]["maxLength"],
+        request_schema["properties"]["voucher_id"]["maxLength"],
+    ) == (64, 40)
+    identification = schemas[
+        schemas[
+            body_schema("/api/v1/identify", "post", "200")["properties"]["identification"]["$ref"].rsplit("/", 1)[-1]
+        ]["properties"]["vouchers"]["items"]["$ref"].rsplit("/", 1)[-1]
+    ]
+    assert set(identification["properties"]) == {
+        "id",
+        "name",
+        "kind",
+        "face_value_fen",
+        "min_spend_fen",
+        "discount_bp",
+        "max_off_fen",
+        "item_name",
+        "expires_on",
+        "code_last4",
+    }
 
 
 @pytest.mark.parametrize("prefix", OPERATOR_PREFIXES)

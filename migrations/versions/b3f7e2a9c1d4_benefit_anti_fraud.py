@@ -1,7 +1,7 @@
 """benefit anti-fraud: counters per subject and period, budgets in the settings, velocity alerts
 
 Revision ID: b3f7e2a9c1d4
-Revises: 44d687ca8501
+Revises: b3f1c7a9d2e4
 Create Date: 2026-12-06 13:30:00
 
 ``benefit_counters`` counts claims, redemptions and failed code lookups per member, device, IP address,
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "b3f7e2a9c1d4"
-down_revision = "44d687ca8501"
+down_revision = "b3f1c7a9d2e4"
 branch_labels = None
 depends_on = None
 

@@ -6,7 +6,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from alliance_shared.money import MAX_AMOUNT_FEN
-from server.api.fields import BasisPoints, Text
+from server.api.fields import BasisPoints, StrictBoolean, Text
 from server.api.operator_schemas import Choice, RegionCode
 from server.domain.benefit_rows import REJECTION_REASONS
 from server.domain.statuses import (
@@ -60,6 +60,9 @@ class BenefitSkuSchema(Schema):
     low_stock_threshold = fields.Integer()
     near_expiry_days = fields.Integer()
     description = fields.String()
+    restore_on_refund = fields.Boolean(
+        metadata={"description": "A voucher redeemed in a sale goes back to the member when the sale is fully refunded"}
+    )
     created_at = fields.DateTime()
 
 
@@ -95,6 +98,9 @@ class BenefitSkuCreateSchema(Schema):
     low_stock_threshold = _count(0, MAX_QUANTITY)
     near_expiry_days = _count(0, 3650)
     description = Text(500, min_length=0)
+    restore_on_refund = StrictBoolean(
+        metadata={"description": "A fully refunded sale gives the voucher back (if still valid); default true"}
+    )
 
     @validates_schema
     def dates_in_order(self, data, **kwargs):

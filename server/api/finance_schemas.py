@@ -62,6 +62,13 @@ class SettlementSchema(TotalsMixin):
     points_redeemed = fields.Integer()
     points_reversed = fields.Integer()
     points_restored = fields.Integer()
+    vouchers_count = fields.Integer(metadata={"description": "Sales that redeemed an alliance voucher here"})
+    voucher_fen = fields.Integer(metadata={"description": "Those vouchers' value (every funder)"})
+    voucher_refunded_fen = fields.Integer(metadata={"description": "The refunds' shares of vouchers accepted here"})
+    voucher_owed_fen = fields.Integer(metadata={"description": "Net value of vouchers accepted here others fund"})
+    voucher_sponsored_fen = fields.Integer(
+        metadata={"description": "Net value of vouchers this merchant sponsors accepted elsewhere (it owes)"}
+    )
     point_value_fen = fields.Integer()
     fee_bp = fields.Integer()
     fee_per_sale_fen = fields.Integer()
@@ -83,7 +90,10 @@ class StatementLineSchema(Schema):
     """A sale or refund of the day with its share of the position (refunds negative)."""
 
     kind = fields.String(
-        metadata={"description": "sale, refund, service_fee (on net member sales) or commission; nets add up"}
+        metadata={
+            "description": "sale, refund, service_fee (on net member sales), commission, voucher, voucher_refund, "
+            "voucher_sponsored or voucher_sponsored_refund; nets add up"
+        }
     )
     recorded_at = fields.DateTime()
     receipt_no = fields.String()
@@ -97,7 +107,13 @@ class StatementLineSchema(Schema):
     accepted_value_fen = fields.Integer()
     per_sale_fee_fen = fields.Integer()
     fee_fen = fields.Integer(metadata={"description": "Fees of the line (per-sale fee, or the day's service fee)"})
-    net_fen = fields.Integer(metadata={"description": "accepted value - granted value - fees; lines sum to net_fen"})
+    voucher_fen = fields.Integer(metadata={"description": "A voucher accepted here: its value (refunds negative)"})
+    voucher_owed_fen = fields.Integer(
+        metadata={"description": "What the voucher's funder owes this merchant (negative: this merchant sponsors it)"}
+    )
+    net_fen = fields.Integer(
+        metadata={"description": "accepted value - granted value - fees + owed for vouchers; lines sum to net_fen"}
+    )
 
 
 class StatementSchema(Schema):
@@ -116,6 +132,9 @@ class SettlementDaySchema(Schema):
     window_end = fields.DateTime()
     merchants = fields.Integer()
     net_fen = fields.Integer()
+    voucher_alliance_fen = fields.Integer(
+        metadata={"description": "The alliance's side: alliance-funded vouchers accepted that day, net of refunds"}
+    )
     point_value_fen = fields.Integer()
     closed_by = fields.String()
     closed_at = fields.DateTime()

@@ -149,6 +149,7 @@ class Identify(MethodView):
                 "expires_at": result.expires_at,
                 "proof": result.proof,
                 "spend_needs_proof": result.spend_needs_proof,
+                "vouchers": result.vouchers,
             },
             "card_update": result.card_update,
         }
@@ -160,7 +161,13 @@ class Quote(MethodView):
     @blp.arguments(QuoteRequestSchema)
     @blp.response(200, QuoteResponseSchema)
     def post(self, args):
-        """Price a sale for an identified member; changes nothing."""
+        """Price a sale for an identified member; changes nothing.
+
+        With ``voucher_code`` (scanned or typed) or ``voucher_id`` (one of ``identification.vouchers``) the
+        quote applies that alliance voucher: level discount, then the voucher (its minimum spend checked
+        against the amount after the discount), then points within the cap on what remains
+        (docs/terminal-api.md). A voucher that cannot be used here answers 422 ``voucher_invalid``.
+        """
         return checkout.quote(require_terminal(), **args)
 
 
@@ -201,6 +208,7 @@ def sale_data(result: SaleResult) -> dict:
             **{name: getattr(sale, name) for name in _SALE_COLUMNS},
             "points_balance": result.points_balance,
             "level": result.level,
+            "voucher": result.voucher,
         },
         "member": {
             "id": member.id,
@@ -212,7 +220,7 @@ def sale_data(result: SaleResult) -> dict:
     }
 
 
-_SALE_COLUMNS = tuple(name for name in SaleSchema().fields if name not in ("points_balance", "level"))
+_SALE_COLUMNS = tuple(name for name in SaleSchema().fields if name not in ("points_balance", "level", "voucher"))
 
 
 @blp.route("/sales")
@@ -228,6 +236,9 @@ class Sales(MethodView):
 
         A sale carrying the credential is identified as ``POST /identify`` identifies (and counts against the
         same per-terminal limit); offline replays send what they captured instead of a token.
+
+        A ``voucher_code`` or ``voucher_id`` is consumed in the sale's own transaction, exactly once (a retry
+        with the same Idempotency-Key answers the first sale); never offline (422 ``voucher_offline``).
         """
         terminal = require_terminal()
         if not args["offline"] and args.get("identification_token") is None:

@@ -85,6 +85,51 @@ class IdentifiedMemberSchema(Schema):
     level = fields.Nested(LevelRefSchema)
 
 
+class IdentifiedVoucherSchema(Schema):
+    """One of the member's alliance vouchers usable at this merchant now (fields a kind does not use: 0 or "")."""
+
+    id = fields.String(metadata={"description": "Send it as voucher_id with the quote and the sale"})
+    name = fields.String()
+    kind = fields.String(metadata={"description": "voucher_cash, voucher_threshold, voucher_percent, voucher_item"})
+    face_value_fen = fields.Integer()
+    min_spend_fen = fields.Integer(metadata={"description": "Checked against the bill after the level discount"})
+    discount_bp = fields.Integer(metadata={"description": "voucher_percent: the share taken off"})
+    max_off_fen = fields.Integer(metadata={"description": "voucher_percent: the most it takes off (0: no cap)"})
+    item_name = fields.String(metadata={"description": "voucher_item: the named item"})
+    expires_on = fields.Date(allow_none=True)
+    code_last4 = fields.String()
+
+
+class VoucherRefSchema(Schema):
+    """The voucher a quote or sale applies."""
+
+    id = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    code_last4 = fields.String()
+
+
+VOUCHER_CODE_FIELD = {
+    "description": "A voucher scanned or typed at the till (dashes and spaces ignored); not with voucher_id"
+}
+VOUCHER_ID_FIELD = {"description": "One of identification.vouchers (the identified member's); not with voucher_code"}
+
+
+# not both voucher fields (either may be null)
+NOT_BOTH_VOUCHERS = {
+    "not": {
+        "title": "voucher_code and voucher_id",
+        "required": ["voucher_code", "voucher_id"],
+        "properties": {"voucher_code": {"type": "string"}, "voucher_id": {"type": "string"}},
+    }
+}
+
+
+def _one_voucher(data: dict) -> None:
+    if data.get("voucher_code") is not None and data.get("voucher_id") is not None:
+        raise ValidationError("Give voucher_code or voucher_id, not both.", "voucher_id")
+
+
 class IdentificationSchema(Schema):
     method = fields.String()
     token = fields.String()
@@ -94,6 +139,10 @@ class IdentificationSchema(Schema):
     )
     spend_needs_proof = fields.Boolean(
         metadata={"description": "True: redeeming points needs the member's proof first (till policy)"}
+    )
+    vouchers = fields.List(
+        fields.Nested(IdentifiedVoucherSchema),
+        metadata={"description": "The member's alliance vouchers usable at this merchant now (no third-party codes)"},
     )
 
 
@@ -127,12 +176,22 @@ class ProofResponseSchema(Schema):
 
 
 class QuoteRequestSchema(Schema):
+    OPENAPI_RULES = NOT_BOTH_VOUCHERS
+
     identification_token = Text(200, required=True)
     amount_fen = Fen(required=True)
     redeem_points = Points(load_default=0)
+    voucher_code = Text(64, allow_none=True, metadata=VOUCHER_CODE_FIELD)
+    voucher_id = Text(40, allow_none=True, metadata=VOUCHER_ID_FIELD)
+
+    @validates_schema
+    def one_voucher(self, data, **kwargs):
+        _one_voucher(data)
 
 
 class QuoteResponseSchema(Schema):
+    """``amount = discount + voucher + redeem_value + payable``: discount, then voucher, then points."""
+
     amount_fen = fields.Integer()
     discount_fen = fields.Integer()
     redeem_points = fields.Integer()
@@ -140,6 +199,8 @@ class QuoteResponseSchema(Schema):
     payable_fen = fields.Integer()
     points_to_earn = fields.Integer()
     max_redeem_points = fields.Integer()
+    voucher_fen = fields.Integer(metadata={"description": "The voucher's value applied (0: none)"})
+    voucher = fields.Nested(VoucherRefSchema, allow_none=True)
 
 
 class SaleRequestSchema(Schema):
@@ -189,6 +250,8 @@ class SaleRequestSchema(Schema):
                     "offline": {"type": "boolean", "enum": [True]},
                     "identification_token": null_or_absent(),
                     "redeem_points": {"type": "integer", "enum": [0]},
+                    "voucher_code": null_or_absent(),  # vouchers are never redeemed offline
+                    "voucher_id": null_or_absent(),
                 },
                 "oneOf": [
                     {
@@ -203,7 +266,8 @@ class SaleRequestSchema(Schema):
                     },
                 ],
             },
-        ]
+        ],
+        **NOT_BOTH_VOUCHERS,
     }
 
     identification_token = Text(200, allow_none=True)
@@ -221,6 +285,12 @@ class SaleRequestSchema(Schema):
         allow_none=True,
         metadata={"description": "The number the terminal printed (its prefix from GET /terminal); else one is given"},
     )
+    voucher_code = Text(64, allow_none=True, metadata=VOUCHER_CODE_FIELD)
+    voucher_id = Text(40, allow_none=True, metadata=VOUCHER_ID_FIELD)
+
+    @validates_schema
+    def one_voucher(self, data, **kwargs):
+        _one_voucher(data)
 
     @validates_schema
     def token_or_capture(self, data, **kwargs):
@@ -246,6 +316,8 @@ class SaleSchema(Schema):
     level = fields.Nested(LevelRefSchema)
     payment_method = fields.String()
     created_at = fields.DateTime()
+    voucher_fen = fields.Integer(metadata={"description": "The voucher's value applied (0: none)"})
+    voucher = fields.Nested(VoucherRefSchema, allow_none=True)
 
 
 class SaleEnvelopeSchema(Schema):
@@ -317,6 +389,10 @@ class RefundSchema(Schema):
     payment_method = fields.String()
     authorised_by = fields.String(allow_none=True)
     created_at = fields.DateTime()
+    voucher_fen = fields.Integer(metadata={"description": "The refund's share of the sale's voucher value"})
+    voucher_restored = fields.Boolean(
+        metadata={"description": "The sale's voucher went back to the member (the sale is now fully refunded)"}
+    )
 
 
 class RefundEnvelopeSchema(Schema):

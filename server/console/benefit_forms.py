@@ -43,6 +43,7 @@ class SkuForm(FlaskForm):
     low_stock_threshold = IntegerField(_l("Low-stock alert below (codes)"), [InputRequired(), NumberRange(0, 10**7)])
     near_expiry_days = IntegerField(_l("Expiry alert (days before)"), [InputRequired(), NumberRange(0, 3650)])
     description = StringField(_l("Description"), [Length(max=500)], filters=[_text])
+    restore_on_refund = BooleanField(_l("A fully refunded sale gives the voucher back"), default=True)
     submit = SubmitField(_l("Save"))
 
 

@@ -8,6 +8,9 @@ from alliance_shared.errors import DomainError as DomainError
 from alliance_shared.errors import InsufficientPoints as InsufficientPoints
 from alliance_shared.errors import InvalidRequest as InvalidRequest
 from alliance_shared.errors import RedeemLimitExceeded as RedeemLimitExceeded
+from alliance_shared.errors import VoucherInvalid as VoucherInvalid
+from alliance_shared.errors import VoucherMinSpend as VoucherMinSpend
+from alliance_shared.errors import VoucherOffline as VoucherOffline
 
 
 class Unauthorized(DomainError):

@@ -51,6 +51,8 @@ BENEFICIARY_ACCOUNTS = (PENDING, AVAILABLE, PAID, DEBT)
 # account kinds of a merchant
 MERCHANT_COMMISSION_PAYABLE = "merchant_commission_payable"
 MERCHANT_FEE_PAYABLE = "merchant_fee_payable"  # negative: the service fees its statements charged
+MERCHANT_VOUCHER_RECEIVABLE = "merchant_voucher_receivable"  # vouchers it accepted that others fund (owed to it)
+MERCHANT_VOUCHER_PAYABLE = "merchant_voucher_payable"  # negative: its sponsored vouchers accepted elsewhere
 
 # the alliance's accounts
 BONUS_POOL = "bonus_pool"  # 奖金池
@@ -59,16 +61,37 @@ FEE_INCOME = "platform_fee_income"
 PAYOUTS_IN_TRANSIT = "payouts_in_transit"
 TAX_WITHHELD = "tax_withheld"
 BENEFIT_SALES = "benefit_sales_income"  # what agents paid from their commission for consigned benefit stock
-ALLIANCE_ACCOUNTS = (BONUS_POOL, BONUS_RESERVE, FEE_INCOME, PAYOUTS_IN_TRANSIT, TAX_WITHHELD, BENEFIT_SALES)
+VOUCHER_FUNDING = "voucher_funding"  # negative: alliance-funded vouchers accepted at merchants (owed to them)
+ALLIANCE_ACCOUNTS = (
+    BONUS_POOL,
+    BONUS_RESERVE,
+    FEE_INCOME,
+    PAYOUTS_IN_TRANSIT,
+    TAX_WITHHELD,
+    BENEFIT_SALES,
+    VOUCHER_FUNDING,
+)
 
 ACCOUNT_KINDS = {
     AGENT: BENEFICIARY_ACCOUNTS,
     MEMBER: BENEFICIARY_ACCOUNTS,
-    MERCHANT: (MERCHANT_COMMISSION_PAYABLE, MERCHANT_FEE_PAYABLE),
+    MERCHANT: (
+        MERCHANT_COMMISSION_PAYABLE,
+        MERCHANT_FEE_PAYABLE,
+        MERCHANT_VOUCHER_RECEIVABLE,
+        MERCHANT_VOUCHER_PAYABLE,
+    ),
     ALLIANCE: ALLIANCE_ACCOUNTS,
 }
 
-ACCOUNTS_ALLOWED_NEGATIVE = {DEBT, MERCHANT_COMMISSION_PAYABLE, MERCHANT_FEE_PAYABLE, FEE_INCOME}
+ACCOUNTS_ALLOWED_NEGATIVE = {
+    DEBT,
+    MERCHANT_COMMISSION_PAYABLE,
+    MERCHANT_FEE_PAYABLE,
+    FEE_INCOME,
+    MERCHANT_VOUCHER_PAYABLE,
+    VOUCHER_FUNDING,
+}
 
 # transaction kinds
 SERVICE_FEES = "service_fees"  # the day's service fees: each merchant's fee payable −, the platform's fee income +
@@ -78,6 +101,7 @@ COMMISSION_RELEASED = "commission_released"
 COMMISSION_CLAWBACK = "commission_clawback"  # refund after availability: becomes debt
 DEBT_NETTED = "debt_netted"
 CORRECTION = "correction"  # the reversal of an earlier transaction
+VOUCHERS_SETTLED = "vouchers_settled"  # the day's vouchers: funders −, accepting merchants' receivable +
 BENEFIT_CONSIGNMENT_PAID = "benefit_consignment_paid"  # available −x, benefit sales income +x
 
 

@@ -14,8 +14,14 @@ restaurant's sales after midnight count in the evening they belong to. For each 
   Funded on top of the service fee, they add to what the merchant owes; funded within the fee, the fee
   line shows the alliance's remaining share (fee − commissions) and the net position is unchanged.
 
-``net_fen = accepted value − granted value − service fee − commissions``: positive, the alliance pays
-the merchant; negative, the merchant pays the alliance.
+- vouchers: an alliance voucher accepted at a merchant is money its funder owes that merchant. Funded by
+  the alliance or by another (sponsoring) merchant, its value net of refunded shares is owed to the
+  accepting merchant (``voucher_owed_fen``); the sponsor's own statement is charged the same
+  (``voucher_sponsored_fen``), the alliance's side is the day's ``voucher_alliance_fen``. Funded by the
+  accepting merchant itself it is listed (``voucher_fen``) but moves no money.
+
+``net_fen = accepted value − granted value − service fee − commissions + vouchers owed − vouchers sponsored``:
+positive, the alliance pays the merchant; negative, the merchant pays the alliance.
 """
 
 from __future__ import annotations
@@ -58,6 +64,11 @@ class DayActivity:
     refunds_fen: int = 0
     points_reversed: int = 0  # earned points the refunds took back from members
     points_restored: int = 0  # redeemed points the refunds gave back to members
+    vouchers_count: int = 0  # sales that redeemed a voucher here
+    voucher_fen: int = 0  # their vouchers' value (every funder)
+    voucher_refunded_fen: int = 0  # the refunds' shares of vouchers accepted here
+    voucher_owed_fen: int = 0  # net value of vouchers accepted here that another funds (owed to this merchant)
+    voucher_sponsored_fen: int = 0  # net value of vouchers this merchant sponsors accepted elsewhere (it owes)
 
 
 @dataclass(frozen=True)
@@ -103,5 +114,15 @@ def net_position(
         accepted_value_fen=accepted_value,
         service_fee_fen=fee,
         commission_fen=commission_fen,
-        net_fen=accepted_value - granted_value - fee - commission_fen,
+        net_fen=accepted_value
+        - granted_value
+        - fee
+        - commission_fen
+        + activity.voucher_owed_fen
+        - activity.voucher_sponsored_fen,
     )
+
+
+def voucher_owed_fen(funder_merchant_id: str | None, accepting_merchant_id: str, net_value_fen: int) -> int:
+    """What the funder owes the accepting merchant for a voucher's net value (nothing when it funds it itself)."""
+    return 0 if funder_merchant_id == accepting_merchant_id else net_value_fen

@@ -55,7 +55,7 @@ from server.models.notification import SmsMessage
 from server.models.payouts import BonusPoolPeriod, BonusShare, PayoutPolicy, Withdrawal
 from server.models.points import PointsLot, PointsLotSpend
 from server.models.records import AuditLog, IdempotencyRecord
-from server.models.sale import Identification, Refund, RejectedSale, Sale
+from server.models.sale import Identification, Refund, RejectedSale, Sale, SaleVoucher
 from server.models.settlement import JobRun, Settlement, SettlementDay
 from server.models.staff import PersonalToken, StaffUser
 from server.models.webhook import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -138,6 +138,7 @@ __all__ = [
     "Refund",
     "RejectedSale",
     "Sale",
+    "SaleVoucher",
     "Settlement",
     "SettlementDay",
     "SmsMessage",

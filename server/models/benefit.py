@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, LargeBinary, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.domain.statuses import (
@@ -106,6 +106,8 @@ class BenefitSku(Base):
     low_stock_threshold: Mapped[int] = mapped_column(default=0)
     near_expiry_days: Mapped[int] = mapped_column(default=30)
     points_price: Mapped[int | None]  # members may exchange this many points for one (none: not exchangeable)
+    # a voucher redeemed in a sale goes back to the member when the sale is fully refunded (and still valid)
+    restore_on_refund: Mapped[bool] = mapped_column(default=True, server_default=true())
     description: Mapped[str] = mapped_column(String(500), default="")
     created_by: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime] = created_column()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.models.alliance import Level
@@ -31,7 +31,7 @@ class Identification(Base):
 
 
 class Sale(Base):
-    """A member sale at a merchant: amount = discount + points value + payable, to the fen."""
+    """A member sale at a merchant: amount = discount + voucher + points value + payable, to the fen."""
 
     __tablename__ = "sales"
     __table_args__ = (
@@ -83,6 +83,7 @@ class Sale(Base):
     recruiting_agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))  # who recruited the member
     recruiting_member_id: Mapped[str | None] = mapped_column(ForeignKey("members.id"))  # who invited the member
     invite_reward_points: Mapped[int] = mapped_column(default=0, server_default="0")  # granted to the inviter
+    voucher_fen: Mapped[int] = mapped_column(default=0, server_default="0")  # an alliance voucher's value (SaleVoucher)
 
     merchant: Mapped[Merchant] = relationship()
     level: Mapped[Level] = relationship()
@@ -105,6 +106,39 @@ class Refund(Base):
     reason: Mapped[str] = mapped_column(String(200), default="")
     payment_method: Mapped[str] = mapped_column(String(8), default="cash", server_default="cash")
     authorised_by: Mapped[str | None] = mapped_column(String(16))  # "supervisor_pin" when the merchant required it
+    created_at: Mapped[datetime] = created_column()
+    voucher_fen: Mapped[int] = mapped_column(default=0, server_default="0")  # its share of the sale's voucher value
+    voucher_restored: Mapped[bool] = mapped_column(default=False, server_default=false())  # the voucher went back
+
+
+class SaleVoucher(Base):
+    """The alliance voucher a sale redeemed (at most one per sale): which code, its value, who funds it.
+
+    Written in the sale's own transaction right after the guarded UPDATE that took the code from
+    ``issued`` to ``redeemed``. The funder is snapshotted: ``funder_merchant_id`` is the sponsoring merchant
+    (or the accepting merchant, when it funds the voucher itself); ``None`` for the alliance. ``refunded_fen``
+    is the cumulative share of refunds (``server/domain/refunds.py``): the funder owes ``value_fen −
+    refunded_fen``. ``restored``: a full refund gave the code back to the member.
+    """
+
+    __tablename__ = "sale_vouchers"
+    __table_args__ = (
+        CheckConstraint("value_fen >= 0 AND refunded_fen >= 0 AND refunded_fen <= value_fen", name="value_range"),
+        Index("ix_sale_vouchers_created_at", "created_at"),  # settlement reads one business day
+    )
+
+    sale_id: Mapped[str] = mapped_column(ForeignKey("sales.id"), primary_key=True)
+    code_id: Mapped[str] = mapped_column(ForeignKey("benefit_codes.id"), index=True)
+    sku_id: Mapped[str] = mapped_column(ForeignKey("benefit_skus.id"), index=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)  # where it was accepted
+    funder: Mapped[str] = mapped_column(String(24))
+    funder_merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(24))
+    code_last4: Mapped[str] = mapped_column(String(4))
+    value_fen: Mapped[int]
+    refunded_fen: Mapped[int] = mapped_column(default=0)
+    restored: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = created_column()
 
 

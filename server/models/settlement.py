@@ -24,6 +24,8 @@ class SettlementDay(Base):
     point_value_fen: Mapped[int]
     merchants: Mapped[int]
     net_fen: Mapped[int] = mapped_column(BigInteger)
+    # the alliance's side of the day's vouchers: alliance-funded vouchers accepted, net of refunded shares
+    voucher_alliance_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     closed_by: Mapped[str] = mapped_column(String(40))
     closed_at: Mapped[datetime] = created_column()
 
@@ -49,6 +51,13 @@ class Settlement(Base):
     refunds_fen: Mapped[int] = mapped_column(BigInteger)
     points_reversed: Mapped[int] = mapped_column(BigInteger)
     points_restored: Mapped[int] = mapped_column(BigInteger)
+    # alliance vouchers (server/domain/settlement.py): accepted here, refunded shares, owed by their funders to
+    # this merchant (net), and charged to this merchant as the sponsor of vouchers accepted elsewhere (net)
+    vouchers_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    voucher_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    voucher_refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    voucher_owed_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    voucher_sponsored_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     point_value_fen: Mapped[int]
     fee_bp: Mapped[int]
     fee_per_sale_fen: Mapped[int]

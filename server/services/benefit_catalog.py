@@ -57,6 +57,7 @@ SKU_FIELDS = (
     "near_expiry_days",
     "description",
     "points_price",
+    "restore_on_refund",
 )
 SUPPLIER_FIELDS = ("name", "contact_name", "contact_phone", "contact_email", "terms", "payment_days")
 

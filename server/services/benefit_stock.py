@@ -249,6 +249,11 @@ def expire_codes(today: date, now: datetime | None = None) -> int:
     return len(expired)
 
 
+def find_code(code: str) -> BenefitCode | None:
+    """The code row a typed or scanned code is (by its keyed hash), or None."""
+    return _find_code(code)
+
+
 def _find_code(code: str) -> BenefitCode | None:
     candidates = {code.strip()}
     if voucher_codes.is_valid(code):

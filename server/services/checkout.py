@@ -6,7 +6,7 @@ Recording and refunding are the step pipelines of ``server/services/sales``; ``r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -21,7 +21,7 @@ from server.models.base import new_id, utcnow
 from server.notifications.sms import queue_sms
 from server.security.credentials import IDENTIFICATION_TOKEN_PREFIX, new_token, token_hash
 from server.security.pii import decrypt_phone
-from server.services import one_time_codes, sales
+from server.services import one_time_codes, sales, till_vouchers
 from server.services.alliance import current_settings, get_settings
 from server.services.audit import audit
 from server.services.identified import (
@@ -32,6 +32,7 @@ from server.services.identified import (
     open_identification,
     sale_terms,
 )
+from server.services.points import alliance_today
 from server.services.sales import RefundRequest, RefundResult, SaleRequest, SaleResult
 from server.services.unit_of_work import transactional
 
@@ -47,6 +48,7 @@ class IdentifyResult:
     card_update: dict | None = None
     proof: str | None = None  # the member's proof: "card", "code", "sms", or None (discount and earning only)
     spend_needs_proof: bool = False  # this identification cannot spend points under the till policy
+    vouchers: list[dict] = field(default_factory=list)  # the member's alliance vouchers usable here now
 
 
 @transactional
@@ -79,16 +81,35 @@ def identify(terminal: Terminal, *, card: dict | None = None, code: str | None =
         card_update=card_update,
         proof=proof,
         spend_needs_proof=spend_needs_proof(settings.spend_requires_proof, proof),
+        vouchers=till_vouchers.usable(member_id, terminal.merchant, alliance_today()),
     )
 
 
-def quote(terminal: Terminal, identification_token: str, amount_fen: int, redeem_points: int) -> SaleQuote:
-    """Price a sale for an identified member; changes nothing."""
+def quote(
+    terminal: Terminal,
+    identification_token: str,
+    amount_fen: int,
+    redeem_points: int,
+    voucher_code: str | None = None,
+    voucher_id: str | None = None,
+) -> dict:
+    """Price a sale for an identified member (with the voucher named, if any); changes nothing.
+
+    The answer is the ``SaleQuote``'s fields and ``voucher`` (``{id, name, kind, code_last4}`` or None).
+    """
     found = open_identification(terminal, identification_token, consume=False)
     settings = get_settings()
     check_spend(settings.spend_requires_proof, found.proof, redeem_points)
     who = member_at_merchant(found.member_id, terminal.merchant_id)
-    return quote_sale(amount_fen, redeem_points, who.balance, sale_terms(who, terminal, settings))
+    voucher = None
+    if voucher_code is not None or voucher_id is not None:
+        voucher = till_vouchers.find(
+            terminal.merchant, found.member_id, alliance_today(), voucher_code=voucher_code, voucher_id=voucher_id
+        )
+    priced: SaleQuote = quote_sale(
+        amount_fen, redeem_points, who.balance, sale_terms(who, terminal, settings), voucher.terms if voucher else None
+    )
+    return {**asdict(priced), "voucher": voucher.ref() if voucher else None}
 
 
 def identification_member(terminal: Terminal, identification_token: str) -> str:

@@ -21,6 +21,7 @@ from server.models import (
     Refund,
     RejectedSale,
     Sale,
+    SaleVoucher,
     StaffUser,
     Terminal,
 )
@@ -35,9 +36,25 @@ def paginate(query: Select, pagination) -> list:
     return list(db.session.execute(query.offset(offset).limit(pagination.page_size)))
 
 
-def sale_detail(sale: Sale, level: Level | None = None) -> dict:
-    """A stored sale as a dict for SaleDetailSchema."""
+_UNREAD = object()
+
+
+def sale_vouchers(sale_ids: list[str]) -> dict[str, dict]:
+    """The vouchers these sales used (one query), as a sale shows them: ``{id, name, kind, code_last4}``."""
+    if not sale_ids:
+        return {}
+    rows = db.session.scalars(select(SaleVoucher).where(SaleVoucher.sale_id.in_(sale_ids)))
+    return {
+        row.sale_id: {"id": row.code_id, "name": row.name, "kind": row.kind, "code_last4": row.code_last4}
+        for row in rows
+    }
+
+
+def sale_detail(sale: Sale, level: Level | None = None, voucher=_UNREAD) -> dict:
+    """A stored sale as a dict for SaleDetailSchema (``voucher``: its voucher ref when the caller read it)."""
     level = level or sale.level
+    if voucher is _UNREAD:
+        voucher = sale_vouchers([sale.id]).get(sale.id)
     names = (
         "id",
         "receipt_no",
@@ -52,6 +69,7 @@ def sale_detail(sale: Sale, level: Level | None = None) -> dict:
         "redeem_points",
         "redeem_value_fen",
         "payable_fen",
+        "voucher_fen",
         "points_earned",
         "refunded_fen",
         "points_reversed",
@@ -63,7 +81,12 @@ def sale_detail(sale: Sale, level: Level | None = None) -> dict:
     )
     level_ref = {"code": level.code, "name": level.name}
     refundable = sale.payable_fen - sale.refunded_fen
-    return {**{name: getattr(sale, name) for name in names}, "level": level_ref, "refundable_fen": refundable}
+    return {
+        **{name: getattr(sale, name) for name in names},
+        "level": level_ref,
+        "refundable_fen": refundable,
+        "voucher": voucher,
+    }
 
 
 def list_sales(filters: dict, pagination) -> list[dict]:
@@ -79,8 +102,9 @@ def list_sales(filters: dict, pagination) -> list[dict]:
         query = query.where(Sale.occurred_at >= filters["occurred_from"])
     if filters.get("occurred_to"):
         query = query.where(Sale.occurred_at < filters["occurred_to"])
-    rows = paginate(query.order_by(Sale.created_at.desc(), Sale.id), pagination)
-    return [sale_detail(sale, level) for sale, level in rows]
+    rows = list(paginate(query.order_by(Sale.created_at.desc(), Sale.id), pagination))
+    vouchers = sale_vouchers([sale.id for sale, _level in rows])  # one query for the page
+    return [sale_detail(sale, level, vouchers.get(sale.id)) for sale, level in rows]
 
 
 def _page_of_objects(query: Select, pagination) -> list:

@@ -28,7 +28,7 @@ from server.models import (
 )
 from server.services import commissions
 from server.services.points import lot_mismatches
-from server.services.settlement import ACTIVITY_FIELDS, POSITION_FIELDS, day_activity, day_window
+from server.services.settlement import ACTIVITY_FIELDS, POSITION_FIELDS, day_activity, day_window, voucher_activity
 
 
 class Difference(str):
@@ -104,6 +104,16 @@ def check_statements(day: date) -> list[str]:
                 day=day.isoformat(),
                 stated=closed.net_fen,
                 expected=total,
+            )
+        )
+    _vouchers, alliance = voucher_activity(closed.window_start, closed.window_end)
+    if closed.voucher_alliance_fen != alliance:
+        differences.append(
+            Difference(
+                "settlement day %(day)s: voucher_alliance_fen is %(stated)s, the vouchers redeemed say %(expected)s",
+                day=day.isoformat(),
+                stated=closed.voucher_alliance_fen,
+                expected=alliance,
             )
         )
     return differences

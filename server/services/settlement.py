@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, insert, select
 
+from server.domain import money_ledger as money
 from server.domain.commissions import FUNDING_WITHIN_FEE
 from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.permissions import merchant_in_scope
@@ -26,12 +27,13 @@ from server.domain.settlement import (
     business_day_of,
     business_day_window,
     net_position,
+    voucher_owed_fen,
 )
 from server.domain.statuses import MerchantStatus, SettlementStatus
 from server.extensions import db
-from server.models import Merchant, Refund, Sale, Settlement, SettlementDay
+from server.models import Merchant, Refund, Sale, SaleVoucher, Settlement, SettlementDay
 from server.models.base import new_id, utcnow
-from server.services import commissions, locks
+from server.services import commissions, locks, money_ledger
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.unit_of_work import transactional
@@ -71,8 +73,13 @@ def last_ended_business_day() -> date:
     return current_business_day() - timedelta(days=1)
 
 
+_SALE_FIELDS = ("sales_count", "member_sales_fen", "points_earned", "points_redeemed")
+_REFUND_FIELDS = ("refunds_count", "refunds_fen", "points_reversed", "points_restored")
+_VOUCHER_FIELDS = ("vouchers_count", "voucher_fen", "voucher_refunded_fen", "voucher_owed_fen", "voucher_sponsored_fen")
+
+
 def day_activity(start: datetime, end: datetime, merchant_id: str | None = None) -> dict[str, DayActivity]:
-    """Each merchant's sales and refunds recorded in ``[start, end)`` (two GROUP BY queries)."""
+    """Each merchant's sales, refunds and vouchers recorded in ``[start, end)`` (GROUP BY queries)."""
     sales = select(
         Sale.merchant_id,
         func.count(),
@@ -91,10 +98,63 @@ def day_activity(start: datetime, end: datetime, merchant_id: str | None = None)
         sales, refunds = sales.where(Sale.merchant_id == merchant_id), refunds.where(Refund.merchant_id == merchant_id)
     found: dict[str, dict] = {}
     for row in db.session.execute(sales.group_by(Sale.merchant_id)):
-        found.setdefault(row[0], {}).update(zip(ACTIVITY_FIELDS[:4], map(int, row[1:]), strict=True))
+        found.setdefault(row[0], {}).update(zip(_SALE_FIELDS, map(int, row[1:]), strict=True))
     for row in db.session.execute(refunds.group_by(Refund.merchant_id)):
-        found.setdefault(row[0], {}).update(zip(ACTIVITY_FIELDS[4:], map(int, row[1:]), strict=True))
+        found.setdefault(row[0], {}).update(zip(_REFUND_FIELDS, map(int, row[1:]), strict=True))
+    vouchers, _alliance = voucher_activity(start, end, merchant_id)
+    for merchant, values in vouchers.items():
+        found.setdefault(merchant, {}).update(values)
     return {merchant: DayActivity(**values) for merchant, values in found.items()}
+
+
+def voucher_activity(start: datetime, end: datetime, merchant_id: str | None = None) -> tuple[dict[str, dict], int]:
+    """Each merchant's voucher figures recorded in ``[start, end)``, and the alliance's side (alliance-funded).
+
+    A redemption counts on the day of its sale, a refunded share on the day of its refund (as sales and
+    refunds do); what a sponsor is charged follows the vouchers accepted at the other merchants.
+    """
+    redeemed = select(
+        SaleVoucher.merchant_id, SaleVoucher.funder_merchant_id, func.count(), func.sum(SaleVoucher.value_fen)
+    ).where(SaleVoucher.created_at >= start, SaleVoucher.created_at < end)
+    refunded = (
+        select(Refund.merchant_id, SaleVoucher.funder_merchant_id, func.sum(Refund.voucher_fen))
+        .join(SaleVoucher, SaleVoucher.sale_id == Refund.sale_id)
+        .where(Refund.created_at >= start, Refund.created_at < end, Refund.voucher_fen > 0)
+    )
+    if merchant_id is not None:
+        redeemed = redeemed.where(
+            (SaleVoucher.merchant_id == merchant_id) | (SaleVoucher.funder_merchant_id == merchant_id)
+        )
+        refunded = refunded.where((Refund.merchant_id == merchant_id) | (SaleVoucher.funder_merchant_id == merchant_id))
+    found: dict[str, dict] = {}
+    alliance = 0
+
+    def add(merchant: str, name: str, fen: int) -> None:
+        figures = found.setdefault(merchant, dict.fromkeys(_VOUCHER_FIELDS, 0))
+        figures[name] += fen
+
+    def move(accepting: str, funder: str | None, net_fen: int) -> None:
+        nonlocal alliance
+        add(accepting, "voucher_owed_fen", voucher_owed_fen(funder, accepting, net_fen))
+        if funder is None:
+            alliance += net_fen
+        elif funder != accepting:
+            add(funder, "voucher_sponsored_fen", net_fen)
+
+    for accepting, funder, count, value in db.session.execute(
+        redeemed.group_by(SaleVoucher.merchant_id, SaleVoucher.funder_merchant_id)
+    ):
+        add(accepting, "vouchers_count", int(count))
+        add(accepting, "voucher_fen", int(value))
+        move(accepting, funder, int(value))
+    for accepting, funder, value in db.session.execute(
+        refunded.group_by(Refund.merchant_id, SaleVoucher.funder_merchant_id)
+    ):
+        add(accepting, "voucher_refunded_fen", int(value))
+        move(accepting, funder, -int(value))
+    if merchant_id is not None:
+        found = {merchant: values for merchant, values in found.items() if merchant == merchant_id}
+    return found, alliance
 
 
 def _lock_settlement() -> None:
@@ -119,6 +179,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
             closable_from=(end + grace).isoformat(),
         )
     activity = day_activity(start, end)
+    _vouchers, voucher_alliance = voucher_activity(start, end)
     commission = commissions.close_day(day, start, end, actor)  # earned, released; each merchant's line
     within_fee = commissions.policy_row().funding == FUNDING_WITHIN_FEE
     # every active merchant gets its row (zero on a quiet day), any other merchant if it had activity
@@ -157,6 +218,7 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
         point_value_fen=settings.point_value_fen,
         merchants=len(rows),
         net_fen=sum(row["net_fen"] for row in rows),
+        voucher_alliance_fen=voucher_alliance,
         closed_by=actor,
         closed_at=closed_at,
     )
@@ -165,8 +227,29 @@ def close_day(actor: str, day: date, now: datetime | None = None) -> CloseResult
     if rows:
         db.session.execute(insert(Settlement.__table__), rows)
     commissions.post_service_fees(day, {row["merchant_id"]: row["service_fee_fen"] for row in rows}, actor)
+    post_vouchers(day, rows, voucher_alliance, actor)
     audit(actor, "settlement.close", "settlement_day", day.isoformat(), merchants=len(rows), net_fen=closed.net_fen)
     return CloseResult(closed, True)
+
+
+def post_vouchers(day: date, rows: list[dict], alliance_fen: int, actor: str) -> None:
+    """The day's vouchers into the money ledger: what funders owe the accepting merchants.
+
+    Each accepting merchant's voucher receivable +owed, each sponsoring merchant's voucher payable −charged,
+    the alliance's voucher funding −(its side); the postings sum to zero (money ledger, one transaction).
+    """
+    postings = []
+    for row in rows:
+        if row["voucher_owed_fen"]:
+            receivable = money_ledger.account(money.MERCHANT, row["merchant_id"], money.MERCHANT_VOUCHER_RECEIVABLE)
+            postings.append(money.Posting(receivable, row["voucher_owed_fen"]))
+        if row["voucher_sponsored_fen"]:
+            payable = money_ledger.account(money.MERCHANT, row["merchant_id"], money.MERCHANT_VOUCHER_PAYABLE)
+            postings.append(money.Posting(payable, -row["voucher_sponsored_fen"]))
+    if alliance_fen:
+        postings.append(money.Posting(money_ledger.alliance_account(money.VOUCHER_FUNDING), -alliance_fen))
+    if postings:
+        money_ledger.post(money.VOUCHERS_SETTLED, f"vouchers:{day.isoformat()}", postings, actor, business_day=day)
 
 
 MAX_DAYS_PER_RUN = 92
@@ -323,10 +406,79 @@ def statement_lines(settlement: Settlement) -> list[dict]:
                 "fee_fen": 0,
             }
         )
+    lines.extend(_voucher_lines(settlement.merchant_id, start, end))
     lines.sort(key=lambda line: line["recorded_at"])
     lines.extend(_closing_lines(settlement, end))
     for line in lines:
-        line["net_fen"] = line["accepted_value_fen"] - line["granted_value_fen"] - line["fee_fen"]
+        line.setdefault("voucher_fen", 0)
+        line.setdefault("voucher_owed_fen", 0)
+        line["net_fen"] = (
+            line["accepted_value_fen"] - line["granted_value_fen"] - line["fee_fen"] + line["voucher_owed_fen"]
+        )
+    return lines
+
+
+def _voucher_lines(merchant_id: str, start: datetime, end: datetime) -> list[dict]:
+    """One line per voucher accepted here (and per refunded share), and per voucher this merchant sponsors
+    that another merchant accepted: ``voucher_fen`` its value, ``voucher_owed_fen`` what moves for it."""
+    blank = dict.fromkeys(
+        ("amount_fen", "money_fen", "points_granted", "points_accepted", "granted_value_fen", "accepted_value_fen"),
+        0,
+    )
+    blank.update(per_sale_fee_fen=0, fee_fen=0)
+    lines = []
+    redeemed = db.session.execute(
+        select(SaleVoucher, Sale.receipt_no)
+        .join(Sale, Sale.id == SaleVoucher.sale_id)
+        .where(
+            (SaleVoucher.merchant_id == merchant_id) | (SaleVoucher.funder_merchant_id == merchant_id),
+            SaleVoucher.created_at >= start,
+            SaleVoucher.created_at < end,
+        )
+        .order_by(SaleVoucher.created_at, SaleVoucher.sale_id)
+    )
+    for voucher, receipt_no in redeemed:
+        owed = voucher_owed_fen(voucher.funder_merchant_id, voucher.merchant_id, voucher.value_fen)
+        accepted_here = voucher.merchant_id == merchant_id
+        lines.append(
+            {
+                **blank,
+                "kind": "voucher" if accepted_here else "voucher_sponsored",
+                "recorded_at": voucher.created_at,
+                "sale_id": voucher.sale_id,
+                "refund_id": None,
+                "receipt_no": receipt_no,
+                "voucher_fen": voucher.value_fen if accepted_here else 0,
+                "voucher_owed_fen": owed if accepted_here else -owed,
+            }
+        )
+    refunded = db.session.execute(
+        select(Refund, SaleVoucher, Sale.receipt_no)
+        .join(SaleVoucher, SaleVoucher.sale_id == Refund.sale_id)
+        .join(Sale, Sale.id == Refund.sale_id)
+        .where(
+            (Refund.merchant_id == merchant_id) | (SaleVoucher.funder_merchant_id == merchant_id),
+            Refund.created_at >= start,
+            Refund.created_at < end,
+            Refund.voucher_fen > 0,
+        )
+        .order_by(Refund.created_at, Refund.id)
+    )
+    for refund, voucher, receipt_no in refunded:
+        owed = voucher_owed_fen(voucher.funder_merchant_id, voucher.merchant_id, refund.voucher_fen)
+        accepted_here = voucher.merchant_id == merchant_id
+        lines.append(
+            {
+                **blank,
+                "kind": "voucher_refund" if accepted_here else "voucher_sponsored_refund",
+                "recorded_at": refund.created_at,
+                "sale_id": refund.sale_id,
+                "refund_id": refund.id,
+                "receipt_no": receipt_no,
+                "voucher_fen": -refund.voucher_fen if accepted_here else 0,
+                "voucher_owed_fen": -owed if accepted_here else owed,
+            }
+        )
     return lines
 
 

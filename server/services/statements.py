@@ -21,6 +21,10 @@ LINE_KINDS = {
     "refund": _l("Refund"),
     "service_fee": _l("Service fee on net member sales"),
     "commission": _l("Commission"),
+    "voucher": _l("Voucher accepted"),
+    "voucher_refund": _l("Voucher share refunded"),
+    "voucher_sponsored": _l("Sponsored voucher accepted elsewhere"),
+    "voucher_sponsored_refund": _l("Sponsored voucher share refunded"),
 }
 LINE_COLUMNS = (
     Column("recorded_at", _l("Recorded at"), "time"),
@@ -33,6 +37,8 @@ LINE_COLUMNS = (
     Column("granted_value_fen", _l("Granted value (¥)"), "yuan"),
     Column("accepted_value_fen", _l("Accepted value (¥)"), "yuan"),
     Column("fee_fen", _l("Fees (¥)"), "yuan"),
+    Column("voucher_fen", _l("Voucher value (¥)"), "yuan"),
+    Column("voucher_owed_fen", _l("Owed for vouchers (¥)"), "yuan"),
     Column("net_fen", _l("Net position (¥)"), "yuan"),
 )
 CJK_FONT = "STSong-Light"  # reportlab's built-in Adobe CID font: no font file needed

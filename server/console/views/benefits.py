@@ -235,6 +235,7 @@ def _sku_fields(form: SkuForm) -> dict:
         "low_stock_threshold": form.low_stock_threshold.data,
         "near_expiry_days": form.near_expiry_days.data,
         "description": form.description.data,
+        "restore_on_refund": bool(form.restore_on_refund.data),
     }
 
 
@@ -243,6 +244,7 @@ def _fill_sku_form(form: SkuForm, sku: dict) -> dict[str, str]:
     for name in ("code", "name", "kind", "item_name", "scope", "valid_from", "valid_until", "valid_days"):
         getattr(form, name).data = sku[name]
     form.per_member_limit.data, form.description.data = sku["per_member_limit"], sku["description"]
+    form.restore_on_refund.data = sku["restore_on_refund"]
     form.funder.data, form.sponsor_merchant_id.data = sku["funder"] or "", sku["sponsor_merchant_id"] or ""
     form.face_value.set_fen(sku["face_value_fen"])
     form.sale_price.set_fen(sku["sale_price_fen"])

@@ -13,9 +13,10 @@ from datetime import datetime
 from alliance_shared.pricing import SaleQuote
 from server.domain.payments import DEFAULT_PAYMENT_METHOD
 from server.domain.refunds import RefundSplit
-from server.models import AllianceSettings, LedgerAccount, Level, Member, Refund, Sale, Terminal
+from server.models import AllianceSettings, LedgerAccount, Level, Member, Refund, Sale, SaleVoucher, Terminal
 from server.services.identified import Credential, MemberAtMerchant
 from server.services.points import Restore
+from server.services.till_vouchers import FoundVoucher
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class SaleRequest:
     card_update_written: bool | None = None
     payment_method: str = DEFAULT_PAYMENT_METHOD
     receipt_no: str | None = None
+    voucher_code: str | None = None  # an alliance voucher scanned or typed at the till (online only)
+    voucher_id: str | None = None  # or one of the identified member's vouchers (identification.vouchers)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class SaleDraft:
     buyer: Buyer | None = None  # resolve
     credential: Credential | None = None  # resolve: an online sale that carried the card or code itself
     who: MemberAtMerchant | None = None  # resolve: level, balance and discount at this merchant
+    voucher: FoundVoucher | None = None  # resolve: the alliance voucher the sale uses
     priced: SaleQuote | None = None  # price
     receipt_no: str | None = None  # persist
     sale: Sale | None = None  # persist
@@ -84,6 +88,7 @@ class SaleResult:
     member: Member | None = None
     method: str = "card"  # how the member was identified
     card_update: dict | None = None  # the chip write-back due after an online tap sent with the sale
+    voucher: dict | None = None  # the voucher the sale used ({id, name, kind, code_last4})
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ class RefundDraft:
     request: RefundRequest
     now: datetime
     sale: Sale | None = None  # resolve: locked
+    voucher: SaleVoucher | None = None  # resolve: the voucher the sale redeemed, if any
     split: RefundSplit | None = None  # price
     authorised_by: str | None = None  # price: "supervisor_pin" when the amount needed it
     member: Member | None = None  # price

@@ -10,6 +10,7 @@ from server.domain.errors import InvalidRequest, ReceiptNumberTaken
 from server.extensions import db
 from server.models import Refund, Sale, Terminal
 from server.models.base import new_id
+from server.services import till_vouchers
 from server.services.sales import attribution
 from server.services.sales.context import RefundDraft, SaleDraft
 
@@ -83,6 +84,7 @@ def write_sale(draft: SaleDraft) -> None:
         "redeem_points": priced.redeem_points,
         "redeem_value_fen": priced.redeem_value_fen,
         "payable_fen": priced.payable_fen,
+        "voucher_fen": priced.voucher_fen,
         "points_earned": priced.points_to_earn,
         "refunded_fen": 0,
         "points_reversed": 0,
@@ -97,6 +99,12 @@ def write_sale(draft: SaleDraft) -> None:
     draft.sale = sale = Sale(**values)
     make_transient_to_detached(sale)  # the row exists: the session holds the object as loaded, with nothing
     db.session.add(sale)  # to insert, so a later read of this sale in the transaction gets this very object
+
+
+def redeem_voucher(draft: SaleDraft) -> None:
+    """Consume the sale's voucher (guarded UPDATE, exactly once) and link it to the sale."""
+    if draft.voucher is not None:
+        till_vouchers.redeem_in_sale(draft.voucher, draft.sale, draft.now)
 
 
 def write_refund(draft: RefundDraft) -> None:

@@ -31,11 +31,13 @@ SALE_STEPS: tuple[SaleStep, ...] = (
     resolve.refuse_repeated_client_sale,
     resolve.identify_buyer,
     resolve.load_member,
+    resolve.find_voucher,  # the alliance voucher named by code or id (server/services/till_vouchers.py)
     # price
     price.price_sale,
     # persist
     persist.number_receipt,
     persist.write_sale,  # with the attribution snapshot (server/services/sales/attribution.py)
+    persist.redeem_voucher,  # early: concurrent sales of one voucher wait here, not after the ledger work
     # post
     post.grant_invite_reward,
     post.post_sale,
@@ -60,6 +62,7 @@ REFUND_STEPS: tuple[RefundStep, ...] = (
     post.post_refund,
     post.move_refund_lots,
     post.take_back_invite_reward,
+    post.settle_voucher,
     post.update_sale_totals,
     post.reverse_commissions,  # after the totals: the share is cumulative (server/domain/commissions.py)
     post.audit_refund,
@@ -81,6 +84,7 @@ def record_sale(request: SaleRequest) -> SaleResult:
         member=draft.who.member,
         method=draft.buyer.method,
         card_update=draft.card_update,
+        voucher=draft.voucher.ref() if draft.voucher is not None else None,
     )
 
 

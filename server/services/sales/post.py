@@ -18,7 +18,7 @@ from server.extensions import db
 from server.models import LedgerAccount, Level, Member, Sale
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
-from server.services import benefit_grants, commissions, ledger, points, webhooks
+from server.services import benefit_grants, commissions, ledger, points, till_vouchers, webhooks
 from server.services.audit import audit
 from server.services.identified import MemberAtMerchant, card_write_back
 from server.services.levels import level_rule
@@ -137,6 +137,12 @@ def move_refund_lots(draft: RefundDraft) -> None:
     draft.balance -= points.apply_restore(member, draft.restore, draft.request.actor, draft.refund.id)
     points.add_lot(member.id, draft.unplaced, "restore", sale.id, draft.now)
     points.spend_lots(member.id, draft.recoverable, "reverse", sale.id, first_sale_lot=True)
+
+
+def settle_voucher(draft: RefundDraft) -> None:
+    """The refund's share of the sale's voucher; a refund completing the sale gives the voucher back if it may."""
+    if draft.voucher is not None:
+        till_vouchers.settle_refund(draft.voucher, draft.split, draft.refund, points.alliance_today(now=draft.now))
 
 
 def update_sale_totals(draft: RefundDraft) -> None:

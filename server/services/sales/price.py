@@ -22,13 +22,18 @@ def price_sale(draft: SaleDraft) -> None:
     """Discount, redemption within the merchant's cap and the member's balance, points to earn."""
     request, who = draft.request, draft.who
     draft.priced = quote_sale(
-        request.amount_fen, request.redeem_points, who.balance, sale_terms(who, request.terminal, draft.settings)
+        request.amount_fen,
+        request.redeem_points,
+        who.balance,
+        sale_terms(who, request.terminal, draft.settings),
+        draft.voucher.terms if draft.voucher is not None else None,
     )
 
 
 def split_refund_amount(draft: RefundDraft) -> None:
-    """The refunded amount and, in proportion, the earned points to reverse and redeemed points to restore."""
-    sale = draft.sale
+    """The refunded amount and, in proportion, the earned points to reverse, redeemed points to restore and
+    the share of the voucher's value."""
+    sale, voucher = draft.sale, draft.voucher
     draft.split = split_refund(
         SaleRefundState(
             sale.payable_fen,
@@ -37,6 +42,8 @@ def split_refund_amount(draft: RefundDraft) -> None:
             sale.refunded_fen,
             sale.points_reversed,
             sale.points_restored,
+            voucher.value_fen if voucher is not None else 0,
+            voucher.refunded_fen if voucher is not None else 0,
         ),
         draft.request.amount_fen,
     )

@@ -10,13 +10,20 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from server.domain.errors import Conflict, InvalidRequest, NotFound, RefundAuthorisationRequired, RefundPinWrong
+from server.domain.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    RefundAuthorisationRequired,
+    RefundPinWrong,
+    VoucherOffline,
+)
 from server.domain.till_policy import check_spend
 from server.extensions import db
 from server.models import AllianceSettings, Merchant, Sale
 from server.ratelimit import check_failures, count_failure
 from server.security.credentials import verify_password
-from server.services import cards, commissions
+from server.services import cards, commissions, till_vouchers
 from server.services.identified import (
     OFFLINE_CLOCK_SKEW,
     identify_credential,
@@ -25,6 +32,7 @@ from server.services.identified import (
     replayed_identification,
     resolve_member,
 )
+from server.services.points import alliance_today
 from server.services.sales.context import Buyer, RefundDraft, SaleDraft
 
 
@@ -67,6 +75,8 @@ def _identify_online(draft: SaleDraft) -> None:
 
 def _identify_offline(draft: SaleDraft) -> None:
     request = draft.request
+    if request.voucher_code is not None or request.voucher_id is not None:
+        raise VoucherOffline()  # a voucher is consumed online, in the sale's transaction, never offline
     draft.occurred_at = request.occurred_at or draft.now
     check_offline(draft.settings, request.amount_fen, request.redeem_points, draft.occurred_at, draft.now)
     if request.identification_token is not None:  # an online identification whose sale reached us late
@@ -106,6 +116,20 @@ def load_member(draft: SaleDraft) -> None:
     draft.who = member_at_merchant(draft.buyer.member_id, draft.request.terminal.merchant_id)
 
 
+def find_voucher(draft: SaleDraft) -> None:
+    """The alliance voucher the sale names (the identified member's, usable here today), if any."""
+    request = draft.request
+    if request.voucher_code is None and request.voucher_id is None:
+        return
+    draft.voucher = till_vouchers.find(
+        request.terminal.merchant,
+        draft.buyer.member_id,
+        alliance_today(now=draft.now),
+        voucher_code=request.voucher_code,
+        voucher_id=request.voucher_id,
+    )
+
+
 def lock_commission_day(draft: RefundDraft) -> None:
     """While the sale's day is open, its commission lock first (server/services/commissions.py)."""
     commissions.lock_for_refund(draft.request.sale_id)
@@ -121,6 +145,7 @@ def lock_sale(draft: RefundDraft) -> None:
     if sale is None or (request.merchant_scope is not None and sale.merchant_id != request.merchant_scope):
         raise NotFound("No such sale.", sale_id=request.sale_id)
     draft.sale = sale
+    draft.voucher = till_vouchers.of_sale(sale.id)
 
 
 def authorise_refund(draft: RefundDraft) -> None:

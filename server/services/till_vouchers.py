@@ -1,0 +1,223 @@
+"""Alliance vouchers at the till: the ones a member can use here, finding the one a sale names, consuming it
+in the sale's own transaction, and giving it back on a full refund.
+
+- ``usable(member_id, merchant)``: the identified member's issued alliance vouchers accepted at this merchant
+  today (``POST /identify`` lists them; third-party 卡密 are never listed: they are redeemed at the supplier).
+- ``find(merchant, member_id, voucher_code=, voucher_id=)``: the voucher a quote or sale names, scanned or
+  typed (found by its keyed hash, ``benefit_stock.find_code``) or picked from the list. Every voucher that
+  cannot be used here gets the one answer ``VoucherInvalid`` (unknown, used, expired, void, another
+  member's, not accepted here, not a voucher), so a guess tells nothing about which codes exist.
+- ``redeem_in_sale(found, sale, now)``: the guarded UPDATE ``issued → redeemed`` (``WHERE status = 'issued'
+  AND member_id = …``) and the ``SaleVoucher`` row, in the sale's transaction. Of concurrent sales naming
+  the same voucher exactly one changes the row; the others find it redeemed and answer ``VoucherInvalid``
+  (their whole sale rolls back). A retried sale is answered from its idempotency record, never run again.
+- ``settle_refund(voucher, split, refund, today)``: the refund's share of the voucher; the refund that
+  completes the sale gives the voucher back when the SKU allows it (``restore_on_refund``) and it is still
+  valid (``server/domain/refunds.py`` sizes the share).
+
+The pricing of the voucher is the shared rule's (``alliance_shared/pricing.py``: ``VoucherTerms``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import insert, select, update
+
+from alliance_shared.pricing import VoucherTerms
+from server.domain.errors import VoucherInvalid
+from server.domain.refunds import RefundSplit
+from server.domain.statuses import VOUCHER_KINDS, BenefitCodeStatus, BenefitFunder
+from server.extensions import db
+from server.models import BenefitCode, BenefitSku, Merchant, Refund, Sale, SaleVoucher
+from server.services import benefit_stock, webhooks
+from server.services.benefit_catalog import sku_accepted_at
+
+S = BenefitCodeStatus
+MAX_CODE_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class FoundVoucher:
+    """A voucher a sale may use: the code row, its SKU and its pricing terms."""
+
+    code: BenefitCode
+    sku: BenefitSku
+    terms: VoucherTerms
+
+    def ref(self) -> dict:
+        """As the quote and the sale show it."""
+        return voucher_ref(self.code.id, self.sku.name, self.sku.kind, self.code.last4)
+
+
+def voucher_ref(code_id: str, name: str, kind: str, last4: str) -> dict:
+    return {"id": code_id, "name": name, "kind": kind, "code_last4": last4}
+
+
+def voucher_terms(sku: BenefitSku) -> VoucherTerms:
+    """The SKU's voucher terms for the pricing rule (a threshold is the minimum spend of any kind)."""
+    return VoucherTerms(
+        kind=sku.kind,
+        face_value_fen=sku.face_value_fen,
+        min_spend_fen=sku.threshold_fen or 0,
+        discount_bp=sku.percent_off_bp or 0,
+        max_off_fen=sku.cap_fen or 0,
+    )
+
+
+def _usable_today(code: BenefitCode, sku: BenefitSku, today: date) -> bool:
+    return (
+        sku.kind in VOUCHER_KINDS
+        and (code.expires_on is None or code.expires_on >= today)
+        and (sku.valid_from is None or sku.valid_from <= today)
+    )
+
+
+def usable(member_id: str, merchant: Merchant, today: date) -> list[dict]:
+    """The member's alliance vouchers usable at ``merchant`` today, soonest expiry first (one query)."""
+    rows = db.session.execute(
+        select(BenefitCode, BenefitSku)
+        .join(BenefitSku, BenefitSku.id == BenefitCode.sku_id)
+        .where(
+            BenefitCode.member_id == member_id,
+            BenefitCode.status == S.ISSUED,
+            BenefitSku.kind.in_(sorted(VOUCHER_KINDS)),
+        )
+        .order_by(BenefitCode.expires_on.asc().nulls_last(), BenefitCode.id)
+    ).all()
+    accepted: dict[str, bool] = {}
+    listed = []
+    for code, sku in rows:
+        if not _usable_today(code, sku, today):
+            continue
+        if sku.id not in accepted:
+            accepted[sku.id] = sku_accepted_at(sku, merchant)
+        if not accepted[sku.id]:
+            continue
+        terms = voucher_terms(sku)
+        listed.append(
+            {
+                "id": code.id,
+                "name": sku.name,
+                "kind": sku.kind,
+                "face_value_fen": terms.face_value_fen,
+                "min_spend_fen": terms.min_spend_fen,
+                "discount_bp": terms.discount_bp,
+                "max_off_fen": terms.max_off_fen,
+                "item_name": sku.item_name or "",
+                "expires_on": code.expires_on,
+                "code_last4": code.last4,
+            }
+        )
+    return listed
+
+
+def find(
+    merchant: Merchant,
+    member_id: str,
+    today: date,
+    *,
+    voucher_code: str | None = None,
+    voucher_id: str | None = None,
+) -> FoundVoucher:
+    """The voucher a quote or sale names, usable by this member here today; else ``VoucherInvalid``."""
+    row = None
+    if voucher_code is not None:
+        text = voucher_code.strip()
+        row = benefit_stock.find_code(text) if text and len(text) <= MAX_CODE_LENGTH else None
+    elif voucher_id is not None:
+        row = db.session.get(BenefitCode, voucher_id)
+    if row is None or row.status != S.ISSUED or row.member_id != member_id:
+        raise VoucherInvalid()
+    sku = db.session.get(BenefitSku, row.sku_id)
+    if not _usable_today(row, sku, today) or not sku_accepted_at(sku, merchant):
+        raise VoucherInvalid()
+    return FoundVoucher(row, sku, voucher_terms(sku))
+
+
+def funder_merchant(sku: BenefitSku, accepting_merchant_id: str) -> str | None:
+    """The merchant that funds a voucher accepted at ``accepting_merchant_id`` (None: the alliance)."""
+    if sku.funder == BenefitFunder.SPONSOR_MERCHANT:
+        return sku.sponsor_merchant_id
+    if sku.funder == BenefitFunder.ACCEPTING_MERCHANT:
+        return accepting_merchant_id
+    return None
+
+
+_sale_vouchers = SaleVoucher.__table__
+_INSERT_SALE_VOUCHER = insert(_sale_vouchers)
+
+
+def redeem_in_sale(found: FoundVoucher, sale: Sale, now: datetime) -> None:
+    """Consume the voucher in the sale's transaction (exactly once) and link it to the sale."""
+    code, sku = found.code, found.sku
+    result = db.session.execute(
+        update(BenefitCode)
+        .where(BenefitCode.id == code.id, BenefitCode.status == S.ISSUED, BenefitCode.member_id == sale.member_id)
+        .values(status=S.REDEEMED, redeemed_at=now, redeemed_merchant_id=sale.merchant_id)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # another sale took it first (or it changed since it was found)
+        raise VoucherInvalid()
+    db.session.execute(
+        _INSERT_SALE_VOUCHER,
+        {
+            "sale_id": sale.id,
+            "code_id": code.id,
+            "sku_id": sku.id,
+            "merchant_id": sale.merchant_id,
+            "funder": sku.funder,
+            "funder_merchant_id": funder_merchant(sku, sale.merchant_id),
+            "name": sku.name,
+            "kind": sku.kind,
+            "code_last4": code.last4,
+            "value_fen": sale.voucher_fen,
+            "refunded_fen": 0,
+            "restored": False,
+            "created_at": sale.created_at,
+        },
+    )
+    webhooks.emit(
+        db.session,
+        "benefit.redeemed",
+        {
+            "benefit_id": code.id,
+            "sku_id": sku.id,
+            "member_id": sale.member_id,
+            "channel": "till",
+            "merchant_id": sale.merchant_id,
+            "sale_id": sale.id,
+            "value_fen": sale.voucher_fen,
+            "occurred_at": sale.occurred_at.isoformat(),
+        },
+    )
+
+
+def of_sale(sale_id: str) -> SaleVoucher | None:
+    """The voucher a sale redeemed, if any."""
+    return db.session.get(SaleVoucher, sale_id)
+
+
+def settle_refund(voucher: SaleVoucher, split: RefundSplit, refund: Refund, today: date) -> None:
+    """The refund's share of the voucher; the refund completing the sale gives the voucher back if it may."""
+    refund.voucher_fen = split.voucher_fen
+    voucher.refunded_fen += split.voucher_fen
+    if not split.completes or voucher.restored:
+        return
+    sku = db.session.get(BenefitSku, voucher.sku_id)
+    if not sku.restore_on_refund:
+        return
+    result = db.session.execute(
+        update(BenefitCode)
+        .where(
+            BenefitCode.id == voucher.code_id,
+            BenefitCode.status == S.REDEEMED,
+            BenefitCode.redeemed_merchant_id == voucher.merchant_id,
+            (BenefitCode.expires_on.is_(None)) | (BenefitCode.expires_on >= today),
+        )
+        .values(status=S.ISSUED, redeemed_at=None, redeemed_merchant_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 1:
+        voucher.restored = refund.voucher_restored = True
