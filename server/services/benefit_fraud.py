@@ -135,6 +135,14 @@ def failures_exhausted(given: Subjects, now: datetime | None = None) -> bool:
     return over_budget(rules.FAILURE, given, now)
 
 
+def redemption_refused(given: Subjects, now: datetime | None = None) -> bool:
+    """Whether a redemption by these subjects is refused before its code is even judged: the member, device,
+    terminal or IP address is over its failure budget, or the member / terminal / merchant / IP address over
+    its redemption budget. Both reads always run (the same work whatever the answer)."""
+    now = now or utcnow()
+    return failures_exhausted(given, now) | over_budget(rules.REDEEM, given, now)
+
+
 @transactional
 def record_failure(given: Subjects, now: datetime | None = None) -> None:
     """Count one failed code lookup for each given subject (its own transaction: call it after the rollback).

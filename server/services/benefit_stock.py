@@ -286,10 +286,9 @@ def redeemable_code(
     row = _find_code(code) if code and len(code) <= 200 else None  # always looked up: the same work for all
     merchant = db.session.get(Merchant, merchant_id)
     sku = db.session.get(BenefitSku, row.sku_id if row is not None else "")
-    asked = {"member": member_id, "terminal": terminal_id, "ip": ip}
-    holder = {"member": row.member_id if row is not None else member_id, "terminal": terminal_id, "ip": ip}
-    budget = {**holder, "merchant": merchant_id}
-    refused = benefit_fraud.failures_exhausted(asked, now) | benefit_fraud.over_budget(budgets.REDEEM, budget, now)
+    holder = row.member_id if row is not None else member_id
+    budget = {"member": holder, "terminal": terminal_id, "merchant": merchant_id, "ip": ip}
+    refused = benefit_fraud.redemption_refused(budget, now)
     usable = (
         row is not None
         and merchant is not None

@@ -104,7 +104,12 @@ def quote(
     voucher = None
     if voucher_code is not None or voucher_id is not None:
         voucher = till_vouchers.find(
-            terminal.merchant, found.member_id, alliance_today(), voucher_code=voucher_code, voucher_id=voucher_id
+            terminal.merchant,
+            found.member_id,
+            alliance_today(),
+            voucher_code=voucher_code,
+            voucher_id=voucher_id,
+            terminal_id=terminal.id,
         )
     priced: SaleQuote = quote_sale(
         amount_fen, redeem_points, who.balance, sale_terms(who, terminal, settings), voucher.terms if voucher else None
