@@ -148,6 +148,7 @@ SENTENCES = {
     "benefit_campaign.close": _l("%(actor)s closed benefit campaign %(object)s"),
     "benefit_batch.grant": _l("%(actor)s granted a benefit to a list of members (batch %(object)s)"),
     "benefit_partner.create": _l("%(actor)s added benefit partner %(object)s and its signing key"),
+    "benefit_limits.update": _l("%(actor)s changed the benefit anti-fraud budgets"),
     "benefit.partner_grant": _l("%(actor)s granted a benefit through the partner API (grant %(object)s)"),
 }
 # The words for the fields that entries record (the rest are identifiers shown in the tooltip only).

@@ -33,6 +33,7 @@ VIEW_MODULES = (
     "payouts",
     "webhooks",
     "benefit_grants",
+    "benefit_fraud",
 )
 
 
