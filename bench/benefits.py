@@ -1,6 +1,7 @@
-"""Benefit stock at scale on PostgreSQL: importing 100,000 卡密, then allocating 10,000 codes from 8 clients.
+"""Benefit stock at scale on PostgreSQL: importing 100,000 卡密, allocating 10,000 codes from 8 clients, and
+redeeming vouchers at the till.
 
-    python -m bench.benefits [--codes 100000] [--allocations 10000] [--clients 8] [--smoke] [--keep]
+    python -m bench.benefits [--codes 100000] [--allocations 10000] [--clients 8] [--sales 300] [--smoke] [--keep]
 
 1. recreates the database ``alliance_bench_benefits``, migrates it with the project's Alembic migrations and
    creates the alliance, a third-party SKU, a supplier and a purchase through the services;
@@ -14,6 +15,13 @@
    guarded updates) from --clients threads, each with its own connection, and checks that every code went
    out once (no duplicate, every allocation stored) and that no allocation failed (no deadlock, no
    conflict); prints allocations/s.
+
+4. redemption at the till: --sales sales through the HTTP API (the Flask app in this process, the one-request
+   path with the member's card number, PostgreSQL) each redeeming an alliance voucher (``voucher_id``), and
+   as many of the same sales without one, alternating one of each so both see the same load; the CPU time
+   of this process per sale of each kind (``time.process_time``: the whole request, routing, validation,
+   pricing, the guarded UPDATE, the link row, the webhook outbox check). Target: a sale with a voucher at
+   most 1.3 x the CPU of the same sale without. Checks that every voucher was consumed once.
 
 Exit status 1 when the run itself failed (a duplicate, a deadlock, rows missing); a missed target is
 reported, not an error.
@@ -42,6 +50,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "alliance_bench_benefits"
 IMPORT_TARGET_RATIO = 3.0
+REDEMPTION_TARGET_RATIO = 1.3
+REDEMPTION_WARMUP = 3  # sales of each kind first, not counted (caches, prepared statements)
 CODE_COLUMNS = (
     "id",
     "sku_id",
@@ -74,7 +84,12 @@ def make_app(url: str):
     from server import create_app
     from server.config import TestingConfig
 
-    return create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url, SECRET_KEY=secrets.token_urlsafe(32))
+    return create_app(
+        TestingConfig,
+        SQLALCHEMY_DATABASE_URI=url,
+        SECRET_KEY=secrets.token_urlsafe(32),
+        RATE_LIMITS={"identify:terminal": "1000000/minute"},  # a one-request sale counts as an identify
+    )
 
 
 @dataclass
@@ -270,6 +285,102 @@ def check_allocations(app, result: AllocationResult, allocations: int) -> None:
         )
 
 
+@dataclass
+class Till:
+    auth: dict
+    card_no: str
+    voucher_ids: list[str]
+
+
+def seed_redemption(app, sales: int) -> Till:
+    """A merchant with a terminal, a member with a card, and ``sales`` alliance vouchers issued to the member."""
+    from server.domain.permissions import Actor
+    from server.extensions import db
+    from server.services import benefit_catalog, benefit_imports, benefit_stock, catalog, members
+
+    actor = Actor("system:bench", "admin", None)
+    wanted = sales + REDEMPTION_WARMUP
+    with app.app_context():
+        merchant = catalog.create_merchant("system:bench", name="基准餐厅", trade="food")
+        terminal = catalog.create_terminal("system:bench", merchant.id, "收银台")
+        member = members.register_member("system:bench", "13920000001", "基准券会员")
+        card = members.create_cards("system:bench", 1)[0]
+        members.bind_card("system:bench", member.id, card.card_no)
+        sku = benefit_catalog.create_sku(
+            actor,
+            code="BENCH-CASH5",
+            name="5元代金券",
+            kind="voucher_cash",
+            face_value_fen=500,
+            funder="alliance",
+            valid_days=30,
+        )
+        purchase = benefit_catalog.create_purchase(
+            actor, sku_id=sku.id, quantity=wanted, source="generated", purchase_date=date.today()
+        )
+        benefit_imports.generate_vouchers(actor, purchase.id)
+        voucher_ids: list[str] = []
+        while len(voucher_ids) < wanted:
+            count = min(benefit_stock.MAX_ALLOCATION, wanted - len(voucher_ids))
+            voucher_ids += benefit_stock.allocate(sku.id, member_id=member.id, count=count)
+        till = Till({"Authorization": f"Bearer {terminal.token}"}, card.card_no, voucher_ids)
+        db.session.remove()
+    return till
+
+
+@dataclass
+class RedemptionResult:
+    plain_cpu: float  # seconds of CPU per sale
+    voucher_cpu: float
+    sales: int
+
+
+def time_redemptions(app, till: Till, sales: int) -> RedemptionResult:
+    """Alternate a sale without and a sale with a voucher through the API; the CPU per sale of each."""
+    client = app.test_client()
+    spent = {"plain": 0.0, "voucher": 0.0}
+
+    def sell(index: int, kind: str) -> float:
+        body = {"code": till.card_no, "amount_fen": 10_000, "payment_method": "wechat"}
+        if kind == "voucher":
+            body["voucher_id"] = till.voucher_ids[index]
+        headers = {**till.auth, "Idempotency-Key": f"bench-{kind}-{index}"}
+        started = time.process_time()
+        response = client.post("/api/v1/sales", json=body, headers=headers)
+        cpu = time.process_time() - started
+        if response.status_code != 201:
+            raise RunFailed(f"{kind} sale {index}: {response.status_code} {response.get_data(as_text=True)[:300]}")
+        if kind == "voucher" and response.json["sale"]["voucher_fen"] != 500:
+            raise RunFailed(f"voucher sale {index} applied {response.json['sale']['voucher_fen']} fen, not 500")
+        return cpu
+
+    for index in range(REDEMPTION_WARMUP + sales):
+        for kind in ("plain", "voucher") if index % 2 == 0 else ("voucher", "plain"):
+            cpu = sell(index, kind)
+            if index >= REDEMPTION_WARMUP:
+                spent[kind] += cpu
+    return RedemptionResult(spent["plain"] / sales, spent["voucher"] / sales, sales)
+
+
+def check_redemptions(app, till: Till, sales: int) -> None:
+    from sqlalchemy import func, select
+
+    from server.extensions import db
+    from server.models import BenefitCode, SaleVoucher
+
+    wanted = sales + REDEMPTION_WARMUP
+    with app.app_context():
+        redeemed = db.session.scalar(
+            select(func.count())
+            .select_from(BenefitCode)
+            .where(BenefitCode.id.in_(till.voucher_ids), BenefitCode.status == "redeemed")
+        )
+        linked = db.session.scalar(select(func.count(func.distinct(SaleVoucher.code_id))).select_from(SaleVoucher))
+        db.session.remove()
+    if redeemed != wanted or linked != wanted:
+        raise RunFailed(f"{redeemed} vouchers redeemed and {linked} linked to sales; expected {wanted}")
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_SERVER_URL, help="the PostgreSQL server")
@@ -277,11 +388,12 @@ def parse_args(argv):
     parser.add_argument("--codes", type=int, default=100_000)
     parser.add_argument("--allocations", type=int, default=10_000)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--sales", type=int, default=300, help="sales of each kind in the redemption run")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: 1,000 codes, 64 allocations")
     args = parser.parse_args(argv)
     if args.smoke:
-        args.codes, args.allocations = 1_000, 64
+        args.codes, args.allocations, args.sales = 1_000, 64, 10
         args.database = f"{DATABASE}_smoke_{os.getpid()}"
     if args.allocations > args.codes:
         parser.error("--allocations may not exceed --codes")
@@ -318,6 +430,19 @@ def main(argv=None) -> int:
             f"allocations: {args.allocations:,} in {result.seconds:.2f} s = "
             f"{args.allocations / result.seconds:,.0f} allocations/s; duplicates 0, deadlocks 0, failures 0"
         )
+        print(
+            f"redeeming vouchers at the till: {args.sales:,} sales with a voucher, {args.sales:,} without", flush=True
+        )
+        till = seed_redemption(app, args.sales)
+        redemption = time_redemptions(app, till, args.sales)
+        check_redemptions(app, till, args.sales)
+        ratio = redemption.voucher_cpu / redemption.plain_cpu
+        verdict = "OK" if ratio <= REDEMPTION_TARGET_RATIO else "MISSED"
+        print(
+            f"CPU per sale through the API (this process): without a voucher {redemption.plain_cpu * 1000:.2f} ms, "
+            f"with a voucher {redemption.voucher_cpu * 1000:.2f} ms"
+        )
+        print(f"voucher sales / plain sales = {ratio:.2f} x CPU (target <= {REDEMPTION_TARGET_RATIO}): {verdict}")
     except RunFailed as exc:
         print(f"\nrun FAILED: {exc}")
         return 1

@@ -104,6 +104,7 @@ def test_benchmark_runs_in_smoke_mode_on_postgresql(script, postgres_smoke_runs)
     output = postgres_smoke_runs[script].output()
     if script == "benefits":
         assert "allocations/s; duplicates 0, deadlocks 0" in output and "import / COPY" in output
+        assert "voucher sales / plain sales" in output
     if script == "checkout":
         assert "database check OK" in output
         assert "SQL in gunicorn identify" in output and "PostgreSQL CPU" in output

@@ -249,16 +249,16 @@ def expire_codes(today: date, now: datetime | None = None) -> int:
     return len(expired)
 
 
-def find_code(code: str) -> BenefitCode | None:
-    """The code row a typed or scanned code is (by its keyed hash), or None."""
-    return _find_code(code)
-
-
-def _find_code(code: str) -> BenefitCode | None:
+def lookup_hashes(code: str) -> list[str]:
+    """The keyed hashes a typed or scanned code may be stored under (as typed; a voucher code normalised)."""
     candidates = {code.strip()}
     if voucher_codes.is_valid(code):
         candidates.add(voucher_codes.normalize(code))
-    hashes = [sealer().lookup_hash(text) for text in candidates]
+    return [sealer().lookup_hash(text) for text in sorted(candidates)]
+
+
+def _find_code(code: str) -> BenefitCode | None:
+    hashes = lookup_hashes(code)
     rows = list(db.session.scalars(select(BenefitCode).where(BenefitCode.lookup_hash.in_(hashes)).limit(2)))
     return rows[0] if len(rows) == 1 else None
 

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from alliance_shared.pricing import VoucherTerms
 from server.domain import benefit_budgets as budgets
@@ -41,24 +41,49 @@ S = BenefitCodeStatus
 MAX_CODE_LENGTH = 64
 
 
+_codes, _skus = BenefitCode.__table__, BenefitSku.__table__
+# built once: the sale's path executes it with parameters only (one statement finds the code and its SKU)
+_VOUCHER = select(
+    _codes.c.id.label("code_id"),
+    _codes.c.status,
+    _codes.c.member_id,
+    _codes.c.expires_on,
+    _codes.c.last4,
+    _skus.c.id,
+    _skus.c.name,
+    _skus.c.kind,
+    _skus.c.scope,
+    _skus.c.face_value_fen,
+    _skus.c.threshold_fen,
+    _skus.c.percent_off_bp,
+    _skus.c.cap_fen,
+    _skus.c.valid_from,
+    _skus.c.funder,
+    _skus.c.sponsor_merchant_id,
+).join_from(_codes, _skus, _skus.c.id == _codes.c.sku_id)
+_VOUCHER_BY_ID = _VOUCHER.where(_codes.c.id == bindparam("code_id"))
+_VOUCHER_BY_HASH = _VOUCHER.where(_codes.c.lookup_hash.in_(bindparam("hashes", expanding=True))).limit(2)
+
+
 @dataclass(frozen=True)
 class FoundVoucher:
-    """A voucher a sale may use: the code row, its SKU and its pricing terms."""
+    """A voucher a sale may use: the code's id and last four, its SKU's terms (a row), its pricing terms."""
 
-    code: BenefitCode
-    sku: BenefitSku
+    code_id: str
+    last4: str
+    sku: Row
     terms: VoucherTerms
 
     def ref(self) -> dict:
         """As the quote and the sale show it."""
-        return voucher_ref(self.code.id, self.sku.name, self.sku.kind, self.code.last4)
+        return voucher_ref(self.code_id, self.sku.name, self.sku.kind, self.last4)
 
 
 def voucher_ref(code_id: str, name: str, kind: str, last4: str) -> dict:
     return {"id": code_id, "name": name, "kind": kind, "code_last4": last4}
 
 
-def voucher_terms(sku: BenefitSku) -> VoucherTerms:
+def voucher_terms(sku) -> VoucherTerms:
     """The SKU's voucher terms for the pricing rule (a threshold is the minimum spend of any kind)."""
     return VoucherTerms(
         kind=sku.kind,
@@ -69,10 +94,10 @@ def voucher_terms(sku: BenefitSku) -> VoucherTerms:
     )
 
 
-def _usable_today(code: BenefitCode, sku: BenefitSku, today: date) -> bool:
+def _usable_today(expires_on: date | None, sku, today: date) -> bool:
     return (
         sku.kind in VOUCHER_KINDS
-        and (code.expires_on is None or code.expires_on >= today)
+        and (expires_on is None or expires_on >= today)
         and (sku.valid_from is None or sku.valid_from <= today)
     )
 
@@ -92,7 +117,7 @@ def usable(member_id: str, merchant: Merchant, today: date) -> list[dict]:
     accepted: dict[str, bool] = {}
     listed = []
     for code, sku in rows:
-        if not _usable_today(code, sku, today):
+        if not _usable_today(code.expires_on, sku, today):
             continue
         if sku.id not in accepted:
             accepted[sku.id] = sku_accepted_at(sku, merchant)
@@ -136,17 +161,18 @@ def find(
     row = None
     if voucher_code is not None:
         text = voucher_code.strip()
-        row = benefit_stock.find_code(text) if text and len(text) <= MAX_CODE_LENGTH else None
+        if text and len(text) <= MAX_CODE_LENGTH:
+            rows = db.session.execute(_VOUCHER_BY_HASH, {"hashes": benefit_stock.lookup_hashes(text)}).all()
+            row = rows[0] if len(rows) == 1 else None
     elif voucher_id is not None:
-        row = db.session.get(BenefitCode, voucher_id)
+        row = db.session.execute(_VOUCHER_BY_ID, {"code_id": voucher_id}).first()
     subjects = _subjects(member_id, terminal_id, merchant.id)
     refused = benefit_fraud.redemption_refused(subjects, now)  # read for every voucher: the same work for all
     if refused or row is None or row.status != S.ISSUED or row.member_id != member_id:
         raise _invalid(member_id)
-    sku = db.session.get(BenefitSku, row.sku_id)
-    if not _usable_today(row, sku, today) or not sku_accepted_at(sku, merchant):
+    if not _usable_today(row.expires_on, row, today) or not sku_accepted_at(row, merchant):
         raise _invalid(member_id)
-    return FoundVoucher(row, sku, voucher_terms(sku))
+    return FoundVoucher(row.code_id, row.last4, row, voucher_terms(row))
 
 
 def _subjects(member_id: str | None, terminal_id: str | None, merchant_id: str | None) -> dict:
@@ -171,7 +197,7 @@ def failures_counted(terminal_id: str | None, ip: str | None = None):
         raise
 
 
-def funder_merchant(sku: BenefitSku, accepting_merchant_id: str) -> str | None:
+def funder_merchant(sku, accepting_merchant_id: str) -> str | None:
     """The merchant that funds a voucher accepted at ``accepting_merchant_id`` (None: the alliance)."""
     if sku.funder == BenefitFunder.SPONSOR_MERCHANT:
         return sku.sponsor_merchant_id
@@ -180,22 +206,28 @@ def funder_merchant(sku: BenefitSku, accepting_merchant_id: str) -> str | None:
     return None
 
 
-_sale_vouchers = SaleVoucher.__table__
-_INSERT_SALE_VOUCHER = insert(_sale_vouchers)
+_INSERT_SALE_VOUCHER = insert(SaleVoucher.__table__)
+_REDEEM = (  # the guard: only an issued code of this member moves, so of concurrent sales exactly one does
+    update(_codes)
+    .where(
+        _codes.c.id == bindparam("b_code_id"),
+        _codes.c.status == S.ISSUED,
+        _codes.c.member_id == bindparam("b_member_id"),
+    )
+    .values(status=S.REDEEMED, redeemed_at=bindparam("b_now"), redeemed_merchant_id=bindparam("b_merchant_id"))
+)
 
 
 def redeem_in_sale(found: FoundVoucher, sale: Sale, now: datetime) -> None:
     """Consume the voucher in the sale's transaction (exactly once) and link it to the sale."""
-    code, sku = found.code, found.sku
+    sku = found.sku
     try:  # the redemption budgets of the member, the terminal and the merchant (counted in the sale's transaction)
         benefit_fraud.take(budgets.REDEEM, _subjects(sale.member_id, sale.terminal_id, sale.merchant_id), now)
     except BenefitLimitReached as error:
         raise _invalid(sale.member_id) from error
     result = db.session.execute(
-        update(BenefitCode)
-        .where(BenefitCode.id == code.id, BenefitCode.status == S.ISSUED, BenefitCode.member_id == sale.member_id)
-        .values(status=S.REDEEMED, redeemed_at=now, redeemed_merchant_id=sale.merchant_id)
-        .execution_options(synchronize_session=False)
+        _REDEEM,
+        {"b_code_id": found.code_id, "b_member_id": sale.member_id, "b_now": now, "b_merchant_id": sale.merchant_id},
     )
     if result.rowcount != 1:  # another sale took it first (or it changed since it was found)
         raise VoucherInvalid()
@@ -203,14 +235,14 @@ def redeem_in_sale(found: FoundVoucher, sale: Sale, now: datetime) -> None:
         _INSERT_SALE_VOUCHER,
         {
             "sale_id": sale.id,
-            "code_id": code.id,
+            "code_id": found.code_id,
             "sku_id": sku.id,
             "merchant_id": sale.merchant_id,
             "funder": sku.funder,
             "funder_merchant_id": funder_merchant(sku, sale.merchant_id),
             "name": sku.name,
             "kind": sku.kind,
-            "code_last4": code.last4,
+            "code_last4": found.last4,
             "value_fen": sale.voucher_fen,
             "refunded_fen": 0,
             "restored": False,
@@ -221,7 +253,7 @@ def redeem_in_sale(found: FoundVoucher, sale: Sale, now: datetime) -> None:
         db.session,
         "benefit.redeemed",
         {
-            "benefit_id": code.id,
+            "benefit_id": found.code_id,
             "sku_id": sku.id,
             "member_id": sale.member_id,
             "channel": "till",

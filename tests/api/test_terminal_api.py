@@ -32,7 +32,14 @@ IDENTIFY_SHAPE = {
     "member": {"id": str, "display_name": str, "masked_phone": str, "level": LEVEL},
     "points_balance": int,
     "discount_bp": int,
-    "identification": {"method": str, "token": str, "expires_at": ISO_TIME, "proof": None, "spend_needs_proof": bool},
+    "identification": {
+        "method": str,
+        "token": str,
+        "expires_at": ISO_TIME,
+        "proof": None,
+        "spend_needs_proof": bool,
+        "vouchers": list,
+    },
     "card_update": None,
 }
 QUOTE_SHAPE = {
@@ -43,6 +50,8 @@ QUOTE_SHAPE = {
     "payable_fen": int,
     "points_to_earn": int,
     "max_redeem_points": int,
+    "voucher_fen": int,
+    "voucher": None,
 }
 SALE_SHAPE = {
     "id": str,
@@ -57,6 +66,8 @@ SALE_SHAPE = {
     "level": LEVEL,
     "payment_method": str,
     "created_at": ISO_TIME,
+    "voucher_fen": int,
+    "voucher": None,
 }
 SALE_DETAIL_SHAPE = {
     **{name: kind for name, kind in SALE_SHAPE.items() if name != "points_balance"},
@@ -87,6 +98,8 @@ REFUND_SHAPE = {
         "payment_method": str,
         "authorised_by": None,
         "created_at": ISO_TIME,
+        "voucher_fen": int,
+        "voucher_restored": bool,
     },
 }
 SALE_ENVELOPE_SHAPE = {
@@ -297,6 +310,8 @@ def test_quote_prices_the_sale_and_changes_nothing(app, client):
         "payable_fen": 11_528,
         "points_to_earn": 115,
         "max_redeem_points": 5_864,
+        "voucher_fen": 0,
+        "voucher": None,
     }
     again = client.post(
         "/api/v1/sales/quote", json={"identification_token": token, "amount_fen": 12_345}, headers=s.auth
@@ -332,6 +347,8 @@ def test_quote_accepts_the_largest_amount(app, client):
         "payable_fen": MAX_AMOUNT_FEN,
         "points_to_earn": MAX_AMOUNT_FEN // 100,
         "max_redeem_points": 0,
+        "voucher_fen": 0,
+        "voucher": None,
     }
 
 
@@ -388,6 +405,8 @@ def test_sale_parts_add_up_and_move_points_through_the_ledger(app, client):
         "points_balance": 9_915,
         "level": SILVER,
         "payment_method": "cash",
+        "voucher_fen": 0,
+        "voucher": None,
     }
     assert sale["amount_fen"] == sale["discount_fen"] + sale["redeem_value_fen"] + sale["payable_fen"]
     assert near_now(sale["created_at"])
@@ -631,6 +650,8 @@ def test_whole_refund_reverses_the_earned_points(app, client):
         "reason": "",
         "payment_method": "cash",
         "authorised_by": None,
+        "voucher_fen": 0,
+        "voucher_restored": False,
     }
     detail = client.get(f"/api/v1/sales/{sale['id']}", headers=s.auth).json["sale"]
     assert (detail["refunded_fen"], detail["points_reversed"], detail["points_restored"]) == (5_000, 50, 0)

@@ -27,7 +27,9 @@ def apply(sale: SaleRefundState, split: RefundSplit) -> SaleRefundState:
 
 
 def test_whole_refund_returns_everything():
-    assert split_refund(SALE, None) == RefundSplit(amount_fen=10_000, points_reversed=100, points_restored=300)
+    assert split_refund(SALE, None) == RefundSplit(
+        amount_fen=10_000, points_reversed=100, points_restored=300, completes=True
+    )
 
 
 def test_partial_refund_is_proportional_and_rounds_down():
@@ -42,7 +44,7 @@ def test_rest_after_partials_returns_exactly_what_is_left():
         sale = apply(sale, split_refund(sale, amount))
     assert (sale.refunded_fen, sale.points_reversed, sale.points_restored) == (999, 9, 29)
     rest = split_refund(sale, None)
-    assert rest == RefundSplit(amount_fen=9_001, points_reversed=91, points_restored=271)
+    assert rest == RefundSplit(amount_fen=9_001, points_reversed=91, points_restored=271, completes=True)
     sale = apply(sale, rest)
     assert (sale.refunded_fen, sale.points_reversed, sale.points_restored) == (10_000, 100, 300)
 
@@ -93,7 +95,7 @@ def test_sale_paid_entirely_with_points():
         payable_fen=0, points_earned=0, redeem_points=4_500, refunded_fen=0, points_reversed=0, points_restored=0
     )
     split = split_refund(sale, None)
-    assert split == RefundSplit(amount_fen=0, points_reversed=0, points_restored=4_500)
+    assert split == RefundSplit(amount_fen=0, points_reversed=0, points_restored=4_500, completes=True)
     with pytest.raises(RefundExceedsSale):
         split_refund(apply(sale, split), None)
     with pytest.raises(RefundExceedsSale):
@@ -147,3 +149,16 @@ def test_partial_refunds_sum_exactly_to_the_totals(case):
     assert sale.points_restored == original.redeem_points
     with pytest.raises(RefundExceedsSale):
         split_refund(sale, None)
+
+
+def test_a_voucher_splits_with_the_money_cumulatively_and_only_the_last_refund_completes_the_sale():
+    sale = replace(SALE, voucher_fen=1_000)  # paid 10_000, with a 1_000 voucher
+    shares = []
+    for amount in (3_333, 3_333, None):
+        split = split_refund(sale, amount)
+        shares.append((split.voucher_fen, split.completes))
+        sale = replace(apply(sale, split), voucher_refunded_fen=sale.voucher_refunded_fen + split.voucher_fen)
+    assert shares == [(333, False), (333, False), (334, True)]
+    # a sale paid entirely by its voucher: the refund of nothing still returns the voucher's value
+    whole = split_refund(SaleRefundState(0, 0, 0, 0, 0, 0, voucher_fen=500), None)
+    assert (whole.amount_fen, whole.voucher_fen, whole.completes) == (0, 500, True)

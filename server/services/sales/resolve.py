@@ -124,7 +124,7 @@ def find_voucher(draft: SaleDraft) -> None:
     draft.voucher = till_vouchers.find(
         request.terminal.merchant,
         draft.buyer.member_id,
-        alliance_today(now=draft.now),
+        alliance_today(draft.settings, draft.now),
         voucher_code=request.voucher_code,
         voucher_id=request.voucher_id,
         terminal_id=request.terminal.id,
