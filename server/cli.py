@@ -412,7 +412,7 @@ def jobs_group():
 def jobs_run_command(names, day):
     """Run jobs: expire-points, notify-expiring, close-settlement, benefit-stock-alerts,
     benefit-supplier-alerts, dispatch-sms, deliver-webhooks, purge-idempotency-keys, purge-identifications,
-    detect-brushing, evaluate-agents."""
+    purge-benefit-counters, detect-brushing, evaluate-agents."""
     from server.services.jobs import JOBS, run_job
 
     unknown = [name for name in names if name not in JOBS]

@@ -22,7 +22,7 @@ same answer as an unknown code for the rest of the period. Rules: ``server/domai
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -157,6 +157,17 @@ def record_failure(given: Subjects, now: datetime | None = None) -> None:
             count = _count(rules.FAILURE, kind, subject, periods[period_name], 0, now)
             if period_name == rules.HOUR:
                 _alert(rules.FAILURE, kind, subject, count, periods[rules.HOUR], limits_now)
+
+
+COUNTERS_KEPT_DAYS = 8  # the day's counters and a week of history for the console
+
+
+def purge_counters(now: datetime | None = None) -> int:
+    """Delete the counters with no activity for ``COUNTERS_KEPT_DAYS`` (the ``purge-benefit-counters`` job):
+    their periods are over, no budget reads them again (the job's transaction)."""
+    cutoff = (now or utcnow()) - timedelta(days=COUNTERS_KEPT_DAYS)
+    result = db.session.execute(BenefitCounter.__table__.delete().where(BenefitCounter.last_at < cutoff))
+    return result.rowcount
 
 
 # --- console ---

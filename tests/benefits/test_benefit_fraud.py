@@ -157,3 +157,15 @@ def test_too_many_failures_from_one_till_raise_one_alert_per_hour_texted_to_the_
         assert db.session.scalar(select(func.count()).where(BenefitAlert.kind == "velocity")) == 2
     finally:
         app.config["BENEFIT_ALERT_PHONES"] = ""
+
+
+def test_counters_of_past_days_are_purged_by_their_job(ctx):
+    from server.models import BenefitCounter
+    from server.services.jobs import run_job
+
+    make_world()
+    now = utcnow()
+    benefit_fraud.record_failure({"terminal": "ter_old", "ip": "192.0.2.1"}, now - timedelta(days=9))
+    benefit_fraud.record_failure({"terminal": "ter_new"}, now)
+    assert run_job("purge-benefit-counters").summary == {"deleted": 4}
+    assert {row.subject for row in db.session.scalars(select(BenefitCounter))} == {"ter_new"}
