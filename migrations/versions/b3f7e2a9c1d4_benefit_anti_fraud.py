@@ -31,6 +31,7 @@ def upgrade():
         sa.Column("subject", sa.String(length=64), nullable=False),
         sa.Column("period", sa.String(length=16), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("budget", sa.Integer(), nullable=False),
         sa.Column("first_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("count >= 0", name=op.f("ck_benefit_counters_count_range")),

@@ -24,9 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, tuple_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, select, text
 
 from server.domain import benefit_alerts as alert_rules
 from server.domain import benefit_budgets as rules
@@ -52,26 +50,52 @@ def second_factor_fen() -> int:
     return current_settings().benefit_second_factor_fen
 
 
-def _insert():
-    return pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def _periods(now: datetime) -> dict[str, str]:
     return rules.period_keys(now, current_settings().timezone)
 
 
-def _count(action: str, kind: str, subject: str, period: str, budget: int, now: datetime) -> int | None:
-    """Add one to the counter; its new count, or None when it was already at ``budget`` (0: no budget)."""
-    table = BenefitCounter.__table__
-    statement = _insert()(table).values(
-        action=action, subject_kind=kind, subject=subject, period=period, count=1, first_at=now, last_at=now
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["action", "subject_kind", "subject", "period"],
-        set_={"count": table.c.count + 1, "last_at": now},
-        where=(table.c.count < budget) if budget > 0 else None,
-    ).returning(table.c.count)
-    return db.session.execute(statement).scalar()
+_WHEN = BenefitCounter.__table__.c.last_at.type  # the stored form of a moment (UTC, as every column keeps it)
+# built once, executed with parameters only: every voucher sale at a till runs them (the same SQL on PostgreSQL
+# and SQLite); a budget of 0 is no budget
+_READ = text(
+    "SELECT action, subject_kind, subject, period, count FROM benefit_counters "
+    "WHERE action IN :actions AND subject IN :subjects AND period IN :periods"
+).bindparams(
+    bindparam("actions", expanding=True), bindparam("subjects", expanding=True), bindparam("periods", expanding=True)
+)
+
+
+_COUNTS: dict[int, object] = {}  # the statement counting n rows at once, by n
+
+
+def _count_statement(rows: int):
+    """``INSERT … VALUES (row 0), (row 1)… ON CONFLICT … DO UPDATE … WHERE under budget RETURNING`` for ``rows``
+    rows (built once per size, executed with parameters only; the same SQL on PostgreSQL and SQLite)."""
+    statement = _COUNTS.get(rows)
+    if statement is None:
+        values = ", ".join(
+            f"(:action, :kind{i}, :subject{i}, :period{i}, 1, :budget{i}, :now, :now)" for i in range(rows)
+        )
+        statement = _COUNTS[rows] = text(
+            "INSERT INTO benefit_counters (action, subject_kind, subject, period, count, budget, first_at, last_at) "
+            f"VALUES {values} "
+            "ON CONFLICT (action, subject_kind, subject, period) DO UPDATE "
+            "SET count = benefit_counters.count + 1, budget = excluded.budget, last_at = excluded.last_at "
+            "WHERE excluded.budget = 0 OR benefit_counters.count < excluded.budget "
+            "RETURNING subject_kind, period, count"
+        ).bindparams(bindparam("now", type_=_WHEN))
+    return statement
+
+
+def _count(action: str, rows: list[tuple[str, str, str, int]], now: datetime) -> dict[tuple[str, str], int]:
+    """Add one to each (kind, subject, period, budget) counter in one statement; the new counts of those that
+    were under their budget (0: no budget), by (kind, period). A missing one was refused."""
+    if not rows:
+        return {}
+    values: dict = {"action": action, "now": now}
+    for i, (kind, subject, period, budget) in enumerate(rows):
+        values |= {f"kind{i}": kind, f"subject{i}": subject, f"period{i}": period, f"budget{i}": budget}
+    return {(kind, period): count for kind, period, count in db.session.execute(_count_statement(len(rows)), values)}
 
 
 def _alert(action: str, kind: str, subject: str, count: int, hour: str, limits_now: dict[str, int]) -> None:
@@ -89,45 +113,48 @@ def take(action: str, given: Subjects, now: datetime | None = None) -> None:
     """
     now = now or utcnow()
     limits_now, periods = limits(), _periods(now)
-    for kind, subject in rules.subjects_of(action, given):  # a fixed order: concurrent requests never deadlock
-        for period_name in rules.PERIODS:
-            budget = limits_now[rules.budget_key(action, kind, period_name)]
-            count = _count(action, kind, subject, periods[period_name], budget, now)
-            if count is None:
-                raise BenefitLimitReached(subject=kind, period=period_name)
-            if period_name == rules.HOUR:
-                _alert(action, kind, subject, count, periods[rules.HOUR], limits_now)
-
-
-def _rows(action: str, given: Subjects, now: datetime) -> dict[tuple[str, str], int]:
-    periods = _periods(now)
-    keys = [
-        (kind, subject, periods[period_name])
+    rows = [  # subjects in a fixed order: concurrent requests lock the same rows in the same order
+        (kind, subject, periods[period_name], limits_now[rules.budget_key(action, kind, period_name)])
         for kind, subject in rules.subjects_of(action, given)
         for period_name in rules.PERIODS
     ]
-    if not keys:
+    counted = _count(action, rows, now)
+    for kind, _subject, period, _budget in rows:
+        if (kind, period) not in counted:
+            raise BenefitLimitReached(subject=kind, period=rules.HOUR if period == periods[rules.HOUR] else rules.DAY)
+    for kind, subject in rules.subjects_of(action, given):
+        _alert(action, kind, subject, counted[(kind, periods[rules.HOUR])], periods[rules.HOUR], limits_now)
+
+
+def _counts(actions: tuple[str, ...], given: Subjects, now: datetime) -> dict[tuple[str, str, str], int]:
+    """The counts of ``actions`` of the given subjects in this hour and day: (action, kind, period) → count."""
+    periods = _periods(now)
+    subjects = {str(value)[:64]: kind for kind, value in given.items() if value}
+    if not subjects:
         return {}
     found = db.session.execute(
-        select(BenefitCounter.subject_kind, BenefitCounter.period, BenefitCounter.count).where(
-            BenefitCounter.action == action,
-            tuple_(BenefitCounter.subject_kind, BenefitCounter.subject, BenefitCounter.period).in_(keys),
-        )
+        _READ, {"actions": list(actions), "subjects": list(subjects), "periods": list(periods.values())}
     ).all()
-    return {(kind, period): count for kind, period, count in found}
+    return {
+        (action, kind, period): count
+        for action, kind, subject, period, count in found
+        if given.get(kind) is not None and str(given[kind])[:64] == subject
+    }
+
+
+def _over(action: str, given: Subjects, counts: dict, periods: dict[str, str], limits_now: dict[str, int]) -> bool:
+    for kind, _subject in rules.subjects_of(action, given):
+        for period_name in rules.PERIODS:
+            budget = limits_now[rules.budget_key(action, kind, period_name)]
+            if budget > 0 and counts.get((action, kind, periods[period_name]), 0) >= budget:
+                return True
+    return False
 
 
 def over_budget(action: str, given: Subjects, now: datetime | None = None) -> bool:
     """Whether any given subject already used up its ``action`` budget of this hour or day (a read only)."""
     now = now or utcnow()
-    limits_now, periods = limits(), _periods(now)
-    counts = _rows(action, given, now)
-    for kind, _subject in rules.subjects_of(action, given):
-        for period_name in rules.PERIODS:
-            budget = limits_now[rules.budget_key(action, kind, period_name)]
-            if budget > 0 and counts.get((kind, periods[period_name]), 0) >= budget:
-                return True
-    return False
+    return _over(action, given, _counts((action,), given, now), _periods(now), limits())
 
 
 def failures_exhausted(given: Subjects, now: datetime | None = None) -> bool:
@@ -138,9 +165,12 @@ def failures_exhausted(given: Subjects, now: datetime | None = None) -> bool:
 def redemption_refused(given: Subjects, now: datetime | None = None) -> bool:
     """Whether a redemption by these subjects is refused before its code is even judged: the member, device,
     terminal or IP address is over its failure budget, or the member / terminal / merchant / IP address over
-    its redemption budget. Both reads always run (the same work whatever the answer)."""
+    its redemption budget. One read, always made (the same work whatever the answer)."""
     now = now or utcnow()
-    return failures_exhausted(given, now) | over_budget(rules.REDEEM, given, now)
+    counts, periods, limits_now = _counts((rules.FAILURE, rules.REDEEM), given, now), _periods(now), limits()
+    return _over(rules.FAILURE, given, counts, periods, limits_now) or _over(
+        rules.REDEEM, given, counts, periods, limits_now
+    )
 
 
 @transactional
@@ -152,11 +182,14 @@ def record_failure(given: Subjects, now: datetime | None = None) -> None:
     """
     now = now or utcnow()
     limits_now, periods = limits(), _periods(now)
+    rows = [
+        (kind, subject, periods[period_name], 0)
+        for kind, subject in rules.subjects_of(rules.FAILURE, given)
+        for period_name in rules.PERIODS
+    ]
+    counted = _count(rules.FAILURE, rows, now)
     for kind, subject in rules.subjects_of(rules.FAILURE, given):
-        for period_name in rules.PERIODS:
-            count = _count(rules.FAILURE, kind, subject, periods[period_name], 0, now)
-            if period_name == rules.HOUR:
-                _alert(rules.FAILURE, kind, subject, count, periods[rules.HOUR], limits_now)
+        _alert(rules.FAILURE, kind, subject, counted[(kind, periods[rules.HOUR])], periods[rules.HOUR], limits_now)
 
 
 COUNTERS_KEPT_DAYS = 8  # the day's counters and a week of history for the console
