@@ -2,13 +2,14 @@
 
 The counters live in PostgreSQL (``benefit_counters``), not in the rate limiter's storage: a claim or a
 redemption takes its budget in its own transaction, so a claim that fails later (no stock, not eligible)
-gives the count back with its rollback, and the count is exact under any concurrency. One statement per
-subject and period takes it::
+gives the count back with its rollback, and the count is exact under any concurrency. One statement takes
+a request's counts for all its subjects and periods (each row with the budget in force, 0: none)::
 
-    INSERT INTO benefit_counters (…, count) VALUES (…, 1)
+    INSERT INTO benefit_counters (…, count, budget, …) VALUES (…, 1, :budget0, …), (…), …
     ON CONFLICT (action, subject_kind, subject, period)
-    DO UPDATE SET count = benefit_counters.count + 1 WHERE benefit_counters.count < :budget
-    RETURNING count
+    DO UPDATE SET count = benefit_counters.count + 1, budget = excluded.budget, …
+    WHERE excluded.budget = 0 OR benefit_counters.count < excluded.budget
+    RETURNING subject_kind, period, count
 
 PostgreSQL takes the row lock and re-checks the ``WHERE`` against the newest row, so with a budget of 3 the
 fourth of fifty simultaneous claims gets no row back and is refused (``BenefitLimitReached``).
