@@ -17,7 +17,8 @@ redeeming vouchers at the till.
    conflict); prints allocations/s.
 
 4. redemption at the till: --sales sales through the HTTP API (the Flask app in this process, the one-request
-   path with the member's card number, PostgreSQL) each redeeming an alliance voucher (``voucher_id``), and
+   path with the member's card number, PostgreSQL) each redeeming an alliance voucher scanned at the till
+   (``voucher_code``: found by its keyed hash), and
    as many of the same sales without one, alternating one of each so both see the same load; the CPU time
    of this process per sale of each kind (``time.process_time``: the whole request, routing, validation,
    pricing, the guarded UPDATE, the link row, the webhook outbox check). Target: a sale with a voucher at
@@ -290,6 +291,7 @@ class Till:
     auth: dict
     card_no: str
     voucher_ids: list[str]
+    voucher_codes: list[str]  # as the member shows them (the wallet's reveal), scanned at the till
 
 
 def seed_redemption(app, sales: int) -> Till:
@@ -324,7 +326,8 @@ def seed_redemption(app, sales: int) -> Till:
         while len(voucher_ids) < wanted:
             count = min(benefit_stock.MAX_ALLOCATION, wanted - len(voucher_ids))
             voucher_ids += benefit_stock.allocate(sku.id, member_id=member.id, count=count)
-        till = Till({"Authorization": f"Bearer {terminal.token}"}, card.card_no, voucher_ids)
+        codes = [benefit_stock.reveal_for_member(member.id, code_id)["code"] for code_id in voucher_ids]
+        till = Till({"Authorization": f"Bearer {terminal.token}"}, card.card_no, voucher_ids, codes)
         # one member redeems hundreds of vouchers in minutes: the anti-fraud budgets are raised, not switched
         # off, so each voucher sale still pays for its counting (server/services/benefit_fraud.py)
         benefit_fraud.update_limits(
@@ -350,7 +353,7 @@ def time_redemptions(app, till: Till, sales: int) -> RedemptionResult:
     def sell(index: int, kind: str) -> float:
         body = {"code": till.card_no, "amount_fen": 10_000, "payment_method": "wechat"}
         if kind == "voucher":
-            body["voucher_id"] = till.voucher_ids[index]
+            body["voucher_code"] = till.voucher_codes[index]  # scanned: its own proof, found by its keyed hash
         headers = {**till.auth, "Idempotency-Key": f"bench-{kind}-{index}"}
         started = time.process_time()
         response = client.post("/api/v1/sales", json=body, headers=headers)

@@ -30,3 +30,11 @@ def check_spend(spend_requires_proof: bool, proof: str | None, redeem_points: in
     """Refuse spending points (``redeem_points > 0``) without the proof the policy asks for."""
     if redeem_points > 0 and spend_needs_proof(spend_requires_proof, proof):
         raise MemberProofRequired()
+
+
+def check_picked_voucher(spend_requires_proof: bool, proof: str | None, voucher_id: str | None) -> None:
+    """A voucher picked from the member's list (``voucher_id``) is spent like points: it needs the same proof.
+
+    A voucher scanned or typed (``voucher_code``) is its own proof: the member holds it."""
+    if voucher_id is not None and spend_needs_proof(spend_requires_proof, proof):
+        raise MemberProofRequired()

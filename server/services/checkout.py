@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from alliance_shared.pricing import SaleQuote, quote_sale
 from server.domain.errors import Conflict, NotFound
-from server.domain.till_policy import check_spend, spend_needs_proof
+from server.domain.till_policy import check_picked_voucher, check_spend, spend_needs_proof
 from server.extensions import db
 from server.models import Identification, Member, RejectedSale, Sale, Terminal
 from server.models.base import new_id, utcnow
@@ -81,7 +81,7 @@ def identify(terminal: Terminal, *, card: dict | None = None, code: str | None =
         card_update=card_update,
         proof=proof,
         spend_needs_proof=spend_needs_proof(settings.spend_requires_proof, proof),
-        vouchers=till_vouchers.usable(member_id, terminal.merchant, alliance_today()),
+        vouchers=till_vouchers.usable(member_id, terminal.merchant, alliance_today(settings)),
     )
 
 
@@ -100,13 +100,14 @@ def quote(
     found = open_identification(terminal, identification_token, consume=False)
     settings = get_settings()
     check_spend(settings.spend_requires_proof, found.proof, redeem_points)
+    check_picked_voucher(settings.spend_requires_proof, found.proof, voucher_id)
     who = member_at_merchant(found.member_id, terminal.merchant_id)
     voucher = None
     if voucher_code is not None or voucher_id is not None:
         voucher = till_vouchers.find(
             terminal.merchant,
             found.member_id,
-            alliance_today(),
+            alliance_today(settings),
             voucher_code=voucher_code,
             voucher_id=voucher_id,
             terminal_id=terminal.id,

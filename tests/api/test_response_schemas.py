@@ -21,7 +21,16 @@ from flask.views import MethodView
 
 from server.domain.benefit_channels import partner_signature
 from server.extensions import db
-from server.services import benefit_grants, cards, members, regions, webhooks
+from server.services import (
+    benefit_catalog,
+    benefit_grants,
+    benefit_imports,
+    benefit_stock,
+    cards,
+    members,
+    regions,
+    webhooks,
+)
 from server.services.jobs import run_job
 from tests.api.operator_support import API, make_staffed_world, with_key
 from tests.benefit_ops_support import make_purchase, make_sku, make_supplier
@@ -142,6 +151,24 @@ def test_every_operation_answers_its_declared_schema(app, client):
         spare = [found.card_no for found in members.create_cards("test:contract", 4)]
         level = staffed.levels["gold"]
         level_id, gold_discount = level.id, level.default_discount_bp
+        voucher_sku = benefit_catalog.create_sku(
+            MANAGER,
+            code="CONTRACT-CASH",
+            name="5元代金券",
+            kind="voucher_cash",
+            face_value_fen=500,
+            funder="alliance",
+            valid_days=30,
+        )
+        purchase = benefit_catalog.create_purchase(
+            MANAGER,
+            sku_id=voucher_sku.id,
+            quantity=1,
+            source="generated",
+            purchase_date=date(2026, 12, 1),
+        )
+        benefit_imports.generate_vouchers(MANAGER, purchase.id)
+        [voucher_id] = benefit_stock.allocate(voucher_sku.id, member_id=member.id)
         db.session.remove()
     till, admin = staffed.world.shop_a.auth, staffed.auth("admin")
     call = contract.call
@@ -149,14 +176,10 @@ def test_every_operation_answers_its_declared_schema(app, client):
     # a terminal's day: who am I, identify, quote, sell, prove, look up, refund, report a refused sale
     call("get", "/terminal", till)
     token = call("post", "/identify", till, {"code": card.card_no})["identification"]["token"]
-    call("post", "/sales/quote", till, {"identification_token": token, "amount_fen": 10_000, "redeem_points": 100})
-    sale = call(
-        "post",
-        "/sales",
-        till,
-        {"identification_token": token, "amount_fen": 10_000, "redeem_points": 100},
-        idempotent=True,
-    )["sale"]
+    with_voucher = {"identification_token": token, "amount_fen": 10_000, "redeem_points": 100, "voucher_id": voucher_id}
+    call("post", "/sales/quote", till, with_voucher)
+    sale = call("post", "/sales", till, with_voucher, idempotent=True)["sale"]
+    assert sale["voucher"]["id"] == voucher_id
     by_phone = call("post", "/identify", till, {"phone": PHONE})["identification"]["token"]
     call("post", "/identifications/{token}/proof-code", till, {}, token=by_phone)
     with app.app_context():
@@ -382,7 +405,7 @@ def test_every_operation_answers_its_declared_schema(app, client):
     made = {"sku_id": voucher["sku"]["id"], "quantity": 3, "purchase_date": date.today().isoformat()}
     call("post", "/benefit-purchases", admin, made | {"source": "generated"}, idempotent=True)
     call("get", "/benefit-skus", admin)
-    assert sum(row["count"] for row in call("get", "/benefit-stock", admin)) == 5
+    assert sum(row["count"] for row in call("get", "/benefit-stock", admin)) == 6  # and the voucher sold above
 
     # benefits: the stock alerts the jobs raised and a supplier's month with a difference
     with app.app_context():

@@ -8,7 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from server.extensions import db
-from server.models import BenefitCode, BenefitSku, SaleVoucher, WebhookEvent
+from server.models import BenefitCode, BenefitSku, Member, SaleVoucher, WebhookEvent
+from server.security.pii import decrypt_phone
 from server.services import benefit_stock, webhooks
 from server.services.points import alliance_today
 from tests.benefits.helpers import vouchers
@@ -194,3 +195,18 @@ def test_a_sku_that_keeps_its_voucher_on_refund_does_not_restore_it(app, client)
     ).json["refund"]
     assert (refund["voucher_fen"], refund["voucher_restored"]) == (1_000, False)
     assert _status(app, code_id) == "redeemed"
+
+
+def test_a_voucher_picked_from_the_list_needs_the_members_proof_a_scanned_one_is_its_own(app, client):
+    s = scene(app, spend_requires_proof=True)
+    with app.app_context():
+        phone = decrypt_phone(db.session.get(Member, s.member.id).phone_ciphertext)
+        db.session.remove()
+    code_id, code = _give(app, s.member.id)
+    token = identify(client, s.auth, phone=phone)  # a phone number proves nothing
+    body = {"identification_token": token, "amount_fen": AMOUNT}
+    quoted = client.post("/api/v1/sales/quote", json={**body, "voucher_id": code_id}, headers=s.auth)
+    assert_error(quoted, 403, "member_proof_required")
+    assert_error(sell(client, s.auth, **body, voucher_id=code_id), 403, "member_proof_required")
+    sold = sell(client, s.auth, **body, voucher_code=code)  # the member shows the voucher itself
+    assert (sold.status_code, sold.json["sale"]["voucher_fen"]) == (201, 1_000)

@@ -124,6 +124,7 @@ def test_a_sku_is_edited_with_its_alert_settings_and_agent_prices(app, scene, cl
     url = f"/console/benefits/catalogue/{scene['sku_id']}/edit"
     html = page_text(client.get(url))
     assert 'value="18.00"' in html and "视频月卡" in html  # the agent level's price, filled in
+    assert re.search(r'<input checked[^>]*name="restore_on_refund"', html)  # on by default
     data = {
         "code": "ignored",
         "kind": "third_party_code",
@@ -141,6 +142,7 @@ def test_a_sku_is_edited_with_its_alert_settings_and_agent_prices(app, scene, cl
 
         sku = benefit_catalog.sku_details(benefit_catalog.get_sku(scene["sku_id"]))
     assert (sku["name"], sku["low_stock_threshold"], sku["near_expiry_days"]) == ("视频月卡（新）", 5, 10)
+    assert sku["restore_on_refund"] is False  # the box left unticked
     assert sku["code"] != "ignored" and sku["agent_prices"] == {scene["agent_level_id"]: 1_750}
     bad = post_form(client, url, url, data | {f"price_{scene['agent_level_id']}": "abc"})
     assert bad.status_code == 422

@@ -214,3 +214,39 @@ def test_impossible_redemptions_are_refused_with_the_right_error(amount, balance
     expected = InsufficientPoints if redeem > balance else RedeemLimitExceeded
     with pytest.raises(expected):
         quote_sale(amount, redeem, balance, terms)
+
+
+# --- vouchers: after the level discount, before points ---------------------------------------------
+
+
+def test_each_voucher_kind_takes_its_value_off_the_discounted_bill_never_more_than_it():
+    from alliance_shared.pricing import VoucherTerms, voucher_value
+    from server.domain.errors import VoucherMinSpend
+
+    assert voucher_value(9_000, VoucherTerms("voucher_cash", face_value_fen=1_000)) == 1_000
+    assert voucher_value(600, VoucherTerms("voucher_cash", face_value_fen=1_000)) == 600  # never above the bill
+    assert voucher_value(9_999, VoucherTerms("voucher_percent", discount_bp=1_000, max_off_fen=5_000)) == 999
+    assert voucher_value(90_000, VoucherTerms("voucher_percent", discount_bp=1_000, max_off_fen=5_000)) == 5_000
+    assert voucher_value(3_000, VoucherTerms("voucher_item", face_value_fen=1_800)) == 1_800
+    with pytest.raises(VoucherMinSpend) as below:
+        voucher_value(9_999, VoucherTerms("voucher_threshold", face_value_fen=1_000, min_spend_fen=10_000))
+    assert below.value.details == {"min_spend_fen": 10_000, "amount_fen": 9_999}
+
+
+@given(
+    amount=amounts,
+    discount=st.integers(min_value=5_000, max_value=10_000),
+    face=st.integers(min_value=0, max_value=100_000),
+    balance=st.integers(min_value=0, max_value=10**6),
+)
+def test_with_a_voucher_the_parts_still_add_up_and_points_are_capped_on_what_it_left(amount, discount, face, balance):
+    from alliance_shared.pricing import VoucherTerms
+
+    terms = SaleTerms(discount_bp=discount, earn_rate_bp=100, max_redeem_bp=5_000, point_value_fen=1)
+    voucher = VoucherTerms("voucher_cash", face_value_fen=face)
+    most = quote_sale(amount, 0, balance, terms, voucher).max_redeem_points
+    quote = quote_sale(amount, most, balance, terms, voucher)
+    assert quote.amount_fen == quote.discount_fen + quote.voucher_fen + quote.redeem_value_fen + quote.payable_fen
+    assert quote.voucher_fen == min(face, amount - quote.discount_fen)
+    assert quote.redeem_value_fen <= granted_at_rate(amount - quote.discount_fen - quote.voucher_fen, 5_000)
+    assert quote.payable_fen >= 0

@@ -18,7 +18,7 @@ from server.domain.errors import (
     RefundPinWrong,
     VoucherOffline,
 )
-from server.domain.till_policy import check_spend
+from server.domain.till_policy import check_picked_voucher, check_spend
 from server.extensions import db
 from server.models import AllianceSettings, Merchant, Sale
 from server.ratelimit import check_failures, count_failure
@@ -65,10 +65,12 @@ def _identify_online(draft: SaleDraft) -> None:
         )
         draft.buyer = Buyer(found.member_id, found.card.id if found.card else None, found.method)
         check_spend(draft.settings.spend_requires_proof, found.proof, request.redeem_points)
+        check_picked_voucher(draft.settings.spend_requires_proof, found.proof, request.voucher_id)
         return
     found = open_identification(request.terminal, request.identification_token, consume=True)
     draft.buyer = Buyer(found.member_id, found.card_id, found.method)
     check_spend(draft.settings.spend_requires_proof, found.proof, request.redeem_points)
+    check_picked_voucher(draft.settings.spend_requires_proof, found.proof, request.voucher_id)
     if request.card_update_written and found.method == "card":
         cards.confirm_write_back(found.card_id)
 
