@@ -41,9 +41,16 @@ from server.services.unit_of_work import transactional
 Subjects = Mapping[str, str | None]  # subject kind -> value (member id, device id, IP address, terminal id…)
 
 
+_LIMITS_COPY: list = [None, None]  # (the settings' overrides object it was made from, the limits)
+
+
 def limits() -> dict[str, int]:
-    """The budgets and alert thresholds in force: the defaults with the alliance's overrides."""
-    return rules.effective_limits(current_settings().benefit_limits)
+    """The budgets and alert thresholds in force: the defaults with the alliance's overrides (made again only
+    when the settings' per-worker copy is read again)."""
+    overrides = current_settings().benefit_limits
+    if _LIMITS_COPY[0] is not overrides:
+        _LIMITS_COPY[:] = [overrides, rules.effective_limits(overrides)]
+    return _LIMITS_COPY[1]
 
 
 def second_factor_fen() -> int:
@@ -58,12 +65,20 @@ def _periods(now: datetime) -> dict[str, str]:
 _WHEN = BenefitCounter.__table__.c.last_at.type  # the stored form of a moment (UTC, as every column keeps it)
 # built once, executed with parameters only: every voucher sale at a till runs them (the same SQL on PostgreSQL
 # and SQLite); a budget of 0 is no budget
-_READ = text(
-    "SELECT action, subject_kind, subject, period, count FROM benefit_counters "
-    "WHERE action IN :actions AND subject IN :subjects AND period IN :periods"
-).bindparams(
-    bindparam("actions", expanding=True), bindparam("subjects", expanding=True), bindparam("periods", expanding=True)
-)
+_READS: dict[tuple[int, int], object] = {}  # the read of the counts, by (actions, subjects)
+
+
+def _read_statement(actions: int, subjects: int):
+    """The read of the counts of ``actions`` actions of ``subjects`` subjects in two periods (built once per size)."""
+    statement = _READS.get((actions, subjects))
+    if statement is None:
+        action_list = ", ".join(f":action{i}" for i in range(actions))
+        subject_list = ", ".join(f":subject{i}" for i in range(subjects))
+        statement = _READS[(actions, subjects)] = text(
+            "SELECT action, subject_kind, subject, period, count FROM benefit_counters "
+            f"WHERE action IN ({action_list}) AND subject IN ({subject_list}) AND period IN (:hour, :day)"
+        )
+    return statement
 
 
 _COUNTS: dict[int, object] = {}  # the statement counting n rows at once, by n
@@ -96,7 +111,8 @@ def _count(action: str, rows: list[tuple[str, str, str, int]], now: datetime) ->
     values: dict = {"action": action, "now": now}
     for i, (kind, subject, period, budget) in enumerate(rows):
         values |= {f"kind{i}": kind, f"subject{i}": subject, f"period{i}": period, f"budget{i}": budget}
-    return {(kind, period): count for kind, period, count in db.session.execute(_count_statement(len(rows)), values)}
+    found = db.session.connection().execute(_count_statement(len(rows)), values)  # Core: no ORM work per call
+    return {(kind, period): count for kind, period, count in found}
 
 
 def _alert(action: str, kind: str, subject: str, count: int, hour: str, limits_now: dict[str, int]) -> None:
@@ -133,9 +149,10 @@ def _counts(actions: tuple[str, ...], given: Subjects, now: datetime) -> dict[tu
     subjects = {str(value)[:64]: kind for kind, value in given.items() if value}
     if not subjects:
         return {}
-    found = db.session.execute(
-        _READ, {"actions": list(actions), "subjects": list(subjects), "periods": list(periods.values())}
-    ).all()
+    values = {"hour": periods[rules.HOUR], "day": periods[rules.DAY]}
+    values |= {f"action{i}": action for i, action in enumerate(actions)}
+    values |= {f"subject{i}": subject for i, subject in enumerate(subjects)}
+    found = db.session.connection().execute(_read_statement(len(actions), len(subjects)), values).all()
     return {
         (action, kind, period): count
         for action, kind, subject, period, count in found
