@@ -429,6 +429,8 @@ SERVER_ERRORS.update(
         "benefit_budget_exhausted": ("该活动的权益已发完", "This campaign has given out all it had"),
         "benefit_not_eligible": ("该会员不能领取此权益", "This member may not receive this benefit"),
         "partner_signature_invalid": ("合作方请求签名无效", "The partner request's signature is not valid"),
+        "benefit_limit_reached": ("领取或使用权益过于频繁，请稍后再试", "Too many benefits claimed or used: try later"),
+        "benefit_second_factor_required": ("该权益需短信验证码", "This benefit needs the SMS code"),
         "second_factor_required": ("需要输入动态验证码", "The second-factor code is needed"),
         "second_factor_wrong": ("动态验证码不正确", "The second-factor code is wrong"),
     }

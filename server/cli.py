@@ -495,7 +495,7 @@ def jobs_group():
 def jobs_run_command(names, day):
     """Run jobs: expire-points, notify-expiring, close-settlement, benefit-stock-alerts,
     benefit-supplier-alerts, dispatch-sms, deliver-webhooks, purge-idempotency-keys, purge-identifications,
-    detect-brushing, evaluate-agents, create-partitions."""
+    detect-brushing, evaluate-agents, create-partitions, purge-benefit-counters."""
     from server.services.jobs import JOBS, run_job
 
     unknown = [name for name in names if name not in JOBS]

@@ -67,6 +67,7 @@ LIMITS = {
     "benefit_reveal:member": "30/minute;200/day",  # codes opened in full in the wallet (each one audited)
     "benefit_claim:member": "10/minute;100/day",  # campaign claims from the H5 page
     "voucher_code:member": "20/minute;3000/day",  # one-time voucher codes refreshed in the wallet (every 30 s)
+    "benefit_claim_code:member": "1/minute;5/hour;10/day",  # SMS codes of high-value claims
     "partner_grant:ip": "600/minute",  # signed partner requests (a bad signature is refused before any work)
 }
 

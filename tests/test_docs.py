@@ -41,6 +41,10 @@ NOT_TERMINAL_CODES = {
     "benefit_budget_exhausted",
     "benefit_not_eligible",
     "partner_signature_invalid",
+    # benefit anti-fraud (docs/benefits.md, "Anti-fraud"): claims only; at a till an over-budget voucher is
+    # refused as voucher_invalid
+    "benefit_limit_reached",
+    "benefit_second_factor_required",
 }
 
 

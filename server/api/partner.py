@@ -61,10 +61,12 @@ class PartnerBenefitGrants(MethodView):
 
         Signed per partner key (HMAC-SHA256 with a timestamp and a nonce against replay); idempotent on the
         partner's ``request_id``: the same id again answers the first grant. Every signature failure gets the
-        same answer (``partner_signature_invalid``)."""
-        enforce("partner_grant:ip", get_remote_address())
+        same answer (``partner_signature_invalid``). The member's claim budget and the IP address's apply
+        (``benefit_limit_reached``, 429)."""
+        ip = get_remote_address()
+        enforce("partner_grant:ip", ip)
         headers = {name: request.headers.get(header, "") for header, name in SIGNATURE_HEADERS.items()}
-        return benefit_grants.partner_grant(headers, request.method, request.path, request.get_data(), args)
+        return benefit_grants.partner_grant(headers, request.method, request.path, request.get_data(), args, ip=ip)
 
 
 @blp.route("/benefit-redemptions")

@@ -6,6 +6,7 @@ import json
 
 from flask import current_app, request
 from flask.views import MethodView
+from flask_limiter.util import get_remote_address
 
 from server.api.auth import (
     ANY_SECURITY,
@@ -49,7 +50,7 @@ from server.domain.identifiers import mask_name, normalize_mobile
 from server.models.base import utcnow
 from server.notifications.sms import send_now
 from server.ratelimit import enforce
-from server.services import catalog, checkout, queries, sales
+from server.services import catalog, checkout, queries, sales, till_vouchers
 from server.services.alliance import get_settings
 from server.services.sales import RefundRequest, SaleRequest, SaleResult
 
@@ -172,7 +173,9 @@ class Quote(MethodView):
         against the amount after the discount), then points within the cap on what remains
         (docs/terminal-api.md). A voucher that cannot be used here answers 422 ``voucher_invalid``.
         """
-        return checkout.quote(require_terminal(), **args)
+        terminal = require_terminal()
+        with till_vouchers.failures_counted(terminal.id, get_remote_address()):  # each refused voucher counted
+            return checkout.quote(terminal, **args)
 
 
 @blp.route("/identifications/<token>/proof-code")
@@ -256,7 +259,8 @@ class Sales(MethodView):
             return sale_data(result)
 
         # the chip's update carries its sector's write key, the gift a voucher code: both stored sealed
-        response = idempotent(current_actor(), work, sealed_field=("card_update", "gift"))
+        with till_vouchers.failures_counted(terminal.id, get_remote_address()):  # each refused voucher counted
+            response = idempotent(current_actor(), work, sealed_field=("card_update", "gift"))
         if notices and notices[0] is not None:  # "points spent" SMS: sent once the answer is on its way
             app, message_id = current_app._get_current_object(), notices[0]
 

@@ -155,6 +155,7 @@ SENTENCES = {
     "benefit_campaign.close": _l("%(actor)s closed benefit campaign %(object)s"),
     "benefit_batch.grant": _l("%(actor)s granted a benefit to a list of members (batch %(object)s)"),
     "benefit_partner.create": _l("%(actor)s added benefit partner %(object)s and its signing key"),
+    "benefit_limits.update": _l("%(actor)s changed the benefit anti-fraud budgets"),
     "benefit.partner_grant": _l("%(actor)s granted a benefit through the partner API (grant %(object)s)"),
     "ledger.archive_month": _l("%(actor)s took the ledger entries of %(object)s out for the archive"),
 }

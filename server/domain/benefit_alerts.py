@@ -13,6 +13,8 @@ with the numbers a person needs to act — or ``None`` when all is well. The job
 - **Near expiry**: available codes expiring within N days, with their count and cost at risk.
 - **Failing supplier**: of a supplier's codes that reached a member's redemption in the window, the share
   reported dead at redemption (failed claims) at or above a threshold, once enough attempts were seen.
+- **Velocity** (anti-fraud): one member, device, IP address or terminal reached the alert threshold of claims
+  or failed code lookups in an hour (``server/domain/benefit_budgets.py``); one alert per subject and hour.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ SUBJECT_OF_KIND = {
     BenefitAlertKind.DEMAND_SHORTFALL: "sku",
     BenefitAlertKind.NEAR_EXPIRY: "sku",
     BenefitAlertKind.SUPPLIER_FAILURES: "supplier",
+    BenefitAlertKind.VELOCITY: "counter",  # a member, device, IP address or terminal: in the figures
 }
 
 
@@ -203,4 +206,13 @@ def supplier_failures(
         BenefitAlertKind.SUPPLIER_FAILURES,
         supplier_id,
         {"attempts": attempts, "failed": failed, "rate_bp": rate, "threshold_bp": threshold_bp},
+    )
+
+
+def velocity(action: str, subject_kind: str, subject: str, count: int, threshold: int) -> AlertFinding:
+    """Too many claims or failed code lookups from one subject in the hour: the finding to raise (once)."""
+    return AlertFinding(
+        BenefitAlertKind.VELOCITY,
+        f"{action}:{subject_kind}:{subject}",
+        {"action": action, "subject_kind": subject_kind, "subject": subject, "count": count, "threshold": threshold},
     )

@@ -227,6 +227,27 @@ class BenefitNotEligible(DomainError):
     code, status, default_message = "benefit_not_eligible", 403, "This member may not receive this benefit."
 
 
+class BenefitLimitReached(DomainError):
+    """An anti-fraud budget is used up for this member, device, IP address, terminal or merchant this hour or
+    day (``details``: which subject and period)."""
+
+    code, status, default_message = (
+        "benefit_limit_reached",
+        429,
+        "Too many benefits were claimed or used from here for now; please try again later.",
+    )
+
+
+class BenefitSecondFactorRequired(DomainError):
+    """A claim of a high-value benefit on the member's page needs the SMS code just sent to the member."""
+
+    code, status, default_message = (
+        "benefit_second_factor_required",
+        403,
+        "This benefit is valuable: enter the verification code sent to your phone.",
+    )
+
+
 class PartnerSignatureInvalid(DomainError):
     """One answer for an unknown key, a bad signature, a stale timestamp and a nonce used before."""
 

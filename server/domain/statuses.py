@@ -247,6 +247,7 @@ class BenefitAlertKind(StrEnum):
     DEMAND_SHORTFALL = "demand_shortfall"
     NEAR_EXPIRY = "near_expiry"
     SUPPLIER_FAILURES = "supplier_failures"
+    VELOCITY = "velocity"  # too many claims or failed code lookups from one member/device/IP/terminal
 
 
 class BenefitAlertStatus(StrEnum):

@@ -27,10 +27,10 @@ CATALOGUE: tuple[EventType, ...] = (
     EventType("refund.recorded", "A sale was refunded, in part or in full."),
     EventType("points.expiring", "A member's points expire soon (sent once per member and expiry date)."),
     EventType("card.blocked", "A card was blocked: reported lost, frozen, replaced, cancelled or a suspected copy."),
-    EventType("benefit.issued", "A benefit was issued to a member.", emitted=False),
+    EventType("benefit.issued", "A benefit was issued to a member (any channel)."),
     EventType("benefit.redeemed", "A member's benefit was redeemed (an alliance voucher at a till, in the sale)."),
-    EventType("benefit.expired", "A member's benefit expired unused.", emitted=False),
-    EventType("commission.available", "An agent's commission became available for withdrawal.", emitted=False),
+    EventType("benefit.expired", "A member's benefit expired unused."),
+    EventType("commission.available", "An agent's commission became available for withdrawal."),
     EventType("withdrawal.paid", "An agent's withdrawal was paid."),
 )
 EVENT_TYPES: tuple[str, ...] = tuple(event.name for event in CATALOGUE)

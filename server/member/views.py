@@ -30,7 +30,7 @@ from wtforms import ValidationError
 
 from server.api.base import error_response
 from server.domain.benefit_channels import normalize_birthday
-from server.domain.errors import DomainError, NotFound
+from server.domain.errors import BenefitSecondFactorRequired, DomainError, LoginCodeInvalid, NotFound
 from server.domain.identifiers import mask_mobile, normalize_mobile
 from server.extensions import api
 from server.member.blueprint import bp
@@ -561,16 +561,39 @@ def mark_benefit_used(code_id):
     return redirect(url_for("member.benefits"))
 
 
-@bp.route("/benefits/campaigns/<campaign_id>/claim", methods=["POST"])
-@login_required
-def claim_benefit(campaign_id):
-    """Claim one benefit of a campaign (活动)."""
+def _origin() -> dict:
+    """Where a claim on the member's page comes from: the device and the IP address (their budgets apply)."""
+    return {"device": g.device.id, "ip": get_remote_address()}
+
+
+def _claim_code_page(sku_id: str, action: str, request_id: str = "", send: bool = True):
+    """The page asking for the SMS code of a high-value claim; texts a new code first when ``send``."""
+    if send:
+        enforce("benefit_claim_code:member", g.device.member_id)
+        send_now(benefit_grants.send_claim_code(g.device.member_id, sku_id))
+        flash(_("This benefit is valuable: we sent a verification code to your phone."), "success")
+    return render_template(
+        "member/benefit_code.html",
+        sku=benefit_grants.get_sku(sku_id),
+        action=action,
+        request_id=request_id,
+        form=ConfirmForm(),
+    )
+
+
+def _claim_with_code(claim, sku_id: str | None, action: str, request_id: str = ""):
+    """Run a claim from the member's page (campaign or points), asking for the SMS code when it needs one."""
     form = ConfirmForm()
     if not form.validate_on_submit():
         return csrf_failed(None)
+    sms_code = (request.form.get("sms_code") or "").strip()[:16] or None
     try:
-        enforce("benefit_claim:member", g.device.member_id)
-        benefit_grants.claim(g.device.member_id, campaign_id)
+        claim(sms_code)
+    except BenefitSecondFactorRequired as error:
+        return _claim_code_page(error.details["sku_id"], action, request_id)
+    except LoginCodeInvalid:
+        flash(_("The verification code is wrong or has expired."), "error")
+        return _claim_code_page(sku_id, action, request_id, send=False), 422
     except DomainError as error:
         flash(benefit_error_text(error), "error")
     else:
@@ -578,20 +601,34 @@ def claim_benefit(campaign_id):
     return redirect(url_for("member.benefits"))
 
 
+@bp.route("/benefits/campaigns/<campaign_id>/claim", methods=["POST"])
+@login_required
+def claim_benefit(campaign_id):
+    """Claim one benefit of a campaign (活动); a high-value one needs the SMS code sent to the member."""
+    member_id = g.device.member_id
+    enforce("benefit_claim:member", member_id)
+    campaign = benefit_grants.campaign_of(campaign_id)
+
+    def claim(sms_code):
+        benefit_grants.claim(member_id, campaign_id, origin=_origin(), sms_code=sms_code, second_factor=True)
+
+    return _claim_with_code(
+        claim, campaign.sku_id if campaign else None, url_for("member.claim_benefit", campaign_id=campaign_id)
+    )
+
+
 @bp.route("/benefits/exchange/<sku_id>", methods=["POST"])
 @login_required
 def exchange_benefit(sku_id):
     """Spend points for a benefit (the form's request id makes a double tap one exchange)."""
-    form = ConfirmForm()
-    if not form.validate_on_submit():
-        return csrf_failed(None)
-    try:
-        benefit_grants.exchange_points(g.device.member_id, sku_id, request.form.get("request_id", ""))
-    except DomainError as error:
-        flash(benefit_error_text(error), "error")
-    else:
-        flash(_("Exchanged! It is in your wallet."), "success")
-    return redirect(url_for("member.benefits"))
+    member_id, request_id = g.device.member_id, request.form.get("request_id", "")[:64]
+
+    def claim(sms_code):
+        benefit_grants.exchange_points(
+            member_id, sku_id, request_id, origin=_origin(), sms_code=sms_code, second_factor=True
+        )
+
+    return _claim_with_code(claim, sku_id, url_for("member.exchange_benefit", sku_id=sku_id), request_id)
 
 
 def benefit_error_text(error: DomainError) -> str:
@@ -600,6 +637,7 @@ def benefit_error_text(error: DomainError) -> str:
         "benefit_budget_exhausted": lambda: _("This campaign has given out everything it had."),
         "benefit_out_of_stock": lambda: _("This benefit is out of stock for now."),
         "insufficient_points": lambda: _("You do not have enough points."),
+        "benefit_limit_reached": lambda: _("Too many benefits were claimed from here for now. Please try later."),
     }
     if error.code == "benefit_not_eligible":
         if error.details.get("reason") == "member_limit":

@@ -33,6 +33,7 @@ from server.models.benefit_channel import (
     MerchantGiftRule,
     SaleGift,
 )
+from server.models.benefit_counters import BenefitCounter
 from server.models.benefit_grant import (
     BenefitCampaign,
     BenefitGrant,
@@ -101,6 +102,7 @@ __all__ = [
     "Base",
     "BenefitAlert",
     "BenefitCampaign",
+    "BenefitCounter",
     "BenefitGrant",
     "BenefitGrantBatch",
     "BenefitPartner",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, false, true
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.domain.statuses import LevelStatus
@@ -67,6 +67,10 @@ class AllianceSettings(Base):
     # an alliance voucher worth at least this (face value, or the cap of a percent voucher) is shown in the
     # wallet as a one-time dynamic code only (none: every voucher shows its printed code)
     dynamic_voucher_min_fen: Mapped[int | None]
+    # anti-fraud (docs/benefits.md, "Anti-fraud"): budgets overriding server.domain.benefit_budgets.DEFAULT_LIMITS,
+    # and the face value from which a claim on the member's page needs an SMS code (0: never)
+    benefit_limits: Mapped[dict] = mapped_column(JSON, default=dict)
+    benefit_second_factor_fen: Mapped[int] = mapped_column(default=10_000, server_default="10000")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -81,7 +81,7 @@ class BenefitAlert(Base):
     id: Mapped[str] = id_column("bal")
     kind: Mapped[str] = mapped_column(String(24))
     alert_key: Mapped[str] = mapped_column(String(80))
-    period: Mapped[str] = mapped_column(String(8))
+    period: Mapped[str] = mapped_column(String(16))  # 2026-W49, 2026-12, or a velocity alert's 2026-12-06T13
     sku_id: Mapped[str | None] = mapped_column(ForeignKey("benefit_skus.id"), index=True)
     supplier_id: Mapped[str | None] = mapped_column(ForeignKey("suppliers.id"), index=True)
     figures: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -34,6 +34,12 @@ SMS_TEMPLATES = {
         "【{alliance}】供应商预警：{supplier}近{days}天核销失败{failed}个，共{attempts}次核销，"
         "失败率{rate}%，超过{threshold}%，请核查并索赔。"
     ),
+    "benefit_velocity": (
+        "【{alliance}】风控预警：{subject}在{period}内{what}{count}次，达到预警线{threshold}次，请核查。"
+    ),
+    "benefit_claim_code": (
+        "【{alliance}】您正在领取{sku}，验证码是{code}，{minutes}分钟内有效。如非本人操作，请忽略本短信。"
+    ),
     "benefit_expiring": "【{alliance}】您的{sku}等{count}个权益将于{date}到期，请打开会员中心“我的权益”及时使用。",
 }
 

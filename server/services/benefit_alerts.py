@@ -16,9 +16,12 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from alliance_shared.money import format_yuan
 from server.domain import benefit_alerts as rules
+from server.domain import benefit_budgets as budget_rules
 from server.domain.errors import Conflict, InvalidRequest, NotFound
 from server.domain.identifiers import normalize_mobile
 from server.domain.statuses import (
@@ -39,7 +42,7 @@ from server.models import (
     BenefitSku,
     Supplier,
 )
-from server.models.base import utcnow
+from server.models.base import new_id, utcnow
 from server.notifications.sms import queue_sms
 from server.services.alliance import get_settings
 from server.services.audit import audit
@@ -50,7 +53,11 @@ SMS_TEMPLATES = {
     BenefitAlertKind.DEMAND_SHORTFALL: "benefit_demand_shortfall",
     BenefitAlertKind.NEAR_EXPIRY: "benefit_near_expiry",
     BenefitAlertKind.SUPPLIER_FAILURES: "benefit_supplier_failures",
+    BenefitAlertKind.VELOCITY: "benefit_velocity",
 }
+# how a velocity alert's SMS names what was counted and who did it
+VELOCITY_ACTIONS = {"claim": "领取权益", "redeem": "核销权益", "failure": "输错券码"}
+VELOCITY_SUBJECTS = {"member": "会员", "device": "设备", "ip": "IP", "terminal": "终端", "merchant": "商户"}
 
 
 # --- figures ------------------------------------------------------------------------------------------
@@ -185,6 +192,15 @@ def sms_params(alert: BenefitAlert, names: dict[str, str]) -> dict:
     """The SMS template parameters of ``alert`` (names: SKU and supplier ids → names)."""
     f = alert.figures
     params = {"alliance": get_settings().name}
+    if alert.kind == BenefitAlertKind.VELOCITY:
+        kind = f["subject_kind"]
+        return params | {
+            "subject": f"{VELOCITY_SUBJECTS.get(kind, kind)}{budget_rules.mask_subject(kind, f['subject'])}",
+            "what": VELOCITY_ACTIONS.get(f["action"], f["action"]),
+            "count": f["count"],
+            "threshold": f["threshold"],
+            "period": alert.period.replace("T", " ") + "时",
+        }
     if alert.kind == BenefitAlertKind.SUPPLIER_FAILURES:
         rate, line = f["rate_bp"], f["threshold_bp"]
         return params | {
@@ -252,6 +268,39 @@ def raise_alerts(findings: list[rules.AlertFinding], day: date) -> list[BenefitA
                 queue_sms(phone, SMS_TEMPLATES[alert.kind], **sms_params(alert, names))
             alert.texted = len(phones)
     return added
+
+
+def raise_velocity_alert(finding: rules.AlertFinding, period: str) -> BenefitAlert | None:
+    """Raise a velocity alert once per subject and period, and text it (flushes; the caller's transaction).
+
+    Concurrent requests may all reach the threshold at once: the insert does nothing when the (key, period)
+    exists, so exactly one of them adds and texts the alert. None when it was raised before.
+    """
+    table = BenefitAlert.__table__
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    alert_id = db.session.execute(
+        insert(table)
+        .values(
+            id=new_id("bal"),
+            kind=finding.kind,
+            alert_key=finding.key[:80],
+            period=period,
+            figures=finding.figures,
+            texted=0,
+            status=BenefitAlertStatus.OPEN,
+            raised_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["alert_key", "period"])
+        .returning(table.c.id)
+    ).scalar()
+    if alert_id is None:
+        return None
+    alert = db.session.get(BenefitAlert, alert_id)
+    phones = alert_phones()
+    for phone in phones:
+        queue_sms(phone, SMS_TEMPLATES[alert.kind], **sms_params(alert, {}))
+    alert.texted = len(phones)
+    return alert
 
 
 def _summary(findings, added) -> dict:

@@ -25,11 +25,13 @@ import hashlib
 import io
 import logging
 import secrets
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from server.domain import benefit_budgets as budget_rules
 from server.domain import ledger as ledger_rules
 from server.domain.benefit_channels import (
     CampaignRules,
@@ -44,6 +46,7 @@ from server.domain.benefit_channels import (
 from server.domain.errors import (
     BenefitBudgetExhausted,
     BenefitNotEligible,
+    BenefitSecondFactorRequired,
     Conflict,
     DomainError,
     InvalidRequest,
@@ -79,7 +82,7 @@ from server.models import (
 from server.models.base import utcnow
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone, decrypt_text, encrypt_text, phone_lookup_hash
-from server.services import ledger
+from server.services import benefit_fraud, ledger, one_time_codes, webhooks
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.benefit_catalog import get_sku
@@ -91,6 +94,9 @@ log = logging.getLogger(__name__)
 
 C = BenefitChannel
 MAX_BATCH_ROWS = 20_000
+# channels a member (or a partner, an agent on the member's behalf) asks for: limited by the claim budgets;
+# automatic gifts and the operator's batch grants are not
+CLAIM_CHANNELS = frozenset({C.CAMPAIGN, C.POINTS_EXCHANGE, C.PARTNER, "agent"})
 GIFT_SETTINGS = {
     C.REGISTRATION: "registration_gift_sku_id",
     C.LEVEL_UP: "level_up_gift_sku_id",
@@ -110,10 +116,13 @@ def _grant(
     batch_id: str | None = None,
     partner_id: str | None = None,
     points_spent: int = 0,
+    origin: Mapping[str, str | None] | None = None,
 ) -> tuple[BenefitGrant, bool]:
     """Issue one code of ``sku_id`` to the member for (channel, source id); the grant and whether it is new.
 
-    Flushes only (the caller's transaction). A source id granted before answers with that grant.
+    Flushes only (the caller's transaction). A source id granted before answers with that grant. A new grant
+    of a claim channel (``CLAIM_CHANNELS``) takes the member's claim budget and that of ``origin`` (the
+    device, the IP address: ``server/services/benefit_fraud.py``); every new grant emits ``benefit.issued``.
     """
     existing = db.session.scalar(
         select(BenefitGrant).where(BenefitGrant.channel == channel, BenefitGrant.source_id == source_id)
@@ -122,6 +131,8 @@ def _grant(
         if existing.member_id != member_id or existing.sku_id != sku_id:
             raise Conflict("This source id was used for another grant.", field="source_id")
         return existing, False
+    if channel in CLAIM_CHANNELS:
+        benefit_fraud.take(budget_rules.CLAIM, {budget_rules.MEMBER: member_id, **(origin or {})})
     (code_id,) = allocate(sku_id, member_id=member_id)
     grant = BenefitGrant(
         channel=channel,
@@ -137,6 +148,7 @@ def _grant(
     )
     db.session.add(grant)
     db.session.flush()
+    webhooks.emit(db.session, "benefit.issued", webhooks.benefit_issued_payload(grant))
     return grant, True
 
 
@@ -261,8 +273,19 @@ def exchange_offers(member_id: str | None = None) -> list[BenefitSku]:
 
 
 @transactional
-def exchange_points(member_id: str, sku_id: str, request_id: str) -> BenefitGrant:
-    """The member spends the SKU's points price for one code (idempotent on the member's request id)."""
+def exchange_points(
+    member_id: str,
+    sku_id: str,
+    request_id: str,
+    *,
+    origin: Mapping[str, str | None] | None = None,
+    sms_code: str | None = None,
+    second_factor: bool = False,
+) -> BenefitGrant:
+    """The member spends the SKU's points price for one code (idempotent on the member's request id).
+
+    ``origin`` and ``second_factor`` as for :func:`claim`.
+    """
     if not request_id or len(request_id) > 64:
         raise InvalidRequest("Give a request id (at most 64 characters).", field="request_id")
     member = db.session.get(Member, member_id)
@@ -274,8 +297,21 @@ def exchange_points(member_id: str, sku_id: str, request_id: str) -> BenefitGran
     if is_cash_like(sku.kind) and not get_settings().points_buy_cash_like_licensed:
         raise Conflict("Points cannot buy cash-like benefits under the alliance's licence.")
     source = f"{member_id}:{request_id}"
+    if (
+        db.session.scalar(
+            select(BenefitGrant.id).where(BenefitGrant.channel == C.POINTS_EXCHANGE, BenefitGrant.source_id == source)
+        )
+        is None
+    ):  # a repeated request answers with its grant, without a second code
+        _second_factor(member_id, sku, sms_code, second_factor)
     grant, new = _grant(
-        C.POINTS_EXCHANGE, source, member_id, sku.id, f"member:{member_id}", points_spent=sku.points_price
+        C.POINTS_EXCHANGE,
+        source,
+        member_id,
+        sku.id,
+        f"member:{member_id}",
+        points_spent=sku.points_price,
+        origin=origin,
     )
     if new:
         adjustments = ledger.account_id(ledger_rules.ALLIANCE_ADJUSTMENTS, ALLIANCE_OWNER)
@@ -286,6 +322,48 @@ def exchange_points(member_id: str, sku_id: str, request_id: str) -> BenefitGran
             f"member:{member_id}", "benefit.exchange", "benefit_grant", grant.id, sku=sku.code, points=sku.points_price
         )
     return grant
+
+
+# --- the second factor of high-value claims on the member's page ---
+CLAIM_CODE = "benefit_claim"
+
+
+def _claim_subject(member_id: str, sku_id: str) -> str:
+    return f"{member_id}:{sku_id}"  # a code proves this member's claim of this benefit, nothing else
+
+
+def needs_second_factor(sku: BenefitSku) -> bool:
+    """Whether claiming ``sku`` on the member's page needs an SMS code (its face value reaches the setting)."""
+    threshold = benefit_fraud.second_factor_fen()
+    return threshold > 0 and sku.face_value_fen >= threshold
+
+
+def _second_factor(member_id: str, sku: BenefitSku, sms_code: str | None, required: bool) -> None:
+    """Check the SMS code of a high-value claim (before any write: a wrong code keeps only its counted try)."""
+    if not required or not needs_second_factor(sku):
+        return
+    if not sms_code or not sms_code.strip():
+        raise BenefitSecondFactorRequired(sku_id=sku.id)
+    one_time_codes.check_code(CLAIM_CODE, _claim_subject(member_id, sku.id), sms_code[:16])
+
+
+@transactional
+def send_claim_code(member_id: str, sku_id: str) -> int:
+    """Text the member a one-time code for claiming ``sku_id`` (the older one stops working); the SMS id."""
+    member = db.session.get(Member, member_id)
+    if member is None or member.status != MemberStatus.ACTIVE:
+        raise NotFound("No such member.")
+    sku = get_sku(sku_id)
+    code, expires_at = one_time_codes.issue_code(CLAIM_CODE, _claim_subject(member_id, sku.id))
+    return queue_sms(
+        decrypt_phone(member.phone_ciphertext),
+        "benefit_claim_code",
+        secret=code,
+        secret_expires_at=expires_at,
+        alliance=get_settings().name,
+        sku=sku.name,
+        minutes=one_time_codes.ttl_minutes(),
+    ).id
 
 
 # --- campaigns ---
@@ -421,6 +499,11 @@ def _rules(campaign: BenefitCampaign) -> CampaignRules:
     )
 
 
+def campaign_of(campaign_id: str) -> BenefitCampaign | None:
+    """A campaign by id (None if there is none)."""
+    return db.session.get(BenefitCampaign, campaign_id[:40])
+
+
 def _claimed(campaign_id: str, member_id: str) -> int:
     return db.session.scalar(
         select(func.count()).where(BenefitGrant.campaign_id == campaign_id, BenefitGrant.member_id == member_id)
@@ -459,8 +542,20 @@ def campaigns_for_member(member_id: str, now: datetime | None = None) -> list[di
 
 
 @transactional
-def claim(member_id: str, campaign_id: str, now: datetime | None = None) -> BenefitGrant:
-    """The member claims one of a campaign's benefits: eligibility, per-member limit, total budget, stock."""
+def claim(
+    member_id: str,
+    campaign_id: str,
+    now: datetime | None = None,
+    *,
+    origin: Mapping[str, str | None] | None = None,
+    sms_code: str | None = None,
+    second_factor: bool = False,
+) -> BenefitGrant:
+    """The member claims one of a campaign's benefits: eligibility, per-member limit, total budget, stock.
+
+    ``origin``: the device and IP address the claim came from (their claim budgets apply with the member's);
+    ``second_factor``: the claim comes from the member's page, so a high-value benefit needs ``sms_code``.
+    """
     now = now or utcnow()
     member = db.session.get(Member, member_id)
     if member is None or member.status != MemberStatus.ACTIVE:
@@ -473,6 +568,7 @@ def claim(member_id: str, campaign_id: str, now: datetime | None = None) -> Bene
         raise BenefitNotEligible(reason=refusal)
     if _claimed(campaign.id, member_id) >= campaign.per_member_limit:  # the common refusal, before any lock
         raise BenefitNotEligible("You have claimed all this campaign allows.", reason="member_limit")
+    _second_factor(member_id, get_sku(campaign.sku_id), sms_code, second_factor)  # before any write
     # take one from the budget: the guarded UPDATE locks the campaign's row until this transaction ends, so
     # concurrent claims queue here and each sees the grants committed before it (PostgreSQL READ COMMITTED
     # re-reads ``remaining`` and the count below); a refusal after it rolls the budget back with everything
@@ -492,7 +588,15 @@ def claim(member_id: str, campaign_id: str, now: datetime | None = None) -> Bene
     if claimed >= campaign.per_member_limit:
         raise BenefitNotEligible("You have claimed all this campaign allows.", reason="member_limit")
     source = f"{campaign.id}:{member_id}:{claimed + 1}"  # the n-th claim of a member: unique
-    grant, new = _grant(C.CAMPAIGN, source, member_id, campaign.sku_id, f"member:{member_id}", campaign_id=campaign.id)
+    grant, new = _grant(
+        C.CAMPAIGN,
+        source,
+        member_id,
+        campaign.sku_id,
+        f"member:{member_id}",
+        campaign_id=campaign.id,
+        origin=origin,
+    )
     if not new:
         raise Conflict("This claim was just made; please refresh.")
     return grant
@@ -720,8 +824,18 @@ def _verified_partner(headers: dict, method: str, path: str, body: bytes, now: d
 
 
 @transactional
-def partner_grant(headers: dict, method: str, path: str, body: bytes, payload: dict, now: datetime | None = None):
-    """A partner's signed grant: verify the signature, keep the nonce, grant once per partner request id."""
+def partner_grant(
+    headers: dict,
+    method: str,
+    path: str,
+    body: bytes,
+    payload: dict,
+    now: datetime | None = None,
+    ip: str | None = None,
+):
+    """A partner's signed grant: verify the signature, keep the nonce, grant once per partner request id.
+
+    The member's claim budget applies, and that of the partner's IP address (``ip``)."""
     now = now or utcnow()
     partner = _verified_partner(headers, method, path, body, now)
     sku_id, request_id = payload["sku_id"], payload["request_id"]
@@ -732,7 +846,13 @@ def partner_grant(headers: dict, method: str, path: str, body: bytes, payload: d
     if member is None or member.status != MemberStatus.ACTIVE:
         raise NotFound("No member has this phone number.", field="phone")
     grant, new = _grant(
-        C.PARTNER, f"{partner.id}:{request_id}", member.id, sku_id, f"partner:{partner.key_id}", partner_id=partner.id
+        C.PARTNER,
+        f"{partner.id}:{request_id}",
+        member.id,
+        sku_id,
+        f"partner:{partner.key_id}",
+        partner_id=partner.id,
+        origin={budget_rules.IP: ip},
     )
     if new:
         audit(f"partner:{partner.key_id}", "benefit.partner_grant", "benefit_grant", grant.id, request_id=request_id)

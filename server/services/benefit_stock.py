@@ -23,9 +23,11 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, func, select, update
 
+from server.domain import benefit_budgets as budgets
 from server.domain import voucher_codes
 from server.domain.errors import (
     BenefitCodeInvalid,
+    BenefitLimitReached,
     BenefitOutOfStock,
     BenefitStockConflict,
     Conflict,
@@ -39,6 +41,7 @@ from server.extensions import db
 from server.models import BenefitCode, BenefitSku, Merchant
 from server.models.base import utcnow
 from server.security.benefit_secrets import sealer
+from server.services import benefit_fraud, webhooks
 from server.services.audit import audit
 from server.services.benefit_catalog import get_sku, sku_accepted_at
 from server.services.points import alliance_today
@@ -230,14 +233,25 @@ def release_expired_reservations(now: datetime | None = None) -> int:
 
 
 def expire_codes(today: date, now: datetime | None = None) -> int:
-    """Mark available and issued codes whose last day has passed as expired (the job; caller's transaction)."""
-    result = db.session.execute(
+    """Mark available and issued codes whose last day has passed as expired (the job; caller's transaction).
+
+    Each member's code that expired unused emits ``benefit.expired`` in the same transaction.
+    """
+    now = now or utcnow()
+    expired = db.session.execute(
         update(BenefitCode)
         .where(BenefitCode.status.in_([S.AVAILABLE, S.ISSUED]), BenefitCode.expires_on < today)
-        .values(status=S.EXPIRED, expired_at=now or utcnow())
+        .values(status=S.EXPIRED, expired_at=now)
+        .returning(BenefitCode.id, BenefitCode.sku_id, BenefitCode.member_id)
         .execution_options(synchronize_session=False)
-    )
-    return result.rowcount
+    ).all()
+    held = [row for row in expired if row.member_id]
+    if held and webhooks.subscribers().get("benefit.expired"):
+        values = dict(db.session.execute(select(BenefitSku.id, BenefitSku.face_value_fen)).all())
+        for row in held:
+            payload = webhooks.benefit_payload(row.id, row.sku_id, row.member_id, values.get(row.sku_id), now)
+            webhooks.emit(db.session, "benefit.expired", payload)
+    return len(expired)
 
 
 def lookup_hashes(code: str) -> list[str]:
@@ -259,19 +273,55 @@ def find_code(code: str) -> BenefitCode | None:
     return _find_code(code)
 
 
-@transactional
-def redeem(code: str, merchant_id: str, now: datetime | None = None) -> BenefitCode:
-    """Redeem an issued code at a merchant that accepts it; one answer for every code that cannot be used."""
+def redeemable_code(
+    code: str,
+    merchant_id: str,
+    *,
+    terminal_id: str | None = None,
+    member_id: str | None = None,
+    ip: str | None = None,
+    now: datetime | None = None,
+) -> BenefitCode:
+    """The issued code ``code`` ready to be redeemed at the merchant, its redemption budgets taken.
+
+    The one check every redemption makes (this service's :func:`redeem`, and the sale that redeems a voucher at
+    the till, in its own transaction): flushes only. Every code that cannot be used gets the same
+    ``BenefitCodeInvalid`` with the same work done: unknown, used, expired, another merchant's, and any code
+    while the member / terminal / IP address is over its failure budget or over its redemption budget
+    (``server/services/benefit_fraud.py``). ``member_id`` is the member identified at the till, if any; the
+    code's holder is counted too. The caller counts the refusal with ``benefit_fraud.record_failure`` after
+    its transaction rolled back (see :func:`redeem`).
+    """
     now = now or utcnow()
-    row = _find_code(code) if code and len(code) <= 200 else None
+    row = _find_code(code) if code and len(code) <= 200 else None  # always looked up: the same work for all
     merchant = db.session.get(Merchant, merchant_id)
-    if row is None or merchant is None or row.status != S.ISSUED:
+    sku = db.session.get(BenefitSku, row.sku_id if row is not None else "")
+    holder = row.member_id if row is not None else member_id
+    budget = {"member": holder, "terminal": terminal_id, "merchant": merchant_id, "ip": ip}
+    refused = benefit_fraud.redemption_refused(budget, now)
+    usable = (
+        row is not None
+        and merchant is not None
+        and row.status == S.ISSUED
+        and (row.expires_on is None or row.expires_on >= alliance_today())
+        and sku_accepted_at(sku, merchant)
+    )
+    if refused or not usable:
         raise BenefitCodeInvalid()
-    if row.expires_on is not None and row.expires_on < alliance_today():
-        raise BenefitCodeInvalid()
-    sku = db.session.get(BenefitSku, row.sku_id)
-    if not sku_accepted_at(sku, merchant):
-        raise BenefitCodeInvalid()
+    try:
+        benefit_fraud.take(budgets.REDEEM, budget, now)
+    except BenefitLimitReached as error:  # the budget filled up since the read above: the same answer
+        raise BenefitCodeInvalid() from error
+    return row
+
+
+def _failure_subjects(member_id: str | None, terminal_id: str | None, ip: str | None) -> dict:
+    return {"member": member_id, "terminal": terminal_id, "ip": ip}
+
+
+@transactional
+def _redeem(code, merchant_id, now, terminal_id, member_id, ip) -> BenefitCode:
+    row = redeemable_code(code, merchant_id, terminal_id=terminal_id, member_id=member_id, ip=ip, now=now)
     result = db.session.execute(
         update(BenefitCode)
         .where(BenefitCode.id == row.id, BenefitCode.status == S.ISSUED)
@@ -282,6 +332,28 @@ def redeem(code: str, merchant_id: str, now: datetime | None = None) -> BenefitC
         raise BenefitCodeInvalid()
     db.session.refresh(row)
     return row
+
+
+def redeem(
+    code: str,
+    merchant_id: str,
+    now: datetime | None = None,
+    *,
+    terminal_id: str | None = None,
+    member_id: str | None = None,
+    ip: str | None = None,
+) -> BenefitCode:
+    """Redeem an issued code at a merchant that accepts it; one answer for every code that cannot be used.
+
+    A refusal is counted as a failed attempt of the terminal, the member and the IP address in a transaction
+    of its own once the redemption's rolled back (call this outside any other transaction).
+    """
+    now = now or utcnow()
+    try:
+        return _redeem(code, merchant_id, now, terminal_id, member_id, ip)
+    except BenefitCodeInvalid:
+        benefit_fraud.record_failure(_failure_subjects(member_id, terminal_id, ip), now)
+        raise
 
 
 @transactional

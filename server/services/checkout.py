@@ -113,6 +113,7 @@ def quote(
             voucher_code=voucher_code,
             voucher_id=voucher_id,
             consume=False,  # a quote changes nothing: a dynamic code stays unused for the sale
+            terminal_id=terminal.id,
         )
     priced: SaleQuote = quote_sale(
         amount_fen, redeem_points, who.balance, sale_terms(who, terminal, settings), voucher.terms if voucher else None

@@ -44,7 +44,7 @@ from server.models import (
     SettlementDay,
 )
 from server.models.base import UTCDateTime, utcnow
-from server.services import locks, money_ledger
+from server.services import locks, money_ledger, webhooks
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.brushing import held_sales_select
@@ -465,8 +465,12 @@ def expected_day_commissions(day: date, start: datetime, end: datetime) -> dict[
 
 
 def release_day(day: date, actor: str) -> int:
-    """Make available the commissions whose return window ended by ``day`` (not held by a flag); net debts."""
-    released = db.session.execute(
+    """Make available the commissions whose return window ended by ``day`` (not held by a flag); net debts.
+
+    Each agent's commission released emits ``commission.available`` in this transaction (when subscribed:
+    only then are the released rows read back).
+    """
+    statement = (
         update(Commission)
         .where(
             Commission.status == CommissionStatus.PENDING,
@@ -475,7 +479,26 @@ def release_day(day: date, actor: str) -> int:
         )
         .values(status=CommissionStatus.AVAILABLE, released_on=day)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    if webhooks.subscribers().get("commission.available"):
+        rows = db.session.execute(
+            statement.returning(
+                Commission.id,
+                Commission.beneficiary_kind,
+                Commission.beneficiary_id,
+                Commission.amount_fen,
+                Commission.reversed_fen,
+            )
+        ).all()
+        released, now = len(rows), utcnow()
+        for row in rows:
+            if row.beneficiary_kind == money.AGENT:
+                payload = webhooks.commission_available_payload(
+                    row.id, row.beneficiary_id, row.amount_fen - row.reversed_fen, now
+                )
+                webhooks.emit(db.session, "commission.available", payload)
+    else:
+        released = db.session.execute(statement).rowcount
     if not released:
         return 0
     money_ledger.open_accounts_select(

@@ -110,6 +110,12 @@ def _expire_benefit_codes(day: date) -> dict:
     return {"expired": expire_codes(day)}
 
 
+def _purge_benefit_counters(day: date) -> dict:
+    from server.services.benefit_fraud import purge_counters
+
+    return {"deleted": purge_counters()}
+
+
 def _benefit_stock_alerts(day: date) -> dict:
     from server.services.benefit_alerts import run_stock_alerts
 
@@ -163,6 +169,7 @@ JOBS: dict[str, Job] = {  # in the order `jobs run` without --job runs them
     "deliver-webhooks": Job(_deliver_webhooks, False, _today),  # row locks (SKIP LOCKED), not the job lock
     "purge-idempotency-keys": Job(_purge_idempotency_keys, False, _today),
     "purge-identifications": Job(_purge_identifications, False, _today),
+    "purge-benefit-counters": Job(_purge_benefit_counters, False, _today),  # anti-fraud counts of past days
     "detect-brushing": Job(_detect_brushing, True, _today),
     "evaluate-agents": Job(_evaluate_agents, True, _today),
     "create-partitions": Job(_create_partitions, True, _today),

@@ -21,7 +21,12 @@ from server.models.base import utcnow
 from server.security.pii import keyed_hash
 
 CODE_DIGITS = 6
-_HASH_PREFIXES = {"login": "login-code", "till_proof": "till-proof", "agent_login": "agent-login-code"}
+_HASH_PREFIXES = {
+    "login": "login-code",
+    "till_proof": "till-proof",
+    "agent_login": "agent-login-code",
+    "benefit_claim": "benefit-claim-code",  # a high-value claim on the member's page: subject member:SKU
+}
 
 
 def _code_hash(purpose: str, subject: str, code: str) -> str:

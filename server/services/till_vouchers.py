@@ -7,7 +7,8 @@ in the sale's own transaction, and giving it back on a full refund.
   typed (found by its keyed hash, ``benefit_stock.find_code``; a dynamic one-time code through
   ``voucher_lookup.resolve_till_voucher_code``) or picked from the list. Every voucher that
   cannot be used here gets the one answer ``VoucherInvalid`` (unknown, used, expired, void, another
-  member's, not accepted here, not a voucher), so a guess tells nothing about which codes exist.
+  member's, not accepted here, not a voucher, and any voucher while an anti-fraud budget is used up), so a
+  guess tells nothing about which codes exist; ``failures_counted`` counts each refusal after the rollback.
 - ``redeem_in_sale(found, sale, now)``: the guarded UPDATE ``issued → redeemed`` (``WHERE status = 'issued'
   AND member_id = …``) and the ``SaleVoucher`` row, in the sale's transaction. Of concurrent sales naming
   the same voucher exactly one changes the row; the others find it redeemed and answer ``VoucherInvalid``
@@ -21,19 +22,21 @@ The pricing of the voucher is the shared rule's (``alliance_shared/pricing.py``:
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Row, bindparam, insert, select, update
 
 from alliance_shared.pricing import VoucherTerms
+from server.domain import benefit_budgets as budgets
 from server.domain import dynamic_vouchers
-from server.domain.errors import VoucherInvalid
+from server.domain.errors import BenefitLimitReached, VoucherInvalid
 from server.domain.refunds import RefundSplit
 from server.domain.statuses import VOUCHER_KINDS, BenefitCodeStatus, BenefitFunder
 from server.extensions import db
 from server.models import BenefitCode, BenefitSku, Merchant, Refund, Sale, SaleVoucher
-from server.services import benefit_stock, voucher_lookup, webhooks
+from server.services import benefit_fraud, benefit_stock, voucher_lookup, webhooks
 from server.services.benefit_catalog import sku_accepted_at
 
 S = BenefitCodeStatus
@@ -148,11 +151,18 @@ def find(
     voucher_code: str | None = None,
     voucher_id: str | None = None,
     consume: bool = True,
+    terminal_id: str | None = None,
+    now: datetime | None = None,
 ) -> FoundVoucher:
     """The voucher a quote or sale names, usable by this member here today; else ``VoucherInvalid``.
 
     A dynamic one-time code (``voucher_lookup``) is used up by the sale (``consume``; a quote only checks it);
-    the printed code of a voucher shown dynamically is refused like an unknown one."""
+    the printed code of a voucher shown dynamically is refused like an unknown one. The anti-fraud budgets
+    answer the same way (``server/services/benefit_fraud.py``): while the member or the terminal is over its
+    failure budget, or the member / terminal / merchant over its redemption budget, every voucher is refused
+    like an unknown one. The refusal carries the member (``error.member_id``, never in the answer) for
+    :func:`failures_counted`.
+    """
     row = None
     if voucher_code is not None:
         text = voucher_code.strip()
@@ -164,11 +174,35 @@ def find(
             row = rows[0] if len(rows) == 1 and not voucher_lookup.is_dynamic(rows[0]) else None
     elif voucher_id is not None:
         row = db.session.execute(_VOUCHER_BY_ID, {"code_id": voucher_id}).first()
-    if row is None or row.status != S.ISSUED or row.member_id != member_id:
-        raise VoucherInvalid()
+    subjects = _subjects(member_id, terminal_id, merchant.id)
+    refused = benefit_fraud.redemption_refused(subjects, now)  # read for every voucher: the same work for all
+    if refused or row is None or row.status != S.ISSUED or row.member_id != member_id:
+        raise _invalid(member_id)
     if not _usable_today(row.expires_on, row, today) or not sku_accepted_at(row, merchant):
-        raise VoucherInvalid()
+        raise _invalid(member_id)
     return FoundVoucher(row.code_id, row.last4, row, voucher_terms(row))
+
+
+def _subjects(member_id: str | None, terminal_id: str | None, merchant_id: str | None) -> dict:
+    return {"member": member_id, "terminal": terminal_id, "merchant": merchant_id}
+
+
+def _invalid(member_id: str | None) -> VoucherInvalid:
+    error = VoucherInvalid()
+    error.member_id = member_id  # for counting the failure after the rollback; not part of the answer
+    return error
+
+
+@contextmanager
+def failures_counted(terminal_id: str | None, ip: str | None = None):
+    """Count a ``VoucherInvalid`` of the block as a failed lookup of the terminal, the IP address and the
+    member, in a transaction of its own: wrap the whole quote or sale (its transaction rolled back first)."""
+    try:
+        yield
+    except VoucherInvalid as error:
+        subjects = {"member": getattr(error, "member_id", None), "terminal": terminal_id, "ip": ip}
+        benefit_fraud.record_failure(subjects)
+        raise
 
 
 def funder_merchant(sku, accepting_merchant_id: str) -> str | None:
@@ -195,6 +229,10 @@ _REDEEM = (  # the guard: only an issued code of this member moves, so of concur
 def redeem_in_sale(found: FoundVoucher, sale: Sale, now: datetime) -> None:
     """Consume the voucher in the sale's transaction (exactly once) and link it to the sale."""
     sku = found.sku
+    try:  # the redemption budgets of the member, the terminal and the merchant (counted in the sale's transaction)
+        benefit_fraud.take(budgets.REDEEM, _subjects(sale.member_id, sale.terminal_id, sale.merchant_id), now)
+    except BenefitLimitReached as error:
+        raise _invalid(sale.member_id) from error
     result = db.session.execute(
         _REDEEM,
         {"b_code_id": found.code_id, "b_member_id": sale.member_id, "b_now": now, "b_merchant_id": sale.merchant_id},

@@ -34,7 +34,7 @@ from server.domain.identifiers import mask_card_number
 from server.domain.statuses import WebhookDeliveryStatus, WebhookSubscriptionStatus
 from server.domain.webhooks import EVENT_TYPES, retry_delay_seconds, signature, unknown_event_types, url_problem
 from server.extensions import db
-from server.models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
+from server.models import BenefitSku, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from server.models.base import new_id, utcnow
 from server.security.pii import decrypt_text, encrypt_text
 from server.services import worker_copies
@@ -454,4 +454,51 @@ def withdrawal_paid_payload(withdrawal) -> dict:
         "agent_id": withdrawal.agent_id,
         "amount_fen": withdrawal.net_fen,
         "paid_at": _iso(withdrawal.finished_at),
+    }
+
+
+def benefit_payload(
+    code_id: str,
+    sku_id: str,
+    member_id: str | None,
+    value_fen: int | None,
+    occurred_at: datetime | None,
+    *,
+    channel: str | None = None,
+    merchant_id: str | None = None,
+    sale_id: str | None = None,
+) -> dict:
+    """benefit.issued / .redeemed / .expired: the code by id (never the code itself), its SKU and face value."""
+    return {
+        "benefit_id": code_id,
+        "sku_id": sku_id,
+        "member_id": member_id,
+        "channel": channel,
+        "merchant_id": merchant_id,
+        "sale_id": sale_id,
+        "value_fen": value_fen,
+        "occurred_at": _iso(occurred_at or utcnow()),
+    }
+
+
+def benefit_issued_payload(grant) -> dict:
+    """benefit.issued: a grant of any channel (registration, level-up, birthday, points, campaign, batch…)."""
+    sku = db.session.get(BenefitSku, grant.sku_id)
+    return benefit_payload(
+        grant.code_id,
+        grant.sku_id,
+        grant.member_id,
+        sku.face_value_fen if sku else None,
+        grant.created_at,
+        channel=grant.channel,
+    )
+
+
+def commission_available_payload(commission_id: int, agent_id: str, amount_fen: int, available_at) -> dict:
+    """commission.available: an agent's commission released for withdrawal (what is left after refunds)."""
+    return {
+        "commission_id": str(commission_id),
+        "agent_id": agent_id,
+        "amount_fen": amount_fen,
+        "available_at": _iso(available_at),
     }

@@ -34,6 +34,7 @@ VIEW_MODULES = (
     "webhooks",
     "benefit_grants",
     "benefit_analytics",
+    "benefit_fraud",
 )
 
 

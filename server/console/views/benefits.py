@@ -75,7 +75,7 @@ for endpoint, label, icon, order, pages in (
     ("console.benefits.suppliers", _l("Suppliers"), "truck", 71, ()),
     ("console.benefits.purchases", _l("Purchases and imports"), "box-seam", 72, ("console.benefits.purchase",)),
     ("console.benefits.stock", _l("Benefit stock"), "stack", 73, ("console.benefits.demands",)),
-    ("console.benefits.alerts", _l("Stock alerts"), "bell", 74, ()),
+    ("console.benefits.alerts", _l("Stock alerts"), "bell", 74, ()),  # and the anti-fraud velocity alerts
     ("console.benefits.reconciliation", _l("Supplier reconciliation"), "journal-check", 75, ()),
     ("console.benefits.consignments", _l("Benefits consigned to agents"), "people", 76, ()),
     ("console.benefits.reveal", _l("Reveal a code"), "key", 77, ()),
@@ -129,7 +129,16 @@ ALERT_LABELS = {
     BenefitAlertKind.DEMAND_SHORTFALL: _l("Short for the scheduled demand"),
     BenefitAlertKind.NEAR_EXPIRY: _l("Near expiry"),
     BenefitAlertKind.SUPPLIER_FAILURES: _l("Codes failing at redemption"),
+    BenefitAlertKind.VELOCITY: _l("Too many claims or failed attempts"),
 }
+VELOCITY_SUBJECTS = {
+    "member": _l("Member"),
+    "device": _l("Device"),
+    "ip": _l("IP address"),
+    "terminal": _l("Terminal"),
+    "merchant": _l("Merchant"),
+}
+VELOCITY_ACTIONS = {"claim": _l("claims"), "redeem": _l("redemptions"), "failure": _l("failed code lookups")}
 ALERT_STATE_LABELS = {BenefitAlertStatus.OPEN: _l("Open"), BenefitAlertStatus.ACKNOWLEDGED: _l("Acknowledged")}
 PURCHASE_STATUS_LABELS = {"ordered": _l("Ordered"), "received": _l("Received"), "cancelled": _l("Cancelled")}
 IMPORT_STATUS_LABELS = {"staging": _l("Importing"), "received": _l("Received into stock"), "refused": _l("Refused")}
@@ -149,6 +158,8 @@ def _labels() -> dict:
         "code_status_labels": CODE_STATUS_LABELS,
         "alert_labels": ALERT_LABELS,
         "alert_state_labels": ALERT_STATE_LABELS,
+        "velocity_subjects": VELOCITY_SUBJECTS,
+        "velocity_actions": VELOCITY_ACTIONS,
         "consignment_labels": CONSIGNMENT_LABELS,
         "purchase_status_labels": PURCHASE_STATUS_LABELS,
         "import_status_labels": IMPORT_STATUS_LABELS,

@@ -129,6 +129,8 @@ def find_voucher(draft: SaleDraft) -> None:
         alliance_today(draft.settings, draft.now),
         voucher_code=request.voucher_code,
         voucher_id=request.voucher_id,
+        terminal_id=request.terminal.id,
+        now=draft.now,
     )
 
 
