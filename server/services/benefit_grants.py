@@ -96,7 +96,7 @@ C = BenefitChannel
 MAX_BATCH_ROWS = 20_000
 # channels a member (or a partner, an agent on the member's behalf) asks for: limited by the claim budgets;
 # automatic gifts and the operator's batch grants are not
-CLAIM_CHANNELS = frozenset({C.CAMPAIGN, C.POINTS_EXCHANGE, C.PARTNER, "agent"})
+CLAIM_CHANNELS = frozenset({C.CAMPAIGN, C.POINTS_EXCHANGE, C.PARTNER, C.AGENT})
 GIFT_SETTINGS = {
     C.REGISTRATION: "registration_gift_sku_id",
     C.LEVEL_UP: "level_up_gift_sku_id",
@@ -158,12 +158,16 @@ def grant(channel: str, source_id: str, member_id: str, sku_id: str, actor: str)
 
 
 def grant_held_code(channel: str, source_id: str, member_id: str, code: BenefitCode, actor: str) -> BenefitGrant:
-    """The grant of a code already out of stock (an agent's consigned code handed to a member): flushes only."""
+    """The grant of a code already out of stock (an agent's consigned code handed to a member): flushes only.
+    Like every grant it takes the member's claim budget (a claim channel) and emits ``benefit.issued``."""
+    if channel in CLAIM_CHANNELS:
+        benefit_fraud.take(budget_rules.CLAIM, {budget_rules.MEMBER: member_id})
     grant = BenefitGrant(
         channel=channel, source_id=source_id, member_id=member_id, sku_id=code.sku_id, code_id=code.id, created_by=actor
     )
     db.session.add(grant)
     db.session.flush()
+    webhooks.emit(db.session, "benefit.issued", webhooks.benefit_issued_payload(grant))
     return grant
 
 
