@@ -59,6 +59,6 @@ def test_the_nightly_dump_restores_into_a_scratch_cluster_and_reconciles(pg_app,
     checked = run("restore-check.sh", env)  # the newest dump in BACKUP_DIR
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "restored alliance-" in checked.stdout and ": 2 sales," in checked.stdout
-    assert "the points and money ledgers are balanced" in checked.stdout
+    assert "积分账本与资金账本借贷平衡" in checked.stdout
 
     assert not list(Path(env.get("TMPDIR", "/tmp")).glob("alliance-restore-check.*"))  # the scratch cluster is gone

@@ -120,7 +120,7 @@ def run_sale(world, model, member_ids, cards, op) -> None:
     shop = (world.shop_a, world.shop_b)[shop_index]
     terminal = terminal_for_token(shop.token)
     found = checkout.identify(terminal, code=cards[who].card_no)
-    max_points = checkout.quote(terminal, found.token, amount, 0).max_redeem_points
+    max_points = checkout.quote(terminal, found.token, amount, 0)["max_redeem_points"]
     if redeem == "max":
         redeem = max_points
     refusal = None
@@ -136,7 +136,7 @@ def run_sale(world, model, member_ids, cards, op) -> None:
             ),
         )
         # the refused sale did not use up the identification either
-        assert checkout.quote(terminal, found.token, amount, 0).max_redeem_points == max_points
+        assert checkout.quote(terminal, found.token, amount, 0)["max_redeem_points"] == max_points
         return
     result = checkout.record_sale(terminal, identification_token=found.token, amount_fen=amount, redeem_points=redeem)
     sale = result.sale

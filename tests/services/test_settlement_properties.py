@@ -95,7 +95,7 @@ def run(ops, clock, shops, cards, member_ids, sale_ids) -> None:
                 terminal = terminal_for_token(shops[shop_index].token)
                 found = checkout.identify(terminal, code=cards[who].card_no)
                 if redeem == "max":
-                    redeem = checkout.quote(terminal, found.token, amount, 0).max_redeem_points
+                    redeem = checkout.quote(terminal, found.token, amount, 0)["max_redeem_points"]
                 sale = checkout.record_sale(
                     terminal, identification_token=found.token, amount_fen=amount, redeem_points=redeem
                 ).sale
