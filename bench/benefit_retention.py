@@ -22,7 +22,6 @@ import random
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +29,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
+
+from bench._apps import scratch_app  # noqa: E402
 
 ACTOR = "system:bench"
 RATIO_TARGET = 24.0  # two passes over the sales per cohort, 12 cohorts
@@ -183,50 +184,29 @@ def _populate(args, app) -> int:
 
 
 def run(args) -> int:
-    from server import create_app
-    from server.config import TestingConfig
     from server.extensions import db
     from server.services import benefit_analytics
 
-    schema = None
-    options: dict = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{tmp}/retention.db"
-        if url.startswith("postgres"):
-            from server.config import normalize_database_url
-
-            url = normalize_database_url(url)
-            schema = f"bench_{secrets.token_hex(4)}"
-            with create_engine(url).begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-            options = {"connect_args": {"options": f"-csearch_path={schema}"}}
-        try:
-            app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options)
-            with app.app_context():
-                db.metadata.create_all(db.engine)
-            started = time.perf_counter()
-            granted = _populate(args, app)
-            print(
-                f"populated {args.members:,} members, {args.sales:,} sales, {granted:,} grants "
-                f"in {time.perf_counter() - started:.1f} s on {url.split(':')[0]}"
+    with scratch_app(args.database_url, "retention") as (app, url):
+        started = time.perf_counter()
+        granted = _populate(args, app)
+        print(
+            f"populated {args.members:,} members, {args.sales:,} sales, {granted:,} grants "
+            f"in {time.perf_counter() - started:.1f} s on {url.split(':')[0]}"
+        )
+        with app.app_context():
+            baseline = _timed(
+                lambda: db.session.execute(
+                    text("SELECT member_id, count(*), max(occurred_at) FROM sales GROUP BY member_id")
+                ).all()
             )
-            with app.app_context():
-                baseline = _timed(
-                    lambda: db.session.execute(
-                        text("SELECT member_id, count(*), max(occurred_at) FROM sales GROUP BY member_id")
-                    ).all()
-                )
-                retention = _timed(lambda: benefit_analytics.retention())
-                summary = _timed(lambda: benefit_analytics.benefit_summary(group_by="channel"))
-                cohorts = benefit_analytics.retention()
-                assert len(cohorts) == 12, len(cohorts)
-                assert sum(cohort.treated for cohort in cohorts) <= granted
-                assert sum(row["issued"] for row in benefit_analytics.benefit_summary(group_by="channel")) == granted
-                db.session.remove()
-        finally:
-            if schema:
-                with create_engine(url).begin() as connection:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            retention = _timed(lambda: benefit_analytics.retention())
+            summary = _timed(lambda: benefit_analytics.benefit_summary(group_by="channel"))
+            cohorts = benefit_analytics.retention()
+            assert len(cohorts) == 12, len(cohorts)
+            assert sum(cohort.treated for cohort in cohorts) <= granted
+            assert sum(row["issued"] for row in benefit_analytics.benefit_summary(group_by="channel")) == granted
+            db.session.remove()
     ratio = retention / baseline if baseline else float("inf")
     print(f"baseline: one grouped pass over the sales: {baseline * 1000:8.1f} ms")
     print(f"benefit summary by channel:                {summary * 1000:8.1f} ms")

@@ -21,7 +21,6 @@ import re
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -29,7 +28,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
+
+from bench._apps import scratch_app  # noqa: E402
 
 ACTOR = "system:bench"
 PAGE_TARGET_SECONDS = 1.0
@@ -137,50 +138,28 @@ def _populate(args, app) -> list[str]:
 
 
 def run(args) -> int:
-    from server import create_app
-    from server.config import TestingConfig
-    from server.extensions import db
     from server.services.dashboard import build_dashboard
 
-    schema = None
-    options: dict = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{tmp}/dashboard.db"
-        if url.startswith("postgres"):
-            from server.config import normalize_database_url
-
-            url = normalize_database_url(url)
-            schema = f"bench_{secrets.token_hex(4)}"
-            with create_engine(url).begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-            options = {"connect_args": {"options": f"-csearch_path={schema}"}}
-        try:
-            app = create_app(TestingConfig, SQLALCHEMY_DATABASE_URI=url, SQLALCHEMY_ENGINE_OPTIONS=options)
-            with app.app_context():
-                db.metadata.create_all(db.engine)
-            started = time.perf_counter()
-            merchants = _populate(args, app)
-            print(
-                f"populated {args.sales:,} sales, {args.members:,} members, {args.merchants} merchants "
-                f"in {time.perf_counter() - started:.1f} s on {url.split(':')[0]}"
-            )
-            with app.app_context():
-                alliance = _timed(lambda: build_dashboard())
-                one = _timed(lambda: build_dashboard(merchants[0]))
-                figures = build_dashboard()
-                assert figures.total("sales_count") == args.sales, figures.total("sales_count")
-            client = app.test_client()
-            form = client.get("/console/sign-in").get_data(as_text=True)
-            token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
-            credentials = {"csrf_token": token, "username": "bench-admin", "password": PASSWORD}
-            response = client.post("/console/sign-in", data=credentials)
-            assert response.status_code == 302, response.status_code
-            page = _timed(lambda: client.get("/console/"))
-            assert client.get("/console/").status_code == 200
-        finally:
-            if schema:
-                with create_engine(url).begin() as connection:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    with scratch_app(args.database_url, "dashboard") as (app, url):
+        started = time.perf_counter()
+        merchants = _populate(args, app)
+        print(
+            f"populated {args.sales:,} sales, {args.members:,} members, {args.merchants} merchants "
+            f"in {time.perf_counter() - started:.1f} s on {url.split(':')[0]}"
+        )
+        with app.app_context():
+            alliance = _timed(lambda: build_dashboard())
+            one = _timed(lambda: build_dashboard(merchants[0]))
+            figures = build_dashboard()
+            assert figures.total("sales_count") == args.sales, figures.total("sales_count")
+        client = app.test_client()
+        form = client.get("/console/sign-in").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+        credentials = {"csrf_token": token, "username": "bench-admin", "password": PASSWORD}
+        response = client.post("/console/sign-in", data=credentials)
+        assert response.status_code == 302, response.status_code
+        page = _timed(lambda: client.get("/console/"))
+        assert client.get("/console/").status_code == 200
     print(f"dashboard figures, alliance:     {alliance * 1000:8.1f} ms")
     print(f"dashboard figures, one merchant: {one * 1000:8.1f} ms")
     print(
