@@ -651,6 +651,32 @@ def benefits_grant_batch_command(sku_code, dry_run, path):
         raise click.ClickException(gettext("the stock does not cover this batch: nothing would be granted"))
 
 
+@benefits_group.command("push-campaign")
+@click.option("--campaign", "campaign_code", required=True, help="The campaign's code.")
+@with_appcontext
+def benefits_push_campaign_command(campaign_code):
+    """Give one benefit of an active campaign to every eligible member who has none of it yet (safe to repeat)."""
+    from sqlalchemy import select
+
+    from server.domain.permissions import Actor
+    from server.extensions import db
+    from server.models import BenefitCampaign
+    from server.services.benefit_grants import push_campaign
+
+    campaign_id = db.session.scalar(select(BenefitCampaign.id).where(BenefitCampaign.code == campaign_code))
+    if campaign_id is None:
+        raise click.ClickException(gettext("No campaign has the code %(code)s.", code=campaign_code))
+    counts = push_campaign(Actor(CLI_ACTOR, "admin", None), campaign_id)
+    console.print(
+        gettext(
+            "Pushed to %(pushed)s members (%(already)s had it already, %(not_eligible)s not eligible, "
+            "%(skipped)s over their claim budget).",
+            **{key: counts[key] for key in ("pushed", "already", "not_eligible", "skipped")},
+        )
+        + (" " + gettext("The budget or the stock ran out.") if counts["stopped"] else "")
+    )
+
+
 @benefits_group.command("partner-create")
 @click.option("--name", required=True, help="The partner's name.")
 @click.option("--sku", "sku_codes", multiple=True, required=True, help="A benefit code the partner may grant.")

@@ -31,6 +31,7 @@ SENTENCES = {
     "benefit_import.refuse": _l("%(actor)s imported a file of codes that was refused as a whole (%(object)s)"),
     "benefit_code.void": _l("%(actor)s voided benefit code %(object)s"),
     "benefit_code.reveal": _l("%(actor)s viewed their benefit code %(object)s in full"),
+    "benefit_campaign.push": _l("%(actor)s pushed campaign %(object)s to the eligible members"),
     "benefit_code.member_used": _l("%(actor)s marked their benefit code %(object)s as used"),
     "benefit_code.supplier_redeemed": _l("%(actor)s reported codes as redeemed at the supplier (partner %(object)s)"),
     "benefit_code.reveal_secret": _l("%(actor)s read benefit code %(object)s and its secret in full"),

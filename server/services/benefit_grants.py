@@ -46,6 +46,7 @@ from server.domain.benefit_channels import (
 from server.domain.errors import (
     BenefitBudgetExhausted,
     BenefitNotEligible,
+    BenefitOutOfStock,
     BenefitSecondFactorRequired,
     Conflict,
     DomainError,
@@ -604,6 +605,58 @@ def claim(
     if not new:
         raise Conflict("This claim was just made; please refresh.")
     return grant
+
+
+@transactional
+def push_campaign(actor, campaign_id: str, now: datetime | None = None) -> dict:
+    """Push an active campaign: give one of its benefits to every eligible active member who has none of it
+    yet (members in id order), within the campaign's budget and the stock; run it again and those served
+    are skipped. Each member's grant is the first claim's (the same source id), in a savepoint of its own:
+    a member over their claim budget is skipped, the rest are served. Audited with the counts."""
+    now = now or utcnow()
+    campaign = db.session.get(BenefitCampaign, campaign_id)
+    if campaign is None:
+        raise NotFound("No such campaign.")
+    if campaign.status != BenefitCampaignStatus.ACTIVE or not campaign.starts_at <= now < campaign.ends_at:
+        raise Conflict("Only an active campaign in its window can be pushed.")
+    rules = _rules(campaign)
+    served = db.session.scalars(select(BenefitGrant.member_id).where(BenefitGrant.campaign_id == campaign.id))
+    already = set(served)
+    counts = {"pushed": 0, "already": len(already), "not_eligible": 0, "skipped": 0, "stopped": None}
+    members = select(Member).where(Member.status == MemberStatus.ACTIVE).order_by(Member.id)
+    for member in db.session.scalars(members):
+        if member.id in already:
+            continue
+        if campaign_refusal(rules, _member_facts(member), now) is not None:
+            counts["not_eligible"] += 1
+            continue
+        try:
+            with db.session.begin_nested():
+                taken = db.session.execute(
+                    update(BenefitCampaign)
+                    .where(BenefitCampaign.id == campaign.id, BenefitCampaign.remaining > 0)
+                    .values(remaining=BenefitCampaign.remaining - 1)
+                    .execution_options(synchronize_session=False)
+                )
+                if taken.rowcount != 1:
+                    raise BenefitBudgetExhausted()
+                _grant(
+                    C.CAMPAIGN,
+                    f"{campaign.id}:{member.id}:1",
+                    member.id,
+                    campaign.sku_id,
+                    actor.key,
+                    campaign_id=campaign.id,
+                )
+        except (BenefitBudgetExhausted, BenefitOutOfStock) as stop:
+            counts["stopped"] = stop.code
+            break
+        except DomainError:  # this member's claim budget: the others are still served
+            counts["skipped"] += 1
+            continue
+        counts["pushed"] += 1
+    audit(actor.key, "benefit_campaign.push", "benefit_campaign", campaign.id, **counts)
+    return counts
 
 
 # --- batch grants ---

@@ -129,6 +129,43 @@ def test_a_campaign_checks_window_eligibility_per_member_limit_and_total_budget(
         benefit_grants.claim(b.id, campaign.id, now=now + timedelta(days=2))  # after the window
 
 
+def test_a_pushed_campaign_serves_each_eligible_member_once_within_its_budget(ctx):
+    world = make_world()
+    sku = vouchers("PUSH", quantity=10)
+    now = utcnow()
+    campaign = benefit_grants.create_campaign(
+        MANAGER,
+        code="PUSHED",
+        name="推送活动",
+        sku_id=sku.id,
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(days=1),
+        total_budget=3,
+        min_level_rank=world.levels["silver"].rank,
+    )
+    with pytest.raises(Conflict):  # a draft is not pushed
+        benefit_grants.push_campaign(MANAGER, campaign.id)
+    benefit_grants.set_campaign_status(MANAGER, campaign.id, "active")
+    def member_of(level: str):
+        member = make_member(with_card=False)[0]
+        member.level_id = world.levels[level].id
+        db.session.commit()
+        return member
+
+    make_member(with_card=False)  # below silver: not eligible
+    silver = [member_of("silver") for _ in range(3)]
+    benefit_grants.claim(silver[0].id, campaign.id)  # one claimed it already
+    counts = benefit_grants.push_campaign(MANAGER, campaign.id)
+    assert (counts["pushed"], counts["already"], counts["not_eligible"], counts["stopped"]) == (2, 1, 1, None)
+    assert sorted(grant.member_id for grant in grants(campaign_id=campaign.id)) == sorted(m.id for m in silver)
+    gold = member_of("gold")
+    again = benefit_grants.push_campaign(MANAGER, campaign.id)  # the budget of 3 is spent: the rest wait
+    assert (again["pushed"], again["already"], again["stopped"]) == (0, 3, "benefit_budget_exhausted")
+    assert gold.id not in {grant.member_id for grant in grants(campaign_id=campaign.id)}
+    db.session.expire_all()
+    assert benefit_grants.get_campaign(campaign.id).remaining == 0
+
+
 def _xlsx(rows) -> bytes:
     import io
 

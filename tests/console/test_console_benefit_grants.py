@@ -56,7 +56,10 @@ def test_campaigns_gifts_and_a_batch_grant_from_the_console(app, client):
     )
     assert gifts.status_code == 302, page_text(gifts)
     text = page_text(client.get(page))
-    assert "新年领券" in text and "50 / 50" in text and "自动赠送" in text
+    assert "新年领券" in text and "50 / 50" in text and "自动赠送" in text and "推送" in text
+    pushed = post_form(client, page, f"{page}/{campaign_id}/push", {"status": "push"})  # to every eligible member
+    assert pushed.status_code == 302
+    assert "已推送给" in page_text(client.get(page))
     with app.app_context():
         assert db.session.get(BenefitCampaign, campaign_id).status == "active"
         settings = get_settings()

@@ -165,6 +165,30 @@ def campaign_status(campaign_id):
     return redirect(url_for(".campaigns"))
 
 
+@blp.route("/benefits/campaigns/<campaign_id>/push", methods=["POST"])
+@permission_required(WRITE)
+@operators_only
+def campaign_push(campaign_id):
+    """Push an active campaign to every eligible member who has none of it yet."""
+    form = CampaignStatusForm()
+    if form.validate_on_submit():
+        try:
+            counts = benefit_grants.push_campaign(current_actor(), campaign_id)
+        except DomainError as exc:
+            flash(domain_message(exc), "danger")
+        else:
+            flash(
+                _(
+                    "Pushed to %(pushed)s members (%(already)s had it already, %(not_eligible)s not eligible, "
+                    "%(skipped)s over their claim budget).",
+                    **{key: counts[key] for key in ("pushed", "already", "not_eligible", "skipped")},
+                )
+                + (" " + _("The budget or the stock ran out.") if counts["stopped"] else ""),
+                "success",
+            )
+    return redirect(url_for(".campaigns"))
+
+
 @blp.route("/benefits/batches", methods=["GET", "POST"])
 @permission_required(READ)
 @operators_only
