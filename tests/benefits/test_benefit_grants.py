@@ -146,6 +146,7 @@ def test_a_pushed_campaign_serves_each_eligible_member_once_within_its_budget(ct
     with pytest.raises(Conflict):  # a draft is not pushed
         benefit_grants.push_campaign(MANAGER, campaign.id)
     benefit_grants.set_campaign_status(MANAGER, campaign.id, "active")
+
     def member_of(level: str):
         member = make_member(with_card=False)[0]
         member.level_id = world.levels[level].id
