@@ -56,7 +56,7 @@ def test_queued_message_is_sent_once_in_order(ctx):
         "【幸福街】您的验证码是222222，5分钟内有效。如非本人操作，请忽略本短信。",
     ]
     assert {phone for phone, _ in sender.sent} == {PHONE}
-    rows = db.session.scalars(select(SmsMessage)).all()
+    rows = db.session.scalars(select(SmsMessage).order_by(SmsMessage.id)).all()
     assert [(row.status, row.provider_message_id, row.phone_masked) for row in rows] == [
         ("sent", "msg-1", "138****8000"),
         ("sent", "msg-2", "138****8000"),
