@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+from flask_babel import gettext
 from flask_migrate import upgrade
 
 from server import create_app
@@ -35,23 +36,38 @@ def main() -> None:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     base = f"http://{host}:{port}"
-    print(f"\nAllianceCard demo on {app.config['SQLALCHEMY_DATABASE_URI']}")
-    print(f"  Console:   {base}/console/  (sign in as the operator admin below)")
-    print(f"  API docs:  {base}/api/v1/docs")
-    print(f"  OpenAPI:   {base}/api/v1/openapi.json")
-    print(f"  Members:   {base}/m/  (register: {base}/m/join; login codes: log and `alliance-server sms outbox`)")
-    city_phone = DEMO_AGENTS["city"]["phone"]
-    print(f"  Agents:    {base}/a/  (demo city agent: phone {city_phone}; sign-in codes in the log, as for members)")
-    if creds:
-        print_demo_credentials(creds)
-        token = creds["merchants"][0]["terminal_token"]
-        card = creds["members"][0]["card_no"]
+    with app.app_context():  # the words in the operator's language (Chinese; ALLIANCE_LANG=en for English)
+        print(gettext("\nAllianceCard demo on %(database)s", database=app.config["SQLALCHEMY_DATABASE_URI"]))
+        print(gettext("  Console:   %(url)s  (sign in as the operator admin below)", url=f"{base}/console/"))
+        print(gettext("  API docs:  %(url)s", url=f"{base}/api/v1/docs"))
+        print(gettext("  OpenAPI:   %(url)s", url=f"{base}/api/v1/openapi.json"))
         print(
-            f"\nTry it:\n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
-            f'-d \'{{"code": "{card}"}}\' {base}/api/v1/identify\n'
+            gettext(
+                "  Members:   %(url)s  (register: %(join)s; login codes: log and `alliance-server sms outbox`)",
+                url=f"{base}/m/",
+                join=f"{base}/m/join",
+            )
         )
-    else:
-        print(f"  (the database was seeded elsewhere; no demo credentials in {CREDENTIALS_FILE})")
+        print(
+            gettext(
+                "  Agents:    %(url)s  (demo city agent: phone %(phone)s; sign-in codes in the log, as for members)",
+                url=f"{base}/a/",
+                phone=DEMO_AGENTS["city"]["phone"],
+            )
+        )
+        if creds:
+            print_demo_credentials(creds)
+            token = creds["merchants"][0]["terminal_token"]
+            card = creds["members"][0]["card_no"]
+            print(
+                gettext("\nTry it:")
+                + f"\n  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
+                f'-d \'{{"code": "{card}"}}\' {base}/api/v1/identify\n'
+            )
+        else:
+            print(
+                gettext("  (the database was seeded elsewhere; no demo credentials in %(path)s)", path=CREDENTIALS_FILE)
+            )
     app.run(host=host, port=port, threaded=True)
 
 
