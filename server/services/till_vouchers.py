@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, text, update
 
 from alliance_shared.pricing import VoucherTerms
 from server.domain import benefit_budgets as budgets
@@ -224,6 +224,17 @@ _REDEEM = (  # the guard: only an issued code of this member moves, so of concur
     )
     .values(status=S.REDEEMED, redeemed_at=bindparam("b_now"), redeemed_merchant_id=bindparam("b_merchant_id"))
 )
+# PostgreSQL: the guarded UPDATE and the link row in one statement (one round trip less per voucher sale); the
+# link row exists only if the UPDATE moved the code, so the INSERT's row count is the guard's
+_REDEEM_AND_LINK = text(
+    "WITH redeemed AS (UPDATE benefit_codes SET status = 'redeemed', redeemed_at = :b_now, "
+    "redeemed_merchant_id = :b_merchant_id WHERE id = :b_code_id AND status = 'issued' AND member_id = :b_member_id "
+    "RETURNING id) "
+    "INSERT INTO sale_vouchers (code_id, sale_id, sku_id, merchant_id, funder, funder_merchant_id, name, kind, "
+    "code_last4, value_fen, refunded_fen, restored, created_at) "
+    "SELECT id, :sale_id, :sku_id, :merchant_id, :funder, :funder_merchant_id, :name, :kind, :code_last4, "
+    ":value_fen, :refunded_fen, :restored, :created_at FROM redeemed"
+)
 
 
 def redeem_in_sale(found: FoundVoucher, sale: Sale, now: datetime) -> None:
@@ -233,30 +244,29 @@ def redeem_in_sale(found: FoundVoucher, sale: Sale, now: datetime) -> None:
         benefit_fraud.take(budgets.REDEEM, _subjects(sale.member_id, sale.terminal_id, sale.merchant_id), now)
     except BenefitLimitReached as error:
         raise _invalid(sale.member_id) from error
-    result = db.session.execute(
-        _REDEEM,
-        {"b_code_id": found.code_id, "b_member_id": sale.member_id, "b_now": now, "b_merchant_id": sale.merchant_id},
-    )
-    if result.rowcount != 1:  # another sale took it first (or it changed since it was found)
+    guard = {"b_code_id": found.code_id, "b_member_id": sale.member_id, "b_now": now, "b_merchant_id": sale.merchant_id}
+    link = {
+        "sale_id": sale.id,
+        "sku_id": sku.id,
+        "merchant_id": sale.merchant_id,
+        "funder": sku.funder,
+        "funder_merchant_id": funder_merchant(sku, sale.merchant_id),
+        "name": sku.name,
+        "kind": sku.kind,
+        "code_last4": found.last4,
+        "value_fen": sale.voucher_fen,
+        "refunded_fen": 0,
+        "restored": False,
+        "created_at": sale.created_at,
+    }
+    if db.session.get_bind().dialect.name == "postgresql":
+        moved = db.session.execute(_REDEEM_AND_LINK, {**guard, **link}).rowcount
+    else:
+        moved = db.session.execute(_REDEEM, guard).rowcount
+        if moved == 1:
+            db.session.execute(_INSERT_SALE_VOUCHER, {**link, "code_id": found.code_id})
+    if moved != 1:  # another sale took it first (or it changed since it was found)
         raise VoucherInvalid()
-    db.session.execute(
-        _INSERT_SALE_VOUCHER,
-        {
-            "sale_id": sale.id,
-            "code_id": found.code_id,
-            "sku_id": sku.id,
-            "merchant_id": sale.merchant_id,
-            "funder": sku.funder,
-            "funder_merchant_id": funder_merchant(sku, sale.merchant_id),
-            "name": sku.name,
-            "kind": sku.kind,
-            "code_last4": found.last4,
-            "value_fen": sale.voucher_fen,
-            "refunded_fen": 0,
-            "restored": False,
-            "created_at": sale.created_at,
-        },
-    )
     webhooks.emit(
         db.session,
         "benefit.redeemed",

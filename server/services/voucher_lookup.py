@@ -34,7 +34,7 @@ from server.domain.statuses import VOUCHER_KINDS, BenefitCodeStatus
 from server.extensions import db
 from server.models import BenefitCode, BenefitSku, DynamicVoucherKey, DynamicVoucherUse
 from server.services import benefit_stock, member_codes
-from server.services.alliance import get_settings
+from server.services.alliance import current_settings
 from server.services.points import alliance_today
 from server.services.unit_of_work import transactional
 
@@ -56,7 +56,7 @@ def _secret(key: DynamicVoucherKey) -> bytes:
 def is_dynamic(sku: BenefitSku) -> bool:
     """Whether the alliance shows this SKU's vouchers only as one-time dynamic codes."""
     return dynamic_vouchers.is_dynamic_voucher(
-        sku.kind in VOUCHER_KINDS, sku.face_value_fen, sku.cap_fen, get_settings().dynamic_voucher_min_fen
+        sku.kind in VOUCHER_KINDS, sku.face_value_fen, sku.cap_fen, current_settings().dynamic_voucher_min_fen
     )
 
 
