@@ -25,6 +25,7 @@ from server.models.base import utcnow
 from server.services import benefit_grants, checkout, jobs, members
 from server.services.alliance import get_settings
 from server.services.members import points_balance
+from server.services.points import alliance_today
 from server.services.staff import terminal_for_token
 from tests.benefits.helpers import MANAGER, vouchers
 from tests.builders import ACTOR, make_member, make_world
@@ -238,7 +239,7 @@ def test_members_are_texted_once_before_their_benefits_expire(ctx):
     phone = members.reveal_phone(ACTOR, member.id)
     benefit_grants.grant_batch(MANAGER, sku.id, "one.csv", f"{phone}\n".encode())
     assert get_settings().benefit_expiry_notice_days == 3
-    today = date.today()
+    today = alliance_today()  # the alliance's day (Asia/Shanghai), not the machine's: they differ 16:00-24:00 UTC
     for _ in range(2):
         jobs.run_job("notify-benefits-expiring", today)
     sms = db.session.scalars(select(SmsMessage).where(SmsMessage.template == "benefit_expiring")).all()
