@@ -9,9 +9,14 @@ after their prefix (``mem_.000000000001``), a character no generated id holds; g
 with "g".
 
 Used by ``bench/checkout.py --members N`` and by ``tests/services/test_sale_plans.py``.
+
+:func:`grow_ledger` adds points-ledger history instead (``bench/scale.py --ledger-rows``): past earn-and-redeem
+pairs of the members over ``months`` months, in the monthly partitions of ``ledger_entries``.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, date, datetime
 
 from sqlalchemy import text
 
@@ -137,3 +142,91 @@ def grow(
     for table in ("ledger_accounts", "members", "cards", "sales", "points_lots", "identifications"):
         connection.execute(text(f"ANALYZE {table}"))
     return missing
+
+
+_GROWN_LEDGER = """
+WITH units AS (
+    SELECT n, :base + 2 * n AS earn_id, :base + 2 * n + 1 AS redeem_id,
+           (SELECT array_agg(id ORDER BY id) FROM ledger_accounts WHERE kind = 'member_points')
+               [1 + (n * 7919) % :members] AS member_account,
+           1 + n % :merchants AS merchant_no, 1 + (n * 104729) % 5000 AS points,
+           now() - make_interval(secs => ((n * 15485863) % (:months * 30 * 86400))::float8) AS at
+    FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS n
+), merchant_accounts AS (
+    SELECT row_number() OVER (ORDER BY id) AS merchant_no, points_issued_account_id AS issued,
+           points_accepted_account_id AS accepted
+    FROM merchants
+), transactions AS (
+    INSERT INTO ledger_transactions (id, kind, actor, memo, created_at)
+    SELECT t.id, t.kind, 'bench:grown', '', u.at
+    FROM units u CROSS JOIN LATERAL (VALUES (u.earn_id, 'sale'), (u.redeem_id, 'sale')) AS t (id, kind)
+)
+INSERT INTO ledger_entries (transaction_id, account_id, amount, created_at)
+SELECT e.transaction_id, e.account_id, e.amount, u.at
+FROM units u
+JOIN merchant_accounts m USING (merchant_no)
+CROSS JOIN LATERAL (VALUES (u.earn_id, u.member_account, u.points), (u.earn_id, m.issued, -u.points),
+                           (u.redeem_id, u.member_account, -u.points), (u.redeem_id, m.accepted, u.points))
+    AS e (transaction_id, account_id, amount)
+"""
+
+
+def _month_start(months_back: int) -> date:
+    today = datetime.now(UTC).date()
+    index = today.year * 12 + today.month - 1 - months_back
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def grown_ledger_entries(connection) -> int:
+    """How many ledger entries the database holds."""
+    return connection.execute(text("SELECT count(*) FROM ledger_entries")).scalar_one()
+
+
+def grow_ledger(connection, entries: int, *, months: int = 24, chunk: int = 1_000_000, progress=None) -> int:
+    """Add points-ledger history until ``ledger_entries`` holds ``entries`` rows; return how many were added.
+
+    Each unit is a past sale's two transactions, four entries: a member earns N points from a merchant's
+    issued account, then redeems them to its accepted account. The member's balance and lots are unchanged
+    (earned and spent), the merchant's accounts move as a real alliance's do and their cached balances are
+    moved to match, so every invariant the benchmarks check still holds. Rows fall on ``months`` past months,
+    whose partitions are created as the ``create-partitions`` job names them; the tables are then VACUUMed
+    and ANALYZEd (the caller commits first: pass an autocommit connection for the VACUUM).
+    """
+    missing = entries - grown_ledger_entries(connection)
+    if missing <= 0:
+        return 0
+    for back in range(months, -1, -1):
+        start, end = _month_start(back), _month_start(back - 1)
+        for table in ("ledger_entries", "money_entries"):
+            connection.execute(
+                text(
+                    f"CREATE TABLE IF NOT EXISTS {table}_p{start:%Y%m} PARTITION OF {table} FOR VALUES "
+                    f"FROM ('{start.isoformat()} 00:00:00+00') TO ('{end.isoformat()} 00:00:00+00')"
+                )
+            )
+    members = connection.execute(text("SELECT count(*) FROM ledger_accounts WHERE kind = 'member_points'")).scalar_one()
+    merchants = connection.execute(text("SELECT count(*) FROM merchants")).scalar_one()
+    base = connection.execute(text("SELECT coalesce(max(id), 0) FROM ledger_transactions")).scalar_one()
+    units = missing // 4
+    for first in range(0, units, chunk):
+        last = min(first + chunk, units) - 1
+        params = {
+            "base": base + 1,
+            "first": first,
+            "last": last,
+            "members": members,
+            "merchants": merchants,
+            "months": months,
+        }
+        connection.execute(text(_GROWN_LEDGER), params)
+        if progress:
+            progress(f"  ledger entries: {4 * (last + 1):,} of {4 * units:,} added")
+    connection.execute(text("SELECT setval('ledger_transactions_id_seq', (SELECT max(id) FROM ledger_transactions))"))
+    connection.execute(  # the merchants' cached balances follow their grown entries
+        text(
+            "UPDATE ledger_accounts a SET balance = e.total FROM (SELECT account_id, sum(amount) AS total "
+            "FROM ledger_entries GROUP BY account_id) e "
+            "WHERE e.account_id = a.id AND a.kind <> 'member_points' AND a.balance <> e.total"
+        )
+    )
+    return 4 * units

@@ -13,7 +13,12 @@
 4. checks the database (a sale per 201, the ledger balanced) and prints, for each, sales/s, app and
    database CPU per sale, and the capacity figure docs/deployment.md's table is made from: cores of app
    and of database per 100 sales/s; then the ratio of the two runs' sales/s against a target of 1.6
-   (a second host should buy most of a first one when the app, not the database, is the limit).
+   (a second host should buy most of a first one when the app, not the database, is the limit);
+5. grows the points ledger in SQL to each of ``--ledger-rows`` (default 1,000,000 and 50,000,000 entries in
+   the monthly partitions, over 24 past months: bench/_grow.py ``grow_ledger``), VACUUMs and ANALYZEs it,
+   and times the sales of ``--latency-clients`` clients through one instance at each size: p50 and p99 of
+   the sale request, against a target of the largest size's p50 within 20 % of the smallest's (issue 20:
+   a sale's cost flat as the ledger grows).
 
 On a machine with fewer cores than the processes want, the second instance shares the same cores and the
 ratio says so: the CPU per sale is the figure to plan hosts with. Exit 1 only when the run failed (over
@@ -53,6 +58,7 @@ from bench.checkout import (  # noqa: E402
     launch_gunicorn,
     make_app,
     migrate,
+    percentile,
     postgres_group,
     run_client,
     seed,
@@ -62,6 +68,8 @@ from bench.checkout import (  # noqa: E402
 
 TARGET_RATIO = 1.6  # sales/s with two instances over one
 LIMIT_RATIO = 1.0  # below this a second instance bought nothing
+TARGET_GROWTH = 1.2  # p50 sale latency at the largest ledger over the smallest
+LIMIT_GROWTH = 2.0  # beyond this the sale's cost grows with the data
 
 
 @dataclass
@@ -76,6 +84,7 @@ class Run:
     attempts: int
     cores: dict[str, float]
     error_samples: list[str]
+    latencies: list[float]
 
     @property
     def per_second(self) -> float:
@@ -136,6 +145,7 @@ def drive(ports: list[int], server_pids: set[int], seeded, args, instances: int)
         sum(result.attempts_total for result in collected),
         cores,
         samples,
+        [value for result in collected for value in result.sale_latencies],
     )
 
 
@@ -164,6 +174,67 @@ def measure(app_url: str, secret_key: str, seeded, args) -> list[Run]:
         finally:
             for server in servers:
                 stop_gunicorn(server)
+
+
+def latency_by_ledger_size(app_url: str, secret_key: str, seeded, args) -> list[tuple[int, Run]]:
+    """Grow the ledger to each of ``--ledger-rows`` and time the sales of ``--latency-clients`` clients through
+    one instance at each size (the load is kept below saturation: latency, not queueing, is measured)."""
+    from sqlalchemy import create_engine, text
+
+    from bench._grow import grow_ledger, grown_ledger_entries
+
+    engine = create_engine(app_url)
+    measured = []
+    try:
+        for size in args.ledger_rows:
+            started = time.monotonic()
+            with engine.begin() as connection:
+                added = grow_ledger(connection, size, progress=lambda line: print(line, flush=True))
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("VACUUM ANALYZE ledger_entries"))
+                connection.execute(text("VACUUM ANALYZE ledger_transactions"))
+                held = grown_ledger_entries(connection)
+            print(f"ledger grown by {added:,} to {held:,} entries in {time.monotonic() - started:.0f} s", flush=True)
+            checkpoint(server_url(args.database_url))
+            with tempfile.TemporaryDirectory(prefix="alliance-scale-") as instance_dir:
+                port = free_port()
+                server = launch_gunicorn(app_url, secret_key, instance_dir, port, args)
+                try:
+                    wait_for_api(server, port)
+                    clients = argparse.Namespace(**{**vars(args), "clients": args.latency_clients})
+                    print(f"{held:,} ledger entries: {clients.clients} clients for {args.warmup} + {args.duration} s")
+                    measured.append((held, drive([port], {server.pid}, seeded, clients, 1)))
+                finally:
+                    stop_gunicorn(server)
+    finally:
+        engine.dispose()
+    return measured
+
+
+def report_latency(measured: list[tuple[int, Run]]) -> bool:
+    """Print the sale latency at each ledger size and the growth verdict; False when the runs failed."""
+    if not measured:
+        return True
+    ms = 1000
+    print("== sale latency as the ledger grows (one instance)")
+    print("ledger entries  sales/s  p50 ms  p99 ms  db ms CPU/sale  errors")
+    ok = True
+    for held, run in measured:
+        print(
+            f"{held:>14,}  {run.per_second:7.1f}  {percentile(run.latencies, 0.5) * ms:6.1f}  "
+            f"{percentile(run.latencies, 0.99) * ms:6.1f}  {run.ms_per_sale('postgres'):14.2f}  "
+            f"{run.errors}/{run.attempts}"
+        )
+        ok = ok and not (run.attempts and run.errors / run.attempts > MAX_ERROR_SHARE)
+    first, last = percentile(measured[0][1].latencies, 0.5), percentile(measured[-1][1].latencies, 0.5)
+    if len(measured) > 1 and first:
+        growth = last / first
+        verdict = "PASS" if growth <= TARGET_GROWTH else ("MISS" if growth <= LIMIT_GROWTH else "FAIL")
+        print(
+            f"p50 at {measured[-1][0]:,} / at {measured[0][0]:,} entries: {growth:.2f} "
+            f"(target <= {TARGET_GROWTH}, limit {LIMIT_GROWTH}) {verdict}"
+        )
+    return ok
 
 
 def report(runs: list[Run], problems: list[str]) -> int:
@@ -209,6 +280,12 @@ def parse_args(argv=None):
         default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER_URL),
         help="the PostgreSQL server (its database part is only used for CREATE/DROP DATABASE)",
     )
+    parser.add_argument(
+        "--ledger-rows",
+        default="1000000,50000000",
+        help="ledger sizes (entries, comma-separated, ascending) to time sales at; empty to skip",
+    )
+    parser.add_argument("--latency-clients", type=int, default=4, help="clients while timing sales per ledger size")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
     parser.add_argument("--smoke", action="store_true", help="a few seconds at tiny sizes (CI: does it still run?)")
     args = parser.parse_args(argv)
@@ -216,6 +293,10 @@ def parse_args(argv=None):
     if args.smoke:
         args.duration, args.warmup, args.clients, args.threads, args.members, args.merchants = 2, 0, 2, 2, 20, 2
         args.app_database += f"_smoke_{os.getpid()}"
+        args.ledger_rows, args.latency_clients = "2000,8000", 2
+    args.ledger_rows = [int(size) for size in args.ledger_rows.split(",") if size.strip()]
+    if args.ledger_rows != sorted(args.ledger_rows):
+        parser.error("--ledger-rows must be ascending")
     if args.clients < 2 or args.duration < 1 or args.workers < 1 or args.threads < 1:
         parser.error("--clients must be at least 2 (one per instance); --duration, --workers, --threads at least 1")
     if args.rate_limit_storage is None:
@@ -238,11 +319,13 @@ def main(argv=None) -> int:
 
             db.engine.dispose()
         runs = measure(app_url, secret_key, seeded, args)
-        problems = check_database(app_url, sum(run.sales_total for run in runs))
+        measured = latency_by_ledger_size(app_url, secret_key, seeded, args)
+        problems = check_database(app_url, sum(run.sales_total for run in runs + [run for _, run in measured]))
     finally:
         if not args.keep:
             drop_database(base, args.app_database)
-    return report(runs, problems)
+    status = report(runs, problems)
+    return status if report_latency(measured) else 1
 
 
 if __name__ == "__main__":
