@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from server.domain.errors import DomainError
 from server.extensions import db
+from server.hot_sql import HotStatement
 from server.models import IdempotencyRecord
 from server.models.base import utcnow
 from server.services.unit_of_work import transaction, transactional
@@ -58,7 +59,7 @@ _CLAIM = {
     name: dialect.insert(_records).on_conflict_do_nothing(index_elements=["actor", "key"]).returning(_records.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
-_STORE_RESPONSE = (
+_STORE_RESPONSE = HotStatement(
     update(_records)
     .where(_records.c.id == bindparam("record_id"))
     .values(status_code=bindparam("status"), response_body=bindparam("body", type_=_records.c.response_body.type))
@@ -131,7 +132,7 @@ def run_idempotent(actor: str, key: str, request_hash: str, work: Callable[[], t
                 if exc.keeps_changes:  # the refusal's own changes commit, but the key stays unused
                     db.session.execute(delete(_records).where(_records.c.id == record_id))
                 raise
-            db.session.execute(_STORE_RESPONSE, {"record_id": record_id, "status": status, "body": body})
+            _STORE_RESPONSE.rows({"record_id": record_id, "status": status, "body": body})
             return StoredResponse(status, body, replayed=False)
     except OperationalError as exc:
         if _is_lock_timeout(exc):

@@ -17,6 +17,7 @@ from server.domain.identifiers import classify_scanned_code
 from server.domain.statuses import MemberStatus
 from server.domain.till_policy import identification_proof
 from server.extensions import db
+from server.hot_sql import HotStatement
 from server.models import (
     AllianceSettings,
     Card,
@@ -82,7 +83,7 @@ MEMBER_COLUMNS = (  # what identify, the sale and the till's card binding read o
     Member.recruited_by_agent_id,
     Member.created_at,
 )
-_MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it
+_MEMBER_AT_MERCHANT = HotStatement(  # built once: identify and every sale run it
     select(*MEMBER_COLUMNS, LedgerAccount.balance, MerchantLevelDiscount.discount_bp)
     .join(LedgerAccount, LedgerAccount.id == Member.points_account_id)
     .outerjoin(
@@ -96,7 +97,7 @@ _MEMBER_AT_MERCHANT = (  # built once: identify and every sale run it
 
 def member_at_merchant(member_id: str, merchant_id: str) -> MemberAtMerchant:
     """Load member, balance and the level's discount at the merchant in one query (the level from the copy)."""
-    row = db.session.execute(_MEMBER_AT_MERCHANT, {"member_id": member_id, "merchant_id": merchant_id}).one_or_none()
+    row = _MEMBER_AT_MERCHANT.first({"member_id": member_id, "merchant_id": merchant_id})
     if row is not None and row.status == MemberStatus.FROZEN:
         raise MemberFrozen()
     if row is None or row.status != MemberStatus.ACTIVE:
@@ -113,12 +114,12 @@ def sale_terms(who: MemberAtMerchant, terminal: Terminal, settings: AllianceSett
     return SaleTerms(who.discount_bp, merchant.earn_rate_bp, merchant.max_redeem_bp, settings.point_value_fen)
 
 
-_CARD_BY_NUMBER = select(Card.id, Card.member_id, Card.status).where(Card.card_no == bindparam("card_no"))
+_CARD_BY_NUMBER = HotStatement(select(Card.id, Card.member_id, Card.status).where(Card.card_no == bindparam("card_no")))
 
 
 def _card_by_number(card_no: str) -> Row:
     """The (id, member_id, status) of a usable card by its number (a Core row: all a typed number needs)."""
-    card = db.session.execute(_CARD_BY_NUMBER, {"card_no": card_no}).one_or_none()
+    card = _CARD_BY_NUMBER.first({"card_no": card_no})
     if card is None:
         raise CardUnknown(card_no=card_no)
     return cards.check_usable(card)

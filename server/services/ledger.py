@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 from server.domain.errors import InsufficientPoints
 from server.domain.ledger import ACCOUNTS_ALLOWED_NEGATIVE, Posting
 from server.extensions import db
+from server.hot_sql import HotStatement
 from server.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from server.models.base import utcnow
 
@@ -32,8 +33,9 @@ _NEW_ENTRY = insert(_entries)
 # account did: no deadlock between concurrent postings. ``moved`` applies each delta under the same guard;
 # an account it leaves out would have gone negative: fewer rows back than accounts raise InsufficientPoints
 # and the caller's transaction rolls back, the transaction and entries inserted with it included.
-_POST_IN_ONE_STATEMENT = text(
-    """
+_POST_IN_ONE_STATEMENT = HotStatement(
+    text(
+        """
     WITH locked AS MATERIALIZED (
         SELECT id FROM ledger_accounts WHERE id = ANY(CAST(:moved_accounts AS BIGINT[])) ORDER BY id FOR UPDATE
     ),
@@ -56,7 +58,8 @@ _POST_IN_ONE_STATEMENT = text(
     )
     SELECT id, balance FROM moved
     """
-).bindparams(bindparam("created_at", type_=_transactions.c.created_at.type))
+    ).bindparams(bindparam("created_at", type_=_transactions.c.created_at.type))
+)
 
 
 def open_account(kind: str, owner_id: str) -> int:
@@ -112,8 +115,7 @@ def post(
 
 def _post_in_one_statement(postings: list[Posting], deltas: dict[int, int], transaction: dict) -> dict[int, int]:
     moved_accounts = sorted(deltas)
-    rows = db.session.execute(
-        _POST_IN_ONE_STATEMENT,
+    rows = _POST_IN_ONE_STATEMENT.rows(
         {
             **transaction,
             "created_at": utcnow(),
@@ -122,7 +124,7 @@ def _post_in_one_statement(postings: list[Posting], deltas: dict[int, int], tran
             "accounts": [p.account_id for p in postings],
             "amounts": [p.amount for p in postings],
         },
-    ).all()
+    )
     balances = dict(rows)
     for account in moved_accounts:
         if account not in balances:

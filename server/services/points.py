@@ -25,6 +25,7 @@ from server.domain.ledger import ALLIANCE_EXPIRY, Posting, balanced
 from server.domain.lots import OpenLot, Restore, SpentPart, allocate_spend, expiry_date, plan_restore
 from server.domain.statuses import MemberStatus
 from server.extensions import db
+from server.hot_sql import HotStatement
 from server.models import ALLIANCE_OWNER, AllianceSettings, LedgerAccount, Member, PointsLot, PointsLotSpend
 from server.models.base import utcnow
 from server.notifications.sms import queue_sms
@@ -35,7 +36,7 @@ from server.services.unit_of_work import transactional
 
 _lots = PointsLot.__table__
 _spends = PointsLotSpend.__table__
-_NEW_LOT = insert(_lots)
+_NEW_LOT = HotStatement(insert(_lots))
 _NEW_SPEND = insert(_spends)
 _TAKE_FROM_LOT = (
     update(_lots).where(_lots.c.id == bindparam("lot")).values(remaining=_lots.c.remaining - bindparam("take"))
@@ -82,8 +83,7 @@ def add_lot(
     settings = settings or get_settings()
     now = now or utcnow()
     earned_on = alliance_today(settings, now)
-    db.session.execute(
-        _NEW_LOT,
+    _NEW_LOT.rows(
         {
             "member_id": member_id,
             "source": source,

@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.domain import dynamic_vouchers, voucher_codes
@@ -26,7 +26,7 @@ from server.extensions import db
 from server.models import BenefitCode, BenefitGrant, BenefitSku, Merchant, MerchantGiftRule, Sale, SaleGift
 from server.models.base import utcnow
 from server.security.benefit_secrets import sealer
-from server.services import benefit_grants
+from server.services import benefit_grants, worker_copies
 from server.services.alliance import get_settings
 from server.services.audit import audit
 from server.services.points import alliance_today
@@ -131,7 +131,7 @@ def update_rule(actor: str, merchant_id: str, rule_id: str, **fields) -> Merchan
 
 
 # --- in the sale's transaction ---
-def _limit_reached(rule: MerchantGiftRule, member_id: str) -> bool:
+def _limit_reached(rule: Row, member_id: str) -> bool:
     if rule.per_member_limit is None:
         return False
     settings = get_settings()
@@ -173,13 +173,33 @@ def receipt_gift(code: BenefitCode, sku: BenefitSku) -> dict:
     return {"name": sku.name, "code": text, "expires_on": code.expires_on}
 
 
+_rules = MerchantGiftRule.__table__
+_ACTIVE_RULES = select(
+    _rules.c.id,
+    _rules.c.sku_id,
+    _rules.c.min_payable_fen,
+    _rules.c.starts_at,
+    _rules.c.ends_at,
+    _rules.c.active,
+    _rules.c.created_at,
+    _rules.c.per_member_limit,
+    _rules.c.limit_period,
+).where(_rules.c.merchant_id == bindparam("merchant_id"), _rules.c.active.is_(True))
+
+
+def active_rules(merchant_id: str) -> tuple[Row, ...]:
+    """The merchant's active gift rules, from the worker's copy (server/services/worker_copies.py): most
+    shops have none, and a sale there reads nothing."""
+    return worker_copies.copied(
+        "worker_copy:gift_rules",
+        merchant_id,
+        lambda: tuple(db.session.execute(_ACTIVE_RULES, {"merchant_id": merchant_id}).all()),
+    )
+
+
 def give_gift(sale: Sale, member_id: str, moment: datetime, actor: str) -> dict | None:
     """The gift ``sale`` earns (flushes only: the sale's transaction), as the receipt prints it, or None."""
-    rows = db.session.scalars(
-        select(MerchantGiftRule).where(
-            MerchantGiftRule.merchant_id == sale.merchant_id, MerchantGiftRule.active.is_(True)
-        )
-    ).all()
+    rows = active_rules(sale.merchant_id)
     if not rows:
         return None
     facts = [GiftRuleFacts(r.id, r.min_payable_fen, r.starts_at, r.ends_at, r.active, r.created_at) for r in rows]

@@ -1,8 +1,8 @@
 """Per-worker copies of rows that rarely change, kept exact across workers by one version counter.
 
-The sale's hot path reads the alliance settings, the terminal behind a token (with its merchant), the levels
-and the webhook subscriptions on every request; each worker keeps a copy of them instead. Every
-transaction that changes one of those rows through the ORM (``WATCHED``) adds 1 to
+The sale's hot path reads the alliance settings, the terminal behind a token (with its merchant), the levels,
+the webhook subscriptions and the merchant's gift rules on every request; each worker keeps a copy of them
+instead. Every transaction that changes one of those rows through the ORM (``WATCHED``) adds 1 to
 ``alliance_settings.copies_version`` in the same transaction (after its flush), and a copy is used only
 while it carries the version the database shows *now*: :func:`version` reads it once per transaction (one
 one-column primary-key read, the first statement of the request), so a change committed by any worker or
@@ -24,15 +24,16 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from server.extensions import db
-from server.models import AllianceSettings, Level, Merchant, Terminal, WebhookSubscription
+from server.hot_sql import HotStatement
+from server.models import AllianceSettings, Level, Merchant, MerchantGiftRule, Terminal, WebhookSubscription
 
 T = TypeVar("T")
 
-WATCHED = (AllianceSettings, Terminal, Merchant, Level, WebhookSubscription)
+WATCHED = (AllianceSettings, Terminal, Merchant, Level, WebhookSubscription, MerchantGiftRule)
 MAX_ENTRIES = 10_000  # per copy: keys (tokens) of rows long gone are dropped all at once beyond it
 
 _settings = AllianceSettings.__table__
-_VERSION = select(_settings.c.copies_version).where(_settings.c.id == 1)
+_VERSION = HotStatement(select(_settings.c.copies_version).where(_settings.c.id == 1))
 BUMP = update(_settings).where(_settings.c.id == 1).values(copies_version=_settings.c.copies_version + 1)
 
 _SEEN = "worker_copies_version"  # session.info: the version this transaction read
@@ -65,7 +66,7 @@ def version() -> int | None:
         return None
     seen = info.get(_SEEN, _MISSING)
     if seen is _MISSING:
-        info[_SEEN] = seen = db.session.execute(_VERSION).scalar()  # None before the alliance is set up
+        info[_SEEN] = seen = _VERSION.scalar({})  # None before the alliance is set up
     return seen
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from server.domain import payments
 from server.domain.errors import InvalidRequest, ReceiptNumberTaken
 from server.extensions import db
+from server.hot_sql import HotStatement
 from server.models import Refund, Sale, Terminal
 from server.models.base import new_id
 from server.observability.metrics import count_on_commit
@@ -16,7 +17,7 @@ from server.services.sales import attribution
 from server.services.sales.context import RefundDraft, SaleDraft
 
 _terminals = Terminal.__table__
-_NEXT_RECEIPT_SEQ = (
+_NEXT_RECEIPT_SEQ = HotStatement(
     update(_terminals)
     .where(_terminals.c.id == bindparam("terminal"))
     .values(receipt_seq=_terminals.c.receipt_seq + 1)
@@ -40,7 +41,7 @@ def _receipt_prefix(terminal: Terminal) -> str:
 
 
 def _next_receipt_no(terminal: Terminal) -> str:
-    seq = db.session.execute(_NEXT_RECEIPT_SEQ, {"terminal": terminal.id}).scalar_one()
+    seq = _NEXT_RECEIPT_SEQ.scalar({"terminal": terminal.id})
     return payments.receipt_no(_receipt_prefix(terminal), seq)
 
 
@@ -58,7 +59,7 @@ def _terminal_receipt_no(terminal: Terminal, number: str) -> str:
 
 
 _sales = Sale.__table__
-_INSERT_SALE = insert(_sales)  # a Core statement built once: no unit of work, no flush, no identity map
+_INSERT_SALE = HotStatement(insert(_sales))  # built once: no unit of work, no flush, no identity map
 
 
 def write_sale(draft: SaleDraft) -> None:
@@ -96,7 +97,7 @@ def write_sale(draft: SaleDraft) -> None:
         "created_at": draft.now,
         **attribution.sale_columns(draft),
     }
-    db.session.execute(_INSERT_SALE, values)
+    _INSERT_SALE.rows(values)
     count_on_commit(db.session, "sale", priced.amount_fen)
     draft.sale = sale = Sale(**values)
     make_transient_to_detached(sale)  # the row exists: the session holds the object as loaded, with nothing

@@ -15,6 +15,7 @@ from server.domain.ledger import invite_reward_postings, refund_postings, sale_p
 from server.domain.levels import level_after_sale
 from server.domain.statuses import MemberStatus
 from server.extensions import db
+from server.hot_sql import HotStatement
 from server.models import LedgerAccount, Level, Member, Sale
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
@@ -54,9 +55,12 @@ def upgrade_level(draft: SaleDraft) -> None:
         benefit_grants.level_up_gift(draft.who.member.id, draft.level.code)
 
 
-_WINDOW_SPEND = select(  # the member's spend in the level window (index-only on PostgreSQL: ix_sales_member_occurred)
-    func.coalesce(func.sum(Sale.payable_fen - Sale.refunded_fen), 0)
-).where(Sale.member_id == bindparam("member_id"), Sale.occurred_at >= bindparam("since"))
+# the member's spend in the level window (index-only on PostgreSQL: ix_sales_member_occurred)
+_WINDOW_SPEND = HotStatement(
+    select(func.coalesce(func.sum(Sale.payable_fen - Sale.refunded_fen), 0)).where(
+        Sale.member_id == bindparam("member_id"), Sale.occurred_at >= bindparam("since")
+    )
+)
 
 
 def level_after(who: MemberAtMerchant, window_days: int, now: datetime) -> Level:
@@ -67,9 +71,7 @@ def level_after(who: MemberAtMerchant, window_days: int, now: datetime) -> Level
     levels = level_copies()
     if not any(level.rank > who.level.rank for level in levels.values()):
         return who.level
-    spend = db.session.execute(
-        _WINDOW_SPEND, {"member_id": who.member.id, "since": now - timedelta(days=window_days)}
-    ).scalar_one()
+    spend = _WINDOW_SPEND.scalar({"member_id": who.member.id, "since": now - timedelta(days=window_days)})
     rules = {level.id: level_rule(level) for level in levels.values()}
     target = level_after_sale(rules[who.level.id], list(rules.values()), spend)
     if target.id == who.level.id:
