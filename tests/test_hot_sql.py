@@ -15,9 +15,7 @@ from server.hot_sql import HotStatement
 from server.models import Member, Terminal
 from tests.builders import make_member, make_world
 
-_MEMBER = HotStatement(
-    select(Member.id, Member.status, Member.created_at).where(Member.id == bindparam("member_id"))
-)
+_MEMBER = HotStatement(select(Member.id, Member.status, Member.created_at).where(Member.id == bindparam("member_id")))
 _TERMINALS = Terminal.__table__
 _NEXT_SEQ = HotStatement(
     update(_TERMINALS)
