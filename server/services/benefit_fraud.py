@@ -31,6 +31,7 @@ from server.domain import benefit_alerts as alert_rules
 from server.domain import benefit_budgets as rules
 from server.domain.errors import BenefitLimitReached, InvalidRequest
 from server.extensions import db
+from server.hot_sql import HotStatement
 from server.models import BenefitCounter
 from server.models.base import utcnow
 from server.services.alliance import current_settings, get_settings
@@ -65,7 +66,7 @@ def _periods(now: datetime) -> dict[str, str]:
 _WHEN = BenefitCounter.__table__.c.last_at.type  # the stored form of a moment (UTC, as every column keeps it)
 # built once, executed with parameters only: every voucher sale at a till runs them (the same SQL on PostgreSQL
 # and SQLite); a budget of 0 is no budget
-_READS: dict[tuple[int, int], object] = {}  # the read of the counts, by (actions, subjects)
+_READS: dict[tuple[int, int], HotStatement] = {}  # the read of the counts, by (actions, subjects)
 
 
 def _read_statement(actions: int, subjects: int):
@@ -74,14 +75,16 @@ def _read_statement(actions: int, subjects: int):
     if statement is None:
         action_list = ", ".join(f":action{i}" for i in range(actions))
         subject_list = ", ".join(f":subject{i}" for i in range(subjects))
-        statement = _READS[(actions, subjects)] = text(
-            "SELECT action, subject_kind, subject, period, count FROM benefit_counters "
-            f"WHERE action IN ({action_list}) AND subject IN ({subject_list}) AND period IN (:hour, :day)"
+        statement = _READS[(actions, subjects)] = HotStatement(
+            text(
+                "SELECT action, subject_kind, subject, period, count FROM benefit_counters "
+                f"WHERE action IN ({action_list}) AND subject IN ({subject_list}) AND period IN (:hour, :day)"
+            )
         )
     return statement
 
 
-_COUNTS: dict[int, object] = {}  # the statement counting n rows at once, by n
+_COUNTS: dict[int, HotStatement] = {}  # the statement counting n rows at once, by n
 
 
 def _count_statement(rows: int):
@@ -92,14 +95,17 @@ def _count_statement(rows: int):
         values = ", ".join(
             f"(:action, :kind{i}, :subject{i}, :period{i}, 1, :budget{i}, :now, :now)" for i in range(rows)
         )
-        statement = _COUNTS[rows] = text(
-            "INSERT INTO benefit_counters (action, subject_kind, subject, period, count, budget, first_at, last_at) "
-            f"VALUES {values} "
-            "ON CONFLICT (action, subject_kind, subject, period) DO UPDATE "
-            "SET count = benefit_counters.count + 1, budget = excluded.budget, last_at = excluded.last_at "
-            "WHERE excluded.budget = 0 OR benefit_counters.count < excluded.budget "
-            "RETURNING subject_kind, period, count"
-        ).bindparams(bindparam("now", type_=_WHEN))
+        statement = _COUNTS[rows] = HotStatement(
+            text(
+                "INSERT INTO benefit_counters "
+                "(action, subject_kind, subject, period, count, budget, first_at, last_at) "
+                f"VALUES {values} "
+                "ON CONFLICT (action, subject_kind, subject, period) DO UPDATE "
+                "SET count = benefit_counters.count + 1, budget = excluded.budget, last_at = excluded.last_at "
+                "WHERE excluded.budget = 0 OR benefit_counters.count < excluded.budget "
+                "RETURNING subject_kind, period, count"
+            ).bindparams(bindparam("now", type_=_WHEN))
+        )
     return statement
 
 
@@ -111,7 +117,7 @@ def _count(action: str, rows: list[tuple[str, str, str, int]], now: datetime) ->
     values: dict = {"action": action, "now": now}
     for i, (kind, subject, period, budget) in enumerate(rows):
         values |= {f"kind{i}": kind, f"subject{i}": subject, f"period{i}": period, f"budget{i}": budget}
-    found = db.session.connection().execute(_count_statement(len(rows)), values)  # Core: no ORM work per call
+    found = _count_statement(len(rows)).rows(values)  # a hot statement: no ORM work per call
     return {(kind, period): count for kind, period, count in found}
 
 
@@ -152,7 +158,7 @@ def _counts(actions: tuple[str, ...], given: Subjects, now: datetime) -> dict[tu
     values = {"hour": periods[rules.HOUR], "day": periods[rules.DAY]}
     values |= {f"action{i}": action for i, action in enumerate(actions)}
     values |= {f"subject{i}": subject for i, subject in enumerate(subjects)}
-    found = db.session.connection().execute(_read_statement(len(actions), len(subjects)), values).all()
+    found = _read_statement(len(actions), len(subjects)).rows(values)
     return {
         (action, kind, period): count
         for action, kind, subject, period, count in found

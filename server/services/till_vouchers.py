@@ -35,6 +35,7 @@ from server.domain.errors import BenefitLimitReached, VoucherInvalid
 from server.domain.refunds import RefundSplit
 from server.domain.statuses import VOUCHER_KINDS, BenefitCodeStatus, BenefitFunder
 from server.extensions import db
+from server.hot_sql import HotStatement
 from server.models import BenefitCode, BenefitSku, Merchant, Refund, Sale, SaleVoucher
 from server.services import benefit_fraud, benefit_stock, voucher_lookup, webhooks
 from server.services.benefit_catalog import sku_accepted_at
@@ -64,7 +65,10 @@ _VOUCHER = select(
     _skus.c.sponsor_merchant_id,
 ).join_from(_codes, _skus, _skus.c.id == _codes.c.sku_id)
 _VOUCHER_BY_ID = _VOUCHER.where(_codes.c.id == bindparam("code_id"))
-_VOUCHER_BY_HASH = _VOUCHER.where(_codes.c.lookup_hash.in_(bindparam("hashes", expanding=True))).limit(2)
+# a code's text has at most two keyed hashes (as typed, normalised: benefit_stock.lookup_hashes); one is sent twice
+_VOUCHER_BY_HASH = HotStatement(
+    _VOUCHER.where(_codes.c.lookup_hash.in_([bindparam("hash0"), bindparam("hash1")])).limit(2)
+)
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,8 @@ def find(
             code = voucher_lookup.resolve_till_voucher_code(text, consume=consume)
             row = db.session.execute(_VOUCHER_BY_ID, {"code_id": code.id}).first() if code is not None else None
         elif text and len(text) <= MAX_CODE_LENGTH:
-            rows = db.session.execute(_VOUCHER_BY_HASH, {"hashes": benefit_stock.lookup_hashes(text)}).all()
+            hashes = benefit_stock.lookup_hashes(text)
+            rows = _VOUCHER_BY_HASH.rows({"hash0": hashes[0], "hash1": hashes[-1]})
             row = rows[0] if len(rows) == 1 and not voucher_lookup.is_dynamic(rows[0]) else None
     elif voucher_id is not None:
         row = db.session.execute(_VOUCHER_BY_ID, {"code_id": voucher_id}).first()
@@ -226,14 +231,17 @@ _REDEEM = (  # the guard: only an issued code of this member moves, so of concur
 )
 # PostgreSQL: the guarded UPDATE and the link row in one statement (one round trip less per voucher sale); the
 # link row exists only if the UPDATE moved the code, so the INSERT's row count is the guard's
-_REDEEM_AND_LINK = text(
-    "WITH redeemed AS (UPDATE benefit_codes SET status = 'redeemed', redeemed_at = :b_now, "
-    "redeemed_merchant_id = :b_merchant_id WHERE id = :b_code_id AND status = 'issued' AND member_id = :b_member_id "
-    "RETURNING id) "
-    "INSERT INTO sale_vouchers (code_id, sale_id, sku_id, merchant_id, funder, funder_merchant_id, name, kind, "
-    "code_last4, value_fen, refunded_fen, restored, created_at) "
-    "SELECT id, :sale_id, :sku_id, :merchant_id, :funder, :funder_merchant_id, :name, :kind, :code_last4, "
-    ":value_fen, :refunded_fen, :restored, :created_at FROM redeemed"
+_REDEEM_AND_LINK = HotStatement(
+    text(
+        "WITH redeemed AS (UPDATE benefit_codes SET status = 'redeemed', redeemed_at = :b_now, "
+        "redeemed_merchant_id = :b_merchant_id "
+        "WHERE id = :b_code_id AND status = 'issued' AND member_id = :b_member_id "
+        "RETURNING id) "
+        "INSERT INTO sale_vouchers (code_id, sale_id, sku_id, merchant_id, funder, funder_merchant_id, name, kind, "
+        "code_last4, value_fen, refunded_fen, restored, created_at) "
+        "SELECT id, :sale_id, :sku_id, :merchant_id, :funder, :funder_merchant_id, :name, :kind, :code_last4, "
+        ":value_fen, :refunded_fen, :restored, :created_at FROM redeemed RETURNING code_id"
+    )
 )
 
 
@@ -260,7 +268,7 @@ def redeem_in_sale(found: FoundVoucher, sale: Sale, now: datetime) -> None:
         "created_at": sale.created_at,
     }
     if db.session.get_bind().dialect.name == "postgresql":
-        moved = db.session.execute(_REDEEM_AND_LINK, {**guard, **link}).rowcount
+        moved = len(_REDEEM_AND_LINK.rows({**guard, **link}))
     else:
         moved = db.session.execute(_REDEEM, guard).rowcount
         if moved == 1:
