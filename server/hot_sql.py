@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from psycopg.pq import ExecStatus
 from psycopg.rows import namedtuple_row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
@@ -62,7 +63,7 @@ class HotStatement:
         self._compiled: dict[tuple[str, ...], _Compiled] = {}
 
     def rows(self, params: dict[str, Any]) -> list:
-        session = db.session
+        session = db.session()  # the request's Session itself, not the scoped proxy
         connection = session.connection()
         if connection.dialect.name != "postgresql":
             result = session.execute(self.statement, params)
@@ -88,8 +89,8 @@ class HotStatement:
             raise DBAPIError.instance(
                 compiled.sql, values, error, psycopg.Error, connection_invalidated=connection_lost
             ) from error
-        if cursor.description is None:
-            return []
+        if cursor.pgresult is None or cursor.pgresult.status != ExecStatus.TUPLES_OK:  # no rows (cheaper than
+            return []  # ``description``, which builds its column objects on every call)
         found = cursor.fetchall()
         processors = compiled.result_processing(connection.dialect)
         if any(processors):  # a textual statement has no typed result columns: nothing to convert
