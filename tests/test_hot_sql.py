@@ -7,22 +7,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, event, insert, select, text, update
+from sqlalchemy import bindparam, event, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from server.extensions import db
 from server.hot_sql import HotStatement
 from server.models import Member, Terminal
+from server.services.sales import persist
 from tests.builders import make_member, make_world
 
 _MEMBER = HotStatement(select(Member.id, Member.status, Member.created_at).where(Member.id == bindparam("member_id")))
-_TERMINALS = Terminal.__table__
-_NEXT_SEQ = HotStatement(
-    update(_TERMINALS)
-    .where(_TERMINALS.c.id == bindparam("terminal"))
-    .values(receipt_seq=_TERMINALS.c.receipt_seq + 1)
-    .returning(_TERMINALS.c.receipt_seq)
-)
+_NEXT_SEQ = persist._NEXT_RECEIPT_SEQ  # the sale's receipt counter: an UPDATE … RETURNING
 
 
 def test_rows_are_those_the_session_reads_with_datetimes_in_utc(ctx):
