@@ -1,8 +1,8 @@
 """The sale's most frequent statements, sent to psycopg as prepared statements on PostgreSQL.
 
-Through ``Session.execute`` one Core statement costs about 105 µs of Python on this stack (execution context,
-result metadata, ORM execution events); the same statement sent on the session's own psycopg connection,
-prepared once per connection, about 45 µs (bench/README.md, "Hot statements"). A :class:`HotStatement`
+Through ``Session.execute`` one Core statement costs about twice the Python of the same statement sent on the
+session's own psycopg connection, prepared once per connection (execution context, result metadata, ORM
+execution events: 181 against 80 µs of CPU in bench/README.md, "Hot statements"). A :class:`HotStatement`
 compiles its Core statement once per set of parameter names and sends it on the DBAPI connection of the
 session's transaction, so it commits or rolls back with everything else. It keeps what SQLAlchemy would
 have done with the values: the columns' bind processors (a naive datetime for a UTC column is refused) and
@@ -11,7 +11,7 @@ the statement (tests capture the sale's statements that way), the session is flu
 ``Session.execute`` would (autoflush), and a driver error is raised as SQLAlchemy's (``IntegrityError``,
 ``OperationalError``; a lost connection is invalidated). Rows are named tuples (``row.status``).
 
-On SQLite, or for a statement whose parameters are a list (executemany), it is ``Session.execute``.
+On SQLite it is ``Session.execute``. Parameters are one dict (no executemany).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class _Compiled:
         self.compiled = compiled
         self.sql: str = compiled.string
         self.bind_processors: dict[str, Callable] = dict(compiled._bind_processors)
-        self.result_processors: list[Callable | None] | None = None  # from the first result's description
+        self.result_processors: list[Callable | None] | None = None  # by result column, made at first use
 
     def parameters(self, params: dict[str, Any]) -> dict[str, Any]:
         values = self.compiled.construct_params(params, _check=False)
