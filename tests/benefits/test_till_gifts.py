@@ -112,3 +112,20 @@ def test_the_owner_sets_the_gift_of_their_own_shop_in_the_console_and_not_of_ano
     with app.app_context():
         assert db.session.scalars(select(MerchantGiftRule.active)).all() == [False]
         db.session.remove()
+
+
+def test_a_rule_set_or_stopped_by_another_worker_applies_to_the_next_sale(app, client, database):
+    s = scene(app)
+    with app.app_context():
+        sku_id = vouchers("GIFT-20", quantity=5).id
+        db.session.remove()
+    assert _sale(client, s, 12_000).json["gift"] is None  # no rule: this worker's copy of the shop's rules is empty
+    merchant_id = s.world.shop_a.merchant.id
+    with database.make_app().app_context():  # another worker sets the gift
+        rule_id = till_gifts.create_rule("staff:t", merchant_id, sku_id=sku_id, min_payable_fen=10_000).id
+        db.session.remove()
+    assert _sale(client, s, 12_000).json["gift"] is not None
+    with database.make_app().app_context():  # and stops it
+        till_gifts.update_rule("staff:t", merchant_id, rule_id, active=False)
+        db.session.remove()
+    assert _sale(client, s, 12_000).json["gift"] is None
