@@ -65,7 +65,8 @@ _STEPS = (
         FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS n
         CROSS JOIN generate_series(1, CAST(:sales_each AS integer)) AS s
         CROSS JOIN LATERAL (
-            SELECT now() - make_interval(secs => ((n * 7919 + s * 104729) % (:history_days * 86400))::float8) AS at
+            SELECT now()
+                   - make_interval(secs => ((n::bigint * 7919 + s * 104729) % (:history_days * 86400))::float8) AS at
         ) AS w
         JOIN terminals t ON t.id = (SELECT array_agg(id ORDER BY id) FROM terminals)[1 + n % :terminals]
         """,
