@@ -36,8 +36,10 @@ class ErrorSchema(ma.Schema):
 
 
 def error_response(code: str, message: str, status: int, details: dict | None = None, headers=None) -> Response:
-    """A JSON error response in the project's shape."""
-    response = jsonify({"error": code, "message": message, "status": status, "details": details or {}})
+    """A JSON error response in the project's shape, its message in the request's language (every caller:
+    the API, the member and agent pages' JSON endpoints, health checks)."""
+    body = {"error": code, "message": translate(message), "status": status, "details": details or {}}
+    response = jsonify(body)
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -58,7 +60,7 @@ class AllianceApi(Api):
         details = error.details
         if "fields" in details:  # a refusal naming fields carries their messages, in the request's language too
             details = {**details, "fields": translate_fields(details["fields"])}
-        return error_response(error.code, translate(error.message), error.status, details)
+        return error_response(error.code, error.message, error.status, details)
 
     def handle_http_exception(self, error: HTTPException):
         """Any HTTP error (including validation errors and 500s) in the one shape."""
@@ -78,4 +80,4 @@ class AllianceApi(Api):
             message = "Internal server error."
         # the headers HTTP defines for the error (Allow of a 405, WWW-Authenticate, Retry-After), not its HTML type
         headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
-        return error_response(code, translate(message), status, details, {**headers, **(data.get("headers") or {})})
+        return error_response(code, message, status, details, {**headers, **(data.get("headers") or {})})

@@ -38,7 +38,7 @@ def scrape():
     """Prometheus text format, for a monitoring network or a holder of ``METRICS_TOKEN``."""
     if not _may_scrape():
         message = "Metrics are served only to the monitoring network or with the metrics token."
-        return error_response("forbidden", translate(message), 403)
+        return error_response("forbidden", message, 403)
     body, content_type = metrics.render()
     return Response(body, content_type=content_type)
 

@@ -84,7 +84,7 @@ from server.models.base import utcnow
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone, decrypt_text, encrypt_text, phone_lookup_hash
 from server.services import benefit_fraud, ledger, one_time_codes, webhooks
-from server.services.alliance import get_settings
+from server.services.alliance import current_settings, get_settings
 from server.services.audit import audit
 from server.services.benefit_catalog import get_sku
 from server.services.benefit_stock import allocate
@@ -174,7 +174,7 @@ def grant_held_code(channel: str, source_id: str, member_id: str, code: BenefitC
 
 def _gift(channel: str, member_id: str, source_id: str) -> BenefitGrant | None:
     """An automatic gift, if the alliance set one for this trigger; never fails what triggered it (savepoint)."""
-    sku_id = getattr(get_settings(), GIFT_SETTINGS[channel])
+    sku_id = getattr(current_settings(), GIFT_SETTINGS[channel])  # on the sale's path (a level-up): the copy
     if not sku_id:
         return None
     try:

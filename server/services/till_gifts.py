@@ -27,7 +27,7 @@ from server.models import BenefitCode, BenefitGrant, BenefitSku, Merchant, Merch
 from server.models.base import utcnow
 from server.security.benefit_secrets import sealer
 from server.services import benefit_grants, worker_copies
-from server.services.alliance import get_settings
+from server.services.alliance import current_settings
 from server.services.audit import audit
 from server.services.points import alliance_today
 from server.services.unit_of_work import transactional
@@ -134,7 +134,7 @@ def update_rule(actor: str, merchant_id: str, rule_id: str, **fields) -> Merchan
 def _limit_reached(rule: Row, member_id: str) -> bool:
     if rule.per_member_limit is None:
         return False
-    settings = get_settings()
+    settings = current_settings()  # the sale's path: the worker's copy, not a read of the row
     first_day = period_start(rule.limit_period, alliance_today(settings))
     since = datetime.combine(first_day, time.min, tzinfo=ZoneInfo(settings.timezone))
     given = db.session.scalar(
@@ -164,7 +164,7 @@ def receipt_gift(code: BenefitCode, sku: BenefitSku) -> dict:
     """What the receipt prints of a gift: the SKU's name, the code (None for a voucher shown only as a dynamic
     code in the member's wallet: its printed code is refused at the till) and the last day."""
     dynamic = dynamic_vouchers.is_dynamic_voucher(
-        sku.kind in VOUCHER_KINDS, sku.face_value_fen, sku.cap_fen, get_settings().dynamic_voucher_min_fen
+        sku.kind in VOUCHER_KINDS, sku.face_value_fen, sku.cap_fen, current_settings().dynamic_voucher_min_fen
     )
     text = None
     if not dynamic:

@@ -65,6 +65,7 @@ def test_bad_sign_in_input_never_fails_the_server(app, client, network):
         assert response.is_json and set(response.json) == {"error", "message", "status", "details"}
     no_csrf = client.post("/a/api/login-code", json={"phone": CITY_PHONE})
     assert no_csrf.status_code == 400 and no_csrf.json["error"] == "csrf_failed"
+    assert no_csrf.json["message"] == "页面已过期，请刷新页面后再试。"  # the portal's page shows it
     assert snapshot(app) == before
 
 

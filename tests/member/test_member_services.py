@@ -78,10 +78,11 @@ def test_login_code_requests_are_rate_limited_per_phone_with_retry_after(app, cl
     again = client.post("/m/api/login-code", json={"phone": "13900005555"}, headers={"X-CSRFToken": token})
     body = assert_error(again, 429, "rate_limited")
     assert 1 <= int(again.headers["Retry-After"]) <= 60 and body["status"] == 429
+    assert body["message"] == "请求过于频繁，请稍后再试。"  # the page's JSON call shows it to the member
     other = client.post("/m/api/login-code", json={"phone": "13900006666"}, headers={"X-CSRFToken": token})
     assert other.status_code == 200
     no_csrf = client.post("/m/api/login-code", json={"phone": "13900007777"})
-    assert_error(no_csrf, 400, "csrf_failed")
+    assert assert_error(no_csrf, 400, "csrf_failed")["message"] == "页面已过期，请刷新页面后再试。"
 
 
 def test_login_form_needs_csrf(app, client):
