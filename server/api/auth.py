@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import g, request
 
 from server.domain.errors import Forbidden, NotFound, Unauthorized
-from server.domain.permissions import Actor, staff_actor, terminal_actor
+from server.domain.permissions import SET_DISCOUNTS_PERMISSIONS, Actor, staff_actor, terminal_actor
 from server.models import Terminal
 from server.security.credentials import PERSONAL_TOKEN_PREFIX, TERMINAL_TOKEN_PREFIX
 from server.services.staff import staff_for_token, terminal_for_token
@@ -80,3 +80,14 @@ def require_staff(permission: str) -> Actor:
     """The calling staff member, if their role grants ``permission``; 403 otherwise (terminals too)."""
     authenticate_staff()
     return require(permission)
+
+
+def require_discount_setter(merchant_id: str) -> Actor:
+    """Who may set a merchant's level discounts and gifts: operators, and the merchant's owner for their own."""
+    actor = authenticate_staff()
+    if not actor.can_any(*SET_DISCOUNTS_PERMISSIONS):
+        raise Forbidden()
+    check_merchant_scope(actor, merchant_id)
+    if not actor.may_set_discounts(merchant_id):
+        raise Forbidden()
+    return actor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from server.api.auth import STAFF_SECURITY, authenticate_staff, check_merchant_scope, require_staff, staff_only
+from server.api.auth import STAFF_SECURITY, check_merchant_scope, require_discount_setter, require_staff, staff_only
 from server.api.blueprint import Blueprint
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.operator_schemas import (
@@ -16,8 +16,6 @@ from server.api.operator_schemas import (
     MerchantSchema,
     MerchantUpdateSchema,
 )
-from server.domain.errors import Forbidden
-from server.domain.permissions import SET_DISCOUNTS_PERMISSIONS
 from server.models import Level
 from server.services import catalog, queries
 
@@ -98,11 +96,6 @@ class MerchantLevelDiscount(MethodView):
     @blp.response(200, LevelDiscountSchema)
     def put(self, args, merchant_id, level_id):
         """Set what a level pays at the merchant, within the level's bounds (operators; owners: their own)."""
-        actor = authenticate_staff()
-        if not actor.can_any(*SET_DISCOUNTS_PERMISSIONS):
-            raise Forbidden()
-        check_merchant_scope(actor, merchant_id)
-        if not actor.may_set_discounts(merchant_id):
-            raise Forbidden()
+        actor = require_discount_setter(merchant_id)
         row = catalog.set_level_discount(actor.key, merchant_id, level_id, args["discount_bp"])
         return level_discount(merchant_id, catalog.get_level(level_id), row.discount_bp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
-from server.api.auth import STAFF_SECURITY, authenticate_staff, check_merchant_scope, require_staff, staff_only
+from server.api.auth import STAFF_SECURITY, check_merchant_scope, require_discount_setter, require_staff, staff_only
 from server.api.blueprint import Blueprint
 from server.api.idempotent import IDEMPOTENCY_PARAMETER, idempotent
 from server.api.till_gift_schemas import (
@@ -13,23 +13,10 @@ from server.api.till_gift_schemas import (
     GiftRuleSchema,
     GiftRuleUpdateSchema,
 )
-from server.domain.errors import Forbidden
-from server.domain.permissions import SET_DISCOUNTS_PERMISSIONS, Actor
 from server.services import till_gifts
 
 blp = Blueprint("operator_till_gifts", __name__, url_prefix="/api/v1", description="Gifts with a purchase (满赠)")
 blp.before_request(staff_only)
-
-
-def _may_change(merchant_id: str) -> Actor:
-    """Operators; a merchant's owner for their own shop (as for level discounts)."""
-    actor = authenticate_staff()
-    if not actor.can_any(*SET_DISCOUNTS_PERMISSIONS):
-        raise Forbidden()
-    check_merchant_scope(actor, merchant_id)
-    if not actor.may_set_discounts(merchant_id):
-        raise Forbidden()
-    return actor
 
 
 @blp.route("/merchants/<merchant_id>/gift-rules")
@@ -48,7 +35,7 @@ class GiftRules(MethodView):
     def post(self, args, merchant_id):
         """Add a gift rule: a sale paying at least ``min_payable_fen`` in the window gets one code of the voucher
         ``sku_id``, at most ``per_member_limit`` per member and period; audit-logged (idempotent)."""
-        actor = _may_change(merchant_id)
+        actor = require_discount_setter(merchant_id)  # operators; the owner for their own shop
         return idempotent(actor, lambda: {"rule": till_gifts.create_rule(actor.key, merchant_id, **args)})
 
 
@@ -59,5 +46,5 @@ class GiftRule(MethodView):
     @blp.response(200, GiftRuleEnvelopeSchema)
     def patch(self, args, merchant_id, rule_id):
         """Change a gift rule, or turn it off (``active: false``) and on; audit-logged."""
-        actor = _may_change(merchant_id)
+        actor = require_discount_setter(merchant_id)
         return {"rule": till_gifts.update_rule(actor.key, merchant_id, rule_id, **args)}
