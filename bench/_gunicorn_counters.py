@@ -2,7 +2,8 @@
 
 Each worker counts what it sends to PostgreSQL, per request path: SQL statements (psycopg's execute and
 executemany, the pool's pre-ping included) and round trips (those plus psycopg's BEGIN, COMMIT and
-ROLLBACK commands), and the requests themselves. At exit each worker writes its counts to
+ROLLBACK commands; what is queued in pipeline mode counts once, at the pipeline's sync), and the requests
+themselves. At exit each worker writes its counts to
 ``$BENCH_SQL_COUNTS_DIR/<pid>.json``; ``bench.checkout`` adds them up. Only the hooks below are gunicorn
 settings; the application code is not touched.
 """
@@ -31,24 +32,37 @@ def _install() -> None:
 
     execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
     command = psycopg.Connection._exec_command
+    pipeline_exit, pipeline_sync = psycopg.Pipeline.__exit__, psycopg.Pipeline.sync
 
-    def counted_execute(self, *args, **kwargs):
-        _add("statements")
-        _add("round_trips")
-        return execute(self, *args, **kwargs)
+    def counted_execute(self, query, *args, **kwargs):
+        if not (isinstance(query, str) and query.strip().upper() in ("BEGIN", "COMMIT", "ROLLBACK")):
+            _add("statements")  # a COMMIT sent as a query (server/hot_sql.py) is a command, as psycopg's own
+        if self._conn._pipeline is None:
+            _add("round_trips")
+        return execute(self, query, *args, **kwargs)
 
     def counted_executemany(self, *args, **kwargs):
-        _add("statements")
-        _add("round_trips")  # pipelined: one round trip for the batch
+        _add("statements")  # psycopg pipelines the batch: its round trip is counted at the pipeline's exit
         return executemany(self, *args, **kwargs)
 
     def counted_command(self, *args, **kwargs):
-        _add("round_trips")
+        if self._pipeline is None:
+            _add("round_trips")
         return command(self, *args, **kwargs)
+
+    def counted_exit(self, *args):
+        _add("round_trips")
+        return pipeline_exit(self, *args)
+
+    def counted_sync(self):
+        _add("round_trips")
+        return pipeline_sync(self)
 
     psycopg.Cursor.execute = counted_execute
     psycopg.Cursor.executemany = counted_executemany
     psycopg.Connection._exec_command = counted_command
+    psycopg.Pipeline.__exit__ = counted_exit
+    psycopg.Pipeline.sync = counted_sync
 
 
 def post_fork(server, worker):

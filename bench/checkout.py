@@ -144,60 +144,82 @@ def seed(app, clients: int, merchant_count: int, member_count: int) -> Seeded:
 # ------------------------------------------------------------------------------ statements per sale
 
 
+TRANSACTION_COMMANDS = ("BEGIN", "COMMIT", "ROLLBACK")
+
+
 @dataclass
 class Trace:
-    """What psycopg sent while active, in order: SQL statements and protocol commands (BEGIN/COMMIT)."""
+    """What psycopg sent while active, in order: SQL statements and protocol commands (BEGIN/COMMIT), and
+    how many round trips they took (a statement or command queued in a pipeline waits for its sync)."""
 
     sent: list[str] = field(default_factory=list)
     statements: int = 0
+    round_trips: int = 0
     active: bool = False
 
     def reset(self) -> None:
         """Forget what was seen and start tracing."""
         self.sent.clear()
-        self.statements = 0
+        self.statements = self.round_trips = 0
         self.active = True
 
-    def statement(self, text: str) -> None:
-        if self.active:
-            self.sent.append(text)
+    def statement(self, text: str, pipelined: bool) -> None:
+        if text.strip().upper() in TRANSACTION_COMMANDS:  # a COMMIT sent as a query (server/hot_sql.py)
+            self.command(text.strip(), pipelined)
+        elif self.active:
+            self.sent.append(f"{text}  -- pipelined" if pipelined else text)
             self.statements += 1
+            self.round_trips += not pipelined
 
-    def command(self, text: str) -> None:
+    def command(self, text: str, pipelined: bool) -> None:
         if self.active:
-            self.sent.append(f"[{text}]")
+            self.sent.append(f"[{text}]  -- pipelined" if pipelined else f"[{text}]")
+            self.round_trips += not pipelined
 
-    @property
-    def round_trips(self) -> int:
-        return len(self.sent)
+    def sync(self) -> None:
+        if self.active:
+            self.sent.append("[pipeline sync: one round trip for the statements above marked pipelined]")
+            self.round_trips += 1
 
 
 def _install_trace(trace: Trace) -> None:
-    """Record every statement psycopg sends (pool pre-pings too) and its BEGIN/COMMIT/ROLLBACK commands."""
+    """Record every statement psycopg sends (pool pre-pings too), its BEGIN/COMMIT/ROLLBACK commands and its
+    pipeline syncs (what was queued in pipeline mode goes in the sync's one round trip)."""
     import psycopg
 
     execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
     command = psycopg.Connection._exec_command
+    pipeline_exit, pipeline_sync = psycopg.Pipeline.__exit__, psycopg.Pipeline.sync
 
     def traced_execute(self, query, *args, **kwargs):
         try:
             return execute(self, query, *args, **kwargs)
         finally:  # recorded after any BEGIN psycopg sent first
-            trace.statement(query if isinstance(query, str) else str(query))
+            trace.statement(query if isinstance(query, str) else str(query), self._conn._pipeline is not None)
 
     def traced_executemany(self, query, params_seq, *args, **kwargs):
         try:
             return executemany(self, query, params_seq, *args, **kwargs)
         finally:
-            trace.statement(f"{query}  -- executemany, pipelined")
+            trace.statement(f"{query}  -- executemany", True)  # psycopg pipelines it: the sync is its round trip
 
     def traced_command(self, cmd, *args, **kwargs):
-        trace.command(cmd.decode() if isinstance(cmd, bytes) else str(cmd))
+        trace.command(cmd.decode() if isinstance(cmd, bytes) else str(cmd), self._pipeline is not None)
         return command(self, cmd, *args, **kwargs)
+
+    def traced_exit(self, *args):
+        trace.sync()
+        return pipeline_exit(self, *args)
+
+    def traced_sync(self):
+        trace.sync()
+        return pipeline_sync(self)
 
     psycopg.Cursor.execute = traced_execute
     psycopg.Cursor.executemany = traced_executemany
     psycopg.Connection._exec_command = traced_command
+    psycopg.Pipeline.__exit__ = traced_exit
+    psycopg.Pipeline.sync = traced_sync
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,16 @@ the statement (tests capture the sale's statements that way), the session is flu
 ``Session.execute`` would (autoflush), and a driver error is raised as SQLAlchemy's (``IntegrityError``,
 ``OperationalError``; a lost connection is invalidated). Rows are named tuples (``row.status``).
 
-On SQLite it is ``Session.execute``. Parameters are one dict (no executemany).
+Fewer round trips: a write whose answer the caller does not need (an INSERT, the stored response) can be
+*deferred* (``defer(params)``): it is queued on the connection and sent, in psycopg's pipeline mode, in the
+same round trip as the next statement that needs a result — the next hot statement, any statement
+SQLAlchemy executes, or the transaction's COMMIT. The BEGIN psycopg sends before a transaction's first
+statement rides with that statement the same way. Order is kept (a deferred row exists before any later
+statement runs), so is the transaction: a deferred statement that fails makes the statement it was sent
+with (or the commit) raise its error, and the whole transaction rolls back as it would have; a rollback
+drops what is still queued.
+
+On SQLite it is ``Session.execute`` (``defer`` runs at once). Parameters are one dict (no executemany).
 """
 
 from __future__ import annotations
@@ -20,14 +29,18 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from psycopg.pq import ExecStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import namedtuple_row
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import Pool
 from sqlalchemy.sql import Executable
 
 from server.extensions import db
 
 _CURSOR = "hot_sql_cursor"  # the pool record's info: a cursor kept for the connection
+_DEFERRED = "hot_sql_deferred"  # an attribute of the psycopg connection: [(sql, values)] not sent yet
 
 
 class _Compiled:
@@ -68,27 +81,18 @@ class HotStatement:
         if connection.dialect.name != "postgresql":
             result = session.execute(self.statement, params)
             return list(result) if getattr(result, "returns_rows", True) else []
-        if session.autoflush:  # as Session.execute would: rows the session holds pending exist before this reads
-            session.flush()
-        keys = tuple(params)
-        compiled = self._compiled.get(keys)
-        if compiled is None:
-            compiled = self._compiled[keys] = _Compiled(self.statement, connection.dialect, keys)
-        values = compiled.parameters(params)
-        cursor = _cursor(connection)
-        dispatch = connection.dispatch.before_cursor_execute
-        if dispatch:  # listeners (a test capturing statements): they see what is sent
-            for listener in dispatch:
-                listener(connection, cursor, compiled.sql, values, None, False)
+        compiled, values, cursor = self._prepare(session, connection, params)
+        driver = cursor.connection
+        deferred = driver.__dict__.pop(_DEFERRED, None)
         try:
-            cursor.execute(compiled.sql, values, prepare=True)
+            if deferred or driver.info.transaction_status == TransactionStatus.IDLE:
+                with driver.pipeline():  # one round trip: the BEGIN still to send, what was deferred, this
+                    _send(driver, deferred)
+                    cursor.execute(compiled.sql, values, prepare=True)
+            else:
+                cursor.execute(compiled.sql, values, prepare=True)
         except psycopg.Error as error:  # as SQLAlchemy raises it: IntegrityError, OperationalError (lock timeout)…
-            connection_lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
-            if connection_lost:
-                connection.invalidate(error)
-            raise DBAPIError.instance(
-                compiled.sql, values, error, psycopg.Error, connection_invalidated=connection_lost
-            ) from error
+            raise _translated(connection, cursor, compiled.sql, values, error) from error
         if cursor.pgresult is None or cursor.pgresult.status != ExecStatus.TUPLES_OK:  # no rows (cheaper than
             return []  # ``description``, which builds its column objects on every call)
         found = cursor.fetchall()
@@ -99,6 +103,34 @@ class HotStatement:
                 for row in found
             ]
         return found
+
+    def defer(self, params: dict[str, Any]) -> None:
+        """Run the statement, its result unused, in the round trip of the next statement needing one (or the
+        COMMIT) on PostgreSQL; at once on SQLite."""
+        session = db.session()
+        connection = session.connection()
+        if connection.dialect.name != "postgresql":
+            session.execute(self.statement, params)
+            return
+        compiled, values, cursor = self._prepare(session, connection, params)
+        cursor.connection.__dict__.setdefault(_DEFERRED, []).append((compiled.sql, values))
+
+    def _prepare(self, session, connection, params: dict[str, Any]):
+        """The compiled statement, its values and the connection's cursor; the session flushed first and the
+        listeners told, as ``Session.execute`` would."""
+        if session.autoflush:  # rows the session holds pending exist before this statement runs
+            session.flush()
+        keys = tuple(params)
+        compiled = self._compiled.get(keys)
+        if compiled is None:
+            compiled = self._compiled[keys] = _Compiled(self.statement, connection.dialect, keys)
+        values = compiled.parameters(params)
+        cursor = _cursor(connection)
+        dispatch = connection.dispatch.before_cursor_execute
+        if dispatch:  # listeners (a test capturing statements): they see what is sent, in order
+            for listener in dispatch:
+                listener(connection, cursor, compiled.sql, values, None, False)
+        return compiled, values, cursor
 
     def first(self, params: dict[str, Any]):
         found = self.rows(params)
@@ -117,3 +149,66 @@ def _cursor(connection):
     if cursor is None or cursor.connection is not driver or cursor.closed:
         cursor = record.info[_CURSOR] = driver.cursor(row_factory=namedtuple_row)
     return cursor
+
+
+def _send(driver: psycopg.Connection, deferred: list | None) -> None:
+    """Queue the deferred statements in the pipeline the caller opened (their results are not read)."""
+    if deferred:
+        with driver.cursor() as cursor:
+            for sql, values in deferred:
+                cursor.execute(sql, values, prepare=True)
+
+
+def _translated(connection, cursor, sql: str, values, error: psycopg.Error) -> DBAPIError:
+    """The driver's error as SQLAlchemy raises it; a lost connection is invalidated."""
+    connection_lost = connection.dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
+    if connection_lost:
+        connection.invalidate(error)
+    return DBAPIError.instance(sql, values, error, psycopg.Error, connection_invalidated=connection_lost)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _send_deferred_first(connection, cursor, sql, values, context, executemany) -> None:
+    """A statement SQLAlchemy is about to run comes after the deferred ones: they go first (one round trip)."""
+    driver = getattr(cursor, "connection", None)
+    deferred = getattr(driver, _DEFERRED, None)
+    if not deferred or cursor is connection.connection.info.get(_CURSOR):  # none, or a hot statement's own
+        return
+    del driver.__dict__[_DEFERRED]
+    try:
+        with driver.pipeline():
+            _send(driver, deferred)
+    except psycopg.Error as error:
+        raise _translated(connection, cursor, deferred[0][0], deferred[0][1], error) from error
+
+
+@event.listens_for(Engine, "commit")
+def _commit_with_deferred(connection) -> None:
+    """The deferred statements and COMMIT in one round trip; psycopg's own commit then finds nothing to do."""
+    driver = connection.connection.driver_connection
+    deferred = getattr(driver, _DEFERRED, None)
+    if not deferred:
+        return
+    del driver.__dict__[_DEFERRED]
+    try:
+        with driver.pipeline():
+            _send(driver, deferred)
+            driver.cursor().execute("COMMIT")
+    except psycopg.Error as error:
+        raise _translated(connection, None, deferred[0][0], deferred[0][1], error) from error
+
+
+@event.listens_for(Engine, "rollback")
+def _drop_deferred(connection) -> None:
+    """A rollback: what was deferred is never sent."""
+    fairy = connection._dbapi_connection  # None once invalidated: nothing to drop (the driver is gone)
+    driver = getattr(fairy, "driver_connection", None)
+    if hasattr(driver, _DEFERRED):
+        del driver.__dict__[_DEFERRED]
+
+
+@event.listens_for(Pool, "reset")
+def _drop_deferred_on_return(dbapi_connection, record, reset_state) -> None:
+    """A connection back in the pool (rolled back there, without the engine's events) holds nothing deferred."""
+    if hasattr(dbapi_connection, _DEFERRED):
+        del dbapi_connection.__dict__[_DEFERRED]

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from card_layout.keys import sector_keys
 from card_layout.layout import COUNTER_BLOCK, COUNTER_SECTOR, RECORD_SECTOR, SECTOR_COUNT
@@ -30,6 +31,7 @@ from server.domain.errors import (
 from server.domain.identifiers import card_serial_space, make_card_number
 from server.domain.statuses import BLOCKED_CARD_STATUSES, CardBatchKind, CardBatchState, CardStatus
 from server.extensions import db
+from server.hot_sql import HotStatement
 from server.models import AllianceSettings, AuditLog, Card, CardAlert, CardBatch, Identification, Level, Terminal
 from server.models.base import new_id, utcnow
 from server.services import webhooks
@@ -444,8 +446,23 @@ def check_chip_counter(terminal: Terminal, card_read: dict, read_at: datetime | 
         )
         webhooks.emit(db.session, "card.blocked", webhooks.card_blocked_payload(card, "suspected_copy"))
         raise CardStale(card_no=card.card_no)
-    card.counter, card.counter_unconfirmed, card.counter_moved_at = presented + 1, True, utcnow()
+    moved = {"counter": presented + 1, "counter_unconfirmed": True, "counter_moved_at": utcnow()}
+    _MOVE_COUNTER.defer({"card_id": card.id, **moved})  # the row is locked: sent with the next statement
+    for name, value in moved.items():  # the loaded card shows the row as it will be, with nothing left to flush
+        set_committed_value(card, name, value)
     return card, uid
+
+
+_cards = Card.__table__
+_MOVE_COUNTER = HotStatement(
+    update(_cards)
+    .where(_cards.c.id == bindparam("card_id"))
+    .values(
+        counter=bindparam("counter"),
+        counter_unconfirmed=bindparam("counter_unconfirmed"),
+        counter_moved_at=bindparam("counter_moved_at"),
+    )
+)
 
 
 def plan_write_back(card: Card, uid: bytes, level_rank: int) -> dict:

@@ -132,7 +132,7 @@ def run_idempotent(actor: str, key: str, request_hash: str, work: Callable[[], t
                 if exc.keeps_changes:  # the refusal's own changes commit, but the key stays unused
                     db.session.execute(delete(_records).where(_records.c.id == record_id))
                 raise
-            _STORE_RESPONSE.rows({"record_id": record_id, "status": status, "body": body})
+            _STORE_RESPONSE.defer({"record_id": record_id, "status": status, "body": body})  # sent with COMMIT
             return StoredResponse(status, body, replayed=False)
     except OperationalError as exc:
         if _is_lock_timeout(exc):

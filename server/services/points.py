@@ -83,7 +83,7 @@ def add_lot(
     settings = settings or get_settings()
     now = now or utcnow()
     earned_on = alliance_today(settings, now)
-    _NEW_LOT.rows(
+    _NEW_LOT.defer(
         {
             "member_id": member_id,
             "source": source,

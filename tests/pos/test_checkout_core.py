@@ -104,6 +104,26 @@ def test_the_outbox_is_wal_with_full_sync_and_keeps_the_key_before_sending(scene
     assert replay(core.client, core.outbox).sent == [outcome.seq]
 
 
+def test_only_the_sent_mark_is_committed_without_waiting_for_the_disk(scene):
+    """The sale is stored under synchronous=FULL before it is sent; the server's answer is kept in a commit that
+    does not wait for the disk (a lost mark only sends the sale again), and FULL is back right after it."""
+    core, card_no, _ = scene
+    said = []
+    core.outbox._db.set_trace_callback(said.append)
+    try:
+        core.identify_code(card_no)
+        core.quote(800)
+        assert core.commit(800).status == "approved"
+    finally:
+        core.outbox._db.set_trace_callback(None)
+    stored = next(i for i, sql in enumerate(said) if sql.startswith("INSERT INTO sales"))
+    marked = next(i for i, sql in enumerate(said) if sql.startswith("UPDATE sales SET state = 'sent'"))
+    unsynced = [i for i, sql in enumerate(said) if sql == "PRAGMA synchronous=NORMAL"]
+    assert len(unsynced) == 1 and stored < unsynced[0] < marked
+    assert said[marked + 1 :].index("COMMIT") < said[marked + 1 :].index("PRAGMA synchronous=FULL")
+    assert core.outbox._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again for the next sale
+
+
 def test_an_expired_identification_is_replayed_as_an_offline_sale_with_the_identification(scene, app):
     core, card_no, front = scene
     core.identify_code(card_no)

@@ -69,6 +69,7 @@ class SaleDraft:
     who: MemberAtMerchant | None = None  # resolve: level, balance and discount at this merchant
     voucher: FoundVoucher | None = None  # resolve: the alliance voucher the sale uses
     priced: SaleQuote | None = None  # price
+    receipt_no_taken: bool = False  # resolve: the receipt number the terminal printed is already a sale's
     receipt_no: str | None = None  # persist
     sale: Sale | None = None  # persist
     balances: dict[str, int] = field(default_factory=dict)  # post: cached balances after the ledger posting

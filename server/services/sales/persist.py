@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from server.domain import payments
@@ -23,7 +23,7 @@ _NEXT_RECEIPT_SEQ = HotStatement(
     .values(receipt_seq=_terminals.c.receipt_seq + 1)
     .returning(_terminals.c.receipt_seq)
 )
-_RECEIPT_SEQ_AT_LEAST = (  # a number the terminal gave (offline) is never handed out again by the server
+_RECEIPT_SEQ_AT_LEAST = HotStatement(  # a number the terminal gave (offline) is never handed out again by the server
     update(_terminals)
     .where(_terminals.c.id == bindparam("terminal"), _terminals.c.receipt_seq < bindparam("seq"))
     .values(receipt_seq=bindparam("seq"))
@@ -33,7 +33,9 @@ _RECEIPT_SEQ_AT_LEAST = (  # a number the terminal gave (offline) is never hande
 def number_receipt(draft: SaleDraft) -> None:
     """The terminal's own receipt number (checked against its prefix and unique), or the next of its sequence."""
     terminal, number = draft.request.terminal, draft.request.receipt_no
-    draft.receipt_no = _terminal_receipt_no(terminal, number) if number else _next_receipt_no(terminal)
+    draft.receipt_no = (
+        _terminal_receipt_no(terminal, number, draft.receipt_no_taken) if number else _next_receipt_no(terminal)
+    )
 
 
 def _receipt_prefix(terminal: Terminal) -> str:
@@ -45,16 +47,17 @@ def _next_receipt_no(terminal: Terminal) -> str:
     return payments.receipt_no(_receipt_prefix(terminal), seq)
 
 
-def _terminal_receipt_no(terminal: Terminal, number: str) -> str:
-    """Accept the receipt number a terminal printed (it numbers its sales itself, offline too)."""
+def _terminal_receipt_no(terminal: Terminal, number: str, taken: bool) -> str:
+    """Accept the receipt number a terminal printed (it numbers its sales itself, offline too); ``taken``: a sale
+    holds it already (looked up with the terminal's earlier sales: ``resolve.refuse_repeated_client_sale``)."""
     seq = payments.receipt_seq_of(_receipt_prefix(terminal), number)
     if seq is None:
         raise InvalidRequest(
             "The receipt number is not one of this terminal's.", field="receipt_no", prefix=_receipt_prefix(terminal)
         )
-    if db.session.scalar(select(Sale.id).where(Sale.receipt_no == number)) is not None:
+    if taken:
         raise ReceiptNumberTaken(receipt_no=number)
-    db.session.execute(_RECEIPT_SEQ_AT_LEAST, {"terminal": terminal.id, "seq": seq})
+    _RECEIPT_SEQ_AT_LEAST.defer({"terminal": terminal.id, "seq": seq})
     return number
 
 
@@ -97,7 +100,7 @@ def write_sale(draft: SaleDraft) -> None:
         "created_at": draft.now,
         **attribution.sale_columns(draft),
     }
-    _INSERT_SALE.rows(values)
+    _INSERT_SALE.defer(values)  # sent with the next statement needing an answer (server/hot_sql.py)
     count_on_commit(db.session, "sale", priced.amount_fen)
     draft.sale = sale = Sale(**values)
     make_transient_to_detached(sale)  # the row exists: the session holds the object as loaded, with nothing

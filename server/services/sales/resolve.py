@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from server.domain.errors import (
     Conflict,
@@ -20,6 +20,7 @@ from server.domain.errors import (
 )
 from server.domain.till_policy import check_picked_voucher, check_spend
 from server.extensions import db
+from server.hot_sql import HotStatement
 from server.models import AllianceSettings, Merchant, Sale
 from server.ratelimit import check_failures, count_failure
 from server.security.credentials import verify_password
@@ -35,16 +36,37 @@ from server.services.identified import (
 from server.services.points import alliance_today
 from server.services.sales.context import Buyer, RefundDraft, SaleDraft
 
+# the terminal's earlier sale with this client_sale_id, and any sale holding the receipt number it printed
+_EARLIER_SALES = HotStatement(
+    select(Sale.terminal_id, Sale.client_sale_id, Sale.receipt_no)
+    .where(
+        ((Sale.terminal_id == bindparam("terminal_id")) & (Sale.client_sale_id == bindparam("client_sale_id")))
+        | (Sale.receipt_no == bindparam("receipt_no"))
+    )
+    .limit(2)
+)
+
 
 def refuse_repeated_client_sale(draft: SaleDraft) -> None:
-    """A terminal's ``client_sale_id`` names one sale (a retry goes through the Idempotency-Key instead)."""
+    """A terminal's ``client_sale_id`` names one sale (a retry goes through the Idempotency-Key instead).
+
+    The same lookup tells whether the receipt number the terminal printed is taken; that refusal waits for
+    ``persist.number_receipt``, after the number is checked to be the terminal's.
+    """
     request = draft.request
-    if request.client_sale_id is not None and db.session.scalar(
-        select(Sale.id).where(Sale.terminal_id == request.terminal.id, Sale.client_sale_id == request.client_sale_id)
-    ):
+    if request.client_sale_id is None and request.receipt_no is None:
+        return
+    earlier = _EARLIER_SALES.rows(
+        {"terminal_id": request.terminal.id, "client_sale_id": request.client_sale_id, "receipt_no": request.receipt_no}
+    )
+    repeated = request.client_sale_id is not None and any(
+        row.terminal_id == request.terminal.id and row.client_sale_id == request.client_sale_id for row in earlier
+    )
+    if repeated:
         raise Conflict(
             "This terminal already recorded a sale with this client_sale_id.", client_sale_id=request.client_sale_id
         )
+    draft.receipt_no_taken = any(row.receipt_no == request.receipt_no for row in earlier)
 
 
 def identify_buyer(draft: SaleDraft) -> None:
