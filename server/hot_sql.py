@@ -18,7 +18,9 @@ SQLAlchemy executes, or the transaction's COMMIT. The BEGIN psycopg sends before
 statement rides with that statement the same way. Order is kept (a deferred row exists before any later
 statement runs), so is the transaction: a deferred statement that fails makes the statement it was sent
 with (or the commit) raise its error, and the whole transaction rolls back as it would have; a rollback
-drops what is still queued.
+drops what is still queued. A statement whose answer is needed later, not now, is *sent ahead*
+(``send(params)``, a :class:`Pending`): queued the same way, its rows read when wanted (sending the queue
+then if nothing carried it yet).
 
 On SQLite it is ``Session.execute`` (``defer`` runs at once). Parameters are one dict (no executemany).
 """
@@ -93,16 +95,7 @@ class HotStatement:
                 cursor.execute(compiled.sql, values, prepare=True)
         except psycopg.Error as error:  # as SQLAlchemy raises it: IntegrityError, OperationalError (lock timeout)…
             raise _translated(connection, cursor, compiled.sql, values, error) from error
-        if cursor.pgresult is None or cursor.pgresult.status != ExecStatus.TUPLES_OK:  # no rows (cheaper than
-            return []  # ``description``, which builds its column objects on every call)
-        found = cursor.fetchall()
-        processors = compiled.result_processing(connection.dialect)
-        if any(processors):  # a textual statement has no typed result columns: nothing to convert
-            found = [
-                type(row)(*(value if do is None else do(value) for do, value in zip(processors, row, strict=True)))
-                for row in found
-            ]
-        return found
+        return _fetched(compiled, cursor, connection.dialect)
 
     def defer(self, params: dict[str, Any]) -> None:
         """Run the statement, its result unused, in the round trip of the next statement needing one (or the
@@ -113,7 +106,18 @@ class HotStatement:
             session.execute(self.statement, params)
             return
         compiled, values, cursor = self._prepare(session, connection, params)
-        cursor.connection.__dict__.setdefault(_DEFERRED, []).append((compiled.sql, values))
+        cursor.connection.__dict__.setdefault(_DEFERRED, []).append((compiled.sql, values, None))
+
+    def send(self, params: dict[str, Any]) -> Pending:
+        """Send the statement ahead (as ``defer``); its rows are read later from the :class:`Pending`."""
+        session = db.session()
+        connection = session.connection()
+        if connection.dialect.name != "postgresql":
+            return Pending(None, connection, self.rows(params))
+        compiled, values, cursor = self._prepare(session, connection, params)
+        pending = Pending(compiled, connection)
+        cursor.connection.__dict__.setdefault(_DEFERRED, []).append((compiled.sql, values, pending))
+        return pending
 
     def _prepare(self, session, connection, params: dict[str, Any]):
         """The compiled statement, its values and the connection's cursor; the session flushed first and the
@@ -141,6 +145,43 @@ class HotStatement:
         return None if row is None else row[0]
 
 
+class Pending:
+    """A statement sent ahead: ``rows()``, ``first()``, ``scalar()`` once its round trip is back."""
+
+    def __init__(self, compiled: _Compiled | None, connection, rows: list | None = None):
+        self._compiled, self._connection, self._rows = compiled, connection, rows
+        self.cursor = None  # the cursor its results arrive on, once sent (``_send``)
+
+    def rows(self) -> list:
+        if self._rows is None:
+            if self.cursor is None:  # nothing carried it yet: send the queue now
+                _send_queue(self._connection, self._connection.connection.driver_connection)
+            self._rows = _fetched(self._compiled, self.cursor, self._connection.dialect)
+        return self._rows
+
+    def first(self):
+        found = self.rows()
+        return found[0] if found else None
+
+    def scalar(self):
+        row = self.first()
+        return None if row is None else row[0]
+
+
+def _fetched(compiled: _Compiled, cursor, dialect) -> list:
+    """The rows a cursor received, converted by the statement's result columns."""
+    if cursor.pgresult is None or cursor.pgresult.status != ExecStatus.TUPLES_OK:  # no rows (cheaper than
+        return []  # ``description``, which builds its column objects on every call)
+    found = cursor.fetchall()
+    processors = compiled.result_processing(dialect)
+    if any(processors):  # a textual statement has no typed result columns: nothing to convert
+        found = [
+            type(row)(*(value if do is None else do(value) for do, value in zip(processors, row, strict=True)))
+            for row in found
+        ]
+    return found
+
+
 def _cursor(connection):
     """The psycopg cursor kept for this DBAPI connection (a new one if the connection was replaced)."""
     record = connection.connection
@@ -152,11 +193,27 @@ def _cursor(connection):
 
 
 def _send(driver: psycopg.Connection, deferred: list | None) -> None:
-    """Queue the deferred statements in the pipeline the caller opened (their results are not read)."""
+    """Queue the deferred statements in the pipeline the caller opened; one sent ahead gets a cursor of its own
+    for its results (those of a deferred one are not read)."""
     if deferred:
-        with driver.cursor() as cursor:
-            for sql, values in deferred:
-                cursor.execute(sql, values, prepare=True)
+        shared = driver.cursor()
+        for sql, values, pending in deferred:
+            cursor = shared if pending is None else driver.cursor(row_factory=namedtuple_row)
+            cursor.execute(sql, values, prepare=True)
+            if pending is not None:
+                pending.cursor = cursor
+
+
+def _send_queue(connection, driver) -> None:
+    """Send what is queued on the connection, alone, in one round trip."""
+    deferred = driver.__dict__.pop(_DEFERRED, None)
+    if not deferred:
+        return
+    try:
+        with driver.pipeline():
+            _send(driver, deferred)
+    except psycopg.Error as error:
+        raise _translated(connection, None, deferred[0][0], deferred[0][1], error) from error
 
 
 def _translated(connection, cursor, sql: str, values, error: psycopg.Error) -> DBAPIError:
@@ -171,15 +228,8 @@ def _translated(connection, cursor, sql: str, values, error: psycopg.Error) -> D
 def _send_deferred_first(connection, cursor, sql, values, context, executemany) -> None:
     """A statement SQLAlchemy is about to run comes after the deferred ones: they go first (one round trip)."""
     driver = getattr(cursor, "connection", None)
-    deferred = getattr(driver, _DEFERRED, None)
-    if not deferred or cursor is connection.connection.info.get(_CURSOR):  # none, or a hot statement's own
-        return
-    del driver.__dict__[_DEFERRED]
-    try:
-        with driver.pipeline():
-            _send(driver, deferred)
-    except psycopg.Error as error:
-        raise _translated(connection, cursor, deferred[0][0], deferred[0][1], error) from error
+    if getattr(driver, _DEFERRED, None) and cursor is not connection.connection.info.get(_CURSOR):  # not a hot
+        _send_queue(connection, driver)  # statement's own (it carries the queue itself)
 
 
 @event.listens_for(Engine, "commit")

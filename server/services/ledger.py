@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, insert, select, text, update
 
 from server.domain.errors import InsufficientPoints
 from server.domain.ledger import ACCOUNTS_ALLOWED_NEGATIVE, Posting
 from server.extensions import db
-from server.hot_sql import HotStatement
+from server.hot_sql import HotStatement, Pending
 from server.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from server.models.base import utcnow
 
@@ -92,13 +93,45 @@ def post(
     no row the account would go negative and InsufficientPoints is raised (the caller's transaction
     rolls back). Under concurrency the row lock makes the guard exact.
     """
+    return post_ahead(kind, postings, actor, sale_id=sale_id, refund_id=refund_id, memo=memo).balances()
+
+
+@dataclass
+class Posted:
+    """A posting sent ahead (PostgreSQL: its statement queued, server/hot_sql.py); ``balances()`` reads its answer."""
+
+    deltas: dict[int, int]
+    pending: Pending | None = None
+    moved: dict[int, int] | None = None  # the balances, once known
+
+    def balances(self) -> dict[int, int]:
+        """The new balances; InsufficientPoints if an account would have gone negative."""
+        if self.moved is None:
+            self.moved = dict(self.pending.rows())
+            for account, delta in self.deltas.items():
+                if account not in self.moved:
+                    raise InsufficientPoints(requested=-delta)
+        return self.moved
+
+
+def post_ahead(
+    kind: str,
+    postings: list[Posting],
+    actor: str,
+    *,
+    sale_id: str | None = None,
+    refund_id: str | None = None,
+    memo: str = "",
+) -> Posted:
+    """``post``, its answer read later (``Posted.balances``): on PostgreSQL the one statement is sent ahead, so
+    statements sent after it ride in its round trip and run after its row locks are taken."""
     deltas: dict[int, int] = defaultdict(int)
     for posting in postings:
         deltas[posting.account_id] += posting.amount
     db.session.flush()  # rows the caller added (the sale, the refund) exist before entries refer to them
     transaction = {"kind": kind, "actor": actor, "sale_id": sale_id, "refund_id": refund_id, "memo": memo}
     if db.session.get_bind().dialect.name == "postgresql":
-        return _post_in_one_statement(postings, deltas, transaction)
+        return Posted(dict(deltas), pending=_post_in_one_statement(postings, deltas, transaction))
     balances = {}
     for acct_id in sorted(deltas):  # fixed lock order: no deadlocks between concurrent postings
         delta = deltas[acct_id]
@@ -110,12 +143,12 @@ def post(
         db.session.execute(
             _NEW_ENTRY, [{"transaction_id": txn_id, "account_id": p.account_id, "amount": p.amount} for p in postings]
         )
-    return balances
+    return Posted(dict(deltas), moved=balances)
 
 
-def _post_in_one_statement(postings: list[Posting], deltas: dict[int, int], transaction: dict) -> dict[int, int]:
+def _post_in_one_statement(postings: list[Posting], deltas: dict[int, int], transaction: dict) -> Pending:
     moved_accounts = sorted(deltas)
-    rows = _POST_IN_ONE_STATEMENT.rows(
+    return _POST_IN_ONE_STATEMENT.send(
         {
             **transaction,
             "created_at": utcnow(),
@@ -125,8 +158,3 @@ def _post_in_one_statement(postings: list[Posting], deltas: dict[int, int], tran
             "amounts": [p.amount for p in postings],
         },
     )
-    balances = dict(rows)
-    for account in moved_accounts:
-        if account not in balances:
-            raise InsufficientPoints(requested=-deltas[account])
-    return balances

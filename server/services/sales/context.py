@@ -13,8 +13,10 @@ from datetime import datetime
 from alliance_shared.pricing import SaleQuote
 from server.domain.payments import DEFAULT_PAYMENT_METHOD
 from server.domain.refunds import RefundSplit
+from server.hot_sql import Pending
 from server.models import AllianceSettings, LedgerAccount, Level, Member, Refund, Sale, SaleVoucher, Terminal
 from server.services.identified import Credential, MemberAtMerchant
+from server.services.ledger import Posted
 from server.services.points import Restore
 from server.services.till_vouchers import FoundVoucher
 
@@ -70,8 +72,11 @@ class SaleDraft:
     voucher: FoundVoucher | None = None  # resolve: the alliance voucher the sale uses
     priced: SaleQuote | None = None  # price
     receipt_no_taken: bool = False  # resolve: the receipt number the terminal printed is already a sale's
+    receipt_seq: Pending | None = None  # persist: the terminal's next number, asked for ahead
     receipt_no: str | None = None  # persist
     sale: Sale | None = None  # persist
+    posting: Posted | None = None  # post: the ledger posting, sent ahead
+    window_spend: Pending | None = None  # post: the member's spend in the level window (None: at the top level)
     balances: dict[str, int] = field(default_factory=dict)  # post: cached balances after the ledger posting
     level: Level | None = None  # post: the level after the sale
     notice_sms_id: int | None = None  # post: the "points spent" SMS, sent after commit

@@ -30,21 +30,25 @@ _RECEIPT_SEQ_AT_LEAST = HotStatement(  # a number the terminal gave (offline) is
 )
 
 
+def ask_receipt_seq(draft: SaleDraft) -> None:
+    """Ask now for the next number of the terminal's sequence, unless the terminal numbered the sale itself: sent
+    ahead, it rides in the round trip of the member's read (``number_receipt`` reads the answer). A refusal
+    before the sale is written rolls it back with the rest."""
+    if draft.request.receipt_no is None:
+        draft.receipt_seq = _NEXT_RECEIPT_SEQ.send({"terminal": draft.request.terminal.id})
+
+
 def number_receipt(draft: SaleDraft) -> None:
     """The terminal's own receipt number (checked against its prefix and unique), or the next of its sequence."""
     terminal, number = draft.request.terminal, draft.request.receipt_no
-    draft.receipt_no = (
-        _terminal_receipt_no(terminal, number, draft.receipt_no_taken) if number else _next_receipt_no(terminal)
-    )
+    if number:
+        draft.receipt_no = _terminal_receipt_no(terminal, number, draft.receipt_no_taken)
+    else:
+        draft.receipt_no = payments.receipt_no(_receipt_prefix(terminal), draft.receipt_seq.scalar())
 
 
 def _receipt_prefix(terminal: Terminal) -> str:
     return terminal.receipt_prefix or terminal.code
-
-
-def _next_receipt_no(terminal: Terminal) -> str:
-    seq = _NEXT_RECEIPT_SEQ.scalar({"terminal": terminal.id})
-    return payments.receipt_no(_receipt_prefix(terminal), seq)
 
 
 def _terminal_receipt_no(terminal: Terminal, number: str, taken: bool) -> str:

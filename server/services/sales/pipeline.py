@@ -30,6 +30,7 @@ SALE_STEPS: tuple[SaleStep, ...] = (
     # resolve: may this sale happen, and for whom
     resolve.refuse_repeated_client_sale,
     resolve.identify_buyer,
+    persist.ask_receipt_seq,  # sent ahead: it rides with the member's read (server/hot_sql.py)
     resolve.load_member,
     resolve.find_voucher,  # the alliance voucher named by code or id (server/services/till_vouchers.py)
     # price
@@ -40,7 +41,9 @@ SALE_STEPS: tuple[SaleStep, ...] = (
     persist.redeem_voucher,  # early: concurrent sales of one voucher wait here, not after the ledger work
     # post
     post.grant_invite_reward,
-    post.post_sale,
+    post.post_sale,  # sent ahead, with the level window's spend behind it: one round trip for both
+    post.ask_window_spend,
+    post.check_posting,
     post.move_sale_lots,
     post.upgrade_level,
     post.plan_card_write_back,

@@ -15,7 +15,7 @@ from server.domain.ledger import invite_reward_postings, refund_postings, sale_p
 from server.domain.levels import level_after_sale
 from server.domain.statuses import MemberStatus
 from server.extensions import db
-from server.hot_sql import HotStatement
+from server.hot_sql import HotStatement, Pending
 from server.models import LedgerAccount, Level, Member, Sale
 from server.notifications.sms import queue_sms
 from server.security.pii import decrypt_phone
@@ -37,7 +37,21 @@ def post_sale(draft: SaleDraft) -> None:
         earned=priced.points_to_earn,
         redeemed=priced.redeem_points,
     )
-    draft.balances = ledger.post("sale", postings, f"terminal:{draft.request.terminal.id}", sale_id=draft.sale.id)
+    draft.posting = ledger.post_ahead("sale", postings, f"terminal:{draft.request.terminal.id}", sale_id=draft.sale.id)
+
+
+def ask_window_spend(draft: SaleDraft) -> None:
+    """The member's spend in the level window, sent behind the posting: both go in one round trip, and the spend
+    is read after the posting has locked the member's account, so a sale of theirs that committed meanwhile is
+    in it (as when it was read after the posting). Nothing is asked at the top level (nothing to upgrade to)."""
+    if any(level.rank > draft.who.level.rank for level in level_copies().values()):
+        since = draft.now - timedelta(days=draft.settings.level_window_days)
+        draft.window_spend = _WINDOW_SPEND.send({"member_id": draft.who.member.id, "since": since})
+
+
+def check_posting(draft: SaleDraft) -> None:
+    """The posting's answer: the balances after it, or InsufficientPoints (the whole sale rolls back)."""
+    draft.balances = draft.posting.balances()
 
 
 def move_sale_lots(draft: SaleDraft) -> None:
@@ -50,7 +64,7 @@ def move_sale_lots(draft: SaleDraft) -> None:
 def upgrade_level(draft: SaleDraft) -> None:
     """Upgrade the member at once if this sale lifts the window spend over a higher threshold; a level reached
     brings its gift, if the alliance set one (never refusing the sale)."""
-    draft.level = level_after(draft.who, draft.settings.level_window_days, draft.now)
+    draft.level = level_after(draft.who, draft.window_spend, draft.now)
     if draft.level.id != draft.who.level.id:
         benefit_grants.level_up_gift(draft.who.member.id, draft.level.code)
 
@@ -63,17 +77,15 @@ _WINDOW_SPEND = HotStatement(
 )
 
 
-def level_after(who: MemberAtMerchant, window_days: int, now: datetime) -> Level:
-    """The member's level after a sale just flushed (it is in the window spend), upgraded in place if higher.
-
-    The levels are the worker's copy (``levels.level_copies``); at the top level nothing is read at all.
+def level_after(who: MemberAtMerchant, window_spend: Pending | None, now: datetime) -> Level:
+    """The member's level after a sale (it is in the window spend ``ask_window_spend`` sent), upgraded in place if
+    higher. The levels are the worker's copy (``levels.level_copies``); at the top level nothing was asked.
     """
-    levels = level_copies()
-    if not any(level.rank > who.level.rank for level in levels.values()):
+    if window_spend is None:
         return who.level
-    spend = _WINDOW_SPEND.scalar({"member_id": who.member.id, "since": now - timedelta(days=window_days)})
+    levels = level_copies()
     rules = {level.id: level_rule(level) for level in levels.values()}
-    target = level_after_sale(rules[who.level.id], list(rules.values()), spend)
+    target = level_after_sale(rules[who.level.id], list(rules.values()), window_spend.scalar())
     if target.id == who.level.id:
         return who.level
     db.session.execute(
