@@ -42,7 +42,7 @@ from sqlalchemy.sql import Executable
 from server.extensions import db
 
 _CURSOR = "hot_sql_cursor"  # the pool record's info: a cursor kept for the connection
-_DEFERRED = "hot_sql_deferred"  # an attribute of the psycopg connection: [(sql, values)] not sent yet
+_DEFERRED = "hot_sql_deferred"  # an attribute of the psycopg connection: [(sql, values, Pending | None)] to send
 
 
 class _Compiled:

@@ -157,11 +157,27 @@ def test_deferred_writes_and_begin_ride_in_the_round_trip_of_the_next_statement(
         monkeypatch.setattr(psycopg.Pipeline, "__exit__", counted_sync)
         start = _SEQ.scalar({"terminal": terminal_id})  # BEGIN and the read
         _SET_SEQ.defer({"terminal": terminal_id, "seq": start + 1})
+        ahead = _SEQ.send({"terminal": terminal_id})
         _SET_SEQ.defer({"terminal": terminal_id, "seq": start + 2})
-        assert _SEQ.scalar({"terminal": terminal_id}) == start + 2  # both updates and the read
+        assert _SEQ.scalar({"terminal": terminal_id}) == start + 2  # both updates, the read sent ahead and this
+        assert ahead.scalar() == start + 1
         _SET_SEQ.defer({"terminal": terminal_id, "seq": start + 3})
         db.session.commit()  # the update and COMMIT
         assert trips == ["pipeline"] * 3
         monkeypatch.undo()
         assert _committed_seq(terminal_id) == start + 3
         db.session.remove()
+
+
+def test_a_statement_sent_ahead_is_answered_later_in_order(ctx):
+    terminal_id = make_world().shop_a.terminal.id
+    db.session.commit()
+    start = _committed_seq(terminal_id)
+    _SET_SEQ.defer({"terminal": terminal_id, "seq": start + 1})
+    ahead = _SEQ.send({"terminal": terminal_id})  # after the deferred update, before the next one
+    _SET_SEQ.defer({"terminal": terminal_id, "seq": start + 2})
+    assert _SEQ.scalar({"terminal": terminal_id}) == start + 2  # carries all three
+    assert ahead.scalar() == start + 1 and ahead.rows() == ahead.rows()
+    alone = _SEQ.send({"terminal": terminal_id})
+    assert alone.first() is not None and alone.scalar() == start + 2  # nothing carried it: it is sent when read
+    db.session.rollback()
