@@ -204,14 +204,16 @@ def _send(driver: psycopg.Connection, deferred: list | None) -> None:
                 pending.cursor = cursor
 
 
-def _send_queue(connection, driver) -> None:
-    """Send what is queued on the connection, alone, in one round trip."""
+def _send_queue(connection, driver, *, commit: bool = False) -> None:
+    """Send what is queued on the connection in one round trip, with COMMIT after it if ``commit``."""
     deferred = driver.__dict__.pop(_DEFERRED, None)
     if not deferred:
         return
     try:
         with driver.pipeline():
             _send(driver, deferred)
+            if commit:
+                driver.cursor().execute("COMMIT")
     except psycopg.Error as error:
         raise _translated(connection, None, deferred[0][0], deferred[0][1], error) from error
 
@@ -236,16 +238,8 @@ def _send_deferred_first(connection, cursor, sql, values, context, executemany) 
 def _commit_with_deferred(connection) -> None:
     """The deferred statements and COMMIT in one round trip; psycopg's own commit then finds nothing to do."""
     driver = connection.connection.driver_connection
-    deferred = getattr(driver, _DEFERRED, None)
-    if not deferred:
-        return
-    del driver.__dict__[_DEFERRED]
-    try:
-        with driver.pipeline():
-            _send(driver, deferred)
-            driver.cursor().execute("COMMIT")
-    except psycopg.Error as error:
-        raise _translated(connection, None, deferred[0][0], deferred[0][1], error) from error
+    if getattr(driver, _DEFERRED, None):
+        _send_queue(connection, driver, commit=True)
 
 
 @event.listens_for(Engine, "rollback")

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import event, text
 
 from bench._grow import grow
+from server.domain import payments
 from server.extensions import db
 from tests.builders import make_member, make_world
 
@@ -91,6 +92,8 @@ def test_no_statement_of_a_sale_scans_a_large_table(app, client, database, trunc
                     {"rows": LARGE_TABLE_ROWS},
                 ).scalars()
             )
+        terminal = world.shop_a.terminal
+        printed = payments.receipt_no(terminal.receipt_prefix or terminal.code, 900)  # numbered by the terminal
         db.session.remove()
 
         captured: list[tuple[str, object]] = []
@@ -116,6 +119,17 @@ def test_no_statement_of_a_sale_scans_a_large_table(app, client, database, trunc
             sold = client.post(  # the one-request sale: the card number sent with it
                 "/api/v1/sales",
                 json={"code": card.card_no, "amount_fen": 12_345},
+                headers={**world.shop_a.auth, "Idempotency-Key": uuid.uuid4().hex},
+            )
+            assert sold.status_code == 201, sold.json
+            sold = client.post(  # as the POS sends it: its own client_sale_id and receipt number
+                "/api/v1/sales",
+                json={
+                    "code": card.card_no,
+                    "amount_fen": 12_345,
+                    "client_sale_id": uuid.uuid4().hex,
+                    "receipt_no": printed,
+                },
                 headers={**world.shop_a.auth, "Idempotency-Key": uuid.uuid4().hex},
             )
             assert sold.status_code == 201, sold.json
