@@ -7,7 +7,7 @@ are the form the outbox keeps a receipt in, so a reprint prints the same receipt
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
@@ -113,10 +113,16 @@ def _voucher_lines(voucher_fen: int, voucher: dict | None) -> dict:
 
 
 def receipt_to_json(receipt: Receipt) -> dict:
-    """A receipt as the outbox keeps it."""
-    data = asdict(receipt)
+    """A receipt as the outbox keeps it (one level deep: ``asdict`` would deep-copy every scalar, at every tap)."""
+    data = {name: getattr(receipt, name) for name in _RECEIPT_FIELDS}
     data["time"] = receipt.time.isoformat()
+    for name in ("refund", "gift"):
+        if data[name] is not None:
+            data[name] = asdict(data[name])
     return data
+
+
+_RECEIPT_FIELDS = tuple(field.name for field in fields(Receipt))
 
 
 def receipt_from_json(data: dict) -> Receipt:

@@ -22,7 +22,7 @@ def terminal_client(config: PosConfig) -> TerminalClient:
     It asks for the server's messages in the POS's language (the server answers Chinese by default).
     """
     client = TerminalClient(config.server_url, config.token, timeout=SERVER_TIMEOUT_SECONDS, retries=SERVER_RETRIES)
-    client.session.headers["Accept-Language"] = config.lang or "zh"
+    client.headers["Accept-Language"] = config.lang or "zh"
     return client
 
 

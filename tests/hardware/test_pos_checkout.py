@@ -40,7 +40,7 @@ def till(app, alliance, vpcd, reader, tmp_path):
     front = FrontServer(alliance.url)
     front.start()
     printer = TcpPrinter()
-    token = alliance.terminal.session.headers["Authorization"].removeprefix("Bearer ")
+    token = alliance.terminal.headers["Authorization"].removeprefix("Bearer ")
     config = write_config(tmp_path, front.url, token, printer=printer.spec)
     core = Checkout(
         terminal_client(PosConfig.load(config)),

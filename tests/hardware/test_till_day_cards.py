@@ -40,7 +40,7 @@ def test_a_day_at_the_till_with_chip_cards_agrees_to_the_fen(app, alliance, vpcd
         front = FrontServer(alliance.url)
         front.start()
         try:
-            token = alliance.terminal.session.headers["Authorization"].removeprefix("Bearer ")
+            token = alliance.terminal.headers["Authorization"].removeprefix("Bearer ")
             core, printers = open_till(write_config(tmp_path, front.url, token), reader)
             vpcd.insert(card)
             day = Day(app, front, core, printers, customers, moment, tap=lambda: core.identify_card(timeout=5))

@@ -202,11 +202,11 @@ def test_a_revoked_token_stops_the_replay_and_loses_nothing(scene):
     core.commit(700)
     core.reset()
     seq = core.outbox.add_sale("key-x", "client-x", {"amount_fen": 100, "offline": True, "code": card_no}, offline=True)
-    good_token = core.client.session.headers["Authorization"]
-    core.client.session.headers["Authorization"] = "Bearer tt_revoked"
+    good_token = core.client.headers["Authorization"]
+    core.client.headers["Authorization"] = "Bearer tt_revoked"
     result = core.sync()
     assert result.unreachable and result.failed == [] and core.outbox.pending_count() == 1
-    core.client.session.headers["Authorization"] = good_token
+    core.client.headers["Authorization"] = good_token
     assert core.sync().sent == [seq]
 
 
