@@ -135,3 +135,23 @@ def test_a_duplicate_that_waits_too_long_gets_request_in_progress(pg_app):
     with pg_app.app_context():
         assert db.session.scalars(select(IdempotencyRecord.key)).all() == ["slow-1"]
         db.session.remove()
+
+
+def test_the_claims_lock_timeout_ends_with_the_claim(pg_app):
+    """The key's wait is bounded; the rest of the request's transaction (a sale's row locks) is not."""
+    from sqlalchemy import text
+
+    from server.services.idempotency import run_idempotent
+
+    seen = {}
+
+    def work():
+        seen["lock_timeout"] = db.session.execute(text("SHOW lock_timeout")).scalar()
+        return 201, {}
+
+    with pg_app.app_context():
+        default = db.session.execute(text("SHOW lock_timeout")).scalar()
+        db.session.rollback()
+        run_idempotent("terminal:t-timeout", "key-1", "0" * 64, work)
+        db.session.remove()
+    assert seen["lock_timeout"] == default == "0"
