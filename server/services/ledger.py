@@ -78,22 +78,15 @@ def account_id(kind: str, owner_id: str) -> int:
     ).scalar_one()
 
 
-def post(
-    kind: str,
-    postings: list[Posting],
-    actor: str,
-    *,
-    sale_id: str | None = None,
-    refund_id: str | None = None,
-    memo: str = "",
-) -> dict[int, int]:
+def post(kind: str, postings: list[Posting], actor: str, **references: str | None) -> dict[int, int]:
     """Append one balanced transaction and move the cached balances; return the new balances.
 
-    The balance update carries the guard ``allow_negative OR balance + delta >= 0``; if it matches
-    no row the account would go negative and InsufficientPoints is raised (the caller's transaction
-    rolls back). Under concurrency the row lock makes the guard exact.
+    ``references``: the ``sale_id``, ``refund_id`` or ``memo`` of ``post_ahead``, which this is with its answer
+    read at once. The balance update carries the guard ``allow_negative OR balance + delta >= 0``; if it matches
+    no row the account would go negative and InsufficientPoints is raised (the caller's transaction rolls
+    back). Under concurrency the row lock makes the guard exact.
     """
-    return post_ahead(kind, postings, actor, sale_id=sale_id, refund_id=refund_id, memo=memo).balances()
+    return post_ahead(kind, postings, actor, **references).balances()
 
 
 @dataclass
