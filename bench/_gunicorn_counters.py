@@ -3,7 +3,8 @@
 Each worker counts what it sends to PostgreSQL, per request path: SQL statements (psycopg's execute and
 executemany, the pool's pre-ping included) and round trips (those plus psycopg's BEGIN, COMMIT and
 ROLLBACK commands; what is queued in pipeline mode counts once, at the pipeline's sync), and the requests
-themselves. At exit each worker writes its counts to
+themselves. A request with the ``X-Bench-Probe`` header (bench.checkout's request-layer probes) is counted
+under ``probe <path>``, apart from the sales. At exit each worker writes its counts to
 ``$BENCH_SQL_COUNTS_DIR/<pid>.json``; ``bench.checkout`` adds them up. Only the hooks below are gunicorn
 settings; the application code is not touched.
 """
@@ -21,8 +22,8 @@ _lock = threading.Lock()
 _counts: Counter = Counter()  # "path|kind" -> count, kind: requests, statements, round_trips
 
 
-def _add(kind: str, path: str | None = None) -> None:
-    path = path or getattr(_local, "path", None) or "(outside requests)"
+def _add(kind: str) -> None:
+    path = getattr(_local, "path", None) or "(outside requests)"
     with _lock:
         _counts[f"{path}|{kind}"] += 1
 
@@ -69,12 +70,16 @@ def post_fork(server, worker):
     _install()
 
 
+PROBE_HEADER = "X-Bench-Probe"  # bench.checkout's request-layer probes: counted apart from the sales
+
+
 def pre_request(worker, req):
-    _local.path = req.path
+    probe = any(name == PROBE_HEADER.upper() for name, _ in req.headers)
+    _local.path = f"probe {req.path}" if probe else req.path
 
 
 def post_request(worker, req, environ, resp):
-    _add("requests", req.path)
+    _add("requests")
     _local.path = None
 
 

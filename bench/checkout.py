@@ -13,7 +13,8 @@
    ``POST /sales`` with the card number and a fresh Idempotency-Key (one request), or, for the 10 % that
    redeem points, ``POST /identify`` then ``POST /sales`` with its token (``--two-requests``: every sale);
    meanwhile it meters the CPU of gunicorn, the PostgreSQL backends, the clients and the rest of the
-   machine (Linux /proc);
+   machine (Linux /proc); then, on the same workers, it meters what a request costs gunicorn before any
+   sale work (``GET /healthz``, and a sale refused at validation: authenticated and parsed);
 4. checks the database afterwards (one sale per 201, ledger balanced, no negative member balance), then
    runs pgbench's built-in TPC-B-like script on the same server with as many clients, and prints every
    figure against issue 14's targets (PASS/MISS): sales/s / pgbench tps >= 0.15, gunicorn CPU <= 2 ms
@@ -46,6 +47,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._grow import grow  # noqa: E402
+from bench._gunicorn_counters import PROBE_HEADER  # noqa: E402
 from bench._postgres import (  # noqa: E402
     DEFAULT_SERVER_URL,
     checkpoint,
@@ -616,6 +618,66 @@ def drive_sales(port: int, server_pid: int, seeded: Seeded, args) -> tuple[list[
     return collected, cpu
 
 
+# What a request costs the workers before any sale work: the same gunicorn, the same clients, each probe for
+# PROBE_SECONDS after PROBE_WARMUP. (label, method, path, body, the status it must answer)
+REQUEST_LAYER_PROBES = (
+    ("GET /healthz", "GET", "/healthz", None, 200),
+    # authenticated (the settings' version read), parsed and refused before the view: the error answer
+    ("a sale refused at validation", "POST", "/api/v1/sales", {"code": "0", "amount_fen": -1}, 422),
+)
+PROBE_WARMUP, PROBE_SECONDS = 0.5, 3.0
+
+
+def run_probe(port: int, token: str, probe: tuple, measure_from: float, end_at: float, results) -> None:
+    """Send one probe's request in a loop until ``end_at``; count those answered in [measure_from, end_at)."""
+    _, method, path, body, status = probe
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", PROBE_HEADER: "1"}
+    payload = None if body is None else json.dumps(body)
+    answered = unexpected = 0
+    while time.monotonic() < end_at:
+        connection.request(method, path, body=payload, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+        response = connection.getresponse()
+        response.read()
+        if measure_from <= time.monotonic() < end_at:
+            answered += 1
+            unexpected += response.status != status
+    connection.close()
+    results.put((answered, unexpected))
+
+
+def probe_request_layer(port: int, server_pid: int, seeded: Seeded, args) -> dict[str, tuple[float, int]]:
+    """Per probe: gunicorn's CPU per request (ms) and how many answers were not the expected status."""
+    context = multiprocessing.get_context("fork")
+    measured = {}
+    for probe in REQUEST_LAYER_PROBES:
+        results = context.Queue()
+        measure_from = time.monotonic() + PROBE_WARMUP
+        end_at = measure_from + args.probe_seconds
+        processes = [
+            context.Process(
+                target=run_probe,
+                args=(port, seeded.terminal_tokens[index], probe, measure_from, end_at, results),
+                daemon=True,
+            )
+            for index in range(args.clients)
+        ]
+        for process in processes:
+            process.start()
+        time.sleep(max(0.0, measure_from - time.monotonic()))
+        before = cpu_snapshot()
+        time.sleep(max(0.0, end_at - time.monotonic()))
+        after = cpu_snapshot()
+        cores = cpu_cores(before, after, lambda pid, ppid, _: "gunicorn" if server_pid in (pid, ppid) else None)
+        counted = [results.get(timeout=120) for _ in processes]
+        for process in processes:
+            process.join(timeout=10)
+        answered, unexpected = (sum(values) for values in zip(*counted, strict=True))
+        if cores and answered:
+            measured[probe[0]] = (cores["gunicorn"] * (after.at - before.at) / answered * 1000.0, unexpected)
+    return measured
+
+
 def measure_pgbench_cpu(duration: int, database: str):
     """A ``during`` hook for pgbench_run: the CPU used while pgbench is past its connection set-up."""
 
@@ -706,6 +768,7 @@ class Measured:
     results: list[ClientResult]
     problems: list[str]
     sales_cpu: dict[str, float]
+    request_layer: dict[str, tuple[float, int]]
     pgbench: object = None
     pgbench_cpu: dict[str, float] = field(default_factory=dict)
 
@@ -803,6 +866,15 @@ def report(args, measured: Measured) -> int:
     )
     if sales_cpu:
         print(f"CPU, sales     {cpu_line(sales_cpu, sales_per_s, 'sale')}")
+    if measured.request_layer:
+        figures = ", ".join(
+            f"{label} {cpu_ms:.2f} ms" + (f" ({unexpected} other answers)" if unexpected else "")
+            for label, (cpu_ms, unexpected) in measured.request_layer.items()
+        )
+        print(
+            f"request layer  gunicorn CPU per request before any sale work: {figures}  "
+            f"({args.clients} clients, {args.probe_seconds:g} s each, after the sales)"
+        )
     print(f"errors         {errors} of {attempts} attempts ({errors / attempts if attempts else 0:.2%})")
     for sample in sorted({sample for result in results for sample in result.error_samples})[:10]:
         print(f"    {sample}")
@@ -881,6 +953,12 @@ def parse_args(argv=None):
     parser.add_argument("--pgbench-threads", type=int, default=2, help="pgbench -j")
     parser.add_argument("--profile-sales", type=int, default=50, help="in-process sales timed stage by stage")
     parser.add_argument(
+        "--probe-seconds",
+        type=float,
+        default=PROBE_SECONDS,
+        help="measured seconds of each request-layer probe (GET /healthz; a sale refused at validation)",
+    )
+    parser.add_argument(
         "--rate-limit-storage",
         default=None,
         help="RATELIMIT_STORAGE_URI for gunicorn (default: redis://127.0.0.1:6379/0 if Redis answers, else "
@@ -904,7 +982,7 @@ def parse_args(argv=None):
     if args.smoke:
         args.duration, args.warmup, args.clients, args.workers, args.threads = 2, 0, 2, 1, 2
         args.members, args.seed_members, args.merchants, args.grown_sales = 60, 20, 2, 2
-        args.pgbench_scale, args.profile_sales = 1, 3
+        args.pgbench_scale, args.profile_sales, args.probe_seconds = 1, 3, 0.5
         suffix = f"_smoke_{os.getpid()}"
         args.app_database, args.pgbench_database = args.app_database + suffix, args.pgbench_database + suffix
     if args.clients < 1 or args.duration < 1 or args.workers < 1 or args.threads < 1:
@@ -962,6 +1040,7 @@ def main(argv=None) -> int:
             try:
                 print(f"driving sales: {args.clients} clients for {args.warmup} + {args.duration} s", flush=True)
                 results, sales_cpu = drive_sales(port, server.pid, seeded, args)
+                request_layer = probe_request_layer(port, server.pid, seeded, args)
             finally:
                 log = stop_gunicorn(server)
             said = [line for line in log.strip().splitlines() if not line.startswith("SMS to ")]  # the log sender
@@ -990,7 +1069,9 @@ def main(argv=None) -> int:
             if not args.keep:
                 drop_database(base, args.app_database)
                 drop_database(base, args.pgbench_database)
-    measured = Measured(settings, statements, stages, server_counts, results, problems, sales_cpu, pgbench, pgbench_cpu)
+    measured = Measured(
+        settings, statements, stages, server_counts, results, problems, sales_cpu, request_layer, pgbench, pgbench_cpu
+    )
     return report(args, measured)
 
 

@@ -108,3 +108,5 @@ def test_benchmark_runs_in_smoke_mode_on_postgresql(script, postgres_smoke_runs)
     if script == "checkout":
         assert "database check OK" in output
         assert "SQL in gunicorn identify" in output and "PostgreSQL CPU" in output
+        assert "request layer  gunicorn CPU per request before any sale work: GET /healthz" in output
+        assert "other answers" not in output  # every probe answered as it must (200, 422)
