@@ -629,19 +629,26 @@ PROBE_WARMUP, PROBE_SECONDS = 0.5, 3.0
 
 
 def run_probe(port: int, token: str, probe: tuple, measure_from: float, end_at: float, results) -> None:
-    """Send one probe's request in a loop until ``end_at``; count those answered in [measure_from, end_at)."""
+    """Send one probe's request in a loop until ``end_at``; count those answered in [measure_from, end_at) and
+    those answered otherwise than it must be (a lost connection included)."""
     _, method, path, body, status = probe
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", PROBE_HEADER: "1"}
     payload = None if body is None else json.dumps(body)
     answered = unexpected = 0
     while time.monotonic() < end_at:
-        connection.request(method, path, body=payload, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
-        response = connection.getresponse()
-        response.read()
+        try:
+            connection.request(method, path, body=payload, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+            response = connection.getresponse()
+            response.read()
+            answer = response.status
+        except (OSError, http.client.HTTPException):
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            answer = None
         if measure_from <= time.monotonic() < end_at:
             answered += 1
-            unexpected += response.status != status
+            unexpected += answer != status
     connection.close()
     results.put((answered, unexpected))
 
