@@ -519,8 +519,8 @@ def run_client(
     start_at: float,
     measure_from: float,
     end_at: float,
+    two_requests: bool,
     results,
-    two_requests: bool = False,
 ) -> None:
     """Sell until ``end_at`` (time.monotonic); count and time what completes in [measure_from, end_at)."""
     rng = random.Random(1000 + index)
@@ -572,50 +572,53 @@ def run_client(
     results.put(result)
 
 
-def drive_sales(port: int, server_pid: int, seeded: Seeded, args) -> tuple[list[ClientResult], dict[str, float]]:
-    """Run the client processes (fork) for the warm-up plus the measured duration; return their results
-    and the CPU (cores) gunicorn, PostgreSQL, the clients and the rest used in the measured window."""
+def run_metered(target, client_args: list[tuple], measure_from: float, end_at: float, classify):
+    """Fork a client process per ``client_args`` running ``target(*args, results)``; meter the CPU from
+    ``measure_from`` to about ``end_at`` by ``classify(pid, ppid, command, client_pids)``. Returns what the
+    clients put in ``results`` and the cores used per group."""
     context = multiprocessing.get_context("fork")
     results = context.Queue()
-    start_at = time.monotonic() + 1.0
-    measure_from = start_at + args.warmup
-    end_at = measure_from + args.duration
-    processes = [
-        context.Process(
-            target=run_client,
-            args=(
-                index,
-                port,
-                seeded.terminal_tokens[index],
-                seeded.card_numbers,
-                args.redeem_share,
-                start_at,
-                measure_from,
-                end_at,
-                results,
-                args.two_requests,
-            ),
-            daemon=True,
-        )
-        for index in range(args.clients)
-    ]
+    processes = [context.Process(target=target, args=(*args, results), daemon=True) for args in client_args]
     for process in processes:
         process.start()
     clients = {process.pid for process in processes}
+    time.sleep(max(0.0, measure_from - time.monotonic()))
+    before = cpu_snapshot()
+    time.sleep(max(0.0, end_at - time.monotonic() - 0.05))
+    cores = cpu_cores(before, cpu_snapshot(), lambda pid, ppid, command: classify(pid, ppid, command, clients))
+    collected = [results.get(timeout=max(0.0, end_at - time.monotonic()) + 120) for _ in processes]
+    for process in processes:
+        process.join(timeout=10)
+    return collected, cores
 
-    def classify(pid: int, ppid: int, command: str) -> str | None:
+
+def drive_sales(port: int, server_pid: int, seeded: Seeded, args) -> tuple[list[ClientResult], dict[str, float]]:
+    """Run the client processes (fork) for the warm-up plus the measured duration; return their results
+    and the CPU (cores) gunicorn, PostgreSQL, the clients and the rest used in the measured window."""
+    start_at = time.monotonic() + 1.0
+    measure_from = start_at + args.warmup
+    end_at = measure_from + args.duration
+    client_args = [
+        (
+            index,
+            port,
+            seeded.terminal_tokens[index],
+            seeded.card_numbers,
+            args.redeem_share,
+            start_at,
+            measure_from,
+            end_at,
+            args.two_requests,
+        )
+        for index in range(args.clients)
+    ]
+
+    def classify(pid: int, ppid: int, command: str, clients: set[int]) -> str | None:
         if server_pid in (pid, ppid):
             return "gunicorn"
         return "clients" if pid in clients else postgres_group(command, args.app_database)
 
-    time.sleep(max(0.0, measure_from - time.monotonic()))
-    before = cpu_snapshot()
-    time.sleep(max(0.0, end_at - time.monotonic() - 0.05))
-    cpu = cpu_cores(before, cpu_snapshot(), classify)
-    collected = [results.get(timeout=end_at - time.monotonic() + 120) for _ in processes]
-    for process in processes:
-        process.join(timeout=10)
-    return collected, cpu
+    return run_metered(run_client, client_args, measure_from, end_at, classify)
 
 
 # What a request costs the workers before any sale work: the same gunicorn, the same clients, each probe for
@@ -655,33 +658,21 @@ def run_probe(port: int, token: str, probe: tuple, measure_from: float, end_at: 
 
 def probe_request_layer(port: int, server_pid: int, seeded: Seeded, args) -> dict[str, tuple[float, int]]:
     """Per probe: gunicorn's CPU per request (ms) and how many answers were not the expected status."""
-    context = multiprocessing.get_context("fork")
+
+    def classify(pid: int, ppid: int, command: str, clients: set[int]) -> str | None:
+        return "gunicorn" if server_pid in (pid, ppid) else None
+
     measured = {}
     for probe in REQUEST_LAYER_PROBES:
-        results = context.Queue()
         measure_from = time.monotonic() + PROBE_WARMUP
         end_at = measure_from + args.probe_seconds
-        processes = [
-            context.Process(
-                target=run_probe,
-                args=(port, seeded.terminal_tokens[index], probe, measure_from, end_at, results),
-                daemon=True,
-            )
-            for index in range(args.clients)
+        client_args = [
+            (port, seeded.terminal_tokens[index], probe, measure_from, end_at) for index in range(args.clients)
         ]
-        for process in processes:
-            process.start()
-        time.sleep(max(0.0, measure_from - time.monotonic()))
-        before = cpu_snapshot()
-        time.sleep(max(0.0, end_at - time.monotonic()))
-        after = cpu_snapshot()
-        cores = cpu_cores(before, after, lambda pid, ppid, _: "gunicorn" if server_pid in (pid, ppid) else None)
-        counted = [results.get(timeout=120) for _ in processes]
-        for process in processes:
-            process.join(timeout=10)
+        counted, cores = run_metered(run_probe, client_args, measure_from, end_at, classify)
         answered, unexpected = (sum(values) for values in zip(*counted, strict=True))
-        if cores and answered:
-            measured[probe[0]] = (cores["gunicorn"] * (after.at - before.at) / answered * 1000.0, unexpected)
+        if cores and answered:  # cores / requests per second, as the sales' CPU per sale
+            measured[probe[0]] = (cores["gunicorn"] / (answered / args.probe_seconds) * 1000.0, unexpected)
     return measured
 
 
