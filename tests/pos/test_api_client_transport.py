@@ -18,9 +18,9 @@ def _terminal_info(method, path, query, body, headers):
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY"):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
 
 def test_the_proxy_of_the_environment_carries_the_requests(monkeypatch):
