@@ -28,7 +28,6 @@ ratio says so: the CPU per sale is the figure to plan hosts with. Exit 1 only wh
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import secrets
 import sys
@@ -51,8 +50,6 @@ from bench._postgres import (  # noqa: E402
 from bench.checkout import (  # noqa: E402
     MAX_ERROR_SHARE,
     check_database,
-    cpu_cores,
-    cpu_snapshot,
     default_rate_limit_storage,
     free_port,
     launch_gunicorn,
@@ -61,6 +58,7 @@ from bench.checkout import (  # noqa: E402
     percentile,
     postgres_group,
     run_client,
+    run_metered,
     seed,
     stop_gunicorn,
     wait_for_api,
@@ -96,45 +94,30 @@ class Run:
 
 def drive(ports: list[int], server_pids: set[int], seeded, args, instances: int) -> Run:
     """The clients (one process each, spread over ``ports``) sell for the warm-up and the measured window."""
-    context = multiprocessing.get_context("fork")
-    results = context.Queue()
     start_at = time.monotonic() + 1.0
     measure_from = start_at + args.warmup
     end_at = measure_from + args.duration
-    processes = [
-        context.Process(
-            target=run_client,
-            args=(
-                index,
-                ports[index % len(ports)],
-                seeded.terminal_tokens[index],
-                seeded.card_numbers,
-                args.redeem_share,
-                start_at,
-                measure_from,
-                end_at,
-                results,
-            ),
-            daemon=True,
+    client_args = [
+        (
+            index,
+            ports[index % len(ports)],
+            seeded.terminal_tokens[index],
+            seeded.card_numbers,
+            args.redeem_share,
+            start_at,
+            measure_from,
+            end_at,
+            False,  # the one-request sale where it can (two_requests off)
         )
         for index in range(args.clients)
     ]
-    for process in processes:
-        process.start()
-    clients = {process.pid for process in processes}
 
-    def classify(pid: int, ppid: int, command: str) -> str | None:
+    def classify(pid: int, ppid: int, command: str, clients: set[int]) -> str | None:
         if pid in server_pids or ppid in server_pids:
             return "gunicorn"
         return "clients" if pid in clients else postgres_group(command, args.app_database)
 
-    time.sleep(max(0.0, measure_from - time.monotonic()))
-    before = cpu_snapshot()
-    time.sleep(max(0.0, end_at - time.monotonic() - 0.05))
-    cores = cpu_cores(before, cpu_snapshot(), classify)
-    collected = [results.get(timeout=end_at - time.monotonic() + 120) for _ in processes]
-    for process in processes:
-        process.join(timeout=10)
+    collected, cores = run_metered(run_client, client_args, measure_from, end_at, classify)
     samples = [sample for result in collected for sample in result.error_samples][:5]
     return Run(
         instances,
