@@ -592,29 +592,32 @@ def run_metered(target, client_args: list[tuple], measure_from: float, end_at: f
     return collected, cores
 
 
-def drive_sales(port: int, server_pid: int, seeded: Seeded, args) -> tuple[list[ClientResult], dict[str, float]]:
-    """Run the client processes (fork) for the warm-up plus the measured duration; return their results
-    and the CPU (cores) gunicorn, PostgreSQL, the clients and the rest used in the measured window."""
+def drive_sales(
+    ports: list[int], server_pids: set[int], seeded: Seeded, args, two_requests: bool = False
+) -> tuple[list[ClientResult], dict[str, float]]:
+    """Run the client processes (fork; spread over the servers' ``ports``) for the warm-up plus the measured
+    duration; return their results and the CPU (cores) gunicorn, PostgreSQL, the clients and the rest used
+    in the measured window."""
     start_at = time.monotonic() + 1.0
     measure_from = start_at + args.warmup
     end_at = measure_from + args.duration
     client_args = [
         (
             index,
-            port,
+            ports[index % len(ports)],
             seeded.terminal_tokens[index],
             seeded.card_numbers,
             args.redeem_share,
             start_at,
             measure_from,
             end_at,
-            args.two_requests,
+            two_requests,
         )
         for index in range(args.clients)
     ]
 
     def classify(pid: int, ppid: int, command: str, clients: set[int]) -> str | None:
-        if server_pid in (pid, ppid):
+        if pid in server_pids or ppid in server_pids:
             return "gunicorn"
         return "clients" if pid in clients else postgres_group(command, args.app_database)
 
@@ -1037,7 +1040,7 @@ def main(argv=None) -> int:
             server = start_gunicorn(app_url, secret_key, instance_dir, port, args)
             try:
                 print(f"driving sales: {args.clients} clients for {args.warmup} + {args.duration} s", flush=True)
-                results, sales_cpu = drive_sales(port, server.pid, seeded, args)
+                results, sales_cpu = drive_sales([port], {server.pid}, seeded, args, args.two_requests)
                 request_layer = probe_request_layer(port, server.pid, seeded, args)
             finally:
                 log = stop_gunicorn(server)

@@ -51,14 +51,12 @@ from bench.checkout import (  # noqa: E402
     MAX_ERROR_SHARE,
     check_database,
     default_rate_limit_storage,
+    drive_sales,
     free_port,
     launch_gunicorn,
     make_app,
     migrate,
     percentile,
-    postgres_group,
-    run_client,
-    run_metered,
     seed,
     stop_gunicorn,
     wait_for_api,
@@ -94,30 +92,7 @@ class Run:
 
 def drive(ports: list[int], server_pids: set[int], seeded, args, instances: int) -> Run:
     """The clients (one process each, spread over ``ports``) sell for the warm-up and the measured window."""
-    start_at = time.monotonic() + 1.0
-    measure_from = start_at + args.warmup
-    end_at = measure_from + args.duration
-    client_args = [
-        (
-            index,
-            ports[index % len(ports)],
-            seeded.terminal_tokens[index],
-            seeded.card_numbers,
-            args.redeem_share,
-            start_at,
-            measure_from,
-            end_at,
-            False,  # the one-request sale where it can (two_requests off)
-        )
-        for index in range(args.clients)
-    ]
-
-    def classify(pid: int, ppid: int, command: str, clients: set[int]) -> str | None:
-        if pid in server_pids or ppid in server_pids:
-            return "gunicorn"
-        return "clients" if pid in clients else postgres_group(command, args.app_database)
-
-    collected, cores = run_metered(run_client, client_args, measure_from, end_at, classify)
+    collected, cores = drive_sales(ports, server_pids, seeded, args)
     samples = [sample for result in collected for sample in result.error_samples][:5]
     return Run(
         instances,
